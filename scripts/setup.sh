@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Installs what laggkit's demo, tests and benchmarks need on a fresh Debian machine:
+# Debian packages (when run as root) and the npm dependencies. Idempotent and quiet when
+# everything is already there. Not root: it lists what is missing and how to install it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# One line per package: what needs it.
+DEBS=(
+  clang            # kmod/core tests under ASan/UBSan, libFuzzer, FreeBSD cross-compile checks
+  llvm             # llvm-symbolizer for sanitizer reports
+  libclang-rt-14-dev  # sanitizer and libFuzzer runtimes
+  make
+  openssh-server   # real sshd for the SSH layer tests
+  openssh-client   # ssh -G for ~/.ssh/config resolution, ssh-keygen, ssh-agent
+  iproute2         # network namespaces and veth pairs
+  iputils-ping
+  openvswitch-switch  # independent LACP peer (userspace datapath)
+  tshark           # Wireshark's dissector checks frames on the wire
+  tcpdump
+  python3-scapy    # hostile-frame injection
+  qemu-system-x86  # the VM lab
+  qemu-utils
+  linux-image-amd64  # kernel and modules for the lab's Linux guest image
+  busybox-static   # the guest's userland
+  dropbear-bin     # the guest's SSH server
+  cpio
+  xorriso          # cidata seed ISOs
+  ruby             # Vagrantfile syntax check
+  socat
+  ethtool
+  kmod
+)
+
+missing=()
+for p in "${DEBS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [ "$(id -u)" = 0 ]; then
+    echo "setup: installing Debian packages: ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "setup: missing Debian packages: ${missing[*]}" >&2
+    echo "setup: run 'sudo apt-get install ${missing[*]}' (tests that need them will say so)" >&2
+  fi
+fi
+
+# npm dependencies: install when absent or when the lock file changed since the last install.
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: installing npm dependencies" >&2
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null
+fi

@@ -1,0 +1,99 @@
+#!/usr/bin/env node
+/**
+ * Runs laggkit's test suites and sums them into the one closing line CI reads:
+ * "N passed, N failed". Each suite is a list of steps; a step either reports counts (ava's TAP
+ * summary, or a "N passed, N failed" line from the C test runners) or is a build/check step that
+ * counts as one test. A step that exits non-zero without reporting any failure counts as one
+ * failure, so a crash can never pass silently.
+ *
+ *   node scripts/test-all.mjs            every suite
+ *   node scripts/test-all.mjs core lab   only those suites
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const ava = path.join(root, 'node_modules', '.bin', 'ava');
+const tsc = path.join(root, 'node_modules', '.bin', 'tsc');
+
+/** Test files of a folder (recursive), so a suite with no files yet is visible as such. */
+function testFiles(dir) {
+  const abs = path.join(root, dir);
+  if (!existsSync(abs)) return [];
+  const out = [];
+  for (const name of readdirSync(abs)) {
+    const p = path.join(abs, name);
+    if (statSync(p).isDirectory()) out.push(...testFiles(path.join(dir, name)));
+    else if (name.endsWith('.test.ts')) out.push(path.join(dir, name));
+  }
+  return out.sort();
+}
+
+const avaStep = (dir) => ({ title: `ava ${dir}`, cmd: ava, args: ['--tap', ...testFiles(dir)], needsFiles: testFiles(dir).length });
+
+const SUITES = {
+  core: [
+    { title: 'kmod/core unit tests (ASan+UBSan), fuzz campaign', cmd: 'make', args: ['-s', '-C', 'kmod/core', 'test'] },
+  ],
+  toolkit: [
+    { title: 'TypeScript strict type check (src and test)', cmd: tsc, args: ['-p', 'tsconfig.test.json'] },
+    avaStep('test/toolkit'),
+  ],
+  laggd: [
+    { title: 'kmod/posix build (laggd, laggctl)', cmd: 'make', args: ['-s', '-C', 'kmod/posix'] },
+    avaStep('test/laggd'),
+  ],
+  lab: [avaStep('test/lab')],
+};
+
+/** Parse counts out of a step's output: ava TAP, or a plain "N passed, N failed" line. */
+function countsOf(text) {
+  const tapPass = [...text.matchAll(/^# pass (\d+)$/gm)].pop();
+  const tapFail = [...text.matchAll(/^# fail (\d+)$/gm)].pop();
+  if (tapPass || tapFail) return { passed: Number(tapPass?.[1] ?? 0), failed: Number(tapFail?.[1] ?? 0) };
+  const plain = [...text.matchAll(/^(?:\w+: )?(\d+) passed, (\d+) failed/gm)].pop();
+  if (plain) return { passed: Number(plain[1]), failed: Number(plain[2]) };
+  return undefined;
+}
+
+function run(step) {
+  return new Promise((resolve) => {
+    const child = spawn(step.cmd, step.args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      process.stdout.write(d);
+    });
+    child.on('error', (err) => resolve({ code: 127, out: `${out}\n${err.message}` }));
+    child.on('close', (code) => resolve({ code: code ?? 1, out }));
+  });
+}
+
+const wanted = process.argv.slice(2);
+for (const w of wanted) if (!(w in SUITES)) { console.error(`unknown suite '${w}'; known: ${Object.keys(SUITES).join(', ')}`); process.exit(2); }
+const names = wanted.length ? wanted : Object.keys(SUITES);
+
+let passed = 0;
+let failed = 0;
+const summary = [];
+for (const name of names) {
+  for (const step of SUITES[name]) {
+    if (step.needsFiles === 0) {
+      summary.push(`${name}: ${step.title}: no test files`);
+      continue;
+    }
+    console.log(`\n=== ${name}: ${step.title}`);
+    const { code, out } = await run(step);
+    let c = countsOf(out);
+    if (!c) c = code === 0 ? { passed: 1, failed: 0 } : { passed: 0, failed: 1 };
+    else if (code !== 0 && c.failed === 0) c = { passed: c.passed, failed: 1 };
+    passed += c.passed;
+    failed += c.failed;
+    summary.push(`${name}: ${step.title}: ${c.passed} passed, ${c.failed} failed${code ? ` (exit ${code})` : ''}`);
+  }
+}
+console.log('\n=== summary');
+for (const line of summary) console.log(`  ${line}`);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);

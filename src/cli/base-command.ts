@@ -1,0 +1,83 @@
+/**
+ * The one base class for every laggkit command. It owns the output contract so that commands
+ * stay thin (parse flags, call a service, render):
+ *
+ *   --json      stdout carries exactly one JSON document: {ok:true,result} or
+ *               {ok:false,error:{code,message,suggestion}}; nothing else is written to stdout.
+ *   human mode  rendered text on stdout, diagnostics on stderr.
+ *   exit codes  from the error's class (EXIT_CODES), stable and documented.
+ *   colour      only on a TTY and only when NO_COLOR is unset.
+ */
+import { Command, Flags } from '@oclif/core';
+import { EXIT_CODES, LaggkitError, toLaggkitError } from './errors.js';
+
+export abstract class LaggkitCommand extends Command {
+  static override baseFlags = {
+    json: Flags.boolean({ description: 'Print one JSON document {ok, result | error} on stdout', default: false }),
+  };
+
+  /** Set from --json before run() is called by subclasses via parseArgs(). */
+  protected jsonMode = false;
+
+  /** Subclasses implement execute(); its return value is the JSON result. */
+  protected abstract execute(): Promise<unknown>;
+
+  /** Subclasses render their result for humans; the default prints it as indented JSON. */
+  protected render(result: unknown): void {
+    if (result !== undefined) this.log(JSON.stringify(result, null, 2));
+  }
+
+  async run(): Promise<void> {
+    this.jsonMode = this.argv.includes('--json');
+    let result: unknown;
+    try {
+      result = await this.execute();
+    } catch (err) {
+      this.fail(toLaggkitError(err));
+    }
+    if (this.jsonMode) {
+      process.stdout.write(JSON.stringify({ ok: true, result: result ?? null }) + '\n');
+    } else {
+      this.render(result);
+    }
+  }
+
+  /** Report an error per the output contract and exit with its stable code. */
+  protected fail(err: LaggkitError): never {
+    if (this.jsonMode) {
+      process.stdout.write(JSON.stringify({ ok: false, error: err.toJSON() }) + '\n');
+    } else {
+      process.stderr.write(`laggkit: ${err.message}\n`);
+      if (err.suggestion) process.stderr.write(`  hint: ${err.suggestion}\n`);
+    }
+    this.exit(err.exitCode);
+  }
+
+  /** oclif's own flag/arg parse failures become usage errors with the documented exit code. */
+  protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
+    if (err.oclif?.exit !== undefined && !(err instanceof LaggkitError)) {
+      // this.exit() throws an ExitError carrying oclif.exit: let it through untouched.
+      if (err.message.startsWith('EEXIT')) throw err;
+      const usage = new LaggkitError('usage', 'E_USAGE', err.message, 'See --help for the accepted flags and arguments.');
+      if (this.jsonMode || this.argv.includes('--json')) {
+        process.stdout.write(JSON.stringify({ ok: false, error: usage.toJSON() }) + '\n');
+        process.exitCode = EXIT_CODES.usage;
+        return;
+      }
+      process.stderr.write(`laggkit: ${usage.message}\n  hint: ${usage.suggestion}\n`);
+      process.exitCode = EXIT_CODES.usage;
+      return;
+    }
+    throw err;
+  }
+
+  /** Colour only for a human on a terminal (NO_COLOR and pipes respected). */
+  protected get useColor(): boolean {
+    return !this.jsonMode && process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
+  }
+
+  /** Spinners and progress only on an interactive terminal; never in --json or CI logs. */
+  protected progress(message: string): void {
+    if (!this.jsonMode && process.stderr.isTTY === true) process.stderr.write(`${message}\n`);
+  }
+}
