@@ -30,6 +30,9 @@ DEBS=(
   socat
   ethtool
   kmod
+  iperf3           # traffic generator for tests and benchmarks
+  netcat-openbsd   # simple TCP transfers across aggregates
+  bsdextrautils    # hexdump for frame dumps
 )
 
 missing=()
@@ -41,7 +44,7 @@ if ((${#missing[@]})); then
     echo "setup: installing Debian packages: ${missing[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >/dev/null
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    apt-get install -y -qq "${missing[@]}" >/dev/null
   else
     echo "setup: missing Debian packages: ${missing[*]}" >&2
     echo "setup: run 'sudo apt-get install ${missing[*]}' (tests that need them will say so)" >&2
