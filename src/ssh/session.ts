@@ -1,0 +1,285 @@
+/**
+ * Connected sessions: one ssh2 Client per hop (ProxyJump hops are tunnelled with forwardOut),
+ * host keys judged against known_hosts before authentication, and the SshSession methods:
+ * exec with per-command timeouts, SFTP file access and atomic writes.
+ */
+import { Client } from 'ssh2';
+import type { ClientChannel } from 'ssh2';
+import type { Duplex } from 'node:stream';
+import { SshError, RemoteCommandError } from './errors.js';
+import { planAuth } from './auth.js';
+import { resolveTarget } from './config.js';
+import {
+  appendKnownHost,
+  fingerprintSha256,
+  judgeHostKey,
+  keyTypeOfBlob,
+  knownHostsName,
+  loadKnownHosts,
+  preferredHostKeyAlgorithms,
+} from './known-hosts.js';
+import { SftpFiles } from './sftp.js';
+import { quoteArgv } from './quote.js';
+import type { ConnectOptions, ExecOptions, ExecResult, SshHop, SshSession, SshTarget, UploadResult, WriteOptions, WriteResult, RemoteStat } from './types.js';
+
+const TRUST_HINT = 'pass --trust-new-host-key (API: trustNewHostKey) to accept it';
+
+function hostKeyError(hop: SshHop, verdict: ReturnType<typeof judgeHostKey>, key: Buffer): SshError {
+  const fp = fingerprintSha256(key);
+  const type = keyTypeOfBlob(key);
+  const name = knownHostsName(hop.host, hop.port);
+  switch (verdict.status) {
+    case 'revoked':
+      return new SshError(
+        'E_SSH_HOST_KEY_REVOKED',
+        `The ${type} host key of ${name} (${fp}) is marked @revoked in ${verdict.entry.file}:${verdict.entry.line}`,
+        'Do not connect: the key was revoked on purpose. Ask the host administrator for its new key.',
+      );
+    case 'changed': {
+      const where = verdict.entries.map((e) => `${e.file}:${e.line}`).join(', ');
+      return new SshError(
+        'E_SSH_HOST_KEY_CHANGED',
+        `The ${type} host key of ${name} has CHANGED: it is now ${fp}, known_hosts (${where}) has another key. This may be an attack (man in the middle) or a reinstalled host`,
+        `If the change is expected, remove the old line with: ssh-keygen -R '${name}'${verdict.entries[0] ? ` -f ${verdict.entries[0].file}` : ''}, then connect with --trust-new-host-key. The trust flag never replaces a changed key.`,
+      );
+    }
+    default:
+      return new SshError(
+        'E_SSH_UNKNOWN_HOST',
+        `The authenticity of ${name} can't be established: its ${type} key fingerprint is ${fp} and it is not in ${hop.knownHostsFiles.join(', ')}` +
+          (verdict.status === 'unknown' && verdict.otherTypes.length > 0 ? ` (known key types for it: ${verdict.otherTypes.join(', ')})` : ''),
+        `Check the fingerprint on the host (ssh-keygen -lf /etc/ssh/ssh_host_${type.replace(/^ssh-|-.*$/g, '')}_key.pub), then ${TRUST_HINT}.`,
+      );
+  }
+}
+
+function mapConnectError(hop: SshHop, err: Error & { level?: string; code?: string }, encrypted: string[], tried: string[]): SshError {
+  const where = `${hop.user}@${knownHostsName(hop.host, hop.port)}`;
+  if (err.level === 'client-authentication') {
+    if (encrypted.length > 0) {
+      return new SshError('E_SSH_KEY_ENCRYPTED', `Login to ${where} failed; the identity file ${encrypted.join(', ')} is encrypted and no passphrase was given`, 'Add the key to ssh-agent (ssh-add) or pass its passphrase.', { cause: err });
+    }
+    return new SshError('E_SSH_AUTH', `Login to ${where} was refused (tried: ${tried.join(', ')})`, 'Install your public key in the remote authorized_keys, or point IdentityFile at the right key.', { cause: err });
+  }
+  if (err.level === 'client-timeout') {
+    return new SshError('E_SSH_TIMEOUT', `No SSH handshake with ${where} within the timeout`, 'Check that the host is up and that sshd listens on that port.', { cause: err });
+  }
+  return new SshError('E_SSH_CONNECT', `Cannot connect to ${where}: ${err.message}`, 'Check the host name, port and network path (and ProxyJump, if any).', { cause: err });
+}
+
+function forwardOut(client: Client, host: string, port: number): Promise<ClientChannel> {
+  return new Promise((resolve, reject) => {
+    client.forwardOut('127.0.0.1', 0, host, port, (err, stream) => (err ? reject(err) : resolve(stream)));
+  });
+}
+
+async function connectHop(hop: SshHop, opts: ConnectOptions, sock: Duplex | undefined): Promise<Client> {
+  const entries = await loadKnownHosts(hop.knownHostsFiles);
+  const agentSocket = opts.agentSocket ?? process.env.SSH_AUTH_SOCK;
+  const auth = planAuth(hop, agentSocket, opts.passphrase);
+  const client = new Client();
+  let keyError: SshError | undefined;
+  let toTrust: Buffer | undefined;
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    client.on('ready', () => {
+      const finish = () => {
+        settled = true;
+        resolve(client);
+      };
+      if (toTrust === undefined) return finish();
+      const file = hop.knownHostsFiles[0];
+      if (file === undefined) return finish();
+      appendKnownHost(file, hop.host, hop.port, toTrust).then(finish, (err: Error) => {
+        settled = true;
+        client.end();
+        reject(new SshError('E_SSH_KNOWN_HOSTS_WRITE', `Cannot add the host key to ${file}: ${err.message}`, 'Check the permissions of the known_hosts file.'));
+      });
+    });
+    client.on('error', (err: Error & { level?: string }) => {
+      if (settled) return;
+      settled = true;
+      client.end();
+      reject(keyError ?? mapConnectError(hop, err, auth.encrypted, auth.tried));
+    });
+    client.on('close', () => {
+      if (settled) return;
+      settled = true;
+      reject(keyError ?? new SshError('E_SSH_CONNECT', `The connection to ${hop.alias} closed during the handshake`, 'Check the sshd logs on the host.'));
+    });
+    client.connect({
+      host: hop.host,
+      port: hop.port,
+      username: hop.user,
+      ...(sock ? { sock } : {}),
+      readyTimeout: opts.readyTimeoutMs ?? 20_000,
+      keepaliveInterval: opts.keepaliveIntervalMs ?? 15_000,
+      keepaliveCountMax: 3,
+      algorithms: { serverHostKey: preferredHostKeyAlgorithms(entries, hop.host, hop.port) as never },
+      authHandler: auth.handler,
+      hostVerifier: (key: Buffer): boolean => {
+        const verdict = judgeHostKey(entries, hop.host, hop.port, key);
+        if (verdict.status === 'trusted') return true;
+        if (verdict.status === 'unknown' && opts.trustNewHostKey) {
+          toTrust = key;
+          return true;
+        }
+        keyError = hostKeyError(hop, verdict, key);
+        return false;
+      },
+    });
+  });
+}
+
+class Session implements SshSession {
+  private readonly files: SftpFiles;
+  constructor(
+    readonly target: SshTarget,
+    private readonly clients: Client[],
+    private readonly defaultTimeoutMs: number | undefined,
+  ) {
+    const last = clients[clients.length - 1];
+    if (!last) throw new Error('session without a client');
+    this.files = new SftpFiles(last);
+  }
+
+  private get client(): Client {
+    return this.clients[this.clients.length - 1] as Client;
+  }
+
+  exec(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    // `exec` makes the program replace the remote shell, so a timeout signal reaches it directly.
+    return this.run(`exec ${quoteArgv(argv)}`, quoteArgv(argv), opts);
+  }
+
+  execScript(script: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    return this.run(script, script, opts);
+  }
+
+  private run(command: string, shown: string, opts: ExecOptions): Promise<ExecResult> {
+    const timeoutMs = opts.timeoutMs ?? this.defaultTimeoutMs;
+    return new Promise((resolve, reject) => {
+      this.client.exec(command, (err, stream) => {
+        if (err) {
+          reject(new RemoteCommandError('E_REMOTE_EXEC', `Cannot start ${shown} on ${this.target.alias}: ${err.message}`, shown, null, ''));
+          return;
+        }
+        const out: Buffer[] = [];
+        const errOut: Buffer[] = [];
+        let code: number | null = null;
+        let signal: string | null = null;
+        let timedOut = false;
+        const timer =
+          timeoutMs !== undefined
+            ? setTimeout(() => {
+                timedOut = true;
+                // OpenSSH's sshd delivers this with killpg(): the whole command tree dies.
+                stream.signal('KILL');
+                stream.close();
+              }, timeoutMs)
+            : undefined;
+        stream.on('data', (d: Buffer) => out.push(d));
+        stream.stderr.on('data', (d: Buffer) => errOut.push(d));
+        stream.on('exit', (c: number | null, s?: string) => {
+          code = c;
+          signal = s ?? null;
+        });
+        stream.on('close', () => {
+          if (timer) clearTimeout(timer);
+          const stdout = Buffer.concat(out).toString('utf8');
+          const stderr = Buffer.concat(errOut).toString('utf8');
+          if (timedOut) {
+            reject(
+              new RemoteCommandError(
+                'E_REMOTE_TIMEOUT',
+                `The command ${shown} on ${this.target.alias} did not finish within ${timeoutMs} ms and was killed`,
+                shown,
+                code,
+                stderr,
+                'Raise the timeout if the command is expected to be slow.',
+              ),
+            );
+            return;
+          }
+          if (opts.check && code !== 0) {
+            reject(
+              new RemoteCommandError(
+                'E_REMOTE_COMMAND',
+                `The command ${shown} on ${this.target.alias} failed with ${code === null ? `signal ${signal}` : `exit status ${code}`}${stderr.trim() ? `: ${stderr.trim()}` : ''}`,
+                shown,
+                code,
+                stderr,
+              ),
+            );
+            return;
+          }
+          resolve({ stdout, stderr, code, signal });
+        });
+        if (opts.stdin !== undefined) stream.end(opts.stdin);
+        else stream.end();
+      });
+    });
+  }
+
+  readFile(path: string): Promise<Buffer> {
+    return this.files.readFile(path);
+  }
+
+  stat(path: string): Promise<RemoteStat | null> {
+    return this.files.stat(path);
+  }
+
+  listDir(path: string): Promise<string[]> {
+    return this.files.listDir(path);
+  }
+
+  writeFileAtomic(path: string, data: string | Buffer, opts: WriteOptions = {}): Promise<WriteResult> {
+    return this.files.writeFileAtomic(path, data, opts);
+  }
+
+  uploadTree(localDir: string, remoteDir: string): Promise<UploadResult> {
+    return this.files.uploadTree(localDir, remoteDir);
+  }
+
+  async close(): Promise<void> {
+    this.files.close();
+    for (const c of [...this.clients].reverse()) {
+      await new Promise<void>((resolve) => {
+        c.once('close', () => resolve());
+        c.end();
+        // A dead peer never sends close; do not hang the caller.
+        setTimeout(resolve, 2000).unref();
+      });
+    }
+  }
+}
+
+/** Connect to a resolved target, verifying every hop's host key. */
+export async function connect(target: SshTarget, opts: ConnectOptions = {}): Promise<SshSession> {
+  const clients: Client[] = [];
+  try {
+    const hops = [...target.jumps, target];
+    let sock: Duplex | undefined;
+    for (let i = 0; i < hops.length; i++) {
+      const hop = hops[i] as SshHop;
+      if (i > 0) {
+        const prev = clients[i - 1] as Client;
+        try {
+          sock = await forwardOut(prev, hop.host, hop.port);
+        } catch (err) {
+          throw new SshError('E_SSH_JUMP', `The jump host ${(hops[i - 1] as SshHop).alias} could not open a connection to ${knownHostsName(hop.host, hop.port)}: ${(err as Error).message}`, 'Check that the jump host can reach the target and allows TCP forwarding.');
+        }
+      }
+      clients.push(await connectHop(hop, opts, sock));
+    }
+    return new Session(target, clients, opts.commandTimeoutMs);
+  } catch (err) {
+    for (const c of clients.reverse()) c.end();
+    throw err;
+  }
+}
+
+/** Resolve a host string through ssh_config and connect: the usual entry point for commands. */
+export async function connectHost(hostString: string, opts: ConnectOptions = {}): Promise<SshSession> {
+  return connect(await resolveTarget(hostString, opts), opts);
+}
