@@ -32,6 +32,8 @@
 extern "C" {
 #endif
 
+struct lk_softc;   /* opaque to hosts: allocate lk_softc_size() bytes */
+
 /* ---- Limits ------------------------------------------------------------------------------ */
 
 #define LK_MAX_PORTS     32   /* ports per aggregate; port sets are uint32_t bitmasks */
@@ -296,6 +298,7 @@ struct lk_event {
 	int16_t  port;        /* port index or -1 */
 	int32_t  arg;         /* event-specific */
 	char     port_name[LK_IFNAMSIZ];
+	char     arg_name[LK_IFNAMSIZ];  /* FAILOVER, PREEMPTED: name of the old port (arg), or "" */
 };
 
 /* Copy events with seq >= from_seq, oldest first; returns how many were copied. */

@@ -79,9 +79,13 @@ struct lk_txmap {
 /*
  * One row per enum lk_proto (lk_proto.c). Configuration hooks run under the host lock; select
  * and input run on the lock-free frame path and see only the txmap.
+ * Protocol switch: old->detach() (no port_remove calls: detach forgets every port), then
+ * new->attach(), then new->port_add() for every existing member, then a txmap rebuild.
+ * Port removal: port_remove() is called while the port is still a member, then it is unlinked.
  */
 struct lk_proto_ops {
 	const char *name;
+	int  hashed;               /* output picks ports through the flow buckets */
 	/* protocol switched to / away from */
 	void (*attach)(struct lk_softc *sc);
 	void (*detach)(struct lk_softc *sc);
@@ -139,6 +143,9 @@ struct lk_softc {
 	struct lk_txmap *txmap;
 	int      txmap_dirty;
 	uint64_t txmap_retry_ns;
+
+	/* the deadline last given to ops->timer_arm, UINT64_MAX when none is pending */
+	uint64_t armed_ns;
 
 	/* frame path shared state (atomics) */
 	uint32_t rr_next;

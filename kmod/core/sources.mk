@@ -3,4 +3,4 @@
 # makes can .include / include it. Paths are relative to kmod/core.
 CORE_SRCS= lk_core.c lk_port.c lk_txmap.c lk_proto.c lk_failover.c lk_hash.c \
 	lk_announce.c lk_event.c lk_status.c lk_lib.c \
-	lk_lacp.c lk_marker.c
+	lk_lacp.c lk_lacp_pdu.c lk_marker.c

@@ -1,0 +1,345 @@
+/*
+ * laggkit core entry points: lifecycle, protocol and option changes, the lock-free frame path
+ * (lk_output, lk_input), control input and the timer. Port configuration is in lk_port.c, the
+ * protocol rows in lk_proto.c, the transmit table in lk_txmap.c.
+ */
+#include "lk_internal.h"
+
+#define NS_PER_MS 1000000ull
+
+static const uint32_t opt_default[LK_OPT_MAX] = {
+	[LK_OPT_HASH_LAYERS] = LK_HASH_L2 | LK_HASH_L3 | LK_HASH_L4,
+	[LK_OPT_HASH_SEED] = 0,
+	[LK_OPT_USE_FLOWID] = 1,
+	[LK_OPT_FLOWID_SHIFT] = 0,
+	[LK_OPT_RR_LIMIT] = 1,
+	[LK_OPT_FAILOVER_RX_ALL] = 0,
+	[LK_OPT_FAILOVER_PREEMPT] = 1,
+	[LK_OPT_LACP_FAST_TIMEOUT] = 0,
+	[LK_OPT_LACP_STRICT] = 1,
+	[LK_OPT_LACP_PASSIVE] = 0,
+	[LK_OPT_LACP_SYS_PRIO] = 32768,
+	[LK_OPT_LACP_KEY] = 0,
+	[LK_OPT_LACP_MAXPORTS] = 0,
+	[LK_OPT_LACP_MULTI_SPEED] = 0,
+	[LK_OPT_ANNOUNCE_COUNT] = 1,
+	[LK_OPT_ANNOUNCE_INTERVAL_MS] = 1000,
+};
+
+/* Upper bound of each option (inclusive). */
+static const uint32_t opt_max[LK_OPT_MAX] = {
+	[LK_OPT_HASH_LAYERS] = LK_HASH_L2 | LK_HASH_L3 | LK_HASH_L4,
+	[LK_OPT_HASH_SEED] = 0xffffffffu,
+	[LK_OPT_USE_FLOWID] = 1,
+	[LK_OPT_FLOWID_SHIFT] = 31,
+	[LK_OPT_RR_LIMIT] = 0xffffffffu,
+	[LK_OPT_FAILOVER_RX_ALL] = 1,
+	[LK_OPT_FAILOVER_PREEMPT] = 1,
+	[LK_OPT_LACP_FAST_TIMEOUT] = 1,
+	[LK_OPT_LACP_STRICT] = 1,
+	[LK_OPT_LACP_PASSIVE] = 1,
+	[LK_OPT_LACP_SYS_PRIO] = 65535,
+	[LK_OPT_LACP_KEY] = 65535,
+	[LK_OPT_LACP_MAXPORTS] = LK_MAX_PORTS,
+	[LK_OPT_LACP_MULTI_SPEED] = 1,
+	[LK_OPT_ANNOUNCE_COUNT] = 100,
+	[LK_OPT_ANNOUNCE_INTERVAL_MS] = 60000,
+};
+
+const char *
+lk_strerror(int err)
+{
+	switch (err) {
+	case LK_OK:     return "success";
+	case LK_EINVAL: return "invalid argument";
+	case LK_ENOSPC: return "no space (aggregate full)";
+	case LK_EEXIST: return "port already a member";
+	case LK_ENOENT: return "no such port";
+	case LK_ENOMEM: return "out of memory";
+	case LK_EBUSY:  return "busy";
+	case LK_EPROTO: return "malformed control frame";
+	default:        return "unknown error";
+	}
+}
+
+const char *
+lk_proto_name(enum lk_proto p)
+{
+	if ((unsigned)p >= LK_PROTO_MAX)
+		return "unknown";
+	return lk_proto_table[p]->name;
+}
+
+int
+lk_proto_from_name(const char *name, enum lk_proto *out)
+{
+	if (name == NULL || out == NULL)
+		return LK_EINVAL;
+	if (lk_strcmp(name, "fec") == 0) {
+		*out = LK_PROTO_LOADBALANCE;
+		return LK_OK;
+	}
+	for (int i = 0; i < LK_PROTO_MAX; i++) {
+		if (lk_strcmp(name, lk_proto_table[i]->name) == 0) {
+			*out = (enum lk_proto)i;
+			return LK_OK;
+		}
+	}
+	return LK_EINVAL;
+}
+
+size_t
+lk_softc_size(void)
+{
+	return sizeof(struct lk_softc);
+}
+
+/* ---- services for the protocol and LACP code --------------------------------------------- */
+
+uint64_t
+lk_core_now(const struct lk_softc *sc)
+{
+	return sc->ops->now_ns(sc->host);
+}
+
+void
+lk_core_schedule(struct lk_softc *sc, uint64_t deadline_ns)
+{
+	uint64_t now;
+
+	if (deadline_ns >= sc->armed_ns)
+		return;
+	now = lk_core_now(sc);
+	sc->armed_ns = deadline_ns;
+	sc->ops->timer_arm(sc->host, deadline_ns > now ? deadline_ns - now : 0);
+}
+
+/* Something changed that a protocol's timers may care about: get lk_tick() called soon. */
+static void
+kick(struct lk_softc *sc)
+{
+	if (sc->proto == LK_PROTO_LACP)
+		lk_core_schedule(sc, lk_core_now(sc));
+}
+
+int
+lk_core_ctl_tx(struct lk_softc *sc, struct lk_port *p, const uint8_t *frame, uint32_t len)
+{
+	if (p == NULL || !LK_PORT_VALID(sc, p->index))
+		return LK_ENOENT;
+	return sc->ops->ctl_transmit(sc->host, p->index, frame, len);
+}
+
+/* ---- lifecycle ----------------------------------------------------------------------------- */
+
+int
+lk_init(struct lk_softc *sc, const struct lk_host_ops *ops, void *host, const char *name)
+{
+	if (sc == NULL || ops == NULL || ops->now_ns == NULL || ops->timer_arm == NULL ||
+	    ops->ctl_transmit == NULL || ops->port_set_lladdr == NULL || ops->port_set_mtu == NULL ||
+	    ops->alloc == NULL || ops->free == NULL || ops->retire == NULL)
+		return LK_EINVAL;
+	lk_memset(sc, 0, sizeof(*sc));
+	sc->ops = ops;
+	sc->host = host;
+	lk_strlcpy(sc->name, name != NULL ? name : "", sizeof(sc->name));
+	for (int i = 0; i < LK_OPT_MAX; i++)
+		sc->opts[i] = opt_default[i];
+	sc->proto = LK_PROTO_FAILOVER;
+	sc->fo_active = -1;
+	sc->ann_port = -1;
+	sc->armed_ns = UINT64_MAX;
+	for (uint32_t i = 0; i < LK_MAX_PORTS; i++)
+		sc->ports[i].index = i;
+	/* LACP keeps its administrative variables even while another protocol runs */
+	for (int o = LK_OPT_LACP_FAST_TIMEOUT; o <= LK_OPT_LACP_MULTI_SPEED; o++)
+		(void)lk_lacp_set_opt(sc, (enum lk_opt)o, sc->opts[o]);
+	if (lk_txmap_rebuild(sc) != LK_OK)
+		return LK_ENOMEM;
+	return LK_OK;
+}
+
+void
+lk_fini(struct lk_softc *sc)
+{
+	struct lk_port *p;
+
+	LK_FOREACH_PORT(sc, p)
+		(void)lk_port_remove(sc, p->index);
+	if (sc->proto == LK_PROTO_LACP)
+		lk_lacp_detach(sc);
+	lk_txmap_release(sc);
+	sc->armed_ns = UINT64_MAX;
+}
+
+/* ---- protocol and options ------------------------------------------------------------------ */
+
+int
+lk_set_proto(struct lk_softc *sc, enum lk_proto proto)
+{
+	const struct lk_proto_ops *old, *new;
+	enum lk_proto prev = sc->proto;
+	struct lk_port *p;
+
+	if ((unsigned)proto >= LK_PROTO_MAX)
+		return LK_EINVAL;
+	if (proto == prev)
+		return LK_OK;
+	old = lk_proto_table[prev];
+	new = lk_proto_table[proto];
+	if (old->detach != NULL)
+		old->detach(sc);
+	sc->proto = proto;
+	if (new->attach != NULL)
+		new->attach(sc);
+	LK_FOREACH_PORT(sc, p) {
+		if (new->port_add != NULL)
+			(void)new->port_add(sc, p);
+	}
+	lk_core_event(sc, LK_EV_PROTO_CHANGED, NULL, (int32_t)prev);
+	(void)lk_txmap_rebuild(sc);
+	kick(sc);
+	return LK_OK;
+}
+
+enum lk_proto
+lk_get_proto(const struct lk_softc *sc)
+{
+	return sc->proto;
+}
+
+int
+lk_set_opt(struct lk_softc *sc, enum lk_opt opt, uint32_t value)
+{
+	int err;
+
+	if ((unsigned)opt >= LK_OPT_MAX || value > opt_max[opt])
+		return LK_EINVAL;
+	if (opt == LK_OPT_HASH_LAYERS && value == 0)
+		return LK_EINVAL;
+	if (opt >= LK_OPT_LACP_FAST_TIMEOUT && opt <= LK_OPT_LACP_MULTI_SPEED) {
+		err = lk_lacp_set_opt(sc, opt, value);
+		if (err != LK_OK)
+			return err;
+	}
+	sc->opts[opt] = value;
+	sc->opt_set |= 1u << opt;
+	if (opt == LK_OPT_FAILOVER_PREEMPT && sc->proto == LK_PROTO_FAILOVER)
+		lk_failover_update(sc);
+	(void)lk_txmap_rebuild(sc);
+	kick(sc);
+	return LK_OK;
+}
+
+int
+lk_get_opt(const struct lk_softc *sc, enum lk_opt opt, uint32_t *value)
+{
+	if ((unsigned)opt >= LK_OPT_MAX || value == NULL)
+		return LK_EINVAL;
+	*value = sc->opts[opt];
+	return LK_OK;
+}
+
+/* ---- frame path ---------------------------------------------------------------------------- */
+
+uint32_t
+lk_output(struct lk_softc *sc, const struct lk_frame *f)
+{
+	const struct lk_txmap *m = lk_txmap_get(sc);
+	uint32_t mask;
+
+	if (m == NULL || m->nactive == 0) {
+		LK_COUNT(sc->out_no_port, 1);
+		return 0;
+	}
+	mask = m->proto->select(sc, m, f);
+	if (mask == 0) {
+		LK_COUNT(sc->out_no_port, 1);
+		return 0;
+	}
+	for (uint32_t b = mask; b != 0; b &= b - 1) {
+		struct lk_port_counters *c = &sc->ports[__builtin_ctz(b)].counters;
+		LK_COUNT(c->tx_packets, 1);
+		LK_COUNT(c->tx_bytes, f->len);
+	}
+	return mask;
+}
+
+static int
+is_slow_protocols(const struct lk_frame *f)
+{
+	return f->caplen >= LK_ETHER_HDR_LEN &&
+	    (((uint32_t)f->data[12] << 8) | f->data[13]) == LK_ETHERTYPE_SLOW;
+}
+
+enum lk_rx_verdict
+lk_input(struct lk_softc *sc, uint32_t port, const struct lk_frame *f)
+{
+	const struct lk_txmap *m = lk_txmap_get(sc);
+	struct lk_port_counters *c;
+
+	if (port >= LK_MAX_PORTS)
+		return LK_RX_DROP;
+	c = &sc->ports[port].counters;
+	if (m == NULL || (sc->port_mask & LK_PORT_BIT(port)) == 0 || f == NULL ||
+	    f->data == NULL || f->caplen < LK_ETHER_HDR_LEN) {
+		LK_COUNT(c->rx_dropped, 1);
+		return LK_RX_DROP;
+	}
+	/* slow protocols frames are never delivered up: LACP consumes them, others drop them */
+	if (is_slow_protocols(f)) {
+		if (m->proto->control_input != NULL)
+			return LK_RX_CONTROL;
+		LK_COUNT(c->rx_dropped, 1);
+		return LK_RX_DROP;
+	}
+	if ((m->collecting & LK_PORT_BIT(port)) == 0) {
+		LK_COUNT(c->rx_dropped, 1);
+		return LK_RX_DROP;
+	}
+	LK_COUNT(c->rx_packets, 1);
+	LK_COUNT(c->rx_bytes, f->len);
+	return LK_RX_ACCEPT;
+}
+
+int
+lk_control_input(struct lk_softc *sc, uint32_t port, const uint8_t *frame, uint32_t len)
+{
+	const struct lk_proto_ops *po = lk_proto_table[sc->proto];
+	int err;
+
+	if (!LK_PORT_VALID(sc, port) || frame == NULL)
+		return LK_EINVAL;
+	if (po->control_input == NULL) {
+		LK_COUNT(sc->ports[port].counters.rx_dropped, 1);
+		return LK_OK;
+	}
+	err = po->control_input(sc, &sc->ports[port], frame, len);
+	kick(sc);
+	return err;
+}
+
+void
+lk_tick(struct lk_softc *sc)
+{
+	const struct lk_proto_ops *po = lk_proto_table[sc->proto];
+	uint64_t now = lk_core_now(sc), next = UINT64_MAX, t;
+
+	sc->armed_ns = UINT64_MAX;
+	if (sc->txmap_dirty) {
+		if (now >= sc->txmap_retry_ns)
+			(void)lk_txmap_rebuild(sc);
+		if (sc->txmap_dirty && sc->txmap_retry_ns < next)
+			next = sc->txmap_retry_ns;
+	}
+	if (po->tick != NULL) {
+		t = po->tick(sc, now);
+		if (t < next)
+			next = t;
+	}
+	t = lk_announce_tick(sc, now);
+	if (t < next)
+		next = t;
+	if (next != UINT64_MAX)
+		lk_core_schedule(sc, next);
+}

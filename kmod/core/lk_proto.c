@@ -1,0 +1,192 @@
+/*
+ * The protocol table: one row per enum lk_proto, with designated initialisers, so adding a
+ * protocol means one set of functions and one row. Configuration hooks run under the host lock;
+ * build() decides which ports transmit and collect in the next txmap; select() runs on the
+ * lock-free frame path and reads nothing but the txmap (and the roundrobin cursor).
+ */
+#include "lk_internal.h"
+
+/* ---- shared pieces ------------------------------------------------------------------------- */
+
+static uint32_t
+link_up_ports(const struct lk_softc *sc)
+{
+	uint32_t mask = 0;
+
+	for (uint32_t b = sc->port_mask; b != 0; b &= b - 1) {
+		uint32_t i = (uint32_t)__builtin_ctz(b);
+		if (sc->ports[i].link_up)
+			mask |= LK_PORT_BIT(i);
+	}
+	return mask;
+}
+
+static void
+build_all_up(const struct lk_softc *sc, struct lk_txmap *m)
+{
+	m->active = m->collecting = link_up_ports(sc);
+}
+
+/* One port per flow: the bucket the flow hash falls in names it (see lk_txmap.c). */
+static uint32_t
+select_hashed(struct lk_softc *sc, const struct lk_txmap *m, const struct lk_frame *f)
+{
+	(void)sc;
+	return LK_PORT_BIT(m->bucket[lk_flow_hash(m, f) % LK_TXMAP_BUCKETS]);
+}
+
+/* ---- none: the aggregate stays up and carries nothing ------------------------------------- */
+
+static void
+none_build(const struct lk_softc *sc, struct lk_txmap *m)
+{
+	(void)sc;
+	m->active = m->collecting = 0;
+}
+
+static uint32_t
+none_select(struct lk_softc *sc, const struct lk_txmap *m, const struct lk_frame *f)
+{
+	(void)sc;
+	(void)m;
+	(void)f;
+	return 0;
+}
+
+/* ---- roundrobin: rr_limit frames on a port, then the next one ------------------------------ */
+
+static uint32_t
+rr_select(struct lk_softc *sc, const struct lk_txmap *m, const struct lk_frame *f)
+{
+	uint32_t n = __atomic_fetch_add(&sc->rr_next, 1u, __ATOMIC_RELAXED);
+
+	(void)f;
+	return LK_PORT_BIT(m->order[(n / m->rr_limit) % m->nactive]);
+}
+
+/* ---- failover: one active port; rx-all accepts on every up port ---------------------------- */
+
+static void
+fo_attach(struct lk_softc *sc)
+{
+	sc->fo_active = -1;
+	lk_failover_update(sc);
+}
+
+static void
+fo_detach(struct lk_softc *sc)
+{
+	sc->fo_active = -1;
+	sc->ann_left = 0;
+	sc->ann_port = -1;
+}
+
+static int
+fo_port_add(struct lk_softc *sc, struct lk_port *p)
+{
+	(void)p;
+	lk_failover_update(sc);
+	return LK_OK;
+}
+
+static void
+fo_port_link(struct lk_softc *sc, struct lk_port *p)
+{
+	(void)p;
+	lk_failover_update(sc);
+}
+
+static void
+fo_build(const struct lk_softc *sc, struct lk_txmap *m)
+{
+	uint32_t up = link_up_ports(sc);
+
+	m->primary = sc->fo_active;
+	m->active = sc->fo_active >= 0 ? LK_PORT_BIT(sc->fo_active) & up : 0;
+	m->collecting = sc->opts[LK_OPT_FAILOVER_RX_ALL] ? up : m->active;
+}
+
+static uint32_t
+active_select(struct lk_softc *sc, const struct lk_txmap *m, const struct lk_frame *f)
+{
+	(void)sc;
+	(void)f;
+	return m->active;
+}
+
+/* ---- lacp: the LACP code decides who collects and distributes ------------------------------- */
+
+static void
+lacp_build(const struct lk_softc *sc, struct lk_txmap *m)
+{
+	for (uint32_t b = sc->port_mask; b != 0; b &= b - 1) {
+		uint32_t i = (uint32_t)__builtin_ctz(b);
+		const struct lk_port *p = &sc->ports[i];
+		if (!p->link_up)
+			continue;
+		if (lk_lacp_port_distributing(sc, p))
+			m->active |= LK_PORT_BIT(i);
+		if (lk_lacp_port_collecting(sc, p))
+			m->collecting |= LK_PORT_BIT(i);
+	}
+}
+
+/* ---- the table ---------------------------------------------------------------------------- */
+
+static const struct lk_proto_ops proto_none = {
+	.name = "none",
+	.build = none_build,
+	.select = none_select,
+};
+
+static const struct lk_proto_ops proto_roundrobin = {
+	.name = "roundrobin",
+	.build = build_all_up,
+	.select = rr_select,
+};
+
+static const struct lk_proto_ops proto_failover = {
+	.name = "failover",
+	.attach = fo_attach,
+	.detach = fo_detach,
+	.port_add = fo_port_add,
+	.port_link = fo_port_link,
+	.build = fo_build,
+	.select = active_select,
+};
+
+static const struct lk_proto_ops proto_loadbalance = {
+	.name = "loadbalance",
+	.hashed = 1,
+	.build = build_all_up,
+	.select = select_hashed,
+};
+
+static const struct lk_proto_ops proto_lacp = {
+	.name = "lacp",
+	.hashed = 1,
+	.attach = lk_lacp_attach,
+	.detach = lk_lacp_detach,
+	.port_add = lk_lacp_port_add,
+	.port_remove = lk_lacp_port_remove,
+	.port_link = lk_lacp_port_link,
+	.build = lacp_build,
+	.select = select_hashed,
+	.tick = lk_lacp_tick,
+	.control_input = lk_lacp_input,
+};
+
+static const struct lk_proto_ops proto_broadcast = {
+	.name = "broadcast",
+	.build = build_all_up,
+	.select = active_select,
+};
+
+const struct lk_proto_ops *const lk_proto_table[LK_PROTO_MAX] = {
+	[LK_PROTO_NONE] = &proto_none,
+	[LK_PROTO_ROUNDROBIN] = &proto_roundrobin,
+	[LK_PROTO_FAILOVER] = &proto_failover,
+	[LK_PROTO_LOADBALANCE] = &proto_loadbalance,
+	[LK_PROTO_LACP] = &proto_lacp,
+	[LK_PROTO_BROADCAST] = &proto_broadcast,
+};

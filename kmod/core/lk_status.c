@@ -1,0 +1,87 @@
+/*
+ * Status snapshots for ifconfig-style output (FreeBSD lagg flags and fields) and for laggctl.
+ * Counters are read with relaxed atomic loads: the frame path keeps bumping them.
+ */
+#include "lk_internal.h"
+
+#define LOAD64(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
+/* The configured primary: lowest priority value, oldest on ties, link ignored (lagg MASTER). */
+static int32_t
+configured_master(const struct lk_softc *sc)
+{
+	const struct lk_port *best = NULL;
+
+	for (uint32_t b = sc->port_mask; b != 0; b &= b - 1) {
+		const struct lk_port *p = &sc->ports[__builtin_ctz(b)];
+		if (best == NULL || p->prio < best->prio ||
+		    (p->prio == best->prio && p->added_seq < best->added_seq))
+			best = p;
+	}
+	return best != NULL ? (int32_t)best->index : -1;
+}
+
+int
+lk_get_status(const struct lk_softc *sc, struct lk_status *st)
+{
+	const struct lk_txmap *m = lk_txmap_get(sc);
+
+	if (st == NULL)
+		return LK_EINVAL;
+	lk_memset(st, 0, sizeof(*st));
+	st->proto = sc->proto;
+	st->hash_layers = sc->opts[LK_OPT_HASH_LAYERS];
+	lk_memcpy(st->opts, sc->opts, sizeof(st->opts));
+	lk_memcpy(st->lladdr, sc->lladdr, LK_ETHER_ADDR_LEN);
+	st->mtu = sc->mtu;
+	st->link_up = sc->link_up;
+	st->speed_bps = sc->link_speed;
+	st->nports = sc->nports;
+	st->nactive = m != NULL ? m->nactive : 0;
+	st->port_mask = sc->port_mask;
+	st->active_port = sc->proto == LK_PROTO_FAILOVER ? sc->fo_active : -1;
+	if (sc->proto == LK_PROTO_LACP)
+		lk_lacp_lag_status(sc, st);
+	st->out_no_port = LOAD64(sc->out_no_port);
+	return LK_OK;
+}
+
+int
+lk_get_port_status(const struct lk_softc *sc, uint32_t port, struct lk_port_status *st)
+{
+	const struct lk_txmap *m = lk_txmap_get(sc);
+	const struct lk_port *p;
+	uint32_t bit = LK_PORT_BIT(port);
+
+	if (st == NULL)
+		return LK_EINVAL;
+	if (!LK_PORT_VALID(sc, port))
+		return LK_ENOENT;
+	p = &sc->ports[port];
+	lk_memset(st, 0, sizeof(*st));
+	lk_strlcpy(st->name, p->name, sizeof(st->name));
+	st->prio = p->prio;
+	st->link_up = p->link_up;
+	st->speed_bps = p->speed_bps;
+	st->duplex = p->duplex;
+	st->counters.rx_packets = LOAD64(p->counters.rx_packets);
+	st->counters.rx_bytes = LOAD64(p->counters.rx_bytes);
+	st->counters.tx_packets = LOAD64(p->counters.tx_packets);
+	st->counters.tx_bytes = LOAD64(p->counters.tx_bytes);
+	st->counters.rx_dropped = LOAD64(p->counters.rx_dropped);
+	st->counters.tx_dropped = LOAD64(p->counters.tx_dropped);
+	if (configured_master(sc) == (int32_t)port)
+		st->flags |= LK_PORT_MASTER;
+	if (m != NULL && (m->active & bit))
+		st->flags |= LK_PORT_ACTIVE;
+	if (sc->proto == LK_PROTO_LACP) {
+		lk_lacp_port_status(sc, p, &st->lacp);
+		if (m != NULL && (m->collecting & bit))
+			st->flags |= LK_PORT_COLLECTING;
+		if (m != NULL && (m->active & bit))
+			st->flags |= LK_PORT_DISTRIBUTING;
+		if (st->lacp.sel_state == LK_LACP_STANDBY)
+			st->flags |= LK_PORT_STANDBY;
+	}
+	return LK_OK;
+}
