@@ -120,18 +120,24 @@ enum lk_lacp_partner_churn_state {
 struct lk_lacp_port {
 	struct lk_lacp_peer_info actor;     /* operational actor values sent in our PDUs */
 	struct lk_lacp_peer_info partner;   /* operational partner values (recorded or default) */
+	struct lk_lacp_peer_info last_seen; /* identity of the last partner heard (change events) */
 
 	uint8_t  rx_state, mux_state, ptx_state, selected;
 	uint8_t  actor_churn_state, partner_churn_state;
+	uint8_t  member;             /* between lk_lacp_port_add and lk_lacp_port_remove */
 	uint8_t  ntt;                /* need to transmit */
-	uint8_t  port_enabled;       /* link up, full duplex, known speed, LACP attached */
+	uint8_t  port_enabled;       /* member, link up, protocol is lacp */
+	uint8_t  lacp_enabled;       /* full duplex (point to point): LACP runs on the port */
+	uint8_t  aggregatable;       /* LACP enabled and the speed is known */
 	uint8_t  port_moved;
 	uint8_t  ready_n;            /* wait_while expired while WAITING */
+	uint8_t  reselect;           /* LAG ID changed: must pass through DETACHED before selection */
 	uint8_t  draining;           /* planned move: still distributing until marker answer */
-	uint8_t  in_agg;             /* attached to the active aggregator (mux attach) */
-	int8_t   agg;                /* aggregator (lowest port index of its LAG), -1 none */
-	uint8_t  collecting_ev, distributing_ev; /* last values reported as events */
-	uint8_t  pad_[3];
+	uint8_t  in_agg;             /* mux attached to the aggregator */
+	uint8_t  seen_partner;       /* last_seen is valid */
+	uint8_t  ev_sync, ev_coll, ev_dist;   /* values last reported as events */
+	uint8_t  pub_coll, pub_dist; /* values last handed to the txmap */
+	uint8_t  pad_;
 
 	/* timers: absolute deadlines (ns), 0 = stopped */
 	uint64_t current_while;
@@ -141,11 +147,12 @@ struct lk_lacp_port {
 	uint64_t partner_churn_timer;
 	uint64_t marker_deadline;
 
-	/* transmit rate limit: times of the last LK_LACP_TX_LIMIT PDUs (ring) */
-	uint64_t tx_times[LK_LACP_TX_LIMIT];
+	/* transmit rate limit: when each of the last LK_LACP_TX_LIMIT PDU slots frees again */
+	uint64_t tx_slot_free[LK_LACP_TX_LIMIT];
 	uint32_t tx_head;
 	uint32_t marker_xid;         /* transaction id of the outstanding flush marker */
 
+	/* counters survive protocol changes: keep them last (lk_lacp_port_add resets the rest) */
 	uint64_t pdus_rx, pdus_tx, pdus_illegal;
 	uint64_t marker_rx, marker_tx, marker_resp_rx, marker_resp_tx, unknown_rx;
 };
@@ -155,17 +162,18 @@ struct lk_lacp_port {
 struct lk_lacp_softc {
 	uint8_t  attached;           /* protocol is lacp: machines run and PDUs go out */
 	uint8_t  fast_timeout;       /* LK_OPT_LACP_FAST_TIMEOUT */
-	uint8_t  strict;             /* LK_OPT_LACP_STRICT (default 1) */
+	uint8_t  strict;             /* LK_OPT_LACP_STRICT */
 	uint8_t  passive;            /* LK_OPT_LACP_PASSIVE */
 	uint8_t  multi_speed;        /* LK_OPT_LACP_MULTI_SPEED */
-	uint8_t  opts_init;          /* defaults applied */
-	uint16_t sys_prio;           /* LK_OPT_LACP_SYS_PRIO (default 32768) */
+	uint8_t  lag_valid;          /* lag_* name the LAG currently selected */
+	uint16_t sys_prio;           /* LK_OPT_LACP_SYS_PRIO */
 	uint16_t admin_key;          /* LK_OPT_LACP_KEY, 0 = automatic from speed */
-	uint16_t pad_;
+	uint16_t lag_key;            /* actor key of the selected LAG */
 	uint32_t maxports;           /* LK_OPT_LACP_MAXPORTS, 0 = unlimited */
-	int32_t  active_agg;         /* aggregator carrying traffic (port index), -1 none */
+	uint32_t running;            /* nesting depth of the machine loop (re-entrant input) */
 	uint32_t next_xid;           /* marker transaction ids */
-	uint64_t next_deadline;      /* cached result of the last lk_lacp_tick */
+	struct lk_lacp_peer_info lag_partner; /* partner system and key of the selected LAG */
+	uint64_t lag_speed;          /* per-port speed of the selected LAG (multi-speed off) */
 };
 
 /* ---- Entry points (host lock held) --------------------------------------------------------- */
@@ -184,7 +192,6 @@ int      lk_lacp_port_collecting(const struct lk_softc *sc, const struct lk_port
 int      lk_lacp_port_distributing(const struct lk_softc *sc, const struct lk_port *p);
 /* LK_OPT_LACP_*: validated and stored even when the protocol is not lacp. */
 int      lk_lacp_set_opt(struct lk_softc *sc, enum lk_opt opt, uint32_t value);
-int      lk_lacp_get_opt(const struct lk_softc *sc, enum lk_opt opt, uint32_t *value);
 void     lk_lacp_port_status(const struct lk_softc *sc, const struct lk_port *p,
              struct lk_lacp_port_status *st);
 void     lk_lacp_lag_status(const struct lk_softc *sc, struct lk_status *st);
@@ -198,5 +205,15 @@ void     lk_lacp_lag_status(const struct lk_softc *sc, struct lk_status *st);
 int      lk_lacp_port_flush(struct lk_softc *sc, struct lk_port *p);
 /* A flush is pending on p. */
 int      lk_lacp_port_draining(const struct lk_softc *sc, const struct lk_port *p);
+
+/* ---- Between lk_lacp.c and lk_marker.c ----------------------------------------------------- */
+
+/* Marker PDU received on p (already validated): answer requests, match responses. */
+void     lk_marker_input(struct lk_softc *sc, struct lk_port *p, const struct lk_marker_pdu *m);
+/* Start a flush of p's flows (marker request, drain deadline). */
+void     lk_marker_flush_start(struct lk_softc *sc, struct lk_port *p, uint64_t now);
+/* Expire a pending flush; returns 1 when p stopped draining. */
+int      lk_marker_tick(struct lk_softc *sc, struct lk_port *p, uint64_t now);
+void     lk_marker_cancel(struct lk_port *p);
 
 #endif /* LK_LACP_H */
