@@ -25,7 +25,7 @@ const SCHEMA_CANDIDATES = ['/usr/share/openvswitch/vswitch.ovsschema', '/usr/loc
 export type OvsBondMode = 'balance-tcp' | 'balance-slb' | 'active-backup';
 
 export interface OvsBondOptions {
-  /** Member interfaces of the bond, in the host's namespace. */
+  /** Member interfaces of the bond (two or more: ovs-vsctl add-bond), in the host's namespace. */
   members: string[];
   /** Address (CIDR) put on the bridge's internal port, e.g. 10.1.2.2/24. */
   address?: string;
