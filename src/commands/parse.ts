@@ -1,0 +1,47 @@
+/**
+ * `laggkit parse`: read ifconfig / ifconfig -v / laggctl output on stdin and print the typed
+ * model (--json) or a compact table of interfaces and lagg ports.
+ */
+import { Flags } from '@oclif/core';
+import { LaggkitCommand } from '../cli/base-command.js';
+import { ParseError, UsageError } from '../cli/errors.js';
+import { OS_OPTIONS, formatTable, parseIfconfig, type IfconfigModel, type OsOption } from '../ifconfig/index.js';
+
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) return '';
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export default class Parse extends LaggkitCommand {
+  static override summary = 'Parse ifconfig, ifconfig -v or laggctl output from stdin into a typed model';
+  static override description =
+    'Understands FreeBSD 7.x to 15 and NetBSD 10 ifconfig (including the lagg block, -v LACP state), INtime and laggctl output. Lines it does not understand are kept in the model as unknown, with their line numbers.';
+  static override examples = [
+    'ifconfig -v lagg0 | laggkit parse',
+    'ssh host ifconfig -v | laggkit parse --os freebsd --json',
+    'laggctl status laggkit0 | laggkit parse --json',
+  ];
+  static override flags = {
+    // Validated in execute() so a bad value is a usage error naming the value (exit 2).
+    os: Flags.string({ description: 'ifconfig dialect: freebsd, netbsd or auto (detect)', default: 'auto' }),
+  };
+
+  protected async execute(): Promise<IfconfigModel> {
+    const { flags } = await this.parse(Parse);
+    const os = flags.os;
+    if (!(OS_OPTIONS as readonly string[]).includes(os)) {
+      throw new UsageError('E_USAGE_OS', `--os '${os}' is not a known dialect`, `Use --os ${OS_OPTIONS.join(', --os ')}.`);
+    }
+    const text = await readStdin();
+    if (text.trim() === '') {
+      throw new ParseError('E_IFCONFIG_EMPTY', 'no ifconfig output on stdin (it was empty)', undefined, 'Pipe ifconfig output in, e.g. `ifconfig -v | laggkit parse`.');
+    }
+    return parseIfconfig(text, { os: os as OsOption });
+  }
+
+  protected override render(result: unknown): void {
+    this.log(formatTable(result as IfconfigModel));
+  }
+}
