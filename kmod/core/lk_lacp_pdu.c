@@ -147,6 +147,7 @@ lk_lacp_pdu_decode(const uint8_t *frame, uint32_t len, struct lk_lacpdu *out)
 	    pl[OFF_COLLECTOR + 1] != LK_LACP_TLV_COLLECTOR_LEN ||
 	    pl[OFF_LACP_TERM] != LK_LACP_TLV_TERMINATOR || pl[OFF_LACP_TERM + 1] != 0)
 		return LK_EPROTO;
+	lk_memset(out, 0, sizeof(*out));     /* padding too: decoded PDUs compare with memcmp */
 	get_peer_tlv(pl + OFF_ACTOR, &out->actor);
 	get_peer_tlv(pl + OFF_PARTNER, &out->partner);
 	out->collector_max_delay = get16(pl + OFF_COLLECTOR + 2);
@@ -184,6 +185,7 @@ lk_marker_pdu_decode(const uint8_t *frame, uint32_t len, struct lk_marker_pdu *o
 	    pl[OFF_MARKER + 1] != LK_MARKER_TLV_LEN ||
 	    pl[OFF_MARK_TERM] != LK_LACP_TLV_TERMINATOR || pl[OFF_MARK_TERM + 1] != 0)
 		return LK_EPROTO;
+	lk_memset(out, 0, sizeof(*out));
 	out->type = pl[OFF_MARKER];
 	out->requester_port = get16(pl + OFF_MARKER + 2);
 	lk_memcpy(out->requester_sys, pl + OFF_MARKER + 4, LK_ETHER_ADDR_LEN);
