@@ -1,0 +1,79 @@
+/*
+ * laggctl: the ifconfig(8)-style front end of laggd.
+ *
+ *   laggctl [-s socket] [-v] [--json] laggkit0 [words...]
+ *   laggctl [-s socket] -a | list
+ *
+ * It only forwards its arguments to laggd over the control socket (-s, else $LAGGD_SOCKET,
+ * else /run/laggd.sock) and prints the answer: laggd owns the vocabulary and the formats
+ * (lg_proto.h), so the two can never disagree. The exit status is laggd's verdict.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "laggd.h"
+#include "lg_proto.h"
+
+static char req[LG_MAX_MSG];
+static char reply[LG_MAX_MSG + 1];
+
+int main(int argc, char **argv)
+{
+	const char *path = getenv("LAGGD_SOCKET") ? getenv("LAGGD_SOCKET") : LG_DEFAULT_SOCKET;
+	size_t len = 0;
+	int i = 1;
+
+	if (i + 1 < argc && strcmp(argv[i], "-s") == 0) {
+		path = argv[i + 1];
+		i += 2;
+	}
+	if (argc - i > LG_MAX_ARGS) {
+		fprintf(stderr, "laggctl: too many words\n");
+		return 2;
+	}
+	for (; i < argc; i++) {
+		size_t n = strlen(argv[i]) + 1;
+		if (len + n > sizeof(req)) {
+			fprintf(stderr, "laggctl: command too long\n");
+			return 2;
+		}
+		memcpy(req + len, argv[i], n);
+		len += n;
+	}
+
+	struct sockaddr_un sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "laggctl: socket path too long: %s\n", path);
+		return 2;
+	}
+	strcpy(sa.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		fprintf(stderr, "laggctl: cannot reach laggd at %s: %s (is laggd running? -s or "
+		    "LAGGD_SOCKET select another socket)\n", path, strerror(errno));
+		return 1;
+	}
+	/* An empty request (no words) still needs one message: send a lone NUL-free marker. */
+	if (send(fd, len ? req : "", len ? len : 0, 0) < 0) {
+		fprintf(stderr, "laggctl: send: %s\n", strerror(errno));
+		return 1;
+	}
+	ssize_t n = recv(fd, reply, sizeof(reply) - 1, 0);
+	if (n <= 0) {
+		fprintf(stderr, "laggctl: no answer from laggd at %s\n", path);
+		return 1;
+	}
+	reply[n] = '\0';
+	int status = (unsigned char)reply[0];
+	fputs(reply + 1, status == 0 ? stdout : stderr);
+	close(fd);
+	return status;
+}

@@ -1,0 +1,623 @@
+/*
+ * laggd aggregates: the TAP interface, the member ports (AF_PACKET with a TPACKET_V3 receive
+ * ring), the core's host callbacks, and the frame path between them.
+ *
+ * The frame path allocates nothing: TAP frames are read into a per-aggregate arena of
+ * LG_BATCH slots, each member keeps a preallocated sendmmsg batch that points into that arena,
+ * and received frames are handed to the core straight from the mmap'ed ring.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include "laggd.h"
+
+/* ---- Lookup ------------------------------------------------------------------------------- */
+
+struct lg_lagg *lg_lagg_find(const char *name)
+{
+	for (struct lg_lagg *l = lg.laggs; l; l = l->next)
+		if (strcmp(l->name, name) == 0)
+			return l;
+	return NULL;
+}
+
+struct lg_port *lg_port_by_name(const char *name, struct lg_lagg **lagg_out)
+{
+	for (struct lg_lagg *l = lg.laggs; l; l = l->next)
+		for (int i = 0; i < LK_MAX_PORTS; i++)
+			if (l->ports[i].used && strcmp(l->ports[i].name, name) == 0) {
+				if (lagg_out)
+					*lagg_out = l;
+				return &l->ports[i];
+			}
+	return NULL;
+}
+
+struct lg_port *lg_port_by_ifindex(int ifindex)
+{
+	for (struct lg_lagg *l = lg.laggs; l; l = l->next)
+		for (int i = 0; i < LK_MAX_PORTS; i++)
+			if (l->ports[i].used && l->ports[i].ifindex == ifindex)
+				return &l->ports[i];
+	return NULL;
+}
+
+/* The port a core callback names: a member, or the one lk_port_add() is adding right now. */
+static struct lg_port *port_of(struct lg_lagg *l, uint32_t port)
+{
+	if (port >= LK_MAX_PORTS)
+		return NULL;
+	if (l->ports[port].used)
+		return &l->ports[port];
+	return l->adding;
+}
+
+/* ---- Host callbacks ------------------------------------------------------------------------ */
+
+static uint64_t host_now_ns(void *host)
+{
+	(void)host;
+	return lg_now_ns();
+}
+
+static void host_timer_arm(void *host, uint64_t delay_ns)
+{
+	struct lg_lagg *l = host;
+	struct itimerspec its;
+	memset(&its, 0, sizeof(its));
+	if (delay_ns == 0)
+		delay_ns = 1; /* zero would disarm */
+	its.it_value.tv_sec = (time_t)(delay_ns / 1000000000u);
+	its.it_value.tv_nsec = (long)(delay_ns % 1000000000u);
+	timerfd_settime(l->timerfd, 0, &its, NULL);
+}
+
+static int host_ctl_transmit(void *host, uint32_t port, const uint8_t *frame, uint32_t len)
+{
+	struct lg_port *p = port_of(host, port);
+	if (!p || p->fd < 0)
+		return LK_ENOENT;
+	if (send(p->fd, frame, len, MSG_DONTWAIT) < 0) {
+		p->tx_errors++;
+		return LK_EBUSY;
+	}
+	return 0;
+}
+
+static int host_port_set_lladdr(void *host, uint32_t port, const uint8_t mac[LK_ETHER_ADDR_LEN])
+{
+	struct lg_port *p = port_of(host, port);
+	if (!p)
+		return LK_ENOENT;
+	if (lg_if_set_mac(p->name, mac) < 0) {
+		lg_log(1, "%s: cannot set MAC: %s", p->name, strerror(errno));
+		return LK_EBUSY;
+	}
+	return 0;
+}
+
+static int host_port_set_mtu(void *host, uint32_t port, uint32_t mtu)
+{
+	struct lg_port *p = port_of(host, port);
+	if (!p)
+		return LK_ENOENT;
+	if (lg_if_set_mtu(p->name, mtu) < 0) {
+		lg_log(1, "%s: cannot set MTU %u: %s", p->name, mtu, strerror(errno));
+		return LK_EINVAL;
+	}
+	return 0;
+}
+
+static void host_lagg_lladdr_changed(void *host, const uint8_t mac[LK_ETHER_ADDR_LEN])
+{
+	struct lg_lagg *l = host;
+	if (l->tapfd >= 0 && lg_if_set_mac(l->name, mac) < 0)
+		lg_log(1, "%s: cannot set MAC: %s", l->name, strerror(errno));
+}
+
+static void host_lagg_link_changed(void *host, int up, uint64_t speed_bps)
+{
+	struct lg_lagg *l = host;
+	int carrier = !!up;
+	(void)speed_bps;
+	/* The TAP's carrier follows the aggregate, so `ip link` shows LOWER_UP/NO-CARRIER. */
+	if (l->tapfd >= 0 && ioctl(l->tapfd, TUNSETCARRIER, &carrier) < 0)
+		lg_log(3, "%s: TUNSETCARRIER: %s", l->name, strerror(errno));
+}
+
+static void *host_alloc(void *host, size_t size)
+{
+	(void)host;
+	return calloc(1, size);
+}
+
+static void host_free(void *host, void *ptr)
+{
+	(void)host;
+	free(ptr);
+}
+
+/*
+ * Grace period for a retired txmap: laggd runs the frame path and configuration on one thread,
+ * so when the core retires a table no lk_output()/lk_input() can still be reading it. Freeing
+ * at once is therefore safe. A laggd with frame-path threads must defer this free until every
+ * such thread has passed a quiescent point.
+ */
+static void host_retire(void *host, void *old_txmap)
+{
+	(void)host;
+	free(old_txmap);
+}
+
+static void host_log(void *host, int level, const char *msg)
+{
+	struct lg_lagg *l = host;
+	lg_log(level, "%s: %s", l->name, msg);
+}
+
+static const struct lk_host_ops lg_host_ops = {
+	.now_ns = host_now_ns,
+	.timer_arm = host_timer_arm,
+	.ctl_transmit = host_ctl_transmit,
+	.port_set_lladdr = host_port_set_lladdr,
+	.port_set_mtu = host_port_set_mtu,
+	.lagg_lladdr_changed = host_lagg_lladdr_changed,
+	.lagg_link_changed = host_lagg_link_changed,
+	.alloc = host_alloc,
+	.free = host_free,
+	.retire = host_retire,
+	.log = host_log,
+};
+
+/* ---- Aggregate lifecycle -------------------------------------------------------------------- */
+
+static int tap_open(const char *name, int *ifindex)
+{
+	struct ifreq ifr;
+	int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	*ifindex = (int)if_nametoindex(name);
+	/* No carrier until a member is active, as for a lagg with no ports. */
+	int carrier = 0;
+	ioctl(fd, TUNSETCARRIER, &carrier);
+	return fd;
+}
+
+int lg_lagg_create(const char *name, char *err, size_t errlen)
+{
+	struct lg_lagg *l;
+	int rc;
+
+	if (lg_lagg_find(name)) {
+		snprintf(err, errlen, "%s: aggregate already exists", name);
+		return -1;
+	}
+	if (if_nametoindex(name) != 0) {
+		snprintf(err, errlen, "%s: an interface of that name already exists", name);
+		return -1;
+	}
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		goto nomem;
+	l->tapfd = l->timerfd = -1;
+	snprintf(l->name, sizeof(l->name), "%s", name);
+	l->sc = aligned_alloc(16, (lk_softc_size() + 15) & ~(size_t)15);
+	l->arena = malloc((size_t)LG_BATCH * LG_FRAME_MAX);
+	if (!l->sc || !l->arena)
+		goto nomem;
+	memset(l->sc, 0, lk_softc_size());
+	for (int i = 0; i < LK_MAX_PORTS; i++)
+		l->ports[i].fd = -1;
+
+	l->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (l->timerfd < 0) {
+		snprintf(err, errlen, "%s: timerfd: %s", name, strerror(errno));
+		goto fail;
+	}
+	l->tapfd = tap_open(name, &l->tap_ifindex);
+	if (l->tapfd < 0) {
+		snprintf(err, errlen, "%s: cannot create TAP interface: %s", name, strerror(errno));
+		goto fail;
+	}
+	rc = lk_init(l->sc, &lg_host_ops, l, name);
+	if (rc != 0) {
+		snprintf(err, errlen, "%s: core init failed: %s", name, lk_strerror(rc));
+		goto fail_tap;
+	}
+	l->tap_src = (struct lg_src){ LG_SRC_TAP, l, l->tapfd };
+	l->timer_src = (struct lg_src){ LG_SRC_TIMER, l, l->timerfd };
+	if (lg_epoll_add(&l->tap_src) < 0 || lg_epoll_add(&l->timer_src) < 0) {
+		snprintf(err, errlen, "%s: epoll: %s", name, strerror(errno));
+		lg_epoll_del(&l->tap_src);
+		lk_fini(l->sc);
+		goto fail_tap;
+	}
+	l->next = lg.laggs;
+	lg.laggs = l;
+	lg_nl_sync_addrs(l);
+	lg_log(2, "%s: created", name);
+	return 0;
+
+nomem:
+	snprintf(err, errlen, "%s: out of memory", name);
+	goto fail;
+fail_tap:
+	close(l->tapfd);
+fail:
+	if (l) {
+		if (l->timerfd >= 0)
+			close(l->timerfd);
+		free(l->sc);
+		free(l->arena);
+		free(l);
+	}
+	return -1;
+}
+
+static void port_close(struct lg_port *p)
+{
+	if (p->fd >= 0) {
+		lg_epoll_del(&p->src);
+		close(p->fd);
+	}
+	if (p->ring)
+		munmap(p->ring, p->ring_len);
+	p->fd = -1;
+	p->ring = NULL;
+}
+
+void lg_lagg_destroy(struct lg_lagg *l)
+{
+	char err[128];
+	for (struct lg_lagg **pp = &lg.laggs; *pp; pp = &(*pp)->next)
+		if (*pp == l) {
+			*pp = l->next;
+			break;
+		}
+	/* Remove members one by one so each gets its MAC, MTU and up/down state back. */
+	for (int i = 0; i < LK_MAX_PORTS; i++)
+		if (l->ports[i].used)
+			lg_port_detach(l, &l->ports[i], err, sizeof(err));
+	lk_fini(l->sc);
+	lg_epoll_del(&l->tap_src);
+	lg_epoll_del(&l->timer_src);
+	close(l->tapfd);
+	close(l->timerfd);
+	lg_log(2, "%s: destroyed", l->name);
+	free(l->sc);
+	free(l->arena);
+	free(l);
+}
+
+/* ---- Members -------------------------------------------------------------------------------- */
+
+static int port_open(struct lg_port *p, char *err, size_t errlen)
+{
+	struct sockaddr_ll sll;
+	struct packet_mreq mr;
+	struct tpacket_req3 req;
+	int v;
+
+	p->fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_ALL));
+	if (p->fd < 0) {
+		snprintf(err, errlen, "%s: AF_PACKET socket: %s", p->name, strerror(errno));
+		return -1;
+	}
+	v = TPACKET_V3;
+	if (setsockopt(p->fd, SOL_PACKET, PACKET_VERSION, &v, sizeof(v)) < 0)
+		goto fail;
+	memset(&req, 0, sizeof(req));
+	req.tp_block_size = LG_RING_BLOCK;
+	req.tp_block_nr = LG_RING_BLOCKS;
+	req.tp_frame_size = 2048;
+	req.tp_frame_nr = (LG_RING_BLOCK / 2048) * LG_RING_BLOCKS;
+	req.tp_retire_blk_tov = LG_RING_TOV_MS;
+	if (setsockopt(p->fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) < 0)
+		goto fail;
+	p->ring_len = (size_t)LG_RING_BLOCK * LG_RING_BLOCKS;
+	p->ring = mmap(NULL, p->ring_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_LOCKED, p->fd, 0);
+	if (p->ring == MAP_FAILED)
+		p->ring = mmap(NULL, p->ring_len, PROT_READ | PROT_WRITE, MAP_SHARED, p->fd, 0);
+	if (p->ring == MAP_FAILED) {
+		p->ring = NULL;
+		goto fail;
+	}
+	p->ring_block = 0;
+	/* Our own transmissions must not come back as input (they would loop to the TAP). */
+	v = 1;
+	if (setsockopt(p->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &v, sizeof(v)) < 0)
+		goto fail;
+	memset(&sll, 0, sizeof(sll));
+	sll.sll_family = AF_PACKET;
+	sll.sll_protocol = htons(ETH_P_ALL);
+	sll.sll_ifindex = p->ifindex;
+	if (bind(p->fd, (struct sockaddr *)&sll, sizeof(sll)) < 0)
+		goto fail;
+	memset(&mr, 0, sizeof(mr));
+	mr.mr_ifindex = p->ifindex;
+	mr.mr_type = PACKET_MR_PROMISC;
+	if (setsockopt(p->fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof(mr)) < 0)
+		goto fail;
+	int sz = 4 << 20;
+	setsockopt(p->fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	p->src = (struct lg_src){ LG_SRC_PORT, p, p->fd };
+	if (lg_epoll_add(&p->src) < 0)
+		goto fail;
+	return 0;
+fail:
+	snprintf(err, errlen, "%s: AF_PACKET setup: %s", p->name, strerror(errno));
+	if (p->ring)
+		munmap(p->ring, p->ring_len);
+	p->ring = NULL;
+	close(p->fd);
+	p->fd = -1;
+	return -1;
+}
+
+/* Read the member's link/speed/duplex and tell the core when something changed. */
+void lg_port_refresh_link(struct lg_port *p)
+{
+	int up, duplex;
+	uint64_t speed;
+	if (lg_if_media(p->name, &up, &speed, &duplex) < 0) {
+		up = 0;
+		speed = 0;
+		duplex = LK_DUPLEX_UNKNOWN;
+	}
+	if (up == p->link_up && speed == p->speed_bps && duplex == p->duplex)
+		return;
+	p->link_up = up;
+	p->speed_bps = speed;
+	p->duplex = duplex;
+	lg_log(2, "%s: %s: link %s speed %llu duplex %d", p->lagg->name, p->name, up ? "up" : "down",
+	    (unsigned long long)speed, duplex);
+	lk_port_link(p->lagg->sc, p->index, up, speed, (enum lk_duplex)duplex);
+}
+
+int lg_port_attach(struct lg_lagg *l, const char *ifname, uint16_t prio, uint16_t lacp_prio,
+    char *err, size_t errlen)
+{
+	struct lg_port tmp;
+	struct lk_port_info info;
+	uint32_t idx;
+	int flags, rc;
+
+	memset(&tmp, 0, sizeof(tmp));
+	tmp.fd = -1;
+	tmp.lagg = l;
+	tmp.link_up = -1;
+	snprintf(tmp.name, sizeof(tmp.name), "%s", ifname);
+	tmp.ifindex = (int)if_nametoindex(ifname);
+	if (tmp.ifindex == 0) {
+		snprintf(err, errlen, "%s: no such interface", ifname);
+		return -1;
+	}
+	if (lg_if_get_mac(ifname, tmp.orig_mac) < 0 || lg_if_get_mtu(ifname, &tmp.orig_mtu) < 0 ||
+	    lg_if_get_flags(ifname, &flags) < 0) {
+		snprintf(err, errlen, "%s: cannot read interface: %s", ifname, strerror(errno));
+		return -1;
+	}
+	tmp.orig_up = !!(flags & IFF_UP);
+
+	/* Try: everything that can fail before the core commits to the port. */
+	if (port_open(&tmp, err, errlen) < 0)
+		return -1;
+	memset(&info, 0, sizeof(info));
+	info.name = ifname;
+	memcpy(info.lladdr, tmp.orig_mac, 6);
+	info.mtu = tmp.orig_mtu;
+	info.prio = prio;
+	l->adding = &tmp;
+	rc = lk_port_add(l->sc, &info, &idx);
+	l->adding = NULL;
+	if (rc != 0) {
+		snprintf(err, errlen, "%s: cannot add port: %s", ifname, lk_strerror(rc));
+		goto unwind_socket;
+	}
+	/* Commit: the port now lives in ports[idx]; its epoll source must point there. */
+	struct lg_port *p = &l->ports[idx];
+	lg_epoll_del(&tmp.src);
+	*p = tmp;
+	p->used = 1;
+	p->index = idx;
+	p->src.obj = p;
+	if (lg_epoll_add(&p->src) < 0) {
+		snprintf(err, errlen, "%s: epoll: %s", ifname, strerror(errno));
+		lk_port_remove(l->sc, idx);
+		p->used = 0;
+		port_close(p);
+		return -1;
+	}
+	if (lacp_prio)
+		lk_port_set_lacp_prio(l->sc, idx, lacp_prio);
+	/* A member must be up to carry frames; its original state comes back on removal. */
+	if (!tmp.orig_up && lg_if_set_up(ifname, 1) < 0)
+		lg_log(1, "%s: cannot bring up: %s", ifname, strerror(errno));
+	lg_port_refresh_link(p);
+	lg_log(2, "%s: port %s added (index %u)", l->name, ifname, idx);
+	return 0;
+
+unwind_socket:
+	port_close(&tmp);
+	return -1;
+}
+
+int lg_port_detach(struct lg_lagg *l, struct lg_port *p, char *err, size_t errlen)
+{
+	int rc = lk_port_remove(l->sc, p->index);
+	if (rc != 0) {
+		snprintf(err, errlen, "%s: cannot remove port: %s", p->name, lk_strerror(rc));
+		return -1;
+	}
+	port_close(p);
+	/* The core restored MAC/MTU through the host ops; restore what laggd itself changed. */
+	if (!p->orig_up)
+		lg_if_set_up(p->name, 0);
+	lg_log(2, "%s: port %s removed", l->name, p->name);
+	memset(p, 0, sizeof(*p));
+	p->fd = -1;
+	return 0;
+}
+
+/* ---- Frame path ----------------------------------------------------------------------------- */
+
+static void port_flush(struct lg_port *p)
+{
+	unsigned done = 0;
+	while (done < p->ntx) {
+		int n = sendmmsg(p->fd, &p->txmsg[done], p->ntx - done, MSG_DONTWAIT);
+		if (n <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			/* Queue full or link gone: the rest of the batch is dropped, and counted. */
+			p->tx_errors += p->ntx - done;
+			break;
+		}
+		done += (unsigned)n;
+	}
+	p->ntx = 0;
+}
+
+void lg_tap_readable(struct lg_lagg *l)
+{
+	struct lk_frame f;
+	/* Bounded batches keep one busy aggregate from starving the others and the control path. */
+	for (int round = 0; round < 8; round++) {
+		int nread = 0;
+		for (int i = 0; i < LG_BATCH; i++) {
+			uint8_t *buf = l->arena + (size_t)i * LG_FRAME_MAX;
+			ssize_t n = read(l->tapfd, buf, LG_FRAME_MAX);
+			if (n < 0) {
+				if (errno != EAGAIN && errno != EINTR)
+					l->tap_read_errors++;
+				break;
+			}
+			nread++;
+			if (n < 14)
+				continue;
+			memset(&f, 0, sizeof(f));
+			f.data = buf;
+			f.caplen = f.len = (uint32_t)n;
+			uint32_t mask = lk_output(l->sc, &f);
+			while (mask) {
+				int pi = __builtin_ctz(mask);
+				mask &= mask - 1;
+				struct lg_port *p = &l->ports[pi];
+				if (!p->used || p->fd < 0)
+					continue;
+				struct mmsghdr *m = &p->txmsg[p->ntx];
+				p->txiov[p->ntx].iov_base = buf;
+				p->txiov[p->ntx].iov_len = (size_t)n;
+				memset(m, 0, sizeof(*m));
+				m->msg_hdr.msg_iov = &p->txiov[p->ntx];
+				m->msg_hdr.msg_iovlen = 1;
+				p->ntx++;
+				l->tx_pending |= 1u << pi;
+			}
+		}
+		uint32_t pend = l->tx_pending;
+		l->tx_pending = 0;
+		while (pend) {
+			int pi = __builtin_ctz(pend);
+			pend &= pend - 1;
+			port_flush(&l->ports[pi]);
+		}
+		if (nread < LG_BATCH)
+			break;
+	}
+}
+
+/* Hand one received frame to the core and act on its verdict. */
+static void port_rx_frame(struct lg_port *p, const uint8_t *data, uint32_t len, int has_vlan,
+    uint16_t tci)
+{
+	struct lg_lagg *l = p->lagg;
+	struct lk_frame f;
+	memset(&f, 0, sizeof(f));
+	f.data = data;
+	f.caplen = f.len = len;
+	f.has_vlan = (uint8_t)has_vlan;
+	f.vlan_tag = tci;
+	switch (lk_input(l->sc, p->index, &f)) {
+	case LK_RX_ACCEPT:
+		if (has_vlan && len >= 12 && len + 4 <= sizeof(l->rxbuf)) {
+			/* The NIC stripped the 802.1Q tag; the TAP must see it in the frame. */
+			memcpy(l->rxbuf, data, 12);
+			l->rxbuf[12] = 0x81;
+			l->rxbuf[13] = 0x00;
+			l->rxbuf[14] = (uint8_t)(tci >> 8);
+			l->rxbuf[15] = (uint8_t)tci;
+			memcpy(l->rxbuf + 16, data + 12, len - 12);
+			data = l->rxbuf;
+			len += 4;
+		}
+		if (write(l->tapfd, data, len) < 0)
+			p->tap_write_drops++;
+		break;
+	case LK_RX_CONTROL:
+		/* Malformed PDUs are counted by the core; nothing else to do here. */
+		(void)lk_control_input(l->sc, p->index, data, len);
+		break;
+	case LK_RX_DROP:
+	default:
+		break;
+	}
+}
+
+void lg_port_readable(struct lg_port *p)
+{
+	/* The callbacks below may remove this very port (not today, but be robust): re-check. */
+	for (unsigned n = 0; n < LG_RING_BLOCKS && p->used && p->ring; n++) {
+		struct tpacket_block_desc *bd =
+		    (struct tpacket_block_desc *)(p->ring + (size_t)p->ring_block * LG_RING_BLOCK);
+		if (!(__atomic_load_n(&bd->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER))
+			break;
+		uint32_t num = bd->hdr.bh1.num_pkts;
+		struct tpacket3_hdr *h =
+		    (struct tpacket3_hdr *)((uint8_t *)bd + bd->hdr.bh1.offset_to_first_pkt);
+		for (uint32_t i = 0; i < num; i++) {
+			int vlan = (h->tp_status & TP_STATUS_VLAN_VALID) != 0;
+			port_rx_frame(p, (const uint8_t *)h + h->tp_mac, h->tp_snaplen, vlan,
+			    (uint16_t)h->hv1.tp_vlan_tci);
+			if (!p->used)
+				return;
+			h = (struct tpacket3_hdr *)((uint8_t *)h + h->tp_next_offset);
+		}
+		__atomic_store_n(&bd->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+		p->ring_block = (p->ring_block + 1) % LG_RING_BLOCKS;
+	}
+}
+
+void lg_timer_expired(struct lg_lagg *l)
+{
+	uint64_t exp;
+	/* Drain the expiration count; lk_tick() re-arms through ops->timer_arm. */
+	if (read(l->timerfd, &exp, sizeof(exp)) < 0 && errno != EAGAIN)
+		lg_log(1, "%s: timerfd: %s", l->name, strerror(errno));
+	lk_tick(l->sc);
+}

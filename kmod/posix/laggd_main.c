@@ -1,0 +1,294 @@
+/*
+ * laggd main: command line, logging, the epoll loop, signals and the laggctl socket.
+ *
+ *   laggd [-f] [-d] [-s SOCKET] [-c CONFIG]
+ *
+ * -f stays in the foreground (logs to stderr); otherwise laggd detaches and logs to syslog.
+ * -c applies a file of laggctl lines at start; SIGHUP applies it again. SIGTERM/SIGINT destroy
+ * every aggregate (members get their MAC, MTU and up/down state back) and exit.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "laggd.h"
+#include "lg_proto.h"
+
+struct lg_daemon lg;
+
+uint64_t lg_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void lg_log(int level, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	if (level > 2 && !lg.verbose)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (lg.foreground) {
+		static const char *const names[] = { "error", "warning", "info", "debug" };
+		fprintf(stderr, "laggd: %s: %s\n", names[level < 0 ? 0 : level > 3 ? 3 : level], msg);
+	} else {
+		static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+		syslog(prio[level < 0 ? 0 : level > 3 ? 3 : level], "%s", msg);
+	}
+}
+
+int lg_epoll_add(struct lg_src *src)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = src };
+	return epoll_ctl(lg.epfd, EPOLL_CTL_ADD, src->fd, &ev);
+}
+
+void lg_epoll_del(struct lg_src *src)
+{
+	if (src->fd >= 0)
+		epoll_ctl(lg.epfd, EPOLL_CTL_DEL, src->fd, NULL);
+}
+
+/* ---- laggctl socket ------------------------------------------------------------------------- */
+
+static int ctl_listen(const char *path)
+{
+	struct sockaddr_un sa;
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "laggd: socket path too long: %s\n", path);
+		return -1;
+	}
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	strcpy(sa.sun_path, path);
+	/* A stale socket from a crashed laggd would block the bind; a live one must not be stolen. */
+	int probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (probe >= 0) {
+		if (connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			fprintf(stderr, "laggd: another laggd is listening on %s\n", path);
+			close(probe);
+			close(fd);
+			return -1;
+		}
+		close(probe);
+	}
+	unlink(path);
+	mode_t old = umask(077);
+	int rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (rc < 0 || listen(fd, 16) < 0) {
+		fprintf(stderr, "laggd: cannot listen on %s: %s\n", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * One request per connection: argv as NUL-separated words in one SEQPACKET message, answered
+ * by one message (lg_proto.h). Requests are small and handled at once, so a blocking recv
+ * after EPOLLIN is safe; a client that connects and sends nothing is dropped by the timeout.
+ */
+static void ctl_serve(int cfd)
+{
+	static char req[LG_MAX_MSG];
+	static char reply[LG_MAX_MSG];
+	char *argv[LG_MAX_ARGS + 1];
+	int argc = 0;
+	struct timeval tv = { .tv_sec = 2 };
+
+	setsockopt(cfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(cfd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	ssize_t n = recv(cfd, req, sizeof(req) - 1, 0);
+	if (n <= 0)
+		return;
+	req[n] = '\0';
+	for (char *p = req; p < req + n && argc < LG_MAX_ARGS; p += strlen(p) + 1)
+		argv[argc++] = p;
+	argv[argc] = NULL;
+	int status = lg_cmd_run(argc, argv, 0, reply + 1, sizeof(reply) - 1);
+	reply[0] = (char)status;
+	size_t len = 1 + strlen(reply + 1);
+	if (send(cfd, reply, len, MSG_NOSIGNAL) < 0)
+		lg_log(1, "laggctl reply: %s", strerror(errno));
+}
+
+static void ctl_accept(void)
+{
+	for (;;) {
+		int cfd = accept4(lg.ctlfd, NULL, NULL, SOCK_CLOEXEC);
+		if (cfd < 0)
+			return;
+		ctl_serve(cfd);
+		close(cfd);
+	}
+}
+
+/* ---- Signals -------------------------------------------------------------------------------- */
+
+static void signal_readable(void)
+{
+	struct signalfd_siginfo si;
+	while (read(lg.sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGHUP:
+			if (lg.config_path) {
+				lg_log(2, "SIGHUP: re-applying %s", lg.config_path);
+				lg_config_apply(lg.config_path, 0);
+			}
+			break;
+		case SIGTERM:
+		case SIGINT:
+			lg.stopping = 1;
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+/* ---- Main ----------------------------------------------------------------------------------- */
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: laggd [-f] [-d] [-s socket] [-c config]\n"
+	    "  -f         stay in the foreground, log to stderr\n"
+	    "  -d         debug logging\n"
+	    "  -s socket  control socket (default %s)\n"
+	    "  -c config  file of laggctl lines applied at start and on SIGHUP\n", LG_DEFAULT_SOCKET);
+	exit(2);
+}
+
+static void loop(void)
+{
+	struct epoll_event evs[64];
+	while (!lg.stopping) {
+		int n = epoll_wait(lg.epfd, evs, 64, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			lg_log(0, "epoll_wait: %s", strerror(errno));
+			return;
+		}
+		for (int i = 0; i < n; i++) {
+			struct lg_src *s = evs[i].data.ptr;
+			switch (s->kind) {
+			case LG_SRC_TAP:
+				lg_tap_readable(s->obj);
+				break;
+			case LG_SRC_PORT:
+				lg_port_readable(s->obj);
+				break;
+			case LG_SRC_TIMER:
+				lg_timer_expired(s->obj);
+				break;
+			case LG_SRC_NETLINK:
+				lg_nl_readable();
+				break;
+			case LG_SRC_CTL_LISTEN:
+				ctl_accept();
+				/* A command may have destroyed an aggregate whose events are still in evs. */
+				i = n;
+				break;
+			case LG_SRC_SIGNAL:
+				signal_readable();
+				i = n;
+				break;
+			case LG_SRC_CTL_CONN:
+				break;
+			}
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	int opt;
+	sigset_t mask;
+
+	lg.socket_path = getenv("LAGGD_SOCKET") ? getenv("LAGGD_SOCKET") : LG_DEFAULT_SOCKET;
+	while ((opt = getopt(argc, argv, "fdc:s:h")) != -1) {
+		switch (opt) {
+		case 'f': lg.foreground = 1; break;
+		case 'd': lg.verbose = 1; break;
+		case 'c': lg.config_path = optarg; break;
+		case 's': lg.socket_path = optarg; break;
+		default: usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	if (!lg.foreground)
+		openlog("laggd", LOG_PID, LOG_DAEMON);
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	lg.epfd = epoll_create1(EPOLL_CLOEXEC);
+	lg.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	lg.nlfd = lg_nl_open_events();
+	if (lg.epfd < 0 || lg.sigfd < 0 || lg.nlfd < 0 || lg_sys_init() < 0) {
+		fprintf(stderr, "laggd: setup failed: %s\n", strerror(errno));
+		return 1;
+	}
+	lg.ctlfd = ctl_listen(lg.socket_path);
+	if (lg.ctlfd < 0)
+		return 1;
+	lg.nl_src = (struct lg_src){ LG_SRC_NETLINK, NULL, lg.nlfd };
+	lg.ctl_src = (struct lg_src){ LG_SRC_CTL_LISTEN, NULL, lg.ctlfd };
+	lg.sig_src = (struct lg_src){ LG_SRC_SIGNAL, NULL, lg.sigfd };
+	lg_epoll_add(&lg.nl_src);
+	lg_epoll_add(&lg.ctl_src);
+	lg_epoll_add(&lg.sig_src);
+
+	/* Recorded once so event timestamps (monotonic) can be printed as wall-clock time. */
+	struct timespec rt;
+	clock_gettime(CLOCK_REALTIME, &rt);
+	lg.start_mono_ns = lg_now_ns();
+	lg.start_real_ns = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec;
+
+	if (lg.config_path && lg_config_apply(lg.config_path, 1) != 0) {
+		fprintf(stderr, "laggd: %s: not started (nothing applied)\n", lg.config_path);
+		while (lg.laggs)
+			lg_lagg_destroy(lg.laggs);
+		unlink(lg.socket_path);
+		return 1;
+	}
+	if (!lg.foreground && daemon(0, 0) < 0) {
+		fprintf(stderr, "laggd: daemon: %s\n", strerror(errno));
+		return 1;
+	}
+	lg_log(2, "listening on %s", lg.socket_path);
+	loop();
+
+	while (lg.laggs)
+		lg_lagg_destroy(lg.laggs);
+	unlink(lg.socket_path);
+	lg_log(2, "stopped");
+	return 0;
+}
