@@ -1,0 +1,90 @@
+/**
+ * SSH into lab guests through the project's SSH layer (src/ssh), with the lab's own client key
+ * and known_hosts file: the lab generated each guest's host key, so the key is verified from
+ * the very first connection and no "trust on first use" is ever needed.
+ */
+import { spawn } from 'node:child_process';
+import { connect, type ExecResult, type SshSession, type SshTarget } from '../ssh/index.js';
+import { LabError } from './errors.js';
+import type { LabState, VmState } from './state.js';
+
+export function guestTarget(s: Pick<LabState, 'clientKey' | 'knownHosts'>, vm: Pick<VmState, 'name' | 'sshPort' | 'sshUser'>): SshTarget {
+  return {
+    alias: `lab-${vm.name}`,
+    host: '127.0.0.1',
+    port: vm.sshPort,
+    user: vm.sshUser,
+    identityFiles: [s.clientKey],
+    knownHostsFiles: [s.knownHosts],
+    jumps: [],
+  };
+}
+
+export function connectGuest(s: Pick<LabState, 'clientKey' | 'knownHosts'>, vm: Pick<VmState, 'name' | 'sshPort' | 'sshUser'>, readyTimeoutMs = 20_000): Promise<SshSession> {
+  // agentSocket '' keeps a developer's agent keys out of the lab: the lab key is the only one.
+  return connect(guestTarget(s, vm), { agentSocket: '', readyTimeoutMs, keepaliveIntervalMs: 0 });
+}
+
+/** Run a shell script in a guest on a fresh connection. */
+export async function guestScript(s: LabState, vmName: string, script: string, timeoutMs = 60_000): Promise<ExecResult> {
+  const vm = s.vms.find((v) => v.name === vmName);
+  if (!vm) throw new LabError('E_LAB_VM', `lab '${s.name}' has no VM named '${vmName}'`);
+  const session = await connectGuest(s, vm);
+  try {
+    return await session.execScript(script, { timeoutMs });
+  } finally {
+    await session.close();
+  }
+}
+
+/**
+ * Poll until the guest answers an SSH command. Host-key errors end the wait at once (a wrong
+ * key is never "not ready yet"); connection refusals and handshake closes are retried.
+ */
+export async function waitForSsh(s: Pick<LabState, 'clientKey' | 'knownHosts'>, vm: Pick<VmState, 'name' | 'sshPort' | 'sshUser'>, deadlineMs: number, alive: () => boolean): Promise<void> {
+  let last = 'no attempt yet';
+  while (Date.now() < deadlineMs) {
+    if (!alive()) throw new LabError('E_LAB_VM_DIED', `guest ${vm.name} stopped while booting (last SSH error: ${last})`, 'Read its console log in the lab folder (laggkit lab status shows it).');
+    try {
+      const session = await connectGuest(s, vm, 5000);
+      try {
+        const r = await session.execScript('true', { timeoutMs: 10_000 });
+        if (r.code === 0) return;
+        last = `exit ${r.code}`;
+      } finally {
+        await session.close();
+      }
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? '';
+      if (code.startsWith('E_SSH_HOST_KEY') || code === 'E_SSH_UNKNOWN_HOST') throw err;
+      last = (err as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  throw new LabError('E_LAB_BOOT_TIMEOUT', `guest ${vm.name} did not answer SSH in time (last error: ${last})`, 'Read its console log in the lab folder; under TCG boots are slower (try a longer --timeout).');
+}
+
+/** The system ssh client argv for an interactive login (what `laggkit lab ssh` execs). */
+export function systemSshArgs(s: Pick<LabState, 'clientKey' | 'knownHosts'>, vm: Pick<VmState, 'sshPort' | 'sshUser'>, command: string[] = []): string[] {
+  return [
+    '-o', 'StrictHostKeyChecking=yes',
+    '-o', `UserKnownHostsFile=${s.knownHosts}`,
+    '-o', 'GlobalKnownHostsFile=/dev/null',
+    '-o', 'IdentitiesOnly=yes',
+    '-o', 'IdentityAgent=none',
+    '-o', 'LogLevel=ERROR',
+    '-i', s.clientKey,
+    '-p', String(vm.sshPort),
+    ...(command.length ? [] : ['-t']),
+    `${vm.sshUser}@127.0.0.1`,
+    ...(command.length ? ['--', ...command] : []),
+  ];
+}
+
+export function interactiveSsh(s: LabState, vm: VmState, command: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('ssh', systemSshArgs(s, vm, command), { stdio: 'inherit' });
+    child.on('error', (err) => reject(new LabError('E_LAB_SSH', `cannot run ssh: ${err.message}`, 'Install the OpenSSH client (openssh-client).')));
+    child.on('exit', (code) => resolve(code ?? 255));
+  });
+}
