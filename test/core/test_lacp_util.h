@@ -186,17 +186,36 @@ fake_actor(const struct fake_partner *fp, uint16_t port_no)
  * what h last sent on that port (a partner that has heard us); otherwise they are zero.
  */
 static inline void
-fake_pdu(struct th_host *h, uint32_t port, const struct fake_partner *fp, int echo)
+fake_pdu_from(struct th_host *h, uint32_t port, const struct fake_partner *fp,
+    uint16_t port_no, int echo)
 {
 	struct lk_lacpdu pdu, mine;
 	uint8_t frame[LK_SLOW_FRAME_LEN];
 
 	memset(&pdu, 0, sizeof(pdu));
-	pdu.actor = fake_actor(fp, (uint16_t)(100 + port));
+	pdu.actor = fake_actor(fp, port_no);
 	if (echo && last_pdu(h, port, &mine))
 		pdu.partner = mine.actor;
 	TH_EQ(lk_lacp_pdu_encode(frame, sizeof(frame), fp->mac, &pdu), LK_SLOW_FRAME_LEN);
 	(void)th_receive(h, port, frame, LK_SLOW_FRAME_LEN);
+}
+
+/* The fake partner's port facing h:port is numbered 100 + port. */
+static inline void
+fake_pdu(struct th_host *h, uint32_t port, const struct fake_partner *fp, int echo)
+{
+	fake_pdu_from(h, port, fp, (uint16_t)(100 + port), echo);
+}
+
+/* Keep the fake partner talking on ports [0, n) for the given seconds, one PDU a second. */
+static inline void
+fake_feed(struct th_host *h, uint32_t n, const struct fake_partner *fp, uint32_t seconds)
+{
+	for (uint32_t s = 0; s < seconds; s++) {
+		for (uint32_t i = 0; i < n; i++)
+			fake_pdu(h, i, fp, 1);
+		th_advance(1 * SEC);
+	}
 }
 
 #endif /* TEST_LACP_UTIL_H */

@@ -1,0 +1,603 @@
+/*
+ * Every transition of every IEEE 802.1AX machine, one system against a scripted partner whose
+ * PDUs the test builds by hand, on the simulated clock: Receive, Periodic Transmission,
+ * Selection Logic, Mux (coupled control), Transmit (rate limit) and both Churn Detection
+ * machines.
+ */
+#include "test_lacp_util.h"
+
+#define RX(h, i)  (pst(h, i).lacp.rx_state)
+#define MUX(h, i) (pst(h, i).lacp.mux_state)
+#define PTX(h, i) (pst(h, i).lacp.ptx_state)
+#define SEL(h, i) (pst(h, i).lacp.sel_state)
+
+static const struct fake_partner FP = {
+	0x8000, { 0x02, 0xfa, 0x4e, 0x00, 0x00, 0x01 }, 0x55, ST_A | ST_T | ST_G | ST_S | ST_C | ST_D
+};
+
+/* One LACP system "dut" with n 1G ports, fast timeout unless told otherwise. */
+static struct th_host *
+dut(uint32_t n, int fast)
+{
+	struct th_host *h = lacp_host("dut", 0x01);
+
+	lacp_opt(h, LK_OPT_LACP_FAST_TIMEOUT, (uint32_t)fast);
+	lacp_ports(h, n, GBPS);
+	return h;
+}
+
+/* Bring dut's ports [0, n) to COLLECTING_DISTRIBUTING against the fake partner. */
+static void
+negotiate(struct th_host *h, uint32_t n, const struct fake_partner *fp)
+{
+	fake_feed(h, n, fp, 4);
+	for (uint32_t i = 0; i < n; i++)
+		TH_CHECK(is_cd(h, i));
+}
+
+/* ---- Receive machine ------------------------------------------------------------------------ */
+
+static void
+test_rx_initial_expired_defaulted(void)
+{
+	struct th_host *h = lacp_host("dut", 0x01);
+	uint64_t ev0 = ev_next(h);
+	struct lk_port_status st;
+
+	lacp_opt(h, LK_OPT_LACP_FAST_TIMEOUT, 1);
+	lacp_ports(h, 1, GBPS);
+	/* BEGIN: INITIALIZE -> PORT_DISABLED -> EXPIRED (link is up, full duplex) */
+	st = pst(h, 0);
+	TH_EQ(st.lacp.rx_state, LK_LACP_RX_EXPIRED);
+	TH_CHECK(st.lacp.actor.state & ST_E);
+	TH_CHECK(st.lacp.actor.state & ST_F);        /* partner from the admin defaults */
+	TH_EQ(ev_count(h, LK_EV_LACP_EXPIRED, 0, ev0), 1);
+	th_advance(2900);
+	TH_EQ(RX(h, 0), LK_LACP_RX_EXPIRED);
+	th_advance(100);                                 /* short timeout: 3 s */
+	st = pst(h, 0);
+	TH_EQ(st.lacp.rx_state, LK_LACP_RX_DEFAULTED);
+	TH_CHECK(!(st.lacp.actor.state & ST_E));
+	TH_CHECK(st.lacp.actor.state & ST_F);
+	TH_EQ(st.lacp.partner.port_no, 0);
+	TH_EQ(st.lacp.partner.key, 0);
+	TH_EQ(ev_count(h, LK_EV_LACP_DEFAULTED, 0, ev0), 1);
+	TH_EQ(st.lacp.sel_state, LK_LACP_UNSELECTED);    /* strict: defaulted never selected */
+	/* DEFAULTED -> CURRENT on a PDU */
+	fake_pdu(h, 0, &FP, 0);
+	st = pst(h, 0);
+	TH_EQ(st.lacp.rx_state, LK_LACP_RX_CURRENT);
+	TH_CHECK(!(st.lacp.actor.state & ST_F));
+	TH_EQ(st.lacp.partner.port_no, 100);
+	TH_EQ(st.lacp.partner.key, 0x55);
+	TH_CHECK(memcmp(st.lacp.partner.sys_mac, FP.mac, 6) == 0);
+}
+
+struct rx_timeout_case {
+	const char *name;
+	int fast;
+	uint64_t expire_ms;
+};
+
+static const struct rx_timeout_case rx_timeouts[] = {
+	{ "fast: current_while 3 s", 1, 3000 },
+	{ "slow: current_while 90 s", 0, 90000 },
+};
+
+static void
+test_rx_current_expires(const void *arg)
+{
+	const struct rx_timeout_case *c = arg;
+	struct th_host *h = dut(1, c->fast);
+	uint64_t ev0;
+
+	th_note(c->name);
+	fake_pdu(h, 0, &FP, 1);
+	TH_EQ(RX(h, 0), LK_LACP_RX_CURRENT);
+	ev0 = ev_next(h);
+	th_advance(c->expire_ms - 1);
+	TH_EQ(RX(h, 0), LK_LACP_RX_CURRENT);
+	th_advance(1);
+	TH_EQ(RX(h, 0), LK_LACP_RX_EXPIRED);
+	TH_EQ(ev_count(h, LK_EV_LACP_EXPIRED, 0, ev0), 1);
+	TH_CHECK(pst(h, 0).lacp.partner.state & ST_T);     /* EXPIRED asks for fast PDUs */
+	TH_CHECK(!(pst(h, 0).lacp.partner.state & ST_S));
+	/* EXPIRED -> CURRENT on a PDU */
+	fake_pdu(h, 0, &FP, 1);
+	TH_EQ(RX(h, 0), LK_LACP_RX_CURRENT);
+	TH_CHECK(!(pst(h, 0).lacp.actor.state & ST_E));
+	/* EXPIRED -> DEFAULTED always after the short timeout */
+	th_advance(c->expire_ms);
+	TH_EQ(RX(h, 0), LK_LACP_RX_EXPIRED);
+	th_advance(3000);
+	TH_EQ(RX(h, 0), LK_LACP_RX_DEFAULTED);
+}
+
+static void
+test_rx_port_disabled(void)
+{
+	struct th_host *h = dut(1, 1);
+
+	negotiate(h, 1, &FP);
+	th_link(h, 0, 0);
+	TH_EQ(RX(h, 0), LK_LACP_RX_PORT_DISABLED);
+	TH_CHECK(!(pst(h, 0).lacp.partner.state & ST_S));
+	TH_EQ(MUX(h, 0), LK_LACP_MUX_DETACHED);          /* unplanned loss: at once */
+	TH_EQ(dist_mask(h), 0);
+	fake_pdu(h, 0, &FP, 1);                          /* ignored while disabled */
+	TH_EQ(RX(h, 0), LK_LACP_RX_PORT_DISABLED);
+	th_link(h, 0, 1);
+	TH_EQ(RX(h, 0), LK_LACP_RX_EXPIRED);
+	negotiate(h, 1, &FP);
+}
+
+static void
+test_rx_lacp_disabled(void)
+{
+	struct th_host *h = lacp_host("dut", 0x01);
+	uint64_t t0;
+
+	(void)th_port_add(h, "half0", GBPS, 0);
+	TH_EQ(RX(h, 0), LK_LACP_RX_LACP_DISABLED);
+	TH_CHECK(!(pst(h, 0).lacp.partner.state & ST_G));
+	TH_CHECK(!(pst(h, 0).lacp.actor.state & ST_G));
+	t0 = th_now_ns();
+	fake_pdu(h, 0, &FP, 0);                          /* ignored */
+	th_advance(10 * SEC);
+	TH_EQ(RX(h, 0), LK_LACP_RX_LACP_DISABLED);
+	TH_EQ(pdus_sent(h, 0, t0), 0);                   /* no LACP on a shared medium */
+	TH_EQ(SEL(h, 0), LK_LACP_UNSELECTED);
+	/* the medium becomes full duplex: LACP_DISABLED -> PORT_DISABLED -> EXPIRED */
+	TH_EQ(lk_port_link(h->sc, 0, 1, GBPS, LK_DUPLEX_FULL), LK_OK);
+	TH_EQ(RX(h, 0), LK_LACP_RX_EXPIRED);
+	TH_CHECK(pst(h, 0).lacp.actor.state & ST_G);
+	negotiate(h, 1, &FP);
+	/* and back to half duplex: DEFAULTED/CURRENT -> ... -> LACP_DISABLED, out of the LAG */
+	TH_EQ(lk_port_link(h->sc, 0, 1, GBPS, LK_DUPLEX_HALF), LK_OK);
+	TH_EQ(RX(h, 0), LK_LACP_RX_LACP_DISABLED);
+	TH_EQ(dist_mask(h), 0);
+}
+
+static void
+test_rx_port_moved(void)
+{
+	struct th_host *h = dut(2, 1);
+
+	fake_pdu_from(h, 0, &FP, 7, 1);
+	TH_EQ(RX(h, 0), LK_LACP_RX_CURRENT);
+	TH_EQ(pst(h, 0).lacp.partner.port_no, 7);
+	th_link(h, 0, 0);
+	TH_EQ(RX(h, 0), LK_LACP_RX_PORT_DISABLED);
+	TH_EQ(pst(h, 0).lacp.partner.port_no, 7);        /* PORT_DISABLED keeps the partner */
+	/* partner port 7 now talks to us on port 1: port 0's partner moved away */
+	fake_pdu_from(h, 1, &FP, 7, 1);
+	th_advance(1);
+	TH_EQ(RX(h, 0), LK_LACP_RX_PORT_DISABLED);       /* via INITIALIZE */
+	TH_EQ(pst(h, 0).lacp.partner.port_no, 0);        /* record default */
+	TH_CHECK(pst(h, 0).lacp.actor.state & ST_F);
+	TH_EQ(lport(h, 0)->port_moved, 0);
+	TH_EQ(RX(h, 1), LK_LACP_RX_CURRENT);
+}
+
+/* ---- Periodic Transmission machine ---------------------------------------------------------- */
+
+static void
+test_ptx_fast(void)
+{
+	struct th_host *h = dut(1, 1);
+	uint64_t t0;
+
+	/* the default partner asks for the short timeout: FAST_PERIODIC */
+	TH_EQ(PTX(h, 0), LK_LACP_PTX_FAST_PERIODIC);
+	th_advance(500);
+	t0 = th_now_ns();
+	th_advance(10 * SEC);
+	TH_EQ(pdus_sent(h, 0, t0), 10);
+}
+
+static void
+test_ptx_slow_and_back(void)
+{
+	struct th_host *h = dut(1, 0);
+	struct fake_partner slow = FP;
+	uint64_t t0;
+
+	slow.state &= (uint8_t)~ST_T;
+	fake_pdu(h, 0, &slow, 1);
+	TH_EQ(PTX(h, 0), LK_LACP_PTX_SLOW_PERIODIC);
+	th_advance(3 * SEC);                             /* NTT from the negotiation settles */
+	fake_pdu(h, 0, &slow, 1);
+	th_advance(1 * SEC);
+	t0 = th_now_ns();
+	for (int i = 0; i < 6; i++) {                    /* 60 s, partner talks every 10 s */
+		fake_pdu(h, 0, &slow, 1);
+		th_advance(10 * SEC);
+	}
+	TH_CHECK(pdus_sent(h, 0, t0) >= 2 && pdus_sent(h, 0, t0) <= 3);   /* every 30 s */
+	TH_EQ(RX(h, 0), LK_LACP_RX_CURRENT);
+	/* the partner asks for fast PDUs: PERIODIC_TX at once, then FAST_PERIODIC */
+	t0 = th_now_ns();
+	fake_pdu(h, 0, &FP, 1);
+	TH_EQ(PTX(h, 0), LK_LACP_PTX_FAST_PERIODIC);
+	TH_CHECK(pdus_sent(h, 0, t0) >= 1);
+	t0 = th_now_ns();
+	for (int i = 0; i < 5; i++) {
+		fake_pdu(h, 0, &FP, 1);
+		th_advance(1 * SEC);
+	}
+	TH_CHECK(pdus_sent(h, 0, t0) >= 5);
+}
+
+struct ptx_mode_case {
+	const char *name;
+	int passive;            /* our mode */
+	int partner_active;
+	uint8_t want_ptx;
+};
+
+static const struct ptx_mode_case ptx_modes[] = {
+	{ "active vs passive", 0, 0, LK_LACP_PTX_FAST_PERIODIC },
+	{ "passive vs active", 1, 1, LK_LACP_PTX_FAST_PERIODIC },
+	{ "passive vs passive", 1, 0, LK_LACP_PTX_NO_PERIODIC },
+	{ "active vs active", 0, 1, LK_LACP_PTX_FAST_PERIODIC },
+};
+
+static void
+test_ptx_modes(const void *arg)
+{
+	const struct ptx_mode_case *c = arg;
+	struct th_host *h = lacp_host("dut", 0x01);
+	struct fake_partner fp = FP;
+	uint64_t t0;
+
+	th_note(c->name);
+	lacp_opt(h, LK_OPT_LACP_PASSIVE, (uint32_t)c->passive);
+	lacp_ports(h, 1, GBPS);
+	if (c->passive)                                  /* nobody to talk to yet: silent */
+		TH_EQ(PTX(h, 0), LK_LACP_PTX_NO_PERIODIC);
+	if (!c->partner_active)
+		fp.state &= (uint8_t)~ST_A;
+	fake_pdu(h, 0, &fp, 0);
+	TH_EQ(PTX(h, 0), c->want_ptx);
+	t0 = th_now_ns();
+	th_advance(5 * SEC);
+	if (c->want_ptx == LK_LACP_PTX_NO_PERIODIC)
+		TH_EQ(pdus_sent(h, 0, 0), 0);
+	else
+		TH_CHECK(pdus_sent(h, 0, t0) >= 4);
+}
+
+static void
+test_ptx_link_down(void)
+{
+	struct th_host *h = dut(1, 1);
+	uint64_t t0;
+
+	th_link(h, 0, 0);
+	TH_EQ(PTX(h, 0), LK_LACP_PTX_NO_PERIODIC);
+	t0 = th_now_ns();
+	th_advance(5 * SEC);
+	TH_EQ(pdus_sent(h, 0, t0), 0);
+}
+
+/* ---- Mux machine and Selection Logic ------------------------------------------------------- */
+
+static void
+test_mux_sequence(void)
+{
+	struct th_host *h = dut(1, 1);
+	struct fake_partner nosync = FP;
+	uint64_t ev0 = ev_next(h);
+	struct lk_lacpdu mine;
+
+	TH_EQ(MUX(h, 0), LK_LACP_MUX_DETACHED);
+	nosync.state &= (uint8_t)~(ST_S | ST_C | ST_D);
+	fake_pdu(h, 0, &nosync, 1);
+	TH_EQ(SEL(h, 0), LK_LACP_SELECTED);
+	TH_EQ(ev_count(h, LK_EV_LACP_SELECTED, 0, ev0), 1);
+	TH_EQ(MUX(h, 0), LK_LACP_MUX_WAITING);           /* aggregate wait 2 s */
+	th_advance(1000);
+	fake_pdu(h, 0, &nosync, 1);
+	th_advance(999);
+	TH_EQ(MUX(h, 0), LK_LACP_MUX_WAITING);
+	th_advance(1);
+	TH_EQ(MUX(h, 0), LK_LACP_MUX_ATTACHED);
+	TH_CHECK(last_pdu(h, 0, &mine) && (mine.actor.state & ST_S));   /* NTT on attach */
+	TH_CHECK(!(mine.actor.state & (ST_C | ST_D)));
+	TH_EQ(dist_mask(h), 0);
+	/* partner in sync: COLLECTING_DISTRIBUTING */
+	fake_pdu(h, 0, &FP, 1);
+	TH_CHECK(is_cd(h, 0));
+	TH_EQ(dist_mask(h), 1);
+	TH_EQ(ev_count(h, LK_EV_LACP_IN_SYNC, 0, ev0), 1);
+	TH_EQ(ev_count(h, LK_EV_LACP_COLLECTING, 0, ev0), 1);
+	TH_EQ(ev_count(h, LK_EV_LACP_DISTRIBUTING, 0, ev0), 1);
+	th_pump();
+	TH_CHECK(last_pdu(h, 0, &mine) && (mine.actor.state & ST_CD) == ST_CD);
+	/* partner out of sync: back to ATTACHED */
+	ev0 = ev_next(h);
+	fake_pdu(h, 0, &nosync, 1);
+	TH_EQ(MUX(h, 0), LK_LACP_MUX_ATTACHED);
+	TH_EQ(dist_mask(h), 0);
+	TH_EQ(ev_count(h, LK_EV_LACP_OUT_OF_SYNC, 0, ev0), 1);
+	fake_pdu(h, 0, &FP, 1);
+	TH_CHECK(is_cd(h, 0));
+	/* the partner's key changes: its LAG ID changed, UNSELECTED, DETACHED, then again */
+	ev0 = ev_next(h);
+	{
+		struct fake_partner rekeyed = FP;
+
+		rekeyed.key = 0x66;
+		fake_pdu(h, 0, &rekeyed, 1);
+		TH_EQ(ev_count(h, LK_EV_LACP_UNSELECTED, 0, ev0), 1);
+		TH_EQ(ev_count(h, LK_EV_LACP_PARTNER_CHANGED, 0, ev0), 1);
+		TH_EQ(MUX(h, 0), LK_LACP_MUX_WAITING);        /* passed through DETACHED */
+		TH_EQ(SEL(h, 0), LK_LACP_SELECTED);
+		fake_feed(h, 1, &rekeyed, 3);
+		TH_CHECK(is_cd(h, 0));
+	}
+}
+
+static void
+test_sel_greatest_speed(void)
+{
+	struct th_host *h = lacp_host("dut", 0x01);
+	struct fake_partner x = FP, y = FP;
+
+	lacp_opt(h, LK_OPT_LACP_FAST_TIMEOUT, 1);
+	(void)th_port_add(h, "ten0", 10 * GBPS, 1);      /* port 0: 10G to partner x */
+	(void)th_port_add(h, "one1", GBPS, 1);           /* ports 1, 2: 1G to partner y */
+	(void)th_port_add(h, "one2", GBPS, 1);
+	y.mac[5] = 0x02;
+	for (int s = 0; s < 4; s++) {
+		fake_pdu(h, 0, &x, 1);
+		fake_pdu(h, 1, &y, 1);
+		fake_pdu(h, 2, &y, 1);
+		th_advance(1 * SEC);
+	}
+	TH_EQ(SEL(h, 0), LK_LACP_SELECTED);              /* 10G beats 2 x 1G */
+	TH_EQ(SEL(h, 1), LK_LACP_UNSELECTED);
+	TH_EQ(SEL(h, 2), LK_LACP_UNSELECTED);
+	TH_EQ(dist_mask(h), 1);
+	{
+		struct lk_status st;
+
+		TH_EQ(lk_get_status(h->sc, &st), LK_OK);
+		TH_CHECK(memcmp(st.lag_partner.sys_mac, x.mac, 6) == 0);
+		TH_EQ(st.lag_partner.key, x.key);
+		TH_EQ(st.lag_actor.key, pst(h, 0).lacp.actor.key);
+	}
+	/* the 10G partner goes silent: the 1G LAG takes over */
+	for (int s = 0; s < 8; s++) {
+		fake_pdu(h, 1, &y, 1);
+		fake_pdu(h, 2, &y, 1);
+		th_advance(1 * SEC);
+	}
+	TH_EQ(SEL(h, 0), LK_LACP_UNSELECTED);
+	TH_EQ(dist_mask(h), 6);
+}
+
+static void
+test_sel_equal_speed_ties_stay(void)
+{
+	struct th_host *h = dut(2, 1);
+	struct fake_partner x = FP, y = FP;
+
+	y.mac[5] = 0x02;
+	/* y first: its LAG is selected and stays when x's equal LAG appears */
+	fake_feed(h, 0, &y, 0);
+	for (int s = 0; s < 4; s++) {
+		fake_pdu(h, 1, &y, 1);
+		th_advance(1 * SEC);
+	}
+	TH_EQ(SEL(h, 1), LK_LACP_SELECTED);
+	for (int s = 0; s < 4; s++) {
+		fake_pdu(h, 0, &x, 1);
+		fake_pdu(h, 1, &y, 1);
+		th_advance(1 * SEC);
+	}
+	TH_EQ(SEL(h, 1), LK_LACP_SELECTED);
+	TH_EQ(SEL(h, 0), LK_LACP_UNSELECTED);
+}
+
+struct standby_case {
+	const char *name;
+	uint16_t our_sys_prio;     /* lower than the partner's 0x8000: our priorities decide */
+	uint16_t our_prio1;        /* our port 1's priority (port 0 keeps 32768) */
+	uint32_t want_selected;    /* port selected with maxports 1 */
+};
+
+static const struct standby_case standby_cases[] = {
+	{ "equal priorities: lowest port number", 100, 32768, 0 },
+	{ "our port 1 preferred, we decide", 100, 10, 1 },
+	{ "our port 1 preferred, partner decides", 0xffff, 10, 0 },
+};
+
+static void
+test_sel_maxports(const void *arg)
+{
+	const struct standby_case *c = arg;
+	struct th_host *h = lacp_host("dut", 0x01);
+	uint32_t other = 1 - c->want_selected;
+	uint64_t ev0;
+
+	th_note(c->name);
+	lacp_opt(h, LK_OPT_LACP_FAST_TIMEOUT, 1);
+	lacp_opt(h, LK_OPT_LACP_SYS_PRIO, c->our_sys_prio);
+	lacp_opt(h, LK_OPT_LACP_MAXPORTS, 1);
+	lacp_ports(h, 2, GBPS);
+	TH_EQ(lk_port_set_lacp_prio(h->sc, 1, c->our_prio1), LK_OK);
+	ev0 = ev_next(h);
+	fake_feed(h, 2, &FP, 4);
+	TH_EQ(SEL(h, c->want_selected), LK_LACP_SELECTED);
+	TH_EQ(SEL(h, other), LK_LACP_STANDBY);
+	TH_CHECK(is_cd(h, c->want_selected));
+	TH_EQ(MUX(h, other), LK_LACP_MUX_WAITING);
+	TH_CHECK(pst(h, other).flags & LK_PORT_STANDBY);
+	TH_CHECK(!(pst(h, c->want_selected).flags & LK_PORT_STANDBY));
+	TH_EQ(ev_count(h, LK_EV_LACP_STANDBY, (int)other, ev0), 1);
+	TH_EQ(dist_mask(h), 1u << c->want_selected);
+	/* raising maxports promotes the standby port */
+	lacp_opt(h, LK_OPT_LACP_MAXPORTS, 0);
+	fake_feed(h, 2, &FP, 3);
+	TH_CHECK(is_cd(h, 0) && is_cd(h, 1));
+}
+
+/* ---- Churn Detection machines ------------------------------------------------------------- */
+
+static void
+test_churn(void)
+{
+	struct th_host *h = dut(1, 1);
+	struct fake_partner nosync = FP;
+	uint64_t ev0 = ev_next(h);
+
+	TH_EQ(pst(h, 0).lacp.actor_churn, LK_LACP_ACTOR_CHURN_MONITOR);
+	TH_EQ(pst(h, 0).lacp.partner_churn, LK_LACP_PARTNER_CHURN_MONITOR);
+	nosync.state &= (uint8_t)~(ST_S | ST_C | ST_D);
+	fake_feed(h, 1, &nosync, 3);
+	/* we attached (actor in sync), the partner never syncs */
+	TH_EQ(pst(h, 0).lacp.actor_churn, LK_LACP_NO_ACTOR_CHURN);
+	fake_feed(h, 1, &nosync, 55);
+	TH_EQ(pst(h, 0).lacp.partner_churn, LK_LACP_PARTNER_CHURN_MONITOR);
+	fake_feed(h, 1, &nosync, 3);
+	TH_EQ(pst(h, 0).lacp.partner_churn, LK_LACP_PARTNER_CHURN);
+	TH_EQ(ev_count(h, LK_EV_LACP_CHURN, 0, ev0), 1);
+	fake_feed(h, 1, &FP, 1);
+	TH_EQ(pst(h, 0).lacp.partner_churn, LK_LACP_NO_PARTNER_CHURN);
+	/* losing sync restarts the monitor */
+	fake_pdu(h, 0, &nosync, 1);
+	TH_EQ(pst(h, 0).lacp.partner_churn, LK_LACP_PARTNER_CHURN_MONITOR);
+}
+
+static void
+test_actor_churn_standby(void)
+{
+	struct th_host *h = lacp_host("dut", 0x01);
+	uint64_t ev0;
+
+	lacp_opt(h, LK_OPT_LACP_FAST_TIMEOUT, 1);
+	lacp_opt(h, LK_OPT_LACP_MAXPORTS, 1);
+	lacp_ports(h, 2, GBPS);
+	ev0 = ev_next(h);
+	fake_feed(h, 2, &FP, 59);
+	TH_EQ(pst(h, 1).lacp.actor_churn, LK_LACP_ACTOR_CHURN_MONITOR);
+	fake_feed(h, 2, &FP, 2);
+	TH_EQ(pst(h, 1).lacp.actor_churn, LK_LACP_ACTOR_CHURN);   /* standby never syncs */
+	TH_EQ(pst(h, 0).lacp.actor_churn, LK_LACP_NO_ACTOR_CHURN);
+	TH_EQ(ev_count(h, LK_EV_LACP_CHURN, 1, ev0), 1);
+	/* link down holds the machine in MONITOR */
+	th_link(h, 1, 0);
+	TH_EQ(pst(h, 1).lacp.actor_churn, LK_LACP_ACTOR_CHURN_MONITOR);
+	th_advance(120 * SEC);
+	TH_EQ(pst(h, 1).lacp.actor_churn, LK_LACP_ACTOR_CHURN_MONITOR);
+}
+
+/* ---- Transmit machine ---------------------------------------------------------------------- */
+
+static void
+test_tx_rate_limit(void)
+{
+	struct th_host *h = dut(1, 1);
+	struct fake_partner fp = FP;
+	uint32_t n;
+
+	fake_feed(h, 1, &FP, 4);
+	th_tx_clear(h);
+	/* 20 PDUs in 200 ms, each describing us wrongly: each one sets NTT */
+	for (int i = 0; i < 20; i++) {
+		fp.key = (uint16_t)(0x100 + i);
+		fake_pdu_from(h, 0, &fp, 100, 0);
+		th_advance(10);
+	}
+	/* never more than 3 in any 1 s window */
+	n = th_tx_count(h, 0);
+	for (uint32_t i = 0; i + 3 < n; i++) {
+		const struct th_frame *a = th_tx_get(h, 0, i), *b = th_tx_get(h, 0, i + 3);
+
+		TH_CHECK(b->t_ns - a->t_ns >= 1000 * MS);
+	}
+	TH_CHECK(pdus_sent(h, 0, 0) >= 3);
+	TH_CHECK(pdus_sent(h, 0, 0) <= 3);
+	/* the deferred NTT goes out when the window frees */
+	th_advance(1 * SEC);
+	TH_CHECK(pdus_sent(h, 0, 0) >= 4);
+	for (uint32_t i = 0; i + 3 < th_tx_count(h, 0); i++)
+		TH_CHECK(th_tx_get(h, 0, i + 3)->t_ns - th_tx_get(h, 0, i)->t_ns >= 1000 * MS);
+}
+
+static void
+test_state_names(void)
+{
+	TH_CHECK(strcmp(lk_lacp_state_name(0, LK_LACP_RX_CURRENT), "CURRENT") == 0);
+	TH_CHECK(strcmp(lk_lacp_state_name(0, LK_LACP_RX_LACP_DISABLED), "LACP_DISABLED") == 0);
+	TH_CHECK(strcmp(lk_lacp_state_name(1, LK_LACP_MUX_COLLECTING_DISTRIBUTING),
+	    "COLLECTING_DISTRIBUTING") == 0);
+	TH_CHECK(strcmp(lk_lacp_state_name(2, LK_LACP_PTX_SLOW_PERIODIC), "SLOW_PERIODIC") == 0);
+	TH_CHECK(strcmp(lk_lacp_state_name(3, LK_LACP_STANDBY), "STANDBY") == 0);
+	TH_CHECK(strcmp(lk_lacp_state_name(4, LK_LACP_ACTOR_CHURN), "ACTOR_CHURN") == 0);
+	TH_CHECK(strcmp(lk_lacp_state_name(5, LK_LACP_NO_PARTNER_CHURN), "NO_PARTNER_CHURN") == 0);
+	TH_CHECK(strcmp(lk_lacp_state_name(0, 6), "?") == 0);
+	TH_CHECK(strcmp(lk_lacp_state_name(9, 0), "?") == 0);
+	TH_CHECK(strcmp(lk_lacp_state_name(-1, 0), "?") == 0);
+}
+
+static void
+test_options_validated(void)
+{
+	struct th_host *h = lacp_host("dut", 0x01);
+	uint32_t v;
+
+	TH_EQ(lk_set_opt(h->sc, LK_OPT_LACP_FAST_TIMEOUT, 2), LK_EINVAL);
+	TH_EQ(lk_set_opt(h->sc, LK_OPT_LACP_SYS_PRIO, 65536), LK_EINVAL);
+	TH_EQ(lk_set_opt(h->sc, LK_OPT_LACP_MAXPORTS, LK_MAX_PORTS + 1), LK_EINVAL);
+	TH_EQ(lk_get_opt(h->sc, LK_OPT_LACP_STRICT, &v), LK_OK);
+	TH_EQ(v, 1);                                     /* strict by default */
+	TH_EQ(lk_get_opt(h->sc, LK_OPT_LACP_SYS_PRIO, &v), LK_OK);
+	TH_EQ(v, 32768);
+	lacp_ports(h, 1, GBPS);
+	TH_EQ(pst(h, 0).lacp.actor.sys_prio, 32768);
+	TH_EQ(pst(h, 0).lacp.actor.key, 1000);           /* automatic: 1000 Mb/s */
+	TH_EQ(pst(h, 0).lacp.actor.port_no, 1);
+	lacp_opt(h, LK_OPT_LACP_SYS_PRIO, 7);
+	lacp_opt(h, LK_OPT_LACP_KEY, 0x1234);
+	lacp_opt(h, LK_OPT_LACP_FAST_TIMEOUT, 1);
+	TH_EQ(pst(h, 0).lacp.actor.sys_prio, 7);
+	TH_EQ(pst(h, 0).lacp.actor.key, 0x1234);
+	TH_CHECK(pst(h, 0).lacp.actor.state & ST_T);
+	TH_EQ(lk_port_set_lacp_prio(h->sc, 0, 99), LK_OK);
+	th_advance(1);
+	TH_EQ(pst(h, 0).lacp.actor.port_prio, 99);
+	/* options survive a protocol change and back */
+	TH_EQ(lk_set_proto(h->sc, LK_PROTO_FAILOVER), LK_OK);
+	TH_EQ(lk_set_proto(h->sc, LK_PROTO_LACP), LK_OK);
+	TH_EQ(pst(h, 0).lacp.actor.key, 0x1234);
+	TH_EQ(pst(h, 0).lacp.actor.sys_prio, 7);
+}
+
+int
+main(void)
+{
+	th_run("rx: INITIALIZE, EXPIRED, DEFAULTED, CURRENT", test_rx_initial_expired_defaulted);
+	for (size_t i = 0; i < sizeof(rx_timeouts) / sizeof(rx_timeouts[0]); i++)
+		th_run_case("rx: CURRENT expires", test_rx_current_expires, &rx_timeouts[i]);
+	th_run("rx: PORT_DISABLED on link down", test_rx_port_disabled);
+	th_run("rx: LACP_DISABLED on half duplex", test_rx_lacp_disabled);
+	th_run("rx: port_moved re-initialises", test_rx_port_moved);
+	th_run("ptx: FAST_PERIODIC", test_ptx_fast);
+	th_run("ptx: SLOW_PERIODIC and PERIODIC_TX", test_ptx_slow_and_back);
+	for (size_t i = 0; i < sizeof(ptx_modes) / sizeof(ptx_modes[0]); i++)
+		th_run_case("ptx: active/passive", test_ptx_modes, &ptx_modes[i]);
+	th_run("ptx: NO_PERIODIC on link down", test_ptx_link_down);
+	th_run("mux: DETACHED WAITING ATTACHED COLLECTING_DISTRIBUTING", test_mux_sequence);
+	th_run("sel: greatest total speed", test_sel_greatest_speed);
+	th_run("sel: equal speed keeps the current LAG", test_sel_equal_speed_ties_stay);
+	for (size_t i = 0; i < sizeof(standby_cases) / sizeof(standby_cases[0]); i++)
+		th_run_case("sel: maxports and STANDBY", test_sel_maxports, &standby_cases[i]);
+	th_run("churn: partner churn", test_churn);
+	th_run("churn: actor churn on a standby port", test_actor_churn_standby);
+	th_run("tx: 3 PDUs per second", test_tx_rate_limit);
+	th_run("state names", test_state_names);
+	th_run("options", test_options_validated);
+	return th_summary();
+}

@@ -1,0 +1,308 @@
+/*
+ * none, roundrobin, broadcast, loadbalance (and the lacp row's frame-path split): port
+ * choice on output, acceptance on input, protocol changes that keep the ports, and the two
+ * flow properties of hashed distribution: a flow stays on its port while the active set is
+ * unchanged, and removing a port moves only that port's flows.
+ */
+#include "harness.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define GBPS 1000000000ull
+#define NFLOWS 10000u
+static const uint8_t mac_a[6] = { 0x02, 0, 0, 0, 0xa0, 0x10 };
+static const char *const ifnames[8] = { "em0", "em1", "em2", "em3", "em4", "em5", "em6", "em7" };
+
+static struct th_host *
+host_with(enum lk_proto proto, uint32_t nports)
+{
+	struct th_host *a = th_host_new("lagg0", mac_a);
+
+	TH_EQ(lk_set_proto(a->sc, proto), 0);
+	for (uint32_t i = 0; i < nports; i++)
+		th_port_add(a, ifnames[i], GBPS, 1);
+	return a;
+}
+
+static uint32_t
+out_one(struct th_host *a, const uint8_t *buf, uint32_t len)
+{
+	struct lk_frame f = { 0 };
+
+	f.data = buf;
+	f.caplen = f.len = len;
+	return lk_output(a->sc, &f);
+}
+
+/* ---- none ------------------------------------------------------------------------------------ */
+
+static void
+test_none(void)
+{
+	struct th_host *a = host_with(LK_PROTO_NONE, 2);
+	uint8_t buf[128];
+	struct th_flow fl = { .family = 4, .proto = 17 };
+	uint32_t len = th_build(&fl, buf, sizeof(buf));
+	struct lk_status st;
+
+	TH_EQ(out_one(a, buf, len), 0);
+	TH_EQ(th_receive(a, 0, buf, len), LK_RX_DROP);
+	lk_get_status(a->sc, &st);
+	TH_EQ(st.out_no_port, 1);
+	TH_EQ(st.link_up, 1);          /* stays up, carries nothing */
+	TH_EQ(a->lagg_up, 1);
+	th_link(a, 0, 0);
+	th_link(a, 1, 0);
+	TH_EQ(a->lagg_up, 0);
+}
+
+/* ---- roundrobin -------------------------------------------------------------------------------- */
+
+struct rr_row {
+	const char *name;
+	uint32_t nports, rr_limit, down_mask;
+	uint8_t want[12];
+};
+
+static const struct rr_row rr_rows[] = {
+	{ "3 ports, stride 1", 3, 1, 0, { 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2 } },
+	{ "3 ports, stride 0 means 1", 3, 0, 0, { 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2 } },
+	{ "3 ports, stride 2", 3, 2, 0, { 0, 0, 1, 1, 2, 2, 0, 0, 1, 1, 2, 2 } },
+	{ "2 ports, stride 4", 2, 4, 0, { 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0 } },
+	{ "4 ports, port 1 down", 4, 1, 0x2, { 0, 2, 3, 0, 2, 3, 0, 2, 3, 0, 2, 3 } },
+	{ "1 port", 1, 3, 0, { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 } },
+};
+
+static void
+test_rr(const void *arg)
+{
+	const struct rr_row *r = arg;
+	struct th_host *a = host_with(LK_PROTO_ROUNDROBIN, r->nports);
+	uint8_t buf[128];
+	struct th_flow fl = { .family = 4, .proto = 17 };
+	uint32_t len = th_build(&fl, buf, sizeof(buf));
+	struct lk_port_status ps;
+
+	th_note(r->name);
+	TH_EQ(lk_set_opt(a->sc, LK_OPT_RR_LIMIT, r->rr_limit), 0);
+	for (uint32_t i = 0; i < r->nports; i++)
+		if (r->down_mask & (1u << i))
+			th_link(a, i, 0);
+	for (int i = 0; i < 12; i++)
+		TH_EQ(out_one(a, buf, len), 1u << r->want[i]);
+	/* input: every active port collects */
+	for (uint32_t i = 0; i < r->nports; i++)
+		TH_EQ(th_receive(a, i, buf, len),
+		    (r->down_mask & (1u << i)) ? LK_RX_DROP : LK_RX_ACCEPT);
+	lk_get_port_status(a->sc, r->want[0], &ps);
+	TH_CHECK(ps.counters.tx_packets >= 1);
+	TH_EQ(ps.counters.tx_bytes, ps.counters.tx_packets * len);
+}
+
+/* ---- broadcast --------------------------------------------------------------------------------- */
+
+static void
+test_broadcast(void)
+{
+	struct th_host *a = host_with(LK_PROTO_BROADCAST, 4);
+	uint8_t buf[128];
+	struct th_flow fl = { .family = 6, .proto = 6 };
+	uint32_t len = th_build(&fl, buf, sizeof(buf));
+	struct lk_status st;
+
+	TH_EQ(out_one(a, buf, len), 0xf);
+	th_link(a, 2, 0);
+	TH_EQ(out_one(a, buf, len), 0xb);
+	TH_EQ(th_receive(a, 2, buf, len), LK_RX_DROP);
+	TH_EQ(th_receive(a, 3, buf, len), LK_RX_ACCEPT);
+	lk_get_status(a->sc, &st);
+	TH_EQ(st.nactive, 3);
+	TH_EQ(st.speed_bps, 3 * GBPS);
+	TH_EQ(a->lagg_speed, 3 * GBPS);
+}
+
+/* ---- loadbalance: flow stability --------------------------------------------------------------- */
+
+static uint32_t
+flow_frame(uint32_t i, uint8_t *buf)
+{
+	struct th_flow fl;
+	uint32_t s = i * 2654435761u + 1;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.family = (i & 1) ? 6 : 4;
+	fl.proto = (i & 2) ? 6 : 17;
+	fl.src_mac[5] = 1;
+	fl.dst_mac[5] = 2;
+	for (int k = 0; k < 16; k++) {
+		fl.src_ip[k] = (uint8_t)th_rand(&s);
+		fl.dst_ip[k] = (uint8_t)th_rand(&s);
+	}
+	fl.sport = (uint16_t)th_rand(&s);
+	fl.dport = (uint16_t)th_rand(&s);
+	return th_build(&fl, buf, 128);
+}
+
+static uint8_t before[NFLOWS], after[NFLOWS];
+
+static void
+map_flows(struct th_host *a, uint8_t *out)
+{
+	uint8_t buf[128];
+
+	for (uint32_t i = 0; i < NFLOWS; i++) {
+		uint32_t m = out_one(a, buf, flow_frame(i, buf));
+		TH_CHECK(m != 0 && (m & (m - 1)) == 0);
+		out[i] = m ? (uint8_t)__builtin_ctz(m) : 0xff;
+	}
+}
+
+struct lb_row {
+	const char *name;
+	enum lk_proto proto;
+	uint32_t nports;
+};
+
+static const struct lb_row lb_rows[] = {
+	{ "loadbalance 2 ports", LK_PROTO_LOADBALANCE, 2 },
+	{ "loadbalance 3 ports", LK_PROTO_LOADBALANCE, 3 },
+	{ "loadbalance 4 ports", LK_PROTO_LOADBALANCE, 4 },
+	{ "loadbalance 8 ports", LK_PROTO_LOADBALANCE, 8 },
+};
+
+static void
+test_lb_properties(const void *arg)
+{
+	const struct lb_row *r = arg;
+	char note[96];
+
+	for (uint32_t gone = 0; gone < r->nports; gone++) {
+		struct th_host *a = host_with(r->proto, r->nports);
+		uint32_t count[8] = { 0 }, moved = 0, moved_to[8] = { 0 };
+
+		snprintf(note, sizeof(note), "%s, port %u leaves", r->name, gone);
+		th_note(note);
+		map_flows(a, before);
+		/* unchanged active set, several rebuilds in between: every flow stays */
+		lk_set_mtu(a->sc, 9000);
+		lk_set_opt(a->sc, LK_OPT_RR_LIMIT, 5);
+		map_flows(a, after);
+		TH_CHECK(memcmp(before, after, NFLOWS) == 0);
+		for (uint32_t i = 0; i < NFLOWS; i++)
+			count[before[i]]++;
+		/* balance: max/min share under 1.25 over 10,000 flows */
+		uint32_t mx = 0, mn = NFLOWS;
+		for (uint32_t p = 0; p < r->nports; p++) {
+			mx = count[p] > mx ? count[p] : mx;
+			mn = count[p] < mn ? count[p] : mn;
+		}
+		TH_CHECK(mn > 0 && mx * 100 < mn * 125);
+
+		/* the port leaves (link down): only its flows move, spread over the others */
+		th_link(a, gone, 0);
+		map_flows(a, after);
+		for (uint32_t i = 0; i < NFLOWS; i++) {
+			TH_CHECK(after[i] != gone);
+			if (before[i] == gone) {
+				moved++;
+				moved_to[after[i]]++;
+			} else
+				TH_EQ(after[i], before[i]);
+		}
+		TH_EQ(moved, count[gone]);
+		if (r->nports > 2)
+			for (uint32_t p = 0; p < r->nports; p++)
+				if (p != gone)
+					TH_CHECK(moved_to[p] * (r->nports - 1) * 10 > moved * 5);
+		/* it comes back: exactly the original placement again */
+		th_link(a, gone, 1);
+		map_flows(a, after);
+		TH_CHECK(memcmp(before, after, NFLOWS) == 0);
+		/* removed by configuration: same rule */
+		TH_EQ(lk_port_remove(a->sc, gone), 0);
+		map_flows(a, after);
+		for (uint32_t i = 0; i < NFLOWS; i++)
+			if (before[i] != gone)
+				TH_EQ(after[i], before[i]);
+		th_reset();
+	}
+}
+
+/* Input under loadbalance: any active port collects. */
+static void
+test_lb_input(void)
+{
+	struct th_host *a = host_with(LK_PROTO_LOADBALANCE, 3);
+	uint8_t buf[128];
+	uint32_t len = flow_frame(1, buf);
+
+	th_link(a, 1, 0);
+	TH_EQ(th_receive(a, 0, buf, len), LK_RX_ACCEPT);
+	TH_EQ(th_receive(a, 1, buf, len), LK_RX_DROP);
+	TH_EQ(th_receive(a, 2, buf, len), LK_RX_ACCEPT);
+	TH_EQ(th_receive(a, 7, buf, len), LK_RX_DROP);     /* not a member */
+	TH_EQ(th_receive(a, 99, buf, len), LK_RX_DROP);    /* out of range */
+}
+
+/* Slow-protocols frames go to lk_control_input only under lacp; elsewhere they are dropped. */
+static void
+test_slow_protocols_split(void)
+{
+	struct th_host *a = host_with(LK_PROTO_LOADBALANCE, 2);
+	uint8_t buf[128] = { 0x01, 0x80, 0xc2, 0, 0, 0x02, 2, 0, 0, 0, 0, 9, 0x88, 0x09, 1, 1 };
+	struct lk_frame f = { .data = buf, .caplen = 124, .len = 124 };
+
+	TH_EQ(lk_input(a->sc, 0, &f), LK_RX_DROP);
+	TH_EQ(lk_set_proto(a->sc, LK_PROTO_LACP), 0);
+	TH_EQ(lk_input(a->sc, 0, &f), LK_RX_CONTROL);
+	TH_EQ(lk_set_proto(a->sc, LK_PROTO_FAILOVER), 0);
+	TH_EQ(lk_input(a->sc, 0, &f), LK_RX_DROP);
+}
+
+/* A protocol change keeps every port (NetBSD drops them) and is an event. */
+static void
+test_proto_change_keeps_ports(void)
+{
+	struct th_host *a = host_with(LK_PROTO_FAILOVER, 3);
+	struct lk_status st;
+	struct lk_event ev[64];
+	uint32_t n, seen = 0;
+	enum lk_proto p;
+
+	for (int pr = 0; pr < LK_PROTO_MAX; pr++) {
+		TH_EQ(lk_set_proto(a->sc, (enum lk_proto)pr), 0);
+		TH_EQ(lk_get_proto(a->sc), pr);
+		lk_get_status(a->sc, &st);
+		TH_EQ(st.nports, 3);
+		TH_EQ(st.port_mask, 0x7);
+	}
+	TH_EQ(lk_set_proto(a->sc, LK_PROTO_MAX), LK_EINVAL);
+	n = lk_events_read(a->sc, 0, ev, 64);
+	for (uint32_t i = 0; i < n; i++)
+		seen += ev[i].type == LK_EV_PROTO_CHANGED;
+	TH_EQ(seen, LK_PROTO_MAX);   /* none..broadcast from failover: six changes */
+	TH_EQ(lk_proto_from_name("fec", &p), 0);
+	TH_EQ(p, LK_PROTO_LOADBALANCE);
+	TH_EQ(lk_proto_from_name("roundrobin", &p), 0);
+	TH_EQ(p, LK_PROTO_ROUNDROBIN);
+	TH_EQ(lk_proto_from_name("lacp", &p), 0);
+	TH_EQ(p, LK_PROTO_LACP);
+	TH_EQ(lk_proto_from_name("bogus", &p), LK_EINVAL);
+	TH_CHECK(strcmp(lk_proto_name(LK_PROTO_BROADCAST), "broadcast") == 0);
+}
+
+int
+main(void)
+{
+	th_run("none", test_none);
+	for (size_t i = 0; i < sizeof(rr_rows) / sizeof(rr_rows[0]); i++)
+		th_run_case("roundrobin", test_rr, &rr_rows[i]);
+	th_run("broadcast", test_broadcast);
+	for (size_t i = 0; i < sizeof(lb_rows) / sizeof(lb_rows[0]); i++)
+		th_run_case("flow properties", test_lb_properties, &lb_rows[i]);
+	th_run("loadbalance input", test_lb_input);
+	th_run("slow protocols split", test_slow_protocols_split);
+	th_run("proto change keeps ports", test_proto_change_keeps_ports);
+	return th_summary();
+}
