@@ -19,12 +19,17 @@ import { parseBitField, parseLacpState } from './bits.js';
 import { parseLacpIdPair, parseLacpPeer } from './fields.js';
 import type { IfInterface, LaggInfo, LaggOptions, LaggPort, UnknownLine } from './model.js';
 
+/** The first line of a two-line LACP tuple: its original text (kept if it never completes) and the tuple part. */
+interface Pending extends UnknownLine {
+  tuple: string;
+}
+
 type Context =
   | { kind: 'none' }
   | { kind: 'options' }
   | { kind: 'statistics' }
-  | { kind: 'lagId'; pending?: UnknownLine }
-  | { kind: 'freebsdPort'; port: LaggPort; pending?: UnknownLine }
+  | { kind: 'lagId'; pending?: Pending }
+  | { kind: 'freebsdPort'; port: LaggPort; pending?: Pending }
   | { kind: 'legacy' }
   | { kind: 'netbsdProto' }
   | { kind: 'netbsdPorts'; port?: LaggPort };
@@ -58,7 +63,7 @@ export class LaggBlockParser {
   /** Flush a half-read multi-line tuple into the interface's unknown lines. */
   private flushPending(): void {
     if ((this.ctx.kind === 'lagId' || this.ctx.kind === 'freebsdPort') && this.ctx.pending) {
-      this.iface.unknown.push(this.ctx.pending);
+      this.iface.unknown.push({ line: this.ctx.pending.line, text: this.ctx.pending.text });
       this.ctx.pending = undefined;
     }
   }
@@ -103,7 +108,7 @@ export class LaggBlockParser {
       }
       if (!/^\[\(/.test(m[1] ?? '')) return false;
       this.lagg(line);
-      this.ctx = { kind: 'lagId', pending: { line, text: m[1] ?? '' } };
+      this.ctx = { kind: 'lagId', pending: { line, text, tuple: m[1] ?? '' } };
       return true;
     }
     if (text === 'laggport:') {
@@ -207,16 +212,22 @@ export class LaggBlockParser {
       }
       case 'lagId': {
         if (!ctx.pending) return false;
-        const pair = parseLacpIdPair(`${ctx.pending.text}${text}`);
-        if (!pair) return false;
+        const pair = parseLacpIdPair(`${ctx.pending.tuple}${text}`);
+        if (!pair) {
+          this.flushPending();
+          return false;
+        }
         this.lagg(line).lagId = pair;
         ctx.pending = undefined;
         return true;
       }
       case 'freebsdPort': {
         if (ctx.pending) {
-          const pair = parseLacpIdPair(`${ctx.pending.text}${text}`);
-          if (!pair) return false;
+          const pair = parseLacpIdPair(`${ctx.pending.tuple}${text}`);
+          if (!pair) {
+            this.flushPending();
+            return false;
+          }
           ctx.port.lacp = { ...ctx.port.lacp, id: pair };
           ctx.pending = undefined;
           return true;
@@ -227,7 +238,7 @@ export class LaggBlockParser {
           return true;
         }
         if (/^\[\([^()]*\),$/.test(text)) {
-          ctx.pending = { line, text };
+          ctx.pending = { line, text, tuple: text };
           return true;
         }
         return false;

@@ -131,12 +131,16 @@ function parseBody(iface: IfInterface, headerColumn: number, body: Line[]): void
     const depth = column - headerColumn;
     if (depth <= 8) {
       lagg.resetContext();
-      if (!lagg.topLine(text, line) && !fieldLine(iface, text, line)) iface.unknown.push({ line, text });
+      // A lagg keyword line the lagg grammar rejected is malformed, not a generic `key: value`.
+      const understood = lagg.topLine(text, line) || (!/^(lagg|lag id)/.test(text) && fieldLine(iface, text, line));
+      if (!understood) iface.unknown.push({ line, text });
     } else if (!lagg.subLine(text, line)) {
       iface.unknown.push({ line, text });
     }
   }
   lagg.finish();
+  // A half-read LACP tuple is only known to be unknown after the line that follows it.
+  iface.unknown.sort((a, b) => a.line - b.line);
 }
 
 function firstMatch(lines: Line[], re: RegExp): Line | undefined {

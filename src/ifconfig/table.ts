@@ -36,7 +36,9 @@ export function formatTable(model: IfconfigModel): string {
   const out: string[] = [];
   const rows = [['INTERFACE', 'FLAGS', 'MTU', 'ETHER', 'INET', 'STATUS', 'LAGG']];
   for (const i of model.interfaces) {
-    const lagg = i.lagg ? `${i.lagg.proto || '?'}${i.lagg.hash ? ` ${i.lagg.hash.join(',')}` : ''} (${i.lagg.ports.length} ports)` : '-';
+    let lagg = '-';
+    if (i.lagg && i.lagg.proto === '' && i.lagg.ports.length === 0 && i.lagg.laggdev !== undefined) lagg = `port of ${i.lagg.laggdev}`;
+    else if (i.lagg) lagg = `${i.lagg.proto || '?'}${i.lagg.hash ? ` ${i.lagg.hash.join(',')}` : ''} (${i.lagg.ports.length} ports)`;
     rows.push([i.name, i.flags.names.join(',') || '-', i.mtu === undefined ? '-' : String(i.mtu), i.ether ?? '-', address(i), i.status ?? '-', lagg]);
   }
   out.push(...columns(rows));
