@@ -179,7 +179,9 @@ op_set_lladdr(void *host, uint32_t port, const uint8_t mac[6])
 {
 	struct th_host *h = host;
 
-	if (h->fail_set_lladdr > 0) {
+	if (h->fail_set_lladdr > 0 && h->fail_skip > 0)
+		h->fail_skip--;
+	else if (h->fail_set_lladdr > 0) {
 		h->fail_set_lladdr--;
 		return LK_EINVAL;
 	}
@@ -193,7 +195,9 @@ op_set_mtu(void *host, uint32_t port, uint32_t mtu)
 {
 	struct th_host *h = host;
 
-	if (h->fail_set_mtu > 0) {
+	if (h->fail_set_mtu > 0 && h->fail_skip > 0)
+		h->fail_skip--;
+	else if (h->fail_set_mtu > 0) {
 		h->fail_set_mtu--;
 		return LK_EINVAL;
 	}

@@ -63,8 +63,9 @@ struct th_host {
 
 	/* fault injection and allocation accounting */
 	int      fail_alloc;         /* the next N allocations fail */
-	int      fail_set_lladdr;    /* the next N port_set_lladdr calls fail */
+	int      fail_set_lladdr;    /* the next N port_set_lladdr calls fail... */
 	int      fail_set_mtu;
+	int      fail_skip;          /* ...after this many more calls succeed */
 	int64_t  live_allocs;
 	uint32_t retired;
 };

@@ -1,0 +1,227 @@
+/*
+ * Port configuration: MAC and MTU programming and restoration (no duplicate MAC after a
+ * member leaves), refusal of bad arguments with nothing half-applied, options, and the txmap
+ * allocation-failure path (old table kept, retried from lk_tick).
+ */
+#include "harness.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define GBPS 1000000000ull
+static const uint8_t mac_a[6] = { 0x02, 0, 0, 0, 0xa0, 0x10 };
+
+static int
+mac_eq(const uint8_t *a, const uint8_t *b)
+{
+	return memcmp(a, b, 6) == 0;
+}
+
+static void
+own_mac(const struct th_host *h, uint32_t idx, uint8_t out[6])
+{
+	memcpy(out, h->mac, 6);
+	out[5] = (uint8_t)(h->mac[5] + 1 + idx);
+}
+
+static void
+test_mac_follows_first_port(void)
+{
+	struct th_host *a = th_host_new("lagg0", mac_a);
+	uint8_t m0[6], m1[6], m2[6], zero[6] = { 0 };
+	struct lk_status st;
+
+	own_mac(a, 0, m0);
+	own_mac(a, 1, m1);
+	own_mac(a, 2, m2);
+	th_port_add(a, "em0", GBPS, 1);
+	th_port_add(a, "em1", GBPS, 1);
+	th_port_add(a, "em2", GBPS, 1);
+	TH_CHECK(mac_eq(a->lagg_mac, m0));
+	TH_CHECK(mac_eq(a->port_mac[1], m0));
+	TH_CHECK(mac_eq(a->port_mac[2], m0));
+	lk_get_status(a->sc, &st);
+	TH_CHECK(mac_eq(st.lladdr, m0));
+
+	/* a non-owner leaves: it gets its own MAC back, the aggregate keeps em0's */
+	TH_EQ(lk_port_remove(a->sc, 1), 0);
+	TH_CHECK(mac_eq(a->port_mac[1], m1));
+	TH_CHECK(mac_eq(a->lagg_mac, m0));
+
+	/* the owner leaves: the aggregate moves to the oldest member's MAC (em2); no duplicate */
+	TH_EQ(lk_port_remove(a->sc, 0), 0);
+	TH_CHECK(mac_eq(a->port_mac[0], m0));
+	TH_CHECK(mac_eq(a->lagg_mac, m2));
+	TH_CHECK(!mac_eq(a->lagg_mac, a->port_mac[0]));
+	TH_CHECK(mac_eq(a->port_mac[2], m2));
+
+	TH_EQ(lk_port_remove(a->sc, 2), 0);
+	TH_CHECK(mac_eq(a->lagg_mac, zero));
+	TH_EQ(lk_port_remove(a->sc, 2), LK_ENOENT);
+}
+
+static void
+test_user_mac(void)
+{
+	struct th_host *a = th_host_new("lagg0", mac_a);
+	const uint8_t user[6] = { 0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee };
+	const uint8_t mcast[6] = { 0x01, 0, 0x5e, 0, 0, 1 };
+	uint8_t m0[6];
+
+	own_mac(a, 0, m0);
+	th_port_add(a, "em0", GBPS, 1);
+	th_port_add(a, "em1", GBPS, 1);
+	TH_EQ(lk_set_lladdr(a->sc, mcast), LK_EINVAL);
+	TH_EQ(lk_set_lladdr(a->sc, user), 0);
+	TH_CHECK(mac_eq(a->lagg_mac, user));
+	TH_CHECK(mac_eq(a->port_mac[0], user));
+	TH_CHECK(mac_eq(a->port_mac[1], user));
+	TH_EQ(lk_port_remove(a->sc, 0), 0);
+	TH_CHECK(mac_eq(a->port_mac[0], m0));     /* restored */
+	TH_CHECK(mac_eq(a->lagg_mac, user));      /* the user's choice stays */
+}
+
+/* A host failure while programming MACs leaves every port as it was. */
+static void
+test_mac_failure_rolls_back(void)
+{
+	struct th_host *a = th_host_new("lagg0", mac_a);
+	const uint8_t user[6] = { 0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee };
+	uint8_t m0[6];
+	uint32_t port;
+	struct lk_port_info info = { .name = "em9", .mtu = 1500 };
+	struct lk_status st;
+
+	own_mac(a, 0, m0);
+	th_port_add(a, "em0", GBPS, 1);
+	th_port_add(a, "em1", GBPS, 1);
+	th_port_add(a, "em2", GBPS, 1);
+	a->fail_set_lladdr = 1;
+	a->fail_skip = 2;                 /* em0 and em1 succeed, em2 fails */
+	TH_CHECK(lk_set_lladdr(a->sc, user) < 0);
+	for (int i = 0; i < 3; i++)
+		TH_CHECK(mac_eq(a->port_mac[i], m0));
+	TH_CHECK(mac_eq(a->lagg_mac, m0));
+
+	/* a port whose MAC cannot be programmed is not added */
+	a->fail_set_lladdr = 1;
+	a->fail_skip = 0;
+	memcpy(info.lladdr, user, 6);
+	TH_CHECK(lk_port_add(a->sc, &info, &port) < 0);
+	lk_get_status(a->sc, &st);
+	TH_EQ(st.nports, 3);
+	TH_EQ(lk_port_lookup(a->sc, "em9", &port), LK_ENOENT);
+}
+
+static void
+test_mtu(void)
+{
+	struct th_host *a = th_host_new("lagg0", mac_a);
+	struct lk_status st;
+
+	th_port_add(a, "em0", GBPS, 1);
+	th_port_add(a, "em1", GBPS, 1);
+	TH_EQ(lk_set_mtu(a->sc, 9000), 0);
+	TH_EQ(a->port_mtu[0], 9000);
+	TH_EQ(a->port_mtu[1], 9000);
+	th_port_add(a, "em2", GBPS, 1);     /* joins: programmed with the aggregate MTU */
+	TH_EQ(a->port_mtu[2], 9000);
+	lk_get_status(a->sc, &st);
+	TH_EQ(st.mtu, 9000);
+	/* failure on the third port: the first two go back to 9000, nothing changes */
+	a->fail_set_mtu = 1;
+	a->fail_skip = 2;
+	TH_CHECK(lk_set_mtu(a->sc, 4000) < 0);
+	TH_EQ(a->port_mtu[0], 9000);
+	TH_EQ(a->port_mtu[1], 9000);
+	TH_EQ(a->port_mtu[2], 9000);
+	TH_EQ(lk_set_mtu(a->sc, 10), LK_EINVAL);
+	TH_EQ(lk_port_remove(a->sc, 1), 0);
+	TH_EQ(a->port_mtu[1], 1500);        /* its own MTU again */
+}
+
+static void
+test_bad_arguments(void)
+{
+	struct th_host *a = th_host_new("lagg0", mac_a);
+	struct lk_port_info info = { .name = "em0", .mtu = 1500 };
+	uint32_t port, v;
+	char name[8];
+
+	th_port_add(a, "em0", GBPS, 1);
+	TH_EQ(lk_port_add(a->sc, &info, &port), LK_EEXIST);
+	info.name = "";
+	TH_EQ(lk_port_add(a->sc, &info, &port), LK_EINVAL);
+	info.name = "a-name-much-too-long-for-ifnamsiz";
+	TH_EQ(lk_port_add(a->sc, &info, &port), LK_EINVAL);
+	info.name = NULL;
+	TH_EQ(lk_port_add(a->sc, &info, &port), LK_EINVAL);
+	for (int i = 1; i < LK_MAX_PORTS; i++) {
+		snprintf(name, sizeof(name), "em%d", i);
+		info.name = name;
+		TH_EQ(lk_port_add(a->sc, &info, &port), 0);
+		TH_EQ(port, i);
+	}
+	info.name = "one-too-many";
+	TH_EQ(lk_port_add(a->sc, &info, &port), LK_ENOSPC);
+	TH_EQ(lk_port_lookup(a->sc, "em31", &port), 0);
+	TH_EQ(port, 31);
+	TH_EQ(lk_port_set_prio(a->sc, 40, 1), LK_ENOENT);
+	TH_EQ(lk_port_set_lacp_prio(a->sc, 40, 1), LK_ENOENT);
+	TH_EQ(lk_port_link(a->sc, 40, 1, GBPS, LK_DUPLEX_FULL), LK_ENOENT);
+	TH_EQ(lk_port_link(a->sc, 0, 1, GBPS, (enum lk_duplex)7), LK_EINVAL);
+	TH_EQ(lk_set_opt(a->sc, LK_OPT_MAX, 0), LK_EINVAL);
+	TH_EQ(lk_set_opt(a->sc, LK_OPT_HASH_LAYERS, 0), LK_EINVAL);
+	TH_EQ(lk_set_opt(a->sc, LK_OPT_HASH_LAYERS, 8), LK_EINVAL);
+	TH_EQ(lk_set_opt(a->sc, LK_OPT_FLOWID_SHIFT, 32), LK_EINVAL);
+	TH_EQ(lk_set_opt(a->sc, LK_OPT_LACP_SYS_PRIO, 70000), LK_EINVAL);
+	TH_EQ(lk_get_opt(a->sc, LK_OPT_HASH_LAYERS, &v), 0);
+	TH_EQ(v, LK_HASH_L2 | LK_HASH_L3 | LK_HASH_L4);
+	TH_EQ(lk_set_opt(a->sc, LK_OPT_HASH_LAYERS, LK_HASH_L3), 0);
+	TH_EQ(lk_get_opt(a->sc, LK_OPT_HASH_LAYERS, &v), 0);
+	TH_EQ(v, LK_HASH_L3);
+	TH_EQ(lk_get_opt(a->sc, LK_OPT_FAILOVER_PREEMPT, &v), 0);
+	TH_EQ(v, 1);
+	TH_EQ(lk_get_opt(a->sc, LK_OPT_LACP_SYS_PRIO, &v), 0);
+	TH_EQ(v, 32768);
+	TH_CHECK(strcmp(lk_strerror(LK_ENOSPC), "unknown error") != 0);
+	TH_CHECK(lk_softc_size() > 0);
+}
+
+/* Allocation failure: the old table stays published, the rebuild is retried from lk_tick. */
+static void
+test_txmap_alloc_failure(void)
+{
+	struct th_host *a = th_host_new("lagg0", mac_a);
+	uint8_t buf[128];
+	struct th_flow fl = { .family = 4, .proto = 17 };
+	uint32_t len = th_build(&fl, buf, sizeof(buf));
+	uint32_t retired;
+
+	th_port_add(a, "em0", GBPS, 1);
+	th_port_add(a, "em1", GBPS, 1);
+	TH_EQ(th_send(a, buf, len), 1);
+	retired = a->retired;
+	a->fail_alloc = 3;
+	TH_EQ(lk_port_set_prio(a->sc, 1, 1), 0);      /* em1 becomes master */
+	TH_EQ(th_send(a, buf, len), 1);               /* old table: still em0 */
+	TH_EQ(a->retired, retired);
+	TH_CHECK(a->deadline_ns != UINT64_MAX);       /* a retry is scheduled */
+	th_advance(100);                              /* two more failures, then success */
+	TH_EQ(a->fail_alloc, 0);
+	TH_EQ(th_send(a, buf, len), 2);
+	TH_EQ(a->retired, retired + 1);
+	TH_EQ(a->live_allocs, 1);
+}
+
+int
+main(void)
+{
+	th_run("mac follows first port", test_mac_follows_first_port);
+	th_run("user mac", test_user_mac);
+	th_run("mac failure rolls back", test_mac_failure_rolls_back);
+	th_run("mtu", test_mtu);
+	th_run("bad arguments", test_bad_arguments);
+	th_run("txmap allocation failure", test_txmap_alloc_failure);
+	return th_summary();
+}
