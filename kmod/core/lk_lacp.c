@@ -323,6 +323,12 @@ rx_step(struct lk_softc *sc, struct lk_port *p, uint64_t now)
 		rx_enter(sc, p, LK_LACP_RX_PORT_DISABLED, now);
 		return 1;
 	}
+	/* the medium stopped being point to point (duplex change without a link flap) */
+	if (!lp->lacp_enabled && (s == LK_LACP_RX_EXPIRED || s == LK_LACP_RX_DEFAULTED ||
+	    s == LK_LACP_RX_CURRENT)) {
+		rx_enter(sc, p, LK_LACP_RX_PORT_DISABLED, now);
+		return 1;
+	}
 	switch (s) {
 	case LK_LACP_RX_INITIALIZE:
 		rx_enter(sc, p, LK_LACP_RX_PORT_DISABLED, now);
@@ -353,12 +359,7 @@ rx_step(struct lk_softc *sc, struct lk_port *p, uint64_t now)
 		rx_enter(sc, p, LK_LACP_RX_EXPIRED, now);
 		return 1;
 	default:
-		/* DEFAULTED and the half-duplex case leave only on a PDU or a media change */
-		if (s == LK_LACP_RX_DEFAULTED && !lp->lacp_enabled) {
-			rx_enter(sc, p, LK_LACP_RX_PORT_DISABLED, now);
-			return 1;
-		}
-		return 0;
+		return 0;     /* DEFAULTED leaves only on a PDU */
 	}
 }
 
@@ -440,10 +441,11 @@ sel_candidate(const struct lk_softc *sc, const struct lk_port *p)
 
 	if (!lp->port_enabled || !lp->aggregatable || (lp->partner.state & ST_AGG) == 0)
 		return 0;
-	if (lp->rx_state == LK_LACP_RX_CURRENT || lp->rx_state == LK_LACP_RX_EXPIRED)
-		return 1;
-	/* a defaulted port can only ever distribute in optimistic mode */
-	return lp->rx_state == LK_LACP_RX_DEFAULTED && !sc->lacp.strict;
+	if (lp->rx_state != LK_LACP_RX_CURRENT && lp->rx_state != LK_LACP_RX_EXPIRED &&
+	    lp->rx_state != LK_LACP_RX_DEFAULTED)
+		return 0;
+	/* partner values from the defaults: only optimistic mode may ever distribute on them */
+	return (lp->actor.state & ST_DEF) == 0 || !sc->lacp.strict;
 }
 
 static int
@@ -556,8 +558,12 @@ sel_step(struct lk_softc *sc)
 			}
 		}
 		/* a port whose LAG ID changed rejoins only after its mux has detached */
-		if (p->lacp.reselect && p->lacp.mux_state != LK_LACP_MUX_DETACHED)
-			sel = LK_LACP_UNSELECTED;
+		if (p->lacp.reselect) {
+			if (p->lacp.mux_state != LK_LACP_MUX_DETACHED)
+				sel = LK_LACP_UNSELECTED;
+			else
+				p->lacp.reselect = 0;
+		}
 		if (p->lacp.selected != sel) {
 			set_selected(sc, p, sel);
 			changed = 1;
@@ -589,7 +595,6 @@ mux_enter(struct lk_softc *sc, struct lk_port *p, uint8_t state, uint64_t now)
 	switch (state) {
 	case LK_LACP_MUX_DETACHED:
 		lp->in_agg = 0;
-		lp->reselect = 0;
 		lp->actor.state &= (uint8_t)~(ST_SYNC | ST_COL | ST_DIST);
 		lp->wait_while = 0;
 		lp->ntt = 1;
@@ -835,7 +840,7 @@ lacp_run(struct lk_softc *sc, uint64_t now)
 
 		if (sc->lacp.running <= LACP_MAX_NESTING)
 			timer_min(&next, tx_step(sc, p, now));
-		if (lp->ntt && lp->ptx_state != LK_LACP_PTX_NO_PERIODIC && lp->port_enabled)
+		else if (lp->ntt)
 			timer_min(&next, now > 0 ? now : 1);
 		timer_min(&next, lp->current_while);
 		timer_min(&next, lp->periodic);
