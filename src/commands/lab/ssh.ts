@@ -1,0 +1,36 @@
+/**
+ * `laggkit lab ssh VM [-- COMMAND...]`: log in to a guest (host key verified against the
+ * lab's known_hosts). With --json a command is required; its output comes back as JSON.
+ */
+import { Args } from '@oclif/core';
+import { LaggkitCommand } from '../../cli/base-command.js';
+import { UsageError } from '../../cli/errors.js';
+import { labNameFlag } from '../../lab/flags.js';
+import { guestScript, interactiveSsh } from '../../lab/guest-ssh.js';
+import { quoteArgv } from '../../ssh/index.js';
+import { findVm, requireState } from '../../lab/state.js';
+
+export default class LabSsh extends LaggkitCommand {
+  static override summary = 'SSH into a lab guest';
+  static override strict = false;
+  static override examples = ['laggkit lab ssh A', 'laggkit lab ssh B -- ip link', 'laggkit lab ssh A --json -- cat /sys/class/net/em0/carrier'];
+  static override args = { vm: Args.string({ description: 'Guest name (A or B)', required: true }) };
+  static override flags = { name: labNameFlag };
+
+  protected async execute(): Promise<unknown> {
+    const { args, flags, argv } = await this.parse(LabSsh);
+    const command = (argv as string[]).slice(1).filter((a) => a !== '--json');
+    const s = requireState(flags.name);
+    const vm = findVm(s, args.vm);
+    if (this.jsonMode) {
+      if (command.length === 0) throw new UsageError('E_LAB_SSH_JSON', '--json needs a command to run', 'Example: laggkit lab ssh A --json -- uname -a');
+      const r = await guestScript(s, vm.name, quoteArgv(command));
+      return { vm: vm.name, command, code: r.code, stdout: r.stdout, stderr: r.stderr };
+    }
+    const code = await interactiveSsh(s, vm, command);
+    if (code !== 0) process.exitCode = code;
+    return undefined;
+  }
+
+  protected override render(): void {}
+}
