@@ -22,6 +22,7 @@
 #include <net/if.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <linux/netlink.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -47,6 +48,13 @@ struct lg_src {
 
 struct lg_lagg;
 
+/* How a member's own IP stack is kept from answering the aggregate's traffic (laggd_isolate.c). */
+struct lg_isolation {
+	int mode;                       /* 0 none, 1 tc ingress drop, 2 sysctl fallback */
+	int created_qdisc;              /* laggd added the clsact qdisc (delete it on removal) */
+	int rp_filter, disable_ipv6;    /* originals, for the sysctl fallback */
+};
+
 /* A member port as laggd sees it; indexed by the core's port index. */
 struct lg_port {
 	int      used;
@@ -63,6 +71,7 @@ struct lg_port {
 	uint8_t  orig_mac[6];
 	uint32_t orig_mtu;
 	int      orig_up;
+	struct lg_isolation iso;
 	/* last link state given to the core, so duplicate netlink events are ignored */
 	int      link_up;
 	uint64_t speed_bps;
@@ -141,8 +150,15 @@ int  lg_if_set_up(const char *ifname, int up);
 int  lg_if_media(const char *ifname, int *up, uint64_t *speed_bps, int *duplex);
 int  lg_nl_open_events(void);
 void lg_nl_readable(void);
+int  lg_nl_request(struct nlmsghdr *req);
+void *lg_nl_put(struct nlmsghdr *nh, size_t cap, int type, const void *data, size_t len);
+void lg_nl_nest_end(struct nlmsghdr *nh, void *nest);
 int  lg_nl_addr(int ifindex, int family, const uint8_t *addr, int prefixlen, int add);
 void lg_nl_sync_addrs(struct lg_lagg *l);
+
+/* laggd_isolate.c: keep the member's own IP stack away from its frames */
+void lg_isolate(int ifindex, const char *ifname, struct lg_isolation *iso);
+void lg_isolate_undo(int ifindex, const char *ifname, struct lg_isolation *iso);
 
 /* laggd_cmd.c: the ifconfig vocabulary */
 /* Runs one laggctl request (argv); writes its output to out. Returns the exit status. */

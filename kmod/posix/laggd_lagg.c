@@ -455,6 +455,7 @@ int lg_port_attach(struct lg_lagg *l, const char *ifname, uint16_t prio, uint16_
 	}
 	if (lacp_prio)
 		lk_port_set_lacp_prio(l->sc, idx, lacp_prio);
+	lg_isolate(p->ifindex, p->name, &p->iso);
 	/* A member must be up to carry frames; its original state comes back on removal. */
 	if (!tmp.orig_up && lg_if_set_up(ifname, 1) < 0)
 		lg_log(1, "%s: cannot bring up: %s", ifname, strerror(errno));
@@ -475,6 +476,7 @@ int lg_port_detach(struct lg_lagg *l, struct lg_port *p, char *err, size_t errle
 		return -1;
 	}
 	port_close(p);
+	lg_isolate_undo(p->ifindex, p->name, &p->iso);
 	/* The core restored MAC/MTU through the host ops; restore what laggd itself changed. */
 	if (!p->orig_up)
 		lg_if_set_up(p->name, 0);

@@ -283,7 +283,7 @@ void lg_nl_readable(void)
 }
 
 /* One request on a private netlink socket, waiting for its acknowledgement. */
-static int nl_request(struct nlmsghdr *req)
+int lg_nl_request(struct nlmsghdr *req)
 {
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
 	char buf[4096];
@@ -315,15 +315,25 @@ out:
 	return rc;
 }
 
-static void nl_put_attr(struct nlmsghdr *nh, size_t cap, int type, const void *data, size_t len)
+void *lg_nl_put(struct nlmsghdr *nh, size_t cap, int type, const void *data, size_t len)
 {
 	struct rtattr *rta = (struct rtattr *)((char *)nh + NLMSG_ALIGN(nh->nlmsg_len));
 	if (NLMSG_ALIGN(nh->nlmsg_len) + RTA_SPACE(len) > cap)
-		return;
+		return NULL;
 	rta->rta_type = (unsigned short)type;
 	rta->rta_len = (unsigned short)RTA_LENGTH(len);
-	memcpy(RTA_DATA(rta), data, len);
+	if (len)
+		memcpy(RTA_DATA(rta), data, len);
 	nh->nlmsg_len = NLMSG_ALIGN(nh->nlmsg_len) + RTA_SPACE(len);
+	return rta;
+}
+
+/* Close a nested attribute opened with lg_nl_put(nh, cap, type, NULL, 0). */
+void lg_nl_nest_end(struct nlmsghdr *nh, void *nest)
+{
+	struct rtattr *rta = nest;
+	if (rta)
+		rta->rta_len = (unsigned short)((char *)nh + nh->nlmsg_len - (char *)rta);
 }
 
 /* Add or delete an address on an interface (what `ip addr add/del` does). Returns -errno. */
@@ -342,20 +352,20 @@ int lg_nl_addr(int ifindex, int family, const uint8_t *addr, int prefixlen, int 
 	ifa->ifa_prefixlen = (unsigned char)prefixlen;
 	ifa->ifa_index = (unsigned)ifindex;
 	size_t alen = family == 4 ? 4 : 16;
-	nl_put_attr(&req.nh, sizeof(req), IFA_LOCAL, addr, alen);
-	nl_put_attr(&req.nh, sizeof(req), IFA_ADDRESS, addr, alen);
+	lg_nl_put(&req.nh, sizeof(req), IFA_LOCAL, addr, alen);
+	lg_nl_put(&req.nh, sizeof(req), IFA_ADDRESS, addr, alen);
 	if (family == 4 && prefixlen < 31) {
 		uint32_t a, mask = prefixlen ? htonl(~0u << (32 - prefixlen)) : 0;
 		memcpy(&a, addr, 4);
 		a |= ~mask;
-		nl_put_attr(&req.nh, sizeof(req), IFA_BROADCAST, &a, 4);
+		lg_nl_put(&req.nh, sizeof(req), IFA_BROADCAST, &a, 4);
 	}
 	if (family == 6) {
 		/* Like `ip addr add ... nodad`: a lagg address is usable at once. */
 		uint32_t fl = IFA_F_NODAD;
-		nl_put_attr(&req.nh, sizeof(req), IFA_FLAGS, &fl, sizeof(fl));
+		lg_nl_put(&req.nh, sizeof(req), IFA_FLAGS, &fl, sizeof(fl));
 	}
-	return nl_request(&req.nh);
+	return lg_nl_request(&req.nh);
 }
 
 /* Register the addresses the TAP already has (laggd restarted, or addresses added early). */
