@@ -207,8 +207,9 @@ export function parseMedia(rest: string, line: number): Media | undefined {
   const media: Media = { line, type, ...parsed, raw };
   if (activeText !== undefined) {
     const active = parseMediaWords(activeText.split(/\s+/).filter((w) => w !== ''));
-    if (!active || active.subtype === '' || active.mode !== undefined || active.instance !== undefined) return undefined;
+    if (!active || active.subtype === '' || active.instance !== undefined) return undefined;
     const word: MediaWord = { subtype: active.subtype, options: active.options };
+    if (active.mode !== undefined) word.mode = active.mode;
     media.active = word;
   }
   return media;

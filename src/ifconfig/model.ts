@@ -91,6 +91,7 @@ export interface Inet6Address {
 export interface MediaWord {
   subtype: string;
   options: string[];
+  mode?: string;
 }
 
 export interface Media {

@@ -39,7 +39,10 @@ function mediaLine(m: Media): string {
   if (m.options.length > 0) s += ` <${m.options.join(',')}>`;
   if (m.mode !== undefined) s += ` mode ${m.mode}`;
   if (m.instance !== undefined) s += ` instance ${m.instance}`;
-  if (m.active) s += ` (${m.active.subtype}${m.active.options.length > 0 ? ` <${m.active.options.join(',')}>` : ''})`;
+  if (m.active) {
+    const a = m.active;
+    s += ` (${a.subtype}${a.options.length > 0 ? ` <${a.options.join(',')}>` : ''}${a.mode === undefined ? '' : ` mode ${a.mode}`})`;
+  }
   return s;
 }
 

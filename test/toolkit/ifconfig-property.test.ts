@@ -158,7 +158,7 @@ const generatedInterface = fc.record({
     }),
     { maxLength: 3 },
   ),
-  inet6: fc.constant([]),
+  inet6: fc.constant<IfInterface['inet6']>([]),
   groups: fc.array(fc.stringMatching(/^[a-z]{1,8}$/), { maxLength: 3 }),
   status: fc.constantFrom('active', 'no carrier'),
   lagg: fc.record({
@@ -167,14 +167,14 @@ const generatedInterface = fc.record({
     hash: fc.subarray(['l2', 'l3', 'l4'], { minLength: 1 }),
     ports: fc.array(port, { maxLength: 4 }),
   }),
-  other: fc.constant([]),
-  unknown: fc.constant([]),
+  other: fc.constant<IfInterface['other']>([]),
+  unknown: fc.constant<IfInterface['unknown']>([]),
 });
 
 test('generated models survive render and parse unchanged', (t) => {
   fc.assert(
     fc.property(fc.array(generatedInterface, { minLength: 1, maxLength: 4 }), (interfaces) => {
-      const model = { interfaces: interfaces as IfInterface[] };
+      const model: { interfaces: IfInterface[] } = { interfaces };
       const back = parseIfconfig(renderFreebsd(model), { os: 'freebsd' });
       const expected = comparable({ dialect: back.dialect, unknown: [], interfaces: model.interfaces });
       return isDeepStrictEqual(comparable(back), expected) && allUnknown(back).length === 0;
