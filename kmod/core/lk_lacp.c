@@ -611,6 +611,7 @@ mux_enter(struct lk_softc *sc, struct lk_port *p, uint8_t state, uint64_t now)
 		lp->ntt = 1;
 		break;
 	case LK_LACP_MUX_COLLECTING_DISTRIBUTING:
+		lp->flushed = 0;
 		lp->actor.state |= ST_SYNC | ST_COL | ST_DIST;
 		lp->ntt = 1;
 		break;
@@ -671,11 +672,16 @@ mux_step(struct lk_softc *sc, struct lk_port *p, uint64_t now)
 	case LK_LACP_MUX_COLLECTING_DISTRIBUTING:
 		if (lp->selected == LK_LACP_SELECTED && partner_sync)
 			return 0;
-		/* Going to STANDBY is a planned move: the port's flows may drain behind a marker
+		/* Going to STANDBY is a planned move: the port stays collecting and distributing
+		 * its own flows behind a marker until the partner answers or the flush times out,
 		 * while every other flow keeps going (marker policy). Losses move at once. */
 		if (lp->selected == LK_LACP_STANDBY && lp->port_enabled && partner_sync &&
-		    !lp->draining)
+		    !lp->flushed) {
+			if (lp->draining)
+				return 0;
 			lk_marker_flush_start(sc, p, now);
+			return 1;
+		}
 		mux_enter(sc, p, LK_LACP_MUX_ATTACHED, now);
 		return 1;
 	default:

@@ -137,7 +137,7 @@ struct lk_lacp_port {
 	uint8_t  seen_partner;       /* last_seen is valid */
 	uint8_t  ev_sync, ev_coll, ev_dist;   /* values last reported as events */
 	uint8_t  pub_coll, pub_dist; /* values last handed to the txmap */
-	uint8_t  pad_;
+	uint8_t  flushed;            /* the flush before this planned move has ended */
 
 	/* timers: absolute deadlines (ns), 0 = stopped */
 	uint64_t current_while;

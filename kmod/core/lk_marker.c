@@ -28,6 +28,7 @@ static void
 flush_done(struct lk_softc *sc, struct lk_port *p)
 {
 	p->lacp.draining = 0;
+	p->lacp.flushed = 1;
 	p->lacp.marker_deadline = 0;
 	lk_core_txmap_dirty(sc);
 }
