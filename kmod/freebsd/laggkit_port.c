@@ -1,0 +1,621 @@
+/*
+ * if_laggkit member ports: attach and detach, the receive takeover, and the events that
+ * follow a member (departure, link, up/down, media).
+ *
+ * Receive takeover
+ *   The base lagg(4) gets its members' frames through a global hook in ether_input
+ *   (lagg_input_ethernet_p, keyed on ifp->if_lagg). Using it would make laggkit and lagg
+ *   exclusive. Instead a member's own if_input is saved and replaced by laggkit_port_input()
+ *   while it is a member, and put back when it leaves. The input function finds its port
+ *   through an epoch-protected hash keyed by the ifnet, so no per-ifnet field is borrowed.
+ *
+ * Try, then commit
+ *   laggkit_port_add() checks everything it can before the core sees the port, then lets the
+ *   core add it, applies what the core asked for (MAC, MTU), and only then diverts input. If
+ *   the member refuses the MTU the core is told to forget it and nothing remains changed.
+ *
+ * Events
+ *   Departure is handled synchronously (the driver is about to go). Link, up/down and
+ *   baudrate events only schedule sc_link_task: they can arrive from inside our own calls
+ *   into a driver, where taking our locks again would deadlock.
+ */
+
+#include "opt_inet.h"
+#include "opt_inet6.h"
+
+#include "laggkit_var.h"
+
+#include <net/bpf.h>
+
+static CK_LIST_HEAD(laggkit_porthead, laggkit_port) laggkit_porthash[LAGGKIT_PORTHASH];
+
+static eventhandler_tag laggkit_departure_tag;
+static eventhandler_tag laggkit_link_tag;
+static eventhandler_tag laggkit_ifevent_tag;
+static eventhandler_tag laggkit_lladdr_tag;
+
+static void laggkit_port_input(struct ifnet *ifp, struct mbuf *m);
+static void laggkit_port_free(epoch_context_t ctx);
+
+static struct laggkit_porthead *
+laggkit_bucket(const struct ifnet *ifp)
+{
+	return (&laggkit_porthash[ifp->if_index & (LAGGKIT_PORTHASH - 1)]);
+}
+
+/* Caller is in NET_EPOCH or holds laggkit_sx. */
+static struct laggkit_port *
+laggkit_port_lookup(const struct ifnet *ifp)
+{
+	struct laggkit_port *lp;
+
+	CK_LIST_FOREACH(lp, laggkit_bucket(ifp), lp_hash) {
+		if (lp->lp_ifp == ifp)
+			return (lp);
+	}
+	return (NULL);
+}
+
+struct laggkit_port *
+laggkit_port_of(struct laggkit_softc *sc, const struct ifnet *pifp)
+{
+	LAGGKIT_XLOCK_ASSERT(sc);
+	for (int i = 0; i < LK_MAX_PORTS; i++) {
+		if (sc->sc_ports[i] != NULL && sc->sc_ports[i]->lp_ifp == pifp)
+			return (sc->sc_ports[i]);
+	}
+	return (NULL);
+}
+
+/* ---- Media and link ----------------------------------------------------------------------- */
+
+/*
+ * Speed and duplex as the member's driver reports them. LACP aggregates only ports with a
+ * known speed and full duplex, and some virtual NICs report neither unless told to (QEMU's
+ * virtio-net needs speed= and duplex=full); say so once per port rather than leave an
+ * aggregate silently refusing a member.
+ */
+static void
+laggkit_port_media(struct laggkit_softc *sc, struct laggkit_port *lp, uint64_t *speed,
+    enum lk_duplex *duplex)
+{
+	struct ifnet *pifp = lp->lp_ifp;
+	struct ifmediareq ifmr;
+	int active;
+
+	*speed = pifp->if_baudrate;
+	*duplex = LK_DUPLEX_UNKNOWN;
+	memset(&ifmr, 0, sizeof(ifmr));
+	strlcpy(ifmr.ifm_name, pifp->if_xname, sizeof(ifmr.ifm_name));
+	if (pifp->if_ioctl != NULL &&
+	    pifp->if_ioctl(pifp, SIOCGIFMEDIA, (caddr_t)&ifmr) == 0 &&
+	    (ifmr.ifm_status & IFM_AVALID) != 0) {
+		active = ifmr.ifm_active;
+		if (IFM_TYPE(active) == IFM_ETHER && IFM_SUBTYPE(active) != IFM_AUTO &&
+		    IFM_SUBTYPE(active) != IFM_NONE && ifmedia_baudrate(active) != 0)
+			*speed = ifmedia_baudrate(active);
+		if ((active & IFM_FDX) != 0)
+			*duplex = LK_DUPLEX_FULL;
+		else if ((active & IFM_HDX) != 0)
+			*duplex = LK_DUPLEX_HALF;
+	}
+	if (pifp->if_link_state == LINK_STATE_UP &&
+	    (*speed == 0 || *duplex != LK_DUPLEX_FULL)) {
+		if (!lp->lp_media_warned)
+			if_printf(sc->sc_ifp, "%s reports %s; LACP will not aggregate it "
+			    "(QEMU virtio-net: add speed=10000,duplex=full to its -device)\n",
+			    pifp->if_xname, *speed == 0 ? "no speed" : "no full duplex");
+		lp->lp_media_warned = 1;
+	} else {
+		lp->lp_media_warned = 0;
+	}
+}
+
+/* Tell the core what the member's link, flags and media are now. */
+static void
+laggkit_port_link(struct laggkit_softc *sc, struct laggkit_port *lp)
+{
+	struct ifnet *pifp = lp->lp_ifp;
+	enum lk_duplex duplex;
+	uint64_t speed;
+	int up;
+
+	LAGGKIT_XLOCK_ASSERT(sc);
+	up = pifp->if_link_state == LINK_STATE_UP && (pifp->if_flags & IFF_UP) != 0;
+	laggkit_port_media(sc, lp, &speed, &duplex);
+	if (lp->lp_link_up && !up)
+		sc->sc_flapping++;
+	lp->lp_link_up = up;
+	LAGGKIT_CORE_LOCK(sc);
+	(void)lk_port_link(sc->sc_core, lp->lp_index, up, speed, duplex);
+	LAGGKIT_CORE_UNLOCK(sc);
+}
+
+void
+laggkit_link_task(void *arg, int pending __unused)
+{
+	struct laggkit_softc *sc = arg;
+
+	LAGGKIT_XLOCK(sc);
+	if (!sc->sc_destroying) {
+		for (int i = 0; i < LK_MAX_PORTS; i++) {
+			if (sc->sc_ports[i] != NULL && !sc->sc_ports[i]->lp_departing)
+				laggkit_port_link(sc, sc->sc_ports[i]);
+		}
+	}
+	LAGGKIT_XUNLOCK(sc);
+}
+
+/* Make the driver act on a flag change made through if_up()/if_down(), as lagg(4) does. */
+static void
+laggkit_port_setup(struct ifnet *pifp, bool up)
+{
+	struct ifreq ifr;
+
+	if (up == ((pifp->if_flags & IFF_UP) != 0))
+		return;
+	if (up)
+		if_up(pifp);
+	else
+		if_down(pifp);
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = pifp->if_flags & 0xffff;
+	ifr.ifr_flagshigh = pifp->if_flags >> 16;
+	if (pifp->if_ioctl != NULL)
+		(void)pifp->if_ioctl(pifp, SIOCSIFFLAGS, (caddr_t)&ifr);
+}
+
+void
+laggkit_ports_updown(struct laggkit_softc *sc, bool up)
+{
+	LAGGKIT_XLOCK_ASSERT(sc);
+	for (int i = 0; i < LK_MAX_PORTS; i++) {
+		struct laggkit_port *lp = sc->sc_ports[i];
+
+		if (lp == NULL || lp->lp_departing)
+			continue;
+		laggkit_port_setup(lp->lp_ifp, up);
+		laggkit_port_link(sc, lp);
+	}
+}
+
+void
+laggkit_ports_promisc(struct laggkit_softc *sc, bool on)
+{
+	LAGGKIT_XLOCK_ASSERT(sc);
+	for (int i = 0; i < LK_MAX_PORTS; i++) {
+		struct laggkit_port *lp = sc->sc_ports[i];
+
+		if (lp == NULL || lp->lp_departing || (lp->lp_promisc != 0) == on)
+			continue;
+		if (ifpromisc(lp->lp_ifp, on ? 1 : 0) == 0)
+			lp->lp_promisc = on;
+	}
+}
+
+/* ---- Carrying out what the core asked for ----------------------------------------------------- */
+
+/*
+ * Apply a member's pending MAC/MTU (recorded by the host callbacks under sc_mtx). Returns
+ * the MTU error, the one a caller can act on; a MAC failure is only logged.
+ */
+int
+laggkit_settle_port(struct laggkit_softc *sc, struct laggkit_port *lp)
+{
+	struct laggkit_pending pd;
+	struct ifnet *pifp = lp->lp_ifp;
+	struct ifreq ifr;
+	int error = 0, err;
+
+	LAGGKIT_XLOCK_ASSERT(sc);
+	LAGGKIT_CORE_LOCK(sc);
+	pd = sc->sc_pend[lp->lp_index];
+	sc->sc_pend[lp->lp_index].lpd_flags = 0;
+	LAGGKIT_CORE_UNLOCK(sc);
+	if (lp->lp_departing)
+		return (0);
+
+	if ((pd.lpd_flags & LAGGKIT_PEND_MTU) != 0 && pifp->if_mtu != pd.lpd_mtu) {
+		memset(&ifr, 0, sizeof(ifr));
+		strlcpy(ifr.ifr_name, pifp->if_xname, sizeof(ifr.ifr_name));
+		ifr.ifr_mtu = pd.lpd_mtu;
+		error = pifp->if_ioctl != NULL ?
+		    pifp->if_ioctl(pifp, SIOCSIFMTU, (caddr_t)&ifr) : EOPNOTSUPP;
+		if (error != 0)
+			if_printf(sc->sc_ifp, "%s refused MTU %u (error %d)\n",
+			    pifp->if_xname, pd.lpd_mtu, error);
+	}
+	if ((pd.lpd_flags & LAGGKIT_PEND_MAC) != 0 &&
+	    memcmp(IF_LLADDR(pifp), pd.lpd_mac, ETHER_ADDR_LEN) != 0) {
+		err = if_setlladdr(pifp, pd.lpd_mac, ETHER_ADDR_LEN);
+		if (err != 0)
+			if_printf(sc->sc_ifp, "%s refused its MAC address (error %d)\n",
+			    pifp->if_xname, err);
+	}
+	return (error);
+}
+
+/*
+ * Apply everything pending: members' MAC/MTU, the aggregate's MAC, and the aggregate MTU the
+ * core settled on (the first member's, unless the user set one). Returns the first MTU error.
+ */
+int
+laggkit_settle(struct laggkit_softc *sc)
+{
+	struct ifnet *ifp = sc->sc_ifp;
+	struct lk_status st;
+	uint8_t mac[ETHER_ADDR_LEN];
+	int error = 0, err, set;
+
+	LAGGKIT_XLOCK_ASSERT(sc);
+	for (int i = 0; i < LK_MAX_PORTS; i++) {
+		if (sc->sc_ports[i] == NULL)
+			continue;
+		err = laggkit_settle_port(sc, sc->sc_ports[i]);
+		if (error == 0)
+			error = err;
+	}
+
+	LAGGKIT_CORE_LOCK(sc);
+	set = sc->sc_pend_lladdr_set;
+	memcpy(mac, sc->sc_pend_lladdr, ETHER_ADDR_LEN);
+	sc->sc_pend_lladdr_set = 0;
+	(void)lk_get_status(sc->sc_core, &st);
+	LAGGKIT_CORE_UNLOCK(sc);
+
+	if (set && memcmp(IF_LLADDR(ifp), mac, ETHER_ADDR_LEN) != 0) {
+		/* As lagg(4): write the address in place; if_setlladdr() would bounce IFF_UP. */
+		memcpy(IF_LLADDR(ifp), mac, ETHER_ADDR_LEN);
+		sc->sc_notify_lladdr = 1;
+	}
+	if (st.mtu != 0 && ifp->if_mtu != (u_int)st.mtu) {
+		ifp->if_mtu = st.mtu;
+		sc->sc_notify_mtu = 1;
+	}
+	return (error);
+}
+
+/* ---- Add / remove ------------------------------------------------------------------------- */
+
+/* Refuse what cannot be a member, before the core hears of it. */
+static int
+laggkit_port_check(struct laggkit_softc *sc, struct ifnet *pifp)
+{
+	struct laggkit_port *lp;
+
+	sx_assert(&laggkit_sx, SA_XLOCKED);
+	if (sc->sc_destroying)
+		return (ENXIO);
+	if (pifp == sc->sc_ifp || laggkit_is_aggregate(pifp)) {
+		if_printf(sc->sc_ifp, "a laggkit interface cannot be a member\n");
+		return (EINVAL);
+	}
+	if ((lp = laggkit_port_lookup(pifp)) != NULL)
+		return (lp->lp_sc == sc ? EEXIST : EBUSY);
+	/* already a lagg(4) member (lagg retypes its ports) or a bridge(4) member */
+	if (pifp->if_type == IFT_IEEE8023ADLAG || pifp->if_lagg != NULL ||
+	    pifp->if_bridge != NULL) {
+		if_printf(sc->sc_ifp, "%s already belongs to a lagg or bridge\n",
+		    pifp->if_xname);
+		return (EBUSY);
+	}
+	if (pifp->if_type != IFT_ETHER && pifp->if_type != IFT_L2VLAN)
+		return (EPROTONOSUPPORT);
+	if (strcmp(pifp->if_dname, "lagg") == 0) {
+		if_printf(sc->sc_ifp, "stacking on %s is not supported\n", pifp->if_xname);
+		return (EINVAL);
+	}
+	if (pifp->if_input == NULL || pifp->if_ioctl == NULL || pifp->if_transmit == NULL)
+		return (EOPNOTSUPP);
+	return (0);
+}
+
+int
+laggkit_port_add(struct laggkit_softc *sc, struct ifnet *pifp, uint16_t prio)
+{
+	struct lk_port_info info;
+	struct laggkit_port *lp;
+	uint32_t idx;
+	int error;
+
+	sx_assert(&laggkit_sx, SA_XLOCKED);
+	LAGGKIT_XLOCK_ASSERT(sc);
+	error = laggkit_port_check(sc, pifp);
+	if (error != 0)
+		return (error);
+
+	memset(&info, 0, sizeof(info));
+	info.name = pifp->if_xname;
+	memcpy(info.lladdr, IF_LLADDR(pifp), ETHER_ADDR_LEN);
+	info.mtu = pifp->if_mtu;
+	info.prio = prio;
+	LAGGKIT_CORE_LOCK(sc);
+	error = laggkit_errno(lk_port_add(sc->sc_core, &info, &idx));
+	LAGGKIT_CORE_UNLOCK(sc);
+	if (error != 0)
+		return (error);
+
+	lp = malloc(sizeof(*lp), M_LAGGKIT, M_WAITOK | M_ZERO);
+	lp->lp_sc = sc;
+	lp->lp_ifp = pifp;
+	lp->lp_index = idx;
+	lp->lp_was_up = (pifp->if_flags & IFF_UP) != 0;
+	if_ref(pifp);
+	atomic_store_rel_ptr((volatile uintptr_t *)&sc->sc_ports[idx], (uintptr_t)lp);
+
+	error = laggkit_settle_port(sc, lp);
+	if (error != 0) {
+		/* unwind: the core restores the original MAC/MTU through the same path */
+		LAGGKIT_CORE_LOCK(sc);
+		(void)lk_port_remove(sc->sc_core, idx);
+		LAGGKIT_CORE_UNLOCK(sc);
+		(void)laggkit_settle_port(sc, lp);
+		atomic_store_rel_ptr((volatile uintptr_t *)&sc->sc_ports[idx], 0);
+		NET_EPOCH_CALL(laggkit_port_free, &lp->lp_epoch_ctx);
+		return (error);
+	}
+
+	/* Multicast filters are per NIC: members take all multicast for the aggregate. */
+	if (if_allmulti(pifp, 1) == 0)
+		lp->lp_allmulti = 1;
+	if (sc->sc_promisc && ifpromisc(pifp, 1) == 0)
+		lp->lp_promisc = 1;
+	if ((sc->sc_ifp->if_drv_flags & IFF_DRV_RUNNING) != 0)
+		laggkit_port_setup(pifp, true);
+
+	/* Divert input last: from here on the member's frames belong to the aggregate. */
+	lp->lp_input = pifp->if_input;
+	CK_LIST_INSERT_HEAD(laggkit_bucket(pifp), lp, lp_hash);
+	atomic_store_rel_ptr((volatile uintptr_t *)&pifp->if_input,
+	    (uintptr_t)laggkit_port_input);
+
+	laggkit_port_link(sc, lp);
+	laggkit_update_caps(sc);
+	return (0);
+}
+
+static void
+laggkit_port_free(epoch_context_t ctx)
+{
+	struct laggkit_port *lp = __containerof(ctx, struct laggkit_port, lp_epoch_ctx);
+
+	if_rele(lp->lp_ifp);
+	free(lp, M_LAGGKIT);
+}
+
+/*
+ * Give a member back. departing: its ifnet is going away (driver detach, VNET move), so
+ * nothing is restored on it; otherwise MAC, MTU, multicast, promiscuous and IFF_UP return to
+ * what they were before it joined.
+ */
+void
+laggkit_port_del(struct laggkit_softc *sc, struct laggkit_port *lp, bool departing)
+{
+	struct ifnet *pifp = lp->lp_ifp;
+
+	sx_assert(&laggkit_sx, SA_XLOCKED);
+	LAGGKIT_XLOCK_ASSERT(sc);
+
+	/* Input first, so no new frame of this member reaches the core. */
+	if (pifp->if_input == laggkit_port_input)
+		atomic_store_rel_ptr((volatile uintptr_t *)&pifp->if_input,
+		    (uintptr_t)lp->lp_input);
+	else
+		if_printf(sc->sc_ifp, "%s: if_input was replaced by another driver; "
+		    "left as it is\n", pifp->if_xname);
+	CK_LIST_REMOVE(lp, lp_hash);
+	lp->lp_departing = departing;
+
+	LAGGKIT_CORE_LOCK(sc);
+	(void)lk_port_remove(sc->sc_core, lp->lp_index);
+	LAGGKIT_CORE_UNLOCK(sc);
+	(void)laggkit_settle_port(sc, lp);	/* MAC/MTU back, unless departing */
+	if (!departing) {
+		if (lp->lp_promisc)
+			(void)ifpromisc(pifp, 0);
+		if (lp->lp_allmulti)
+			(void)if_allmulti(pifp, 0);
+		if (!lp->lp_was_up)
+			laggkit_port_setup(pifp, false);
+	}
+	/* Stop transmit from picking it, then free once readers are done. */
+	lp->lp_departing = 1;
+	atomic_store_rel_ptr((volatile uintptr_t *)&sc->sc_ports[lp->lp_index], 0);
+	NET_EPOCH_CALL(laggkit_port_free, &lp->lp_epoch_ctx);
+	laggkit_update_caps(sc);
+}
+
+/* ---- Receive ----------------------------------------------------------------------------- */
+
+/* A frame for a port that is no longer ours (raced with removal): give it to its owner. */
+static void
+laggkit_port_input_orphan(struct ifnet *ifp, struct mbuf *m)
+{
+	laggkit_input_fn *fn = ifp->if_input;
+	struct mbuf *next;
+
+	if (fn != laggkit_port_input) {
+		fn(ifp, m);
+		return;
+	}
+	for (; m != NULL; m = next) {
+		next = m->m_nextpkt;
+		m->m_nextpkt = NULL;
+		m_freem(m);
+	}
+}
+
+static void
+laggkit_port_input_one(struct laggkit_port *lp, struct mbuf *m)
+{
+	struct laggkit_softc *sc = lp->lp_sc;
+	struct ifnet *ifp = sc->sc_ifp;
+	struct lk_frame f;
+	uint8_t hdr[LAGGKIT_HDR_COPY];
+	uint8_t ctl[LAGGKIT_CTL_MAX];
+	uint32_t len;
+
+	if (m->m_len < ETHER_HDR_LEN && (m = m_pullup(m, ETHER_HDR_LEN)) == NULL) {
+		if_inc_counter(ifp, IFCOUNTER_IERRORS, 1);
+		return;
+	}
+	/* tcpdump on a member keeps working, as with lagg(4) */
+	ETHER_BPF_MTAP(lp->lp_ifp, m);
+	if ((ifp->if_drv_flags & IFF_DRV_RUNNING) == 0 || lp->lp_departing) {
+		m_freem(m);
+		return;
+	}
+
+	laggkit_frame_view(m, &f, hdr);
+	switch (lk_input(sc->sc_core, lp->lp_index, &f)) {
+	case LK_RX_ACCEPT:
+		m->m_pkthdr.rcvif = ifp;
+		if_inc_counter(ifp, IFCOUNTER_IPACKETS, 1);
+		(*ifp->if_input)(ifp, m);	/* ether_input of laggkitN */
+		break;
+	case LK_RX_CONTROL:
+		len = MIN((uint32_t)m->m_pkthdr.len, sizeof(ctl));
+		m_copydata(m, 0, len, (caddr_t)ctl);
+		m_freem(m);
+		LAGGKIT_CORE_LOCK(sc);
+		(void)lk_control_input(sc->sc_core, lp->lp_index, ctl, len);
+		LAGGKIT_CORE_UNLOCK(sc);
+		break;
+	case LK_RX_DROP:
+	default:
+		/* counted by the core (port not collecting, protocol none, ...) */
+		m_freem(m);
+		break;
+	}
+}
+
+/*
+ * The member's if_input while it belongs to an aggregate. Drivers may pass a chain linked
+ * through m_nextpkt; each frame is judged on its own.
+ */
+static void
+laggkit_port_input(struct ifnet *ifp, struct mbuf *m)
+{
+	struct epoch_tracker et;
+	struct laggkit_port *lp;
+	struct mbuf *next;
+
+	NET_EPOCH_ENTER(et);
+	lp = laggkit_port_lookup(ifp);
+	if (lp == NULL) {
+		laggkit_port_input_orphan(ifp, m);
+	} else {
+		for (; m != NULL; m = next) {
+			next = m->m_nextpkt;
+			m->m_nextpkt = NULL;
+			laggkit_port_input_one(lp, m);
+		}
+	}
+	NET_EPOCH_EXIT(et);
+}
+
+/* ---- ifnet events ----------------------------------------------------------------------- */
+
+/* Link, up/down, baudrate: re-read the member later, from the aggregate's task. */
+static void
+laggkit_port_changed(struct ifnet *ifp)
+{
+	struct epoch_tracker et;
+	struct laggkit_port *lp;
+
+	NET_EPOCH_ENTER(et);
+	lp = laggkit_port_lookup(ifp);
+	/* the aggregate drains this task after NET_EPOCH_WAIT, so sc is alive here */
+	if (lp != NULL)
+		taskqueue_enqueue(taskqueue_thread, &lp->lp_sc->sc_link_task);
+	NET_EPOCH_EXIT(et);
+}
+
+static void
+laggkit_ifnet_link(void *arg __unused, struct ifnet *ifp, int state __unused)
+{
+	laggkit_port_changed(ifp);
+}
+
+static void
+laggkit_ifnet_event(void *arg __unused, struct ifnet *ifp, int event __unused)
+{
+	laggkit_port_changed(ifp);
+}
+
+/* A member is being detached or moved to another VNET: drop it now, restoring nothing. */
+static void
+laggkit_ifnet_departure(void *arg __unused, struct ifnet *ifp)
+{
+	struct laggkit_softc *sc;
+	struct laggkit_port *lp;
+	struct epoch_tracker et;
+	bool ours;
+
+	if ((ifp->if_flags & IFF_RENAMING) != 0 || laggkit_is_aggregate(ifp))
+		return;
+	NET_EPOCH_ENTER(et);
+	ours = laggkit_port_lookup(ifp) != NULL;
+	NET_EPOCH_EXIT(et);
+	if (!ours)
+		return;
+
+	sx_xlock(&laggkit_sx);
+	lp = laggkit_port_lookup(ifp);
+	if (lp != NULL) {
+		sc = lp->lp_sc;
+		LAGGKIT_XLOCK(sc);
+		if_printf(sc->sc_ifp, "member %s departed\n", ifp->if_xname);
+		laggkit_port_del(sc, lp, true);
+		LAGGKIT_XUNLOCK(sc);
+	}
+	sx_xunlock(&laggkit_sx);
+}
+
+/*
+ * `ifconfig laggkit0 ether XX` goes through if_setlladdr() and ends here: make it the
+ * aggregate's address in the core, which then reprograms the members.
+ */
+static void
+laggkit_iflladdr(void *arg __unused, struct ifnet *ifp)
+{
+	struct laggkit_softc *sc;
+	struct lk_status st;
+
+	if (!laggkit_is_aggregate(ifp))
+		return;
+	sc = ifp->if_softc;
+	LAGGKIT_XLOCK(sc);
+	if (!sc->sc_destroying) {
+		LAGGKIT_CORE_LOCK(sc);
+		if (lk_get_status(sc->sc_core, &st) == LK_OK &&
+		    memcmp(st.lladdr, IF_LLADDR(ifp), ETHER_ADDR_LEN) != 0)
+			(void)lk_set_lladdr(sc->sc_core, IF_LLADDR(ifp));
+		LAGGKIT_CORE_UNLOCK(sc);
+	}
+	LAGGKIT_XUNLOCK(sc);
+}
+
+void
+laggkit_port_events_init(void)
+{
+	for (int i = 0; i < LAGGKIT_PORTHASH; i++)
+		CK_LIST_INIT(&laggkit_porthash[i]);
+	laggkit_departure_tag = EVENTHANDLER_REGISTER(ifnet_departure_event,
+	    laggkit_ifnet_departure, NULL, EVENTHANDLER_PRI_ANY);
+	laggkit_link_tag = EVENTHANDLER_REGISTER(ifnet_link_event,
+	    laggkit_ifnet_link, NULL, EVENTHANDLER_PRI_ANY);
+	laggkit_ifevent_tag = EVENTHANDLER_REGISTER(ifnet_event,
+	    laggkit_ifnet_event, NULL, EVENTHANDLER_PRI_ANY);
+	laggkit_lladdr_tag = EVENTHANDLER_REGISTER(iflladdr_event,
+	    laggkit_iflladdr, NULL, EVENTHANDLER_PRI_ANY);
+}
+
+void
+laggkit_port_events_fini(void)
+{
+	EVENTHANDLER_DEREGISTER(iflladdr_event, laggkit_lladdr_tag);
+	EVENTHANDLER_DEREGISTER(ifnet_event, laggkit_ifevent_tag);
+	EVENTHANDLER_DEREGISTER(ifnet_link_event, laggkit_link_tag);
+	EVENTHANDLER_DEREGISTER(ifnet_departure_event, laggkit_departure_tag);
+}
