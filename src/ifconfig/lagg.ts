@@ -31,7 +31,8 @@ type Context =
   | { kind: 'lagId'; pending?: Pending }
   | { kind: 'freebsdPort'; port: LaggPort; pending?: Pending }
   | { kind: 'legacy' }
-  | { kind: 'netbsdProto' }
+  /** After `laggproto`: NetBSD -v prints max ports/actor/partner lines under it. */
+  | { kind: 'protoDetails' }
   | { kind: 'netbsdPorts'; port?: LaggPort };
 
 const NAME = /^[A-Za-z0-9_.\-]+$/;
@@ -151,7 +152,7 @@ export class LaggBlockParser {
     if (hash) lagg.hash = hash;
     if (laggdev ?? previous?.laggdev) lagg.laggdev = laggdev ?? previous?.laggdev;
     this.iface.lagg = { ...lagg, ...(previous && previous.proto === '' ? withoutHead(previous) : {}), ports: previous?.ports ?? [] };
-    this.ctx = legacy ? { kind: 'legacy' } : { kind: 'netbsdProto' };
+    this.ctx = legacy ? { kind: 'legacy' } : { kind: 'protoDetails' };
     return true;
   }
 
@@ -247,7 +248,7 @@ export class LaggBlockParser {
         if (!/^laggport\s/.test(text)) return false;
         return this.portLine(text, line) !== undefined;
       }
-      case 'netbsdProto': {
+      case 'protoDetails': {
         const nb = (this.lagg(line).netbsd ??= {});
         if ((m = /^max ports=(\d{1,10}), flags=(\S+)$/.exec(text))) {
           const flags = parseBitField(m[2] ?? '');
@@ -290,7 +291,7 @@ export class LaggBlockParser {
     if ((m = /^partner=\[([^[\]]*)\]$/.exec(text))) {
       const peer = parseLacpPeer(m[1] ?? '');
       if (!peer) return false;
-      port.lacp = { ...port.lacp, partner: { ...peer, ...pickPort(port.lacp?.partner) } };
+      port.lacp = { ...port.lacp, partner: peer };
       return true;
     }
     if ((m = /^partner: port=([0-9a-fA-F]{1,4}) prio=([0-9a-fA-F]{1,4}) state=(\S+)$/.exec(text))) {
@@ -308,11 +309,6 @@ export class LaggBlockParser {
     }
     return false;
   }
-}
-
-function pickPort(peer: { portNumber?: number; portPriority?: number } | undefined): { portNumber?: number; portPriority?: number } {
-  if (!peer || peer.portNumber === undefined || peer.portPriority === undefined) return {};
-  return { portNumber: peer.portNumber, portPriority: peer.portPriority };
 }
 
 function withoutHead(l: LaggInfo): Partial<LaggInfo> {
