@@ -14,11 +14,14 @@
  *   await topo.setLink('b', 'veth1', 'down');
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ExecutionContext } from 'ava';
+import { parseIfconfig } from '../../../src/ifconfig/index.js';
+import type { IfInterface } from '../../../src/ifconfig/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const repoRoot = path.resolve(here, '..', '..', '..');
@@ -178,6 +181,23 @@ export class Laggd {
   async status(ifname = 'laggkit0', verbose = false): Promise<LaggStatusJson> {
     const out = await this.ctlOk(...(verbose ? ['-v'] : []), '--json', ifname);
     return JSON.parse(out) as LaggStatusJson;
+  }
+
+  /** `laggctl IF` (or -v) read through the project's ifconfig parser. */
+  async ifconfig(ifname = 'laggkit0', verbose = false): Promise<IfInterface> {
+    const text = await this.ctlOk(...(verbose ? ['-v'] : []), ifname);
+    const model = parseIfconfig(text);
+    const iface = model.interfaces.find((i) => i.name === ifname);
+    if (!iface) throw new Error(`no ${ifname} block in laggctl output:\n${text}`);
+    return iface;
+  }
+
+  /** Port name -> flag names (ACTIVE, COLLECTING, ...) from the status block. */
+  async portFlags(ifname = 'laggkit0'): Promise<Record<string, string[]>> {
+    const iface = await this.ifconfig(ifname);
+    const res: Record<string, string[]> = {};
+    for (const p of iface.lagg?.ports ?? []) res[p.name] = p.flags.names;
+    return res;
   }
 
   /** Per-port counters (laggctl IF counters --json). */
@@ -478,25 +498,125 @@ export async function createTopology(t: ExecutionContext, opts: TopologyOptions 
 /**
  * The usual two-host setup: a laggd on each side, laggkit0 created with `proto` over every
  * link, addresses 10.77.0.1/24 (a) and 10.77.0.2/24 (b) plus fd77::1/64 and fd77::2/64.
- * Extra laggctl words for each side are appended to the create line.
+ * Extra laggctl words for each side are appended to the create line; protoB gives b another
+ * protocol.
  */
 export async function laggPair(
   t: ExecutionContext,
   proto: string,
-  opts: TopologyOptions & { extra?: string[]; extraB?: string[] } = {},
+  opts: TopologyOptions & { extra?: string[]; extraB?: string[]; protoB?: string } = {},
 ): Promise<{ topo: Topology; la: Laggd; lb: Laggd }> {
   const topo = await createTopology(t, opts);
   const la = await topo.a.startLaggd();
   const lb = await topo.b.startLaggd();
   const ports = topo.links.flatMap((l) => ['laggport', l.a.ifname]);
   await la.ctlOk('laggkit0', 'create', 'laggproto', proto, ...ports, ...(opts.extra ?? []));
-  await lb.ctlOk('laggkit0', 'create', 'laggproto', proto, ...ports, ...(opts.extraB ?? opts.extra ?? []));
+  await lb.ctlOk('laggkit0', 'create', 'laggproto', opts.protoB ?? proto, ...ports, ...(opts.extraB ?? opts.extra ?? []));
   for (const [h, n] of [[topo.a, 1], [topo.b, 2]] as const) {
     await h.execOk(['ip', 'link', 'set', 'laggkit0', 'up']);
     await h.execOk(['ip', 'addr', 'add', `10.77.0.${n}/24`, 'dev', 'laggkit0']);
     await h.execOk(['ip', 'addr', 'add', `fd77::${n}/64`, 'dev', 'laggkit0', 'nodad']);
   }
   return { topo, la, lb };
+}
+
+/** A running packet capture (tcpdump) in a host namespace. */
+export interface Capture {
+  /** Stop tcpdump and return what it printed (one line per frame, -e -n, plus -A payload). */
+  stop(): Promise<string>;
+}
+
+/**
+ * Start `tcpdump -i ifname -e -n -l [-A] FILTER...` in a namespace and wait until it listens.
+ * -e prints MAC addresses (member frames carry the aggregate's MAC), -A the payload in ASCII.
+ */
+export async function startCapture(host: Host, ifname: string, filter: string[] = [], opts: { ascii?: boolean; hex?: boolean } = {}): Promise<Capture> {
+  const args = ['tcpdump', '-i', ifname, '-e', '-n', '-l', '-U', ...(opts.ascii ? ['-A'] : []), ...(opts.hex ? ['-xx'] : []), ...filter];
+  const child = host.spawn(args);
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const done = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  await waitFor(`tcpdump on ${host.ns}/${ifname} to listen`, () => {
+    if (child.exitCode !== null) throw new Error(`tcpdump exited: ${err}`);
+    return err.includes('listening on');
+  }, 10_000, 20);
+  return {
+    async stop() {
+      // Give frames in flight a moment to be printed before stopping.
+      await sleep(200);
+      child.kill('SIGINT');
+      await done;
+      return out;
+    },
+  };
+}
+
+/**
+ * Send `count` UDP datagrams from `host` to dst:port, spread over `flows` source sockets
+ * (distinct source ports, so distinct L4 flows), in order, each carrying "seq=NNNNNN".
+ */
+export async function udpSend(host: Host, dst: string, port: number, count: number, flows = 1): Promise<void> {
+  const script = `
+    const dgram = require('node:dgram');
+    const [dst, port, count, flows] = process.argv.slice(1);
+    const fam = dst.includes(':') ? 'udp6' : 'udp4';
+    const socks = Array.from({ length: +flows }, () => dgram.createSocket(fam));
+    (async () => {
+      for (let i = 0; i < +count; i++) {
+        const msg = Buffer.from('seq=' + String(i).padStart(6, '0') + ';');
+        await new Promise((r, j) => socks[i % socks.length].send(msg, +port, dst, (e) => (e ? j(e) : r())));
+      }
+      for (const s of socks) s.close();
+    })().catch((e) => { console.error(e.message); process.exit(1); });`;
+  await host.execOk([process.execPath, '-e', script, dst, String(port), String(count), String(flows)]);
+}
+
+/**
+ * Move `bytes` random bytes over TCP from host `from` to `to` (listening on toAddr:port) with
+ * socat, and return the SHA-256 of what was sent and of what arrived.
+ */
+export async function tcpTransfer(from: Host, to: Host, toAddr: string, bytes = 2 * 1024 * 1024, port = 5201): Promise<{ sent: string; received: string; receivedBytes: number }> {
+  const topo = from.topo;
+  const src = path.join(topo.tmpDir, `tcp-src-${port}-${counter}`);
+  const dst = path.join(topo.tmpDir, `tcp-dst-${port}-${counter++}`);
+  writeFileSync(src, randomBytes(bytes));
+  const v6 = toAddr.includes(':');
+  const listener = to.spawn(['socat', '-u', `${v6 ? 'TCP6' : 'TCP4'}-LISTEN:${port},reuseaddr`, `CREATE:${dst}`]);
+  const lDone = new Promise<number>((resolve) => listener.on('close', (c) => resolve(c ?? 1)));
+  await waitFor(`socat listening on ${to.ns}:${port}`, async () => {
+    const r = await to.exec(['ss', '-Hltn', `sport = :${port}`]);
+    return r.stdout.trim().length > 0;
+  }, 10_000, 50);
+  const target = v6 ? `TCP6:[${toAddr}]:${port}` : `TCP4:${toAddr}:${port}`;
+  await from.execOk(['socat', '-u', `OPEN:${src}`, target], { timeoutMs: 60_000 });
+  const code = await Promise.race([lDone, sleep(30_000).then(() => -1)]);
+  if (code !== 0) throw new Error(`receiver socat exited ${code}`);
+  const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
+  const received = existsSync(dst) ? readFileSync(dst).length : 0;
+  return { sent: sha(src), received: existsSync(dst) ? sha(dst) : '', receivedBytes: received };
+}
+
+/**
+ * Make one end of a link silent while its carrier stays up: every frame the host sends on
+ * `ifname` is redirected (tc mirred) into a veth whose peer is down, where it is dropped.
+ * (This kernel has no netem or gact; mirred is enough.) Returns the undo function.
+ */
+export async function silence(host: Host, ifname: string): Promise<() => Promise<void>> {
+  const sink = `sk${ifname}`.slice(0, 15);
+  await host.execOk(['ip', 'link', 'add', sink, 'type', 'veth', 'peer', 'name', `${sink}p`.slice(0, 15)]);
+  await host.execOk(['ip', 'link', 'set', sink, 'up']);
+  // laggd may already have put a clsact qdisc on its members; reuse it then.
+  await host.exec(['tc', 'qdisc', 'add', 'dev', ifname, 'clsact']);
+  await host.execOk(['tc', 'filter', 'add', 'dev', ifname, 'egress', 'prio', '1', 'handle', '7', 'protocol', 'all',
+    'u32', 'match', 'u32', '0', '0', 'action', 'mirred', 'egress', 'redirect', 'dev', sink]);
+  return async () => {
+    await host.execOk(['tc', 'filter', 'del', 'dev', ifname, 'egress', 'prio', '1', 'handle', '800::7', 'protocol', 'all', 'u32']).catch(async () => {
+      await host.execOk(['tc', 'filter', 'del', 'dev', ifname, 'egress', 'prio', '1']);
+    });
+    await host.exec(['ip', 'link', 'del', sink]);
+  };
 }
 
 /** Quote nothing: configs are written as files; this joins laggctl lines for a config file. */
