@@ -33,6 +33,7 @@ DEBS=(
   iperf3           # traffic generator for tests and benchmarks
   netcat-openbsd   # simple TCP transfers across aggregates
   bsdextrautils    # hexdump for frame dumps
+  mandoc           # mandoc -Tlint of kmod/freebsd/laggkit.4
 )
 
 missing=()
