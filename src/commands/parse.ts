@@ -21,7 +21,7 @@ export default class Parse extends LaggkitCommand {
   static override examples = [
     'ifconfig -v lagg0 | laggkit parse',
     'ssh host ifconfig -v | laggkit parse --os freebsd --json',
-    'laggctl status laggkit0 | laggkit parse --json',
+    'laggkit parse --os netbsd --json < ifconfig-netbsd.txt',
   ];
   static override flags = {
     // Validated in execute() so a bad value is a usage error naming the value (exit 2).
