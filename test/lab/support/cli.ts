@@ -1,0 +1,67 @@
+/**
+ * Helpers for the lab tests: run the built laggkit CLI (dist/, built by `npm run test:lab`),
+ * poll for a condition, and list what a lab may have left behind on this host.
+ */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  json?: { ok: boolean; result?: any; error?: { code: string; message: string } };
+}
+
+export function cli(args: string[], env: Record<string, string> = {}, timeoutMs = 180_000): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [path.join(repo, 'bin', 'run.js'), ...args], { env: { ...process.env, ...env }, timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
+      let json: CliResult['json'];
+      if (args.includes('--json')) {
+        try {
+          json = JSON.parse(stdout);
+        } catch {
+          json = undefined;
+        }
+      }
+      resolve({ code, stdout, stderr, json });
+    });
+  });
+}
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, everyMs = 250): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < end) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+}
+
+/** Processes whose command line mentions `needle` (e.g. a lab folder). */
+export function processesMentioning(needle: string): number[] {
+  const pids: number[] = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
+    try {
+      if (fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(needle)) pids.push(Number(d));
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return pids;
+}
+
+export function distBuilt(): boolean {
+  return fs.existsSync(path.join(repo, 'dist', 'commands', 'lab', 'up.js'));
+}
