@@ -19,12 +19,6 @@
 
 #include "laggkit_lagg.h"
 
-#ifdef INET6
-#include <netinet/in.h>
-#include <netinet6/in6_var.h>
-#include <netinet6/in6_ifattach.h>
-#endif
-
 bool
 laggkit_is_lagg_ioctl(u_long cmd)
 {
@@ -160,17 +154,6 @@ laggkit_add_port(struct laggkit_softc *sc, struct lagg_reqport *rp)
 
 	if (rp->rp_portname[0] == '\0' || (pifp = ifunit_ref(rp->rp_portname)) == NULL)
 		return (EINVAL);
-#ifdef INET6
-	/*
-	 * As lagg(4): a member keeps no IPv6 link-local address of its own, or two link-local
-	 * scope zones would be merged into the aggregate's.
-	 */
-	if (pifp != sc->sc_ifp && !laggkit_is_aggregate(pifp) && in6ifa_llaonifp(pifp)) {
-		in6_ifdetach(pifp);
-		if_printf(sc->sc_ifp, "IPv6 addresses on %s removed before it joins\n",
-		    pifp->if_xname);
-	}
-#endif
 	sx_xlock(&laggkit_sx);
 	LAGGKIT_XLOCK(sc);
 	error = laggkit_port_add(sc, pifp, (uint16_t)MIN(rp->rp_prio, UINT16_MAX));
@@ -360,6 +343,9 @@ laggkit_lagg_ioctl(struct laggkit_softc *sc, u_long cmd, caddr_t data)
 		LAGGKIT_CORE_LOCK(sc);
 		error = laggkit_errno(lk_set_proto(sc->sc_core, (enum lk_proto)ra->ra_proto));
 		LAGGKIT_CORE_UNLOCK(sc);
+		/* re-read members, so a switch to lacp reports NICs without speed/duplex */
+		if (error == 0)
+			taskqueue_enqueue(taskqueue_thread, &sc->sc_link_task);
 		LAGGKIT_XUNLOCK(sc);
 		return (error);
 	case SIOCSLAGGPORT:

@@ -27,6 +27,12 @@
 
 #include <net/bpf.h>
 
+#ifdef INET6
+#include <netinet/in.h>
+#include <netinet6/in6_var.h>
+#include <netinet6/in6_ifattach.h>
+#endif
+
 static CK_LIST_HEAD(laggkit_porthead, laggkit_port) laggkit_porthash[LAGGKIT_PORTHASH];
 
 static eventhandler_tag laggkit_departure_tag;
@@ -76,8 +82,8 @@ laggkit_port_of(struct laggkit_softc *sc, const struct ifnet *pifp)
  * aggregate silently refusing a member.
  */
 static void
-laggkit_port_media(struct laggkit_softc *sc, struct laggkit_port *lp, uint64_t *speed,
-    enum lk_duplex *duplex)
+laggkit_port_media(struct laggkit_softc *sc, struct laggkit_port *lp, bool lacp,
+    uint64_t *speed, enum lk_duplex *duplex)
 {
 	struct ifnet *pifp = lp->lp_ifp;
 	struct ifmediareq ifmr;
@@ -99,7 +105,7 @@ laggkit_port_media(struct laggkit_softc *sc, struct laggkit_port *lp, uint64_t *
 		else if ((active & IFM_HDX) != 0)
 			*duplex = LK_DUPLEX_HALF;
 	}
-	if (pifp->if_link_state == LINK_STATE_UP &&
+	if (lacp && pifp->if_link_state == LINK_STATE_UP &&
 	    (*speed == 0 || *duplex != LK_DUPLEX_FULL)) {
 		if (!lp->lp_media_warned)
 			if_printf(sc->sc_ifp, "%s reports %s; LACP will not aggregate it "
@@ -118,11 +124,15 @@ laggkit_port_link(struct laggkit_softc *sc, struct laggkit_port *lp)
 	struct ifnet *pifp = lp->lp_ifp;
 	enum lk_duplex duplex;
 	uint64_t speed;
+	bool lacp;
 	int up;
 
 	LAGGKIT_XLOCK_ASSERT(sc);
 	up = pifp->if_link_state == LINK_STATE_UP && (pifp->if_flags & IFF_UP) != 0;
-	laggkit_port_media(sc, lp, &speed, &duplex);
+	LAGGKIT_CORE_LOCK(sc);
+	lacp = lk_get_proto(sc->sc_core) == LK_PROTO_LACP;
+	LAGGKIT_CORE_UNLOCK(sc);
+	laggkit_port_media(sc, lp, lacp, &speed, &duplex);
 	if (lp->lp_link_up && !up)
 		sc->sc_flapping++;
 	lp->lp_link_up = up;
@@ -323,6 +333,17 @@ laggkit_port_add(struct laggkit_softc *sc, struct ifnet *pifp, uint16_t prio)
 	error = laggkit_port_check(sc, pifp);
 	if (error != 0)
 		return (error);
+#ifdef INET6
+	/*
+	 * As lagg(4): a member keeps no IPv6 address of its own, or its link-local scope zone
+	 * would be merged into the aggregate's.
+	 */
+	if (in6ifa_llaonifp(pifp) != NULL) {
+		in6_ifdetach(pifp);
+		if_printf(sc->sc_ifp, "IPv6 addresses on %s removed before it joins\n",
+		    pifp->if_xname);
+	}
+#endif
 
 	memset(&info, 0, sizeof(info));
 	info.name = pifp->if_xname;
