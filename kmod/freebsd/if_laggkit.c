@@ -97,16 +97,20 @@ void
 laggkit_unlock(struct laggkit_softc *sc)
 {
 	struct ifnet *ifp = sc->sc_ifp;
-	int lladdr, mtu;
+	int caps, lladdr, mtu;
 
 	LAGGKIT_XLOCK_ASSERT(sc);
 	if (!sc->sc_destroying)
 		(void)laggkit_settle(sc);
 	lladdr = sc->sc_notify_lladdr && !sc->sc_destroying;
 	mtu = sc->sc_notify_mtu && !sc->sc_destroying;
-	sc->sc_notify_lladdr = sc->sc_notify_mtu = 0;
+	caps = sc->sc_notify_caps && !sc->sc_destroying;
+	sc->sc_notify_lladdr = sc->sc_notify_mtu = sc->sc_notify_caps = 0;
 	sx_xunlock(&sc->sc_sx);
 
+	/* vlan(4) takes its lock, then ours (vlan_config): never call it holding ours */
+	if (caps)
+		VLAN_CAPABILITIES(ifp);
 	if (lladdr)
 		EVENTHANDLER_INVOKE(iflladdr_event, ifp);
 #if __FreeBSD_version >= 1400000
@@ -171,7 +175,7 @@ laggkit_update_caps(struct laggkit_softc *sc)
 	if (ifp->if_capabilities != cap || ifp->if_capenable != cap) {
 		ifp->if_capabilities = cap;
 		ifp->if_capenable = cap;
-		VLAN_CAPABILITIES(ifp);
+		sc->sc_notify_caps = 1;
 	}
 }
 

@@ -26,6 +26,7 @@
 #include "laggkit_var.h"
 
 #include <net/bpf.h>
+#include <net/if_vlan_var.h>
 
 #ifdef INET6
 #include <netinet/in.h>
@@ -39,6 +40,8 @@ static eventhandler_tag laggkit_departure_tag;
 static eventhandler_tag laggkit_link_tag;
 static eventhandler_tag laggkit_ifevent_tag;
 static eventhandler_tag laggkit_lladdr_tag;
+static eventhandler_tag laggkit_vlan_config_tag;
+static eventhandler_tag laggkit_vlan_unconfig_tag;
 
 static void laggkit_port_input(struct ifnet *ifp, struct mbuf *m);
 static void laggkit_port_free(epoch_context_t ctx);
@@ -617,6 +620,44 @@ laggkit_iflladdr(void *arg __unused, struct ifnet *ifp)
 	LAGGKIT_XUNLOCK(sc);
 }
 
+/*
+ * A vlan(4) on the aggregate registers its tag with the aggregate only; members with
+ * hardware VLAN filtering would drop its frames. Pass the registration on, as lagg(4) does.
+ */
+static void
+laggkit_vlan_forward(struct ifnet *ifp, uint16_t vtag, bool config)
+{
+	struct laggkit_softc *sc;
+
+	if (!laggkit_is_aggregate(ifp))
+		return;
+	sc = ifp->if_softc;
+	LAGGKIT_XLOCK(sc);
+	for (int i = 0; i < LK_MAX_PORTS && !sc->sc_destroying; i++) {
+		struct laggkit_port *lp = sc->sc_ports[i];
+
+		if (lp == NULL || lp->lp_departing)
+			continue;
+		if (config)
+			EVENTHANDLER_INVOKE(vlan_config, lp->lp_ifp, vtag);
+		else
+			EVENTHANDLER_INVOKE(vlan_unconfig, lp->lp_ifp, vtag);
+	}
+	LAGGKIT_XUNLOCK(sc);
+}
+
+static void
+laggkit_vlan_config(void *arg __unused, struct ifnet *ifp, uint16_t vtag)
+{
+	laggkit_vlan_forward(ifp, vtag, true);
+}
+
+static void
+laggkit_vlan_unconfig(void *arg __unused, struct ifnet *ifp, uint16_t vtag)
+{
+	laggkit_vlan_forward(ifp, vtag, false);
+}
+
 void
 laggkit_port_events_init(void)
 {
@@ -630,11 +671,17 @@ laggkit_port_events_init(void)
 	    laggkit_ifnet_event, NULL, EVENTHANDLER_PRI_ANY);
 	laggkit_lladdr_tag = EVENTHANDLER_REGISTER(iflladdr_event,
 	    laggkit_iflladdr, NULL, EVENTHANDLER_PRI_ANY);
+	laggkit_vlan_config_tag = EVENTHANDLER_REGISTER(vlan_config,
+	    laggkit_vlan_config, NULL, EVENTHANDLER_PRI_ANY);
+	laggkit_vlan_unconfig_tag = EVENTHANDLER_REGISTER(vlan_unconfig,
+	    laggkit_vlan_unconfig, NULL, EVENTHANDLER_PRI_ANY);
 }
 
 void
 laggkit_port_events_fini(void)
 {
+	EVENTHANDLER_DEREGISTER(vlan_unconfig, laggkit_vlan_unconfig_tag);
+	EVENTHANDLER_DEREGISTER(vlan_config, laggkit_vlan_config_tag);
 	EVENTHANDLER_DEREGISTER(iflladdr_event, laggkit_lladdr_tag);
 	EVENTHANDLER_DEREGISTER(ifnet_event, laggkit_ifevent_tag);
 	EVENTHANDLER_DEREGISTER(ifnet_link_event, laggkit_link_tag);

@@ -115,6 +115,7 @@ struct laggkit_softc {
 	int			 sc_pend_lladdr_set;			/* under sc_mtx */
 	int			 sc_notify_lladdr;	/* under sc_sx: announce after unlock */
 	int			 sc_notify_mtu;		/* under sc_sx: announce after unlock */
+	int			 sc_notify_caps;	/* under sc_sx: tell vlan(4) after unlock */
 	int			 sc_attached;	/* ether_ifattach done, not yet detached */
 	int			 sc_destroying;	/* written under sc_sx and sc_mtx */
 	int			 sc_link_up;	/* aggregate link as the core last reported it */
