@@ -146,25 +146,9 @@ laggkit_get_port(struct laggkit_softc *sc, struct lagg_reqport *rp)
 	return (error);
 }
 
+/* laggport / -laggport: both hold the global lock, so no other aggregate races for the NIC. */
 static int
-laggkit_add_port(struct laggkit_softc *sc, struct lagg_reqport *rp)
-{
-	struct ifnet *pifp;
-	int error;
-
-	if (rp->rp_portname[0] == '\0' || (pifp = ifunit_ref(rp->rp_portname)) == NULL)
-		return (EINVAL);
-	sx_xlock(&laggkit_sx);
-	LAGGKIT_XLOCK(sc);
-	error = laggkit_port_add(sc, pifp, (uint16_t)MIN(rp->rp_prio, UINT16_MAX));
-	LAGGKIT_XUNLOCK(sc);
-	sx_xunlock(&laggkit_sx);
-	if_rele(pifp);
-	return (error);
-}
-
-static int
-laggkit_del_port(struct laggkit_softc *sc, struct lagg_reqport *rp)
+laggkit_member(struct laggkit_softc *sc, struct lagg_reqport *rp, bool add)
 {
 	struct laggkit_port *lp;
 	struct ifnet *pifp;
@@ -174,8 +158,9 @@ laggkit_del_port(struct laggkit_softc *sc, struct lagg_reqport *rp)
 		return (EINVAL);
 	sx_xlock(&laggkit_sx);
 	LAGGKIT_XLOCK(sc);
-	lp = laggkit_port_of(sc, pifp);
-	if (lp == NULL)
+	if (add)
+		error = laggkit_port_add(sc, pifp, (uint16_t)MIN(rp->rp_prio, UINT16_MAX));
+	else if ((lp = laggkit_port_of(sc, pifp)) == NULL)
 		error = ENOENT;
 	else
 		laggkit_port_del(sc, lp, false);
@@ -349,9 +334,8 @@ laggkit_lagg_ioctl(struct laggkit_softc *sc, u_long cmd, caddr_t data)
 		LAGGKIT_XUNLOCK(sc);
 		return (error);
 	case SIOCSLAGGPORT:
-		return (laggkit_add_port(sc, (struct lagg_reqport *)data));
 	case SIOCSLAGGDELPORT:
-		return (laggkit_del_port(sc, (struct lagg_reqport *)data));
+		return (laggkit_member(sc, (struct lagg_reqport *)data, cmd == SIOCSLAGGPORT));
 	case SIOCSLAGGHASH:
 		if ((rf->rf_flags & LAGG_F_HASHMASK) == 0)
 			return (EINVAL);
