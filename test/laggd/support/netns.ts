@@ -609,12 +609,10 @@ export async function silence(host: Host, ifname: string): Promise<() => Promise
   await host.execOk(['ip', 'link', 'set', sink, 'up']);
   // laggd may already have put a clsact qdisc on its members; reuse it then.
   await host.exec(['tc', 'qdisc', 'add', 'dev', ifname, 'clsact']);
-  await host.execOk(['tc', 'filter', 'add', 'dev', ifname, 'egress', 'prio', '1', 'handle', '7', 'protocol', 'all',
+  await host.execOk(['tc', 'filter', 'add', 'dev', ifname, 'egress', 'prio', '1', 'protocol', 'all',
     'u32', 'match', 'u32', '0', '0', 'action', 'mirred', 'egress', 'redirect', 'dev', sink]);
   return async () => {
-    await host.execOk(['tc', 'filter', 'del', 'dev', ifname, 'egress', 'prio', '1', 'handle', '800::7', 'protocol', 'all', 'u32']).catch(async () => {
-      await host.execOk(['tc', 'filter', 'del', 'dev', ifname, 'egress', 'prio', '1']);
-    });
+    await host.execOk(['tc', 'filter', 'del', 'dev', ifname, 'egress', 'prio', '1']);
     await host.exec(['ip', 'link', 'del', sink]);
   };
 }
