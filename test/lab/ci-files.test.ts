@@ -1,0 +1,105 @@
+/**
+ * The lab's files that cannot run here, validated as far as this machine allows:
+ *  - Vagrantfile: Ruby's syntax check, then loaded for real with a stand-in Vagrant.configure
+ *    (support/vagrant-stub.rb) that records every box, link and provisioner; the inline
+ *    provisioner is syntax-checked by sh.
+ *  - .github/workflows/bsd-matrix.yml: parsed with the yaml package and checked against the
+ *    workflow structure (on/jobs/runs-on/steps) and the bundled list of actions, versions and
+ *    inputs (fixtures/workflow-actions.json); the release matrix must cover FreeBSD 13/14/15
+ *    and NetBSD 9/10, and every script it runs must exist and pass `sh -n`.
+ */
+import test from 'ava';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { testNeeding } from '../support/require.js';
+import { repo } from './support/cli.js';
+
+interface Rec {
+  attrs: Record<string, unknown>;
+  calls: Array<{ method: string; args: unknown[]; options: Record<string, unknown>; block?: Rec }>;
+  children: Record<string, Rec>;
+}
+
+const vagrantfile = path.join(repo, 'Vagrantfile');
+
+testNeeding(test, 'Vagrantfile passes ruby -c', { tools: ['ruby'] }, (t) => {
+  t.regex(execFileSync('ruby', ['-c', vagrantfile], { encoding: 'utf8' }), /Syntax OK/);
+});
+
+testNeeding(test, 'Vagrantfile defines FreeBSD 14/15 and NetBSD 10 boxes, each with a virtio and an e1000 private link, provisioned by laggkit', { tools: ['ruby', 'sh'] }, (t) => {
+  const out = execFileSync('ruby', [path.join(repo, 'test', 'lab', 'support', 'vagrant-stub.rb'), vagrantfile], { encoding: 'utf8', env: { ...process.env, LAGGKIT_DEPLOY: '' } });
+  const configs = JSON.parse(out) as Array<{ version: string; config: Rec }>;
+  t.is(configs.length, 1);
+  t.is(configs[0]!.version, '2');
+  const vm = configs[0]!.config.children.vm!;
+  const defines = vm.calls.filter((c) => c.method === 'define');
+  t.deepEqual(defines.map((d) => d.args[0]).sort(), ['freebsd14', 'freebsd15', 'netbsd10']);
+  const guests: Record<string, string> = { freebsd14: 'freebsd', freebsd15: 'freebsd', netbsd10: 'netbsd' };
+  for (const d of defines) {
+    const name = d.args[0] as string;
+    const node = d.block!.children.vm!;
+    t.truthy(node.attrs.box, `${name}: a box`);
+    t.is(node.attrs.guest, guests[name], `${name}: guest type`);
+    const nets = node.calls.filter((c) => c.method === 'network' && c.args[0] === 'private_network');
+    t.is(nets.length, 2, `${name}: two private links`);
+    t.deepEqual(nets.map((n) => n.options.nic_type), ['virtio', '82540EM'], `${name}: VirtualBox NIC models virtio and e1000`);
+    t.deepEqual(nets.map((n) => n.options.libvirt__model_type), ['virtio', 'e1000'], `${name}: libvirt NIC models`);
+    t.true(nets.every((n) => n.options.auto_config === false), `${name}: links left unconfigured for lagg`);
+    const ips = nets.map((n) => String(n.options.ip));
+    t.true(ips.every((ip) => /^10\.98\.\d\.\d+$/.test(ip)));
+    const prov = node.calls.find((c) => c.method === 'provision');
+    t.is(prov?.options.type, 'shell', `${name}: shell provisioner`);
+    execFileSync('sh', ['-n'], { input: String(prov?.options.inline) });
+    const trig = d.block!.children.trigger!.calls.find((c) => c.method === 'after' && c.args[0] === 'up');
+    t.regex(String(trig?.block?.attrs.info), /laggkit deploy/, `${name}: the deploy step is laggkit's`);
+  }
+  // The same two link networks on every box, so any two boxes face each other.
+  const linkNets = defines.map((d) => d.block!.children.vm!.calls.filter((c) => c.method === 'network').map((c) => c.options.virtualbox__intnet).join(','));
+  t.is(new Set(linkNets).size, 1);
+});
+
+interface Step { name?: string; uses?: string; run?: string; with?: Record<string, unknown>; if?: string }
+interface Job { name?: string; 'runs-on': string; strategy?: { matrix: Record<string, unknown[]> }; steps: Step[]; 'timeout-minutes'?: number }
+
+test('bsd-matrix workflow: valid structure, known actions and inputs, FreeBSD 13/14/15 and NetBSD 9/10', (t) => {
+  const text = fs.readFileSync(path.join(repo, '.github', 'workflows', 'bsd-matrix.yml'), 'utf8');
+  const doc = YAML.parse(text, { uniqueKeys: true }) as { name: string; on: Record<string, unknown>; jobs: Record<string, Job> };
+  const known = JSON.parse(fs.readFileSync(path.join(repo, 'test', 'lab', 'fixtures', 'workflow-actions.json'), 'utf8')) as Record<string, { inputs: string[]; required: string[]; releases?: string[] }>;
+  t.is(typeof doc.name, 'string');
+  t.truthy(doc.on && typeof doc.on === 'object', 'on: triggers');
+  for (const trig of Object.keys(doc.on)) t.true(['push', 'pull_request', 'workflow_dispatch', 'schedule'].includes(trig), `known trigger ${trig}`);
+  t.deepEqual(Object.keys(doc.jobs).sort(), ['freebsd', 'netbsd']);
+  const releases: Record<string, string[]> = {};
+  for (const [id, job] of Object.entries(doc.jobs)) {
+    t.regex(id, /^[A-Za-z_][A-Za-z0-9_-]*$/);
+    t.is(job['runs-on'], 'ubuntu-latest', `${id}: a Linux runner (the VM runs inside it)`);
+    t.true(Array.isArray(job.steps) && job.steps.length > 0);
+    for (const step of job.steps) {
+      t.true((step.uses === undefined) !== (step.run === undefined), `${id}: a step has exactly one of uses/run`);
+      if (step.uses === undefined) continue;
+      if (step.uses !== 'actions/checkout@v4') t.truthy(job.steps[0]?.uses === 'actions/checkout@v4', `${id}: checkout first`);
+      const spec = known[step.uses];
+      t.truthy(spec, `${id}: known action ${step.uses}`);
+      if (!spec) continue;
+      for (const k of Object.keys(step.with ?? {})) t.true(spec.inputs.includes(k), `${id}: ${step.uses} has an input '${k}'`);
+      for (const r of spec.required) t.truthy(step.with?.[r], `${id}: ${step.uses} needs '${r}'`);
+      if (step.uses.startsWith('vmactions/')) {
+        const rel = String(step.with?.release);
+        t.is(rel, '${{ matrix.release }}');
+        releases[step.uses] = (job.strategy?.matrix.release ?? []).map(String);
+        for (const r of releases[step.uses]!) t.true(spec.releases!.includes(r), `${step.uses} offers release ${r}`);
+        const run = String(step.with?.run);
+        const script = /sh (\S+\.sh)/.exec(run)?.[1];
+        t.truthy(script, 'the VM runs a script from the repository');
+        t.true(fs.existsSync(path.join(repo, script!)), `${script} exists`);
+        execFileSync('sh', ['-n', path.join(repo, script!)]);
+      }
+    }
+  }
+  t.deepEqual(releases['vmactions/freebsd-vm@v1']!.map((r) => r.split('.')[0]), ['13', '14', '15']);
+  t.deepEqual(releases['vmactions/netbsd-vm@v1']!.map((r) => r.split('.')[0]), ['9', '10']);
+  // ${{ }} expressions only reference contexts that exist in a job.
+  for (const m of text.matchAll(/\$\{\{\s*([^}]+?)\s*\}\}/g)) t.regex(m[1]!, /^(matrix|github|env|secrets|steps|runner)\./, `expression ${m[1]}`);
+});

@@ -1,0 +1,87 @@
+#!/bin/sh
+# laggkit end-to-end run inside a FreeBSD or NetBSD machine (what .github/workflows/bsd-matrix.yml
+# runs in its VMs; it also works by hand on a test box: `sh vm/ci/bsd-e2e.sh` as root from a
+# checkout). Prints TAP and writes e2e-report/ (TAP, JSON status, ifconfig captures).
+#
+# FreeBSD: builds if_laggkit.ko against /usr/src, loads it next to the base if_lagg, then joins
+# laggkit0 (lacp) and a base lagg0 (lacp) back to back through two epair(4) links, the lagg0
+# side in a vnet jail, and checks: both aggregate both ports, ping crosses, a port taken down
+# leaves the aggregate working, laggkit's ifconfig parser reads the real ifconfig output.
+# NetBSD: builds the CLI, runs the C core tests, and checks laggkit's parser on the real
+# `ifconfig -a` (NetBSD 10: with a lagg(4) interface configured).
+set -u
+cd "$(dirname "$0")/../.."
+report=e2e-report
+mkdir -p "$report"
+n=0
+failed=0
+tap() { echo "$1" | tee -a "$report/e2e.tap"; }
+ok() { n=$((n + 1)); tap "ok $n - $1"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); tap "not ok $n - $1"; }
+check() { # check "description" command...
+  desc=$1; shift
+  if "$@" >>"$report/e2e.log" 2>&1; then ok "$desc"; else not_ok "$desc"; fi
+}
+: >"$report/e2e.tap"
+os=$(uname -s)
+tap "# laggkit e2e on $os $(uname -r) ($(uname -m))"
+
+# The CLI: dependencies without native builds (node-pty only serves the lab console).
+check "npm ci" npm ci --ignore-scripts --no-audit --no-fund
+check "CLI builds (tsc)" npm run build --silent
+# kmod/core's test makefile is GNU make and needs clang's sanitizers (FreeBSD's base compiler).
+if command -v clang >/dev/null && command -v gmake >/dev/null; then
+  check "C core unit tests (ASan+UBSan)" gmake -C kmod/core test CC=clang
+else
+  n=$((n + 1)); tap "ok $n - C core unit tests # SKIP needs clang and gmake"
+fi
+
+parse() { # parse FILE: laggkit's ifconfig parser on a real capture, JSON into the report
+  node bin/run.js parse --json <"$1" >"$1.json" && grep -q '"ok":true' "$1.json"
+}
+
+if [ "$os" = FreeBSD ]; then
+  if [ ! -f /usr/src/sys/conf/kmod.mk ]; then
+    ver=$(freebsd-version -u | sed 's/-p[0-9]*$//')
+    check "fetch /usr/src for $ver" sh -c "fetch -q -o /tmp/src.txz https://download.freebsd.org/releases/$(uname -m)/$ver/src.txz && tar -C / -xf /tmp/src.txz"
+  fi
+  check "if_laggkit.ko builds" make -C kmod/freebsd
+  kldload if_lagg 2>/dev/null
+  check "if_laggkit.ko loads next to if_lagg" kldload ./kmod/freebsd/if_laggkit.ko
+  a=$(ifconfig epair create); b=$(ifconfig epair create)
+  a=${a%a}; b=${b%a}
+  check "vnet jail for the base lagg side" jail -c name=lkpeer vnet persist vnet.interface="${a}b" vnet.interface="${b}b"
+  check "laggkit0: lacp over ${a}a ${b}a" sh -c "ifconfig laggkit0 create && ifconfig ${a}a up && ifconfig ${b}a up && ifconfig laggkit0 laggproto lacp laggport ${a}a laggport ${b}a 10.66.0.1/24 up"
+  check "lagg0 (base) in the jail: lacp over ${a}b ${b}b" jexec lkpeer sh -c "ifconfig lagg0 create && ifconfig ${a}b up && ifconfig ${b}b up && ifconfig lagg0 laggproto lacp laggport ${a}b laggport ${b}b 10.66.0.2/24 up"
+  sleep 5
+  ifconfig -v laggkit0 >"$report/laggkit0.txt" 2>&1
+  jexec lkpeer ifconfig -v lagg0 >"$report/lagg0.txt" 2>&1
+  check "laggkit0: both ports DISTRIBUTING" test "$(grep -c 'DISTRIBUTING' "$report/laggkit0.txt")" -ge 2
+  check "base lagg0 agrees: both ports DISTRIBUTING" test "$(grep -c 'DISTRIBUTING' "$report/lagg0.txt")" -ge 2
+  check "ping laggkit0 -> lagg0" ping -c 3 -t 5 10.66.0.2
+  check "parser reads ifconfig -v laggkit0" parse "$report/laggkit0.txt"
+  ifconfig "${a}a" down
+  sleep 4
+  ifconfig -v laggkit0 >"$report/laggkit0-port-down.txt" 2>&1
+  check "port ${a}a down: aggregate still forwards" ping -c 3 -t 5 10.66.0.2
+  ifconfig "${a}a" up
+  jail -r lkpeer >/dev/null 2>&1
+  ifconfig laggkit0 destroy 2>/dev/null
+  ifconfig "${a}a" destroy 2>/dev/null; ifconfig "${b}a" destroy 2>/dev/null
+  check "if_laggkit.ko unloads" kldunload if_laggkit
+elif [ "$os" = NetBSD ]; then
+  major=$(uname -r | cut -d. -f1)
+  if [ "$major" -ge 10 ]; then
+    check "lagg(4) interface for the parser" sh -c "ifconfig lagg0 create && ifconfig lagg0 laggproto lacp up"
+  fi
+  ifconfig -a >"$report/ifconfig-a.txt" 2>&1
+  check "parser reads NetBSD ifconfig -a" parse "$report/ifconfig-a.txt"
+  [ "$major" -ge 10 ] && ifconfig lagg0 destroy 2>/dev/null
+  if [ -d kmod/netbsd ] && [ "$major" -ge 10 ]; then
+    check "laggkit NetBSD module builds" make -C kmod/netbsd
+  fi
+fi
+
+tap "1..$n"
+tap "# $((n - failed)) passed, $failed failed"
+[ "$failed" -eq 0 ]
