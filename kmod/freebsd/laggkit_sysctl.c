@@ -114,8 +114,7 @@ laggkit_sysctl_opt(SYSCTL_HANDLER_ARGS)
 	struct laggkit_softc *sc = arg1;
 	enum lk_opt opt = arg2;
 	uint32_t value;
-	u_int v;
-	int error;
+	int error, v;
 
 	LAGGKIT_XLOCK(sc);
 	LAGGKIT_CORE_LOCK(sc);
@@ -124,13 +123,13 @@ laggkit_sysctl_opt(SYSCTL_HANDLER_ARGS)
 	LAGGKIT_XUNLOCK(sc);
 	if (error != 0)
 		return (error);
-	v = value;
+	v = (int)value;		/* the "IU" format shows and parses it unsigned */
 	error = sysctl_handle_int(oidp, &v, 0, req);
 	if (error != 0 || req->newptr == NULL)
 		return (error);
 	LAGGKIT_XLOCK(sc);
 	LAGGKIT_CORE_LOCK(sc);
-	error = laggkit_errno(lk_set_opt(sc->sc_core, opt, v));
+	error = laggkit_errno(lk_set_opt(sc->sc_core, opt, (uint32_t)v));
 	LAGGKIT_CORE_UNLOCK(sc);
 	LAGGKIT_XUNLOCK(sc);
 	return (error);
