@@ -646,7 +646,11 @@ VNET_SYSUNINIT(vnet_laggkit_uninit, SI_SUB_INIT_IF, SI_ORDER_ANY, vnet_laggkit_u
 static void
 laggkit_drain(void *unused __unused)
 {
+#ifdef NET_EPOCH_DRAIN_CALLBACKS
 	NET_EPOCH_DRAIN_CALLBACKS();
+#else	/* early 13 headers have the function but not the macro */
+	epoch_drain_callbacks(net_epoch_preempt);
+#endif
 	sx_destroy(&laggkit_sx);
 }
 SYSUNINIT(laggkit_drain, SI_SUB_INIT_IF, SI_ORDER_FIRST, laggkit_drain, NULL);
