@@ -139,7 +139,7 @@ lk_init(struct lk_softc *sc, const struct lk_host_ops *ops, void *host, const ch
 	    ops->ctl_transmit == NULL || ops->port_set_lladdr == NULL || ops->port_set_mtu == NULL ||
 	    ops->alloc == NULL || ops->free == NULL || ops->retire == NULL)
 		return LK_EINVAL;
-	lk_memset(sc, 0, sizeof(*sc));
+	LK_ZERO(sc);
 	sc->ops = ops;
 	sc->host = host;
 	lk_strlcpy(sc->name, name != NULL ? name : "", sizeof(sc->name));
@@ -164,6 +164,8 @@ lk_fini(struct lk_softc *sc)
 {
 	struct lk_port *p;
 
+	/* frames may still be in flight on the current table: keep it published until the end */
+	sc->dying = 1;
 	LK_FOREACH_PORT(sc, p)
 		(void)lk_port_remove(sc, p->index);
 	if (sc->proto == LK_PROTO_LACP)

@@ -56,7 +56,7 @@ lk_core_event(struct lk_softc *sc, enum lk_event_type t, const struct lk_port *p
 {
 	struct lk_event *e = &sc->events[sc->ev_next_seq % LK_EVENT_RING];
 
-	lk_memset(e, 0, sizeof(*e));
+	LK_ZERO(e);
 	e->seq = sc->ev_next_seq++;
 	e->time_ns = lk_core_now(sc);
 	e->type = (uint16_t)t;
@@ -72,7 +72,7 @@ lk_core_event(struct lk_softc *sc, enum lk_event_type t, const struct lk_port *p
 void
 lk_event_reset(struct lk_softc *sc)
 {
-	lk_memset(sc->events, 0, sizeof(sc->events));
+	LK_ZERO(&sc->events);
 	sc->ev_next_seq = 0;
 }
 

@@ -142,6 +142,7 @@ struct lk_softc {
 	/* published transmit table; txmap_dirty = rebuild pending (allocation failed) */
 	struct lk_txmap *txmap;
 	int      txmap_dirty;
+	int      dying;            /* lk_fini: no more rebuilds, the table is about to go */
 	uint64_t txmap_retry_ns;
 
 	/* the deadline last given to ops->timer_arm, UINT64_MAX when none is pending */
@@ -208,6 +209,9 @@ lk_txmap_get(const struct lk_softc *sc)
 	return __atomic_load_n(&sc->txmap, __ATOMIC_ACQUIRE);
 }
 
+/* lk_proto.c: which ports LACP lets distribute and collect right now */
+void     lk_proto_lacp_masks(const struct lk_softc *sc, uint32_t *active, uint32_t *collecting);
+
 /* lk_hash.c */
 uint32_t lk_hash_frame(const struct lk_frame *f, uint32_t layers, uint32_t seed);
 uint32_t lk_hash_mix(uint32_t h);                 /* final avalanche */
@@ -227,6 +231,10 @@ void     lk_failover_update(struct lk_softc *sc); /* re-elect the active port, e
 
 /* lk_event.c */
 void     lk_event_reset(struct lk_softc *sc);
+
+/* Zero a whole object: constant size, so the compiler inlines it or emits the memset every
+ * kernel provides (variable-size copies go through lk_memcpy/lk_memset instead). */
+#define LK_ZERO(obj) __builtin_memset((obj), 0, sizeof(*(obj)))
 
 /* Relaxed counter bump for the frame path. */
 #define LK_COUNT(field, n) __atomic_fetch_add(&(field), (uint64_t)(n), __ATOMIC_RELAXED)

@@ -134,7 +134,7 @@ lk_port_add(struct lk_softc *sc, const struct lk_port_info *info, uint32_t *port
 
 	/* commit */
 	p = &sc->ports[idx];
-	lk_memset(p, 0, sizeof(*p));
+	LK_ZERO(p);
 	p->index = idx;
 	lk_strlcpy(p->name, info->name, sizeof(p->name));
 	lk_memcpy(p->lladdr, info->lladdr, LK_ETHER_ADDR_LEN);

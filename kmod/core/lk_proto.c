@@ -116,19 +116,26 @@ active_select(struct lk_softc *sc, const struct lk_txmap *m, const struct lk_fra
 
 /* ---- lacp: the LACP code decides who collects and distributes ------------------------------- */
 
-static void
-lacp_build(const struct lk_softc *sc, struct lk_txmap *m)
+void
+lk_proto_lacp_masks(const struct lk_softc *sc, uint32_t *active, uint32_t *collecting)
 {
+	*active = *collecting = 0;
 	for (uint32_t b = sc->port_mask; b != 0; b &= b - 1) {
 		uint32_t i = (uint32_t)__builtin_ctz(b);
 		const struct lk_port *p = &sc->ports[i];
 		if (!p->link_up)
 			continue;
 		if (lk_lacp_port_distributing(sc, p))
-			m->active |= LK_PORT_BIT(i);
+			*active |= LK_PORT_BIT(i);
 		if (lk_lacp_port_collecting(sc, p))
-			m->collecting |= LK_PORT_BIT(i);
+			*collecting |= LK_PORT_BIT(i);
 	}
+}
+
+static void
+lacp_build(const struct lk_softc *sc, struct lk_txmap *m)
+{
+	lk_proto_lacp_masks(sc, &m->active, &m->collecting);
 }
 
 /* ---- the table ---------------------------------------------------------------------------- */

@@ -28,7 +28,7 @@ lk_get_status(const struct lk_softc *sc, struct lk_status *st)
 
 	if (st == NULL)
 		return LK_EINVAL;
-	lk_memset(st, 0, sizeof(*st));
+	LK_ZERO(st);
 	st->proto = sc->proto;
 	st->hash_layers = sc->opts[LK_OPT_HASH_LAYERS];
 	lk_memcpy(st->opts, sc->opts, sizeof(st->opts));
@@ -58,7 +58,7 @@ lk_get_port_status(const struct lk_softc *sc, uint32_t port, struct lk_port_stat
 	if (!LK_PORT_VALID(sc, port))
 		return LK_ENOENT;
 	p = &sc->ports[port];
-	lk_memset(st, 0, sizeof(*st));
+	LK_ZERO(st);
 	lk_strlcpy(st->name, p->name, sizeof(st->name));
 	st->prio = p->prio;
 	st->link_up = p->link_up;

@@ -27,23 +27,67 @@ port_key(uint32_t index, uint32_t seed)
 	return lk_hash_mix((index + 1u) * 0x9e3779b9u ^ seed);
 }
 
+static inline uint32_t
+bucket_key(const struct lk_txmap *m, uint32_t b)
+{
+	return lk_hash_mix(b ^ (m->seed * 0x85ebca6bu));
+}
+
+/* Rendezvous winner of bucket b among the active ports: highest score, ties to lowest index. */
+static uint8_t
+bucket_owner(const struct lk_txmap *m, const uint32_t *pkey, uint32_t b)
+{
+	uint32_t bkey = bucket_key(m, b), best = 0, bestk = 0;
+
+	for (uint32_t k = 0; k < m->nactive; k++) {
+		uint32_t s = lk_hash_mix(bkey ^ pkey[m->order[k]]);
+		if (k == 0 || s > best) {
+			best = s;
+			bestk = k;
+		}
+	}
+	return m->order[bestk];
+}
+
+/*
+ * Incremental fill. Under the same seed a bucket whose owner is still active keeps it unless
+ * a newly added port outscores it: the owner was the maximum over the old set, so only the
+ * added ports can beat it. Buckets of ports that left are scored again over the whole set.
+ * The result is exactly the full computation's; it only keeps frequent LACP/link rebuilds
+ * cheap (one or two scores per bucket instead of one per port).
+ */
 static void
-fill_buckets(struct lk_txmap *m)
+fill_buckets(struct lk_txmap *m, const struct lk_txmap *old)
 {
 	uint32_t pkey[LK_MAX_PORTS];
+	uint32_t added = old != NULL ? m->active & ~old->active : m->active;
+	int incremental = old != NULL && old->proto->hashed && old->nactive > 0 &&
+	    old->seed == m->seed;
 
 	for (uint32_t k = 0; k < m->nactive; k++)
-		pkey[k] = port_key(m->order[k], m->seed);
+		pkey[m->order[k]] = port_key(m->order[k], m->seed);
 	for (uint32_t b = 0; b < LK_TXMAP_BUCKETS; b++) {
-		uint32_t bkey = lk_hash_mix(b ^ (m->seed * 0x85ebca6bu)), best = 0, bestk = 0;
-		for (uint32_t k = 0; k < m->nactive; k++) {
-			uint32_t s = lk_hash_mix(bkey ^ pkey[k]);
-			if (k == 0 || s > best) {
+		uint32_t owner = incremental ? old->bucket[b] : 0, bkey, best;
+
+		if (!incremental || !(m->active & LK_PORT_BIT(owner))) {
+			m->bucket[b] = bucket_owner(m, pkey, b);
+			continue;
+		}
+		if (added == 0) {
+			m->bucket[b] = (uint8_t)owner;
+			continue;
+		}
+		bkey = bucket_key(m, b);
+		best = lk_hash_mix(bkey ^ pkey[owner]);
+		for (uint32_t a = added; a != 0; a &= a - 1) {
+			uint32_t i = (uint32_t)__builtin_ctz(a);
+			uint32_t s = lk_hash_mix(bkey ^ pkey[i]);
+			if (s > best || (s == best && i < owner)) {
 				best = s;
-				bestk = k;
+				owner = i;
 			}
 		}
-		m->bucket[b] = m->order[bestk];
+		m->bucket[b] = (uint8_t)owner;
 	}
 }
 
@@ -87,6 +131,8 @@ lk_txmap_rebuild(struct lk_softc *sc)
 	struct lk_txmap *m, *old;
 	const struct lk_proto_ops *po = lk_proto_table[sc->proto];
 
+	if (sc->dying)
+		return LK_OK;
 	m = sc->ops->alloc(sc->host, sizeof(*m));
 	if (m == NULL) {
 		sc->txmap_dirty = 1;
@@ -94,7 +140,7 @@ lk_txmap_rebuild(struct lk_softc *sc)
 		lk_core_schedule(sc, sc->txmap_retry_ns);
 		return LK_ENOMEM;
 	}
-	lk_memset(m, 0, sizeof(*m));
+	LK_ZERO(m);
 	m->proto = po;
 	m->primary = -1;
 	m->hash_layers = sc->opts[LK_OPT_HASH_LAYERS];
@@ -107,10 +153,10 @@ lk_txmap_rebuild(struct lk_softc *sc)
 	m->collecting &= sc->port_mask;
 	for (uint32_t a = m->active; a != 0; a &= a - 1)
 		m->order[m->nactive++] = (uint8_t)__builtin_ctz(a);
-	if (po->hashed && m->nactive > 0)
-		fill_buckets(m);
-
 	old = sc->txmap;
+	if (po->hashed && m->nactive > 0)
+		fill_buckets(m, old);
+
 	__atomic_store_n(&sc->txmap, m, __ATOMIC_RELEASE);
 	if (old != NULL)
 		sc->ops->retire(sc->host, old);
@@ -129,8 +175,21 @@ lk_txmap_release(struct lk_softc *sc)
 		sc->ops->retire(sc->host, old);
 }
 
+/*
+ * LACP calls this whenever a port may have started or stopped collecting or distributing; it
+ * often has not, so compare first and skip the rebuild (and a grace period) when nothing moved.
+ */
 void
 lk_core_txmap_dirty(struct lk_softc *sc)
 {
+	const struct lk_txmap *m = sc->txmap;
+	uint32_t active, collecting;
+
+	if (m != NULL && !sc->txmap_dirty && sc->proto == LK_PROTO_LACP &&
+	    m->proto == lk_proto_table[LK_PROTO_LACP]) {
+		lk_proto_lacp_masks(sc, &active, &collecting);
+		if (active == m->active && collecting == m->collecting)
+			return;
+	}
 	(void)lk_txmap_rebuild(sc);
 }

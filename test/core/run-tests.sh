@@ -60,12 +60,12 @@ if [ $n -gt 0 ]; then
 		log="$B/fuzz-$name.log"
 		if "$fz" -max_total_time=$per -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
 		    -artifact_prefix="$B/fuzz-artifacts/$name-" "$work" "$seeds" >"$log" 2>&1; then
-			runs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}')
+			runs=$(grep -a -E '^stat::number_of_executed_units' "$log" | awk '{print $2}')
 			echo "$base: ${runs:-?} runs in ${per}s, no crash"
 			pass=$((pass + 1))
 		else
 			echo "$base: FAILED, see $log"
-			grep -E 'ERROR|SUMMARY|runtime error' "$log" | head -n 5
+			grep -a -E 'ERROR|SUMMARY|runtime error' "$log" | head -n 5
 			fail=$((fail + 1))
 		fi
 	done
