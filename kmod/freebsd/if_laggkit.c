@@ -385,7 +385,7 @@ laggkit_media_status(struct ifnet *ifp, struct ifmediareq *imr)
 	struct laggkit_softc *sc = ifp->if_softc;
 
 	imr->ifm_status = IFM_AVALID;
-	if (atomic_load_int(&sc->sc_link_up))
+	if (sc->sc_link_up)
 		imr->ifm_status |= IFM_ACTIVE;
 	imr->ifm_active = IFM_ETHER | IFM_AUTO;
 }
