@@ -336,12 +336,10 @@ rx_step(struct lk_softc *sc, struct lk_port *p, uint64_t now)
 	case LK_LACP_RX_PORT_DISABLED:
 		if (lp->port_moved)
 			rx_enter(sc, p, LK_LACP_RX_INITIALIZE, now);
-		else if (lp->port_enabled && lp->lacp_enabled)
+		else if (lp->lacp_enabled)     /* port_enabled, by the check above */
 			rx_enter(sc, p, LK_LACP_RX_EXPIRED, now);
-		else if (lp->port_enabled)
-			rx_enter(sc, p, LK_LACP_RX_LACP_DISABLED, now);
 		else
-			return 0;
+			rx_enter(sc, p, LK_LACP_RX_LACP_DISABLED, now);
 		return 1;
 	case LK_LACP_RX_LACP_DISABLED:
 		if (!lp->lacp_enabled)
@@ -587,7 +585,7 @@ sel_step(struct lk_softc *sc)
 /* ---- Mux machine (coupled control) ----------------------------------------------------------- */
 
 static void
-mux_enter(struct lk_softc *sc, struct lk_port *p, uint8_t state, uint64_t now)
+mux_enter(struct lk_port *p, uint8_t state, uint64_t now)
 {
 	struct lk_lacp_port *lp = &p->lacp;
 
@@ -618,7 +616,6 @@ mux_enter(struct lk_softc *sc, struct lk_port *p, uint8_t state, uint64_t now)
 	default:
 		break;
 	}
-	(void)sc;
 }
 
 /* Ready: every port selected for the aggregator and waiting has seen its wait_while expire. */
@@ -645,11 +642,11 @@ mux_step(struct lk_softc *sc, struct lk_port *p, uint64_t now)
 	case LK_LACP_MUX_DETACHED:
 		if (lp->selected == LK_LACP_UNSELECTED)
 			return 0;
-		mux_enter(sc, p, LK_LACP_MUX_WAITING, now);
+		mux_enter(p, LK_LACP_MUX_WAITING, now);
 		return 1;
 	case LK_LACP_MUX_WAITING:
 		if (lp->selected == LK_LACP_UNSELECTED) {
-			mux_enter(sc, p, LK_LACP_MUX_DETACHED, now);
+			mux_enter(p, LK_LACP_MUX_DETACHED, now);
 			return 1;
 		}
 		if (!lp->ready_n && timer_expired(lp->wait_while, now)) {
@@ -659,13 +656,13 @@ mux_step(struct lk_softc *sc, struct lk_port *p, uint64_t now)
 		}
 		if (lp->selected != LK_LACP_SELECTED || !lp->ready_n || !mux_ready(sc))
 			return 0;
-		mux_enter(sc, p, LK_LACP_MUX_ATTACHED, now);
+		mux_enter(p, LK_LACP_MUX_ATTACHED, now);
 		return 1;
 	case LK_LACP_MUX_ATTACHED:
 		if (lp->selected != LK_LACP_SELECTED)
-			mux_enter(sc, p, LK_LACP_MUX_DETACHED, now);
+			mux_enter(p, LK_LACP_MUX_DETACHED, now);
 		else if (partner_sync)
-			mux_enter(sc, p, LK_LACP_MUX_COLLECTING_DISTRIBUTING, now);
+			mux_enter(p, LK_LACP_MUX_COLLECTING_DISTRIBUTING, now);
 		else
 			return 0;
 		return 1;
@@ -682,7 +679,7 @@ mux_step(struct lk_softc *sc, struct lk_port *p, uint64_t now)
 			lk_marker_flush_start(sc, p, now);
 			return 1;
 		}
-		mux_enter(sc, p, LK_LACP_MUX_ATTACHED, now);
+		mux_enter(p, LK_LACP_MUX_ATTACHED, now);
 		return 1;
 	default:
 		return 0;

@@ -338,6 +338,33 @@ test_mux_sequence(void)
 	}
 }
 
+/* Ready: a port whose wait is over still waits for every other port selected with it. */
+static void
+test_mux_ready_waits_for_all(void)
+{
+	struct th_host *h = dut(2, 1);
+	struct fake_partner ns = FP;
+
+	/* not in sync: ATTACHED is as far as the mux goes */
+	ns.state &= (uint8_t)~(ST_S | ST_C | ST_D);
+	fake_pdu(h, 0, &ns, 1);
+	TH_EQ(MUX(h, 0), LK_LACP_MUX_WAITING);
+	th_advance(1000);
+	fake_pdu(h, 0, &ns, 1);
+	fake_pdu(h, 1, &ns, 1);                          /* port 1 selected 1 s later */
+	TH_EQ(MUX(h, 1), LK_LACP_MUX_WAITING);
+	th_advance(1000);                                /* port 0's wait_while is over */
+	fake_pdu(h, 0, &ns, 1);
+	fake_pdu(h, 1, &ns, 1);
+	TH_EQ(lport(h, 0)->ready_n, 1);
+	TH_EQ(MUX(h, 0), LK_LACP_MUX_WAITING);           /* ... but port 1 is not ready */
+	th_advance(1000);
+	TH_EQ(MUX(h, 0), LK_LACP_MUX_ATTACHED);          /* both attach together */
+	TH_EQ(MUX(h, 1), LK_LACP_MUX_ATTACHED);
+	fake_feed(h, 2, &FP, 1);
+	TH_CHECK(is_cd(h, 0) && is_cd(h, 1));
+}
+
 static void
 test_sel_greatest_speed(void)
 {
@@ -523,20 +550,31 @@ test_tx_rate_limit(void)
 		TH_CHECK(th_tx_get(h, 0, i + 3)->t_ns - th_tx_get(h, 0, i)->t_ns >= 1000 * MS);
 }
 
+static const struct {
+	int machine;
+	uint8_t state;
+	const char *name;
+} state_names[] = {
+	{ LK_LACP_MACHINE_RX, LK_LACP_RX_CURRENT, "CURRENT" },
+	{ LK_LACP_MACHINE_RX, LK_LACP_RX_LACP_DISABLED, "LACP_DISABLED" },
+	{ LK_LACP_MACHINE_MUX, LK_LACP_MUX_COLLECTING_DISTRIBUTING, "COLLECTING_DISTRIBUTING" },
+	{ LK_LACP_MACHINE_PTX, LK_LACP_PTX_SLOW_PERIODIC, "SLOW_PERIODIC" },
+	{ LK_LACP_MACHINE_SEL, LK_LACP_STANDBY, "STANDBY" },
+	{ LK_LACP_MACHINE_ACTOR_CHURN, LK_LACP_ACTOR_CHURN, "ACTOR_CHURN" },
+	{ LK_LACP_MACHINE_PARTNER_CHURN, LK_LACP_NO_PARTNER_CHURN, "NO_PARTNER_CHURN" },
+	{ LK_LACP_MACHINE_RX, 6, "?" },
+	{ 9, 0, "?" },
+	{ -1, 0, "?" },
+};
+
 static void
 test_state_names(void)
 {
-	TH_CHECK(strcmp(lk_lacp_state_name(0, LK_LACP_RX_CURRENT), "CURRENT") == 0);
-	TH_CHECK(strcmp(lk_lacp_state_name(0, LK_LACP_RX_LACP_DISABLED), "LACP_DISABLED") == 0);
-	TH_CHECK(strcmp(lk_lacp_state_name(1, LK_LACP_MUX_COLLECTING_DISTRIBUTING),
-	    "COLLECTING_DISTRIBUTING") == 0);
-	TH_CHECK(strcmp(lk_lacp_state_name(2, LK_LACP_PTX_SLOW_PERIODIC), "SLOW_PERIODIC") == 0);
-	TH_CHECK(strcmp(lk_lacp_state_name(3, LK_LACP_STANDBY), "STANDBY") == 0);
-	TH_CHECK(strcmp(lk_lacp_state_name(4, LK_LACP_ACTOR_CHURN), "ACTOR_CHURN") == 0);
-	TH_CHECK(strcmp(lk_lacp_state_name(5, LK_LACP_NO_PARTNER_CHURN), "NO_PARTNER_CHURN") == 0);
-	TH_CHECK(strcmp(lk_lacp_state_name(0, 6), "?") == 0);
-	TH_CHECK(strcmp(lk_lacp_state_name(9, 0), "?") == 0);
-	TH_CHECK(strcmp(lk_lacp_state_name(-1, 0), "?") == 0);
+	for (size_t i = 0; i < sizeof(state_names) / sizeof(state_names[0]); i++) {
+		th_note(state_names[i].name);
+		TH_CHECK(strcmp(lk_lacp_state_name(state_names[i].machine, state_names[i].state),
+		    state_names[i].name) == 0);
+	}
 }
 
 static void
@@ -565,6 +603,15 @@ test_options_validated(void)
 	TH_EQ(lk_port_set_lacp_prio(h->sc, 0, 99), LK_OK);
 	th_advance(1);
 	TH_EQ(pst(h, 0).lacp.actor.port_prio, 99);
+	/* automatic keys: Mb/s up to 32 Gb/s, Gb/s with bit 15 above */
+	lacp_opt(h, LK_OPT_LACP_KEY, 0);
+	(void)th_port_add(h, "ten1", 10 * GBPS, 1);
+	(void)th_port_add(h, "forty2", 40 * GBPS, 1);
+	TH_EQ(pst(h, 1).lacp.actor.key, 10000);
+	TH_EQ(pst(h, 2).lacp.actor.key, 0x8000 | 40);
+	lacp_opt(h, LK_OPT_LACP_MULTI_SPEED, 1);         /* one key for every speed */
+	TH_EQ(pst(h, 1).lacp.actor.key, pst(h, 2).lacp.actor.key);
+	lacp_opt(h, LK_OPT_LACP_KEY, 0x1234);
 	/* options survive a protocol change and back */
 	TH_EQ(lk_set_proto(h->sc, LK_PROTO_FAILOVER), LK_OK);
 	TH_EQ(lk_set_proto(h->sc, LK_PROTO_LACP), LK_OK);
@@ -587,6 +634,7 @@ main(void)
 		th_run_case("ptx: active/passive", test_ptx_modes, &ptx_modes[i]);
 	th_run("ptx: NO_PERIODIC on link down", test_ptx_link_down);
 	th_run("mux: DETACHED WAITING ATTACHED COLLECTING_DISTRIBUTING", test_mux_sequence);
+	th_run("mux: Ready waits for every waiting port", test_mux_ready_waits_for_all);
 	th_run("sel: greatest total speed", test_sel_greatest_speed);
 	th_run("sel: equal speed keeps the current LAG", test_sel_equal_speed_ties_stay);
 	for (size_t i = 0; i < sizeof(standby_cases) / sizeof(standby_cases[0]); i++)

@@ -65,25 +65,33 @@ test_responder_byte_exact(void)
 	TH_EQ(lport(h, 0)->draining, 0);
 }
 
-/* Negotiated pair with 3 ports; returns the port each of n flows leaves a by. */
-static void
-flow_ports(struct th_host *a, uint32_t n, uint32_t *out)
+/* Frame of test flow i (TCP, one source port per flow). */
+static uint32_t
+flow_frame(uint32_t i, uint8_t *frame, uint32_t size)
 {
 	struct th_flow fl;
-	struct lk_frame f;
-	uint8_t frame[128];
 
 	memset(&fl, 0, sizeof(fl));
 	fl.family = 4;
 	fl.proto = 6;
 	fl.src_ip[3] = 1;
 	fl.dst_ip[3] = 2;
+	fl.sport = (uint16_t)(2000 + i);
+	fl.dport = 80;
+	return th_build(&fl, frame, size);
+}
+
+/* The port mask each of n flows leaves a by. */
+static void
+flow_ports(struct th_host *a, uint32_t n, uint32_t *out)
+{
+	struct lk_frame f;
+	uint8_t frame[128];
+
 	for (uint32_t i = 0; i < n; i++) {
-		fl.sport = (uint16_t)(2000 + i);
-		fl.dport = 80;
 		memset(&f, 0, sizeof(f));
 		f.data = frame;
-		f.len = f.caplen = th_build(&fl, frame, sizeof(frame));
+		f.len = f.caplen = flow_frame(i, frame, sizeof(frame));
 		out[i] = lk_output(a->sc, &f);
 	}
 }
@@ -160,19 +168,10 @@ test_standby_flush_timeout(void)
 	TH_CHECK(is_cd(a, 2) && is_cd(b, 2));
 	{
 		uint32_t rx0 = th_rx_count(b, 2);
-		struct th_flow fl;
 		uint8_t frame[128];
 
-		memset(&fl, 0, sizeof(fl));
-		fl.family = 4;
-		fl.proto = 6;
-		fl.src_ip[3] = 1;
-		fl.dst_ip[3] = 2;
-		fl.dport = 80;
-		for (uint32_t i = 0; i < NFLOWS; i++) {
-			fl.sport = (uint16_t)(2000 + i);
-			(void)th_send(a, frame, th_build(&fl, frame, sizeof(frame)));
-		}
+		for (uint32_t i = 0; i < NFLOWS; i++)
+			(void)th_send(a, frame, flow_frame(i, frame, sizeof(frame)));
 		TH_EQ(th_rx_count(b, 2), rx0 + on2);
 	}
 	th_advance(49);
