@@ -51,7 +51,7 @@ timer_min(uint64_t *next, uint64_t deadline)
 		*next = deadline;
 }
 
-/* ---- Identity helpers ---------------------------------------------------------------------- */
+/* ---- Identity helpers ------------------------------------------------------------------------ */
 
 /* Same port identity (system, key, port): what update_Selected and port_moved compare. */
 static int
@@ -97,7 +97,7 @@ partner_admin_state(const struct lk_softc *sc)
 	return ST_TMO | ST_AGG | ST_SYNC | ST_COL | ST_DIST;
 }
 
-/* ---- Selected variable ------------------------------------------------------------------- */
+/* ---- Selected variable ----------------------------------------------------------------------- */
 
 static void
 set_selected(struct lk_softc *sc, struct lk_port *p, uint8_t sel)
@@ -122,7 +122,7 @@ unselect_for_reselection(struct lk_softc *sc, struct lk_port *p)
 	p->lacp.reselect = 1;
 }
 
-/* ---- Actor operational values --------------------------------------------------------------- */
+/* ---- Actor operational values ---------------------------------------------------------------- */
 
 /*
  * Recompute what the actor advertises from configuration and media. A change of key or of
@@ -161,7 +161,7 @@ actor_refresh(struct lk_softc *sc, struct lk_port *p)
 		lp->ntt = 1;
 }
 
-/* ---- Receive machine --------------------------------------------------------------------- */
+/* ---- Receive machine ------------------------------------------------------------------------- */
 
 static void
 record_default(struct lk_softc *sc, struct lk_port *p)
@@ -361,7 +361,7 @@ rx_step(struct lk_softc *sc, struct lk_port *p, uint64_t now)
 	}
 }
 
-/* ---- Periodic Transmission machine --------------------------------------------------------- */
+/* ---- Periodic Transmission machine ----------------------------------------------------------- */
 
 static void
 ptx_enter(struct lk_port *p, uint8_t state, uint64_t now)
@@ -429,7 +429,7 @@ ptx_step(struct lk_port *p, uint64_t now)
 	}
 }
 
-/* ---- Selection Logic ------------------------------------------------------------------------ */
+/* ---- Selection Logic ------------------------------------------------------------------------- */
 
 /* May p be part of an aggregate at all? */
 static int
@@ -686,7 +686,7 @@ mux_step(struct lk_softc *sc, struct lk_port *p, uint64_t now)
 	}
 }
 
-/* ---- Churn Detection machines --------------------------------------------------------------- */
+/* ---- Churn Detection machines ---------------------------------------------------------------- */
 
 static int
 churn_step(struct lk_softc *sc, struct lk_port *p, uint64_t now, int partner)
@@ -738,7 +738,7 @@ churn_step(struct lk_softc *sc, struct lk_port *p, uint64_t now, int partner)
 	}
 }
 
-/* ---- Transmit machine ---------------------------------------------------------------------- */
+/* ---- Transmit machine ------------------------------------------------------------------------ */
 
 /* At most LK_LACP_TX_LIMIT PDUs per fast periodic interval; returns when the next may go. */
 static uint64_t
@@ -867,7 +867,7 @@ lacp_run_and_schedule(struct lk_softc *sc)
 		lk_core_schedule(sc, next);
 }
 
-/* ---- Entry points ----------------------------------------------------------------------------- */
+/* ---- Entry points ---------------------------------------------------------------------------- */
 
 void
 lk_lacp_attach(struct lk_softc *sc)
@@ -1047,7 +1047,7 @@ lk_lacp_set_opt(struct lk_softc *sc, enum lk_opt opt, uint32_t value)
 	return LK_OK;
 }
 
-/* ---- Observability ---------------------------------------------------------------------------- */
+/* ---- Observability --------------------------------------------------------------------------- */
 
 void
 lk_lacp_port_status(const struct lk_softc *sc, const struct lk_port *p,
@@ -1114,7 +1114,7 @@ lk_lacp_state_name(int machine, uint8_t state)
 	return tab[machine].names[state];
 }
 
-/* ---- Planned moves ------------------------------------------------------------------------------ */
+/* ---- Planned moves --------------------------------------------------------------------------- */
 
 int
 lk_lacp_port_flush(struct lk_softc *sc, struct lk_port *p)

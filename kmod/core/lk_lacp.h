@@ -18,7 +18,7 @@
 struct lk_softc;
 struct lk_port;
 
-/* ---- Wire format ------------------------------------------------------------------------------ */
+/* ---- Wire format ----------------------------------------------------------------------------- */
 
 #define LK_SLOW_DST_MAC        { 0x01, 0x80, 0xc2, 0x00, 0x00, 0x02 }
 #define LK_SLOW_ETHERTYPE      0x8809u
@@ -72,7 +72,7 @@ int    lk_marker_pdu_decode(const uint8_t *frame, uint32_t len, struct lk_marker
 /* Slow-protocols subtype of a frame with a valid header, or -1. */
 int    lk_slow_subtype(const uint8_t *frame, uint32_t len);
 
-/* ---- Machine states (names from IEEE 802.1AX) -------------------------------------------------- */
+/* ---- Machine states (names from IEEE 802.1AX) ------------------------------------------------ */
 
 enum lk_lacp_rx_state {       /* Receive machine */
 	LK_LACP_RX_INITIALIZE, LK_LACP_RX_PORT_DISABLED, LK_LACP_RX_EXPIRED,
@@ -103,7 +103,7 @@ enum lk_lacp_partner_churn_state {
 #define LK_LACP_MACHINE_ACTOR_CHURN   4
 #define LK_LACP_MACHINE_PARTNER_CHURN 5
 
-/* ---- Timers (IEEE 802.1AX values), nanoseconds ---------------------------------------------- */
+/* ---- Timers (IEEE 802.1AX values), nanoseconds ----------------------------------------------- */
 
 #define LK_LACP_NS_PER_S             1000000000ull
 #define LK_LACP_FAST_PERIODIC_NS     (1ull * LK_LACP_NS_PER_S)
@@ -115,7 +115,7 @@ enum lk_lacp_partner_churn_state {
 #define LK_LACP_TX_LIMIT             3u    /* PDUs per fast periodic interval */
 #define LK_MARKER_TIMEOUT_NS         (100ull * 1000000ull)
 
-/* ---- Per-port state (struct lk_port.lacp) --------------------------------------------------- */
+/* ---- Per-port state (struct lk_port.lacp) ---------------------------------------------------- */
 
 struct lk_lacp_port {
 	struct lk_lacp_peer_info actor;     /* operational actor values sent in our PDUs */
@@ -176,7 +176,7 @@ struct lk_lacp_softc {
 	uint64_t lag_speed;          /* per-port speed of the selected LAG (multi-speed off) */
 };
 
-/* ---- Entry points (host lock held) --------------------------------------------------------- */
+/* ---- Entry points (host lock held) ----------------------------------------------------------- */
 
 void     lk_lacp_attach(struct lk_softc *sc);
 void     lk_lacp_detach(struct lk_softc *sc);
@@ -206,7 +206,7 @@ int      lk_lacp_port_flush(struct lk_softc *sc, struct lk_port *p);
 /* A flush is pending on p. */
 int      lk_lacp_port_draining(const struct lk_softc *sc, const struct lk_port *p);
 
-/* ---- Between lk_lacp.c and lk_marker.c ----------------------------------------------------- */
+/* ---- Between lk_lacp.c and lk_marker.c ------------------------------------------------------- */
 
 /* Marker PDU received on p (already validated): answer requests, match responses. */
 void     lk_marker_input(struct lk_softc *sc, struct lk_port *p, const struct lk_marker_pdu *m);

@@ -35,7 +35,7 @@ negotiate(struct th_host *h, uint32_t n, const struct fake_partner *fp)
 		TH_CHECK(is_cd(h, i));
 }
 
-/* ---- Receive machine ------------------------------------------------------------------------ */
+/* ---- Receive machine ------------------------------------------------------------------------- */
 
 static void
 test_rx_initial_expired_defaulted(void)
@@ -179,7 +179,7 @@ test_rx_port_moved(void)
 	TH_EQ(RX(h, 1), LK_LACP_RX_CURRENT);
 }
 
-/* ---- Periodic Transmission machine ---------------------------------------------------------- */
+/* ---- Periodic Transmission machine ----------------------------------------------------------- */
 
 static void
 test_ptx_fast(void)
@@ -280,7 +280,7 @@ test_ptx_link_down(void)
 	TH_EQ(pdus_sent(h, 0, t0), 0);
 }
 
-/* ---- Mux machine and Selection Logic ------------------------------------------------------- */
+/* ---- Mux machine and Selection Logic --------------------------------------------------------- */
 
 static void
 test_mux_sequence(void)
@@ -470,7 +470,7 @@ test_sel_maxports(const void *arg)
 	TH_CHECK(is_cd(h, 0) && is_cd(h, 1));
 }
 
-/* ---- Churn Detection machines ------------------------------------------------------------- */
+/* ---- Churn Detection machines ---------------------------------------------------------------- */
 
 static void
 test_churn(void)
@@ -520,7 +520,7 @@ test_actor_churn_standby(void)
 	TH_EQ(pst(h, 1).lacp.actor_churn, LK_LACP_ACTOR_CHURN_MONITOR);
 }
 
-/* ---- Transmit machine ---------------------------------------------------------------------- */
+/* ---- Transmit machine ------------------------------------------------------------------------ */
 
 static void
 test_tx_rate_limit(void)

@@ -30,7 +30,7 @@ all_cd(const struct th_host *h, uint32_t n)
 	return 1;
 }
 
-/* ---- negotiation --------------------------------------------------------------------------- */
+/* ---- negotiation ----------------------------------------------------------------------------- */
 
 struct neg_case {
 	const char *name;
@@ -109,7 +109,7 @@ test_negotiation(const void *arg)
 	}
 }
 
-/* ---- silent partner --------------------------------------------------------------------------- */
+/* ---- silent partner -------------------------------------------------------------------------- */
 
 static void
 test_silent_partner(void)
@@ -156,7 +156,7 @@ test_silent_partner(void)
 	TH_CHECK(all_cd(a, 2) && all_cd(b, 2));
 }
 
-/* ---- partner change --------------------------------------------------------------------------- */
+/* ---- partner change -------------------------------------------------------------------------- */
 
 static void
 test_partner_change(void)
@@ -235,7 +235,7 @@ test_maxports_promotion(void)
 	TH_EQ(pst(a, 2).lacp.sel_state, LK_LACP_STANDBY);
 }
 
-/* ---- active / passive ------------------------------------------------------------------------- */
+/* ---- active / passive ------------------------------------------------------------------------ */
 
 struct mode_case {
 	const char *name;
@@ -273,7 +273,7 @@ test_modes(const void *arg)
 	TH_EQ(!!(pst(a, 0).lacp.actor.state & ST_A), !c->a_passive);
 }
 
-/* ---- periodic rates ------------------------------------------------------------------------- */
+/* ---- periodic rates -------------------------------------------------------------------------- */
 
 static void
 test_rates(void)
@@ -304,7 +304,7 @@ test_rates(void)
 	TH_CHECK(is_cd(a, 0) && is_cd(b, 0));
 }
 
-/* ---- strict / optimistic ----------------------------------------------------------------------- */
+/* ---- strict / optimistic --------------------------------------------------------------------- */
 
 static void
 test_strict_optimistic(const void *arg)
@@ -334,7 +334,7 @@ test_strict_optimistic(const void *arg)
 	TH_EQ(dist_mask(a), strict ? 3u : 0u);
 }
 
-/* ---- multi-speed, and ports that never aggregate ---------------------------------------------- */
+/* ---- multi-speed, and ports that never aggregate --------------------------------------------- */
 
 static void
 test_multi_speed(const void *arg)
