@@ -877,8 +877,11 @@ int lg_config_apply(const char *path, int at_start)
 	static char copy[LG_MAX_MSG];
 	memcpy(copy, text, len + 1);
 	int lineno = 0;
-	for (char *save = NULL, *line = strtok_r(copy, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save)) {
+	for (char *line = copy, *next; line && *line; line = next) {
+		/* strtok would skip blank lines and put the line numbers off */
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
 		lineno++;
 		int n = split_words(line, words, LG_MAX_ARGS);
 		if (n == 0)
