@@ -61,7 +61,9 @@ rr_select(struct lk_softc *sc, const struct lk_txmap *m, const struct lk_frame *
 	uint32_t n = __atomic_fetch_add(&sc->rr_next, 1u, __ATOMIC_RELAXED);
 
 	(void)f;
-	return LK_PORT_BIT(m->order[(n / m->rr_limit) % m->nactive]);
+	if (m->rr_limit > 1)
+		n /= m->rr_limit;
+	return LK_PORT_BIT(m->order[n % m->nactive]);
 }
 
 /* ---- failover: one active port; rx-all accepts on every up port ---------------------------- */
