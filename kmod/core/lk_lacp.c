@@ -942,6 +942,17 @@ lk_lacp_port_link(struct lk_softc *sc, struct lk_port *p)
 	lacp_run_and_schedule(sc);
 }
 
+/*
+ * Our own PDU came back: two members cabled to each other, or a reflecting device. Taking it
+ * would aggregate the aggregate with itself, a forwarding loop, so it is dropped as illegal.
+ */
+static int
+pdu_is_our_own(const struct lk_softc *sc, const struct lk_lacpdu *pdu)
+{
+	return pdu->actor.sys_prio == sc->lacp.sys_prio &&
+	    lk_memcmp(pdu->actor.sys_mac, sc->lladdr, LK_ETHER_ADDR_LEN) == 0;
+}
+
 int
 lk_lacp_input(struct lk_softc *sc, struct lk_port *p, const uint8_t *frame, uint32_t len)
 {
@@ -949,7 +960,8 @@ lk_lacp_input(struct lk_softc *sc, struct lk_port *p, const uint8_t *frame, uint
 	struct lk_marker_pdu mk;
 	int subtype = lk_slow_subtype(frame, len);
 
-	if (subtype == (int)LK_SLOW_SUBTYPE_LACP && lk_lacp_pdu_decode(frame, len, &pdu) == 0) {
+	if (subtype == (int)LK_SLOW_SUBTYPE_LACP && lk_lacp_pdu_decode(frame, len, &pdu) == 0 &&
+	    !pdu_is_our_own(sc, &pdu)) {
 		p->lacp.pdus_rx++;
 		if (!sc->lacp.attached || !p->lacp.member)
 			return LK_OK;

@@ -407,6 +407,25 @@ test_never_aggregate(void)
 	TH_EQ(dist_mask(b), 5);
 }
 
+/* Two members of one aggregate cabled to each other never aggregate with themselves. */
+static void
+test_loopback(void)
+{
+	struct th_host *a = lacp_host("sysA", 0x0a);
+	uint64_t ev0 = ev_next(a);
+
+	lacp_opt(a, LK_OPT_LACP_FAST_TIMEOUT, 1);
+	lacp_ports(a, 2, GBPS);
+	th_wire(a, 0, a, 1);
+	th_advance(10 * SEC);
+	TH_EQ(pst(a, 0).lacp.pdus_rx, 0);
+	TH_CHECK(pst(a, 0).lacp.pdus_illegal > 0);
+	TH_CHECK(ev_count(a, LK_EV_ILLEGAL_PDU, 0, ev0) > 0);
+	TH_EQ(pst(a, 0).lacp.rx_state, LK_LACP_RX_DEFAULTED);
+	TH_EQ(pst(a, 0).lacp.partner.port_no, 0);
+	TH_EQ(dist_mask(a), 0);
+}
+
 /* ---- protocol change and removal ------------------------------------------------------------- */
 
 static void
@@ -455,5 +474,6 @@ main(void)
 	th_run_case("multi-speed", test_multi_speed, &on);
 	th_run("half duplex and unknown speed never aggregate", test_never_aggregate);
 	th_run("protocol switch and port removal", test_proto_switch_and_remove);
+	th_run("own PDUs looped back are illegal", test_loopback);
 	return th_summary();
 }
