@@ -623,22 +623,19 @@ int
 main(void)
 {
 	th_run("rx: INITIALIZE, EXPIRED, DEFAULTED, CURRENT", test_rx_initial_expired_defaulted);
-	for (size_t i = 0; i < sizeof(rx_timeouts) / sizeof(rx_timeouts[0]); i++)
-		th_run_case("rx: CURRENT expires", test_rx_current_expires, &rx_timeouts[i]);
+	RUN_CASES("rx: CURRENT expires", test_rx_current_expires, rx_timeouts);
 	th_run("rx: PORT_DISABLED on link down", test_rx_port_disabled);
 	th_run("rx: LACP_DISABLED on half duplex", test_rx_lacp_disabled);
 	th_run("rx: port_moved re-initialises", test_rx_port_moved);
 	th_run("ptx: FAST_PERIODIC", test_ptx_fast);
 	th_run("ptx: SLOW_PERIODIC and PERIODIC_TX", test_ptx_slow_and_back);
-	for (size_t i = 0; i < sizeof(ptx_modes) / sizeof(ptx_modes[0]); i++)
-		th_run_case("ptx: active/passive", test_ptx_modes, &ptx_modes[i]);
+	RUN_CASES("ptx: active/passive", test_ptx_modes, ptx_modes);
 	th_run("ptx: NO_PERIODIC on link down", test_ptx_link_down);
 	th_run("mux: DETACHED WAITING ATTACHED COLLECTING_DISTRIBUTING", test_mux_sequence);
 	th_run("mux: Ready waits for every waiting port", test_mux_ready_waits_for_all);
 	th_run("sel: greatest total speed", test_sel_greatest_speed);
 	th_run("sel: equal speed keeps the current LAG", test_sel_equal_speed_ties_stay);
-	for (size_t i = 0; i < sizeof(standby_cases) / sizeof(standby_cases[0]); i++)
-		th_run_case("sel: maxports and STANDBY", test_sel_maxports, &standby_cases[i]);
+	RUN_CASES("sel: maxports and STANDBY", test_sel_maxports, standby_cases);
 	th_run("churn: partner churn", test_churn);
 	th_run("churn: actor churn on a standby port", test_actor_churn_standby);
 	th_run("tx: 3 PDUs per second", test_tx_rate_limit);

@@ -460,13 +460,11 @@ main(void)
 {
 	static const int on = 1, off = 0;
 
-	for (size_t i = 0; i < sizeof(neg_cases) / sizeof(neg_cases[0]); i++)
-		th_run_case("negotiation", test_negotiation, &neg_cases[i]);
+	RUN_CASES("negotiation", test_negotiation, neg_cases);
 	th_run("silent partner: EXPIRED, DEFAULTED, out of the LAG", test_silent_partner);
 	th_run("partner change re-selects", test_partner_change);
 	th_run("maxports: STANDBY and promotion", test_maxports_promotion);
-	for (size_t i = 0; i < sizeof(mode_cases) / sizeof(mode_cases[0]); i++)
-		th_run_case("active/passive", test_modes, &mode_cases[i]);
+	RUN_CASES("active/passive", test_modes, mode_cases);
 	th_run("fast and slow periodic rates", test_rates);
 	th_run_case("strict/optimistic", test_strict_optimistic, &on);
 	th_run_case("strict/optimistic", test_strict_optimistic, &off);

@@ -26,6 +26,11 @@
 #define ST_E  LK_LACP_STATE_EXPIRED
 #define ST_CD (ST_A | ST_G | ST_S | ST_C | ST_D)
 
+/* Run fn once per row of a static table. */
+#define RUN_CASES(name, fn, table)                                                    \
+	for (size_t row_ = 0; row_ < sizeof(table) / sizeof((table)[0]); row_++)      \
+		th_run_case(name, fn, &(table)[row_])
+
 static inline struct th_host *
 lacp_host(const char *name, uint8_t mac_last)
 {
