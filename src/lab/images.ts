@@ -83,8 +83,9 @@ export interface FetchResult {
   downloaded: boolean;
 }
 
-export async function fetchImage(id: string, opts: { sha256?: string } = {}): Promise<FetchResult> {
-  const entry = catalogEntry(id);
+/** `entry` replaces the catalog's (tests serve images from a local server). */
+export async function fetchImage(id: string, opts: { sha256?: string; entry?: ImageEntry } = {}): Promise<FetchResult> {
+  const entry = opts.entry ?? catalogEntry(id);
   const finalPath = imagePathFor(id, entry);
   const fileName = path.basename(new URL(entry.url).pathname);
   if (fs.existsSync(finalPath)) return { id, path: finalPath, url: entry.url, digest: '', verifiedWith: 'verified when it was downloaded', downloaded: false };

@@ -99,3 +99,48 @@ test('image catalog: official HTTPS servers only, a checksum file beside each im
   }
   for (const id of ['freebsd-13', 'freebsd-14', 'freebsd-15', 'netbsd-9', 'netbsd-10']) t.truthy(cat[id], id);
 });
+
+/** Serve files from a map on 127.0.0.1 (an official mirror stand-in) for fetch-image. */
+async function serve(files: Record<string, Buffer | string>): Promise<{ base: string; close: () => Promise<void> }> {
+  const http = await import('node:http');
+  const srv = http.createServer((req, res) => {
+    const body = files[req.url ?? ''];
+    if (body === undefined) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200).end(body);
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const port = (srv.address() as { port: number }).port;
+  return { base: `http://127.0.0.1:${port}`, close: () => new Promise((r) => srv.close(() => r())) };
+}
+
+testNeeding(test, 'fetch-image: verifies against the checksum file, decompresses, and keeps nothing when the digest is wrong', { tools: ['xz'] }, async (t) => {
+  const { createHash } = await import('node:crypto');
+  const { fetchImage } = await import('../../src/lab/images.js');
+  process.env.LAGGKIT_CACHE_DIR = path.join(tmp, 'cache');
+  const raw = Buffer.from('FAKE DISK IMAGE '.repeat(4096));
+  const xz = execFileSync('xz', ['-c'], { input: raw });
+  const digest = createHash('sha256').update(xz).digest('hex');
+  const name = 'Test-1.0-amd64.raw.xz';
+  const mirror = await serve({ [`/r/${name}`]: xz, '/r/CHECKSUM.SHA256': `SHA256 (${name}) = ${digest}\n`, '/bad/CHECKSUM.SHA256': `SHA256 (${name}) = ${'0'.repeat(64)}\n`, [`/bad/${name}`]: xz });
+  try {
+    const entry = { guest: 'freebsd' as const, url: `${mirror.base}/r/${name}`, checksums: `${mirror.base}/r/CHECKSUM.SHA256`, algorithm: 'sha256' as const, compression: 'xz' as const };
+    const r = await fetchImage('test-ok', { entry });
+    t.true(r.downloaded);
+    t.is(r.digest, digest);
+    t.true(fs.readFileSync(r.path).equals(raw), 'decompressed image');
+    const again = await fetchImage('test-ok', { entry });
+    t.false(again.downloaded, 'a verified image is not downloaded twice');
+
+    const bad = { ...entry, url: `${mirror.base}/bad/${name}`, checksums: `${mirror.base}/bad/CHECKSUM.SHA256` };
+    const err = await t.throwsAsync(fetchImage('test-bad', { entry: bad }));
+    t.is((err as { code?: string }).code, 'E_LAB_CHECKSUM');
+    t.deepEqual(fs.readdirSync(path.join(tmp, 'cache', 'images', 'test-bad')), [], 'nothing kept from a bad download');
+    const pinned = await t.throwsAsync(fetchImage('test-pin', { entry, sha256: 'f'.repeat(64) }));
+    t.is((pinned as { code?: string }).code, 'E_LAB_CHECKSUM');
+  } finally {
+    await mirror.close();
+  }
+});
