@@ -447,6 +447,8 @@ export class Topology {
     if (this.destroyed) return;
     this.destroyed = true;
     for (const h of this.hosts) for (const d of h.laggds) await d.stop(3000).catch(() => undefined);
+    // A sanitizer report in any daemon's output fails the test that ran it.
+    const reports = this.hosts.flatMap((h) => h.laggds).map((d) => d.log()).filter((l) => /AddressSanitizer|LeakSanitizer|runtime error:/.test(l));
     for (const c of this.children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     for (const h of this.hosts) {
       // Anything else still running in the namespace (tcpdump, socat) would keep it alive.
@@ -456,6 +458,7 @@ export class Topology {
       await run(['ip', 'netns', 'del', h.ns]);
     }
     rmSync(this.tmpDir, { recursive: true, force: true });
+    if (reports.length) throw new Error(`laggd sanitizer report:\n${reports.join('\n---\n').slice(0, 8000)}`);
   }
 }
 
