@@ -22,6 +22,9 @@ import { SftpFiles } from './sftp.js';
 import { quoteArgv } from './quote.js';
 import type { ConnectOptions, ExecOptions, ExecResult, SshHop, SshSession, SshTarget, UploadResult, WriteOptions, WriteResult, RemoteStat } from './types.js';
 
+/** Prefix of the line a timed command's shell prints first on stderr: its pid. */
+const PID_MARK = 'laggkit-pid:';
+
 const TRUST_HINT = 'pass --trust-new-host-key (API: trustNewHostKey) to accept it';
 
 function hostKeyError(hop: SshHop, verdict: ReturnType<typeof judgeHostKey>, key: Buffer): SshError {
@@ -131,6 +134,18 @@ async function connectHop(hop: SshHop, opts: ConnectOptions, sock: Duplex | unde
   });
 }
 
+/**
+ * Send the "signal" channel request. ssh2's ClientChannel.signal() stays silent once our side
+ * has sent EOF (we always close stdin so commands never wait for input), but the request is
+ * still valid on the open channel, so it is sent through the protocol object directly.
+ */
+function sendKill(stream: ClientChannel): void {
+  const internal = stream as unknown as { outgoing?: { id: number; state: string }; _client?: { _protocol?: { signal(id: number, sig: string): void } } };
+  const proto = internal._client?._protocol;
+  if (proto && (internal.outgoing?.state === 'open' || internal.outgoing?.state === 'eof')) proto.signal(internal.outgoing.id, 'KILL');
+  else stream.signal('KILL');
+}
+
 class Session implements SshSession {
   private readonly files: SftpFiles;
   constructor(
@@ -158,8 +173,13 @@ class Session implements SshSession {
 
   private run(command: string, shown: string, opts: ExecOptions): Promise<ExecResult> {
     const timeoutMs = opts.timeoutMs ?? this.defaultTimeoutMs;
+    // With a timeout, the remote shell first reports its pid on stderr: sshd makes every
+    // session a new process group led by that shell, so `kill -KILL -- -PID` later ends the
+    // whole command tree. (The SSH "signal" request would be simpler, but sshd refuses it for
+    // root sessions, which is how laggkit usually logs in.)
+    const wrapped = timeoutMs !== undefined ? `printf '${PID_MARK}%s\\n' "$$" >&2; ${command}` : command;
     return new Promise((resolve, reject) => {
-      this.client.exec(command, (err, stream) => {
+      this.client.exec(wrapped, (err, stream) => {
         if (err) {
           reject(new RemoteCommandError('E_REMOTE_EXEC', `Cannot start ${shown} on ${this.target.alias}: ${err.message}`, shown, null, ''));
           return;
@@ -169,36 +189,71 @@ class Session implements SshSession {
         let code: number | null = null;
         let signal: string | null = null;
         let timedOut = false;
+        let settled = false;
+        const remotePid = () => new RegExp(`(?:^|\\n)${PID_MARK}(\\d+)\\n`).exec(Buffer.concat(errOut).toString('latin1'))?.[1];
+        const stderrText = () => {
+          const text = Buffer.concat(errOut).toString('utf8');
+          return timeoutMs !== undefined ? text.replace(new RegExp(`(^|\\n)${PID_MARK}\\d+\\n`), '$1') : text;
+        };
+        const timeoutError = () =>
+          new RemoteCommandError(
+            'E_REMOTE_TIMEOUT',
+            `The command ${shown} on ${this.target.alias} did not finish within ${timeoutMs} ms and was killed`,
+            shown,
+            code,
+            stderrText(),
+            'Raise the timeout if the command is expected to be slow.',
+          );
+        let giveUp: NodeJS.Timeout | undefined;
+        let killSent = false;
+        const killTree = () => {
+          const pid = remotePid();
+          // On a loaded host the pid line may still be on its way: try again when it arrives.
+          if (killSent || pid === undefined) return;
+          killSent = true;
+          this.client.exec(`kill -KILL -${pid} 2>/dev/null || kill -KILL -- -${pid} 2>/dev/null || kill -KILL ${pid}`, (e, killer) => {
+            if (e) {
+              stream.close();
+              return;
+            }
+            killer.on('data', () => {}).on('close', () => stream.close());
+            killer.stderr.on('data', () => {});
+            killer.end();
+          });
+        };
         const timer =
           timeoutMs !== undefined
             ? setTimeout(() => {
                 timedOut = true;
-                // OpenSSH's sshd delivers this with killpg(): the whole command tree dies.
-                stream.signal('KILL');
-                stream.close();
+                sendKill(stream);
+                killTree();
+                // A dead connection never reports the close: do not wait for it forever.
+                giveUp = setTimeout(() => {
+                  if (settled) return;
+                  settled = true;
+                  stream.close();
+                  reject(timeoutError());
+                }, 10_000);
               }, timeoutMs)
             : undefined;
         stream.on('data', (d: Buffer) => out.push(d));
-        stream.stderr.on('data', (d: Buffer) => errOut.push(d));
+        stream.stderr.on('data', (d: Buffer) => {
+          errOut.push(d);
+          if (timedOut) killTree();
+        });
         stream.on('exit', (c: number | null, s?: string) => {
           code = c;
           signal = s ?? null;
         });
         stream.on('close', () => {
           if (timer) clearTimeout(timer);
+          if (giveUp) clearTimeout(giveUp);
+          if (settled) return;
+          settled = true;
           const stdout = Buffer.concat(out).toString('utf8');
-          const stderr = Buffer.concat(errOut).toString('utf8');
+          const stderr = stderrText();
           if (timedOut) {
-            reject(
-              new RemoteCommandError(
-                'E_REMOTE_TIMEOUT',
-                `The command ${shown} on ${this.target.alias} did not finish within ${timeoutMs} ms and was killed`,
-                shown,
-                code,
-                stderr,
-                'Raise the timeout if the command is expected to be slow.',
-              ),
-            );
+            reject(timeoutError());
             return;
           }
           if (opts.check && code !== 0) {
