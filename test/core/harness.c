@@ -403,7 +403,8 @@ th_pump(void)
 	while (q_head != q_tail) {
 		struct inflight q = queue[q_head % q_cap];
 		q_head++;
-		deliver(q.to, q.port, q.data, q.len);
+		if (q.len != UINT32_MAX)       /* its host was freed meanwhile */
+			deliver(q.to, q.port, q.data, q.len);
 		if (++n > MAX_PUMP) {
 			TH_CHECK(!"frame storm: more than MAX_PUMP frames in one pump");
 			q_head = q_tail;
@@ -541,17 +542,44 @@ th_rx_count(const struct th_host *h, uint32_t port)
 	return n;
 }
 
+static void
+host_destroy(struct th_host *h)
+{
+	lk_fini(h->sc);
+	TH_EQ(h->live_allocs, 0);
+	free(h->sc);
+	free(h->ctl_tx.v);
+	free(h->data_rx.v);
+	free(h);
+}
+
+void
+th_host_free(struct th_host *h)
+{
+	int i;
+
+	for (i = 0; i < nhosts && hosts[i] != h; i++)
+		;
+	if (i == nhosts)
+		return;
+	/* forget wires that lead to it, and frames in flight to it */
+	for (int j = 0; j < nhosts; j++)
+		for (uint32_t p = 0; p < LK_MAX_PORTS; p++)
+			if (hosts[j]->peer[p] == h)
+				hosts[j]->peer[p] = NULL;
+	for (uint32_t q = q_head; q != q_tail; q++)
+		if (queue[q % q_cap].to == h)
+			queue[q % q_cap].len = UINT32_MAX;
+	host_destroy(h);
+	hosts[i] = hosts[--nhosts];
+	hosts[nhosts] = NULL;
+}
+
 void
 th_reset(void)
 {
 	for (int i = 0; i < nhosts; i++) {
-		struct th_host *h = hosts[i];
-		lk_fini(h->sc);
-		TH_EQ(h->live_allocs, 0);
-		free(h->sc);
-		free(h->ctl_tx.v);
-		free(h->data_rx.v);
-		free(h);
+		host_destroy(hosts[i]);
 		hosts[i] = NULL;
 	}
 	nhosts = 0;

@@ -74,6 +74,8 @@ struct th_host {
 
 /* Create a host with one aggregate (lk_init inside, protocol failover). */
 struct th_host *th_host_new(const char *name, const uint8_t mac[6]);
+/* Destroy one host now (lk_fini, frees); th_reset destroys the rest. */
+void     th_host_free(struct th_host *h);
 /* Add a port and bring its link up. MAC = host MAC with the last byte + index + 1, MTU 1500. */
 uint32_t th_port_add(struct th_host *h, const char *ifname, uint64_t speed_bps, int full_duplex);
 /* Frames sent on a:pa arrive at b:pb and back. */
