@@ -183,7 +183,9 @@ void     lk_lacp_detach(struct lk_softc *sc);
 int      lk_lacp_port_add(struct lk_softc *sc, struct lk_port *p);
 void     lk_lacp_port_remove(struct lk_softc *sc, struct lk_port *p);
 void     lk_lacp_port_link(struct lk_softc *sc, struct lk_port *p);
-/* A LACPDU or marker PDU received on p: 0, or LK_EPROTO (counted illegal, state unchanged). */
+/* A LACPDU or marker PDU received on p: 0, or LK_EPROTO with no state change (malformed or
+ * our own PDU looped back: pdus_illegal and LK_EV_ILLEGAL_PDU; another slow protocol's
+ * subtype: unknown_rx only). */
 int      lk_lacp_input(struct lk_softc *sc, struct lk_port *p, const uint8_t *frame, uint32_t len);
 /* Run every due machine; returns the next absolute deadline in ns, or UINT64_MAX. */
 uint64_t lk_lacp_tick(struct lk_softc *sc, uint64_t now_ns);
@@ -198,9 +200,11 @@ void     lk_lacp_lag_status(const struct lk_softc *sc, struct lk_status *st);
 
 /*
  * Marker generator for a planned move of p's flows (port leaving by configuration): sends a
- * marker and keeps p distributing until the response or LK_MARKER_TIMEOUT_NS, then stops it
- * (event LK_EV_MARKER_TIMEOUT on timeout). Returns 0 when a flush started, LK_EBUSY when one
- * is already pending, LK_EINVAL when p is not distributing (nothing to flush).
+ * marker; p keeps distributing its flows until the partner's response or LK_MARKER_TIMEOUT_NS
+ * (event LK_EV_MARKER_TIMEOUT), when lk_lacp_port_draining() turns 0 and the core is told
+ * through lk_core_txmap_dirty(); the caller then completes the move (removes the port). A
+ * port going STANDBY is flushed the same way by the Mux machine itself. Returns 0 when a
+ * flush started, LK_EBUSY when one is pending, LK_EINVAL when p is not distributing.
  */
 int      lk_lacp_port_flush(struct lk_softc *sc, struct lk_port *p);
 /* A flush is pending on p. */
