@@ -4,7 +4,7 @@
  * the very first connection and no "trust on first use" is ever needed.
  */
 import { spawn } from 'node:child_process';
-import { connect, type ExecResult, type SshSession, type SshTarget } from '../ssh/index.js';
+import { connect, quoteArgv, type ExecResult, type SshSession, type SshTarget } from '../ssh/index.js';
 import { LabError } from './errors.js';
 import type { LabState, VmState } from './state.js';
 
@@ -77,7 +77,8 @@ export function systemSshArgs(s: Pick<LabState, 'clientKey' | 'knownHosts'>, vm:
     '-p', String(vm.sshPort),
     ...(command.length ? [] : ['-t']),
     `${vm.sshUser}@127.0.0.1`,
-    ...(command.length ? ['--', ...command] : []),
+    // ssh joins its remaining words with spaces for the remote shell: quote them as one argv.
+    ...(command.length ? ['--', quoteArgv(command)] : []),
   ];
 }
 
