@@ -61,8 +61,12 @@ int main(int argc, char **argv)
 		    "LAGGD_SOCKET select another socket)\n", path, strerror(errno));
 		return 1;
 	}
-	/* An empty request (no words) still needs one message: send a lone NUL-free marker. */
-	if (send(fd, len ? req : "", len ? len : 0, 0) < 0) {
+	/* A zero-length message reads as end-of-file; no words means "-a", as ifconfig does. */
+	if (len == 0) {
+		memcpy(req, "-a", 3);
+		len = 3;
+	}
+	if (send(fd, req, len, 0) < 0) {
 		fprintf(stderr, "laggctl: send: %s\n", strerror(errno));
 		return 1;
 	}

@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@
 #include "lg_proto.h"
 
 struct lg_daemon lg;
+static int ready_fd = -1;   /* daemon mode: pipe to the waiting parent, until detached */
 
 uint64_t lg_now_ns(void)
 {
@@ -44,10 +46,12 @@ void lg_log(int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (lg.foreground) {
+	/* Until a daemon has detached, its messages (config errors) belong on the terminal too. */
+	if (lg.foreground || ready_fd >= 0) {
 		static const char *const names[] = { "error", "warning", "info", "debug" };
 		fprintf(stderr, "laggd: %s: %s\n", names[level < 0 ? 0 : level > 3 ? 3 : level], msg);
-	} else {
+	}
+	if (!lg.foreground) {
 		static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
 		syslog(prio[level < 0 ? 0 : level > 3 ? 3 : level], "%s", msg);
 	}
@@ -168,6 +172,56 @@ static void signal_readable(void)
 	}
 }
 
+/* ---- Daemon mode ---------------------------------------------------------------------------- */
+
+/*
+ * Detach before any epoll/signalfd exists: a signalfd added to epoll wakes only the process that
+ * added it, so daemon() after setup would leave the child deaf to SIGTERM. The parent waits on a
+ * pipe for the child's verdict, so `laggd -c bad.conf` still fails with exit 1 on the terminal.
+ */
+static void detach_early(void)
+{
+	int p[2];
+	char status = 1;
+	if (pipe(p) < 0) {
+		fprintf(stderr, "laggd: pipe: %s\n", strerror(errno));
+		exit(1);
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "laggd: fork: %s\n", strerror(errno));
+		exit(1);
+	}
+	if (pid > 0) {
+		close(p[1]);
+		if (read(p[0], &status, 1) != 1)
+			status = 1;
+		_exit(status);
+	}
+	close(p[0]);
+	ready_fd = p[1];
+	setsid();
+}
+
+static void detach_done(void)
+{
+	char ok = 0;
+	int fd = open("/dev/null", O_RDWR);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	if (chdir("/") < 0)
+		lg_log(1, "chdir /: %s", strerror(errno));
+	if (write(ready_fd, &ok, 1) != 1)
+		lg_log(1, "cannot tell the parent we are ready");
+	close(ready_fd);
+	ready_fd = -1;
+}
+
 /* ---- Main ----------------------------------------------------------------------------------- */
 
 static void usage(void)
@@ -239,8 +293,10 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage();
-	if (!lg.foreground)
+	if (!lg.foreground) {
 		openlog("laggd", LOG_PID, LOG_DAEMON);
+		detach_early();
+	}
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGHUP);
@@ -279,10 +335,8 @@ int main(int argc, char **argv)
 		unlink(lg.socket_path);
 		return 1;
 	}
-	if (!lg.foreground && daemon(0, 0) < 0) {
-		fprintf(stderr, "laggd: daemon: %s\n", strerror(errno));
-		return 1;
-	}
+	if (!lg.foreground)
+		detach_done();
 	lg_log(2, "listening on %s", lg.socket_path);
 	loop();
 
