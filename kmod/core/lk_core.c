@@ -283,7 +283,7 @@ lk_input(struct lk_softc *sc, uint32_t port, const struct lk_frame *f)
 	if (port >= LK_MAX_PORTS)
 		return LK_RX_DROP;
 	c = &sc->ports[port].counters;
-	if (m == NULL || (sc->port_mask & LK_PORT_BIT(port)) == 0 || f == NULL ||
+	if (m == NULL || (m->members & LK_PORT_BIT(port)) == 0 || f == NULL ||
 	    f->data == NULL || f->caplen < LK_ETHER_HDR_LEN) {
 		LK_COUNT(c->rx_dropped, 1);
 		return LK_RX_DROP;

@@ -61,6 +61,7 @@ struct lk_proto_ops;
  */
 struct lk_txmap {
 	const struct lk_proto_ops *proto;
+	uint32_t members;          /* ports that exist (a copy of sc->port_mask) */
 	uint32_t active;           /* ports that may transmit (bit i = port i) */
 	uint32_t collecting;       /* ports whose received frames are accepted */
 	uint32_t nactive;

@@ -135,6 +135,9 @@ lk_txmap_rebuild(struct lk_softc *sc)
 		return LK_OK;
 	m = sc->ops->alloc(sc->host, sizeof(*m));
 	if (m == NULL) {
+		if (sc->ops->log != NULL && !sc->txmap_dirty)
+			sc->ops->log(sc->host, 1, "laggkit: transmit table allocation failed; "
+			    "keeping the previous one and retrying");
 		sc->txmap_dirty = 1;
 		sc->txmap_retry_ns = lk_core_now(sc) + TXMAP_RETRY_NS;
 		lk_core_schedule(sc, sc->txmap_retry_ns);
@@ -148,6 +151,7 @@ lk_txmap_rebuild(struct lk_softc *sc)
 	m->use_flowid = sc->opts[LK_OPT_USE_FLOWID];
 	m->flowid_shift = sc->opts[LK_OPT_FLOWID_SHIFT];
 	m->rr_limit = sc->opts[LK_OPT_RR_LIMIT] == 0 ? 1 : sc->opts[LK_OPT_RR_LIMIT];
+	m->members = sc->port_mask;
 	po->build(sc, m);
 	m->active &= sc->port_mask;
 	m->collecting &= sc->port_mask;
