@@ -287,3 +287,22 @@ testNeeding(test, 'destroy and SIGTERM restore member MAC, MTU and up/down state
   t.is((await topo.a.exec(['ip', 'link', 'show', 'laggkit0'])).code, 1, 'TAP gone');
   t.is((await topo.a.exec(['tc', 'filter', 'show', 'dev', 'veth0', 'ingress'])).stdout.trim(), '', 'ingress filter removed');
 });
+
+testNeeding(test, 'daemon mode: laggd detaches once ready, serves laggctl, and SIGTERM cleans up', needs, async (t) => {
+  const topo = await createTopology(t, { links: 1, tag: 'gd' });
+  const sock = `${topo.tmpDir}/daemon.sock`;
+  const conf = topo.a.writeTemp('d.conf', 'laggkit0 create laggport veth0\n');
+  const r = await topo.a.exec([laggctlBin.replace(/laggctl$/, 'laggd'), '-s', sock, '-c', conf], { timeoutMs: 10_000 });
+  t.is(r.code, 0, r.stderr);
+  const list = await topo.a.exec([laggctlBin, '-s', sock, 'list']);
+  t.is(list.stdout, 'laggkit0\n');
+  const pids = (await run(['ip', 'netns', 'pids', topo.a.ns])).stdout.trim().split(/\s+/).filter(Boolean);
+  t.is(pids.length, 1, 'one daemon process in the namespace');
+  await run(['kill', '-TERM', pids[0] ?? '']);
+  await waitFor('daemon gone', async () => (await run(['ip', 'netns', 'pids', topo.a.ns])).stdout.trim() === '');
+  t.is((await topo.a.exec(['ip', 'link', 'show', 'laggkit0'])).code, 1, 'TAP removed');
+  const bad = topo.a.writeTemp('bad.conf', 'laggkit0 create rr_limit x\n');
+  const rb = await topo.a.exec([laggctlBin.replace(/laggctl$/, 'laggd'), '-s', sock, '-c', bad], { timeoutMs: 10_000 });
+  t.is(rb.code, 1, 'the waiting parent reports the failure');
+  t.regex(rb.stderr, /bad\.conf:1: .*bad value 'x' for 'rr_limit'/);
+});
