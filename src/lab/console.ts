@@ -3,6 +3,7 @@
  * console on a unix socket; node-pty runs socat between that socket and a pseudo-terminal so
  * the guest gets a proper raw terminal (line editing, Ctrl-C and job control belong to the
  * guest's shell). Ctrl-] detaches, as with telnet. Without socat, a plain socket is used.
+ * On bhyve the console is an nmdm(4) device, attached with cu(1) the same way.
  */
 import fs from 'node:fs';
 import net from 'node:net';
@@ -22,7 +23,9 @@ export async function attachConsole(socketPath: string): Promise<void> {
   stdin.resume();
   process.stderr.write('[console attached; Ctrl-] detaches]\r\n');
   try {
-    if (hasSocat()) await viaPty(socketPath);
+    // bhyve guests: the console is the B side of an nmdm(4) pair, read with cu(1).
+    if (socketPath.startsWith('/dev/')) await viaPty('cu', ['-l', socketPath, '-s', '115200']);
+    else if (hasSocat()) await viaPty('socat', ['-,raw,echo=0', `UNIX-CONNECT:${socketPath}`]);
     else await viaSocket(socketPath);
   } finally {
     if (stdin.isTTY) stdin.setRawMode(false);
@@ -31,14 +34,14 @@ export async function attachConsole(socketPath: string): Promise<void> {
   }
 }
 
-async function viaPty(socketPath: string): Promise<void> {
+async function viaPty(cmd: string, args: string[]): Promise<void> {
   let pty: typeof import('node-pty');
   try {
     pty = await import('node-pty');
   } catch (err) {
     throw new EnvironmentError('E_LAB_PTY', `node-pty is not usable: ${(err as Error).message}`, 'Reinstall dependencies: npm ci');
   }
-  const term = pty.spawn('socat', ['-,raw,echo=0', `UNIX-CONNECT:${socketPath}`], {
+  const term = pty.spawn(cmd, args, {
     name: 'xterm',
     cols: process.stdout.columns ?? 80,
     rows: process.stdout.rows ?? 24,

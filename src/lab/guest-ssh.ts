@@ -8,10 +8,10 @@ import { connect, quoteArgv, type ExecResult, type SshSession, type SshTarget } 
 import { LabError } from './errors.js';
 import type { LabState, VmState } from './state.js';
 
-export function guestTarget(s: Pick<LabState, 'clientKey' | 'knownHosts'>, vm: Pick<VmState, 'name' | 'sshPort' | 'sshUser'>): SshTarget {
+export function guestTarget(s: Pick<LabState, 'clientKey' | 'knownHosts'>, vm: Pick<VmState, 'name' | 'sshPort' | 'sshUser' | 'sshHost'>): SshTarget {
   return {
     alias: `lab-${vm.name}`,
-    host: '127.0.0.1',
+    host: vm.sshHost ?? '127.0.0.1',
     port: vm.sshPort,
     user: vm.sshUser,
     identityFiles: [s.clientKey],
@@ -20,7 +20,7 @@ export function guestTarget(s: Pick<LabState, 'clientKey' | 'knownHosts'>, vm: P
   };
 }
 
-export function connectGuest(s: Pick<LabState, 'clientKey' | 'knownHosts'>, vm: Pick<VmState, 'name' | 'sshPort' | 'sshUser'>, readyTimeoutMs = 20_000): Promise<SshSession> {
+export function connectGuest(s: Pick<LabState, 'clientKey' | 'knownHosts'>, vm: Pick<VmState, 'name' | 'sshPort' | 'sshUser' | 'sshHost'>, readyTimeoutMs = 20_000): Promise<SshSession> {
   // agentSocket '' keeps a developer's agent keys out of the lab: the lab key is the only one.
   return connect(guestTarget(s, vm), { agentSocket: '', readyTimeoutMs, keepaliveIntervalMs: 0 });
 }
@@ -41,7 +41,7 @@ export async function guestScript(s: LabState, vmName: string, script: string, t
  * Poll until the guest answers an SSH command. Host-key errors end the wait at once (a wrong
  * key is never "not ready yet"); connection refusals and handshake closes are retried.
  */
-export async function waitForSsh(s: Pick<LabState, 'clientKey' | 'knownHosts'>, vm: Pick<VmState, 'name' | 'sshPort' | 'sshUser'>, deadlineMs: number, alive: () => boolean): Promise<void> {
+export async function waitForSsh(s: Pick<LabState, 'clientKey' | 'knownHosts'>, vm: Pick<VmState, 'name' | 'sshPort' | 'sshUser' | 'sshHost'>, deadlineMs: number, alive: () => boolean): Promise<void> {
   let last = 'no attempt yet';
   while (Date.now() < deadlineMs) {
     if (!alive()) throw new LabError('E_LAB_VM_DIED', `guest ${vm.name} stopped while booting (last SSH error: ${last})`, 'Read its console log in the lab folder (laggkit lab status shows it).');
@@ -65,7 +65,7 @@ export async function waitForSsh(s: Pick<LabState, 'clientKey' | 'knownHosts'>, 
 }
 
 /** The system ssh client argv for an interactive login (what `laggkit lab ssh` execs). */
-export function systemSshArgs(s: Pick<LabState, 'clientKey' | 'knownHosts'>, vm: Pick<VmState, 'sshPort' | 'sshUser'>, command: string[] = []): string[] {
+export function systemSshArgs(s: Pick<LabState, 'clientKey' | 'knownHosts'>, vm: Pick<VmState, 'sshPort' | 'sshUser' | 'sshHost'>, command: string[] = []): string[] {
   return [
     '-o', 'StrictHostKeyChecking=yes',
     '-o', `UserKnownHostsFile=${s.knownHosts}`,
@@ -76,7 +76,7 @@ export function systemSshArgs(s: Pick<LabState, 'clientKey' | 'knownHosts'>, vm:
     '-i', s.clientKey,
     '-p', String(vm.sshPort),
     ...(command.length ? [] : ['-t']),
-    `${vm.sshUser}@127.0.0.1`,
+    `${vm.sshUser}@${vm.sshHost ?? '127.0.0.1'}`,
     // ssh joins its remaining words with spaces for the remote shell: quote them as one argv.
     ...(command.length ? ['--', quoteArgv(command)] : []),
   ];

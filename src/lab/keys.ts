@@ -38,6 +38,7 @@ export function opensshHostKey(file: string): { privateKey: string; publicKey: s
   return { privateKey: fs.readFileSync(file, 'utf8'), publicKey: fs.readFileSync(`${file}.pub`, 'utf8').trim().split(' ').slice(0, 2).join(' ') };
 }
 
-export function knownHostsLine(port: number, publicKey: string): string {
-  return `[127.0.0.1]:${port} ${publicKey}`;
+/** known_hosts spells port 22 as the bare host, any other port as [host]:port. */
+export function knownHostsLine(port: number, publicKey: string, host = '127.0.0.1'): string {
+  return `${port === 22 ? host : `[${host}]:${port}`} ${publicKey}`;
 }

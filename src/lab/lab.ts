@@ -18,6 +18,8 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { UsageError } from '../cli/errors.js';
 import { decideAccel, type AccelVerdict } from './accel.js';
+import { labBackend } from './bhyve.js';
+import { bhyveDown, bhyveLink, bhyveUp } from './bhyve-lab.js';
 import { LabError } from './errors.js';
 import { waitForSsh } from './guest-ssh.js';
 import { buildLinuxImage, guestOverlay, type LinuxImage } from './linux-image.js';
@@ -75,6 +77,10 @@ export async function labUp(opts: UpOptions = {}): Promise<LabState> {
     throw new UsageError('E_LAB_IMAGE', `a ${guest} guest needs --image PATH`, `Download an official image with: laggkit lab fetch-image ${guest}-14`);
   }
   if (opts.image && !fs.existsSync(opts.image)) throw new UsageError('E_LAB_IMAGE', `image '${opts.image}' does not exist`);
+  if (labBackend() === 'bhyve') {
+    if (peer !== 'vm') throw new UsageError('E_LAB_PEER', '--peer netns needs Linux network namespaces; on FreeBSD the peer is a second guest', 'Use --peer vm.');
+    return bhyveUp({ name, guest, image: opts.image, nics: models, timeoutSec: opts.timeoutSec, onProgress: opts.onProgress });
+  }
   if (peer === 'netns') requireRoot();
   fs.mkdirSync(dir, { recursive: true });
 
@@ -222,7 +228,7 @@ export function labStatus(name = DEFAULT_LAB): LabStatus {
     name: v.name,
     running: v.pid > 0 && isAlive(v.pid),
     pid: v.pid,
-    ssh: `${v.sshUser}@127.0.0.1:${v.sshPort}`,
+    ssh: `${v.sshUser}@${v.sshHost ?? '127.0.0.1'}:${v.sshPort}`,
     bootToSshMs: v.bootToSshMs,
     consoleLog: v.consoleLog,
     nics: v.nics.map((n) => ({ name: n.name, model: n.model, mac: n.mac, link: n.link, addr: n.addr })),
@@ -256,6 +262,7 @@ function nicOf(vm: VmState, nic: string): VmState['nics'][number] {
  */
 export async function labLink(name: string, vmName: string, nicName: string, state: 'up' | 'down', oneSide = false): Promise<LinkResult> {
   const s = requireState(name);
+  if (s.backend === 'bhyve') return { lab: name, vm: vmName, nic: nicName, state, changed: bhyveLink(s, vmName, nicName, state === 'up') };
   const vm = findVm(s, vmName);
   const nic = nicOf(vm, nicName);
   const up = state === 'up';
@@ -310,6 +317,7 @@ export interface DownResult {
 /** Stop every guest (QMP quit, then SIGKILL), remove TAPs, the namespace and the lab folder. */
 export async function labDown(name = DEFAULT_LAB): Promise<DownResult> {
   const s = requireState(name);
+  if (s.backend === 'bhyve') return { lab: name, stopped: bhyveDown(s), removed: [...s.bhyve!.teardown.map((c) => c.join(' ')), s.dir] };
   const stopped: string[] = [];
   await Promise.all(
     s.vms.map(async (vm) => {

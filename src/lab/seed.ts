@@ -21,6 +21,8 @@ export interface SeedInput {
   authorizedKey: string;
   hostKey: { privateKey: string; publicKey: string };
   mgmtMac: string;
+  /** A static management address (bhyve has no user-mode NAT/DHCP), e.g. 172.30.0.2/30. */
+  mgmtAddress?: { address: string; gateway: string };
 }
 
 function template(name: string): Record<string, unknown> {
@@ -50,6 +52,12 @@ export function metaData(input: SeedInput): string {
 export function networkConfig(input: SeedInput): string {
   const t = template('network-config.yaml') as { ethernets: { mgmt: { match: { macaddress: string } } } };
   t.ethernets.mgmt.match.macaddress = input.mgmtMac;
+  if (input.mgmtAddress) {
+    const m = t.ethernets.mgmt as Record<string, unknown>;
+    m.dhcp4 = false;
+    m.addresses = [input.mgmtAddress.address];
+    m.gateway4 = input.mgmtAddress.gateway;
+  }
   return YAML.stringify(t);
 }
 

@@ -15,6 +15,8 @@ export interface VmState {
   guest: GuestOs;
   pid: number;
   sshPort: number;
+  /** Where SSH reaches the guest: 127.0.0.1 (QEMU port forward) or its own address (bhyve). */
+  sshHost?: string;
   sshUser: string;
   qmpSocket: string;
   consoleSocket: string;
@@ -49,6 +51,10 @@ export interface LabState {
   links: LinkState[];
   netns?: string;
   taps: string[];
+  /** Which hypervisor runs the guests (absent in records from before bhyve support: qemu). */
+  backend?: 'qemu' | 'bhyve';
+  /** bhyve only: the host commands that undo the lab, and the host tap of each guest NIC. */
+  bhyve?: { teardown: string[][]; nicTaps: Record<string, string> };
 }
 
 export function statePath(name: string): string {

@@ -60,6 +60,14 @@ testNeeding(test, 'cidata seed ISO: volume id, meta-data, user-data with keys, n
   t.true(net.ethernets.mgmt.dhcp4);
 });
 
+test('network-config: a static management address when there is no DHCP (bhyve)', async (t) => {
+  const { networkConfig } = await import('../../src/lab/seed.js');
+  const net = YAML.parse(networkConfig({ ...input(), mgmtAddress: { address: '172.30.1.2/30', gateway: '172.30.1.1' } }));
+  t.false(net.ethernets.mgmt.dhcp4);
+  t.deepEqual(net.ethernets.mgmt.addresses, ['172.30.1.2/30']);
+  t.is(net.ethernets.mgmt.gateway4, '172.30.1.1');
+});
+
 testNeeding(test, 'config-2 seed ISO: OpenStack layout with meta_data.json and user_data', { tools: ['xorriso', 'isoinfo', 'ssh-keygen'] }, (t) => {
   const inp = input();
   const iso = buildSeedIso('config-2', inp, path.join(tmp, 'config2.iso'));
