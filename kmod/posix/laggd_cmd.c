@@ -726,6 +726,31 @@ static void out_init(struct lg_out *o, char *buf, size_t cap)
 		buf[0] = '\0';
 }
 
+/* Every aggregate, oldest first as ifconfig lists interfaces: status blocks, or names only. */
+static void list_laggs(struct lg_out *o, int json, int verbose, int names_only)
+{
+	struct lg_lagg *order[64];
+	int n = 0;
+	for (struct lg_lagg *l = lg.laggs; l && n < 64; l = l->next)
+		order[n++] = l;
+	if (json)
+		lg_out_printf(o, "[");
+	for (int k = n - 1; k >= 0; k--) {
+		if (names_only && json)
+			lg_out_json_str(o, order[k]->name);
+		else if (names_only)
+			lg_out_printf(o, "%s\n", order[k]->name);
+		else if (json)
+			lg_status_json(o, order[k], verbose);
+		else
+			lg_status_text(o, order[k], verbose);
+		if (json && k)
+			lg_out_printf(o, ",");
+	}
+	if (json)
+		lg_out_printf(o, "]\n");
+}
+
 int lg_cmd_run(int argc, char **argv, int from_config, char *outbuf, size_t outlen)
 {
 	struct lg_out o;
@@ -750,23 +775,7 @@ int lg_cmd_run(int argc, char **argv, int from_config, char *outbuf, size_t outl
 			lg_out_printf(&o, "laggctl: -a takes no words\n");
 			return 2;
 		}
-		/* Oldest first, as ifconfig lists interfaces in creation order. */
-		struct lg_lagg *order[64];
-		int n = 0;
-		for (struct lg_lagg *l = lg.laggs; l && n < 64; l = l->next)
-			order[n++] = l;
-		if (json)
-			lg_out_printf(&o, "[");
-		for (int k = n - 1; k >= 0; k--) {
-			if (json) {
-				lg_status_json(&o, order[k], verbose);
-				lg_out_printf(&o, k ? "," : "");
-			} else {
-				lg_status_text(&o, order[k], verbose);
-			}
-		}
-		if (json)
-			lg_out_printf(&o, "]\n");
+		list_laggs(&o, json, verbose, 0);
 		return 0;
 	}
 	const char *name = argv[i++];
@@ -775,22 +784,7 @@ int lg_cmd_run(int argc, char **argv, int from_config, char *outbuf, size_t outl
 			lg_out_printf(&o, "%s", usage_text);
 			return 0;
 		}
-		struct lg_lagg *order[64];
-		int n = 0;
-		for (struct lg_lagg *l = lg.laggs; l && n < 64; l = l->next)
-			order[n++] = l;
-		if (json)
-			lg_out_printf(&o, "[");
-		for (int k = n - 1; k >= 0; k--) {
-			if (json) {
-				lg_out_json_str(&o, order[k]->name);
-				lg_out_printf(&o, k ? "," : "");
-			} else {
-				lg_out_printf(&o, "%s\n", order[k]->name);
-			}
-		}
-		if (json)
-			lg_out_printf(&o, "]\n");
+		list_laggs(&o, json, 0, 1);
 		return 0;
 	}
 	if (!valid_ifname(name)) {
