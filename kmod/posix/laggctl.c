@@ -27,17 +27,24 @@ int main(int argc, char **argv)
 {
 	const char *path = getenv("LAGGD_SOCKET") ? getenv("LAGGD_SOCKET") : LG_DEFAULT_SOCKET;
 	size_t len = 0;
-	int i = 1;
+	int leading = 1;
 
-	if (i + 1 < argc && strcmp(argv[i], "-s") == 0) {
-		path = argv[i + 1];
-		i += 2;
-	}
-	if (argc - i > LG_MAX_ARGS) {
+	if (argc - 1 > LG_MAX_ARGS) {
 		fprintf(stderr, "laggctl: too many words\n");
 		return 2;
 	}
-	for (; i < argc; i++) {
+	for (int i = 1; i < argc; i++) {
+		/* -s is laggctl's own; it may sit among the options before the interface name. */
+		if (leading && strcmp(argv[i], "-s") == 0) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "laggctl: -s needs a socket path\n");
+				return 2;
+			}
+			path = argv[++i];
+			continue;
+		}
+		if (argv[i][0] != '-')
+			leading = 0;
 		size_t n = strlen(argv[i]) + 1;
 		if (len + n > sizeof(req)) {
 			fprintf(stderr, "laggctl: command too long\n");

@@ -206,6 +206,8 @@ testNeeding(test, 'socket selection: -s, LAGGD_SOCKET, and a clear error when la
   const d = await topo.a.startLaggd();
   const viaEnv = await topo.a.exec([laggctlBin, 'list'], { env: { ...process.env, LAGGD_SOCKET: d.socket } });
   t.is(viaEnv.code, 0, viaEnv.stderr);
+  const mixed = await topo.a.exec([laggctlBin, '--json', '-s', d.socket, 'list']);
+  t.is(mixed.stdout, '[]\n', '-s among the leading options');
   const missing = await run([laggctlBin, '-s', `${d.socket}.nope`, 'list']);
   t.is(missing.code, 1);
   t.regex(missing.stderr, /cannot reach laggd at .*\.nope/);
