@@ -1,0 +1,170 @@
+/**
+ * laggd benchmark (npm run bench:laggd): laggd against Open vSwitch's userspace LACP bond,
+ * measured side by side in one run, in the same two namespaces joined by two veth pairs,
+ * with the same traffic generator (udpblast.c).
+ *
+ *   throughput   2-port loadbalance laggd pair vs OVS balance-tcp LACP bond pair:
+ *                packets/s with 64-byte frames, Gbit/s with 1500-byte packets, 64 UDP flows
+ *   failover     longest gap in a 1 ms stream when a member's link goes down
+ *                (laggd lacp and failover pairs vs the OVS pair)
+ *   convergence  link up to every member distributing: laggd↔laggd, laggd↔OVS, OVS↔OVS
+ *   resources    resident memory of the forwarding process, CPU cores per Mpps
+ *
+ * Prints a table and writes bench/results/laggd.json. A phase that cannot run (laggd not
+ * built, a peer that never converges) is recorded with its error; the run still finishes
+ * and exits non-zero. Bounded: about three minutes.
+ */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { ExecutionContext } from 'ava';
+import { createTopology, repoRoot, type Topology } from '../../test/laggd/support/netns.js';
+import { waitPing } from '../../test/laggd/support/traffic.js';
+import { buildBlaster, convergence, failoverGap, rssKiB, throughputMedian, waitDistributing, type GapResult, type Throughput } from './measure.js';
+import { ADDR_A, ADDR_B, laggdSide, makePair, ovsSide, type Pair } from './peers.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const FLOWS = 64;
+const CONVERGENCE_RUNS = Number(process.env.BENCH_CONVERGENCE_RUNS ?? 3);
+const PAYLOAD_64 = 18;    // 14 Ethernet + 20 IPv4 + 8 UDP + 18 = 60 bytes, 64 on a wire with FCS
+const PAYLOAD_1500 = 1472; // a 1500-byte IP packet
+/** BENCH_PHASES=name,name runs only those phases (names as printed), for investigating one. */
+const ONLY = process.env.BENCH_PHASES?.split(',').map((s) => s.trim()).filter(Boolean);
+
+interface Results {
+  date: string;
+  host: { cpus: number; kernel: string };
+  seconds_per_run: number;
+  runs: number;
+  flows: number;
+  throughput: Record<string, { small?: Throughput; large?: Throughput; rss_kib_a?: number; rss_kib_b?: number; cpu_per_mpps?: number }>;
+  failover: Record<string, GapResult>;
+  convergence: Record<string, Awaited<ReturnType<typeof convergence>>>;
+  errors: Record<string, string>;
+}
+
+const results: Results = {
+  date: new Date().toISOString(),
+  host: { cpus: (await import('node:os')).cpus().length, kernel: (await import('node:os')).release() },
+  seconds_per_run: SECONDS,
+  runs: RUNS,
+  flows: FLOWS,
+  throughput: {},
+  failover: {},
+  convergence: {},
+  errors: {},
+};
+
+const teardowns: Array<() => unknown> = [];
+const fakeT = { teardown: (fn: () => unknown) => teardowns.push(fn) } as unknown as ExecutionContext;
+
+function log(msg: string): void {
+  process.stderr.write(`bench:laggd: ${msg}\n`);
+}
+
+/** Run one phase; a failure is recorded and the pair torn down, the run goes on. */
+async function phase(name: string, setup: () => Promise<Pair>, body: (pair: Pair) => Promise<void>): Promise<void> {
+  if (ONLY && !ONLY.includes(name)) return;
+  log(`${name}...`);
+  let pair: Pair | undefined;
+  try {
+    pair = await setup();
+    if (Number.isNaN(await waitDistributing(pair, 30_000))) throw new Error('members never all distributing');
+    if (!(await waitPing(pair.a.host, ADDR_B, 15_000))) {
+      const neigh = (await pair.a.host.exec(['ip', 'neigh'])).stdout.trim().replace(/\n/g, '; ');
+      throw new Error(`${ADDR_B} does not answer ping (a's neighbours: ${neigh})`);
+    }
+    await body(pair);
+  } catch (err) {
+    results.errors[name] = (err as Error).message.split('\n').slice(0, 4).join(' ');
+    log(`${name} failed: ${results.errors[name]}`);
+  } finally {
+    await pair?.stop();
+  }
+}
+
+async function measureThroughput(key: string, pair: Pair, blaster: string): Promise<void> {
+  const small = await throughputMedian(pair, blaster, PAYLOAD_64, SECONDS, FLOWS, RUNS);
+  const large = await throughputMedian(pair, blaster, PAYLOAD_1500, SECONDS, FLOWS, RUNS);
+  const [pa, pb] = [await pair.a.pid(), await pair.b.pid()];
+  results.throughput[key] = {
+    small,
+    large,
+    rss_kib_a: rssKiB(pa),
+    rss_kib_b: rssKiB(pb),
+    // Both sides' forwarding CPU per million packets per second delivered, at 64 bytes.
+    cpu_per_mpps: small.pps > 0 ? Number(((small.cpu_a + small.cpu_b) / (small.pps / 1e6)).toFixed(3)) : NaN,
+  };
+}
+
+const fmt = (v: number | undefined, digits = 0) => (v === undefined || Number.isNaN(v) ? 'n/a' : v.toFixed(digits));
+const ratio = (x: number | undefined, y: number | undefined) => (x && y ? (x / y).toFixed(2) : 'n/a');
+
+function table(): string {
+  const lg = results.throughput['laggd loadbalance'];
+  const ov = results.throughput['ovs balance-tcp'];
+  const rows: string[][] = [['figure', 'laggd', 'OVS', 'laggd/OVS']];
+  rows.push(['64-byte packets/s', fmt(lg?.small?.pps), fmt(ov?.small?.pps), ratio(lg?.small?.pps, ov?.small?.pps)]);
+  rows.push(['1500-byte Gbit/s', fmt(lg?.large?.gbps, 3), fmt(ov?.large?.gbps, 3), ratio(lg?.large?.gbps, ov?.large?.gbps)]);
+  rows.push(['64-byte loss %', fmt(lg?.small?.loss_pct, 1), fmt(ov?.small?.loss_pct, 1), '']);
+  rows.push(['CPU cores per Mpps (both sides)', fmt(lg?.cpu_per_mpps, 2), fmt(ov?.cpu_per_mpps, 2), ratio(lg?.cpu_per_mpps, ov?.cpu_per_mpps)]);
+  rows.push(['resident memory KiB (side a)', fmt(lg?.rss_kib_a), fmt(ov?.rss_kib_a), ratio(lg?.rss_kib_a, ov?.rss_kib_a)]);
+  const fl = results.failover['laggd lacp'];
+  const ff = results.failover['laggd failover'];
+  const fo = results.failover['ovs balance-tcp'];
+  rows.push(['failover gap ms (lacp)', fmt(fl?.max_gap_ms, 1), fmt(fo?.max_gap_ms, 1), ratio(fl?.max_gap_ms, fo?.max_gap_ms)]);
+  rows.push(['failover gap ms (laggproto failover)', fmt(ff?.max_gap_ms, 1), fmt(fo?.max_gap_ms, 1), ratio(ff?.max_gap_ms, fo?.max_gap_ms)]);
+  rows.push(['failback gap ms (lacp, link returns)', fmt(fl?.max_failback_gap_ms, 1), fmt(fo?.max_failback_gap_ms, 1), ratio(fl?.max_failback_gap_ms, fo?.max_failback_gap_ms)]);
+  rows.push(['failback gap ms (failover, preempt)', fmt(ff?.max_failback_gap_ms, 1), fmt(fo?.max_failback_gap_ms, 1), ratio(ff?.max_failback_gap_ms, fo?.max_failback_gap_ms)]);
+  const cll = results.convergence['laggd-laggd'];
+  const clo = results.convergence['laggd-ovs'];
+  const coo = results.convergence['ovs-ovs'];
+  rows.push(['LACP convergence ms laggd↔laggd', fmt(cll?.median_ms), fmt(coo?.median_ms), ratio(cll?.median_ms, coo?.median_ms)]);
+  rows.push(['LACP convergence ms laggd↔OVS', fmt(clo?.median_ms), fmt(coo?.median_ms), ratio(clo?.median_ms, coo?.median_ms)]);
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')).join('\n');
+}
+
+async function main(): Promise<number> {
+  const blaster = buildBlaster();
+  teardowns.push(() => rmSync(path.dirname(blaster), { recursive: true, force: true }));
+  const topo: Topology = await createTopology(fakeT, { links: 2, tag: 'lkbn' });
+  const laggd = (proto: string, extra: string[] = []) => async () => makePair(`laggd ${proto}`,
+    await laggdSide(topo, topo.a, proto, ADDR_A, extra), await laggdSide(topo, topo.b, proto, ADDR_B, extra));
+  const ovsPair = async () => makePair('ovs', await ovsSide(topo, topo.a, ADDR_A), await ovsSide(topo, topo.b, ADDR_B));
+  const lacpFast = ['lacp_fast_timeout'];
+
+  await phase('laggd loadbalance', laggd('loadbalance'), (p) => measureThroughput('laggd loadbalance', p, blaster));
+  await phase('ovs balance-tcp', ovsPair, async (p) => {
+    await measureThroughput('ovs balance-tcp', p, blaster);
+    results.convergence['ovs-ovs'] = await convergence(p, topo, CONVERGENCE_RUNS);
+    results.failover['ovs balance-tcp'] = await failoverGap(p, topo, blaster);
+  });
+  await phase('laggd lacp', laggd('lacp', lacpFast), async (p) => {
+    results.convergence['laggd-laggd'] = await convergence(p, topo, CONVERGENCE_RUNS);
+    results.failover['laggd lacp'] = await failoverGap(p, topo, blaster);
+  });
+  await phase('laggd failover', laggd('failover'), async (p) => {
+    results.failover['laggd failover'] = await failoverGap(p, topo, blaster);
+  });
+  await phase('laggd-ovs', async () => makePair('laggd-ovs', await laggdSide(topo, topo.a, 'lacp', ADDR_A, lacpFast), await ovsSide(topo, topo.b, ADDR_B)),
+    async (p) => {
+      results.convergence['laggd-ovs'] = await convergence(p, topo, CONVERGENCE_RUNS);
+    });
+
+  const out = path.join(repoRoot, 'bench', 'results', 'laggd.json');
+  mkdirSync(path.dirname(out), { recursive: true });
+  writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
+  process.stdout.write(`${table()}\n\nhost: ${results.host.cpus} CPUs, Linux ${results.host.kernel}; throughput: median of ${RUNS} runs of ${SECONDS} s, ${FLOWS} UDP flows; failover gaps below 3 ms read as 3\n`);
+  for (const [k, v] of Object.entries(results.errors)) process.stdout.write(`not measured: ${k}: ${v}\n`);
+  process.stdout.write(`written: ${path.relative(process.cwd(), out)}\n`);
+  return Object.keys(results.errors).length ? 1 : 0;
+}
+
+let code = 1;
+try {
+  code = await main();
+} finally {
+  for (const fn of teardowns.reverse()) await Promise.resolve(fn()).catch(() => undefined);
+}
+process.exit(code);

@@ -1,0 +1,200 @@
+/**
+ * The measurements of the laggd benchmark, each applied identically to every pair:
+ * throughput with udpblast (packets/s and Gbit/s, judged at the receiver), the longest gap in
+ * a 1 ms stream when a member's link goes down, the time from link up to every member
+ * distributing, and the forwarding processes' resident memory and CPU time from /proc.
+ */
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { sleep, type Topology } from '../../test/laggd/support/netns.js';
+import { ADDR_B, type Pair } from './peers.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+/** Compile udpblast.c into a temporary directory; returns the binary's path. */
+export function buildBlaster(): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'lk-bench-'));
+  const bin = path.join(dir, 'udpblast');
+  execFileSync('cc', ['-std=c11', '-O2', '-Wall', '-Wextra', '-Werror', '-o', bin, path.join(here, 'udpblast.c')], { stdio: 'inherit' });
+  return bin;
+}
+
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+
+/** CPU seconds (user + system) a process has used so far. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
+}
+
+/** Resident memory in KiB (VmRSS). */
+export function rssKiB(pid: number): number {
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : NaN;
+}
+
+/**
+ * Wait for a background udpblast listener's "ready" line. Its final JSON comes in `done`,
+ * wrapped in an object: an async function returning a bare promise would wait for it.
+ */
+async function listener(child: ChildProcess): Promise<{ done: Promise<Record<string, number>>; readyAt: number }> {
+  let out = '';
+  let err = '';
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const done = new Promise<Record<string, number>>((resolve, reject) => {
+    child.on('close', () => {
+      const last = out.trim().split('\n').pop() ?? '';
+      try {
+        resolve(JSON.parse(last) as Record<string, number>);
+      } catch {
+        reject(new Error(`udpblast listener said: ${out} ${err}`));
+      }
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`udpblast listener not ready: ${err}`)), 10_000);
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('"ready"')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  return { done, readyAt: Date.now() };
+}
+
+export interface Throughput {
+  /** packets/s of every run; the other figures are those of the median run */
+  runs_pps?: number[];
+  payload: number;
+  flows: number;
+  offered_pps: number;
+  pps: number;
+  /** IP-layer Gbit/s delivered (UDP payload + 28 bytes of headers per packet). */
+  gbps: number;
+  loss_pct: number;
+  /** CPU cores the forwarding process of each side used during the run. */
+  cpu_a: number;
+  cpu_b: number;
+}
+
+let portSeq = 0;
+
+/** Blast UDP from a to b for `seconds` with `flows` source ports and `payload` bytes each. */
+export async function throughput(pair: Pair, blaster: string, payload: number, seconds: number, flows: number): Promise<Throughput> {
+  const port = String(7100 + (portSeq++ % 200));
+  const rx = await listener(pair.b.host.spawn([blaster, 'recv', port, String(seconds + 2)]));
+  const [pidA, pidB] = [await pair.a.pid(), await pair.b.pid()];
+  const cpu0 = [cpuSeconds(pidA), cpuSeconds(pidB)];
+  const t0 = Date.now();
+  const sent = JSON.parse(await pair.a.host.execOk([blaster, 'send', ADDR_B, port, String(payload), String(seconds), String(flows)],
+    { timeoutMs: (seconds + 10) * 1000 })) as { sent: number; seconds: number };
+  const wall = (Date.now() - t0) / 1000;
+  const cpu1 = [cpuSeconds(pidA), cpuSeconds(pidB)];
+  const got = await rx.done;
+  const window = got.window && got.window > 0 ? got.window : seconds;
+  const pps = (got.packets ?? 0) / window;
+  return {
+    payload,
+    flows,
+    offered_pps: Math.round(sent.sent / sent.seconds),
+    pps: Math.round(pps),
+    gbps: Number(((pps * (payload + 28) * 8) / 1e9).toFixed(3)),
+    loss_pct: sent.sent ? Number((100 * (1 - (got.packets ?? 0) / sent.sent)).toFixed(2)) : 100,
+    cpu_a: Number(((cpu1[0]! - cpu0[0]!) / wall).toFixed(3)),
+    cpu_b: Number(((cpu1[1]! - cpu0[1]!) / wall).toFixed(3)),
+  };
+}
+
+/** `runs` throughput runs; the median one (by packets/s) is reported, with every run's rate. */
+export async function throughputMedian(pair: Pair, blaster: string, payload: number, seconds: number, flows: number, runs: number): Promise<Throughput> {
+  const all: Throughput[] = [];
+  for (let i = 0; i < runs; i++) all.push(await throughput(pair, blaster, payload, seconds, flows));
+  const sorted = [...all].sort((x, y) => x.pps - y.pps);
+  return { ...sorted[Math.floor(sorted.length / 2)]!, runs_pps: all.map((r) => r.pps) };
+}
+
+/** Poll until both sides report every member distributing; returns the ms it took, or NaN. */
+export async function waitDistributing(pair: Pair, timeoutMs: number, since = Date.now()): Promise<number> {
+  while (Date.now() - since < timeoutMs) {
+    const [a, b] = await Promise.all([pair.a.distributing().catch(() => false), pair.b.distributing().catch(() => false)]);
+    if (a && b) return Date.now() - since;
+    await sleep(5);
+  }
+  return NaN;
+}
+
+async function setLinks(topo: Topology, state: 'up' | 'down'): Promise<void> {
+  await Promise.all(topo.links.map((l) => topo.a.setLink(l.a.ifname, state)));
+}
+
+/**
+ * LACP convergence: every member of host a goes down until both sides see no member, then all
+ * come up at once; the figure is the time from the link-up command to every member
+ * distributing on both sides (polled every few ms). Median and all runs.
+ */
+export async function convergence(pair: Pair, topo: Topology, runs: number): Promise<{ median_ms: number; runs_ms: number[] }> {
+  const out: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    await setLinks(topo, 'down');
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && ((await pair.a.distributing().catch(() => false)) || (await pair.b.distributing().catch(() => false)))) await sleep(20);
+    await sleep(300);
+    const t0 = Date.now();
+    await setLinks(topo, 'up');
+    out.push(await waitDistributing(pair, 30_000, t0));
+  }
+  const sorted = [...out].sort((x, y) => x - y);
+  return { median_ms: sorted[Math.floor(sorted.length / 2)] ?? NaN, runs_ms: out };
+}
+
+export interface GapResult {
+  /** longest silence that began while a member was down (failover), over all members */
+  max_gap_ms: number;
+  /** longest silence that began after the member came back (failback) */
+  max_failback_gap_ms: number;
+  lost: number;
+  per_link: Array<{ link: string; down_gap_ms: number; up_gap_ms: number; lost: number }>;
+}
+
+/**
+ * Failover gap: a 1 ms stream from a to b runs while one member's link goes down and, 2 s
+ * later, up again. Each member is failed in turn, so whichever one carries the stream is hit.
+ * The receiver lists every silence longer than 3 ms with its start; a silence starting after
+ * the down command (and before the up) is the failover gap, one after the up the failback gap.
+ * Below 3 ms a stream at 1 ms ticks is indistinguishable from scheduling noise: reported as 3.
+ */
+export async function failoverGap(pair: Pair, topo: Topology, blaster: string): Promise<GapResult> {
+  const per: GapResult['per_link'] = [];
+  for (const l of topo.links) {
+    const port = String(7400 + (portSeq++ % 200));
+    const total = 4.5;
+    const rx = await listener(pair.b.host.spawn([blaster, 'gaps', port, String(total + 1)]));
+    const tx = pair.a.host.exec([blaster, 'tick', ADDR_B, port, '1000', String(total)], { timeoutMs: 20_000 });
+    await sleep(1000);
+    const tDown = (Date.now() - rx.readyAt) / 1000;
+    await topo.a.setLink(l.a.ifname, 'down');
+    await sleep(2000);
+    const tUp = (Date.now() - rx.readyAt) / 1000;
+    await topo.a.setLink(l.a.ifname, 'up');
+    await tx;
+    const got = (await rx.done) as unknown as { gaps: Array<[number, number]>; lost: number };
+    // The receiver's clock starts a little before readyAt: allow 50 ms of slack either way.
+    const within = (from: number, to: number) =>
+      Math.max(3, ...got.gaps.filter(([at]) => at >= from - 0.05 && at < to - 0.05).map(([, ms]) => ms));
+    per.push({ link: l.a.ifname, down_gap_ms: within(tDown, tUp), up_gap_ms: within(tUp, Infinity), lost: got.lost });
+    await waitDistributing(pair, 20_000);
+  }
+  return {
+    max_gap_ms: Math.max(...per.map((p) => p.down_gap_ms)),
+    max_failback_gap_ms: Math.max(...per.map((p) => p.up_gap_ms)),
+    lost: per.reduce((s, p) => s + p.lost, 0),
+    per_link: per,
+  };
+}

@@ -1,0 +1,87 @@
+/**
+ * The aggregates the laggd benchmark compares, all built in one pair of namespaces: a laggd
+ * on both sides, Open vSwitch on both sides, or laggd facing Open vSwitch. Each setup puts
+ * 10.77.0.1 on host a and 10.77.0.2 on host b, answers "is every member distributing on both
+ * sides?", names the processes doing the forwarding (for memory and CPU), and tears itself
+ * down so the next setup starts from bare veth pairs.
+ */
+import { startOvs, lacpMembersInSync, type Ovs } from '../../test/laggd/support/ovs.js';
+import { run, type Host, type Laggd, type Topology } from '../../test/laggd/support/netns.js';
+
+export const ADDR_A = '10.77.0.1';
+export const ADDR_B = '10.77.0.2';
+
+/** One side of a pair: an aggregate in one host. */
+export interface Side {
+  kind: 'laggd' | 'ovs';
+  host: Host;
+  /** Every member selected, collecting and distributing, as this side reports it. */
+  distributing(): Promise<boolean>;
+  pid(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export interface Pair {
+  name: string;
+  a: Side;
+  b: Side;
+  stop(): Promise<void>;
+}
+
+const members = (topo: Topology) => topo.links.map((l) => l.a.ifname);
+
+/** laggd in `host` with laggkit0 over every link, protocol `proto`, address `addr`. */
+export async function laggdSide(topo: Topology, host: Host, proto: string, addr: string, extra: string[] = []): Promise<Side> {
+  const d: Laggd = await host.startLaggd();
+  await d.ctlOk('laggkit0', 'create', 'laggproto', proto, ...members(topo).flatMap((m) => ['laggport', m]), ...extra);
+  await host.execOk(['ip', 'link', 'set', 'laggkit0', 'up']);
+  await host.execOk(['ip', 'addr', 'add', `${addr}/24`, 'dev', 'laggkit0']);
+  return {
+    kind: 'laggd',
+    host,
+    distributing: async () => {
+      const st = await d.status('laggkit0', true);
+      if (st.ports.length !== topo.links.length || !st.ports.every((p) => p.link)) return false;
+      // LACP says DISTRIBUTING; failover has one ACTIVE port and the rest standing by;
+      // the other protocols mark every usable port ACTIVE.
+      if (proto === 'lacp') return st.ports.every((p) => p.flags.includes('DISTRIBUTING'));
+      if (proto === 'failover') return st.ports.some((p) => p.flags.includes('ACTIVE'));
+      return st.ports.every((p) => p.flags.includes('ACTIVE'));
+    },
+    pid: async () => d.pid,
+    stop: async () => {
+      await d.stop();
+      // laggd removes its TAP on exit; make sure, so the next setup can reuse the address.
+      await run(['ip', 'netns', 'exec', host.ns, 'ip', 'link', 'del', 'laggkit0']);
+    },
+  };
+}
+
+/** Open vSwitch in `host`: a balance-tcp LACP bond (fast) of every link, address on the bridge. */
+export async function ovsSide(topo: Topology, host: Host, addr: string): Promise<Side & { ovs: Ovs }> {
+  const ovs = await startOvs(host, { members: members(topo), address: `${addr}/24`, tag: `${topo.prefix}-ovs${host.label}` });
+  return {
+    kind: 'ovs',
+    host,
+    ovs,
+    distributing: async () => {
+      const show = await ovs.lacpShow();
+      const bond = await ovs.bondShow();
+      return lacpMembersInSync(show, ovs.members) && bond.members.every((m) => m.enabled);
+    },
+    pid: () => ovs.vswitchdPid(),
+    stop: () => ovs.stop(),
+  };
+}
+
+export function makePair(name: string, a: Side, b: Side): Pair {
+  return {
+    name,
+    a,
+    b,
+    stop: async () => {
+      await a.stop().catch(() => undefined);
+      await b.stop().catch(() => undefined);
+    },
+  };
+}
