@@ -378,7 +378,9 @@ th_now_ns(void)
 	return now_ns;
 }
 
-static void
+/* What a host's receive path does with a frame from the wire: lk_input, then control input
+ * or delivery up. */
+static enum lk_rx_verdict
 deliver(struct th_host *h, uint32_t port, const uint8_t *data, uint32_t len)
 {
 	struct lk_frame f;
@@ -393,6 +395,7 @@ deliver(struct th_host *h, uint32_t port, const uint8_t *data, uint32_t len)
 		(void)lk_control_input(h->sc, port, data, len);
 	else if (v == LK_RX_ACCEPT)
 		frames_push(&h->data_rx, port, data, len);
+	return v;
 }
 
 void
@@ -404,7 +407,7 @@ th_pump(void)
 		struct inflight q = queue[q_head % q_cap];
 		q_head++;
 		if (q.len != UINT32_MAX)       /* its host was freed meanwhile */
-			deliver(q.to, q.port, q.data, q.len);
+			(void)deliver(q.to, q.port, q.data, q.len);
 		if (++n > MAX_PUMP) {
 			TH_CHECK(!"frame storm: more than MAX_PUMP frames in one pump");
 			q_head = q_tail;
@@ -478,18 +481,8 @@ th_send(struct th_host *h, const uint8_t *frame, uint32_t len)
 enum lk_rx_verdict
 th_receive(struct th_host *h, uint32_t port, const uint8_t *frame, uint32_t len)
 {
-	struct lk_frame f;
-	enum lk_rx_verdict v;
+	enum lk_rx_verdict v = deliver(h, port, frame, len);
 
-	memset(&f, 0, sizeof(f));
-	f.data = frame;
-	f.caplen = len;
-	f.len = len;
-	v = lk_input(h->sc, port, &f);
-	if (v == LK_RX_CONTROL)
-		(void)lk_control_input(h->sc, port, frame, len);
-	else if (v == LK_RX_ACCEPT)
-		frames_push(&h->data_rx, port, frame, len);
 	th_pump();
 	return v;
 }
