@@ -252,6 +252,12 @@ static void loop(void)
 				lg_tap_readable(s->obj);
 				break;
 			case LG_SRC_PORT:
+				if (evs[i].events & EPOLLERR) {
+					/* Reading SO_ERROR clears it; a level-triggered error would spin. */
+					int e;
+					socklen_t el = sizeof(e);
+					getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &e, &el);
+				}
 				lg_port_readable(s->obj);
 				break;
 			case LG_SRC_TIMER:

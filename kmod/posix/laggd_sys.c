@@ -186,6 +186,16 @@ static void handle_link(struct nlmsghdr *nh)
 	struct ifinfomsg *ifi = NLMSG_DATA(nh);
 	struct lg_port *p = lg_port_by_ifindex(ifi->ifi_index);
 
+	if (p && nh->nlmsg_type == RTM_DELLINK) {
+		/* The interface is gone (unplugged, module unloaded): it leaves the aggregate, as a
+		 * departing ifnet leaves a lagg. Its socket would otherwise report errors forever. */
+		char err[256];
+		struct lg_lagg *l = p->lagg;
+		lg_log(1, "%s: member %s disappeared; removing it", l->name, p->name);
+		if (lg_port_detach(l, p, err, sizeof(err)) < 0)
+			lg_log(0, "%s", err);
+		return;
+	}
 	if (p) {
 		lg_port_refresh_link(p);
 		return;

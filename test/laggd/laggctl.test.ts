@@ -308,3 +308,18 @@ testNeeding(test, 'daemon mode: laggd detaches once ready, serves laggctl, and S
   t.is(rb.code, 1, 'the waiting parent reports the failure');
   t.regex(rb.stderr, /bad\.conf:1: .*bad value 'x' for 'rr_limit'/);
 });
+
+testNeeding(test, 'a member interface that disappears leaves the aggregate; laggd stays idle and serving', needs, async (t) => {
+  const topo = await createTopology(t, { links: 2, tag: 'gy' });
+  const d = await topo.a.startLaggd();
+  await d.ctlOk('laggkit0', 'create', 'laggport', 'veth0', 'laggport', 'veth1', 'up');
+  await topo.a.execOk(['ip', 'link', 'del', 'veth1']);
+  await waitFor('veth1 removed', async () => (await d.status()).ports.map((p) => p.name).join() === 'veth0');
+  t.regex(await d.ctlOk('laggkit0', 'events'), /veth1 removed/);
+  // A socket error left unread would make epoll spin; the daemon must be idle again.
+  const stat = async () => Number((await run(['cat', `/proc/${d.pid}/stat`])).stdout.split(' ')[13] ?? 0);
+  const before = await stat();
+  await new Promise((r) => setTimeout(r, 1000));
+  t.true((await stat()) - before < 50, 'less than half a second of CPU in one second');
+  t.is((await d.ctl('list')).code, 0);
+});
