@@ -146,6 +146,45 @@ test_fragments(void)
 	TH_EQ(hash_of(&a, LK_HASH_L4 | LK_HASH_L3, 3), hash_of(&b, LK_HASH_L4 | LK_HASH_L3, 3));
 }
 
+/*
+ * IPv6 with an extension header before the transport header: a hop-by-hop options header
+ * still lets ports count; a fragment header with a non-zero offset removes them.
+ */
+static uint32_t
+hash_v6_ext(uint8_t ext, uint16_t frag_off, uint16_t sport)
+{
+	struct th_flow fl;
+	uint8_t buf[128], out[136];
+	struct lk_frame f = { 0 };
+	uint32_t len;
+
+	base_flow(&fl, 6, 17, 0);
+	fl.sport = sport;
+	len = th_build(&fl, buf, sizeof(buf));
+	/* insert 8 bytes of extension header between the IPv6 header and UDP */
+	memcpy(out, buf, 54);
+	memcpy(out + 62, buf + 54, len - 54);
+	memset(out + 54, 0, 8);
+	out[20] = ext;             /* IPv6 next header -> the extension */
+	out[54] = 17;              /* extension's next header -> UDP */
+	if (ext == 44) {
+		out[56] = (uint8_t)(frag_off >> 5);
+		out[57] = (uint8_t)(frag_off << 3);
+	}
+	f.data = out;
+	f.caplen = f.len = len + 8;
+	return lk_hash_frame(&f, LK_HASH_L3 | LK_HASH_L4, 9);
+}
+
+static void
+test_ipv6_extension_headers(void)
+{
+	TH_CHECK(hash_v6_ext(0, 0, 1000) != hash_v6_ext(0, 0, 1001));     /* hop-by-hop */
+	TH_CHECK(hash_v6_ext(60, 0, 1000) != hash_v6_ext(60, 0, 1001));    /* destination opts */
+	TH_CHECK(hash_v6_ext(44, 0, 1000) != hash_v6_ext(44, 0, 1001));    /* first fragment */
+	TH_EQ(hash_v6_ext(44, 100, 1000), hash_v6_ext(44, 100, 1001));     /* later fragment */
+}
+
 /* Other transport protocols (ICMP) hash without ports even when l4 is selected. */
 static void
 test_no_ports_for_icmp(void)
@@ -251,6 +290,7 @@ main(void)
 	th_run("stripped vlan", test_stripped_vlan);
 	th_run("fragments", test_fragments);
 	th_run("icmp has no ports", test_no_ports_for_icmp);
+	th_run("ipv6 extension headers", test_ipv6_extension_headers);
 	th_run("seed", test_seed);
 	th_run("non-IP fallback", test_non_ip_fallback);
 	th_run("flow id", test_flowid);
