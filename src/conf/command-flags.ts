@@ -1,0 +1,32 @@
+/**
+ * Flags and arguments shared by `laggkit conf get|set|unset`, kept here so the three commands
+ * stay a screen each and agree on names and help texts.
+ */
+import { Args, Flags } from '@oclif/core';
+
+export const whereFlags = {
+  host: Flags.string({ description: 'Edit on this host over SSH (user@host:port or an ~/.ssh/config alias)', exclusive: ['root'] }),
+  root: Flags.string({ description: 'Edit files under this root directory (/ for this machine, or a mounted VM image)', exclusive: ['host'] }),
+  'trust-new-host-key': Flags.boolean({ description: 'Accept and record an unknown SSH host key (never a changed one)', default: false }),
+  'ssh-config': Flags.string({ description: 'ssh_config file to use instead of ~/.ssh/config' }),
+};
+
+export const editFlags = {
+  ...whereFlags,
+  'dry-run': Flags.boolean({ description: 'Show the change as a unified diff; write nothing', default: false }),
+  add: Flags.boolean({ description: 'Add VALUE as one element of a list (cloned_interfaces, kld_list; another laggport line)', exclusive: ['remove'] }),
+  remove: Flags.boolean({ description: 'Remove the element VALUE from a list (or that one line)', exclusive: ['add'] }),
+};
+
+export const kindArg = Args.string({ description: 'loader | rc | modules | ifconfig.IF (e.g. ifconfig.laggkit0)', required: true });
+export const keyArg = Args.string({ description: 'variable name (rc/loader), module (modules) or ifconfig keyword (ifconfig.IF)', required: true });
+export const valueArg = Args.string({ description: 'value to set (or the list element with --add/--remove)', required: false });
+
+export function whereOf(flags: { host?: string | undefined; root?: string | undefined; 'trust-new-host-key'?: boolean; 'ssh-config'?: string | undefined }) {
+  return {
+    ...(flags.host !== undefined ? { host: flags.host } : {}),
+    ...(flags.root !== undefined ? { root: flags.root } : {}),
+    ...(flags['trust-new-host-key'] ? { trustNewHostKey: true } : {}),
+    ...(flags['ssh-config'] !== undefined ? { sshConfig: flags['ssh-config'] } : {}),
+  };
+}

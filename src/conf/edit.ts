@@ -1,0 +1,233 @@
+/**
+ * The conf service behind `laggkit conf get|set|unset`: read every file of a kind, compute the
+ * effective value, plan an edit as new file contents, and then either show the plan as a
+ * unified diff (dry run) or write each changed file atomically with a backup, re-read it and
+ * verify that it holds exactly what was planned and that the effective value is the one asked.
+ * An edit that changes nothing writes nothing and makes no backup.
+ */
+import { createTwoFilesPatch } from 'diff';
+import { LaggkitError, UsageError } from '../cli/errors.js';
+import type { ConfFiles } from './files.js';
+import { confKind, type ConfKind } from './kinds.js';
+import { assignmentsOf, listAdd, listRemove, parseShVars, printShVars, setShVar, unsetShVar, type ShFile } from './shvars.js';
+import { addWordLine, linesOf, parseWordLines, printWordLines, removeWordLines, setWordLine, type WordFile } from './wordlines.js';
+
+export type ListOp = 'add' | 'remove';
+
+export interface ConfRequest {
+  kind: string;
+  key: string;
+  /** Required for set; for unset of ifconfig/modules lines, restricts removal to that value. */
+  value?: string;
+  /** Treat the value as one element of a list (cloned_interfaces, kld_list, laggport lines). */
+  list?: ListOp;
+  dryRun?: boolean;
+}
+
+export interface Origin {
+  path: string;
+  line: number;
+}
+
+export interface ConfValue {
+  kind: string;
+  key: string;
+  /** The effective value (last assignment; last line for ifconfig/modules), or null. */
+  value: string | null;
+  /** Every value in effect order: all lines of the key for ifconfig/modules. */
+  values: string[];
+  /** Where the value comes from. */
+  origins: Origin[];
+  where: string;
+}
+
+export interface FileChange {
+  path: string;
+  diff: string;
+  backupPath: string | null;
+}
+
+export interface ConfEditResult {
+  kind: string;
+  key: string;
+  op: 'set' | 'unset';
+  list: ListOp | null;
+  changed: boolean;
+  dryRun: boolean;
+  previous: string | null;
+  value: string | null;
+  files: FileChange[];
+  where: string;
+}
+
+type Doc = { format: 'shvars'; doc: ShFile; text: string } | { format: 'words'; doc: WordFile; text: string };
+
+function parse(kind: ConfKind, path: string, text: string): Doc {
+  return kind.format === 'shvars' ? { format: 'shvars', doc: parseShVars(text, path), text } : { format: 'words', doc: parseWordLines(text, path), text };
+}
+
+function print(d: Doc): string {
+  return d.format === 'shvars' ? printShVars(d.doc) : printWordLines(d.doc);
+}
+
+async function readAll(fs: ConfFiles, kind: ConfKind): Promise<Map<string, Doc | null>> {
+  const docs = new Map<string, Doc | null>();
+  for (const path of await kind.files(fs)) {
+    const text = await fs.read(path);
+    // Parse errors name the file as the operator sees it.
+    docs.set(path, text === null ? null : parse(kind, fs.display(path), text));
+  }
+  return docs;
+}
+
+function effective(kind: ConfKind, key: string, docs: Map<string, Doc | null>, where: string, display: (p: string) => string): ConfValue {
+  const values: string[] = [];
+  const origins: Origin[] = [];
+  for (const [path, d] of docs) {
+    if (!d) continue;
+    if (d.format === 'shvars') {
+      for (const l of assignmentsOf(d.doc, key)) {
+        values.push(l.assign?.value ?? '');
+        origins.push({ path: display(path), line: l.lineNo });
+      }
+    } else {
+      for (const l of linesOf(d.doc, key)) {
+        values.push(l.value ?? '');
+        origins.push({ path: display(path), line: l.lineNo });
+      }
+    }
+  }
+  if (kind.format === 'shvars') {
+    // sysrc semantics: only the last assignment counts.
+    const last = values.length - 1;
+    return { kind: kind.name, key, value: last >= 0 ? (values[last] as string) : null, values: last >= 0 ? [values[last] as string] : [], origins: last >= 0 ? [origins[last] as Origin] : [], where };
+  }
+  return { kind: kind.name, key, value: values.length ? (values[values.length - 1] as string) : null, values, origins, where };
+}
+
+export async function confGet(fs: ConfFiles, kindSpec: string, key: string): Promise<ConfValue> {
+  const kind = confKind(kindSpec);
+  kind.validateKey(key);
+  return effective(kind, key, await readAll(fs, kind), fs.where, (p) => fs.display(p));
+}
+
+/** Validate a request fully, before any file is read or host contacted. */
+export function validateRequest(op: 'set' | 'unset', req: ConfRequest): ConfKind {
+  const kind = confKind(req.kind);
+  kind.validateKey(req.key);
+  if (op === 'set' && req.value === undefined && kind.format === 'shvars') {
+    throw new UsageError('E_USAGE', `conf set ${req.kind} ${req.key} needs a VALUE`, `Example: laggkit conf set ${req.kind} ${req.key} VALUE --root /`);
+  }
+  if (req.list && req.value === undefined) {
+    throw new UsageError('E_USAGE', `--${req.list} needs the element as VALUE`, `Example: laggkit conf set rc cloned_interfaces laggkit0 --${req.list}`);
+  }
+  if (req.value !== undefined) {
+    if (req.list && kind.format === 'shvars') kind.validateElement(req.value);
+    else kind.validateValue(req.value);
+  }
+  return kind;
+}
+
+/** Plan the new text of each file; returns only files whose text changes. */
+function plan(op: 'set' | 'unset', kind: ConfKind, req: ConfRequest, docs: Map<string, Doc | null>, current: ConfValue): { next: Map<string, Doc>; expect: (v: ConfValue) => boolean; wanted: string | null } {
+  const next = new Map<string, Doc>();
+  const value = req.value === undefined ? '' : kind.format === 'words' && !req.list ? kind.validateValue(req.value) : req.value;
+  const docOf = (path: string): Doc => docs.get(path) ?? parse(kind, path, '');
+  if (kind.format === 'shvars') {
+    let wanted: string | null;
+    if (op === 'unset' && !req.list) wanted = null;
+    else if (req.list === 'add') wanted = listAdd(current.value ?? '', value);
+    else if (req.list === 'remove') wanted = current.value === null ? null : listRemove(current.value, value);
+    else wanted = value;
+    if (wanted === current.value) return { next, expect: (v) => v.value === wanted, wanted };
+    if (wanted === null) {
+      for (const [path, d] of docs) {
+        if (d?.format !== 'shvars') continue;
+        const doc = unsetShVar(d.doc, req.key);
+        if (doc !== d.doc) next.set(path, { ...d, doc });
+      }
+      return { next, expect: (v) => v.value === null, wanted };
+    }
+    // Edit where the effective assignment lives (sysrc does the same), else the main file.
+    let target = kind.mainFile;
+    for (const [path, d] of docs) if (d?.format === 'shvars' && assignmentsOf(d.doc, req.key).length > 0) target = path;
+    const d = docOf(target);
+    if (d.format === 'shvars') next.set(target, { ...d, doc: setShVar(d.doc, req.key, wanted) });
+    const w = wanted;
+    return { next, expect: (v) => v.value === w, wanted };
+  }
+  const d = docOf(kind.mainFile);
+  if (d.format !== 'words') throw new Error('unreachable');
+  let doc = d.doc;
+  let expect: (v: ConfValue) => boolean;
+  let wanted: string | null;
+  if (op === 'set' && req.list !== 'remove') {
+    doc = req.list === 'add' ? addWordLine(doc, req.key, value) : setWordLine(doc, req.key, value);
+    expect = req.list === 'add' ? (v) => v.values.includes(value) : (v) => v.values.length === 1 && v.values[0] === value;
+    wanted = value;
+  } else {
+    const only = req.value === undefined ? undefined : value;
+    doc = removeWordLines(doc, req.key, only);
+    expect = (v) => (only === undefined ? v.values.length === 0 : !v.values.includes(only));
+    wanted = null;
+  }
+  if (doc !== d.doc) next.set(kind.mainFile, { ...d, doc });
+  return { next, expect, wanted };
+}
+
+export async function confEdit(fs: ConfFiles, op: 'set' | 'unset', req: ConfRequest): Promise<ConfEditResult> {
+  const kind = validateRequest(op, req);
+  const docs = await readAll(fs, kind);
+  const display = (p: string) => fs.display(p);
+  const current = effective(kind, req.key, docs, fs.where, display);
+  const { next, expect } = plan(op, kind, req, docs, current);
+  const files: FileChange[] = [];
+  for (const [path, d] of next) {
+    const before = docs.get(path)?.text ?? '';
+    const after = print(d);
+    if (after === before) {
+      next.delete(path);
+      continue;
+    }
+    files.push({ path: display(path), diff: createTwoFilesPatch(display(path), display(path), before, after, 'current', 'laggkit'), backupPath: null });
+  }
+  const result: ConfEditResult = {
+    kind: kind.name,
+    key: req.key,
+    op,
+    list: req.list ?? null,
+    changed: files.length > 0,
+    dryRun: req.dryRun ?? false,
+    previous: current.value,
+    value: current.value,
+    files,
+    where: fs.where,
+  };
+  if (files.length === 0 || req.dryRun) {
+    if (req.dryRun) {
+      const simulated = new Map(docs);
+      for (const [p, d] of next) simulated.set(p, d);
+      result.value = effective(kind, req.key, simulated, fs.where, display).value;
+    }
+    return result;
+  }
+  let i = 0;
+  for (const [path, d] of next) {
+    const { backupPath } = await fs.write(path, print(d));
+    (files[i++] as FileChange).backupPath = backupPath;
+  }
+  // Re-read and verify: exactly the planned bytes, and the effective value asked for.
+  const reread = await readAll(fs, kind);
+  for (const [path, d] of next) {
+    const got = reread.get(path);
+    if (!got || got.text !== print(d)) {
+      throw new LaggkitError('remote', 'E_CONF_VERIFY', `${display(path)} does not hold what was written (changed by someone else meanwhile?)`, 'Compare it with the backup file and retry.');
+    }
+  }
+  const after = effective(kind, req.key, reread, fs.where, display);
+  if (!expect(after)) {
+    throw new LaggkitError('remote', 'E_CONF_VERIFY', `After writing, ${kind.name} ${req.key} is ${JSON.stringify(after.value)}, not what was asked`, 'Another file of the same kind may override it; see laggkit conf get.');
+  }
+  result.value = after.value;
+  return result;
+}

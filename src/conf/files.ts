@@ -1,0 +1,144 @@
+/**
+ * Where config files live: on the local machine under a root directory (`--root DIR`, e.g. a
+ * mounted VM image; "/" for this machine) or on a remote host through an SSH session
+ * (`--host H`). Both offer the same four operations, so the editors never know which it is.
+ * Local writes follow the same discipline as the SSH layer's: temp file in the same directory,
+ * fsync, rename over the old file, and a backup of the old content kept beside it.
+ */
+import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { chmod, chown, link, copyFile, lstat, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { dirname, basename, join, resolve } from 'node:path';
+import { LaggkitError } from '../cli/errors.js';
+import { backupPathFor, type SshSession } from '../ssh/index.js';
+import { validateAbsPath } from '../validate/index.js';
+
+export interface ConfFiles {
+  /** Where the files are, for messages: "/", "/mnt/vm", "admin@host". */
+  readonly where: string;
+  /** The file's content, or null when it does not exist. */
+  read(path: string): Promise<string | null>;
+  /** Names in a directory ([] when absent). */
+  list(dir: string): Promise<string[]>;
+  /** Atomic replace with a timestamped backup of the old content; returns the backup as displayed. */
+  write(path: string, content: string): Promise<{ backupPath: string | null }>;
+  /** The path as the operator should see it (root prefix included). */
+  display(path: string): string;
+}
+
+function fileError(what: string, path: string, err: unknown): LaggkitError {
+  return new LaggkitError('remote', 'E_CONF_WRITE', `Cannot ${what} ${path}: ${(err as Error).message}`, 'Check the permissions of the file and its directory.', { cause: err });
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await lstat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Files under a local root directory. Paths are absolute paths inside that root. */
+export class LocalFiles implements ConfFiles {
+  readonly where: string;
+  constructor(private readonly root: string) {
+    this.where = resolve(root);
+  }
+
+  private real(path: string): string {
+    validateAbsPath(path);
+    return join(this.where, path);
+  }
+
+  display(path: string): string {
+    return this.where === '/' ? path : this.real(path);
+  }
+
+  async read(path: string): Promise<string | null> {
+    try {
+      return await readFile(this.real(path), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw fileError('read', this.display(path), err);
+    }
+  }
+
+  async list(dir: string): Promise<string[]> {
+    try {
+      return (await readdir(this.real(dir))).sort();
+    } catch {
+      return [];
+    }
+  }
+
+  async write(path: string, content: string): Promise<{ backupPath: string | null }> {
+    const real = this.real(path);
+    let old: Awaited<ReturnType<typeof stat>> | null = null;
+    try {
+      old = await stat(real);
+    } catch {
+      old = null;
+    }
+    const tmp = join(dirname(real), `.${basename(real)}.laggkit-tmp-${randomBytes(4).toString('hex')}`);
+    let backupPath: string | null = null;
+    try {
+      const fd = openSync(tmp, 'wx', old ? old.mode & 0o7777 : 0o644);
+      try {
+        writeSync(fd, content);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      if (old) {
+        await chmod(tmp, old.mode & 0o7777);
+        await chown(tmp, old.uid, old.gid).catch(() => {});
+        backupPath = backupPathFor(real);
+        for (let i = 1; await exists(backupPath); i++) backupPath = `${backupPathFor(real)}-${i}`;
+        // A hard link keeps the old inode as the backup; copy where links are not allowed.
+        await link(real, backupPath).catch(() => copyFile(real, backupPath as string));
+      }
+      await rename(tmp, real);
+      // Make the rename itself durable.
+      const dfd = openSync(dirname(real), 'r');
+      try {
+        fsyncSync(dfd);
+      } catch {
+        /* some filesystems refuse fsync on directories */
+      } finally {
+        closeSync(dfd);
+      }
+    } catch (err) {
+      await unlink(tmp).catch(() => {});
+      throw fileError('write', this.display(path), err);
+    }
+    return { backupPath };
+  }
+}
+
+/** Files on a remote host, through an open SSH session. */
+export class RemoteFiles implements ConfFiles {
+  readonly where: string;
+  constructor(private readonly session: SshSession) {
+    this.where = `${session.target.user}@${session.target.alias}`;
+  }
+
+  display(path: string): string {
+    return `${this.where}:${path}`;
+  }
+
+  async read(path: string): Promise<string | null> {
+    const st = await this.session.stat(path);
+    if (st === null) return null;
+    return (await this.session.readFile(path)).toString('utf8');
+  }
+
+  list(dir: string): Promise<string[]> {
+    return this.session.listDir(dir);
+  }
+
+  async write(path: string, content: string): Promise<{ backupPath: string | null }> {
+    const r = await this.session.writeFileAtomic(path, content, { backup: true });
+    return { backupPath: r.backupPath === null ? null : this.display(r.backupPath) };
+  }
+}
