@@ -168,8 +168,8 @@ lk_fini(struct lk_softc *sc)
 	sc->dying = 1;
 	LK_FOREACH_PORT(sc, p)
 		(void)lk_port_remove(sc, p->index);
-	if (sc->proto == LK_PROTO_LACP)
-		lk_lacp_detach(sc);
+	if (lk_proto_table[sc->proto]->detach != NULL)
+		lk_proto_table[sc->proto]->detach(sc);
 	lk_txmap_release(sc);
 	sc->armed_ns = UINT64_MAX;
 }
