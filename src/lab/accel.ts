@@ -84,7 +84,11 @@ export function parseAccel(s: string): Accel | 'auto' {
 export async function decideAccel(probeImage: { kernel: string; initrd: string; hash: string } | undefined, requested: Accel | 'auto' = 'auto'): Promise<AccelVerdict> {
   const forced = process.env.LAGGKIT_ACCEL || (requested !== 'auto' ? requested : undefined);
   if (forced) return { accel: parseAccel(forced) as Accel, reason: process.env.LAGGKIT_ACCEL ? 'forced by LAGGKIT_ACCEL' : 'requested with --accel', cached: false };
-  if (process.platform === 'darwin') return hvfAvailable() ? { accel: 'hvf', reason: 'macOS Hypervisor.framework available', cached: false } : { accel: 'tcg', reason: 'no Hypervisor.framework', cached: false };
+  if (process.platform === 'darwin') {
+    // HVF runs guests of the host's own architecture only: x86 guests on Intel Macs.
+    if (process.arch === 'x64' && hvfAvailable()) return { accel: 'hvf', reason: 'macOS Hypervisor.framework available', cached: false };
+    return { accel: 'tcg', reason: process.arch === 'x64' ? 'no Hypervisor.framework' : `x86 guests on an ${process.arch} Mac are emulated`, cached: false };
+  }
   if (!kvmUsable()) return { accel: 'tcg', reason: '/dev/kvm absent or not accessible', cached: false };
   if (!probeImage) return { accel: 'kvm', reason: '/dev/kvm accessible (not probed: no Linux guest image)', cached: false };
 

@@ -69,8 +69,9 @@ export function writeState(s: LabState): void {
 }
 
 export function readState(name: string): LabState | undefined {
+  const file = statePath(name); // validates the name: a bad one is a usage error, not "not found"
   try {
-    return JSON.parse(fs.readFileSync(statePath(name), 'utf8')) as LabState;
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as LabState;
   } catch {
     return undefined;
   }
