@@ -128,12 +128,32 @@ export function validateRequest(op: 'set' | 'unset', req: ConfRequest): ConfKind
   return kind;
 }
 
+/**
+ * A list written as `kld_list="${kld_list} if_lagg"` has no literal value to add to: rewriting
+ * it would freeze or break the expansion, so laggkit refuses and says where it is.
+ */
+function refuseExpandingList(docs: Map<string, Doc | null>, key: string): void {
+  let last: { path: string; line: number } | undefined;
+  let expands = false;
+  for (const [, d] of docs) {
+    if (d?.format !== 'shvars') continue;
+    for (const l of assignmentsOf(d.doc, key)) {
+      last = { path: d.doc.path, line: l.lineNo };
+      expands = l.assign?.expands ?? false;
+    }
+  }
+  if (last && expands) {
+    throw new UsageError('E_CONF_EXPANSION', `${key} at ${last.path}:${last.line} uses shell expansion ($ or \`), so laggkit cannot add to or remove from it`, `Edit that line by hand, or set the whole value: laggkit conf set ... ${key} "VALUE"`);
+  }
+}
+
 /** Plan the new text of each file; returns only files whose text changes. */
 function plan(op: 'set' | 'unset', kind: ConfKind, req: ConfRequest, docs: Map<string, Doc | null>, current: ConfValue): { next: Map<string, Doc>; expect: (v: ConfValue) => boolean; wanted: string | null } {
   const next = new Map<string, Doc>();
   const value = req.value === undefined ? '' : kind.format === 'words' && !req.list ? kind.validateValue(req.value) : req.value;
   const docOf = (path: string): Doc => docs.get(path) ?? parse(kind, path, '');
   if (kind.format === 'shvars') {
+    if (req.list) refuseExpandingList(docs, req.key);
     let wanted: string | null;
     if (op === 'unset' && !req.list) wanted = null;
     else if (req.list === 'add') wanted = listAdd(current.value ?? '', value);

@@ -23,6 +23,8 @@ export interface Assignment {
   head: string;
   /** Bytes after the value (spaces, `# comment`, `;`). */
   tail: string;
+  /** The double-quoted value uses $ or ` expansion: its text is not its runtime value. */
+  expands: boolean;
 }
 
 export interface ShLine extends RawLine {
@@ -39,10 +41,11 @@ export interface ShFile {
 const ASSIGN_HEAD = /^(\s*(?:export\s+)?)([A-Za-z_][A-Za-z0-9_.-]*)=/;
 
 /** Read a quoted or bare value starting at `s[i]`; returns the value and the index after it. */
-function readValue(s: string, i: number): { value: string; quote: QuoteStyle; end: number } | { unterminated: QuoteStyle } {
+function readValue(s: string, i: number): { value: string; quote: QuoteStyle; end: number; expands: boolean } | { unterminated: QuoteStyle } {
   const q = s[i];
   if (q === '"') {
     let v = '';
+    let expands = false;
     for (let j = i + 1; j < s.length; j++) {
       const c = s[j];
       if (c === '\\' && j + 1 < s.length) {
@@ -54,8 +57,9 @@ function readValue(s: string, i: number): { value: string; quote: QuoteStyle; en
         v += '"\\$`'.includes(n) ? n : `\\${n}`;
         j++;
       } else if (c === '"') {
-        return { value: v, quote: '"', end: j + 1 };
+        return { value: v, quote: '"', end: j + 1, expands };
       } else {
+        if (c === '$' || c === '`') expands = true;
         v += c;
       }
     }
@@ -64,11 +68,11 @@ function readValue(s: string, i: number): { value: string; quote: QuoteStyle; en
   if (q === "'") {
     const close = s.indexOf("'", i + 1);
     if (close < 0) return { unterminated: "'" };
-    return { value: s.slice(i + 1, close), quote: "'", end: close + 1 };
+    return { value: s.slice(i + 1, close), quote: "'", end: close + 1, expands: false };
   }
   const m = /^[^\s#;"'`$\\()|&<>]*/.exec(s.slice(i));
   const raw = m?.[0] ?? '';
-  return { value: raw, quote: '', end: i + raw.length };
+  return { value: raw, quote: '', end: i + raw.length, expands: false };
 }
 
 /** Parse one logical line (quoted values may continue over several physical lines). */
@@ -80,7 +84,7 @@ function parseAssignment(text: string): Assignment | 'unterminated' | null {
   const tail = text.slice(r.end);
   // Only `value`, optional spaces, optional `;`, optional comment: anything else is shell code.
   if (!/^\s*;?\s*(#.*)?$/s.test(tail)) return null;
-  return { key: m[2], value: r.value, quote: r.quote, head: m[0], tail };
+  return { key: m[2], value: r.value, quote: r.quote, head: m[0], tail, expands: r.expands };
 }
 
 export function parseShVars(content: string, path: string): ShFile {
@@ -126,7 +130,7 @@ export function quoteShValue(value: string, prefer: QuoteStyle): { text: string;
 function rebuild(line: ShLine, value: string): ShLine {
   const a = line.assign as Assignment;
   const q = quoteShValue(value, a.quote);
-  return { ...line, text: `${a.head}${q.text}${a.tail}`, assign: { ...a, value, quote: q.quote } };
+  return { ...line, text: `${a.head}${q.text}${a.tail}`, assign: { ...a, value, quote: q.quote, expands: false } };
 }
 
 /**
@@ -141,7 +145,7 @@ export function setShVar(file: ShFile, key: string, value: string): ShFile {
     return { ...file, lines: file.lines.map((l) => (l === last ? rebuild(l, value) : l)) };
   }
   const q = quoteShValue(value, '"');
-  const added: ShLine = { text: `${key}=${q.text}`, eol: '\n', lineNo: 0, assign: { key, value, quote: q.quote, head: `${key}=`, tail: '' } };
+  const added: ShLine = { text: `${key}=${q.text}`, eol: '\n', lineNo: 0, assign: { key, value, quote: q.quote, head: `${key}=`, tail: '', expands: false } };
   return { ...file, lines: appendLines(file.lines, [added]) };
 }
 
