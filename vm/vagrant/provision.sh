@@ -1,0 +1,42 @@
+#!/bin/sh
+# Guest side of the laggkit Vagrant boxes (run as root by the Vagrantfile's shell provisioner).
+# Prepares what laggkit needs to manage the box over SSH, then builds and loads the laggkit
+# kernel module from the sources the file provisioner uploaded to /tmp/laggkit-kmod:
+#   - root logs in by key (the vagrant user's key), sshd enabled;
+#   - FreeBSD: /usr/src fetched when missing, if_laggkit.ko built, installed, loaded;
+#   - NetBSD: the base lagg(4) module loaded (laggkit's NetBSD module is not in this tree yet).
+# Idempotent: a second `vagrant provision` changes nothing.
+set -eu
+
+mkdir -p /root/.ssh
+chmod 700 /root/.ssh
+for home in /home/vagrant /usr/home/vagrant; do
+  if [ -f "$home/.ssh/authorized_keys" ]; then
+    cat "$home/.ssh/authorized_keys" >>/root/.ssh/authorized_keys
+  fi
+done
+sort -u -o /root/.ssh/authorized_keys /root/.ssh/authorized_keys
+chmod 600 /root/.ssh/authorized_keys
+grep -q '^PermitRootLogin prohibit-password' /etc/ssh/sshd_config ||
+  echo 'PermitRootLogin prohibit-password' >>/etc/ssh/sshd_config
+
+case "$(uname -s)" in
+FreeBSD)
+  sysrc sshd_enable=YES >/dev/null
+  service sshd restart
+  if [ ! -f /usr/src/sys/conf/kmod.mk ]; then
+    ver=$(freebsd-version -u | sed 's/-p[0-9]*$//')
+    fetch -q -o /tmp/src.txz "https://download.freebsd.org/releases/$(uname -m)/$ver/src.txz"
+    tar -C / -xf /tmp/src.txz
+    rm -f /tmp/src.txz
+  fi
+  make -C /tmp/laggkit-kmod/freebsd
+  make -C /tmp/laggkit-kmod/freebsd install
+  kldstat -q -m laggkit || kldload if_laggkit
+  ;;
+NetBSD)
+  grep -q '^sshd=YES' /etc/rc.conf || echo 'sshd=YES' >>/etc/rc.conf
+  /etc/rc.d/sshd restart
+  modstat if_lagg >/dev/null 2>&1 || modload if_lagg || true
+  ;;
+esac
