@@ -5,8 +5,8 @@
 import { Args, Flags } from '@oclif/core';
 
 export const whereFlags = {
-  host: Flags.string({ description: 'Edit on this host over SSH (user@host:port or an ~/.ssh/config alias)', exclusive: ['root'] }),
-  root: Flags.string({ description: 'Edit files under this root directory (/ for this machine, or a mounted VM image)', exclusive: ['host'] }),
+  host: Flags.string({ description: 'Edit on this host over SSH (user@host:port or an ~/.ssh/config alias)' }),
+  root: Flags.string({ description: 'Edit files under this root directory (/ for this machine, a mounted VM image; with --host, a directory on that host)' }),
   'trust-new-host-key': Flags.boolean({ description: 'Accept and record an unknown SSH host key (never a changed one)', default: false }),
   'ssh-config': Flags.string({ description: 'ssh_config file to use instead of ~/.ssh/config' }),
 };

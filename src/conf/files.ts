@@ -1,14 +1,14 @@
 /**
  * Where config files live: on the local machine under a root directory (`--root DIR`, e.g. a
  * mounted VM image; "/" for this machine) or on a remote host through an SSH session
- * (`--host H`). Both offer the same four operations, so the editors never know which it is.
+ * (`--host H`, optionally with `--root DIR` on that host). Both offer the same four operations, so the editors never know which it is.
  * Local writes follow the same discipline as the SSH layer's: temp file in the same directory,
  * fsync, rename over the old file, and a backup of the old content kept beside it.
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { chmod, chown, link, copyFile, lstat, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
-import { dirname, basename, join, resolve } from 'node:path';
+import { dirname, basename, join, posix, resolve } from 'node:path';
 import { LaggkitError } from '../cli/errors.js';
 import { backupPathFor, type SshSession } from '../ssh/index.js';
 import { validateAbsPath } from '../validate/index.js';
@@ -116,29 +116,38 @@ export class LocalFiles implements ConfFiles {
   }
 }
 
-/** Files on a remote host, through an open SSH session. */
+/** Files on a remote host, through an open SSH session, optionally under a root there. */
 export class RemoteFiles implements ConfFiles {
   readonly where: string;
-  constructor(private readonly session: SshSession) {
-    this.where = `${session.target.user}@${session.target.alias}`;
+  constructor(
+    private readonly session: SshSession,
+    private readonly root = '/',
+  ) {
+    validateAbsPath(root, 'root directory');
+    this.where = `${session.target.user}@${session.target.alias}${root === '/' ? '' : `:${root}`}`;
+  }
+
+  private real(path: string): string {
+    validateAbsPath(path);
+    return posix.join(this.root, path);
   }
 
   display(path: string): string {
-    return `${this.where}:${path}`;
+    return `${this.session.target.user}@${this.session.target.alias}:${this.real(path)}`;
   }
 
   async read(path: string): Promise<string | null> {
-    const st = await this.session.stat(path);
+    const st = await this.session.stat(this.real(path));
     if (st === null) return null;
-    return (await this.session.readFile(path)).toString('utf8');
+    return (await this.session.readFile(this.real(path))).toString('utf8');
   }
 
   list(dir: string): Promise<string[]> {
-    return this.session.listDir(dir);
+    return this.session.listDir(this.real(dir));
   }
 
   async write(path: string, content: string): Promise<{ backupPath: string | null }> {
-    const r = await this.session.writeFileAtomic(path, content, { backup: true });
-    return { backupPath: r.backupPath === null ? null : this.display(r.backupPath) };
+    const r = await this.session.writeFileAtomic(this.real(path), content, { backup: true });
+    return { backupPath: r.backupPath === null ? null : `${this.session.target.user}@${this.session.target.alias}:${r.backupPath}` };
   }
 }
