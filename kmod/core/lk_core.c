@@ -280,11 +280,11 @@ lk_input(struct lk_softc *sc, uint32_t port, const struct lk_frame *f)
 	const struct lk_txmap *m = lk_txmap_get(sc);
 	struct lk_port_counters *c;
 
-	if (port >= LK_MAX_PORTS)
+	/* not a member (as of the table this frame sees): no port to count the drop on */
+	if (port >= LK_MAX_PORTS || m == NULL || (m->members & LK_PORT_BIT(port)) == 0)
 		return LK_RX_DROP;
 	c = &sc->ports[port].counters;
-	if (m == NULL || (m->members & LK_PORT_BIT(port)) == 0 || f == NULL ||
-	    f->data == NULL || f->caplen < LK_ETHER_HDR_LEN) {
+	if (f == NULL || f->data == NULL || f->caplen < LK_ETHER_HDR_LEN) {
 		LK_COUNT(c->rx_dropped, 1);
 		return LK_RX_DROP;
 	}

@@ -41,8 +41,11 @@ struct lk_port {
 	int      link_up;
 	uint64_t speed_bps;                  /* 0 = unknown */
 	enum lk_duplex duplex;
-	struct lk_port_counters counters;
 	struct lk_lacp_port lacp;            /* owned by lk_lacp*.c */
+	/* Last on purpose: a late reader of a retired txmap may still bump the counters of a
+	 * slot being reused, so lk_port_add resets them with atomic stores and clears only the
+	 * fields before them with a plain memset. */
+	struct lk_port_counters counters;
 };
 
 /* ---- Transmit table --------------------------------------------------------------------------- */

@@ -255,6 +255,16 @@ op_retire(void *host, void *old)
 	struct th_host *h = host;
 
 	h->retired++;
+	if (h->defer_retire) {
+		if (h->ndeferred == h->deferred_cap) {
+			h->deferred_cap = h->deferred_cap ? h->deferred_cap * 2 : 64;
+			h->deferred = realloc(h->deferred, h->deferred_cap * sizeof(void *));
+			if (h->deferred == NULL)
+				abort();
+		}
+		h->deferred[h->ndeferred++] = old;
+		return;
+	}
 	op_free(host, old);
 }
 
@@ -539,6 +549,9 @@ static void
 host_destroy(struct th_host *h)
 {
 	lk_fini(h->sc);
+	for (uint32_t i = 0; i < h->ndeferred; i++)
+		op_free(h, h->deferred[i]);
+	free(h->deferred);
 	TH_EQ(h->live_allocs, 0);
 	free(h->sc);
 	free(h->ctl_tx.v);

@@ -68,6 +68,11 @@ struct th_host {
 	int      fail_skip;          /* ...after this many more calls succeed */
 	int64_t  live_allocs;
 	uint32_t retired;
+	/* 1: keep retired tables until the host is destroyed (a grace period longer than any
+	 * reader thread), for tests that run lk_output on other threads */
+	int      defer_retire;
+	void   **deferred;
+	uint32_t ndeferred, deferred_cap;
 };
 
 /* ---- the fake world ------------------------------------------------------------------------- */
