@@ -1,6 +1,6 @@
 /**
  * Seed ISOs and the image catalog, checked by reading the result back with independent tools:
- * the ISO is built with xorriso, then its volume id is read with isoinfo and its files are
+ * the ISO is built with xorriso, then its volume id is read from the raw volume descriptor and its files are
  * extracted with xorriso -osirrox and parsed (YAML/JSON). Checksum-file parsing is checked on
  * both formats the official servers publish.
  */
@@ -29,9 +29,20 @@ function extract(iso: string): string {
   return out;
 }
 
-const volumeId = (iso: string): string => /Volume id:\s*(\S+)/.exec(execFileSync('isoinfo', ['-d', '-i', iso], { encoding: 'utf8' }))?.[1] ?? '';
+/** The volume identifier straight from the ISO 9660 primary volume descriptor (sector 16). */
+function volumeId(iso: string): string {
+  const pvd = Buffer.alloc(2048);
+  const fd = fs.openSync(iso, 'r');
+  try {
+    fs.readSync(fd, pvd, 0, 2048, 16 * 2048);
+  } finally {
+    fs.closeSync(fd);
+  }
+  if (pvd[0] !== 1 || pvd.toString('ascii', 1, 6) !== 'CD001') throw new Error(`${iso}: no primary volume descriptor`);
+  return pvd.toString('ascii', 40, 72).trim();
+}
 
-testNeeding(test, 'cidata seed ISO: volume id, meta-data, user-data with keys, network-config on the management MAC', { tools: ['xorriso', 'isoinfo', 'ssh-keygen'] }, (t) => {
+testNeeding(test, 'cidata seed ISO: volume id, meta-data, user-data with keys, network-config on the management MAC', { tools: ['xorriso', 'ssh-keygen'] }, (t) => {
   const inp = input();
   const iso = buildSeedIso('cidata', inp, path.join(tmp, 'cidata.iso'));
   t.is(volumeId(iso), 'cidata');
@@ -68,7 +79,7 @@ test('network-config: a static management address when there is no DHCP (bhyve)'
   t.is(net.ethernets.mgmt.gateway4, '172.30.1.1');
 });
 
-testNeeding(test, 'config-2 seed ISO: OpenStack layout with meta_data.json and user_data', { tools: ['xorriso', 'isoinfo', 'ssh-keygen'] }, (t) => {
+testNeeding(test, 'config-2 seed ISO: OpenStack layout with meta_data.json and user_data', { tools: ['xorriso', 'ssh-keygen'] }, (t) => {
   const inp = input();
   const iso = buildSeedIso('config-2', inp, path.join(tmp, 'config2.iso'));
   t.is(volumeId(iso), 'config-2');
