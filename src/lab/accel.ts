@@ -105,6 +105,8 @@ export async function decideAccel(probeImage: { kernel: string; initrd: string; 
     ? { key, accel: 'kvm', reason: `KVM probe ${probe.detail}`, probedAt: new Date().toISOString() }
     : { key, accel: 'tcg', reason: `KVM probe failed (${probe.detail}); using TCG`, probedAt: new Date().toISOString() };
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, JSON.stringify(verdict, null, 2) + '\n');
+  // Written whole then renamed: labs started in parallel may probe and record at once.
+  fs.writeFileSync(`${file}.${process.pid}`, JSON.stringify(verdict, null, 2) + '\n');
+  fs.renameSync(`${file}.${process.pid}`, file);
   return { accel: verdict.accel, reason: verdict.reason, cached: false };
 }
