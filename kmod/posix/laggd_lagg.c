@@ -483,6 +483,9 @@ int lg_port_detach(struct lg_lagg *l, struct lg_port *p, char *err, size_t errle
 	lg_log(2, "%s: port %s removed", l->name, p->name);
 	memset(p, 0, sizeof(*p));
 	p->fd = -1;
+	/* An event for this port may still be pending in the current epoll batch: keep its
+	 * source pointing here, where lg_port_readable() sees an unused port and returns. */
+	p->src = (struct lg_src){ LG_SRC_PORT, p, -1 };
 	return 0;
 }
 

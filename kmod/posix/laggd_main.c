@@ -252,7 +252,7 @@ static void loop(void)
 				lg_tap_readable(s->obj);
 				break;
 			case LG_SRC_PORT:
-				if (evs[i].events & EPOLLERR) {
+				if ((evs[i].events & EPOLLERR) && s->fd >= 0) {
 					/* Reading SO_ERROR clears it; a level-triggered error would spin. */
 					int e;
 					socklen_t el = sizeof(e);
@@ -265,6 +265,8 @@ static void loop(void)
 				break;
 			case LG_SRC_NETLINK:
 				lg_nl_readable();
+				/* It may have removed a port or destroyed an aggregate with events in evs. */
+				i = n;
 				break;
 			case LG_SRC_CTL_LISTEN:
 				ctl_accept();

@@ -201,8 +201,14 @@ static void handle_link(struct nlmsghdr *nh)
 		return;
 	}
 	struct lg_lagg *l = lagg_by_tap_ifindex(ifi->ifi_index);
-	if (!l || nh->nlmsg_type != RTM_NEWLINK)
+	if (!l)
 		return;
+	if (nh->nlmsg_type == RTM_DELLINK) {
+		/* `ip link del laggkit0`: the aggregate goes with its interface, members restored. */
+		lg_log(1, "%s: interface deleted; destroying the aggregate", l->name);
+		lg_lagg_destroy(l);
+		return;
+	}
 	/* An MTU set on the aggregate with `ip link set laggkit0 mtu N` reaches the members. */
 	int len = (int)IFLA_PAYLOAD(nh);
 	for (struct rtattr *rta = IFLA_RTA(ifi); RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {

@@ -322,4 +322,11 @@ testNeeding(test, 'a member interface that disappears leaves the aggregate; lagg
   await new Promise((r) => setTimeout(r, 1000));
   t.true((await stat()) - before < 50, 'less than half a second of CPU in one second');
   t.is((await d.ctl('list')).code, 0);
+  // Deleting the aggregate's own interface destroys the aggregate, members restored.
+  const mac = (await topo.a.ifInfo('veth0')).mac;
+  t.not(mac, undefined);
+  await topo.a.execOk(['ip', 'link', 'del', 'laggkit0']);
+  await waitFor('aggregate gone', async () => (await d.ctlOk('list')) === '');
+  t.is((await topo.a.exec(['tc', 'filter', 'show', 'dev', 'veth0', 'ingress'])).stdout.trim(), '', 'member isolation removed');
+  t.true(d.running);
 });
