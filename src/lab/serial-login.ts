@@ -53,6 +53,11 @@ export class ConsoleExpect {
     throw new LabError('E_LAB_CONSOLE_TIMEOUT', `the serial console never showed ${re} (last output: ${JSON.stringify(this.text.slice(-200))})`);
   }
 
+  /** Whether the output so far matches, without consuming it. */
+  seen(re: RegExp): boolean {
+    return re.test(this.text);
+  }
+
   send(line: string): void {
     this.sock.write(line + '\r');
   }
@@ -97,8 +102,15 @@ export async function provisionOverConsole(
 ): Promise<'seed' | 'console'> {
   const con = await ConsoleExpect.open(launch.consoleSocket, deadlineMs);
   try {
+    // Whichever comes first: SSH answering (the seed did the work) or a login prompt (it did
+    // not, or the image does not print one until after its own provisioning).
+    for (;;) {
+      if (Date.now() > deadlineMs) throw new LabError('E_LAB_BOOT_TIMEOUT', `guest ${vm.name}: neither SSH nor a console login prompt within the boot timeout`, `Read the console log: ${launch.consoleLog}`);
+      if (labKeys && (await sshAnswers(labKeys, vm))) return 'seed';
+      if (con.seen(/login: ?$/m)) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
     await con.expect(/login: ?$/m, deadlineMs);
-    if (labKeys && (await sshAnswers(labKeys, vm))) return 'seed';
     con.send('root');
     await con.expect(/(#|\$) ?$/m, Math.min(deadlineMs, Date.now() + 30_000));
     for (const line of provisioningCommands(authorizedKey, hostKey)) {
