@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { UsageError } from '../cli/errors.js';
 import { cacheRoot } from './paths.js';
-import { cpuFor, qemuBinary, type Accel } from './qemu.js';
+import { cpuFor, firmwareAvailable, qemuBinary, type Accel } from './qemu.js';
 
 export const PROBE_TIMEOUT_MS = 12_000;
 
@@ -45,7 +45,7 @@ function qemuVersion(): string {
 
 /** Boot the guest kernel under `accel` and wait for the init's probe marker. */
 export function probeBoot(accel: Accel, kernel: string, initrd: string, timeoutMs = PROBE_TIMEOUT_MS): Promise<{ ok: boolean; ms: number; detail: string }> {
-  const args = ['-nodefaults', '-no-user-config', '-machine', 'pc', '-accel', accel, '-cpu', cpuFor(accel), '-m', '256', '-display', 'none', '-no-reboot', '-bios', 'qboot.rom', '-kernel', kernel, '-initrd', initrd, '-append', 'console=ttyS0 quiet panic=-1 laggkit.probe=1', '-serial', 'stdio'];
+  const args = ['-nodefaults', '-no-user-config', '-machine', 'pc', '-accel', accel, '-cpu', cpuFor(accel), '-m', '256', '-display', 'none', '-no-reboot', ...(firmwareAvailable('qboot.rom') ? ['-bios', 'qboot.rom'] : []), '-kernel', kernel, '-initrd', initrd, '-append', 'console=ttyS0 quiet panic=-1 laggkit.probe=1', '-serial', 'stdio'];
   const start = Date.now();
   return new Promise((resolve) => {
     execFile(qemuBinary(), args, { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {

@@ -72,6 +72,16 @@ function props(obj: Record<string, string | number | undefined>): string {
     .join(',');
 }
 
+const QEMU_DATA_DIRS = ['/usr/share/qemu', '/usr/local/share/qemu', '/opt/homebrew/share/qemu', '/usr/share/seabios'];
+
+/**
+ * Whether QEMU will find this firmware by name. qboot is much faster than SeaBIOS under TCG,
+ * but not every QEMU package ships it; without it QEMU's default BIOS is used.
+ */
+export function firmwareAvailable(name: string): boolean {
+  return QEMU_DATA_DIRS.some((d) => fs.existsSync(path.join(d, name)));
+}
+
 export function cpuFor(accel: Accel): string {
   return accel === 'tcg' ? 'max' : 'host';
 }
@@ -93,7 +103,7 @@ export function qemuArgs(g: GuestLaunch): string[] {
   a.push('-cpu', cpuFor(g.accel), '-m', String(m.memoryMiB), '-smp', String(m.cpus), '-display', 'none', '-no-reboot');
   if (m.boot === 'kernel') {
     if (!g.kernel || !g.initrd) throw new LabError('E_LAB_IMAGE', `guest ${g.name}: a kernel boot needs a kernel and an initrd`);
-    if (m.firmware) a.push('-bios', m.firmware);
+    if (m.firmware && firmwareAvailable(m.firmware)) a.push('-bios', m.firmware);
     a.push('-kernel', g.kernel, '-initrd', g.initrd, '-append', linuxKernelCmdline(g));
   } else {
     if (!g.disk) throw new LabError('E_LAB_IMAGE', `guest ${g.name}: a ${m.guest} guest boots from a disk image`, 'Pass --image PATH (see laggkit lab fetch-image).');
