@@ -3,6 +3,7 @@
  * stay a screen each and agree on names and help texts.
  */
 import { Args, Flags } from '@oclif/core';
+import { LaggkitError, UsageError } from '../cli/errors.js';
 
 export const whereFlags = {
   host: Flags.string({ description: 'Edit on this host over SSH (user@host:port or an ~/.ssh/config alias)' }),
@@ -29,4 +30,16 @@ export function whereOf(flags: { host?: string | undefined; root?: string | unde
     ...(flags['trust-new-host-key'] ? { trustNewHostKey: true } : {}),
     ...(flags['ssh-config'] !== undefined ? { sshConfig: flags['ssh-config'] } : {}),
   };
+}
+
+/**
+ * oclif reports a bad flag or missing argument by throwing from this.parse(); inside execute()
+ * that would surface as an internal error (exit 1). Turn it into the usage error (exit 2) the
+ * documented exit codes promise.
+ */
+export function asUsageError(err: unknown): never {
+  if (err instanceof Error && !(err instanceof LaggkitError)) {
+    throw new UsageError('E_USAGE', err.message.replace(/\s*See more help with --help\s*$/, '').replace(/\s*\n\s*/g, ' '), 'See --help for the accepted flags and arguments.');
+  }
+  throw err;
 }

@@ -1,7 +1,7 @@
 /** `laggkit conf unset KIND KEY [VALUE]`: remove every assignment (or one list element / line). */
 import { LaggkitCommand } from '../../cli/base-command.js';
 import { confEdit, openConfFiles, validateRequest, type ConfEditResult } from '../../conf/index.js';
-import { editFlags, keyArg, kindArg, valueArg, whereOf } from '../../conf/command-flags.js';
+import { editFlags, keyArg, kindArg, valueArg, whereOf, asUsageError } from '../../conf/command-flags.js';
 import { renderEdit } from '../../conf/render.js';
 
 export default class ConfUnset extends LaggkitCommand {
@@ -15,7 +15,7 @@ export default class ConfUnset extends LaggkitCommand {
   static override flags = { ...editFlags };
 
   protected async execute(): Promise<ConfEditResult> {
-    const { args, flags } = await this.parse(ConfUnset);
+    const { args, flags } = await this.parse(ConfUnset).catch(asUsageError);
     const req = {
       kind: args.kind,
       key: args.key,
