@@ -115,3 +115,23 @@ testNeeding(test, 'a Marker PDU is answered with a Marker Response carrying the 
   t.true(hex.includes('88090201021000070200' + '5e10203012345678'), `response on the wire: ${text.slice(0, 2000)}`);
   t.is(after.lacp_illegal ?? 0, before?.lacp_illegal ?? 0, 'nothing counted as illegal');
 });
+
+testNeeding(test, 'laggd <-> laggd: a planned move (maxports lowered on a live LAG) flushes with a marker the partner answers', needs, async (t) => {
+  const ports = ['veth0', 'veth1'];
+  const { la, lb } = await laggPair(t, 'lacp', { links: 2, tag: 'cf', extra: ['lacp_fast_timeout'] });
+  for (const d of [la, lb]) await waitFor('all ports distributing', () => allDistributing(d, ports), 20_000);
+  await la.ctlOk('laggkit0', 'lagglacp', 'maxports', '1');
+  const moved = await waitFor('one port in standby', async () => {
+    const f = await la.portFlags();
+    return ports.find((p) => f[p]?.includes('STANDBY'));
+  }, 15_000);
+  const ca = await waitFor('marker answered', async () => {
+    const c = await la.counters();
+    return (c[moved]?.marker_resp_rx ?? 0) > 0 ? c : undefined;
+  }, 10_000);
+  t.true((ca[moved]?.marker_tx ?? 0) > 0, `a sent a marker on ${moved}`);
+  const cb = await lb.counters();
+  t.true((cb[moved]?.marker_rx ?? 0) > 0 && (cb[moved]?.marker_resp_tx ?? 0) > 0, `b answered on ${moved}: ${JSON.stringify(cb[moved])}`);
+  const other = ports.find((p) => p !== moved) ?? '';
+  t.true(hasAll((await la.portFlags())[other], ACD), 'the other port kept distributing');
+});
