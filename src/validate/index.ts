@@ -22,7 +22,7 @@ export function showValue(value: string): string {
  * vlan0.100 (Linux-style VLAN names). No shell metacharacters, no whitespace.
  */
 export function validateIfName(name: string, what = 'interface name'): string {
-  if (name.length === 0) throw new UsageError('E_BAD_IFNAME', `Empty ${what}`, 'Give an interface name such as em0 or laggkit0.');
+  if (name.length === 0) throw new UsageError('E_BAD_IFNAME', `Empty ${what} ""`, 'Give an interface name such as em0 or laggkit0.');
   if (name.length > IFNAME_MAX) {
     throw new UsageError(
       'E_BAD_IFNAME',
