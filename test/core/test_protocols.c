@@ -341,9 +341,53 @@ test_incremental_equals_full(void)
 	}
 }
 
+/* Protocols without timers leave the host's timer alone: no periodic wakeups when idle. */
+static void
+test_idle_has_no_timer(void)
+{
+	static const enum lk_proto idle[] = { LK_PROTO_NONE, LK_PROTO_ROUNDROBIN,
+		LK_PROTO_FAILOVER, LK_PROTO_LOADBALANCE, LK_PROTO_BROADCAST };
+
+	for (size_t i = 0; i < sizeof(idle) / sizeof(idle[0]); i++) {
+		struct th_host *a = host_with(idle[i], 3);
+		uint32_t ticks;
+		th_note(lk_proto_name(idle[i]));
+		th_advance(5000);           /* first-failover announcements, if any, are done */
+		ticks = a->ticks;
+		th_link(a, 2, 0);
+		th_link(a, 2, 1);
+		lk_set_opt(a->sc, LK_OPT_ANNOUNCE_COUNT, 0);
+		th_advance(600000);
+		TH_EQ(a->deadline_ns, UINT64_MAX);
+		/* at most the failover announcements of the flap above */
+		TH_CHECK(a->ticks - ticks <= 2);
+		th_reset();
+	}
+}
+
+/* Switching away from lacp stops LACPDUs at once; switching back starts them again. */
+static void
+test_lacp_switch_away_is_silent(void)
+{
+	struct th_host *a = host_with(LK_PROTO_LACP, 2);
+	uint32_t before;
+
+	th_advance(3000);
+	TH_CHECK(th_tx_count_type(a, 0, 0x8809) > 0);
+	TH_EQ(lk_set_proto(a->sc, LK_PROTO_LOADBALANCE), 0);
+	before = th_tx_count_type(a, 0, 0x8809) + th_tx_count_type(a, 1, 0x8809);
+	th_advance(120000);
+	TH_EQ(th_tx_count_type(a, 0, 0x8809) + th_tx_count_type(a, 1, 0x8809), before);
+	TH_EQ(lk_set_proto(a->sc, LK_PROTO_LACP), 0);
+	th_advance(3000);
+	TH_CHECK(th_tx_count_type(a, 0, 0x8809) + th_tx_count_type(a, 1, 0x8809) > before);
+}
+
 int
 main(void)
 {
+	th_run("idle protocols arm no timer", test_idle_has_no_timer);
+	th_run("switching away from lacp is silent", test_lacp_switch_away_is_silent);
 	th_run("incremental buckets equal full", test_incremental_equals_full);
 	th_run("none", test_none);
 	for (size_t i = 0; i < sizeof(rr_rows) / sizeof(rr_rows[0]); i++)
