@@ -18,8 +18,17 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export function buildBlaster(): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'lk-bench-'));
   const bin = path.join(dir, 'udpblast');
-  execFileSync('cc', ['-std=c11', '-O2', '-Wall', '-Wextra', '-Werror', '-o', bin, path.join(here, 'udpblast.c')], { stdio: 'inherit' });
-  return bin;
+  const args = ['-std=c11', '-O2', '-Wall', '-Wextra', '-Werror', '-o', bin, path.join(here, 'udpblast.c')];
+  // cc where a default compiler is set up, else clang (which scripts/setup.sh installs).
+  for (const cc of [process.env.CC, 'cc', 'clang'].filter((c): c is string => !!c)) {
+    try {
+      execFileSync(cc, args, { stdio: 'inherit' });
+      return bin;
+    } catch {
+      /* try the next compiler */
+    }
+  }
+  throw new Error('cannot compile bench/laggd/udpblast.c: no working cc or clang');
 }
 
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;

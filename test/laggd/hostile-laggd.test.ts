@@ -7,7 +7,7 @@
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { testNeeding } from '../support/require.js';
-import { createTopology, sleep, waitFor, type Laggd, type LaggStatusJson, type PortCounters } from './support/netns.js';
+import { laggPair, sleep, waitFor, type Laggd, type LaggStatusJson, type PortCounters, type Topology } from './support/netns.js';
 import { hostileKinds, injectFrames } from './support/capture.js';
 import { pingReplies } from './support/traffic.js';
 
@@ -33,15 +33,9 @@ const illegalOf = (c: Record<string, PortCounters>) => Object.values(c).reduce((
 const ringDropsOf = (c: Record<string, PortCounters>) =>
   Object.values(c).reduce((s, p) => s + Number((p as unknown as Record<string, number>).host_rx_ring_drops ?? 0), 0);
 
-async function convergedPair(t: ExecutionContext, tag: string): Promise<{ la: Laggd; lb: Laggd; topo: Awaited<ReturnType<typeof createTopology>> }> {
-  const topo = await createTopology(t, { links: 2, tag });
-  const la = await topo.a.startLaggd();
-  const lb = await topo.b.startLaggd();
-  for (const [d, h, n] of [[la, topo.a, 1], [lb, topo.b, 2]] as const) {
-    await d.ctlOk('laggkit0', 'create', 'laggproto', 'lacp', 'laggport', 'veth0', 'laggport', 'veth1', 'lacp_fast_timeout');
-    await h.execOk(['ip', 'link', 'set', 'laggkit0', 'up']);
-    await h.execOk(['ip', 'addr', 'add', `10.77.0.${n}/24`, 'dev', 'laggkit0']);
-  }
+/** Two laggds in LACP (fast) over two links, 10.77.0.1 and .2, with every port distributing. */
+async function convergedPair(t: ExecutionContext, tag: string): Promise<{ la: Laggd; lb: Laggd; topo: Topology }> {
+  const { topo, la, lb } = await laggPair(t, 'lacp', { links: 2, tag, extra: ['lacp_fast_timeout'] });
   for (const d of [la, lb]) {
     await waitFor('every port distributing', async () => {
       const st = await d.status('laggkit0', true);

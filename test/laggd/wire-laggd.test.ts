@@ -8,7 +8,7 @@
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { testNeeding } from '../support/require.js';
-import { createTopology, waitFor, type Laggd, type LaggStatusJson, type Topology } from './support/netns.js';
+import { laggPair, waitFor, type Laggd, type LaggStatusJson, type Topology } from './support/netns.js';
 import { decodeSlowFrames, expertProblems, injectFrames, lacpStateNames, startCapture, type SlowFrame } from './support/capture.js';
 
 const needs = { root: true, tools: ['ip', 'tcpdump', 'tshark', 'python3'] };
@@ -18,14 +18,9 @@ const PORT_PRIO_A_VETH1 = 300;
 type PortJson = LaggStatusJson['ports'][number];
 type PartyJson = Record<string, unknown> & { state: string[] };
 
-/** Two laggds in LACP; `extraA` configures side a, whose frames are checked. */
+/** Two laggds in LACP; `extraA` configures side a, whose frames are checked; b is active, fast. */
 async function lacpPair(t: ExecutionContext, tag: string, extraA: string[]): Promise<{ topo: Topology; la: Laggd; lb: Laggd }> {
-  const topo = await createTopology(t, { links: 2, tag });
-  const la = await topo.a.startLaggd();
-  const lb = await topo.b.startLaggd();
-  await la.ctlOk('laggkit0', 'create', 'laggproto', 'lacp', 'laggport', 'veth0', 'laggport', 'veth1', ...extraA);
-  await lb.ctlOk('laggkit0', 'create', 'laggproto', 'lacp', 'laggport', 'veth0', 'laggport', 'veth1', 'lacp_fast_timeout');
-  return { topo, la, lb };
+  return laggPair(t, 'lacp', { links: 2, tag, extra: extraA, extraB: ['lacp_fast_timeout'] });
 }
 
 async function allDistributing(d: Laggd): Promise<LaggStatusJson> {
