@@ -53,6 +53,23 @@ lagg_mac_commit(struct lk_softc *sc, const uint8_t mac[LK_ETHER_ADDR_LEN])
 }
 
 /*
+ * The aggregate MAC is LACP's system id: after it changes every member's actor information
+ * must be refreshed (and sent), or the partner keeps aggregating with a system that is gone.
+ */
+static void
+lacp_identity_changed(struct lk_softc *sc)
+{
+	struct lk_port *p;
+
+	if (sc->proto != LK_PROTO_LACP)
+		return;
+	LK_FOREACH_PORT(sc, p)
+		lk_lacp_port_link(sc, p);
+	(void)lk_txmap_rebuild(sc);
+	lk_core_schedule(sc, lk_core_now(sc));
+}
+
+/*
  * Program every member except `skip` with mac; on failure put the ones done back to `undo`
  * and return the host's error.
  */
@@ -230,6 +247,7 @@ lk_port_remove(struct lk_softc *sc, uint32_t port)
 		if (heir != NULL) {
 			(void)program_all_macs(sc, heir->lladdr, sc->lladdr, -1);
 			lagg_mac_commit(sc, heir->lladdr);
+			lacp_identity_changed(sc);
 		} else
 			lagg_mac_commit(sc, zero_mac);
 	}
@@ -297,6 +315,7 @@ lk_set_lladdr(struct lk_softc *sc, const uint8_t mac[LK_ETHER_ADDR_LEN])
 	sc->lladdr_user = 1;
 	lagg_mac_commit(sc, mac);
 	(void)lk_txmap_rebuild(sc);
+	lacp_identity_changed(sc);
 	return LK_OK;
 }
 

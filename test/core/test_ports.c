@@ -214,9 +214,37 @@ test_txmap_alloc_failure(void)
 	TH_EQ(a->live_allocs, 1);
 }
 
+/* The aggregate MAC is the LACP system id: a new one reaches the partner. */
+static void
+test_lacp_sees_new_mac(void)
+{
+	static const uint8_t mac_b[6] = { 0x02, 0, 0, 0, 0xb0, 0x10 };
+	const uint8_t user[6] = { 0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee };
+	struct th_host *a = th_host_new("lagg0", mac_a), *b = th_host_new("lagg1", mac_b);
+	struct lk_port_status ps;
+
+	lk_set_proto(a->sc, LK_PROTO_LACP);
+	lk_set_proto(b->sc, LK_PROTO_LACP);
+	for (int i = 0; i < 2; i++) {
+		const char *n = i ? "em1" : "em0";
+		th_wire(a, th_port_add(a, n, GBPS, 1), b, th_port_add(b, n, GBPS, 1));
+	}
+	th_advance(5000);
+	TH_EQ(lk_get_port_status(b->sc, 0, &ps), 0);
+	TH_CHECK(mac_eq(ps.lacp.partner.sys_mac, a->lagg_mac));
+	TH_EQ(lk_set_lladdr(a->sc, user), 0);
+	th_advance(5000);
+	TH_EQ(lk_get_port_status(b->sc, 0, &ps), 0);
+	TH_CHECK(mac_eq(ps.lacp.partner.sys_mac, user));
+	TH_EQ(lk_get_port_status(b->sc, 1, &ps), 0);
+	TH_CHECK(mac_eq(ps.lacp.partner.sys_mac, user));
+	TH_CHECK(ps.flags & LK_PORT_DISTRIBUTING);
+}
+
 int
 main(void)
 {
+	th_run("lacp sees a new aggregate MAC", test_lacp_sees_new_mac);
 	th_run("mac follows first port", test_mac_follows_first_port);
 	th_run("user mac", test_user_mac);
 	th_run("mac failure rolls back", test_mac_failure_rolls_back);
