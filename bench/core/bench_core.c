@@ -236,40 +236,29 @@ moved_share(enum lk_proto proto, uint32_t nports, out_fn fn, uint32_t gone)
 	return (double)moved / DIST_FLOWS;
 }
 
-int
-main(int argc, char **argv)
+static const uint32_t port_counts[] = { 2, 4, 8 };
+
+/* lk_output per protocol x ports x flows, with the classic baseline for hashed protocols. */
+static void
+bench_output(FILE *js)
 {
 	static const enum lk_proto protos[] = { LK_PROTO_NONE, LK_PROTO_ROUNDROBIN,
 		LK_PROTO_FAILOVER, LK_PROTO_LOADBALANCE, LK_PROTO_LACP, LK_PROTO_BROADCAST };
 	static const uint32_t flow_counts[] = { 1, 100, 10000, 1000000 };
-	static const uint32_t port_counts[] = { 2, 4, 8 };
-	static const struct { const char *name; uint32_t layers; } layer_sets[] = {
-		{ "l2", LK_HASH_L2 }, { "l3", LK_HASH_L3 }, { "l4", LK_HASH_L4 },
-		{ "l3,l4", LK_HASH_L3 | LK_HASH_L4 }, { "l2,l3,l4", 7 },
-	};
-	const char *out = argc > 1 ? argv[1] : "core.json";
-	FILE *js = fopen(out, "w");
+	int first = 1;
 
-	if (js == NULL) {
-		perror(out);
-		return 1;
-	}
-	build_frames();
-	fprintf(js, "{\n  \"frame_bytes\": %u,\n  \"iterations_per_cell\": %u,\n  \"output\": [\n",
-	    FRAME_LEN, ITERS);
+	fprintf(js, "  \"output\": [\n");
 	printf("lk_output, %u-byte frames, %u frames per cell, best of %d\n", FRAME_LEN, ITERS,
 	    REPEAT);
 	printf("%-12s %5s %9s %8s %14s %10s %12s %8s\n", "protocol", "ports", "flows", "active",
 	    "frames/s", "ns/frame", "classic ns", "ratio");
-	int first = 1;
 	for (size_t pi = 0; pi < sizeof(protos) / sizeof(protos[0]); pi++)
 		for (size_t ni = 0; ni < 3; ni++) {
 			struct th_host *a = setup(protos[pi], port_counts[ni]);
 			uint32_t act = nactive(a);
+			int hashed = protos[pi] == LK_PROTO_LOADBALANCE || protos[pi] == LK_PROTO_LACP;
 			for (size_t fi = 0; fi < 4; fi++) {
 				double ns = time_ns_per_frame(a, lk_output, flow_counts[fi]);
-				int hashed = protos[pi] == LK_PROTO_LOADBALANCE ||
-				    protos[pi] == LK_PROTO_LACP;
 				double cns = hashed ?
 				    time_ns_per_frame(a, classic_output, flow_counts[fi]) : 0;
 				printf("%-12s %5u %9u %8u %14.0f %10.2f", lk_proto_name(protos[pi]),
@@ -289,12 +278,23 @@ main(int argc, char **argv)
 				first = 0;
 			}
 		}
-	fprintf(js, "\n  ],\n  \"distribution\": [\n");
+	fprintf(js, "\n  ],\n");
+}
 
+/* max/min port share per hash-layer setting, ours and classic. */
+static void
+bench_distribution(FILE *js)
+{
+	static const struct { const char *name; uint32_t layers; } layer_sets[] = {
+		{ "l2", LK_HASH_L2 }, { "l3", LK_HASH_L3 }, { "l4", LK_HASH_L4 },
+		{ "l3,l4", LK_HASH_L3 | LK_HASH_L4 }, { "l2,l3,l4", 7 },
+	};
+	int first = 1;
+
+	fprintf(js, "  \"distribution\": [\n");
 	printf("\nhash distribution: max/min port share over %u random flows (loadbalance)\n",
 	    DIST_FLOWS);
 	printf("%-10s %5s %10s %10s\n", "layers", "ports", "ours", "classic");
-	first = 1;
 	for (size_t li = 0; li < sizeof(layer_sets) / sizeof(layer_sets[0]); li++)
 		for (size_t ni = 0; ni < 3; ni++) {
 			struct th_host *a = setup(LK_PROTO_LOADBALANCE, port_counts[ni]);
@@ -303,17 +303,24 @@ main(int argc, char **argv)
 			double classic = spread(a, classic_output, port_counts[ni]);
 			printf("%-10s %5u %10.3f %10.3f\n", layer_sets[li].name, port_counts[ni],
 			    ours, classic);
-			fprintf(js, "%s    {\"layers\": \"%s\", \"ports\": %u, \"max_min_ours\": %.4f, "
-			    "\"max_min_classic\": %.4f}", first ? "" : ",\n", layer_sets[li].name,
-			    port_counts[ni], ours, classic);
+			fprintf(js, "%s    {\"layers\": \"%s\", \"ports\": %u, "
+			    "\"max_min_ours\": %.4f, \"max_min_classic\": %.4f}", first ? "" : ",\n",
+			    layer_sets[li].name, port_counts[ni], ours, classic);
 			first = 0;
 		}
-	fprintf(js, "\n  ],\n  \"moved_when_one_port_leaves\": [\n");
+	fprintf(js, "\n  ],\n");
+}
 
+/* Share of flows that move when one port goes down, ours and classic. */
+static void
+bench_movement(FILE *js)
+{
+	int first = 1;
+
+	fprintf(js, "  \"moved_when_one_port_leaves\": [\n");
 	printf("\nflows moved when one port goes down (loadbalance, %u random flows)\n",
 	    DIST_FLOWS);
 	printf("%5s %10s %10s %10s\n", "ports", "ideal", "ours", "classic");
-	first = 1;
 	for (size_t ni = 0; ni < 3; ni++) {
 		uint32_t n = port_counts[ni];
 		double ours = moved_share(LK_PROTO_LOADBALANCE, n, lk_output, 0);
@@ -323,7 +330,26 @@ main(int argc, char **argv)
 		    "\"classic\": %.4f}", first ? "" : ",\n", n, 1.0 / n, ours, classic);
 		first = 0;
 	}
-	fprintf(js, "\n  ]\n}\n");
+	fprintf(js, "\n  ]\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *out = argc > 1 ? argv[1] : "core.json";
+	FILE *js = fopen(out, "w");
+
+	if (js == NULL) {
+		perror(out);
+		return 1;
+	}
+	build_frames();
+	fprintf(js, "{\n  \"frame_bytes\": %u,\n  \"iterations_per_cell\": %u,\n", FRAME_LEN,
+	    ITERS);
+	bench_output(js);
+	bench_distribution(js);
+	bench_movement(js);
+	fprintf(js, "}\n");
 	fclose(js);
 	th_reset();
 	printf("\nwrote %s\n", out);
