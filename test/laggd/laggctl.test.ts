@@ -38,6 +38,9 @@ testNeeding(test, 'every configuration word is accepted and shows in --json', ne
   // Without pri a port gets the default priority 0x8000, as NetBSD's lagg gives it.
   t.deepEqual(s.ports.map((p) => [p.name, p.prio]), [['veth0', 5], ['veth1', 32768]]);
   t.is((await topo.a.ifInfo('veth0')).mtu, 1400, 'the aggregate MTU reaches the members');
+  // So does an MTU set with ip(8) on the TAP (seen through rtnetlink).
+  await topo.a.execOk(['ip', 'link', 'set', 'laggkit0', 'mtu', '1450']);
+  await waitFor('member MTU follows', async () => (await topo.a.ifInfo('veth1')).mtu === 1450);
   // Port LACP priority shows in the actor tuple once the protocol is LACP.
   await d.ctlOk('laggkit0', 'laggproto', 'lacp');
   s = await d.status('laggkit0', true);
