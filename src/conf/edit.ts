@@ -231,10 +231,19 @@ export async function confEdit(fs: ConfFiles, op: 'set' | 'unset', req: ConfRequ
     }
     return result;
   }
+  // Several files may change (unset across loader.conf and its drop-ins): if one write fails,
+  // the ones already written are put back so the edit is all or nothing.
+  const written: [string, string][] = [];
   let i = 0;
-  for (const [path, d] of next) {
-    const { backupPath } = await fs.write(path, print(d));
-    (files[i++] as FileChange).backupPath = backupPath;
+  try {
+    for (const [path, d] of next) {
+      const { backupPath } = await fs.write(path, print(d));
+      written.push([path, docs.get(path)?.text ?? '']);
+      (files[i++] as FileChange).backupPath = backupPath;
+    }
+  } catch (err) {
+    for (const [path, text] of written.reverse()) await fs.write(path, text).catch(() => {});
+    throw err;
   }
   // Re-read and verify: exactly the planned bytes, and the effective value asked for.
   const reread = await readAll(fs, kind);

@@ -173,7 +173,13 @@ async function lookup(spec: HostSpec, opts: ResolveOptions, home: string): Promi
     // ssh reads the passwd home, not $HOME: an explicit homeDir must bring its own config file.
     const file = configFile !== undefined && !existsSync(configFile) ? '/dev/null' : configFile;
     const ans = await runSshG(spec, file);
-    // Command-line user/port beat the config, as for ssh itself (ssh -G already applied them).
+    if (opts.homeDir !== undefined) {
+      // ssh expands ~ with the passwd home directory; an explicit homeDir means ~ is there.
+      const pwHome = userInfo().homedir.replace(/\/$/, '') + '/';
+      const rehome = (p: string) => (p.startsWith(pwHome) ? join(home, p.slice(pwHome.length)) : p);
+      ans.identityFiles = ans.identityFiles.map(rehome);
+      ans.knownHostsFiles = ans.knownHostsFiles.map(rehome);
+    }
     return ans;
   }
   const file = configFile ?? join(home, '.ssh', 'config');

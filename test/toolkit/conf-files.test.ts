@@ -162,3 +162,22 @@ test('hostile values are refused before anything is read', (t) => {
   // A value with a double quote is fine: it is quoted, not refused.
   t.notThrows(() => validateRequest('set', { kind: 'rc', key: 'motd', value: 'say "hi"' }));
 });
+
+test('a failed write in a multi-file edit puts the files already written back', async (t) => {
+  const r = makeRoot({
+    'boot/loader.conf': 'kern.x="1"\n',
+    'boot/loader.conf.local': 'kern.x="2"\n',
+  });
+  // Real files; only the second write is made to fail, as a full disk would.
+  class FailSecond extends LocalFiles {
+    writes = 0;
+    override async write(path: string, content: string) {
+      if (++this.writes === 2) throw new Error('disk full (simulated by the test)');
+      return super.write(path, content);
+    }
+  }
+  const fs = new FailSecond(r.root);
+  await t.throwsAsync(confEdit(fs, 'unset', { kind: 'loader', key: 'kern.x' }), { message: /disk full/ });
+  t.is(r.read('boot/loader.conf'), 'kern.x="1"\n');
+  t.is(r.read('boot/loader.conf.local'), 'kern.x="2"\n');
+});

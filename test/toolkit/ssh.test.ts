@@ -7,6 +7,7 @@ import test from 'ava';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, writeFileSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tmpdir } from 'node:os';
 import { connect, connectHost, resolveTarget, SshError, RemoteCommandError, RemoteFileError } from '../../src/ssh/index.js';
 import type { ConnectOptions } from '../../src/ssh/index.js';
 import { missingPrerequisites, testNeeding } from '../support/require.js';
@@ -367,4 +368,40 @@ testNeeding(test, 'connection failures are typed', NEEDS, async (t) => {
   writeFileSync(denied.config, readFileSync(denied.config, 'utf8').replace(/IdentityFile .*/, `IdentityFile ${wrongKey}`));
   const e2 = await t.throwsAsync(connectHost('denied', denied.opts), { instanceOf: SshError });
   t.is(e2?.code, 'E_SSH_AUTH');
+});
+
+test('a server that never speaks SSH hits the handshake timeout', async (t) => {
+  const { createServer } = await import('node:net');
+  const silent = createServer(() => {});
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+  const port = (silent.address() as { port: number }).port;
+  try {
+    const target = { alias: 'silent', host: '127.0.0.1', port, user: 'nobody', identityFiles: [], knownHostsFiles: [join(tmpdir(), 'laggkit-no-such-known-hosts')], jumps: [] };
+    // Without any key the connection is refused before a packet is sent...
+    const err = await t.throwsAsync(connect(target, { readyTimeoutMs: 500, agentSocket: '' }), { instanceOf: SshError });
+    t.is(err?.code, 'E_SSH_NO_KEYS');
+    // ...with one, the handshake is attempted and times out.
+    if (usable) {
+      const err2 = await t.throwsAsync(connect({ ...target, identityFiles: [sshd.clientKey] }, { readyTimeoutMs: 500, agentSocket: '' }), { instanceOf: SshError });
+      t.is(err2?.code, 'E_SSH_TIMEOUT');
+    }
+  } finally {
+    silent.close();
+  }
+});
+
+testNeeding(test, 'ssh_config is found under an alternate home directory', NEEDS, async (t) => {
+  const home = join(sshd.dir, `home_${n++}`);
+  mkdirSync(join(home, '.ssh'), { recursive: true });
+  const kh = join(home, '.ssh', 'known_hosts');
+  writeFileSync(kh, sshd.knownHostsLine() + '\n');
+  writeFileSync(join(home, '.ssh', 'config'), readFileSync(sshd.writeSshConfig('homealias', kh), 'utf8').replace(/UserKnownHostsFile .*/, 'UserKnownHostsFile ~/.ssh/known_hosts'));
+  for (const noSshClient of [false, true]) {
+    const target = await resolveTarget('homealias', { homeDir: home, noSshClient });
+    t.is(target.port, sshd.port);
+    t.deepEqual(target.knownHostsFiles, [kh]);
+    const s = await connect(target, { agentSocket: '' });
+    t.is((await s.exec(['printf', 'home'])).stdout, 'home');
+    await s.close();
+  }
 });
