@@ -15,7 +15,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,10 +25,25 @@ import type { IfInterface } from '../../../src/ifconfig/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const repoRoot = path.resolve(here, '..', '..', '..');
-/** Where laggd and laggctl are built; LAGGD_BUILD overrides (e.g. kmod/posix/build/asan). */
-export const buildDir = process.env.LAGGD_BUILD
-  ? path.resolve(repoRoot, process.env.LAGGD_BUILD)
-  : path.join(repoRoot, 'kmod', 'posix', 'build');
+/** The optimised build (what benchmarks measure). */
+export const releaseBuildDir = path.join(repoRoot, 'kmod', 'posix', 'build');
+/** The -fsanitize=address,undefined build `make -C kmod/posix` also makes when clang is there. */
+export const asanBuildDir = path.join(releaseBuildDir, 'asan');
+
+/**
+ * Where laggd and laggctl come from: LAGGD_BUILD if set; under ava the sanitizer build when it
+ * is at least as new as the optimised one (so tests catch memory errors); otherwise the
+ * optimised build.
+ */
+function chooseBuildDir(): string {
+  if (process.env.LAGGD_BUILD) return path.resolve(repoRoot, process.env.LAGGD_BUILD);
+  const underAva = /[\\/]ava[\\/]lib[\\/]worker[\\/]/.test(process.argv[1] ?? '');
+  const asan = path.join(asanBuildDir, 'laggd');
+  const rel = path.join(releaseBuildDir, 'laggd');
+  if (underAva && existsSync(asan) && (!existsSync(rel) || statSync(asan).mtimeMs >= statSync(rel).mtimeMs)) return asanBuildDir;
+  return releaseBuildDir;
+}
+export const buildDir = chooseBuildDir();
 export const laggdBin = path.join(buildDir, 'laggd');
 export const laggctlBin = path.join(buildDir, 'laggctl');
 
