@@ -570,7 +570,12 @@ static void port_rx_frame(struct lg_port *p, const uint8_t *data, uint32_t len, 
 	f.vlan_tag = tci;
 	switch (lk_input(l->sc, p->index, &f)) {
 	case LK_RX_ACCEPT:
-		if (has_vlan && len >= 12 && len + 4 <= sizeof(l->rxbuf)) {
+		if (has_vlan && (len < 12 || len + 4 > sizeof(l->rxbuf))) {
+			/* Delivering it untagged would put it on the wrong VLAN: drop and count. */
+			p->tap_write_drops++;
+			break;
+		}
+		if (has_vlan) {
 			/* The NIC stripped the 802.1Q tag; the TAP must see it in the frame. */
 			memcpy(l->rxbuf, data, 12);
 			l->rxbuf[12] = 0x81;
