@@ -1,9 +1,11 @@
 /**
- * Flags and arguments shared by `laggkit conf get|set|unset`, kept here so the three commands
+ * Flags, arguments and the edit flow shared by `laggkit conf get|set|unset`, kept here so the commands
  * stay a screen each and agree on names and help texts.
  */
 import { Args, Flags } from '@oclif/core';
 import { LaggkitError, UsageError } from '../cli/errors.js';
+import { confEdit, validateRequest, type ConfEditResult } from './edit.js';
+import { openConfFiles } from './open.js';
 
 export const whereFlags = {
   host: Flags.string({ description: 'Edit on this host over SSH (user@host:port or an ~/.ssh/config alias)' }),
@@ -42,4 +44,29 @@ export function asUsageError(err: unknown): never {
     throw new UsageError('E_USAGE', err.message.replace(/\s*See more help with --help\s*$/, '').replace(/\s*\n\s*/g, ' '), 'See --help for the accepted flags and arguments.');
   }
   throw err;
+}
+
+type EditFlagValues = Parameters<typeof whereOf>[0] & { 'dry-run': boolean; add?: boolean | undefined; remove?: boolean | undefined };
+
+/**
+ * The body of `conf set` and `conf unset`: build the request, validate it completely (so a
+ * hostile value never opens a connection), open the files, edit, close.
+ */
+export async function runEdit(op: 'set' | 'unset', args: { kind: string; key: string; value?: string | undefined }, flags: EditFlagValues): Promise<ConfEditResult> {
+  // For unset, a VALUE always means "remove this element / this line", with or without --remove.
+  const list = op === 'set' ? (flags.add ? 'add' : flags.remove ? 'remove' : undefined) : flags.remove || flags.add || args.value !== undefined ? 'remove' : undefined;
+  const req = {
+    kind: args.kind,
+    key: args.key,
+    ...(args.value !== undefined ? { value: args.value } : {}),
+    ...(list !== undefined ? { list: list as 'add' | 'remove' } : {}),
+    dryRun: flags['dry-run'],
+  };
+  validateRequest(op, req);
+  const { files, close } = await openConfFiles(whereOf(flags));
+  try {
+    return await confEdit(files, op, req);
+  } finally {
+    await close();
+  }
 }

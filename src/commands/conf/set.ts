@@ -1,7 +1,7 @@
 /** `laggkit conf set KIND KEY VALUE`: set a value (or add/remove a list element) losslessly. */
 import { LaggkitCommand } from '../../cli/base-command.js';
-import { confEdit, openConfFiles, validateRequest, type ConfEditResult } from '../../conf/index.js';
-import { editFlags, keyArg, kindArg, valueArg, whereOf, asUsageError } from '../../conf/command-flags.js';
+import type { ConfEditResult } from '../../conf/index.js';
+import { asUsageError, editFlags, keyArg, kindArg, runEdit, valueArg } from '../../conf/command-flags.js';
 import { renderEdit } from '../../conf/render.js';
 
 export default class ConfSet extends LaggkitCommand {
@@ -17,20 +17,7 @@ export default class ConfSet extends LaggkitCommand {
 
   protected async execute(): Promise<ConfEditResult> {
     const { args, flags } = await this.parse(ConfSet).catch(asUsageError);
-    const req = {
-      kind: args.kind,
-      key: args.key,
-      ...(args.value !== undefined ? { value: args.value } : {}),
-      ...(flags.add ? { list: 'add' as const } : flags.remove ? { list: 'remove' as const } : {}),
-      dryRun: flags['dry-run'],
-    };
-    validateRequest('set', req);
-    const { files, close } = await openConfFiles(whereOf(flags));
-    try {
-      return await confEdit(files, 'set', req);
-    } finally {
-      await close();
-    }
+    return runEdit('set', args, flags);
   }
 
   protected override render(r: ConfEditResult): void {

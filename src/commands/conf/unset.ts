@@ -1,7 +1,7 @@
 /** `laggkit conf unset KIND KEY [VALUE]`: remove every assignment (or one list element / line). */
 import { LaggkitCommand } from '../../cli/base-command.js';
-import { confEdit, openConfFiles, validateRequest, type ConfEditResult } from '../../conf/index.js';
-import { editFlags, keyArg, kindArg, valueArg, whereOf, asUsageError } from '../../conf/command-flags.js';
+import type { ConfEditResult } from '../../conf/index.js';
+import { asUsageError, editFlags, keyArg, kindArg, runEdit, valueArg } from '../../conf/command-flags.js';
 import { renderEdit } from '../../conf/render.js';
 
 export default class ConfUnset extends LaggkitCommand {
@@ -16,20 +16,7 @@ export default class ConfUnset extends LaggkitCommand {
 
   protected async execute(): Promise<ConfEditResult> {
     const { args, flags } = await this.parse(ConfUnset).catch(asUsageError);
-    const req = {
-      kind: args.kind,
-      key: args.key,
-      ...(args.value !== undefined ? { value: args.value } : {}),
-      ...(flags.remove || flags.add ? { list: 'remove' as const } : {}),
-      dryRun: flags['dry-run'],
-    };
-    validateRequest('unset', req);
-    const { files, close } = await openConfFiles(whereOf(flags));
-    try {
-      return await confEdit(files, 'unset', req);
-    } finally {
-      await close();
-    }
+    return runEdit('unset', args, flags);
   }
 
   protected override render(r: ConfEditResult): void {
