@@ -6,7 +6,7 @@
  */
 import test from 'ava';
 import { testNeeding } from '../support/require.js';
-import { laggPair, startCapture, tcpTransfer, udpSend, waitFor, type Laggd } from './support/netns.js';
+import { createTopology, laggPair, startCapture, tcpTransfer, udpSend, waitFor, type Laggd } from './support/netns.js';
 
 const needs = { root: true, tools: ['ip', 'tc', 'socat', 'tcpdump', 'ss'] };
 
@@ -199,3 +199,22 @@ for (const rxAll of [true, false]) {
     }
   });
 }
+
+testNeeding(test, '802.1Q: a tagged frame keeps its tag through the member (the kernel strips it before AF_PACKET)', { ...needs, tools: [...needs.tools, 'python3'] }, async (t) => {
+  const topo = await createTopology(t, { links: 1, tag: 'lq' });
+  const la = await topo.a.startLaggd();
+  await la.ctlOk('laggkit0', 'create', 'laggproto', 'loadbalance', 'laggport', 'veth0', 'up');
+  await waitFor('port active', async () => (await la.portFlags()).veth0?.includes('ACTIVE'));
+  const cap = await startCapture(topo.a, 'laggkit0', ['vlan', '42'], { hex: true });
+  // A broadcast frame tagged VLAN 42, priority 5, ethertype 0x88b5 (local experimental).
+  const script = [
+    'import socket, sys',
+    's = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)',
+    's.bind((sys.argv[1], 0))',
+    "s.send(bytes.fromhex('ffffffffffff' '020000000042' '8100' 'a02a' '88b5') + b'laggkit-vlan-test' + bytes(30))",
+  ].join('\n');
+  await topo.b.execOk(['python3', '-c', script, 'veth0']);
+  const out = await cap.stop();
+  t.regex(out, /vlan 42, p 5, ethertype (Unknown )?\(?0x88b5/, out);
+  t.regex(out.replace(/\s+0x[0-9a-f]+:\s*/g, '').replace(/\s+/g, ''), /8100a02a88b5/, 'tag bytes in place');
+});
