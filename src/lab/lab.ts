@@ -41,6 +41,12 @@ export interface UpOptions {
   nics?: NicModel[];
   peer?: 'vm' | 'netns';
   accel?: Accel | 'auto';
+  /**
+   * Linux guests only: 'console' boots them like a BSD image without seed support (no SSH
+   * server, root login on the serial console), so the console provisioning that BSD images
+   * rely on runs against a real guest. Default 'image': keys are built into the initramfs.
+   */
+  linuxProvision?: 'image' | 'console';
   /** Boot timeout per guest in seconds (default from the machine definition). */
   timeoutSec?: number;
   /** Progress lines for humans (never part of --json output). */
@@ -138,7 +144,11 @@ export async function labUp(opts: UpOptions = {}): Promise<LabState> {
       consoleLog: file('console.log'),
       pidFile: file('pid'),
     };
-    if (image) {
+    if (image && opts.linuxProvision === 'console') {
+      const hk = opensshHostKey(file('host_key'));
+      khLines.push(knownHostsLine(sshPort, hk.publicKey));
+      Object.assign(launch, { kernel: image.kernel, initrd: image.initramfs, kernelArgs: ['laggkit.login=1'] });
+    } else if (image) {
       const hk = dropbearHostKey(file('host_key'));
       khLines.push(knownHostsLine(sshPort, hk.publicKey));
       const initrd = file('initrd');
@@ -183,7 +193,7 @@ export async function labUp(opts: UpOptions = {}): Promise<LabState> {
         const start = Date.now();
         vm.pid = await launchGuest(launch);
         writeState(state);
-        if (guest !== 'linux') await provisionOverConsole(launch, vm, key.publicKey, opensshHostKey(path.join(dir, `${vm.name}.host_key`)), start + timeoutMs, state);
+        if (guest !== 'linux' || opts.linuxProvision === 'console') await provisionOverConsole(launch, vm, key.publicKey, opensshHostKey(path.join(dir, `${vm.name}.host_key`)), start + timeoutMs, state);
         await waitForSsh(state, vm, start + timeoutMs, () => isAlive(vm.pid));
         vm.bootToSshMs = Date.now() - start;
         say(`guest ${vm.name}: SSH on 127.0.0.1:${vm.sshPort} after ${(vm.bootToSshMs / 1000).toFixed(1)} s (${verdict.accel})`);
@@ -192,7 +202,12 @@ export async function labUp(opts: UpOptions = {}): Promise<LabState> {
     if (ns) moveTapsIntoNetns(ns, taps.map((tap, i) => ({ tap, addr: subnetOf(i).b })));
   } catch (err) {
     writeState(state);
+    // Keep the consoles of a failed boot where the error message says (the lab folder goes).
+    const logs = `${dir}.failed-logs`;
+    fs.mkdirSync(logs, { recursive: true });
+    for (const v of vms) if (fs.existsSync(v.consoleLog)) fs.copyFileSync(v.consoleLog, path.join(logs, path.basename(v.consoleLog)));
     await labDown(name).catch(() => {});
+    if (err instanceof LabError || err instanceof UsageError) err.message += ` (console logs kept in ${logs})`;
     throw err;
   }
   writeState(state);

@@ -23,7 +23,7 @@ import { cpioArchive, parentDirs, S_IFDIR, S_IFLNK, S_IFREG, type CpioEntry } fr
 import { cacheRoot, repoRoot, vmDataDir } from './paths.js';
 
 /** Bump when the layout of the image changes in a way the input hash cannot see. */
-const RECIPE_VERSION = 3;
+const RECIPE_VERSION = 4;
 
 /** Modules the guest needs; their dependencies are added from modules.dep. */
 export const GUEST_MODULES = ['virtio_pci', 'virtio_net', 'e1000', 'tun'];
@@ -47,6 +47,9 @@ export interface ImageInputs {
   dropbear: string;
   sftpServer?: string;
   init: string;
+  /** The rc script and key converter of console-provisioning mode (laggkit.login=1). */
+  rcSshd: string;
+  dropbearconvert?: string;
   laggd?: string;
   laggctl?: string;
 }
@@ -118,6 +121,8 @@ export function defaultInputs(opts: { withLaggd?: boolean } = {}): ImageInputs {
     dropbear,
     sftpServer: sftp,
     init: path.join(vmDataDir(), 'linux', 'init'),
+    rcSshd: path.join(vmDataDir(), 'linux', 'rc.sshd'),
+    dropbearconvert: ['/usr/lib/dropbear/dropbearconvert', '/usr/bin/dropbearconvert'].find((p) => fs.existsSync(p)),
     laggd: l?.laggd,
     laggctl: l?.laggctl,
   };
@@ -204,6 +209,8 @@ function hashInputs(inputs: ImageInputs, modules: string[]): string {
     ['dropbear', inputs.dropbear],
     ['sftp', inputs.sftpServer],
     ['init', inputs.init],
+    ['rc.sshd', inputs.rcSshd],
+    ['dropbearconvert', inputs.dropbearconvert],
     ['laggd', inputs.laggd],
     ['laggctl', inputs.laggctl],
     ...modules.map((m): [string, string] => [m, path.join(inputs.moduleDir, m)]),
@@ -248,6 +255,8 @@ export function buildLinuxImage(inputs: ImageInputs = defaultInputs()): LinuxIma
     withLibs('usr/lib/openssh/sftp-server', inputs.sftpServer);
     link('usr/libexec/sftp-server', '/usr/lib/openssh/sftp-server');
   }
+  file('etc/rc.d/sshd', inputs.rcSshd);
+  if (inputs.dropbearconvert) withLibs('usr/bin/dropbearconvert', inputs.dropbearconvert);
   if (inputs.laggd && inputs.laggctl) {
     file('usr/sbin/laggd', inputs.laggd);
     file('usr/sbin/laggctl', inputs.laggctl);

@@ -19,7 +19,9 @@ export class ConsoleExpect {
   private constructor(private readonly sock: net.Socket) {
     sock.setEncoding('utf8');
     sock.on('data', (d: string) => {
-      this.text += d;
+      // Terminal control sequences (cursor queries, colours) would hide a prompt at line end;
+      // cleaned over the whole buffer because a sequence can arrive split across reads.
+      this.text = (this.text + d).replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
       if (this.text.length > 65536) this.text = this.text.slice(-32768);
     });
   }
@@ -71,7 +73,7 @@ export class ConsoleExpect {
 export function provisioningCommands(authorizedKey: string, hostKey: { privateKey: string; publicKey: string }): string[] {
   const lines: string[] = ['umask 077', 'mkdir -p /root/.ssh', ': > /root/.ssh/authorized_keys'];
   for (let i = 0; i < authorizedKey.length; i += 120) lines.push(`printf %s '${authorizedKey.slice(i, i + 120)}' >> /root/.ssh/authorized_keys`);
-  lines.push('echo >> /root/.ssh/authorized_keys', 'K=/etc/ssh/ssh_host_ed25519_key', ': > $K');
+  lines.push('echo >> /root/.ssh/authorized_keys', 'mkdir -p /etc/ssh', 'K=/etc/ssh/ssh_host_ed25519_key', ': > $K');
   for (const l of hostKey.privateKey.trim().split('\n')) lines.push(`echo '${l}' >> $K`);
   lines.push(`echo '${hostKey.publicKey}' > $K.pub`, 'chmod 600 $K', 'chmod 644 $K.pub');
   lines.push("grep -q '^PermitRootLogin prohibit' /etc/ssh/sshd_config || echo 'PermitRootLogin prohibit-password' >> /etc/ssh/sshd_config");
