@@ -49,6 +49,8 @@ interface ConfigAnswer {
   port?: number;
   identityFiles: string[];
   knownHostsFiles: string[];
+  globalKnownHostsFiles?: string[];
+  hashKnownHosts?: boolean;
   proxyJump?: string;
 }
 
@@ -90,6 +92,8 @@ function runSshG(spec: HostSpec, configFile: string | undefined): Promise<Config
         else if (key === 'port') ans.port = Number(value);
         else if (key === 'identityfile') ans.identityFiles.push(value);
         else if (key === 'userknownhostsfile') ans.knownHostsFiles.push(...value.split(/\s+/).filter(Boolean));
+        else if (key === 'globalknownhostsfile') ans.globalKnownHostsFiles = value.split(/\s+/).filter(Boolean);
+        else if (key === 'hashknownhosts') ans.hashKnownHosts = value === 'yes';
         else if (key === 'proxyjump' && value !== 'none') ans.proxyJump = value;
       }
       resolve(ans);
@@ -156,6 +160,12 @@ export function parseSshConfig(text: string, name: string): ConfigAnswer {
       case 'userknownhostsfile':
         if (ans.knownHostsFiles.length === 0) ans.knownHostsFiles.push(...kv.args);
         break;
+      case 'globalknownhostsfile':
+        ans.globalKnownHostsFiles ??= kv.args;
+        break;
+      case 'hashknownhosts':
+        ans.hashKnownHosts ??= v.toLowerCase() === 'yes';
+        break;
       case 'proxyjump':
         if (ans.proxyJump === undefined) ans.proxyJump = v;
         break;
@@ -199,7 +209,18 @@ async function resolveHop(spec: HostSpec, opts: ResolveOptions, home: string): P
   const ctx = { host, user, port };
   const identityFiles = (ans.identityFiles.length > 0 ? ans.identityFiles : ['~/.ssh/id_ed25519', '~/.ssh/id_ecdsa', '~/.ssh/id_rsa']).map((p) => expandPath(p, home, ctx));
   const knownHostsFiles = (ans.knownHostsFiles.length > 0 ? ans.knownHostsFiles : ['~/.ssh/known_hosts']).map((p) => expandPath(p, home, ctx));
-  return { alias: spec.host, host, port, user, identityFiles, knownHostsFiles, ...(ans.proxyJump !== undefined ? { proxyJump: ans.proxyJump } : {}) };
+  const globalKnownHostsFiles = (ans.globalKnownHostsFiles ?? ['/etc/ssh/ssh_known_hosts', '/etc/ssh/ssh_known_hosts2']).map((p) => expandPath(p, home, ctx));
+  return {
+    alias: spec.host,
+    host,
+    port,
+    user,
+    identityFiles,
+    knownHostsFiles,
+    globalKnownHostsFiles,
+    hashKnownHosts: ans.hashKnownHosts ?? false,
+    ...(ans.proxyJump !== undefined ? { proxyJump: ans.proxyJump } : {}),
+  };
 }
 
 /** Resolve a host string (and its ProxyJump chain) through ssh_config. */

@@ -9,7 +9,7 @@
  * host certificates, which laggkit does not use, so they are kept in the file but never trust a
  * plain key. Lines laggkit does not understand are ignored, never rewritten.
  */
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
@@ -161,8 +161,11 @@ export function preferredHostKeyAlgorithms(entries: readonly KnownHostEntry[], h
   return [...all.filter(isKnown), ...all.filter((a) => !isKnown(a))];
 }
 
-/** Append a trusted key to a known_hosts file, creating it (and ~/.ssh, mode 0700) if needed. */
-export async function appendKnownHost(file: string, host: string, port: number, keyBlob: Buffer): Promise<string> {
+/**
+ * Append a trusted key to a known_hosts file, creating it (and ~/.ssh, mode 0700) if needed;
+ * under a hashed name (random 20-byte salt, as `ssh-keygen -H`) when HashKnownHosts is on.
+ */
+export async function appendKnownHost(file: string, host: string, port: number, keyBlob: Buffer, hashed = false): Promise<string> {
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });
   let prefix = '';
   try {
@@ -171,7 +174,8 @@ export async function appendKnownHost(file: string, host: string, port: number, 
   } catch {
     /* new file */
   }
-  const line = `${knownHostsName(host, port)} ${keyTypeOfBlob(keyBlob)} ${keyBlob.toString('base64')}`;
+  const name = hashed ? hashHostName(knownHostsName(host, port), randomBytes(20)) : knownHostsName(host, port);
+  const line = `${name} ${keyTypeOfBlob(keyBlob)} ${keyBlob.toString('base64')}`;
   await appendFile(file, `${prefix}${line}\n`, { mode: 0o600 });
   return line;
 }

@@ -77,7 +77,7 @@ function forwardOut(client: Client, host: string, port: number): Promise<ClientC
 }
 
 async function connectHop(hop: SshHop, opts: ConnectOptions, sock: Duplex | undefined): Promise<Client> {
-  const entries = await loadKnownHosts(hop.knownHostsFiles);
+  const entries = await loadKnownHosts([...hop.knownHostsFiles, ...(hop.globalKnownHostsFiles ?? [])]);
   const agentSocket = opts.agentSocket ?? process.env.SSH_AUTH_SOCK;
   const auth = planAuth(hop, agentSocket, opts.passphrase);
   const client = new Client();
@@ -93,7 +93,7 @@ async function connectHop(hop: SshHop, opts: ConnectOptions, sock: Duplex | unde
       if (toTrust === undefined) return finish();
       const file = hop.knownHostsFiles[0];
       if (file === undefined) return finish();
-      appendKnownHost(file, hop.host, hop.port, toTrust).then(finish, (err: Error) => {
+      appendKnownHost(file, hop.host, hop.port, toTrust, hop.hashKnownHosts ?? false).then(finish, (err: Error) => {
         settled = true;
         client.end();
         reject(new SshError('E_SSH_KNOWN_HOSTS_WRITE', `Cannot add the host key to ${file}: ${err.message}`, 'Check the permissions of the known_hosts file.'));

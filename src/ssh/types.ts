@@ -16,6 +16,10 @@ export interface SshHop {
   identityFiles: string[];
   /** UserKnownHostsFile entries (absolute paths); the first one receives trusted keys. */
   knownHostsFiles: string[];
+  /** GlobalKnownHostsFile entries: read for verification, never written. */
+  globalKnownHostsFiles?: string[];
+  /** HashKnownHosts: record trusted keys under a hashed name, as ssh would. */
+  hashKnownHosts?: boolean;
 }
 
 /** A fully resolved destination: the final hop plus the ProxyJump chain leading to it. */

@@ -217,6 +217,17 @@ testNeeding(test, 'the trust flag appends the key; the next connection needs no 
   t.regex(out, /Host \[127\.0\.0\.1\]:\d+ found/);
 });
 
+testNeeding(test, 'with HashKnownHosts the trusted key is recorded under a hashed name', NEEDS, async (t) => {
+  const { opts, knownHostsFile } = setup('hashtrust', [], ['  HashKnownHosts yes']);
+  await (await connectHost('hashtrust', { ...opts, trustNewHostKey: true })).close();
+  const text = readFileSync(knownHostsFile, 'utf8');
+  t.regex(text, /^\|1\|[A-Za-z0-9+/=]+\|[A-Za-z0-9+/=]+ ssh-ed25519 /);
+  t.false(text.includes('127.0.0.1'));
+  // OpenSSH finds the host in it, and so do we.
+  t.regex(execFileSync('ssh-keygen', ['-F', `[127.0.0.1]:${sshd.port}`, '-f', knownHostsFile], { encoding: 'utf8' }), /found/);
+  await (await connectHost('hashtrust', opts)).close();
+});
+
 testNeeding(test, 'a changed host key is refused even with the trust flag', NEEDS, async (t) => {
   const other = await startSshd('sshchg');
   try {
