@@ -9,7 +9,7 @@ import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { testNeeding } from '../support/require.js';
 import { createTopology, waitFor, type Laggd, type LaggStatusJson, type Topology } from './support/netns.js';
-import { lacpMembersInSync, startOvs, type Ovs } from './support/ovs.js';
+import { lacpMembersInSync, startOvs, type Ovs, type OvsBondOptions } from './support/ovs.js';
 import { pingReplies, tcpTransfer, waitPing } from './support/traffic.js';
 
 const needs = { root: true, tools: ['ip', 'ovs-vswitchd', 'ovsdb-server', 'ovs-vsctl', 'ovs-appctl', 'nc', 'ping'] };
@@ -23,14 +23,19 @@ interface Rig {
   ovs: Ovs;
 }
 
-/** laggd on host a (lacp, fast, custom system and port priority), Open vSwitch on host b. */
-async function rig(t: ExecutionContext, tag: string): Promise<Rig> {
+const DEFAULT_LAGGD_WORDS = ['lacp_fast_timeout', 'lacp_sys_prio', String(SYS_PRIO), 'lacp_port_prio', 'veth1', String(PORT_PRIO_VETH1)];
+
+/**
+ * laggd on host a (lacp; by default fast with custom system and port priority), Open vSwitch
+ * on host b (by default active, fast).
+ */
+async function rig(t: ExecutionContext, tag: string, opts: { laggdWords?: string[]; ovs?: Partial<OvsBondOptions> } = {}): Promise<Rig> {
   const topo = await createTopology(t, { links: 2, tag });
-  const ovs = await startOvs(topo.b, { members: MEMBERS, address: '10.77.0.2/24', tag: `${topo.prefix}-ovs` });
+  const ovs = await startOvs(topo.b, { members: MEMBERS, address: '10.77.0.2/24', tag: `${topo.prefix}-ovs`, ...opts.ovs });
   t.teardown(() => ovs.stop());
   const laggd = await topo.a.startLaggd();
   await laggd.ctlOk('laggkit0', 'create', 'laggproto', 'lacp', 'laggport', 'veth0', 'laggport', 'veth1',
-    'lacp_fast_timeout', 'lacp_sys_prio', String(SYS_PRIO), 'lacp_port_prio', 'veth1', String(PORT_PRIO_VETH1));
+    ...(opts.laggdWords ?? DEFAULT_LAGGD_WORDS));
   await topo.a.execOk(['ip', 'link', 'set', 'laggkit0', 'up']);
   await topo.a.execOk(['ip', 'addr', 'add', '10.77.0.1/24', 'dev', 'laggkit0']);
   return { topo, laggd, ovs };
@@ -129,5 +134,51 @@ testNeeding(test, 'laggd ↔ Open vSwitch: a member link going down and up, on e
   }
   const events = await r.laggd.ctlOk('laggkit0', 'events');
   t.regex(events, /veth0/, 'the event ring names the member that failed');
+  t.true(r.laggd.running);
+});
+
+testNeeding(test, 'laggd passive ↔ Open vSwitch active negotiate at the slow rate, and the timeout follows laggctl at run time', needs, async (t) => {
+  // laggd passive, slow; OVS active, slow: OVS starts, laggd answers.
+  const r = await rig(t, 'lkop', { laggdWords: ['lacp_passive', '-lacp_fast_timeout'], ovs: { lacp: 'active', lacpTime: 'slow' } });
+  await bothNegotiated(r);
+  let show = await r.ovs.lacpShow();
+  for (const m of show.members) {
+    t.false(m.partner.state.includes('activity'), `${m.name}: OVS sees laggd passive`);
+    t.false(m.partner.state.includes('timeout'), `${m.name}: laggd asks for the long timeout`);
+  }
+  t.is(await pingReplies(r.topo.a, '10.77.0.2', 3, 0.05), 3);
+
+  // Switching laggd to fast at run time reaches the partner without renegotiation.
+  await r.laggd.ctlOk('laggkit0', 'lacp_fast_timeout');
+  show = await waitFor('OVS to see the short timeout', async () => {
+    const s = await r.ovs.lacpShow();
+    return s.members.every((m) => m.partner.state.includes('timeout')) ? s : undefined;
+  });
+  t.true(lacpMembersInSync(show, MEMBERS), 'still in sync after the change');
+  const st = await r.laggd.status('laggkit0', true);
+  t.true(laggdAllDistributing(st));
+  t.true(st.ports.every((p) => (p.lacp!.actor.state).includes('TIMEOUT')));
+});
+
+testNeeding(test, 'laggd active ↔ Open vSwitch passive negotiates; both passive never aggregate', needs, async (t) => {
+  const r = await rig(t, 'lkoq', { laggdWords: ['lacp_fast_timeout'], ovs: { lacp: 'passive' } });
+  await bothNegotiated(r);
+  const show = await r.ovs.lacpShow();
+  for (const m of show.members) {
+    t.false(m.actor.state.includes('activity'), `${m.name}: OVS passive`);
+    t.true(m.partner.state.includes('activity'), `${m.name}: laggd active`);
+  }
+  t.is(await pingReplies(r.topo.a, '10.77.0.2', 3, 0.05), 3);
+
+  // Now laggd passive too: nobody speaks first, so after the partner information times out
+  // (short timeout: 3 s) no member is distributing on either side.
+  await r.laggd.ctlOk('laggkit0', 'lacp_passive');
+  await waitFor('laggd to stop distributing with two passive ends', async () => {
+    const st = await r.laggd.status('laggkit0', true);
+    return st.ports.every((p) => !p.flags.includes('DISTRIBUTING'));
+  }, 20_000);
+  await waitFor('OVS to stop negotiating with two passive ends', async () =>
+    !lacpMembersInSync(await r.ovs.lacpShow(), ['veth0']) && !lacpMembersInSync(await r.ovs.lacpShow(), ['veth1']), 20_000);
+  t.pass('two passive ends do not aggregate');
   t.true(r.laggd.running);
 });
