@@ -182,3 +182,28 @@ testNeeding(test, 'laggd active ↔ Open vSwitch passive negotiates; both passiv
   t.pass('two passive ends do not aggregate');
   t.true(r.laggd.running);
 });
+
+testNeeding(test, 'laggd ↔ Open vSwitch: maxports puts a member in standby even though OVS never answers the marker', needs, async (t) => {
+  const r = await rig(t, 'lkom');
+  await bothNegotiated(r);
+  t.true(await waitPing(r.topo.a, '10.77.0.2'));
+  const before = await r.laggd.counters();
+  await r.laggd.ctlOk('laggkit0', 'lagglacp', 'maxports', '1');
+  const st = await waitFor('one port distributing, the other standing by', async () => {
+    const s = await r.laggd.status('laggkit0', true);
+    const dist = s.ports.filter((p) => p.flags.includes('DISTRIBUTING'));
+    return dist.length === 1 && s.ports.length === 2 ? s : undefined;
+  }, 15_000);
+  const standby = st.ports.find((p) => !p.flags.includes('DISTRIBUTING'))!;
+  t.false((standby.lacp!.actor.state).includes('SYNC'), `${standby.name}: standby port is out of sync`);
+  // OVS enables members on the partner's Sync bit alone: it must take the standby one out.
+  await waitFor(`OVS to disable ${standby.name}`, async () =>
+    (await r.ovs.bondShow()).members.find((m) => m.name === standby.name)?.enabled === false, 15_000);
+  const after = await r.laggd.counters();
+  const sum = (c: typeof after, k: 'marker_tx' | 'marker_resp_rx') => Object.values(c).reduce((s, p) => s + (p[k] ?? 0), 0);
+  t.true(sum(after, 'marker_tx') - sum(before, 'marker_tx') >= 1, 'laggd flushed with a marker');
+  t.is(sum(after, 'marker_resp_rx') - sum(before, 'marker_resp_rx'), 0, 'OVS never answers markers');
+  t.is(await pingReplies(r.topo.a, '10.77.0.2', 5, 0.05), 5, 'traffic flows on the remaining member');
+  const x = await tcpTransfer(r.topo.a, r.topo.b, '10.77.0.2', 1024 * 1024, 5621);
+  t.is(x.receivedSha, x.sentSha);
+});

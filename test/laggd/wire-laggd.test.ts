@@ -8,7 +8,7 @@
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { testNeeding } from '../support/require.js';
-import { laggPair, waitFor, type Laggd, type LaggStatusJson, type Topology } from './support/netns.js';
+import { laggPair, sleep, waitFor, type Laggd, type LaggStatusJson, type Topology } from './support/netns.js';
 import { decodeSlowFrames, expertProblems, injectFrames, lacpStateNames, startCapture, type SlowFrame } from './support/capture.js';
 
 const needs = { root: true, tools: ['ip', 'tcpdump', 'tshark', 'python3'] };
@@ -153,4 +153,53 @@ testNeeding(test, 'laggd answers a marker request with a conformant marker respo
   t.is((after.marker_rx ?? 0) - (before.marker_rx ?? 0), 1);
   t.is((after.marker_resp_tx ?? 0) - (before.marker_resp_tx ?? 0), 1);
   t.is((after.lacp_illegal ?? 0) - (before.lacp_illegal ?? 0), 0);
+});
+
+testNeeding(test, 'laggd marker requests (a planned move to standby) decode cleanly, name the port, and get answered', needs, async (t) => {
+  const { topo, la, lb } = await lacpPair(t, 'lkwk', ['lacp_fast_timeout']);
+  await allDistributing(la);
+  await allDistributing(lb);
+  const caps = [await startCapture(topo.b, 'veth0'), await startCapture(topo.b, 'veth1')];
+  const before = await la.counters();
+  // Fewer ports allowed than are distributing: one goes to STANDBY behind a marker flush.
+  await la.ctlOk('laggkit0', 'lagglacp', 'maxports', '1');
+  const stA = await la.status('laggkit0', true);
+  const sysA = String(stA.ports[0]!.lacp!.actor.system).toLowerCase();
+  const isRequest = (f: SlowFrame) => f.marker?.tlvType === 1 && f.marker.requesterSystem === sysA;
+  await waitFor('a marker request from laggd a', async () => {
+    for (const c of caps) if ((await decodeSlowFrames(c.file)).some(isRequest)) return true;
+    return false;
+  }, 10_000, 200);
+  await waitFor('laggd a to hear the marker response', async () => {
+    const c = await la.counters();
+    return Object.keys(c).some((n) => (c[n]!.marker_resp_rx ?? 0) > (before[n]!.marker_resp_rx ?? 0));
+  }, 10_000);
+  await sleep(200);
+  for (const c of caps) await c.stop();
+
+  let requests = 0;
+  for (const [i, c] of caps.entries()) {
+    const name = `veth${i}`;
+    const frames = await decodeSlowFrames(c.file);
+    t.is(await expertProblems(c.file), '', `${name}: tshark expert summary`);
+    assertClean(t, frames, name);
+    const portA = stA.ports.find((p) => p.name === name)!;
+    for (const req of frames.filter(isRequest)) {
+      requests++;
+      t.is(req.marker!.version, 1);
+      t.is(req.marker!.requesterPort, Number((portA.lacp!.actor as PartyJson).port), `${name}: requester port is the flushed port`);
+      // The partner's response echoes port, system and transaction id.
+      const resp = frames.find((f) => f.marker?.tlvType === 2 && f.marker.transactionId === req.marker!.transactionId &&
+        f.marker.requesterSystem === sysA && f.number > req.number);
+      t.truthy(resp, `${name}: response to transaction ${req.marker!.transactionId}`);
+      t.is(resp?.marker?.requesterPort, req.marker!.requesterPort);
+    }
+  }
+  t.true(requests >= 1, 'at least one marker request sent');
+  const after = await la.counters();
+  const sum = (c: typeof after, k: 'marker_tx' | 'marker_resp_rx') => Object.values(c).reduce((s, p) => s + (p[k] ?? 0), 0);
+  t.is(sum(after, 'marker_tx') - sum(before, 'marker_tx'), requests, 'marker_tx counts the requests seen on the wire');
+  t.true(sum(after, 'marker_resp_rx') - sum(before, 'marker_resp_rx') >= 1);
+  const st = await la.status('laggkit0', true);
+  t.is(st.ports.filter((p) => p.flags.includes('DISTRIBUTING')).length, 1, 'maxports 1 leaves one port distributing');
 });
