@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { chmod, chown, link, copyFile, lstat, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, basename, join, posix, resolve } from 'node:path';
-import { LaggkitError } from '../cli/errors.js';
+import { LaggkitError, ParseError } from '../cli/errors.js';
 import { backupPathFor, type SshSession } from '../ssh/index.js';
 import { validateAbsPath } from '../validate/index.js';
 
@@ -28,6 +28,33 @@ export interface ConfFiles {
 
 function fileError(what: string, path: string, err: unknown): LaggkitError {
   return new LaggkitError('remote', 'E_CONF_WRITE', `Cannot ${what} ${path}: ${(err as Error).message}`, 'Check the permissions of the file and its directory.', { cause: err });
+}
+
+/**
+ * Config files are edited as UTF-8 text. A file with other bytes (a Latin-1 comment, say) would
+ * not survive a decode/encode round trip byte for byte, so it is refused, naming the line.
+ */
+export function decodeConf(buf: Buffer, shownPath: string): string {
+  const strict = new TextDecoder('utf-8', { fatal: true });
+  try {
+    return strict.decode(buf);
+  } catch {
+    let line = 1;
+    let start = 0;
+    for (;;) {
+      const nl = buf.indexOf(0x0a, start);
+      const end = nl < 0 ? buf.length : nl;
+      try {
+        strict.decode(buf.subarray(start, end));
+      } catch {
+        break;
+      }
+      if (nl < 0) break;
+      line++;
+      start = nl + 1;
+    }
+    throw new ParseError('E_CONF_ENCODING', `${shownPath}:${line}: the file is not valid UTF-8`, line, 'Convert the file to UTF-8 (e.g. with iconv) before editing it with laggkit.');
+  }
 }
 
 async function exists(p: string): Promise<boolean> {
@@ -56,12 +83,14 @@ export class LocalFiles implements ConfFiles {
   }
 
   async read(path: string): Promise<string | null> {
+    let buf: Buffer;
     try {
-      return await readFile(this.real(path), 'utf8');
+      buf = await readFile(this.real(path));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw fileError('read', this.display(path), err);
     }
+    return decodeConf(buf, this.display(path));
   }
 
   async list(dir: string): Promise<string[]> {
@@ -139,7 +168,7 @@ export class RemoteFiles implements ConfFiles {
   async read(path: string): Promise<string | null> {
     const st = await this.session.stat(this.real(path));
     if (st === null) return null;
-    return (await this.session.readFile(this.real(path))).toString('utf8');
+    return decodeConf(await this.session.readFile(this.real(path)), this.display(path));
   }
 
   list(dir: string): Promise<string[]> {

@@ -181,3 +181,13 @@ test('a failed write in a multi-file edit puts the files already written back', 
   t.is(r.read('boot/loader.conf'), 'kern.x="1"\n');
   t.is(r.read('boot/loader.conf.local'), 'kern.x="2"\n');
 });
+
+test('a file that is not UTF-8 is refused with its line, not silently re-encoded', async (t) => {
+  const r = makeRoot({});
+  const bytes = Buffer.concat([Buffer.from('hostname="x"\n# caf'), Buffer.from([0xe9]), Buffer.from(' latin-1 comment\n')]);
+  writeFileSync(join(r.root, 'etc/rc.conf'), bytes);
+  const err = await t.throwsAsync(confEdit(r.fs, 'set', { kind: 'rc', key: 'x', value: 'y' }), { instanceOf: ParseError });
+  t.is(err?.code, 'E_CONF_ENCODING');
+  t.is(err?.line, 2);
+  t.true(readFileSync(join(r.root, 'etc/rc.conf')).equals(bytes));
+});
