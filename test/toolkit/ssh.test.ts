@@ -290,6 +290,21 @@ testNeeding(test, 'a host known only by another key type is asked for that type'
   await s.close();
 });
 
+testNeeding(test, 'RSA host keys and ECDSA/RSA client keys work too', NEEDS, async (t) => {
+  for (const [hostType, clientType] of [['rsa', 'ecdsa'], ['ecdsa', 'rsa']] as const) {
+    const other = await startSshd(`sshkt${hostType}`, { hostKeyTypes: [hostType], clientKeyType: clientType });
+    try {
+      const kh = join(other.dir, 'known_hosts');
+      writeFileSync(kh, other.knownHostsLine() + '\n');
+      const s = await connectHost('kt', { configFile: other.writeSshConfig('kt', kh), agentSocket: '' });
+      t.is((await s.exec(['printf', '%s', hostType])).stdout, hostType);
+      await s.close();
+    } finally {
+      await other.stop();
+    }
+  }
+});
+
 testNeeding(test, 'ssh_config aliases resolve the same through ssh -G and the built-in parser', NEEDS, async (t) => {
   const { config, opts, knownHostsFile } = setup('aliased', [sshd.knownHostsLine()]);
   const viaSsh = await resolveTarget('aliased', { configFile: config });

@@ -20,6 +20,8 @@ export interface SshdOptions {
    * lines into the stderr of commands run on that server.
    */
   logLevel?: string;
+  /** Type of the generated client key (default ed25519). */
+  clientKeyType?: string;
   /** Extra sshd_config lines. */
   extraConfig?: string[];
 }
@@ -89,8 +91,9 @@ export async function startSshd(prefix: string, opts: SshdOptions = {}): Promise
   const types = opts.hostKeyTypes ?? ['ed25519', 'ecdsa'];
   const hostKey = (t: string) => join(dir, `ssh_host_${t}_key`);
   for (const t of types) keygen(t, hostKey(t), `host-${t}`);
-  const clientKey = join(dir, 'client_ed25519');
-  keygen('ed25519', clientKey, 'laggkit-test-client');
+  const clientType = opts.clientKeyType ?? 'ed25519';
+  const clientKey = join(dir, `client_${clientType}`);
+  keygen(clientType, clientKey, 'laggkit-test-client');
   writeFileSync(join(dir, 'authorized_keys'), readFileSync(`${clientKey}.pub`));
   // sshd's privilege separation directory must exist when it runs as root.
   if (userInfo().uid === 0 && !existsSync('/run/sshd')) mkdirSync('/run/sshd', { mode: 0o755, recursive: true });
