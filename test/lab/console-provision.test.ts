@@ -7,21 +7,13 @@
  */
 import test from 'ava';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { testNeeding } from '../support/require.js';
 import { guestScript } from '../../src/lab/guest-ssh.js';
 import { labDown, labUp } from '../../src/lab/lab.js';
-import { readState } from '../../src/lab/state.js';
+import { isolatedLab } from './support/cli.js';
 
-const labRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'lk-labp-'));
-process.env.LAGGKIT_LAB_DIR = labRoot;
-const NAME = `lp${process.pid % 100000}`;
+const { name: NAME } = await isolatedLab(test, 'lp');
 
-test.after.always(async () => {
-  if (readState(NAME)) await labDown(NAME).catch(() => {});
-  fs.rmSync(labRoot, { recursive: true, force: true });
-});
 
 testNeeding(test, 'a guest with only a console login prompt is provisioned over the serial console and then reached by verified SSH', { root: true, tools: ['qemu-system-x86_64', 'ip', 'dropbearkey', 'ssh-keygen'] }, async (t) => {
   const s = await labUp({ name: NAME, nics: ['virtio'], peer: 'netns', linuxProvision: 'console' });

@@ -9,19 +9,16 @@
 import test, { type TestFn } from 'ava';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { testNeeding } from '../support/require.js';
 import { connect } from '../../src/ssh/index.js';
 import { guestScript, guestTarget } from '../../src/lab/guest-ssh.js';
-import { labDown, labUp } from '../../src/lab/lab.js';
+import { labUp } from '../../src/lab/lab.js';
 import { findLaggd } from '../../src/lab/linux-image.js';
 import { readState, type LabState } from '../../src/lab/state.js';
-import { cli, distBuilt, processesMentioning, repo, waitFor } from './support/cli.js';
+import { cli, distBuilt, processesMentioning, repo, waitFor, isolatedLab } from './support/cli.js';
 
-const labRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'lk-labt-'));
-process.env.LAGGKIT_LAB_DIR = labRoot;
-const NAME = `lg${process.pid % 100000}`;
+const { root: labRoot, name: NAME } = await isolatedLab(test, 'lg');
 const needs = { tools: ['qemu-system-x86_64', 'dropbearkey', 'ssh-keygen', 'xz', 'busybox'] };
 const DATA = ['vtnet0', 'vtnet1', 'em0', 'em1'];
 const MODEL: Record<string, 'virtio' | 'e1000'> = { vtnet0: 'virtio', vtnet1: 'virtio', em0: 'e1000', em1: 'e1000' };
@@ -47,10 +44,6 @@ test.before(async () => {
   }
 });
 
-test.after.always(async () => {
-  if (readState(NAME)) await labDown(NAME).catch(() => {});
-  fs.rmSync(labRoot, { recursive: true, force: true });
-});
 
 function up(): LabState {
   if (!lab) throw new Error('the lab did not come up (see the log above)');

@@ -7,23 +7,14 @@
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { testNeeding } from '../support/require.js';
 import { guestScript } from '../../src/lab/guest-ssh.js';
 import { labDown, labLink, labUp } from '../../src/lab/lab.js';
 import { linkExists, netnsExists } from '../../src/lab/netns-peer.js';
-import { readState } from '../../src/lab/state.js';
-import { processesMentioning, waitFor } from './support/cli.js';
+import { processesMentioning, waitFor, isolatedLab } from './support/cli.js';
 
-const labRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'lk-labn-'));
-process.env.LAGGKIT_LAB_DIR = labRoot;
-const NAME = `ln${process.pid % 100000}`;
+const { name: NAME } = await isolatedLab(test, 'ln');
 
-test.after.always(async () => {
-  if (readState(NAME)) await labDown(NAME).catch(() => {});
-  fs.rmSync(labRoot, { recursive: true, force: true });
-});
 
 const nsRun = (ns: string, args: string[]): string => execFileSync('ip', ['netns', 'exec', ns, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 const nsPing = (ns: string, addr: string): boolean => {
