@@ -105,9 +105,13 @@ export class LocalFiles implements ConfFiles {
     const real = this.real(path);
     let old: Awaited<ReturnType<typeof stat>> | null = null;
     try {
-      old = await stat(real);
+      old = await lstat(real);
     } catch {
       old = null;
+    }
+    if (old?.isSymbolicLink()) {
+      // Its target may be an absolute path meant for the image, not this machine: never follow.
+      throw new LaggkitError('remote', 'E_CONF_SYMLINK', `${this.display(path)} is a symbolic link; laggkit will not replace it`, 'Edit the file the link points to.');
     }
     const tmp = join(dirname(real), `.${basename(real)}.laggkit-tmp-${randomBytes(4).toString('hex')}`);
     let backupPath: string | null = null;

@@ -115,6 +115,13 @@ export class SftpFiles {
     } catch (err) {
       if (!isMissing(err)) throw this.fail('stat', path, err);
     }
+    if (old) {
+      // Renaming over a symlink would replace the link by a file, silently moving the config.
+      const l = await call<Stats>((cb) => s.lstat(path, (err, v) => cb(err, v)));
+      if (l.isSymbolicLink()) {
+        throw new RemoteFileError('E_REMOTE_SYMLINK', `${path} is a symbolic link on the remote host; laggkit will not replace it`, path, 'Edit the file the link points to.');
+      }
+    }
     const mode = opts.mode ?? (old ? old.mode & 0o7777 : 0o644);
     const tmp = posix.join(posix.dirname(path), `.${posix.basename(path)}.laggkit-tmp-${randomBytes(4).toString('hex')}`);
     let backupPath: string | null = null;

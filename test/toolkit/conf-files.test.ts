@@ -5,7 +5,7 @@
  * broken files and hostile values with nothing written.
  */
 import test from 'ava';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ParseError, UsageError } from '../../src/cli/errors.js';
@@ -190,4 +190,13 @@ test('a file that is not UTF-8 is refused with its line, not silently re-encoded
   t.is(err?.code, 'E_CONF_ENCODING');
   t.is(err?.line, 2);
   t.true(readFileSync(join(r.root, 'etc/rc.conf')).equals(bytes));
+});
+
+test('a config file that is a symbolic link is not replaced', async (t) => {
+  const r = makeRoot({ 'etc/rc.conf.real': 'x="1"\n' });
+  symlinkSync('rc.conf.real', join(r.root, 'etc/rc.conf'));
+  const err = await t.throwsAsync(confEdit(r.fs, 'set', { kind: 'rc', key: 'x', value: '2' }));
+  t.is((err as { code?: string } | undefined)?.code, 'E_CONF_SYMLINK');
+  t.true(lstatSync(join(r.root, 'etc/rc.conf')).isSymbolicLink());
+  t.is(r.read('etc/rc.conf.real'), 'x="1"\n');
 });

@@ -187,6 +187,10 @@ testNeeding(test, 'writeFileAtomic replaces a file, keeps its mode and a timesta
     t.is(await s.stat(join(dir, 'nope')), null);
     const missing = await t.throwsAsync(s.readFile(join(dir, 'nope')), { instanceOf: RemoteFileError });
     t.is(missing?.code, 'E_REMOTE_NOT_FOUND');
+    symlinkSync('rc.conf', join(dir, 'link.conf'));
+    const link = await t.throwsAsync(s.writeFileAtomic(join(dir, 'link.conf'), 'x'), { instanceOf: RemoteFileError });
+    t.is(link?.code, 'E_REMOTE_SYMLINK');
+    t.true(lstatSync(join(dir, 'link.conf')).isSymbolicLink());
   } finally {
     await s.close();
   }
