@@ -211,7 +211,9 @@ class Session implements SshSession {
           // On a loaded host the pid line may still be on its way: try again when it arrives.
           if (killSent || pid === undefined) return;
           killSent = true;
-          this.client.exec(`kill -KILL -${pid} 2>/dev/null || kill -KILL -- -${pid} 2>/dev/null || kill -KILL ${pid}`, (e, killer) => {
+          // Shells differ on `kill -SIG -PGID` vs `kill -SIG -- -PGID`: try both, then the pid.
+          const killScript = [['kill', '-KILL', `-${pid}`], ['kill', '-KILL', '--', `-${pid}`], ['kill', '-KILL', pid]].map((a) => `${quoteArgv(a)} 2>/dev/null`).join(' || ');
+          this.client.exec(killScript, (e, killer) => {
             if (e) {
               stream.close();
               return;
