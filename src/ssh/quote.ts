@@ -2,6 +2,10 @@
  * The one place where remote command lines are built. Every argument becomes a single-quoted sh
  * word (an embedded ' becomes '\''), so no value can reach the remote shell as syntax: `em0;reboot`,
  * `$(id)`, newlines and unicode all arrive as literal bytes in the remote argv.
+ *
+ * The remote login shell must be a POSIX shell (sh, ksh, bash, zsh), as for root on FreeBSD 14+
+ * and NetBSD. csh/tcsh read '!' and newlines inside single quotes differently; give such an
+ * account /bin/sh (chsh -s /bin/sh) before managing the host with laggkit.
  */
 
 /** Quote one word for POSIX sh. Safe for any string without NUL (which sh cannot carry). */
