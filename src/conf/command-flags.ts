@@ -17,6 +17,7 @@ export const whereFlags = {
 export const editFlags = {
   ...whereFlags,
   'dry-run': Flags.boolean({ description: 'Show the change as a unified diff; write nothing', default: false }),
+  file: Flags.string({ description: 'loader/rc only: the file to write, e.g. /boot/loader.conf.d/laggkit.conf (default: where the value is set, else loader.conf/rc.conf)' }),
   add: Flags.boolean({ description: 'Add VALUE as one element of a list (cloned_interfaces, kld_list; another laggport line)', exclusive: ['remove'] }),
   remove: Flags.boolean({ description: 'Remove the element VALUE from a list (or that one line)', exclusive: ['add'] }),
 };
@@ -46,7 +47,7 @@ export function asUsageError(err: unknown): never {
   throw err;
 }
 
-type EditFlagValues = Parameters<typeof whereOf>[0] & { 'dry-run': boolean; add?: boolean | undefined; remove?: boolean | undefined };
+type EditFlagValues = Parameters<typeof whereOf>[0] & { 'dry-run': boolean; add?: boolean | undefined; remove?: boolean | undefined; file?: string | undefined };
 
 /**
  * The body of `conf set` and `conf unset`: build the request, validate it completely (so a
@@ -60,6 +61,7 @@ export async function runEdit(op: 'set' | 'unset', args: { kind: string; key: st
     key: args.key,
     ...(args.value !== undefined ? { value: args.value } : {}),
     ...(list !== undefined ? { list: list as 'add' | 'remove' } : {}),
+    ...(flags.file !== undefined ? { file: flags.file } : {}),
     dryRun: flags['dry-run'],
   };
   validateRequest(op, req);

@@ -7,6 +7,7 @@
  */
 import { createTwoFilesPatch } from 'diff';
 import { LaggkitError, UsageError } from '../cli/errors.js';
+import { validateAbsPath } from '../validate/index.js';
 import type { ConfFiles } from './files.js';
 import { confKind, type ConfKind } from './kinds.js';
 import { assignmentsOf, listAdd, listRemove, parseShVars, printShVars, setShVar, unsetShVar, type ShFile } from './shvars.js';
@@ -21,6 +22,11 @@ export interface ConfRequest {
   value?: string;
   /** Treat the value as one element of a list (cloned_interfaces, kld_list, laggport lines). */
   list?: ListOp;
+  /**
+   * For set on loader/rc: the file to write, e.g. /boot/loader.conf.d/laggkit.conf (created if
+   * absent). Default: the file holding the effective assignment, else loader.conf / rc.conf.
+   */
+  file?: string;
   dryRun?: boolean;
 }
 
@@ -125,6 +131,13 @@ export function validateRequest(op: 'set' | 'unset', req: ConfRequest): ConfKind
     if (req.list && kind.format === 'shvars') kind.validateElement(req.value);
     else kind.validateValue(req.value);
   }
+  if (req.file !== undefined && !kind.isTargetFile(validateAbsPath(req.file, '--file'))) {
+    throw new UsageError(
+      'E_BAD_PATH',
+      `--file ${JSON.stringify(req.file)} is not a ${kind.name} file`,
+      kind.name === 'loader' ? 'Use /boot/loader.conf, /boot/loader.conf.local or /boot/loader.conf.d/NAME.conf.' : kind.name === 'rc' ? 'Use /etc/rc.conf or /etc/rc.conf.local.' : `${kind.name} has one file: ${kind.mainFile}.`,
+    );
+  }
   return kind;
 }
 
@@ -171,6 +184,7 @@ function plan(op: 'set' | 'unset', kind: ConfKind, req: ConfRequest, docs: Map<s
     // Edit where the effective assignment lives (sysrc does the same), else the main file.
     let target = kind.mainFile;
     for (const [path, d] of docs) if (d?.format === 'shvars' && assignmentsOf(d.doc, req.key).length > 0) target = path;
+    if (req.file !== undefined) target = req.file;
     const d = docOf(target);
     if (d.format === 'shvars') next.set(target, { ...d, doc: setShVar(d.doc, req.key, wanted) });
     const w = wanted;
@@ -211,6 +225,20 @@ export async function confEdit(fs: ConfFiles, op: 'set' | 'unset', req: ConfRequ
     }
     files.push({ path: display(path), diff: createTwoFilesPatch(display(path), display(path), before, after, 'current', 'laggkit'), backupPath: null });
   }
+  // Predict the outcome before touching anything: an assignment in a later file (say
+  // loader.conf.local) would override the one written, and a write that cannot take effect is
+  // refused rather than made and then reported as failed.
+  const predicted = new Map(docs);
+  for (const [p, d] of next) predicted.set(p, d);
+  const outcome = effective(kind, req.key, predicted, fs.where, display);
+  if (files.length > 0 && !expect(outcome)) {
+    const by = outcome.origins[outcome.origins.length - 1];
+    throw new UsageError(
+      'E_CONF_SHADOWED',
+      `Writing ${files.map((f) => f.path).join(', ')} would not change ${kind.name} ${req.key}: ${by ? `${by.path}:${by.line}` : 'another file'} sets it to ${JSON.stringify(outcome.value)} later`,
+      'Edit that file instead (--file), or unset the overriding assignment first.',
+    );
+  }
   const result: ConfEditResult = {
     kind: kind.name,
     key: req.key,
@@ -224,11 +252,7 @@ export async function confEdit(fs: ConfFiles, op: 'set' | 'unset', req: ConfRequ
     where: fs.where,
   };
   if (files.length === 0 || req.dryRun) {
-    if (req.dryRun) {
-      const simulated = new Map(docs);
-      for (const [p, d] of next) simulated.set(p, d);
-      result.value = effective(kind, req.key, simulated, fs.where, display).value;
-    }
+    if (req.dryRun) result.value = outcome.value;
     return result;
   }
   // Several files may change (unset across loader.conf and its drop-ins): if one write fails,

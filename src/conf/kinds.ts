@@ -28,6 +28,8 @@ export interface ConfKind {
   validateValue(value: string): string;
   /** An element of a list value (for --add / --remove). */
   validateElement(element: string): string;
+  /** Files `--file` may name for this kind (shvars kinds only). */
+  isTargetFile(path: string): boolean;
 }
 
 const WORD = /^[A-Za-z0-9_.:/,+=%@-]+$/;
@@ -51,12 +53,13 @@ function validateElement(element: string): string {
   return element;
 }
 
-function shKind(name: string, mainFile: string, extra: (fs: ConfFiles) => Promise<string[]>, allowDots: boolean): ConfKind {
+function shKind(name: string, mainFile: string, extra: (fs: ConfFiles) => Promise<string[]>, allowDots: boolean, isTargetFile: (p: string) => boolean): ConfKind {
   return {
     name,
     format: 'shvars',
     mainFile,
     files: extra,
+    isTargetFile,
     validateKey: (k) => validateConfKey(k, allowDots),
     validateValue: (v) => validateConfValue(v),
     validateElement,
@@ -78,9 +81,10 @@ export function confKind(spec: string): ConfKind {
       LOADER_CONF,
       async (fs) => [LOADER_CONF, ...(await fs.list(LOADER_CONF_DIR)).filter((n) => n.endsWith('.conf')).map((n) => `${LOADER_CONF_DIR}/${n}`), LOADER_CONF_LOCAL],
       true,
+      (p) => p === LOADER_CONF || p === LOADER_CONF_LOCAL || new RegExp(`^${LOADER_CONF_DIR}/[A-Za-z0-9_][A-Za-z0-9_.-]*\\.conf$`).test(p),
     );
   }
-  if (spec === 'rc') return shKind('rc', RC_CONF, async () => [RC_CONF, RC_CONF_LOCAL], false);
+  if (spec === 'rc') return shKind('rc', RC_CONF, async () => [RC_CONF, RC_CONF_LOCAL], false, (p) => p === RC_CONF || p === RC_CONF_LOCAL);
   if (spec === 'modules') {
     return {
       name: 'modules',
@@ -90,6 +94,7 @@ export function confKind(spec: string): ConfKind {
       validateKey: validateModuleName,
       validateValue: (v) => validateWords(v, 'module arguments'),
       validateElement: (v) => validateWords(v, 'module arguments'),
+      isTargetFile: (p) => p === MODULES_CONF,
     };
   }
   const m = /^ifconfig\.(.*)$/.exec(spec);
@@ -110,6 +115,7 @@ export function confKind(spec: string): ConfKind {
       },
       validateValue: (v) => validateWords(v, 'ifconfig arguments'),
       validateElement: (v) => validateWords(v, 'ifconfig arguments'),
+      isTargetFile: (p) => p === file,
     };
   }
   throw new UsageError('E_BAD_KIND', `Unknown config file kind ${showValue(spec)}`, 'Use loader, rc, modules or ifconfig.IF (e.g. ifconfig.laggkit0).');

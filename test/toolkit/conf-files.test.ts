@@ -200,3 +200,22 @@ test('a config file that is a symbolic link is not replaced', async (t) => {
   t.true(lstatSync(join(r.root, 'etc/rc.conf')).isSymbolicLink());
   t.is(r.read('etc/rc.conf.real'), 'x="1"\n');
 });
+
+test('--file writes a loader.conf.d drop-in; an overridden write is refused before writing', async (t) => {
+  const r = makeRoot({ 'boot/loader.conf': 'zfs_load="YES"\n', 'boot/loader.conf.local': 'if_lagg_load="NO"\n' });
+  const res = await confEdit(r.fs, 'set', { kind: 'loader', key: 'if_laggkit_load', value: 'YES', file: '/boot/loader.conf.d/laggkit.conf' });
+  t.true(res.changed);
+  t.is(r.read('boot/loader.conf.d/laggkit.conf'), 'if_laggkit_load="YES"\n');
+  t.is(r.read('boot/loader.conf'), 'zfs_load="YES"\n');
+  t.deepEqual((await confGet(r.fs, 'loader', 'if_laggkit_load')).origins, [{ path: join(r.root, 'boot/loader.conf.d/laggkit.conf'), line: 1 }]);
+  // loader.conf.local is read last: a drop-in cannot override it.
+  const err = await t.throwsAsync(confEdit(r.fs, 'set', { kind: 'loader', key: 'if_lagg_load', value: 'YES', file: '/boot/loader.conf.d/laggkit.conf' }), { instanceOf: UsageError });
+  t.is(err?.code, 'E_CONF_SHADOWED');
+  t.true(err?.message.includes(`${join(r.root, 'boot/loader.conf.local')}:1`));
+  t.is(r.read('boot/loader.conf.d/laggkit.conf'), 'if_laggkit_load="YES"\n');
+  t.deepEqual(r.list('boot/loader.conf.d'), ['laggkit.conf']);
+  for (const file of ['/etc/passwd', '/boot/loader.conf.d/../x.conf', 'boot/loader.conf', '/boot/loader.conf.d/x.txt']) {
+    const bad = t.throws(() => validateRequest('set', { kind: 'loader', key: 'k', value: 'v', file }), { instanceOf: UsageError });
+    t.is(bad?.code, 'E_BAD_PATH', file);
+  }
+});
