@@ -130,6 +130,18 @@ for (const [nic, index, limitMs] of [['vtnet1', 2, 5000], ['em1', 4, 8000]] as c
   });
 }
 
+testNeeding(serial, 'lab link --one-side: only the named guest loses carrier', needs, async (t) => {
+  const r = await cli(['lab', 'link', 'B', 'vtnet0', 'down', '--one-side', '--name', NAME, '--json']);
+  t.is(r.code, 0, r.stdout + r.stderr);
+  t.deepEqual(r.json?.result?.changed, ['B:vtnet0']);
+  await waitFor('carrier loss on B:vtnet0', async () => ((await carrier('B', 'vtnet0')) === '0' ? true : undefined), 5000);
+  t.is(await carrier('A', 'vtnet0'), '1', 'the far end keeps its carrier');
+  t.false(await pingOk('A', '10.99.1.2'), 'but frames to the downed NIC are lost');
+  t.is((await cli(['lab', 'link', 'B', 'vtnet0', 'up', '--one-side', '--name', NAME, '--json'])).code, 0);
+  await waitFor('ping over vtnet0 again', async () => ((await pingOk('A', '10.99.1.2')) ? true : undefined), 10_000);
+  t.is(await carrier('B', 'vtnet0'), '1');
+});
+
 testNeeding(serial, 'lab link refuses an unknown NIC or state with a usage error naming it', needs, async (t) => {
   const r = await cli(['lab', 'link', 'A', 'em9', 'down', '--name', NAME, '--json']);
   t.is(r.code, 2);
