@@ -146,4 +146,11 @@ testNeeding(test, '--host edits over SSH with backup and verification; host keys
   t.is(laggkit(['conf', 'set', 'ifconfig.laggkit0', 'laggproto', 'lacp', ...base]).code, 0);
   t.is(readFileSync(join(remoteRoot, 'etc/ifconfig.laggkit0'), 'utf8'), 'laggproto lacp\n');
   t.is(readdirSync(join(remoteRoot, 'etc')).filter((f) => f.includes('tmp')).length, 0);
+  // loader.conf.d drop-ins are listed over SFTP and resolved in loader order.
+  mkdirSync(join(remoteRoot, 'boot', 'loader.conf.d'), { recursive: true });
+  writeFileSync(join(remoteRoot, 'boot', 'loader.conf'), 'if_laggkit_load="NO"\n');
+  writeFileSync(join(remoteRoot, 'boot', 'loader.conf.d', 'laggkit.conf'), 'if_laggkit_load="YES"\n');
+  const loader = laggkit(['conf', 'get', 'loader', 'if_laggkit_load', ...base]);
+  t.is(loader.json?.result.value, 'YES');
+  t.is(loader.json?.result.origins[0].path, `${s.user}@labhost:${join(remoteRoot, 'boot', 'loader.conf.d', 'laggkit.conf')}`);
 });
