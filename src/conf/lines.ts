@@ -50,3 +50,14 @@ export function appendLines<T extends RawLine>(lines: readonly T[], added: T[]):
   added.forEach((l, i) => out.push({ ...l, eol: noFinalNewline && i === added.length - 1 ? '' : eol }));
   return out;
 }
+
+/**
+ * After lines were removed: a file that had no final newline keeps that shape, so its new last
+ * line loses its end of line.
+ */
+export function keepFinalEol<T extends RawLine>(before: readonly T[], after: T[]): T[] {
+  const origLast = before[before.length - 1];
+  const newLast = after[after.length - 1];
+  if (origLast && newLast && origLast.eol === '' && newLast !== origLast) after[after.length - 1] = { ...newLast, eol: '' };
+  return after;
+}

@@ -10,7 +10,7 @@
  * and line: nothing is written from a file we did not understand.
  */
 import { ParseError } from '../cli/errors.js';
-import { appendLines, joinLines, splitLines, type RawLine } from './lines.js';
+import { appendLines, joinLines, keepFinalEol, splitLines, type RawLine } from './lines.js';
 
 export type QuoteStyle = '"' | "'" | '';
 
@@ -153,15 +153,7 @@ export function setShVar(file: ShFile, key: string, value: string): ShFile {
 export function unsetShVar(file: ShFile, key: string): ShFile {
   const lines = file.lines.filter((l) => l.assign?.key !== key);
   if (lines.length === file.lines.length) return file;
-  // Removing the last line must not leave the previous one without its end of line change
-  // unnoticed: the file keeps whatever end the removed line had.
-  const removedLast = file.lines[file.lines.length - 1]?.assign?.key === key;
-  if (removedLast && lines.length > 0) {
-    const lastKept = lines[lines.length - 1] as ShLine;
-    const origLast = file.lines[file.lines.length - 1] as ShLine;
-    if (origLast.eol === '') lines[lines.length - 1] = { ...lastKept, eol: '' };
-  }
-  return { ...file, lines };
+  return { ...file, lines: keepFinalEol(file.lines, lines) };
 }
 
 /** Whitespace-separated list values (cloned_interfaces, kld_list): the elements. */
@@ -176,22 +168,26 @@ export function listAdd(value: string, element: string): string {
   return trimmed === '' ? element : `${trimmed} ${element}`;
 }
 
-/** Remove every occurrence of one element, keeping the spacing between the others. */
+/**
+ * Remove every occurrence of one element. The value alternates words and separators; a dropped
+ * word takes the separator before it (or after it, for the first word) with it, so the other
+ * elements keep their spacing.
+ */
 export function listRemove(value: string, element: string): string {
-  const parts = value.split(/(\s+)/);
   const out: string[] = [];
-  for (const p of parts) {
-    if (p === element) {
-      // Drop the separator before it (or, at the start, the one after it).
+  let dropNextSeparator = false;
+  for (const part of value.split(/(\s+)/)) {
+    const isSeparator = /^\s+$/.test(part);
+    if (part === element) {
       if (out.length > 0 && /^\s+$/.test(out[out.length - 1] as string)) out.pop();
-      else out.push('\0drop-next-space');
+      else dropNextSeparator = true;
       continue;
     }
-    if (out[out.length - 1] === '\0drop-next-space') {
-      out.pop();
-      if (/^\s+$/.test(p)) continue;
+    if (dropNextSeparator) {
+      dropNextSeparator = false;
+      if (isSeparator) continue;
     }
-    out.push(p);
+    out.push(part);
   }
-  return out.filter((p) => p !== '\0drop-next-space').join('');
+  return out.join('');
 }

@@ -9,7 +9,7 @@
  * A line's key is its first word, its value the rest. Comments, blank lines and spacing are
  * kept byte for byte; only lines that are added, replaced or removed change.
  */
-import { appendLines, joinLines, splitLines, type RawLine } from './lines.js';
+import { appendLines, joinLines, keepFinalEol, splitLines, type RawLine } from './lines.js';
 
 export interface WordLine extends RawLine {
   lineNo: number;
@@ -63,7 +63,7 @@ export function setWordLine(file: WordFile, key: string, value: string): WordFil
   if (mine.length === 0) return { ...file, lines: appendLines(file.lines, [makeLine(key, value)]) };
   const first = mine[0] as WordLine;
   const lines = file.lines.filter((l) => l.key !== key || l === first).map((l) => (l === first ? { ...makeLine(key, value), eol: l.eol, lineNo: l.lineNo } : l));
-  return { ...file, lines: fixFinalEol(file.lines, lines) };
+  return { ...file, lines: keepFinalEol(file.lines, lines) };
 }
 
 /** Ensure one more `key value` line exists (e.g. a second laggport); unchanged if present. */
@@ -81,13 +81,5 @@ export function addWordLine(file: WordFile, key: string, value: string): WordFil
 export function removeWordLines(file: WordFile, key: string, value?: string): WordFile {
   const lines = file.lines.filter((l) => !(l.key === key && (value === undefined || l.value === value)));
   if (lines.length === file.lines.length) return file;
-  return { ...file, lines: fixFinalEol(file.lines, lines) };
-}
-
-/** A file that had no final newline keeps that shape after its last line was removed. */
-function fixFinalEol<T extends RawLine>(before: readonly T[], after: T[]): T[] {
-  const origLast = before[before.length - 1];
-  const newLast = after[after.length - 1];
-  if (origLast && newLast && origLast.eol === '' && newLast !== origLast) after[after.length - 1] = { ...newLast, eol: '' };
-  return after;
+  return { ...file, lines: keepFinalEol(file.lines, lines) };
 }
