@@ -22,7 +22,7 @@ import { labBackend } from './bhyve.js';
 import { bhyveDown, bhyveLink, bhyveUp } from './bhyve-lab.js';
 import { LabError } from './errors.js';
 import { waitForSsh } from './guest-ssh.js';
-import { buildLinuxImage, guestOverlay, type LinuxImage } from './linux-image.js';
+import { buildLinuxImage, defaultInputs, guestOverlay, type LinuxImage } from './linux-image.js';
 import { clientKey, dropbearHostKey, knownHostsLine, opensshHostKey } from './keys.js';
 import { machineDef, nicNames, type GuestOs, type NicModel } from './machines.js';
 import { createTaps, moveTapsIntoNetns, netnsName, removeNetnsPeer, requireRoot, setTapCarrier, tapName } from './netns-peer.js';
@@ -64,6 +64,14 @@ export function subnetOf(index: number): { net: string; a: string; b: string } {
   return { net: `10.99.${index + 1}.0/24`, a: `10.99.${index + 1}.1/24`, b: `10.99.${index + 1}.2/24` };
 }
 
+function probeImageIfBuildable(): LinuxImage | undefined {
+  try {
+    return buildLinuxImage(defaultInputs({ withLaggd: false }));
+  } catch {
+    return undefined;
+  }
+}
+
 export async function labUp(opts: UpOptions = {}): Promise<LabState> {
   const name = opts.name ?? DEFAULT_LAB;
   const dir = labDir(name);
@@ -96,7 +104,10 @@ export async function labUp(opts: UpOptions = {}): Promise<LabState> {
     say(image.built ? `built guest image linux-${image.hash} (kernel ${image.kernelVersion})` : `guest image linux-${image.hash} (cached, kernel ${image.kernelVersion})`);
     if (!image.laggd) say('note: laggd/laggctl are not in the image (build them: make -C kmod/posix static)');
   }
-  const verdict: AccelVerdict = await decideAccel(image ? { kernel: image.kernel, initrd: image.initramfs, hash: image.hash } : undefined, opts.accel ?? 'auto');
+  // BSD guests are probed with the Linux guest's kernel too, when this host can build it:
+  // an accelerator that cannot boot a stock Linux kernel will not boot FreeBSD either.
+  const probeImage = image ?? probeImageIfBuildable();
+  const verdict: AccelVerdict = await decideAccel(probeImage ? { kernel: probeImage.kernel, initrd: probeImage.initramfs, hash: probeImage.hash } : undefined, opts.accel ?? 'auto');
   say(`accelerator: ${verdict.accel} (${verdict.reason})`);
 
   const key = clientKey(dir);
