@@ -57,6 +57,8 @@ testNeeding(test, 'a port whose partner goes silent (carrier up) leaves the LAG 
   t.true(v1?.lacp?.actor.state.includes('EXPIRED') || v1?.lacp?.actor.state.includes('DEFAULTED'), JSON.stringify(v1?.lacp));
   const events = await la.ctlOk('laggkit0', 'events');
   t.regex(events, /veth1.*(expired|defaulted)/);
+  // b hears of it in a's next LACPDU (sent at once on the change) and stops using veth1 too.
+  await waitFor('veth1 to leave the LAG on b', async () => !(await lb.portFlags()).veth1?.includes('DISTRIBUTING'), 15_000);
   t.is((await topo.a.exec(['ping', '-c', '3', '-i', '0.2', '-W', '2', '10.77.0.2'])).code, 0, 'traffic moved to veth0');
 
   await unsilence();
