@@ -86,7 +86,7 @@ export function provisioningCommands(authorizedKey: string, hostKey: { privateKe
 
 async function sshAnswers(state: { clientKey: string; knownHosts: string }, vm: VmState): Promise<boolean> {
   try {
-    const s = await connectGuest(state, vm, 5000);
+    const s = await connectGuest(state, vm, 3000);
     await s.close();
     return true;
   } catch {
@@ -105,12 +105,19 @@ export async function provisionOverConsole(
   const con = await ConsoleExpect.open(launch.consoleSocket, deadlineMs);
   try {
     // Whichever comes first: SSH answering (the seed did the work) or a login prompt (it did
-    // not, or the image does not print one until after its own provisioning).
+    // not, or the image does not print one until after its own provisioning). A boot loader
+    // counting down (FreeBSD's 10-second autoboot, NetBSD's boot menu) is told to go on at once:
+    // the image's own autoboot_delay only changes with provisioning, for the next boot.
+    let loaderHurried = false;
     for (;;) {
+      if (!loaderHurried && con.seen(/Hit \[Enter\] to boot|Autoboot in \d+ second|Press return to boot now/)) {
+        con.send('');
+        loaderHurried = true;
+      }
       if (Date.now() > deadlineMs) throw new LabError('E_LAB_BOOT_TIMEOUT', `guest ${vm.name}: neither SSH nor a console login prompt within the boot timeout`, `Read the console log: ${launch.consoleLog}`);
       if (labKeys && (await sshAnswers(labKeys, vm))) return 'seed';
       if (con.seen(/login: ?$/m)) break;
-      await new Promise((r) => setTimeout(r, 1000));
+      await new Promise((r) => setTimeout(r, 500));
     }
     await con.expect(/login: ?$/m, deadlineMs);
     con.send('root');
