@@ -142,6 +142,23 @@ testNeeding(serial, 'lab link --one-side: only the named guest loses carrier', n
   t.is(await carrier('B', 'vtnet0'), '1');
 });
 
+testNeeding(serial, 'lab console: the serial console on a terminal (node-pty), a command runs, Ctrl-] detaches', { tools: [...needs.tools, 'socat'] }, async (t) => {
+  const pty = await import('node-pty');
+  const term = pty.spawn(process.execPath, [path.join(repo, 'bin', 'run.js'), 'lab', 'console', 'A', '--name', NAME], { name: 'xterm', cols: 100, rows: 30, env: { ...process.env } as Record<string, string> });
+  let out = '';
+  term.onData((d) => (out += d));
+  const exited = new Promise<number>((resolve) => term.onExit((e) => resolve(e.exitCode)));
+  await waitFor('console attached', async () => (out.includes('console attached') ? true : undefined), 15_000, 100);
+  // The guest's shell prints the sum, not the text typed: proof the line ran in the guest.
+  await waitFor('the guest shell answers', async () => {
+    term.write('echo CONSOLE-$((40+2))\r');
+    return out.includes('CONSOLE-42') ? true : undefined;
+  }, 15_000, 1000);
+  term.write('\x1d');
+  t.is(await exited, 0);
+  t.regex(out, /console detached/);
+});
+
 testNeeding(serial, 'lab link refuses an unknown NIC or state with a usage error naming it', needs, async (t) => {
   const r = await cli(['lab', 'link', 'A', 'em9', 'down', '--name', NAME, '--json']);
   t.is(r.code, 2);
