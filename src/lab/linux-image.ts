@@ -154,6 +154,17 @@ export function moduleLoadOrder(modulesDep: string, wanted: string[]): string[] 
   return order;
 }
 
+/** A kernel module's bytes, decompressed when the distribution ships .ko.xz/.ko.zst/.ko.gz. */
+export function readModule(file: string): Buffer {
+  const tool = file.endsWith('.xz') ? 'xz' : file.endsWith('.zst') ? 'zstd' : file.endsWith('.gz') ? 'gzip' : undefined;
+  if (!tool) return fs.readFileSync(file);
+  try {
+    return execFileSync(tool, ['-dc', file], { maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    throw new EnvironmentError('E_LAB_MODULE', `cannot decompress ${file} with ${tool}: ${(err as Error).message}`, `Install ${tool === 'zstd' ? 'zstd' : tool === 'xz' ? 'xz-utils' : 'gzip'}.`);
+  }
+}
+
 /** Shared libraries (and the ELF interpreter) a dynamic binary needs, as absolute paths. */
 export function sharedLibraries(binary: string): string[] {
   let out: string;
@@ -261,8 +272,10 @@ export function buildLinuxImage(inputs: ImageInputs = defaultInputs()): LinuxIma
     file('usr/sbin/laggd', inputs.laggd);
     file('usr/sbin/laggctl', inputs.laggctl);
   }
-  for (const m of modules) file(`lib/modules/${m}`, path.join(inputs.moduleDir, m), 0o644);
-  file('lib/modules/load-order', Buffer.from(modules.join('\n') + '\n'), 0o644);
+  // Stored uncompressed: busybox insmod hands the bytes to init_module() as they are.
+  const plain = modules.map((m) => m.replace(/\.(xz|zst|gz)$/, ''));
+  modules.forEach((m, i) => file(`lib/modules/${plain[i]}`, readModule(path.join(inputs.moduleDir, m)), 0o644));
+  file('lib/modules/load-order', Buffer.from(plain.join('\n') + '\n'), 0o644);
   file('etc/passwd', Buffer.from('root:x:0:0:root:/root:/bin/sh\n'), 0o644);
   file('etc/group', Buffer.from('root:x:0:\n'), 0o644);
   file('etc/shells', Buffer.from('/bin/sh\n'), 0o644);

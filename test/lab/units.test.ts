@@ -198,3 +198,17 @@ test('serial-console provisioning lines fit FreeBSD MAX_CANON and carry the whol
   t.is(typed, key);
   t.true(lines.some((l) => l.includes('b'.repeat(70))));
 });
+
+testNeeding(test, 'compressed kernel modules (.ko.xz as Debian 13 ships them, .ko.gz) are stored decompressed for busybox insmod', { tools: ['xz', 'gzip'] }, async (t) => {
+  const { readModule } = await import('../../src/lab/linux-image.js');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lk-mod-'));
+  try {
+    const elf = Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46]), Buffer.alloc(4096, 7)]);
+    fs.writeFileSync(path.join(dir, 'm.ko'), elf);
+    execFileSync('xz', ['-k', path.join(dir, 'm.ko')]);
+    execFileSync('gzip', ['-k', path.join(dir, 'm.ko')]);
+    for (const f of ['m.ko', 'm.ko.xz', 'm.ko.gz']) t.true(readModule(path.join(dir, f)).equals(elf), f);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
