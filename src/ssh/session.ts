@@ -247,7 +247,24 @@ class Session implements SshSession {
           code = c;
           signal = s ?? null;
         });
+        // The channel's close can overtake the last buffered stdout/stderr chunks: finish only
+        // when both streams have ended too (or shortly after close, should one never end).
+        let pending = 3;
+        const oneDone = () => {
+          if (--pending === 0) finish();
+        };
+        stream.once('end', oneDone);
+        stream.stderr.once('end', oneDone);
         stream.on('close', () => {
+          oneDone();
+          setTimeout(() => {
+            if (pending > 0) {
+              pending = 0;
+              finish();
+            }
+          }, 1000);
+        });
+        const finish = () => {
           if (timer) clearTimeout(timer);
           if (giveUp) clearTimeout(giveUp);
           if (settled) return;
@@ -271,7 +288,7 @@ class Session implements SshSession {
             return;
           }
           resolve({ stdout, stderr, code, signal });
-        });
+        };
         if (opts.stdin !== undefined) stream.end(opts.stdin);
         else stream.end();
       });
