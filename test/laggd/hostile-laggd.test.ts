@@ -37,9 +37,12 @@ const ringDropsOf = (c: Record<string, PortCounters>) =>
 async function convergedPair(t: ExecutionContext, tag: string): Promise<{ la: Laggd; lb: Laggd; topo: Topology }> {
   const { topo, la, lb } = await laggPair(t, 'lacp', { links: 2, tag, extra: ['lacp_fast_timeout'] });
   for (const d of [la, lb]) {
-    await waitFor('every port distributing', async () => {
+    // Both its own ports and its record of the partner settled: the "before" snapshot must
+    // not catch the partner's last Collecting/Distributing PDU still on its way.
+    await waitFor('every port and its partner distributing', async () => {
       const st = await d.status('laggkit0', true);
-      return st.ports.length === 2 && st.ports.every((p) => p.flags.includes('DISTRIBUTING'));
+      return st.ports.length === 2 && st.ports.every((p) => p.flags.includes('DISTRIBUTING') &&
+        !!p.lacp?.partner.state.includes('DISTRIBUTING'));
     }, 20_000);
   }
   return { la, lb, topo };

@@ -24,9 +24,10 @@ async function lacpPair(t: ExecutionContext, tag: string, extraA: string[]): Pro
 }
 
 async function allDistributing(d: Laggd): Promise<LaggStatusJson> {
-  return waitFor('every port of laggkit0 distributing', async () => {
+  return waitFor('every port of laggkit0 and its partner distributing', async () => {
     const st = await d.status('laggkit0', true);
-    return st.ports.length === 2 && st.ports.every((p) => p.flags.includes('DISTRIBUTING')) ? st : undefined;
+    return st.ports.length === 2 && st.ports.every((p) => p.flags.includes('DISTRIBUTING') &&
+      !!p.lacp?.partner.state.includes('DISTRIBUTING')) ? st : undefined;
   }, 20_000);
 }
 
