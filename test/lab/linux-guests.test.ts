@@ -190,23 +190,25 @@ testNeeding(serial, 'laggd aggregates the four virtio and e1000 links with LACP 
     ].join('\n'));
   }
   for (const vm of ['A', 'B']) {
-    await waitFor(`${vm}: all four ports ACTIVE,COLLECTING,DISTRIBUTING`, async () => ((await lagPorts(vm)).filter(distributing).length === 4 ? true : undefined), 30_000, 500);
+    await waitFor(`${vm}: all four ports ACTIVE,COLLECTING,DISTRIBUTING`, async () => ((await lagPorts(vm)).filter(distributing).length === 4 ? true : undefined), 60_000, 500);
   }
-  t.true(await pingOk('A', '10.77.0.2'), 'ping over laggkit0');
+  // The first ping also resolves ARP through laggd: allow for a loaded host.
+  await waitFor('ping over laggkit0', async () => ((await pingOk('A', '10.77.0.2')) ? true : undefined), 15_000);
 
   t.is((await cli(['lab', 'link', 'A', 'em0', 'down', '--name', NAME, '--json'])).code, 0);
   await waitFor('A: em0 leaves the aggregation', async () => {
     const ps = await lagPorts('A');
     return !distributing(ps.find((p) => p.name === 'em0')) && ps.filter(distributing).length === 3 ? true : undefined;
-  }, 15_000, 500);
+  }, 30_000, 500);
   await waitFor('ping over laggkit0 with em0 down', async () => ((await pingOk('A', '10.77.0.2')) ? true : undefined), 10_000);
   t.log(`A with em0 down:\n${await sh('A', 'laggctl laggkit0')}`);
 
   t.is((await cli(['lab', 'link', 'A', 'em0', 'up', '--name', NAME, '--json'])).code, 0);
   for (const vm of ['A', 'B']) {
-    await waitFor(`${vm}: em0 back in the aggregation`, async () => ((await lagPorts(vm)).filter(distributing).length === 4 ? true : undefined), 30_000, 500);
+    await waitFor(`${vm}: em0 back in the aggregation`, async () => ((await lagPorts(vm)).filter(distributing).length === 4 ? true : undefined), 60_000, 500);
   }
-  t.true(await pingOk('A', '10.77.0.2'));
+  await waitFor('ping over laggkit0 with all four ports', async () => ((await pingOk('A', '10.77.0.2')) ? true : undefined), 15_000);
+  t.pass();
 });
 
 testNeeding(serial, 'lab down stops every guest and leaves no process, socket or file behind', needs, async (t) => {
