@@ -90,6 +90,9 @@ export async function labUp(opts: UpOptions = {}): Promise<LabState> {
   if (guest !== 'linux' && !opts.image) {
     throw new UsageError('E_LAB_IMAGE', `a ${guest} guest needs --image PATH`, `Download an official image with: laggkit lab fetch-image ${guest}-14`);
   }
+  if (guest === 'linux' && opts.image) {
+    throw new UsageError('E_LAB_IMAGE', `--image '${opts.image}' is for freebsd and netbsd guests; the linux guest is built from this machine's packages`, 'Drop --image, or add --guest freebsd|netbsd.');
+  }
   if (opts.image && !fs.existsSync(opts.image)) throw new UsageError('E_LAB_IMAGE', `image '${opts.image}' does not exist`);
   if (labBackend() === 'bhyve') {
     if (peer !== 'vm') throw new UsageError('E_LAB_PEER', '--peer netns needs Linux network namespaces; on FreeBSD the peer is a second guest', 'Use --peer vm.');
