@@ -15,6 +15,7 @@
  * and exits non-zero. Bounded: about three minutes.
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { createTopology, repoRoot, type Topology } from '../../test/laggd/support/netns.js';
@@ -34,7 +35,7 @@ const ONLY = process.env.BENCH_PHASES?.split(',').map((s) => s.trim()).filter(Bo
 
 interface Results {
   date: string;
-  host: { cpus: number; kernel: string };
+  host: { cpus: number; kernel: string; loadavg_start: number[]; loadavg_end?: number[] };
   seconds_per_run: number;
   runs: number;
   failover_rounds: number;
@@ -47,7 +48,7 @@ interface Results {
 
 const results: Results = {
   date: new Date().toISOString(),
-  host: { cpus: (await import('node:os')).cpus().length, kernel: (await import('node:os')).release() },
+  host: { cpus: os.cpus().length, kernel: os.release(), loadavg_start: os.loadavg().map((l) => Number(l.toFixed(2))) },
   seconds_per_run: SECONDS,
   runs: RUNS,
   failover_rounds: FAILOVER_ROUNDS,
@@ -162,10 +163,12 @@ async function main(): Promise<number> {
       results.convergence['laggd-ovs'] = await convergence(p, topo, CONVERGENCE_RUNS);
     });
 
+  results.host.loadavg_end = os.loadavg().map((l) => Number(l.toFixed(2)));
   const out = path.join(repoRoot, 'bench', 'results', 'laggd.json');
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
-  process.stdout.write(`${table()}\n\nhost: ${results.host.cpus} CPUs, Linux ${results.host.kernel}; throughput: median of ${RUNS} runs of ${SECONDS} s, ${FLOWS} UDP flows; worst of ${FAILOVER_ROUNDS} failures per member; gaps below 3 ms read as 3\n`);
+  process.stdout.write(`${table()}\n\nhost: ${results.host.cpus} CPUs, Linux ${results.host.kernel}; throughput: median of ${RUNS} runs of ${SECONDS} s, ${FLOWS} UDP flows; worst of ${FAILOVER_ROUNDS} failures per member; gaps below 3 ms read as 3\n` +
+    `load average at start ${results.host.loadavg_start[0]}, at end ${results.host.loadavg_end[0]} (other work on the machine skews every figure)\n`);
   for (const [k, v] of Object.entries(results.errors)) process.stdout.write(`not measured: ${k}: ${v}\n`);
   process.stdout.write(`written: ${path.relative(process.cwd(), out)}\n`);
   return Object.keys(results.errors).length ? 1 : 0;

@@ -95,14 +95,20 @@ export interface Throughput {
 
 let portSeq = 0;
 
+/**
+ * The generator and the receiver run niced: they would otherwise take every CPU of a small
+ * machine and starve the forwarders being measured; niced, they get what the forwarders leave.
+ */
+const NICE = ['nice', '-n', '15'];
+
 /** Blast UDP from a to b for `seconds` with `flows` source ports and `payload` bytes each. */
 export async function throughput(pair: Pair, blaster: string, payload: number, seconds: number, flows: number): Promise<Throughput> {
   const port = String(7100 + (portSeq++ % 200));
-  const rx = await listener(pair.b.host.spawn([blaster, 'recv', port, String(seconds + 2)]));
+  const rx = await listener(pair.b.host.spawn([...NICE, blaster, 'recv', port, String(seconds + 2)]));
   const [pidA, pidB] = [await pair.a.pid(), await pair.b.pid()];
   const cpu0 = [cpuSeconds(pidA), cpuSeconds(pidB)];
   const t0 = Date.now();
-  const sent = JSON.parse(await pair.a.host.execOk([blaster, 'send', ADDR_B, port, String(payload), String(seconds), String(flows)],
+  const sent = JSON.parse(await pair.a.host.execOk([...NICE, blaster, 'send', ADDR_B, port, String(payload), String(seconds), String(flows)],
     { timeoutMs: (seconds + 10) * 1000 })) as { sent: number; seconds: number };
   const wall = (Date.now() - t0) / 1000;
   const cpu1 = [cpuSeconds(pidA), cpuSeconds(pidB)];
