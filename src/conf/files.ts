@@ -26,6 +26,10 @@ export interface ConfFiles {
   display(path: string): string;
 }
 
+function noDirError(shownDir: string): LaggkitError {
+  return new LaggkitError('remote', 'E_CONF_NO_DIR', `The directory ${shownDir} does not exist`, `Create it first (mkdir -p ${shownDir}), or choose another --file.`);
+}
+
 function fileError(what: string, path: string, err: unknown): LaggkitError {
   return new LaggkitError('remote', 'E_CONF_WRITE', `Cannot ${what} ${path}: ${(err as Error).message}`, 'Check the permissions of the file and its directory.', { cause: err });
 }
@@ -113,6 +117,7 @@ export class LocalFiles implements ConfFiles {
       // Its target may be an absolute path meant for the image, not this machine: never follow.
       throw new LaggkitError('remote', 'E_CONF_SYMLINK', `${this.display(path)} is a symbolic link; laggkit will not replace it`, 'Edit the file the link points to.');
     }
+    if (!(await exists(dirname(real)))) throw noDirError(dirname(this.display(path)));
     const tmp = join(dirname(real), `.${basename(real)}.laggkit-tmp-${randomBytes(4).toString('hex')}`);
     let backupPath: string | null = null;
     try {
@@ -180,6 +185,7 @@ export class RemoteFiles implements ConfFiles {
   }
 
   async write(path: string, content: string): Promise<{ backupPath: string | null }> {
+    if ((await this.session.stat(posix.dirname(this.real(path)))) === null) throw noDirError(posix.dirname(this.display(path)));
     const r = await this.session.writeFileAtomic(this.real(path), content, { backup: true });
     return { backupPath: r.backupPath === null ? null : `${this.session.target.user}@${this.session.target.alias}:${r.backupPath}` };
   }

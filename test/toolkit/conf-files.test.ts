@@ -219,3 +219,12 @@ test('--file writes a loader.conf.d drop-in; an overridden write is refused befo
     t.is(bad?.code, 'E_BAD_PATH', file);
   }
 });
+
+test('a missing directory is named, and nothing is written', async (t) => {
+  const r = makeRoot({});
+  rmSync(join(r.root, 'boot/loader.conf.d'), { recursive: true });
+  const err = await t.throwsAsync(confEdit(r.fs, 'set', { kind: 'loader', key: 'if_laggkit_load', value: 'YES', file: '/boot/loader.conf.d/laggkit.conf' }));
+  t.is((err as { code?: string } | undefined)?.code, 'E_CONF_NO_DIR');
+  t.true(err?.message.includes(join(r.root, 'boot/loader.conf.d')));
+  t.deepEqual(r.list('boot'), []);
+});
