@@ -21,7 +21,7 @@ const cases: Array<[string, string[], number, string, RegExp]> = [
   ['unknown guest', ['lab', 'up', '--guest', 'openbsd'], 2, 'E_LAB_GUEST', /openbsd/],
   ['BSD guest without an image', ['lab', 'up', '--guest', 'freebsd'], 2, 'E_LAB_IMAGE', /--image/],
   ['missing image file', ['lab', 'up', '--guest', 'netbsd', '--image', '/nonexistent/netbsd.img'], 2, 'E_LAB_IMAGE', /nonexistent/],
-  ['--image with the built linux guest', ['lab', 'up', '--image', '/tmp/x.qcow2'], 2, 'E_LAB_IMAGE', /x\.qcow2/],
+  ['--image with the built linux guest', ['lab', 'up', '--image', 'x.qcow2'], 2, 'E_LAB_IMAGE', /x\.qcow2/],
   ['bad peer', ['lab', 'up', '--peer', 'switch'], 2, 'E_LAB_PEER', /switch/],
   ['bad accelerator', ['lab', 'up', '--accel', 'xen'], 2, 'E_LAB_ACCEL', /xen/],
   ['hostile lab name', ['lab', 'status', '--name', '../etc'], 2, 'E_LAB_NAME', /\.\.\/etc/],
