@@ -50,7 +50,7 @@ if [ "$os" = FreeBSD ]; then
   check "if_laggkit.ko loads next to if_lagg" kldload ./kmod/freebsd/if_laggkit.ko
   a=$(ifconfig epair create); b=$(ifconfig epair create)
   a=${a%a}; b=${b%a}
-  check "vnet jail for the base lagg side" jail -c name=lkpeer vnet persist vnet.interface="${a}b" vnet.interface="${b}b"
+  check "vnet jail for the base lagg side" sh -c "jail -c name=lkpeer vnet persist && ifconfig ${a}b vnet lkpeer && ifconfig ${b}b vnet lkpeer"
   check "laggkit0: lacp over ${a}a ${b}a" sh -c "ifconfig laggkit0 create && ifconfig ${a}a up && ifconfig ${b}a up && ifconfig laggkit0 laggproto lacp laggport ${a}a laggport ${b}a 10.66.0.1/24 up"
   check "lagg0 (base) in the jail: lacp over ${a}b ${b}b" jexec lkpeer sh -c "ifconfig lagg0 create && ifconfig ${a}b up && ifconfig ${b}b up && ifconfig lagg0 laggproto lacp laggport ${a}b laggport ${b}b 10.66.0.2/24 up"
   sleep 5
