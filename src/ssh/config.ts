@@ -52,6 +52,8 @@ interface ConfigAnswer {
   globalKnownHostsFiles?: string[];
   hashKnownHosts?: boolean;
   proxyJump?: string;
+  /** Not supported: reported so the connection never silently bypasses it. */
+  proxyCommand?: string;
 }
 
 function expandPath(p: string, home: string, hop: { host: string; user: string; port: number }): string {
@@ -95,6 +97,7 @@ function runSshG(spec: HostSpec, configFile: string | undefined): Promise<Config
         else if (key === 'globalknownhostsfile') ans.globalKnownHostsFiles = value.split(/\s+/).filter(Boolean);
         else if (key === 'hashknownhosts') ans.hashKnownHosts = value === 'yes';
         else if (key === 'proxyjump' && value !== 'none') ans.proxyJump = value;
+        else if (key === 'proxycommand' && value !== 'none') ans.proxyCommand = value;
       }
       resolve(ans);
     });
@@ -169,11 +172,15 @@ export function parseSshConfig(text: string, name: string): ConfigAnswer {
       case 'proxyjump':
         if (ans.proxyJump === undefined) ans.proxyJump = v;
         break;
+      case 'proxycommand':
+        if (ans.proxyCommand === undefined) ans.proxyCommand = kv.args.join(' ');
+        break;
       default:
         break;
     }
   }
   if (ans.proxyJump === 'none') delete ans.proxyJump;
+  if (ans.proxyCommand === 'none') delete ans.proxyCommand;
   return ans;
 }
 
@@ -202,6 +209,10 @@ async function lookup(spec: HostSpec, opts: ResolveOptions, home: string): Promi
 
 async function resolveHop(spec: HostSpec, opts: ResolveOptions, home: string): Promise<SshHop & { proxyJump?: string }> {
   const ans = await lookup(spec, opts, home);
+  if (ans.proxyCommand !== undefined) {
+    // Connecting directly would bypass the path the user configured: refuse instead.
+    throw new UsageError('E_SSH_PROXYCOMMAND', `ssh_config sets ProxyCommand for ${JSON.stringify(spec.host)} (${ans.proxyCommand}), which laggkit does not run`, 'Use ProxyJump for that host instead.');
+  }
   const host = ans.hostname ?? spec.host;
   validateHostName(host);
   const port = ans.port ?? spec.port ?? 22;

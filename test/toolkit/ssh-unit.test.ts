@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../../src/cli/errors.js';
-import { parseHostString, quoteArgv, shQuote, fingerprintSha256, backupPathFor } from '../../src/ssh/index.js';
+import { parseHostString, quoteArgv, resolveTarget, shQuote, fingerprintSha256, backupPathFor } from '../../src/ssh/index.js';
 import { parseSshConfig } from '../../src/ssh/config.js';
 import { hashHostName, hostFieldMatches, judgeHostKey, knownHostsName, parseKnownHosts, preferredHostKeyAlgorithms } from '../../src/ssh/known-hosts.js';
 import { testNeeding } from '../support/require.js';
@@ -68,6 +68,20 @@ test('built-in ssh_config parser: first value wins, IdentityFile accumulates, wi
     proxyJump: 'bastion',
   });
   t.deepEqual(parseSshConfig(cfg, 'lab-skip'), { user: 'fallback', identityFiles: [], knownHostsFiles: ['~/.ssh/kh1', '~/.ssh/kh2'] });
+});
+
+testNeeding(test, 'a ProxyCommand is refused, never bypassed', { tools: ['ssh'] }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'laggkit-sshunit-'));
+  try {
+    const cfg = join(dir, 'config');
+    writeFileSync(cfg, 'Host behind\n  ProxyCommand nc -X 5 -x proxy:1080 %h %p\n');
+    for (const noSshClient of [false, true]) {
+      const err = await t.throwsAsync(resolveTarget('behind', { configFile: cfg, noSshClient }), { instanceOf: UsageError });
+      t.is(err?.code, 'E_SSH_PROXYCOMMAND');
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('known_hosts parsing: markers, patterns, hashed names, bad lines ignored', (t) => {
