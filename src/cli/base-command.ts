@@ -9,7 +9,20 @@
  *   colour      only on a TTY and only when NO_COLOR is unset.
  */
 import { Command, Flags } from '@oclif/core';
-import { EXIT_CODES, LaggkitError, toLaggkitError } from './errors.js';
+import type { Interfaces } from '@oclif/core';
+import { EXIT_CODES, LaggkitError, UsageError, toLaggkitError } from './errors.js';
+
+// oclif's parse() bounds; the same shapes as its parser's FlagOutput/ArgOutput (not exported).
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type FlagOutput = { [name: string]: any };
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type ArgOutput = { [name: string]: any };
+
+/** Arguments after a bare `--` belong to a remote command (laggkit exec -- ... --json), not to us. */
+function ownArgs(argv: string[]): string[] {
+  const end = argv.indexOf('--');
+  return end === -1 ? argv : argv.slice(0, end);
+}
 
 export abstract class LaggkitCommand extends Command {
   static override baseFlags = {
@@ -28,7 +41,7 @@ export abstract class LaggkitCommand extends Command {
   }
 
   async run(): Promise<void> {
-    this.jsonMode = this.argv.includes('--json');
+    this.jsonMode = ownArgs(this.argv).includes('--json');
     let result: unknown;
     try {
       result = await this.execute();
@@ -53,13 +66,33 @@ export abstract class LaggkitCommand extends Command {
     this.exit(err.exitCode);
   }
 
+  /**
+   * Flag and argument parsing, as oclif does it, except that a bad flag, a missing argument or a
+   * failed option check becomes a UsageError (exit 2) instead of escaping execute() as an
+   * internal error (exit 1).
+   */
+  protected override async parse<F extends FlagOutput, B extends FlagOutput, A extends ArgOutput>(
+    options?: Interfaces.Input<F, B, A>,
+    argv?: string[],
+  ): Promise<Interfaces.ParserOutput<F, B, A>> {
+    try {
+      return await super.parse(options, argv);
+    } catch (err) {
+      if (err instanceof Error && !(err instanceof LaggkitError)) {
+        const message = err.message.replace(/\s*See more help with --help\s*$/, '').replace(/\s*\n\s*/g, ' ');
+        throw new UsageError('E_USAGE', message, 'See --help for the accepted flags and arguments.');
+      }
+      throw err;
+    }
+  }
+
   /** oclif's own flag/arg parse failures become usage errors with the documented exit code. */
   protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
     if (err.oclif?.exit !== undefined && !(err instanceof LaggkitError)) {
       // this.exit() throws an ExitError carrying oclif.exit: let it through untouched.
       if (err.message.startsWith('EEXIT')) throw err;
       const usage = new LaggkitError('usage', 'E_USAGE', err.message, 'See --help for the accepted flags and arguments.');
-      if (this.jsonMode || this.argv.includes('--json')) {
+      if (this.jsonMode || ownArgs(this.argv).includes('--json')) {
         process.stdout.write(JSON.stringify({ ok: false, error: usage.toJSON() }) + '\n');
         process.exitCode = EXIT_CODES.usage;
         return;

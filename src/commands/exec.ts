@@ -6,7 +6,6 @@
 import { Args, Flags } from '@oclif/core';
 import { LaggkitCommand } from '../cli/base-command.js';
 import { UsageError } from '../cli/errors.js';
-import { asUsageError } from '../conf/command-flags.js';
 import { connectHost, quoteArgv, RemoteCommandError } from '../ssh/index.js';
 import { validateInt } from '../validate/index.js';
 
@@ -35,7 +34,7 @@ export default class Exec extends LaggkitCommand {
   };
 
   protected async execute(): Promise<ExecOutput> {
-    const { argv, flags } = await this.parse(Exec).catch(asUsageError);
+    const { argv, flags } = await this.parse(Exec);
     const words = (argv as string[]).filter((a, i) => !(i === 0 && a === '--'));
     if (words.length === 0) throw new UsageError('E_USAGE', 'No command given after --', 'Example: laggkit exec --host fbsd1 -- ifconfig -a');
     const timeoutMs = flags.timeout === undefined ? undefined : validateInt(flags.timeout, 1, 86_400, '--timeout') * 1000;

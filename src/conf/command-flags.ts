@@ -35,18 +35,6 @@ export function whereOf(flags: { host?: string | undefined; root?: string | unde
   };
 }
 
-/**
- * oclif reports a bad flag or missing argument by throwing from this.parse(); inside execute()
- * that would surface as an internal error (exit 1). Turn it into the usage error (exit 2) the
- * documented exit codes promise.
- */
-export function asUsageError(err: unknown): never {
-  if (err instanceof Error && !(err instanceof LaggkitError)) {
-    throw new UsageError('E_USAGE', err.message.replace(/\s*See more help with --help\s*$/, '').replace(/\s*\n\s*/g, ' '), 'See --help for the accepted flags and arguments.');
-  }
-  throw err;
-}
-
 type EditFlagValues = Parameters<typeof whereOf>[0] & { 'dry-run': boolean; add?: boolean | undefined; remove?: boolean | undefined; file?: string | undefined };
 
 /**

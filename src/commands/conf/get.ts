@@ -1,7 +1,7 @@
 /** `laggkit conf get KIND KEY`: the effective value of a config variable and where it is set. */
 import { LaggkitCommand } from '../../cli/base-command.js';
 import { confGet, confKind, openConfFiles, type ConfValue } from '../../conf/index.js';
-import { keyArg, kindArg, whereFlags, whereOf, asUsageError } from '../../conf/command-flags.js';
+import { keyArg, kindArg, whereFlags, whereOf } from '../../conf/command-flags.js';
 
 export default class ConfGet extends LaggkitCommand {
   static override summary = 'Show the effective value of a loader.conf/rc.conf variable, ifconfig.IF keyword or module';
@@ -14,7 +14,7 @@ export default class ConfGet extends LaggkitCommand {
   static override flags = { ...whereFlags };
 
   protected async execute(): Promise<ConfValue> {
-    const { args, flags } = await this.parse(ConfGet).catch(asUsageError);
+    const { args, flags } = await this.parse(ConfGet);
     confKind(args.kind).validateKey(args.key);
     const { files, close } = await openConfFiles(whereOf(flags));
     try {

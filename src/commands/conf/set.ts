@@ -1,7 +1,7 @@
 /** `laggkit conf set KIND KEY VALUE`: set a value (or add/remove a list element) losslessly. */
 import { LaggkitCommand } from '../../cli/base-command.js';
 import type { ConfEditResult } from '../../conf/index.js';
-import { asUsageError, editFlags, keyArg, kindArg, runEdit, valueArg } from '../../conf/command-flags.js';
+import { editFlags, keyArg, kindArg, runEdit, valueArg } from '../../conf/command-flags.js';
 import { renderEdit } from '../../conf/render.js';
 
 export default class ConfSet extends LaggkitCommand {
@@ -16,7 +16,7 @@ export default class ConfSet extends LaggkitCommand {
   static override flags = { ...editFlags };
 
   protected async execute(): Promise<ConfEditResult> {
-    const { args, flags } = await this.parse(ConfSet).catch(asUsageError);
+    const { args, flags } = await this.parse(ConfSet);
     return runEdit('set', args, flags);
   }
 

@@ -1,7 +1,7 @@
 /** `laggkit conf unset KIND KEY [VALUE]`: remove every assignment (or one list element / line). */
 import { LaggkitCommand } from '../../cli/base-command.js';
 import type { ConfEditResult } from '../../conf/index.js';
-import { asUsageError, editFlags, keyArg, kindArg, runEdit, valueArg } from '../../conf/command-flags.js';
+import { editFlags, keyArg, kindArg, runEdit, valueArg } from '../../conf/command-flags.js';
 import { renderEdit } from '../../conf/render.js';
 
 export default class ConfUnset extends LaggkitCommand {
@@ -15,7 +15,7 @@ export default class ConfUnset extends LaggkitCommand {
   static override flags = { ...editFlags };
 
   protected async execute(): Promise<ConfEditResult> {
-    const { args, flags } = await this.parse(ConfUnset).catch(asUsageError);
+    const { args, flags } = await this.parse(ConfUnset);
     return runEdit('unset', args, flags);
   }
 
