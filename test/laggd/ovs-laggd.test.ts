@@ -56,8 +56,8 @@ async function bothNegotiated(r: Rig, ports = MEMBERS): Promise<LaggStatusJson> 
     return laggdAllDistributing(s, ports) ? s : undefined;
   }, 20_000);
   await r.ovs.waitNegotiated(20_000, ports);
-  // OVS reports a member collecting as soon as LACP is in sync, but its bond enables the
-  // member for receive on a later pass; frames laggd sends in between are dropped by OVS.
+  // lacp/show can report a member in sync before bond/show has enabled it; a ping sent in
+  // that window was seen lost, so traffic checks wait for the bond as well.
   await waitFor(`OVS bond to enable ${ports.join(',')}`, async () => {
     const b = await r.ovs.bondShow();
     return ports.every((n) => b.members.find((m) => m.name === n)?.enabled);
