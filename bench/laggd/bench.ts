@@ -4,7 +4,8 @@
  * with the same traffic generator (udpblast.c).
  *
  *   throughput   2-port loadbalance laggd pair vs OVS balance-tcp LACP bond pair:
- *                packets/s with 64-byte frames, Gbit/s with 1500-byte packets, 64 UDP flows
+ *                packets/s with 64-byte frames, Gbit/s with 1500-byte packets, 64 UDP flows;
+ *                and TCP Gbit/s with iperf3
  *   failover     longest gap in a 1 ms stream when a member's link goes down, and when it
  *                returns (laggd lacp, failover, failover rx-all pairs vs the OVS pair)
  *   convergence  link up to every member distributing: laggd↔laggd, laggd↔OVS, OVS↔OVS
@@ -20,7 +21,7 @@ import path from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { createTopology, repoRoot, type Topology } from '../../test/laggd/support/netns.js';
 import { waitPing } from '../../test/laggd/support/traffic.js';
-import { buildBlaster, convergence, failoverGap, rssKiB, throughputMedian, waitDistributing, type GapResult, type Throughput } from './measure.js';
+import { buildBlaster, convergence, failoverGap, rssKiB, tcpThroughput, throughputMedian, waitDistributing, type GapResult, type TcpThroughput, type Throughput } from './measure.js';
 import { ADDR_A, ADDR_B, laggdSide, makePair, ovsSide, type Pair } from './peers.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
@@ -40,7 +41,7 @@ interface Results {
   runs: number;
   failover_rounds: number;
   flows: number;
-  throughput: Record<string, { small?: Throughput; large?: Throughput; rss_kib_a?: number; rss_kib_b?: number; cpu_per_mpps?: number }>;
+  throughput: Record<string, { small?: Throughput; large?: Throughput; tcp?: TcpThroughput; rss_kib_a?: number; rss_kib_b?: number; cpu_per_mpps?: number }>;
   failover: Record<string, GapResult>;
   convergence: Record<string, Awaited<ReturnType<typeof convergence>>>;
   errors: Record<string, string>;
@@ -90,10 +91,12 @@ async function phase(name: string, setup: () => Promise<Pair>, body: (pair: Pair
 async function measureThroughput(key: string, pair: Pair, blaster: string): Promise<void> {
   const small = await throughputMedian(pair, blaster, PAYLOAD_64, SECONDS, FLOWS, RUNS);
   const large = await throughputMedian(pair, blaster, PAYLOAD_1500, SECONDS, FLOWS, RUNS);
+  const tcp = await tcpThroughput(pair, SECONDS);
   const [pa, pb] = [await pair.a.pid(), await pair.b.pid()];
   results.throughput[key] = {
     small,
     large,
+    tcp,
     rss_kib_a: rssKiB(pa),
     rss_kib_b: rssKiB(pb),
     // Both sides' forwarding CPU per million packets per second delivered, at 64 bytes.
@@ -110,6 +113,7 @@ function table(): string {
   const rows: string[][] = [['figure', 'laggd', 'OVS', 'laggd/OVS']];
   rows.push(['64-byte packets/s', fmt(lg?.small?.pps), fmt(ov?.small?.pps), ratio(lg?.small?.pps, ov?.small?.pps)]);
   rows.push(['1500-byte Gbit/s', fmt(lg?.large?.gbps, 3), fmt(ov?.large?.gbps, 3), ratio(lg?.large?.gbps, ov?.large?.gbps)]);
+  rows.push(['TCP Gbit/s (iperf3, 4 streams)', fmt(lg?.tcp?.gbps, 3), fmt(ov?.tcp?.gbps, 3), ratio(lg?.tcp?.gbps, ov?.tcp?.gbps)]);
   rows.push(['64-byte loss %', fmt(lg?.small?.loss_pct, 1), fmt(ov?.small?.loss_pct, 1), '']);
   rows.push(['CPU cores per Mpps (both sides)', fmt(lg?.cpu_per_mpps, 2), fmt(ov?.cpu_per_mpps, 2), ratio(lg?.cpu_per_mpps, ov?.cpu_per_mpps)]);
   rows.push(['resident memory KiB (side a)', fmt(lg?.rss_kib_a), fmt(ov?.rss_kib_a), ratio(lg?.rss_kib_a, ov?.rss_kib_a)]);

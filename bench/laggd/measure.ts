@@ -127,6 +127,50 @@ export async function throughput(pair: Pair, blaster: string, payload: number, s
   };
 }
 
+export interface TcpThroughput {
+  gbps: number;
+  streams: number;
+  retransmits: number;
+  cpu_a: number;
+  cpu_b: number;
+}
+
+/**
+ * TCP with iperf3 (4 streams), the load real hosts put on an aggregate: the kernel segments
+ * and checksums as it would for a NIC, so this also shows what the aggregate's interface
+ * offers the stack (offloads), which the UDP blaster does not.
+ */
+export async function tcpThroughput(pair: Pair, seconds: number, streams = 4): Promise<TcpThroughput> {
+  const port = String(5300 + (portSeq++ % 200));
+  const server = pair.b.host.spawn([...NICE, 'iperf3', '-s', '-1', '-p', port]);
+  const closed = new Promise<void>((resolve) => server.on('close', () => resolve()));
+  const [pidA, pidB] = [await pair.a.pid(), await pair.b.pid()];
+  let out = '';
+  for (let attempt = 0; attempt < 20; attempt++) {
+    await sleep(100);
+    const cpu0 = [cpuSeconds(pidA), cpuSeconds(pidB)];
+    const t0 = Date.now();
+    const r = await pair.a.host.exec([...NICE, 'iperf3', '-c', ADDR_B, '-p', port, '-t', String(seconds), '-P', String(streams), '-J'],
+      { timeoutMs: (seconds + 20) * 1000 });
+    if (r.code !== 0) continue; // the server was not listening yet
+    const wall = (Date.now() - t0) / 1000;
+    const cpu1 = [cpuSeconds(pidA), cpuSeconds(pidB)];
+    out = r.stdout;
+    const j = JSON.parse(out) as { end: { sum_received: { bits_per_second: number }; sum_sent: { retransmits?: number } } };
+    await Promise.race([closed, sleep(2000)]);
+    if (server.exitCode === null) server.kill('SIGKILL');
+    return {
+      gbps: Number((j.end.sum_received.bits_per_second / 1e9).toFixed(3)),
+      streams,
+      retransmits: j.end.sum_sent.retransmits ?? 0,
+      cpu_a: Number(((cpu1[0]! - cpu0[0]!) / wall).toFixed(3)),
+      cpu_b: Number(((cpu1[1]! - cpu0[1]!) / wall).toFixed(3)),
+    };
+  }
+  if (server.exitCode === null) server.kill('SIGKILL');
+  throw new Error(`iperf3 did not run: ${out}`);
+}
+
 /** `runs` throughput runs; the median one (by packets/s) is reported, with every run's rate. */
 export async function throughputMedian(pair: Pair, blaster: string, payload: number, seconds: number, flows: number, runs: number): Promise<Throughput> {
   const all: Throughput[] = [];
