@@ -20,6 +20,23 @@
 #include "laggd.h"
 #include "lg_proto.h"
 
+static const char usage[] =
+    "usage: laggctl [-s socket] [-v] [--json] laggkit0 [create | destroy] [words...]\n"
+    "       laggctl [-s socket] [--json] laggkit0 events | counters\n"
+    "       laggctl [-s socket] -a | list\n"
+    "\n"
+    "words (as ifconfig(8) lagg, all checked before any is applied):\n"
+    "  laggproto failover|loadbalance|fec|lacp|roundrobin|broadcast|none\n"
+    "  laggport IF [pri N]   -laggport IF   lagghash l2,l3,l4   rr_limit N\n"
+    "  use_flowid | -use_flowid   flowid_shift N\n"
+    "  lacp_fast_timeout | -lacp_fast_timeout   lacp_strict | -lacp_strict\n"
+    "  laggfailover rx-all | -rx-all   lagglacp maxports N   lagglacp multi-speed | -multi-speed\n"
+    "laggkit's own:\n"
+    "  lacp_passive | -lacp_passive   lacp_sys_prio N   lacp_port_prio IF N\n"
+    "  failover_preempt | -failover_preempt   announce COUNT INTERVAL_MS   inet ADDR/LEN\n"
+    "\n"
+    "socket: -s PATH, else $LAGGD_SOCKET, else " LG_DEFAULT_SOCKET "\n";
+
 static char req[LG_MAX_MSG];
 static char reply[LG_MAX_MSG + 1];
 
@@ -29,6 +46,11 @@ int main(int argc, char **argv)
 	size_t len = 0;
 	int leading = 1;
 
+	/* Help is laggctl's own, so it works without a running laggd. */
+	if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+		fputs(usage, stdout);
+		return 0;
+	}
 	if (argc - 1 > LG_MAX_ARGS) {
 		fprintf(stderr, "laggctl: too many words\n");
 		return 2;

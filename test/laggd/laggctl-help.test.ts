@@ -1,0 +1,26 @@
+/**
+ * laggctl's help is its own: it must work on a machine where laggd is not running (the first
+ * thing a new user types), and list the ifconfig(8) lagg vocabulary laggd accepts.
+ */
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const laggctl = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'kmod', 'posix', 'build', 'laggctl');
+
+for (const flag of ['-h', '--help']) {
+  test(`laggctl ${flag} works without laggd and lists the lagg words`, (t) => {
+    const r = spawnSync(laggctl, [flag], { encoding: 'utf8', env: { ...process.env, LAGGD_SOCKET: '/nonexistent/laggd.sock' } });
+    t.is(r.status, 0, r.stderr);
+    for (const word of ['laggproto', 'laggport', 'lagghash', 'rr_limit', 'lacp_fast_timeout', 'lagglacp maxports', 'laggfailover rx-all', 'announce']) {
+      t.true(r.stdout.includes(word), `help lacks ${word}`);
+    }
+  });
+}
+
+test('laggctl without a reachable laggd says so and fails', (t) => {
+  const r = spawnSync(laggctl, ['laggkit0'], { encoding: 'utf8', env: { ...process.env, LAGGD_SOCKET: '/nonexistent/laggd.sock' } });
+  t.is(r.status, 1);
+  t.regex(r.stderr, /cannot reach laggd at \/nonexistent\/laggd\.sock/);
+});
