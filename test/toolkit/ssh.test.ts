@@ -64,8 +64,11 @@ testNeeding(test, 'hostile arguments arrive byte for byte', NEEDS, async (t) => 
     // All of them at once in one argv, counted by the remote shell.
     const r = await s.exec(['sh', '-c', 'printf "%s\\n" "$#"', 'sh', ...values]);
     t.is(r.stdout.trim(), String(values.length));
-    // The '>x' value must not have created a file, nor ';reboot' run anything.
-    t.false(existsSync(join(process.cwd(), 'x')));
+    // The '>x' value must not have created a file, nor ';reboot' run anything. A redirection
+    // would land in the remote command's working directory (the login home), not in ours.
+    const remoteCwd = (await s.exec(['pwd'])).stdout.trim();
+    t.true(remoteCwd.startsWith('/'), `remote working directory: ${remoteCwd}`);
+    t.false(existsSync(join(remoteCwd, 'x')), `no file x in ${remoteCwd}`);
   } finally {
     await s.close();
   }
