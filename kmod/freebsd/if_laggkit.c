@@ -100,6 +100,12 @@ laggkit_unlock(struct laggkit_softc *sc)
 	int caps, lladdr, mtu;
 
 	LAGGKIT_XLOCK_ASSERT(sc);
+	/*
+	 * The link task runs on taskqueue_thread with no VNET, and a sysctl runs in the writer's
+	 * VNET, not necessarily the aggregate's. What follows reaches V_ state (routes through
+	 * if_notifymtu, ARP/ND and vlan(4) through iflladdr_event, for the members too).
+	 */
+	CURVNET_SET(ifp->if_vnet);
 	if (!sc->sc_destroying)
 		(void)laggkit_settle(sc);
 	lladdr = sc->sc_notify_lladdr && !sc->sc_destroying;
@@ -119,6 +125,7 @@ laggkit_unlock(struct laggkit_softc *sc)
 #else
 	(void)mtu;	/* 13: the stack picks the new MTU up on its next route lookup */
 #endif
+	CURVNET_RESTORE();
 }
 
 /*
