@@ -439,8 +439,11 @@ laggkit_port_del(struct laggkit_softc *sc, struct laggkit_port *lp, bool departi
 			(void)ifpromisc(pifp, 0);
 		if (lp->lp_allmulti)
 			(void)if_allmulti(pifp, 0);
-		if (!lp->lp_was_up)
-			laggkit_port_setup(pifp, false);
+		/*
+		 * Both ways: an aggregate taken down took its members down with it, and a
+		 * member that was up before joining must come back up when it leaves.
+		 */
+		laggkit_port_setup(pifp, lp->lp_was_up != 0);
 	}
 	/* Stop transmit from picking it, then free once readers are done. */
 	lp->lp_departing = 1;
