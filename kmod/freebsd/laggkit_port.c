@@ -576,17 +576,14 @@ laggkit_ifnet_departure(void *arg __unused, struct ifnet *ifp)
 {
 	struct laggkit_softc *sc;
 	struct laggkit_port *lp;
-	struct epoch_tracker et;
-	bool ours;
 
 	if ((ifp->if_flags & IFF_RENAMING) != 0 || laggkit_is_aggregate(ifp))
 		return;
-	NET_EPOCH_ENTER(et);
-	ours = laggkit_port_lookup(ifp) != NULL;
-	NET_EPOCH_EXIT(et);
-	if (!ours)
-		return;
-
+	/*
+	 * Always wait for laggkit_sx, even for an ifnet not in the hash yet: laggkit_port_add()
+	 * holds it from its checks until the port is hashed, and a departure that looked first
+	 * and left would let it take a NIC whose driver is on its way out.
+	 */
 	sx_xlock(&laggkit_sx);
 	lp = laggkit_port_lookup(ifp);
 	if (lp != NULL) {
