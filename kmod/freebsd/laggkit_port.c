@@ -488,6 +488,9 @@ laggkit_port_input_one(struct laggkit_port *lp, struct mbuf *m)
 	}
 	/* tcpdump on a member keeps working, as with lagg(4) */
 	ETHER_BPF_MTAP(lp->lp_ifp, m);
+	/* the member's ether_input, which counts its received bytes, is bypassed */
+	if ((lp->lp_ifp->if_capenable & IFCAP_HWSTATS) == 0)
+		if_inc_counter(lp->lp_ifp, IFCOUNTER_IBYTES, m->m_pkthdr.len);
 	if ((ifp->if_drv_flags & IFF_DRV_RUNNING) == 0 || lp->lp_departing) {
 		m_freem(m);
 		return;
