@@ -290,6 +290,28 @@ laggkit_settle(struct laggkit_softc *sc)
 
 /* ---- Add / remove ------------------------------------------------------------------------- */
 
+/*
+ * A vlan(4) whose trunk is (through any number of vlans) a laggkit interface would make a
+ * transmit loop: laggkitN -> vlan -> laggkitN (or laggkitM, whose members lead back), each
+ * call nested in the last until the kernel stack overflows.
+ */
+static bool
+laggkit_on_aggregate(struct ifnet *pifp)
+{
+	struct epoch_tracker et;
+	struct ifnet *t;
+	bool found;
+
+	if (pifp->if_type != IFT_L2VLAN || vlan_trunkdev_p == NULL)
+		return (false);
+	NET_EPOCH_ENTER(et);
+	for (t = pifp; t != NULL && t->if_type == IFT_L2VLAN; t = VLAN_TRUNKDEV(t))
+		continue;
+	found = t != NULL && laggkit_is_aggregate(t);
+	NET_EPOCH_EXIT(et);
+	return (found);
+}
+
 /* Refuse what cannot be a member, before the core hears of it. */
 static int
 laggkit_port_check(struct laggkit_softc *sc, struct ifnet *pifp)
@@ -301,6 +323,11 @@ laggkit_port_check(struct laggkit_softc *sc, struct ifnet *pifp)
 		return (ENXIO);
 	if (pifp == sc->sc_ifp || laggkit_is_aggregate(pifp)) {
 		if_printf(sc->sc_ifp, "a laggkit interface cannot be a member\n");
+		return (EINVAL);
+	}
+	if (laggkit_on_aggregate(pifp)) {
+		if_printf(sc->sc_ifp, "%s is a vlan on a laggkit interface: it cannot be a "
+		    "member\n", pifp->if_xname);
 		return (EINVAL);
 	}
 	if ((lp = laggkit_port_lookup(pifp)) != NULL)
