@@ -88,6 +88,12 @@ laggkit_ctl_transmit(void *host, uint32_t port, const uint8_t *frame, uint32_t l
 		return (LK_ENOMEM);
 	memcpy(mtod(m, void *), frame, len);
 	m->m_len = m->m_pkthdr.len = len;
+	/*
+	 * LACPDUs and markers go to a multicast group, announcements to broadcast; drivers
+	 * count (and some filter) by these flags, which ether_output would have set.
+	 */
+	if (len >= ETHER_ADDR_LEN && ETHER_IS_MULTICAST(frame))
+		m->m_flags |= ETHER_IS_BROADCAST(frame) ? M_BCAST : M_MCAST;
 
 	/* the epoch keeps the port (freed by NET_EPOCH_CALL) and its ifnet alive */
 	NET_EPOCH_ENTER(et);
