@@ -160,6 +160,8 @@ test('module load order: dependencies first, from a modules.dep', (t) => {
   ].join('\n');
   const order = moduleLoadOrder(dep, ['virtio_net', 'e1000']);
   const idx = (m: string): number => order.findIndex((f) => f.endsWith(`/${m}.ko`));
+  // findIndex gives -1 for a module left out, which would pass every "comes before" below.
+  for (const m of ['failover', 'net_failover', 'virtio_ring', 'virtio', 'virtio_net', 'e1000']) t.true(idx(m) >= 0, `${m} is in the load order`);
   t.true(idx('failover') < idx('net_failover'));
   t.true(idx('net_failover') < idx('virtio_net'));
   t.true(idx('virtio_ring') < idx('virtio'));
