@@ -105,7 +105,7 @@ laggkit_unlock(struct laggkit_softc *sc)
 	 * VNET, not necessarily the aggregate's. What follows reaches V_ state (routes through
 	 * if_notifymtu, ARP/ND and vlan(4) through iflladdr_event, for the members too).
 	 */
-	CURVNET_SET(ifp->if_vnet);
+	CURVNET_SET_QUIET(ifp->if_vnet);	/* often nested: ioctls already set it */
 	if (!sc->sc_destroying)
 		(void)laggkit_settle(sc);
 	lladdr = sc->sc_notify_lladdr && !sc->sc_destroying;
