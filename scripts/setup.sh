@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 # One line per package: what needs it.
 DEBS=(
-  clang            # kmod/core tests under ASan/UBSan, libFuzzer, FreeBSD cross-compile checks
+  clang            # kmod/core tests under ASan/UBSan/TSan, libFuzzer campaigns
   llvm             # llvm-symbolizer for sanitizer reports
   libclang-rt-14-dev  # sanitizer and libFuzzer runtimes
   make
@@ -18,7 +18,6 @@ DEBS=(
   openvswitch-switch  # independent LACP peer (userspace datapath)
   tshark           # Wireshark's dissector checks frames on the wire
   tcpdump
-  python3-scapy    # hostile-frame injection
   qemu-system-x86  # the VM lab
   qemu-utils
   linux-image-amd64  # kernel and modules for the lab's Linux guest image
@@ -28,7 +27,6 @@ DEBS=(
   xorriso          # cidata seed ISOs
   ruby             # Vagrantfile syntax check
   socat
-  ethtool
   kmod
   iperf3           # traffic generator for tests and benchmarks
   netcat-openbsd   # simple TCP transfers across aggregates
