@@ -221,15 +221,17 @@ static uint32_t bsd_opts(const struct lk_status *st)
 	return v;
 }
 
+/* lagghash words, by bit (LK_HASH_L2, L3, L4). */
+static const char *const hash_names[] = { "l2", "l3", "l4" };
+
 static void hash_list(char *buf, size_t len, uint32_t layers)
 {
 	const char *sep = "";
 	buf[0] = '\0';
 	size_t k = 0;
-	static const char *const names[] = { "l2", "l3", "l4" };
 	for (int i = 0; i < 3; i++)
 		if (layers & (1u << i)) {
-			k += (size_t)snprintf(buf + k, len - k, "%s%s", sep, names[i]);
+			k += (size_t)snprintf(buf + k, len - k, "%s%s", sep, hash_names[i]);
 			sep = ",";
 		}
 }
@@ -244,27 +246,51 @@ static int port_list(struct lg_lagg *l, struct lk_port_status *ps, int max)
 	return n;
 }
 
+/*
+ * Everything a status block shows, read once, so that the text and the JSON renderers print
+ * the same facts. Static: 32 port statuses are too large for the stack, and laggd answers
+ * one request at a time on its one thread.
+ */
+struct status_snapshot {
+	struct lk_status st;
+	uint32_t mtu;
+	struct addr_ent addrs[32];
+	int naddrs;
+	struct lk_port_status ports[LK_MAX_PORTS];
+	int nports;
+};
+
+static struct status_snapshot *status_snapshot_take(struct lg_lagg *l)
+{
+	static struct status_snapshot snap;
+
+	if (lk_get_status(l->sc, &snap.st) != 0)
+		memset(&snap.st, 0, sizeof(snap.st));
+	snap.mtu = 0;
+	lg_if_get_mtu(l->name, &snap.mtu);
+	snap.naddrs = tap_addrs(l, snap.addrs, 32);
+	snap.nports = port_list(l, snap.ports, LK_MAX_PORTS);
+	return &snap;
+}
+
 /* ---- Text ------------------------------------------------------------------------------------ */
 
 void lg_status_text(struct lg_out *o, struct lg_lagg *l, int verbose)
 {
-	struct lk_status st;
-	static struct lk_port_status ps[LK_MAX_PORTS];
-	struct addr_ent addrs[32];
+	struct status_snapshot *snap = status_snapshot_take(l);
+	const struct lk_status st = snap->st;
+	const struct lk_port_status *ps = snap->ports;
+	const struct addr_ent *addrs = snap->addrs;
+	const uint32_t mtu = snap->mtu;
 	char buf[256];
-	uint32_t mtu = 0;
-
-	if (lk_get_status(l->sc, &st) != 0)
-		memset(&st, 0, sizeof(st));
-	lg_if_get_mtu(l->name, &mtu);
 	lg_out_printf(o, "%s: ", l->name);
 	printb(o, "flags", bsd_if_flags(l), if_bits);
 	lg_out_printf(o, " metric 0 mtu %u\n", mtu);
 	mac_colon(buf, sizeof(buf), st.lladdr);
 	lg_out_printf(o, "\tether %s\n", buf);
-	int na = tap_addrs(l, addrs, 32);
+	const int na = snap->naddrs;
 	for (int i = 0; i < na; i++) {
-		struct addr_ent *e = &addrs[i];
+		const struct addr_ent *e = &addrs[i];
 		if (e->family == AF_INET) {
 			struct in_addr b = { htonl(e->bcast) };
 			char bs[INET_ADDRSTRLEN];
@@ -296,7 +322,7 @@ void lg_status_text(struct lg_out *o, struct lg_lagg *l, int verbose)
 			lg_out_printf(o, "\tlag id: %s\n", buf);
 		}
 	}
-	int np = port_list(l, ps, LK_MAX_PORTS);
+	const int np = snap->nports;
 	for (int i = 0; i < np; i++) {
 		lg_out_printf(o, "\tlaggport: %s ", ps[i].name);
 		printb(o, "flags", ps[i].flags, port_bits);
@@ -330,23 +356,20 @@ static void json_peer(struct lg_out *o, const struct lk_lacp_peer_info *p)
 
 void lg_status_json(struct lg_out *o, struct lg_lagg *l, int verbose)
 {
-	struct lk_status st;
-	static struct lk_port_status ps[LK_MAX_PORTS];
-	struct addr_ent addrs[32];
+	struct status_snapshot *snap = status_snapshot_take(l);
+	const struct lk_status st = snap->st;
+	const struct lk_port_status *ps = snap->ports;
+	const struct addr_ent *addrs = snap->addrs;
+	const uint32_t mtu = snap->mtu;
 	char buf[256];
-	uint32_t mtu = 0;
 	uint32_t fl = bsd_if_flags(l);
-
-	if (lk_get_status(l->sc, &st) != 0)
-		memset(&st, 0, sizeof(st));
-	lg_if_get_mtu(l->name, &mtu);
 	lg_out_printf(o, "{\"name\":");
 	lg_out_json_str(o, l->name);
 	lg_out_printf(o, ",\"flags_value\":\"%x\",\"flags\":", fl);
 	json_bits(o, fl, if_bits);
 	mac_colon(buf, sizeof(buf), st.lladdr);
 	lg_out_printf(o, ",\"metric\":0,\"mtu\":%u,\"ether\":\"%s\"", mtu, buf);
-	int na = tap_addrs(l, addrs, 32);
+	const int na = snap->naddrs;
 	for (int pass = 0; pass < 2; pass++) {
 		int any = 0;
 		lg_out_printf(o, pass == 0 ? ",\"inet\":[" : ",\"inet6\":[");
@@ -358,10 +381,9 @@ void lg_status_json(struct lg_out *o, struct lg_lagg *l, int verbose)
 		lg_out_printf(o, "]");
 	}
 	lg_out_printf(o, ",\"laggproto\":\"%s\",\"lagghash\":[", lk_proto_name(st.proto));
-	static const char *const hn[] = { "l2", "l3", "l4" };
 	for (int i = 0, any = 0; i < 3; i++)
 		if (st.hash_layers & (1u << i)) {
-			lg_out_printf(o, "%s\"%s\"", any ? "," : "", hn[i]);
+			lg_out_printf(o, "%s\"%s\"", any ? "," : "", hash_names[i]);
 			any = 1;
 		}
 	lg_out_printf(o, "],\"options\":{\"use_flowid\":%s,\"flowid_shift\":%u,\"rr_limit\":%u,"
@@ -379,7 +401,7 @@ void lg_status_json(struct lg_out *o, struct lg_lagg *l, int verbose)
 	    st.opts[LK_OPT_LACP_MULTI_SPEED] ? "true" : "false", st.opts[LK_OPT_ANNOUNCE_COUNT],
 	    st.opts[LK_OPT_ANNOUNCE_INTERVAL_MS]);
 	lg_out_printf(o, ",\"active_ports\":%u", st.nactive);
-	int np = port_list(l, ps, LK_MAX_PORTS);
+	const int np = snap->nports;
 	const char *active = NULL;
 	if (st.active_port >= 0 && st.active_port < LK_MAX_PORTS && l->ports[st.active_port].used)
 		active = l->ports[st.active_port].name;
