@@ -3,8 +3,7 @@
  * and known_hosts file: the lab generated each guest's host key, so the key is verified from
  * the very first connection and no "trust on first use" is ever needed.
  */
-import { spawn } from 'node:child_process';
-import { connect, quoteArgv, type ExecResult, type SshSession, type SshTarget } from '../ssh/index.js';
+import { connect, runInteractive, type ExecResult, type SshSession, type SshTarget } from '../ssh/index.js';
 import { LabError } from './errors.js';
 import type { LabState, VmState } from './state.js';
 
@@ -65,27 +64,8 @@ export async function waitForSsh(s: Pick<LabState, 'clientKey' | 'knownHosts'>, 
 }
 
 /** The system ssh client argv for an interactive login (what `laggkit lab ssh` execs). */
-export function systemSshArgs(s: Pick<LabState, 'clientKey' | 'knownHosts'>, vm: Pick<VmState, 'sshPort' | 'sshUser' | 'sshHost'>, command: string[] = []): string[] {
-  return [
-    '-o', 'StrictHostKeyChecking=yes',
-    '-o', `UserKnownHostsFile=${s.knownHosts}`,
-    '-o', 'GlobalKnownHostsFile=/dev/null',
-    '-o', 'IdentitiesOnly=yes',
-    '-o', 'IdentityAgent=none',
-    '-o', 'LogLevel=ERROR',
-    '-i', s.clientKey,
-    '-p', String(vm.sshPort),
-    ...(command.length ? [] : ['-t']),
-    `${vm.sshUser}@${vm.sshHost ?? '127.0.0.1'}`,
-    // ssh joins its remaining words with spaces for the remote shell: quote them as one argv.
-    ...(command.length ? ['--', quoteArgv(command)] : []),
-  ];
-}
-
-export function interactiveSsh(s: LabState, vm: VmState, command: string[]): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('ssh', systemSshArgs(s, vm, command), { stdio: 'inherit' });
-    child.on('error', (err) => reject(new LabError('E_LAB_SSH', `cannot run ssh: ${err.message}`, 'Install the OpenSSH client (openssh-client).')));
-    child.on('exit', (code) => resolve(code ?? 255));
-  });
+/** An interactive login (or one command) on a guest's terminal, verified like connectGuest(). */
+export function interactiveSsh(s: Pick<LabState, 'clientKey' | 'knownHosts'>, vm: Pick<VmState, 'name' | 'sshPort' | 'sshUser' | 'sshHost'>, command: string[]): Promise<number> {
+  // agent false, as in connectGuest(): the lab key is the only one offered.
+  return runInteractive(guestTarget(s, vm), command, { agent: false });
 }
