@@ -89,6 +89,10 @@ testNeeding(serial, 'SSH verifies host keys: the lab known_hosts works, an unkno
   const r = await cli(['lab', 'ssh', 'A', '--name', NAME, '--json', '--', 'cat', '/proc/sys/kernel/hostname']);
   t.is(r.code, 0, r.stderr);
   t.is(r.json?.result?.stdout.trim(), 'A');
+  // A --json after `--` belongs to the remote program, not to laggkit.
+  const echoed = await cli(['lab', 'ssh', 'A', '--name', NAME, '--json', '--', 'echo', '--json']);
+  t.is(echoed.code, 0, echoed.stderr);
+  t.is(echoed.json?.result?.stdout.trim(), '--json');
   // An empty known_hosts: the key is unknown and must not be trusted silently.
   const empty = path.join(labRoot, 'empty_known_hosts');
   fs.writeFileSync(empty, '');

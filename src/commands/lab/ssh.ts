@@ -10,6 +10,16 @@ import { guestScript, interactiveSsh } from '../../lab/guest-ssh.js';
 import { quoteArgv } from '../../ssh/index.js';
 import { findVm, requireState } from '../../lab/state.js';
 
+/**
+ * The remote command: everything after a bare `--` verbatim (a `--json` there is the remote
+ * program's), else the words after the VM name less laggkit's own --json.
+ */
+function remoteCommand(raw: string[], parsed: string[]): string[] {
+  const sep = raw.indexOf('--');
+  if (sep !== -1) return raw.slice(sep + 1);
+  return parsed.slice(1).filter((a) => a !== '--json');
+}
+
 export default class LabSsh extends LaggkitCommand {
   static override summary = 'SSH into a lab guest';
   static override strict = false;
@@ -19,7 +29,7 @@ export default class LabSsh extends LaggkitCommand {
 
   protected async execute(): Promise<unknown> {
     const { args, flags, argv } = await this.parse(LabSsh);
-    const command = (argv as string[]).slice(1).filter((a) => a !== '--json');
+    const command = remoteCommand(this.argv, argv as string[]);
     const s = requireState(flags.name);
     const vm = findVm(s, args.vm);
     if (this.jsonMode) {
