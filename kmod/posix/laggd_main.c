@@ -224,13 +224,24 @@ static void detach_done(void)
 
 /* ---- Main ----------------------------------------------------------------------------------- */
 
+/*
+ * The build id ties a running laggd to the sources it was built from: laggkit deploy builds with
+ * LAGGKIT_BUILD_ID set to a hash of kmod/core and kmod/posix, so a second deploy of the same
+ * sources can see that nothing needs installing. A plain `make` says "unknown".
+ */
+#ifndef LAGGKIT_BUILD_ID
+#define LAGGKIT_BUILD_ID "unknown"
+#endif
+#define LAGGD_VERSION "0.1.0"
+
 static void usage(void)
 {
-	fprintf(stderr, "usage: laggd [-f] [-d] [-s socket] [-c config]\n"
+	fprintf(stderr, "usage: laggd [-f] [-d] [-s socket] [-c config] | laggd -V\n"
 	    "  -f         stay in the foreground, log to stderr\n"
 	    "  -d         debug logging\n"
 	    "  -s socket  control socket (default %s)\n"
-	    "  -c config  file of laggctl lines applied at start and on SIGHUP\n", LG_DEFAULT_SOCKET);
+	    "  -c config  file of laggctl lines applied at start and on SIGHUP\n"
+	    "  -V         print the version and build id, then exit\n", LG_DEFAULT_SOCKET);
 	exit(2);
 }
 
@@ -290,8 +301,11 @@ int main(int argc, char **argv)
 	sigset_t mask;
 
 	lg.socket_path = getenv("LAGGD_SOCKET") ? getenv("LAGGD_SOCKET") : LG_DEFAULT_SOCKET;
-	while ((opt = getopt(argc, argv, "fdc:s:h")) != -1) {
+	while ((opt = getopt(argc, argv, "fdc:s:hV")) != -1) {
 		switch (opt) {
+		case 'V':
+			printf("laggd %s build %s\n", LAGGD_VERSION, LAGGKIT_BUILD_ID);
+			return 0;
 		case 'f': lg.foreground = 1; break;
 		case 'd': lg.verbose = 1; break;
 		case 'c': lg.config_path = optarg; break;

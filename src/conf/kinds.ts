@@ -72,6 +72,8 @@ export const LOADER_CONF_LOCAL = '/boot/loader.conf.local';
 export const RC_CONF = '/etc/rc.conf';
 export const RC_CONF_LOCAL = '/etc/rc.conf.local';
 export const MODULES_CONF = '/etc/modules.conf';
+/** laggd's configuration (Linux): one laggctl line per aggregate, keyed by the aggregate's name. */
+export const LAGGD_CONF = '/etc/laggd.conf';
 
 /** Resolve a FILE-KIND argument. */
 export function confKind(spec: string): ConfKind {
@@ -97,6 +99,18 @@ export function confKind(spec: string): ConfKind {
       isTargetFile: (p) => p === MODULES_CONF,
     };
   }
+  if (spec === 'laggd') {
+    return {
+      name: 'laggd',
+      format: 'words',
+      mainFile: LAGGD_CONF,
+      files: async () => [LAGGD_CONF],
+      validateKey: (k) => validateIfName(k, 'aggregate name'),
+      validateValue: (v) => validateWords(v, 'laggctl words'),
+      validateElement: (v) => validateWords(v, 'laggctl words'),
+      isTargetFile: (p) => p === LAGGD_CONF,
+    };
+  }
   const m = /^ifconfig\.(.*)$/.exec(spec);
   if (m) {
     const ifname = validateIfName(m[1] ?? '', 'interface name in the file kind');
@@ -118,5 +132,5 @@ export function confKind(spec: string): ConfKind {
       isTargetFile: (p) => p === file,
     };
   }
-  throw new UsageError('E_BAD_KIND', `Unknown config file kind ${showValue(spec)}`, 'Use loader, rc, modules or ifconfig.IF (e.g. ifconfig.laggkit0).');
+  throw new UsageError('E_BAD_KIND', `Unknown config file kind ${showValue(spec)}`, 'Use loader, rc, modules, laggd or ifconfig.IF (e.g. ifconfig.laggkit0).');
 }

@@ -1,0 +1,107 @@
+/**
+ * `laggkit deploy`: build, load, configure, verify, confirm and persist laggkit on a host, with
+ * an on-host rollback guard armed before anything that can cut the management path.
+ */
+import { Flags } from '@oclif/core';
+import fs from 'node:fs';
+import { LaggkitCommand } from '../cli/base-command.js';
+import { UsageError } from '../cli/errors.js';
+import { hostFlags, hostOptions } from '../cli/host-flags.js';
+import { deploy, type DeployResult, type StepRecord } from '../deploy/deploy.js';
+import { PROTOCOLS, parseSpecFile, specFromFlags, type DeploySpec } from '../deploy/spec.js';
+import { adapterFor, openHost } from '../targets/index.js';
+import { validateInt } from '../validate/index.js';
+
+export default class Deploy extends LaggkitCommand {
+  static override summary = 'Deploy laggkit to a host: build, load, configure, verify, confirm (rollback guard), persist';
+  static override description = `Steps: probe, plan, build, install + arm the on-host rollback guard, load and configure, verify, confirm over a new SSH connection, persist. A second identical deploy changes nothing ("changed": false). Without a confirmation before --confirm-timeout the host rolls itself back; deploy then exits 8.`;
+  static override examples = [
+    '<%= config.bin %> deploy --host root@fbsd1 --laggproto lacp --laggport vtnet1 --laggport em1 --inet 192.0.2.10/24',
+    '<%= config.bin %> deploy --host fbsd1 --spec laggkit.yaml --dry-run',
+    '<%= config.bin %> deploy --ssh-config lab.ssh_config --host A --laggproto lacp --laggport vtnet0 --laggport em0 --lacp-fast-timeout',
+  ];
+  static override flags = {
+    ...hostFlags,
+    spec: Flags.string({ description: 'YAML spec file with one or more aggregates (instead of the lagg flags)' }),
+    name: Flags.string({ description: 'Aggregate name', default: 'laggkit0' }),
+    laggproto: Flags.string({ description: 'Protocol', options: [...PROTOCOLS, 'fec'] }),
+    laggport: Flags.string({ description: 'A port (repeat); IF:PRI sets its priority', multiple: true }),
+    lagghash: Flags.string({ description: 'Hash layers, e.g. l2,l3,l4' }),
+    inet: Flags.string({ description: 'IPv4 address/prefix for the aggregate (repeat)', multiple: true }),
+    inet6: Flags.string({ description: 'IPv6 address/prefix for the aggregate (repeat)', multiple: true }),
+    mtu: Flags.integer({ description: 'MTU of the aggregate (and its ports)' }),
+    'lacp-fast-timeout': Flags.boolean({ description: 'LACP short timeout (fast PDUs)', allowNo: true }),
+    'lacp-strict': Flags.boolean({ description: 'LACP strict mode', allowNo: true }),
+    opt: Flags.string({ description: 'Option without an ifconfig word, key=value (repeat): lacp_sys_prio, failover_rx_all, ...', multiple: true }),
+    build: Flags.string({ description: 'Where the module is built', options: ['remote', 'local'], default: 'local' }),
+    sysroot: Flags.string({ description: '--build local: a FreeBSD source tree (DIR/sys)' }),
+    kernbuild: Flags.string({ description: "--build local: the kernel's build directory (KERNBUILDDIR)" }),
+    'confirm-timeout': Flags.integer({ description: 'Seconds before the host rolls itself back without a confirmation', default: 60 }),
+    'verify-timeout': Flags.integer({ description: 'Seconds for every port to become ready', default: 30 }),
+    'verify-ping': Flags.string({ description: 'An address the host must reach through the aggregate before confirming' }),
+    'allow-management-port': Flags.boolean({ description: 'Allow a port that carries this SSH session (the guard catches a lockout)', default: false }),
+    'dry-run': Flags.boolean({ description: 'Print the plan and the diffs of the config files; change nothing', default: false }),
+    yes: Flags.boolean({ char: 'y', description: 'Do not ask before changing the host', default: false }),
+  };
+
+  private steps: StepRecord[] = [];
+
+  protected async execute(): Promise<DeployResult> {
+    const { flags } = await this.parse(Deploy);
+    if (!flags.host) throw new UsageError('E_USAGE', 'Give --host HOST', 'Example: laggkit deploy --host root@fbsd1 --laggproto lacp --laggport em0 --laggport em1');
+    let spec: DeploySpec;
+    if (flags.spec !== undefined) {
+      if (flags.laggproto !== undefined || flags.laggport !== undefined) throw new UsageError('E_USAGE', '--spec and the lagg flags (--laggproto, --laggport...) exclude each other', 'Put everything in the spec file, or use flags only.');
+      let text: string;
+      try {
+        text = fs.readFileSync(flags.spec, 'utf8');
+      } catch (err) {
+        throw new UsageError('E_SPEC_READ', `cannot read --spec ${flags.spec}: ${(err as Error).message}`);
+      }
+      spec = parseSpecFile(text, flags.spec);
+    } else {
+      spec = specFromFlags(flags);
+    }
+    const confirmTimeoutSec = validateInt(flags['confirm-timeout'], 5, 3600, '--confirm-timeout');
+    const verifyTimeoutSec = validateInt(flags['verify-timeout'], 1, 3600, '--verify-timeout');
+    if (verifyTimeoutSec >= confirmTimeoutSec) throw new UsageError('E_USAGE', `--verify-timeout (${verifyTimeoutSec}) must be shorter than --confirm-timeout (${confirmTimeoutSec})`, 'The guard must outlive verification.');
+    const ho = hostOptions(flags, flags.host);
+    const host = await openHost(ho);
+    try {
+      const adapter = await adapterFor(host);
+      return await deploy(host, adapter, spec, {
+        build: flags.build as 'remote' | 'local',
+        ...(flags.sysroot ? { sysroot: flags.sysroot } : {}),
+        ...(flags.kernbuild ? { kernbuild: flags.kernbuild } : {}),
+        confirmTimeoutSec,
+        verifyTimeoutSec,
+        ...(flags['verify-ping'] ? { verifyPing: flags['verify-ping'] } : {}),
+        allowManagementPort: flags['allow-management-port'],
+        dryRun: flags['dry-run'],
+        reconnect: () => openHost(ho),
+        progress: (l) => this.progress(`  ${l}`),
+        onStep: (s) => {
+          this.steps.push(s);
+          if (this.jsonMode) process.stderr.write(`${JSON.stringify({ event: 'step', ...s })}\n`);
+          else process.stderr.write(`${s.ok ? 'ok  ' : 'FAIL'} ${s.step.padEnd(10)} ${(s.ms / 1000).toFixed(1).padStart(6)} s  ${s.detail}\n`);
+        },
+      });
+    } finally {
+      await host.close().catch(() => {});
+    }
+  }
+
+  protected override render(r: DeployResult): void {
+    const p = r.plan;
+    this.log(`${r.host}: ${p.os} ${p.release}${p.osreldate ? ` (osreldate ${p.osreldate})` : ''}, build ${p.buildId}`);
+    for (const a of p.aggregates) this.log(`  ${a.name}: ${a.action}${a.action !== 'keep' ? ` (${a.differences.join('; ')})` : ''}`);
+    this.log(`  module: ${p.module.reason}`);
+    for (const f of p.persist) this.log(f.diff.trimEnd());
+    if (r.dryRun) {
+      this.log('dry run: nothing was changed');
+      return;
+    }
+    for (const a of r.aggregates) this.log(`  ${a.name} ${a.status}: ${a.ports.map((x) => `${x.name}<${x.flags.join(',')}>`).join(' ')}`);
+    this.log(r.changed ? `deployed (guard ${r.guard})` : 'nothing to do: the host already runs this configuration');
+  }
+}
