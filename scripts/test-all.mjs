@@ -47,13 +47,18 @@ const SUITES = {
   lab: [avaStep('test/lab')],
 };
 
-/** Parse counts out of a step's output: ava TAP, or a plain "N passed, N failed" line. */
+/**
+ * Parse counts out of a step's output: ava TAP, or a plain "N passed, N failed[, N skipped]"
+ * line. Skipped tests are those that need what no one can download here (a FreeBSD image or
+ * source tree); each says why in its own output, and the total is in the closing line.
+ */
 function countsOf(text) {
   const tapPass = [...text.matchAll(/^# pass (\d+)$/gm)].pop();
   const tapFail = [...text.matchAll(/^# fail (\d+)$/gm)].pop();
-  if (tapPass || tapFail) return { passed: Number(tapPass?.[1] ?? 0), failed: Number(tapFail?.[1] ?? 0) };
-  const plain = [...text.matchAll(/^(?:\w+: )?(\d+) passed, (\d+) failed/gm)].pop();
-  if (plain) return { passed: Number(plain[1]), failed: Number(plain[2]) };
+  const tapSkip = [...text.matchAll(/^# skip (\d+)$/gm)].pop();
+  if (tapPass || tapFail) return { passed: Number(tapPass?.[1] ?? 0), failed: Number(tapFail?.[1] ?? 0), skipped: Number(tapSkip?.[1] ?? 0) };
+  const plain = [...text.matchAll(/^(?:\w+: )?(\d+) passed, (\d+) failed(?:, (\d+) skipped)?/gm)].pop();
+  if (plain) return { passed: Number(plain[1]), failed: Number(plain[2]), skipped: Number(plain[3] ?? 0) };
   return undefined;
 }
 
@@ -76,6 +81,7 @@ const names = wanted.length ? wanted : Object.keys(SUITES);
 
 let passed = 0;
 let failed = 0;
+let skipped = 0;
 const summary = [];
 for (const name of names) {
   for (const step of SUITES[name]) {
@@ -86,14 +92,15 @@ for (const name of names) {
     console.log(`\n=== ${name}: ${step.title}`);
     const { code, out } = await run(step);
     let c = countsOf(out);
-    if (!c) c = code === 0 ? { passed: 1, failed: 0 } : { passed: 0, failed: 1 };
-    else if (code !== 0 && c.failed === 0) c = { passed: c.passed, failed: 1 };
+    if (!c) c = code === 0 ? { passed: 1, failed: 0, skipped: 0 } : { passed: 0, failed: 1, skipped: 0 };
+    else if (code !== 0 && c.failed === 0) c = { ...c, failed: 1 };
     passed += c.passed;
     failed += c.failed;
-    summary.push(`${name}: ${step.title}: ${c.passed} passed, ${c.failed} failed${code ? ` (exit ${code})` : ''}`);
+    skipped += c.skipped;
+    summary.push(`${name}: ${step.title}: ${c.passed} passed, ${c.failed} failed${c.skipped ? `, ${c.skipped} skipped` : ''}${code ? ` (exit ${code})` : ''}`);
   }
 }
 console.log('\n=== summary');
 for (const line of summary) console.log(`  ${line}`);
-console.log(`${passed} passed, ${failed} failed`);
+console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 process.exit(failed === 0 ? 0 : 1);

@@ -155,6 +155,10 @@ async function installArtifacts(host: RemoteHost, stateDir: string, artifacts: A
       backup = `${stateDir}/saved${a.path}`;
       await host.script(`[ -e ${shQuote(backup)} ] || { mkdir -p ${shQuote(path.posix.dirname(backup))} && cp -p ${shQuote(a.path)} ${shQuote(backup)}; }`, { check: true });
     }
+    // Folders deploy creates (/usr/local/sbin on a minimal host) are undone too, innermost first.
+    const missing: string[] = [];
+    for (let d = path.posix.dirname(a.path); d !== '/' && !(await host.exists(d)); d = path.posix.dirname(d)) missing.push(d);
+    for (const d of missing) out.push({ path: `${d}/`, existed: false });
     await host.run(['mkdir', '-p', path.posix.dirname(a.path)], { check: true });
     if (a.remotePath) await host.script(`cp ${shQuote(a.remotePath)} ${shQuote(`${a.path}.laggkit-tmp`)} && chmod ${a.mode.toString(8)} ${shQuote(`${a.path}.laggkit-tmp`)} && mv -f ${shQuote(`${a.path}.laggkit-tmp`)} ${shQuote(a.path)}`, { check: true });
     else await host.writeFile(a.path, a.localPath ? fs.readFileSync(a.localPath) : (a.content ?? ''), a.mode);
@@ -268,9 +272,18 @@ function rolledBack(host: string, reason: string, log: string[]): LaggkitError {
   return new LaggkitError('rolledBack', 'E_ROLLED_BACK', `rolled back: ${reason}`, `${host} restored itself; its guard log:\n    ${log.slice(-6).join('\n    ')}\nSee laggkit status --host ${host}.`);
 }
 
-export async function deploy(host0: RemoteHost, adapter: TargetAdapter, spec: DeploySpec, opts: DeployOptions): Promise<DeployResult> {
+export async function deploy(host0: RemoteHost, adapter: TargetAdapter, spec: DeploySpec, optsIn: DeployOptions): Promise<DeployResult> {
   const steps: StepRecord[] = [];
   let host = host0;
+  let opts = optsIn;
+  // Connections deploy opens itself (confirm's) are closed here; the caller closes host0.
+  const opened: RemoteHost[] = [];
+  const reconnect = async () => {
+    const h = await opts.reconnect();
+    opened.push(h);
+    return h;
+  };
+  opts = { ...opts, reconnect };
   const facts = await step(steps, opts, 'probe', async () => {
     const f = await adapter.probe(host, spec.aggregates.flatMap((a) => a.ports.map((p) => p.name)));
     return { value: f, detail: `${f.uname}${f.osreldate ? ` (osreldate ${f.osreldate})` : ''}; module ${f.module.loaded ? `loaded (build ${f.module.buildId ?? 'unknown'})` : 'not loaded'}; session via ${f.mgmt.iface ?? '?'} ${f.mgmt.address ?? ''}` };
@@ -382,7 +395,6 @@ export async function deploy(host0: RemoteHost, adapter: TargetAdapter, spec: De
           throw rolledBack(host.name, c.reason, rep.log);
         }
         armed = false;
-        await host.close().catch(() => {});
         return { value: fresh, detail: 'a new SSH connection disarmed the guard' };
       });
     }
@@ -416,6 +428,7 @@ export async function deploy(host0: RemoteHost, adapter: TargetAdapter, spec: De
     return result;
   } finally {
     process.removeListener('SIGINT', onSigint);
+    for (const h of opened) await h.close().catch(() => {});
   }
 }
 

@@ -83,9 +83,21 @@ export async function undeploy(host: RemoteHost, adapter: TargetAdapter, progres
   const files = new HostFiles(host);
   for (const e of [...rec.edits].reverse()) result.files.push(...(await revertEdit(files, host, e)));
   result.files = [...new Set(result.files)];
+  // The editors' timestamped backups made by deploy and undeploy (PATH.laggkit-YYYYMMDDTHHMMSSZ,
+  // none older than the first deploy) go too: the host is as it was, not as it was plus backups.
+  const since = rec.firstDeployAt.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  for (const p of new Set(rec.edits.map((e) => e.path))) {
+    await host.script(`for f in ${shQuote(p)}.laggkit-*; do [ -e "$f" ] || continue; ts=\${f##*.laggkit-}; [ "$ts" \\> ${shQuote(since)} ] || [ "$ts" = ${shQuote(since)} ] && rm -f "$f"; done; true`);
+  }
 
   progress('installed files: remove, or put the old content back');
-  for (const a of rec.original.artifacts) {
+  // Files first, then the folders deploy created for them (recorded innermost first).
+  const artifacts = [...rec.original.artifacts.filter((a) => !a.path.endsWith('/')), ...rec.original.artifacts.filter((a) => a.path.endsWith('/'))];
+  for (const a of artifacts) {
+    if (a.path.endsWith('/')) {
+      await host.run(['rmdir', a.path], { check: false });
+      continue;
+    }
     if (a.existed && a.backup) {
       await host.run(['cp', '-p', a.backup, a.path], { check: true });
       result.restored.push(a.path);

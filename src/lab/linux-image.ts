@@ -26,7 +26,9 @@ import { cacheRoot, repoRoot, vmDataDir } from './paths.js';
 const RECIPE_VERSION = 4;
 
 /** Modules the guest needs; their dependencies are added from modules.dep. */
-export const GUEST_MODULES = ['virtio_pci', 'virtio_net', 'e1000', 'tun'];
+// sch_ingress + cls_bpf: laggd isolates a member's own IP stack with a tc ingress eBPF drop, as
+// on any Linux host; without them it falls back to sysctls that leave IPv4 on the member open.
+export const GUEST_MODULES = ['virtio_pci', 'virtio_net', 'e1000', 'tun', 'sch_ingress', 'cls_bpf'];
 
 export interface LinuxImage {
   kernel: string;
