@@ -279,7 +279,7 @@ export async function deploy(host0: RemoteHost, adapter: TargetAdapter, spec: De
   // Connections deploy opens itself (confirm's) are closed here; the caller closes host0.
   const opened: RemoteHost[] = [];
   const reconnect = async () => {
-    const h = await opts.reconnect();
+    const h = await optsIn.reconnect();
     opened.push(h);
     return h;
   };
