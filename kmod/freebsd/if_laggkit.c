@@ -49,14 +49,19 @@ static int	laggkit_ioctl(struct ifnet *ifp, u_long cmd, caddr_t data);
 static int	laggkit_media_change(struct ifnet *ifp);
 static void	laggkit_media_status(struct ifnet *ifp, struct ifmediareq *imr);
 
-/* The core promises these values equal net/if_lagg.h; the ioctl code relies on it. */
-CTASSERT(LK_PROTO_NONE == LAGG_PROTO_NONE);
-CTASSERT(LK_PROTO_ROUNDROBIN == LAGG_PROTO_ROUNDROBIN);
-CTASSERT(LK_PROTO_FAILOVER == LAGG_PROTO_FAILOVER);
-CTASSERT(LK_PROTO_LOADBALANCE == LAGG_PROTO_LOADBALANCE);
-CTASSERT(LK_PROTO_LACP == LAGG_PROTO_LACP);
-CTASSERT(LK_PROTO_BROADCAST == LAGG_PROTO_BROADCAST);
-CTASSERT(LK_PROTO_MAX == LAGG_PROTO_MAX);
+/*
+ * The core promises these values equal net/if_lagg.h; the ioctl code relies on it. The two
+ * sides are constants of different enums, which clang 19 (FreeBSD 15's compiler) refuses to
+ * compare under -Werror (-Wenum-compare): compare them as plain ints.
+ */
+#define LAGGKIT_SAME(a, b)	CTASSERT((int)(a) == (int)(b))
+LAGGKIT_SAME(LK_PROTO_NONE, LAGG_PROTO_NONE);
+LAGGKIT_SAME(LK_PROTO_ROUNDROBIN, LAGG_PROTO_ROUNDROBIN);
+LAGGKIT_SAME(LK_PROTO_FAILOVER, LAGG_PROTO_FAILOVER);
+LAGGKIT_SAME(LK_PROTO_LOADBALANCE, LAGG_PROTO_LOADBALANCE);
+LAGGKIT_SAME(LK_PROTO_LACP, LAGG_PROTO_LACP);
+LAGGKIT_SAME(LK_PROTO_BROADCAST, LAGG_PROTO_BROADCAST);
+LAGGKIT_SAME(LK_PROTO_MAX, LAGG_PROTO_MAX);
 CTASSERT(LK_HASH_L2 == LAGG_F_HASHL2 && LK_HASH_L3 == LAGG_F_HASHL3 &&
     LK_HASH_L4 == LAGG_F_HASHL4);
 CTASSERT(LK_PORT_MASTER == LAGG_PORT_MASTER && LK_PORT_STACK == LAGG_PORT_STACK &&
@@ -696,4 +701,4 @@ static moduledata_t laggkit_mod = {
 };
 
 DECLARE_MODULE(if_laggkit, laggkit_mod, SI_SUB_PSEUDO, SI_ORDER_ANY);
-MODULE_VERSION(if_laggkit, 1);
+MODULE_VERSION(if_laggkit, LAGGKIT_VERSION);

@@ -26,6 +26,13 @@ SYSCTL_DECL(_net_link);
 static SYSCTL_NODE(_net_link, OID_AUTO, laggkit, CTLFLAG_RW | CTLFLAG_MPSAFE, 0,
     "laggkit link aggregation");
 
+/* What is loaded: a deploy compares these with what it built before reloading. */
+static char laggkit_build_id[] = LAGGKIT_BUILD_ID;
+SYSCTL_STRING(_net_link_laggkit, OID_AUTO, build_id, CTLFLAG_RD, laggkit_build_id, 0,
+    "Build id given to make as LAGGKIT_BUILD_ID (\"unknown\" when none)");
+SYSCTL_INT(_net_link_laggkit, OID_AUTO, version, CTLFLAG_RD, SYSCTL_NULL_INT_PTR,
+    LAGGKIT_VERSION, "Module version (as kldstat -v shows it)");
+
 struct laggkit_optdesc {
 	const char	*name;
 	enum lk_opt	 opt;

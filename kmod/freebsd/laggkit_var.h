@@ -67,6 +67,10 @@
 #include "lk_core.h"
 
 #define LAGGKIT_NAME		"laggkit"
+#define LAGGKIT_VERSION		2	/* MODULE_VERSION and net.link.laggkit.version */
+#ifndef LAGGKIT_BUILD_ID			/* set by the Makefile from LAGGKIT_BUILD_ID= */
+#define LAGGKIT_BUILD_ID	"unknown"
+#endif
 #define LAGGKIT_HDR_COPY	128	/* bytes the core may read contiguously (lk_core.h) */
 #define LAGGKIT_CTL_MAX		256	/* largest slow-protocols frame handed to the core */
 #define LAGGKIT_PORTHASH	64	/* buckets of the ifnet -> port lookup (power of two) */
