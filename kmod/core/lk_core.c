@@ -267,10 +267,11 @@ lk_output(struct lk_softc *sc, const struct lk_frame *f)
 	return mask;
 }
 
+/* IEEE 802.3 annex 57A: slow protocols frames are untagged; a tagged one is VLAN data. */
 static int
 is_slow_protocols(const struct lk_frame *f)
 {
-	return f->caplen >= LK_ETHER_HDR_LEN &&
+	return !f->has_vlan && f->caplen >= LK_ETHER_HDR_LEN &&
 	    (((uint32_t)f->data[12] << 8) | f->data[13]) == LK_ETHERTYPE_SLOW;
 }
 
