@@ -49,6 +49,7 @@ const SUITES = {
   // source tree, then run in a FreeBSD guest; each step says why it is skipped without one.
   kmod: [
     { title: 'kmod/freebsd cross-build (clang 19, bsd.kmod.mk, -Werror)', cmd: 'sh', args: ['kmod/freebsd/tests/cross-build-check.sh'] },
+    { title: 'kmod/freebsd ATF suite in a FreeBSD guest (QEMU)', cmd: 'sh', args: ['kmod/freebsd/tests/vm-check.sh'] },
   ],
 };
 
