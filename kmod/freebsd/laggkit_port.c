@@ -379,7 +379,8 @@ laggkit_port_check(struct laggkit_softc *sc, struct ifnet *pifp)
 	}
 	if ((lp = laggkit_record_lookup(pifp)) != NULL && lp->lp_sc != NULL)
 		return (lp->lp_sc == sc ? EEXIST : EBUSY);
-	if (lp != NULL && pifp->if_input != laggkit_port_input) {
+	if (lp != NULL && pifp->if_input != laggkit_port_input &&
+	    pifp->if_input != lp->lp_input) {
 		/* a ghost: the subsystem that took its input over still has it */
 		if_printf(sc->sc_ifp, "%s: its input is held by another subsystem "
 		    "(netmap?); detach that first\n", pifp->if_xname);
@@ -475,7 +476,7 @@ laggkit_port_add(struct laggkit_softc *sc, struct ifnet *pifp, uint16_t prio)
 
 	/*
 	 * Divert input last: from here on the member's frames belong to the aggregate. A ghost
-	 * of this NIC (checked above: our input is back on it) knows its original input.
+	 * of this NIC (checked above: our input or its own is back on it) knows its own.
 	 */
 	ghost = laggkit_record_lookup(pifp);
 	input = ghost != NULL ? ghost->lp_input : pifp->if_input;
