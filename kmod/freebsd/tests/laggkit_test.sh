@@ -49,11 +49,12 @@ protocols_body()
 	atf_check ifconfig $l up laggport ${a}a laggport ${b}a
 	lk_wait 5 "ifconfig $l | grep -q 'status: active'"
 	atf_check -o match:"laggproto failover" ifconfig $l
-	atf_check -o match:"laggport: ${a}a flags=5<MASTER,ACTIVE>" ifconfig $l
+	atf_check -o match:"laggport: ${a}a flags=5<MASTER,ACTIVE>" \
+	    -o match:"laggport: ${b}a flags=0<>" ifconfig $l
 	for p in loadbalance roundrobin broadcast; do
 		atf_check ifconfig $l laggproto $p
 		atf_check -o match:"laggproto $p" ifconfig $l
-		atf_check -o match:"laggport: ${a}a flags=4<ACTIVE>" \
+		atf_check -o match:"laggport: ${a}a flags=5<MASTER,ACTIVE>" \
 		    -o match:"laggport: ${b}a flags=4<ACTIVE>" ifconfig $l
 	done
 	atf_check ifconfig $l laggproto lacp
@@ -146,7 +147,8 @@ updown_body()
 	atf_check -o not-match:"flags=[0-9a-f]*<UP," ifconfig ${a}a
 	atf_check ifconfig $l up
 	atf_check -o match:"flags=[0-9a-f]*<UP," ifconfig ${a}a
-	atf_check -o match:"PROMISC" ifconfig $l promisc
+	atf_check ifconfig $l promisc
+	atf_check -o match:"PROMISC" ifconfig $l
 	atf_check -o match:"PROMISC" ifconfig ${a}a
 	# leaving: down as before it joined, not promiscuous, not all-multicast
 	atf_check ifconfig $l -laggport ${a}a
@@ -267,7 +269,8 @@ failover_announce_body()
 	lk_init
 	lk_pair_jail j 2 failover
 	atf_check sysctl -q net.link.laggkit.$LK_U.announce_count=2
-	jexec j tcpdump -l -n -i ${LK_E2}b -c 1 arp and src host 192.0.2.2 \
+	# gratuitous: sender and target are both the aggregate's address
+	jexec j tcpdump -l -n -i ${LK_E2}b -c 1 arp and src host 192.0.2.2 and dst host 192.0.2.2 \
 	    > tcpdump.out 2>/dev/null &
 	pid=$!
 	sleep 2
