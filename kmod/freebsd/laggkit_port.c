@@ -17,7 +17,7 @@
  * Events
  *   Departure is handled synchronously (the driver is about to go, or the NIC moves to another
  *   VNET, where it arrives as it was before it joined). Link, up/down and baudrate events
- *   only schedule sc_link_task, and vlan(4) trunk changes laggkit_loop_task: they can arrive
+ *   only schedule sc_link_task, and vlan(4) trunk changes laggkit_check_task: they can arrive
  *   from inside our own calls into a driver, where taking our locks again would deadlock.
  *   The aggregate's IPv4/IPv6 addresses follow ifaddr_event_ext into the core, which
  *   announces them (gratuitous ARP, unsolicited NA) after a failover.
@@ -55,7 +55,7 @@ static eventhandler_tag laggkit_lladdr_tag;
 static eventhandler_tag laggkit_vlan_config_tag;
 static eventhandler_tag laggkit_vlan_unconfig_tag;
 static eventhandler_tag laggkit_ifaddr_tag;
-static struct task laggkit_loop_task;
+static struct task laggkit_check_task;
 
 static void laggkit_port_input(struct ifnet *ifp, struct mbuf *m);
 static void laggkit_port_free(epoch_context_t ctx);
@@ -86,6 +86,18 @@ laggkit_port_lookup(const struct ifnet *ifp)
 	struct laggkit_port *lp = laggkit_record_lookup(ifp);
 
 	return (lp != NULL && lp->lp_sc != NULL ? lp : NULL);
+}
+
+/*
+ * A member taken by lagg(4) or bridge(4) after it joined: their guards look at if_lagg and
+ * if_bridge, which laggkit cannot set (the stack calls through them), so they accept it.
+ * Seen on its next received frame; see laggkit_members_check().
+ */
+static bool
+laggkit_port_taken(const struct ifnet *pifp)
+{
+	return (pifp->if_lagg != NULL || pifp->if_bridge != NULL ||
+	    pifp->if_type == IFT_IEEE8023ADLAG);
 }
 
 struct laggkit_port *
@@ -571,24 +583,26 @@ laggkit_port_del(struct laggkit_softc *sc, struct laggkit_port *lp, int how)
 /* ---- Receive ----------------------------------------------------------------------------- */
 
 /*
- * A frame for a NIC that is not a member. A ghost knows its original input: put that back if
- * our function was handed back (netmap detached), and deliver there. Otherwise the port raced
- * with its removal: its owner's input is in place already.
+ * A frame of a NIC that is not (only) ours. A ghost knows its original input: put that back
+ * if our function was handed back (netmap detached), and deliver there. A member another
+ * aggregator took gets the frame through its own input too (ether_input, where lagg(4) and
+ * bridge(4) hook in) until laggkit_members_check() lets it go. Otherwise the port raced with
+ * its removal: its owner's input is in place already.
  */
 static void
-laggkit_port_input_orphan(struct ifnet *ifp, struct mbuf *m)
+laggkit_port_input_orphan(struct ifnet *ifp, struct laggkit_port *rec, struct mbuf *m)
 {
-	struct laggkit_port *g;
 	laggkit_input_fn *fn = ifp->if_input;
 	struct mbuf *next;
 
 	NET_EPOCH_ASSERT();
-	g = laggkit_record_lookup(ifp);
-	if (g != NULL) {
+	if (rec != NULL && rec->lp_sc == NULL)
 		(void)atomic_cmpset_rel_ptr((volatile uintptr_t *)&ifp->if_input,
-		    (uintptr_t)laggkit_port_input, (uintptr_t)g->lp_input);
-		fn = g->lp_input;
-	}
+		    (uintptr_t)laggkit_port_input, (uintptr_t)rec->lp_input);
+	else if (rec != NULL)
+		taskqueue_enqueue(taskqueue_thread, &laggkit_check_task);
+	if (rec != NULL)
+		fn = rec->lp_input;
 	if (fn != laggkit_port_input) {
 		fn(ifp, m);
 		return;
@@ -671,9 +685,9 @@ laggkit_port_input(struct ifnet *ifp, struct mbuf *m)
 	struct mbuf *next;
 
 	NET_EPOCH_ENTER(et);
-	lp = laggkit_port_lookup(ifp);
-	if (lp == NULL) {
-		laggkit_port_input_orphan(ifp, m);
+	lp = laggkit_record_lookup(ifp);
+	if (lp == NULL || lp->lp_sc == NULL || __predict_false(laggkit_port_taken(ifp))) {
+		laggkit_port_input_orphan(ifp, lp, m);
 	} else {
 		for (; m != NULL; m = next) {
 			next = m->m_nextpkt;
@@ -783,7 +797,7 @@ laggkit_vlan_forward(struct ifnet *ifp, uint16_t vtag, bool config)
 
 	/* any vlan's trunk may have changed: check every stacked member, later and unlocked */
 	if (config)
-		taskqueue_enqueue(taskqueue_thread, &laggkit_loop_task);
+		taskqueue_enqueue(taskqueue_thread, &laggkit_check_task);
 	if ((sc = laggkit_acquire(ifp)) == NULL)
 		return;
 	LAGGKIT_XLOCK(sc);
@@ -814,13 +828,16 @@ laggkit_vlan_unconfig(void *arg __unused, struct ifnet *ifp, uint16_t vtag)
 }
 
 /*
- * vlan(4) can give a member vlan a trunk at any time, and so close a loop through laggkit
- * after the member joined. Such members are dropped here, restoring nothing on them: giving
- * a vlan its flags back goes through its trunk, which now leads into us (our locks are held).
- * Until this runs, the transmit nesting guard in if_laggkit.c bounds the loop.
+ * Members that stopped being laggkit's alone, dropped restoring nothing on them:
+ * - vlan(4) can give a member vlan a trunk at any time, and so close a loop through laggkit
+ *   after the member joined. Giving a vlan its flags back goes through its trunk, which now
+ *   leads into us (our locks are held). Until this runs, the transmit nesting guard in
+ *   if_laggkit.c bounds the loop.
+ * - lagg(4) or bridge(4) took the member (laggkit_port_taken): two aggregators must not
+ *   drive one NIC, and theirs now owns its MAC, MTU and flags.
  */
 static void
-laggkit_loop_check(void *arg __unused, int pending __unused)
+laggkit_members_check(void *arg __unused, int pending __unused)
 {
 	struct laggkit_softc *sc;
 	const char *why;
@@ -832,11 +849,14 @@ laggkit_loop_check(void *arg __unused, int pending __unused)
 		for (int i = 0; i < LK_MAX_PORTS && !sc->sc_destroying; i++) {
 			struct laggkit_port *lp = sc->sc_ports[i];
 
-			if (lp == NULL || !lp->lp_stacked ||
-			    laggkit_vlan_check(lp->lp_ifp, &why) == 0)
+			if (lp == NULL)
 				continue;
-			if_printf(sc->sc_ifp, "%s became %s: removed (transmit loop); its MAC, "
-			    "MTU and flags are left as they are\n", lp->lp_ifp->if_xname, why);
+			if (laggkit_port_taken(lp->lp_ifp))
+				why = "taken by lagg(4) or bridge(4)";
+			else if (!lp->lp_stacked || laggkit_vlan_check(lp->lp_ifp, &why) == 0)
+				continue;
+			if_printf(sc->sc_ifp, "%s is %s: removed; its MAC, MTU and flags are "
+			    "left as they are\n", lp->lp_ifp->if_xname, why);
 			laggkit_port_del(sc, lp, LAGGKIT_GONE);
 		}
 		LAGGKIT_XUNLOCK(sc);
@@ -949,7 +969,7 @@ laggkit_port_events_init(void)
 	    laggkit_vlan_unconfig, NULL, EVENTHANDLER_PRI_ANY);
 	laggkit_ifaddr_tag = EVENTHANDLER_REGISTER(ifaddr_event_ext,
 	    laggkit_ifaddr, NULL, EVENTHANDLER_PRI_ANY);
-	TASK_INIT(&laggkit_loop_task, 0, laggkit_loop_check, NULL);
+	TASK_INIT(&laggkit_check_task, 0, laggkit_members_check, NULL);
 }
 
 void
@@ -963,5 +983,5 @@ laggkit_port_events_fini(void)
 	EVENTHANDLER_DEREGISTER(ifnet_link_event, laggkit_link_tag);
 	EVENTHANDLER_DEREGISTER(ifnet_departure_event, laggkit_departure_tag);
 	/* deregistered handlers may have queued it just before */
-	taskqueue_drain(taskqueue_thread, &laggkit_loop_task);
+	taskqueue_drain(taskqueue_thread, &laggkit_check_task);
 }

@@ -254,6 +254,11 @@ in_use_body()
 		c=$(lk_epair)
 		atf_check ifconfig $br addm ${c}a
 		atf_check -s not-exit:0 -e ignore ifconfig $l laggport ${c}a
+		# the other way round cannot be refused: laggkit lets go on the next frame
+		atf_check ifconfig $br addm ${a}a
+		ifconfig ${a}b 203.0.113.1/24 up
+		ping -c 2 -t 2 203.0.113.2 >/dev/null 2>&1
+		lk_wait 5 "! ifconfig $l | grep -q 'laggport: ${a}a'"
 	fi
 }
 in_use_cleanup() { lk_cleanup; }
