@@ -76,7 +76,9 @@ mkdir -p "$work/obj"
 
 # Without a kernel build directory, write the option headers config(8) would write for
 # GENERIC: every `options` of DEFAULTS and GENERIC (minus `nooptions`), each into the header
-# sys/conf/options{,.<arch>} assigns it (no header named: opt_<name>.h).
+# sys/conf/options{,.<arch>} assigns it (no header named: opt_<name>.h), and DEV_<NAME> for
+# every `device` those files list (device netmap -> DEV_NETMAP in opt_global.h), the `cpu`
+# and MAXUSERS (0 unless `maxusers` says otherwise), as config(8) writes them.
 if [ -z "$kernbuild" ]; then
 	kernbuild=$work/kernbuild
 	mkdir -p "$kernbuild"
@@ -93,6 +95,16 @@ if [ -z "$kernbuild" ]; then
 	}
 	{			# DEFAULTS, GENERIC: options A, B=2 / nooptions A
 		sub(/#.*/, "")
+		if ($1 == "cpu") { on[$2] = 1; value[$2] = 1; next }
+		if ($1 == "maxusers") { on["MAXUSERS"] = 1; value["MAXUSERS"] = $2; next }
+		if ($1 == "device" || $1 == "nodevice") {
+			for (i = 2; i <= NF; i++) {
+				name = "DEV_" toupper($i)
+				if (!(name in hdr)) continue
+				if ($1 == "nodevice") delete on[name]; else { on[name] = 1; value[name] = 1 }
+			}
+			next
+		}
 		if ($1 != "options" && $1 != "nooptions") next
 		line = $0; sub(/^[[:space:]]*(no)?options[[:space:]]+/, "", line)
 		n = split(line, opts, /[[:space:]]*,[[:space:]]*/)
@@ -105,6 +117,7 @@ if [ -z "$kernbuild" ]; then
 		}
 	}
 	END {
+		if (!("MAXUSERS" in on)) { on["MAXUSERS"] = 1; value["MAXUSERS"] = 0 }
 		for (i = 1; i <= nh; i++) printf "" > (dir "/" headers[i])
 		printf "" > (dir "/opt_global.h")
 		for (name in on) {
