@@ -25,9 +25,24 @@ set -- --sysroot "$sysroot" --cc "$cc"
 [ -f "$kernbuild/opt_global.h" ] && set -- "$@" --kernbuild "$kernbuild"
 out=$(mktemp -d "${TMPDIR:-/tmp}/laggkit-kmod.XXXXXX")
 trap 'rm -rf "$out"' EXIT INT TERM
-if sh "$here/cross-build.sh" "$@" --out "$out" --build-id check; then
-	echo "1 passed, 0 failed, 0 skipped"
-else
+if ! sh "$here/cross-build.sh" "$@" --out "$out" --build-id check; then
 	echo "0 passed, 1 failed, 0 skipped"
 	exit 1
 fi
+# With a built kernel at hand: every symbol the module needs must be defined by it, or
+# kldload would refuse the module ("link_elf: symbol ... undefined").
+kernel=$kernbuild/kernel.full
+[ -f "$kernel" ] || kernel=$kernbuild/kernel
+nm=llvm-nm${cc#clang}
+if [ -f "$kernel" ] && command -v "$nm" >/dev/null 2>&1; then
+	"$nm" -u "$out/if_laggkit.ko" | awk '{ print $2 }' | sort -u > "$out/needed"
+	"$nm" --defined-only "$kernel" | awk '{ print $3 }' | sort -u > "$out/defined"
+	missing=$(comm -23 "$out/needed" "$out/defined")
+	if [ -n "$missing" ]; then
+		echo "symbols if_laggkit.ko needs that $kernel does not define:" $missing
+		echo "0 passed, 1 failed, 0 skipped"
+		exit 1
+	fi
+	echo "all $(wc -l < "$out/needed") symbols the module needs are in $kernel"
+fi
+echo "1 passed, 0 failed, 0 skipped"
