@@ -129,6 +129,19 @@ laggkit_acquire(struct ifnet *ifp)
 
 static void	laggkit_free(struct laggkit_softc *sc);
 
+/* For callers that must not sleep: if_softc of an aggregate stays valid while held. */
+void
+laggkit_ref_lock(void)
+{
+	mtx_lock(&laggkit_ref_mtx);
+}
+
+void
+laggkit_ref_unlock(void)
+{
+	mtx_unlock(&laggkit_ref_mtx);
+}
+
 void
 laggkit_release(struct laggkit_softc *sc)
 {

@@ -900,20 +900,28 @@ laggkit_ifaddr(void *arg __unused, struct ifnet *ifp, struct ifaddr *ifa, int ev
 	default:
 		return;
 	}
-	if ((sc = laggkit_acquire(ifp)) == NULL)
+	/*
+	 * Not laggkit_acquire(): its release could be the last and free the softc here, which
+	 * sleeps. Holding laggkit_ref_mtx keeps the destroy from dropping its reference meanwhile.
+	 */
+	if (!laggkit_is_aggregate(ifp))
 		return;
-	LAGGKIT_CORE_LOCK(sc);
-	if (sc->sc_destroying)
-		err = LK_OK;
-	else if (event == IFADDR_EVENT_ADD)
-		err = lk_announce_addr_add(sc->sc_core, family, addr);
-	else
-		err = lk_announce_addr_del(sc->sc_core, family, addr);
-	LAGGKIT_CORE_UNLOCK(sc);
+	err = LK_OK;
+	laggkit_ref_lock();
+	if ((sc = ifp->if_softc) != NULL) {
+		LAGGKIT_CORE_LOCK(sc);
+		if (sc->sc_destroying)
+			err = LK_OK;
+		else if (event == IFADDR_EVENT_ADD)
+			err = lk_announce_addr_add(sc->sc_core, family, addr);
+		else
+			err = lk_announce_addr_del(sc->sc_core, family, addr);
+		LAGGKIT_CORE_UNLOCK(sc);
+	}
+	laggkit_ref_unlock();
 	if (err != LK_OK && err != LK_EEXIST && err != LK_ENOENT)
 		if_printf(ifp, "address not announced on failover (%s; at most %d are)\n",
 		    lk_strerror(err), LK_MAX_ANNOUNCE_ADDRS);
-	laggkit_release(sc);
 }
 
 /*

@@ -158,6 +158,8 @@ extern u_int laggkit_inject_create_failure;
 int	laggkit_errno(int lkerr);
 struct laggkit_softc *laggkit_acquire(struct ifnet *ifp);
 void	laggkit_release(struct laggkit_softc *sc);
+void	laggkit_ref_lock(void);
+void	laggkit_ref_unlock(void);
 void	laggkit_unlock(struct laggkit_softc *sc);
 bool	laggkit_is_aggregate(const struct ifnet *ifp);
 void	laggkit_frame_view(struct mbuf *m, struct lk_frame *f, uint8_t *buf);
