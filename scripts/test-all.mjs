@@ -45,6 +45,12 @@ const SUITES = {
     avaStep('test/laggd'),
   ],
   lab: [avaStep('test/lab')],
+  // FreeBSD kernel module: built with FreeBSD's own clang 19 and bsd.kmod.mk from a FreeBSD
+  // source tree, then run in a FreeBSD guest; each step says why it is skipped without one.
+  kmod: [
+    { title: 'kmod/freebsd cross-build (clang 19, bsd.kmod.mk, -Werror)', cmd: 'sh', args: ['kmod/freebsd/tests/cross-build-check.sh'] },
+    { title: 'kmod/freebsd ATF suite in a FreeBSD guest (QEMU)', cmd: 'sh', args: ['kmod/freebsd/tests/vm-check.sh'] },
+  ],
 };
 
 /**

@@ -132,6 +132,20 @@ lk_core_ctl_tx(struct lk_softc *sc, struct lk_port *p, const uint8_t *frame, uin
 
 /* ---- lifecycle ----------------------------------------------------------------------------- */
 
+/* Offer an option value to every protocol row (lk_proto.h); the first refusal wins. */
+static int
+proto_set_opt(struct lk_softc *sc, enum lk_opt opt, uint32_t value)
+{
+	for (int i = 0; i < LK_PROTO_MAX; i++) {
+		const struct lk_proto_ops *po = lk_proto_table[i];
+		int err;
+
+		if (po->set_opt != NULL && (err = po->set_opt(sc, opt, value)) != LK_OK)
+			return err;
+	}
+	return LK_OK;
+}
+
 int
 lk_init(struct lk_softc *sc, const struct lk_host_ops *ops, void *host, const char *name)
 {
@@ -151,9 +165,9 @@ lk_init(struct lk_softc *sc, const struct lk_host_ops *ops, void *host, const ch
 	sc->armed_ns = UINT64_MAX;
 	for (uint32_t i = 0; i < LK_MAX_PORTS; i++)
 		sc->ports[i].index = i;
-	/* LACP keeps its administrative variables even while another protocol runs */
-	for (int o = LK_OPT_LACP_FAST_TIMEOUT; o <= LK_OPT_LACP_MULTI_SPEED; o++)
-		(void)lk_lacp_set_opt(sc, (enum lk_opt)o, sc->opts[o]);
+	/* every protocol keeps its administrative variables, running or not: give the defaults */
+	for (int o = 0; o < LK_OPT_MAX; o++)
+		(void)proto_set_opt(sc, (enum lk_opt)o, sc->opts[o]);
 	if (lk_txmap_rebuild(sc) != LK_OK)
 		return LK_ENOMEM;
 	return LK_OK;
@@ -219,15 +233,13 @@ lk_set_opt(struct lk_softc *sc, enum lk_opt opt, uint32_t value)
 		return LK_EINVAL;
 	if (opt == LK_OPT_HASH_LAYERS && value == 0)
 		return LK_EINVAL;
-	if (opt >= LK_OPT_LACP_FAST_TIMEOUT && opt <= LK_OPT_LACP_MULTI_SPEED) {
-		err = lk_lacp_set_opt(sc, opt, value);
-		if (err != LK_OK)
-			return err;
-	}
+	err = proto_set_opt(sc, opt, value);
+	if (err != LK_OK)
+		return err;
 	sc->opts[opt] = value;
 	sc->opt_set |= 1u << opt;
-	if (opt == LK_OPT_FAILOVER_PREEMPT && sc->proto == LK_PROTO_FAILOVER)
-		lk_failover_update(sc);
+	if (lk_proto_table[sc->proto]->opt_changed != NULL)
+		lk_proto_table[sc->proto]->opt_changed(sc, opt);
 	(void)lk_txmap_rebuild(sc);
 	kick(sc);
 	return LK_OK;
@@ -267,10 +279,11 @@ lk_output(struct lk_softc *sc, const struct lk_frame *f)
 	return mask;
 }
 
+/* IEEE 802.3 annex 57A: slow protocols frames are untagged; a tagged one is VLAN data. */
 static int
 is_slow_protocols(const struct lk_frame *f)
 {
-	return f->caplen >= LK_ETHER_HDR_LEN &&
+	return !f->has_vlan && f->caplen >= LK_ETHER_HDR_LEN &&
 	    (((uint32_t)f->data[12] << 8) | f->data[13]) == LK_ETHERTYPE_SLOW;
 }
 

@@ -3,6 +3,15 @@
  * by the core's own files and the LACP/marker files. Hosts never include this header; they
  * see only lk_core.h and treat struct lk_softc as opaque (lk_softc_size()).
  *
+ * Header layers, each including only the one before it:
+ *   lk_types.h     fixed-width types (the host may substitute its own)
+ *   lk_core.h      the public API: what hosts call and implement
+ *   lk_proto.h     the protocol interface: a protocol's table row, and the core services a
+ *                  protocol may use (control transmit, events, timers, txmap republication)
+ *   lk_lacp.h      LACP/marker: wire format, per-port and per-aggregate state, entry points
+ *   lk_internal.h  the softc, port and txmap layouts, core-private helpers (this file)
+ * A protocol file uses lk_proto.h's services and reaches the softc through lk_internal.h.
+ *
  * Locking model (see lk_core.h): every field of struct lk_softc and struct lk_port is written
  * only under the host's per-aggregate lock, except
  *   - the per-port counters and sc->out_no_port, bumped with relaxed atomics on the frame path;
@@ -14,9 +23,7 @@
 #ifndef LK_INTERNAL_H
 #define LK_INTERNAL_H
 
-#include "lk_types.h"
-#include "lk_core.h"
-#include "lk_lacp.h"
+#include "lk_lacp.h"	/* and through it lk_proto.h, lk_core.h, lk_types.h */
 
 /* ---- Frame constants the core needs ---------------------------------------------------------- */
 
@@ -56,8 +63,6 @@ struct lk_port {
  */
 #define LK_TXMAP_BUCKETS 4096u
 
-struct lk_proto_ops;
-
 /*
  * Immutable once published. Built by lk_txmap_rebuild() from the softc on every change that
  * can alter a frame's fate, published with an atomic release store, retired through ops->retire.
@@ -77,37 +82,6 @@ struct lk_txmap {
 	uint32_t rr_limit;         /* >= 1 */
 	uint8_t  bucket[LK_TXMAP_BUCKETS]; /* flow bucket -> port index (valid when nactive > 0) */
 };
-
-/* ---- Protocol table row ---------------------------------------------------------------------- */
-
-/*
- * One row per enum lk_proto (lk_proto.c). Configuration hooks run under the host lock; select
- * and input run on the lock-free frame path and see only the txmap.
- * Protocol switch: old->detach() (no port_remove calls: detach forgets every port), then
- * new->attach(), then new->port_add() for every existing member, then a txmap rebuild.
- * Port removal: port_remove() is called while the port is still a member, then it is unlinked.
- */
-struct lk_proto_ops {
-	const char *name;
-	int  hashed;               /* output picks ports through the flow buckets */
-	/* protocol switched to / away from */
-	void (*attach)(struct lk_softc *sc);
-	void (*detach)(struct lk_softc *sc);
-	int  (*port_add)(struct lk_softc *sc, struct lk_port *p);
-	void (*port_remove)(struct lk_softc *sc, struct lk_port *p);
-	void (*port_link)(struct lk_softc *sc, struct lk_port *p);
-	/* which ports transmit and which collect, for the next txmap */
-	void (*build)(const struct lk_softc *sc, struct lk_txmap *m);
-	/* frame path: port mask for one frame (0 = drop) */
-	uint32_t (*select)(struct lk_softc *sc, const struct lk_txmap *m, const struct lk_frame *f);
-	/* run due timers; returns the next absolute deadline in ns, or UINT64_MAX */
-	uint64_t (*tick)(struct lk_softc *sc, uint64_t now_ns);
-	/* rx-side: control frames this protocol consumes (0 or LK_EPROTO) */
-	int  (*control_input)(struct lk_softc *sc, struct lk_port *p, const uint8_t *frame,
-	         uint32_t len);
-};
-
-extern const struct lk_proto_ops *const lk_proto_table[LK_PROTO_MAX];
 
 /* ---- Announcements ---------------------------------------------------------------------------- */
 
@@ -180,19 +154,6 @@ struct lk_softc {
 	for (uint32_t _lk_m = (sc)->port_mask, _lk_i = 0; _lk_m != 0;                 \
 	     _lk_m &= _lk_m - 1)                                                      \
 		if ((_lk_i = (uint32_t)__builtin_ctz(_lk_m)), ((p) = &(sc)->ports[_lk_i]), 1)
-
-/* ---- Services the core offers the LACP/marker code (host lock held) ------------------------------ */
-
-/* Transmit a control frame the core built on port p (counted as tx on the port). */
-int      lk_core_ctl_tx(struct lk_softc *sc, struct lk_port *p, const uint8_t *frame, uint32_t len);
-/* Append to the event ring, timestamped with the host clock. p may be NULL. */
-void     lk_core_event(struct lk_softc *sc, enum lk_event_type t, const struct lk_port *p,
-             int32_t arg);
-/* Collecting/distributing changed: rebuild and republish the txmap, update aggregate link. */
-void     lk_core_txmap_dirty(struct lk_softc *sc);
-uint64_t lk_core_now(const struct lk_softc *sc);
-/* Ask for lk_tick() no later than deadline_ns (absolute). */
-void     lk_core_schedule(struct lk_softc *sc, uint64_t deadline_ns);
 
 /* ---- Core-internal (between the core's own files) ------------------------------------------------ */
 

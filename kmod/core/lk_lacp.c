@@ -1036,7 +1036,7 @@ lk_lacp_set_opt(struct lk_softc *sc, enum lk_opt opt, uint32_t value)
 			return LK_EINVAL;
 		break;
 	default:
-		return LK_EINVAL;
+		return LK_OK;	/* not LACP's: nothing to keep or refuse */
 	}
 	switch (opt) {
 	case LK_OPT_LACP_FAST_TIMEOUT: ls->fast_timeout = (uint8_t)value; break;

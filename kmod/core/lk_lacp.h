@@ -12,11 +12,7 @@
 #ifndef LK_LACP_H
 #define LK_LACP_H
 
-#include "lk_types.h"
-#include "lk_core.h"
-
-struct lk_softc;
-struct lk_port;
+#include "lk_proto.h"
 
 /* ---- Wire format ----------------------------------------------------------------------------- */
 

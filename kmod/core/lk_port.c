@@ -231,9 +231,9 @@ lk_port_remove(struct lk_softc *sc, uint32_t port)
 		sc->ann_port = -1;
 		sc->ann_left = 0;
 	}
-	/* failover re-elects without this port (and announces) before the table is rebuilt */
-	if (sc->proto == LK_PROTO_FAILOVER)
-		lk_failover_update(sc);
+	/* e.g. failover re-elects without this port (and announces) before the table is rebuilt */
+	if (po->port_removed != NULL)
+		po->port_removed(sc);
 	(void)lk_txmap_rebuild(sc);
 
 	/* give the port back its own identity; failures here cannot be undone, only reported */

@@ -99,6 +99,13 @@ fo_port_link(struct lk_softc *sc, struct lk_port *p)
 }
 
 static void
+fo_opt_changed(struct lk_softc *sc, enum lk_opt opt)
+{
+	if (opt == LK_OPT_FAILOVER_PREEMPT)
+		lk_failover_update(sc);
+}
+
+static void
 fo_build(const struct lk_softc *sc, struct lk_txmap *m)
 {
 	uint32_t up = link_up_ports(sc);
@@ -160,6 +167,8 @@ static const struct lk_proto_ops proto_failover = {
 	.detach = fo_detach,
 	.port_add = fo_port_add,
 	.port_link = fo_port_link,
+	.port_removed = lk_failover_update,
+	.opt_changed = fo_opt_changed,
 	.build = fo_build,
 	.select = active_select,
 };
@@ -183,6 +192,7 @@ static const struct lk_proto_ops proto_lacp = {
 	.select = select_hashed,
 	.tick = lk_lacp_tick,
 	.control_input = lk_lacp_input,
+	.set_opt = lk_lacp_set_opt,
 };
 
 static const struct lk_proto_ops proto_broadcast = {

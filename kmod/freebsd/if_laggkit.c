@@ -37,7 +37,20 @@ MALLOC_DEFINE(M_LAGGKIT, LAGGKIT_NAME, "laggkit link aggregation");
 
 struct sx laggkit_sx;
 struct laggkit_head laggkit_list = LIST_HEAD_INITIALIZER(laggkit_list);
-static u_int laggkit_count;		/* interfaces in every VNET, under laggkit_sx */
+static u_int laggkit_count;		/* softcs not yet freed, in every VNET; laggkit_sx */
+/* Guards ifp->if_softc of an aggregate against its destroy: see laggkit_acquire(). */
+static struct mtx laggkit_ref_mtx;
+/* sysctl net.link.laggkit.inject_create_failure: fail that many creates (tests only). */
+u_int laggkit_inject_create_failure;
+
+/*
+ * Transmit nesting: a member that is itself a virtual interface (a vlan) may, through a
+ * stack changed after it joined, lead back to a laggkit interface. Every pass through such a
+ * member is counted in a tag on the packet, and a packet nested deeper than this is dropped
+ * instead of recursing until the kernel stack is gone.
+ */
+#define MTAG_LAGGKIT		0x6c6b6e74	/* "lknt" */
+#define LAGGKIT_MAX_NEST	8
 
 VNET_DEFINE_STATIC(struct if_clone *, laggkit_cloner);
 #define V_laggkit_cloner VNET(laggkit_cloner)
@@ -49,14 +62,19 @@ static int	laggkit_ioctl(struct ifnet *ifp, u_long cmd, caddr_t data);
 static int	laggkit_media_change(struct ifnet *ifp);
 static void	laggkit_media_status(struct ifnet *ifp, struct ifmediareq *imr);
 
-/* The core promises these values equal net/if_lagg.h; the ioctl code relies on it. */
-CTASSERT(LK_PROTO_NONE == LAGG_PROTO_NONE);
-CTASSERT(LK_PROTO_ROUNDROBIN == LAGG_PROTO_ROUNDROBIN);
-CTASSERT(LK_PROTO_FAILOVER == LAGG_PROTO_FAILOVER);
-CTASSERT(LK_PROTO_LOADBALANCE == LAGG_PROTO_LOADBALANCE);
-CTASSERT(LK_PROTO_LACP == LAGG_PROTO_LACP);
-CTASSERT(LK_PROTO_BROADCAST == LAGG_PROTO_BROADCAST);
-CTASSERT(LK_PROTO_MAX == LAGG_PROTO_MAX);
+/*
+ * The core promises these values equal net/if_lagg.h; the ioctl code relies on it. The two
+ * sides are constants of different enums, which clang 19 (FreeBSD 15's compiler) refuses to
+ * compare under -Werror (-Wenum-compare): compare them as plain ints.
+ */
+#define LAGGKIT_SAME(a, b)	CTASSERT((int)(a) == (int)(b))
+LAGGKIT_SAME(LK_PROTO_NONE, LAGG_PROTO_NONE);
+LAGGKIT_SAME(LK_PROTO_ROUNDROBIN, LAGG_PROTO_ROUNDROBIN);
+LAGGKIT_SAME(LK_PROTO_FAILOVER, LAGG_PROTO_FAILOVER);
+LAGGKIT_SAME(LK_PROTO_LOADBALANCE, LAGG_PROTO_LOADBALANCE);
+LAGGKIT_SAME(LK_PROTO_LACP, LAGG_PROTO_LACP);
+LAGGKIT_SAME(LK_PROTO_BROADCAST, LAGG_PROTO_BROADCAST);
+LAGGKIT_SAME(LK_PROTO_MAX, LAGG_PROTO_MAX);
 CTASSERT(LK_HASH_L2 == LAGG_F_HASHL2 && LK_HASH_L3 == LAGG_F_HASHL3 &&
     LK_HASH_L4 == LAGG_F_HASHL4);
 CTASSERT(LK_PORT_MASTER == LAGG_PORT_MASTER && LK_PORT_STACK == LAGG_PORT_STACK &&
@@ -86,6 +104,49 @@ bool
 laggkit_is_aggregate(const struct ifnet *ifp)
 {
 	return (ifp->if_transmit == laggkit_transmit);
+}
+
+/*
+ * The softc of an aggregate, held until laggkit_release(), or NULL once its destroy has
+ * begun. ioctls and event handlers reach a softc through an ifnet that a caller has only
+ * referenced; without this a destroy running meanwhile would free it under them.
+ */
+struct laggkit_softc *
+laggkit_acquire(struct ifnet *ifp)
+{
+	struct laggkit_softc *sc = NULL;
+
+	if (!laggkit_is_aggregate(ifp))
+		return (NULL);
+	mtx_lock(&laggkit_ref_mtx);
+	if (ifp->if_softc != NULL) {
+		sc = ifp->if_softc;
+		refcount_acquire(&sc->sc_refs);
+	}
+	mtx_unlock(&laggkit_ref_mtx);
+	return (sc);
+}
+
+static void	laggkit_free(struct laggkit_softc *sc);
+
+/* For callers that must not sleep: if_softc of an aggregate stays valid while held. */
+void
+laggkit_ref_lock(void)
+{
+	mtx_lock(&laggkit_ref_mtx);
+}
+
+void
+laggkit_ref_unlock(void)
+{
+	mtx_unlock(&laggkit_ref_mtx);
+}
+
+void
+laggkit_release(struct laggkit_softc *sc)
+{
+	if (refcount_release(&sc->sc_refs))
+		laggkit_free(sc);
 }
 
 /*
@@ -138,6 +199,7 @@ laggkit_frame_view(struct mbuf *m, struct lk_frame *f, uint8_t *buf)
 {
 	uint32_t want;
 
+	NET_EPOCH_ASSERT();	/* lk_output/lk_input read the core's table under it */
 	memset(f, 0, sizeof(*f));
 	f->len = m->m_pkthdr.len;
 	want = MIN(f->len, LAGGKIT_HDR_COPY);
@@ -160,33 +222,71 @@ laggkit_frame_view(struct mbuf *m, struct lk_frame *f, uint8_t *buf)
 }
 
 /*
- * Offloads are not aggregated: the stack computes checksums and segments for laggkitN, which
- * is correct whatever the members can do. Only VLAN_MTU is passed on, when every member has
- * it, so that vlan(4) on top of the aggregate keeps a full-sized MTU.
+ * Offloads the aggregate may claim: a frame can leave through any member, so only what every
+ * member has enabled (checksums, TSO, VLAN tagging and MTU), with the smallest TSO limits.
+ * With no member, nothing. Members whose offloads change while they belong are re-read on
+ * their next link or flag event.
  */
+#define LAGGKIT_CAPS	(IFCAP_HWCSUM | IFCAP_HWCSUM_IPV6 | IFCAP_TSO | IFCAP_VLAN_MTU | \
+	IFCAP_VLAN_HWTAGGING | IFCAP_VLAN_HWCSUM | IFCAP_VLAN_HWTSO)
+
 void
 laggkit_update_caps(struct laggkit_softc *sc)
 {
-	struct ifnet *ifp = sc->sc_ifp;
-	int cap = IFCAP_VLAN_MTU, n = 0;
+	struct ifnet *ifp = sc->sc_ifp, *pifp;
+	int cap = LAGGKIT_CAPS, n = 0;
+	uint64_t hwassist = ~(uint64_t)0;
+	u_int tsomax = UINT_MAX, tsosegcnt = UINT_MAX, tsosegsz = UINT_MAX;
 
 	LAGGKIT_XLOCK_ASSERT(sc);
 	for (int i = 0; i < LK_MAX_PORTS; i++) {
-		if (sc->sc_ports[i] == NULL)
+		if (sc->sc_ports[i] == NULL || sc->sc_ports[i]->lp_departing)
 			continue;
-		cap &= sc->sc_ports[i]->lp_ifp->if_capenable;
+		pifp = sc->sc_ports[i]->lp_ifp;
+		cap &= pifp->if_capenable;
+		hwassist &= pifp->if_hwassist;
+		tsomax = MIN(tsomax, pifp->if_hw_tsomax);
+		tsosegcnt = MIN(tsosegcnt, pifp->if_hw_tsomaxsegcount);
+		tsosegsz = MIN(tsosegsz, pifp->if_hw_tsomaxsegsize);
 		n++;
 	}
-	if (n == 0)
+	if (n == 0) {
 		cap = 0;
-	if (ifp->if_capabilities != cap || ifp->if_capenable != cap) {
+		hwassist = 0;
+		tsomax = tsosegcnt = tsosegsz = 0;
+	}
+	if ((cap & IFCAP_TSO) == 0)
+		hwassist &= ~(uint64_t)CSUM_TSO;
+	if (ifp->if_capabilities != cap || ifp->if_capenable != cap ||
+	    ifp->if_hwassist != hwassist) {
 		ifp->if_capabilities = cap;
 		ifp->if_capenable = cap;
+		ifp->if_hwassist = hwassist;
 		sc->sc_notify_caps = 1;
 	}
+	ifp->if_hw_tsomax = tsomax;
+	ifp->if_hw_tsomaxsegcount = tsosegcnt;
+	ifp->if_hw_tsomaxsegsize = tsosegsz;
 }
 
 /* ---- Transmit --------------------------------------------------------------------------- */
+
+/* One more pass through a stacked member; false when the packet has nested too deep. */
+static bool
+laggkit_nest_ok(struct mbuf *m)
+{
+	struct m_tag *t;
+
+	t = m_tag_locate(m, MTAG_LAGGKIT, 0, NULL);
+	if (t == NULL) {
+		t = m_tag_alloc(MTAG_LAGGKIT, 0, sizeof(u_int), M_NOWAIT);
+		if (t == NULL)
+			return (false);
+		*(u_int *)(t + 1) = 0;
+		m_tag_prepend(m, t);
+	}
+	return (++*(u_int *)(t + 1) <= LAGGKIT_MAX_NEST);
+}
 
 /* Hand m to every port in mask; broadcast gets copies, the last port the original. */
 static int
@@ -223,6 +323,18 @@ laggkit_transmit_mask(struct laggkit_softc *sc, struct mbuf *m, uint32_t mask)
 			continue;
 		}
 		pifp = lp->lp_ifp;
+		if (lp->lp_stacked && !laggkit_nest_ok(c)) {
+			static struct timeval last;
+			static const struct timeval every = { 1, 0 };
+
+			if (ratecheck(&last, &every))
+				if_printf(ifp, "dropping a frame nested %d deep through %s: "
+				    "a transmit loop\n", LAGGKIT_MAX_NEST, pifp->if_xname);
+			m_freem(c);
+			if_inc_counter(ifp, IFCOUNTER_OERRORS, 1);
+			error = ELOOP;
+			continue;
+		}
 		err = pifp->if_transmit(pifp, c);
 		if (err != 0) {
 			if_inc_counter(ifp, IFCOUNTER_OERRORS, 1);
@@ -247,7 +359,8 @@ laggkit_transmit(struct ifnet *ifp, struct mbuf *m)
 	uint32_t mask;
 	int error;
 
-	if ((ifp->if_drv_flags & IFF_DRV_RUNNING) == 0) {
+	/* sc is NULL only for a caller that kept the ifnet referenced past its destroy */
+	if (sc == NULL || (ifp->if_drv_flags & IFF_DRV_RUNNING) == 0) {
 		m_freem(m);
 		if_inc_counter(ifp, IFCOUNTER_OERRORS, 1);
 		return (ENETDOWN);
@@ -306,6 +419,8 @@ laggkit_init(void *xsc)
 {
 	struct laggkit_softc *sc = xsc;
 
+	if (sc == NULL)		/* ether_ioctl of an aggregate being destroyed */
+		return;
 	LAGGKIT_XLOCK(sc);
 	if (!sc->sc_destroying)
 		laggkit_sync_flags(sc);
@@ -323,6 +438,10 @@ laggkit_set_mtu(struct laggkit_softc *sc, int mtu)
 	int error, old;
 
 	LAGGKIT_XLOCK(sc);
+	if (sc->sc_destroying) {
+		LAGGKIT_XUNLOCK(sc);
+		return (ENXIO);
+	}
 	old = ifp->if_mtu;
 	LAGGKIT_CORE_LOCK(sc);
 	error = laggkit_errno(lk_set_mtu(sc->sc_core, (uint32_t)mtu));
@@ -347,12 +466,19 @@ laggkit_set_mtu(struct laggkit_softc *sc, int mtu)
 static int
 laggkit_ioctl(struct ifnet *ifp, u_long cmd, caddr_t data)
 {
-	struct laggkit_softc *sc = ifp->if_softc;
+	struct laggkit_softc *sc;
 	struct ifreq *ifr = (struct ifreq *)data;
 	int error = 0;
 
-	if (laggkit_is_lagg_ioctl(cmd))
-		return (laggkit_lagg_ioctl(sc, cmd, data));
+	/* ifioctl() referenced the ifnet, not the softc: hold it against a destroy */
+	sc = laggkit_acquire(ifp);
+	if (sc == NULL)
+		return (ENXIO);
+	if (laggkit_is_lagg_ioctl(cmd)) {
+		error = laggkit_lagg_ioctl(sc, cmd, data);
+		laggkit_release(sc);
+		return (error);
+	}
 
 	switch (cmd) {
 	case SIOCSIFFLAGS:
@@ -376,6 +502,7 @@ laggkit_ioctl(struct ifnet *ifp, u_long cmd, caddr_t data)
 		error = ether_ioctl(ifp, cmd, data);
 		break;
 	}
+	laggkit_release(sc);
 	return (error);
 }
 
@@ -392,7 +519,7 @@ laggkit_media_status(struct ifnet *ifp, struct ifmediareq *imr)
 	struct laggkit_softc *sc = ifp->if_softc;
 
 	imr->ifm_status = IFM_AVALID;
-	if (sc->sc_link_up)
+	if (sc != NULL && sc->sc_link_up)
 		imr->ifm_status |= IFM_ACTIVE;
 	imr->ifm_active = IFM_ETHER | IFM_AUTO;
 }
@@ -417,6 +544,7 @@ laggkit_create(int unit, struct ifnet **ifpp)
 	sc->sc_core = malloc(lk_softc_size(), M_LAGGKIT, M_WAITOK | M_ZERO);
 	KASSERT(((uintptr_t)sc->sc_core & 15) == 0, ("laggkit: core softc misaligned"));
 	sc->sc_ifp = ifp;
+	refcount_init(&sc->sc_refs, 1);
 	sx_init(&sc->sc_sx, "laggkit");
 	mtx_init(&sc->sc_mtx, "laggkit core", NULL, MTX_DEF);
 	callout_init_mtx(&sc->sc_callout, &sc->sc_mtx, 0);
@@ -434,10 +562,24 @@ laggkit_create(int unit, struct ifnet **ifpp)
 
 	LAGGKIT_CORE_LOCK(sc);
 	error = laggkit_errno(lk_init(sc->sc_core, &laggkit_host_ops, sc, ifp->if_xname));
-	if (error == 0)
+	if (error == 0) {
+		/* may arm the core's timer (a default protocol of lacp does) */
 		laggkit_apply_defaults(sc);
+		if (laggkit_inject_create_failure > 0) {
+			laggkit_inject_create_failure--;
+			error = ENOMEM;
+		}
+		if (error != 0) {
+			/* unwind what lk_init started; the timer must not fire on freed memory */
+			sc->sc_destroying = 1;
+			callout_stop(&sc->sc_callout);
+			lk_fini(sc->sc_core);
+		}
+	}
 	LAGGKIT_CORE_UNLOCK(sc);
 	if (error != 0) {
+		callout_drain(&sc->sc_callout);
+		NET_EPOCH_WAIT();	/* lk_fini retired the transmit table */
 		sysctl_ctx_free(&sc->sc_sysctl);
 		mtx_destroy(&sc->sc_mtx);
 		sx_destroy(&sc->sc_sx);
@@ -470,7 +612,8 @@ laggkit_create(int unit, struct ifnet **ifpp)
 /*
  * Members go first, each given back as it was (MAC, MTU, flags, input). Then nothing can
  * reach the aggregate any more (sysctls gone, callout drained, ifnet detached), the epoch
- * lets in-flight frames finish, and only then is the core torn down.
+ * lets in-flight frames finish, and the interface's reference is dropped: the core is torn
+ * down by whoever releases last (an ioctl that raced the destroy, or this).
  */
 static void
 laggkit_destroy(struct laggkit_softc *sc)
@@ -484,7 +627,7 @@ laggkit_destroy(struct laggkit_softc *sc)
 	LAGGKIT_CORE_UNLOCK(sc);
 	for (int i = 0; i < LK_MAX_PORTS; i++) {
 		if (sc->sc_ports[i] != NULL)
-			laggkit_port_del(sc, sc->sc_ports[i], false);
+			laggkit_port_del(sc, sc->sc_ports[i], LAGGKIT_LEAVE);
 	}
 	ifp->if_drv_flags &= ~IFF_DRV_RUNNING;
 	LIST_REMOVE(sc, sc_entry);
@@ -502,17 +645,28 @@ laggkit_destroy(struct laggkit_softc *sc)
 	NET_EPOCH_WAIT();
 	taskqueue_drain(taskqueue_thread, &sc->sc_link_task);
 
+	mtx_lock(&laggkit_ref_mtx);
+	ifp->if_softc = NULL;		/* laggkit_acquire() fails from now on */
+	mtx_unlock(&laggkit_ref_mtx);
+	laggkit_release(sc);
+}
+
+/* The last reference is gone: no ioctl, event or frame can reach sc any more. */
+static void
+laggkit_free(struct laggkit_softc *sc)
+{
 	LAGGKIT_CORE_LOCK(sc);
 	lk_fini(sc->sc_core);
 	LAGGKIT_CORE_UNLOCK(sc);
 
 	ifmedia_removeall(&sc->sc_media);
-	if_free(ifp);
+	if_free(sc->sc_ifp);
 	mtx_destroy(&sc->sc_mtx);
 	sx_destroy(&sc->sc_sx);
 	free(sc->sc_core, M_LAGGKIT);
 	free(sc, M_LAGGKIT);
 
+	/* counted until here, so that the module cannot unload under a late releaser */
 	sx_xlock(&laggkit_sx);
 	laggkit_count--;
 	sx_xunlock(&laggkit_sx);
@@ -659,6 +813,7 @@ laggkit_drain(void *unused __unused)
 	epoch_drain_callbacks(net_epoch_preempt);
 #endif
 	sx_destroy(&laggkit_sx);
+	mtx_destroy(&laggkit_ref_mtx);
 }
 SYSUNINIT(laggkit_drain, SI_SUB_INIT_IF, SI_ORDER_FIRST, laggkit_drain, NULL);
 
@@ -670,6 +825,7 @@ laggkit_modevent(module_t mod __unused, int type, void *data __unused)
 	switch (type) {
 	case MOD_LOAD:
 		sx_init(&laggkit_sx, "laggkit list");
+		mtx_init(&laggkit_ref_mtx, "laggkit softc refs", NULL, MTX_DEF);
 		laggkit_port_events_init();
 		break;
 	case MOD_QUIESCE:
@@ -679,6 +835,9 @@ laggkit_modevent(module_t mod __unused, int type, void *data __unused)
 		if (laggkit_count != 0)
 			error = EBUSY;
 		sx_xunlock(&laggkit_sx);
+		/* former members whose if_input someone else still holds keep us loaded */
+		if (error == 0)
+			error = laggkit_ghosts_fini();
 		if (error == 0 && type == MOD_UNLOAD)
 			laggkit_port_events_fini();
 		break;
@@ -696,4 +855,4 @@ static moduledata_t laggkit_mod = {
 };
 
 DECLARE_MODULE(if_laggkit, laggkit_mod, SI_SUB_PSEUDO, SI_ORDER_ANY);
-MODULE_VERSION(if_laggkit, 1);
+MODULE_VERSION(if_laggkit, LAGGKIT_VERSION);

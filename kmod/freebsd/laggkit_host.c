@@ -81,6 +81,7 @@ laggkit_ctl_transmit(void *host, uint32_t port, const uint8_t *frame, uint32_t l
 	struct mbuf *m;
 	int error;
 
+	LAGGKIT_CORE_ASSERT(sc);	/* the core calls out only under its lock */
 	if (port >= LK_MAX_PORTS)
 		return (LK_ENOENT);
 	m = m_get2(len, M_NOWAIT, MT_DATA, M_PKTHDR);

@@ -7,6 +7,9 @@
  * The request structures and their semantics are lagg(4)'s, including its quirks (rr_limit
  * without a flag, LACP options refused unless the protocol is lacp), so that scripts written
  * for lagg(4) behave the same. Every value is handed to the core; nothing is decided here.
+ *
+ * Reads share the configuration lock (ifconfig polls them, and status tools run often);
+ * changes take it exclusively and refuse an aggregate whose destroy has begun.
  */
 
 #include "opt_inet.h"
@@ -64,6 +67,7 @@ laggkit_port2req(struct laggkit_softc *sc, uint32_t idx, enum lk_proto proto,
 	struct lk_port_status ps;
 	int error;
 
+	LAGGKIT_LOCK_ASSERT(sc);
 	LAGGKIT_CORE_ASSERT(sc);
 	error = laggkit_errno(lk_get_port_status(sc->sc_core, idx, &ps));
 	if (error != 0)
@@ -92,7 +96,7 @@ laggkit_get_lagg(struct laggkit_softc *sc, struct lagg_reqall *ra)
 
 	buf = malloc(LK_MAX_PORTS * sizeof(*buf), M_TEMP, M_WAITOK | M_ZERO);
 	room = ra->ra_size;
-	LAGGKIT_XLOCK(sc);
+	LAGGKIT_SLOCK(sc);
 	LAGGKIT_CORE_LOCK(sc);
 	error = laggkit_errno(lk_get_status(sc->sc_core, &st));
 	if (error == 0) {
@@ -112,7 +116,7 @@ laggkit_get_lagg(struct laggkit_softc *sc, struct lagg_reqall *ra)
 		}
 	}
 	LAGGKIT_CORE_UNLOCK(sc);
-	LAGGKIT_XUNLOCK(sc);
+	LAGGKIT_SUNLOCK(sc);
 	if (error == 0) {
 		ra->ra_ports = count;
 		ra->ra_size = count * sizeof(*buf);
@@ -132,7 +136,7 @@ laggkit_get_port(struct laggkit_softc *sc, struct lagg_reqport *rp)
 
 	if (rp->rp_portname[0] == '\0' || (pifp = ifunit_ref(rp->rp_portname)) == NULL)
 		return (EINVAL);
-	LAGGKIT_XLOCK(sc);
+	LAGGKIT_SLOCK(sc);
 	lp = laggkit_port_of(sc, pifp);
 	if (lp == NULL) {
 		error = ENOENT;
@@ -141,12 +145,17 @@ laggkit_get_port(struct laggkit_softc *sc, struct lagg_reqport *rp)
 		error = laggkit_port2req(sc, lp->lp_index, lk_get_proto(sc->sc_core), rp);
 		LAGGKIT_CORE_UNLOCK(sc);
 	}
-	LAGGKIT_XUNLOCK(sc);
+	LAGGKIT_SUNLOCK(sc);
 	if_rele(pifp);
 	return (error);
 }
 
-/* laggport / -laggport: both hold the global lock, so no other aggregate races for the NIC. */
+/*
+ * laggport / -laggport: both hold the global lock, so no other aggregate races for the NIC.
+ * The name is looked up under it too: a NIC found then is still attached (if_detach unlinks
+ * it before its departure event, which waits for this lock), so its departure, if it comes,
+ * sees the port and removes it.
+ */
 static int
 laggkit_member(struct laggkit_softc *sc, struct lagg_reqport *rp, bool add)
 {
@@ -154,16 +163,22 @@ laggkit_member(struct laggkit_softc *sc, struct lagg_reqport *rp, bool add)
 	struct ifnet *pifp;
 	int error = 0;
 
-	if (rp->rp_portname[0] == '\0' || (pifp = ifunit_ref(rp->rp_portname)) == NULL)
+	if (rp->rp_portname[0] == '\0')
 		return (EINVAL);
 	sx_xlock(&laggkit_sx);
+	if ((pifp = ifunit_ref(rp->rp_portname)) == NULL) {
+		sx_xunlock(&laggkit_sx);
+		return (EINVAL);
+	}
 	LAGGKIT_XLOCK(sc);
-	if (add)
+	if (sc->sc_destroying)
+		error = ENXIO;
+	else if (add)
 		error = laggkit_port_add(sc, pifp, (uint16_t)MIN(rp->rp_prio, UINT16_MAX));
 	else if ((lp = laggkit_port_of(sc, pifp)) == NULL)
 		error = ENOENT;
 	else
-		laggkit_port_del(sc, lp, false);
+		laggkit_port_del(sc, lp, LAGGKIT_LEAVE);
 	LAGGKIT_XUNLOCK(sc);
 	sx_xunlock(&laggkit_sx);
 	if_rele(pifp);
@@ -176,7 +191,7 @@ laggkit_get_opts(struct laggkit_softc *sc, struct lagg_reqopts *ro)
 	struct lk_status st;
 	int error;
 
-	LAGGKIT_XLOCK(sc);
+	LAGGKIT_SLOCK(sc);
 	LAGGKIT_CORE_LOCK(sc);
 	error = laggkit_errno(lk_get_status(sc->sc_core, &st));
 	LAGGKIT_CORE_UNLOCK(sc);
@@ -199,7 +214,7 @@ laggkit_get_opts(struct laggkit_softc *sc, struct lagg_reqopts *ro)
 		ro->ro_flowid_shift = st.opts[LK_OPT_FLOWID_SHIFT];
 		ro->ro_bkt = st.opts[LK_OPT_RR_LIMIT];
 	}
-	LAGGKIT_XUNLOCK(sc);
+	LAGGKIT_SUNLOCK(sc);
 	return (error);
 }
 
@@ -208,6 +223,9 @@ laggkit_set_opt_locked(struct laggkit_softc *sc, enum lk_opt opt, uint32_t value
 {
 	int error;
 
+	LAGGKIT_XLOCK_ASSERT(sc);
+	if (sc->sc_destroying)
+		return (ENXIO);
 	LAGGKIT_CORE_LOCK(sc);
 	error = laggkit_errno(lk_set_opt(sc->sc_core, opt, value));
 	LAGGKIT_CORE_UNLOCK(sc);
@@ -304,11 +322,11 @@ laggkit_lagg_ioctl(struct laggkit_softc *sc, u_long cmd, caddr_t data)
 	case SIOCGLAGGOPTS:
 		return (laggkit_get_opts(sc, (struct lagg_reqopts *)data));
 	case SIOCGLAGGFLAGS:
-		LAGGKIT_XLOCK(sc);
+		LAGGKIT_SLOCK(sc);
 		LAGGKIT_CORE_LOCK(sc);
 		error = laggkit_errno(lk_get_opt(sc->sc_core, LK_OPT_HASH_LAYERS, &layers));
 		LAGGKIT_CORE_UNLOCK(sc);
-		LAGGKIT_XUNLOCK(sc);
+		LAGGKIT_SUNLOCK(sc);
 		rf->rf_flags = error == 0 ? (layers & LAGG_F_HASHMASK) : 0;
 		return (error);
 	default:
@@ -326,7 +344,8 @@ laggkit_lagg_ioctl(struct laggkit_softc *sc, u_long cmd, caddr_t data)
 			return (EPROTONOSUPPORT);
 		LAGGKIT_XLOCK(sc);
 		LAGGKIT_CORE_LOCK(sc);
-		error = laggkit_errno(lk_set_proto(sc->sc_core, (enum lk_proto)ra->ra_proto));
+		error = sc->sc_destroying ? ENXIO :
+		    laggkit_errno(lk_set_proto(sc->sc_core, (enum lk_proto)ra->ra_proto));
 		LAGGKIT_CORE_UNLOCK(sc);
 		/* re-read members, so a switch to lacp reports NICs without speed/duplex */
 		if (error == 0)

@@ -15,9 +15,19 @@
  *   the member refuses the MTU the core is told to forget it and nothing remains changed.
  *
  * Events
- *   Departure is handled synchronously (the driver is about to go). Link, up/down and
- *   baudrate events only schedule sc_link_task: they can arrive from inside our own calls
- *   into a driver, where taking our locks again would deadlock.
+ *   Departure is handled synchronously (the driver is about to go, or the NIC moves to another
+ *   VNET, where it arrives as it was before it joined). Link, up/down and baudrate events
+ *   only schedule sc_link_task, and vlan(4) trunk changes laggkit_check_task: they can arrive
+ *   from inside our own calls into a driver, where taking our locks again would deadlock.
+ *   The aggregate's IPv4/IPv6 addresses follow ifaddr_event_ext into the core, which
+ *   announces them (gratuitous ARP, unsolicited NA) after a failover.
+ *
+ * Foreign if_input hooks
+ *   Another subsystem (netmap's emulated adapter, ...) may save laggkit_port_input() as the
+ *   member's input and install its own, then put ours back at any later time. A member that
+ *   leaves in that state becomes a ghost (laggkit_var.h): frames handed to us later go to the
+ *   NIC's original input, and the module refuses to unload while the other subsystem may
+ *   still hold a pointer into it.
  */
 
 #include "opt_inet.h"
@@ -28,9 +38,11 @@
 #include <net/bpf.h>
 #include <net/if_vlan_var.h>
 
-#ifdef INET6
 #include <netinet/in.h>
+
+#ifdef INET6
 #include <netinet6/in6_var.h>
+#include <netinet6/scope6_var.h>
 #include <netinet6/in6_ifattach.h>
 #endif
 
@@ -42,6 +54,8 @@ static eventhandler_tag laggkit_ifevent_tag;
 static eventhandler_tag laggkit_lladdr_tag;
 static eventhandler_tag laggkit_vlan_config_tag;
 static eventhandler_tag laggkit_vlan_unconfig_tag;
+static eventhandler_tag laggkit_ifaddr_tag;
+static struct task laggkit_check_task;
 
 static void laggkit_port_input(struct ifnet *ifp, struct mbuf *m);
 static void laggkit_port_free(epoch_context_t ctx);
@@ -52,9 +66,9 @@ laggkit_bucket(const struct ifnet *ifp)
 	return (&laggkit_porthash[ifp->if_index & (LAGGKIT_PORTHASH - 1)]);
 }
 
-/* Caller is in NET_EPOCH or holds laggkit_sx. */
+/* The member or ghost record of ifp. Caller is in NET_EPOCH or holds laggkit_sx. */
 static struct laggkit_port *
-laggkit_port_lookup(const struct ifnet *ifp)
+laggkit_record_lookup(const struct ifnet *ifp)
 {
 	struct laggkit_port *lp;
 
@@ -65,10 +79,31 @@ laggkit_port_lookup(const struct ifnet *ifp)
 	return (NULL);
 }
 
+/* ifp as a member of any aggregate, or NULL (ghosts are not members). */
+static struct laggkit_port *
+laggkit_port_lookup(const struct ifnet *ifp)
+{
+	struct laggkit_port *lp = laggkit_record_lookup(ifp);
+
+	return (lp != NULL && lp->lp_sc != NULL ? lp : NULL);
+}
+
+/*
+ * A member taken by lagg(4) or bridge(4) after it joined: their guards look at if_lagg and
+ * if_bridge, which laggkit cannot set (the stack calls through them), so they accept it.
+ * Seen on its next received frame; see laggkit_members_check().
+ */
+static bool
+laggkit_port_taken(const struct ifnet *pifp)
+{
+	return (pifp->if_lagg != NULL || pifp->if_bridge != NULL ||
+	    pifp->if_type == IFT_IEEE8023ADLAG);
+}
+
 struct laggkit_port *
 laggkit_port_of(struct laggkit_softc *sc, const struct ifnet *pifp)
 {
-	LAGGKIT_XLOCK_ASSERT(sc);
+	LAGGKIT_LOCK_ASSERT(sc);
 	for (int i = 0; i < LK_MAX_PORTS; i++) {
 		if (sc->sc_ports[i] != NULL && sc->sc_ports[i]->lp_ifp == pifp)
 			return (sc->sc_ports[i]);
@@ -92,6 +127,7 @@ laggkit_port_media(struct laggkit_softc *sc, struct laggkit_port *lp, bool lacp,
 	struct ifmediareq ifmr;
 	int active;
 
+	LAGGKIT_XLOCK_ASSERT(sc);
 	*speed = pifp->if_baudrate;
 	*duplex = LK_DUPLEX_UNKNOWN;
 	memset(&ifmr, 0, sizeof(ifmr));
@@ -149,14 +185,19 @@ laggkit_link_task(void *arg, int pending __unused)
 {
 	struct laggkit_softc *sc = arg;
 
+	/* taskqueue_thread has no VNET; a link change can fail over and announce */
+	CURVNET_SET(sc->sc_ifp->if_vnet);
 	LAGGKIT_XLOCK(sc);
 	if (!sc->sc_destroying) {
 		for (int i = 0; i < LK_MAX_PORTS; i++) {
 			if (sc->sc_ports[i] != NULL && !sc->sc_ports[i]->lp_departing)
 				laggkit_port_link(sc, sc->sc_ports[i]);
 		}
+		/* members' offloads may have changed along with their flags */
+		laggkit_update_caps(sc);
 	}
 	LAGGKIT_XUNLOCK(sc);
+	CURVNET_RESTORE();
 }
 
 /* Make the driver act on a flag change made through if_up()/if_down(), as lagg(4) does. */
@@ -210,7 +251,8 @@ laggkit_ports_promisc(struct laggkit_softc *sc, bool on)
 
 /*
  * Apply a member's pending MAC/MTU (recorded by the host callbacks under sc_mtx). Returns
- * the MTU error, the one a caller can act on; a MAC failure is only logged.
+ * the first error, MTU or MAC, each also logged: a member that kept its own MAC would
+ * receive nothing addressed to the aggregate, so a joining port that refuses is refused.
  */
 int
 laggkit_settle_port(struct laggkit_softc *sc, struct laggkit_port *lp)
@@ -241,9 +283,12 @@ laggkit_settle_port(struct laggkit_softc *sc, struct laggkit_port *lp)
 	if ((pd.lpd_flags & LAGGKIT_PEND_MAC) != 0 &&
 	    memcmp(IF_LLADDR(pifp), pd.lpd_mac, ETHER_ADDR_LEN) != 0) {
 		err = if_setlladdr(pifp, pd.lpd_mac, ETHER_ADDR_LEN);
-		if (err != 0)
-			if_printf(sc->sc_ifp, "%s refused its MAC address (error %d)\n",
-			    pifp->if_xname, err);
+		if (err != 0) {
+			if_printf(sc->sc_ifp, "%s refused MAC %6D (error %d)\n",
+			    pifp->if_xname, pd.lpd_mac, ":", err);
+			if (error == 0)
+				error = err;
+		}
 	}
 	return (error);
 }
@@ -293,23 +338,35 @@ laggkit_settle(struct laggkit_softc *sc)
 /*
  * A vlan(4) whose trunk is (through any number of vlans) a laggkit interface would make a
  * transmit loop: laggkitN -> vlan -> laggkitN (or laggkitM, whose members lead back), each
- * call nested in the last until the kernel stack overflows.
+ * call nested in the last until the kernel stack overflows. A vlan with no trunk yet can be
+ * given one later (`ifconfig vlanN vlandev laggkit0`), so it is no safer. EINVAL and why,
+ * or 0 for a vlan on something else (and for anything that is not a vlan).
  */
-static bool
-laggkit_on_aggregate(struct ifnet *pifp)
+static int
+laggkit_vlan_check(struct ifnet *pifp, const char **why)
 {
 	struct epoch_tracker et;
 	struct ifnet *t;
-	bool found;
+	int error = 0;
 
-	if (pifp->if_type != IFT_L2VLAN || vlan_trunkdev_p == NULL)
-		return (false);
+	if (pifp->if_type != IFT_L2VLAN)
+		return (0);
+	if (vlan_trunkdev_p == NULL) {		/* vlan(4) unloaded under its interface */
+		*why = "a vlan whose trunk cannot be read";
+		return (EINVAL);
+	}
 	NET_EPOCH_ENTER(et);
 	for (t = pifp; t != NULL && t->if_type == IFT_L2VLAN; t = VLAN_TRUNKDEV(t))
 		continue;
-	found = t != NULL && laggkit_is_aggregate(t);
+	if (t == NULL) {
+		*why = "a vlan with no parent (vlandev)";
+		error = EINVAL;
+	} else if (laggkit_is_aggregate(t)) {
+		*why = "a vlan on a laggkit interface";
+		error = EINVAL;
+	}
 	NET_EPOCH_EXIT(et);
-	return (found);
+	return (error);
 }
 
 /* Refuse what cannot be a member, before the core hears of it. */
@@ -317,21 +374,30 @@ static int
 laggkit_port_check(struct laggkit_softc *sc, struct ifnet *pifp)
 {
 	struct laggkit_port *lp;
+	const char *why;
 
 	sx_assert(&laggkit_sx, SA_XLOCKED);
+	LAGGKIT_XLOCK_ASSERT(sc);
 	if (sc->sc_destroying)
 		return (ENXIO);
 	if (pifp == sc->sc_ifp || laggkit_is_aggregate(pifp)) {
 		if_printf(sc->sc_ifp, "a laggkit interface cannot be a member\n");
 		return (EINVAL);
 	}
-	if (laggkit_on_aggregate(pifp)) {
-		if_printf(sc->sc_ifp, "%s is a vlan on a laggkit interface: it cannot be a "
-		    "member\n", pifp->if_xname);
+	if (laggkit_vlan_check(pifp, &why) != 0) {
+		if_printf(sc->sc_ifp, "%s is %s: it cannot be a member (transmit loop)\n",
+		    pifp->if_xname, why);
 		return (EINVAL);
 	}
-	if ((lp = laggkit_port_lookup(pifp)) != NULL)
+	if ((lp = laggkit_record_lookup(pifp)) != NULL && lp->lp_sc != NULL)
 		return (lp->lp_sc == sc ? EEXIST : EBUSY);
+	if (lp != NULL && pifp->if_input != laggkit_port_input &&
+	    pifp->if_input != lp->lp_input) {
+		/* a ghost: the subsystem that took its input over still has it */
+		if_printf(sc->sc_ifp, "%s: its input is held by another subsystem "
+		    "(netmap?); detach that first\n", pifp->if_xname);
+		return (EBUSY);
+	}
 	/* already a lagg(4) member (lagg retypes its ports) or a bridge(4) member */
 	if (pifp->if_type == IFT_IEEE8023ADLAG || pifp->if_lagg != NULL ||
 	    pifp->if_bridge != NULL) {
@@ -339,8 +405,10 @@ laggkit_port_check(struct laggkit_softc *sc, struct ifnet *pifp)
 		    pifp->if_xname);
 		return (EBUSY);
 	}
-	if (pifp->if_type != IFT_ETHER && pifp->if_type != IFT_L2VLAN)
+	if (pifp->if_type != IFT_ETHER && pifp->if_type != IFT_L2VLAN) {
+		if_printf(sc->sc_ifp, "%s is not an Ethernet interface\n", pifp->if_xname);
 		return (EPROTONOSUPPORT);
+	}
 	if (strcmp(pifp->if_dname, "lagg") == 0) {
 		if_printf(sc->sc_ifp, "stacking on %s is not supported\n", pifp->if_xname);
 		return (EINVAL);
@@ -354,7 +422,8 @@ int
 laggkit_port_add(struct laggkit_softc *sc, struct ifnet *pifp, uint16_t prio)
 {
 	struct lk_port_info info;
-	struct laggkit_port *lp;
+	struct laggkit_port *lp, *ghost;
+	laggkit_input_fn *input;
 	uint32_t idx;
 	int error;
 
@@ -391,11 +460,14 @@ laggkit_port_add(struct laggkit_softc *sc, struct ifnet *pifp, uint16_t prio)
 	lp->lp_ifp = pifp;
 	lp->lp_index = idx;
 	lp->lp_was_up = (pifp->if_flags & IFF_UP) != 0;
+	lp->lp_stacked = pifp->if_type == IFT_L2VLAN;
 	if_ref(pifp);
 	atomic_store_rel_ptr((volatile uintptr_t *)&sc->sc_ports[idx], (uintptr_t)lp);
 
 	error = laggkit_settle_port(sc, lp);
 	if (error != 0) {
+		if_printf(sc->sc_ifp, "%s not added: it refused the aggregate's %s\n",
+		    pifp->if_xname, pifp->if_mtu != sc->sc_ifp->if_mtu ? "MTU" : "MAC");
 		/* unwind: the core restores the original MAC/MTU through the same path */
 		LAGGKIT_CORE_LOCK(sc);
 		(void)lk_port_remove(sc->sc_core, idx);
@@ -414,9 +486,18 @@ laggkit_port_add(struct laggkit_softc *sc, struct ifnet *pifp, uint16_t prio)
 	if ((sc->sc_ifp->if_drv_flags & IFF_DRV_RUNNING) != 0)
 		laggkit_port_setup(pifp, true);
 
-	/* Divert input last: from here on the member's frames belong to the aggregate. */
-	lp->lp_input = pifp->if_input;
+	/*
+	 * Divert input last: from here on the member's frames belong to the aggregate. A ghost
+	 * of this NIC (checked above: our input or its own is back on it) knows its own.
+	 */
+	ghost = laggkit_record_lookup(pifp);
+	input = ghost != NULL ? ghost->lp_input : pifp->if_input;
+	lp->lp_input = input;
 	CK_LIST_INSERT_HEAD(laggkit_bucket(pifp), lp, lp_hash);
+	if (ghost != NULL) {
+		CK_LIST_REMOVE(ghost, lp_hash);
+		NET_EPOCH_CALL(laggkit_port_free, &ghost->lp_epoch_ctx);
+	}
 	atomic_store_rel_ptr((volatile uintptr_t *)&pifp->if_input,
 	    (uintptr_t)laggkit_port_input);
 
@@ -435,12 +516,33 @@ laggkit_port_free(epoch_context_t ctx)
 }
 
 /*
- * Give a member back. departing: its ifnet is going away (driver detach, VNET move), so
- * nothing is restored on it; otherwise MAC, MTU, multicast, promiscuous and IFF_UP return to
- * what they were before it joined.
+ * A former member whose if_input is not ours: another subsystem saved laggkit_port_input()
+ * and may call it, or put it back, later. Keep a record that knows the original input.
+ */
+static void
+laggkit_ghost_add(struct laggkit_softc *sc, struct laggkit_port *lp)
+{
+	struct laggkit_port *g;
+
+	sx_assert(&laggkit_sx, SA_XLOCKED);
+	if_printf(sc->sc_ifp, "%s: its input was taken over by another subsystem (netmap?) "
+	    "while a member; laggkit stays loaded until that is undone\n",
+	    lp->lp_ifp->if_xname);
+	g = malloc(sizeof(*g), M_LAGGKIT, M_WAITOK | M_ZERO);
+	g->lp_ifp = lp->lp_ifp;
+	g->lp_input = lp->lp_input;
+	if_ref(g->lp_ifp);
+	CK_LIST_INSERT_HEAD(laggkit_bucket(g->lp_ifp), g, lp_hash);
+}
+
+/*
+ * Give a member back. LAGGKIT_LEAVE: MAC, MTU, multicast, promiscuous and IFF_UP return to
+ * what they were before it joined. LAGGKIT_MOVED: the NIC is moving to another VNET; the
+ * same except IFF_UP, which the move itself clears. LAGGKIT_GONE: its driver is detaching,
+ * or touching it could re-enter us (a vlan whose trunk became laggkit): restore nothing.
  */
 void
-laggkit_port_del(struct laggkit_softc *sc, struct laggkit_port *lp, bool departing)
+laggkit_port_del(struct laggkit_softc *sc, struct laggkit_port *lp, int how)
 {
 	struct ifnet *pifp = lp->lp_ifp;
 
@@ -448,20 +550,18 @@ laggkit_port_del(struct laggkit_softc *sc, struct laggkit_port *lp, bool departi
 	LAGGKIT_XLOCK_ASSERT(sc);
 
 	/* Input first, so no new frame of this member reaches the core. */
-	if (pifp->if_input == laggkit_port_input)
-		atomic_store_rel_ptr((volatile uintptr_t *)&pifp->if_input,
-		    (uintptr_t)lp->lp_input);
-	else
-		if_printf(sc->sc_ifp, "%s: if_input was replaced by another driver; "
-		    "left as it is\n", pifp->if_xname);
 	CK_LIST_REMOVE(lp, lp_hash);
-	lp->lp_departing = departing;
+	if (atomic_cmpset_rel_ptr((volatile uintptr_t *)&pifp->if_input,
+	    (uintptr_t)laggkit_port_input, (uintptr_t)lp->lp_input) == 0 &&
+	    (pifp->if_flags & IFF_DYING) == 0)
+		laggkit_ghost_add(sc, lp);
+	lp->lp_departing = how == LAGGKIT_GONE;
 
 	LAGGKIT_CORE_LOCK(sc);
 	(void)lk_port_remove(sc->sc_core, lp->lp_index);
 	LAGGKIT_CORE_UNLOCK(sc);
-	(void)laggkit_settle_port(sc, lp);	/* MAC/MTU back, unless departing */
-	if (!departing) {
+	(void)laggkit_settle_port(sc, lp);	/* MAC/MTU back, unless gone */
+	if (how != LAGGKIT_GONE) {
 		if (lp->lp_promisc)
 			(void)ifpromisc(pifp, 0);
 		if (lp->lp_allmulti)
@@ -470,7 +570,8 @@ laggkit_port_del(struct laggkit_softc *sc, struct laggkit_port *lp, bool departi
 		 * Both ways: an aggregate taken down took its members down with it, and a
 		 * member that was up before joining must come back up when it leaves.
 		 */
-		laggkit_port_setup(pifp, lp->lp_was_up != 0);
+		if (how == LAGGKIT_LEAVE)
+			laggkit_port_setup(pifp, lp->lp_was_up != 0);
 	}
 	/* Stop transmit from picking it, then free once readers are done. */
 	lp->lp_departing = 1;
@@ -481,13 +582,27 @@ laggkit_port_del(struct laggkit_softc *sc, struct laggkit_port *lp, bool departi
 
 /* ---- Receive ----------------------------------------------------------------------------- */
 
-/* A frame for a port that is no longer ours (raced with removal): give it to its owner. */
+/*
+ * A frame of a NIC that is not (only) ours. A ghost knows its original input: put that back
+ * if our function was handed back (netmap detached), and deliver there. A member another
+ * aggregator took gets the frame through its own input too (ether_input, where lagg(4) and
+ * bridge(4) hook in) until laggkit_members_check() lets it go. Otherwise the port raced with
+ * its removal: its owner's input is in place already.
+ */
 static void
-laggkit_port_input_orphan(struct ifnet *ifp, struct mbuf *m)
+laggkit_port_input_orphan(struct ifnet *ifp, struct laggkit_port *rec, struct mbuf *m)
 {
 	laggkit_input_fn *fn = ifp->if_input;
 	struct mbuf *next;
 
+	NET_EPOCH_ASSERT();
+	if (rec != NULL && rec->lp_sc == NULL)
+		(void)atomic_cmpset_rel_ptr((volatile uintptr_t *)&ifp->if_input,
+		    (uintptr_t)laggkit_port_input, (uintptr_t)rec->lp_input);
+	else if (rec != NULL)
+		taskqueue_enqueue(taskqueue_thread, &laggkit_check_task);
+	if (rec != NULL)
+		fn = rec->lp_input;
 	if (fn != laggkit_port_input) {
 		fn(ifp, m);
 		return;
@@ -509,10 +624,22 @@ laggkit_port_input_one(struct laggkit_port *lp, struct mbuf *m)
 	uint8_t ctl[LAGGKIT_CTL_MAX];
 	uint32_t len;
 
+	NET_EPOCH_ASSERT();
 	if (m->m_len < ETHER_HDR_LEN && (m = m_pullup(m, ETHER_HDR_LEN)) == NULL) {
 		if_inc_counter(ifp, IFCOUNTER_IERRORS, 1);
 		return;
 	}
+#ifdef M_HASFCS	/* 13 and 14; FreeBSD 15 removed the flag (no driver keeps the FCS) */
+	/*
+	 * The member's ether_input, bypassed here, would strip a trailing FCS: without that
+	 * a LACPDU is 4 bytes too long for the core and the aggregate's ether_input strips it
+	 * from data frames only.
+	 */
+	if ((m->m_flags & M_HASFCS) != 0) {
+		m_adj(m, -ETHER_CRC_LEN);
+		m->m_flags &= ~M_HASFCS;
+	}
+#endif
 	/* tcpdump on a member keeps working, as with lagg(4) */
 	ETHER_BPF_MTAP(lp->lp_ifp, m);
 	/* the member's ether_input, which counts its received bytes, is bypassed */
@@ -558,9 +685,9 @@ laggkit_port_input(struct ifnet *ifp, struct mbuf *m)
 	struct mbuf *next;
 
 	NET_EPOCH_ENTER(et);
-	lp = laggkit_port_lookup(ifp);
-	if (lp == NULL) {
-		laggkit_port_input_orphan(ifp, m);
+	lp = laggkit_record_lookup(ifp);
+	if (lp == NULL || lp->lp_sc == NULL || __predict_false(laggkit_port_taken(ifp))) {
+		laggkit_port_input_orphan(ifp, lp, m);
 	} else {
 		for (; m != NULL; m = next) {
 			next = m->m_nextpkt;
@@ -600,12 +727,17 @@ laggkit_ifnet_event(void *arg __unused, struct ifnet *ifp, int event __unused)
 	laggkit_port_changed(ifp);
 }
 
-/* A member is being detached or moved to another VNET: drop it now, restoring nothing. */
+/*
+ * A member is being detached (IFF_DYING: restore nothing, the driver is going) or moved to
+ * another VNET (give it back as it was, so it arrives there with its own MAC, MTU and flags).
+ * A ghost of a detaching NIC goes with it.
+ */
 static void
 laggkit_ifnet_departure(void *arg __unused, struct ifnet *ifp)
 {
 	struct laggkit_softc *sc;
 	struct laggkit_port *lp;
+	bool gone = (ifp->if_flags & IFF_DYING) != 0;
 
 	if ((ifp->if_flags & IFF_RENAMING) != 0 || laggkit_is_aggregate(ifp))
 		return;
@@ -615,13 +747,17 @@ laggkit_ifnet_departure(void *arg __unused, struct ifnet *ifp)
 	 * and left would let it take a NIC whose driver is on its way out.
 	 */
 	sx_xlock(&laggkit_sx);
-	lp = laggkit_port_lookup(ifp);
-	if (lp != NULL) {
+	lp = laggkit_record_lookup(ifp);
+	if (lp != NULL && lp->lp_sc != NULL) {
 		sc = lp->lp_sc;
 		LAGGKIT_XLOCK(sc);
-		if_printf(sc->sc_ifp, "member %s departed\n", ifp->if_xname);
-		laggkit_port_del(sc, lp, true);
+		if_printf(sc->sc_ifp, "member %s %s\n", ifp->if_xname,
+		    gone ? "departed" : "left for another VNET");
+		laggkit_port_del(sc, lp, gone ? LAGGKIT_GONE : LAGGKIT_MOVED);
 		LAGGKIT_XUNLOCK(sc);
+	} else if (lp != NULL && gone) {
+		CK_LIST_REMOVE(lp, lp_hash);
+		NET_EPOCH_CALL(laggkit_port_free, &lp->lp_epoch_ctx);
 	}
 	sx_xunlock(&laggkit_sx);
 }
@@ -636,9 +772,8 @@ laggkit_iflladdr(void *arg __unused, struct ifnet *ifp)
 	struct laggkit_softc *sc;
 	struct lk_status st;
 
-	if (!laggkit_is_aggregate(ifp))
+	if ((sc = laggkit_acquire(ifp)) == NULL)
 		return;
-	sc = ifp->if_softc;
 	LAGGKIT_XLOCK(sc);
 	if (!sc->sc_destroying) {
 		LAGGKIT_CORE_LOCK(sc);
@@ -648,6 +783,7 @@ laggkit_iflladdr(void *arg __unused, struct ifnet *ifp)
 		LAGGKIT_CORE_UNLOCK(sc);
 	}
 	LAGGKIT_XUNLOCK(sc);
+	laggkit_release(sc);
 }
 
 /*
@@ -659,9 +795,11 @@ laggkit_vlan_forward(struct ifnet *ifp, uint16_t vtag, bool config)
 {
 	struct laggkit_softc *sc;
 
-	if (!laggkit_is_aggregate(ifp))
+	/* any vlan's trunk may have changed: check every stacked member, later and unlocked */
+	if (config)
+		taskqueue_enqueue(taskqueue_thread, &laggkit_check_task);
+	if ((sc = laggkit_acquire(ifp)) == NULL)
 		return;
-	sc = ifp->if_softc;
 	LAGGKIT_XLOCK(sc);
 	for (int i = 0; i < LK_MAX_PORTS && !sc->sc_destroying; i++) {
 		struct laggkit_port *lp = sc->sc_ports[i];
@@ -674,6 +812,7 @@ laggkit_vlan_forward(struct ifnet *ifp, uint16_t vtag, bool config)
 			EVENTHANDLER_INVOKE(vlan_unconfig, lp->lp_ifp, vtag);
 	}
 	LAGGKIT_XUNLOCK(sc);
+	laggkit_release(sc);
 }
 
 static void
@@ -686,6 +825,137 @@ static void
 laggkit_vlan_unconfig(void *arg __unused, struct ifnet *ifp, uint16_t vtag)
 {
 	laggkit_vlan_forward(ifp, vtag, false);
+}
+
+/*
+ * Members that stopped being laggkit's alone, dropped restoring nothing on them:
+ * - vlan(4) can give a member vlan a trunk at any time, and so close a loop through laggkit
+ *   after the member joined. Giving a vlan its flags back goes through its trunk, which now
+ *   leads into us (our locks are held). Until this runs, the transmit nesting guard in
+ *   if_laggkit.c bounds the loop.
+ * - lagg(4) or bridge(4) took the member (laggkit_port_taken): two aggregators must not
+ *   drive one NIC, and theirs now owns its MAC, MTU and flags.
+ */
+static void
+laggkit_members_check(void *arg __unused, int pending __unused)
+{
+	struct laggkit_softc *sc;
+	const char *why;
+
+	sx_xlock(&laggkit_sx);
+	LIST_FOREACH(sc, &laggkit_list, sc_entry) {
+		CURVNET_SET(sc->sc_ifp->if_vnet);
+		LAGGKIT_XLOCK(sc);
+		for (int i = 0; i < LK_MAX_PORTS && !sc->sc_destroying; i++) {
+			struct laggkit_port *lp = sc->sc_ports[i];
+
+			if (lp == NULL)
+				continue;
+			if (laggkit_port_taken(lp->lp_ifp))
+				why = "taken by lagg(4) or bridge(4)";
+			else if (!lp->lp_stacked || laggkit_vlan_check(lp->lp_ifp, &why) == 0)
+				continue;
+			if_printf(sc->sc_ifp, "%s is %s: removed; its MAC, MTU and flags are "
+			    "left as they are\n", lp->lp_ifp->if_xname, why);
+			laggkit_port_del(sc, lp, LAGGKIT_GONE);
+		}
+		LAGGKIT_XUNLOCK(sc);
+		CURVNET_RESTORE();
+	}
+	sx_xunlock(&laggkit_sx);
+}
+
+/*
+ * The aggregate's IPv4 and IPv6 addresses, for the core's failover announcements. Only the
+ * core's mutex is taken: this runs inside address configuration, under the stack's locks.
+ */
+static void
+laggkit_ifaddr(void *arg __unused, struct ifnet *ifp, struct ifaddr *ifa, int event)
+{
+	struct laggkit_softc *sc;
+	const uint8_t *addr = NULL;
+	int family = 0, err;
+#ifdef INET6
+	struct in6_addr a6;
+#endif
+
+	if (ifa->ifa_addr == NULL)
+		return;
+	switch (ifa->ifa_addr->sa_family) {
+#ifdef INET
+	case AF_INET:
+		family = 4;
+		addr = (const uint8_t *)&((struct sockaddr_in *)ifa->ifa_addr)->sin_addr;
+		break;
+#endif
+#ifdef INET6
+	case AF_INET6:
+		/* the kernel keeps a link-local's scope inside the address: not on the wire */
+		a6 = ((struct sockaddr_in6 *)ifa->ifa_addr)->sin6_addr;
+		(void)in6_clearscope(&a6);
+		family = 6;
+		addr = (const uint8_t *)&a6;
+		break;
+#endif
+	default:
+		return;
+	}
+	/*
+	 * Not laggkit_acquire(): its release could be the last and free the softc here, which
+	 * sleeps. Holding laggkit_ref_mtx keeps the destroy from dropping its reference meanwhile.
+	 */
+	if (!laggkit_is_aggregate(ifp))
+		return;
+	err = LK_OK;
+	laggkit_ref_lock();
+	if ((sc = ifp->if_softc) != NULL) {
+		LAGGKIT_CORE_LOCK(sc);
+		if (sc->sc_destroying)
+			err = LK_OK;
+		else if (event == IFADDR_EVENT_ADD)
+			err = lk_announce_addr_add(sc->sc_core, family, addr);
+		else
+			err = lk_announce_addr_del(sc->sc_core, family, addr);
+		LAGGKIT_CORE_UNLOCK(sc);
+	}
+	laggkit_ref_unlock();
+	if (err != LK_OK && err != LK_EEXIST && err != LK_ENOENT)
+		if_printf(ifp, "address not announced on failover (%s; at most %d are)\n",
+		    lk_strerror(err), LK_MAX_ANNOUNCE_ADDRS);
+}
+
+/*
+ * Unload: every ghost must be resolved. If our input is back on its NIC, put the original
+ * there; if the original is there, nothing holds us. If a third function is there, it may
+ * have saved ours and call it after the module is gone: refuse (EBUSY).
+ */
+int
+laggkit_ghosts_fini(void)
+{
+	struct laggkit_port *g, *tmp;
+	int error = 0;
+
+	sx_xlock(&laggkit_sx);
+	for (int i = 0; i < LAGGKIT_PORTHASH; i++) {
+		CK_LIST_FOREACH_SAFE(g, &laggkit_porthash[i], lp_hash, tmp) {
+			struct ifnet *ifp = g->lp_ifp;
+
+			if (g->lp_sc != NULL)
+				continue;
+			(void)atomic_cmpset_rel_ptr((volatile uintptr_t *)&ifp->if_input,
+			    (uintptr_t)laggkit_port_input, (uintptr_t)g->lp_input);
+			if (ifp->if_input != g->lp_input) {
+				printf("laggkit: %s: its input is still held by another subsystem "
+				    "(netmap: valectl -d); not unloading\n", ifp->if_xname);
+				error = EBUSY;
+				continue;
+			}
+			CK_LIST_REMOVE(g, lp_hash);
+			NET_EPOCH_CALL(laggkit_port_free, &g->lp_epoch_ctx);
+		}
+	}
+	sx_xunlock(&laggkit_sx);
+	return (error);
 }
 
 void
@@ -705,15 +975,21 @@ laggkit_port_events_init(void)
 	    laggkit_vlan_config, NULL, EVENTHANDLER_PRI_ANY);
 	laggkit_vlan_unconfig_tag = EVENTHANDLER_REGISTER(vlan_unconfig,
 	    laggkit_vlan_unconfig, NULL, EVENTHANDLER_PRI_ANY);
+	laggkit_ifaddr_tag = EVENTHANDLER_REGISTER(ifaddr_event_ext,
+	    laggkit_ifaddr, NULL, EVENTHANDLER_PRI_ANY);
+	TASK_INIT(&laggkit_check_task, 0, laggkit_members_check, NULL);
 }
 
 void
 laggkit_port_events_fini(void)
 {
+	EVENTHANDLER_DEREGISTER(ifaddr_event_ext, laggkit_ifaddr_tag);
 	EVENTHANDLER_DEREGISTER(vlan_unconfig, laggkit_vlan_unconfig_tag);
 	EVENTHANDLER_DEREGISTER(vlan_config, laggkit_vlan_config_tag);
 	EVENTHANDLER_DEREGISTER(iflladdr_event, laggkit_lladdr_tag);
 	EVENTHANDLER_DEREGISTER(ifnet_event, laggkit_ifevent_tag);
 	EVENTHANDLER_DEREGISTER(ifnet_link_event, laggkit_link_tag);
 	EVENTHANDLER_DEREGISTER(ifnet_departure_event, laggkit_departure_tag);
+	/* deregistered handlers may have queued it just before */
+	taskqueue_drain(taskqueue_thread, &laggkit_check_task);
 }

@@ -13,18 +13,33 @@
  *   net.link.laggkit.<unit>.events    the core's event ring (text)
  *
  * A VNET jail may create a laggkitN whose unit is already used in another VNET; its node is
- * then named "<unit>_<n>" so that the two never share leaves.
+ * then named "<unit>_<n>" so that the two never share leaves. The per-interface nodes are
+ * one tree for every VNET (sysctl(9) has no per-VNET dynamic nodes), so each handler lets a
+ * jailed caller reach only the aggregates of its own VNET; the host sees them all.
  */
 
 #include "laggkit_var.h"
 
 #include <sys/sbuf.h>
+#include <sys/jail.h>
+#include <sys/proc.h>
 
 #include "laggkit_lagg.h"
 
 SYSCTL_DECL(_net_link);
 static SYSCTL_NODE(_net_link, OID_AUTO, laggkit, CTLFLAG_RW | CTLFLAG_MPSAFE, 0,
     "laggkit link aggregation");
+
+SYSCTL_UINT(_net_link_laggkit, OID_AUTO, inject_create_failure, CTLFLAG_RW,
+    &laggkit_inject_create_failure, 0,
+    "Tests only: make this many interface creations fail after the core started");
+
+/* What is loaded: a deploy compares these with what it built before reloading. */
+static char laggkit_build_id[] = LAGGKIT_BUILD_ID;
+SYSCTL_STRING(_net_link_laggkit, OID_AUTO, build_id, CTLFLAG_RD, laggkit_build_id, 0,
+    "Build id given to make as LAGGKIT_BUILD_ID (\"unknown\" when none)");
+SYSCTL_INT(_net_link_laggkit, OID_AUTO, version, CTLFLAG_RD, SYSCTL_NULL_INT_PTR,
+    LAGGKIT_VERSION, "Module version (as kldstat -v shows it)");
 
 struct laggkit_optdesc {
 	const char	*name;
@@ -108,6 +123,21 @@ laggkit_apply_defaults(struct laggkit_softc *sc)
 
 /* ---- Per-interface handlers -------------------------------------------------------------- */
 
+/* A jailed caller reaches only the aggregates of its own VNET (see the top of the file). */
+static int
+laggkit_sysctl_visible(struct laggkit_softc *sc, struct sysctl_req *req)
+{
+#ifdef VIMAGE
+	if (req->td != NULL && jailed(req->td->td_ucred) &&
+	    TD_TO_VNET(req->td) != sc->sc_ifp->if_vnet)
+		return (ENOENT);
+#else
+	(void)sc;
+	(void)req;
+#endif
+	return (0);
+}
+
 static int
 laggkit_sysctl_opt(SYSCTL_HANDLER_ARGS)
 {
@@ -116,11 +146,14 @@ laggkit_sysctl_opt(SYSCTL_HANDLER_ARGS)
 	uint32_t value;
 	int error, v;
 
-	LAGGKIT_XLOCK(sc);
+	error = laggkit_sysctl_visible(sc, req);
+	if (error != 0)
+		return (error);
+	LAGGKIT_SLOCK(sc);
 	LAGGKIT_CORE_LOCK(sc);
 	error = laggkit_errno(lk_get_opt(sc->sc_core, opt, &value));
 	LAGGKIT_CORE_UNLOCK(sc);
-	LAGGKIT_XUNLOCK(sc);
+	LAGGKIT_SUNLOCK(sc);
 	if (error != 0)
 		return (error);
 	v = (int)value;		/* the "IU" format shows and parses it unsigned */
@@ -140,7 +173,11 @@ laggkit_sysctl_proto(SYSCTL_HANDLER_ARGS)
 {
 	struct laggkit_softc *sc = arg1;
 	char name[LAGG_MAX_NAMESIZE];
+	int error;
 
+	error = laggkit_sysctl_visible(sc, req);
+	if (error != 0)
+		return (error);
 	LAGGKIT_CORE_LOCK(sc);
 	strlcpy(name, lk_proto_name(lk_get_proto(sc->sc_core)), sizeof(name));
 	LAGGKIT_CORE_UNLOCK(sc);
@@ -162,8 +199,11 @@ laggkit_sysctl_prio(SYSCTL_HANDLER_ARGS)
 	u_long v;
 	int error;
 
+	error = laggkit_sysctl_visible(sc, req);
+	if (error != 0)
+		return (error);
 	sbuf_new(&sb, buf, sizeof(buf), SBUF_FIXEDLEN);
-	LAGGKIT_XLOCK(sc);
+	LAGGKIT_SLOCK(sc);
 	LAGGKIT_CORE_LOCK(sc);
 	for (uint32_t i = 0; i < LK_MAX_PORTS; i++) {
 		if (lk_get_port_status(sc->sc_core, i, &ps) != LK_OK)
@@ -172,7 +212,7 @@ laggkit_sysctl_prio(SYSCTL_HANDLER_ARGS)
 		    arg2 == 0 ? ps.prio : ps.lacp.actor.port_prio);
 	}
 	LAGGKIT_CORE_UNLOCK(sc);
-	LAGGKIT_XUNLOCK(sc);
+	LAGGKIT_SUNLOCK(sc);
 	sbuf_finish(&sb);
 	error = sysctl_handle_string(oidp, buf, sizeof(buf), req);
 	sbuf_delete(&sb);
@@ -223,8 +263,11 @@ laggkit_sysctl_ports(SYSCTL_HANDLER_ARGS)
 	enum lk_proto proto;
 	int error, n = 0;
 
+	error = laggkit_sysctl_visible(sc, req);
+	if (error != 0)
+		return (error);
 	ps = malloc(LK_MAX_PORTS * sizeof(*ps), M_TEMP, M_WAITOK | M_ZERO);
-	LAGGKIT_XLOCK(sc);
+	LAGGKIT_SLOCK(sc);
 	LAGGKIT_CORE_LOCK(sc);
 	proto = lk_get_proto(sc->sc_core);
 	for (uint32_t i = 0; i < LK_MAX_PORTS; i++) {
@@ -232,7 +275,7 @@ laggkit_sysctl_ports(SYSCTL_HANDLER_ARGS)
 			n++;
 	}
 	LAGGKIT_CORE_UNLOCK(sc);
-	LAGGKIT_XUNLOCK(sc);
+	LAGGKIT_SUNLOCK(sc);
 
 	/* copyout may sleep: format only after the locks are dropped */
 	sb = sbuf_new_for_sysctl(NULL, NULL, 512, req);
@@ -282,6 +325,9 @@ laggkit_sysctl_events(SYSCTL_HANDLER_ARGS)
 	uint32_t n;
 	int error;
 
+	error = laggkit_sysctl_visible(sc, req);
+	if (error != 0)
+		return (error);
 	ev = malloc(LK_EVENT_RING * sizeof(*ev), M_TEMP, M_WAITOK | M_ZERO);
 	LAGGKIT_CORE_LOCK(sc);
 	n = lk_events_read(sc->sc_core, 0, ev, LK_EVENT_RING);
@@ -310,7 +356,11 @@ laggkit_sysctl_stat(SYSCTL_HANDLER_ARGS)
 	struct laggkit_softc *sc = arg1;
 	struct lk_status st;
 	uint64_t v = 0;
+	int error;
 
+	error = laggkit_sysctl_visible(sc, req);
+	if (error != 0)
+		return (error);
 	LAGGKIT_CORE_LOCK(sc);
 	if (lk_get_status(sc->sc_core, &st) == LK_OK) {
 		switch (arg2) {

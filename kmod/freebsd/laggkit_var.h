@@ -67,6 +67,10 @@
 #include "lk_core.h"
 
 #define LAGGKIT_NAME		"laggkit"
+#define LAGGKIT_VERSION		2	/* MODULE_VERSION and net.link.laggkit.version */
+#ifndef LAGGKIT_BUILD_ID			/* set by the Makefile from LAGGKIT_BUILD_ID= */
+#define LAGGKIT_BUILD_ID	"unknown"
+#endif
 #define LAGGKIT_HDR_COPY	128	/* bytes the core may read contiguously (lk_core.h) */
 #define LAGGKIT_CTL_MAX		256	/* largest slow-protocols frame handed to the core */
 #define LAGGKIT_PORTHASH	64	/* buckets of the ifnet -> port lookup (power of two) */
@@ -75,9 +79,16 @@ MALLOC_DECLARE(M_LAGGKIT);
 
 typedef void laggkit_input_fn(struct ifnet *, struct mbuf *);
 
-/* A member port: the NIC, what the glue changed on it, and how to give it back. */
+/*
+ * A member port: the NIC, what the glue changed on it, and how to give it back.
+ *
+ * A "ghost" is a port record with lp_sc == NULL: a former member whose if_input another
+ * subsystem (netmap, ...) had replaced when it left, so laggkit_port_input() could not be
+ * taken out and may be handed back later. It stays in the port hash, so that such a frame
+ * finds its way to the original input, and holds the module loaded (see laggkit_ghosts_fini).
+ */
 struct laggkit_port {
-	struct laggkit_softc	*lp_sc;
+	struct laggkit_softc	*lp_sc;		/* NULL: a ghost */
 	struct ifnet		*lp_ifp;	/* referenced (if_ref) while a member */
 	uint32_t		 lp_index;	/* the core's handle, bit in its port masks */
 	laggkit_input_fn	*lp_input;	/* the port's own if_input, restored on removal */
@@ -85,6 +96,7 @@ struct laggkit_port {
 	struct epoch_context	 lp_epoch_ctx;
 	int			 lp_departing;	/* the ifnet is going away: touch nothing on it */
 	int			 lp_was_up;	/* IFF_UP before it joined */
+	int			 lp_stacked;	/* a vlan(4): transmit counts nesting depth */
 	int			 lp_allmulti;	/* we hold an if_allmulti() reference */
 	int			 lp_promisc;	/* we hold an ifpromisc() reference */
 	int			 lp_link_up;	/* last link state given to the core */
@@ -102,6 +114,7 @@ struct laggkit_pending {
 
 struct laggkit_softc {
 	struct ifnet		*sc_ifp;
+	u_int			 sc_refs;	/* the interface + in-flight ioctls and events */
 	struct lk_softc		*sc_core;
 	struct sx		 sc_sx;
 	struct mtx		 sc_mtx;
@@ -130,6 +143,10 @@ struct laggkit_softc {
 #define LAGGKIT_XLOCK(sc)	sx_xlock(&(sc)->sc_sx)
 #define LAGGKIT_XUNLOCK(sc)	laggkit_unlock(sc)
 #define LAGGKIT_XLOCK_ASSERT(sc) sx_assert(&(sc)->sc_sx, SA_XLOCKED)
+/* Read-only configuration paths (status ioctls, sysctl reads) share the lock. */
+#define LAGGKIT_SLOCK(sc)	sx_slock(&(sc)->sc_sx)
+#define LAGGKIT_SUNLOCK(sc)	sx_sunlock(&(sc)->sc_sx)
+#define LAGGKIT_LOCK_ASSERT(sc)	sx_assert(&(sc)->sc_sx, SA_LOCKED)
 #define LAGGKIT_CORE_LOCK(sc)	mtx_lock(&(sc)->sc_mtx)
 #define LAGGKIT_CORE_UNLOCK(sc)	mtx_unlock(&(sc)->sc_mtx)
 #define LAGGKIT_CORE_ASSERT(sc)	mtx_assert(&(sc)->sc_mtx, MA_OWNED)
@@ -137,7 +154,12 @@ struct laggkit_softc {
 /* if_laggkit.c: module, cloner, the aggregate's ifnet */
 extern struct sx laggkit_sx;
 extern LIST_HEAD(laggkit_head, laggkit_softc) laggkit_list;
+extern u_int laggkit_inject_create_failure;
 int	laggkit_errno(int lkerr);
+struct laggkit_softc *laggkit_acquire(struct ifnet *ifp);
+void	laggkit_release(struct laggkit_softc *sc);
+void	laggkit_ref_lock(void);
+void	laggkit_ref_unlock(void);
 void	laggkit_unlock(struct laggkit_softc *sc);
 bool	laggkit_is_aggregate(const struct ifnet *ifp);
 void	laggkit_frame_view(struct mbuf *m, struct lk_frame *f, uint8_t *buf);
@@ -149,7 +171,8 @@ int	laggkit_lagg_ioctl(struct laggkit_softc *sc, u_long cmd, caddr_t data);
 
 /* laggkit_port.c: members */
 int	laggkit_port_add(struct laggkit_softc *sc, struct ifnet *pifp, uint16_t prio);
-void	laggkit_port_del(struct laggkit_softc *sc, struct laggkit_port *lp, bool departing);
+enum { LAGGKIT_LEAVE, LAGGKIT_MOVED, LAGGKIT_GONE };	/* laggkit_port_del(): how it leaves */
+void	laggkit_port_del(struct laggkit_softc *sc, struct laggkit_port *lp, int how);
 struct laggkit_port *laggkit_port_of(struct laggkit_softc *sc, const struct ifnet *pifp);
 int	laggkit_settle_port(struct laggkit_softc *sc, struct laggkit_port *lp);
 int	laggkit_settle(struct laggkit_softc *sc);
@@ -158,6 +181,7 @@ void	laggkit_ports_promisc(struct laggkit_softc *sc, bool on);
 void	laggkit_link_task(void *arg, int pending);
 void	laggkit_port_events_init(void);
 void	laggkit_port_events_fini(void);
+int	laggkit_ghosts_fini(void);
 
 /* laggkit_host.c: the core's host callbacks */
 extern const struct lk_host_ops laggkit_host_ops;

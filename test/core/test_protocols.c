@@ -261,6 +261,22 @@ test_slow_protocols_split(void)
 	TH_EQ(lk_input(a->sc, 0, &f), LK_RX_DROP);
 }
 
+/*
+ * 802.3 slow protocols are never VLAN-tagged: a 0x8809 frame whose tag the NIC stripped is
+ * data of that VLAN (a PDU tunnelled across it), not this link's LACPDU.
+ */
+static void
+test_slow_protocols_tagged_is_data(void)
+{
+	struct th_host *a = host_with(LK_PROTO_LACP, 1);
+	uint8_t buf[128] = { 0x01, 0x80, 0xc2, 0, 0, 0x02, 2, 0, 0, 0, 0, 9, 0x88, 0x09, 1, 1 };
+	struct lk_frame f = { .data = buf, .caplen = 124, .len = 124, .has_vlan = 1, .vlan_tag = 12 };
+
+	TH_EQ(lk_input(a->sc, 0, &f), LK_RX_DROP);	/* data, and the port does not collect yet */
+	f.has_vlan = 0;
+	TH_EQ(lk_input(a->sc, 0, &f), LK_RX_CONTROL);
+}
+
 /* A protocol change keeps every port (NetBSD drops them) and is an event. */
 static void
 test_proto_change_keeps_ports(void)
@@ -397,6 +413,7 @@ main(void)
 		th_run_case("flow properties", test_lb_properties, &lb_rows[i]);
 	th_run("loadbalance input", test_lb_input);
 	th_run("slow protocols split", test_slow_protocols_split);
+	th_run("tagged slow protocols frame is data", test_slow_protocols_tagged_is_data);
 	th_run("proto change keeps ports", test_proto_change_keeps_ports);
 	return th_summary();
 }

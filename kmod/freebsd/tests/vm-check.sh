@@ -1,0 +1,28 @@
+#!/bin/sh
+# Test step (scripts/test-all.mjs, suite kmod): the ATF suite in a FreeBSD guest under QEMU.
+# Needs a bootable FreeBSD raw image, $LAGGKIT_FREEBSD_IMAGE or by default
+# ~/.cache/laggkit/freebsd/FreeBSD-15-amd64-BASIC-CI.raw, and a FreeBSD tree to build the
+# module from (cross-build-check.sh's). Without them it says why and counts as skipped.
+# $LAGGKIT_FREEBSD_KERNEL (e.g. kernel.debug) boots another kernel of the image.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+cache=${HOME:-/root}/.cache/laggkit/freebsd
+image=${LAGGKIT_FREEBSD_IMAGE:-$cache/FreeBSD-15-amd64-BASIC-CI.raw}
+sysroot=${LAGGKIT_FREEBSD_SYSROOT:-$cache/src}
+
+skip() {
+	echo "skipped: $*"
+	echo "0 passed, 0 failed, 1 skipped"
+	exit 0
+}
+[ -f "$image" ] || skip "no FreeBSD image at $image (set LAGGKIT_FREEBSD_IMAGE)"
+[ -d "$sysroot/sys/conf" ] || skip "no FreeBSD source tree at $sysroot to build the module"
+for t in qemu-system-x86_64 xorriso python3 clang-19; do
+	command -v $t >/dev/null 2>&1 || skip "$t not installed (scripts/setup.sh)"
+done
+out=$(mktemp -d "${TMPDIR:-/tmp}/laggkit-vm.XXXXXX")
+trap 'rm -rf "$out"' EXIT INT TERM
+sh "$here/../cross-build.sh" --sysroot "$sysroot" --out "$out" --build-id vmcheck ||
+	{ echo "0 passed, 1 failed, 0 skipped"; exit 1; }
+exec python3 "$here/vm-run.py" --image "$image" --ko "$out/if_laggkit.ko" \
+	${LAGGKIT_FREEBSD_KERNEL:+--kernel "$LAGGKIT_FREEBSD_KERNEL"} --log "${TMPDIR:-/tmp}/laggkit-vm-console.log"

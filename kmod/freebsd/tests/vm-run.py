@@ -1,0 +1,198 @@
+#!/usr/bin/env python3
+"""Run the ATF suite of kmod/freebsd/tests in a FreeBSD guest under QEMU.
+
+Boots a FreeBSD raw disk image with snapshot=on (the image is never written), hands the guest
+if_laggkit.ko and this directory on an ISO 9660 disc, logs in on the serial console as root
+(empty password), loads the module and runs `kyua test` (or, without kyua in the image, each
+ATF case through atf-sh, or says why not). Everything the guest prints goes to --log; the
+last line on stdout is "N passed, N failed, N skipped".
+
+  vm-run.py --image FreeBSD.raw --ko if_laggkit.ko [--kernel kernel.debug] [--log FILE]
+            [--timeout SECONDS] [--shell]
+
+--kernel boots another kernel directory of the image (/boot/<name>), e.g. the
+INVARIANTS+WITNESS kernel.debug; the guest console is then searched for witness lock order
+reversals and panics, which fail the run.
+"""
+import argparse
+import os
+import re
+import select
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PROMPT = 'LKVM# '
+
+
+class Console:
+    """The guest's serial console on QEMU's stdio, with a transcript."""
+
+    def __init__(self, argv, log):
+        self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT)
+        self.buf = b''
+        self.log = log
+
+    def send(self, text):
+        self.p.stdin.write(text.encode())
+        self.p.stdin.flush()
+
+    def expect(self, pattern, timeout):
+        """Wait for a regex; return the text before and including it."""
+        rx = re.compile(pattern.encode())
+        end = time.time() + timeout
+        while True:
+            m = rx.search(self.buf)
+            if m:
+                out, self.buf = self.buf[:m.end()], self.buf[m.end():]
+                return out.decode(errors='replace')
+            left = end - time.time()
+            if left <= 0 or self.p.poll() is not None:
+                raise TimeoutError(f'no {pattern!r} within {timeout} s')
+            r, _, _ = select.select([self.p.stdout], [], [], min(left, 1.0))
+            if r:
+                chunk = os.read(self.p.stdout.fileno(), 65536)
+                self.log.write(chunk)
+                self.log.flush()
+                self.buf += chunk
+
+    def run(self, cmd, timeout=120):
+        """Run one shell command in the guest; return (status, output)."""
+        self.send(cmd + '; echo "LKRC=$?"\n')
+        out = self.expect(r'LKRC=(\d+)\r?\n' + re.escape(PROMPT), timeout)
+        rc = int(re.search(r'LKRC=(\d+)', out).group(1))
+        body = out.split('\n', 1)[1] if '\n' in out else ''
+        return rc, body.rsplit('LKRC=', 1)[0]
+
+    def close(self):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait()
+
+
+def make_iso(ko, work):
+    root = os.path.join(work, 'iso')
+    os.makedirs(root)
+    shutil.copy(ko, os.path.join(root, 'if_laggkit.ko'))
+    for f in ('Kyuafile', 'laggkit_test.sh', 'laggkit_subr.sh'):
+        shutil.copy(os.path.join(HERE, f), os.path.join(root, f))
+    iso = os.path.join(work, 'laggkit.iso')
+    subprocess.run(['xorriso', '-as', 'mkisofs', '-quiet', '-R', '-o', iso, root], check=True)
+    return iso
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--image', required=True)
+    ap.add_argument('--ko', required=True)
+    ap.add_argument('--kernel', default='')
+    ap.add_argument('--log', default='')
+    ap.add_argument('--timeout', type=int, default=900)
+    ap.add_argument('--qemu', default='qemu-system-x86_64')
+    ap.add_argument('--shell', action='store_true', help='leave the console to the user')
+    a = ap.parse_args()
+
+    work = tempfile.mkdtemp(prefix='laggkit-vm.')
+    log = open(a.log or os.path.join(work, 'console.log'), 'wb')
+    iso = make_iso(a.ko, work)
+    accel = ['-accel', 'tcg,thread=multi']  # /dev/kvm here is nested and broken
+    argv = [a.qemu, '-machine', 'q35', '-m', '2048', '-smp', '2', *accel, '-nographic',
+            '-drive', f'file={a.image},format=raw,if=virtio,snapshot=on',
+            '-drive', f'file={iso},format=raw,if=virtio,readonly=on',
+            '-netdev', 'user,id=n0', '-device', 'virtio-net-pci,netdev=n0',
+            '-serial', 'mon:stdio', '-display', 'none']
+    con = Console(argv, log)
+    started = time.time()
+    passed = failed = skipped = 0
+    try:
+        if a.kernel:
+            # escape to the loader prompt and boot the other kernel
+            con.expect(r'Autoboot in|Hit \[Enter\] to boot', 300)
+            con.send(' ')
+            con.expect(r'OK ', 60)
+            con.send(f'boot {a.kernel}\r')
+        con.expect(r'login: ', 600)
+        boot_s = time.time() - started
+        con.send('root\n')
+        con.expect(r'(Password:|[#$%] )', 60)
+        con.send(f"exec /bin/sh\nPS1='{PROMPT}'; export PS1\n")
+        con.expect(re.escape(PROMPT), 60)
+        con.run('stty -echo', 10)
+        rc, osrel = con.run('sysctl -n kern.osreldate kern.ident', 20)
+        print(f'guest up in {boot_s:.0f} s; kern.osreldate, kern.ident: {" ".join(osrel.split())}')
+        con.run('mkdir -p /tmp/lk && mount -t cd9660 /dev/vtbd1 /tmp/lk || '
+                'mount_cd9660 /dev/vtbd1 /tmp/lk', 30)
+        con.run('mkdir -p /root/lk && cp /tmp/lk/* /root/lk/ && chmod +x /root/lk/*.sh', 30)
+        rc, out = con.run('kldload /root/lk/if_laggkit.ko && sysctl net.link.laggkit.version '
+                          'net.link.laggkit.build_id', 60)
+        print(out.strip())
+        if rc != 0:
+            failed += 1
+            raise RuntimeError('kldload failed')
+        if a.shell:
+            print('console is yours (Ctrl-A X quits QEMU)')
+            os.execvp(a.qemu, argv)  # not reached: interactive use re-boots by hand
+        rc, _ = con.run('command -v kyua', 10)
+        if rc == 0:
+            con.run('cd /root/lk && LAGGKIT_KO=/root/lk/if_laggkit.ko kyua test', a.timeout)
+            rc, rep = con.run('cd /root/lk && kyua report --verbose --results-filter '
+                              'passed,skipped,xfail,broken,failed', 120)
+            print(rep)
+            for line in rep.splitlines():
+                m = re.match(r'\s*laggkit_test:(\S+)\s+->\s+(\w+)', line)
+                if m:
+                    st = m.group(2)
+                    if st == 'passed':
+                        passed += 1
+                    elif st == 'skipped':
+                        skipped += 1
+                    else:
+                        failed += 1
+        else:
+            print('kyua is not in the image: running each case with atf-sh')
+            rc, names = con.run('cd /root/lk && ./laggkit_test.sh -l | '
+                                "awk '/^ident:/ {print $2}'", 30)
+            for name in names.split():
+                rc, out = con.run(f'cd /root/lk && mkdir -p w.{name} && cd w.{name} && '
+                                  f'LAGGKIT_KO=/root/lk/if_laggkit.ko ../laggkit_test.sh '
+                                  f'-r result -s /root/lk {name} >out 2>&1; '
+                                  f'cat result; ../laggkit_test.sh -s /root/lk {name}:cleanup '
+                                  f'>/dev/null 2>&1', 300)
+                res = out.strip().splitlines()[-1] if out.strip() else 'broken'
+                print(f'{name}: {res}')
+                if res.startswith('passed'):
+                    passed += 1
+                elif res.startswith('skipped'):
+                    skipped += 1
+                else:
+                    failed += 1
+        rc, dm = con.run('dmesg | grep -E "laggkit|lock order reversal|panic|WARNING" | '
+                         'tail -40', 30)
+        print('--- guest dmesg (laggkit, witness) ---')
+        print(dm.rstrip())
+        con.run('kldunload if_laggkit', 60)
+    except (TimeoutError, RuntimeError) as e:
+        print(f'vm-run: {e}')
+        failed += 1
+    finally:
+        con.close()
+        log.close()
+        text = open(log.name, 'rb').read().decode(errors='replace')
+        for bad in ('panic:', 'Fatal trap', 'Fatal double fault'):
+            if bad in text:
+                print(f'vm-run: guest console shows "{bad}" (see {log.name})')
+                failed += 1
+        lors = text.count('lock order reversal')
+        if lors:
+            print(f'vm-run: {lors} witness lock order reversal(s) on the console ({log.name})')
+        print(f'console transcript: {log.name}')
+    print(f'{passed} passed, {failed} failed, {skipped} skipped')
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
