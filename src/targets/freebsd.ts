@@ -94,7 +94,8 @@ export function bsdTarget(n: BsdNames, extra: Partial<TargetAdapter>): TargetAda
           'echo "=== ssh"; echo "$SSH_CONNECTION"',
           'echo "=== ifconfig"; ifconfig -a',
           `echo "=== module"; ${n.loadedTest} && { echo loaded; sysctl -n net.link.laggkit.build_id net.link.laggkit.version 2>/dev/null; }`,
-          `echo "=== installed"; [ -f ${n.modulePath} ] && grep -aoE 'laggkit-build-id=[0-9a-z.-]+' ${n.modulePath} | head -n 1`,
+          // The build id is a string in the module's data (LAGGKIT_BUILD_ID): source hash - osreldate.
+          `echo "=== installed"; [ -f ${n.modulePath} ] && grep -aoE '[0-9a-f]{12}-[0-9]{6,9}' ${n.modulePath} | head -n 1`,
           'echo "=== routes"; netstat -rn -f inet 2>/dev/null | awk \'$1 == "default" { print $2, $NF }\'; netstat -rn -f inet6 2>/dev/null | awk \'$1 == "default" { print "v6", $2, $NF }\'',
           'echo "=== bridges"; for b in $(ifconfig -l); do case $b in bridge*) ifconfig $b | sed -n "s/^[[:space:]]*member: \\([^ ]*\\).*/\\1 $b/p";; esac; done',
           `echo "=== src"; ${n.os === 'freebsd' ? "[ -f /usr/src/sys/sys/param.h ] && sed -n 's/^#define[[:space:]]*__FreeBSD_version[[:space:]]*\\([0-9]*\\).*/\\1/p' /usr/src/sys/sys/param.h" : "[ -f /usr/src/sys/sys/param.h ] && sed -n 's/^#define[[:space:]]*__NetBSD_Version__[[:space:]]*\\([0-9]*\\).*/\\1/p' /usr/src/sys/sys/param.h"}`,
@@ -120,7 +121,7 @@ export function bsdTarget(n: BsdNames, extra: Partial<TargetAdapter>): TargetAda
         if (w[0] === 'v6' && w[1]) routes.push({ gateway: w[1], ...(w[2] ? { iface: w[2] } : {}), family: 6 });
         else if (w[0] && w[0] !== 'v6') routes.push({ gateway: w[0], ...(w[1] ? { iface: w[1] } : {}), family: 4 });
       }
-      const installed = /laggkit-build-id=(\S+)/.exec(s.installed ?? '')?.[1];
+      const installed = /^([0-9a-f]{12}-\d+)$/m.exec(s.installed ?? '')?.[1];
       const facts: HostFacts = {
         os: n.os,
         uname,
