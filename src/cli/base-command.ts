@@ -58,7 +58,7 @@ export abstract class LaggkitCommand extends Command {
   /** Report an error per the output contract and exit with its stable code. */
   protected fail(err: LaggkitError): never {
     if (this.jsonMode) {
-      process.stdout.write(JSON.stringify({ ok: false, error: err.toJSON() }) + '\n');
+      process.stdout.write(JSON.stringify({ ok: false, error: err.toJSON(), ...(err.partialResult !== undefined ? { result: err.partialResult } : {}) }) + '\n');
     } else {
       process.stderr.write(`laggkit: ${err.message}\n`);
       if (err.suggestion) process.stderr.write(`  hint: ${err.suggestion}\n`);

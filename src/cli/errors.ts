@@ -38,6 +38,8 @@ export class LaggkitError extends Error {
   readonly code: string;
   readonly suggestion: string | undefined;
   readonly exitClass: ExitClass;
+  /** What was done before the failure (a fleet's per-host outcomes), for --json's envelope. */
+  partialResult?: unknown;
 
   constructor(exitClass: ExitClass, code: string, message: string, suggestion?: string, options?: { cause?: unknown }) {
     super(message, options);

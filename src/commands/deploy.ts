@@ -7,10 +7,21 @@ import fs from 'node:fs';
 import { LaggkitCommand } from '../cli/base-command.js';
 import { UsageError } from '../cli/errors.js';
 import { hostFlags, hostOptions } from '../cli/host-flags.js';
-import { deploy, type DeployResult, type StepRecord } from '../deploy/deploy.js';
+import { deploy, type DeployOptions, type DeployResult, type StepRecord } from '../deploy/deploy.js';
+import { deployFleet, fleetTable, type FleetResult } from '../deploy/fleet.js';
+import { inventoryHosts, parseInventory } from '../deploy/inventory.js';
+import { LaggkitError } from '../cli/errors.js';
 import { PROTOCOLS, parseSpecFile, specFromFlags, type DeploySpec } from '../deploy/spec.js';
 import { adapterFor, openHost } from '../targets/index.js';
 import { validateInt } from '../validate/index.js';
+
+function readInput(file: string, flag: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError('E_READ', `cannot read ${flag} ${file}: ${(err as Error).message}`);
+  }
+}
 
 export default class Deploy extends LaggkitCommand {
   static override summary = 'Deploy laggkit to a host: build, load, configure, verify, confirm (rollback guard), persist';
@@ -23,6 +34,9 @@ export default class Deploy extends LaggkitCommand {
   static override flags = {
     ...hostFlags,
     spec: Flags.string({ description: 'YAML spec file with one or more aggregates (instead of the lagg flags)' }),
+    inventory: Flags.string({ description: 'An Ansible inventory (YAML or INI): deploy to its hosts, a canary first', exclusive: ['host'] }),
+    limit: Flags.string({ description: "With --inventory: Ansible's host pattern (group,host,!excluded,&also)" }),
+    parallel: Flags.integer({ description: 'With --inventory: hosts deployed at once after the canary', default: 4 }),
     name: Flags.string({ description: 'Aggregate name', default: 'laggkit0' }),
     laggproto: Flags.string({ description: 'Protocol', options: [...PROTOCOLS, 'fec'] }),
     laggport: Flags.string({ description: 'A port (repeat); IF:PRI sets its priority', multiple: true }),
@@ -46,52 +60,62 @@ export default class Deploy extends LaggkitCommand {
 
   private steps: StepRecord[] = [];
 
-  protected async execute(): Promise<DeployResult> {
+  protected async execute(): Promise<DeployResult | FleetResult> {
     const { flags } = await this.parse(Deploy);
-    if (!flags.host) throw new UsageError('E_USAGE', 'Give --host HOST', 'Example: laggkit deploy --host root@fbsd1 --laggproto lacp --laggport em0 --laggport em1');
-    let spec: DeploySpec;
+    if (!flags.host && !flags.inventory) throw new UsageError('E_USAGE', 'Give --host HOST or --inventory FILE', 'Example: laggkit deploy --host root@fbsd1 --laggproto lacp --laggport em0 --laggport em1');
+    let spec: DeploySpec | undefined;
     if (flags.spec !== undefined) {
       if (flags.laggproto !== undefined || flags.laggport !== undefined) throw new UsageError('E_USAGE', '--spec and the lagg flags (--laggproto, --laggport...) exclude each other', 'Put everything in the spec file, or use flags only.');
-      let text: string;
-      try {
-        text = fs.readFileSync(flags.spec, 'utf8');
-      } catch (err) {
-        throw new UsageError('E_SPEC_READ', `cannot read --spec ${flags.spec}: ${(err as Error).message}`);
-      }
-      spec = parseSpecFile(text, flags.spec);
-    } else {
+      spec = parseSpecFile(readInput(flags.spec, '--spec'), flags.spec);
+    } else if (flags.laggproto !== undefined || !flags.inventory) {
       spec = specFromFlags(flags);
     }
     const confirmTimeoutSec = validateInt(flags['confirm-timeout'], 5, 3600, '--confirm-timeout');
     const verifyTimeoutSec = validateInt(flags['verify-timeout'], 1, 3600, '--verify-timeout');
     if (verifyTimeoutSec >= confirmTimeoutSec) throw new UsageError('E_USAGE', `--verify-timeout (${verifyTimeoutSec}) must be shorter than --confirm-timeout (${confirmTimeoutSec})`, 'The guard must outlive verification.');
-    const ho = hostOptions(flags, flags.host);
+    const base: Omit<DeployOptions, 'reconnect'> = {
+      build: flags.build as 'remote' | 'local',
+      ...(flags.sysroot ? { sysroot: flags.sysroot } : {}),
+      ...(flags.kernbuild ? { kernbuild: flags.kernbuild } : {}),
+      confirmTimeoutSec,
+      verifyTimeoutSec,
+      ...(flags['verify-ping'] ? { verifyPing: flags['verify-ping'] } : {}),
+      allowManagementPort: flags['allow-management-port'],
+      dryRun: flags['dry-run'],
+      progress: (l) => this.progress(`  ${l}`),
+      onStep: (s) => {
+        this.steps.push(s);
+        if (this.jsonMode) process.stderr.write(`${JSON.stringify({ event: 'step', ...s })}\n`);
+        else process.stderr.write(`${s.ok ? 'ok  ' : 'FAIL'} ${s.step.padEnd(10)} ${(s.ms / 1000).toFixed(1).padStart(6)} s  ${s.detail}\n`);
+      },
+    };
+    if (flags.inventory) {
+      const hosts = inventoryHosts(parseInventory(readInput(flags.inventory, '--inventory'), flags.inventory), flags.limit).map((h) => (spec ? { ...h, spec } : h));
+      const parallel = validateInt(flags.parallel, 1, 256, '--parallel');
+      const fleet = await deployFleet(hosts, parallel, base, hostOptions(flags, ''));
+      if (fleet.exitCode !== 0) {
+        const bad = fleet.hosts.filter((h) => h.exitCode !== 0);
+        const err = new LaggkitError(fleet.exitCode === 8 ? 'rolledBack' : 'remote', 'E_FLEET', `${bad.length} of ${fleet.hosts.length} host(s) failed: ${bad.map((h) => `${h.host}: ${h.detail}`).join('; ')}`, `${fleetTable(fleet)}`);
+        err.partialResult = fleet;
+        throw err;
+      }
+      return fleet;
+    }
+    if (!spec) throw new UsageError('E_USAGE', 'Give --laggproto and --laggport, or --spec FILE');
+    const ho = hostOptions(flags, flags.host as string);
     const host = await openHost(ho);
     try {
-      const adapter = await adapterFor(host);
-      return await deploy(host, adapter, spec, {
-        build: flags.build as 'remote' | 'local',
-        ...(flags.sysroot ? { sysroot: flags.sysroot } : {}),
-        ...(flags.kernbuild ? { kernbuild: flags.kernbuild } : {}),
-        confirmTimeoutSec,
-        verifyTimeoutSec,
-        ...(flags['verify-ping'] ? { verifyPing: flags['verify-ping'] } : {}),
-        allowManagementPort: flags['allow-management-port'],
-        dryRun: flags['dry-run'],
-        reconnect: () => openHost(ho),
-        progress: (l) => this.progress(`  ${l}`),
-        onStep: (s) => {
-          this.steps.push(s);
-          if (this.jsonMode) process.stderr.write(`${JSON.stringify({ event: 'step', ...s })}\n`);
-          else process.stderr.write(`${s.ok ? 'ok  ' : 'FAIL'} ${s.step.padEnd(10)} ${(s.ms / 1000).toFixed(1).padStart(6)} s  ${s.detail}\n`);
-        },
-      });
+      return await deploy(host, await adapterFor(host), spec, { ...base, reconnect: () => openHost(ho) });
     } finally {
       await host.close().catch(() => {});
     }
   }
 
-  protected override render(r: DeployResult): void {
+  protected override render(r: DeployResult | FleetResult): void {
+    if ('canary' in r) {
+      this.log(fleetTable(r));
+      return;
+    }
     const p = r.plan;
     this.log(`${r.host}: ${p.os} ${p.release}${p.osreldate ? ` (osreldate ${p.osreldate})` : ''}, build ${p.buildId}`);
     for (const a of p.aggregates) this.log(`  ${a.name}: ${a.action}${a.action !== 'keep' ? ` (${a.differences.join('; ')})` : ''}`);
