@@ -10,7 +10,7 @@ import { hostFlags, hostOptions } from '../cli/host-flags.js';
 import { deploy, type DeployOptions, type DeployResult, type StepRecord } from '../deploy/deploy.js';
 import { deployFleet, fleetTable, type FleetResult } from '../deploy/fleet.js';
 import { inventoryHosts, parseInventory } from '../deploy/inventory.js';
-import { LaggkitError } from '../cli/errors.js';
+import { EXIT_CODES, LaggkitError, type ExitClass } from '../cli/errors.js';
 import { PROTOCOLS, parseSpecFile, specFromFlags, type DeploySpec } from '../deploy/spec.js';
 import { adapterFor, openHost } from '../targets/index.js';
 import { validateInt } from '../validate/index.js';
@@ -95,7 +95,8 @@ export default class Deploy extends LaggkitCommand {
       const fleet = await deployFleet(hosts, parallel, base, hostOptions(flags, ''));
       if (fleet.exitCode !== 0) {
         const bad = fleet.hosts.filter((h) => h.exitCode !== 0);
-        const err = new LaggkitError(fleet.exitCode === 8 ? 'rolledBack' : 'remote', 'E_FLEET', `${bad.length} of ${fleet.hosts.length} host(s) failed: ${bad.map((h) => `${h.host}: ${h.detail}`).join('; ')}`, `${fleetTable(fleet)}`);
+        const exitClass = (Object.entries(EXIT_CODES).find(([, c]) => c === fleet.exitCode)?.[0] ?? 'remote') as ExitClass;
+        const err = new LaggkitError(exitClass, 'E_FLEET', `${bad.length} of ${fleet.hosts.length} host(s) failed: ${bad.map((h) => `${h.host}: ${h.detail}`).join('; ')}`, `${fleetTable(fleet)}`);
         err.partialResult = fleet;
         throw err;
       }

@@ -124,7 +124,15 @@ export async function planDeploy(host: RemoteHost, adapter: TargetAdapter, spec:
     return { name: a.name, action: d.length || load ? 'reconfigure' : 'keep', differences: load && !d.length ? ['module reloaded'] : d, ports: a.ports.map((p) => p.name) };
   });
   const edits: PersistEdit[] = [];
-  for (const a of spec.aggregates) edits.push(...(await adapter.persistEdits(a, facts, host)));
+  for (const a of spec.aggregates) {
+    for (const e of await adapter.persistEdits(a, facts, host)) {
+      const same = edits.find((x) => sameSetting(x, e));
+      // Host-wide settings (the module's load line, its default tunables) are written once; two
+      // aggregates asking for different host-wide values cannot both be persisted.
+      if (same && same.value !== e.value) throw new UsageError('E_SPEC', `${a.name} needs ${e.kind} ${e.key}=${e.value}, another aggregate ${same.value}: that setting is host-wide`, 'Give the aggregates the same value for it, or deploy them to different hosts.');
+      if (!same) edits.push(e);
+    }
+  }
   const files = new HostFiles(host);
   const persist: { path: string; diff: string }[] = [];
   for (const e of edits) {

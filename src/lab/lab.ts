@@ -13,6 +13,7 @@
  *
  * With --peer netns the right-hand side is a namespace lk-<lab> holding one TAP per link.
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
@@ -172,7 +173,7 @@ export async function labUp(opts: UpOptions = {}): Promise<LabState> {
       const hk = opensshHostKey(file('host_key'));
       khLines.push(knownHostsLine(sshPort, hk.publicKey));
       const seedIso = machine.seed ? buildSeedIso(machine.seed, { hostname: `${name}-${vmName}`, instanceId: `laggkit-${name}-${vmName}`, authorizedKey: key.publicKey, hostKey: hk, mgmtMac }, file('seed.iso')) : undefined;
-      Object.assign(launch, { disk: opts.image, seedIso });
+      Object.assign(launch, { disk: diskOverlay(opts.image as string, file('disk.qcow2')), seedIso });
     }
     launches.push(launch);
     vms.push({ name: vmName, guest, pid: 0, sshPort, sshUser: machine.sshUser, qmpSocket: launch.qmpSocket, consoleSocket: launch.consoleSocket, consoleLog: launch.consoleLog, mgmtMac, nics: nics.map((n) => ({ ...n, link: 'up' })) });
@@ -289,6 +290,21 @@ function nicOf(vm: VmState, nic: string): VmState['nics'][number] {
  * carrier, as when it is unplugged; `oneSide` changes only the named guest's NIC (the far end
  * then notices only through its protocol, e.g. LACP timeouts).
  */
+/**
+ * A copy-on-write overlay of the user's image in the lab folder: the guest writes there (so a
+ * reboot keeps what it wrote, as on a real disk), the user's image is never written, and
+ * `lab down` throws the overlay away with the folder.
+ */
+function diskOverlay(image: string, overlay: string): string {
+  const format = /\.qcow2$/i.test(image) ? 'qcow2' : 'raw';
+  try {
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', format, '-b', path.resolve(image), overlay], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (err) {
+    throw new LabError('E_LAB_IMAGE', `cannot make a disk overlay of ${image}: ${String((err as { stderr?: Buffer }).stderr ?? err).trim()}`, 'Check that the image is readable and that qemu-img (qemu-utils) is installed.');
+  }
+  return overlay;
+}
+
 export async function labLink(name: string, vmName: string, nicName: string, state: 'up' | 'down', oneSide = false): Promise<LinkResult> {
   const s = requireState(name);
   if (s.backend === 'bhyve') return { lab: name, vm: vmName, nic: nicName, state, changed: bhyveLink(s, vmName, nicName, state === 'up') };

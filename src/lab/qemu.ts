@@ -100,7 +100,9 @@ export function qemuArgs(g: GuestLaunch): string[] {
   const m = g.machine;
   const models = nicModels();
   const a: string[] = ['-name', `laggkit-${g.name},process=laggkit-${g.name}`, '-nodefaults', '-no-user-config', '-machine', 'pc', '-accel', g.accel];
-  a.push('-cpu', cpuFor(g.accel), '-m', String(m.memoryMiB), '-smp', String(m.cpus), '-display', 'none', '-no-reboot');
+  // Disk guests may reboot (a deploy's persistence is proven by one); kernel-booted Linux guests
+  // power off for good.
+  a.push('-cpu', cpuFor(g.accel), '-m', String(m.memoryMiB), '-smp', String(m.cpus), '-display', 'none', ...(m.boot === 'kernel' ? ['-no-reboot'] : []));
   if (m.boot === 'kernel') {
     if (!g.kernel || !g.initrd) throw new LabError('E_LAB_IMAGE', `guest ${g.name}: a kernel boot needs a kernel and an initrd`);
     if (m.firmware && firmwareAvailable(m.firmware)) a.push('-bios', m.firmware);
@@ -108,8 +110,9 @@ export function qemuArgs(g: GuestLaunch): string[] {
   } else {
     if (!g.disk) throw new LabError('E_LAB_IMAGE', `guest ${g.name}: a ${m.guest} guest boots from a disk image`, 'Pass --image PATH (see laggkit lab fetch-image).');
     const format = /\.qcow2$/i.test(g.disk) ? 'qcow2' : 'raw';
-    // snapshot=on: the user's image is never written; each lab run starts from the same state.
-    a.push('-drive', `file=${g.disk},format=${format},if=${m.diskInterface ?? 'virtio'},snapshot=on`);
+    // The lab passes an overlay of the user's image (lab.ts): written by the guest, kept across
+    // its reboots, thrown away by lab down. Any other disk is never written (snapshot=on).
+    a.push('-drive', `file=${g.disk},format=${format},if=${m.diskInterface ?? 'virtio'}${g.disk.endsWith('/disk.qcow2') ? '' : ',snapshot=on'}`);
     if (g.seedIso) a.push('-drive', `file=${g.seedIso},format=raw,if=virtio,readonly=on,media=cdrom`);
   }
   let slot = PCI_FIRST_SLOT;

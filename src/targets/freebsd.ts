@@ -249,6 +249,11 @@ export function bsdTarget(n: BsdNames, extra: Partial<TargetAdapter>): TargetAda
       if (spec.inet6.length) edits.push({ kind: 'rc', key: `ifconfig_${spec.name}_ipv6`, value: `inet6 ${spec.inet6[0]}` });
       spec.inet6.slice(1).forEach((a, i) => edits.push({ kind: 'rc', key: `ifconfig_${spec.name}_alias${spec.inet.length - 1 + i}`, value: `inet6 ${a}` }));
       for (const p of spec.ports) edits.push({ kind: 'rc', key: `ifconfig_${p.name}`, value: facts.interfaces[p.name]?.mtu && spec.mtu ? `mtu ${spec.mtu} up` : 'up' });
+      // Options ifconfig has no word for persist as the module's loader tunables for a new
+      // interface's defaults (net.link.laggkit.default_*), which laggkitN starts with at boot.
+      for (const [k, v] of Object.entries(spec.opts)) {
+        if (!IFCONFIG_OPTION_WORDS[k]) edits.push({ kind: 'loader', key: `net.link.laggkit.default_${k}`, value: String(v), ...(loader.file ? { file: loader.file } : {}) });
+      }
       return edits;
     },
 

@@ -4,10 +4,12 @@
  * exactly as a user runs it with the lab's ssh-config. In order: LACP deployed on both guests,
  * traffic across, a cable pulled and plugged back, status, a second deploy that changes
  * nothing, undeploy restoring both guests (files and interfaces), bad input refused with the
- * host unchanged, and a deploy whose verification fails rolled back by the guest's own guard.
+ * host unchanged, and the rollback guard on the guest: a deploy whose verification fails, a
+ * configuration that cuts the management path, and a deploy killed mid-way, each rolled back
+ * by the guest itself.
  */
 import test, { type ExecutionContext, type TestFn } from 'ava';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { testNeeding } from '../support/require.js';
@@ -76,10 +78,12 @@ testNeeding(serial, 'deploy LACP on both guests at once: every step reported, al
 });
 
 testNeeding(serial, 'traffic crosses the aggregate; a cable pulled costs a port, not the path; plugged back it returns', needs, async (t) => {
-  t.regex(await sh('A', 'ping -c 5 -i 0.2 10.77.0.2'), / 0% packet loss/);
+  // Both deploys ran at once; B's side may settle a moment after A's verify passed.
+  await waitFor('B to answer over the aggregate', async () => ((await guestScript(up(), 'A', 'ping -c 1 -W 1 10.77.0.2')).code === 0 ? true : undefined), 20_000, 500);
+  t.regex(await sh('A', 'ping -c 5 -i 0.2 10.77.0.2'), / 0% packet loss/, 'before the pull');
   check(t, await cli(['lab', 'link', 'A', 'em0', 'down', '--name', NAME], env()), 0, 'link down');
-  await waitFor('em0 out of the aggregate on A', async () => ((await ports('A')).find((p) => p.name === 'em0' && !distributing(p)) ? true : undefined), 20_000);
-  t.regex(await sh('A', 'ping -c 5 -i 0.2 10.77.0.2'), / 0% packet loss/);
+  await waitFor('em0 out of the aggregate on both sides', async () => ((await ports('A')).find((p) => p.name === 'em0' && !distributing(p)) && (await ports('B')).find((p) => p.name === 'em0' && !distributing(p)) ? true : undefined), 20_000);
+  t.regex(await sh('A', 'ping -c 5 -i 0.2 10.77.0.2'), / 0% packet loss/, 'with em0 pulled');
   const st = await cli(['status', '--ssh-config', sshConfig, '--host', 'A', '--json'], env());
   check(t, st, 0, 'status');
   const agg = st.json?.result?.aggregates?.[0];
@@ -155,4 +159,59 @@ testNeeding(serial, 'a deploy that fails verification is rolled back by the guar
   t.is(st.json?.result?.guard?.state, 'fired');
   check(t, await cli(['undeploy', '--ssh-config', sshConfig, '--host', 'A'], env()), 0, 'undeploy');
   t.is(await sh('A', SNAPSHOT), before.A ?? '(no snapshot)', 'A as before');
+});
+
+testNeeding(serial, 'lockout: the management NIC as an LACP port (no partner there) cuts SSH; the guest rolls itself back, deploy exits 8 naming the cause', needs, async (t) => {
+  const r = await cli(['deploy', '--ssh-config', sshConfig, '--host', 'A', '--json', '--laggproto', 'lacp', '--lacp-strict', '--laggport', 'mgmt0', '--allow-management-port', '--confirm-timeout', '25', '--verify-timeout', '10'], env(), 300_000);
+  check(t, r, 8, 'deploy');
+  t.is(r.json?.error?.code, 'E_ROLLED_BACK');
+  t.regex(r.json?.error?.message ?? '', /rolled back: no confirmation within 25 s/);
+  const after = await sh('A', 'ip addr show dev mgmt0; pidof laggd || echo no-laggd; cat /var/lib/laggkit/guard/log');
+  t.regex(after, /inet 10\.0\.2\.15\/24/, 'the old address answers SSH again');
+  t.regex(after, /no-laggd/);
+  t.regex(after, /rolling back: no confirmation[\s\S]*rolled back \(restore exit 0\)/);
+  check(t, await cli(['undeploy', '--ssh-config', sshConfig, '--host', 'A'], env()), 0, 'undeploy');
+  t.is(await sh('A', SNAPSHOT), before.A ?? '(no snapshot)', 'A as before');
+});
+
+testNeeding(serial, 'a deploy killed mid-configure leaves a guest that rolls itself back', needs, async (t) => {
+  // B runs no LACP now, so verify would only wait: deploy is killed once configure has begun.
+  const child = spawn(process.execPath, [path.join(repo, 'bin', 'run.js'), ...deployArgs('A', ['--confirm-timeout', '20', '--verify-timeout', '15'])], { env: { ...process.env, ...env() }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  await new Promise<void>((resolve) => {
+    child.stderr.on('data', (d) => {
+      err += d;
+      if (/"step":"install","ok":true/.test(err)) {
+        setTimeout(() => child.kill('SIGKILL'), 1500);
+      }
+    });
+    child.on('exit', () => resolve());
+  });
+  t.regex(err, /"step":"install","ok":true/, err);
+  await waitFor('the guard to roll A back', async () => (/rolled back/.test(await sh('A', 'cat /var/lib/laggkit/guard/log')) ? true : undefined), 90_000, 1000);
+  t.regex(await sh('A', 'cat /var/lib/laggkit/guard/log'), /rolling back: no confirmation within 20 s/);
+  t.regex(await sh('A', 'pidof laggd || echo no-laggd; ip addr show dev em0'), /no-laggd[\s\S]*inet 10\.99\.3\.1\/24/);
+  check(t, await cli(['undeploy', '--ssh-config', sshConfig, '--host', 'A'], env()), 0, 'clean up');
+  t.is(await sh('A', SNAPSHOT), before.A ?? '(no snapshot)', 'A as before');
+});
+
+testNeeding(serial, 'a fleet from an Ansible inventory: canary first, then the rest; a second run changes nothing; a failing canary stops the fleet', needs, async (t) => {
+  const inv = path.join(labRoot, 'hosts.ini');
+  fs.writeFileSync(inv, `[lab]\nA laggkit_inet=10.77.5.1/24\nB laggkit_inet=10.77.5.2/24\n[lab:vars]\nlaggkit_laggproto=failover\nlaggkit_laggports=em0,em1\nlaggkit_opts={failover_rx_all: 1}\n`);
+  const r = await cli(['deploy', '--ssh-config', sshConfig, '--inventory', inv, '--parallel', '2', '--json'], env(), 300_000);
+  check(t, r, 0, 'fleet deploy');
+  t.is(r.json?.result?.canary, 'A');
+  t.deepEqual(r.json?.result?.hosts.map((h: { host: string; outcome: string }) => `${h.host} ${h.outcome}`), ['A deployed', 'B deployed']);
+  t.regex(await sh('A', 'ping -c 3 -i 0.2 10.77.5.2'), / 0% packet loss/);
+  const again = await cli(['deploy', '--ssh-config', sshConfig, '--inventory', inv, '--limit', 'lab:!B'], env());
+  check(t, again, 0, 'second run, B excluded');
+  t.regex(again.stdout, /A \(canary\)\s+A\s+unchanged/);
+  t.notRegex(again.stdout, /^B /m);
+  fs.writeFileSync(inv, `[lab]\nA laggkit_laggports=em9\nB\n[lab:vars]\nlaggkit_laggproto=failover\nlaggkit_laggports=em0\n`);
+  const bad = await cli(['deploy', '--ssh-config', sshConfig, '--inventory', inv, '--json'], env());
+  check(t, bad, 2, 'failing canary');
+  t.is(bad.json?.error?.code, 'E_FLEET');
+  t.deepEqual(bad.json?.result?.hosts.map((h: { host: string; outcome: string }) => `${h.host} ${h.outcome}`), ['A failed', 'B not run']);
+  for (const vm of ['A', 'B']) check(t, await cli(['undeploy', '--ssh-config', sshConfig, '--host', vm], env()), 0, `undeploy ${vm}`);
+  for (const vm of ['A', 'B']) t.is(await sh(vm, SNAPSHOT), before[vm] ?? '(no snapshot)', `${vm} as before`);
 });
