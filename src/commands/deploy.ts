@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import { LaggkitCommand } from '../cli/base-command.js';
 import { UsageError } from '../cli/errors.js';
 import { hostFlags, hostOptions } from '../cli/host-flags.js';
-import { deploy, type DeployOptions, type DeployResult, type StepRecord } from '../deploy/deploy.js';
+import { deploy, type DeployOptions, type DeployPlan, type DeployResult, type StepRecord } from '../deploy/deploy.js';
 import { deployFleet, fleetTable, type FleetResult } from '../deploy/fleet.js';
 import { inventoryHosts, parseInventory } from '../deploy/inventory.js';
 import { EXIT_CODES, LaggkitError, type ExitClass } from '../cli/errors.js';
@@ -103,12 +103,26 @@ export default class Deploy extends LaggkitCommand {
       return fleet;
     }
     if (!spec) throw new UsageError('E_USAGE', 'Give --laggproto and --laggport, or --spec FILE');
+    // A person at a terminal sees the plan and says yes; scripts (--yes, --json, no TTY) do not.
+    if (!flags.yes && !this.jsonMode && !flags['dry-run'] && process.stdin.isTTY && process.stderr.isTTY) base.approve = (plan) => this.ask(plan);
     const ho = hostOptions(flags, flags.host as string);
     const host = await openHost(ho);
     try {
       return await deploy(host, await adapterFor(host), spec, { ...base, reconnect: () => openHost(ho) });
     } finally {
       await host.close().catch(() => {});
+    }
+  }
+
+  private async ask(plan: DeployPlan): Promise<boolean> {
+    const lines = [`${plan.host}: ${plan.os} ${plan.release}, build ${plan.buildId}`, ...plan.aggregates.map((a) => `  ${a.name}: ${a.action} (${a.differences.join('; ')})`), `  module: ${plan.module.reason}`, ...plan.persist.map((f) => f.diff.trimEnd())];
+    process.stderr.write(`${lines.join('\n')}\n`);
+    const { createInterface } = await import('node:readline/promises');
+    const rl = createInterface({ input: process.stdin, output: process.stderr });
+    try {
+      return /^y(es)?$/i.test((await rl.question(`Apply this plan to ${plan.host}? [y/N] `)).trim());
+    } finally {
+      rl.close();
     }
   }
 

@@ -41,6 +41,8 @@ export interface DeployOptions {
   dryRun: boolean;
   onStep: (s: StepRecord) => void;
   progress: (line: string) => void;
+  /** Asked before anything changes, with the plan (a prompt on a terminal); false stops here. */
+  approve?: (plan: DeployPlan) => Promise<boolean>;
   /** Opens a new connection to the same host (confirm must not reuse the first one). */
   reconnect: () => Promise<RemoteHost>;
 }
@@ -306,6 +308,7 @@ export async function deploy(host0: RemoteHost, adapter: TargetAdapter, spec: De
     if (!opts.dryRun) result.aggregates = await aggregateReport(host, adapter, spec);
     return result;
   }
+  if (opts.approve && !(await opts.approve(plan))) throw new UsageError('E_DECLINED', `the plan for ${host.name} was not approved; nothing was changed`, 'Pass --yes to apply without asking.');
   result.changed = true;
   const runtimeChange = plan.module.install || plan.module.load || plan.aggregates.some((a) => a.action !== 'keep');
 

@@ -19,23 +19,31 @@ import type { RemoteHost } from '../targets/host.js';
 
 export const guardDir = (stateDir: string) => `${stateDir}/guard`;
 
-export function guardScript(stateDir: string, timeoutSec: number, hostLabel: string): string {
+export function guardScript(stateDir: string, timeoutSec: number, hostLabel: string, token: string): string {
   const d = shQuote(guardDir(stateDir));
   return `#!/bin/sh
 # laggkit rollback guard for ${hostLabel.replace(/[^A-Za-z0-9@._:-]/g, '?')}, armed by laggkit deploy.
 # Unless a confirmation renames armed to confirmed within ${timeoutSec} s, restore.sh runs and
 # its trace is appended to log. Run "sh guard.sh now REASON" to roll back at once.
+# It acts only on its own arming (the token in armed): a guard left from an earlier deploy
+# can never fire a later one.
 trap '' HUP INT PIPE
 d=${d}
-echo $$ > "$d/pid"
 if [ "$1" = now ]; then
   reason="$2"
 else
+  echo $$ > "$d/pid"
   sleep ${timeoutSec}
   reason="no confirmation within ${timeoutSec} s (the management path may have been cut)"
 fi
+[ "$(cat "$d/armed" 2>/dev/null)" = ${token} ] || exit 0
 mv "$d/armed" "$d/fired" 2>/dev/null || exit 0
 printf '%s\\n' "$reason" > "$d/fired"
+# Fired now: the sleeping guard has nothing left to do.
+if [ "$1" = now ]; then
+  pid=$(cat "$d/pid" 2>/dev/null)
+  [ -n "$pid" ] && { kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null; }
+fi
 {
   echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) rolling back: $reason"
   sh -x "$d/restore.sh"
@@ -55,12 +63,15 @@ else nohup ${argv} </dev/null >/dev/null 2>&1 & fi`;
 /** Write the guard and its restore program, then start it. Returns when it is running. */
 export async function armGuard(host: RemoteHost, stateDir: string, timeoutSec: number, restore: string): Promise<void> {
   const g = guardDir(stateDir);
+  const token = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
   await host.run(['mkdir', '-p', g], { check: true });
+  // A guard still sleeping from an earlier deploy goes first.
+  await host.script(`pid=$(cat ${shQuote(`${g}/pid`)} 2>/dev/null); [ -n "$pid" ] && { kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null; }; true`);
   await host.run(['rm', '-f', `${g}/armed`, `${g}/confirmed`, `${g}/fired`, `${g}/restored`, `${g}/pid`], { check: true });
   await host.writeFile(`${g}/restore.sh`, `#!/bin/sh\n# laggkit: put ${host.name} back as it was before this deploy.\n${restore}\n`, 0o700);
-  await host.writeFile(`${g}/guard.sh`, guardScript(stateDir, timeoutSec, host.name), 0o700);
+  await host.writeFile(`${g}/guard.sh`, guardScript(stateDir, timeoutSec, host.name, token), 0o700);
   await host.script(
-    `d=${shQuote(g)}; date -u +%Y-%m-%dT%H:%M:%SZ > "$d/armed"; echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) armed: ${timeoutSec} s to confirm" >> "$d/log"\n${detached(`sh ${shQuote(`${g}/guard.sh`)}`)}\nn=0; until [ -s "$d/pid" ]; do n=$((n + 1)); [ $n -gt 100 ] && { echo "the guard did not start" >&2; exit 1; }; sleep 0.1; done`,
+    `d=${shQuote(g)}; echo ${token} > "$d/armed"; echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) armed: ${timeoutSec} s to confirm" >> "$d/log"\n${detached(`sh ${shQuote(`${g}/guard.sh`)}`)}\nn=0; until [ -s "$d/pid" ]; do n=$((n + 1)); [ $n -gt 100 ] && { echo "the guard did not start" >&2; exit 1; }; sleep 0.1; done`,
     { check: true },
   );
 }

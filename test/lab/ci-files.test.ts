@@ -50,26 +50,24 @@ testNeeding(test, 'Vagrantfile defines FreeBSD 14/15 and NetBSD 10 boxes, each w
     const ips = nets.map((n) => String(n.options.ip));
     t.true(ips.every((ip) => /^10\.98\.\d\.\d+$/.test(ip)));
     const provs = node.calls.filter((c) => c.method === 'provision');
-    const upload = provs.find((c) => c.options.type === 'file');
-    t.is(upload?.options.source, 'kmod', `${name}: the laggkit kernel sources are uploaded`);
+    t.is(provs.find((c) => c.options.type === 'file'), undefined, `${name}: deploy uploads the sources itself`);
     t.true(fs.existsSync(path.join(repo, 'kmod', 'freebsd', 'Makefile')));
     const shell = provs.find((c) => c.options.type === 'shell');
     t.true(shell?.options.privileged === true, `${name}: shell provisioner as root`);
     const script = path.join(repo, String(shell?.options.path));
     t.true(fs.existsSync(script), `${name}: ${shell?.options.path} exists`);
     execFileSync('sh', ['-n', script]);
-    t.true(provs.indexOf(upload!) < provs.indexOf(shell!), 'sources before the build');
     const trig = d.block!.children.trigger?.calls.find((c) => c.method === 'after' && c.args.includes('up'));
     if (guests[name] === 'freebsd') {
-      // laggkit itself persists the module, with its own conf editor over SSH.
-      t.regex(String(trig?.block?.attrs.name), /^laggkit conf set loader if_laggkit_load YES$/);
+      // laggkit deploy builds, loads, configures and persists the module over the box's ssh-config.
+      t.regex(String(trig?.block?.attrs.name), /^laggkit deploy$/);
       const cmd = String((trig?.block?.attrs.run as { inline?: string } | undefined)?.inline ?? trig?.block?.attrs.info);
-      t.regex(cmd, new RegExp(`conf set loader if_laggkit_load YES --host root@${name} --ssh-config \\.vagrant/${name}\\.ssh_config`));
+      t.regex(cmd, new RegExp(`deploy --host root@${name} --ssh-config \\.vagrant/${name}\\.ssh_config --trust-new-host-key --build remote --laggproto failover --laggport vtnet1 --laggport em0`));
     } else {
       t.is(trig, undefined, `${name}: no FreeBSD module to persist`);
     }
   }
-  t.true(fs.existsSync(path.join(repo, 'src', 'commands', 'conf', 'set.ts')), 'the conf set command the trigger runs exists');
+  t.true(fs.existsSync(path.join(repo, 'src', 'commands', 'deploy.ts')), 'the deploy command the trigger runs exists');
   // The same two link networks on every box, so any two boxes face each other.
   const linkNets = defines.map((d) => d.block!.children.vm!.calls.filter((c) => c.method === 'network').map((c) => c.options.virtualbox__intnet).join(','));
   t.is(new Set(linkNets).size, 1);

@@ -51,9 +51,9 @@ function up(): LabState {
 }
 
 const env = () => ({ LAGGKIT_LAB_DIR: labRoot });
-const deployArgs = (vm: string, extra: string[] = []) => [
+const deployArgs = (vm: string, confirmTimeout = '60', verifyTimeout = '30') => [
   'deploy', '--ssh-config', sshConfig, '--host', vm, '--laggproto', 'lacp', ...PORTS.flatMap((p) => ['--laggport', p]),
-  '--lacp-fast-timeout', '--opt', 'lacp_multi_speed=1', '--inet', `10.77.0.${vm === 'A' ? 1 : 2}/24`, '--confirm-timeout', '60', '--json', ...extra,
+  '--lacp-fast-timeout', '--opt', 'lacp_multi_speed=1', '--inet', `10.77.0.${vm === 'A' ? 1 : 2}/24`, '--confirm-timeout', confirmTimeout, '--verify-timeout', verifyTimeout, '--json',
 ];
 const steps = (r: CliResult) => r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { step: string; ok: boolean; ms: number });
 const sh = async (vm: string, script: string) => (await guestScript(up(), vm, script)).stdout;
@@ -176,7 +176,7 @@ testNeeding(serial, 'lockout: the management NIC as an LACP port (no partner the
 
 testNeeding(serial, 'a deploy killed mid-configure leaves a guest that rolls itself back', needs, async (t) => {
   // B runs no LACP now, so verify would only wait: deploy is killed once configure has begun.
-  const child = spawn(process.execPath, [path.join(repo, 'bin', 'run.js'), ...deployArgs('A', ['--confirm-timeout', '20', '--verify-timeout', '15'])], { env: { ...process.env, ...env() }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [path.join(repo, 'bin', 'run.js'), ...deployArgs('A', '20', '15')], { env: { ...process.env, ...env() }, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   await new Promise<void>((resolve) => {
     child.stderr.on('data', (d) => {

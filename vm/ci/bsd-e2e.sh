@@ -3,10 +3,13 @@
 # runs in its VMs; it also works by hand on a test box: `sh vm/ci/bsd-e2e.sh` as root from a
 # checkout). Prints TAP and writes e2e-report/ (TAP, JSON status, ifconfig captures).
 #
-# FreeBSD: builds if_laggkit.ko against /usr/src, loads it next to the base if_lagg, then joins
-# laggkit0 (lacp) and a base lagg0 (lacp) back to back through two epair(4) links, the lagg0
-# side in a vnet jail, and checks: both aggregate both ports, ping crosses, a port taken down
-# leaves the aggregate working, laggkit's ifconfig parser reads the real ifconfig output.
+# FreeBSD: `laggkit deploy` to this very machine over SSH (root@127.0.0.1, a key made for the
+# run): it builds if_laggkit.ko against /usr/src (--build remote), loads it next to the base
+# if_lagg and joins laggkit0 (lacp) to a base lagg0 (lacp) in a vnet jail through two epair(4)
+# links, with its rollback guard, verify and persistence. Then: both aggregate both ports, ping
+# crosses, a port taken down leaves the aggregate working, `laggkit status` and the ifconfig
+# parser read the real output, a second deploy changes nothing, `laggkit undeploy` restores
+# rc.conf and loader.conf byte for byte and unloads the module.
 # NetBSD: builds the CLI, runs the C core tests, and checks laggkit's parser on the real
 # `ifconfig -a` (NetBSD 10: with a lagg(4) interface configured).
 set -u
@@ -45,30 +48,40 @@ if [ "$os" = FreeBSD ]; then
     ver=$(freebsd-version -u | sed 's/-p[0-9]*$//')
     check "fetch /usr/src for $ver" sh -c "fetch -q -o /tmp/src.txz https://download.freebsd.org/releases/$(uname -m)/$ver/src.txz && tar -C / -xf /tmp/src.txz"
   fi
-  check "if_laggkit.ko builds" make -C kmod/freebsd
+  # deploy reaches this machine as root over SSH with a key of the run's own.
+  key=$report/id_ed25519
+  [ -f "$key" ] || ssh-keygen -q -t ed25519 -N '' -f "$key"
+  mkdir -p /root/.ssh && cat "$key.pub" >>/root/.ssh/authorized_keys
+  grep -q '^PermitRootLogin prohibit-password' /etc/ssh/sshd_config || echo 'PermitRootLogin prohibit-password' >>/etc/ssh/sshd_config
+  service sshd enabled >/dev/null 2>&1 || sysrc sshd_enable=YES >/dev/null
+  service sshd restart >/dev/null 2>&1
+  printf 'Host self\n  HostName 127.0.0.1\n  User root\n  IdentityFile %s\n  UserKnownHostsFile %s/known_hosts\n' "$PWD/$key" "$PWD/$report" >"$report/ssh_config"
   kldload if_lagg 2>/dev/null
-  check "if_laggkit.ko loads next to if_lagg" kldload ./kmod/freebsd/if_laggkit.ko
   a=$(ifconfig epair create); b=$(ifconfig epair create)
   a=${a%a}; b=${b%a}
   check "vnet jail for the base lagg side" sh -c "jail -c name=lkpeer vnet persist && ifconfig ${a}b vnet lkpeer && ifconfig ${b}b vnet lkpeer"
-  check "laggkit0: lacp over ${a}a ${b}a" sh -c "ifconfig laggkit0 create && ifconfig ${a}a up && ifconfig ${b}a up && ifconfig laggkit0 laggproto lacp laggport ${a}a laggport ${b}a 10.66.0.1/24 up"
   check "lagg0 (base) in the jail: lacp over ${a}b ${b}b" jexec lkpeer sh -c "ifconfig lagg0 create && ifconfig ${a}b up && ifconfig ${b}b up && ifconfig lagg0 laggproto lacp laggport ${a}b laggport ${b}b 10.66.0.2/24 up"
-  sleep 5
+  md5 -q /etc/rc.conf /boot/loader.conf >"$report/conf-before.md5" 2>/dev/null
+  words="--build remote --laggproto lacp --laggport ${a}a --laggport ${b}a --inet 10.66.0.1/24 --yes --json"
+  check "laggkit deploy: laggkit0 lacp over ${a}a ${b}a (build, load, verify, confirm, persist)" sh -c "node bin/run.js deploy --ssh-config $report/ssh_config --host self --trust-new-host-key $words >$report/deploy.json"
   ifconfig -v laggkit0 >"$report/laggkit0.txt" 2>&1
   jexec lkpeer ifconfig -v lagg0 >"$report/lagg0.txt" 2>&1
   check "laggkit0: both ports DISTRIBUTING" test "$(grep -c 'DISTRIBUTING' "$report/laggkit0.txt")" -ge 2
   check "base lagg0 agrees: both ports DISTRIBUTING" test "$(grep -c 'DISTRIBUTING' "$report/lagg0.txt")" -ge 2
   check "ping laggkit0 -> lagg0" ping -c 3 -t 5 10.66.0.2
   check "parser reads ifconfig -v laggkit0" parse "$report/laggkit0.txt"
+  check "laggkit status" sh -c "node bin/run.js status --ssh-config $report/ssh_config --host self --json >$report/status.json && grep -q '\"loaded\":true' $report/status.json"
+  check "a second deploy changes nothing" sh -c "node bin/run.js deploy --ssh-config $report/ssh_config --host self --build remote --laggproto lacp --laggport ${a}a --laggport ${b}a --inet 10.66.0.1/24 --yes --json | grep -q '\"changed\":false'"
   ifconfig "${a}a" down
   sleep 4
   ifconfig -v laggkit0 >"$report/laggkit0-port-down.txt" 2>&1
   check "port ${a}a down: aggregate still forwards" ping -c 3 -t 5 10.66.0.2
   ifconfig "${a}a" up
+  check "laggkit undeploy" node bin/run.js undeploy --ssh-config "$report/ssh_config" --host self
+  check "rc.conf and loader.conf as before" sh -c "md5 -q /etc/rc.conf /boot/loader.conf 2>/dev/null | cmp -s - $report/conf-before.md5"
+  check "if_laggkit.ko unloaded" sh -c "! kldstat -q -m if_laggkit"
   jail -r lkpeer >/dev/null 2>&1
-  ifconfig laggkit0 destroy 2>/dev/null
   ifconfig "${a}a" destroy 2>/dev/null; ifconfig "${b}a" destroy 2>/dev/null
-  check "if_laggkit.ko unloads" kldunload if_laggkit
 elif [ "$os" = NetBSD ]; then
   major=$(uname -r | cut -d. -f1)
   if [ "$major" -ge 10 ]; then

@@ -1,9 +1,9 @@
 #!/bin/sh
 # Guest side of the laggkit Vagrant boxes (run as root by the Vagrantfile's shell provisioner).
-# Prepares what laggkit needs to manage the box over SSH, then builds and loads the laggkit
-# kernel module from the sources the file provisioner uploaded to /tmp/laggkit-kmod:
+# Prepares what `laggkit deploy` needs to manage the box over SSH (the Vagrantfile runs deploy
+# after `vagrant up`; deploy builds, loads, configures and persists the module itself):
 #   - root logs in by key (the vagrant user's key), sshd enabled;
-#   - FreeBSD: /usr/src fetched when missing, if_laggkit.ko built, installed, loaded;
+#   - FreeBSD: /usr/src fetched when missing, for deploy's --build remote;
 #   - NetBSD: the base lagg(4) module loaded (laggkit's NetBSD module is not in this tree yet).
 # Idempotent: a second `vagrant provision` changes nothing.
 set -eu
@@ -30,9 +30,6 @@ FreeBSD)
     tar -C / -xf /tmp/src.txz
     rm -f /tmp/src.txz
   fi
-  make -C /tmp/laggkit-kmod/freebsd
-  make -C /tmp/laggkit-kmod/freebsd install
-  kldstat -q -m laggkit || kldload if_laggkit
   ;;
 NetBSD)
   grep -q '^sshd=YES' /etc/rc.conf || echo 'sshd=YES' >>/etc/rc.conf
