@@ -64,9 +64,12 @@ class Console:
         """Run one shell command in the guest; return (status, output)."""
         self.send(cmd + '; echo "LKRC=$?"\n')
         out = self.expect(r'LKRC=(\d+)\r?\n' + re.escape(PROMPT), timeout)
-        rc = int(re.search(r'LKRC=(\d+)', out).group(1))
-        body = out.split('\n', 1)[1] if '\n' in out else ''
-        return rc, body.rsplit('LKRC=', 1)[0]
+        rc = int(re.search(r'LKRC=(\d+)\r?\n' + re.escape(PROMPT), out).group(1))
+        body = out.rsplit('LKRC=', 1)[0].replace('\r', '')
+        lines = body.split('\n')
+        if lines and cmd[:30] in lines[0]:  # the terminal's echo, before stty -echo
+            lines = lines[1:]
+        return rc, '\n'.join(lines)
 
     def close(self):
         if self.p.poll() is None:
