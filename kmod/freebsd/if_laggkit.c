@@ -463,6 +463,36 @@ laggkit_set_mtu(struct laggkit_softc *sc, int mtu)
 	return (error);
 }
 
+/*
+ * `ifconfig laggkitN -txcsum` and the like: as lagg(4), ask every member for the requested
+ * offloads (each keeps those it does not have), then offer what they now share.
+ */
+static int
+laggkit_set_caps(struct laggkit_softc *sc, struct ifreq *ifr)
+{
+	struct ifreq pr;
+	struct ifnet *pifp;
+	int error = 0, err;
+
+	LAGGKIT_XLOCK(sc);
+	for (int i = 0; i < LK_MAX_PORTS && !sc->sc_destroying; i++) {
+		if (sc->sc_ports[i] == NULL || sc->sc_ports[i]->lp_departing)
+			continue;
+		pifp = sc->sc_ports[i]->lp_ifp;
+		memset(&pr, 0, sizeof(pr));
+		strlcpy(pr.ifr_name, pifp->if_xname, sizeof(pr.ifr_name));
+		/* change only the offloads the aggregate manages; keep the member's others */
+		pr.ifr_reqcap = (pifp->if_capenable & ~LAGGKIT_CAPS) |
+		    (ifr->ifr_reqcap & LAGGKIT_CAPS & pifp->if_capabilities);
+		err = pifp->if_ioctl(pifp, SIOCSIFCAP, (caddr_t)&pr);
+		if (err != 0 && error == 0)
+			error = err;
+	}
+	laggkit_update_caps(sc);
+	LAGGKIT_XUNLOCK(sc);
+	return (error);
+}
+
 static int
 laggkit_ioctl(struct ifnet *ifp, u_long cmd, caddr_t data)
 {
@@ -497,6 +527,9 @@ laggkit_ioctl(struct ifnet *ifp, u_long cmd, caddr_t data)
 		break;
 	case SIOCSIFMTU:
 		error = laggkit_set_mtu(sc, ifr->ifr_mtu);
+		break;
+	case SIOCSIFCAP:
+		error = laggkit_set_caps(sc, ifr);
 		break;
 	default:
 		error = ether_ioctl(ifp, cmd, data);

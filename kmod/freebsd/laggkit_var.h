@@ -20,6 +20,11 @@
  *                                   which may sleep. Core callbacks that would have to sleep
  *                                   (port MAC/MTU) are recorded under it and carried out by
  *                                   laggkit_settle() once it is dropped.
+ *   laggkit_ref_mtx (global, leaf)  guards ifp->if_softc of every aggregate: ioctls and event
+ *                                   handlers take a reference on the softc under it
+ *                                   (laggkit_acquire), the destroy clears if_softc under it,
+ *                                   and the last reference frees the softc.
+ *   Read-only ioctls and sysctl reads take sc_sx shared.
  *   The frame path (lk_output/lk_input) takes none of them: it runs inside NET_EPOCH and
  *   reads sc_ports[] and the core's published transmit table. Memory the frame path can
  *   still see is freed through NET_EPOCH_CALL.

@@ -129,6 +129,27 @@ set_ether_body()
 }
 set_ether_cleanup() { lk_cleanup; }
 
+atf_test_case offloads cleanup
+offloads_head()
+{
+	atf_set descr "The aggregate offers the members' common offloads and sets theirs"
+	atf_set require.user root
+}
+offloads_body()
+{
+	lk_init
+	a=$(lk_epair); b=$(lk_epair)
+	l=$(lk_laggkit)
+	atf_check ifconfig $l up laggport ${a}a laggport ${b}a
+	if ifconfig -m ${a}a | grep -q "capabilities=.*TXCSUM"; then
+		atf_check -o match:"options=.*TXCSUM" ifconfig $l
+		atf_check ifconfig $l -txcsum
+		atf_check -o not-match:"options=.*[^6]TXCSUM[^_]" ifconfig ${a}a
+		atf_check -o not-match:"options=.*[^6]TXCSUM[^_]" ifconfig $l
+	fi
+}
+offloads_cleanup() { lk_cleanup; }
+
 atf_test_case updown cleanup
 updown_head()
 {
@@ -370,6 +391,7 @@ atf_init_test_cases()
 	atf_add_test_case destroy_traffic
 	atf_add_test_case linkstate_stress
 	atf_add_test_case set_ether
+	atf_add_test_case offloads
 	atf_add_test_case updown
 	atf_add_test_case member_restore
 	atf_add_test_case vnet_move
