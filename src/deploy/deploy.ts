@@ -107,8 +107,11 @@ function refuse(spec: DeploySpec, facts: HostFacts, adapter: TargetAdapter, opts
     }
     if (a.laggproto === 'lacp' && adapter.os !== 'linux' && a.ports.length === 0) throw new UsageError('E_SPEC', `${a.name}: lacp needs ports`);
   }
+  if (opts.build === 'remote' && !facts.srcTree.present) {
+    if (adapter.os === 'linux') throw new EnvironmentError('E_NO_TOOLCHAIN', `${host} has no ${facts.srcTree.path} for --build remote`, 'Install a C compiler and make there (e.g. apt-get install build-essential), or build here with --build local.');
+    throw new EnvironmentError('E_NO_SRC', `${host} has no kernel source tree at ${facts.srcTree.path} for --build remote`, 'Install the sources matching the running kernel (e.g. from the release\'s src.txz), or build here with --build local --sysroot DIR.');
+  }
   if (adapter.os !== 'linux' && opts.build === 'remote') {
-    if (!facts.srcTree.present) throw new EnvironmentError('E_NO_SRC', `${host} has no kernel source tree at ${facts.srcTree.path} for --build remote`, 'Install the sources matching the running kernel (e.g. from the release\'s src.txz), or build here with --build local --sysroot DIR.');
     if (facts.srcTree.matches === false) throw new EnvironmentError('E_SRC_MISMATCH', `the source tree on ${host} (${facts.srcTree.version}) does not match the running kernel (${facts.osreldate})`, 'A module built from it may not load; install the matching sources or use --build local with the matching tree.');
   }
   if (adapter.os !== 'linux' && opts.build === 'local' && !opts.sysroot) throw new UsageError('E_USAGE', '--build local needs --sysroot DIR (a source tree matching the host\'s kernel)', 'Example: --build local --sysroot /usr/src --kernbuild /usr/obj/usr/src/amd64.amd64/sys/GENERIC');

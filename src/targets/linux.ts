@@ -177,6 +177,7 @@ export const linuxTarget: TargetAdapter = {
         `echo "=== installed"; [ -x ${LAGGD} ] && ${LAGGD} -V 2>/dev/null`,
         'echo "=== running"; pid=$(pidof laggd 2>/dev/null) && { exe=$(readlink /proc/${pid%% *}/exe); echo "$exe"; "$exe" -V 2>/dev/null; }',
         'echo "=== init"; if [ -d /run/systemd/system ]; then echo systemd; elif command -v openrc-run >/dev/null 2>&1; then echo openrc; elif [ -d /etc/init.d ]; then echo sysv; else echo plain; fi',
+        'echo "=== toolchain"; command -v cc >/dev/null 2>&1 && command -v make >/dev/null 2>&1 && echo yes',
         'echo "=== end"',
       ].join('\n'),
       { check: true },
@@ -194,7 +195,8 @@ export const linuxTarget: TargetAdapter = {
       os: 'linux',
       uname,
       release: uname.split(/\s+/)[1] ?? '',
-      srcTree: { present: false, path: '' },
+      // --build remote compiles laggd on the host: what it needs is a C compiler and make.
+      srcTree: { present: (s.toolchain ?? '').trim() === 'yes', path: 'cc and make' },
       module: {
         loaded: running !== '',
         ...(runningId ? { buildId: runningId } : {}),

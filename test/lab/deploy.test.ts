@@ -116,12 +116,13 @@ testNeeding(serial, 'bad input: a clear error, its exit code, and the guest unch
     ['hostile port name', [...base, '--laggproto', 'lacp', '--laggport', 'em0;reboot'], 2, /E_SPEC/],
     ['hostile value', [...base, '--laggproto', 'lacp', '--laggport', 'em0', '--inet', '10.0.0.1/24$(reboot)'], 2, /E_SPEC/],
     ['unknown option', [...base, '--laggproto', 'lacp', '--laggport', 'em0', '--opt', 'no_such=1'], 2, /E_SPEC/],
+    ['--build remote on a host without a compiler', [...base, '--build', 'remote', '--laggproto', 'failover', '--laggport', 'em0'], 6, /E_NO_TOOLCHAIN.*cc and make/],
     ['the management NIC without --allow-management-port', [...base, '--name', 'laggkit1', '--laggproto', 'failover', '--laggport', 'mgmt0'], 2, /E_MGMT_PORT/],
     ['a wrong key', [...base, '-i', path.join(labRoot, 'wrong_key'), '--laggproto', 'lacp', '--laggport', 'em0'], 4, /E_SSH_AUTH/],
   ];
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(labRoot, 'wrong_key')]);
   fs.writeFileSync(path.join(labRoot, 'ssh_config_wrongkey'), fs.readFileSync(sshConfig, 'utf8').replaceAll(/IdentityFile .*/g, `IdentityFile ${path.join(labRoot, 'wrong_key')}`));
-  (cases[6] as [string, string[], number, RegExp])[1] = ['deploy', '--ssh-config', path.join(labRoot, 'ssh_config_wrongkey'), '--host', 'A', '--json', '--laggproto', 'lacp', '--laggport', 'em0'];
+  (cases[7] as [string, string[], number, RegExp])[1] = ['deploy', '--ssh-config', path.join(labRoot, 'ssh_config_wrongkey'), '--host', 'A', '--json', '--laggproto', 'lacp', '--laggport', 'em0'];
   const spec = path.join(labRoot, 'bad.yaml');
   fs.writeFileSync(spec, 'aggregates:\n  - name: laggkit0\n    laggproto: lacpp\n    laggports: [em0, "em0;reboot"]\n    mtu: 12\n    colour: blue\n');
   cases.push(['a malformed spec file', [...base, '--spec', spec], 2, /aggregates\[0\]\.laggproto.*aggregates\[0\]\.laggports\[1\].*aggregates\[0\]\.mtu.*colour/]);
