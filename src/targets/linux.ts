@@ -224,10 +224,24 @@ export const linuxTarget: TargetAdapter = {
     const svc = serviceFile(facts.init);
     const common: Artifact[] = [{ path: svc.path, mode: svc.mode, content: svc.content }];
     if (opts.mode === 'local') {
-      opts.progress(`make -C kmod/posix release BUILD_ID=${opts.buildId} (static)`);
-      const r = await execa('make', ['-s', '-C', path.join(repoRoot(), 'kmod', 'posix'), 'release', `BUILD_ID=${opts.buildId}`], { reject: false, all: true });
-      if (r.exitCode !== 0) throw buildError(r.all ?? '', 'local');
-      const dir = path.join(repoRoot(), 'kmod', 'posix', 'build', `release-${opts.buildId}`);
+      const build = path.join(repoRoot(), 'kmod', 'posix', 'build');
+      const dir = path.join(build, `release-${opts.buildId}`);
+      const have = (d: string) => fs.existsSync(path.join(d, 'laggd')) && fs.existsSync(path.join(d, 'laggctl'));
+      if (!have(dir)) {
+        // A private folder renamed into place: several deploys may build the same id at once.
+        const tmp = `${dir}.tmp-${process.pid}`;
+        opts.progress(`make -C kmod/posix release BUILD_ID=${opts.buildId} (static)`);
+        const r = await execa('make', ['-s', '-C', path.join(repoRoot(), 'kmod', 'posix'), 'release', `BUILD_ID=${opts.buildId}`, `RELEASE_DIR=${path.relative(path.join(repoRoot(), 'kmod', 'posix'), tmp)}`], { reject: false, all: true });
+        if (r.exitCode !== 0) {
+          fs.rmSync(tmp, { recursive: true, force: true });
+          throw buildError(r.all ?? '', 'local');
+        }
+        try {
+          fs.renameSync(tmp, dir);
+        } catch {
+          fs.rmSync(tmp, { recursive: true, force: true }); // another deploy got there first
+        }
+      }
       return [{ path: LAGGD, mode: 0o755, localPath: path.join(dir, 'laggd') }, { path: LAGGCTL, mode: 0o755, localPath: path.join(dir, 'laggctl') }, ...common];
     }
     // remote: the sources go to the host and its own compiler builds them.
