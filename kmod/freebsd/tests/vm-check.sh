@@ -1,13 +1,13 @@
 #!/bin/sh
 # Test step (scripts/test-all.mjs, suite kmod): the ATF suite in a FreeBSD guest under QEMU.
-# Needs a bootable FreeBSD raw image, $LAGGKIT_FREEBSD_IMAGE or by default
-# ~/.cache/laggkit/freebsd/FreeBSD-15-amd64-BASIC-CI.raw, and a FreeBSD tree to build the
-# module from (cross-build-check.sh's). Without them it says why and counts as skipped.
+# Needs a bootable FreeBSD raw image named by $LAGGKIT_FREEBSD_IMAGE (given explicitly: an image
+# lying in a cache folder may be half-written or another kernel's), and a FreeBSD tree to build
+# the module from (cross-build-check.sh's). Without them it says why and counts as skipped.
 # $LAGGKIT_FREEBSD_KERNEL (e.g. kernel.debug) boots another kernel of the image.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${HOME:-/root}/.cache/laggkit/freebsd
-image=${LAGGKIT_FREEBSD_IMAGE:-$cache/FreeBSD-15-amd64-BASIC-CI.raw}
+image=${LAGGKIT_FREEBSD_IMAGE:-}
 sysroot=${LAGGKIT_FREEBSD_SYSROOT:-$cache/src}
 
 skip() {
@@ -15,7 +15,8 @@ skip() {
 	echo "0 passed, 0 failed, 1 skipped"
 	exit 0
 }
-[ -f "$image" ] || skip "no FreeBSD image at $image (set LAGGKIT_FREEBSD_IMAGE)"
+[ -n "$image" ] || skip "no FreeBSD image (set LAGGKIT_FREEBSD_IMAGE, e.g. to $cache/FreeBSD-15-amd64-BASIC-CI.raw)"
+[ -f "$image" ] || skip "no FreeBSD image at $image (LAGGKIT_FREEBSD_IMAGE)"
 [ -d "$sysroot/sys/conf" ] || skip "no FreeBSD source tree at $sysroot to build the module"
 for t in qemu-system-x86_64 xorriso python3 clang-19; do
 	command -v $t >/dev/null 2>&1 || skip "$t not installed (scripts/setup.sh)"
