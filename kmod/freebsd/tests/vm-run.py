@@ -19,6 +19,7 @@ import os
 import re
 import select
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -41,11 +42,14 @@ class Console:
         self.p.stdin.write(text.encode())
         self.p.stdin.flush()
 
-    def expect(self, pattern, timeout):
-        """Wait for a regex; return the text before and including it."""
+    def expect(self, pattern, timeout, bad=None):
+        """Wait for a regex; return the text before and including it. `bad` fails early."""
         rx = re.compile(pattern.encode())
+        brx = re.compile(bad.encode()) if bad else None
         end = time.time() + timeout
         while True:
+            if brx is not None and brx.search(self.buf):
+                raise RuntimeError(f'guest console shows {bad!r}')
             m = rx.search(self.buf)
             if m:
                 out, self.buf = self.buf[:m.end()], self.buf[m.end():]
@@ -103,12 +107,14 @@ def main():
     log = open(a.log or os.path.join(work, 'console.log'), 'wb')
     iso = make_iso(a.ko, work)
     accel = ['-accel', 'tcg,thread=multi']  # /dev/kvm here is nested and broken
-    argv = [a.qemu, '-machine', 'q35', '-m', '2048', '-smp', '2', *accel, '-nographic',
+    argv = [a.qemu, '-m', '2048', '-smp', '2', *accel, '-nographic',
             '-drive', f'file={a.image},format=raw,if=virtio,snapshot=on',
             '-drive', f'file={iso},format=raw,if=virtio,readonly=on',
             '-netdev', 'user,id=n0', '-device', 'virtio-net-pci,netdev=n0',
             '-serial', 'mon:stdio', '-display', 'none']
     con = Console(argv, log)
+    # a test runner's timeout (SIGTERM) must not leave the guest running
+    signal.signal(signal.SIGTERM, lambda *_: (con.close(), sys.exit(1)))
     started = time.time()
     passed = failed = skipped = 0
     try:
@@ -118,7 +124,8 @@ def main():
             con.send(' ')
             con.expect(r'OK ', 60)
             con.send(f'boot {a.kernel}\r')
-        con.expect(r'login: ', 600)
+        # the firmware banner twice: the kernel reset the machine instead of booting
+        con.expect(r'login: ', 600, bad=r'SeaBIOS[\s\S]*SeaBIOS')
         boot_s = time.time() - started
         con.send('root\n')
         if 'Password:' in con.expect(r'(Password:|[#$%] )', 60):
