@@ -20,7 +20,7 @@ import { RemoteHost } from '../targets/host.js';
 import type { Artifact, HostFacts, PersistEdit, TargetAdapter } from '../targets/types.js';
 import { armGuard, confirmGuard, detached, fireGuard, guardReport, waitRestored } from './guard.js';
 import { HostFiles } from './host-files.js';
-import { readRecord, sameSetting, writeRecord, type DeployRecord, type RecordedEdit } from './record.js';
+import { listHas, readRecord, sameSetting, writeRecord, type DeployRecord, type RecordedEdit } from './record.js';
 import type { AggregateSpec, DeploySpec } from './spec.js';
 
 export interface StepRecord {
@@ -105,7 +105,6 @@ function refuse(spec: DeploySpec, facts: HostFacts, adapter: TargetAdapter, opts
         throw new UsageError('E_MGMT_PORT', `${p.name} carries this SSH session (${facts.mgmt.address}); adding it to ${a.name} would cut the management path`, 'Use another port, or pass --allow-management-port: the on-host guard then rolls back unless the new configuration still answers SSH.');
       }
     }
-    if (a.laggproto === 'lacp' && adapter.os !== 'linux' && a.ports.length === 0) throw new UsageError('E_SPEC', `${a.name}: lacp needs ports`);
   }
   if (opts.build === 'remote' && !facts.srcTree.present) {
     if (adapter.os === 'linux') throw new EnvironmentError('E_NO_TOOLCHAIN', `${host} has no ${facts.srcTree.path} for --build remote`, 'Install a C compiler and make there (e.g. apt-get install build-essential), or build here with --build local.');
@@ -337,7 +336,7 @@ export async function deploy(host0: RemoteHost, adapter: TargetAdapter, spec: De
   // The state of every port and of the management interface before the first deploy touched them.
   for (const n of [...spec.aggregates.flatMap((a) => a.ports.map((p) => p.name)), ...(facts.mgmt.iface ? [facts.mgmt.iface] : [])]) {
     const st = facts.interfaces[n];
-    if (st && !record.original.ifaces[n]) record.original.ifaces[n] = { ...st, ...(st.memberOf?.startsWith('laggkit ') ? {} : {}) };
+    if (st && !record.original.ifaces[n]) record.original.ifaces[n] = st;
   }
 
   let armed = false;
@@ -427,7 +426,7 @@ export async function deploy(host0: RemoteHost, adapter: TargetAdapter, spec: De
           continue;
         }
         const target = e.file ?? (before.origins[before.origins.length - 1]?.path.replace(/^[^:]*:/, '') || kind.mainFile);
-        const listed = e.list === 'add' ? (before.value ?? '').split(/\s+/).includes(e.value) : false;
+        const listed = e.list === 'add' ? listHas(before, e.value) : false;
         const rec: RecordedEdit = { ...e, previous: e.list === 'add' ? (listed ? e.value : before.value) : before.value, path: target, fileExisted: (await host.exists(target)) && r.files.every((f) => f.backupPath !== null) };
         record.edits.push(rec);
       }

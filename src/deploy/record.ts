@@ -56,3 +56,8 @@ export async function writeRecord(host: RemoteHost, stateDir: string, r: DeployR
 
 /** Same setting (the value may differ). */
 export const sameSetting = (a: PersistEdit, b: PersistEdit) => a.kind === b.kind && a.key === b.key && (a.list === 'add' ? b.list === 'add' && a.value === b.value : b.list !== 'add');
+
+/** Is `element` in a list setting: a word of a shell list (cloned_interfaces) or one of a word file's lines (laggport em0)? */
+export function listHas(v: { values: string[] }, element: string): boolean {
+  return v.values.some((x) => x === element || x.split(/\s+/).includes(element));
+}

@@ -6,14 +6,14 @@
  * (lines deploy did not write stay), installed files removed or their old content put back.
  * The runtime part runs detached on the host, so it completes even if it disturbs this session.
  */
-import { confEdit, confGet, confKind } from '../conf/index.js';
+import { confEdit, confGet } from '../conf/index.js';
 import { LaggkitError } from '../cli/errors.js';
 import { shQuote } from '../ssh/index.js';
 import type { RemoteHost } from '../targets/host.js';
 import type { HostFacts, RunningAggregate, TargetAdapter } from '../targets/types.js';
 import { detached, guardReport } from './guard.js';
 import { HostFiles } from './host-files.js';
-import { readRecord, type RecordedEdit } from './record.js';
+import { listHas, readRecord, type RecordedEdit } from './record.js';
 
 export interface UndeployResult {
   host: string;
@@ -25,7 +25,6 @@ export interface UndeployResult {
 }
 
 async function revertEdit(files: HostFiles, host: RemoteHost, e: RecordedEdit): Promise<string[]> {
-  const kind = confKind(e.kind);
   const cur = await confGet(files, e.kind, e.key);
   let changed: string[] = [];
   const edit = async (op: 'set' | 'unset', value?: string, list?: 'remove') => {
@@ -34,14 +33,11 @@ async function revertEdit(files: HostFiles, host: RemoteHost, e: RecordedEdit): 
   };
   if (e.list === 'add') {
     if (e.previous === e.value) return []; // the element was there before deploy
-    if (cur.value !== null && cur.value.split(/\s+/).includes(e.value)) {
-      const rest = cur.value.split(/\s+/).filter((w) => w && w !== e.value);
-      if (rest.length === 0 && e.previous === null) await edit('unset');
+    if (listHas(cur, e.value)) {
+      const rest = (cur.value ?? '').split(/\s+/).filter((w) => w && w !== e.value);
+      if (cur.values.length <= 1 && rest.length === 0 && e.previous === null) await edit('unset');
       else await edit('unset', e.value, 'remove');
     }
-  } else if (kind.format === 'words') {
-    if (e.previous === null) await edit('unset');
-    else await edit('set', e.previous);
   } else if (e.previous === null) await edit('unset');
   else await edit('set', e.previous);
   // A file deploy created and that is now empty goes too.
@@ -141,7 +137,7 @@ export async function status(host: RemoteHost, adapter: TargetAdapter): Promise<
     const persisted: NonNullable<StatusResult['deployed']>['persisted'] = [];
     for (const e of rec.edits) {
       const v = await confGet(files, e.kind, e.key);
-      const inPlace = e.list === 'add' ? (v.value ?? '').split(/\s+/).includes(e.value) : v.value === e.value;
+      const inPlace = e.list === 'add' ? listHas(v, e.value) : v.value === e.value;
       persisted.push({ kind: e.kind, key: e.key, value: e.value, current: v.value, inPlace });
     }
     deployed = {

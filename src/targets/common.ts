@@ -35,9 +35,6 @@ export function differences(spec: AggregateSpec, r: RunningAggregate): string[] 
   if (spec.lacpFastTimeout !== undefined) opts.lacp_fast_timeout = spec.lacpFastTimeout ? 1 : 0;
   if (spec.lacpStrict !== undefined) opts.lacp_strict = spec.lacpStrict ? 1 : 0;
   for (const [k, v] of Object.entries(opts)) if (r.options[k] !== undefined && r.options[k] !== v) d.push(`${k} ${r.options[k]} -> ${v}`);
-  if (!r.ports.length || r.status !== 'active') {
-    // Not a configuration difference, but nothing to leave alone either: reported by verify.
-  }
   return d;
 }
 
