@@ -111,8 +111,12 @@ for (const limit of [1, 4]) {
     t.true(s0.length > 0 && s1.length > 0, `a single flow uses both members: ${JSON.stringify(d)}`);
     const all = [...runs(s0), ...runs(s1)];
     t.log(`runs of consecutive datagrams per member: ${JSON.stringify(all)}`);
-    // A stray frame of the stack (ND, MLD) can shorten a run; nothing may lengthen one.
-    t.true(all.every((n) => n <= limit), `no run longer than rr_limit ${limit}: ${JSON.stringify(all)}`);
+    // A stray frame of the stack (ND, MLD) takes a slot of the rotation. With rr_limit >= 2 that
+    // only shortens a run; with rr_limit 1 a stray on the other member between two datagrams puts
+    // both on the same member: one run of 2 per stray (seen under load). Nothing else may lengthen one.
+    const over = all.filter((n) => n > limit);
+    if (limit === 1) t.true(over.every((n) => n === 2) && over.length <= 2, `no run longer than rr_limit 1 but for a stray frame or two: ${JSON.stringify(all)}`);
+    else t.true(over.length === 0, `no run longer than rr_limit ${limit}: ${JSON.stringify(all)}`);
     t.true(all.filter((n) => n === limit).length >= all.length / 2, `most runs are exactly ${limit}`);
   });
 }
