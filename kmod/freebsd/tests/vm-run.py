@@ -106,7 +106,9 @@ def main():
     work = tempfile.mkdtemp(prefix='laggkit-vm.')
     log = open(a.log or os.path.join(work, 'console.log'), 'wb')
     iso = make_iso(a.ko, work)
-    accel = ['-accel', 'tcg,thread=multi']  # /dev/kvm here is nested and broken
+    # /dev/kvm here is nested and broken. -cpu max: a kernel built for x86-64-v2 (CPUTYPE, or a
+    # tree that defaults to it) resets at once on QEMU's default qemu64 CPU, which lacks SSE4/POPCNT.
+    accel = ['-accel', 'tcg,thread=multi', '-cpu', 'max']
     argv = [a.qemu, '-m', '2048', '-smp', '2', *accel, '-nographic',
             '-drive', f'file={a.image},format=raw,if=virtio,snapshot=on',
             '-drive', f'file={iso},format=raw,if=virtio,readonly=on',
