@@ -19,7 +19,7 @@ import { sourceHash } from '../targets/common.js';
 import { RemoteHost } from '../targets/host.js';
 import type { Artifact, HostFacts, PersistEdit, TargetAdapter } from '../targets/types.js';
 import { armGuard, confirmGuard, detached, fireGuard, guardReport, waitRestored } from './guard.js';
-import { HostFiles } from './host-files.js';
+import { HostFiles, StagedFiles } from './host-files.js';
 import { listHas, readRecord, sameSetting, writeRecord, type DeployRecord, type RecordedEdit } from './record.js';
 import type { AggregateSpec, DeploySpec } from './spec.js';
 
@@ -137,12 +137,9 @@ export async function planDeploy(host: RemoteHost, adapter: TargetAdapter, spec:
       if (!same) edits.push(e);
     }
   }
-  const files = new HostFiles(host);
-  const persist: { path: string; diff: string }[] = [];
-  for (const e of edits) {
-    const r = await confEdit(files, 'set', { kind: e.kind, key: e.key, value: e.value, ...(e.list ? { list: e.list } : {}), ...(e.file ? { file: e.file } : {}), dryRun: true });
-    for (const f of r.files) persist.push({ path: f.path, diff: f.diff });
-  }
+  const staged = new StagedFiles(new HostFiles(host));
+  for (const e of edits) await confEdit(staged, 'set', { kind: e.kind, key: e.key, value: e.value, ...(e.list ? { list: e.list } : {}), ...(e.file ? { file: e.file } : {}) });
+  const persist = staged.diffs();
   const plan: DeployPlan = {
     host: host.name,
     os: facts.os,

@@ -16,11 +16,20 @@ export type { TargetAdapter, HostFacts, TargetOs } from './types.js';
 
 export const ADAPTERS: Record<string, TargetAdapter> = { FreeBSD: freebsdTarget, NetBSD: netbsdTarget, Linux: linuxTarget };
 
+/**
+ * Derivatives keep the kernel interfaces but not always the name (`uname -s` says "Renux" on one
+ * FreeBSD 15 derivative), so an unknown name is classified by what only that family's kernel
+ * has: kern.osreldate and kldload for FreeBSD, kern.osrevision and modload for NetBSD.
+ */
+const FAMILY_PROBE =
+  'uname -s; if sysctl -n kern.osreldate >/dev/null 2>&1 && command -v kldload >/dev/null; then echo FreeBSD; ' +
+  'elif sysctl -n kern.osrevision >/dev/null 2>&1 && command -v modload >/dev/null; then echo NetBSD; fi';
+
 export async function adapterFor(host: RemoteHost): Promise<TargetAdapter> {
-  const r = await host.run(['uname', '-s'], { check: true });
-  const name = r.stdout.trim();
-  const a = ADAPTERS[name];
-  if (!a) throw new LaggkitError('remote', 'E_TARGET_OS', `${host.name} runs ${name || 'an unknown OS'}; laggkit deploys to FreeBSD, NetBSD and Linux (laggd)`, 'Pick a supported host.');
+  const r = await host.run(['sh', '-c', FAMILY_PROBE], { check: true });
+  const [name = '', family = ''] = r.stdout.trim().split('\n').map((l) => l.trim());
+  const a = ADAPTERS[name] ?? ADAPTERS[family];
+  if (!a) throw new LaggkitError('remote', 'E_TARGET_OS', `${host.name} runs ${name || 'an unknown OS'}; laggkit deploys to FreeBSD, NetBSD and Linux (laggd) and their derivatives`, 'Pick a supported host.');
   return a;
 }
 
