@@ -14,6 +14,7 @@ import test, { type TestFn } from 'ava';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Client } from 'ssh2';
 import { guestScript, waitForSsh } from '../../src/lab/guest-ssh.js';
 import { labUp } from '../../src/lab/lab.js';
 import { labSshConfig } from '../../src/lab/ssh-config.js';
@@ -54,6 +55,24 @@ if (missing) {
     sshConfig = path.join(labRoot, 'ssh_config');
     fs.writeFileSync(sshConfig, labSshConfig(lab));
     for (const vm of ['A', 'B']) before[vm] = await sh(vm, SNAPSHOT);
+  });
+
+  testNeeding(serial, 'the provisioned FreeBSD guest: root logs in by key only, no NetBSD variable in rc.conf, data NICs not DHCPed', { tools: ['qemu-system-x86_64'] }, async (t) => {
+    const vm = (lab as LabState).vms[0]!;
+    // The image ships root with an empty password and `PermitEmptyPasswords yes`: the lab must
+    // have turned that off, so a password-less login is refused.
+    const refused = await new Promise<string>((resolve) => {
+      const c = new Client();
+      c.on('ready', () => { c.end(); resolve('accepted'); });
+      c.on('error', (e) => resolve(e.message));
+      c.connect({ host: '127.0.0.1', port: vm.sshPort, username: 'root', password: '', tryKeyboard: true, readyTimeout: 60_000, hostVerifier: () => true });
+    });
+    t.regex(refused, /authentication methods failed/i);
+    const conf = await sh('A', 'cat /etc/rc.conf; grep -E "^(PermitRootLogin|PermitEmptyPasswords)" /etc/ssh/sshd_config');
+    t.notRegex(conf, /^sshd=/m);
+    t.regex(conf, /^PermitRootLogin prohibit-password$/m);
+    t.regex(conf, /^PermitEmptyPasswords no$/m);
+    for (const nic of PORTS) t.regex(conf, new RegExp(`^ifconfig_${nic}="up"$`, 'm'));
   });
 
   testNeeding(serial, TITLE, { tools: ['qemu-system-x86_64', 'clang-19', 'bmake', 'qemu-img'] }, async (t) => {

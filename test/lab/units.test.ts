@@ -217,6 +217,9 @@ test('serial-console provisioning edits sshd_config in place: root by key only, 
     fs.writeFileSync(conf, 'UsePAM yes\n');
     execFileSync('sh', ['-c', [`C=${conf}`, ...edit.slice(1)].join('\n')]);
     t.regex(fs.readFileSync(conf, 'utf8'), /^PermitRootLogin prohibit-password\nPermitEmptyPasswords no$/m);
+    // Each data NIC gets its own rc.conf line (no DHCP wait at boot), unless the image has one.
+    const withNics = provisioningCommands('ssh-ed25519 AAAA k', { privateKey: 'x', publicKey: 'y' }, ['vtnet1', 'em0']);
+    for (const nic of ['vtnet1', 'em0']) t.true(withNics.some((l) => l.includes(`grep -q '^ifconfig_${nic}=' /etc/rc.conf || sysrc ifconfig_${nic}=up`)), nic);
     // NetBSD's rc.conf variable (sshd=YES) must never reach FreeBSD's rc.conf, where sysrc exists.
     for (const l of lines.filter((x) => x.includes('sshd=YES') || x.includes('/boot.cfg'))) t.true(l.startsWith('command -v sysrc >/dev/null ||'), l);
   } finally {
