@@ -312,11 +312,16 @@ export async function deploy(host0: RemoteHost, adapter: TargetAdapter, spec: De
   const runtimeChange = plan.module.install || plan.module.load || plan.aggregates.some((a) => a.action !== 'keep');
 
   // build: nothing on the host changes here.
-  const artifacts = runtimeChange
+  // The build's scratch folder lives until the artifacts in it are installed, then goes.
+  const work = runtimeChange ? fs.mkdtempSync(path.join(os.tmpdir(), 'laggkit-build-')) : undefined;
+  const dropWork = () => work && fs.rmSync(work, { recursive: true, force: true });
+  const artifacts = work
     ? await step(steps, opts, 'build', async () => {
-        const work = fs.mkdtempSync(path.join(os.tmpdir(), 'laggkit-build-'));
         const a = await adapter.build(host, facts, { mode: opts.build, buildId: plan.buildId, ...(opts.sysroot ? { sysroot: opts.sysroot } : {}), ...(opts.kernbuild ? { kernbuild: opts.kernbuild } : {}), workDir: work, progress: opts.progress });
         return { value: a, detail: `build ${plan.buildId} (${opts.build})` };
+      }).catch((err: unknown) => {
+        dropWork();
+        throw err;
       })
     : [];
 
@@ -437,6 +442,7 @@ export async function deploy(host0: RemoteHost, adapter: TargetAdapter, spec: De
     result.guard = runtimeChange ? 'confirmed' : 'not needed (no runtime change)';
     return result;
   } finally {
+    dropWork();
     process.removeListener('SIGINT', onSigint);
     for (const h of opened) await h.close().catch(() => {});
   }

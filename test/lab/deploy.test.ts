@@ -197,6 +197,25 @@ testNeeding(serial, 'a deploy killed mid-configure leaves a guest that rolls its
   t.is(await sh('A', SNAPSHOT), before.A ?? '(no snapshot)', 'A as before');
 });
 
+testNeeding(serial, 'Ctrl-C mid-configure: deploy asks the guard to roll back at once and exits 130', needs, async (t) => {
+  const child = spawn(process.execPath, [path.join(repo, 'bin', 'run.js'), ...deployArgs('A', '120', '60')], { env: { ...process.env, ...env() }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  const code = await new Promise<number | null>((resolve) => {
+    child.stderr.on('data', (d) => {
+      err += d;
+      if (/"step":"install","ok":true/.test(err)) setTimeout(() => child.kill('SIGINT'), 1500);
+    });
+    child.on('exit', (c) => resolve(c));
+  });
+  t.is(code, 130, err);
+  // Asked at once, not left to the guard's 120 s deadline (which is still over a minute away).
+  await waitFor('the guard to roll A back', async () => (/rolled back/.test(await sh('A', 'cat /var/lib/laggkit/guard/log')) ? true : undefined), 45_000, 1000);
+  t.regex(await sh('A', 'cat /var/lib/laggkit/guard/log'), /rolling back: deploy interrupted \(SIGINT\)/);
+  t.regex(await sh('A', 'pidof laggd || echo no-laggd; ip addr show dev em0'), /no-laggd[\s\S]*inet 10\.99\.3\.1\/24/);
+  check(t, await cli(['undeploy', '--ssh-config', sshConfig, '--host', 'A'], env()), 0, 'clean up');
+  t.is(await sh('A', SNAPSHOT), before.A ?? '(no snapshot)', 'A as before');
+});
+
 testNeeding(serial, 'a fleet from an Ansible inventory: canary first, then the rest; a second run changes nothing; a failing canary stops the fleet', needs, async (t) => {
   const inv = path.join(labRoot, 'hosts.ini');
   fs.writeFileSync(inv, `[lab]\nA laggkit_inet=10.77.5.1/24\nB laggkit_inet=10.77.5.2/24\n[lab:vars]\nlaggkit_laggproto=failover\nlaggkit_laggports=em0,em1\nlaggkit_opts={failover_rx_all: 1}\n`);
