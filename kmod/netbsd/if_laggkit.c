@@ -1178,6 +1178,29 @@ laggkit_media_status(struct ifnet *ifp, struct ifmediareq *imr)
 
 /* ---- sysctl net.laggkit.<if> --------------------------------------------------------------- */
 
+/*
+ * A sysctl write: one core change (an option, or with opt == LK_OPT_MAX the protocol) under
+ * the configuration locks, then the driver calls it asked for.
+ */
+static int
+laggkit_sysctl_commit(struct laggkit_softc *sc, enum lk_opt opt, uint32_t value)
+{
+	int error;
+
+	laggkit_cfg_enter(sc);
+	mutex_enter(&sc->sc_lock);
+	if (opt == LK_OPT_MAX) {
+		error = laggkit_errno(lk_set_proto(sc->sc_core, (enum lk_proto)value));
+		laggkit_schedule(sc, LAGGKIT_WORK_LINK);	/* LACP needs members' media */
+	} else {
+		error = laggkit_errno(lk_set_opt(sc->sc_core, opt, value));
+	}
+	mutex_exit(&sc->sc_lock);
+	laggkit_settle(sc);
+	laggkit_cfg_exit(sc);
+	return error;
+}
+
 static int
 laggkit_sysctl_opt(SYSCTLFN_ARGS)
 {
@@ -1206,13 +1229,7 @@ laggkit_sysctl_opt(SYSCTLFN_ARGS)
 		return error;
 	if (q > UINT32_MAX)
 		return EINVAL;
-	laggkit_cfg_enter(sc);
-	mutex_enter(&sc->sc_lock);
-	error = laggkit_errno(lk_set_opt(sc->sc_core, o->opt, (uint32_t)q));
-	mutex_exit(&sc->sc_lock);
-	laggkit_settle(sc);
-	laggkit_cfg_exit(sc);
-	return error;
+	return laggkit_sysctl_commit(sc, o->opt, (uint32_t)q);
 }
 
 /* The protocol by name: the only way to roundrobin and broadcast, which ifconfig cannot name. */
@@ -1235,14 +1252,7 @@ laggkit_sysctl_proto(SYSCTLFN_ARGS)
 		return error;
 	if (lk_proto_from_name(name, &p) != LK_OK)
 		return EINVAL;
-	laggkit_cfg_enter(sc);
-	mutex_enter(&sc->sc_lock);
-	error = laggkit_errno(lk_set_proto(sc->sc_core, p));
-	laggkit_schedule(sc, LAGGKIT_WORK_LINK);
-	mutex_exit(&sc->sc_lock);
-	laggkit_settle(sc);
-	laggkit_cfg_exit(sc);
-	return error;
+	return laggkit_sysctl_commit(sc, LK_OPT_MAX, (uint32_t)p);
 }
 
 /* The lagg block of `ifconfig -v`, which NetBSD's ifconfig prints only for lagg<digits>. */
@@ -1307,6 +1317,24 @@ laggkit_evcnt(struct laggkit_softc *sc, struct evcnt *ev, const char *name)
 	evcnt_attach_dynamic(ev, EVCNT_TYPE_MISC, NULL, sc->sc_evgroup, name);
 }
 
+/* The core wants 16-byte alignment; kmem guarantees less for odd sizes. */
+#define LAGGKIT_CORE_ALLOC	(lk_softc_size() + 15)
+
+/* What clone_create sets up first: undone by its failure path and by destroy, last. */
+static void
+laggkit_softc_free(struct laggkit_softc *sc)
+{
+	callout_destroy(&sc->sc_tick);
+	pserialize_destroy(sc->sc_psz);
+	mutex_destroy(&sc->sc_lock);
+	mutex_destroy(&sc->sc_cfg);
+	kmem_free(sc->sc_core_mem, LAGGKIT_CORE_ALLOC);
+	kmem_free(sc, sizeof(*sc));
+	mutex_enter(&laggkit_lock);
+	laggkit_count--;		/* the module may unload once no softc is left */
+	mutex_exit(&laggkit_lock);
+}
+
 static int
 laggkit_clone_create(struct if_clone *ifc, int unit)
 {
@@ -1326,8 +1354,7 @@ laggkit_clone_create(struct if_clone *ifc, int unit)
 	sc = kmem_zalloc(sizeof(*sc), KM_SLEEP);
 	ifp = &sc->sc_if;
 	if_initname(ifp, ifc->ifc_name, unit);
-	/* the core wants 16-byte alignment; kmem guarantees less for odd sizes */
-	sc->sc_core_mem = kmem_zalloc(lk_softc_size() + 15, KM_SLEEP);
+	sc->sc_core_mem = kmem_zalloc(LAGGKIT_CORE_ALLOC, KM_SLEEP);
 	sc->sc_core = (struct lk_softc *)roundup2((uintptr_t)sc->sc_core_mem, 16);
 	mutex_init(&sc->sc_cfg, MUTEX_DEFAULT, IPL_NONE);
 	mutex_init(&sc->sc_lock, MUTEX_DEFAULT, IPL_SOFTNET);
@@ -1385,15 +1412,7 @@ laggkit_clone_create(struct if_clone *ifc, int unit)
 fail_core:
 	workqueue_destroy(sc->sc_wq);
 fail_wq:
-	callout_destroy(&sc->sc_tick);
-	pserialize_destroy(sc->sc_psz);
-	mutex_destroy(&sc->sc_lock);
-	mutex_destroy(&sc->sc_cfg);
-	kmem_free(sc->sc_core_mem, lk_softc_size() + 15);
-	kmem_free(sc, sizeof(*sc));
-	mutex_enter(&laggkit_lock);
-	laggkit_count--;
-	mutex_exit(&laggkit_lock);
+	laggkit_softc_free(sc);
 	return error;
 }
 
@@ -1450,16 +1469,7 @@ laggkit_clone_destroy(struct ifnet *ifp)
 	evcnt_detach(&sc->sc_ev_ctl_drop);
 	evcnt_detach(&sc->sc_ev_stopdu);
 	workqueue_destroy(sc->sc_wq);
-	callout_destroy(&sc->sc_tick);
-	pserialize_destroy(sc->sc_psz);
-	mutex_destroy(&sc->sc_lock);
-	mutex_destroy(&sc->sc_cfg);
-	kmem_free(sc->sc_core_mem, lk_softc_size() + 15);
-	kmem_free(sc, sizeof(*sc));
-
-	mutex_enter(&laggkit_lock);
-	laggkit_count--;
-	mutex_exit(&laggkit_lock);
+	laggkit_softc_free(sc);
 	return 0;
 }
 

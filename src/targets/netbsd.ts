@@ -138,6 +138,7 @@ const shared = bsdTarget(
     loadCmd: 'modload laggkit',
     unloadCmd: 'modunload laggkit',
     loadedTest: 'modstat laggkit 2>/dev/null | grep -q "^laggkit"',
+    idSysctls: `${SYSCTL}.build_id`,
   },
   {},
 );
