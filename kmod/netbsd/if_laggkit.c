@@ -50,6 +50,7 @@
 #include <sys/cpu.h>
 #include <sys/errno.h>
 #include <sys/evcnt.h>
+#include <sys/kernel.h>
 #include <sys/kmem.h>
 #include <sys/lwp.h>
 #include <sys/mbuf.h>
@@ -262,10 +263,10 @@ static void
 laggkit_timer_arm(void *host, uint64_t delay_ns)
 {
 	struct laggkit_softc *sc = host;
-	uint64_t ticks = delay_ns / (1000000000ull / hz) + 1;
+	uint64_t nticks = delay_ns / (1000000000ull / hz) + 1;
 
 	if (!sc->sc_dying)
-		callout_schedule(&sc->sc_tick, (int)MIN(ticks, (uint64_t)INT_MAX));
+		callout_schedule(&sc->sc_tick, (int)MIN(nticks, (uint64_t)INT32_MAX));
 }
 
 static bool
@@ -1238,19 +1239,19 @@ laggkit_sysctl_proto(SYSCTLFN_ARGS)
 {
 	struct sysctlnode node = *rnode;
 	struct laggkit_softc *sc = rnode->sysctl_data;
-	char name[32];		/* the node's size (laggkit_sysctl_attach) */
+	char word[32];		/* the node's size (laggkit_sysctl_attach) */
 	enum lk_proto p;
 	int error;
 
 	mutex_enter(&sc->sc_lock);
-	strlcpy(name, lk_proto_name(lk_get_proto(sc->sc_core)), sizeof(name));
+	strlcpy(word, lk_proto_name(lk_get_proto(sc->sc_core)), sizeof(word));
 	mutex_exit(&sc->sc_lock);
-	node.sysctl_data = name;
-	node.sysctl_size = sizeof(name);
+	node.sysctl_data = word;
+	node.sysctl_size = sizeof(word);
 	error = sysctl_lookup(SYSCTLFN_CALL(&node));
 	if (error != 0 || newp == NULL)
 		return error;
-	if (lk_proto_from_name(name, &p) != LK_OK)
+	if (lk_proto_from_name(word, &p) != LK_OK)
 		return EINVAL;
 	return laggkit_sysctl_commit(sc, LK_OPT_MAX, (uint32_t)p);
 }
