@@ -8,7 +8,8 @@
 #   kmod/netbsd/cross-build.sh --sysroot DIR --out DIR [--build-id ID] [--cc clang-19]
 #
 #   --sysroot   a NetBSD source tree at the netbsd-10 branch (needs sys/, with
-#               sys/arch/amd64/include and sys/arch/x86/include)
+#               sys/arch/amd64/include and sys/arch/x86/include, and common/include for
+#               <prop/proplib.h>)
 #   --out       where laggkit.kmod is written
 #   --build-id  LAGGKIT_BUILD_ID (sysctl net.laggkit.build_id): letters, digits, . _ -
 #   --cc        the compiler (default clang-19); ld.lld of the same version suffix links
@@ -43,7 +44,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 sysroot=$(cd "$sysroot" 2>/dev/null && pwd) || die "no such directory: --sysroot"
 S=$sysroot/sys
 for f in sys/param.h net/if.h net/lagg/if_lagg.h arch/amd64/include/types.h \
-    arch/x86/include/cpu.h; do
+    arch/x86/include/cpu.h ../common/include/prop/proplib.h; do
 	[ -f "$S/$f" ] || die "$sysroot is not a NetBSD source tree (no sys/$f)"
 done
 case $build_id in
@@ -71,7 +72,7 @@ set -- --target=x86_64-unknown-netbsd10.0 -ffreestanding -fno-common -nostdinc \
 	-Wmissing-prototypes -Wstrict-prototypes -Wold-style-definition -Wswitch -Wshadow \
 	-Wcast-qual -Wwrite-strings -Wno-unreachable-code -Wno-pointer-sign -Wno-attributes \
 	-Wextra -Wno-unused-parameter -Wno-sign-compare \
-	-I"$inc" -I"$S/arch" -I"$S" -I"$here" -I"$here/../core" \
+	-I"$inc" -I"$sysroot/common/include" -I"$S/arch" -I"$S" -I"$here" -I"$here/../core" \
 	-DLK_HOST_TYPES_H='"laggkit_host_types.h"' -DLAGGKIT_BUILD_ID="\"$build_id\""
 
 srcs="$here/if_laggkit.c $here/laggkit_lrq.c"

@@ -75,6 +75,7 @@
 #include <net/if_media.h>
 #include <net/if_types.h>
 #include <net/lagg/if_lagg.h>
+#include <prop/proplib.h>
 
 #include "lk_core.h"
 #include "laggkit_lrq.h"
@@ -200,6 +201,15 @@ static pserialize_t laggkit_psz;	/* the port hash's writers */
 static struct psref_class *laggkit_port_class;
 static struct sysctllog *laggkit_sysctllog;
 static const struct sysctlnode *laggkit_sysctl_root;
+/*
+ * What every new laggkitN starts with, from the module's load properties: an
+ * /etc/modules.conf line `laggkit -i rr_limit=4 -s proto=roundrobin` becomes
+ * `modload -i rr_limit=4 -s proto=roundrobin laggkit` at boot (rc.d/modules), so options
+ * without an ifconfig word persist, host-wide, without shell lines in ifconfig.laggkitN.
+ */
+static uint32_t laggkit_default_value[LK_OPT_MAX];
+static uint32_t laggkit_default_set;		/* bit (1 << enum lk_opt) per value given */
+static int laggkit_default_proto = -1;		/* enum lk_proto, or -1 */
 
 static int	laggkit_clone_create(struct if_clone *, int);
 static int	laggkit_clone_destroy(struct ifnet *);
@@ -1318,6 +1328,21 @@ laggkit_evcnt(struct laggkit_softc *sc, struct evcnt *ev, const char *name)
 	evcnt_attach_dynamic(ev, EVCNT_TYPE_MISC, NULL, sc->sc_evgroup, name);
 }
 
+/* The load properties, on a new aggregate; a value the core refuses is logged and skipped. */
+static void
+laggkit_apply_defaults(struct laggkit_softc *sc)
+{
+	KASSERT(mutex_owned(&sc->sc_lock));
+	for (u_int o = 0; o < LK_OPT_MAX; o++) {
+		if ((laggkit_default_set & (1u << o)) != 0 &&
+		    lk_set_opt(sc->sc_core, (enum lk_opt)o, laggkit_default_value[o]) != LK_OK)
+			log(LOG_WARNING, "%s: default for option %u (%u) refused\n",
+			    sc->sc_if.if_xname, o, laggkit_default_value[o]);
+	}
+	if (laggkit_default_proto >= 0)
+		(void)lk_set_proto(sc->sc_core, (enum lk_proto)laggkit_default_proto);
+}
+
 /* The core wants 16-byte alignment; kmem guarantees less for odd sizes. */
 #define LAGGKIT_CORE_ALLOC	(lk_softc_size() + 15)
 
@@ -1368,6 +1393,8 @@ laggkit_clone_create(struct if_clone *ifc, int unit)
 		goto fail_wq;
 	mutex_enter(&sc->sc_lock);
 	error = laggkit_errno(lk_init(sc->sc_core, &laggkit_host_ops, sc, ifp->if_xname));
+	if (error == 0)
+		laggkit_apply_defaults(sc);
 	mutex_exit(&sc->sc_lock);
 	if (error != 0)
 		goto fail_core;
@@ -1478,6 +1505,32 @@ laggkit_clone_destroy(struct ifnet *ifp)
 
 MODULE(MODULE_CLASS_DRIVER, laggkit, NULL);
 
+/* modload's -i NAME=N for the sysctl names of laggkit_lrq.c, -s proto=NAME. */
+static void
+laggkit_read_defaults(prop_dictionary_t props)
+{
+	const char *word;
+	enum lk_proto p;
+	uint32_t v;
+
+	laggkit_default_set = 0;
+	laggkit_default_proto = -1;
+	if (props == NULL)
+		return;
+	for (size_t i = 0; i < lkn_sysctl_nopts; i++) {
+		if (prop_dictionary_get_uint32(props, lkn_sysctl_opts[i].name, &v)) {
+			laggkit_default_value[lkn_sysctl_opts[i].opt] = v;
+			laggkit_default_set |= 1u << lkn_sysctl_opts[i].opt;
+		}
+	}
+	if (prop_dictionary_get_string(props, "proto", &word)) {
+		if (lk_proto_from_name(word, &p) == LK_OK)
+			laggkit_default_proto = p;
+		else
+			printf("laggkit: unknown proto=%s ignored\n", word);
+	}
+}
+
 static int
 laggkit_modinit(void)
 {
@@ -1532,9 +1585,9 @@ laggkit_modfini(void)
 static int
 laggkit_modcmd(modcmd_t cmd, void *arg)
 {
-	(void)arg;
 	switch (cmd) {
 	case MODULE_CMD_INIT:
+		laggkit_read_defaults(arg);
 		return laggkit_modinit();
 	case MODULE_CMD_FINI:
 		return laggkit_modfini();

@@ -3,7 +3,8 @@
  * ifconfig lagg words (laggproto, laggport IF pri N, lagglacp, laggfailover), options those
  * words do not cover through sysctl net.laggkit.<if>.<key>, persisted in /etc/modules.conf and
  * /etc/ifconfig.laggkitN (one ifconfig argument list per line, the file's existence making
- * rc.d/network create the interface).
+ * rc.d/network create the interface); what has no word persists as the module's load
+ * properties on its /etc/modules.conf line, the defaults of every new laggkitN.
  *
  * The module is built on the host against its /usr/src/sys with the system's make
  * (bsd.kmodule.mk), or here with --build local --sysroot DIR through kmod/netbsd/cross-build.sh
@@ -31,10 +32,22 @@ const SYSCTL = 'net.laggkit';
 const IFCONFIG_PROTOCOLS = new Set(['none', 'lacp', 'failover', 'loadbalance']);
 const HASH_BITS: Record<string, number> = { l2: 1, l3: 2, l4: 4 };
 
+/**
+ * /etc/ifconfig.laggkitN: NetBSD's words only (a protocol ifconfig cannot name is a module
+ * default instead, see netbsdModuleArgs), one argument list per line.
+ */
 export function netbsdIfconfigLines(spec: AggregateSpec): PersistEdit[] {
   const file = `ifconfig.${spec.name}`;
-  const edits: PersistEdit[] = [{ kind: file, key: 'laggproto', value: spec.laggproto }];
+  const edits: PersistEdit[] = IFCONFIG_PROTOCOLS.has(spec.laggproto) ? [{ kind: file, key: 'laggproto', value: spec.laggproto }] : [];
   for (const p of spec.ports) edits.push({ kind: file, key: 'laggport', value: p.pri !== undefined ? `${p.name} pri ${p.pri}` : p.name, list: 'add' });
+  const words = netbsdIfconfigWords(spec);
+  for (const key of ['lagglacp', 'laggfailover']) {
+    for (let i = words.indexOf(key); i >= 0; i = words.indexOf(key, i + 1)) {
+      const rest: string[] = [];
+      for (let j = i + 1; j < words.length && !['lagglacp', 'laggfailover', 'laggport'].includes(words[j] as string); j++) rest.push(words[j] as string);
+      edits.push({ kind: file, key, value: rest.join(' '), list: 'add' });
+    }
+  }
   if (spec.mtu !== undefined) edits.push({ kind: file, key: 'mtu', value: String(spec.mtu) });
   for (const a of spec.inet) edits.push({ kind: file, key: 'inet', value: a, list: 'add' });
   for (const a of spec.inet6) edits.push({ kind: file, key: 'inet6', value: a, list: 'add' });
@@ -58,6 +71,19 @@ export function netbsdIfconfigWords(spec: AggregateSpec): string[] {
   }
   if (spec.laggproto === 'failover' && spec.opts.failover_rx_all === 1) w.push('laggfailover', 'rx-all');
   return w;
+}
+
+/**
+ * /etc/modules.conf's laggkit line: what ifconfig has no word for, as modload properties
+ * every new laggkitN starts with (rc.d/modules runs `modload ARGS laggkit`). Host-wide, as
+ * FreeBSD's loader tunables are: deploy refuses two aggregates that want different values.
+ */
+export function netbsdModuleArgs(spec: AggregateSpec): string {
+  const node = `${SYSCTL}.${spec.name}.`;
+  return netbsdSysctlSettings(spec)
+    .map((s) => s.slice(node.length))
+    .map((kv) => (kv.startsWith('proto=') ? `-s ${kv}` : `-i ${kv}`))
+    .join(' ');
 }
 
 /** The settings ifconfig has no word for, as sysctl net.laggkit.<if>.<key>=<value>. */
@@ -198,6 +224,6 @@ export const netbsdTarget: TargetAdapter = {
   },
 
   async persistEdits(spec): Promise<PersistEdit[]> {
-    return [{ kind: 'modules', key: 'laggkit', value: '' }, ...netbsdIfconfigLines(spec)];
+    return [{ kind: 'modules', key: 'laggkit', value: netbsdModuleArgs(spec) }, ...netbsdIfconfigLines(spec)];
   },
 };

@@ -12,11 +12,12 @@ import { fileURLToPath } from 'node:url';
 import { specFromFlags } from '../../src/deploy/spec.js';
 import { parseIfconfig } from '../../src/ifconfig/index.js';
 import type { RemoteHost } from '../../src/targets/host.js';
-import { netbsdConfigureScript, netbsdLocalBuildArgv, netbsdRemoteBuildArgv, netbsdSysctlSettings, netbsdTarget, parseNetbsdSysctl, spliceLaggStatus } from '../../src/targets/netbsd.js';
+import { netbsdConfigureScript, netbsdIfconfigLines, netbsdLocalBuildArgv, netbsdModuleArgs, netbsdRemoteBuildArgv, netbsdSysctlSettings, netbsdTarget, parseNetbsdSysctl, spliceLaggStatus } from '../../src/targets/netbsd.js';
 import type { BuildOptions, HostFacts } from '../../src/targets/types.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const fixture = (n: string) => fs.readFileSync(path.join(root, 'test', 'fixtures', 'ifconfig', n), 'utf8');
+const noHost = { name: 'nb1' } as RemoteHost; // the refusals come before any command is sent
 
 test('lacp: NetBSD words for pri, optimistic, maxports and multi-linkspeed; the rest by sysctl', (t) => {
   const spec = specFromFlags({ name: 'laggkit0', laggproto: 'lacp', laggport: ['wm0:1000', 'wm1'], inet: ['192.0.2.10/24', '192.0.2.11/24'], 'lacp-fast-timeout': true, 'lacp-strict': false, lagghash: 'l3,l4', opt: ['lacp_maxports=1', 'lacp_multi_speed=1', 'lacp_sys_prio=100'] }).aggregates[0]!;
@@ -53,6 +54,18 @@ test('roundrobin and broadcast, which NetBSD ifconfig cannot name, are set by sy
   t.regex(netbsdConfigureScript(fo), /laggport wm0 laggfailover rx-all/);
 });
 
+test('persistence: NetBSD words in ifconfig.laggkitN, the rest as modload properties on the modules.conf line', async (t) => {
+  const lacp = specFromFlags({ name: 'laggkit0', laggproto: 'lacp', laggport: ['wm0:1000', 'wm1'], inet: ['192.0.2.10/24'], 'lacp-strict': false, 'lacp-fast-timeout': true, opt: ['lacp_maxports=1', 'lacp_sys_prio=100'] }).aggregates[0]!;
+  t.deepEqual(netbsdIfconfigLines(lacp).map((e) => `${e.key} ${e.value}`.trim()), ['laggproto lacp', 'laggport wm0 pri 1000', 'laggport wm1', 'lagglacp optimistic', 'lagglacp maxports 1', 'inet 192.0.2.10/24', 'up']);
+  t.is(netbsdModuleArgs(lacp), '-i lacp_fast_timeout=1 -i lacp_sys_prio=100');
+  // a protocol NetBSD's ifconfig cannot name is never written as a laggproto line it would refuse at boot
+  const rr = specFromFlags({ name: 'laggkit1', laggproto: 'broadcast', laggport: ['vioif1'] }).aggregates[0]!;
+  t.false(netbsdIfconfigLines(rr).some((e) => e.key === 'laggproto'));
+  t.is(netbsdModuleArgs(rr), '-s proto=broadcast');
+  const edits = await netbsdTarget.persistEdits(rr, {} as HostFacts, noHost);
+  t.deepEqual(edits[0], { kind: 'modules', key: 'laggkit', value: '-s proto=broadcast' });
+});
+
 test('--build remote: the host\'s own make in the uploaded kmod/netbsd against /usr/src/sys', (t) => {
   t.deepEqual(netbsdRemoteBuildArgv('/tmp/laggkit-build-abc', 'abc'), ['make', '-C', '/tmp/laggkit-build-abc/kmod/netbsd', 'MAKEOBJDIR=/tmp/laggkit-build-abc/kmod/netbsd', 'S=/usr/src/sys', 'LAGGKIT_BUILD_ID=abc']);
   // the Makefile it runs builds this directory's sources and the core's, through bsd.kmodule.mk
@@ -63,7 +76,6 @@ test('--build remote: the host\'s own make in the uploaded kmod/netbsd against /
 });
 
 const facts = (present: boolean) => ({ srcTree: { present, path: '/usr/src' } }) as HostFacts;
-const noHost = { name: 'nb1' } as RemoteHost; // the refusals come before any command is sent
 const opts = (o: Partial<BuildOptions>): BuildOptions => ({ mode: 'remote', buildId: '0123456789ab-1000000000', workDir: os.tmpdir(), progress: () => {}, ...o });
 
 test('--build remote without kernel sources on the host is refused before anything runs there', async (t) => {
