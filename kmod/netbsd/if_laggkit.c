@@ -990,13 +990,12 @@ laggkit_get_lagg(struct laggkit_softc *sc, struct ifreq *ifr)
 	error = copyin(ifr->ifr_data, &hdr, sizeof(hdr));
 	if (error != 0)
 		return error;
-	room = MIN(hdr.lrq_nports, LK_MAX_PORTS);
+	room = lkn_status_room(hdr.lrq_nports);
 	resp = kmem_zalloc(LKN_REQ_SIZE(room), KM_SLEEP);
 	mutex_enter(&sc->sc_lock);
 	rv = laggkit_errno(lkn_status(sc->sc_core, &sc->sc_nstate, resp, room));
 	mutex_exit(&sc->sc_lock);
-	/* the header and the ports that fit: exactly the caller's LKN_REQ_SIZE(lrq_nports) */
-	out = LKN_REQ_SIZE(MIN(resp->lrq_nports, room));
+	out = lkn_status_copyout(resp, room);
 	if (rv == 0 || rv == ENOBUFS)
 		error = copyout(resp, ifr->ifr_data, out);
 	kmem_free(resp, LKN_REQ_SIZE(room));
@@ -1016,11 +1015,10 @@ laggkit_set_lagg(struct laggkit_softc *sc, struct ifreq *ifr)
 	if (error != 0)
 		return error;
 	nports = hdr.lrq_nports;
-	if (nports > LK_MAX_PORTS)
+	if (lkn_request_size(nports) == 0)
 		return EINVAL;
 	if (nports > 1) {
-		/* the caller's buffer: the header with its first entry, then the rest */
-		size = LKN_REQ_SIZE(nports - 1);
+		size = lkn_request_size(nports);
 		req = kmem_alloc(size, KM_SLEEP);
 		error = copyin(ifr->ifr_data, req, size);
 	}

@@ -290,6 +290,27 @@ lkn_status(const struct lk_softc *sc, const struct lkn_state *ns,
 	return n > room ? LKN_ENOBUFS : LK_OK;
 }
 
+size_t
+lkn_status_room(size_t asked)
+{
+	return asked < LK_MAX_PORTS ? asked : LK_MAX_PORTS;
+}
+
+size_t
+lkn_status_copyout(const struct lkn_lagg_req *resp, size_t room)
+{
+	return LKN_REQ_SIZE(resp->lrq_nports < room ? resp->lrq_nports : room);
+}
+
+size_t
+lkn_request_size(size_t nports)
+{
+	if (nports > LK_MAX_PORTS)
+		return 0;
+	/* the header carries the first entry */
+	return nports > 1 ? LKN_REQ_SIZE(nports - 1) : sizeof(struct lkn_lagg_req);
+}
+
 /* ---- ifconfig's text ---------------------------------------------------------------------- */
 
 struct lkn_out {

@@ -222,6 +222,21 @@ int lkn_status(const struct lk_softc *sc, const struct lkn_state *ns,
     struct lkn_lagg_req *resp, size_t room);
 
 /*
+ * SIOCGLAGG's sizes. The caller's buffer is LKN_REQ_SIZE(lrq_nports) bytes (ifconfig's and the
+ * kernel's arithmetic: the header holds the first entry). lkn_status_room(): the entries the
+ * kernel fills, at most every port it can have. lkn_status_copyout(): the bytes to copy back
+ * after lkn_status(), the header and the entries filled, never more than the caller's buffer.
+ */
+size_t lkn_status_room(size_t asked);
+size_t lkn_status_copyout(const struct lkn_lagg_req *resp, size_t room);
+
+/*
+ * SIOCSLAGG's size: the bytes of a request naming nports ports (at least the header), or 0 when
+ * it names more ports than an aggregate can hold (the glue refuses it, EINVAL).
+ */
+size_t lkn_request_size(size_t nports);
+
+/*
  * The lagg block of `ifconfig [-v] laggN` for a filled request, byte for byte as NetBSD 10's
  * ifconfig prints it (lagg_status()). NetBSD's ifconfig prints it only for interfaces named
  * lagg<digits>, so laggkitN offers it as sysctl net.laggkit.<if>.status. Always NUL-terminated;

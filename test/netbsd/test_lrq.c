@@ -337,9 +337,14 @@ test_status_room(void)
 	th_port_add(a, "wm1", 1000000000ull, 1);
 	th_port_add(a, "wm2", 1000000000ull, 1);
 	for (;;) {
+		size_t room = lkn_status_room(nports);
+
 		r = req_new(nports);
 		r->lrq_nports = nports;
-		error = lkn_status(a->sc, &ns, r, r->lrq_nports);
+		error = lkn_status(a->sc, &ns, r, room);
+		/* what goes back never overruns ifconfig's buffer, and holds every entry filled */
+		TH_CHECK(lkn_status_copyout(r, room) <= LKN_REQ_SIZE(nports));
+		TH_EQ(lkn_status_copyout(r, room), LKN_REQ_SIZE(r->lrq_nports < room ? r->lrq_nports : room));
 		tries++;
 		if (error != LKN_ENOBUFS || tries > 3)
 			break;
@@ -361,6 +366,21 @@ test_status_room(void)
 }
 
 /* Two aggregates over two wires: LACP converges and the status reads like NetBSD's -v. */
+/* SIOCSLAGG and SIOCGLAGG sizes at their edges. */
+static void
+test_sizes(void)
+{
+	TH_EQ(lkn_request_size(0), sizeof(struct lkn_lagg_req));
+	TH_EQ(lkn_request_size(1), sizeof(struct lkn_lagg_req));
+	TH_EQ(lkn_request_size(2), sizeof(struct lkn_lagg_req) + sizeof(struct lkn_laggreqport));
+	TH_EQ(lkn_request_size(LK_MAX_PORTS), LKN_REQ_SIZE(LK_MAX_PORTS - 1));
+	TH_EQ(lkn_request_size(LK_MAX_PORTS + 1), 0);
+	TH_EQ(lkn_request_size((size_t)-1), 0);
+	TH_EQ(lkn_status_room(0), 0);
+	TH_EQ(lkn_status_room(5), 5);
+	TH_EQ(lkn_status_room(1000), LK_MAX_PORTS);
+}
+
 static void
 test_lacp_status(void)
 {
@@ -483,6 +503,7 @@ main(void)
 	th_run("failover_and_loadbalance_options", test_failover_and_loadbalance_options);
 	th_run("failover_status_text", test_failover_status_text);
 	th_run("status_room", test_status_room);
+	th_run("sizes", test_sizes);
 	th_run("lacp_status", test_lacp_status);
 	th_run("other_protocols", test_other_protocols);
 	th_run("sysctl_table", test_sysctl_table);
