@@ -31,9 +31,9 @@ DEBS=(
   iperf3           # traffic generator for tests and benchmarks
   netcat-openbsd   # simple TCP transfers across aggregates
   bsdextrautils    # hexdump for frame dumps
-  mandoc           # mandoc -Tlint of kmod/freebsd/laggkit.4
-  clang-19         # kmod/freebsd cross-build: FreeBSD 15's own compiler version
-  lld-19           # ... its linker (ld.lld-19), as FreeBSD links modules
+  mandoc           # mandoc -Tlint of kmod/freebsd/laggkit.4 and kmod/netbsd/laggkit.4
+  clang-19         # kmod/freebsd cross-build: FreeBSD 15's own compiler version; kmod/netbsd's too
+  lld-19           # ... its linker (ld.lld-19), as FreeBSD links modules; ld -r of laggkit.kmod
   llvm-19          # ... llvm-objcopy-19 and llvm-nm-19 for bsd.kmod.mk
   bmake            # ... runs FreeBSD's share/mk and sys/conf/kmod.mk
   original-awk     # ... FreeBSD's awk for kmod_syms.awk (mawk misparses it)

@@ -147,13 +147,15 @@ struct lk_softc {
 #define LK_PORT_VALID(sc, i) ((i) < LK_MAX_PORTS && ((sc)->port_mask & LK_PORT_BIT(i)) != 0)
 
 /*
- * Iterate the member ports in index order. `_m` is a scratch mask variable name the caller
- * does not declare; the body may remove the current port.
+ * Iterate the member ports in index order; the body may remove the current port. `p` must be
+ * a plain identifier: the loop's scratch variables are named after it, so that two nested
+ * loops do not shadow each other (NetBSD's kernel builds with -Wshadow -Werror).
  */
 #define LK_FOREACH_PORT(sc, p)                                                        \
-	for (uint32_t _lk_m = (sc)->port_mask, _lk_i = 0; _lk_m != 0;                 \
-	     _lk_m &= _lk_m - 1)                                                      \
-		if ((_lk_i = (uint32_t)__builtin_ctz(_lk_m)), ((p) = &(sc)->ports[_lk_i]), 1)
+	for (uint32_t _lk_m_##p = (sc)->port_mask, _lk_i_##p = 0; _lk_m_##p != 0;    \
+	     _lk_m_##p &= _lk_m_##p - 1)                                              \
+		if ((_lk_i_##p = (uint32_t)__builtin_ctz(_lk_m_##p)),                 \
+		    ((p) = &(sc)->ports[_lk_i_##p]), 1)
 
 /* ---- Core-internal (between the core's own files) ------------------------------------------------ */
 
