@@ -19,7 +19,9 @@
  * Locks, in the order they are taken
  *   IFNET_LOCK(laggkitN)    held by ifioctl() around our ioctls; every other configuration
  *                           path (sysctl, the workqueue, a member's detach) takes it first,
- *                           as lagg(4) does (laggkit_cfg_enter()).
+ *                           as lagg(4) does (laggkit_cfg_enter()); only a member's detach
+ *                           that a removal of the same member is waiting for takes sc_cfg
+ *                           alone (laggkit_port_detached()).
  *   laggkit_lock (global)   the list of aggregates, the unload check, the port hash writers.
  *   sc_cfg (per aggregate)  configuration: ioctls, sysctl writes, the link work. Adaptive and
  *                           held across members' driver ioctls (MTU, MAC, promisc), which
@@ -131,6 +133,8 @@ struct laggkit_port {
 	void			*lp_detachhook;
 	bool			 lp_promisc;	/* we hold an ifpromisc() reference */
 	bool			 lp_detaching;	/* sc_lock: its detach hook owns the removal */
+	bool			 lp_removing;	/* sc_lock: a removal waits for its detach hook */
+	bool			 lp_gone;	/* sc_cfg: that hook took it out for the waiter */
 };
 
 /* A core request that needs a sleepable context, recorded under sc_lock. */
@@ -820,21 +824,36 @@ laggkit_port_linkstate(void *arg)
 /*
  * The member's driver is detaching: it leaves now, touching nothing more on it. Marked first,
  * under the short lock, so that a removal racing for the configuration locks leaves it to us.
+ *
+ * A removal that got there first (lp_removing) holds IFNET_LOCK(laggkitN) and waits for this
+ * hook in ether_ifdetachhook_disestablish(), which lets go of sc_cfg, the lock handed to it,
+ * while it waits. Taking IFNET_LOCK(laggkitN) here would deadlock with it, so the member is
+ * taken out under sc_cfg alone and left to that removal to free and settle.
  */
 static void
 laggkit_port_detached(void *arg)
 {
 	struct laggkit_port *lp = arg;
 	struct laggkit_softc *sc = lp->lp_sc;
+	bool awaited;
 
 	IFNET_ASSERT_UNLOCKED(lp->lp_ifp);
 	mutex_enter(&sc->sc_lock);
 	lp->lp_detaching = true;
+	awaited = lp->lp_removing;
 	mutex_exit(&sc->sc_lock);
+	if (awaited) {
+		mutex_enter(&sc->sc_cfg);
+		(void)laggkit_port_remove(sc, lp, true);
+		lp->lp_gone = true;
+		mutex_exit(&sc->sc_cfg);
+		return;
+	}
 	laggkit_cfg_enter(sc);
 	(void)laggkit_port_remove(sc, lp, true);
 	laggkit_settle(sc);
 	laggkit_cfg_exit(sc);
+	kmem_free(lp, sizeof(*lp));
 }
 
 static bool
@@ -920,6 +939,7 @@ out:
  * Take a member out: its own input back first (frames already inside ours find no member and
  * go to ether_input), then out of the core and the tables, then wait out the frame path.
  * `departing`: called from the member's ifdetach hook, which removes that hook itself.
+ * The caller frees lp (laggkit_port_leave(), laggkit_port_detached()).
  */
 static int
 laggkit_port_remove(struct laggkit_softc *sc, struct laggkit_port *lp, bool departing)
@@ -934,9 +954,15 @@ laggkit_port_remove(struct laggkit_softc *sc, struct laggkit_port *lp, bool depa
 		mutex_exit(&sc->sc_lock);
 		return EBUSY;		/* its detach hook is removing it (lagg(4) says EBUSY too) */
 	}
-	mutex_exit(&sc->sc_lock);
 	if (!departing)
+		lp->lp_removing = true;	/* a hook starting now leaves lp to us */
+	mutex_exit(&sc->sc_lock);
+	if (!departing) {
+		/* waits for a running hook, without sc_cfg, which that hook then takes */
 		ether_ifdetachhook_disestablish(pifp, lp->lp_detachhook, &sc->sc_cfg);
+		if (lp->lp_gone)
+			return 0;	/* the hook took it out meanwhile: pifp may be gone */
+	}
 	if_linkstate_change_disestablish(pifp, lp->lp_linkhook, &sc->sc_cfg);
 
 	IFNET_LOCK(pifp);
@@ -962,8 +988,19 @@ laggkit_port_remove(struct laggkit_softc *sc, struct laggkit_port *lp, bool depa
 	if (!departing)
 		laggkit_settle_one(pifp, &pend);
 	PSLIST_ENTRY_DESTROY(lp, lp_hash);
-	kmem_free(lp, sizeof(*lp));
 	return 0;
+}
+
+/* A member leaves on request (-laggport, destroy): taken out, then freed. */
+static int
+laggkit_port_leave(struct laggkit_softc *sc, struct laggkit_port *lp)
+{
+	int error;
+
+	error = laggkit_port_remove(sc, lp, false);
+	if (error == 0)
+		kmem_free(lp, sizeof(*lp));
+	return error;
 }
 
 static struct laggkit_port *
@@ -1034,7 +1071,7 @@ laggkit_set_lagg(struct laggkit_softc *sc, struct ifreq *ifr)
 		break;
 	case LKN_CMD_DELPORT:
 		lp = laggkit_port_byname(sc, cmd.name);
-		error = lp == NULL ? ENOENT : laggkit_port_remove(sc, lp, false);
+		error = lp == NULL ? ENOENT : laggkit_port_leave(sc, lp);
 		break;
 	case LKN_CMD_SETPROTO:
 		mutex_enter(&sc->sc_lock);
@@ -1455,7 +1492,7 @@ laggkit_clone_destroy(struct ifnet *ifp)
 		laggkit_cfg_enter(sc);
 		for (u_int i = 0; i < LK_MAX_PORTS; i++) {
 			if (sc->sc_ports[i] != NULL &&
-			    laggkit_port_remove(sc, sc->sc_ports[i], false) == EBUSY)
+			    laggkit_port_leave(sc, sc->sc_ports[i]) == EBUSY)
 				busy = true;
 		}
 		laggkit_settle(sc);

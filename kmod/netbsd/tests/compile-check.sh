@@ -15,9 +15,11 @@ skip() {
 	echo "0 passed, 0 failed, 1 skipped"
 	exit 0
 }
-[ -f "$sysroot/sys/sys/param.h" ] && [ -f "$sysroot/sys/net/lagg/if_lagg.h" ] &&
-    [ -f "$sysroot/common/include/prop/proplib.h" ] ||
-	skip "no NetBSD source tree at $sysroot (set LAGGKIT_NETBSD_SYSROOT to a netbsd-10 checkout with sys/ and common/include/)"
+# A partial tree (a few headers gathered by hand) is no tree: say which file is missing.
+for f in sys/sys/param.h sys/net/lagg/if_lagg.h common/include/prop/proplib.h; do
+	[ -f "$sysroot/$f" ] ||
+		skip "no NetBSD source tree at $sysroot: no $f (set LAGGKIT_NETBSD_SYSROOT to a netbsd-10 checkout with sys/ and common/include/)"
+done
 command -v "$cc" >/dev/null 2>&1 || skip "$cc not installed (scripts/setup.sh installs it)"
 
 out=$(mktemp -d "${TMPDIR:-/tmp}/laggkit-netbsd.XXXXXX")
