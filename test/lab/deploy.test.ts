@@ -52,7 +52,7 @@ function up(): LabState {
 }
 
 const env = () => ({ LAGGKIT_LAB_DIR: labRoot });
-const deployArgs = (vm: string, confirmTimeout = '60', verifyTimeout = '30') => [
+const deployArgs = (vm: string, confirmTimeout = '180', verifyTimeout = '90') => [
   'deploy', '--ssh-config', sshConfig, '--host', vm, '--laggproto', 'lacp', ...PORTS.flatMap((p) => ['--laggport', p]),
   '--lacp-fast-timeout', '--opt', 'lacp_multi_speed=1', '--inet', `10.77.0.${vm === 'A' ? 1 : 2}/24`, '--confirm-timeout', confirmTimeout, '--verify-timeout', verifyTimeout, '--json',
 ];
