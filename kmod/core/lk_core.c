@@ -24,6 +24,7 @@ static const uint32_t opt_default[LK_OPT_MAX] = {
 	[LK_OPT_LACP_MULTI_SPEED] = 0,
 	[LK_OPT_ANNOUNCE_COUNT] = 1,
 	[LK_OPT_ANNOUNCE_INTERVAL_MS] = 1000,
+	[LK_OPT_LACP_FULL_WAIT] = 0,
 };
 
 /* Upper bound of each option (inclusive). */
@@ -44,6 +45,7 @@ static const uint32_t opt_max[LK_OPT_MAX] = {
 	[LK_OPT_LACP_MULTI_SPEED] = 1,
 	[LK_OPT_ANNOUNCE_COUNT] = 100,
 	[LK_OPT_ANNOUNCE_INTERVAL_MS] = 60000,
+	[LK_OPT_LACP_FULL_WAIT] = 1,
 };
 
 const char *
