@@ -13,7 +13,9 @@ static const uint32_t opt_default[LK_OPT_MAX] = {
 	[LK_OPT_USE_FLOWID] = 1,
 	[LK_OPT_FLOWID_SHIFT] = 0,
 	[LK_OPT_RR_LIMIT] = 1,
-	[LK_OPT_FAILOVER_RX_ALL] = 0,
+	/* NetBSD's default: the far end's failover never drops what arrives on the port it has
+	 * not yet learned is the new active one (its carrier news can lag by a second) */
+	[LK_OPT_FAILOVER_RX_ALL] = 1,
 	[LK_OPT_FAILOVER_PREEMPT] = 1,
 	[LK_OPT_LACP_FAST_TIMEOUT] = 0,
 	[LK_OPT_LACP_STRICT] = 1,

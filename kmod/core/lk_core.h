@@ -99,7 +99,7 @@ enum lk_opt {
 	LK_OPT_USE_FLOWID,         /* 0/1: use the NIC flow id when the frame has one (default 1) */
 	LK_OPT_FLOWID_SHIFT,       /* 0..31: shift applied to the flow id (default 0) */
 	LK_OPT_RR_LIMIT,           /* roundrobin: packets per port before rotating (0 = 1) */
-	LK_OPT_FAILOVER_RX_ALL,    /* 0/1: failover accepts input on every active port */
+	LK_OPT_FAILOVER_RX_ALL,    /* 0/1: failover accepts input on every up port (default 1) */
 	LK_OPT_FAILOVER_PREEMPT,   /* 0/1: return to the primary when it recovers (default 1) */
 	LK_OPT_LACP_FAST_TIMEOUT,  /* 0/1: ask the partner for fast PDUs, short timeout */
 	LK_OPT_LACP_STRICT,        /* 0/1: strict (default) vs optimistic: distribute before sync */

@@ -33,7 +33,8 @@ export interface OvsBondOptions {
   bridge?: string;
   bond?: string;
   bondMode?: OvsBondMode;
-  lacp?: 'active' | 'passive';
+  /** 'off' for a static bond (active-backup or balance-slb without LACP). */
+  lacp?: 'active' | 'passive' | 'off';
   lacpTime?: 'fast' | 'slow';
   /** other_config:lacp-system-priority (OVS default 65534). */
   systemPriority?: number;
