@@ -3,7 +3,7 @@
  * (lk_output, lk_input), control input and the timer. Port configuration is in lk_port.c, the
  * protocol rows in lk_proto.c, the transmit table in lk_txmap.c.
  */
-#include "lk_internal.h"
+#include "lk_hash.h"
 
 #define NS_PER_MS 1000000ull
 
@@ -269,6 +269,16 @@ lk_output(struct lk_softc *sc, const struct lk_frame *f)
 	if (m == NULL || m->nactive == 0) {
 		LK_COUNT(sc->out_no_port, 1);
 		return 0;
+	}
+	/* Hashed protocols (loadbalance, lacp) carry most traffic: their bucket lookup is inlined
+	 * here rather than reached through the row's select(), and picks exactly one port. */
+	if (m->hashed) {
+		uint32_t port = m->bucket[LK_BUCKET_OF(lk_flow_hash_inline(m, f))];
+		struct lk_port_counters *c = &sc->ports[port].counters;
+
+		LK_COUNT(c->tx_packets, 1);
+		LK_COUNT(c->tx_bytes, f->len);
+		return LK_PORT_BIT(port);
 	}
 	mask = m->proto->select(sc, m, f);
 	if (mask == 0) {
