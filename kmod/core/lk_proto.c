@@ -77,6 +77,9 @@ rr_select(struct lk_softc *sc, const struct lk_txmap *m, const struct lk_frame *
 	(void)f;
 	if (m->rr_limit > 1)
 		n /= m->rr_limit;
+	/* 2, 4, 8... ports: a mask is the modulo */
+	if ((m->nactive & (m->nactive - 1)) == 0)
+		return LK_PORT_BIT(m->order[n & (m->nactive - 1)]);
 	return LK_PORT_BIT(m->order[fastmod(n, m->nactive_magic, m->nactive)]);
 }
 
