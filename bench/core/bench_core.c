@@ -25,7 +25,7 @@
  */
 #define _DEFAULT_SOURCE
 #include "harness.h"
-#include "lk_internal.h"
+#include "lk_hash.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,15 +105,7 @@ build_frames(void)
 
 /* ---- the classic baseline's hash (frozen; see the header comment) ---------------------------- */
 
-#define IPPROTO_TCP_   6u
-#define IPPROTO_UDP_   17u
-#define IPPROTO_SCTP_  132u
-#define IP6_HOPOPTS_   0u
-#define IP6_ROUTING_   43u
-#define IP6_FRAGMENT_  44u
-#define IP6_DSTOPTS_   60u
-#define IP6_MAX_EXT    4      /* extension headers walked before giving up on ports */
-
+/* The fields are found by the core's own parser (lk_hash_parse): only the mixing differs. */
 static inline uint32_t
 rd16(const uint8_t *p)
 {
@@ -132,6 +124,7 @@ rotl32(uint32_t x, unsigned r)
 	return (x << r) | (x >> (32 - r));
 }
 
+/* One Murmur3 round: each word waits for the previous one. */
 static inline uint32_t
 mix_word(uint32_t h, uint32_t k)
 {
@@ -144,113 +137,46 @@ mix_word(uint32_t h, uint32_t k)
 }
 
 static uint32_t
-classic_mix(uint32_t h)
+classic_hash_l2(const uint8_t *d, uint32_t h, const struct lk_hdrs *hd)
 {
-	h ^= h >> 16;
-	h *= 0x85ebca6bu;
-	h ^= h >> 13;
-	h *= 0xc2b2ae35u;
-	h ^= h >> 16;
+	h = mix_word(h, rd32(d));
+	h = mix_word(h, (rd16(d + 4) << 16) | rd16(d + 6));
+	h = mix_word(h, rd32(d + 8));
+	if (hd->vlan)
+		h = mix_word(h, hd->vid & 0x0fffu);
 	return h;
 }
 
-static uint32_t
-hash_l2(const struct lk_frame *f, uint32_t h, int vlan_present, uint32_t vid)
-{
-	const uint8_t *d = f->data;
-
-	h = mix_word(h, rd32(d));                         /* dst[0..3] */
-	h = mix_word(h, (rd16(d + 4) << 16) | rd16(d + 6)); /* dst[4..5] src[0..1] */
-	h = mix_word(h, rd32(d + 8));                     /* src[2..5] */
-	if (vlan_present)
-		h = mix_word(h, vid & 0x0fffu);
-	return h;
-}
-
-/*
- * Hash the selected layers of one frame. Pure function of (frame bytes, VLAN tag, layers,
- * seed); the frame path calls it through lk_flow_hash().
- */
 static uint32_t
 classic_hash_frame(const struct lk_frame *f, uint32_t layers, uint32_t seed)
 {
 	const uint8_t *d = f->data;
-	uint32_t cap = f->caplen;
-	uint32_t h = seed, etype, off = 14u, vid = 0, l4 = 0, proto = 0;
-	int vlan = 0, used = 0, ports = 0;
+	uint32_t h = seed;
+	struct lk_hdrs hd;
+	int used = 0;
 
-	if (d == NULL || cap < 14u)
-		return classic_mix(h ^ f->len);
-	etype = rd16(d + 12);
-	if (etype == 0x8100u && cap >= 14u + 4) {
-		vlan = 1;
-		vid = rd16(d + 14);
-		etype = rd16(d + 16);
-		off += 4;
-	} else if (f->has_vlan) {
-		vlan = 1;
-		vid = f->vlan_tag;
-	}
-
+	if (d == NULL || f->caplen < 14)
+		return lk_hash_mix(h ^ f->len);
+	lk_hash_parse(f, &hd);
 	if (layers & LK_HASH_L2) {
-		h = hash_l2(f, h, vlan, vid);
+		h = classic_hash_l2(d, h, &hd);
 		used = 1;
 	}
+	if ((layers & LK_HASH_L3) && hd.ipv != 0) {
+		uint32_t from = hd.ipv == 4 ? 12 : 8, to = hd.ipv == 4 ? 20 : 40;
 
-	if (etype == 0x0800u && cap >= off + 20 && (d[off] >> 4) == 4) {
-		uint32_t ihl = (uint32_t)(d[off] & 0x0fu) * 4u;
-		if (layers & LK_HASH_L3) {
-			h = mix_word(h, rd32(d + off + 12));
-			h = mix_word(h, rd32(d + off + 16));
-			used = 1;
-		}
-		/* fragment offset != 0: no transport header in this fragment */
-		if (ihl >= 20 && (rd16(d + off + 6) & 0x1fffu) == 0) {
-			proto = d[off + 9];
-			l4 = off + ihl;
-			ports = 1;
-		}
-	} else if (etype == 0x86ddu && cap >= off + 40 && (d[off] >> 4) == 6) {
-		uint32_t nh = d[off + 6], p = off + 40;
-		if (layers & LK_HASH_L3) {
-			for (uint32_t i = 0; i < 32; i += 4)
-				h = mix_word(h, rd32(d + off + 8 + i));
-			used = 1;
-		}
-		ports = 1;
-		for (int n = 0; n < IP6_MAX_EXT; n++) {
-			if (nh == IP6_HOPOPTS_ || nh == IP6_ROUTING_ || nh == IP6_DSTOPTS_) {
-				if (cap < p + 8) {
-					ports = 0;
-					break;
-				}
-				nh = d[p];
-				p += ((uint32_t)d[p + 1] + 1u) * 8u;
-			} else if (nh == IP6_FRAGMENT_) {
-				if (cap < p + 8 || (rd16(d + p + 2) & 0xfff8u) != 0) {
-					ports = 0;
-					break;
-				}
-				nh = d[p];
-				p += 8;
-			} else
-				break;
-		}
-		proto = nh;
-		l4 = p;
-	}
-
-	if ((layers & LK_HASH_L4) && ports &&
-	    (proto == IPPROTO_TCP_ || proto == IPPROTO_UDP_ || proto == IPPROTO_SCTP_) &&
-	    l4 + 4 <= cap) {
-		h = mix_word(h, rd32(d + l4));   /* source port << 16 | destination port */
-		h = mix_word(h, proto);
+		for (uint32_t i = from; i < to; i += 4)
+			h = mix_word(h, rd32(d + hd.l3 + i));
 		used = 1;
 	}
-
+	if ((layers & LK_HASH_L4) && hd.l4 != 0) {
+		h = mix_word(h, rd32(d + hd.l4));
+		h = mix_word(h, hd.proto);
+		used = 1;
+	}
 	if (!used)
-		h = hash_l2(f, h, vlan, vid);
-	return classic_mix(h);
+		h = classic_hash_l2(d, h, &hd);
+	return lk_hash_mix(h);
 }
 
 /* The baseline: classic lagg selection, "modulo the number of active ports". */

@@ -102,39 +102,45 @@ lk_hash_l2(const uint8_t *d, uint64_t key, int vlan, uint32_t vid)
 	return (lk_hrd64(d) ^ key) * LK_HK_L2A + (b ^ key) * LK_HK_L2B;
 }
 
-static inline uint32_t
-lk_hash_frame_inline(const struct lk_frame *f, uint32_t layers, uint32_t seed)
+/*
+ * Where the fields a flow hash may read are, found once (the benchmark's classic hash reads
+ * the same fields through it). Offsets 0 mean "not there": l3 for a frame that is not IPv4 or
+ * IPv6 or is cut short, l4 for a later fragment, a protocol without ports (anything but TCP,
+ * UDP, SCTP) or ports past caplen. IPv6 extension headers are walked, LK_IP6_MAX_EXT at most.
+ * The caller has checked caplen >= LK_ETHER_HDR_LEN.
+ */
+struct lk_hdrs {
+	uint32_t l3, l4;
+	uint32_t vid;
+	uint8_t  ipv;               /* 4, 6, or 0 with l3 */
+	uint8_t  vlan;              /* in-band tag, or the NIC-stripped one */
+	uint8_t  proto;
+};
+
+static inline void
+lk_hash_parse(const struct lk_frame *f, struct lk_hdrs *hd)
 {
 	const uint8_t *d = f->data;
-	uint32_t cap = f->caplen;
-	uint32_t etype, off = LK_ETHER_HDR_LEN, vid = 0, l4 = 0, proto = 0;
-	uint64_t key = lk_hash_key(seed), h = 0;
-	int vlan = 0, used = 0, ports = 0;
+	uint32_t cap = f->caplen, off = LK_ETHER_HDR_LEN, etype = lk_hrd16be(d + 12), l4 = 0;
+	uint32_t proto = 0;
+	int ports = 0;
 
-	if (d == NULL || cap < LK_ETHER_HDR_LEN)
-		return lk_hash_fold((key ^ f->len) * LK_HK_L2A);
-	etype = lk_hrd16be(d + 12);
+	hd->l3 = hd->l4 = hd->vid = 0;
+	hd->ipv = hd->vlan = hd->proto = 0;
 	if (etype == LK_ETHERTYPE_VLAN && cap >= LK_ETHER_HDR_LEN + 4) {
-		vlan = 1;
-		vid = lk_hrd16be(d + 14);
+		hd->vlan = 1;
+		hd->vid = lk_hrd16be(d + 14);
 		etype = lk_hrd16be(d + 16);
 		off += 4;
 	} else if (f->has_vlan) {
-		vlan = 1;
-		vid = f->vlan_tag;
+		hd->vlan = 1;
+		hd->vid = f->vlan_tag;
 	}
-
-	if (layers & LK_HASH_L2) {
-		h += lk_hash_l2(d, key, vlan, vid);
-		used = 1;
-	}
-
 	if (etype == LK_ETHERTYPE_IPV4 && cap >= off + 20 && (d[off] >> 4) == 4) {
 		uint32_t ihl = (uint32_t)(d[off] & 0x0fu) * 4u;
-		if (layers & LK_HASH_L3) {
-			h += (lk_hrd64(d + off + 12) ^ key) * LK_HK_L3A;   /* source, destination */
-			used = 1;
-		}
+
+		hd->ipv = 4;
+		hd->l3 = off;
 		/* fragment offset != 0: no transport header in this fragment */
 		if (ihl >= 20 && (lk_hrd16be(d + off + 6) & 0x1fffu) == 0) {
 			proto = d[off + 9];
@@ -143,13 +149,9 @@ lk_hash_frame_inline(const struct lk_frame *f, uint32_t layers, uint32_t seed)
 		}
 	} else if (etype == LK_ETHERTYPE_IPV6 && cap >= off + 40 && (d[off] >> 4) == 6) {
 		uint32_t nh = d[off + 6], p = off + 40;
-		if (layers & LK_HASH_L3) {
-			h += (lk_hrd64(d + off + 8) ^ key) * LK_HK_L3A +
-			    (lk_hrd64(d + off + 16) ^ key) * LK_HK_L3B +
-			    (lk_hrd64(d + off + 24) ^ key) * LK_HK_L3C +
-			    (lk_hrd64(d + off + 32) ^ key) * LK_HK_L3D;
-			used = 1;
-		}
+
+		hd->ipv = 6;
+		hd->l3 = off;
 		ports = 1;
 		for (int n = 0; n < LK_IP6_MAX_EXT; n++) {
 			if (nh == LK_IP6_HOPOPTS || nh == LK_IP6_ROUTING || nh == LK_IP6_DSTOPTS) {
@@ -172,17 +174,44 @@ lk_hash_frame_inline(const struct lk_frame *f, uint32_t layers, uint32_t seed)
 		proto = nh;
 		l4 = p;
 	}
+	hd->proto = (uint8_t)proto;
+	if (ports && (proto == LK_IPPROTO_TCP || proto == LK_IPPROTO_UDP ||
+	    proto == LK_IPPROTO_SCTP) && l4 + 4 <= cap)
+		hd->l4 = l4;
+}
 
-	if ((layers & LK_HASH_L4) && ports &&
-	    (proto == LK_IPPROTO_TCP || proto == LK_IPPROTO_UDP || proto == LK_IPPROTO_SCTP) &&
-	    l4 + 4 <= cap) {
-		/* both ports in one word, the protocol above them */
-		h += (((uint64_t)proto << 32 | lk_hrd32(d + l4)) ^ key) * LK_HK_L4;
+static inline uint32_t
+lk_hash_frame_inline(const struct lk_frame *f, uint32_t layers, uint32_t seed)
+{
+	const uint8_t *d = f->data;
+	uint64_t key = lk_hash_key(seed), h = 0;
+	struct lk_hdrs hd;
+	int used = 0;
+
+	if (d == NULL || f->caplen < LK_ETHER_HDR_LEN)
+		return lk_hash_fold((key ^ f->len) * LK_HK_L2A);
+	lk_hash_parse(f, &hd);
+	if (layers & LK_HASH_L2) {
+		h += lk_hash_l2(d, key, hd.vlan, hd.vid);
 		used = 1;
 	}
-
+	if ((layers & LK_HASH_L3) && hd.ipv == 4) {
+		h += (lk_hrd64(d + hd.l3 + 12) ^ key) * LK_HK_L3A;     /* source, destination */
+		used = 1;
+	} else if ((layers & LK_HASH_L3) && hd.ipv == 6) {
+		h += (lk_hrd64(d + hd.l3 + 8) ^ key) * LK_HK_L3A +
+		    (lk_hrd64(d + hd.l3 + 16) ^ key) * LK_HK_L3B +
+		    (lk_hrd64(d + hd.l3 + 24) ^ key) * LK_HK_L3C +
+		    (lk_hrd64(d + hd.l3 + 32) ^ key) * LK_HK_L3D;
+		used = 1;
+	}
+	if ((layers & LK_HASH_L4) && hd.l4 != 0) {
+		/* both ports in one word, the protocol above them */
+		h += (((uint64_t)hd.proto << 32 | lk_hrd32(d + hd.l4)) ^ key) * LK_HK_L4;
+		used = 1;
+	}
 	if (!used)
-		h = lk_hash_l2(d, key, vlan, vid);
+		h = lk_hash_l2(d, key, hd.vlan, hd.vid);
 	return lk_hash_fold(h);
 }
 
