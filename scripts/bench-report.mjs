@@ -141,6 +141,20 @@ if (laggd) {
     ['failback gap, lacp | OVS balance-tcp', f['laggd lacp']?.max_failback_gap_ms, f['ovs balance-tcp']?.max_failback_gap_ms],
     ['failback gap, failover preempt | OVS active-backup', f['laggd failover']?.max_failback_gap_ms, f['ovs active-backup']?.max_failback_gap_ms],
   ];
+  const lost = [
+    ['lacp | OVS balance-tcp', f['laggd lacp']?.lost, f['ovs balance-tcp']?.lost],
+    ['laggproto failover | OVS active-backup', f['laggd failover']?.lost, f['ovs active-backup']?.lost],
+    ['failover -rx-all | OVS active-backup', f['laggd failover -rx-all']?.lost, f['ovs active-backup']?.lost],
+  ];
+  figures.push({
+    title: 'Datagrams of a 1 ms stream lost over all member failures and returns (lower is better)',
+    caption: `the same runs as the silences below: a forwarder that holds frames while it switches shows a silence and loses nothing; one that sends into the dead link loses them. ${src}.`,
+    chart: bar(lost.map((g) => g[0]), [
+      { label: 'laggd', data: lost.map((g) => g[1] ?? null) },
+      { label: 'Open vSwitch', data: lost.map((g) => g[2] ?? null) },
+    ], 'datagrams'),
+    table: table(['pair', 'laggd lost', 'OVS lost'], lost.map((g) => [g[0], fmt(g[1], 0), fmt(g[2], 0)])),
+  });
   figures.push({
     title: 'Longest silence in a 1 ms stream when a member fails and returns, ms (lower is better)',
     caption: `every member failed twice; below 3 ms the stream reads 3. ${src}.`,

@@ -126,6 +126,10 @@ function table(): string {
   rows.push(['failover gap ms (lacp | OVS balance-tcp)', fmt(fl?.max_gap_ms, 1), fmt(fo?.max_gap_ms, 1), ratio(fl?.max_gap_ms, fo?.max_gap_ms)]);
   rows.push(['failover gap ms (laggproto failover | OVS active-backup)', fmt(ff?.max_gap_ms, 1), fmt(fab?.max_gap_ms, 1), ratio(ff?.max_gap_ms, fab?.max_gap_ms)]);
   rows.push(['failover gap ms (failover -rx-all | OVS active-backup)', fmt(fs?.max_gap_ms, 1), fmt(fab?.max_gap_ms, 1), ratio(fs?.max_gap_ms, fab?.max_gap_ms)]);
+  // Silence and loss differ: a forwarder that holds frames while it switches (laggd's TAP
+  // queue) shows a gap and loses nothing; one that sends into the dead link loses frames.
+  rows.push(['datagrams lost in failovers (laggproto failover | OVS active-backup)', fmt(ff?.lost), fmt(fab?.lost), ratio(ff?.lost, fab?.lost)]);
+  rows.push(['datagrams lost in failovers (lacp | OVS balance-tcp)', fmt(fl?.lost), fmt(fo?.lost), ratio(fl?.lost, fo?.lost)]);
   rows.push(['failback gap ms (lacp | OVS balance-tcp)', fmt(fl?.max_failback_gap_ms, 1), fmt(fo?.max_failback_gap_ms, 1), ratio(fl?.max_failback_gap_ms, fo?.max_failback_gap_ms)]);
   rows.push(['failback gap ms (failover preempt | OVS active-backup)', fmt(ff?.max_failback_gap_ms, 1), fmt(fab?.max_failback_gap_ms, 1), ratio(ff?.max_failback_gap_ms, fab?.max_failback_gap_ms)]);
   const cll = results.convergence['laggd-laggd'];
