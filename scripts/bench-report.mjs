@@ -42,8 +42,10 @@ const loadLine = (host, date) => host
 /** A figure: a title, a caption, a chart (Chart.js config) and a markdown table. */
 const figures = [];
 
+/** A markdown table; a "|" inside a cell (the "laggd pair | OVS pair" labels) is escaped. */
 function table(header, rows) {
-  return [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i ? '---:' : '---')).join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+  const line = (cells) => `| ${cells.map((c) => String(c).replace(/\|/g, '\\|')).join(' | ')} |`;
+  return [line(header), `|${header.map((_, i) => (i ? '---:' : '---')).join('|')}|`, ...rows.map(line)].join('\n');
 }
 
 function bar(labels, datasets, yTitle) {
