@@ -634,6 +634,13 @@ static void port_rx_frame(struct lg_port *p, const uint8_t *data, uint32_t len, 
 
 void lg_port_readable(struct lg_port *p)
 {
+	/*
+	 * Frames on a member laggd still thinks is down: its carrier came back and rtnetlink's
+	 * news of it is queued behind this ring (the far end of a veth can be first to send).
+	 * Read the link now, once per wakeup, rather than drop what the core would refuse.
+	 */
+	if (!p->link_up && p->used && p->ring)
+		lg_port_refresh_link(p);
 	/* The callbacks below may remove this very port (not today, but be robust): re-check. */
 	for (unsigned n = 0; n < LG_RING_BLOCKS && p->used && p->ring; n++) {
 		struct tpacket_block_desc *bd =
