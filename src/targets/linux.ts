@@ -67,6 +67,7 @@ function optionWords(key: string, v: number, all: Record<string, number>): strin
     case 'failover_preempt':
     case 'lacp_fast_timeout':
     case 'lacp_strict':
+    case 'lacp_full_wait':
       return flag(key);
     case 'flowid_shift':
     case 'rr_limit':
