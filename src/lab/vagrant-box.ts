@@ -66,13 +66,28 @@ export function validateBoxName(name: string): string {
   return name;
 }
 
-function tool(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): string {
+/** mkfs.fat lives in /usr/sbin, which a non-root user's PATH on Debian leaves out. */
+const toolEnv = (): NodeJS.ProcessEnv => ({ ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin` });
+
+function tool(cmd: string, args: string[], env: NodeJS.ProcessEnv = toolEnv()): string {
   try {
     return execFileSync(cmd, args, { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 16 * 1024 * 1024 });
   } catch (err) {
     const e = err as { code?: string; stderr?: string; message: string };
     if (e.code === 'ENOENT') throw new EnvironmentError('E_VAGRANT_BOX_TOOL', `'${cmd}' is not installed`, DISK_TOOLS);
     throw new EnvironmentError('E_VAGRANT_BOX_TOOL', `${cmd} ${args.join(' ')} failed: ${(e.stderr ?? e.message).trim()}`);
+  }
+}
+
+/** Fail before building anything when a tool the box needs is missing. */
+function requireTools(tools: string[]): void {
+  for (const t of tools) {
+    try {
+      execFileSync('sh', ['-c', `command -v ${t}`], { stdio: 'ignore', env: toolEnv() });
+    } catch {
+      const hint = t === 'vagrant' ? 'apt-get install vagrant vagrant-libvirt (npm run setup does this as root).' : DISK_TOOLS;
+      throw new EnvironmentError(t === 'vagrant' ? 'E_VAGRANT_MISSING' : 'E_VAGRANT_BOX_TOOL', `'${t}' is not installed`, hint);
+    }
   }
 }
 
@@ -146,6 +161,7 @@ export async function packVagrantBox(opts: VagrantBoxOptions = {}): Promise<Vagr
   const output = path.resolve(opts.output ?? defaultOutput(name));
   if (!output.endsWith('.box')) throw new UsageError('E_VAGRANT_BOX_OUTPUT', `output file '${output}' does not end in .box`, 'Name the file NAME.box.');
   const add = opts.add ?? true;
+  requireTools(['mkfs.fat', 'syslinux', 'mcopy', 'qemu-img', 'tar', ...(add ? ['vagrant'] : [])]);
   const authorizedKey = vagrantInsecureKey();
 
   const inputs = defaultInputs({ withLaggd: false });
@@ -168,7 +184,7 @@ export async function packVagrantBox(opts: VagrantBoxOptions = {}): Promise<Vagr
     tool('mkfs.fat', ['-C', '-n', 'LAGGKIT', raw, String(mib * 1024)]);
     tool('syslinux', ['--install', raw]);
     // mtools refuses images whose geometry it cannot check; this one is a plain superfloppy.
-    const mtoolsEnv = { ...process.env, MTOOLS_SKIP_CHECK: '1' };
+    const mtoolsEnv = { ...toolEnv(), MTOOLS_SKIP_CHECK: '1' };
     tool('mcopy', ['-i', raw, inputs.vmlinuz, '::vmlinuz'], mtoolsEnv);
     tool('mcopy', ['-i', raw, initrd, '::initrd.img'], mtoolsEnv);
     tool('mcopy', ['-i', raw, cfg, '::syslinux.cfg'], mtoolsEnv);
