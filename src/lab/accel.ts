@@ -75,9 +75,11 @@ function hvfAvailable(): boolean {
   }
 }
 
+export const ACCEL_OPTIONS = ['auto', 'kvm', 'hvf', 'tcg'] as const;
+
 export function parseAccel(s: string): Accel | 'auto' {
-  if (['kvm', 'hvf', 'tcg', 'auto'].includes(s)) return s as Accel | 'auto';
-  throw new UsageError('E_LAB_ACCEL', `unknown accelerator '${s}'`, 'Use auto, kvm, hvf or tcg.');
+  if ((ACCEL_OPTIONS as readonly string[]).includes(s)) return s as Accel | 'auto';
+  throw new UsageError('E_LAB_ACCEL', `unknown accelerator '${s}'`, `Use ${ACCEL_OPTIONS.join(', ')}.`);
 }
 
 /** Decide the accelerator for guests booting `kernel`/`initrd` (the probe needs a bootable kernel). */
