@@ -42,6 +42,7 @@ type EditFlagValues = Parameters<typeof whereOf>[0] & { 'dry-run': boolean; add?
  * hostile value never opens a connection), open the files, edit, close.
  */
 export async function runEdit(op: 'set' | 'unset', args: { kind: string; key: string; value?: string | undefined }, flags: EditFlagValues): Promise<ConfEditResult> {
+  if (op === 'unset' && flags.add) throw new UsageError('E_USAGE', 'conf unset removes: --add means nothing there', `To add an element: laggkit conf set ${args.kind} ${args.key} VALUE --add`);
   // For unset, a VALUE always means "remove this element / this line", with or without --remove.
   const list = op === 'set' ? (flags.add ? 'add' : flags.remove ? 'remove' : undefined) : flags.remove || flags.add || args.value !== undefined ? 'remove' : undefined;
   const req = {
