@@ -29,11 +29,6 @@ function text(s) {
     .join('\n');
 }
 
-/** Text as macro arguments: quoted, so words such as "Ar" or "No" are not read as macros. */
-function arg(s) {
-  return `"${s.replace(/\\/g, '\\e').replace(/"/g, '\\(dq')}"`;
-}
-
 /** One sentence per line, as mdoc wants; every description ends as a sentence. */
 function sentences(s) {
   const t = s.trim();

@@ -14,9 +14,9 @@ import { CHOICE_CODE } from './choice-flag.js';
 import { EXIT_CODES, LaggkitError, UsageError, toLaggkitError } from './errors.js';
 
 // oclif's parse() bounds; the same shapes as its parser's FlagOutput/ArgOutput (not exported).
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: oclif's own bound, copied as it is.
 type FlagOutput = { [name: string]: any };
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: oclif's own bound, copied as it is.
 type ArgOutput = { [name: string]: any };
 
 /** Arguments after a bare `--` belong to a remote command (laggkit exec -- ... --json), not to us. */

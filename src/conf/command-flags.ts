@@ -3,7 +3,7 @@
  * stay a screen each and agree on names and help texts.
  */
 import { Args, Flags } from '@oclif/core';
-import { LaggkitError, UsageError } from '../cli/errors.js';
+import { UsageError } from '../cli/errors.js';
 import { hostFlags, hostOptions, type HostFlagValues } from '../cli/host-flags.js';
 import { confEdit, validateRequest, type ConfEditResult } from './edit.js';
 import { openConfFiles, type WhereOptions } from './open.js';

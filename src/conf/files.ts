@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
-import { chmod, chown, link, copyFile, lstat, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { chmod, chown, link, copyFile, lstat, readdir, readFile, rename, type stat, unlink } from 'node:fs/promises';
 import { dirname, basename, join, posix, resolve } from 'node:path';
 import { LaggkitError, ParseError } from '../cli/errors.js';
 import { backupPathFor, shQuote } from '../ssh/index.js';
@@ -74,7 +74,7 @@ async function exists(p: string): Promise<boolean> {
 /** Files under a local root directory. Paths are absolute paths inside that root. */
 export class LocalFiles implements ConfFiles {
   readonly where: string;
-  constructor(private readonly root: string) {
+  constructor(root: string) {
     this.where = resolve(root);
   }
 

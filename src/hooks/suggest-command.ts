@@ -16,7 +16,7 @@ function distance(a: string, b: string): number {
   return prev[b.length] as number;
 }
 
-const hook: Hook<'command_not_found'> = async function (opts) {
+const hook: Hook<'command_not_found'> = async (opts) => {
   if (process.stdin.isTTY) return;
   const ids = opts.config.commands.filter((c) => !c.hidden).map((c) => c.id);
   const best = ids.map((id) => ({ id, d: distance(opts.id, id) })).sort((x, y) => x.d - y.d)[0];
