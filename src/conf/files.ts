@@ -10,7 +10,8 @@ import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { chmod, chown, link, copyFile, lstat, readdir, readFile, rename, type stat, unlink } from 'node:fs/promises';
 import { dirname, basename, join, posix, resolve } from 'node:path';
 import { LaggkitError, ParseError } from '../cli/errors.js';
-import { backupPathFor, shQuote } from '../ssh/index.js';
+import { backupPathFor } from '../ssh/backup-name.js';
+import { shQuote } from '../ssh/quote.js';
 import type { RemoteHost } from '../targets/host.js';
 import { validateAbsPath } from '../validate/index.js';
 

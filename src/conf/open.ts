@@ -5,7 +5,7 @@
  * before this is called, so a hostile value never causes a connection.
  */
 import { UsageError } from '../cli/errors.js';
-import { openHost, type HostOptions } from '../targets/host.js';
+import type { HostOptions } from '../targets/host.js';
 import { validateAbsPath } from '../validate/index.js';
 import { LocalFiles, RemoteFiles, type ConfFiles } from './files.js';
 
@@ -17,6 +17,8 @@ export async function openConfFiles(opts: WhereOptions): Promise<{ files: ConfFi
   }
   if (opts.host === undefined) return { files: new LocalFiles(opts.root as string), close: async () => {} };
   if (opts.root !== undefined) validateAbsPath(opts.root, 'root directory');
+  // The SSH stack (ssh2) loads only when a host is edited, not for --root.
+  const { openHost } = await import('../targets/host.js');
   const host = await openHost({ ...opts, host: opts.host });
   try {
     return { files: new RemoteFiles(host, opts.root ?? '/'), close: () => host.close() };
