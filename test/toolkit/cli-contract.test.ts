@@ -73,3 +73,11 @@ test('a --json after "--" belongs to the remote command, not to laggkit', (t) =>
   t.is(r.stdout, '');
   t.regex(r.stderr, /host/);
 });
+
+test('every command that runs commands on a host takes the shared SSH flags', (t) => {
+  for (const id of ['exec', 'deploy', 'undeploy', 'status', 'conf get', 'conf set', 'conf unset']) {
+    const help = cli([...id.split(' '), '--help']);
+    t.is(help.code, 0, id);
+    for (const flag of ['--host', '--ssh-config', '-i, --identity', '--trust-new-host-key', '--become=<option>', 'sudo|doas']) t.true(help.stdout.includes(flag), `${id} --help lacks ${flag}`);
+  }
+});
