@@ -29,10 +29,13 @@ function run(cmd, args, opts = {}) {
 if (want('ts')) {
   const dir = path.join(out, 'ts');
   rmSync(dir, { recursive: true, force: true });
-  const tests = readdirSync(path.join(root, 'test', 'toolkit')).filter((f) => f.endsWith('.test.ts')).map((f) => path.join('test', 'toolkit', f));
+  // package.test.ts runs an installed copy outside src/, which c8 cannot attribute: left out.
+  const tests = readdirSync(path.join(root, 'test', 'toolkit'))
+    .filter((f) => f.endsWith('.test.ts') && f !== 'package.test.ts')
+    .map((f) => path.join('test', 'toolkit', f));
   const c8 = path.join(root, 'node_modules', '.bin', 'c8');
   const ava = path.join(root, 'node_modules', '.bin', 'ava');
-  const status = run(c8, ['--reports-dir', dir, '--reporter=text-summary', '--reporter=json-summary', '--reporter=html', '--all', '--src', 'src', '--include', 'src/**', '--exclude-after-remap', ava, ...tests]);
+  const status = run(c8, ['--reports-dir', dir, '--reporter=text-summary', '--reporter=json-summary', '--reporter=html', '--all', '--src', 'src', '--include', 'src/**', '--exclude-after-remap', ava, '--timeout=10m', ...tests]);
   const total = JSON.parse(readFileSync(path.join(dir, 'coverage-summary.json'), 'utf8')).total;
   figures.push(`TypeScript (c8, toolkit suite${status === 0 ? '' : `, which failed: exit ${status}`}): lines ${total.lines.pct}% (${total.lines.covered}/${total.lines.total})`);
 }
