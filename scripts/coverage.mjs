@@ -46,7 +46,7 @@ if (want('c')) {
   mkdirSync(dir, { recursive: true });
   const core = path.join(root, 'kmod', 'core');
   const testDir = path.join(root, 'test', 'core');
-  const srcs = /CORE_SRCS=([^]*?)(?:\n\S|\n?$)/.exec(readFileSync(path.join(core, 'sources.mk'), 'utf8').replace(/\\\n/g, ' '))[1].trim().split(/\s+/).map((f) => path.join(core, f));
+  const srcs = /CORE_SRCS=([\s\S]*?)(?:\n\S|\n?$)/.exec(readFileSync(path.join(core, 'sources.mk'), 'utf8').replace(/\\\n/g, ' '))[1].trim().split(/\s+/).map((f) => path.join(core, f));
   const flags = ['-std=c11', '-O0', '-g', '-fprofile-instr-generate', '-fcoverage-mapping', `-I${core}`, `-I${testDir}`];
   const bins = [];
   for (const t of readdirSync(testDir).filter((f) => /^test_.*\.c$/.test(f)).sort()) {

@@ -16,10 +16,16 @@ const BIN = join(process.cwd(), 'bin', 'run.js');
 const built = existsSync(join(process.cwd(), 'dist', 'commands', 'conf', 'set.js'));
 const roots: string[] = [];
 
-// biome-ignore lint/suspicious/noExplicitAny: each test reads the result shape it expects.
-function laggkit(args: string[]): { code: number | null; stdout: string; stderr: string; json: { ok: boolean; result?: any; error?: { code: string; message: string; suggestion?: string } } | undefined } {
+interface Envelope {
+  ok: boolean;
+  // biome-ignore lint/suspicious/noExplicitAny: each test reads the result shape it expects.
+  result?: any;
+  error?: { code: string; message: string; suggestion?: string };
+}
+
+function laggkit(args: string[]): { code: number | null; stdout: string; stderr: string; json: Envelope | undefined } {
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, SSH_AUTH_SOCK: '', NO_COLOR: '1' }, timeout: 60_000 });
-  let json: ReturnType<typeof laggkit>['json'];
+  let json: Envelope | undefined;
   if (args.includes('--json')) json = JSON.parse(r.stdout);
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, json };
 }
