@@ -27,7 +27,9 @@ function clangFormat() {
 }
 
 let failed = 0;
-const b = spawnSync(biome, fix ? ['check', '--write', '.'] : ['ci', '.'], { cwd: root, stdio: 'inherit' });
+// Findings below warning level (style hints) are not shown; colour only for a terminal.
+const biomeOpts = ['--diagnostic-level=warn', ...(process.stdout.isTTY && process.env.NO_COLOR === undefined ? [] : ['--colors=off'])];
+const b = spawnSync(biome, fix ? ['check', '--write', ...biomeOpts, '.'] : ['ci', ...biomeOpts, '.'], { cwd: root, stdio: 'inherit' });
 if (b.status !== 0) failed++;
 
 const cf = clangFormat();
