@@ -38,6 +38,7 @@ const SUITES = {
   ],
   toolkit: [
     { title: 'TypeScript strict type check (src and test)', cmd: tsc, args: ['-p', 'tsconfig.test.json'] },
+    { title: 'house style: Biome (TypeScript lint + format), clang-format (C), check mode', cmd: 'node', args: ['scripts/lint.mjs'] },
     avaStep('test/toolkit'),
   ],
   laggd: [

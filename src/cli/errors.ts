@@ -24,6 +24,8 @@ export const EXIT_CODES = {
   lab: 7,
   /** A deployment step failed and was rolled back. */
   rolledBack: 8,
+  /** `conf get`: the key is not set (scripts test for it, as with `sysrc -c`). */
+  notSet: 9,
 } as const;
 
 export type ExitClass = keyof typeof EXIT_CODES;

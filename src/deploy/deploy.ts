@@ -16,12 +16,12 @@ import { confEdit, confGet, confKind } from '../conf/index.js';
 import { EnvironmentError, LaggkitError, UsageError } from '../cli/errors.js';
 import { shQuote } from '../ssh/index.js';
 import { sourceHash } from '../targets/common.js';
-import { RemoteHost } from '../targets/host.js';
+import type { RemoteHost } from '../targets/host.js';
 import type { Artifact, HostFacts, PersistEdit, TargetAdapter } from '../targets/types.js';
 import { armGuard, confirmGuard, detached, fireGuard, guardReport, waitRestored } from './guard.js';
 import { HostFiles, StagedFiles } from './host-files.js';
 import { listHas, readRecord, sameSetting, writeRecord, type DeployRecord, type RecordedEdit } from './record.js';
-import type { AggregateSpec, DeploySpec } from './spec.js';
+import type { DeploySpec } from './spec.js';
 
 export interface StepRecord {
   step: string;
@@ -186,7 +186,7 @@ async function artifactsToInstall(host: RemoteHost, artifacts: Artifact[], force
     }
     const want = a.localPath ? fs.readFileSync(a.localPath) : Buffer.from(a.content ?? '');
     const have = await host.readFile(a.path);
-    if (!have || !have.equals(want)) out.push(a);
+    if (!have?.equals(want)) out.push(a);
   }
   return out;
 }

@@ -80,7 +80,8 @@ const ifName = z.string().superRefine((v, ctx) => {
 
 function cidr4(v: string): boolean {
   const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(v);
-  return m !== null && m.slice(1, 5).every((o) => Number(o) <= 255 && String(Number(o)) === o) && Number(m[5]) <= 32;
+  if (m === null) return false;
+  return m.slice(1, 5).every((o) => Number(o) <= 255 && String(Number(o)) === o) && Number(m[5]) <= 32;
 }
 
 function cidr6(v: string): boolean {

@@ -238,9 +238,26 @@ class Session implements SshSession {
                 }, 10_000);
               }, timeoutMs)
             : undefined;
-        stream.on('data', (d: Buffer) => out.push(d));
+        stream.on('data', (d: Buffer) => (opts.onStdout ? opts.onStdout(d) : out.push(d)));
+        // Streamed stderr is held back until the pid line (see above) has gone by.
+        let pidLinePending = timeoutMs !== undefined;
+        let heldErr = Buffer.alloc(0);
+        const forwardStderr = (d: Buffer) => {
+          if (!opts.onStderr) return;
+          if (!pidLinePending) {
+            opts.onStderr(d);
+            return;
+          }
+          heldErr = Buffer.concat([heldErr, d]);
+          const nl = heldErr.indexOf(0x0a);
+          if (nl < 0) return;
+          pidLinePending = false;
+          const rest = heldErr.subarray(0, nl).toString('latin1').startsWith(PID_MARK) ? heldErr.subarray(nl + 1) : heldErr;
+          if (rest.length > 0) opts.onStderr(rest);
+        };
         stream.stderr.on('data', (d: Buffer) => {
           errOut.push(d);
+          forwardStderr(d);
           if (timedOut) killTree();
         });
         stream.on('exit', (c: number | null, s?: string) => {
@@ -265,6 +282,7 @@ class Session implements SshSession {
           }, 1000);
         });
         const finish = () => {
+          if (opts.stdin !== undefined && typeof opts.stdin !== 'string' && !Buffer.isBuffer(opts.stdin)) opts.stdin.unpipe(stream);
           if (timer) clearTimeout(timer);
           if (giveUp) clearTimeout(giveUp);
           if (settled) return;
@@ -289,8 +307,9 @@ class Session implements SshSession {
           }
           resolve({ stdout, stderr, code, signal });
         };
-        if (opts.stdin !== undefined) stream.end(opts.stdin);
-        else stream.end();
+        if (opts.stdin === undefined) stream.end();
+        else if (typeof opts.stdin === 'string' || Buffer.isBuffer(opts.stdin)) stream.end(opts.stdin);
+        else opts.stdin.pipe(stream);
       });
     });
   }

@@ -153,7 +153,7 @@ export function bsdTarget(n: BsdNames, extra: Partial<TargetAdapter>): TargetAda
 
     sourceFiles: () => [...filesUnder('kmod/core').filter((f) => /\.(c|h|mk)$/.test(f)), ...filesUnder(`kmod/${n.os}`).filter((f) => /\.(c|h)$|Makefile$/.test(f))],
 
-    async build(host, facts, opts: BuildOptions): Promise<Artifact[]> {
+    async build(host, _facts, opts: BuildOptions): Promise<Artifact[]> {
       const dir = path.join(repoRoot(), 'kmod', n.os);
       if (!fs.existsSync(dir)) throw new EnvironmentError('E_NO_MODULE_SOURCE', `kmod/${n.os} does not exist in this laggkit yet`, 'Deploy to FreeBSD or Linux hosts for now.');
       if (opts.mode === 'local') {

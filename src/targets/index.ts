@@ -3,15 +3,13 @@
  * remote command shares. The adapters are the only code that knows an OS's dialect.
  */
 import { LaggkitError } from '../cli/errors.js';
-import path from 'node:path';
-import { connect, resolveTarget, type ConnectOptions } from '../ssh/index.js';
 import { freebsdTarget } from './freebsd.js';
-import { RemoteHost, type Become } from './host.js';
+import type { RemoteHost } from './host.js';
 import { linuxTarget } from './linux.js';
 import { netbsdTarget } from './netbsd.js';
 import type { TargetAdapter } from './types.js';
 
-export { RemoteHost, type Become } from './host.js';
+export { RemoteHost, openHost, type Become, type HostOptions } from './host.js';
 export type { TargetAdapter, HostFacts, TargetOs } from './types.js';
 
 export const ADAPTERS: Record<string, TargetAdapter> = { FreeBSD: freebsdTarget, NetBSD: netbsdTarget, Linux: linuxTarget };
@@ -31,23 +29,4 @@ export async function adapterFor(host: RemoteHost): Promise<TargetAdapter> {
   const a = ADAPTERS[name] ?? ADAPTERS[family];
   if (!a) throw new LaggkitError('remote', 'E_TARGET_OS', `${host.name} runs ${name || 'an unknown OS'}; laggkit deploys to FreeBSD, NetBSD and Linux (laggd) and their derivatives`, 'Pick a supported host.');
   return a;
-}
-
-export interface HostOptions {
-  host: string;
-  sshConfig?: string | undefined;
-  identity?: string | undefined;
-  trustNewHostKey?: boolean | undefined;
-  become?: Become | undefined;
-}
-
-export async function openHost(o: HostOptions): Promise<RemoteHost> {
-  const opts: ConnectOptions = {
-    ...(o.sshConfig !== undefined ? { configFile: o.sshConfig } : {}),
-    ...(o.trustNewHostKey ? { trustNewHostKey: true } : {}),
-  };
-  const target = await resolveTarget(o.host, opts);
-  // -i FILE, as ssh -i: tried before the keys ssh_config names.
-  if (o.identity !== undefined) target.identityFiles = [path.resolve(o.identity), ...target.identityFiles];
-  return new RemoteHost(await connect(target, opts), o.become);
 }

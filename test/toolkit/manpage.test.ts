@@ -34,3 +34,19 @@ for (const { os, words } of pages) {
     for (const word of words) t.true(text.includes(word), `${os} laggkit.4 does not mention ${word}`);
   });
 }
+
+const cliPage = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'kmod', 'freebsd', 'laggkit.1');
+
+test('laggkit.1 is what the command definitions say (regenerate: npm run manpage)', async (t) => {
+  const generator = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'scripts', 'man-page.mjs');
+  const { expectedManPage } = (await import(generator)) as { expectedManPage(): Promise<{ current: string; expected: string }> };
+  const { current, expected } = await expectedManPage();
+  t.is(current, expected);
+  for (const words of ['.Ss deploy', '.Ss conf get', '.Ss lab up', 'Fl -become Ar sudo | doas', '.Sh EXIT STATUS']) t.true(current.includes(words), `laggkit.1 lacks ${words}`);
+});
+
+testNeeding(test, 'laggkit.1 lints clean with mandoc (no warning or error)', { tools: ['mandoc'] }, (t) => {
+  const r = spawnSync('mandoc', ['-Tlint', '-W', 'warning', cliPage], { encoding: 'utf8' });
+  t.is(r.stdout + r.stderr, '', 'mandoc reported problems');
+  t.is(r.status, 0);
+});
