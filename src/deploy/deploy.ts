@@ -342,12 +342,18 @@ export async function deploy(host0: RemoteHost, adapter: TargetAdapter, spec: De
   }
 
   let armed = false;
+  let interrupted = false;
   const onSigint = () => {
+    // A second Ctrl-C while the guard is being asked changes nothing: the first one decides.
+    if (interrupted) return;
+    interrupted = true;
     // The guard rolls the host back on its own at its deadline; asking it now is faster.
     if (armed) void fireGuard(host, adapter.stateDir, 'deploy interrupted (SIGINT)', 15_000).finally(() => process.exit(130));
     else process.exit(130);
   };
-  process.once('SIGINT', onSigint);
+  // `on`, not `once`: execa's signal-exit re-raises a signal that finds no other listener left,
+  // and a `once` listener is already gone when it looks, so Node would die before the guard hears.
+  process.on('SIGINT', onSigint);
   try {
     if (runtimeChange) {
       await step(steps, opts, 'install', async () => {
