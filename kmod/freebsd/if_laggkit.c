@@ -581,7 +581,7 @@ laggkit_create(int unit, struct ifnet **ifpp)
 	sx_init(&sc->sc_sx, "laggkit");
 	mtx_init(&sc->sc_mtx, "laggkit core", NULL, MTX_DEF);
 	callout_init_mtx(&sc->sc_callout, &sc->sc_mtx, 0);
-	TASK_INIT(&sc->sc_link_task, 0, laggkit_link_task, sc);
+	TIMEOUT_TASK_INIT(taskqueue_thread, &sc->sc_link_task, 0, laggkit_link_task, sc);
 	sysctl_ctx_init(&sc->sc_sysctl);
 
 	if_initname(ifp, LAGGKIT_NAME, unit);
@@ -676,7 +676,7 @@ laggkit_destroy(struct laggkit_softc *sc)
 
 	ether_ifdetach(ifp);
 	NET_EPOCH_WAIT();
-	taskqueue_drain(taskqueue_thread, &sc->sc_link_task);
+	taskqueue_drain_timeout(taskqueue_thread, &sc->sc_link_task);
 
 	mtx_lock(&laggkit_ref_mtx);
 	ifp->if_softc = NULL;		/* laggkit_acquire() fails from now on */

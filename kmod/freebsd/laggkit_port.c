@@ -156,18 +156,29 @@ laggkit_port_media(struct laggkit_softc *sc, struct laggkit_port *lp, bool lacp,
 	}
 }
 
-/* Tell the core what the member's link, flags and media are now. */
-static void
+/*
+ * Tell the core what the member's link, flags and media are now. Returns false while the
+ * member is still in if_down() (see laggkit_ifnet_event): it counts as down, and the caller
+ * looks again shortly to see the flag clear.
+ */
+static bool
 laggkit_port_link(struct laggkit_softc *sc, struct laggkit_port *lp)
 {
 	struct ifnet *pifp = lp->lp_ifp;
 	enum lk_duplex duplex;
 	uint64_t speed;
-	bool lacp;
+	bool lacp, settled = true;
 	int up;
 
 	LAGGKIT_XLOCK_ASSERT(sc);
 	up = pifp->if_link_state == LINK_STATE_UP && (pifp->if_flags & IFF_UP) != 0;
+	if (atomic_load_int(&lp->lp_going_down) != 0) {
+		if (up)
+			settled = false;
+		else
+			(void)atomic_cmpset_int(&lp->lp_going_down, 1, 0);
+		up = 0;
+	}
 	LAGGKIT_CORE_LOCK(sc);
 	lacp = lk_get_proto(sc->sc_core) == LK_PROTO_LACP;
 	LAGGKIT_CORE_UNLOCK(sc);
@@ -178,6 +189,14 @@ laggkit_port_link(struct laggkit_softc *sc, struct laggkit_port *lp)
 	LAGGKIT_CORE_LOCK(sc);
 	(void)lk_port_link(sc->sc_core, lp->lp_index, up, speed, duplex);
 	LAGGKIT_CORE_UNLOCK(sc);
+	return (settled);
+}
+
+/* Re-read the members from taskqueue_thread, now (ticks 0) or a little later. */
+void
+laggkit_link_later(struct laggkit_softc *sc, int ticks)
+{
+	taskqueue_enqueue_timeout(taskqueue_thread, &sc->sc_link_task, ticks);
 }
 
 void
@@ -187,14 +206,19 @@ laggkit_link_task(void *arg, int pending __unused)
 
 	/* taskqueue_thread has no VNET; a link change can fail over and announce */
 	CURVNET_SET(sc->sc_ifp->if_vnet);
+	bool settled = true;
+
 	LAGGKIT_XLOCK(sc);
 	if (!sc->sc_destroying) {
 		for (int i = 0; i < LK_MAX_PORTS; i++) {
-			if (sc->sc_ports[i] != NULL && !sc->sc_ports[i]->lp_departing)
-				laggkit_port_link(sc, sc->sc_ports[i]);
+			if (sc->sc_ports[i] != NULL && !sc->sc_ports[i]->lp_departing &&
+			    !laggkit_port_link(sc, sc->sc_ports[i]))
+				settled = false;
 		}
 		/* members' offloads may have changed along with their flags */
 		laggkit_update_caps(sc);
+		if (!settled)
+			laggkit_link_later(sc, 1);
 	}
 	LAGGKIT_XUNLOCK(sc);
 	CURVNET_RESTORE();
@@ -700,31 +724,43 @@ laggkit_port_input(struct ifnet *ifp, struct mbuf *m)
 
 /* ---- ifnet events ----------------------------------------------------------------------- */
 
-/* Link, up/down, baudrate: re-read the member later, from the aggregate's task. */
+/*
+ * Link, up/down, baudrate: re-read the member later, from the aggregate's task. event is an
+ * IFNET_EVENT_* or -1 (a link state change).
+ */
 static void
-laggkit_port_changed(struct ifnet *ifp)
+laggkit_port_changed(struct ifnet *ifp, int event)
 {
 	struct epoch_tracker et;
 	struct laggkit_port *lp;
 
 	NET_EPOCH_ENTER(et);
 	lp = laggkit_port_lookup(ifp);
-	/* the aggregate drains this task after NET_EPOCH_WAIT, so sc is alive here */
-	if (lp != NULL)
-		taskqueue_enqueue(taskqueue_thread, &lp->lp_sc->sc_link_task);
+	if (lp != NULL) {
+		/*
+		 * if_down() tells us before it clears IFF_UP, so the task may still see the
+		 * member up: it is told the member is going down. if_up() tells after.
+		 */
+		if (event == IFNET_EVENT_DOWN)
+			atomic_store_int(&lp->lp_going_down, 1);
+		else if (event == IFNET_EVENT_UP)
+			atomic_store_int(&lp->lp_going_down, 0);
+		/* the aggregate drains this task after NET_EPOCH_WAIT, so sc is alive here */
+		laggkit_link_later(lp->lp_sc, 0);
+	}
 	NET_EPOCH_EXIT(et);
 }
 
 static void
 laggkit_ifnet_link(void *arg __unused, struct ifnet *ifp, int state __unused)
 {
-	laggkit_port_changed(ifp);
+	laggkit_port_changed(ifp, -1);
 }
 
 static void
-laggkit_ifnet_event(void *arg __unused, struct ifnet *ifp, int event __unused)
+laggkit_ifnet_event(void *arg __unused, struct ifnet *ifp, int event)
 {
-	laggkit_port_changed(ifp);
+	laggkit_port_changed(ifp, event);
 }
 
 /*

@@ -105,6 +105,7 @@ struct laggkit_port {
 	int			 lp_allmulti;	/* we hold an if_allmulti() reference */
 	int			 lp_promisc;	/* we hold an ifpromisc() reference */
 	int			 lp_link_up;	/* last link state given to the core */
+	int			 lp_going_down;	/* IFNET_EVENT_DOWN seen, IFF_UP not yet clear */
 	int			 lp_media_warned; /* "no speed/duplex" already logged */
 };
 
@@ -124,7 +125,7 @@ struct laggkit_softc {
 	struct sx		 sc_sx;
 	struct mtx		 sc_mtx;
 	struct callout		 sc_callout;	/* the core's timer, runs under sc_mtx */
-	struct task		 sc_link_task;	/* re-reads member link/media state */
+	struct timeout_task	 sc_link_task;	/* re-reads member link/media state */
 	struct ifmedia		 sc_media;
 	/* by core port index; written under sc_sx, read on the frame path in NET_EPOCH */
 	struct laggkit_port	*sc_ports[LK_MAX_PORTS];
@@ -184,6 +185,7 @@ int	laggkit_settle(struct laggkit_softc *sc);
 void	laggkit_ports_updown(struct laggkit_softc *sc, bool up);
 void	laggkit_ports_promisc(struct laggkit_softc *sc, bool on);
 void	laggkit_link_task(void *arg, int pending);
+void	laggkit_link_later(struct laggkit_softc *sc, int ticks);
 void	laggkit_port_events_init(void);
 void	laggkit_port_events_fini(void);
 int	laggkit_ghosts_fini(void);
