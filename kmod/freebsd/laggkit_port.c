@@ -27,7 +27,8 @@
  *   member's input and install its own, then put ours back at any later time. A member that
  *   leaves in that state becomes a ghost (laggkit_var.h): frames handed to us later go to the
  *   NIC's original input, and the module refuses to unload while the other subsystem may
- *   still hold a pointer into it.
+ *   still hold a pointer into it. vlan(4) overwrites a vlan's if_input with its new trunk's
+ *   whenever it is given one; that is no foreign hook (laggkit_vlan_input_reset).
  */
 
 #include "opt_inet.h"
@@ -210,6 +211,8 @@ laggkit_link_task(void *arg, int pending __unused)
 
 	LAGGKIT_XLOCK(sc);
 	if (!sc->sc_destroying) {
+		/* a SIOCSIFFLAGS that could not wait for sc_sx left the flags to us */
+		laggkit_sync_flags(sc);
 		for (int i = 0; i < LK_MAX_PORTS; i++) {
 			if (sc->sc_ports[i] != NULL && !sc->sc_ports[i]->lp_departing &&
 			    !laggkit_port_link(sc, sc->sc_ports[i]))
@@ -540,6 +543,42 @@ laggkit_port_free(epoch_context_t ctx)
 }
 
 /*
+ * vlan(4) gives a vlan its trunk's if_input each time the vlan gets a trunk (vlan_config):
+ * a member vlan moved to another trunk has lost our input function, and nothing keeps it.
+ * True when that is what happened to pifp.
+ */
+static bool
+laggkit_vlan_input_reset(struct ifnet *pifp)
+{
+	struct epoch_tracker et;
+	struct ifnet *trunk;
+	bool reset;
+
+	if (pifp->if_type != IFT_L2VLAN || vlan_trunkdev_p == NULL)
+		return (false);
+	NET_EPOCH_ENTER(et);
+	trunk = VLAN_TRUNKDEV(pifp);
+	reset = trunk != NULL && pifp->if_input == trunk->if_input &&
+	    trunk->if_input != laggkit_port_input;
+	NET_EPOCH_EXIT(et);
+	return (reset);
+}
+
+/* A member vlan that vlan(4) gave another trunk's input: take its frames again. */
+static void
+laggkit_vlan_input_retake(struct laggkit_port *lp)
+{
+	laggkit_input_fn *input = lp->lp_ifp->if_input;
+
+	LAGGKIT_XLOCK_ASSERT(lp->lp_sc);
+	if (input == laggkit_port_input || !laggkit_vlan_input_reset(lp->lp_ifp))
+		return;
+	lp->lp_input = input;	/* what goes back when it leaves */
+	(void)atomic_cmpset_rel_ptr((volatile uintptr_t *)&lp->lp_ifp->if_input,
+	    (uintptr_t)input, (uintptr_t)laggkit_port_input);
+}
+
+/*
  * A former member whose if_input is not ours: another subsystem saved laggkit_port_input()
  * and may call it, or put it back, later. Keep a record that knows the original input.
  */
@@ -577,7 +616,7 @@ laggkit_port_del(struct laggkit_softc *sc, struct laggkit_port *lp, int how)
 	CK_LIST_REMOVE(lp, lp_hash);
 	if (atomic_cmpset_rel_ptr((volatile uintptr_t *)&pifp->if_input,
 	    (uintptr_t)laggkit_port_input, (uintptr_t)lp->lp_input) == 0 &&
-	    (pifp->if_flags & IFF_DYING) == 0)
+	    (pifp->if_flags & IFF_DYING) == 0 && !laggkit_vlan_input_reset(pifp))
 		laggkit_ghost_add(sc, lp);
 	lp->lp_departing = how == LAGGKIT_GONE;
 
@@ -824,31 +863,82 @@ laggkit_iflladdr(void *arg __unused, struct ifnet *ifp)
 
 /*
  * A vlan(4) on the aggregate registers its tag with the aggregate only; members with
- * hardware VLAN filtering would drop its frames. Pass the registration on, as lagg(4) does.
+ * hardware VLAN filtering would drop its frames. Pass the registration on, as lagg(4) does,
+ * but from sc_vlan_task: vlan(4) calls here holding vlan_sx, and a member that is a vlan
+ * takes vlan_sx in its ioctl while we hold sc_sx (port add, MAC and MTU changes), so
+ * taking sc_sx here would be a lock order reversal (a deadlock with both running).
  */
 static void
 laggkit_vlan_forward(struct ifnet *ifp, uint16_t vtag, bool config)
 {
 	struct laggkit_softc *sc;
+	struct laggkit_vlan_tag *t;
 
 	/* any vlan's trunk may have changed: check every stacked member, later and unlocked */
 	if (config)
 		taskqueue_enqueue(taskqueue_thread, &laggkit_check_task);
 	if ((sc = laggkit_acquire(ifp)) == NULL)
 		return;
-	LAGGKIT_XLOCK(sc);
-	for (int i = 0; i < LK_MAX_PORTS && !sc->sc_destroying; i++) {
-		struct laggkit_port *lp = sc->sc_ports[i];
+	t = malloc(sizeof(*t), M_LAGGKIT, M_NOWAIT | M_ZERO);
+	if (t == NULL) {
+		if_printf(ifp, "no memory to pass vlan %u on to the members\n", vtag);
+	} else {
+		t->lvt_vtag = vtag;
+		t->lvt_config = config;
+		/* laggkit_destroy() sets sc_destroying under sc_mtx before it drains the task */
+		LAGGKIT_CORE_LOCK(sc);
+		if (sc->sc_destroying) {
+			free(t, M_LAGGKIT);
+		} else {
+			STAILQ_INSERT_TAIL(&sc->sc_vlan_tags, t, lvt_next);
+			taskqueue_enqueue(taskqueue_thread, &sc->sc_vlan_task);
+		}
+		LAGGKIT_CORE_UNLOCK(sc);
+	}
+	laggkit_release(sc);
+}
 
-		if (lp == NULL || lp->lp_departing)
-			continue;
-		if (config)
-			EVENTHANDLER_INVOKE(vlan_config, lp->lp_ifp, vtag);
-		else
-			EVENTHANDLER_INVOKE(vlan_unconfig, lp->lp_ifp, vtag);
+void
+laggkit_vlan_task(void *arg, int pending __unused)
+{
+	struct laggkit_softc *sc = arg;
+	struct laggkit_vlan_tag *t;
+
+	CURVNET_SET(sc->sc_ifp->if_vnet);	/* taskqueue_thread has none; drivers may want it */
+	LAGGKIT_XLOCK(sc);
+	for (;;) {
+		LAGGKIT_CORE_LOCK(sc);
+		if ((t = STAILQ_FIRST(&sc->sc_vlan_tags)) != NULL)
+			STAILQ_REMOVE_HEAD(&sc->sc_vlan_tags, lvt_next);
+		LAGGKIT_CORE_UNLOCK(sc);
+		if (t == NULL)
+			break;
+		for (int i = 0; i < LK_MAX_PORTS && !sc->sc_destroying; i++) {
+			struct laggkit_port *lp = sc->sc_ports[i];
+
+			if (lp == NULL || lp->lp_departing)
+				continue;
+			if (t->lvt_config)
+				EVENTHANDLER_INVOKE(vlan_config, lp->lp_ifp, t->lvt_vtag);
+			else
+				EVENTHANDLER_INVOKE(vlan_unconfig, lp->lp_ifp, t->lvt_vtag);
+		}
+		free(t, M_LAGGKIT);
 	}
 	LAGGKIT_XUNLOCK(sc);
-	laggkit_release(sc);
+	CURVNET_RESTORE();
+}
+
+/* Tags still queued when the aggregate goes (its task drained). */
+void
+laggkit_vlan_tags_free(struct laggkit_softc *sc)
+{
+	struct laggkit_vlan_tag *t;
+
+	while ((t = STAILQ_FIRST(&sc->sc_vlan_tags)) != NULL) {
+		STAILQ_REMOVE_HEAD(&sc->sc_vlan_tags, lvt_next);
+		free(t, M_LAGGKIT);
+	}
 }
 
 static void
@@ -871,6 +961,8 @@ laggkit_vlan_unconfig(void *arg __unused, struct ifnet *ifp, uint16_t vtag)
  *   if_laggkit.c bounds the loop.
  * - lagg(4) or bridge(4) took the member (laggkit_port_taken): two aggregators must not
  *   drive one NIC, and theirs now owns its MAC, MTU and flags.
+ * A member vlan moved to a trunk that is fine stays, and gets our input back (vlan(4) gave
+ * it the new trunk's).
  */
 static void
 laggkit_members_check(void *arg __unused, int pending __unused)
@@ -889,8 +981,12 @@ laggkit_members_check(void *arg __unused, int pending __unused)
 				continue;
 			if (laggkit_port_taken(lp->lp_ifp))
 				why = "taken by lagg(4) or bridge(4)";
-			else if (!lp->lp_stacked || laggkit_vlan_check(lp->lp_ifp, &why) == 0)
+			else if (!lp->lp_stacked)
 				continue;
+			else if (laggkit_vlan_check(lp->lp_ifp, &why) == 0) {
+				laggkit_vlan_input_retake(lp);
+				continue;
+			}
 			if_printf(sc->sc_ifp, "%s is %s: removed; its MAC, MTU and flags are "
 			    "left as they are\n", lp->lp_ifp->if_xname, why);
 			laggkit_port_del(sc, lp, LAGGKIT_GONE);
