@@ -241,15 +241,33 @@ vlan_body()
 	# a vlan without parent cannot either: it could be given laggkit as trunk later
 	w=$(lk_clone vlan)
 	atf_check -s not-exit:0 -e ignore ifconfig $LK_L laggport $w
-	# a member vlan re-parented onto the aggregate is dropped, and nothing loops
-	e=$(lk_epair)
+	# a member vlan moved to another trunk stays a member, its frames still ours
+	e=$(lk_epair); f=$(lk_epair)
 	atf_check ifconfig $w vlan 13 vlandev ${e}a up
 	atf_check ifconfig $LK_L laggproto broadcast laggport $w
+	atf_check ifconfig $w -vlandev
+	atf_check ifconfig $w vlan 13 vlandev ${f}a
+	atf_check -o match:"laggport: $w" ifconfig $LK_L
+	ifconfig ${f}b up
+	vf=$(lk_clone vlan)
+	atf_check ifconfig $vf vlan 13 vlandev ${f}b 203.0.113.9/24 up
+	tcpdump -l -n -i $LK_L -c 1 src host 203.0.113.9 > tcpdump.out 2>/dev/null &
+	pid=$!
+	sleep 2
+	ping -c 3 -t 3 203.0.113.255 >/dev/null 2>&1
+	lk_wait 5 "grep -q 203.0.113.9 tcpdump.out"
+	kill $pid 2>/dev/null; wait $pid 2>/dev/null
+	# re-parented onto the aggregate: dropped, and nothing loops
 	atf_check ifconfig $w -vlandev
 	atf_check ifconfig $w vlan 13 vlandev $LK_L
 	lk_wait 5 "! ifconfig $LK_L | grep -q 'laggport: $w'"
 	ping -c 3 -t 3 192.0.2.255 >/dev/null 2>&1
 	atf_check -o match:"laggkit" kldstat -n if_laggkit
+	# vlan(4) rewrote the vlan's input, nobody holds laggkit's: nothing keeps the module
+	atf_check ifconfig $LK_L destroy
+	lk_unlist $LK_L
+	atf_check kldunload if_laggkit
+	lk_load || atf_fail "reload"
 }
 vlan_cleanup() { lk_cleanup; }
 
@@ -271,6 +289,14 @@ in_use_body()
 		g=$(lk_clone lagg)
 		atf_check ifconfig $g laggport ${b}a
 		atf_check -s not-exit:0 -e ignore ifconfig $l laggport ${b}a
+		# lagg(4) cannot see a laggkit member (README): laggkit lets go on the next frame
+		d=$(lk_epair)
+		atf_check ifconfig $l laggport ${d}a
+		atf_check ifconfig $g laggport ${d}a
+		ifconfig ${d}b 198.51.100.1/24 up
+		ping -c 2 -t 2 198.51.100.2 >/dev/null 2>&1
+		lk_wait 5 "! ifconfig $l | grep -q 'laggport: ${d}a'"
+		atf_check -o match:"laggport: ${d}a" ifconfig $g
 	fi
 	if kldload -n if_bridge 2>/dev/null; then
 		br=$(lk_clone bridge)
