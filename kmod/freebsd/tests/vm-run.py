@@ -21,6 +21,7 @@ import re
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -31,17 +32,31 @@ PROMPT = 'LKVM# '
 
 
 class Console:
-    """The guest's serial console on QEMU's stdio, with a transcript."""
+    """The guest's serial console on a unix socket QEMU serves, with a transcript.
 
-    def __init__(self, argv, log):
-        self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    Not QEMU's stdio: keys written there while the loader waits for one (autoboot_delay=0)
+    were not seen in time, so the loader prompt could not be reached reliably.
+    """
+
+    def __init__(self, argv, sock_path, log):
+        self.p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
                                   stderr=subprocess.STDOUT)
+        self.sock = socket.socket(socket.AF_UNIX)
+        for _ in range(300):  # QEMU waits for this connection before it starts the guest
+            try:
+                self.sock.connect(sock_path)
+                break
+            except OSError:
+                if self.p.poll() is not None:
+                    raise RuntimeError('QEMU exited before its serial socket was up')
+                time.sleep(0.1)
+        else:
+            raise RuntimeError('no QEMU serial socket')
         self.buf = b''
         self.log = log
 
     def send(self, text):
-        self.p.stdin.write(text.encode())
-        self.p.stdin.flush()
+        self.sock.sendall(text.encode())
 
     def expect(self, pattern, timeout, bad=None):
         """Wait for a regex; return the text before and including it. `bad` fails early."""
@@ -58,9 +73,9 @@ class Console:
             left = end - time.time()
             if left <= 0 or self.p.poll() is not None:
                 raise TimeoutError(f'no {pattern!r} within {timeout} s')
-            r, _, _ = select.select([self.p.stdout], [], [], min(left, 1.0))
+            r, _, _ = select.select([self.sock], [], [], min(left, 1.0))
             if r:
-                chunk = os.read(self.p.stdout.fileno(), 65536)
+                chunk = self.sock.recv(65536)
                 self.log.write(chunk)
                 self.log.flush()
                 self.buf += chunk
@@ -119,22 +134,33 @@ def main():
     # /dev/kvm here is nested and broken. -cpu max: a kernel built for x86-64-v2 (CPUTYPE, or a
     # tree that defaults to it) resets at once on QEMU's default qemu64 CPU, which lacks SSE4/POPCNT.
     accel = ['-accel', 'tcg,thread=multi', '-cpu', 'max']
-    argv = [a.qemu, '-m', '2048', '-smp', '2', *accel, '-nographic',
+    argv = [a.qemu, '-m', '2048', '-smp', '2', *accel, '-monitor', 'none',
             '-drive', f'file={a.image},format=raw,if=virtio,snapshot=on',
             '-drive', f'file={iso},format=raw,if=virtio,readonly=on',
             '-netdev', 'user,id=n0', '-device', 'virtio-net-pci,netdev=n0',
-            '-serial', 'mon:stdio', '-display', 'none']
-    con = Console(argv, log)
+            '-display', 'none']
+    sock_path = os.path.join(work, 'serial.sock')
+    con = Console([*argv, '-serial', f'unix:{sock_path},server=on,wait=on'], sock_path, log)
     # a test runner's timeout (SIGTERM) must not leave the guest running
     signal.signal(signal.SIGTERM, lambda *_: (con.close(), sys.exit(1)))
     started = time.time()
     passed = failed = skipped = 0
     try:
         if a.kernel:
-            # escape to the loader prompt and boot the other kernel
-            con.expect(r'Autoboot in|Hit \[Enter\] to boot', 300)
-            con.send(' ')
-            con.expect(r'OK ', 60)
+            # Escape to the loader prompt and boot the other kernel. With autoboot_delay=0
+            # the loader looks for a key once, right after "Hit [Enter]", and a key sent
+            # before it reads loader.conf (console="comconsole") is lost: keep pressing from
+            # the kernel's loading on (nothing else reads keys meanwhile) until the prompt.
+            con.expect(r'Loading kernel', 300)
+            for _ in range(600):
+                con.send(' ')
+                try:
+                    con.expect(r'OK ', 0.2, bad=r'Booting \[')
+                    break
+                except TimeoutError:
+                    continue
+            else:
+                raise TimeoutError('no loader prompt')
             con.send(f'boot {a.kernel}\r')
         # the firmware banner twice: the kernel reset the machine instead of booting
         con.expect(r'login: ', 600, bad=r'SeaBIOS[\s\S]*SeaBIOS')
@@ -143,9 +169,22 @@ def main():
         if 'Password:' in con.expect(r'(Password:|[#$%] )', 60):
             con.send('\n')  # the image's root has an empty password
             con.expect(r'[#$%] ', 60)
-        con.send(f"exec /bin/sh\nPS1='{PROMPT}'; export PS1\n")
-        con.expect(re.escape(PROMPT), 60)
-        con.run('stty -echo', 10)
+        # The login shell may still be asking the terminal its size (resizewin), which eats
+        # what is typed meanwhile: repeat until the prompt shows. The PS1 line is quoted so
+        # that its echo does not read as the prompt.
+        quoted_prompt = PROMPT[:-2] + "''" + PROMPT[-2:]
+        for _ in range(10):
+            con.send("exec /bin/sh\n")
+            time.sleep(1)
+            con.send(f"PS1='{quoted_prompt}'; export PS1\n")
+            try:
+                con.expect(re.escape(PROMPT), 20)
+                break
+            except TimeoutError:
+                continue
+        else:
+            raise TimeoutError('no shell prompt')
+        con.run('stty -echo', 30)
         rc, osrel = con.run('sysctl -n kern.osreldate kern.ident', 20)
         print(f'guest up in {boot_s:.0f} s; kern.osreldate, kern.ident: {" ".join(osrel.split())}')
         con.run('mkdir -p /tmp/lk && mount -t cd9660 /dev/vtbd1 /tmp/lk || '
@@ -159,7 +198,8 @@ def main():
             raise RuntimeError('kldload failed')
         if a.shell:
             print('console is yours (Ctrl-A X quits QEMU)')
-            os.execvp(a.qemu, argv)  # not reached: interactive use re-boots by hand
+            con.close()
+            os.execvp(a.qemu, [*argv, '-serial', 'mon:stdio'])  # not reached: interactive use re-boots by hand
         rc, _ = con.run('command -v kyua', 10)
         if rc == 0:
             # kyua test prints one "laggkit_test:case  ->  result  [time]" line per case
