@@ -38,6 +38,8 @@ DEBS=(
   llvm-19          # ... llvm-objcopy-19 and llvm-nm-19 for bsd.kmod.mk
   bmake            # ... runs FreeBSD's share/mk and sys/conf/kmod.mk
   original-awk     # ... FreeBSD's awk for kmod_syms.awk (mawk misparses it)
+  clang-16 lld-16 llvm-16   # FreeBSD 14's compiler: the module must build warning-free with it too
+  clang-14 lld-14 llvm-14   # FreeBSD 13.2's compiler, likewise
 )
 # Installed without recommends: vagrant-libvirt's alone pull in an NFS server and libguestfs.
 LEAN_DEBS=(
