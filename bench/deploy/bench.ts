@@ -25,8 +25,17 @@ import { labSshConfig } from '../../src/lab/ssh-config.js';
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const LAB = 'bench-deploy';
 
-interface Step { step: string; ok: boolean; ms: number; detail: string }
-interface Run { code: number; ms: number; steps: Step[] }
+interface Step {
+  step: string;
+  ok: boolean;
+  ms: number;
+  detail: string;
+}
+interface Run {
+  code: number;
+  ms: number;
+  steps: Step[];
+}
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -72,7 +81,21 @@ async function main(): Promise<number> {
     const sshConfig = path.join(labDir, 'ssh_config');
     writeFileSync(sshConfig, labSshConfig(lab));
     const ports = (lab.vms[0]?.nics ?? []).map((n) => n.name);
-    const deployArgs = (vm: string) => ['deploy', '--ssh-config', sshConfig, '--host', vm, '--build', 'local', '--laggproto', 'lacp', ...ports.flatMap((p) => ['--laggport', p]), '--inet', `10.88.0.${vm === 'A' ? 1 : 2}/24`, '--yes'];
+    const deployArgs = (vm: string) => [
+      'deploy',
+      '--ssh-config',
+      sshConfig,
+      '--host',
+      vm,
+      '--build',
+      'local',
+      '--laggproto',
+      'lacp',
+      ...ports.flatMap((p) => ['--laggport', p]),
+      '--inet',
+      `10.88.0.${vm === 'A' ? 1 : 2}/24`,
+      '--yes',
+    ];
 
     const sshFloor: number[] = [];
     for (let i = 0; i < RUNS; i++) {

@@ -129,11 +129,13 @@ const specSchema = z
   .superRefine((s, ctx) => {
     const seen = new Map<string, string>();
     s.aggregates.forEach((a, i) => {
-      if (s.aggregates.findIndex((b) => b.name === a.name) !== i) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['aggregates', i, 'name'], message: `${a.name} is defined twice` });
+      if (s.aggregates.findIndex((b) => b.name === a.name) !== i)
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['aggregates', i, 'name'], message: `${a.name} is defined twice` });
       a.laggports.forEach((p, j) => {
         const n = typeof p === 'string' ? p : p.name;
         const other = seen.get(n);
-        if (other !== undefined && other !== a.name) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['aggregates', i, 'laggports', j], message: `${n} is already a port of ${other}` });
+        if (other !== undefined && other !== a.name)
+          ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['aggregates', i, 'laggports', j], message: `${n} is already a port of ${other}` });
         seen.set(n, a.name);
       });
     });
@@ -168,7 +170,11 @@ export function validateSpec(raw: unknown, source: string): DeploySpec {
   const r = specSchema.safeParse(raw);
   if (r.success) return toSpec(r.data);
   const lines = r.error.issues.map((i) => `${pathOf(i.path)}: ${i.message}`);
-  throw new UsageError('E_SPEC', `${source}: ${lines.length} problem${lines.length > 1 ? 's' : ''}: ${lines.join('; ')}`, 'Fix the fields named; see laggkit deploy --help for the spec format.');
+  throw new UsageError(
+    'E_SPEC',
+    `${source}: ${lines.length} problem${lines.length > 1 ? 's' : ''}: ${lines.join('; ')}`,
+    'Fix the fields named; see laggkit deploy --help for the spec format.',
+  );
 }
 
 export function parseSpecFile(text: string, path: string): DeploySpec {
@@ -177,7 +183,12 @@ export function parseSpecFile(text: string, path: string): DeploySpec {
     raw = parseYaml(text);
   } catch (err) {
     const line = err instanceof YAMLParseError ? err.linePos?.[0]?.line : undefined;
-    throw new ParseError('E_SPEC_YAML', `${path}${line ? `:${line}` : ''}: not valid YAML: ${(err as Error).message.split('\n')[0]}`, line, 'Check the indentation and quoting around that line.');
+    throw new ParseError(
+      'E_SPEC_YAML',
+      `${path}${line ? `:${line}` : ''}: not valid YAML: ${(err as Error).message.split('\n')[0]}`,
+      line,
+      'Check the indentation and quoting around that line.',
+    );
   }
   return validateSpec(raw, path);
 }
@@ -202,7 +213,12 @@ function portOfFlag(v: string): RawSpec['aggregates'][number]['laggports'][numbe
 }
 
 export function specFromFlags(f: SpecFlags): DeploySpec {
-  if (f.laggproto === undefined) throw new UsageError('E_USAGE', 'Give --laggproto (and --laggport ...), or --spec FILE', 'Example: laggkit deploy --host fbsd1 --laggproto lacp --laggport vtnet1 --laggport em1');
+  if (f.laggproto === undefined)
+    throw new UsageError(
+      'E_USAGE',
+      'Give --laggproto (and --laggport ...), or --spec FILE',
+      'Example: laggkit deploy --host fbsd1 --laggproto lacp --laggport vtnet1 --laggport em1',
+    );
   const opts: Record<string, number> = {};
   for (const o of f.opt ?? []) {
     const m = /^([a-z_]+)=(-?\d+)$/.exec(o);
