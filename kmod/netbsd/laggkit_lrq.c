@@ -496,6 +496,7 @@ const struct lkn_sysctl_opt lkn_sysctl_opts[] = {
 	{ "lacp_key", LK_OPT_LACP_KEY, "lacp: administrative key, 0 automatic" },
 	{ "lacp_maxports", LK_OPT_LACP_MAXPORTS, "lacp: ports distributing at most, 0 all" },
 	{ "lacp_multi_speed", LK_OPT_LACP_MULTI_SPEED, "lacp: aggregate different speeds" },
+	{ "lacp_full_wait", LK_OPT_LACP_FULL_WAIT, "lacp: wait the whole 2 s aggregate wait" },
 	{ "announce_count", LK_OPT_ANNOUNCE_COUNT, "gratuitous ARP/NA per failover" },
 	{ "announce_interval_ms", LK_OPT_ANNOUNCE_INTERVAL_MS, "spacing of announcements" },
 };
