@@ -92,6 +92,8 @@ async function main(): Promise<number> {
       '--laggproto',
       'lacp',
       ...ports.flatMap((p) => ['--laggport', p]),
+      '--opt',
+      'lacp_multi_speed=1',
       '--inet',
       `10.88.0.${vm === 'A' ? 1 : 2}/24`,
       '--yes',
