@@ -21,7 +21,7 @@
 import { z } from 'zod';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { ParseError, UsageError } from '../cli/errors.js';
-import { showValue, validateIfName } from '../validate/index.js';
+import { fieldPath, showValue, validateIfName } from '../validate/index.js';
 
 export const PROTOCOLS = ['failover', 'loadbalance', 'lacp', 'roundrobin', 'broadcast', 'none'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
@@ -139,11 +139,6 @@ const specSchema = z
 
 type RawSpec = z.input<typeof specSchema>;
 
-/** `aggregates[0].laggports[1]` from zod's path. */
-function pathOf(p: (string | number)[]): string {
-  return p.map((x, i) => (typeof x === 'number' ? `[${x}]` : i === 0 ? x : `.${x}`)).join('') || '(top level)';
-}
-
 function toSpec(raw: z.output<typeof specSchema>): DeploySpec {
   return {
     aggregates: raw.aggregates.map((a) => ({
@@ -165,7 +160,7 @@ function toSpec(raw: z.output<typeof specSchema>): DeploySpec {
 export function validateSpec(raw: unknown, source: string): DeploySpec {
   const r = specSchema.safeParse(raw);
   if (r.success) return toSpec(r.data);
-  const lines = r.error.issues.map((i) => `${pathOf(i.path)}: ${i.message}`);
+  const lines = r.error.issues.map((i) => `${fieldPath(i.path)}: ${i.message}`);
   throw new UsageError('E_SPEC', `${source}: ${lines.length} problem${lines.length > 1 ? 's' : ''}: ${lines.join('; ')}`, 'Fix the fields named; see laggkit deploy --help for the spec format.');
 }
 
