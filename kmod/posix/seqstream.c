@@ -139,7 +139,10 @@ static int do_recv(long port, long duration_ms, long gap_ms)
 		} else if (seq == highest) {
 			dup++;
 		} else {
+			/* Late, not lost: and it may be older than the first one heard. */
 			reordered++;
+			if (seq < first)
+				first = seq;
 		}
 		last_at = at;
 		last_ms = (double)(at - start) / 1e6;

@@ -24,6 +24,8 @@ export const EXIT_CODES = {
   lab: 7,
   /** A deployment step failed and was rolled back. */
   rolledBack: 8,
+  /** laggkit e2e ran, and at least one scenario failed (the reports say which and why). */
+  e2eFailed: 9,
 } as const;
 
 export type ExitClass = keyof typeof EXIT_CODES;

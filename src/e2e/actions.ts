@@ -65,7 +65,8 @@ const sides: Side[] = ['A', 'B'];
 const other = (s: Side): Side => (s === 'A' ? 'B' : 'A');
 
 /** ms since boot from /proc/uptime, in the guest's shell. */
-const UPTIME_MS = 'upms() { read u _ < /proc/uptime; echo $(( ${u%.*} * 1000 + 10 * ${u#*.} )); }';
+// The hundredths are prefixed with 1 and the 100 taken off again: "08" alone is bad octal.
+const UPTIME_MS = 'upms() { read u _ < /proc/uptime; echo $(( ${u%.*} * 1000 + 10 * (1${u#*.} - 100) )); }';
 
 async function must(target: E2eTarget, side: Side, script: string, what: string, timeoutMs?: number): Promise<ExecResult> {
   const r = await target.sh(side, script, timeoutMs);
@@ -209,6 +210,7 @@ async function startStream(ctx: RunContext, plan: StreamPlan): Promise<RunningSt
 interface RxResult {
   received: number;
   lost: number;
+  reordered: number;
   max_gap_ms: number;
   last_ms: number;
   gaps: Array<{ end_ms: number; len_ms: number; missing: number }>;
@@ -308,6 +310,7 @@ const spread: ActionImpl<'spread'> = async (ctx, a) => {
   out.metrics.max_port_share = Math.round((Math.max(...deltas) / total) * 1000) / 1000;
   out.metrics.received = rx.B?.received ?? 0;
   out.metrics.lost = rx.B?.lost ?? 0;
+  out.metrics.reordered = rx.B?.reordered ?? 0;
   await captureBoth(ctx, out, 'after traffic');
   return out;
 };

@@ -31,7 +31,7 @@ export type Capability = (typeof CAPABILITIES)[number];
 export const ACTION_METRICS = {
   'create-destroy': ['created', 'members_after_create', 'destroyed', 'ports_restored'],
   'steady-state': ['steady', 'converge_ms', 'active_members', 'ping_ok'],
-  spread: ['steady', 'converge_ms', 'ports_used', 'max_port_share', 'received', 'lost'],
+  spread: ['steady', 'converge_ms', 'ports_used', 'max_port_share', 'received', 'lost', 'reordered'],
   'cable-pull': ['steady', 'converge_ms', 'gap_ms_ab', 'gap_ms_ba', 'lost_ab', 'lost_ba', 'active_during', 'delivered_after_restore', 'restored', 'restore_ms'],
   'failover-return': ['steady', 'converge_ms', 'gap_ms_ab', 'gap_ms_ba', 'lost_ab', 'lost_ba', 'active_before', 'active_during', 'active_after'],
   mtu: ['steady', 'converge_ms', 'members_mtu_ok', 'ping_big_ok'],
