@@ -44,13 +44,14 @@ export const LOWER_IS_BETTER = new Set(['converge_ms', 'gap_ms_ab', 'gap_ms_ba',
 
 const nicModel = z.enum(NIC_MODELS as [NicModel, ...NicModel[]]);
 const protocol = z.enum(PROTOCOLS);
-const oneOrMany = <T extends z.ZodTypeAny>(t: T) => z.union([t, z.array(t).min(1)]).transform((v) => (Array.isArray(v) ? v : [v]) as z.output<T>[]);
+/** A scalar or a list, always a list afterwards; errors point into the list (proto[1]). */
+const oneOrMany = <T extends z.ZodTypeAny>(t: T) => z.preprocess((v) => (Array.isArray(v) ? v : [v]), z.array(t).min(1));
 
 const setupSchema = z
   .object({
     proto: oneOrMany(protocol),
     /** Member NIC models; a list of lists is a matrix (one case per member set). */
-    members: z.union([z.array(nicModel).min(1).max(4), z.array(z.array(nicModel).min(1).max(4)).min(1)]).transform((v) => (Array.isArray(v[0]) ? (v as NicModel[][]) : [v as NicModel[]])),
+    members: z.preprocess((v) => (Array.isArray(v) && !v.some(Array.isArray) ? [v] : v), z.array(z.array(nicModel).min(1).max(4)).min(1)),
     lacp_fast_timeout: z.boolean().default(true),
     /** laggd's multi-speed LACP (members of different speeds in one aggregator). */
     lacp_multi_speed: z.boolean().default(false),
