@@ -11,11 +11,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { ParseError, UsageError } from '../cli/errors.js';
+import { UsageError } from '../cli/errors.js';
 import { repoRoot } from '../lab/paths.js';
 import { NIC_MODELS, type NicModel } from '../lab/machines.js';
-import { fieldPath } from '../validate/index.js';
+import { describeProblems, parseYamlText } from '../validate/data-file.js';
 
 export const PROTOCOLS = ['lacp', 'failover', 'loadbalance', 'roundrobin', 'broadcast'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
@@ -151,18 +150,8 @@ export function defaultCatalogueDir(): string {
 
 /** Parse and validate one scenario file; every bad field is named with the file. */
 export function parseScenario(text: string, file: string): Scenario {
-  let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (err) {
-    const line = err instanceof YAMLParseError ? err.linePos?.[0]?.line : undefined;
-    throw new ParseError('E_E2E_SCENARIO_YAML', `${file}${line ? `:${line}` : ''}: not valid YAML: ${(err as Error).message.split('\n')[0]}`, line, 'Check the indentation and quoting around that line.');
-  }
-  const r = scenarioSchema.safeParse(raw);
-  if (!r.success) {
-    const problems = r.error.issues.map((i) => `${fieldPath(i.path)}: ${i.message}`);
-    throw new UsageError('E_E2E_SCENARIO', `${file}: ${problems.length} problem${problems.length > 1 ? 's' : ''}: ${problems.join('; ')}`, 'Fix the fields named; e2e/scenarios/README.md describes the format.');
-  }
+  const r = scenarioSchema.safeParse(parseYamlText(text, file, 'E_E2E_SCENARIO_YAML'));
+  if (!r.success) throw new UsageError('E_E2E_SCENARIO', `${file}: ${describeProblems(r.error.issues)}`, 'Fix the fields named; e2e/scenarios/README.md describes the format.');
   const base = path.basename(file).replace(/\.ya?ml$/, '');
   if (r.data.name !== base) throw new UsageError('E_E2E_SCENARIO', `${file}: name: '${r.data.name}' differs from the file name '${base}'`, 'A scenario is named by its file: rename one of them.');
   return r.data;
