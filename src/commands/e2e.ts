@@ -65,10 +65,19 @@ export default class E2e extends LaggkitCommand {
     }
     const compare = flags.compare as 'stock' | 'none';
     const target = await openTarget(flags.target as TargetKind, { lab: flags.lab, keep: flags['keep-lab'], onProgress: (l) => this.progress(l) });
+    // Interrupted, the lab e2e started goes too: no guests left running behind a Ctrl-C.
+    const onSignal = (signal: NodeJS.Signals): void => {
+      process.stderr.write(`\nlaggkit e2e: ${signal}, stopping\n`);
+      void target.close().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
     let result: E2eResult;
     try {
       result = await runCases(target, cases, this.progressHooks(cases, compare, flags.repeat));
     } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
       await target.close();
     }
     const reports = flags.report ? writeReports(flags.report, result) : undefined;

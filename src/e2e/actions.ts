@@ -41,6 +41,8 @@ export interface PortSeries {
 export interface ActionOutcome {
   metrics: Record<string, number>;
   captures: Record<string, string>;
+  /** when each capture was taken: host time and the guest's uptime then */
+  captureClock: Record<string, { hostMs: number; uptimeS: number }>;
   parsed: Record<string, unknown>;
   events: TimelineEvent[];
   gaps: Gap[];
@@ -144,8 +146,12 @@ async function isSteady(ctx: RunContext, side: Side): Promise<boolean> {
 /** The driver's status text on both sides, kept as evidence (and parsed where laggctl wrote it). */
 async function captureBoth(ctx: RunContext, out: ActionOutcome, label: string): Promise<void> {
   for (const side of sides) {
-    const text = (await ctx.target.sh(side, ctx.driver.capture())).stdout;
+    // The guest's uptime rides along, to place kernel-log events (seconds since boot) in time.
+    const r = await ctx.target.sh(side, `read up _ < /proc/uptime; echo "uptime $up"; ${ctx.driver.capture()}`);
+    const [first, ...rest] = r.stdout.split('\n');
+    const text = rest.join('\n');
     out.captures[`${label} ${side}`] = text;
+    out.captureClock[`${label} ${side}`] = { hostMs: Date.now(), uptimeS: Number(/^uptime ([\d.]+)/.exec(first ?? '')?.[1] ?? NaN) };
     if (ctx.driver.name === 'laggkit') {
       try {
         out.parsed[`${label} ${side}`] = parseIfconfig(text.split('--- events')[0] ?? '', { os: 'freebsd' });
@@ -156,8 +162,27 @@ async function captureBoth(ctx: RunContext, out: ActionOutcome, label: string): 
   }
 }
 
+/**
+ * The driver's own events (LACP and link state changes, failovers) from the last capture of
+ * each side, placed on the run's timeline (ms from `t0`, host clock). laggd stamps events with
+ * the guest's wall clock, bonding with seconds since boot; either way they are as good as the
+ * guest clock and the SSH round trip of the capture.
+ */
+function addDriverEvents(ctx: RunContext, out: ActionOutcome, label: string, t0: number, fromMs: number): void {
+  for (const side of sides) {
+    const key = `${label} ${side}`;
+    const clock = out.captureClock[key];
+    if (!clock) continue;
+    for (const e of ctx.driver.events(out.captures[key] ?? '')) {
+      const at = 'wallMs' in e.at ? e.at.wallMs : clock.hostMs - (clock.uptimeS - e.at.uptimeS) * 1000;
+      const t = Math.round(at - t0);
+      if (Number.isFinite(t) && t >= fromMs) out.events.push({ t_ms: t, side, kind: 'state', what: `${ctx.driver.ifname}: ${e.what}` });
+    }
+  }
+}
+
 function emptyOutcome(): ActionOutcome {
-  return { metrics: {}, captures: {}, parsed: {}, events: [], gaps: [], portSeries: [] };
+  return { metrics: {}, captures: {}, captureClock: {}, parsed: {}, events: [], gaps: [], portSeries: [] };
 }
 
 async function steadyCreate(ctx: RunContext, out: ActionOutcome, timeoutMs = 60_000): Promise<boolean> {
@@ -322,7 +347,7 @@ async function pullAndPlug(
   a: { lead_ms: number; hold_ms: number; settle_ms: number; stream: { interval_us: number; gap_ms: number } },
   index: number,
   during: () => Promise<void>,
-): Promise<{ plugAt: number; rx: Partial<Record<Side, RxResult>>; restoreMs: number | undefined; recvLeadMs: number }> {
+): Promise<{ plugAt: number; rx: Partial<Record<Side, RxResult>>; restoreMs: number | undefined; recvLeadMs: number; t0: number }> {
   const nic = ctx.members[index]!.nic;
   const durationMs = a.lead_ms + a.hold_ms + a.settle_ms;
   const s = await startStream(ctx, { durationMs, intervalUs: a.stream.interval_us, gapMs: a.stream.gap_ms, both: true, sample: true });
@@ -349,7 +374,7 @@ async function pullAndPlug(
   out.metrics.gap_ms_ba = round1(rx.A?.max_gap_ms ?? -1);
   out.metrics.lost_ab = rx.B?.lost ?? -1;
   out.metrics.lost_ba = rx.A?.lost ?? -1;
-  return { plugAt, rx, restoreMs, recvLeadMs: s.recvLeadMs };
+  return { plugAt, rx, restoreMs, recvLeadMs: s.recvLeadMs, t0: s.t0 };
 }
 
 const cablePull: ActionImpl<'cable-pull'> = async (ctx, a) => {
@@ -366,6 +391,7 @@ const cablePull: ActionImpl<'cable-pull'> = async (ctx, a) => {
   out.metrics.restored = r.restoreMs === undefined ? 0 : 1;
   if (r.restoreMs !== undefined) out.metrics.restore_ms = r.restoreMs;
   await captureBoth(ctx, out, 'plugged back');
+  addDriverEvents(ctx, out, 'plugged back', r.t0, -a.lead_ms);
   return out;
 };
 
@@ -374,12 +400,13 @@ const failoverReturn: ActionImpl<'failover-return'> = async (ctx, a) => {
   if (!(await steadyCreate(ctx, out))) return out;
   await pingAcross(ctx);
   out.metrics.active_before = activeIndex(ctx, await portStates(ctx, 'A'));
-  await pullAndPlug(ctx, out, a, 0, async () => {
+  const r = await pullAndPlug(ctx, out, a, 0, async () => {
     out.metrics.active_during = activeIndex(ctx, await portStates(ctx, 'A'));
     await captureBoth(ctx, out, 'primary pulled');
   });
   out.metrics.active_after = activeIndex(ctx, await portStates(ctx, 'A'));
   await captureBoth(ctx, out, 'primary back');
+  addDriverEvents(ctx, out, 'primary back', r.t0, -a.lead_ms);
   return out;
 };
 

@@ -38,7 +38,14 @@ export interface Driver {
   /** Remove the aggregate if there is one; never fails. */
   destroy(): string;
   portStates(proto: Protocol, ports: string[]): string;
+  /** Status text for the evidence; after a "--- events" line, the driver's event log. */
   capture(): string;
+  /**
+   * The driver's events in a capture, with the guest time each happened: laggd's event ring
+   * has wall-clock stamps, bonding's kernel log seconds since boot (the capture prints the
+   * guest's uptime so the engine can place them).
+   */
+  events(capture: string): Array<{ at: { wallMs: number } | { uptimeS: number }; what: string }>;
 }
 
 const BONDING_MODES: Record<Protocol, string> = {
@@ -78,6 +85,12 @@ export const laggkitDriver: Driver = {
   portStates: (proto) =>
     `laggctl laggkit0 2>/dev/null | awk -v want=${proto === 'lacp' ? 'DISTRIBUTING' : 'ACTIVE'} '$1 == "laggport:" { f = $3; print $2, ((index(f, "<" want) || index(f, "," want)) ? "active" : "standby") }'`,
   capture: () => 'laggctl -v laggkit0 2>&1; echo "--- events"; laggctl laggkit0 events 2>&1 | tail -40',
+  events: (capture) =>
+    (capture.split('--- events\n')[1] ?? '')
+      .split('\n')
+      .map((l) => /^(\d{4}-\d\d-\d\dT[\d:.]+Z)\s+(.*)$/.exec(l))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => ({ at: { wallMs: Date.parse(m[1]!) }, what: m[2]! })),
 };
 
 const bondSys = '/sys/class/net/bond0/bonding';
@@ -110,7 +123,13 @@ export const stockDriver: Driver = {
         ? `[ "$(cat $s/state)" = active ] && [ "$(cat $s/mii_status)" = up ]`
         : `[ "$(cat $s/mii_status)" = up ]`) +
     ' && echo $p active || echo $p standby; done',
-  capture: () => 'cat /proc/net/bonding/bond0 2>&1',
+  capture: () => 'cat /proc/net/bonding/bond0 2>&1; echo "--- events"; dmesg | grep " bond0: " | tail -40',
+  events: (capture) =>
+    (capture.split('--- events\n')[1] ?? '')
+      .split('\n')
+      .map((l) => /^\[\s*(\d+\.\d+)\] bond0: (.*)$/.exec(l))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => ({ at: { uptimeS: Number(m[1]) }, what: m[2]! })),
 };
 
 export const DRIVERS: Record<DriverName, Driver> = { laggkit: laggkitDriver, stock: stockDriver };

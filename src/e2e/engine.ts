@@ -136,7 +136,7 @@ async function runOne(target: E2eTarget, driver: Driver, c: ScenarioCase, repeat
       error = error ?? `clean-up failed: ${err.message}`;
     });
   }
-  const o = outcome ?? { metrics: {}, captures: {}, parsed: {}, events: [], gaps: [], portSeries: [] };
+  const o = outcome ?? { metrics: {}, captures: {}, captureClock: {}, parsed: {}, events: [], gaps: [], portSeries: [] };
   const bounds = driver.name === 'stock' && c.scenario.stock.expect ? c.scenario.stock.expect : c.scenario.expect;
   const failures = error ? [`error: ${error}`] : judge(o.metrics, bounds, c.members.length);
   return {

@@ -157,6 +157,8 @@ testNeeding(serial, 'laggkit e2e --compare stock --report: a catalogue subset pa
   for (const r of pull.runs) {
     t.true(r.portSeries.length === 2 && r.portSeries.every((s) => s.t_ms.length > 3), `${r.driver}: per-port traffic sampled through the pull`);
     t.deepEqual(r.events.filter((e) => e.kind === 'link').map((e) => e.what), ['vtnet0 cable pulled', 'vtnet0 plugged back']);
+    // The driver's own account (laggd's event ring, bonding's kernel log) is on the timeline too.
+    t.true(r.events.some((e) => e.kind === 'state' && /vtnet0/.test(e.what)), `${r.driver}: the driver's vtnet0 events on the timeline`);
     t.true(r.metrics.lost_ab! >= 0 && r.metrics.lost_ba! >= 0, 'both receivers reported');
   }
   const fo = res.cases.find((c) => c.id.startsWith('failover-return'))!;
