@@ -145,3 +145,12 @@ test('a failing run is not ok in TAP, a <failure> with its evidence in JUnit, a 
   t.notRegex(html, /(src|href)="https?:/, 'no remote resources');
   t.regex(html, /Chart\.js v4\.\d+\.\d+/, 'Chart.js is inlined');
 });
+
+test('over --repeat runs a figure is the median of each driver, skipped runs left out', (t) => {
+  const [c] = expandCases([{ file: '/x/probe.yaml', scenario: parseScenario(GOOD, '/x/probe.yaml') }]);
+  const run = (driver: 'laggkit' | 'stock', repeat: number, converge: number | undefined, status: RunResult['status'] = 'pass'): RunResult => ({
+    driver, mode: driver, repeat, status, metrics: converge === undefined ? {} : { converge_ms: converge }, failures: [], captures: {}, parsed: {}, events: [], gaps: [], portSeries: [], durationMs: 1,
+  });
+  const runs = [run('laggkit', 1, 3000), run('stock', 1, 500), run('laggkit', 2, 2000), run('stock', 2, 700), run('laggkit', 3, 9000), run('stock', 3, undefined, 'skip')];
+  t.deepEqual(figuresOf(c!, runs), [{ metric: 'converge_ms', laggkit: 3000, stock: 600, ratio: 5, lowerIsBetter: true }]);
+});
