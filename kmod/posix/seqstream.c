@@ -7,7 +7,9 @@
  * The sender numbers every datagram (64-bit sequence, big endian) and paces them on an
  * absolute monotonic schedule, so a slow wake-up does not stretch the stream. With FLOWS > 1
  * it sends from that many sockets in turn, each with its own source port, so an L4 hash has
- * distinct flows to spread. The receiver prints one JSON object: what arrived, what was lost,
+ * distinct flows to spread; it ends with a few end-of-stream datagrams, so the receiver stops
+ * when the stream does (its DURATION is the longest it will wait). The receiver prints one JSON
+ * object: what arrived, what was lost,
  * and every silence longer than GAP_MS (when it ended, how long it was, how many numbers were
  * missing across it), all in milliseconds from the receiver's start.
  *
@@ -28,6 +30,9 @@
 
 #define MAX_FLOWS 64
 #define MAX_GAPS 256
+/* Byte 8 of a datagram: 0 for the stream, END_MARK for "the sender is done". */
+#define END_MARK 0xff
+#define END_COPIES 5
 
 static uint64_t now_ns(void)
 {
@@ -82,6 +87,14 @@ static int do_send(const char *addr, long port, long interval_us, long duration_
 		(void)send(fds[seq % (uint64_t)flows], buf, sizeof(buf), MSG_DONTWAIT);
 		seq++;
 	}
+	for (int i = 0; i < END_COPIES; i++) {
+		unsigned char end_buf[16] = { 0 };
+		struct timespec pause = { .tv_sec = 0, .tv_nsec = 20000000 };
+
+		end_buf[8] = END_MARK;
+		(void)send(fds[0], end_buf, sizeof(end_buf), MSG_DONTWAIT);
+		nanosleep(&pause, NULL);
+	}
 	printf("{\"sent\":%llu}\n", (unsigned long long)seq);
 	return 0;
 }
@@ -116,6 +129,11 @@ static int do_recv(long port, long duration_ms, long gap_ms)
 
 		if (n < 8)
 			continue;
+		if (n >= 9 && buf[8] == END_MARK) {
+			if (have)
+				break;
+			continue;
+		}
 		at = now_ns();
 		for (int b = 0; b < 8; b++)
 			seq = (seq << 8) | buf[b];

@@ -219,7 +219,8 @@ interface RunningStream {
 }
 
 async function startStream(ctx: RunContext, plan: StreamPlan): Promise<RunningStream> {
-  const recvMs = plan.durationMs + 4000;
+  // The receivers stop at the sender's end marks; the window only bounds a stream that never ends.
+  const recvMs = plan.durationMs + 60_000;
   const receivers: Side[] = plan.both ? ['A', 'B'] : ['B'];
   const tRecv = Date.now();
   await Promise.all(receivers.map((side) => must(ctx.target, side, `rm -f /tmp/e2e-rx.json; seqstream recv ${STREAM_PORT} ${recvMs} ${plan.gapMs} >/tmp/e2e-rx.json 2>&1 &`, 'start receiver')));
@@ -245,7 +246,7 @@ async function finishStream(ctx: RunContext, s: RunningStream, out: ActionOutcom
   const receivers: Side[] = s.plan.both ? ['A', 'B'] : ['B'];
   const result: Partial<Record<Side, RxResult>> = {};
   for (const side of receivers) {
-    const r = await must(ctx.target, side, 'while pidof seqstream >/dev/null; do sleep 0.1; done; cat /tmp/e2e-rx.json', 'collect receiver', s.plan.durationMs + 30_000);
+    const r = await must(ctx.target, side, 'while pidof seqstream >/dev/null; do sleep 0.1; done; cat /tmp/e2e-rx.json', 'collect receiver', s.plan.durationMs + 90_000);
     out.captures[`seqstream rx ${side}`] = r.stdout;
     const rx = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as RxResult;
     result[side] = rx;

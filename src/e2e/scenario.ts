@@ -51,7 +51,12 @@ const setupSchema = z
     proto: oneOrMany(protocol),
     /** Member NIC models; a list of lists is a matrix (one case per member set). */
     members: z.preprocess((v) => (Array.isArray(v) && !v.some(Array.isArray) ? [v] : v), z.array(z.array(nicModel).min(1).max(4)).min(1)),
-    lacp_fast_timeout: z.boolean().default(true),
+    /**
+     * 802.1AX's short timeout (1 s PDUs, 3 s to expire). Off by default, as in the standard and
+     * in bonding (lacp_rate slow): on a starved TCG host the short one expires partners that
+     * are merely descheduled. Members still leave at once on carrier loss either way.
+     */
+    lacp_fast_timeout: z.boolean().default(false),
     /** laggd's multi-speed LACP (members of different speeds in one aggregator). */
     lacp_multi_speed: z.boolean().default(false),
   })

@@ -50,6 +50,8 @@ const EXPECTED_CASES = [
 let lab: LabState | undefined;
 let run: CliResult | undefined;
 const out = path.join(labRoot, 'report');
+fs.rmSync(artefacts, { recursive: true, force: true });
+fs.mkdirSync(artefacts, { recursive: true });
 
 test.before(async () => {
   execFileSync('make', ['-s', '-C', path.join(repo, 'kmod', 'posix'), 'static'], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
@@ -131,6 +133,8 @@ testNeeding(serial, 'laggkit e2e --compare stock --report: a catalogue subset pa
   t.timeout(1_500_000);
   up();
   run = await cli(['e2e', '--lab', NAME, '--compare', 'stock', '--report', out, ...SUBSET.flatMap((g) => ['--only', g])], env(), 1_400_000);
+  // Kept whatever the outcome: the reports are the evidence of a failure too.
+  if (fs.existsSync(out)) fs.cpSync(out, artefacts, { recursive: true });
   check(t, run, 0, 'e2e');
   const res = readJson(out);
   t.deepEqual(res.cases.map((c) => c.id).sort(), EXPECTED_CASES);
@@ -186,8 +190,6 @@ testNeeding(serial, 'laggkit e2e --compare stock --report: a catalogue subset pa
 testNeeding(serial, "the HTML report opens offline in headless chromium: no console error, every chart drawn with this run's data", needs, async (t) => {
   check(t, run, 0, 'the e2e run of the previous test');
   const res = readJson(out);
-  fs.mkdirSync(artefacts, { recursive: true });
-  fs.copyFileSync(path.join(out, 'report.html'), path.join(artefacts, 'report.html'));
   const page = await openReport(path.join(out, 'report.html'), path.join(artefacts, 'report.png'));
   t.deepEqual(page.errors, [], 'no console errors or warnings');
   t.deepEqual(page.requests, [], 'nothing requested from outside the file');
