@@ -43,6 +43,8 @@ export interface ActionOutcome {
   captures: Record<string, string>;
   /** when each capture was taken: host time and the guest's uptime then */
   captureClock: Record<string, { hostMs: number; uptimeS: number }>;
+  /** host time of the timeline's zero (the create step, until a stream starts) */
+  zeroHostMs?: number;
   parsed: Record<string, unknown>;
   events: TimelineEvent[];
   gaps: Gap[];
@@ -186,6 +188,7 @@ function emptyOutcome(): ActionOutcome {
 }
 
 async function steadyCreate(ctx: RunContext, out: ActionOutcome, timeoutMs = 60_000): Promise<boolean> {
+  out.zeroHostMs = Date.now();
   const conv = await createBoth(ctx, timeoutMs);
   out.events.push({ t_ms: 0, kind: 'action', what: `create ${ctx.driver.ifname} (${ctx.driver.mode(ctx.proto)}) on A and B` });
   for (const side of sides) if (conv[side] !== undefined) out.events.push({ t_ms: conv[side]!, side, kind: 'state', what: 'steady state' });
@@ -218,7 +221,14 @@ interface RunningStream {
   recvLeadMs: number;
 }
 
-async function startStream(ctx: RunContext, plan: StreamPlan): Promise<RunningStream> {
+/** From here on the timeline counts from the stream's start: earlier events move back. */
+function rezero(out: ActionOutcome, zeroHostMs: number): void {
+  const shift = (out.zeroHostMs ?? zeroHostMs) - zeroHostMs;
+  for (const e of out.events) e.t_ms += shift;
+  out.zeroHostMs = zeroHostMs;
+}
+
+async function startStream(ctx: RunContext, out: ActionOutcome, plan: StreamPlan): Promise<RunningStream> {
   // The receivers stop at the sender's end marks; the window only bounds a stream that never ends.
   const recvMs = plan.durationMs + 60_000;
   const receivers: Side[] = plan.both ? ['A', 'B'] : ['B'];
@@ -230,6 +240,7 @@ async function startStream(ctx: RunContext, plan: StreamPlan): Promise<RunningSt
   const senders: Side[] = plan.both ? ['A', 'B'] : ['A'];
   await Promise.all(senders.map((side) => must(ctx.target, side, `seqstream send ${AGG_ADDR[other(side)]} ${STREAM_PORT} ${plan.intervalUs} ${plan.durationMs} ${plan.flows ?? 1} >/tmp/e2e-tx.json 2>&1 &\n${side === 'A' ? sample : ''}`, 'start sender')));
   const t0 = Date.now();
+  rezero(out, t0);
   return { plan, t0, recvLeadMs: t0 - tRecv };
 }
 
@@ -252,9 +263,9 @@ async function finishStream(ctx: RunContext, s: RunningStream, out: ActionOutcom
     result[side] = rx;
     const direction = side === 'B' ? 'ab' : 'ba';
     for (const g of rx.gaps ?? []) {
-      const end = g.end_ms - s.recvLeadMs;
+      const end = Math.round(g.end_ms - s.recvLeadMs);
       out.gaps.push({ direction, end_ms: end, len_ms: g.len_ms, missing: g.missing });
-      out.events.push({ t_ms: end - g.len_ms, side, kind: 'gap', what: `${direction === 'ab' ? 'A→B' : 'B→A'} silent ${g.len_ms.toFixed(0)} ms (${g.missing} lost)` });
+      out.events.push({ t_ms: Math.round(end - g.len_ms), side, kind: 'gap', what: `${direction === 'ab' ? 'A→B' : 'B→A'} silent ${g.len_ms.toFixed(0)} ms (${g.missing} lost)` });
     }
   }
   if (s.plan.sample) {
@@ -324,7 +335,7 @@ const spread: ActionImpl<'spread'> = async (ctx, a) => {
   await pingAcross(ctx);
   const counters = `for p in ${portsOf(ctx).join(' ')}; do cat /sys/class/net/$p/statistics/tx_packets; done`;
   const c0 = (await must(ctx.target, 'A', counters, 'read counters')).stdout.trim().split('\n').map(Number);
-  const s = await startStream(ctx, { durationMs: a.duration_ms, intervalUs: a.stream.interval_us, gapMs: a.stream.gap_ms, flows: a.flows, both: false, sample: true });
+  const s = await startStream(ctx, out, { durationMs: a.duration_ms, intervalUs: a.stream.interval_us, gapMs: a.stream.gap_ms, flows: a.flows, both: false, sample: true });
   await sleep(a.duration_ms);
   const rx = await finishStream(ctx, s, out);
   const c1 = (await must(ctx.target, 'A', counters, 'read counters')).stdout.trim().split('\n').map(Number);
@@ -351,7 +362,7 @@ async function pullAndPlug(
 ): Promise<{ plugAt: number; rx: Partial<Record<Side, RxResult>>; restoreMs: number | undefined; recvLeadMs: number; t0: number }> {
   const nic = ctx.members[index]!.nic;
   const durationMs = a.lead_ms + a.hold_ms + a.settle_ms;
-  const s = await startStream(ctx, { durationMs, intervalUs: a.stream.interval_us, gapMs: a.stream.gap_ms, both: true, sample: true });
+  const s = await startStream(ctx, out, { durationMs, intervalUs: a.stream.interval_us, gapMs: a.stream.gap_ms, both: true, sample: true });
   await sleep(a.lead_ms);
   ctx.pulled.add(nic);
   await ctx.target.cable(nic, false);

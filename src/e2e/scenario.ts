@@ -66,7 +66,7 @@ const streamSchema = z
   .object({
     interval_us: z.number().int().min(500).max(100_000).default(2000),
     /** A silence longer than this is a gap worth listing (ms). */
-    gap_ms: z.number().int().min(1).max(10_000).default(50),
+    gap_ms: z.number().int().min(1).max(10_000).default(100),
   })
   .strict()
   .default({});

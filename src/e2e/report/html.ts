@@ -151,7 +151,7 @@ function runSection(c: CaseResult, ci: number, r: RunResult, ri: number, repeats
     r.failures.length ? `<ul class="miss">${r.failures.map((f) => `<li>${htmlEscape(f)}</li>`).join('')}</ul>` : '',
     metrics ? `<table class="metrics"><thead><tr><th>metric</th><th>value</th></tr></thead><tbody>${metrics}</tbody></table>` : '',
     r.portSeries.length ? `<div class="chart-box"><canvas data-chart="ports:${ci}:${ri}"></canvas></div>` : '',
-    events ? `<table class="timeline"><thead><tr><th>ms</th><th>side</th><th>kind</th><th>event</th></tr></thead><tbody>${events}</tbody></table><p class="muted">Times of the create step are from its start; stream events from the stream's start, host-side events within an SSH round trip.</p>` : '',
+    events ? `<table class="timeline"><thead><tr><th>ms</th><th>side</th><th>kind</th><th>event</th></tr></thead><tbody>${events}</tbody></table><p class="muted">ms from the start of the packet stream (from the create step when there is no stream; negative: before the stream). Cable pulls and plugs are host times, within an SSH round trip; driver events carry the guest's clock.</p>` : '',
     captures,
     '</details>',
   ].join('\n');
