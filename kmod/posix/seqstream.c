@@ -4,6 +4,9 @@
  *   seqstream send ADDR PORT INTERVAL_US DURATION_MS [FLOWS]
  *   seqstream recv PORT DURATION_MS GAP_MS
  *
+ * The sender stops after DURATION_MS or at SIGTERM, whichever comes first, so a caller whose
+ * schedule slips (a cable plugged back later than planned) can end the stream when it is done.
+ *
  * The sender numbers every datagram (64-bit sequence, big endian) and paces them on an
  * absolute monotonic schedule, so a slow wake-up does not stretch the stream. With FLOWS > 1
  * it sends from that many sockets in turn, each with its own source port, so an L4 hash has
@@ -19,6 +22,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -33,6 +37,14 @@
 /* Byte 8 of a datagram: 0 for the stream, END_MARK for "the sender is done". */
 #define END_MARK 0xff
 #define END_COPIES 5
+
+static volatile sig_atomic_t stop_sending;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	stop_sending = 1;
+}
 
 static uint64_t now_ns(void)
 {
@@ -73,13 +85,15 @@ static int do_send(const char *addr, long port, long interval_us, long duration_
 			return 1;
 		}
 	}
+	signal(SIGTERM, on_term);
 	start = now_ns();
 	end = start + (uint64_t)duration_ms * 1000000u;
-	for (next = start; next < end; next += (uint64_t)interval_us * 1000u) {
+	for (next = start; next < end && !stop_sending; next += (uint64_t)interval_us * 1000u) {
 		unsigned char buf[16];
 		struct timespec at = { .tv_sec = (time_t)(next / 1000000000u), .tv_nsec = (long)(next % 1000000000u) };
 
-		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, NULL);
+		if (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, NULL) == EINTR && stop_sending)
+			break;
 		for (int b = 0; b < 8; b++)
 			buf[b] = (unsigned char)(seq >> (56 - 8 * b));
 		memset(buf + 8, 0, 8);

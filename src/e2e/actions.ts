@@ -235,10 +235,10 @@ async function startStream(ctx: RunContext, out: ActionOutcome, plan: StreamPlan
   const tRecv = Date.now();
   await Promise.all(receivers.map((side) => must(ctx.target, side, `rm -f /tmp/e2e-rx.json; seqstream recv ${STREAM_PORT} ${recvMs} ${plan.gapMs} >/tmp/e2e-rx.json 2>&1 &`, 'start receiver')));
   const sample = plan.sample
-    ? `(n=0; while [ $n -lt ${Math.ceil(plan.durationMs / 250) + 4} ]; do read u _ </proc/uptime; echo "$u ${portsOf(ctx).map((p) => `$(cat /sys/class/net/${p}/statistics/tx_packets)`).join(' ')}"; sleep 0.25; n=$((n+1)); done >/tmp/e2e-ports.txt) &`
+    ? `(n=0; while [ $n -lt ${Math.ceil(plan.durationMs / 250) + 4} ] && kill -0 $(cat /tmp/e2e-tx.pid) 2>/dev/null; do read u _ </proc/uptime; echo "$u ${portsOf(ctx).map((p) => `$(cat /sys/class/net/${p}/statistics/tx_packets)`).join(' ')}"; sleep 0.25; n=$((n+1)); done >/tmp/e2e-ports.txt) &`
     : '';
   const senders: Side[] = plan.both ? ['A', 'B'] : ['A'];
-  await Promise.all(senders.map((side) => must(ctx.target, side, `seqstream send ${AGG_ADDR[other(side)]} ${STREAM_PORT} ${plan.intervalUs} ${plan.durationMs} ${plan.flows ?? 1} >/tmp/e2e-tx.json 2>&1 &\n${side === 'A' ? sample : ''}`, 'start sender')));
+  await Promise.all(senders.map((side) => must(ctx.target, side, `seqstream send ${AGG_ADDR[other(side)]} ${STREAM_PORT} ${plan.intervalUs} ${plan.durationMs} ${plan.flows ?? 1} >/tmp/e2e-tx.json 2>&1 &\necho $! >/tmp/e2e-tx.pid\n${side === 'A' ? sample : ''}`, 'start sender')));
   const t0 = Date.now();
   rezero(out, t0);
   return { plan, t0, recvLeadMs: t0 - tRecv };
@@ -251,6 +251,12 @@ interface RxResult {
   max_gap_ms: number;
   last_ms: number;
   gaps: Array<{ end_ms: number; len_ms: number; missing: number }>;
+}
+
+/** End a stream before its planned duration: the senders send their end marks and stop. */
+async function stopSenders(ctx: RunContext, s: RunningStream): Promise<void> {
+  const senders: Side[] = s.plan.both ? ['A', 'B'] : ['A'];
+  await Promise.all(senders.map((side) => ctx.target.sh(side, 'kill -TERM $(cat /tmp/e2e-tx.pid) 2>/dev/null; true')));
 }
 
 async function finishStream(ctx: RunContext, s: RunningStream, out: ActionOutcome): Promise<Partial<Record<Side, RxResult>>> {
@@ -361,7 +367,9 @@ async function pullAndPlug(
   during: () => Promise<void>,
 ): Promise<{ plugAt: number; rx: Partial<Record<Side, RxResult>>; restoreMs: number | undefined; recvLeadMs: number; t0: number }> {
   const nic = ctx.members[index]!.nic;
-  const durationMs = a.lead_ms + a.hold_ms + a.settle_ms;
+  // The senders run until stopped, settle_ms after the plug however late that came; the
+  // planned length plus a margin only bounds a run whose stop never arrives.
+  const durationMs = a.lead_ms + a.hold_ms + a.settle_ms + 120_000;
   const s = await startStream(ctx, out, { durationMs, intervalUs: a.stream.interval_us, gapMs: a.stream.gap_ms, both: true, sample: true });
   await sleep(a.lead_ms);
   ctx.pulled.add(nic);
@@ -379,8 +387,10 @@ async function pullAndPlug(
   // Polled over SSH from here: restore_ms carries a round trip or two of uncertainty.
   const restoreMs = await waitSteady(ctx, s.t0 + plugAt, a.settle_ms + 15_000);
   if (restoreMs !== undefined) out.events.push({ t_ms: plugAt + restoreMs, kind: 'state', what: 'steady again on A and B' });
-  const left = durationMs - (Date.now() - s.t0);
+  const left = plugAt + a.settle_ms - (Date.now() - s.t0);
   if (left > 0) await sleep(left);
+  await stopSenders(ctx, s);
+  out.events.push({ t_ms: Date.now() - s.t0, kind: 'action', what: 'stream stopped' });
   const rx = await finishStream(ctx, s, out);
   out.metrics.gap_ms_ab = round1(rx.B?.max_gap_ms ?? -1);
   out.metrics.gap_ms_ba = round1(rx.A?.max_gap_ms ?? -1);
