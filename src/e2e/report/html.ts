@@ -41,6 +41,7 @@ table{border-collapse:collapse;width:100%;margin:.5em 0}th,td{border:1px solid #
 th{background:#f6f8fa}td.num{text-align:right;font-variant-numeric:tabular-nums}
 tr.pass td.status{background:#dafbe1;color:#116329}tr.fail,tr.fail td{background:#ffebe9}tr.fail td.status{color:#cf222e;font-weight:bold}
 tr.skip td{color:#57606a;background:#f6f8fa}
+#summary-table td:nth-child(3),#summary-table td:nth-child(4){width:14em}#summary-table small{display:block;font-size:11px}
 .totals span{display:inline-block;padding:2px 10px;border-radius:10px;margin-right:6px;font-weight:600}
 .t-pass{background:#dafbe1;color:#116329}.t-fail{background:#ffebe9;color:#cf222e}.t-skip{background:#eaeef2;color:#57606a}
 .charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:1em}
@@ -130,8 +131,8 @@ function driverStatus(c: CaseResult, driver: string): string {
   if (runs.length === 0) return '<td class="muted">not run</td>';
   const fail = runs.filter((r) => r.status === 'fail').length;
   const skip = runs.filter((r) => r.status === 'skip').length;
-  const text = skip === runs.length ? `skip: ${runs[0]!.reason ?? ''}` : fail ? `${fail}/${runs.length} failed` : `${runs.length - skip}/${runs.length} passed`;
-  return `<td class="${fail ? 'miss' : skip === runs.length ? 'muted' : ''}">${htmlEscape(text)}</td>`;
+  if (skip === runs.length) return `<td class="muted">skipped<small>${htmlEscape(runs[0]!.reason ?? '')}</small></td>`;
+  return `<td class="${fail ? 'miss' : ''}">${fail ? `${fail}/${runs.length} failed` : `${runs.length - skip}/${runs.length} passed`}</td>`;
 }
 
 function summaryTable(res: E2eResult): string {
