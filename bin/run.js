@@ -1,5 +1,17 @@
 #!/usr/bin/env node
-// laggkit entry point: runs the compiled commands in dist/ (npm run build).
-import { execute } from '@oclif/core';
+// laggkit entry point: runs the compiled commands in dist/ (npm run build), never the
+// TypeScript sources (oclif would transpile them when NODE_ENV is test or development).
+//
+// `laggkit --version` is answered before oclif loads, in oclif's own format: scripts call it
+// to probe for laggkit, and loading the framework would triple its cost.
+import { readFileSync } from 'node:fs';
 
-await execute({ dir: import.meta.url });
+const args = process.argv.slice(2);
+if (args.length === 1 && args[0] === '--version') {
+  const pjson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  process.stdout.write(`${pjson.name}/${pjson.version} ${process.platform}-${process.arch} node-${process.version}\n`);
+} else {
+  const { execute, settings } = await import('@oclif/core');
+  settings.enableAutoTranspile = false;
+  await execute({ dir: import.meta.url });
+}

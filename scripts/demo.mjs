@@ -14,7 +14,7 @@
  * Every laggkit command is printed before it runs, as you would type it. Timings at the end.
  * A missing prerequisite is named, and the demo exits non-zero.
  */
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

@@ -32,28 +32,52 @@ DEBS=(
   chromium         # headless browser the e2e HTML report is checked in (driven by puppeteer-core)
   netcat-openbsd   # simple TCP transfers across aggregates
   bsdextrautils    # hexdump for frame dumps
-  mandoc           # mandoc -Tlint of kmod/freebsd/laggkit.4
-  clang-19         # kmod/freebsd cross-build: FreeBSD 15's own compiler version
-  lld-19           # ... its linker (ld.lld-19), as FreeBSD links modules
+  mandoc           # mandoc -Tlint of the man pages (laggkit.1, kmod/freebsd and kmod/netbsd laggkit.4)
+  clang-format-19  # the C house style (.clang-format), checked by npm test
+  clang-19         # kmod/freebsd cross-build: FreeBSD 15's own compiler version; kmod/netbsd's too
+  lld-19           # ... its linker (ld.lld-19), as FreeBSD links modules; ld -r of laggkit.kmod
   llvm-19          # ... llvm-objcopy-19 and llvm-nm-19 for bsd.kmod.mk
   bmake            # ... runs FreeBSD's share/mk and sys/conf/kmod.mk
   original-awk     # ... FreeBSD's awk for kmod_syms.awk (mawk misparses it)
 )
+# Installed without recommends: vagrant-libvirt's alone pull in an NFS server and libguestfs.
+LEAN_DEBS=(
+  vagrant          # the Vagrantfile's boxes, brought up for real
+  vagrant-libvirt  # ... on libvirt's QEMU (Debian's 0.11.2; see vm/vagrant/libvirt-nic-models.rb)
+  libvirt-daemon-system  # ... libvirtd, virtlogd and the default storage pool's home
+  dnsmasq-base     # ... DHCP on Vagrant's management network (how it finds a box)
+  syslinux         # laggkit lab vagrant-box: the box disk's boot loader
+  syslinux-common
+  mtools           # ... writes the box's FAT disk without mounting it
+  dosfstools       # ... mkfs.fat
+)
+# Without systemd as PID 1 (containers, microVMs) libvirt's daemons need their init scripts.
+[ -d /run/systemd/system ] || LEAN_DEBS+=(libvirt-daemon-system-sysv)
 
-missing=()
-for p in "${DEBS[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+missing=() lean_missing=()
+for p in "${DEBS[@]}" "${LEAN_DEBS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' && continue
+  if [[ " ${LEAN_DEBS[*]} " == *" $p "* ]]; then lean_missing+=("$p"); else missing+=("$p"); fi
 done
-if ((${#missing[@]})); then
+if ((${#missing[@]} + ${#lean_missing[@]})); then
   if [ "$(id -u)" = 0 ]; then
-    echo "setup: installing Debian packages: ${missing[*]}" >&2
+    echo "setup: installing Debian packages: ${missing[*]} ${lean_missing[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >/dev/null
-    apt-get install -y -qq "${missing[@]}" >/dev/null
+    ((${#missing[@]})) && apt-get install -y -qq "${missing[@]}" >/dev/null
+    ((${#lean_missing[@]})) && apt-get install -y -qq --no-install-recommends "${lean_missing[@]}" >/dev/null
   else
-    echo "setup: missing Debian packages: ${missing[*]}" >&2
-    echo "setup: run 'sudo apt-get install ${missing[*]}' (tests that need them will say so)" >&2
+    echo "setup: missing Debian packages: ${missing[*]} ${lean_missing[*]}" >&2
+    echo "setup: run 'sudo apt-get install ${missing[*]} ${lean_missing[*]}' (tests that need them will say so)" >&2
   fi
+fi
+
+# libvirtd and virtlogd run as services; where systemd is not PID 1 nothing starts them after
+# the install (or after a reboot), so start them through their init scripts.
+if [ "$(id -u)" = 0 ] && [ ! -d /run/systemd/system ] && [ -x /etc/init.d/libvirtd ]; then
+  for svc in virtlogd libvirtd; do
+    pidof "$svc" >/dev/null || /etc/init.d/"$svc" start >/dev/null
+  done
 fi
 
 # npm dependencies: install when absent or when the lock file changed since the last install.

@@ -38,6 +38,7 @@ const SUITES = {
   ],
   toolkit: [
     { title: 'TypeScript strict type check (src and test)', cmd: tsc, args: ['-p', 'tsconfig.test.json'] },
+    { title: 'house style: Biome (TypeScript lint + format), clang-format (C), check mode', cmd: 'node', args: ['scripts/lint.mjs'] },
     avaStep('test/toolkit'),
   ],
   laggd: [
@@ -45,6 +46,12 @@ const SUITES = {
     avaStep('test/laggd'),
   ],
   lab: [avaStep('test/lab')],
+  // NetBSD kernel module: its ioctl translation runs here against the real core; the module
+  // itself is compiled with NetBSD 10's kernel flags when a NetBSD source tree is present.
+  netbsd: [
+    { title: 'kmod/netbsd lagg_req translation unit tests (ASan+UBSan)', cmd: 'make', args: ['-s', '-C', 'kmod/netbsd', 'test'] },
+    { title: 'kmod/netbsd compile check (NetBSD 10 kernel flags, -Werror)', cmd: 'sh', args: ['kmod/netbsd/tests/compile-check.sh'] },
+  ],
   // FreeBSD kernel module: built with FreeBSD's own clang 19 and bsd.kmod.mk from a FreeBSD
   // source tree, then run in a FreeBSD guest; each step says why it is skipped without one.
   kmod: [

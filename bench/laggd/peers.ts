@@ -57,16 +57,24 @@ export async function laggdSide(topo: Topology, host: Host, proto: string, addr:
   };
 }
 
-/** Open vSwitch in `host`: a balance-tcp LACP bond (fast) of every link, address on the bridge. */
-export async function ovsSide(topo: Topology, host: Host, addr: string): Promise<Side & { ovs: Ovs }> {
-  const ovs = await startOvs(host, { members: members(topo), address: `${addr}/24`, tag: `${topo.prefix}-ovs${host.label}` });
+/**
+ * Open vSwitch in `host`, address on the bridge: by default a balance-tcp LACP bond (fast) of
+ * every link; with `activeBackup` a static active-backup bond, the peer of laggproto failover.
+ */
+export async function ovsSide(topo: Topology, host: Host, addr: string, activeBackup = false): Promise<Side & { ovs: Ovs }> {
+  const ovs = await startOvs(host, { members: members(topo), address: `${addr}/24`, tag: `${topo.prefix}-ovs${host.label}`,
+    // active-backup prefers the first member, as laggproto failover prefers the first port:
+    // both ends then start on the same link (each drops what arrives on its backup)
+    ...(activeBackup ? { lacp: 'off' as const, bondMode: 'active-backup' as const, primary: members(topo)[0]! } : {}) });
   return {
     kind: 'ovs',
     host,
     ovs,
     distributing: async () => {
-      const show = await ovs.lacpShow();
       const bond = await ovs.bondShow();
+      // active-backup: every member usable, one of them active
+      if (activeBackup) return bond.members.every((m) => m.enabled) && bond.members.some((m) => m.active);
+      const show = await ovs.lacpShow();
       return lacpMembersInSync(show, ovs.members) && bond.members.every((m) => m.enabled);
     },
     pid: () => ovs.vswitchdPid(),

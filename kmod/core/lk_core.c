@@ -3,7 +3,7 @@
  * (lk_output, lk_input), control input and the timer. Port configuration is in lk_port.c, the
  * protocol rows in lk_proto.c, the transmit table in lk_txmap.c.
  */
-#include "lk_internal.h"
+#include "lk_hash.h"
 
 #define NS_PER_MS 1000000ull
 
@@ -13,7 +13,9 @@ static const uint32_t opt_default[LK_OPT_MAX] = {
 	[LK_OPT_USE_FLOWID] = 1,
 	[LK_OPT_FLOWID_SHIFT] = 0,
 	[LK_OPT_RR_LIMIT] = 1,
-	[LK_OPT_FAILOVER_RX_ALL] = 0,
+	/* NetBSD's default: the far end's failover never drops what arrives on the port it has
+	 * not yet learned is the new active one (its carrier news can lag by a second) */
+	[LK_OPT_FAILOVER_RX_ALL] = 1,
 	[LK_OPT_FAILOVER_PREEMPT] = 1,
 	[LK_OPT_LACP_FAST_TIMEOUT] = 0,
 	[LK_OPT_LACP_STRICT] = 1,
@@ -24,6 +26,7 @@ static const uint32_t opt_default[LK_OPT_MAX] = {
 	[LK_OPT_LACP_MULTI_SPEED] = 0,
 	[LK_OPT_ANNOUNCE_COUNT] = 1,
 	[LK_OPT_ANNOUNCE_INTERVAL_MS] = 1000,
+	[LK_OPT_LACP_FULL_WAIT] = 0,
 };
 
 /* Upper bound of each option (inclusive). */
@@ -44,6 +47,7 @@ static const uint32_t opt_max[LK_OPT_MAX] = {
 	[LK_OPT_LACP_MULTI_SPEED] = 1,
 	[LK_OPT_ANNOUNCE_COUNT] = 100,
 	[LK_OPT_ANNOUNCE_INTERVAL_MS] = 60000,
+	[LK_OPT_LACP_FULL_WAIT] = 1,
 };
 
 const char *
@@ -265,6 +269,16 @@ lk_output(struct lk_softc *sc, const struct lk_frame *f)
 	if (m == NULL || m->nactive == 0) {
 		LK_COUNT(sc->out_no_port, 1);
 		return 0;
+	}
+	/* Hashed protocols (loadbalance, lacp) carry most traffic: their bucket lookup is inlined
+	 * here rather than reached through the row's select(), and picks exactly one port. */
+	if (m->hashed) {
+		uint32_t port = m->bucket[LK_BUCKET_OF(lk_flow_hash_inline(m, f))];
+		struct lk_port_counters *c = &sc->ports[port].counters;
+
+		LK_COUNT(c->tx_packets, 1);
+		LK_COUNT(c->tx_bytes, f->len);
+		return LK_PORT_BIT(port);
 	}
 	mask = m->proto->select(sc, m, f);
 	if (mask == 0) {

@@ -99,7 +99,7 @@ enum lk_opt {
 	LK_OPT_USE_FLOWID,         /* 0/1: use the NIC flow id when the frame has one (default 1) */
 	LK_OPT_FLOWID_SHIFT,       /* 0..31: shift applied to the flow id (default 0) */
 	LK_OPT_RR_LIMIT,           /* roundrobin: packets per port before rotating (0 = 1) */
-	LK_OPT_FAILOVER_RX_ALL,    /* 0/1: failover accepts input on every active port */
+	LK_OPT_FAILOVER_RX_ALL,    /* 0/1: failover accepts input on every up port (default 1) */
 	LK_OPT_FAILOVER_PREEMPT,   /* 0/1: return to the primary when it recovers (default 1) */
 	LK_OPT_LACP_FAST_TIMEOUT,  /* 0/1: ask the partner for fast PDUs, short timeout */
 	LK_OPT_LACP_STRICT,        /* 0/1: strict (default) vs optimistic: distribute before sync */
@@ -110,6 +110,8 @@ enum lk_opt {
 	LK_OPT_LACP_MULTI_SPEED,   /* 0/1: aggregate ports of different speeds in one LAG */
 	LK_OPT_ANNOUNCE_COUNT,     /* gratuitous ARP / unsolicited NA per failover (default 1, 0 = off) */
 	LK_OPT_ANNOUNCE_INTERVAL_MS,/* spacing between announcements (default 1000) */
+	LK_OPT_LACP_FULL_WAIT,     /* 0/1: always wait the whole 802.1AX Aggregate_Wait_Time (2 s);
+	                            * 0 (default) ends it once every port that can join is selected */
 	LK_OPT_MAX
 };
 int lk_set_opt(struct lk_softc *sc, enum lk_opt opt, uint32_t value);

@@ -250,6 +250,9 @@ rx_enter(struct lk_softc *sc, struct lk_port *p, uint8_t state, uint64_t now)
 		lp->partner.state |= ST_TMO;
 		lp->current_while = now + LK_LACP_SHORT_TIMEOUT_NS;
 		lp->actor.state |= ST_EXP;
+		/* Expired is part of our state and the partner's copy is now stale; on a link that
+		 * just came up this PDU opens the exchange at once instead of a periodic later */
+		lp->ntt = 1;
 		lk_core_event(sc, LK_EV_LACP_EXPIRED, p, 0);
 		break;
 	case LK_LACP_RX_LACP_DISABLED:
@@ -618,6 +621,37 @@ mux_enter(struct lk_port *p, uint8_t state, uint64_t now)
 	}
 }
 
+/*
+ * May the aggregate wait end before wait_while expires? Aggregate_Wait_Time exists so that
+ * ports coming up together are all selected before any of them attaches, and selection does
+ * not move an aggregator it has just chosen. Once every port that could still join has heard
+ * its partner and been through selection, the rest of the wait can bring nothing that changes
+ * the outcome, so it ends there, unless full_wait asks for the standard's whole 2 s.
+ * A port could still join while it is enabled, runs LACP, and either has not heard its
+ * partner yet (rx not past EXPIRED) or waits for its mux to detach before being selected
+ * again. A DEFAULTED port has been silent for a whole timeout and may stay so for good; a
+ * CURRENT port that is not selected belongs to another LAG, which waiting does not change.
+ */
+static int
+mux_wait_settled(const struct lk_softc *sc)
+{
+	const struct lk_port *q;
+
+	if (sc->lacp.full_wait)
+		return 0;
+	LK_FOREACH_PORT(sc, q) {
+		const struct lk_lacp_port *lq = &q->lacp;
+
+		if (!lq->port_enabled || !lq->lacp_enabled)
+			continue;
+		if (lq->rx_state != LK_LACP_RX_CURRENT && lq->rx_state != LK_LACP_RX_DEFAULTED)
+			return 0;
+		if (lq->reselect)
+			return 0;
+	}
+	return 1;
+}
+
 /* Ready: every port selected for the aggregator and waiting has seen its wait_while expire. */
 static int
 mux_ready(const struct lk_softc *sc)
@@ -649,7 +683,7 @@ mux_step(struct lk_softc *sc, struct lk_port *p, uint64_t now)
 			mux_enter(p, LK_LACP_MUX_DETACHED, now);
 			return 1;
 		}
-		if (!lp->ready_n && timer_expired(lp->wait_while, now)) {
+		if (!lp->ready_n && (timer_expired(lp->wait_while, now) || mux_wait_settled(sc))) {
 			lp->ready_n = 1;
 			lp->wait_while = 0;
 			return 1;
@@ -1023,6 +1057,7 @@ lk_lacp_set_opt(struct lk_softc *sc, enum lk_opt opt, uint32_t value)
 	case LK_OPT_LACP_STRICT:
 	case LK_OPT_LACP_PASSIVE:
 	case LK_OPT_LACP_MULTI_SPEED:
+	case LK_OPT_LACP_FULL_WAIT:
 		if (value > 1)
 			return LK_EINVAL;
 		break;
@@ -1043,6 +1078,7 @@ lk_lacp_set_opt(struct lk_softc *sc, enum lk_opt opt, uint32_t value)
 	case LK_OPT_LACP_STRICT:       ls->strict = (uint8_t)value; break;
 	case LK_OPT_LACP_PASSIVE:      ls->passive = (uint8_t)value; break;
 	case LK_OPT_LACP_MULTI_SPEED:  ls->multi_speed = (uint8_t)value; break;
+	case LK_OPT_LACP_FULL_WAIT:    ls->full_wait = (uint8_t)value; break;
 	case LK_OPT_LACP_SYS_PRIO:     ls->sys_prio = (uint16_t)value; break;
 	case LK_OPT_LACP_KEY:          ls->admin_key = (uint16_t)value; break;
 	default:                       ls->maxports = value; break;

@@ -161,6 +161,7 @@ struct lk_lacp_softc {
 	uint8_t  strict;             /* LK_OPT_LACP_STRICT */
 	uint8_t  passive;            /* LK_OPT_LACP_PASSIVE */
 	uint8_t  multi_speed;        /* LK_OPT_LACP_MULTI_SPEED */
+	uint8_t  full_wait;          /* LK_OPT_LACP_FULL_WAIT */
 	uint8_t  lag_valid;          /* lag_* name the LAG currently selected */
 	uint16_t sys_prio;           /* LK_OPT_LACP_SYS_PRIO */
 	uint16_t admin_key;          /* LK_OPT_LACP_KEY, 0 = automatic from speed */

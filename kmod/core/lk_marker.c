@@ -2,7 +2,7 @@
  * IEEE 802.1AX marker protocol: the responder every aggregation port must run, and the
  * generator laggkit uses to flush a port before moving its flows in a planned move.
  *
- * Marker policy (DESIGN.md, known pitfalls): a flush never stalls the aggregate. The port
+ * Marker policy (ARCHITECTURE.md, known pitfalls): a flush never stalls the aggregate. The port
  * being flushed keeps distributing its own flows until the partner's response arrives or
  * LK_MARKER_TIMEOUT_NS passes; no other port or flow waits. Open vSwitch never answers
  * markers, so against it the timeout is the normal end of a flush.

@@ -78,7 +78,7 @@ program_all_macs(struct lk_softc *sc, const uint8_t mac[LK_ETHER_ADDR_LEN],
     const uint8_t undo[LK_ETHER_ADDR_LEN], int32_t skip)
 {
 	uint32_t done = 0;
-	struct lk_port *p;
+	struct lk_port *p, *q;
 	int err;
 
 	LK_FOREACH_PORT(sc, p) {
@@ -86,9 +86,9 @@ program_all_macs(struct lk_softc *sc, const uint8_t mac[LK_ETHER_ADDR_LEN],
 			continue;
 		err = sc->ops->port_set_lladdr(sc->host, p->index, mac);
 		if (err != 0) {
-			LK_FOREACH_PORT(sc, p) {
-				if (done & LK_PORT_BIT(p->index))
-					(void)sc->ops->port_set_lladdr(sc->host, p->index, undo);
+			LK_FOREACH_PORT(sc, q) {
+				if (done & LK_PORT_BIT(q->index))
+					(void)sc->ops->port_set_lladdr(sc->host, q->index, undo);
 			}
 			return err < 0 ? err : LK_EINVAL;
 		}

@@ -4,7 +4,7 @@
  * build() decides which ports transmit and collect in the next txmap; select() runs on the
  * lock-free frame path and reads nothing but the txmap (and the roundrobin cursor).
  */
-#include "lk_internal.h"
+#include "lk_hash.h"
 
 /* ---- shared pieces ------------------------------------------------------------------------- */
 
@@ -27,12 +27,13 @@ build_all_up(const struct lk_softc *sc, struct lk_txmap *m)
 	m->active = m->collecting = link_up_ports(sc);
 }
 
-/* One port per flow: the bucket the flow hash falls in names it (see lk_txmap.c). */
+/* One port per flow: the bucket the flow hash falls in names it (see lk_txmap.c). lk_output()
+ * takes this path inline for every .hashed row; this entry is what the table row names. */
 static uint32_t
 select_hashed(struct lk_softc *sc, const struct lk_txmap *m, const struct lk_frame *f)
 {
 	(void)sc;
-	return LK_PORT_BIT(m->bucket[lk_flow_hash(m, f) % LK_TXMAP_BUCKETS]);
+	return LK_PORT_BIT(m->bucket[LK_BUCKET_OF(lk_flow_hash(m, f))]);
 }
 
 /* ---- none: the aggregate stays up and carries nothing ------------------------------------- */
@@ -55,6 +56,19 @@ none_select(struct lk_softc *sc, const struct lk_txmap *m, const struct lk_frame
 
 /* ---- roundrobin: rr_limit frames on a port, then the next one ------------------------------ */
 
+/*
+ * n % d without a divide (Lemire's fastmod, exact for every 32-bit n): magic = 2^64 / d + 1,
+ * precomputed per table. The high half of the 128-bit product is assembled from two 64-bit
+ * ones, since d < 2^6 keeps them from overflowing, and not every kernel target has __int128.
+ */
+static inline uint32_t
+fastmod(uint32_t n, uint64_t magic, uint32_t d)
+{
+	uint64_t low = magic * n;
+
+	return (uint32_t)(((low >> 32) * d + (((low & 0xffffffffu) * d) >> 32)) >> 32);
+}
+
 static uint32_t
 rr_select(struct lk_softc *sc, const struct lk_txmap *m, const struct lk_frame *f)
 {
@@ -63,7 +77,10 @@ rr_select(struct lk_softc *sc, const struct lk_txmap *m, const struct lk_frame *
 	(void)f;
 	if (m->rr_limit > 1)
 		n /= m->rr_limit;
-	return LK_PORT_BIT(m->order[n % m->nactive]);
+	/* 2, 4, 8... ports: a mask is the modulo */
+	if ((m->nactive & (m->nactive - 1)) == 0)
+		return LK_PORT_BIT(m->order[n & (m->nactive - 1)]);
+	return LK_PORT_BIT(m->order[fastmod(n, m->nactive_magic, m->nactive)]);
 }
 
 /* ---- failover: one active port; rx-all accepts on every up port ---------------------------- */

@@ -145,6 +145,7 @@ lk_txmap_rebuild(struct lk_softc *sc)
 	}
 	LK_ZERO(m);
 	m->proto = po;
+	m->hashed = (uint32_t)po->hashed;
 	m->primary = -1;
 	m->hash_layers = sc->opts[LK_OPT_HASH_LAYERS];
 	m->seed = sc->opts[LK_OPT_HASH_SEED];
@@ -157,6 +158,8 @@ lk_txmap_rebuild(struct lk_softc *sc)
 	m->collecting &= sc->port_mask;
 	for (uint32_t a = m->active; a != 0; a &= a - 1)
 		m->order[m->nactive++] = (uint8_t)__builtin_ctz(a);
+	if (m->nactive > 0)
+		m->nactive_magic = UINT64_MAX / m->nactive + 1;
 	old = sc->txmap;
 	if (po->hashed && m->nactive > 0)
 		fill_buckets(m, old);

@@ -391,8 +391,11 @@ laggkit_qflush(struct ifnet *ifp __unused)
 
 /* ---- Aggregate state: up/down, promiscuous, MTU, media -------------------------------------- */
 
-/* Bring the members along with the aggregate's IFF_UP and IFF_PROMISC, as lagg(4) does. */
-static void
+/*
+ * Bring the members along with the aggregate's IFF_UP and IFF_PROMISC, as lagg(4) does. Acts
+ * on differences only, so the link task runs it too (see laggkit_xlock_flags).
+ */
+void
 laggkit_sync_flags(struct laggkit_softc *sc)
 {
 	struct ifnet *ifp = sc->sc_ifp;
@@ -412,6 +415,28 @@ laggkit_sync_flags(struct laggkit_softc *sc)
 		laggkit_ports_promisc(sc, promisc);
 		sc->sc_promisc = promisc;
 	}
+}
+
+/*
+ * sc_sx for SIOCSIFFLAGS, or false: then the link task, which syncs the flags too, is asked
+ * to. vlan(4) sets a vlan's flags on its trunk holding vlan_sx (vlan_config), while a port add
+ * holding sc_sx may be waiting for vlan_sx in a member vlan's ioctl (its MAC or MTU): waiting
+ * here for good could deadlock. Holders that let go on their own (the link task, a status
+ * read, a sysctl) are waited for a few ticks, so `ifconfig laggkit0 down` still returns with
+ * the members down.
+ */
+#define LAGGKIT_FLAGS_TRIES	10
+static bool
+laggkit_xlock_flags(struct laggkit_softc *sc)
+{
+	for (int tries = 0; !sx_try_xlock(&sc->sc_sx); tries++) {
+		if (tries == LAGGKIT_FLAGS_TRIES) {
+			laggkit_link_later(sc, 1);
+			return (false);
+		}
+		pause("lkflags", 1);
+	}
+	return (true);
 }
 
 static void
@@ -512,7 +537,8 @@ laggkit_ioctl(struct ifnet *ifp, u_long cmd, caddr_t data)
 
 	switch (cmd) {
 	case SIOCSIFFLAGS:
-		LAGGKIT_XLOCK(sc);
+		if (!laggkit_xlock_flags(sc))
+			break;
 		if (!sc->sc_destroying)
 			laggkit_sync_flags(sc);
 		LAGGKIT_XUNLOCK(sc);
@@ -581,7 +607,9 @@ laggkit_create(int unit, struct ifnet **ifpp)
 	sx_init(&sc->sc_sx, "laggkit");
 	mtx_init(&sc->sc_mtx, "laggkit core", NULL, MTX_DEF);
 	callout_init_mtx(&sc->sc_callout, &sc->sc_mtx, 0);
-	TASK_INIT(&sc->sc_link_task, 0, laggkit_link_task, sc);
+	TIMEOUT_TASK_INIT(taskqueue_thread, &sc->sc_link_task, 0, laggkit_link_task, sc);
+	TASK_INIT(&sc->sc_vlan_task, 0, laggkit_vlan_task, sc);
+	STAILQ_INIT(&sc->sc_vlan_tags);
 	sysctl_ctx_init(&sc->sc_sysctl);
 
 	if_initname(ifp, LAGGKIT_NAME, unit);
@@ -676,7 +704,7 @@ laggkit_destroy(struct laggkit_softc *sc)
 
 	ether_ifdetach(ifp);
 	NET_EPOCH_WAIT();
-	taskqueue_drain(taskqueue_thread, &sc->sc_link_task);
+	taskqueue_drain_timeout(taskqueue_thread, &sc->sc_link_task);
 
 	mtx_lock(&laggkit_ref_mtx);
 	ifp->if_softc = NULL;		/* laggkit_acquire() fails from now on */
@@ -688,6 +716,13 @@ laggkit_destroy(struct laggkit_softc *sc)
 static void
 laggkit_free(struct laggkit_softc *sc)
 {
+	/*
+	 * Queued by vlan events before the destroy began (laggkit_vlan_forward), or by a
+	 * SIOCSIFFLAGS that raced it (laggkit_xlock_flags).
+	 */
+	taskqueue_drain(taskqueue_thread, &sc->sc_vlan_task);
+	taskqueue_drain_timeout(taskqueue_thread, &sc->sc_link_task);
+	laggkit_vlan_tags_free(sc);
 	LAGGKIT_CORE_LOCK(sc);
 	lk_fini(sc->sc_core);
 	LAGGKIT_CORE_UNLOCK(sc);

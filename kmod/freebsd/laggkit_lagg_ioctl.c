@@ -349,7 +349,7 @@ laggkit_lagg_ioctl(struct laggkit_softc *sc, u_long cmd, caddr_t data)
 		LAGGKIT_CORE_UNLOCK(sc);
 		/* re-read members, so a switch to lacp reports NICs without speed/duplex */
 		if (error == 0)
-			taskqueue_enqueue(taskqueue_thread, &sc->sc_link_task);
+			laggkit_link_later(sc, 0);
 		LAGGKIT_XUNLOCK(sc);
 		return (error);
 	case SIOCSLAGGPORT:

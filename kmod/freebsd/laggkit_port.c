@@ -27,7 +27,8 @@
  *   member's input and install its own, then put ours back at any later time. A member that
  *   leaves in that state becomes a ghost (laggkit_var.h): frames handed to us later go to the
  *   NIC's original input, and the module refuses to unload while the other subsystem may
- *   still hold a pointer into it.
+ *   still hold a pointer into it. vlan(4) overwrites a vlan's if_input with its new trunk's
+ *   whenever it is given one; that is no foreign hook (laggkit_vlan_input_reset).
  */
 
 #include "opt_inet.h"
@@ -156,18 +157,29 @@ laggkit_port_media(struct laggkit_softc *sc, struct laggkit_port *lp, bool lacp,
 	}
 }
 
-/* Tell the core what the member's link, flags and media are now. */
-static void
+/*
+ * Tell the core what the member's link, flags and media are now. Returns false while the
+ * member is still in if_down() (see laggkit_ifnet_event): it counts as down, and the caller
+ * looks again shortly to see the flag clear.
+ */
+static bool
 laggkit_port_link(struct laggkit_softc *sc, struct laggkit_port *lp)
 {
 	struct ifnet *pifp = lp->lp_ifp;
 	enum lk_duplex duplex;
 	uint64_t speed;
-	bool lacp;
+	bool lacp, settled = true;
 	int up;
 
 	LAGGKIT_XLOCK_ASSERT(sc);
 	up = pifp->if_link_state == LINK_STATE_UP && (pifp->if_flags & IFF_UP) != 0;
+	if (atomic_load_int(&lp->lp_going_down) != 0) {
+		if (up)
+			settled = false;
+		else
+			(void)atomic_cmpset_int(&lp->lp_going_down, 1, 0);
+		up = 0;
+	}
 	LAGGKIT_CORE_LOCK(sc);
 	lacp = lk_get_proto(sc->sc_core) == LK_PROTO_LACP;
 	LAGGKIT_CORE_UNLOCK(sc);
@@ -178,6 +190,14 @@ laggkit_port_link(struct laggkit_softc *sc, struct laggkit_port *lp)
 	LAGGKIT_CORE_LOCK(sc);
 	(void)lk_port_link(sc->sc_core, lp->lp_index, up, speed, duplex);
 	LAGGKIT_CORE_UNLOCK(sc);
+	return (settled);
+}
+
+/* Re-read the members from taskqueue_thread, now (ticks 0) or a little later. */
+void
+laggkit_link_later(struct laggkit_softc *sc, int ticks)
+{
+	taskqueue_enqueue_timeout(taskqueue_thread, &sc->sc_link_task, ticks);
 }
 
 void
@@ -187,14 +207,21 @@ laggkit_link_task(void *arg, int pending __unused)
 
 	/* taskqueue_thread has no VNET; a link change can fail over and announce */
 	CURVNET_SET(sc->sc_ifp->if_vnet);
+	bool settled = true;
+
 	LAGGKIT_XLOCK(sc);
 	if (!sc->sc_destroying) {
+		/* a SIOCSIFFLAGS that could not wait for sc_sx left the flags to us */
+		laggkit_sync_flags(sc);
 		for (int i = 0; i < LK_MAX_PORTS; i++) {
-			if (sc->sc_ports[i] != NULL && !sc->sc_ports[i]->lp_departing)
-				laggkit_port_link(sc, sc->sc_ports[i]);
+			if (sc->sc_ports[i] != NULL && !sc->sc_ports[i]->lp_departing &&
+			    !laggkit_port_link(sc, sc->sc_ports[i]))
+				settled = false;
 		}
 		/* members' offloads may have changed along with their flags */
 		laggkit_update_caps(sc);
+		if (!settled)
+			laggkit_link_later(sc, 1);
 	}
 	LAGGKIT_XUNLOCK(sc);
 	CURVNET_RESTORE();
@@ -516,6 +543,42 @@ laggkit_port_free(epoch_context_t ctx)
 }
 
 /*
+ * vlan(4) gives a vlan its trunk's if_input each time the vlan gets a trunk (vlan_config):
+ * a member vlan moved to another trunk has lost our input function, and nothing keeps it.
+ * True when that is what happened to pifp.
+ */
+static bool
+laggkit_vlan_input_reset(struct ifnet *pifp)
+{
+	struct epoch_tracker et;
+	struct ifnet *trunk;
+	bool reset;
+
+	if (pifp->if_type != IFT_L2VLAN || vlan_trunkdev_p == NULL)
+		return (false);
+	NET_EPOCH_ENTER(et);
+	trunk = VLAN_TRUNKDEV(pifp);
+	reset = trunk != NULL && pifp->if_input == trunk->if_input &&
+	    trunk->if_input != laggkit_port_input;
+	NET_EPOCH_EXIT(et);
+	return (reset);
+}
+
+/* A member vlan that vlan(4) gave another trunk's input: take its frames again. */
+static void
+laggkit_vlan_input_retake(struct laggkit_port *lp)
+{
+	laggkit_input_fn *input = lp->lp_ifp->if_input;
+
+	LAGGKIT_XLOCK_ASSERT(lp->lp_sc);
+	if (input == laggkit_port_input || !laggkit_vlan_input_reset(lp->lp_ifp))
+		return;
+	lp->lp_input = input;	/* what goes back when it leaves */
+	(void)atomic_cmpset_rel_ptr((volatile uintptr_t *)&lp->lp_ifp->if_input,
+	    (uintptr_t)input, (uintptr_t)laggkit_port_input);
+}
+
+/*
  * A former member whose if_input is not ours: another subsystem saved laggkit_port_input()
  * and may call it, or put it back, later. Keep a record that knows the original input.
  */
@@ -553,7 +616,7 @@ laggkit_port_del(struct laggkit_softc *sc, struct laggkit_port *lp, int how)
 	CK_LIST_REMOVE(lp, lp_hash);
 	if (atomic_cmpset_rel_ptr((volatile uintptr_t *)&pifp->if_input,
 	    (uintptr_t)laggkit_port_input, (uintptr_t)lp->lp_input) == 0 &&
-	    (pifp->if_flags & IFF_DYING) == 0)
+	    (pifp->if_flags & IFF_DYING) == 0 && !laggkit_vlan_input_reset(pifp))
 		laggkit_ghost_add(sc, lp);
 	lp->lp_departing = how == LAGGKIT_GONE;
 
@@ -700,31 +763,43 @@ laggkit_port_input(struct ifnet *ifp, struct mbuf *m)
 
 /* ---- ifnet events ----------------------------------------------------------------------- */
 
-/* Link, up/down, baudrate: re-read the member later, from the aggregate's task. */
+/*
+ * Link, up/down, baudrate: re-read the member later, from the aggregate's task. event is an
+ * IFNET_EVENT_* or -1 (a link state change).
+ */
 static void
-laggkit_port_changed(struct ifnet *ifp)
+laggkit_port_changed(struct ifnet *ifp, int event)
 {
 	struct epoch_tracker et;
 	struct laggkit_port *lp;
 
 	NET_EPOCH_ENTER(et);
 	lp = laggkit_port_lookup(ifp);
-	/* the aggregate drains this task after NET_EPOCH_WAIT, so sc is alive here */
-	if (lp != NULL)
-		taskqueue_enqueue(taskqueue_thread, &lp->lp_sc->sc_link_task);
+	if (lp != NULL) {
+		/*
+		 * if_down() tells us before it clears IFF_UP, so the task may still see the
+		 * member up: it is told the member is going down. if_up() tells after.
+		 */
+		if (event == IFNET_EVENT_DOWN)
+			atomic_store_int(&lp->lp_going_down, 1);
+		else if (event == IFNET_EVENT_UP)
+			atomic_store_int(&lp->lp_going_down, 0);
+		/* the aggregate drains this task after NET_EPOCH_WAIT, so sc is alive here */
+		laggkit_link_later(lp->lp_sc, 0);
+	}
 	NET_EPOCH_EXIT(et);
 }
 
 static void
 laggkit_ifnet_link(void *arg __unused, struct ifnet *ifp, int state __unused)
 {
-	laggkit_port_changed(ifp);
+	laggkit_port_changed(ifp, -1);
 }
 
 static void
-laggkit_ifnet_event(void *arg __unused, struct ifnet *ifp, int event __unused)
+laggkit_ifnet_event(void *arg __unused, struct ifnet *ifp, int event)
 {
-	laggkit_port_changed(ifp);
+	laggkit_port_changed(ifp, event);
 }
 
 /*
@@ -788,31 +863,82 @@ laggkit_iflladdr(void *arg __unused, struct ifnet *ifp)
 
 /*
  * A vlan(4) on the aggregate registers its tag with the aggregate only; members with
- * hardware VLAN filtering would drop its frames. Pass the registration on, as lagg(4) does.
+ * hardware VLAN filtering would drop its frames. Pass the registration on, as lagg(4) does,
+ * but from sc_vlan_task: vlan(4) calls here holding vlan_sx, and a member that is a vlan
+ * takes vlan_sx in its ioctl while we hold sc_sx (port add, MAC and MTU changes), so
+ * taking sc_sx here would be a lock order reversal (a deadlock with both running).
  */
 static void
 laggkit_vlan_forward(struct ifnet *ifp, uint16_t vtag, bool config)
 {
 	struct laggkit_softc *sc;
+	struct laggkit_vlan_tag *t;
 
 	/* any vlan's trunk may have changed: check every stacked member, later and unlocked */
 	if (config)
 		taskqueue_enqueue(taskqueue_thread, &laggkit_check_task);
 	if ((sc = laggkit_acquire(ifp)) == NULL)
 		return;
-	LAGGKIT_XLOCK(sc);
-	for (int i = 0; i < LK_MAX_PORTS && !sc->sc_destroying; i++) {
-		struct laggkit_port *lp = sc->sc_ports[i];
+	t = malloc(sizeof(*t), M_LAGGKIT, M_NOWAIT | M_ZERO);
+	if (t == NULL) {
+		if_printf(ifp, "no memory to pass vlan %u on to the members\n", vtag);
+	} else {
+		t->lvt_vtag = vtag;
+		t->lvt_config = config;
+		/* laggkit_destroy() sets sc_destroying under sc_mtx before it drains the task */
+		LAGGKIT_CORE_LOCK(sc);
+		if (sc->sc_destroying) {
+			free(t, M_LAGGKIT);
+		} else {
+			STAILQ_INSERT_TAIL(&sc->sc_vlan_tags, t, lvt_next);
+			taskqueue_enqueue(taskqueue_thread, &sc->sc_vlan_task);
+		}
+		LAGGKIT_CORE_UNLOCK(sc);
+	}
+	laggkit_release(sc);
+}
 
-		if (lp == NULL || lp->lp_departing)
-			continue;
-		if (config)
-			EVENTHANDLER_INVOKE(vlan_config, lp->lp_ifp, vtag);
-		else
-			EVENTHANDLER_INVOKE(vlan_unconfig, lp->lp_ifp, vtag);
+void
+laggkit_vlan_task(void *arg, int pending __unused)
+{
+	struct laggkit_softc *sc = arg;
+	struct laggkit_vlan_tag *t;
+
+	CURVNET_SET(sc->sc_ifp->if_vnet);	/* taskqueue_thread has none; drivers may want it */
+	LAGGKIT_XLOCK(sc);
+	for (;;) {
+		LAGGKIT_CORE_LOCK(sc);
+		if ((t = STAILQ_FIRST(&sc->sc_vlan_tags)) != NULL)
+			STAILQ_REMOVE_HEAD(&sc->sc_vlan_tags, lvt_next);
+		LAGGKIT_CORE_UNLOCK(sc);
+		if (t == NULL)
+			break;
+		for (int i = 0; i < LK_MAX_PORTS && !sc->sc_destroying; i++) {
+			struct laggkit_port *lp = sc->sc_ports[i];
+
+			if (lp == NULL || lp->lp_departing)
+				continue;
+			if (t->lvt_config)
+				EVENTHANDLER_INVOKE(vlan_config, lp->lp_ifp, t->lvt_vtag);
+			else
+				EVENTHANDLER_INVOKE(vlan_unconfig, lp->lp_ifp, t->lvt_vtag);
+		}
+		free(t, M_LAGGKIT);
 	}
 	LAGGKIT_XUNLOCK(sc);
-	laggkit_release(sc);
+	CURVNET_RESTORE();
+}
+
+/* Tags still queued when the aggregate goes (its task drained). */
+void
+laggkit_vlan_tags_free(struct laggkit_softc *sc)
+{
+	struct laggkit_vlan_tag *t;
+
+	while ((t = STAILQ_FIRST(&sc->sc_vlan_tags)) != NULL) {
+		STAILQ_REMOVE_HEAD(&sc->sc_vlan_tags, lvt_next);
+		free(t, M_LAGGKIT);
+	}
 }
 
 static void
@@ -835,6 +961,8 @@ laggkit_vlan_unconfig(void *arg __unused, struct ifnet *ifp, uint16_t vtag)
  *   if_laggkit.c bounds the loop.
  * - lagg(4) or bridge(4) took the member (laggkit_port_taken): two aggregators must not
  *   drive one NIC, and theirs now owns its MAC, MTU and flags.
+ * A member vlan moved to a trunk that is fine stays, and gets our input back (vlan(4) gave
+ * it the new trunk's).
  */
 static void
 laggkit_members_check(void *arg __unused, int pending __unused)
@@ -853,8 +981,12 @@ laggkit_members_check(void *arg __unused, int pending __unused)
 				continue;
 			if (laggkit_port_taken(lp->lp_ifp))
 				why = "taken by lagg(4) or bridge(4)";
-			else if (!lp->lp_stacked || laggkit_vlan_check(lp->lp_ifp, &why) == 0)
+			else if (!lp->lp_stacked)
 				continue;
+			else if (laggkit_vlan_check(lp->lp_ifp, &why) == 0) {
+				laggkit_vlan_input_retake(lp);
+				continue;
+			}
 			if_printf(sc->sc_ifp, "%s is %s: removed; its MAC, MTU and flags are "
 			    "left as they are\n", lp->lp_ifp->if_xname, why);
 			laggkit_port_del(sc, lp, LAGGKIT_GONE);

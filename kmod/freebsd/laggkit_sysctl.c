@@ -64,6 +64,8 @@ static const struct laggkit_optdesc laggkit_opts[] = {
 	{ "lacp_maxports", LK_OPT_LACP_MAXPORTS,
 	    "LACP: at most this many distributing ports, others standby (0 = no limit)" },
 	{ "lacp_multi_speed", LK_OPT_LACP_MULTI_SPEED, "LACP: aggregate ports of mixed speed" },
+	{ "lacp_full_wait", LK_OPT_LACP_FULL_WAIT,
+	    "LACP: always wait the whole 2 s Aggregate_Wait_Time (0 = end it once all are selected)" },
 	{ "announce_count", LK_OPT_ANNOUNCE_COUNT,
 	    "Gratuitous ARP / unsolicited NA rounds after a failover (0 = off)" },
 	{ "announce_interval_ms", LK_OPT_ANNOUNCE_INTERVAL_MS,
@@ -96,6 +98,7 @@ LAGGKIT_DEFAULT(lacp_sys_prio, LK_OPT_LACP_SYS_PRIO);
 LAGGKIT_DEFAULT(lacp_key, LK_OPT_LACP_KEY);
 LAGGKIT_DEFAULT(lacp_maxports, LK_OPT_LACP_MAXPORTS);
 LAGGKIT_DEFAULT(lacp_multi_speed, LK_OPT_LACP_MULTI_SPEED);
+LAGGKIT_DEFAULT(lacp_full_wait, LK_OPT_LACP_FULL_WAIT);
 LAGGKIT_DEFAULT(announce_count, LK_OPT_ANNOUNCE_COUNT);
 LAGGKIT_DEFAULT(announce_interval_ms, LK_OPT_ANNOUNCE_INTERVAL_MS);
 

@@ -105,6 +105,7 @@ struct laggkit_port {
 	int			 lp_allmulti;	/* we hold an if_allmulti() reference */
 	int			 lp_promisc;	/* we hold an ifpromisc() reference */
 	int			 lp_link_up;	/* last link state given to the core */
+	int			 lp_going_down;	/* IFNET_EVENT_DOWN seen, IFF_UP not yet clear */
 	int			 lp_media_warned; /* "no speed/duplex" already logged */
 };
 
@@ -117,6 +118,13 @@ struct laggkit_pending {
 	uint8_t		 lpd_mac[ETHER_ADDR_LEN];
 };
 
+/* A vlan tag registered on (or taken off) the aggregate, still to be passed to the members. */
+struct laggkit_vlan_tag {
+	STAILQ_ENTRY(laggkit_vlan_tag) lvt_next;
+	uint16_t	 lvt_vtag;
+	bool		 lvt_config;	/* vlan_config, else vlan_unconfig */
+};
+
 struct laggkit_softc {
 	struct ifnet		*sc_ifp;
 	u_int			 sc_refs;	/* the interface + in-flight ioctls and events */
@@ -124,7 +132,9 @@ struct laggkit_softc {
 	struct sx		 sc_sx;
 	struct mtx		 sc_mtx;
 	struct callout		 sc_callout;	/* the core's timer, runs under sc_mtx */
-	struct task		 sc_link_task;	/* re-reads member link/media state */
+	struct timeout_task	 sc_link_task;	/* re-reads member link/media state */
+	struct task		 sc_vlan_task;	/* passes sc_vlan_tags on to the members */
+	STAILQ_HEAD(, laggkit_vlan_tag) sc_vlan_tags;	/* under sc_mtx, oldest first */
 	struct ifmedia		 sc_media;
 	/* by core port index; written under sc_sx, read on the frame path in NET_EPOCH */
 	struct laggkit_port	*sc_ports[LK_MAX_PORTS];
@@ -169,6 +179,7 @@ void	laggkit_unlock(struct laggkit_softc *sc);
 bool	laggkit_is_aggregate(const struct ifnet *ifp);
 void	laggkit_frame_view(struct mbuf *m, struct lk_frame *f, uint8_t *buf);
 void	laggkit_update_caps(struct laggkit_softc *sc);
+void	laggkit_sync_flags(struct laggkit_softc *sc);
 
 /* laggkit_lagg_ioctl.c: the SIOC[GS]LAGG* family of net/if_lagg.h */
 bool	laggkit_is_lagg_ioctl(u_long cmd);
@@ -184,6 +195,9 @@ int	laggkit_settle(struct laggkit_softc *sc);
 void	laggkit_ports_updown(struct laggkit_softc *sc, bool up);
 void	laggkit_ports_promisc(struct laggkit_softc *sc, bool on);
 void	laggkit_link_task(void *arg, int pending);
+void	laggkit_link_later(struct laggkit_softc *sc, int ticks);
+void	laggkit_vlan_task(void *arg, int pending);
+void	laggkit_vlan_tags_free(struct laggkit_softc *sc);
 void	laggkit_port_events_init(void);
 void	laggkit_port_events_fini(void);
 int	laggkit_ghosts_fini(void);

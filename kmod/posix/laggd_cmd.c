@@ -60,6 +60,7 @@ static const char usage_text[] =
     "       laggport IF [pri N] | -laggport IF | lagghash l2,l3,l4 | rr_limit N\n"
     "       use_flowid | -use_flowid | flowid_shift N | lacp_fast_timeout | -lacp_fast_timeout\n"
     "       lacp_strict | -lacp_strict | lacp_passive | -lacp_passive | lacp_sys_prio N\n"
+    "       lacp_full_wait | -lacp_full_wait\n"
     "       lacp_port_prio IF N | laggfailover rx-all|-rx-all | lagglacp maxports N|multi-speed|-multi-speed\n"
     "       failover_preempt | -failover_preempt | announce COUNT INTERVAL_MS\n"
     "       inet ADDR/LEN | inet6 ADDR/LEN | mtu N | ether MAC | up | down\n"
@@ -191,6 +192,7 @@ static const struct {
 	{ "lacp_fast_timeout", LK_OPT_LACP_FAST_TIMEOUT },
 	{ "lacp_strict", LK_OPT_LACP_STRICT },
 	{ "lacp_passive", LK_OPT_LACP_PASSIVE },
+	{ "lacp_full_wait", LK_OPT_LACP_FULL_WAIT },
 	{ "failover_preempt", LK_OPT_FAILOVER_PREEMPT },
 };
 

@@ -121,22 +121,31 @@ int lg_if_set_mtu(const char *ifname, uint32_t mtu)
 
 /*
  * Link, speed and duplex of an interface. Link is "up" when the interface is administratively
- * up and has carrier (IFF_RUNNING mirrors the operational state on Linux). Speed/duplex come
+ * up and has carrier, read with ETHTOOL_GLINK (the driver's own carrier, as bonding's miimon
+ * reads it). IFF_RUNNING is only the fallback for drivers without it: it mirrors the
+ * operational state, which the kernel's link-watch updates up to a second after the carrier
+ * when the event is not "urgent" (a veth coming up on the side that set it up), and that
+ * second was the whole of laggd's LACP convergence lag behind Open vSwitch. Speed/duplex come
  * from ETHTOOL_GSET; drivers without ethtool support report unknown (0 / LK_DUPLEX_UNKNOWN).
  */
 int lg_if_media(const char *ifname, int *up, uint64_t *speed_bps, int *duplex)
 {
 	struct ifreq ifr;
 	struct ethtool_cmd ecmd;
+	struct ethtool_value link = { .cmd = ETHTOOL_GLINK };
 	int flags;
 
 	if (lg_if_get_flags(ifname, &flags) < 0)
 		return -1;
-	*up = (flags & IFF_UP) && (flags & IFF_RUNNING);
 	*speed_bps = 0;
 	*duplex = LK_DUPLEX_UNKNOWN;
 	if (ifreq_for(ifname, &ifr) < 0)
 		return -1;
+	ifr.ifr_data = (char *)&link;
+	if (ioctl(ioctl_fd, SIOCETHTOOL, &ifr) == 0)
+		*up = (flags & IFF_UP) && link.data != 0;
+	else
+		*up = (flags & IFF_UP) && (flags & IFF_RUNNING);
 	memset(&ecmd, 0, sizeof(ecmd));
 	ecmd.cmd = ETHTOOL_GSET;
 	ifr.ifr_data = (char *)&ecmd;

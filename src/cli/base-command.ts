@@ -6,16 +6,17 @@
  *               {ok:false,error:{code,message,suggestion}}; nothing else is written to stdout.
  *   human mode  rendered text on stdout, diagnostics on stderr.
  *   exit codes  from the error's class (EXIT_CODES), stable and documented.
- *   colour      only on a TTY and only when NO_COLOR is unset.
+ *   colour      none of our own; oclif's help colours only a terminal, never with NO_COLOR.
  */
 import { Command, Flags } from '@oclif/core';
 import type { Interfaces } from '@oclif/core';
+import { CHOICE_CODE } from './choice-flag.js';
 import { EXIT_CODES, LaggkitError, UsageError, toLaggkitError } from './errors.js';
 
 // oclif's parse() bounds; the same shapes as its parser's FlagOutput/ArgOutput (not exported).
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: oclif's own bound, copied as it is.
 type FlagOutput = { [name: string]: any };
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: oclif's own bound, copied as it is.
 type ArgOutput = { [name: string]: any };
 
 /** Arguments after a bare `--` belong to a remote command (laggkit exec -- ... --json), not to us. */
@@ -79,6 +80,12 @@ export abstract class LaggkitCommand extends Command {
       return await super.parse(options, argv);
     } catch (err) {
       if (err instanceof Error && !(err instanceof LaggkitError)) {
+        const choice = /^Expected --([\w-]+)=(.*) to be one of: (.*)$/m.exec(err.message);
+        const flag = choice ? (options?.flags?.[choice[1] as string] as { [CHOICE_CODE]?: string } | undefined) : undefined;
+        if (choice && flag?.[CHOICE_CODE]) {
+          const [, name, value, allowed] = choice;
+          throw new UsageError(flag[CHOICE_CODE], `--${name} '${value}' is not one of ${allowed}`, `Use --${name} ${(allowed as string).split(', ').join(' | ')}.`);
+        }
         const message = err.message.replace(/\s*See more help with --help\s*$/, '').replace(/\s*\n\s*/g, ' ');
         throw new UsageError('E_USAGE', message, 'See --help for the accepted flags and arguments.');
       }
@@ -102,11 +109,6 @@ export abstract class LaggkitCommand extends Command {
       return;
     }
     throw err;
-  }
-
-  /** Colour only for a human on a terminal (NO_COLOR and pipes respected). */
-  protected get useColor(): boolean {
-    return !this.jsonMode && process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
   }
 
   /** Spinners and progress only on an interactive terminal; never in --json or CI logs. */

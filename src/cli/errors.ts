@@ -24,8 +24,10 @@ export const EXIT_CODES = {
   lab: 7,
   /** A deployment step failed and was rolled back. */
   rolledBack: 8,
+  /** `conf get`: the key is not set (scripts test for it, as with `sysrc -c`). */
+  notSet: 9,
   /** laggkit e2e ran, and at least one scenario failed (the reports say which and why). */
-  e2eFailed: 9,
+  e2eFailed: 10,
 } as const;
 
 export type ExitClass = keyof typeof EXIT_CODES;

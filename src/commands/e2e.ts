@@ -2,7 +2,7 @@
  * `laggkit e2e`: run the scenario catalogue on a target, optionally against the stock driver,
  * and write TAP, JUnit XML, JSON and HTML reports. The work is in src/e2e; this screen parses
  * flags, streams progress (TAP when stdout is not a terminal, a live line per case when it is)
- * and maps a failed scenario to exit code 9.
+ * and maps a failed scenario to exit code 10.
  */
 import { Flags } from '@oclif/core';
 import { LaggkitCommand } from '../cli/base-command.js';
@@ -26,7 +26,7 @@ export default class E2e extends LaggkitCommand {
     'Each scenario (e2e/scenarios/*.yaml) sets up an aggregate on two hosts, acts on it (create, converge, traffic,',
     'cable pulls, MTU) and checks bounds on what it measured. --compare stock runs every case again on the',
     "OS's own driver (Linux bonding in the lab) and prints each figure as laggkit, stock and their ratio.",
-    'Exit 0 when every case passed or was skipped, 9 when a case failed.',
+    'Exit 0 when every case passed or was skipped, 10 when a case failed.',
   ].join(' ');
   static override examples = [
     '<%= config.bin %> e2e',

@@ -2,9 +2,9 @@
  * `laggkit parse`: read ifconfig / ifconfig -v / laggctl output on stdin and print the typed
  * model (--json) or a compact table of interfaces and lagg ports.
  */
-import { Flags } from '@oclif/core';
 import { LaggkitCommand } from '../cli/base-command.js';
-import { ParseError, UsageError } from '../cli/errors.js';
+import { choiceFlag } from '../cli/choice-flag.js';
+import { ParseError } from '../cli/errors.js';
 import { OS_OPTIONS, formatTable, parseIfconfig, type IfconfigModel, type OsOption } from '../ifconfig/index.js';
 
 async function readStdin(): Promise<string> {
@@ -24,21 +24,16 @@ export default class Parse extends LaggkitCommand {
     'laggkit parse --os netbsd --json < ifconfig-netbsd.txt',
   ];
   static override flags = {
-    // Validated in execute() so a bad value is a usage error naming the value (exit 2).
-    os: Flags.string({ description: 'ifconfig dialect: freebsd, netbsd or auto (detect)', default: 'auto' }),
+    os: choiceFlag({ options: OS_OPTIONS, description: 'ifconfig dialect (auto: detect it)', default: 'auto', code: 'E_USAGE_OS' }),
   };
 
   protected async execute(): Promise<IfconfigModel> {
     const { flags } = await this.parse(Parse);
-    const os = flags.os;
-    if (!(OS_OPTIONS as readonly string[]).includes(os)) {
-      throw new UsageError('E_USAGE_OS', `--os '${os}' is not a known dialect`, `Use --os ${OS_OPTIONS.join(', --os ')}.`);
-    }
     const text = await readStdin();
     if (text.trim() === '') {
       throw new ParseError('E_IFCONFIG_EMPTY', 'no ifconfig output on stdin (it was empty)', undefined, 'Pipe ifconfig output in, e.g. `ifconfig -v | laggkit parse`.');
     }
-    return parseIfconfig(text, { os: os as OsOption });
+    return parseIfconfig(text, { os: flags.os as OsOption });
   }
 
   protected override render(result: unknown): void {

@@ -3,15 +3,15 @@
  * stay a screen each and agree on names and help texts.
  */
 import { Args, Flags } from '@oclif/core';
-import { LaggkitError, UsageError } from '../cli/errors.js';
+import { UsageError } from '../cli/errors.js';
+import { hostFlags, hostOptions, type HostFlagValues } from '../cli/host-flags.js';
 import { confEdit, validateRequest, type ConfEditResult } from './edit.js';
-import { openConfFiles } from './open.js';
+import { openConfFiles, type WhereOptions } from './open.js';
 
+/** Where the files are: --root DIR here, or --host H (with the shared SSH flags), or both. */
 export const whereFlags = {
-  host: Flags.string({ description: 'Edit on this host over SSH (user@host:port or an ~/.ssh/config alias)' }),
+  ...hostFlags,
   root: Flags.string({ description: 'Edit files under this root directory (/ for this machine, a mounted VM image; with --host, a directory on that host)' }),
-  'trust-new-host-key': Flags.boolean({ description: 'Accept and record an unknown SSH host key (never a changed one)', default: false }),
-  'ssh-config': Flags.string({ description: 'ssh_config file to use instead of ~/.ssh/config' }),
 };
 
 export const editFlags = {
@@ -26,13 +26,13 @@ export const kindArg = Args.string({ description: 'loader | rc | modules | ifcon
 export const keyArg = Args.string({ description: 'variable name (rc/loader), module (modules) or ifconfig keyword (ifconfig.IF)', required: true });
 export const valueArg = Args.string({ description: 'value to set (or the list element with --add/--remove)', required: false });
 
-export function whereOf(flags: { host?: string | undefined; root?: string | undefined; 'trust-new-host-key'?: boolean; 'ssh-config'?: string | undefined }) {
-  return {
-    ...(flags.host !== undefined ? { host: flags.host } : {}),
-    ...(flags.root !== undefined ? { root: flags.root } : {}),
-    ...(flags['trust-new-host-key'] ? { trustNewHostKey: true } : {}),
-    ...(flags['ssh-config'] !== undefined ? { sshConfig: flags['ssh-config'] } : {}),
-  };
+export function whereOf(flags: HostFlagValues & { root?: string | undefined }): WhereOptions {
+  if (flags.host === undefined) {
+    // The SSH flags mean nothing without a host: refuse them rather than ignore them.
+    const stray = (['ssh-config', 'identity', 'become', 'trust-new-host-key'] as const).filter((f) => (f === 'trust-new-host-key' ? flags[f] === true : flags[f] !== undefined));
+    if (stray.length) throw new UsageError('E_USAGE', `${stray.map((f) => `--${f}`).join(', ')} only apply with --host`, 'Add --host HOST, or drop the SSH flags to edit files under --root here.');
+  }
+  return { ...(flags.host !== undefined ? hostOptions(flags, flags.host) : {}), ...(flags.root !== undefined ? { root: flags.root } : {}) };
 }
 
 type EditFlagValues = Parameters<typeof whereOf>[0] & { 'dry-run': boolean; add?: boolean | undefined; remove?: boolean | undefined; file?: string | undefined };
@@ -42,6 +42,7 @@ type EditFlagValues = Parameters<typeof whereOf>[0] & { 'dry-run': boolean; add?
  * hostile value never opens a connection), open the files, edit, close.
  */
 export async function runEdit(op: 'set' | 'unset', args: { kind: string; key: string; value?: string | undefined }, flags: EditFlagValues): Promise<ConfEditResult> {
+  if (op === 'unset' && flags.add) throw new UsageError('E_USAGE', 'conf unset removes: --add means nothing there', `To add an element: laggkit conf set ${args.kind} ${args.key} VALUE --add`);
   // For unset, a VALUE always means "remove this element / this line", with or without --remove.
   const list = op === 'set' ? (flags.add ? 'add' : flags.remove ? 'remove' : undefined) : flags.remove || flags.add || args.value !== undefined ? 'remove' : undefined;
   const req = {

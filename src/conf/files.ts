@@ -7,10 +7,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
-import { chmod, chown, link, copyFile, lstat, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { chmod, chown, link, copyFile, lstat, readdir, readFile, rename, type stat, unlink } from 'node:fs/promises';
 import { dirname, basename, join, posix, resolve } from 'node:path';
 import { LaggkitError, ParseError } from '../cli/errors.js';
-import { backupPathFor, type SshSession } from '../ssh/index.js';
+import { backupPathFor } from '../ssh/backup-name.js';
+import { shQuote } from '../ssh/quote.js';
+import type { RemoteHost } from '../targets/host.js';
 import { validateAbsPath } from '../validate/index.js';
 
 export interface ConfFiles {
@@ -73,7 +75,7 @@ async function exists(p: string): Promise<boolean> {
 /** Files under a local root directory. Paths are absolute paths inside that root. */
 export class LocalFiles implements ConfFiles {
   readonly where: string;
-  constructor(private readonly root: string) {
+  constructor(root: string) {
     this.where = resolve(root);
   }
 
@@ -154,15 +156,22 @@ export class LocalFiles implements ConfFiles {
   }
 }
 
-/** Files on a remote host, through an open SSH session, optionally under a root there. */
+/**
+ * Files on a remote host, optionally under a root there, read and written through the host's
+ * own commands (cat, cp, ln, mv) rather than SFTP: minimal hosts (dropbear, embedded images)
+ * have no SFTP subsystem, and with --become the commands run as root where SFTP would run as
+ * the login user.
+ */
 export class RemoteFiles implements ConfFiles {
   readonly where: string;
+  private readonly login: string;
   constructor(
-    private readonly session: SshSession,
+    private readonly host: RemoteHost,
     private readonly root = '/',
   ) {
     validateAbsPath(root, 'root directory');
-    this.where = `${session.target.user}@${session.target.alias}${root === '/' ? '' : `:${root}`}`;
+    this.login = `${host.session.target.user}@${host.session.target.alias}`;
+    this.where = `${this.login}${root === '/' ? '' : `:${root}`}`;
   }
 
   private real(path: string): string {
@@ -171,22 +180,48 @@ export class RemoteFiles implements ConfFiles {
   }
 
   display(path: string): string {
-    return `${this.session.target.user}@${this.session.target.alias}:${this.real(path)}`;
+    return `${this.login}:${this.real(path)}`;
   }
 
   async read(path: string): Promise<string | null> {
-    const st = await this.session.stat(this.real(path));
-    if (st === null) return null;
-    return decodeConf(await this.session.readFile(this.real(path)), this.display(path));
+    const buf = await this.host.readFile(this.real(path));
+    return buf === null ? null : decodeConf(buf, this.display(path));
   }
 
-  list(dir: string): Promise<string[]> {
-    return this.session.listDir(this.real(dir));
+  async list(dir: string): Promise<string[]> {
+    const d = shQuote(this.real(dir));
+    const r = await this.host.script(`if [ -d ${d} ]; then ls -1A ${d}; fi`, { check: true });
+    return r.stdout.split('\n').filter(Boolean).sort();
   }
 
+  /**
+   * Atomic replace with a backup, as LocalFiles does it: the new bytes go to a temp file beside
+   * the old one (a copy of it first, so mode and owner carry over), the old inode is kept as
+   * the backup by a hard link (a copy where links fail), and the temp file is renamed over.
+   */
   async write(path: string, content: string): Promise<{ backupPath: string | null }> {
-    if ((await this.session.stat(posix.dirname(this.real(path)))) === null) throw noDirError(posix.dirname(this.display(path)));
-    const r = await this.session.writeFileAtomic(this.real(path), content, { backup: true });
-    return { backupPath: r.backupPath === null ? null : `${this.session.target.user}@${this.session.target.alias}:${r.backupPath}` };
+    const real = this.real(path);
+    const q = shQuote(real);
+    const backup = shQuote(backupPathFor(real));
+    const script = [
+      `[ -d ${shQuote(posix.dirname(real))} ] || exit 90`,
+      `[ -L ${q} ] && exit 91`,
+      `tmp=${shQuote(`${real}.laggkit-tmp`)}.$$`,
+      'trap \'rm -f "$tmp"\' EXIT',
+      `if [ -e ${q} ]; then`,
+      `  cp -p ${q} "$tmp" || exit 1`,
+      `  b=${backup}; n=1`,
+      `  while [ -e "$b" ]; do b=${backup}-$n; n=$((n + 1)); done`,
+      `  ln ${q} "$b" 2>/dev/null || cp -p ${q} "$b" || exit 1`,
+      '  echo "$b"',
+      'fi',
+      `umask 022; cat > "$tmp" && mv -f "$tmp" ${q}`,
+    ].join('\n');
+    const r = await this.host.script(script, { stdin: content }, `write ${real}`);
+    if (r.code === 90) throw noDirError(posix.dirname(this.display(path)));
+    if (r.code === 91) throw new LaggkitError('remote', 'E_CONF_SYMLINK', `${this.display(path)} is a symbolic link; laggkit will not replace it`, 'Edit the file the link points to.');
+    if (r.code !== 0) throw fileError('write', this.display(path), new Error(r.stderr.trim() || `exit ${r.code}`));
+    const b = r.stdout.trim();
+    return { backupPath: b === '' ? null : `${this.login}:${b}` };
   }
 }

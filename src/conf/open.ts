@@ -1,21 +1,15 @@
 /**
  * Opens the place a conf command edits: --root DIR (local files under DIR), --host H (a remote
- * host through src/ssh, host key verified), or both (files under DIR on that host, e.g. a jail
+ * host with the SSH flags every remote command shares: host key verified, -i, --become), or both (files under DIR on that host, e.g. a jail
  * or a mounted boot environment). Validation of the request happens
  * before this is called, so a hostile value never causes a connection.
  */
 import { UsageError } from '../cli/errors.js';
-import { connectHost } from '../ssh/index.js';
+import type { HostOptions } from '../targets/host.js';
 import { validateAbsPath } from '../validate/index.js';
 import { LocalFiles, RemoteFiles, type ConfFiles } from './files.js';
 
-export interface WhereOptions {
-  host?: string;
-  root?: string;
-  trustNewHostKey?: boolean;
-  /** ssh_config file to use instead of ~/.ssh/config. */
-  sshConfig?: string;
-}
+export type WhereOptions = Partial<HostOptions> & { root?: string | undefined };
 
 export async function openConfFiles(opts: WhereOptions): Promise<{ files: ConfFiles; close(): Promise<void> }> {
   if (opts.host === undefined && opts.root === undefined) {
@@ -23,14 +17,13 @@ export async function openConfFiles(opts: WhereOptions): Promise<{ files: ConfFi
   }
   if (opts.host === undefined) return { files: new LocalFiles(opts.root as string), close: async () => {} };
   if (opts.root !== undefined) validateAbsPath(opts.root, 'root directory');
-  const session = await connectHost(opts.host as string, {
-    ...(opts.trustNewHostKey ? { trustNewHostKey: true } : {}),
-    ...(opts.sshConfig !== undefined ? { configFile: opts.sshConfig } : {}),
-  });
+  // The SSH stack (ssh2) loads only when a host is edited, not for --root.
+  const { openHost } = await import('../targets/host.js');
+  const host = await openHost({ ...opts, host: opts.host });
   try {
-    return { files: new RemoteFiles(session, opts.root ?? '/'), close: () => session.close() };
+    return { files: new RemoteFiles(host, opts.root ?? '/'), close: () => host.close() };
   } catch (err) {
-    await session.close();
+    await host.close();
     throw err;
   }
 }

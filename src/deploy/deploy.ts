@@ -16,12 +16,12 @@ import { confEdit, confGet, confKind } from '../conf/index.js';
 import { EnvironmentError, LaggkitError, UsageError } from '../cli/errors.js';
 import { shQuote } from '../ssh/index.js';
 import { sourceHash } from '../targets/common.js';
-import { RemoteHost } from '../targets/host.js';
+import type { RemoteHost } from '../targets/host.js';
 import type { Artifact, HostFacts, PersistEdit, TargetAdapter } from '../targets/types.js';
 import { armGuard, confirmGuard, detached, fireGuard, guardReport, waitRestored } from './guard.js';
-import { HostFiles } from './host-files.js';
+import { HostFiles, StagedFiles } from './host-files.js';
 import { listHas, readRecord, sameSetting, writeRecord, type DeployRecord, type RecordedEdit } from './record.js';
-import type { AggregateSpec, DeploySpec } from './spec.js';
+import type { DeploySpec } from './spec.js';
 
 export interface StepRecord {
   step: string;
@@ -137,12 +137,9 @@ export async function planDeploy(host: RemoteHost, adapter: TargetAdapter, spec:
       if (!same) edits.push(e);
     }
   }
-  const files = new HostFiles(host);
-  const persist: { path: string; diff: string }[] = [];
-  for (const e of edits) {
-    const r = await confEdit(files, 'set', { kind: e.kind, key: e.key, value: e.value, ...(e.list ? { list: e.list } : {}), ...(e.file ? { file: e.file } : {}), dryRun: true });
-    for (const f of r.files) persist.push({ path: f.path, diff: f.diff });
-  }
+  const staged = new StagedFiles(new HostFiles(host));
+  for (const e of edits) await confEdit(staged, 'set', { kind: e.kind, key: e.key, value: e.value, ...(e.list ? { list: e.list } : {}), ...(e.file ? { file: e.file } : {}) });
+  const persist = staged.diffs();
   const plan: DeployPlan = {
     host: host.name,
     os: facts.os,
@@ -189,7 +186,7 @@ async function artifactsToInstall(host: RemoteHost, artifacts: Artifact[], force
     }
     const want = a.localPath ? fs.readFileSync(a.localPath) : Buffer.from(a.content ?? '');
     const have = await host.readFile(a.path);
-    if (!have || !have.equals(want)) out.push(a);
+    if (!have?.equals(want)) out.push(a);
   }
   return out;
 }
@@ -315,11 +312,16 @@ export async function deploy(host0: RemoteHost, adapter: TargetAdapter, spec: De
   const runtimeChange = plan.module.install || plan.module.load || plan.aggregates.some((a) => a.action !== 'keep');
 
   // build: nothing on the host changes here.
-  const artifacts = runtimeChange
+  // The build's scratch folder lives until the artifacts in it are installed, then goes.
+  const work = runtimeChange ? fs.mkdtempSync(path.join(os.tmpdir(), 'laggkit-build-')) : undefined;
+  const dropWork = () => work && fs.rmSync(work, { recursive: true, force: true });
+  const artifacts = work
     ? await step(steps, opts, 'build', async () => {
-        const work = fs.mkdtempSync(path.join(os.tmpdir(), 'laggkit-build-'));
         const a = await adapter.build(host, facts, { mode: opts.build, buildId: plan.buildId, ...(opts.sysroot ? { sysroot: opts.sysroot } : {}), ...(opts.kernbuild ? { kernbuild: opts.kernbuild } : {}), workDir: work, progress: opts.progress });
         return { value: a, detail: `build ${plan.buildId} (${opts.build})` };
+      }).catch((err: unknown) => {
+        dropWork();
+        throw err;
       })
     : [];
 
@@ -340,12 +342,18 @@ export async function deploy(host0: RemoteHost, adapter: TargetAdapter, spec: De
   }
 
   let armed = false;
+  let interrupted = false;
   const onSigint = () => {
+    // A second Ctrl-C while the guard is being asked changes nothing: the first one decides.
+    if (interrupted) return;
+    interrupted = true;
     // The guard rolls the host back on its own at its deadline; asking it now is faster.
     if (armed) void fireGuard(host, adapter.stateDir, 'deploy interrupted (SIGINT)', 15_000).finally(() => process.exit(130));
     else process.exit(130);
   };
-  process.once('SIGINT', onSigint);
+  // `on`, not `once`: execa's signal-exit re-raises a signal that finds no other listener left,
+  // and a `once` listener is already gone when it looks, so Node would die before the guard hears.
+  process.on('SIGINT', onSigint);
   try {
     if (runtimeChange) {
       await step(steps, opts, 'install', async () => {
@@ -440,6 +448,7 @@ export async function deploy(host0: RemoteHost, adapter: TargetAdapter, spec: De
     result.guard = runtimeChange ? 'confirmed' : 'not needed (no runtime change)';
     return result;
   } finally {
+    dropWork();
     process.removeListener('SIGINT', onSigint);
     for (const h of opened) await h.close().catch(() => {});
   }

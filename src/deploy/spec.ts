@@ -42,6 +42,7 @@ export const OPTIONS: Record<string, { min: number; max: number; help: string }>
   lacp_key: { min: 0, max: 65535, help: 'LACP: administrative key (0: from speed)' },
   lacp_maxports: { min: 0, max: 64, help: 'LACP: most ports distributing, the rest STANDBY (0: no limit)' },
   lacp_multi_speed: { min: 0, max: 1, help: 'LACP: aggregate ports of mixed speed' },
+  lacp_full_wait: { min: 0, max: 1, help: 'LACP: wait the whole 2 s Aggregate_Wait_Time (0: end it once every port is selected)' },
   announce_count: { min: 0, max: 100, help: 'gratuitous ARP / unsolicited NA after a failover' },
   announce_interval_ms: { min: 1, max: 60_000, help: 'interval between announcements' },
 };
@@ -79,7 +80,8 @@ const ifName = z.string().superRefine((v, ctx) => {
 
 function cidr4(v: string): boolean {
   const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(v);
-  return m !== null && m.slice(1, 5).every((o) => Number(o) <= 255 && String(Number(o)) === o) && Number(m[5]) <= 32;
+  if (m === null) return false;
+  return m.slice(1, 5).every((o) => Number(o) <= 255 && String(Number(o)) === o) && Number(m[5]) <= 32;
 }
 
 function cidr6(v: string): boolean {

@@ -51,7 +51,8 @@ const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 
 function isIpv4(s: string): boolean {
   const m = IPV4.exec(s);
-  return m !== null && m.slice(1).every((o) => Number(o) <= 255);
+  if (m === null) return false;
+  return m.slice(1).every((o) => Number(o) <= 255);
 }
 
 function maskToPrefix(mask: number): number | undefined {

@@ -11,7 +11,8 @@
  * kernel, so the probe's cost (up to PROBE_TIMEOUT_MS when KVM hangs) is paid once.
  * LAGGKIT_ACCEL=kvm|hvf|tcg overrides everything.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { execa } from 'execa';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -44,18 +45,14 @@ function qemuVersion(): string {
 }
 
 /** Boot the guest kernel under `accel` and wait for the init's probe marker. */
-export function probeBoot(accel: Accel, kernel: string, initrd: string, timeoutMs = PROBE_TIMEOUT_MS): Promise<{ ok: boolean; ms: number; detail: string }> {
+export async function probeBoot(accel: Accel, kernel: string, initrd: string, timeoutMs = PROBE_TIMEOUT_MS): Promise<{ ok: boolean; ms: number; detail: string }> {
   const args = ['-nodefaults', '-no-user-config', '-machine', 'pc', '-accel', accel, '-cpu', cpuFor(accel), '-m', '256', '-display', 'none', '-no-reboot', ...(firmwareAvailable('qboot.rom') ? ['-bios', 'qboot.rom'] : []), '-kernel', kernel, '-initrd', initrd, '-append', 'console=ttyS0 quiet panic=-1 laggkit.probe=1', '-serial', 'stdio'];
   const start = Date.now();
-  return new Promise((resolve) => {
-    execFile(qemuBinary(), args, { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const ms = Date.now() - start;
-      if (String(stdout).includes('LAGGKIT-PROBE-OK')) return resolve({ ok: true, ms, detail: `booted the guest kernel in ${ms} ms` });
-      const killed = (err as { killed?: boolean } | null)?.killed;
-      const why = killed ? `no boot within ${timeoutMs} ms` : (String(stderr).trim().split('\n').pop() ?? 'QEMU failed');
-      resolve({ ok: false, ms, detail: why });
-    });
-  });
+  const r = await execa(qemuBinary(), args, { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024, reject: false });
+  const ms = Date.now() - start;
+  if (r.stdout.includes('LAGGKIT-PROBE-OK')) return { ok: true, ms, detail: `booted the guest kernel in ${ms} ms` };
+  const why = r.timedOut ? `no boot within ${timeoutMs} ms` : (r.stderr.trim().split('\n').pop() ?? 'QEMU failed');
+  return { ok: false, ms, detail: why };
 }
 
 function kvmUsable(): boolean {
@@ -75,9 +72,11 @@ function hvfAvailable(): boolean {
   }
 }
 
+export const ACCEL_OPTIONS = ['auto', 'kvm', 'hvf', 'tcg'] as const;
+
 export function parseAccel(s: string): Accel | 'auto' {
-  if (['kvm', 'hvf', 'tcg', 'auto'].includes(s)) return s as Accel | 'auto';
-  throw new UsageError('E_LAB_ACCEL', `unknown accelerator '${s}'`, 'Use auto, kvm, hvf or tcg.');
+  if ((ACCEL_OPTIONS as readonly string[]).includes(s)) return s as Accel | 'auto';
+  throw new UsageError('E_LAB_ACCEL', `unknown accelerator '${s}'`, `Use ${ACCEL_OPTIONS.join(', ')}.`);
 }
 
 /** Decide the accelerator for guests booting `kernel`/`initrd` (the probe needs a bootable kernel). */

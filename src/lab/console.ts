@@ -2,7 +2,8 @@
  * `laggkit lab console VM`: the guest's serial console on this terminal. QEMU serves the
  * console on a unix socket; node-pty runs socat between that socket and a pseudo-terminal so
  * the guest gets a proper raw terminal (line editing, Ctrl-C and job control belong to the
- * guest's shell). Ctrl-] detaches, as with telnet. Without socat, a plain socket is used.
+ * guest's shell). Ctrl-] detaches, as with telnet. Without socat, or without node-pty (an
+ * optional dependency: it needs a compiler to install), a plain socket is used.
  * On bhyve the console is an nmdm(4) device, attached with cu(1) the same way.
  */
 import fs from 'node:fs';
@@ -25,7 +26,7 @@ export async function attachConsole(socketPath: string): Promise<void> {
   try {
     // bhyve guests: the console is the B side of an nmdm(4) pair, read with cu(1).
     if (socketPath.startsWith('/dev/')) await viaPty('cu', ['-l', socketPath, '-s', '115200']);
-    else if (hasSocat()) await viaPty('socat', ['-,raw,echo=0', `UNIX-CONNECT:${socketPath}`]);
+    else if (hasSocat() && (await loadPty()) !== null) await viaPty('socat', ['-,raw,echo=0', `UNIX-CONNECT:${socketPath}`]);
     else await viaSocket(socketPath);
   } finally {
     if (stdin.isTTY) stdin.setRawMode(false);
@@ -34,12 +35,27 @@ export async function attachConsole(socketPath: string): Promise<void> {
   }
 }
 
-async function viaPty(cmd: string, args: string[]): Promise<void> {
-  let pty: typeof import('node-pty');
+type Pty = typeof import('node-pty');
+let ptyModule: Pty | null | undefined;
+let ptyProblem = '';
+
+/** node-pty, or null when it is absent or not built for this Node (it is optional). */
+async function loadPty(): Promise<Pty | null> {
+  if (ptyModule !== undefined) return ptyModule;
   try {
-    pty = await import('node-pty');
+    ptyModule = await import('node-pty');
   } catch (err) {
-    throw new EnvironmentError('E_LAB_PTY', `node-pty is not usable: ${(err as Error).message}`, 'Reinstall dependencies: npm ci');
+    ptyModule = null;
+    ptyProblem = (err as Error).message.split('\n')[0] ?? '';
+    process.stderr.write(`[node-pty is not installed (${ptyProblem}); using a plain socket: the guest gets no terminal size or raw mode]\r\n`);
+  }
+  return ptyModule;
+}
+
+async function viaPty(cmd: string, args: string[]): Promise<void> {
+  const pty = await loadPty();
+  if (pty === null) {
+    throw new EnvironmentError('E_LAB_PTY', `the console needs node-pty to run ${cmd} on a pseudo-terminal, and it is not usable: ${ptyProblem}`, 'node-pty is an optional dependency that builds with a C++ compiler: install one (apt-get install g++ make python3), then run npm install node-pty.');
   }
   const term = pty.spawn(cmd, args, {
     name: 'xterm',

@@ -208,8 +208,14 @@ export async function labUp(opts: UpOptions = {}): Promise<LabState> {
         const start = Date.now();
         vm.pid = await launchGuest(launch);
         writeState(state);
+        // A BSD image that DHCPs every interface (FreeBSD CI images: ifconfig_DEFAULT="DHCP") would
+        // wait for an answer on each data link at every boot; they stay unplugged until the guest
+        // is provisioned, which writes those interfaces their own rc.conf lines.
+        const holdLinks = guest !== 'linux';
+        if (holdLinks) for (const nic of launch.nics) await qmpOnce(vm.qmpSocket, 'set_link', { name: nic.id, up: false });
         if (guest !== 'linux' || opts.linuxProvision === 'console') await provisionOverConsole(launch, vm, key.publicKey, opensshHostKey(path.join(dir, `${vm.name}.host_key`)), start + timeoutMs, state);
         await waitForSsh(state, vm, start + timeoutMs, () => isAlive(vm.pid));
+        if (holdLinks) for (const nic of launch.nics) await qmpOnce(vm.qmpSocket, 'set_link', { name: nic.id, up: true });
         vm.bootToSshMs = Date.now() - start;
         say(`guest ${vm.name}: SSH on 127.0.0.1:${vm.sshPort} after ${(vm.bootToSshMs / 1000).toFixed(1)} s (${verdict.accel})`);
       }),
@@ -222,7 +228,11 @@ export async function labUp(opts: UpOptions = {}): Promise<LabState> {
     fs.mkdirSync(logs, { recursive: true });
     for (const v of vms) if (fs.existsSync(v.consoleLog)) fs.copyFileSync(v.consoleLog, path.join(logs, path.basename(v.consoleLog)));
     await labDown(name).catch(() => {});
-    if (err instanceof LabError || err instanceof UsageError) err.message += ` (console logs kept in ${logs})`;
+    if (err instanceof LabError || err instanceof UsageError) {
+      err.message += ` (console logs kept in ${logs})`;
+      // A hint naming a console log in the lab folder (just removed) names the kept copy.
+      if (err.suggestion) (err as { suggestion: string }).suggestion = err.suggestion.split(`${dir}${path.sep}`).join(`${logs}${path.sep}`);
+    }
     throw err;
   }
   writeState(state);
@@ -286,11 +296,6 @@ function nicOf(vm: VmState, nic: string): VmState['nics'][number] {
 }
 
 /**
- * Set a link's carrier through QMP set_link. A link is a cable: by default both ends lose
- * carrier, as when it is unplugged; `oneSide` changes only the named guest's NIC (the far end
- * then notices only through its protocol, e.g. LACP timeouts).
- */
-/**
  * A copy-on-write overlay of the user's image in the lab folder: the guest writes there (so a
  * reboot keeps what it wrote, as on a real disk), the user's image is never written, and
  * `lab down` throws the overlay away with the folder.
@@ -305,6 +310,11 @@ function diskOverlay(image: string, overlay: string): string {
   return overlay;
 }
 
+/**
+ * Set a link's carrier through QMP set_link. A link is a cable: by default both ends lose
+ * carrier, as when it is unplugged; `oneSide` changes only the named guest's NIC (the far end
+ * then notices only through its protocol, e.g. LACP timeouts).
+ */
 export async function labLink(name: string, vmName: string, nicName: string, state: 'up' | 'down', oneSide = false): Promise<LinkResult> {
   const s = requireState(name);
   if (s.backend === 'bhyve') return { lab: name, vm: vmName, nic: nicName, state, changed: bhyveLink(s, vmName, nicName, state === 'up') };

@@ -14,15 +14,13 @@
  *  - serial console on a unix socket (logged to a file); QMP on another unix socket.
  *  - `-cpu max` under TCG gives the guest RDRAND, so its entropy pool is ready at once.
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import { execa } from 'execa';
 import { EnvironmentError } from '../cli/errors.js';
 import { LabError } from './errors.js';
 import { nicModels, type MachineDef, type NicModel } from './machines.js';
 
-const execFileP = promisify(execFile);
 
 export type Accel = 'kvm' | 'hvf' | 'tcg';
 
@@ -150,10 +148,10 @@ export async function launchGuest(g: GuestLaunch): Promise<number> {
   for (const f of [g.qmpSocket, g.consoleSocket, g.pidFile]) fs.rmSync(f, { force: true });
   fs.mkdirSync(path.dirname(g.pidFile), { recursive: true });
   try {
-    await execFileP(qemuBinary(), qemuArgs(g), { timeout: 30_000 });
+    await execa(qemuBinary(), qemuArgs(g), { timeout: 30_000 });
   } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    throw new LabError('E_LAB_QEMU_START', `QEMU failed to start guest ${g.name}: ${(e.stderr || e.message).trim()}`, 'Check that the ports are free and the image paths exist; the console log is in the lab folder.', { cause: err });
+    const e = err as { stderr?: string; shortMessage?: string; message: string };
+    throw new LabError('E_LAB_QEMU_START', `QEMU failed to start guest ${g.name}: ${(e.stderr || e.shortMessage || e.message).trim()}`, 'Check that the ports are free and the image paths exist; the console log is in the lab folder.', { cause: err });
   }
   const pid = Number(fs.readFileSync(g.pidFile, 'utf8').trim());
   if (!Number.isInteger(pid) || pid <= 0) throw new LabError('E_LAB_QEMU_START', `QEMU for guest ${g.name} wrote no pid`);

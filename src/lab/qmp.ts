@@ -1,7 +1,10 @@
 /**
  * A minimal QMP (QEMU Machine Protocol) client over the guest's unix socket: connect, leave
  * capabilities negotiation, run commands, close. Asynchronous events that arrive between
- * replies are collected, not mistaken for answers.
+ * replies are collected, not mistaken for answers. Messages may arrive split across reads or
+ * several to a read; a line that is not a JSON object, or a socket error, fails the commands
+ * waiting for an answer (E_LAB_QMP) and closes the connection instead of throwing out of the
+ * event loop.
  */
 import net from 'node:net';
 import { LabError } from './errors.js';
@@ -13,7 +16,9 @@ export interface QmpEvent {
 
 export class QmpClient {
   private buffer = '';
-  private waiters: Array<(msg: Record<string, unknown>) => void> = [];
+  private waiters: Array<{ resolve: (msg: Record<string, unknown>) => void; reject: (err: LabError) => void }> = [];
+  /** Why the connection is unusable, once it is. */
+  private broken: LabError | undefined;
   readonly events: QmpEvent[] = [];
 
   private constructor(private readonly sock: net.Socket) {
@@ -21,15 +26,37 @@ export class QmpClient {
     sock.on('data', (chunk: string) => {
       this.buffer += chunk;
       let nl: number;
-      while ((nl = this.buffer.indexOf('\n')) >= 0) {
+      while (!this.broken && (nl = this.buffer.indexOf('\n')) >= 0) {
         const line = this.buffer.slice(0, nl).trim();
         this.buffer = this.buffer.slice(nl + 1);
-        if (!line) continue;
-        const msg = JSON.parse(line) as Record<string, unknown>;
-        if (typeof msg.event === 'string') this.events.push({ event: msg.event, data: msg.data });
-        else this.waiters.shift()?.(msg);
+        if (line) this.receive(line);
       }
     });
+    sock.on('error', (err) => this.fail(new LabError('E_LAB_QMP', `QMP connection failed: ${err.message}`, undefined, { cause: err })));
+    sock.on('close', () => this.fail(new LabError('E_LAB_QMP', 'QMP connection closed')));
+  }
+
+  private receive(line: string): void {
+    let msg: unknown;
+    try {
+      msg = JSON.parse(line);
+    } catch {
+      msg = undefined;
+    }
+    if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) {
+      this.fail(new LabError('E_LAB_QMP', `QMP sent something that is not a JSON object: ${JSON.stringify(line.slice(0, 200))}`, 'Is this socket really a QEMU QMP monitor? See laggkit lab status.'));
+      this.sock.destroy();
+      return;
+    }
+    const m = msg as Record<string, unknown>;
+    if (typeof m.event === 'string') this.events.push({ event: m.event, data: m.data });
+    else this.waiters.shift()?.resolve(m);
+  }
+
+  /** Mark the connection unusable and fail everyone waiting for an answer. */
+  private fail(err: LabError): void {
+    this.broken ??= err;
+    for (const w of this.waiters.splice(0)) w.reject(this.broken);
   }
 
   static async connect(socketPath: string, timeoutMs = 5000): Promise<QmpClient> {
@@ -49,19 +76,28 @@ export class QmpClient {
       });
     });
     const client = new QmpClient(sock);
-    await client.next(); // the greeting
-    await client.execute('qmp_capabilities');
+    // A socket that accepts but never greets (not QEMU, or QEMU wedged) must not hang us.
+    const silent = setTimeout(() => {
+      client.fail(new LabError('E_LAB_QMP', `no QMP greeting on ${socketPath} within ${timeoutMs} ms`, 'Is the guest running? See laggkit lab status.'));
+      sock.destroy();
+    }, timeoutMs);
+    try {
+      const greeting = await client.next();
+      if (!('QMP' in greeting)) throw new LabError('E_LAB_QMP', `no QMP greeting on ${socketPath}: ${JSON.stringify(greeting).slice(0, 200)}`);
+      await client.execute('qmp_capabilities');
+    } catch (err) {
+      client.close();
+      throw err;
+    } finally {
+      clearTimeout(silent);
+    }
     return client;
   }
 
   private next(): Promise<Record<string, unknown>> {
     return new Promise((resolve, reject) => {
-      const onClose = (): void => reject(new LabError('E_LAB_QMP', 'QMP connection closed'));
-      this.sock.once('close', onClose);
-      this.waiters.push((msg) => {
-        this.sock.off('close', onClose);
-        resolve(msg);
-      });
+      if (this.broken) reject(this.broken);
+      else this.waiters.push({ resolve, reject });
     });
   }
 

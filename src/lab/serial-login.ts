@@ -70,16 +70,26 @@ export class ConsoleExpect {
 }
 
 /** Shell commands that install keys and start sshd, each line under 200 bytes. */
-export function provisioningCommands(authorizedKey: string, hostKey: { privateKey: string; publicKey: string }): string[] {
+export function provisioningCommands(authorizedKey: string, hostKey: { privateKey: string; publicKey: string }, dataNics: string[] = []): string[] {
   const lines: string[] = ['umask 077', 'mkdir -p /root/.ssh', ': > /root/.ssh/authorized_keys'];
   for (let i = 0; i < authorizedKey.length; i += 120) lines.push(`printf %s '${authorizedKey.slice(i, i + 120)}' >> /root/.ssh/authorized_keys`);
   lines.push('echo >> /root/.ssh/authorized_keys', 'mkdir -p /etc/ssh', 'K=/etc/ssh/ssh_host_ed25519_key', ': > $K');
   for (const l of hostKey.privateKey.trim().split('\n')) lines.push(`echo '${l}' >> $K`);
   lines.push(`echo '${hostKey.publicKey}' > $K.pub`, 'chmod 600 $K', 'chmod 644 $K.pub');
-  lines.push("grep -q '^PermitRootLogin prohibit' /etc/ssh/sshd_config || echo 'PermitRootLogin prohibit-password' >> /etc/ssh/sshd_config");
-  // FreeBSD: sysrc and loader.conf; NetBSD: rc.conf and boot.cfg. Each guarded by what exists.
+  // sshd takes the first value of a keyword, and CI images set `PermitRootLogin yes` and
+  // `PermitEmptyPasswords yes` (root has no password on their console): both are edited where
+  // they stand, so root logs in by key only, and appended only when the file has no such line.
+  lines.push('C=/etc/ssh/sshd_config');
+  lines.push("sed -i.bak -e 's/^PermitRootLogin.*/PermitRootLogin prohibit-password/' -e 's/^PermitEmptyPasswords.*/PermitEmptyPasswords no/' $C");
+  lines.push("grep -q '^PermitRootLogin' $C || echo 'PermitRootLogin prohibit-password' >> $C");
+  lines.push("grep -q '^PermitEmptyPasswords' $C || echo 'PermitEmptyPasswords no' >> $C");
+  // FreeBSD: sysrc and loader.conf; NetBSD (no sysrc): rc.conf's sshd=YES and boot.cfg.
   lines.push('command -v sysrc >/dev/null && sysrc sshd_enable=YES && sysrc -f /boot/loader.conf autoboot_delay=0');
-  lines.push("[ -f /boot.cfg ] && sed -i.bak 's/^timeout=.*/timeout=0/' /boot.cfg; grep -q '^sshd=' /etc/rc.conf || echo sshd=YES >> /etc/rc.conf");
+  // The lab's data links have no DHCP server: each gets its own line (unless the image has one),
+  // so an ifconfig_DEFAULT="DHCP" does not hold up every later boot waiting on them.
+  for (const nic of dataNics) lines.push(`command -v sysrc >/dev/null && { grep -q '^ifconfig_${nic}=' /etc/rc.conf || sysrc ifconfig_${nic}=up; }`);
+  lines.push("command -v sysrc >/dev/null || { [ -f /boot.cfg ] && sed -i.bak 's/^timeout=.*/timeout=0/' /boot.cfg; }");
+  lines.push("command -v sysrc >/dev/null || grep -q '^sshd=' /etc/rc.conf || echo sshd=YES >> /etc/rc.conf");
   lines.push('(service sshd restart || /etc/rc.d/sshd restart) >/dev/null 2>&1; echo LAGGKIT-PROVISIONED');
   return lines;
 }
@@ -122,7 +132,7 @@ export async function provisionOverConsole(
     await con.expect(/login: ?$/m, deadlineMs);
     con.send('root');
     await con.expect(/(#|\$) ?$/m, Math.min(deadlineMs, Date.now() + 30_000));
-    for (const line of provisioningCommands(authorizedKey, hostKey)) {
+    for (const line of provisioningCommands(authorizedKey, hostKey, launch.nics.map((n) => n.name))) {
       con.send(line);
       await new Promise((r) => setTimeout(r, 30));
     }

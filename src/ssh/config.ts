@@ -4,7 +4,7 @@
  * ssh_config feature behave exactly as for `ssh`); otherwise a small parser of our own handles
  * Host blocks with HostName, User, Port, IdentityFile, ProxyJump and UserKnownHostsFile.
  */
-import { execFile } from 'node:child_process';
+import { execa } from 'execa';
 import { readFileSync, existsSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -71,37 +71,33 @@ function hasSshClient(): boolean {
   return false;
 }
 
-function runSshG(spec: HostSpec, configFile: string | undefined): Promise<ConfigAnswer> {
+async function runSshG(spec: HostSpec, configFile: string | undefined): Promise<ConfigAnswer> {
   const args = ['-G'];
   if (configFile !== undefined) args.push('-F', configFile);
   if (spec.port !== undefined) args.push('-p', String(spec.port));
   if (spec.user !== undefined) args.push('-l', spec.user);
   args.push('--', spec.host);
-  return new Promise((resolve, reject) => {
-    execFile('ssh', args, { timeout: 10_000 }, (err, stdout, stderr) => {
-      if (err) {
-        reject(new UsageError('E_SSH_CONFIG', `ssh -G could not resolve ${JSON.stringify(spec.host)}: ${String(stderr).trim() || err.message}`, 'Check the ssh_config file for syntax errors.'));
-        return;
-      }
-      const ans: ConfigAnswer = { identityFiles: [], knownHostsFiles: [] };
-      for (const line of String(stdout).split('\n')) {
-        const sp = line.indexOf(' ');
-        if (sp < 0) continue;
-        const key = line.slice(0, sp);
-        const value = line.slice(sp + 1);
-        if (key === 'hostname') ans.hostname = value;
-        else if (key === 'user') ans.user = value;
-        else if (key === 'port') ans.port = Number(value);
-        else if (key === 'identityfile') ans.identityFiles.push(value);
-        else if (key === 'userknownhostsfile') ans.knownHostsFiles.push(...value.split(/\s+/).filter(Boolean));
-        else if (key === 'globalknownhostsfile') ans.globalKnownHostsFiles = value.split(/\s+/).filter(Boolean);
-        else if (key === 'hashknownhosts') ans.hashKnownHosts = value === 'yes';
-        else if (key === 'proxyjump' && value !== 'none') ans.proxyJump = value;
-        else if (key === 'proxycommand' && value !== 'none') ans.proxyCommand = value;
-      }
-      resolve(ans);
-    });
-  });
+  const r = await execa('ssh', args, { timeout: 10_000, reject: false });
+  if (r.failed) {
+    throw new UsageError('E_SSH_CONFIG', `ssh -G could not resolve ${JSON.stringify(spec.host)}: ${r.stderr.trim() || r.shortMessage}`, 'Check the ssh_config file for syntax errors.');
+  }
+  const ans: ConfigAnswer = { identityFiles: [], knownHostsFiles: [] };
+  for (const line of r.stdout.split('\n')) {
+    const sp = line.indexOf(' ');
+    if (sp < 0) continue;
+    const key = line.slice(0, sp);
+    const value = line.slice(sp + 1);
+    if (key === 'hostname') ans.hostname = value;
+    else if (key === 'user') ans.user = value;
+    else if (key === 'port') ans.port = Number(value);
+    else if (key === 'identityfile') ans.identityFiles.push(value);
+    else if (key === 'userknownhostsfile') ans.knownHostsFiles.push(...value.split(/\s+/).filter(Boolean));
+    else if (key === 'globalknownhostsfile') ans.globalKnownHostsFiles = value.split(/\s+/).filter(Boolean);
+    else if (key === 'hashknownhosts') ans.hashKnownHosts = value === 'yes';
+    else if (key === 'proxyjump' && value !== 'none') ans.proxyJump = value;
+    else if (key === 'proxycommand' && value !== 'none') ans.proxyCommand = value;
+  }
+  return ans;
 }
 
 /** Split one ssh_config line into keyword and arguments (quotes group words). */

@@ -25,7 +25,7 @@ export type {
 } from './types.js';
 export { connect, connectHost } from './session.js';
 export { resolveTarget, parseHostString } from './config.js';
-export { quoteArgv, shQuote } from './quote.js';
+export { commandLineOf, quoteArgv, shQuote } from './quote.js';
 export { openSshArgs, runInteractive, type InteractiveOptions } from './interactive.js';
 export { backupPathFor } from './backup-name.js';
 export { fingerprintSha256, keyTypeOfBlob } from './known-hosts.js';

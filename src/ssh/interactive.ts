@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { SshError } from './errors.js';
-import { quoteArgv } from './quote.js';
+import { commandLineOf } from './quote.js';
 import type { SshTarget } from './types.js';
 
 export interface InteractiveOptions {
@@ -33,8 +33,8 @@ export function openSshArgs(target: SshTarget, command: string[] = [], opts: Int
     '-p', String(target.port),
     ...(command.length ? [] : ['-t']),
     `${target.user}@${target.host}`,
-    // ssh joins its remaining words with spaces for the remote shell: quote them as one argv.
-    ...(command.length ? ['--', quoteArgv(command)] : []),
+    // ssh joins its remaining words with spaces for the remote shell: hand it one command line.
+    ...(command.length ? ['--', commandLineOf(command)] : []),
   ];
 }
 

@@ -23,3 +23,13 @@ export function quoteArgv(argv: readonly string[]): string {
   if (argv.length === 0) throw new TypeError('an empty argv cannot be run');
   return argv.map(shQuote).join(' ');
 }
+
+/**
+ * The rule `laggkit lab ssh` follows for what comes after the guest name, chosen so both habits
+ * users bring from ssh work: ONE word is a shell command line, run as written (`-- 'dmesg | tail'`
+ * pipes, as `ssh host 'dmesg | tail'` does); SEVERAL words are an argv, each quoted (`-- touch
+ * 'a b'` makes one file, where ssh would make two).
+ */
+export function commandLineOf(words: readonly string[]): string {
+  return words.length === 1 ? (words[0] as string) : quoteArgv(words);
+}

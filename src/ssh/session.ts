@@ -148,6 +148,9 @@ function sendKill(stream: ClientChannel): void {
 
 class Session implements SshSession {
   private readonly files: SftpFiles;
+  /** Set once the connection is gone; then every command still waiting is failed, see run(). */
+  private lost: SshError | undefined;
+  private readonly waiting = new Set<(err: SshError) => void>();
   constructor(
     readonly target: SshTarget,
     private readonly clients: Client[],
@@ -156,6 +159,18 @@ class Session implements SshSession {
     const last = clients[clients.length - 1];
     if (!last) throw new Error('session without a client');
     this.files = new SftpFiles(last);
+    // A cut connection (a deploy that took the management NIC, a peer gone silent past the
+    // keepalives) does not always close its channels: without this a command on it would wait
+    // forever, and a CLI with nothing else pending would simply end, its work half-reported.
+    last.on('close', () => {
+      this.lost = new SshError('E_SSH_LOST', `The connection to ${this.target.alias} was lost`, 'Check that the host is up and its SSH path is not cut; laggkit deploy\'s guard rolls a cut host back by itself.');
+      // Channels that did finish report it first; only the ones still open are failed.
+      setTimeout(() => {
+        for (const fail of this.waiting) fail(this.lost as SshError);
+        this.waiting.clear();
+      }, 1000);
+    });
+    last.on('error', () => {}); // reported through 'close' and the waiting commands
   }
 
   private get client(): Client {
@@ -172,6 +187,16 @@ class Session implements SshSession {
   }
 
   private run(command: string, shown: string, opts: ExecOptions): Promise<ExecResult> {
+    if (this.lost) return Promise.reject(this.lost);
+    return new Promise((resolve, reject) => {
+      this.waiting.add(reject);
+      this.runOnOpen(command, shown, opts)
+        .then(resolve, reject)
+        .finally(() => this.waiting.delete(reject));
+    });
+  }
+
+  private runOnOpen(command: string, shown: string, opts: ExecOptions): Promise<ExecResult> {
     const timeoutMs = opts.timeoutMs ?? this.defaultTimeoutMs;
     // With a timeout, the remote shell first reports its pid on stderr: sshd makes every
     // session a new process group led by that shell, so `kill -KILL -- -PID` later ends the
@@ -238,9 +263,26 @@ class Session implements SshSession {
                 }, 10_000);
               }, timeoutMs)
             : undefined;
-        stream.on('data', (d: Buffer) => out.push(d));
+        stream.on('data', (d: Buffer) => (opts.onStdout ? opts.onStdout(d) : out.push(d)));
+        // Streamed stderr is held back until the pid line (see above) has gone by.
+        let pidLinePending = timeoutMs !== undefined;
+        let heldErr = Buffer.alloc(0);
+        const forwardStderr = (d: Buffer) => {
+          if (!opts.onStderr) return;
+          if (!pidLinePending) {
+            opts.onStderr(d);
+            return;
+          }
+          heldErr = Buffer.concat([heldErr, d]);
+          const nl = heldErr.indexOf(0x0a);
+          if (nl < 0) return;
+          pidLinePending = false;
+          const rest = heldErr.subarray(0, nl).toString('latin1').startsWith(PID_MARK) ? heldErr.subarray(nl + 1) : heldErr;
+          if (rest.length > 0) opts.onStderr(rest);
+        };
         stream.stderr.on('data', (d: Buffer) => {
           errOut.push(d);
+          forwardStderr(d);
           if (timedOut) killTree();
         });
         stream.on('exit', (c: number | null, s?: string) => {
@@ -265,6 +307,7 @@ class Session implements SshSession {
           }, 1000);
         });
         const finish = () => {
+          if (opts.stdin !== undefined && typeof opts.stdin !== 'string' && !Buffer.isBuffer(opts.stdin)) opts.stdin.unpipe(stream);
           if (timer) clearTimeout(timer);
           if (giveUp) clearTimeout(giveUp);
           if (settled) return;
@@ -273,6 +316,12 @@ class Session implements SshSession {
           const stderr = stderrText();
           if (timedOut) {
             reject(timeoutError());
+            return;
+          }
+          // sshd and dropbear always report how a command ended; a channel closed without an
+          // exit status or signal is a connection that went away under it.
+          if (code === null && signal === null) {
+            reject(this.lost ?? new SshError('E_SSH_LOST', `The connection to ${this.target.alias} was lost while ${shown} ran`, 'Check that the host is up and its SSH path is not cut.'));
             return;
           }
           if (opts.check && code !== 0) {
@@ -289,8 +338,9 @@ class Session implements SshSession {
           }
           resolve({ stdout, stderr, code, signal });
         };
-        if (opts.stdin !== undefined) stream.end(opts.stdin);
-        else stream.end();
+        if (opts.stdin === undefined) stream.end();
+        else if (typeof opts.stdin === 'string' || Buffer.isBuffer(opts.stdin)) stream.end(opts.stdin);
+        else opts.stdin.pipe(stream);
       });
     });
   }

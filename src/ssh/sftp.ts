@@ -31,7 +31,10 @@ export class SftpFiles {
   constructor(private readonly client: Client) {}
 
   private sftp(): Promise<SFTPWrapper> {
-    this.sftpPromise ??= call<SFTPWrapper>((cb) => this.client.sftp((err, s) => cb(err, s)));
+    // Minimal hosts (dropbear, embedded images) have no SFTP subsystem: say so, not "a bug".
+    this.sftpPromise ??= call<SFTPWrapper>((cb) => this.client.sftp((err, s) => cb(err, s))).catch((err: Error) => {
+      throw new RemoteFileError('E_REMOTE_NO_SFTP', `the host offers no SFTP subsystem (${err.message})`, '', 'laggkit conf, deploy and exec do not need SFTP; this operation does. Enable sftp-server on the host.', { cause: err });
+    });
     return this.sftpPromise;
   }
 

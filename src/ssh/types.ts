@@ -3,6 +3,7 @@
  * what a connected session can do (SshSession). Other layers (conf editors, deploy, lab) program
  * against these types only; the ssh2 details stay inside src/ssh.
  */
+import type { Readable } from 'node:stream';
 
 /** One hop of a connection: resolved from a host string and ~/.ssh/config. */
 export interface SshHop {
@@ -58,8 +59,11 @@ export interface ConnectOptions extends ResolveOptions {
 export interface ExecOptions {
   /** Kill the remote command (its whole process group) after this many ms. */
   timeoutMs?: number;
-  /** Data written to the command's stdin, then EOF. */
-  stdin?: string | Buffer;
+  /** Data written to the command's stdin, then EOF; a stream is piped through as it comes. */
+  stdin?: string | Buffer | Readable;
+  /** Output as it arrives (laggkit exec); given these, stdout is not collected in the result. */
+  onStdout?: (chunk: Buffer) => void;
+  onStderr?: (chunk: Buffer) => void;
   /** Throw RemoteCommandError when the exit code is not 0 (default false). */
   check?: boolean;
 }

@@ -78,6 +78,8 @@ export interface BsdNames {
   loadCmd: string;
   unloadCmd: string;
   loadedTest: string;
+  /** The module's build id and version sysctls, in that order (NetBSD's has no version). */
+  idSysctls: string;
 }
 
 export function bsdTarget(n: BsdNames, extra: Partial<TargetAdapter>): TargetAdapter {
@@ -93,7 +95,7 @@ export function bsdTarget(n: BsdNames, extra: Partial<TargetAdapter>): TargetAda
           'echo "=== id"; id -u',
           'echo "=== ssh"; echo "$SSH_CONNECTION"',
           'echo "=== ifconfig"; ifconfig -a',
-          `echo "=== module"; ${n.loadedTest} && { echo loaded; sysctl -n net.link.laggkit.build_id net.link.laggkit.version 2>/dev/null; }`,
+          `echo "=== module"; ${n.loadedTest} && { echo loaded; sysctl -n ${n.idSysctls} 2>/dev/null; }`,
           // The build id is a string in the module's data (LAGGKIT_BUILD_ID): source hash - osreldate.
           `echo "=== installed"; [ -f ${n.modulePath} ] && grep -aoE '[0-9a-f]{12}-[0-9]{6,9}' ${n.modulePath} | head -n 1`,
           'echo "=== routes"; netstat -rn -f inet 2>/dev/null | awk \'$1 == "default" { print $2, $NF }\'; netstat -rn -f inet6 2>/dev/null | awk \'$1 == "default" { print "v6", $2, $NF }\'',
@@ -151,7 +153,7 @@ export function bsdTarget(n: BsdNames, extra: Partial<TargetAdapter>): TargetAda
 
     sourceFiles: () => [...filesUnder('kmod/core').filter((f) => /\.(c|h|mk)$/.test(f)), ...filesUnder(`kmod/${n.os}`).filter((f) => /\.(c|h)$|Makefile$/.test(f))],
 
-    async build(host, facts, opts: BuildOptions): Promise<Artifact[]> {
+    async build(host, _facts, opts: BuildOptions): Promise<Artifact[]> {
       const dir = path.join(repoRoot(), 'kmod', n.os);
       if (!fs.existsSync(dir)) throw new EnvironmentError('E_NO_MODULE_SOURCE', `kmod/${n.os} does not exist in this laggkit yet`, 'Deploy to FreeBSD or Linux hosts for now.');
       if (opts.mode === 'local') {
@@ -272,6 +274,7 @@ export const freebsdTarget: TargetAdapter = bsdTarget(
     loadCmd: `kldload ${MODULE}`,
     unloadCmd: 'kldunload if_laggkit',
     loadedTest: 'kldstat -q -m if_laggkit',
+    idSysctls: 'net.link.laggkit.build_id net.link.laggkit.version',
   },
   {},
 );

@@ -7,10 +7,17 @@
  * runs as the login user and which minimal hosts (dropbear, embedded images) do not have: a
  * write is `cat > tmp; mv tmp path` with the bytes on stdin.
  */
+import path from 'node:path';
 import { LaggkitError } from '../cli/errors.js';
-import { quoteArgv, shQuote, type ExecResult, type SshSession } from '../ssh/index.js';
+import { connect, quoteArgv, resolveTarget, shQuote, type ConnectOptions, type ExecOptions, type ExecResult, type SshSession } from '../ssh/index.js';
 
 export type Become = 'sudo' | 'doas';
+
+/**
+ * Exec options; `check` turns a non-zero exit into an error naming the command and its stderr.
+ * Commands are killed after timeoutMs (120 s unless given; 0: never).
+ */
+export type HostExecOptions = Omit<ExecOptions, 'check' | 'timeoutMs'> & { check?: boolean; timeoutMs?: number };
 
 export class RemoteHost {
   constructor(
@@ -30,17 +37,15 @@ export class RemoteHost {
   }
 
   /** One command; `check` turns a non-zero exit into an error naming the command and its stderr. */
-  async run(argv: readonly string[], opts: { check?: boolean; timeoutMs?: number; stdin?: string | Buffer } = {}): Promise<ExecResult> {
+  async run(argv: readonly string[], opts: HostExecOptions = {}): Promise<ExecResult> {
     return this.script(`exec ${quoteArgv(argv)}`, opts, quoteArgv(argv));
   }
 
   /** A prepared script; any interpolated value must already be quoted with shQuote/quoteArgv. */
-  async script(script: string, opts: { check?: boolean; timeoutMs?: number; stdin?: string | Buffer } = {}, shown = script.split('\n')[0] ?? script): Promise<ExecResult> {
-    const r = await this.session.execScript(this.wrap(script), {
-      ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : { timeoutMs: 120_000 }),
-      ...(opts.stdin !== undefined ? { stdin: opts.stdin } : {}),
-    });
-    if (opts.check && r.code !== 0) {
+  async script(script: string, opts: HostExecOptions = {}, shown = script.split('\n')[0] ?? script): Promise<ExecResult> {
+    const { check, timeoutMs = 120_000, ...execOpts } = opts;
+    const r = await this.session.execScript(this.wrap(script), { ...execOpts, ...(timeoutMs > 0 ? { timeoutMs } : {}) });
+    if (check && r.code !== 0) {
       throw new LaggkitError('remote', 'E_REMOTE_COMMAND', `${shown} on ${this.name} failed (${r.code === null ? `signal ${r.signal}` : `exit ${r.code}`})${r.stderr.trim() ? `: ${r.stderr.trim().split('\n').slice(0, 5).join(' | ')}` : ''}`, 'Run the command on the host by hand to see more.');
     }
     return r;
@@ -72,4 +77,24 @@ export class RemoteHost {
   async close(): Promise<void> {
     await this.session.close();
   }
+}
+
+export interface HostOptions {
+  host: string;
+  sshConfig?: string | undefined;
+  identity?: string | undefined;
+  trustNewHostKey?: boolean | undefined;
+  become?: Become | undefined;
+}
+
+/** Connect to a host with the SSH flags every remote command shares (src/cli/host-flags.ts). */
+export async function openHost(o: HostOptions): Promise<RemoteHost> {
+  const opts: ConnectOptions = {
+    ...(o.sshConfig !== undefined ? { configFile: o.sshConfig } : {}),
+    ...(o.trustNewHostKey ? { trustNewHostKey: true } : {}),
+  };
+  const target = await resolveTarget(o.host, opts);
+  // -i FILE, as ssh -i: tried before the keys ssh_config names.
+  if (o.identity !== undefined) target.identityFiles = [path.resolve(o.identity), ...target.identityFiles];
+  return new RemoteHost(await connect(target, opts), o.become);
 }

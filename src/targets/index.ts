@@ -3,42 +3,30 @@
  * remote command shares. The adapters are the only code that knows an OS's dialect.
  */
 import { LaggkitError } from '../cli/errors.js';
-import path from 'node:path';
-import { connect, resolveTarget, type ConnectOptions } from '../ssh/index.js';
 import { freebsdTarget } from './freebsd.js';
-import { RemoteHost, type Become } from './host.js';
+import type { RemoteHost } from './host.js';
 import { linuxTarget } from './linux.js';
 import { netbsdTarget } from './netbsd.js';
 import type { TargetAdapter } from './types.js';
 
-export { RemoteHost, type Become } from './host.js';
+export { RemoteHost, openHost, type Become, type HostOptions } from './host.js';
 export type { TargetAdapter, HostFacts, TargetOs } from './types.js';
 
 export const ADAPTERS: Record<string, TargetAdapter> = { FreeBSD: freebsdTarget, NetBSD: netbsdTarget, Linux: linuxTarget };
 
+/**
+ * Derivatives keep the kernel interfaces but not always the name (`uname -s` says "Renux" on one
+ * FreeBSD 15 derivative), so an unknown name is classified by what only that family's kernel
+ * has: kern.osreldate and kldload for FreeBSD, kern.osrevision and modload for NetBSD.
+ */
+const FAMILY_PROBE =
+  'uname -s; if sysctl -n kern.osreldate >/dev/null 2>&1 && command -v kldload >/dev/null; then echo FreeBSD; ' +
+  'elif sysctl -n kern.osrevision >/dev/null 2>&1 && command -v modload >/dev/null; then echo NetBSD; fi';
+
 export async function adapterFor(host: RemoteHost): Promise<TargetAdapter> {
-  const r = await host.run(['uname', '-s'], { check: true });
-  const name = r.stdout.trim();
-  const a = ADAPTERS[name];
-  if (!a) throw new LaggkitError('remote', 'E_TARGET_OS', `${host.name} runs ${name || 'an unknown OS'}; laggkit deploys to FreeBSD, NetBSD and Linux (laggd)`, 'Pick a supported host.');
+  const r = await host.run(['sh', '-c', FAMILY_PROBE], { check: true });
+  const [name = '', family = ''] = r.stdout.trim().split('\n').map((l) => l.trim());
+  const a = ADAPTERS[name] ?? ADAPTERS[family];
+  if (!a) throw new LaggkitError('remote', 'E_TARGET_OS', `${host.name} runs ${name || 'an unknown OS'}; laggkit deploys to FreeBSD, NetBSD and Linux (laggd) and their derivatives`, 'Pick a supported host.');
   return a;
-}
-
-export interface HostOptions {
-  host: string;
-  sshConfig?: string | undefined;
-  identity?: string | undefined;
-  trustNewHostKey?: boolean | undefined;
-  become?: Become | undefined;
-}
-
-export async function openHost(o: HostOptions): Promise<RemoteHost> {
-  const opts: ConnectOptions = {
-    ...(o.sshConfig !== undefined ? { configFile: o.sshConfig } : {}),
-    ...(o.trustNewHostKey ? { trustNewHostKey: true } : {}),
-  };
-  const target = await resolveTarget(o.host, opts);
-  // -i FILE, as ssh -i: tried before the keys ssh_config names.
-  if (o.identity !== undefined) target.identityFiles = [path.resolve(o.identity), ...target.identityFiles];
-  return new RemoteHost(await connect(target, opts), o.become);
 }

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { LaggkitError, UsageError } from '../cli/errors.js';
 import type { AggregateSpec } from '../deploy/spec.js';
-import { repoRoot } from '../lab/paths.js';
+import { cacheRoot, repoRoot } from '../lab/paths.js';
 import { shQuote, quoteArgv } from '../ssh/index.js';
 import { differences, filesUnder, portReady, sectionsOf, sessionAddress } from './common.js';
 import type { RemoteHost } from './host.js';
@@ -67,6 +67,7 @@ function optionWords(key: string, v: number, all: Record<string, number>): strin
     case 'failover_preempt':
     case 'lacp_fast_timeout':
     case 'lacp_strict':
+    case 'lacp_full_wait':
       return flag(key);
     case 'flowid_shift':
     case 'rr_limit':
@@ -224,14 +225,16 @@ export const linuxTarget: TargetAdapter = {
     const svc = serviceFile(facts.init);
     const common: Artifact[] = [{ path: svc.path, mode: svc.mode, content: svc.content }];
     if (opts.mode === 'local') {
-      const build = path.join(repoRoot(), 'kmod', 'posix', 'build');
-      const dir = path.join(build, `release-${opts.buildId}`);
+      // Built into the user's cache, not the package folder (which an installed CLI may not own);
+      // one folder per build id, so a second deploy of the same sources builds nothing.
+      const dir = path.join(cacheRoot(), 'builds', `laggd-${opts.buildId}`);
+      fs.mkdirSync(path.dirname(dir), { recursive: true });
       const have = (d: string) => fs.existsSync(path.join(d, 'laggd')) && fs.existsSync(path.join(d, 'laggctl'));
       if (!have(dir)) {
         // A private folder renamed into place: several deploys may build the same id at once.
         const tmp = `${dir}.tmp-${process.pid}`;
         opts.progress(`make -C kmod/posix release BUILD_ID=${opts.buildId} (static)`);
-        const r = await execa('make', ['-s', '-C', path.join(repoRoot(), 'kmod', 'posix'), 'release', `BUILD_ID=${opts.buildId}`, `RELEASE_DIR=${path.relative(path.join(repoRoot(), 'kmod', 'posix'), tmp)}`], { reject: false, all: true });
+        const r = await execa('make', ['-s', '-C', path.join(repoRoot(), 'kmod', 'posix'), 'release', `BUILD_ID=${opts.buildId}`, `RELEASE_DIR=${tmp}`], { reject: false, all: true });
         if (r.exitCode !== 0) {
           fs.rmSync(tmp, { recursive: true, force: true });
           throw buildError(r.all ?? '', 'local');

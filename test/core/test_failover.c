@@ -123,16 +123,20 @@ test_preempt_reenabled(void)
 	TH_EQ(tx_port_of(a), 0);
 }
 
-/* Input: only the active port unless rx-all; rx-all never accepts on a port that is down. */
+/*
+ * Input: every up port with rx-all (the default, as NetBSD's lagg), only the active port
+ * without it; rx-all never accepts on a port that is down.
+ */
 struct rx_row {
 	const char *name;
-	int rx_all;
+	int rx_all;                 /* -1: leave the default */
 	int up1;
 	enum lk_rx_verdict want0, want1;
 };
 
 static const struct rx_row rx_rows[] = {
-	{ "strict: backup drops", 0, 1, LK_RX_ACCEPT, LK_RX_DROP },
+	{ "default: backup accepts", -1, 1, LK_RX_ACCEPT, LK_RX_ACCEPT },
+	{ "-rx-all: backup drops", 0, 1, LK_RX_ACCEPT, LK_RX_DROP },
 	{ "rx-all: backup accepts", 1, 1, LK_RX_ACCEPT, LK_RX_ACCEPT },
 	{ "rx-all: down backup drops", 1, 0, LK_RX_ACCEPT, LK_RX_DROP },
 };
@@ -150,7 +154,8 @@ test_rx(const void *arg)
 	th_note(r->name);
 	th_port_add(a, "em0", GBPS, 1);
 	th_port_add(a, "em1", GBPS, 1);
-	TH_EQ(lk_set_opt(a->sc, LK_OPT_FAILOVER_RX_ALL, (uint32_t)r->rx_all), 0);
+	if (r->rx_all >= 0)
+		TH_EQ(lk_set_opt(a->sc, LK_OPT_FAILOVER_RX_ALL, (uint32_t)r->rx_all), 0);
 	if (!r->up1)
 		th_link(a, 1, 0);
 	TH_EQ(th_receive(a, 0, buf, len), r->want0);

@@ -282,6 +282,7 @@ test_ptx_link_down(void)
 
 /* ---- Mux machine and Selection Logic --------------------------------------------------------- */
 
+/* The standard's mux, whole Aggregate_Wait_Time included (lacp_full_wait). */
 static void
 test_mux_sequence(void)
 {
@@ -290,6 +291,7 @@ test_mux_sequence(void)
 	uint64_t ev0 = ev_next(h);
 	struct lk_lacpdu mine;
 
+	lacp_opt(h, LK_OPT_LACP_FULL_WAIT, 1);
 	TH_EQ(MUX(h, 0), LK_LACP_MUX_DETACHED);
 	nosync.state &= (uint8_t)~(ST_S | ST_C | ST_D);
 	fake_pdu(h, 0, &nosync, 1);
@@ -345,6 +347,7 @@ test_mux_ready_waits_for_all(void)
 	struct th_host *h = dut(2, 1);
 	struct fake_partner ns = FP;
 
+	lacp_opt(h, LK_OPT_LACP_FULL_WAIT, 1);
 	/* not in sync: ATTACHED is as far as the mux goes */
 	ns.state &= (uint8_t)~(ST_S | ST_C | ST_D);
 	fake_pdu(h, 0, &ns, 1);
@@ -363,6 +366,85 @@ test_mux_ready_waits_for_all(void)
 	TH_EQ(MUX(h, 1), LK_LACP_MUX_ATTACHED);
 	fake_feed(h, 2, &FP, 1);
 	TH_CHECK(is_cd(h, 0) && is_cd(h, 1));
+}
+
+/*
+ * Default: the aggregate wait ends once every port that can join has been selected. A port
+ * with carrier that has not heard its partner yet holds it; the moment it is selected, every
+ * waiting port attaches together, well before the 2 s.
+ */
+static void
+test_mux_wait_ends_when_settled(void)
+{
+	struct th_host *h = dut(2, 1);
+	struct fake_partner ns = FP;
+
+	ns.state &= (uint8_t)~(ST_S | ST_C | ST_D);
+	fake_pdu(h, 0, &ns, 1);
+	TH_EQ(SEL(h, 0), LK_LACP_SELECTED);
+	TH_EQ(pst(h, 1).lacp.rx_state, LK_LACP_RX_EXPIRED);   /* port 1 could still join */
+	th_advance(500);
+	TH_EQ(MUX(h, 0), LK_LACP_MUX_WAITING);
+	TH_EQ(lport(h, 0)->ready_n, 0);
+	fake_pdu(h, 1, &ns, 1);                              /* ... and now it has */
+	TH_EQ(MUX(h, 0), LK_LACP_MUX_ATTACHED);
+	TH_EQ(MUX(h, 1), LK_LACP_MUX_ATTACHED);
+	fake_pdu(h, 0, &FP, 1);
+	fake_pdu(h, 1, &FP, 1);
+	TH_CHECK(is_cd(h, 0) && is_cd(h, 1));
+	TH_EQ(dist_mask(h), 3);
+}
+
+/* Ports that cannot join do not hold the wait: no carrier, or another partner's LAG. */
+static void
+test_mux_wait_ignores_ports_that_cannot_join(void)
+{
+	struct th_host *h = dut(3, 1);
+	struct fake_partner other = FP;
+
+	th_link(h, 2, 0);
+	other.mac[5] ^= 0x55;                                /* a different partner system */
+	fake_pdu(h, 1, &other, 1);
+	TH_EQ(pst(h, 1).lacp.rx_state, LK_LACP_RX_CURRENT);
+	TH_EQ(MUX(h, 1), LK_LACP_MUX_WAITING);               /* alone, it is the best LAG so far */
+	/* port 0 hears FP too: equal speed, the current LAG stays; port 0 in another LAG can
+	 * never join it, and port 2 has no carrier: port 1's wait ends at once */
+	fake_pdu(h, 0, &FP, 1);
+	TH_EQ(SEL(h, 0), LK_LACP_UNSELECTED);
+	TH_CHECK(is_cd(h, 1));                               /* attached, and in sync */
+	TH_EQ(MUX(h, 0), LK_LACP_MUX_DETACHED);
+}
+
+/* lacp_full_wait: the same arrival order waits the standard's whole 2 s. */
+static void
+test_mux_full_wait_option(void)
+{
+	struct th_host *h = dut(2, 1);
+	struct fake_partner ns = FP;
+	uint32_t v = 0;
+
+	TH_EQ(lk_get_opt(h->sc, LK_OPT_LACP_FULL_WAIT, &v), LK_OK);
+	TH_EQ(v, 0);                                         /* off by default */
+	TH_EQ(lk_set_opt(h->sc, LK_OPT_LACP_FULL_WAIT, 2), LK_EINVAL);
+	lacp_opt(h, LK_OPT_LACP_FULL_WAIT, 1);
+	ns.state &= (uint8_t)~(ST_S | ST_C | ST_D);
+	fake_pdu(h, 0, &ns, 1);
+	fake_pdu(h, 1, &ns, 1);                              /* every port selected ... */
+	TH_EQ(SEL(h, 0), LK_LACP_SELECTED);
+	TH_EQ(SEL(h, 1), LK_LACP_SELECTED);
+	th_advance(1999);
+	TH_EQ(MUX(h, 0), LK_LACP_MUX_WAITING);               /* ... still waiting */
+	TH_EQ(MUX(h, 1), LK_LACP_MUX_WAITING);
+	th_advance(1);
+	TH_EQ(MUX(h, 0), LK_LACP_MUX_ATTACHED);
+	TH_EQ(MUX(h, 1), LK_LACP_MUX_ATTACHED);
+	/* turned off while waiting: a settled aggregate attaches at once */
+	th_link(h, 0, 0);
+	th_link(h, 0, 1);
+	fake_pdu(h, 0, &ns, 1);
+	TH_EQ(MUX(h, 0), LK_LACP_MUX_WAITING);
+	lacp_opt(h, LK_OPT_LACP_FULL_WAIT, 0);
+	TH_EQ(MUX(h, 0), LK_LACP_MUX_ATTACHED);
 }
 
 static void
@@ -633,6 +715,11 @@ main(void)
 	th_run("ptx: NO_PERIODIC on link down", test_ptx_link_down);
 	th_run("mux: DETACHED WAITING ATTACHED COLLECTING_DISTRIBUTING", test_mux_sequence);
 	th_run("mux: Ready waits for every waiting port", test_mux_ready_waits_for_all);
+	th_run("mux: the wait ends once every port that can join is selected",
+	    test_mux_wait_ends_when_settled);
+	th_run("mux: ports that cannot join do not hold the wait",
+	    test_mux_wait_ignores_ports_that_cannot_join);
+	th_run("mux: lacp_full_wait waits the whole Aggregate_Wait_Time", test_mux_full_wait_option);
 	th_run("sel: greatest total speed", test_sel_greatest_speed);
 	th_run("sel: equal speed keeps the current LAG", test_sel_equal_speed_ties_stay);
 	RUN_CASES("sel: maxports and STANDBY", test_sel_maxports, standby_cases);

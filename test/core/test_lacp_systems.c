@@ -109,6 +109,47 @@ test_negotiation(const void *arg)
 	}
 }
 
+/*
+ * Convergence: every link comes up at once (both ends see carrier together, as on a cable);
+ * the simulated time until both ends distribute on every port. By default the aggregate wait
+ * ends as soon as both sides have selected every port, so only the PDU exchange is left; with
+ * lacp_full_wait on both ends the standard's 2 s Aggregate_Wait_Time comes first.
+ */
+static uint64_t
+converge_ms(uint32_t n, uint32_t full_wait)
+{
+	struct th_host *a, *b;
+	uint64_t t0;
+
+	pair(&a, &b, n, GBPS, 1);
+	lacp_opt(a, LK_OPT_LACP_FULL_WAIT, full_wait);
+	lacp_opt(b, LK_OPT_LACP_FULL_WAIT, full_wait);
+	for (uint32_t i = 0; i < n; i++)
+		th_link(a, i, 0);
+	th_advance(5 * SEC);
+	TH_CHECK(!is_cd(a, 0) && !is_cd(b, 0));
+	for (uint32_t i = 0; i < n; i++)
+		th_link(a, i, 1);
+	t0 = th_now_ns();
+	for (int step = 0; step < 1000 && !(all_cd(a, n) && all_cd(b, n)); step++)
+		th_advance(5);
+	TH_CHECK(all_cd(a, n) && all_cd(b, n));
+	return (th_now_ns() - t0) / MS;
+}
+
+static void
+test_convergence_wait(const void *arg)
+{
+	uint32_t n = *(const uint32_t *)arg;
+	uint64_t fast = converge_ms(n, 0), full = converge_ms(n, 1);
+
+	th_note(n == 2 ? "2 ports" : "4 ports");
+	printf("  %u ports: converged in %llu ms, %llu ms with lacp_full_wait\n", n,
+	    (unsigned long long)fast, (unsigned long long)full);
+	TH_CHECK(fast < 100);                  /* no Aggregate_Wait_Time once all are selected */
+	TH_CHECK(full >= 2000 && full < 3000); /* the standard's 2 s, then the exchange */
+}
+
 /* ---- silent partner -------------------------------------------------------------------------- */
 
 static void
@@ -459,8 +500,11 @@ int
 main(void)
 {
 	static const int on = 1, off = 0;
+	static const uint32_t two = 2, four = 4;
 
 	RUN_CASES("negotiation", test_negotiation, neg_cases);
+	th_run_case("convergence: aggregate wait cut short, or whole", test_convergence_wait, &two);
+	th_run_case("convergence: aggregate wait cut short, or whole", test_convergence_wait, &four);
 	th_run("silent partner: EXPIRED, DEFAULTED, out of the LAG", test_silent_partner);
 	th_run("partner change re-selects", test_partner_change);
 	th_run("maxports: STANDBY and promotion", test_maxports_promotion);

@@ -101,6 +101,21 @@ test_rr(const void *arg)
 	TH_EQ(ps.counters.tx_bytes, ps.counters.tx_packets * len);
 }
 
+/* Rotation holds across the 32-bit wrap of the shared cursor (the modulo is a multiply now). */
+static void
+test_rr_cursor_wrap(void)
+{
+	struct th_host *a = host_with(LK_PROTO_ROUNDROBIN, 3);
+	uint8_t buf[128];
+	struct th_flow fl = { .family = 4, .proto = 17 };
+	uint32_t len = th_build(&fl, buf, sizeof(buf));
+	uint32_t n = 0xfffffff0u;
+
+	a->sc->rr_next = n;
+	for (int i = 0; i < 40; i++, n++)
+		TH_EQ(out_one(a, buf, len), 1u << (n % 3));
+}
+
 /* ---- broadcast --------------------------------------------------------------------------------- */
 
 static void
@@ -408,6 +423,7 @@ main(void)
 	th_run("none", test_none);
 	for (size_t i = 0; i < sizeof(rr_rows) / sizeof(rr_rows[0]); i++)
 		th_run_case("roundrobin", test_rr, &rr_rows[i]);
+	th_run("roundrobin: cursor wrap", test_rr_cursor_wrap);
 	th_run("broadcast", test_broadcast);
 	for (size_t i = 0; i < sizeof(lb_rows) / sizeof(lb_rows[0]); i++)
 		th_run_case("flow properties", test_lb_properties, &lb_rows[i]);

@@ -44,7 +44,7 @@ for (const [title, args, code, errCode, msg] of cases) {
 test('lab fetch-image --list names the official images without downloading', async (t) => {
   const r = await cli(['lab', 'fetch-image', '--list', '--json'], env);
   t.is(r.code, 0, r.stderr);
-  const ids = (r.json?.result as Array<{ id: string; url: string }>).map((x) => x.id);
+  const ids = ((r.json?.result ?? []) as Array<{ id: string; url: string }>).map((x) => x.id);
   t.true(ids.includes('freebsd-14') && ids.includes('netbsd-10'));
 });
 

@@ -52,7 +52,7 @@ function up(): LabState {
 }
 
 const env = () => ({ LAGGKIT_LAB_DIR: labRoot });
-const deployArgs = (vm: string, confirmTimeout = '60', verifyTimeout = '30') => [
+const deployArgs = (vm: string, confirmTimeout = '180', verifyTimeout = '90') => [
   'deploy', '--ssh-config', sshConfig, '--host', vm, '--laggproto', 'lacp', ...PORTS.flatMap((p) => ['--laggport', p]),
   '--lacp-fast-timeout', '--opt', 'lacp_multi_speed=1', '--inet', `10.77.0.${vm === 'A' ? 1 : 2}/24`, '--confirm-timeout', confirmTimeout, '--verify-timeout', verifyTimeout, '--json',
 ];
@@ -192,6 +192,25 @@ testNeeding(serial, 'a deploy killed mid-configure leaves a guest that rolls its
   t.regex(err, /"step":"install","ok":true/, err);
   await waitFor('the guard to roll A back', async () => (/rolled back/.test(await sh('A', 'cat /var/lib/laggkit/guard/log')) ? true : undefined), 90_000, 1000);
   t.regex(await sh('A', 'cat /var/lib/laggkit/guard/log'), /rolling back: no confirmation within 20 s/);
+  t.regex(await sh('A', 'pidof laggd || echo no-laggd; ip addr show dev em0'), /no-laggd[\s\S]*inet 10\.99\.3\.1\/24/);
+  check(t, await cli(['undeploy', '--ssh-config', sshConfig, '--host', 'A'], env()), 0, 'clean up');
+  t.is(await sh('A', SNAPSHOT), before.A ?? '(no snapshot)', 'A as before');
+});
+
+testNeeding(serial, 'Ctrl-C mid-configure: deploy asks the guard to roll back at once and exits 130', needs, async (t) => {
+  const child = spawn(process.execPath, [path.join(repo, 'bin', 'run.js'), ...deployArgs('A', '120', '60')], { env: { ...process.env, ...env() }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  const code = await new Promise<number | null>((resolve) => {
+    child.stderr.on('data', (d) => {
+      err += d;
+      if (/"step":"install","ok":true/.test(err)) setTimeout(() => child.kill('SIGINT'), 1500);
+    });
+    child.on('exit', (c) => resolve(c));
+  });
+  t.is(code, 130, err);
+  // Asked at once, not left to the guard's 120 s deadline (which is still over a minute away).
+  await waitFor('the guard to roll A back', async () => (/rolled back/.test(await sh('A', 'cat /var/lib/laggkit/guard/log')) ? true : undefined), 45_000, 1000);
+  t.regex(await sh('A', 'cat /var/lib/laggkit/guard/log'), /rolling back: deploy interrupted \(SIGINT\)/);
   t.regex(await sh('A', 'pidof laggd || echo no-laggd; ip addr show dev em0'), /no-laggd[\s\S]*inet 10\.99\.3\.1\/24/);
   check(t, await cli(['undeploy', '--ssh-config', sshConfig, '--host', 'A'], env()), 0, 'clean up');
   t.is(await sh('A', SNAPSHOT), before.A ?? '(no snapshot)', 'A as before');

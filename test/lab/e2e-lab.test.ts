@@ -4,7 +4,7 @@
  * stock --report`, and then the report opened in Debian's chromium (headless, driven by
  * puppeteer-core): no console error, no request leaving the page, every chart drawn with this
  * run's numbers; the screenshot and the report are kept in test/results/e2e/. A deliberately
- * failing scenario then gives exit 9, a failing JUnit case carrying the evidence, and a red row.
+ * failing scenario then gives exit 10, a failing JUnit case carrying the evidence, and a red row.
  *
  * The full catalogue is `npm run e2e`; this subset keeps the file to a few minutes under TCG.
  * Nothing here asserts on how long anything took: the figures are checked for being measured
@@ -219,7 +219,7 @@ testNeeding(serial, "the HTML report opens offline in headless chromium: no cons
   t.deepEqual(page.rows.map((r) => r.status), res.cases.map(() => 'pass'));
 });
 
-testNeeding(serial, 'a scenario that fails: exit 9, a failing JUnit case with the captured evidence, a red row in the HTML', needs, async (t) => {
+testNeeding(serial, 'a scenario that fails: exit 10, a failing JUnit case with the captured evidence, a red row in the HTML', needs, async (t) => {
   up();
   const dir = path.join(labRoot, 'failing-scenarios');
   fs.mkdirSync(dir, { recursive: true });
@@ -239,7 +239,7 @@ testNeeding(serial, 'a scenario that fails: exit 9, a failing JUnit case with th
   ].join('\n'));
   const out2 = path.join(labRoot, 'report-failing');
   const r = await cli(['e2e', '--lab', NAME, '--scenarios', dir, '--report', out2, '--json'], env(), 600_000);
-  check(t, r, 9, 'failing e2e');
+  check(t, r, 10, 'failing e2e');
   t.is(r.json?.ok, false);
   t.is(r.json?.error?.code, 'E_E2E_FAILED');
   t.regex(r.json?.error?.message ?? '', /1 of 1 e2e case\(s\) failed: failover-all-active\[failover,virtio\+virtio\]/);

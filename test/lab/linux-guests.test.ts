@@ -93,6 +93,11 @@ testNeeding(serial, 'SSH verifies host keys: the lab known_hosts works, an unkno
   const echoed = await cli(['lab', 'ssh', 'A', '--name', NAME, '--json', '--', 'echo', '--json']);
   t.is(echoed.code, 0, echoed.stderr);
   t.is(echoed.json?.result?.stdout.trim(), '--json');
+  // One argument is a command line (a pipeline), several are words (the space stays in one).
+  const piped = await cli(['lab', 'ssh', 'A', '--name', NAME, '--json', '--', 'echo a b | wc -w']);
+  t.is(piped.json?.result?.stdout.trim(), '2', piped.stderr);
+  const worded = await cli(['lab', 'ssh', 'A', '--name', NAME, '--json', '--', 'printf', '[%s]', 'a | b']);
+  t.is(worded.json?.result?.stdout, '[a | b]', worded.stderr);
   // An empty known_hosts: the key is unknown and must not be trusted silently.
   const empty = path.join(labRoot, 'empty_known_hosts');
   fs.writeFileSync(empty, '');

@@ -201,6 +201,32 @@ test('serial-console provisioning lines fit FreeBSD MAX_CANON and carry the whol
   t.true(lines.some((l) => l.includes('b'.repeat(70))));
 });
 
+test('serial-console provisioning edits sshd_config in place: root by key only, no empty passwords, whatever the image set first', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lk-sshd-'));
+  try {
+    const conf = path.join(dir, 'sshd_config');
+    // As a CI image ships it: the commented default, then the image's own permissive lines.
+    fs.writeFileSync(conf, '#PermitRootLogin no\n#PermitEmptyPasswords no\nUsePAM yes\nPermitRootLogin yes\nPermitEmptyPasswords yes\n');
+    const lines = provisioningCommands('ssh-ed25519 AAAA k', { privateKey: 'x', publicKey: 'y' });
+    const edit = lines.slice(lines.findIndex((l) => l.startsWith('C=')), lines.findIndex((l) => l.includes("'^PermitEmptyPasswords' $C")) + 1);
+    t.true(edit.length >= 3, 'the sshd_config lines are found');
+    execFileSync('sh', ['-c', [`C=${conf}`, ...edit.slice(1)].join('\n')]);
+    const active = fs.readFileSync(conf, 'utf8').split('\n').filter((l) => /^(PermitRootLogin|PermitEmptyPasswords)/.test(l));
+    t.deepEqual(active, ['PermitRootLogin prohibit-password', 'PermitEmptyPasswords no']);
+    // A file without either line gets both appended.
+    fs.writeFileSync(conf, 'UsePAM yes\n');
+    execFileSync('sh', ['-c', [`C=${conf}`, ...edit.slice(1)].join('\n')]);
+    t.regex(fs.readFileSync(conf, 'utf8'), /^PermitRootLogin prohibit-password\nPermitEmptyPasswords no$/m);
+    // Each data NIC gets its own rc.conf line (no DHCP wait at boot), unless the image has one.
+    const withNics = provisioningCommands('ssh-ed25519 AAAA k', { privateKey: 'x', publicKey: 'y' }, ['vtnet1', 'em0']);
+    for (const nic of ['vtnet1', 'em0']) t.true(withNics.some((l) => l.includes(`grep -q '^ifconfig_${nic}=' /etc/rc.conf || sysrc ifconfig_${nic}=up`)), nic);
+    // NetBSD's rc.conf variable (sshd=YES) must never reach FreeBSD's rc.conf, where sysrc exists.
+    for (const l of lines.filter((x) => x.includes('sshd=YES') || x.includes('/boot.cfg'))) t.true(l.startsWith('command -v sysrc >/dev/null ||'), l);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 testNeeding(test, 'compressed kernel modules (.ko.xz as Debian 13 ships them, .ko.gz) are stored decompressed for busybox insmod', { tools: ['xz', 'gzip'] }, async (t) => {
   const { readModule } = await import('../../src/lab/linux-image.js');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lk-mod-'));

@@ -22,14 +22,14 @@ testNeeding(test, 'every configuration word is accepted and shows in --json', ne
   const d = await topo.a.startLaggd();
   await d.ctlOk('laggkit0', 'create', 'laggproto', 'roundrobin', 'laggport', 'veth0', 'pri', '5', 'laggport', 'veth1', 'lagghash', 'l2,l4',
     'rr_limit', '7', '-use_flowid', 'flowid_shift', '3', 'lacp_fast_timeout', '-lacp_strict', 'laggfailover', 'rx-all', 'lagglacp', 'maxports', '3',
-    'lagglacp', 'multi-speed', 'lacp_passive', 'lacp_sys_prio', '100', 'lacp_port_prio', 'veth1', '200', '-failover_preempt', 'announce', '3', '250',
+    'lagglacp', 'multi-speed', 'lacp_passive', 'lacp_full_wait', 'lacp_sys_prio', '100', 'lacp_port_prio', 'veth1', '200', '-failover_preempt', 'announce', '3', '250',
     'inet', '10.9.0.1/24', 'inet6', 'fd09::1/64', 'mtu', '1400', 'up');
   let s = await d.status();
   t.is(s.laggproto, 'roundrobin');
   t.deepEqual(s.lagghash, ['l2', 'l4']);
   t.like(s.options, {
     rr_limit: 7, use_flowid: false, flowid_shift: 3, lacp_fast_timeout: true, lacp_strict: false, failover_rx_all: true, lacp_maxports: 3,
-    lacp_multi_speed: true, lacp_passive: true, lacp_sys_prio: 100, failover_preempt: false, announce_count: 3, announce_interval_ms: 250,
+    lacp_multi_speed: true, lacp_passive: true, lacp_full_wait: true, lacp_sys_prio: 100, failover_preempt: false, announce_count: 3, announce_interval_ms: 250,
   });
   t.true(s.inet.includes('10.9.0.1/24'), JSON.stringify(s.inet));
   t.true(s.inet6?.includes('fd09::1/64'), JSON.stringify(s.inet6));
@@ -50,9 +50,9 @@ testNeeding(test, 'every configuration word is accepted and shows in --json', ne
   await d.ctlOk('laggkit0', 'laggproto', 'fec');
   t.is((await d.status()).laggproto, 'loadbalance');
 
-  await d.ctlOk('laggkit0', 'use_flowid', 'lacp_strict', '-lacp_fast_timeout', 'laggfailover', '-rx-all', 'lagglacp', '-multi-speed', '-lacp_passive', 'failover_preempt', '-laggport', 'veth1', 'down');
+  await d.ctlOk('laggkit0', 'use_flowid', 'lacp_strict', '-lacp_fast_timeout', 'laggfailover', '-rx-all', 'lagglacp', '-multi-speed', '-lacp_passive', '-lacp_full_wait', 'failover_preempt', '-laggport', 'veth1', 'down');
   s = await d.status();
-  t.like(s.options, { use_flowid: true, lacp_strict: true, lacp_fast_timeout: false, failover_rx_all: false, lacp_multi_speed: false, lacp_passive: false, failover_preempt: true });
+  t.like(s.options, { use_flowid: true, lacp_strict: true, lacp_fast_timeout: false, failover_rx_all: false, lacp_multi_speed: false, lacp_passive: false, lacp_full_wait: false, failover_preempt: true });
   t.deepEqual(s.ports.map((p) => p.name), ['veth0']);
   t.false(s.flags.includes('UP'));
 });

@@ -163,8 +163,8 @@ testNeeding(test, 'failover: moves to the backup on link loss, announces, and re
 
   await topo.setLink('b', 'veth0', 'up');
   await waitFor('a to return to veth0', async () => (await activePort(la)) === 'veth0');
-  // b learns of its carrier through the kernel's linkwatch (up to 1 s later) and, without
-  // rx-all, drops what arrives on veth0 until it has moved back too.
+  // b learns of its carrier through the kernel's linkwatch (up to 1 s later); with rx-all (the
+  // default) it takes what arrives on veth0 meanwhile, and then moves back too.
   await waitFor('b to return to veth0', async () => (await activePort(lb)) === 'veth0');
   t.is((await topo.a.exec(['ping', '-c', '2', '-i', '0.2', '-W', '2', '10.77.0.2'])).code, 0);
 });

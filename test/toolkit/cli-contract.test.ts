@@ -73,3 +73,22 @@ test('a --json after "--" belongs to the remote command, not to laggkit', (t) =>
   t.is(r.stdout, '');
   t.regex(r.stderr, /host/);
 });
+
+test('every command that runs commands on a host takes the shared SSH flags', (t) => {
+  for (const id of ['exec', 'deploy', 'undeploy', 'status', 'conf get', 'conf set', 'conf unset']) {
+    const help = cli([...id.split(' '), '--help']);
+    t.is(help.code, 0, id);
+    for (const flag of ['--host', '--ssh-config', '-i, --identity', '--trust-new-host-key', '--become=<option>', 'sudo|doas']) t.true(help.stdout.includes(flag), `${id} --help lacks ${flag}`);
+  }
+});
+
+test('a mistyped command or topic names the closest one, with no terminal to prompt on', (t) => {
+  const typo = cli(['pars']);
+  t.is(typo.code, 127);
+  t.regex(typo.stderr, /Did you mean: laggkit parse\n/);
+  const inTopic = cli(['conf', 'gett']);
+  t.regex(inTopic.stderr, /Did you mean: laggkit conf get\n/);
+  const nothingClose = cli(['xyzzyplugh']);
+  t.not(nothingClose.code, 0);
+  t.false(nothingClose.stderr.includes('Did you mean'), nothingClose.stderr);
+});

@@ -16,9 +16,16 @@ const BIN = join(process.cwd(), 'bin', 'run.js');
 const built = existsSync(join(process.cwd(), 'dist', 'commands', 'conf', 'set.js'));
 const roots: string[] = [];
 
-function laggkit(args: string[]): { code: number | null; stdout: string; stderr: string; json: { ok: boolean; result?: any; error?: { code: string; message: string; suggestion?: string } } | undefined } {
+interface Envelope {
+  ok: boolean;
+  // biome-ignore lint/suspicious/noExplicitAny: each test reads the result shape it expects.
+  result?: any;
+  error?: { code: string; message: string; suggestion?: string };
+}
+
+function laggkit(args: string[]): { code: number | null; stdout: string; stderr: string; json: Envelope | undefined } {
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, SSH_AUTH_SOCK: '', NO_COLOR: '1' }, timeout: 60_000 });
-  let json;
+  let json: Envelope | undefined;
   if (args.includes('--json')) json = JSON.parse(r.stdout);
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, json };
 }
@@ -56,7 +63,16 @@ test('set/get with --json: one envelope on stdout, exit 0, idempotent', (t) => {
   const get = laggkit(['conf', 'get', 'rc', 'cloned_interfaces', '--root', root, '--json']);
   t.deepEqual(get.json, { ok: true, result: { kind: 'rc', key: 'cloned_interfaces', value: 'lagg0 laggkit0', values: ['lagg0 laggkit0'], origins: [{ path: join(root, 'etc/rc.conf'), line: 2 }], where: root } });
   const human = laggkit(['conf', 'get', 'rc', 'cloned_interfaces', '--root', root]);
-  t.is(human.stdout, 'lagg0 laggkit0\n');
+  t.is(human.stdout, `lagg0 laggkit0\n# set at ${join(root, 'etc/rc.conf')}:2\n`);
+  // Unset: its own exit code (9), the envelope still says where laggkit looked.
+  const unsetKey = laggkit(['conf', 'get', 'rc', 'ifconfig_laggkit0', '--root', root, '--json']);
+  t.is(unsetKey.code, 9);
+  t.is(unsetKey.json?.error?.code, 'E_CONF_NOT_SET');
+  t.is(unsetKey.json?.result?.value, null);
+  const unsetHuman = laggkit(['conf', 'get', 'rc', 'ifconfig_laggkit0', '--root', root]);
+  t.is(unsetHuman.code, 9);
+  t.is(unsetHuman.stdout, '');
+  t.regex(unsetHuman.stderr, /^laggkit: ifconfig_laggkit0 is not set in rc/);
   const unset = laggkit(['conf', 'unset', 'rc', 'cloned_interfaces', 'lagg0', '--remove', '--root', root]);
   t.is(unset.code, 0);
   t.is(readFileSync(join(root, 'etc/rc.conf'), 'utf8'), 'hostname="lab"\ncloned_interfaces="laggkit0"\n');
@@ -95,6 +111,21 @@ test('documented exit codes and error envelopes', (t) => {
   t.is(hostileValue.code, 2);
   t.regex(hostileValue.stderr, /^laggkit: .*\$\(reboot\)/m);
   t.regex(hostileValue.stderr, /hint: /);
+  // Flag combinations that mean nothing are refused, and nothing is written.
+  for (const nonsense of [
+    ['conf', 'unset', 'rc', 'cloned_interfaces', 'laggkit0', '--add', '--root', root],
+    ['conf', 'unset', 'rc', 'cloned_interfaces', '--remove', '--root', root],
+    ['conf', 'set', 'rc', 'cloned_interfaces', 'laggkit0', '--add', '--remove', '--root', root],
+    ['conf', 'set', 'rc', 'cloned_interfaces', '--add', '--root', root],
+    ['conf', 'set', 'rc', 'x', 'y', '--become', 'sudo', '--root', root],
+    ['conf', 'get', 'rc', 'x', '--trust-new-host-key', '--root', root],
+    ['conf', 'set', 'ifconfig.laggkit0', 'up', '--file', '/etc/rc.conf', '--root', root],
+  ]) {
+    const r = laggkit([...nonsense, '--json']);
+    t.is(r.code, 2, nonsense.join(' '));
+    t.is(r.json?.ok, false);
+  }
+  t.is(readFileSync(join(root, 'etc/rc.conf'), 'utf8'), 'broken="oops\n');
   const nowhere = laggkit(['conf', 'get', 'rc', 'x', '--json']);
   t.is(nowhere.code, 2);
   t.is(nowhere.json?.error?.code, 'E_USAGE');
@@ -146,7 +177,7 @@ testNeeding(test, '--host edits over SSH with backup and verification; host keys
   t.is(laggkit(['conf', 'set', 'ifconfig.laggkit0', 'laggproto', 'lacp', ...base]).code, 0);
   t.is(readFileSync(join(remoteRoot, 'etc/ifconfig.laggkit0'), 'utf8'), 'laggproto lacp\n');
   t.is(readdirSync(join(remoteRoot, 'etc')).filter((f) => f.includes('tmp')).length, 0);
-  // loader.conf.d drop-ins are listed over SFTP and resolved in loader order.
+  // loader.conf.d drop-ins are listed on the host and resolved in loader order.
   mkdirSync(join(remoteRoot, 'boot', 'loader.conf.d'), { recursive: true });
   writeFileSync(join(remoteRoot, 'boot', 'loader.conf'), 'if_laggkit_load="NO"\n');
   writeFileSync(join(remoteRoot, 'boot', 'loader.conf.d', 'laggkit.conf'), 'if_laggkit_load="YES"\n');

@@ -34,31 +34,31 @@ test('every fixture round-trips byte for byte', (t) => {
   for (const name of wordFixtures) t.is(printWordLines(parseWordLines(fixture(name), name)), fixture(name), name);
 });
 
-function valueOf(text: string, key: string): string | undefined {
+function rcValue(text: string, key: string): string | undefined {
   const lines = parseShVars(text, 'f').lines.filter((l) => l.assign?.key === key);
   return lines[lines.length - 1]?.assign?.value;
 }
 
 test('values are unquoted the way sh reads them', (t) => {
   const mixed = fixture('mixed-quoting-rc.conf');
-  t.is(valueOf(mixed, 'hostname'), 'router.example');
-  t.is(valueOf(mixed, 'sshd_enable'), 'YES');
-  t.is(valueOf(mixed, 'gateway_enable'), 'YES');
-  t.is(valueOf(mixed, 'PATH'), '/sbin:/bin');
-  t.is(valueOf(mixed, 'ifconfig_em0_alias0'), 'inet 10.0.0.2/32');
-  t.is(valueOf(mixed, 'motd'), 'It\'s "quoted" and costs $5');
-  t.is(valueOf(mixed, 'dhclient_flags'), '');
-  t.is(valueOf(mixed, 'cloned_interfaces'), 'lagg0\n  vlan10', 'a quoted value may span lines');
-  t.is(valueOf(mixed, 'sshd_flags'), '-o ListenAddress=0.0.0.0');
+  t.is(rcValue(mixed, 'hostname'), 'router.example');
+  t.is(rcValue(mixed, 'sshd_enable'), 'YES');
+  t.is(rcValue(mixed, 'gateway_enable'), 'YES');
+  t.is(rcValue(mixed, 'PATH'), '/sbin:/bin');
+  t.is(rcValue(mixed, 'ifconfig_em0_alias0'), 'inet 10.0.0.2/32');
+  t.is(rcValue(mixed, 'motd'), 'It\'s "quoted" and costs $5');
+  t.is(rcValue(mixed, 'dhclient_flags'), '');
+  t.is(rcValue(mixed, 'cloned_interfaces'), 'lagg0\n  vlan10', 'a quoted value may span lines');
+  t.is(rcValue(mixed, 'sshd_flags'), '-o ListenAddress=0.0.0.0');
   // Shell code is kept but not understood as an assignment.
-  t.is(valueOf(mixed, 'firewall_script'), undefined);
-  t.is(valueOf(mixed, 'kld_list'), '${kld_list} if_lagg');
+  t.is(rcValue(mixed, 'firewall_script'), undefined);
+  t.is(rcValue(mixed, 'kld_list'), '${kld_list} if_lagg');
   t.true(parseShVars(mixed, 'f').lines.find((l) => l.assign?.key === 'kld_list')?.assign?.expands);
-  t.is(valueOf(fixture('freebsd-loader-commented.conf'), 'if_lagg_load'), 'YES');
-  t.is(valueOf(fixture('freebsd-loader-commented.conf'), 'console'), 'comconsole,vidconsole');
-  t.is(valueOf(fixture('freebsd-loader-commented.conf'), 'loader_logo'), 'none');
-  t.is(valueOf(fixture('crlf-rc.conf'), 'cloned_interfaces'), 'lagg0');
-  t.is(valueOf(fixture('howto-comments-rc.conf'), 'ifconfig_bce0'), undefined, 'curly quotes are not sh quotes');
+  t.is(rcValue(fixture('freebsd-loader-commented.conf'), 'if_lagg_load'), 'YES');
+  t.is(rcValue(fixture('freebsd-loader-commented.conf'), 'console'), 'comconsole,vidconsole');
+  t.is(rcValue(fixture('freebsd-loader-commented.conf'), 'loader_logo'), 'none');
+  t.is(rcValue(fixture('crlf-rc.conf'), 'cloned_interfaces'), 'lagg0');
+  t.is(rcValue(fixture('howto-comments-rc.conf'), 'ifconfig_bce0'), undefined, 'curly quotes are not sh quotes');
 });
 
 test('set rewrites only the effective line, keeping quote style and trailing comment', (t) => {
@@ -84,7 +84,7 @@ test('set rewrites only the effective line, keeping quote style and trailing com
 
 test('last assignment wins and is the one edited', (t) => {
   const text = 'a="1"\nb="x"\na="2"\n';
-  t.is(valueOf(text, 'a'), '2');
+  t.is(rcValue(text, 'a'), '2');
   t.is(printShVars(setShVar(parseShVars(text, 'f'), 'a', '3')), 'a="1"\nb="x"\na="3"\n');
   t.is(printShVars(unsetShVar(parseShVars(text, 'f'), 'a')), 'b="x"\n');
 });
@@ -99,7 +99,7 @@ test('set appends when absent, in the file\'s line-ending style', (t) => {
 test('values with quotes, dollars and backslashes are quoted safely', (t) => {
   for (const v of ['a"b', "it's", '$(reboot)', '`id`', 'back\\slash', '"', "'", '${x}', 'a b']) {
     const text = printShVars(setShVar(parseShVars('k="old"\n', 'f'), 'k', v));
-    t.is(valueOf(text, 'k'), v, v);
+    t.is(rcValue(text, 'k'), v, v);
     t.is(text.split('\n').length, 2, 'still one line');
   }
   t.deepEqual(quoteShValue("it's", "'"), { text: '"it\'s"', quote: '"' });

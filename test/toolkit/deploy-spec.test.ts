@@ -52,5 +52,5 @@ test('the words each target speaks', (t) => {
   const spec = specFromFlags({ name: 'laggkit0', laggproto: 'failover', laggport: ['em0:1', 'em1:2'], inet: ['192.0.2.1/24'], opt: ['failover_rx_all=1', 'rr_limit=4'] }).aggregates[0]!;
   t.is(laggctlWords(spec).join(' '), 'create laggproto failover laggport em0 pri 1 laggport em1 pri 2 laggfailover rx-all rr_limit 4 inet 192.0.2.1/24 up');
   t.is(ifconfigWords(spec).join(' '), 'laggproto failover laggport em0 laggport em1 rr_limit 4');
-  t.deepEqual(netbsdIfconfigLines(spec).map((e) => `${e.key} ${e.value}`.trim()), ['laggproto failover', 'laggport em0 pri 1', 'laggport em1 pri 2', 'inet 192.0.2.1/24', 'up']);
+  t.deepEqual(netbsdIfconfigLines(spec).map((e) => `${e.key} ${e.value}`.trim()), ['laggproto failover', 'laggport em0 pri 1', 'laggport em1 pri 2', 'laggfailover rx-all', 'inet 192.0.2.1/24', 'up']);
 });

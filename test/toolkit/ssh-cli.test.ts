@@ -4,8 +4,8 @@
  * timed-out command is killed.
  */
 import test from 'ava';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { missingPrerequisites, testNeeding } from '../support/require.js';
 import { SSHD_TOOLS, startSshd, type Sshd } from './support/sshd.js';
@@ -61,4 +61,71 @@ testNeeding(test, 'laggkit exec: trust, hostile argv, exit codes, timeout', NEED
   t.is(changed.code, 4);
   t.is(JSON.parse(changed.stdout).error.code, 'E_SSH_HOST_KEY_CHANGED');
   t.is(readFileSync(kh, 'utf8'), line);
+});
+
+testNeeding(test, 'laggkit exec passes stdin through and streams output as it arrives', NEEDS, async (t) => {
+  t.true(built, 'run npm run build first');
+  const s = sshd as Sshd;
+  const kh = join(s.dir, 'kh_stream');
+  writeFileSync(kh, `${s.knownHostsLine()}\n`);
+  const base = ['exec', '--host', 'streambox', '--ssh-config', s.writeSshConfig('streambox', kh)];
+  // `printf x | laggkit exec -- cat`, as with ssh.
+  const piped = spawnSync(process.execPath, [BIN, ...base, '--', 'cat'], { input: 'x\0y\n', encoding: 'utf8', env: { ...process.env, SSH_AUTH_SOCK: '' }, timeout: 60_000 });
+  t.is(piped.status, 0, piped.stderr);
+  t.is(piped.stdout, 'x\0y\n');
+  // The first line must reach us while the remote command still waits for its stdin.
+  const child = spawn(process.execPath, [BIN, ...base, '--', 'sh', '-c', 'echo first; echo to-stderr >&2; read line; echo "second $line"'], { env: { ...process.env, SSH_AUTH_SOCK: '' } });
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out === 'first\n') child.stdin.end('go\n');
+      if (out.includes('second')) resolve();
+    });
+    child.on('exit', (code) => (out.includes('second') ? resolve() : reject(new Error(`exit ${code} before the streamed line: ${out} ${err}`))));
+  });
+  const code = await new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.on('exit', resolve)));
+  t.is(code, 0, err);
+  t.is(out, 'first\nsecond go\n');
+  t.is(err, 'to-stderr\n');
+  // A failing command's stderr is shown once (streamed), and laggkit exits 5.
+  const failing = laggkit([...base, '--', 'sh', '-c', 'echo nope >&2; exit 3']);
+  t.is(failing.code, 5);
+  t.regex(failing.stderr, /^nope\nlaggkit: .* exited with status 3\n/, failing.stderr);
+});
+
+testNeeding(test, 'a host without an SFTP subsystem: exec and conf work, the key given with -i', NEEDS, async (t) => {
+  t.true(built, 'run npm run build first');
+  const bare = await startSshd('nosftp', { sftp: false });
+  try {
+    const kh = join(bare.dir, 'kh');
+    writeFileSync(kh, `${bare.knownHostsLine()}\n`);
+    // No IdentityFile in the config: the key comes from -i only.
+    const config = join(bare.dir, 'ssh_config');
+    writeFileSync(config, `Host bare\n  HostName 127.0.0.1\n  Port ${bare.port}\n  User ${bare.user}\n  UserKnownHostsFile ${kh}\n`);
+    const ssh = ['--host', 'bare', '--ssh-config', config];
+    const noKey = laggkit(['exec', ...ssh, '--json', '--', 'true']);
+    t.is(noKey.code, 4, noKey.stdout);
+    const withKey = [...ssh, '-i', bare.clientKey];
+    const hello = laggkit(['exec', ...withKey, '--', 'echo', 'hello']);
+    t.is(hello.code, 0, hello.stderr);
+    t.is(hello.stdout, 'hello\n');
+    const remoteRoot = join(bare.dir, 'image');
+    mkdirSync(join(remoteRoot, 'etc'), { recursive: true });
+    writeFileSync(join(remoteRoot, 'etc', 'rc.conf'), '# keep me\nhostname="h"\n');
+    const where = [...withKey, '--root', remoteRoot, '--json'];
+    const set = laggkit(['conf', 'set', 'rc', 'cloned_interfaces', 'laggkit0', '--add', ...where]);
+    t.is(set.code, 0, set.stdout + set.stderr);
+    t.is(readFileSync(join(remoteRoot, 'etc', 'rc.conf'), 'utf8'), '# keep me\nhostname="h"\ncloned_interfaces="laggkit0"\n');
+    const backups = readdirSync(join(remoteRoot, 'etc')).filter((f) => f.startsWith('rc.conf.laggkit-'));
+    t.is(backups.length, 1);
+    t.is(readFileSync(join(remoteRoot, 'etc', backups[0] as string), 'utf8'), '# keep me\nhostname="h"\n');
+    const get = laggkit(['conf', 'get', 'rc', 'cloned_interfaces', ...where]);
+    t.is(JSON.parse(get.stdout).result.value, 'laggkit0');
+    t.false(bare.log().includes('subsystem request for sftp'), 'laggkit asked for SFTP');
+  } finally {
+    await bare.stop();
+  }
 });

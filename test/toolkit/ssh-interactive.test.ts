@@ -36,6 +36,17 @@ testNeeding(test, 'the system ssh client runs a command with hostile words intac
   t.is(r.stdout, words.map((w) => `${w}|`).join(''));
 });
 
+testNeeding(test, 'one argument is a shell command line (a pipeline runs), several are words (a space stays inside one)', NEEDS, (t) => {
+  const d = sshd!;
+  const known = path.join(d.dir, 'interactive_known_hosts');
+  fs.writeFileSync(known, d.knownHostsLine() + '\n');
+  const line = spawnSync('ssh', openSshArgs(targetFor(d, known), ['printf "%s\\n" a b | wc -l'], { agent: false }), { encoding: 'utf8', input: '' });
+  t.is(line.status, 0, line.stderr);
+  t.is(line.stdout.trim(), '2');
+  const words = spawnSync('ssh', openSshArgs(targetFor(d, known), ['printf', '[%s]', 'x | wc -l'], { agent: false }), { encoding: 'utf8', input: '' });
+  t.is(words.stdout, '[x | wc -l]');
+});
+
 testNeeding(test, 'an unknown host key is refused and not added to known_hosts', NEEDS, (t) => {
   const d = sshd!;
   const known = path.join(d.dir, 'empty_known_hosts');
@@ -61,6 +72,8 @@ test('a login has a terminal; a command is one quoted argument after --', (t) =>
   t.false(cmd.includes('-t'));
   t.deepEqual(cmd.slice(-2), ['--', "echo 'a b'"]);
   t.true(cmd.includes('StrictHostKeyChecking=yes'));
+  // One word is a command line as written (ssh's habit), so a pipeline stays a pipeline.
+  t.deepEqual(openSshArgs(target, ['dmesg | tail -5']).slice(-2), ['--', 'dmesg | tail -5']);
   t.true(openSshArgs(target, [], { agent: false }).includes('IdentityAgent=none'));
   t.false(login.includes('IdentityAgent=none'));
 });

@@ -390,6 +390,29 @@ testNeeding(test, 'a command that outlives its timeout is killed with a typed er
   t.is(left, '', 'no remote sleep process survives');
 });
 
+testNeeding(test, 'a command on a connection that goes dead fails with E_SSH_LOST instead of waiting forever', NEEDS, async (t) => {
+  const { opts } = setup('frozen', [sshd.knownHostsLine()]);
+  const s = await connectHost('frozen', { ...opts, keepaliveIntervalMs: 500 });
+  let sessionPid = '';
+  try {
+    // The shell's parent is the sshd process serving this connection. Stopped, it holds the
+    // socket open and answers nothing: a cut link, as a deploy that took the management NIC
+    // makes one. Only the keepalives can tell, and the waiting command must learn it.
+    const running = s.exec(['sh', '-c', 'echo $PPID >&2; sleep 120'], {
+      onStderr: (d) => {
+        sessionPid = d.toString().trim();
+        execFileSync('kill', ['-STOP', sessionPid]);
+      },
+    });
+    const err = await t.throwsAsync(running, { instanceOf: SshError });
+    t.is(err?.code, 'E_SSH_LOST');
+    await t.throwsAsync(s.exec(['true']), { instanceOf: SshError, message: /was lost/ });
+  } finally {
+    if (sessionPid) execFileSync('kill', ['-KILL', sessionPid]);
+    await s.close();
+  }
+});
+
 testNeeding(test, 'connection failures are typed', NEEDS, async (t) => {
   const { opts, config } = setup('refused', [sshd.knownHostsLine()]);
   writeFileSync(config, readFileSync(config, 'utf8').replace(`Port ${sshd.port}`, 'Port 1'));

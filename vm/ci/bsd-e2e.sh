@@ -11,7 +11,10 @@
 # parser read the real output, a second deploy changes nothing, `laggkit undeploy` restores
 # rc.conf and loader.conf byte for byte and unloads the module.
 # NetBSD: builds the CLI, runs the C core tests, and checks laggkit's parser on the real
-# `ifconfig -a` (NetBSD 10: with a lagg(4) interface configured).
+# `ifconfig -a` (NetBSD 10: with a lagg(4) interface configured). On NetBSD 10 it then builds
+# laggkit.kmod against the release's kernel sources (syssrc.tgz, fetched when /usr/src/sys is
+# missing), loads it beside lagg(4), configures laggkit0 with NetBSD's own ifconfig words,
+# reads its lagg block from sysctl, and checks that unloading is refused while laggkit0 exists.
 set -u
 cd "$(dirname "$0")/../.."
 report=e2e-report
@@ -91,7 +94,17 @@ elif [ "$os" = NetBSD ]; then
   check "parser reads NetBSD ifconfig -a" parse "$report/ifconfig-a.txt"
   [ "$major" -ge 10 ] && ifconfig lagg0 destroy 2>/dev/null
   if [ -d kmod/netbsd ] && [ "$major" -ge 10 ]; then
+    if [ ! -f /usr/src/sys/sys/param.h ]; then
+      check "kernel sources (syssrc.tgz) for NetBSD $(uname -r)" sh -c "ftp -o /tmp/syssrc.tgz https://cdn.netbsd.org/pub/NetBSD/NetBSD-$(uname -r)/source/sets/syssrc.tgz && tar -C / -xzf /tmp/syssrc.tgz"
+    fi
     check "laggkit NetBSD module builds" make -C kmod/netbsd
+    check "modload laggkit.kmod beside lagg(4)" sh -c "modload if_lagg 2>/dev/null; modload \"$PWD/kmod/netbsd/laggkit.kmod\""
+    check "laggkit0: created and set with NetBSD's ifconfig words" sh -c "ifconfig laggkit0 create && ifconfig laggkit0 laggproto lacp && ifconfig laggkit0 lagglacp maxports 2 && ifconfig laggkit0 up"
+    sysctl -n net.laggkit.laggkit0.status >"$report/laggkit0-status.txt" 2>&1
+    check "sysctl net.laggkit.laggkit0.status: the lagg block" grep -q 'laggproto lacp' "$report/laggkit0-status.txt"
+    check "sysctl net.laggkit.laggkit0.proto = roundrobin" sh -c "sysctl -w net.laggkit.laggkit0.proto=roundrobin && test \"\$(sysctl -n net.laggkit.laggkit0.proto)\" = roundrobin"
+    check "modunload refused while laggkit0 exists" sh -c "! modunload laggkit"
+    check "laggkit0 destroyed, module unloaded" sh -c "ifconfig laggkit0 destroy && modunload laggkit"
   fi
 fi
 

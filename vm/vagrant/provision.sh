@@ -4,7 +4,8 @@
 # after `vagrant up`; deploy builds, loads, configures and persists the module itself):
 #   - root logs in by key (the vagrant user's key), sshd enabled;
 #   - FreeBSD: /usr/src fetched when missing, for deploy's --build remote;
-#   - NetBSD: the base lagg(4) module loaded (laggkit's NetBSD module is not in this tree yet).
+#   - NetBSD: the release's kernel sources (syssrc.tgz) in /usr/src/sys when missing, for
+#     deploy's --build remote of laggkit.kmod; the base lagg(4) module loaded beside it.
 # Idempotent: a second `vagrant provision` changes nothing.
 set -eu
 
@@ -34,6 +35,11 @@ FreeBSD)
 NetBSD)
   grep -q '^sshd=YES' /etc/rc.conf || echo 'sshd=YES' >>/etc/rc.conf
   /etc/rc.d/sshd restart
+  if [ ! -f /usr/src/sys/sys/param.h ]; then
+    ftp -o /tmp/syssrc.tgz "https://cdn.netbsd.org/pub/NetBSD/NetBSD-$(uname -r)/source/sets/syssrc.tgz"
+    tar -C / -xzf /tmp/syssrc.tgz
+    rm -f /tmp/syssrc.tgz
+  fi
   modstat if_lagg >/dev/null 2>&1 || modload if_lagg || true
   ;;
 esac

@@ -11,8 +11,9 @@ last line on stdout is "N passed, N failed, N skipped".
             [--timeout SECONDS] [--shell]
 
 --kernel boots another kernel directory of the image (/boot/<name>), e.g. the
-INVARIANTS+WITNESS kernel.debug; the guest console is then searched for witness lock order
-reversals and panics, which fail the run.
+INVARIANTS+WITNESS kernel.debug. The guest console is searched for panics and for witness lock
+order reversals: one that names a laggkit lock fails the run, others (the kernel's own) are
+listed.
 """
 import argparse
 import os
@@ -20,6 +21,7 @@ import re
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -30,17 +32,31 @@ PROMPT = 'LKVM# '
 
 
 class Console:
-    """The guest's serial console on QEMU's stdio, with a transcript."""
+    """The guest's serial console on a unix socket QEMU serves, with a transcript.
 
-    def __init__(self, argv, log):
-        self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    Not QEMU's stdio: keys written there while the loader waits for one (autoboot_delay=0)
+    were not seen in time, so the loader prompt could not be reached reliably.
+    """
+
+    def __init__(self, argv, sock_path, log):
+        self.p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
                                   stderr=subprocess.STDOUT)
+        self.sock = socket.socket(socket.AF_UNIX)
+        for _ in range(300):  # QEMU waits for this connection before it starts the guest
+            try:
+                self.sock.connect(sock_path)
+                break
+            except OSError:
+                if self.p.poll() is not None:
+                    raise RuntimeError('QEMU exited before its serial socket was up')
+                time.sleep(0.1)
+        else:
+            raise RuntimeError('no QEMU serial socket')
         self.buf = b''
         self.log = log
 
     def send(self, text):
-        self.p.stdin.write(text.encode())
-        self.p.stdin.flush()
+        self.sock.sendall(text.encode())
 
     def expect(self, pattern, timeout, bad=None):
         """Wait for a regex; return the text before and including it. `bad` fails early."""
@@ -57,9 +73,9 @@ class Console:
             left = end - time.time()
             if left <= 0 or self.p.poll() is not None:
                 raise TimeoutError(f'no {pattern!r} within {timeout} s')
-            r, _, _ = select.select([self.p.stdout], [], [], min(left, 1.0))
+            r, _, _ = select.select([self.sock], [], [], min(left, 1.0))
             if r:
-                chunk = os.read(self.p.stdout.fileno(), 65536)
+                chunk = self.sock.recv(65536)
                 self.log.write(chunk)
                 self.log.flush()
                 self.buf += chunk
@@ -81,11 +97,19 @@ class Console:
             self.p.wait()
 
 
+def witness_reversals(console):
+    """(1st, 2nd) lock lines of each witness 'lock order reversal:' report."""
+    found = []
+    for m in re.finditer(r'lock order reversal:\r?\n\s*1st (.*?)\r?\n\s*2nd (.*?)\r?\n', console):
+        found.append((m.group(1).strip(), m.group(2).strip()))
+    return found
+
+
 def make_iso(ko, work):
     root = os.path.join(work, 'iso')
     os.makedirs(root)
     shutil.copy(ko, os.path.join(root, 'if_laggkit.ko'))
-    for f in ('Kyuafile', 'laggkit_test.sh', 'laggkit_subr.sh'):
+    for f in ('Kyuafile', 'laggkit_test.sh', 'laggkit_subr.sh', 'atf-sh-standin.sh'):
         shutil.copy(os.path.join(HERE, f), os.path.join(root, f))
     iso = os.path.join(work, 'laggkit.iso')
     subprocess.run(['xorriso', '-as', 'mkisofs', '-quiet', '-R', '-o', iso, root], check=True)
@@ -99,6 +123,7 @@ def main():
     ap.add_argument('--kernel', default='')
     ap.add_argument('--log', default='')
     ap.add_argument('--timeout', type=int, default=900)
+    ap.add_argument('--case-timeout', type=int, default=300)
     ap.add_argument('--qemu', default='qemu-system-x86_64')
     ap.add_argument('--shell', action='store_true', help='leave the console to the user')
     a = ap.parse_args()
@@ -109,22 +134,33 @@ def main():
     # /dev/kvm here is nested and broken. -cpu max: a kernel built for x86-64-v2 (CPUTYPE, or a
     # tree that defaults to it) resets at once on QEMU's default qemu64 CPU, which lacks SSE4/POPCNT.
     accel = ['-accel', 'tcg,thread=multi', '-cpu', 'max']
-    argv = [a.qemu, '-m', '2048', '-smp', '2', *accel, '-nographic',
+    argv = [a.qemu, '-m', '2048', '-smp', '2', *accel, '-monitor', 'none',
             '-drive', f'file={a.image},format=raw,if=virtio,snapshot=on',
             '-drive', f'file={iso},format=raw,if=virtio,readonly=on',
             '-netdev', 'user,id=n0', '-device', 'virtio-net-pci,netdev=n0',
-            '-serial', 'mon:stdio', '-display', 'none']
-    con = Console(argv, log)
+            '-display', 'none']
+    sock_path = os.path.join(work, 'serial.sock')
+    con = Console([*argv, '-serial', f'unix:{sock_path},server=on,wait=on'], sock_path, log)
     # a test runner's timeout (SIGTERM) must not leave the guest running
     signal.signal(signal.SIGTERM, lambda *_: (con.close(), sys.exit(1)))
     started = time.time()
     passed = failed = skipped = 0
     try:
         if a.kernel:
-            # escape to the loader prompt and boot the other kernel
-            con.expect(r'Autoboot in|Hit \[Enter\] to boot', 300)
-            con.send(' ')
-            con.expect(r'OK ', 60)
+            # Escape to the loader prompt and boot the other kernel. With autoboot_delay=0
+            # the loader looks for a key once, right after "Hit [Enter]", and a key sent
+            # before it reads loader.conf (console="comconsole") is lost: keep pressing from
+            # the kernel's loading on (nothing else reads keys meanwhile) until the prompt.
+            con.expect(r'Loading kernel', 300)
+            for _ in range(600):
+                con.send(' ')
+                try:
+                    con.expect(r'OK ', 0.2, bad=r'Booting \[')
+                    break
+                except TimeoutError:
+                    continue
+            else:
+                raise TimeoutError('no loader prompt')
             con.send(f'boot {a.kernel}\r')
         # the firmware banner twice: the kernel reset the machine instead of booting
         con.expect(r'login: ', 600, bad=r'SeaBIOS[\s\S]*SeaBIOS')
@@ -133,9 +169,22 @@ def main():
         if 'Password:' in con.expect(r'(Password:|[#$%] )', 60):
             con.send('\n')  # the image's root has an empty password
             con.expect(r'[#$%] ', 60)
-        con.send(f"exec /bin/sh\nPS1='{PROMPT}'; export PS1\n")
-        con.expect(re.escape(PROMPT), 60)
-        con.run('stty -echo', 10)
+        # The login shell may still be asking the terminal its size (resizewin), which eats
+        # what is typed meanwhile: repeat until the prompt shows. The PS1 line is quoted so
+        # that its echo does not read as the prompt.
+        quoted_prompt = PROMPT[:-2] + "''" + PROMPT[-2:]
+        for _ in range(10):
+            con.send("exec /bin/sh\n")
+            time.sleep(1)
+            con.send(f"PS1='{quoted_prompt}'; export PS1\n")
+            try:
+                con.expect(re.escape(PROMPT), 20)
+                break
+            except TimeoutError:
+                continue
+        else:
+            raise TimeoutError('no shell prompt')
+        con.run('stty -echo', 30)
         rc, osrel = con.run('sysctl -n kern.osreldate kern.ident', 20)
         print(f'guest up in {boot_s:.0f} s; kern.osreldate, kern.ident: {" ".join(osrel.split())}')
         con.run('mkdir -p /tmp/lk && mount -t cd9660 /dev/vtbd1 /tmp/lk || '
@@ -149,7 +198,8 @@ def main():
             raise RuntimeError('kldload failed')
         if a.shell:
             print('console is yours (Ctrl-A X quits QEMU)')
-            os.execvp(a.qemu, argv)  # not reached: interactive use re-boots by hand
+            con.close()
+            os.execvp(a.qemu, [*argv, '-serial', 'mon:stdio'])  # not reached: interactive use re-boots by hand
         rc, _ = con.run('command -v kyua', 10)
         if rc == 0:
             # kyua test prints one "laggkit_test:case  ->  result  [time]" line per case
@@ -170,23 +220,29 @@ def main():
                     else:
                         failed += 1
         else:
-            print('kyua is not in the image: running each case with atf-sh')
-            rc, names = con.run('cd /root/lk && ./laggkit_test.sh -l | '
+            # an image built WITHOUT_TESTS has neither kyua nor atf-sh: atf-sh-standin.sh
+            # runs the same program with atf-sh's semantics
+            rc, _ = con.run('test -x /usr/libexec/atf-sh', 10)
+            atf = '/usr/libexec/atf-sh' if rc == 0 else 'sh /root/lk/atf-sh-standin.sh'
+            print(f'kyua is not in the image: running each case with {atf}')
+            rc, names = con.run(f'cd /root/lk && {atf} ./laggkit_test.sh -l | '
                                 "awk '/^ident:/ {print $2}'", 30)
             for name in names.split():
                 rc, out = con.run(f'cd /root/lk && mkdir -p w.{name} && cd w.{name} && '
-                                  f'LAGGKIT_KO=/root/lk/if_laggkit.ko ../laggkit_test.sh '
+                                  f'LAGGKIT_KO=/root/lk/if_laggkit.ko {atf} ../laggkit_test.sh '
                                   f'-r result -s /root/lk {name} >out 2>&1; '
-                                  f'cat result; ../laggkit_test.sh -s /root/lk {name}:cleanup '
-                                  f'>/dev/null 2>&1', 300)
+                                  f'cat result; {atf} ../laggkit_test.sh -s /root/lk '
+                                  f'{name}:cleanup >/dev/null 2>&1', a.case_timeout)
                 res = out.strip().splitlines()[-1] if out.strip() else 'broken'
-                print(f'{name}: {res}')
+                print(f'laggkit_test:{name}  ->  {res}')
                 if res.startswith('passed'):
                     passed += 1
                 elif res.startswith('skipped'):
                     skipped += 1
                 else:
                     failed += 1
+                    rc, detail = con.run(f'tail -30 /root/lk/w.{name}/out', 30)
+                    print(detail.rstrip())
         rc, dm = con.run('dmesg | grep -E "laggkit|lock order reversal|panic|WARNING" | '
                          'tail -40', 30)
         print('--- guest dmesg (laggkit, witness) ---')
@@ -203,9 +259,14 @@ def main():
             if bad in text:
                 print(f'vm-run: guest console shows "{bad}" (see {log.name})')
                 failed += 1
-        lors = text.count('lock order reversal')
-        if lors:
-            print(f'vm-run: {lors} witness lock order reversal(s) on the console ({log.name})')
+        for first, second in witness_reversals(text):
+            # a laggkit lock by name, or any lock taken in the module's own source
+            ours = any('laggkit' in lock.split('@')[0] or '/kmod/freebsd/' in lock
+                       for lock in (first, second))
+            print(f'vm-run: witness lock order reversal{" (laggkit)" if ours else ""}: '
+                  f'{first} / {second}')
+            if ours:
+                failed += 1
         print(f'console transcript: {log.name}')
     print(f'{passed} passed, {failed} failed, {skipped} skipped')
     return 1 if failed else 0

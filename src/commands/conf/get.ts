@@ -1,5 +1,9 @@
-/** `laggkit conf get KIND KEY`: the effective value of a config variable and where it is set. */
+/**
+ * `laggkit conf get KIND KEY`: the effective value of a config variable and the file:line that
+ * sets it. An unset key exits 9 (E_CONF_NOT_SET), so scripts can tell "unset" from "failed".
+ */
 import { LaggkitCommand } from '../../cli/base-command.js';
+import { LaggkitError } from '../../cli/errors.js';
 import { confGet, confKind, openConfFiles, type ConfValue } from '../../conf/index.js';
 import { keyArg, kindArg, whereFlags, whereOf } from '../../conf/command-flags.js';
 
@@ -18,17 +22,21 @@ export default class ConfGet extends LaggkitCommand {
     confKind(args.kind).validateKey(args.key);
     const { files, close } = await openConfFiles(whereOf(flags));
     try {
-      return await confGet(files, args.kind, args.key);
+      const r = await confGet(files, args.kind, args.key);
+      if (r.value === null) {
+        const err = new LaggkitError('notSet', 'E_CONF_NOT_SET', `${r.key} is not set in ${r.kind} (${r.where})`, `laggkit conf set ${r.kind} ${r.key} VALUE sets it.`);
+        err.partialResult = r;
+        throw err;
+      }
+      return r;
     } finally {
       await close();
     }
   }
 
+  /** The value (each line of it for ifconfig.IF/modules), then where it is set. */
   protected override render(r: ConfValue): void {
-    if (r.value === null) {
-      process.stderr.write(`${r.key} is not set in ${r.kind} (${r.where})\n`);
-      return;
-    }
     for (const v of r.values) this.log(v);
+    this.log(`# set at ${r.origins.map((o) => `${o.path}:${o.line}`).join(', ')}`);
   }
 }

@@ -5,7 +5,6 @@
  */
 import { Args, Flags } from '@oclif/core';
 import { LaggkitCommand } from '../../cli/base-command.js';
-import { UsageError } from '../../cli/errors.js';
 import { labNameFlag } from '../../lab/flags.js';
 import { labLink, type LinkResult } from '../../lab/lab.js';
 
@@ -15,7 +14,7 @@ export default class LabLink extends LaggkitCommand {
   static override args = {
     vm: Args.string({ description: 'Guest name (A or B)', required: true }),
     nic: Args.string({ description: 'Data NIC as the guest names it (vtnet0, em1, ...)', required: true }),
-    state: Args.string({ description: 'up or down', required: true }),
+    state: Args.string({ description: 'Carrier state', options: ['up', 'down'], required: true }),
   };
   static override flags = {
     name: labNameFlag,
@@ -24,8 +23,7 @@ export default class LabLink extends LaggkitCommand {
 
   protected async execute(): Promise<LinkResult> {
     const { args, flags } = await this.parse(LabLink);
-    if (args.state !== 'up' && args.state !== 'down') throw new UsageError('E_LAB_LINK_STATE', `link state '${args.state}' is not up or down`, 'Example: laggkit lab link A em0 down');
-    return labLink(flags.name, args.vm, args.nic, args.state, flags['one-side']);
+    return labLink(flags.name, args.vm, args.nic, args.state as 'up' | 'down', flags['one-side']);
   }
 
   protected override render(result: unknown): void {

@@ -4,11 +4,11 @@
  */
 import { Flags } from '@oclif/core';
 import { LaggkitCommand } from '../../cli/base-command.js';
-import { UsageError } from '../../cli/errors.js';
-import { parseAccel } from '../../lab/accel.js';
+import { choiceFlag } from '../../cli/choice-flag.js';
+import { ACCEL_OPTIONS } from '../../lab/accel.js';
 import { labNameFlag } from '../../lab/flags.js';
 import { labStatus, labUp, type LabStatus } from '../../lab/lab.js';
-import { parseGuest, parseNicList } from '../../lab/machines.js';
+import { GUESTS, parseNicList } from '../../lab/machines.js';
 import { renderStatus } from '../../lab/render.js';
 
 export default class LabUp extends LaggkitCommand {
@@ -23,24 +23,23 @@ export default class LabUp extends LaggkitCommand {
   ];
   static override flags = {
     name: labNameFlag,
-    guest: Flags.string({ description: 'Guest OS: linux, freebsd or netbsd', default: 'linux' }),
+    guest: choiceFlag({ options: GUESTS, description: 'Guest OS', default: 'linux', code: 'E_LAB_GUEST' }),
     image: Flags.string({ description: 'Disk image for freebsd/netbsd guests (qcow2 or raw)' }),
     nics: Flags.string({ description: 'Data NIC models, one link each (comma-separated virtio/e1000)' }),
-    peer: Flags.string({ description: 'Far end of the links: vm (a second guest) or netns (TAPs in a namespace; root)', default: 'vm' }),
-    accel: Flags.string({ description: 'Accelerator: auto (probe), kvm, hvf or tcg', default: 'auto' }),
+    peer: choiceFlag({ options: ['vm', 'netns'], description: 'Far end of the links: vm (a second guest) or netns (TAPs in a namespace; root)', default: 'vm', code: 'E_LAB_PEER' }),
+    accel: choiceFlag({ options: ACCEL_OPTIONS, description: 'Accelerator (auto: probe)', default: 'auto', code: 'E_LAB_ACCEL' }),
     timeout: Flags.integer({ description: 'Seconds to wait for each guest to answer SSH' }),
   };
 
   protected async execute(): Promise<LabStatus> {
     const { flags } = await this.parse(LabUp);
-    if (flags.peer !== 'vm' && flags.peer !== 'netns') throw new UsageError('E_LAB_PEER', `--peer '${flags.peer}' is not vm or netns`, 'Use --peer vm or --peer netns.');
     const state = await labUp({
       name: flags.name,
-      guest: parseGuest(flags.guest),
+      guest: flags.guest,
       image: flags.image,
       nics: flags.nics === undefined ? undefined : parseNicList(flags.nics),
       peer: flags.peer,
-      accel: parseAccel(flags.accel),
+      accel: flags.accel,
       timeoutSec: flags.timeout,
       onProgress: this.jsonMode ? undefined : (line) => process.stderr.write(`${line}\n`),
     });

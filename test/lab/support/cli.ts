@@ -13,6 +13,7 @@ export interface CliResult {
   code: number;
   stdout: string;
   stderr: string;
+  // biome-ignore lint/suspicious/noExplicitAny: each test reads the result shape it expects.
   json?: { ok: boolean; result?: any; error?: { code: string; message: string } };
 }
 

@@ -33,8 +33,11 @@ export interface OvsBondOptions {
   bridge?: string;
   bond?: string;
   bondMode?: OvsBondMode;
-  lacp?: 'active' | 'passive';
+  /** 'off' for a static bond (active-backup or balance-slb without LACP). */
+  lacp?: 'active' | 'passive' | 'off';
   lacpTime?: 'fast' | 'slow';
+  /** active-backup: the member preferred whenever it is up (other_config:bond-primary). */
+  primary?: string;
   /** other_config:lacp-system-priority (OVS default 65534). */
   systemPriority?: number;
   /** Prefix of the temporary directory, so leftovers name their owner. */
@@ -199,6 +202,7 @@ export async function startOvs(host: Host, opts: OvsBondOptions): Promise<Ovs> {
       `lacp=${opts.lacp ?? 'active'}`, `bond_mode=${opts.bondMode ?? 'balance-tcp'}`,
       `other_config:lacp-time=${opts.lacpTime ?? 'fast'}`, 'other_config:bond-detect-mode=carrier'];
     if (opts.systemPriority !== undefined) bondArgs.push(`other_config:lacp-system-priority=${opts.systemPriority}`);
+    if (opts.primary !== undefined) bondArgs.push(`other_config:bond-primary=${opts.primary}`);
     await vsctl(...bondArgs);
     for (const m of opts.members) await nsexec('ip', ['link', 'set', m, 'up']);
     if (opts.address) await nsexec('ip', ['addr', 'add', opts.address, 'dev', bridge]);

@@ -24,6 +24,8 @@ export interface SshdOptions {
   clientKeyType?: string;
   /** Extra sshd_config lines. */
   extraConfig?: string[];
+  /** Offer the SFTP subsystem (default true); minimal hosts such as dropbear have none. */
+  sftp?: boolean;
 }
 
 export interface Sshd {
@@ -119,7 +121,7 @@ export async function startSshd(prefix: string, opts: SshdOptions = {}): Promise
       // ava runs a file's tests concurrently: do not let sshd drop parallel handshakes.
       'MaxStartups 200',
       `LogLevel ${opts.logLevel ?? 'VERBOSE'}`,
-      'Subsystem sftp internal-sftp',
+      ...(opts.sftp === false ? [] : ['Subsystem sftp internal-sftp']),
       ...(opts.extraConfig ?? []),
       '',
     ].join('\n'),

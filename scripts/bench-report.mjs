@@ -1,0 +1,249 @@
+#!/usr/bin/env node
+/**
+ * npm run bench:report: turn the benchmarks' JSON (bench/results/*.json) into pictures and
+ * prose, never by hand.
+ *
+ *   bench/results/index.html  one chart per figure, Chart.js inlined: opens offline, from disk
+ *   README.md                 the section between <!-- bench:begin --> and <!-- bench:end -->,
+ *                             tables of the same figures with the peer and the same-run ratio
+ *
+ * Every figure is a ratio against a peer measured in the same run (the classic lagg baseline
+ * and the physical floor for bench:core, Open vSwitch for bench:laggd); the load average at
+ * the start and the end of each run is printed beside it, since the machine is shared.
+ * A benchmark whose JSON is missing is named as missing, not left out silently.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const results = path.join(root, 'bench', 'results');
+const readme = path.join(root, 'README.md');
+const BEGIN = '<!-- bench:begin -->';
+const END = '<!-- bench:end -->';
+
+const load = (name) => {
+  const file = path.join(results, `${name}.json`);
+  return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : undefined;
+};
+const core = load('core');
+const laggd = load('laggd');
+const deploy = load('deploy');
+
+const fmt = (v, digits = 1) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(digits) : 'n/a');
+const ratio = (x, y, digits = 2) => (typeof x === 'number' && typeof y === 'number' && y !== 0 ? (x / y).toFixed(digits) : 'n/a');
+const median = (xs) => {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  return s.length ? s[Math.floor(s.length / 2)] : NaN;
+};
+const loadLine = (host, date) => host
+  ? `run ${date ?? '?'}; ${host.cpus ?? '?'} CPUs; load average ${host.loadavg_start?.[0] ?? '?'} at start, ${host.loadavg_end?.[0] ?? '?'} at end`
+  : 'load not recorded';
+
+/** A figure: a title, a caption, a chart (Chart.js config) and a markdown table. */
+const figures = [];
+
+/** A markdown table; a "|" inside a cell (the "laggd pair | OVS pair" labels) is escaped. */
+function table(header, rows) {
+  const line = (cells) => `| ${cells.map((c) => String(c).replace(/\|/g, '\\|')).join(' | ')} |`;
+  return [line(header), `|${header.map((_, i) => (i ? '---:' : '---')).join('|')}|`, ...rows.map(line)].join('\n');
+}
+
+function bar(labels, datasets, yTitle) {
+  return { type: 'bar', data: { labels, datasets }, options: { responsive: true, animation: false, scales: { y: { beginAtZero: true, title: { display: true, text: yTitle } } } } };
+}
+
+// ---- bench:core ----------------------------------------------------------------------------
+
+if (core) {
+  const src = `bench:core, ${loadLine(core.host, core.date)}`;
+  const out = core.output ?? [];
+  const cell = (proto, ports, flows, input = 'headers') => out.find((o) => o.proto === proto && o.ports === ports && o.flows === flows && (o.input ?? 'headers') === input);
+  const protos = ['none', 'roundrobin', 'failover', 'loadbalance', 'lacp', 'broadcast'];
+  const ports = [2, 4, 8];
+  const FLOWS = 10000;
+
+  // Selection cost at 10,000 flows: every protocol, the floor beside it, classic for hashed.
+  const labels = protos.flatMap((p) => ports.map((n) => `${p} ${n}`));
+  figures.push({
+    title: `Frame selection cost, ns/frame (64-byte frames, ${FLOWS} flows, headers hashed)`,
+    caption: `lk_output per protocol and port count, the classic lagg baseline (frozen header hash modulo the active ports) for the hashed protocols, and the physical floor (a loop that only reads the header words). ${src}.`,
+    chart: bar(labels, [
+      { label: 'laggkit', data: labels.map((l) => cell(l.split(' ')[0], Number(l.split(' ')[1]), FLOWS)?.ns_per_frame ?? null) },
+      { label: 'classic lagg', data: labels.map((l) => cell(l.split(' ')[0], Number(l.split(' ')[1]), FLOWS)?.classic_ns_per_frame ?? null) },
+      { label: 'physical floor', data: labels.map((l) => cell(l.split(' ')[0], Number(l.split(' ')[1]), FLOWS)?.floor_ns_per_frame ?? null) },
+    ], 'ns per frame'),
+    table: table(['protocol', 'ports', 'ns/frame', 'classic ns', 'ratio', 'floor ns', 'above floor ns'], protos.flatMap((p) => ports.map((n) => {
+      const c = cell(p, n, FLOWS);
+      const hashed = c?.classic_ns_per_frame !== undefined;
+      return [p, String(n), fmt(c?.ns_per_frame, 2), hashed ? fmt(c.classic_ns_per_frame, 2) : '-', hashed ? ratio(c.ns_per_frame, c.classic_ns_per_frame) : '-', fmt(c?.floor_ns_per_frame, 2), fmt(c ? c.ns_per_frame - c.floor_ns_per_frame : undefined, 2)];
+    }))),
+  });
+
+  // Ratio vs classic for the hashed protocols, every flow count, headers and NIC flow id.
+  const hashedRows = out.filter((o) => o.ratio_vs_classic !== undefined);
+  const hl = hashedRows.map((o) => `${o.proto} ${o.ports}p ${o.flows}f ${o.input ?? 'headers'}`);
+  figures.push({
+    title: 'Hashed selection, laggkit / classic lagg ns per frame (same run; lower is better)',
+    caption: `loadbalance and lacp against the classic baseline, 1 to 1,000,000 flows, headers hashed or the NIC flow id used (classic then reduces the flow id modulo the ports, as lagg_lb_start does). ${src}.`,
+    chart: bar(hl, [{ label: 'laggkit / classic', data: hashedRows.map((o) => o.ratio_vs_classic) }], 'ratio'),
+    table: table(['protocol', 'ports', 'input', 'median ratio', 'worst ratio'], ['loadbalance', 'lacp'].flatMap((p) => ports.flatMap((n) => ['headers', 'flowid'].map((input) => {
+      const rs = hashedRows.filter((o) => o.proto === p && o.ports === n && (o.input ?? 'headers') === input).map((o) => o.ratio_vs_classic);
+      return [p, String(n), input, fmt(median(rs), 2), fmt(rs.length ? Math.max(...rs) : undefined, 2)];
+    })))),
+  });
+
+  const dist = core.distribution ?? [];
+  figures.push({
+    title: 'Hash spread: max/min port share over 10,000 random flows (loadbalance; lower is better)',
+    caption: `laggkit's flow buckets against the classic modulo, per hash-layer setting and port count. ${src}.`,
+    chart: bar(dist.map((d) => `${d.layers} ${d.ports}p`), [
+      { label: 'laggkit', data: dist.map((d) => d.max_min_ours) },
+      { label: 'classic lagg', data: dist.map((d) => d.max_min_classic) },
+    ], 'max/min'),
+    table: table(['layers', 'ports', 'laggkit', 'classic'], dist.map((d) => [d.layers, String(d.ports), fmt(d.max_min_ours, 3), fmt(d.max_min_classic, 3)])),
+  });
+
+  const moved = core.moved_when_one_port_leaves ?? [];
+  figures.push({
+    title: 'Flows moved when one port goes down (share of all flows; ideal = that port\'s share)',
+    caption: `loadbalance, 10,000 random flows. ${src}.`,
+    chart: bar(moved.map((m) => `${m.ports} ports`), [
+      { label: 'ideal', data: moved.map((m) => m.ideal * 100) },
+      { label: 'laggkit', data: moved.map((m) => m.ours * 100) },
+      { label: 'classic lagg', data: moved.map((m) => m.classic * 100) },
+    ], '% of flows'),
+    table: table(['ports', 'ideal', 'laggkit', 'classic'], moved.map((m) => [String(m.ports), `${fmt(m.ideal * 100)}%`, `${fmt(m.ours * 100)}%`, `${fmt(m.classic * 100)}%`])),
+  });
+}
+
+// ---- bench:laggd ---------------------------------------------------------------------------
+
+if (laggd) {
+  const src = `bench:laggd, ${loadLine(laggd.host, laggd.date)}`;
+  const tl = laggd.throughput?.['laggd loadbalance'];
+  const to = laggd.throughput?.['ovs balance-tcp'];
+  const rows = [
+    ['64-byte packets/s', tl?.small?.pps, to?.small?.pps, 0],
+    ['1500-byte Gbit/s', tl?.large?.gbps, to?.large?.gbps, 3],
+    ['TCP Gbit/s (iperf3)', tl?.tcp?.gbps, to?.tcp?.gbps, 3],
+    ['CPU cores per Mpps', tl?.cpu_per_mpps, to?.cpu_per_mpps, 2],
+    ['resident memory KiB', tl?.rss_kib_a, to?.rss_kib_a, 0],
+  ];
+  figures.push({
+    title: 'laggd / Open vSwitch userspace bond: throughput and cost (ratio; above 1 = laggd higher)',
+    caption: `2-port loadbalance laggd pair against an OVS balance-tcp LACP bond pair over the same veth pairs. ${src}.`,
+    chart: bar(rows.map((r) => r[0]), [{ label: 'laggd / OVS', data: rows.map((r) => (r[1] && r[2] ? r[1] / r[2] : null)) }], 'ratio'),
+    table: table(['figure', 'laggd', 'OVS', 'laggd/OVS'], rows.map((r) => [r[0], fmt(r[1], r[3]), fmt(r[2], r[3]), ratio(r[1], r[2])])),
+  });
+  const f = laggd.failover ?? {};
+  const gaps = [
+    ['failover gap, lacp | OVS balance-tcp', f['laggd lacp']?.max_gap_ms, f['ovs balance-tcp']?.max_gap_ms],
+    ['failover gap, laggproto failover | OVS active-backup', f['laggd failover']?.max_gap_ms, f['ovs active-backup']?.max_gap_ms],
+    ['failover gap, failover -rx-all | OVS active-backup', f['laggd failover -rx-all']?.max_gap_ms, f['ovs active-backup']?.max_gap_ms],
+    ['failback gap, lacp | OVS balance-tcp', f['laggd lacp']?.max_failback_gap_ms, f['ovs balance-tcp']?.max_failback_gap_ms],
+    ['failback gap, failover preempt | OVS active-backup', f['laggd failover']?.max_failback_gap_ms, f['ovs active-backup']?.max_failback_gap_ms],
+  ];
+  const lost = [
+    ['lacp | OVS balance-tcp', f['laggd lacp']?.lost, f['ovs balance-tcp']?.lost],
+    ['laggproto failover | OVS active-backup', f['laggd failover']?.lost, f['ovs active-backup']?.lost],
+    ['failover -rx-all | OVS active-backup', f['laggd failover -rx-all']?.lost, f['ovs active-backup']?.lost],
+  ];
+  figures.push({
+    title: 'Datagrams of a 1 ms stream lost over all member failures and returns (lower is better)',
+    caption: `the same runs as the silences below: a forwarder that holds frames while it switches shows a silence and loses nothing; one that sends into the dead link loses them. ${src}.`,
+    chart: bar(lost.map((g) => g[0]), [
+      { label: 'laggd', data: lost.map((g) => g[1] ?? null) },
+      { label: 'Open vSwitch', data: lost.map((g) => g[2] ?? null) },
+    ], 'datagrams'),
+    table: table(['pair', 'laggd lost', 'OVS lost'], lost.map((g) => [g[0], fmt(g[1], 0), fmt(g[2], 0)])),
+  });
+  figures.push({
+    title: 'Longest silence in a 1 ms stream when a member fails and returns, ms (lower is better)',
+    caption: `every member failed twice; below 3 ms the stream reads 3. ${src}.`,
+    chart: bar(gaps.map((g) => g[0]), [
+      { label: 'laggd', data: gaps.map((g) => g[1] ?? null) },
+      { label: 'Open vSwitch', data: gaps.map((g) => g[2] ?? null) },
+    ], 'ms'),
+    table: table(['figure', 'laggd ms', 'OVS ms', 'laggd/OVS'], gaps.map((g) => [g[0], fmt(g[1]), fmt(g[2]), ratio(g[1], g[2])])),
+  });
+  const c = laggd.convergence ?? {};
+  const conv = [['laggd ↔ laggd', c['laggd-laggd']?.median_ms], ['laggd ↔ OVS', c['laggd-ovs']?.median_ms], ['OVS ↔ OVS', c['ovs-ovs']?.median_ms]];
+  figures.push({
+    title: 'LACP convergence, link up to every member distributing, ms (median; lower is better)',
+    caption: `fast LACP timeout on both ends; laggd ends 802.1AX's aggregate wait once every port that can join is selected (lacp_full_wait restores the whole 2 s). ${src}.`,
+    chart: bar(conv.map((x) => x[0]), [{ label: 'median ms', data: conv.map((x) => x[1] ?? null) }], 'ms'),
+    table: table(['pairing', 'median ms', 'vs OVS ↔ OVS'], conv.map((x) => [x[0], fmt(x[1], 0), ratio(x[1], c['ovs-ovs']?.median_ms)])),
+  });
+  const errs = Object.entries(laggd.errors ?? {});
+  if (errs.length) figures.push({ title: 'bench:laggd phases not measured', caption: src, table: errs.map(([k, v]) => `- ${k}: ${v}`).join('\n') });
+}
+
+// ---- bench:deploy ---------------------------------------------------------------------------
+
+if (deploy) {
+  const src = `bench:deploy, median of ${deploy.runs} runs on a lab guest (${deploy.accel}), ${loadLine(deploy.host, deploy.date)}`;
+  const floor = deploy.peer?.ms;
+  const rows = [
+    ...Object.entries(deploy.first?.steps_ms ?? {}).filter(([n]) => n !== 'build').map(([n, ms]) => [`first deploy: ${n}`, ms]),
+    ['first deploy, probe to persist (no build)', deploy.first?.total_ms_without_build],
+    ['no-op deploy (probe + plan)', deploy.noop?.total_ms],
+    ['undeploy', deploy.undeploy?.total_ms],
+  ];
+  figures.push({
+    title: 'laggkit deploy to a lab guest, ms, against one OpenSSH login (lower is better)',
+    caption: `the peer is one \`ssh host true\` to the same guest in the same run (${fmt(floor, 0)} ms); the compile is left out. ${src}.`,
+    chart: bar(rows.map((r) => r[0]), [{ label: 'ms', data: rows.map((r) => r[1] ?? null) }], 'ms'),
+    table: table(['figure', 'ms', 'x one ssh login'], rows.map((r) => [r[0], fmt(r[1], 0), ratio(r[1], floor, 1)])),
+  });
+}
+
+const missing = [core ? undefined : 'bench/results/core.json (npm run bench:core)', laggd ? undefined : 'bench/results/laggd.json (npm run bench:laggd, as root)', deploy ? undefined : 'bench/results/deploy.json (npm run bench:deploy)'].filter(Boolean);
+if (!figures.length) {
+  console.error(`bench:report: no results to report; missing ${missing.join(', ')}`);
+  process.exit(1);
+}
+
+// ---- the page ------------------------------------------------------------------------------
+
+// The package's exports do not name its UMD build; find the package root from its main entry.
+const require = createRequire(import.meta.url);
+const chartDir = path.dirname(require.resolve('chart.js'));
+const chartJs = readFileSync(path.join(chartDir, 'chart.umd.min.js'), 'utf8');
+const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const charted = figures.filter((x) => x.chart);
+const html = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>laggkit benchmarks</title>
+<style>body{font:14px/1.4 system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}figure{margin:2em 0}figcaption{color:#555}</style>
+<script>${chartJs.replace(/<\/script/gi, '<\\/script')}</script></head><body>
+<h1>laggkit benchmarks</h1>
+<p>Generated by <code>npm run bench:report</code> from bench/results/*.json. Every figure is measured against its peer in the same run.${missing.length ? ` Missing: ${esc(missing.join(', '))}.` : ''}</p>
+${charted.map((x, i) => `<figure><h2>${esc(x.title)}</h2><canvas id="c${i}"></canvas><figcaption>${esc(x.caption)}</figcaption></figure>`).join('\n')}
+<script>
+const figures = ${JSON.stringify(charted.map((x) => x.chart)).replace(/</g, '\\u003c')};
+figures.forEach((cfg, i) => new Chart(document.getElementById('c' + i), cfg));
+</script>
+</body></html>
+`;
+const page = path.join(results, 'index.html');
+writeFileSync(page, html);
+
+// ---- the README section --------------------------------------------------------------------
+
+const section = [
+  BEGIN,
+  '<!-- generated by `npm run bench:report` from bench/results/*.json; edits here are overwritten -->',
+  '',
+  ...figures.flatMap((x) => [`**${x.title}**`, '', x.table, '', `<sub>${x.caption ?? ''}</sub>`, '']),
+  ...(missing.length ? [`Not measured in this run: ${missing.join(', ')}.`, ''] : []),
+  END,
+].join('\n');
+const text = readFileSync(readme, 'utf8');
+const a = text.indexOf(BEGIN);
+const b = text.indexOf(END);
+if (a < 0 || b < a) {
+  console.error(`bench:report: README.md has no ${BEGIN} ... ${END} section to regenerate`);
+  process.exit(1);
+}
+writeFileSync(readme, text.slice(0, a) + section + text.slice(b + END.length));
+console.log(`bench:report: ${charted.length} charts in ${path.relative(process.cwd(), page)}; README.md performance section regenerated${missing.length ? ` (missing: ${missing.join(', ')})` : ''}`);
