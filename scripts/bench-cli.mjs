@@ -42,7 +42,11 @@ const times = new Map(cases.map((c) => [c.name, []]));
 for (let i = 0; i < rounds; i++) for (const c of cases) times.get(c.name).push(once(c));
 
 const base = median(times.get('node -e 0'));
-const results = cases.map((c) => ({ name: c.name, medianMs: Number(median(times.get(c.name)).toFixed(1)), ratio: Number((median(times.get(c.name)) / base).toFixed(2)) }));
+const results = cases.map((c) => ({
+  name: c.name,
+  medianMs: Number(median(times.get(c.name)).toFixed(1)),
+  ratio: Number((median(times.get(c.name)) / base).toFixed(2)),
+}));
 console.log(`CLI start time, median of ${rounds} interleaved rounds (node ${process.version})`);
 for (const r of results) console.log(`  ${r.name.padEnd(20)} ${String(r.medianMs).padStart(8)} ms   ${r.ratio.toFixed(2)}x bare node`);
 mkdirSync(path.join(root, 'bench', 'results'), { recursive: true });

@@ -36,9 +36,10 @@ const median = (xs) => {
   const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   return s.length ? s[Math.floor(s.length / 2)] : NaN;
 };
-const loadLine = (host, date) => host
-  ? `run ${date ?? '?'}; ${host.cpus ?? '?'} CPUs; load average ${host.loadavg_start?.[0] ?? '?'} at start, ${host.loadavg_end?.[0] ?? '?'} at end`
-  : 'load not recorded';
+const loadLine = (host, date) =>
+  host
+    ? `run ${date ?? '?'}; ${host.cpus ?? '?'} CPUs; load average ${host.loadavg_start?.[0] ?? '?'} at start, ${host.loadavg_end?.[0] ?? '?'} at end`
+    : 'load not recorded';
 
 /** A figure: a title, a caption, a chart (Chart.js config) and a markdown table. */
 const figures = [];
@@ -50,7 +51,11 @@ function table(header, rows) {
 }
 
 function bar(labels, datasets, yTitle) {
-  return { type: 'bar', data: { labels, datasets }, options: { responsive: true, animation: false, scales: { y: { beginAtZero: true, title: { display: true, text: yTitle } } } } };
+  return {
+    type: 'bar',
+    data: { labels, datasets },
+    options: { responsive: true, animation: false, scales: { y: { beginAtZero: true, title: { display: true, text: yTitle } } } },
+  };
 }
 
 // ---- bench:core ----------------------------------------------------------------------------
@@ -58,7 +63,8 @@ function bar(labels, datasets, yTitle) {
 if (core) {
   const src = `bench:core, ${loadLine(core.host, core.date)}`;
   const out = core.output ?? [];
-  const cell = (proto, ports, flows, input = 'headers') => out.find((o) => o.proto === proto && o.ports === ports && o.flows === flows && (o.input ?? 'headers') === input);
+  const cell = (proto, ports, flows, input = 'headers') =>
+    out.find((o) => o.proto === proto && o.ports === ports && o.flows === flows && (o.input ?? 'headers') === input);
   const protos = ['none', 'roundrobin', 'failover', 'loadbalance', 'lacp', 'broadcast'];
   const ports = [2, 4, 8];
   const FLOWS = 10000;
@@ -68,16 +74,33 @@ if (core) {
   figures.push({
     title: `Frame selection cost, ns/frame (64-byte frames, ${FLOWS} flows, headers hashed)`,
     caption: `lk_output per protocol and port count, the classic lagg baseline (frozen header hash modulo the active ports) for the hashed protocols, and the physical floor (a loop that only reads the header words). ${src}.`,
-    chart: bar(labels, [
-      { label: 'laggkit', data: labels.map((l) => cell(l.split(' ')[0], Number(l.split(' ')[1]), FLOWS)?.ns_per_frame ?? null) },
-      { label: 'classic lagg', data: labels.map((l) => cell(l.split(' ')[0], Number(l.split(' ')[1]), FLOWS)?.classic_ns_per_frame ?? null) },
-      { label: 'physical floor', data: labels.map((l) => cell(l.split(' ')[0], Number(l.split(' ')[1]), FLOWS)?.floor_ns_per_frame ?? null) },
-    ], 'ns per frame'),
-    table: table(['protocol', 'ports', 'ns/frame', 'classic ns', 'ratio', 'floor ns', 'above floor ns'], protos.flatMap((p) => ports.map((n) => {
-      const c = cell(p, n, FLOWS);
-      const hashed = c?.classic_ns_per_frame !== undefined;
-      return [p, String(n), fmt(c?.ns_per_frame, 2), hashed ? fmt(c.classic_ns_per_frame, 2) : '-', hashed ? ratio(c.ns_per_frame, c.classic_ns_per_frame) : '-', fmt(c?.floor_ns_per_frame, 2), fmt(c ? c.ns_per_frame - c.floor_ns_per_frame : undefined, 2)];
-    }))),
+    chart: bar(
+      labels,
+      [
+        { label: 'laggkit', data: labels.map((l) => cell(l.split(' ')[0], Number(l.split(' ')[1]), FLOWS)?.ns_per_frame ?? null) },
+        { label: 'classic lagg', data: labels.map((l) => cell(l.split(' ')[0], Number(l.split(' ')[1]), FLOWS)?.classic_ns_per_frame ?? null) },
+        { label: 'physical floor', data: labels.map((l) => cell(l.split(' ')[0], Number(l.split(' ')[1]), FLOWS)?.floor_ns_per_frame ?? null) },
+      ],
+      'ns per frame',
+    ),
+    table: table(
+      ['protocol', 'ports', 'ns/frame', 'classic ns', 'ratio', 'floor ns', 'above floor ns'],
+      protos.flatMap((p) =>
+        ports.map((n) => {
+          const c = cell(p, n, FLOWS);
+          const hashed = c?.classic_ns_per_frame !== undefined;
+          return [
+            p,
+            String(n),
+            fmt(c?.ns_per_frame, 2),
+            hashed ? fmt(c.classic_ns_per_frame, 2) : '-',
+            hashed ? ratio(c.ns_per_frame, c.classic_ns_per_frame) : '-',
+            fmt(c?.floor_ns_per_frame, 2),
+            fmt(c ? c.ns_per_frame - c.floor_ns_per_frame : undefined, 2),
+          ];
+        }),
+      ),
+    ),
   });
 
   // Ratio vs classic for the hashed protocols, every flow count, headers and NIC flow id.
@@ -87,33 +110,54 @@ if (core) {
     title: 'Hashed selection, laggkit / classic lagg ns per frame (same run; lower is better)',
     caption: `loadbalance and lacp against the classic baseline, 1 to 1,000,000 flows, headers hashed or the NIC flow id used (classic then reduces the flow id modulo the ports, as lagg_lb_start does). ${src}.`,
     chart: bar(hl, [{ label: 'laggkit / classic', data: hashedRows.map((o) => o.ratio_vs_classic) }], 'ratio'),
-    table: table(['protocol', 'ports', 'input', 'median ratio', 'worst ratio'], ['loadbalance', 'lacp'].flatMap((p) => ports.flatMap((n) => ['headers', 'flowid'].map((input) => {
-      const rs = hashedRows.filter((o) => o.proto === p && o.ports === n && (o.input ?? 'headers') === input).map((o) => o.ratio_vs_classic);
-      return [p, String(n), input, fmt(median(rs), 2), fmt(rs.length ? Math.max(...rs) : undefined, 2)];
-    })))),
+    table: table(
+      ['protocol', 'ports', 'input', 'median ratio', 'worst ratio'],
+      ['loadbalance', 'lacp'].flatMap((p) =>
+        ports.flatMap((n) =>
+          ['headers', 'flowid'].map((input) => {
+            const rs = hashedRows.filter((o) => o.proto === p && o.ports === n && (o.input ?? 'headers') === input).map((o) => o.ratio_vs_classic);
+            return [p, String(n), input, fmt(median(rs), 2), fmt(rs.length ? Math.max(...rs) : undefined, 2)];
+          }),
+        ),
+      ),
+    ),
   });
 
   const dist = core.distribution ?? [];
   figures.push({
     title: 'Hash spread: max/min port share over 10,000 random flows (loadbalance; lower is better)',
     caption: `laggkit's flow buckets against the classic modulo, per hash-layer setting and port count. ${src}.`,
-    chart: bar(dist.map((d) => `${d.layers} ${d.ports}p`), [
-      { label: 'laggkit', data: dist.map((d) => d.max_min_ours) },
-      { label: 'classic lagg', data: dist.map((d) => d.max_min_classic) },
-    ], 'max/min'),
-    table: table(['layers', 'ports', 'laggkit', 'classic'], dist.map((d) => [d.layers, String(d.ports), fmt(d.max_min_ours, 3), fmt(d.max_min_classic, 3)])),
+    chart: bar(
+      dist.map((d) => `${d.layers} ${d.ports}p`),
+      [
+        { label: 'laggkit', data: dist.map((d) => d.max_min_ours) },
+        { label: 'classic lagg', data: dist.map((d) => d.max_min_classic) },
+      ],
+      'max/min',
+    ),
+    table: table(
+      ['layers', 'ports', 'laggkit', 'classic'],
+      dist.map((d) => [d.layers, String(d.ports), fmt(d.max_min_ours, 3), fmt(d.max_min_classic, 3)]),
+    ),
   });
 
   const moved = core.moved_when_one_port_leaves ?? [];
   figures.push({
-    title: 'Flows moved when one port goes down (share of all flows; ideal = that port\'s share)',
+    title: "Flows moved when one port goes down (share of all flows; ideal = that port's share)",
     caption: `loadbalance, 10,000 random flows. ${src}.`,
-    chart: bar(moved.map((m) => `${m.ports} ports`), [
-      { label: 'ideal', data: moved.map((m) => m.ideal * 100) },
-      { label: 'laggkit', data: moved.map((m) => m.ours * 100) },
-      { label: 'classic lagg', data: moved.map((m) => m.classic * 100) },
-    ], '% of flows'),
-    table: table(['ports', 'ideal', 'laggkit', 'classic'], moved.map((m) => [String(m.ports), `${fmt(m.ideal * 100)}%`, `${fmt(m.ours * 100)}%`, `${fmt(m.classic * 100)}%`])),
+    chart: bar(
+      moved.map((m) => `${m.ports} ports`),
+      [
+        { label: 'ideal', data: moved.map((m) => m.ideal * 100) },
+        { label: 'laggkit', data: moved.map((m) => m.ours * 100) },
+        { label: 'classic lagg', data: moved.map((m) => m.classic * 100) },
+      ],
+      '% of flows',
+    ),
+    table: table(
+      ['ports', 'ideal', 'laggkit', 'classic'],
+      moved.map((m) => [String(m.ports), `${fmt(m.ideal * 100)}%`, `${fmt(m.ours * 100)}%`, `${fmt(m.classic * 100)}%`]),
+    ),
   });
 }
 
@@ -133,8 +177,15 @@ if (laggd) {
   figures.push({
     title: 'laggd / Open vSwitch userspace bond: throughput and cost (ratio; above 1 = laggd higher)',
     caption: `2-port loadbalance laggd pair against an OVS balance-tcp LACP bond pair over the same veth pairs. ${src}.`,
-    chart: bar(rows.map((r) => r[0]), [{ label: 'laggd / OVS', data: rows.map((r) => (r[1] && r[2] ? r[1] / r[2] : null)) }], 'ratio'),
-    table: table(['figure', 'laggd', 'OVS', 'laggd/OVS'], rows.map((r) => [r[0], fmt(r[1], r[3]), fmt(r[2], r[3]), ratio(r[1], r[2])])),
+    chart: bar(
+      rows.map((r) => r[0]),
+      [{ label: 'laggd / OVS', data: rows.map((r) => (r[1] && r[2] ? r[1] / r[2] : null)) }],
+      'ratio',
+    ),
+    table: table(
+      ['figure', 'laggd', 'OVS', 'laggd/OVS'],
+      rows.map((r) => [r[0], fmt(r[1], r[3]), fmt(r[2], r[3]), ratio(r[1], r[2])]),
+    ),
   });
   const f = laggd.failover ?? {};
   const gaps = [
@@ -152,28 +203,53 @@ if (laggd) {
   figures.push({
     title: 'Datagrams of a 1 ms stream lost over all member failures and returns (lower is better)',
     caption: `the same runs as the silences below: a forwarder that holds frames while it switches shows a silence and loses nothing; one that sends into the dead link loses them. ${src}.`,
-    chart: bar(lost.map((g) => g[0]), [
-      { label: 'laggd', data: lost.map((g) => g[1] ?? null) },
-      { label: 'Open vSwitch', data: lost.map((g) => g[2] ?? null) },
-    ], 'datagrams'),
-    table: table(['pair', 'laggd lost', 'OVS lost'], lost.map((g) => [g[0], fmt(g[1], 0), fmt(g[2], 0)])),
+    chart: bar(
+      lost.map((g) => g[0]),
+      [
+        { label: 'laggd', data: lost.map((g) => g[1] ?? null) },
+        { label: 'Open vSwitch', data: lost.map((g) => g[2] ?? null) },
+      ],
+      'datagrams',
+    ),
+    table: table(
+      ['pair', 'laggd lost', 'OVS lost'],
+      lost.map((g) => [g[0], fmt(g[1], 0), fmt(g[2], 0)]),
+    ),
   });
   figures.push({
     title: 'Longest silence in a 1 ms stream when a member fails and returns, ms (lower is better)',
     caption: `every member failed twice; below 3 ms the stream reads 3. ${src}.`,
-    chart: bar(gaps.map((g) => g[0]), [
-      { label: 'laggd', data: gaps.map((g) => g[1] ?? null) },
-      { label: 'Open vSwitch', data: gaps.map((g) => g[2] ?? null) },
-    ], 'ms'),
-    table: table(['figure', 'laggd ms', 'OVS ms', 'laggd/OVS'], gaps.map((g) => [g[0], fmt(g[1]), fmt(g[2]), ratio(g[1], g[2])])),
+    chart: bar(
+      gaps.map((g) => g[0]),
+      [
+        { label: 'laggd', data: gaps.map((g) => g[1] ?? null) },
+        { label: 'Open vSwitch', data: gaps.map((g) => g[2] ?? null) },
+      ],
+      'ms',
+    ),
+    table: table(
+      ['figure', 'laggd ms', 'OVS ms', 'laggd/OVS'],
+      gaps.map((g) => [g[0], fmt(g[1]), fmt(g[2]), ratio(g[1], g[2])]),
+    ),
   });
   const c = laggd.convergence ?? {};
-  const conv = [['laggd ↔ laggd', c['laggd-laggd']?.median_ms], ['laggd ↔ OVS', c['laggd-ovs']?.median_ms], ['OVS ↔ OVS', c['ovs-ovs']?.median_ms]];
+  const conv = [
+    ['laggd ↔ laggd', c['laggd-laggd']?.median_ms],
+    ['laggd ↔ OVS', c['laggd-ovs']?.median_ms],
+    ['OVS ↔ OVS', c['ovs-ovs']?.median_ms],
+  ];
   figures.push({
     title: 'LACP convergence, link up to every member distributing, ms (median; lower is better)',
     caption: `fast LACP timeout on both ends; laggd ends 802.1AX's aggregate wait once every port that can join is selected (lacp_full_wait restores the whole 2 s). ${src}.`,
-    chart: bar(conv.map((x) => x[0]), [{ label: 'median ms', data: conv.map((x) => x[1] ?? null) }], 'ms'),
-    table: table(['pairing', 'median ms', 'vs OVS ↔ OVS'], conv.map((x) => [x[0], fmt(x[1], 0), ratio(x[1], c['ovs-ovs']?.median_ms)])),
+    chart: bar(
+      conv.map((x) => x[0]),
+      [{ label: 'median ms', data: conv.map((x) => x[1] ?? null) }],
+      'ms',
+    ),
+    table: table(
+      ['pairing', 'median ms', 'vs OVS ↔ OVS'],
+      conv.map((x) => [x[0], fmt(x[1], 0), ratio(x[1], c['ovs-ovs']?.median_ms)]),
+    ),
   });
   const errs = Object.entries(laggd.errors ?? {});
   if (errs.length) figures.push({ title: 'bench:laggd phases not measured', caption: src, table: errs.map(([k, v]) => `- ${k}: ${v}`).join('\n') });
@@ -185,7 +261,9 @@ if (deploy) {
   const src = `bench:deploy, median of ${deploy.runs} runs on a lab guest (${deploy.accel}), ${loadLine(deploy.host, deploy.date)}`;
   const floor = deploy.peer?.ms;
   const rows = [
-    ...Object.entries(deploy.first?.steps_ms ?? {}).filter(([n]) => n !== 'build').map(([n, ms]) => [`first deploy: ${n}`, ms]),
+    ...Object.entries(deploy.first?.steps_ms ?? {})
+      .filter(([n]) => n !== 'build')
+      .map(([n, ms]) => [`first deploy: ${n}`, ms]),
     ['first deploy, probe to persist (no build)', deploy.first?.total_ms_without_build],
     ['no-op deploy (probe + plan)', deploy.noop?.total_ms],
     ['undeploy', deploy.undeploy?.total_ms],
@@ -193,12 +271,23 @@ if (deploy) {
   figures.push({
     title: 'laggkit deploy to a lab guest, ms, against one OpenSSH login (lower is better)',
     caption: `the peer is one \`ssh host true\` to the same guest in the same run (${fmt(floor, 0)} ms); the compile is left out. ${src}.`,
-    chart: bar(rows.map((r) => r[0]), [{ label: 'ms', data: rows.map((r) => r[1] ?? null) }], 'ms'),
-    table: table(['figure', 'ms', 'x one ssh login'], rows.map((r) => [r[0], fmt(r[1], 0), ratio(r[1], floor, 1)])),
+    chart: bar(
+      rows.map((r) => r[0]),
+      [{ label: 'ms', data: rows.map((r) => r[1] ?? null) }],
+      'ms',
+    ),
+    table: table(
+      ['figure', 'ms', 'x one ssh login'],
+      rows.map((r) => [r[0], fmt(r[1], 0), ratio(r[1], floor, 1)]),
+    ),
   });
 }
 
-const missing = [core ? undefined : 'bench/results/core.json (npm run bench:core)', laggd ? undefined : 'bench/results/laggd.json (npm run bench:laggd, as root)', deploy ? undefined : 'bench/results/deploy.json (npm run bench:deploy)'].filter(Boolean);
+const missing = [
+  core ? undefined : 'bench/results/core.json (npm run bench:core)',
+  laggd ? undefined : 'bench/results/laggd.json (npm run bench:laggd, as root)',
+  deploy ? undefined : 'bench/results/deploy.json (npm run bench:deploy)',
+].filter(Boolean);
 if (!figures.length) {
   console.error(`bench:report: no results to report; missing ${missing.join(', ')}`);
   process.exit(1);
@@ -246,4 +335,6 @@ if (a < 0 || b < a) {
   process.exit(1);
 }
 writeFileSync(readme, text.slice(0, a) + section + text.slice(b + END.length));
-console.log(`bench:report: ${charted.length} charts in ${path.relative(process.cwd(), page)}; README.md performance section regenerated${missing.length ? ` (missing: ${missing.join(', ')})` : ''}`);
+console.log(
+  `bench:report: ${charted.length} charts in ${path.relative(process.cwd(), page)}; README.md performance section regenerated${missing.length ? ` (missing: ${missing.join(', ')})` : ''}`,
+);

@@ -35,9 +35,26 @@ if (want('ts')) {
     .map((f) => path.join('test', 'toolkit', f));
   const c8 = path.join(root, 'node_modules', '.bin', 'c8');
   const ava = path.join(root, 'node_modules', '.bin', 'ava');
-  const status = run(c8, ['--reports-dir', dir, '--reporter=text-summary', '--reporter=json-summary', '--reporter=html', '--all', '--src', 'src', '--include', 'src/**', '--exclude-after-remap', ava, '--timeout=10m', ...tests]);
+  const status = run(c8, [
+    '--reports-dir',
+    dir,
+    '--reporter=text-summary',
+    '--reporter=json-summary',
+    '--reporter=html',
+    '--all',
+    '--src',
+    'src',
+    '--include',
+    'src/**',
+    '--exclude-after-remap',
+    ava,
+    '--timeout=10m',
+    ...tests,
+  ]);
   const total = JSON.parse(readFileSync(path.join(dir, 'coverage-summary.json'), 'utf8')).total;
-  figures.push(`TypeScript (c8, toolkit suite${status === 0 ? '' : `, which failed: exit ${status}`}): lines ${total.lines.pct}% (${total.lines.covered}/${total.lines.total})`);
+  figures.push(
+    `TypeScript (c8, toolkit suite${status === 0 ? '' : `, which failed: exit ${status}`}): lines ${total.lines.pct}% (${total.lines.covered}/${total.lines.total})`,
+  );
 }
 
 if (want('c')) {
@@ -46,17 +63,26 @@ if (want('c')) {
   mkdirSync(dir, { recursive: true });
   const core = path.join(root, 'kmod', 'core');
   const testDir = path.join(root, 'test', 'core');
-  const srcs = /CORE_SRCS=([\s\S]*?)(?:\n\S|\n?$)/.exec(readFileSync(path.join(core, 'sources.mk'), 'utf8').replace(/\\\n/g, ' '))[1].trim().split(/\s+/).map((f) => path.join(core, f));
+  const srcs = /CORE_SRCS=([\s\S]*?)(?:\n\S|\n?$)/
+    .exec(readFileSync(path.join(core, 'sources.mk'), 'utf8').replace(/\\\n/g, ' '))[1]
+    .trim()
+    .split(/\s+/)
+    .map((f) => path.join(core, f));
   const flags = ['-std=c11', '-O0', '-g', '-fprofile-instr-generate', '-fcoverage-mapping', `-I${core}`, `-I${testDir}`];
   const bins = [];
-  for (const t of readdirSync(testDir).filter((f) => /^test_.*\.c$/.test(f)).sort()) {
+  for (const t of readdirSync(testDir)
+    .filter((f) => /^test_.*\.c$/.test(f))
+    .sort()) {
     const bin = path.join(dir, t.replace(/\.c$/, ''));
     execFileSync('clang', [...flags, path.join(testDir, t), path.join(testDir, 'harness.c'), ...srcs, '-pthread', '-o', bin], { stdio: 'inherit' });
     bins.push(bin);
   }
   let failed = 0;
-  for (const bin of bins) if (run(bin, [], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, LLVM_PROFILE_FILE: path.join(dir, '%p.profraw') } }) !== 0) failed++;
-  const raws = readdirSync(dir).filter((f) => f.endsWith('.profraw')).map((f) => path.join(dir, f));
+  for (const bin of bins)
+    if (run(bin, [], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, LLVM_PROFILE_FILE: path.join(dir, '%p.profraw') } }) !== 0) failed++;
+  const raws = readdirSync(dir)
+    .filter((f) => f.endsWith('.profraw'))
+    .map((f) => path.join(dir, f));
   execFileSync('llvm-profdata', ['merge', '-sparse', ...raws, '-o', path.join(dir, 'core.profdata')]);
   const objects = bins.flatMap((b, i) => (i === 0 ? [b] : ['-object', b]));
   const common = [`-instr-profile=${path.join(dir, 'core.profdata')}`, ...objects, ...srcs];
@@ -64,7 +90,9 @@ if (want('c')) {
   const report = JSON.parse(execFileSync('llvm-cov', ['export', '-summary-only', ...common], { maxBuffer: 64 << 20, encoding: 'utf8' }));
   const lines = report.data[0].totals.lines;
   execFileSync('llvm-cov', ['report', ...common], { stdio: 'inherit' });
-  figures.push(`C core (llvm-cov, ${bins.length} test programs${failed ? `, ${failed} failed` : ''}): lines ${lines.percent.toFixed(1)}% (${lines.covered}/${lines.count})`);
+  figures.push(
+    `C core (llvm-cov, ${bins.length} test programs${failed ? `, ${failed} failed` : ''}): lines ${lines.percent.toFixed(1)}% (${lines.covered}/${lines.count})`,
+  );
 }
 
 console.log('');

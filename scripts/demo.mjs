@@ -95,8 +95,19 @@ async function timed(label, fn) {
 }
 
 // ---- prerequisites: each one named, with the fix --------------------------------------------
-if (process.platform !== 'linux') fail(`the built-in lab runs Linux guests under QEMU on a Linux host (this is ${process.platform})`, 'On FreeBSD use the Vagrantfile or `laggkit lab up --guest freebsd --image ...`.');
-for (const [tool, pkg] of [['qemu-system-x86_64', 'qemu-system-x86'], ['busybox', 'busybox-static'], ['dropbearkey', 'dropbear-bin'], ['ssh-keygen', 'openssh-client'], ['xz', 'xz-utils'], ['make', 'make']]) {
+if (process.platform !== 'linux')
+  fail(
+    `the built-in lab runs Linux guests under QEMU on a Linux host (this is ${process.platform})`,
+    'On FreeBSD use the Vagrantfile or `laggkit lab up --guest freebsd --image ...`.',
+  );
+for (const [tool, pkg] of [
+  ['qemu-system-x86_64', 'qemu-system-x86'],
+  ['busybox', 'busybox-static'],
+  ['dropbearkey', 'dropbear-bin'],
+  ['ssh-keygen', 'openssh-client'],
+  ['xz', 'xz-utils'],
+  ['make', 'make'],
+]) {
   if (!which(tool)) fail(`'${tool}' is not installed`, `Install it: apt-get install ${pkg} (or run npm run setup as root).`);
 }
 if (!fs.existsSync(path.join(root, 'dist', 'commands', 'lab', 'up.js'))) fail('the CLI is not built (dist/ is missing)', 'Run: npm run build');
@@ -110,7 +121,14 @@ console.log(dim('building laggd and laggctl for the guests (make -C kmod/posix s
 try {
   execFileSync('make', ['-s', '-C', path.join(root, 'kmod', 'posix'), 'static'], { stdio: ['ignore', 'ignore', 'pipe'] });
 } catch (err) {
-  fail(`laggd/laggctl do not build: ${String(err.stderr ?? err.message).trim().split('\n').slice(-5).join('\n  ')}`, 'Fix the build: make -C kmod/posix static');
+  fail(
+    `laggd/laggctl do not build: ${String(err.stderr ?? err.message)
+      .trim()
+      .split('\n')
+      .slice(-5)
+      .join('\n  ')}`,
+    'Fix the build: make -C kmod/posix static',
+  );
 }
 if (!findLaggd()) fail('static laggd/laggctl were not found in kmod/posix/build/static after the build', 'Run: make -C kmod/posix static');
 
@@ -127,18 +145,32 @@ try {
   await laggkit(['lab', 'down', '--name', LAB], { quiet: true }).catch(() => {});
 
   heading('1. Two guests, back to back over two virtio and two e1000 links');
-  console.log(dim('   The Linux guests are built from this machine\'s Debian kernel, busybox, dropbear and laggd.'));
+  console.log(dim("   The Linux guests are built from this machine's Debian kernel, busybox, dropbear and laggd."));
   labStarted = true;
   await timed('lab up (both guests answering SSH)', () => laggkit(['lab', 'up', '--name', LAB, '--nics', 'virtio,virtio,e1000,e1000']));
   const status = JSON.parse(await laggkit(['lab', 'status', '--name', LAB, '--json'], { quiet: true })).result;
   for (const v of status.vms) timings.push([`guest ${v.name} boot-to-SSH (${status.accel})`, v.bootToSshMs]);
 
   heading('2. laggkit deploy to both guests: build, install, guard, configure, verify, confirm, persist');
-  console.log(dim('   The lab\'s ssh_config reaches the guests with their host keys verified, as ssh -F would.'));
+  console.log(dim("   The lab's ssh_config reaches the guests with their host keys verified, as ssh -F would."));
   const sshConfig = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'laggkit-demo-')), 'lab.ssh_config');
   fs.writeFileSync(sshConfig, await laggkit(['lab', 'ssh-config', '--name', LAB], { quiet: true }));
   console.log(`${dim('$')} laggkit lab ssh-config --name ${LAB} > ${sshConfig}`);
-  const deployArgs = (vm, n) => ['deploy', '--ssh-config', sshConfig, '--host', vm, '--laggproto', 'lacp', ...PORTS.flatMap((p) => ['--laggport', p]), '--lacp-fast-timeout', '--opt', 'lacp_multi_speed=1', '--inet', `10.77.0.${n}/24`];
+  const deployArgs = (vm, n) => [
+    'deploy',
+    '--ssh-config',
+    sshConfig,
+    '--host',
+    vm,
+    '--laggproto',
+    'lacp',
+    ...PORTS.flatMap((p) => ['--laggport', p]),
+    '--lacp-fast-timeout',
+    '--opt',
+    'lacp_multi_speed=1',
+    '--inet',
+    `10.77.0.${n}/24`,
+  ];
   console.log(dim('   lacp_multi_speed: virtio runs at 10G and e1000 at 1G; without it LACP aggregates only one speed.'));
   console.log(dim('   LACP needs its partner, so both guests are deployed at the same time.'));
   await timed('deploy to both guests (probe to persist)', () => Promise.all([laggkit(deployArgs('A', 1)), laggkit(deployArgs('B', 2))]));
@@ -154,10 +186,14 @@ try {
   const stream = inGuest('A', 'ping -q -i 0.01 -c 600 -W 1 10.77.0.2', { show: false });
   await new Promise((r) => setTimeout(r, 1500));
   await laggkit(['lab', 'link', 'A', 'em0', 'down', '--name', LAB]);
-  const gone = await waitFor('em0 to leave the aggregate', async () => {
-    const ps = await lagPorts('A');
-    return !distributing(ps.find((p) => p.name === 'em0')) && ps.filter(distributing).length === 3;
-  }, 30_000);
+  const gone = await waitFor(
+    'em0 to leave the aggregate',
+    async () => {
+      const ps = await lagPorts('A');
+      return !distributing(ps.find((p) => p.name === 'em0')) && ps.filter(distributing).length === 3;
+    },
+    30_000,
+  );
   timings.push(['em0 out of the aggregate after the cable pull', gone]);
   const sent = (await stream).stdout;
   const m = /(\d+) packets transmitted, (\d+) (?:packets )?received/.exec(sent);
@@ -170,14 +206,20 @@ try {
 
   heading('5. Plug it back; laggkit status; deploy again (nothing to do)');
   await laggkit(['lab', 'link', 'A', 'em0', 'up', '--name', LAB]);
-  const back = await waitFor('em0 back in the aggregate on both sides', async () => (await lagPorts('A')).filter(distributing).length === 4 && (await lagPorts('B')).filter(distributing).length === 4, 60_000);
+  const back = await waitFor(
+    'em0 back in the aggregate on both sides',
+    async () => (await lagPorts('A')).filter(distributing).length === 4 && (await lagPorts('B')).filter(distributing).length === 4,
+    60_000,
+  );
   timings.push(['em0 back in the aggregate after the cable returns', back]);
   console.log(green(`   em0 is back after ${secs(back)}`));
   await laggkit(['status', '--ssh-config', sshConfig, '--host', 'A']);
   await timed('second deploy to A (no change)', () => laggkit(deployArgs('A', 1)));
 
   heading('6. laggkit undeploy on both guests');
-  await timed('undeploy both guests', () => Promise.all([laggkit(['undeploy', '--ssh-config', sshConfig, '--host', 'A']), laggkit(['undeploy', '--ssh-config', sshConfig, '--host', 'B'])]));
+  await timed('undeploy both guests', () =>
+    Promise.all([laggkit(['undeploy', '--ssh-config', sshConfig, '--host', 'A']), laggkit(['undeploy', '--ssh-config', sshConfig, '--host', 'B'])]),
+  );
   await inGuest('A', 'pidof laggd || echo "laggd: not running"; ls /etc/laggd.conf 2>&1; ip -4 addr show dev em0 | grep inet');
 
   heading('7. laggkit lab down');

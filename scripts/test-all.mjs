@@ -33,18 +33,13 @@ function testFiles(dir) {
 const avaStep = (dir) => ({ title: `ava ${dir}`, cmd: ava, args: ['--tap', ...testFiles(dir)], needsFiles: testFiles(dir).length });
 
 const SUITES = {
-  core: [
-    { title: 'kmod/core unit tests (ASan+UBSan), fuzz campaign', cmd: 'make', args: ['-s', '-C', 'kmod/core', 'test'] },
-  ],
+  core: [{ title: 'kmod/core unit tests (ASan+UBSan), fuzz campaign', cmd: 'make', args: ['-s', '-C', 'kmod/core', 'test'] }],
   toolkit: [
     { title: 'TypeScript strict type check (src and test)', cmd: tsc, args: ['-p', 'tsconfig.test.json'] },
     { title: 'house style: Biome (TypeScript lint + format), clang-format (C), check mode', cmd: 'node', args: ['scripts/lint.mjs'] },
     avaStep('test/toolkit'),
   ],
-  laggd: [
-    { title: 'kmod/posix build (laggd, laggctl)', cmd: 'make', args: ['-s', '-C', 'kmod/posix'] },
-    avaStep('test/laggd'),
-  ],
+  laggd: [{ title: 'kmod/posix build (laggd, laggctl)', cmd: 'make', args: ['-s', '-C', 'kmod/posix'] }, avaStep('test/laggd')],
   lab: [avaStep('test/lab')],
   // NetBSD kernel module: its ioctl translation runs here against the real core; the module
   // itself is compiled with NetBSD 10's kernel flags when a NetBSD source tree is present.
@@ -89,7 +84,11 @@ function run(step) {
 }
 
 const wanted = process.argv.slice(2);
-for (const w of wanted) if (!(w in SUITES)) { console.error(`unknown suite '${w}'; known: ${Object.keys(SUITES).join(', ')}`); process.exit(2); }
+for (const w of wanted)
+  if (!(w in SUITES)) {
+    console.error(`unknown suite '${w}'; known: ${Object.keys(SUITES).join(', ')}`);
+    process.exit(2);
+  }
 const names = wanted.length ? wanted : Object.keys(SUITES);
 
 let passed = 0;

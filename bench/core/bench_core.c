@@ -33,14 +33,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#define FRAME_LEN   64u
-#define MAX_FLOWS   1000000u
-#define ITERS       500000u     /* frames per timed run; ROUNDS runs per function and cell */
-#define DIST_FLOWS  10000u
-#define GBPS        1000000000ull
+#define FRAME_LEN  64u
+#define MAX_FLOWS  1000000u
+#define ITERS      500000u /* frames per timed run; ROUNDS runs per function and cell */
+#define DIST_FLOWS 10000u
+#define GBPS       1000000000ull
 
-static uint8_t *frames;          /* MAX_FLOWS frames of FRAME_LEN bytes */
-static uint8_t *rand_frames;     /* DIST_FLOWS frames with every header field random */
+static uint8_t *frames;      /* MAX_FLOWS frames of FRAME_LEN bytes */
+static uint8_t *rand_frames; /* DIST_FLOWS frames with every header field random */
 
 /*
  * The thread's CPU time, not the wall clock: on a shared machine a run is often descheduled
@@ -263,8 +263,7 @@ typedef uint32_t (*out_fn)(struct lk_softc *, const struct lk_frame *);
 
 static volatile uint32_t sink;
 
-static double
-time_once(struct th_host *a, out_fn fn, uint32_t nflows, int flowid);
+static double time_once(struct th_host *a, out_fn fn, uint32_t nflows, int flowid);
 
 /*
  * ROUNDS rounds of one run of each function of a cell, back to back (floor, ours, classic,
@@ -283,8 +282,7 @@ cmp_double(const void *a, const void *b)
 }
 
 static double
-time_cell(struct th_host *a, out_fn const *fns, double *best, int nfns, uint32_t nflows,
-    int flowid)
+time_cell(struct th_host *a, out_fn const *fns, double *best, int nfns, uint32_t nflows, int flowid)
 {
 	double ratios[ROUNDS];
 
@@ -392,8 +390,8 @@ static const uint32_t port_counts[] = { 2, 4, 8 };
 static void
 bench_output(FILE *js)
 {
-	static const enum lk_proto protos[] = { LK_PROTO_NONE, LK_PROTO_ROUNDROBIN,
-		LK_PROTO_FAILOVER, LK_PROTO_LOADBALANCE, LK_PROTO_LACP, LK_PROTO_BROADCAST };
+	static const enum lk_proto protos[] = { LK_PROTO_NONE, LK_PROTO_ROUNDROBIN, LK_PROTO_FAILOVER,
+		LK_PROTO_LOADBALANCE, LK_PROTO_LACP, LK_PROTO_BROADCAST };
 	static const uint32_t flow_counts[] = { 1, 100, 10000, 1000000 };
 	int first = 1;
 	/* for the summary: worst ratio vs classic per input, and roundrobin/failover per cell */
@@ -401,49 +399,55 @@ bench_output(FILE *js)
 
 	fprintf(js, "  \"output\": [\n");
 	printf("lk_output, %u-byte frames, best of %d interleaved runs of %u frames per cell; input: "
-	    "headers hashed, or the NIC flow id\n", FRAME_LEN, ROUNDS, ITERS);
+	       "headers hashed, or the NIC flow id\n",
+	    FRAME_LEN, ROUNDS, ITERS);
 	printf("ratio: median over the rounds of laggkit/classic in the same round\n");
-	printf("%-12s %5s %8s %7s %6s %12s %9s %11s %7s %9s %9s\n", "protocol", "ports", "flows",
-	    "input", "active", "frames/s", "ns/frame", "classic ns", "ratio", "floor ns",
-	    "- floor");
+	printf("%-12s %5s %8s %7s %6s %12s %9s %11s %7s %9s %9s\n", "protocol", "ports", "flows", "input",
+	    "active", "frames/s", "ns/frame", "classic ns", "ratio", "floor ns", "- floor");
 	for (size_t pi = 0; pi < sizeof(protos) / sizeof(protos[0]); pi++)
 		for (size_t ni = 0; ni < 3; ni++) {
 			struct th_host *a = setup(protos[pi], port_counts[ni]);
 			uint32_t act = nactive(a);
 			int hashed = protos[pi] == LK_PROTO_LOADBALANCE || protos[pi] == LK_PROTO_LACP;
 			for (int fid = 0; fid <= hashed; fid++)
-			for (size_t fi = 0; fi < 4; fi++) {
-				static out_fn const fns[] = { floor_output, lk_output, classic_output };
-				double best[3];
+				for (size_t fi = 0; fi < 4; fi++) {
+					static out_fn const fns[] = { floor_output, lk_output,
+						classic_output };
+					double best[3];
 
-				double ratio = time_cell(a, fns, best, hashed ? 3 : 2, flow_counts[fi], fid);
-				double fl = best[0], ns = best[1], cns = hashed ? best[2] : 0;
+					double ratio =
+					    time_cell(a, fns, best, hashed ? 3 : 2, flow_counts[fi], fid);
+					double fl = best[0], ns = best[1], cns = hashed ? best[2] : 0;
 
-				if (hashed && ratio > worst[fid])
-					worst[fid] = ratio;
-				if (protos[pi] == LK_PROTO_ROUNDROBIN)
-					rr_ns[ni][fi] = ns;
-				if (protos[pi] == LK_PROTO_FAILOVER)
-					fo_ns[ni][fi] = ns;
-				const char *input = fid ? "flowid" : "headers";
-				printf("%-12s %5u %8u %7s %6u %12.0f %9.2f", lk_proto_name(protos[pi]),
-				    port_counts[ni], flow_counts[fi], input, act, 1e9 / ns, ns);
-				if (hashed)
-					printf(" %11.2f %7.2f", cns, ratio);
-				else
-					printf(" %11s %7s", "-", "-");
-				printf(" %9.2f %9.2f\n", fl, ns - fl);
-				fprintf(js, "%s    {\"proto\": \"%s\", \"ports\": %u, \"flows\": %u, "
-				    "\"input\": \"%s\", \"active\": %u, \"fps\": %.0f, "
-				    "\"ns_per_frame\": %.3f, \"floor_ns_per_frame\": %.3f",
-				    first ? "" : ",\n", lk_proto_name(protos[pi]), port_counts[ni],
-				    flow_counts[fi], input, act, 1e9 / ns, ns, fl);
-				if (hashed)
-					fprintf(js, ", \"classic_ns_per_frame\": %.3f, "
-					    "\"ratio_vs_classic\": %.3f", cns, ratio);
-				fprintf(js, "}");
-				first = 0;
-			}
+					if (hashed && ratio > worst[fid])
+						worst[fid] = ratio;
+					if (protos[pi] == LK_PROTO_ROUNDROBIN)
+						rr_ns[ni][fi] = ns;
+					if (protos[pi] == LK_PROTO_FAILOVER)
+						fo_ns[ni][fi] = ns;
+					const char *input = fid ? "flowid" : "headers";
+					printf("%-12s %5u %8u %7s %6u %12.0f %9.2f",
+					    lk_proto_name(protos[pi]), port_counts[ni], flow_counts[fi],
+					    input, act, 1e9 / ns, ns);
+					if (hashed)
+						printf(" %11.2f %7.2f", cns, ratio);
+					else
+						printf(" %11s %7s", "-", "-");
+					printf(" %9.2f %9.2f\n", fl, ns - fl);
+					fprintf(js,
+					    "%s    {\"proto\": \"%s\", \"ports\": %u, \"flows\": %u, "
+					    "\"input\": \"%s\", \"active\": %u, \"fps\": %.0f, "
+					    "\"ns_per_frame\": %.3f, \"floor_ns_per_frame\": %.3f",
+					    first ? "" : ",\n", lk_proto_name(protos[pi]), port_counts[ni],
+					    flow_counts[fi], input, act, 1e9 / ns, ns, fl);
+					if (hashed)
+						fprintf(js,
+						    ", \"classic_ns_per_frame\": %.3f, "
+						    "\"ratio_vs_classic\": %.3f",
+						    cns, ratio);
+					fprintf(js, "}");
+					first = 0;
+				}
 		}
 	fprintf(js, "\n  ],\n");
 	{
@@ -454,10 +458,13 @@ bench_output(FILE *js)
 				if (rr_ns[ni][fi] / fo_ns[ni][fi] > rr_worst)
 					rr_worst = rr_ns[ni][fi] / fo_ns[ni][fi];
 		printf("\nworst laggkit/classic ratio, loadbalance and lacp: %.2f headers hashed, "
-		    "%.2f NIC flow id; worst roundrobin/failover: %.2f\n", worst[0], worst[1], rr_worst);
-		fprintf(js, "  \"summary\": {\"worst_ratio_vs_classic_headers\": %.3f, "
+		       "%.2f NIC flow id; worst roundrobin/failover: %.2f\n",
+		    worst[0], worst[1], rr_worst);
+		fprintf(js,
+		    "  \"summary\": {\"worst_ratio_vs_classic_headers\": %.3f, "
 		    "\"worst_ratio_vs_classic_flowid\": %.3f, \"worst_roundrobin_over_failover\": "
-		    "%.3f},\n", worst[0], worst[1], rr_worst);
+		    "%.3f},\n",
+		    worst[0], worst[1], rr_worst);
 	}
 }
 
@@ -465,15 +472,20 @@ bench_output(FILE *js)
 static void
 bench_distribution(FILE *js)
 {
-	static const struct { const char *name; uint32_t layers; } layer_sets[] = {
-		{ "l2", LK_HASH_L2 }, { "l3", LK_HASH_L3 }, { "l4", LK_HASH_L4 },
-		{ "l3,l4", LK_HASH_L3 | LK_HASH_L4 }, { "l2,l3,l4", 7 },
+	static const struct {
+		const char *name;
+		uint32_t layers;
+	} layer_sets[] = {
+		{ "l2", LK_HASH_L2 },
+		{ "l3", LK_HASH_L3 },
+		{ "l4", LK_HASH_L4 },
+		{ "l3,l4", LK_HASH_L3 | LK_HASH_L4 },
+		{ "l2,l3,l4", 7 },
 	};
 	int first = 1;
 
 	fprintf(js, "  \"distribution\": [\n");
-	printf("\nhash distribution: max/min port share over %u random flows (loadbalance)\n",
-	    DIST_FLOWS);
+	printf("\nhash distribution: max/min port share over %u random flows (loadbalance)\n", DIST_FLOWS);
 	printf("%-10s %5s %10s %10s\n", "layers", "ports", "ours", "classic");
 	for (size_t li = 0; li < sizeof(layer_sets) / sizeof(layer_sets[0]); li++)
 		for (size_t ni = 0; ni < 3; ni++) {
@@ -481,11 +493,12 @@ bench_distribution(FILE *js)
 			lk_set_opt(a->sc, LK_OPT_HASH_LAYERS, layer_sets[li].layers);
 			double ours = spread(a, lk_output, port_counts[ni]);
 			double classic = spread(a, classic_output, port_counts[ni]);
-			printf("%-10s %5u %10.3f %10.3f\n", layer_sets[li].name, port_counts[ni],
-			    ours, classic);
-			fprintf(js, "%s    {\"layers\": \"%s\", \"ports\": %u, "
-			    "\"max_min_ours\": %.4f, \"max_min_classic\": %.4f}", first ? "" : ",\n",
-			    layer_sets[li].name, port_counts[ni], ours, classic);
+			printf(
+			    "%-10s %5u %10.3f %10.3f\n", layer_sets[li].name, port_counts[ni], ours, classic);
+			fprintf(js,
+			    "%s    {\"layers\": \"%s\", \"ports\": %u, "
+			    "\"max_min_ours\": %.4f, \"max_min_classic\": %.4f}",
+			    first ? "" : ",\n", layer_sets[li].name, port_counts[ni], ours, classic);
 			first = 0;
 		}
 	fprintf(js, "\n  ],\n");
@@ -498,16 +511,17 @@ bench_movement(FILE *js)
 	int first = 1;
 
 	fprintf(js, "  \"moved_when_one_port_leaves\": [\n");
-	printf("\nflows moved when one port goes down (loadbalance, %u random flows)\n",
-	    DIST_FLOWS);
+	printf("\nflows moved when one port goes down (loadbalance, %u random flows)\n", DIST_FLOWS);
 	printf("%5s %10s %10s %10s\n", "ports", "ideal", "ours", "classic");
 	for (size_t ni = 0; ni < 3; ni++) {
 		uint32_t n = port_counts[ni];
 		double ours = moved_share(LK_PROTO_LOADBALANCE, n, lk_output, 0);
 		double classic = moved_share(LK_PROTO_LOADBALANCE, n, classic_output, 0);
 		printf("%5u %9.1f%% %9.1f%% %9.1f%%\n", n, 100.0 / n, ours * 100, classic * 100);
-		fprintf(js, "%s    {\"ports\": %u, \"ideal\": %.4f, \"ours\": %.4f, "
-		    "\"classic\": %.4f}", first ? "" : ",\n", n, 1.0 / n, ours, classic);
+		fprintf(js,
+		    "%s    {\"ports\": %u, \"ideal\": %.4f, \"ours\": %.4f, "
+		    "\"classic\": %.4f}",
+		    first ? "" : ",\n", n, 1.0 / n, ours, classic);
 		first = 0;
 	}
 	fprintf(js, "\n  ]");
@@ -536,17 +550,21 @@ main(int argc, char **argv)
 	loadavg(la0);
 	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
 	build_frames();
-	fprintf(js, "{\n  \"date\": \"%s\",\n  \"frame_bytes\": %u,\n  \"frames_per_run\": %u,\n"
-	    "  \"runs_per_cell\": %d,\n", date, FRAME_LEN, ITERS, ROUNDS);
+	fprintf(js,
+	    "{\n  \"date\": \"%s\",\n  \"frame_bytes\": %u,\n  \"frames_per_run\": %u,\n"
+	    "  \"runs_per_cell\": %d,\n",
+	    date, FRAME_LEN, ITERS, ROUNDS);
 	bench_output(js);
 	bench_distribution(js);
 	bench_movement(js);
 	loadavg(la1);
-	fprintf(js, ",\n  \"host\": {\"cpus\": %ld, \"loadavg_start\": [%.2f, %.2f, %.2f], "
-	    "\"loadavg_end\": [%.2f, %.2f, %.2f]}\n}\n", sysconf(_SC_NPROCESSORS_ONLN),
-	    la0[0], la0[1], la0[2], la1[0], la1[1], la1[2]);
+	fprintf(js,
+	    ",\n  \"host\": {\"cpus\": %ld, \"loadavg_start\": [%.2f, %.2f, %.2f], "
+	    "\"loadavg_end\": [%.2f, %.2f, %.2f]}\n}\n",
+	    sysconf(_SC_NPROCESSORS_ONLN), la0[0], la0[1], la0[2], la1[0], la1[1], la1[2]);
 	printf("\nload average at start %.2f, at end %.2f (other work on the machine skews every "
-	    "figure; the ratios are same-run)\n", la0[0], la1[0]);
+	       "figure; the ratios are same-run)\n",
+	    la0[0], la1[0]);
 	fclose(js);
 	th_reset();
 	printf("\nwrote %s\n", out);

@@ -24,8 +24,17 @@ import { labSshConfig } from '../../src/lab/ssh-config.js';
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const LAB = 'bench-deploy';
 
-interface Step { step: string; ok: boolean; ms: number; detail: string }
-interface Run { code: number; ms: number; steps: Step[] }
+interface Step {
+  step: string;
+  ok: boolean;
+  ms: number;
+  detail: string;
+}
+interface Run {
+  code: number;
+  ms: number;
+  steps: Step[];
+}
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -71,7 +80,21 @@ async function main(): Promise<number> {
     const sshConfig = path.join(labDir, 'ssh_config');
     writeFileSync(sshConfig, labSshConfig(lab));
     const ports = (lab.vms[0]?.nics ?? []).map((n) => n.name);
-    const deployArgs = ['deploy', '--ssh-config', sshConfig, '--host', 'A', '--build', 'local', '--laggproto', 'lacp', ...ports.flatMap((p) => ['--laggport', p]), '--inet', '10.88.0.1/24', '--yes'];
+    const deployArgs = [
+      'deploy',
+      '--ssh-config',
+      sshConfig,
+      '--host',
+      'A',
+      '--build',
+      'local',
+      '--laggproto',
+      'lacp',
+      ...ports.flatMap((p) => ['--laggport', p]),
+      '--inet',
+      '10.88.0.1/24',
+      '--yes',
+    ];
 
     const sshFloor: number[] = [];
     for (let i = 0; i < RUNS; i++) {

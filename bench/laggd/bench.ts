@@ -22,7 +22,18 @@ import path from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { createTopology, repoRoot, type Topology } from '../../test/laggd/support/netns.js';
 import { waitPing } from '../../test/laggd/support/traffic.js';
-import { buildBlaster, convergence, failoverGap, rssKiB, tcpThroughput, throughputMedian, waitDistributing, type GapResult, type TcpThroughput, type Throughput } from './measure.js';
+import {
+  buildBlaster,
+  convergence,
+  failoverGap,
+  rssKiB,
+  tcpThroughput,
+  throughputMedian,
+  waitDistributing,
+  type GapResult,
+  type TcpThroughput,
+  type Throughput,
+} from './measure.js';
 import { ADDR_A, ADDR_B, laggdSide, makePair, ovsSide, type Pair } from './peers.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
@@ -30,10 +41,12 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const FAILOVER_ROUNDS = Number(process.env.BENCH_FAILOVER_ROUNDS ?? 2);
 const FLOWS = 64;
 const CONVERGENCE_RUNS = Number(process.env.BENCH_CONVERGENCE_RUNS ?? 3);
-const PAYLOAD_64 = 18;    // 14 Ethernet + 20 IPv4 + 8 UDP + 18 = 60 bytes, 64 on a wire with FCS
+const PAYLOAD_64 = 18; // 14 Ethernet + 20 IPv4 + 8 UDP + 18 = 60 bytes, 64 on a wire with FCS
 const PAYLOAD_1500 = 1472; // a 1500-byte IP packet
 /** BENCH_PHASES=name,name runs only those phases (names as printed), for investigating one. */
-const ONLY = process.env.BENCH_PHASES?.split(',').map((s) => s.trim()).filter(Boolean);
+const ONLY = process.env.BENCH_PHASES?.split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
 
 interface Results {
   date: string;
@@ -124,14 +137,34 @@ function table(): string {
   const fab = results.failover['ovs active-backup'];
   const fs = results.failover['laggd failover -rx-all'];
   rows.push(['failover gap ms (lacp | OVS balance-tcp)', fmt(fl?.max_gap_ms, 1), fmt(fo?.max_gap_ms, 1), ratio(fl?.max_gap_ms, fo?.max_gap_ms)]);
-  rows.push(['failover gap ms (laggproto failover | OVS active-backup)', fmt(ff?.max_gap_ms, 1), fmt(fab?.max_gap_ms, 1), ratio(ff?.max_gap_ms, fab?.max_gap_ms)]);
-  rows.push(['failover gap ms (failover -rx-all | OVS active-backup)', fmt(fs?.max_gap_ms, 1), fmt(fab?.max_gap_ms, 1), ratio(fs?.max_gap_ms, fab?.max_gap_ms)]);
+  rows.push([
+    'failover gap ms (laggproto failover | OVS active-backup)',
+    fmt(ff?.max_gap_ms, 1),
+    fmt(fab?.max_gap_ms, 1),
+    ratio(ff?.max_gap_ms, fab?.max_gap_ms),
+  ]);
+  rows.push([
+    'failover gap ms (failover -rx-all | OVS active-backup)',
+    fmt(fs?.max_gap_ms, 1),
+    fmt(fab?.max_gap_ms, 1),
+    ratio(fs?.max_gap_ms, fab?.max_gap_ms),
+  ]);
   // Silence and loss differ: a forwarder that holds frames while it switches (laggd's TAP
   // queue) shows a gap and loses nothing; one that sends into the dead link loses frames.
   rows.push(['datagrams lost in failovers (laggproto failover | OVS active-backup)', fmt(ff?.lost), fmt(fab?.lost), ratio(ff?.lost, fab?.lost)]);
   rows.push(['datagrams lost in failovers (lacp | OVS balance-tcp)', fmt(fl?.lost), fmt(fo?.lost), ratio(fl?.lost, fo?.lost)]);
-  rows.push(['failback gap ms (lacp | OVS balance-tcp)', fmt(fl?.max_failback_gap_ms, 1), fmt(fo?.max_failback_gap_ms, 1), ratio(fl?.max_failback_gap_ms, fo?.max_failback_gap_ms)]);
-  rows.push(['failback gap ms (failover preempt | OVS active-backup)', fmt(ff?.max_failback_gap_ms, 1), fmt(fab?.max_failback_gap_ms, 1), ratio(ff?.max_failback_gap_ms, fab?.max_failback_gap_ms)]);
+  rows.push([
+    'failback gap ms (lacp | OVS balance-tcp)',
+    fmt(fl?.max_failback_gap_ms, 1),
+    fmt(fo?.max_failback_gap_ms, 1),
+    ratio(fl?.max_failback_gap_ms, fo?.max_failback_gap_ms),
+  ]);
+  rows.push([
+    'failback gap ms (failover preempt | OVS active-backup)',
+    fmt(ff?.max_failback_gap_ms, 1),
+    fmt(fab?.max_failback_gap_ms, 1),
+    ratio(ff?.max_failback_gap_ms, fab?.max_failback_gap_ms),
+  ]);
   const cll = results.convergence['laggd-laggd'];
   const clo = results.convergence['laggd-ovs'];
   const coo = results.convergence['ovs-ovs'];
@@ -145,8 +178,10 @@ async function main(): Promise<number> {
   const blaster = buildBlaster();
   teardowns.push(() => rmSync(path.dirname(blaster), { recursive: true, force: true }));
   const topo: Topology = await createTopology(fakeT, { links: 2, tag: 'lkbn' });
-  const laggd = (proto: string, extra: string[] = []) => async () => makePair(`laggd ${proto}`,
-    await laggdSide(topo, topo.a, proto, ADDR_A, extra), await laggdSide(topo, topo.b, proto, ADDR_B, extra));
+  const laggd =
+    (proto: string, extra: string[] = []) =>
+    async () =>
+      makePair(`laggd ${proto}`, await laggdSide(topo, topo.a, proto, ADDR_A, extra), await laggdSide(topo, topo.b, proto, ADDR_B, extra));
   const ovsPair = async () => makePair('ovs', await ovsSide(topo, topo.a, ADDR_A), await ovsSide(topo, topo.b, ADDR_B));
   const lacpFast = ['lacp_fast_timeout'];
 
@@ -160,10 +195,13 @@ async function main(): Promise<number> {
     results.convergence['laggd-laggd'] = await convergence(p, topo, CONVERGENCE_RUNS);
     results.failover['laggd lacp'] = await failoverGap(p, topo, blaster, FAILOVER_ROUNDS);
   });
-  await phase('ovs active-backup', async () => makePair('ovs active-backup', await ovsSide(topo, topo.a, ADDR_A, true), await ovsSide(topo, topo.b, ADDR_B, true)),
+  await phase(
+    'ovs active-backup',
+    async () => makePair('ovs active-backup', await ovsSide(topo, topo.a, ADDR_A, true), await ovsSide(topo, topo.b, ADDR_B, true)),
     async (p) => {
       results.failover['ovs active-backup'] = await failoverGap(p, topo, blaster, FAILOVER_ROUNDS);
-    });
+    },
+  );
   await phase('laggd failover', laggd('failover'), async (p) => {
     results.failover['laggd failover'] = await failoverGap(p, topo, blaster, FAILOVER_ROUNDS);
   });
@@ -172,17 +210,22 @@ async function main(): Promise<number> {
   await phase('laggd failover -rx-all', laggd('failover', ['laggfailover', '-rx-all']), async (p) => {
     results.failover['laggd failover -rx-all'] = await failoverGap(p, topo, blaster, FAILOVER_ROUNDS);
   });
-  await phase('laggd-ovs', async () => makePair('laggd-ovs', await laggdSide(topo, topo.a, 'lacp', ADDR_A, lacpFast), await ovsSide(topo, topo.b, ADDR_B)),
+  await phase(
+    'laggd-ovs',
+    async () => makePair('laggd-ovs', await laggdSide(topo, topo.a, 'lacp', ADDR_A, lacpFast), await ovsSide(topo, topo.b, ADDR_B)),
     async (p) => {
       results.convergence['laggd-ovs'] = await convergence(p, topo, CONVERGENCE_RUNS);
-    });
+    },
+  );
 
   results.host.loadavg_end = os.loadavg().map((l) => Number(l.toFixed(2)));
   const out = path.join(repoRoot, 'bench', 'results', 'laggd.json');
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
-  process.stdout.write(`${table()}\n\nhost: ${results.host.cpus} CPUs, Linux ${results.host.kernel}; throughput: median of ${RUNS} runs of ${SECONDS} s, ${FLOWS} UDP flows; worst of ${FAILOVER_ROUNDS} failures per member; gaps below 3 ms read as 3\n` +
-    `load average at start ${results.host.loadavg_start[0]}, at end ${results.host.loadavg_end[0]} (other work on the machine skews every figure)\n`);
+  process.stdout.write(
+    `${table()}\n\nhost: ${results.host.cpus} CPUs, Linux ${results.host.kernel}; throughput: median of ${RUNS} runs of ${SECONDS} s, ${FLOWS} UDP flows; worst of ${FAILOVER_ROUNDS} failures per member; gaps below 3 ms read as 3\n` +
+      `load average at start ${results.host.loadavg_start[0]}, at end ${results.host.loadavg_end[0]} (other work on the machine skews every figure)\n`,
+  );
   for (const [k, v] of Object.entries(results.errors)) process.stdout.write(`not measured: ${k}: ${v}\n`);
   process.stdout.write(`written: ${path.relative(process.cwd(), out)}\n`);
   return Object.keys(results.errors).length ? 1 : 0;

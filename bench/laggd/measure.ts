@@ -108,8 +108,9 @@ export async function throughput(pair: Pair, blaster: string, payload: number, s
   const [pidA, pidB] = [await pair.a.pid(), await pair.b.pid()];
   const cpu0 = [cpuSeconds(pidA), cpuSeconds(pidB)];
   const t0 = Date.now();
-  const sent = JSON.parse(await pair.a.host.execOk([...NICE, blaster, 'send', ADDR_B, port, String(payload), String(seconds), String(flows)],
-    { timeoutMs: (seconds + 10) * 1000 })) as { sent: number; seconds: number };
+  const sent = JSON.parse(
+    await pair.a.host.execOk([...NICE, blaster, 'send', ADDR_B, port, String(payload), String(seconds), String(flows)], { timeoutMs: (seconds + 10) * 1000 }),
+  ) as { sent: number; seconds: number };
   const wall = (Date.now() - t0) / 1000;
   const cpu1 = [cpuSeconds(pidA), cpuSeconds(pidB)];
   const got = await rx.done;
@@ -150,8 +151,9 @@ export async function tcpThroughput(pair: Pair, seconds: number, streams = 4): P
     await sleep(100);
     const cpu0 = [cpuSeconds(pidA), cpuSeconds(pidB)];
     const t0 = Date.now();
-    const r = await pair.a.host.exec([...NICE, 'iperf3', '-c', ADDR_B, '-p', port, '-t', String(seconds), '-P', String(streams), '-J'],
-      { timeoutMs: (seconds + 20) * 1000 });
+    const r = await pair.a.host.exec([...NICE, 'iperf3', '-c', ADDR_B, '-p', port, '-t', String(seconds), '-P', String(streams), '-J'], {
+      timeoutMs: (seconds + 20) * 1000,
+    });
     if (r.code !== 0) continue; // the server was not listening yet
     const wall = (Date.now() - t0) / 1000;
     const cpu1 = [cpuSeconds(pidA), cpuSeconds(pidB)];
@@ -232,25 +234,25 @@ export interface GapResult {
  */
 export async function failoverGap(pair: Pair, topo: Topology, blaster: string, rounds: number): Promise<GapResult> {
   const per: GapResult['per_link'] = [];
-  for (let round = 0; round < rounds; round++) for (const l of topo.links) {
-    const port = String(7400 + (portSeq++ % 200));
-    const total = 4;
-    const rx = await listener(pair.b.host.spawn([blaster, 'gaps', port, String(total + 1)]));
-    const tx = pair.a.host.exec([blaster, 'tick', ADDR_B, port, '1000', String(total)], { timeoutMs: 20_000 });
-    await sleep(1000);
-    const tDown = (Date.now() - rx.readyAt) / 1000;
-    await topo.a.setLink(l.a.ifname, 'down');
-    await sleep(1500);
-    const tUp = (Date.now() - rx.readyAt) / 1000;
-    await topo.a.setLink(l.a.ifname, 'up');
-    await tx;
-    const got = (await rx.done) as unknown as { gaps: Array<[number, number]>; lost: number };
-    // The receiver's clock starts a little before readyAt: allow 50 ms of slack either way.
-    const within = (from: number, to: number) =>
-      Math.max(3, ...got.gaps.filter(([at]) => at >= from - 0.05 && at < to - 0.05).map(([, ms]) => ms));
-    per.push({ link: l.a.ifname, down_gap_ms: within(tDown, tUp), up_gap_ms: within(tUp, Infinity), lost: got.lost });
-    await waitDistributing(pair, 20_000);
-  }
+  for (let round = 0; round < rounds; round++)
+    for (const l of topo.links) {
+      const port = String(7400 + (portSeq++ % 200));
+      const total = 4;
+      const rx = await listener(pair.b.host.spawn([blaster, 'gaps', port, String(total + 1)]));
+      const tx = pair.a.host.exec([blaster, 'tick', ADDR_B, port, '1000', String(total)], { timeoutMs: 20_000 });
+      await sleep(1000);
+      const tDown = (Date.now() - rx.readyAt) / 1000;
+      await topo.a.setLink(l.a.ifname, 'down');
+      await sleep(1500);
+      const tUp = (Date.now() - rx.readyAt) / 1000;
+      await topo.a.setLink(l.a.ifname, 'up');
+      await tx;
+      const got = (await rx.done) as unknown as { gaps: Array<[number, number]>; lost: number };
+      // The receiver's clock starts a little before readyAt: allow 50 ms of slack either way.
+      const within = (from: number, to: number) => Math.max(3, ...got.gaps.filter(([at]) => at >= from - 0.05 && at < to - 0.05).map(([, ms]) => ms));
+      per.push({ link: l.a.ifname, down_gap_ms: within(tDown, tUp), up_gap_ms: within(tUp, Infinity), lost: got.lost });
+      await waitDistributing(pair, 20_000);
+    }
   return {
     max_gap_ms: Math.max(...per.map((p) => p.down_gap_ms)),
     max_failback_gap_ms: Math.max(...per.map((p) => p.up_gap_ms)),

@@ -62,10 +62,14 @@ export async function laggdSide(topo: Topology, host: Host, proto: string, addr:
  * every link; with `activeBackup` a static active-backup bond, the peer of laggproto failover.
  */
 export async function ovsSide(topo: Topology, host: Host, addr: string, activeBackup = false): Promise<Side & { ovs: Ovs }> {
-  const ovs = await startOvs(host, { members: members(topo), address: `${addr}/24`, tag: `${topo.prefix}-ovs${host.label}`,
+  const ovs = await startOvs(host, {
+    members: members(topo),
+    address: `${addr}/24`,
+    tag: `${topo.prefix}-ovs${host.label}`,
     // active-backup prefers the first member, as laggproto failover prefers the first port:
     // both ends then start on the same link (each drops what arrives on its backup)
-    ...(activeBackup ? { lacp: 'off' as const, bondMode: 'active-backup' as const, primary: members(topo)[0]! } : {}) });
+    ...(activeBackup ? { lacp: 'off' as const, bondMode: 'active-backup' as const, primary: members(topo)[0]! } : {}),
+  });
   return {
     kind: 'ovs',
     host,

@@ -28,8 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BATCH     64
-#define MAX_FLOWS 256
+#define BATCH       64
+#define MAX_FLOWS   256
 #define MAX_PAYLOAD 9000
 
 static uint64_t
@@ -128,7 +128,8 @@ cmd_send(char **av)
 		}
 		sent += (uint64_t)n;
 	}
-	printf("{\"mode\":\"send\",\"sent\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"seconds\":%.6f,\"payload\":%zu,\"flows\":%d}\n",
+	printf("{\"mode\":\"send\",\"sent\":%" PRIu64 ",\"errors\":%" PRIu64
+	       ",\"seconds\":%.6f,\"payload\":%zu,\"flows\":%d}\n",
 	    sent, errors, (double)(now_ns() - start) / 1e9, payload, nflows);
 	return 0;
 }
@@ -172,8 +173,8 @@ cmd_recv(char **av)
 		for (int i = 0; i < n; i++)
 			bytes += msgs[i].msg_len;
 	}
-	printf("{\"mode\":\"recv\",\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"window\":%.6f}\n",
-	    pkts, bytes, pkts > 1 ? (double)(last - first) / 1e9 : 0.0);
+	printf("{\"mode\":\"recv\",\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"window\":%.6f}\n", pkts,
+	    bytes, pkts > 1 ? (double)(last - first) / 1e9 : 0.0);
 	return 0;
 }
 
@@ -253,7 +254,8 @@ cmd_gaps(char **av)
 		prev = t;
 		received++;
 	}
-	printf("{\"mode\":\"gaps\",\"received\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"max_gap_ms\":%.3f,\"gaps\":[",
+	printf("{\"mode\":\"gaps\",\"received\":%" PRIu64 ",\"lost\":%" PRIu64
+	       ",\"max_gap_ms\":%.3f,\"gaps\":[",
 	    received, received ? maxseq + 1 - received : 0, (double)maxgap / 1e6);
 	for (int i = 0; i < ngaps; i++)
 		printf("%s[%.3f,%.3f]", i ? "," : "", (double)gap_at[i] / 1e9, (double)gap_len[i] / 1e6);

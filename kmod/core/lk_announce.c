@@ -8,10 +8,10 @@
  */
 #include "lk_internal.h"
 
-#define NS_PER_MS   1000000ull
-#define GARP_LEN    60u   /* 42 bytes of ARP padded to the Ethernet minimum (no FCS) */
-#define NA_LEN      86u   /* 14 Ethernet + 40 IPv6 + 24 NA + 8 target link-layer option */
-#define ICMP6_NA    136u
+#define NS_PER_MS        1000000ull
+#define GARP_LEN         60u /* 42 bytes of ARP padded to the Ethernet minimum (no FCS) */
+#define NA_LEN           86u /* 14 Ethernet + 40 IPv6 + 24 NA + 8 target link-layer option */
+#define ICMP6_NA         136u
 #define NA_FLAG_OVERRIDE 0x20u
 
 static void
@@ -62,24 +62,23 @@ lk_announce_addr_del(struct lk_softc *sc, int family, const uint8_t *addr)
 }
 
 size_t
-lk_announce_build_garp(const struct lk_softc *sc, const uint8_t ip4[4], uint8_t *buf,
-    size_t buflen)
+lk_announce_build_garp(const struct lk_softc *sc, const uint8_t ip4[4], uint8_t *buf, size_t buflen)
 {
 	if (buflen < GARP_LEN)
 		return 0;
 	lk_memset(buf, 0, GARP_LEN);
-	lk_memset(buf, 0xff, LK_ETHER_ADDR_LEN);                /* broadcast */
+	lk_memset(buf, 0xff, LK_ETHER_ADDR_LEN); /* broadcast */
 	lk_memcpy(buf + 6, sc->lladdr, LK_ETHER_ADDR_LEN);
 	put16(buf + 12, LK_ETHERTYPE_ARP);
-	put16(buf + 14, 1);                                     /* hardware: Ethernet */
+	put16(buf + 14, 1); /* hardware: Ethernet */
 	put16(buf + 16, LK_ETHERTYPE_IPV4);
 	buf[18] = LK_ETHER_ADDR_LEN;
 	buf[19] = 4;
-	put16(buf + 20, 1);                                     /* request */
-	lk_memcpy(buf + 22, sc->lladdr, LK_ETHER_ADDR_LEN);     /* sender MAC */
-	lk_memcpy(buf + 28, ip4, 4);                            /* sender IP */
+	put16(buf + 20, 1);                                 /* request */
+	lk_memcpy(buf + 22, sc->lladdr, LK_ETHER_ADDR_LEN); /* sender MAC */
+	lk_memcpy(buf + 28, ip4, 4);                        /* sender IP */
 	/* target MAC stays zero, as in a request */
-	lk_memcpy(buf + 38, ip4, 4);                            /* target IP = sender IP */
+	lk_memcpy(buf + 38, ip4, 4); /* target IP = sender IP */
 	return GARP_LEN;
 }
 
@@ -103,8 +102,7 @@ csum_fold(uint32_t sum)
 }
 
 size_t
-lk_announce_build_na(const struct lk_softc *sc, const uint8_t ip6[16], uint8_t *buf,
-    size_t buflen)
+lk_announce_build_na(const struct lk_softc *sc, const uint8_t ip6[16], uint8_t *buf, size_t buflen)
 {
 	static const uint8_t all_nodes[16] = { 0xff, 0x02, [15] = 0x01 };
 	uint8_t *ip = buf + LK_ETHER_HDR_LEN, *icmp = ip + 40;
@@ -113,7 +111,7 @@ lk_announce_build_na(const struct lk_softc *sc, const uint8_t ip6[16], uint8_t *
 	if (buflen < NA_LEN)
 		return 0;
 	lk_memset(buf, 0, NA_LEN);
-	buf[0] = 0x33;                                          /* 33:33:00:00:00:01 */
+	buf[0] = 0x33; /* 33:33:00:00:00:01 */
 	buf[1] = 0x33;
 	buf[5] = 0x01;
 	lk_memcpy(buf + 6, sc->lladdr, LK_ETHER_ADDR_LEN);
@@ -121,16 +119,16 @@ lk_announce_build_na(const struct lk_softc *sc, const uint8_t ip6[16], uint8_t *
 
 	ip[0] = 0x60;
 	put16(ip + 4, plen);
-	ip[6] = 58;                                             /* ICMPv6 */
-	ip[7] = 255;                                            /* hop limit: RFC 4861 requires */
+	ip[6] = 58;  /* ICMPv6 */
+	ip[7] = 255; /* hop limit: RFC 4861 requires */
 	lk_memcpy(ip + 8, ip6, 16);
 	lk_memcpy(ip + 24, all_nodes, 16);
 
 	icmp[0] = ICMP6_NA;
 	icmp[4] = NA_FLAG_OVERRIDE;
-	lk_memcpy(icmp + 8, ip6, 16);                           /* target */
-	icmp[24] = 2;                                           /* target link-layer address */
-	icmp[25] = 1;                                           /* length in 8-octet units */
+	lk_memcpy(icmp + 8, ip6, 16); /* target */
+	icmp[24] = 2;                 /* target link-layer address */
+	icmp[25] = 1;                 /* length in 8-octet units */
 	lk_memcpy(icmp + 26, sc->lladdr, LK_ETHER_ADDR_LEN);
 
 	/* pseudo-header: source, destination, upper-layer length, next header */

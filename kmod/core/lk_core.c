@@ -54,15 +54,24 @@ const char *
 lk_strerror(int err)
 {
 	switch (err) {
-	case LK_OK:     return "success";
-	case LK_EINVAL: return "invalid argument";
-	case LK_ENOSPC: return "no space (aggregate full)";
-	case LK_EEXIST: return "port already a member";
-	case LK_ENOENT: return "no such port";
-	case LK_ENOMEM: return "out of memory";
-	case LK_EBUSY:  return "busy";
-	case LK_EPROTO: return "malformed control frame";
-	default:        return "unknown error";
+	case LK_OK:
+		return "success";
+	case LK_EINVAL:
+		return "invalid argument";
+	case LK_ENOSPC:
+		return "no space (aggregate full)";
+	case LK_EEXIST:
+		return "port already a member";
+	case LK_ENOENT:
+		return "no such port";
+	case LK_ENOMEM:
+		return "out of memory";
+	case LK_EBUSY:
+		return "busy";
+	case LK_EPROTO:
+		return "malformed control frame";
+	default:
+		return "unknown error";
 	}
 }
 

@@ -32,46 +32,46 @@
 extern "C" {
 #endif
 
-struct lk_softc;   /* opaque to hosts: allocate lk_softc_size() bytes */
+struct lk_softc; /* opaque to hosts: allocate lk_softc_size() bytes */
 
 /* ---- Limits ------------------------------------------------------------------------------ */
 
-#define LK_MAX_PORTS     32   /* ports per aggregate; port sets are uint32_t bitmasks */
-#define LK_ETHER_ADDR_LEN 6
-#define LK_IFNAMSIZ      16   /* names are copied for events and status only */
-#define LK_EVENT_RING    256  /* entries kept per aggregate */
+#define LK_MAX_PORTS          32 /* ports per aggregate; port sets are uint32_t bitmasks */
+#define LK_ETHER_ADDR_LEN     6
+#define LK_IFNAMSIZ           16  /* names are copied for events and status only */
+#define LK_EVENT_RING         256 /* entries kept per aggregate */
 #define LK_MAX_ANNOUNCE_ADDRS 16
 
 /* ---- Error codes (negative returns) ------------------------------------------------------- */
 
-#define LK_OK        0
-#define LK_EINVAL   (-1)   /* bad argument or option value */
-#define LK_ENOSPC   (-2)   /* aggregate full (LK_MAX_PORTS) or table full */
-#define LK_EEXIST   (-3)   /* port already a member */
-#define LK_ENOENT   (-4)   /* no such port */
-#define LK_ENOMEM   (-5)   /* host allocation failed */
-#define LK_EBUSY    (-6)   /* operation not allowed in this state */
-#define LK_EPROTO   (-7)   /* malformed control frame (counted, state unchanged) */
+#define LK_OK     0
+#define LK_EINVAL (-1) /* bad argument or option value */
+#define LK_ENOSPC (-2) /* aggregate full (LK_MAX_PORTS) or table full */
+#define LK_EEXIST (-3) /* port already a member */
+#define LK_ENOENT (-4) /* no such port */
+#define LK_ENOMEM (-5) /* host allocation failed */
+#define LK_EBUSY  (-6) /* operation not allowed in this state */
+#define LK_EPROTO (-7) /* malformed control frame (counted, state unchanged) */
 
 const char *lk_strerror(int err);
 
 /* ---- Protocols, hash layers, flags: values equal FreeBSD's net/if_lagg.h on purpose ---------- */
 
 enum lk_proto {
-	LK_PROTO_NONE        = 0,
-	LK_PROTO_ROUNDROBIN  = 1,
-	LK_PROTO_FAILOVER    = 2,
-	LK_PROTO_LOADBALANCE = 3,   /* alias "fec" */
-	LK_PROTO_LACP        = 4,
-	LK_PROTO_BROADCAST   = 5,
+	LK_PROTO_NONE = 0,
+	LK_PROTO_ROUNDROBIN = 1,
+	LK_PROTO_FAILOVER = 2,
+	LK_PROTO_LOADBALANCE = 3, /* alias "fec" */
+	LK_PROTO_LACP = 4,
+	LK_PROTO_BROADCAST = 5,
 	LK_PROTO_MAX
 };
-const char *lk_proto_name(enum lk_proto p);          /* "failover", ... */
+const char *lk_proto_name(enum lk_proto p);                   /* "failover", ... */
 int lk_proto_from_name(const char *name, enum lk_proto *out); /* accepts "fec" too */
 
-#define LK_HASH_L2 0x1u   /* source and destination MAC, VLAN tag */
-#define LK_HASH_L3 0x2u   /* IPv4 / IPv6 source and destination */
-#define LK_HASH_L4 0x4u   /* TCP / UDP / SCTP ports, over IPv4 and IPv6 */
+#define LK_HASH_L2 0x1u /* source and destination MAC, VLAN tag */
+#define LK_HASH_L3 0x2u /* IPv4 / IPv6 source and destination */
+#define LK_HASH_L4 0x4u /* TCP / UDP / SCTP ports, over IPv4 and IPv6 */
 
 /* Port flags as reported in status (FreeBSD LAGG_PORT_*). */
 #define LK_PORT_MASTER       0x00000001u
@@ -79,11 +79,11 @@ int lk_proto_from_name(const char *name, enum lk_proto *out); /* accepts "fec" t
 #define LK_PORT_ACTIVE       0x00000004u
 #define LK_PORT_COLLECTING   0x00000008u
 #define LK_PORT_DISTRIBUTING 0x00000010u
-#define LK_PORT_STANDBY      0x00000100u  /* laggkit: LACP selected STANDBY (maxports) */
+#define LK_PORT_STANDBY      0x00000100u /* laggkit: LACP selected STANDBY (maxports) */
 
 /* IEEE 802.1AX actor/partner state bits. */
 #define LK_LACP_STATE_ACTIVITY     0x01u
-#define LK_LACP_STATE_TIMEOUT      0x02u  /* 1 = short (fast) timeout */
+#define LK_LACP_STATE_TIMEOUT      0x02u /* 1 = short (fast) timeout */
 #define LK_LACP_STATE_AGGREGATION  0x04u
 #define LK_LACP_STATE_SYNC         0x08u
 #define LK_LACP_STATE_COLLECTING   0x10u
@@ -94,23 +94,23 @@ int lk_proto_from_name(const char *name, enum lk_proto *out); /* accepts "fec" t
 /* ---- Options ------------------------------------------------------------------------------ */
 
 enum lk_opt {
-	LK_OPT_HASH_LAYERS,        /* LK_HASH_* mask, default L2|L3|L4 */
-	LK_OPT_HASH_SEED,          /* 32-bit key of the hash, default derived from the first MAC */
-	LK_OPT_USE_FLOWID,         /* 0/1: use the NIC flow id when the frame has one (default 1) */
-	LK_OPT_FLOWID_SHIFT,       /* 0..31: shift applied to the flow id (default 0) */
-	LK_OPT_RR_LIMIT,           /* roundrobin: packets per port before rotating (0 = 1) */
-	LK_OPT_FAILOVER_RX_ALL,    /* 0/1: failover accepts input on every up port (default 1) */
-	LK_OPT_FAILOVER_PREEMPT,   /* 0/1: return to the primary when it recovers (default 1) */
-	LK_OPT_LACP_FAST_TIMEOUT,  /* 0/1: ask the partner for fast PDUs, short timeout */
-	LK_OPT_LACP_STRICT,        /* 0/1: strict (default) vs optimistic: distribute before sync */
-	LK_OPT_LACP_PASSIVE,       /* 0/1: passive mode (only answer an active partner) */
-	LK_OPT_LACP_SYS_PRIO,      /* 0..65535, default 32768 */
-	LK_OPT_LACP_KEY,           /* 0 = automatic (from speed), else the administrative key */
-	LK_OPT_LACP_MAXPORTS,      /* 0 = unlimited, else at most N ports distributing, rest STANDBY */
-	LK_OPT_LACP_MULTI_SPEED,   /* 0/1: aggregate ports of different speeds in one LAG */
-	LK_OPT_ANNOUNCE_COUNT,     /* gratuitous ARP / unsolicited NA per failover (default 1, 0 = off) */
-	LK_OPT_ANNOUNCE_INTERVAL_MS,/* spacing between announcements (default 1000) */
-	LK_OPT_LACP_FULL_WAIT,     /* 0/1: always wait the whole 802.1AX Aggregate_Wait_Time (2 s);
+	LK_OPT_HASH_LAYERS,          /* LK_HASH_* mask, default L2|L3|L4 */
+	LK_OPT_HASH_SEED,            /* 32-bit key of the hash, default derived from the first MAC */
+	LK_OPT_USE_FLOWID,           /* 0/1: use the NIC flow id when the frame has one (default 1) */
+	LK_OPT_FLOWID_SHIFT,         /* 0..31: shift applied to the flow id (default 0) */
+	LK_OPT_RR_LIMIT,             /* roundrobin: packets per port before rotating (0 = 1) */
+	LK_OPT_FAILOVER_RX_ALL,      /* 0/1: failover accepts input on every up port (default 1) */
+	LK_OPT_FAILOVER_PREEMPT,     /* 0/1: return to the primary when it recovers (default 1) */
+	LK_OPT_LACP_FAST_TIMEOUT,    /* 0/1: ask the partner for fast PDUs, short timeout */
+	LK_OPT_LACP_STRICT,          /* 0/1: strict (default) vs optimistic: distribute before sync */
+	LK_OPT_LACP_PASSIVE,         /* 0/1: passive mode (only answer an active partner) */
+	LK_OPT_LACP_SYS_PRIO,        /* 0..65535, default 32768 */
+	LK_OPT_LACP_KEY,             /* 0 = automatic (from speed), else the administrative key */
+	LK_OPT_LACP_MAXPORTS,        /* 0 = unlimited, else at most N ports distributing, rest STANDBY */
+	LK_OPT_LACP_MULTI_SPEED,     /* 0/1: aggregate ports of different speeds in one LAG */
+	LK_OPT_ANNOUNCE_COUNT,       /* gratuitous ARP / unsolicited NA per failover (default 1, 0 = off) */
+	LK_OPT_ANNOUNCE_INTERVAL_MS, /* spacing between announcements (default 1000) */
+	LK_OPT_LACP_FULL_WAIT,       /* 0/1: always wait the whole 802.1AX Aggregate_Wait_Time (2 s);
 	                            * 0 (default) ends it once every port that can join is selected */
 	LK_OPT_MAX
 };
@@ -126,12 +126,12 @@ int lk_get_opt(const struct lk_softc *sc, enum lk_opt opt, uint32_t *value);
  */
 struct lk_frame {
 	const uint8_t *data;
-	uint32_t caplen;      /* contiguous bytes at data */
-	uint32_t len;         /* whole frame length (for byte counters) */
-	uint32_t flowid;      /* NIC-supplied flow hash */
-	uint16_t vlan_tag;    /* 802.1Q TCI when has_vlan */
-	uint8_t  has_flowid;
-	uint8_t  has_vlan;
+	uint32_t caplen;   /* contiguous bytes at data */
+	uint32_t len;      /* whole frame length (for byte counters) */
+	uint32_t flowid;   /* NIC-supplied flow hash */
+	uint16_t vlan_tag; /* 802.1Q TCI when has_vlan */
+	uint8_t has_flowid;
+	uint8_t has_vlan;
 };
 
 /* ---- Host callbacks ----------------------------------------------------------------------- */
@@ -144,10 +144,10 @@ struct lk_host_ops {
 	/* Ask for lk_tick() to be called after delay_ns (replaces any earlier request). */
 	void (*timer_arm)(void *host, uint64_t delay_ns);
 	/* Send a frame the core built (LACPDU, marker, gratuitous ARP/NA) on a port. */
-	int  (*ctl_transmit)(void *host, uint32_t port, const uint8_t *frame, uint32_t len);
+	int (*ctl_transmit)(void *host, uint32_t port, const uint8_t *frame, uint32_t len);
 	/* Program a member port's MAC / MTU (on add, on aggregate change, and restore on remove). */
-	int  (*port_set_lladdr)(void *host, uint32_t port, const uint8_t mac[LK_ETHER_ADDR_LEN]);
-	int  (*port_set_mtu)(void *host, uint32_t port, uint32_t mtu);
+	int (*port_set_lladdr)(void *host, uint32_t port, const uint8_t mac[LK_ETHER_ADDR_LEN]);
+	int (*port_set_mtu)(void *host, uint32_t port, uint32_t mtu);
 	/* The aggregate's own MAC changed (first port added, or set by the user). */
 	void (*lagg_lladdr_changed)(void *host, const uint8_t mac[LK_ETHER_ADDR_LEN]);
 	/* Aggregate link state: up while any port is active; speed is the sum of active ports. */
@@ -166,9 +166,9 @@ struct lk_host_ops {
 /* ---- Lifecycle ---------------------------------------------------------------------------- */
 
 struct lk_softc;
-size_t lk_softc_size(void);   /* host allocates this many bytes, zeroed, aligned to 16 */
+size_t lk_softc_size(void); /* host allocates this many bytes, zeroed, aligned to 16 */
 /* Initialise with protocol failover (lagg's default) and default options. */
-int  lk_init(struct lk_softc *sc, const struct lk_host_ops *ops, void *host, const char *name);
+int lk_init(struct lk_softc *sc, const struct lk_host_ops *ops, void *host, const char *name);
 /* Removes every port (restoring their MAC/MTU) and frees internal tables. */
 void lk_fini(struct lk_softc *sc);
 
@@ -179,10 +179,10 @@ int lk_set_proto(struct lk_softc *sc, enum lk_proto proto);
 enum lk_proto lk_get_proto(const struct lk_softc *sc);
 
 struct lk_port_info {
-	const char *name;                     /* copied */
-	uint8_t  lladdr[LK_ETHER_ADDR_LEN];   /* the port's own MAC, restored on remove */
-	uint32_t mtu;                         /* the port's own MTU, restored on remove */
-	uint16_t prio;                        /* failover priority, lower = preferred; 0 = default */
+	const char *name;                  /* copied */
+	uint8_t lladdr[LK_ETHER_ADDR_LEN]; /* the port's own MAC, restored on remove */
+	uint32_t mtu;                      /* the port's own MTU, restored on remove */
+	uint16_t prio;                     /* failover priority, lower = preferred; 0 = default */
 };
 /*
  * Add a port; on success *port_out is its index (0..LK_MAX_PORTS-1), the handle used in every
@@ -212,9 +212,9 @@ int lk_announce_addr_del(struct lk_softc *sc, int family, const uint8_t *addr);
 uint32_t lk_output(struct lk_softc *sc, const struct lk_frame *f);
 
 enum lk_rx_verdict {
-	LK_RX_ACCEPT  = 0,   /* deliver up as received on the aggregate */
-	LK_RX_DROP    = 1,   /* drop (port not collecting, protocol none...), counted */
-	LK_RX_CONTROL = 2,   /* slow-protocols frame: pass to lk_control_input() under the lock */
+	LK_RX_ACCEPT = 0,  /* deliver up as received on the aggregate */
+	LK_RX_DROP = 1,    /* drop (port not collecting, protocol none...), counted */
+	LK_RX_CONTROL = 2, /* slow-protocols frame: pass to lk_control_input() under the lock */
 };
 enum lk_rx_verdict lk_input(struct lk_softc *sc, uint32_t port, const struct lk_frame *f);
 
@@ -234,46 +234,46 @@ struct lk_port_counters {
 
 struct lk_lacp_peer_info {
 	uint16_t sys_prio;
-	uint8_t  sys_mac[LK_ETHER_ADDR_LEN];
+	uint8_t sys_mac[LK_ETHER_ADDR_LEN];
 	uint16_t key;
 	uint16_t port_prio;
 	uint16_t port_no;
-	uint8_t  state;       /* LK_LACP_STATE_* */
+	uint8_t state; /* LK_LACP_STATE_* */
 };
 
 struct lk_lacp_port_status {
 	struct lk_lacp_peer_info actor, partner;
-	uint8_t  rx_state, mux_state, ptx_state, sel_state; /* enum values, see lk_lacp_state_name */
-	uint8_t  actor_churn, partner_churn;
+	uint8_t rx_state, mux_state, ptx_state, sel_state; /* enum values, see lk_lacp_state_name */
+	uint8_t actor_churn, partner_churn;
 	uint64_t pdus_rx, pdus_tx, pdus_illegal;
 	uint64_t marker_rx, marker_tx, marker_resp_rx, marker_resp_tx, unknown_rx;
 };
 
 struct lk_port_status {
-	char     name[LK_IFNAMSIZ];
-	uint32_t flags;       /* LK_PORT_* */
+	char name[LK_IFNAMSIZ];
+	uint32_t flags; /* LK_PORT_* */
 	uint16_t prio;
-	int      link_up;
+	int link_up;
 	uint64_t speed_bps;
 	enum lk_duplex duplex;
 	struct lk_port_counters counters;
-	struct lk_lacp_port_status lacp;   /* meaningful when proto is LACP */
+	struct lk_lacp_port_status lacp; /* meaningful when proto is LACP */
 };
 
 struct lk_status {
 	enum lk_proto proto;
 	uint32_t hash_layers;
 	uint32_t opts[LK_OPT_MAX];
-	uint8_t  lladdr[LK_ETHER_ADDR_LEN];
+	uint8_t lladdr[LK_ETHER_ADDR_LEN];
 	uint32_t mtu;
-	int      link_up;
+	int link_up;
 	uint64_t speed_bps;
 	uint32_t nports, nactive;
-	uint32_t port_mask;                      /* which port indices exist */
-	int      active_port;                    /* failover: current active, -1 none */
+	uint32_t port_mask; /* which port indices exist */
+	int active_port;    /* failover: current active, -1 none */
 	/* LACP: the selected aggregator's id, as printed by ifconfig -v "lag id" */
 	struct lk_lacp_peer_info lag_actor, lag_partner;
-	uint64_t out_no_port;                    /* frames dropped on output for lack of a port */
+	uint64_t out_no_port; /* frames dropped on output for lack of a port */
 };
 
 int lk_get_status(const struct lk_softc *sc, struct lk_status *st);
@@ -283,24 +283,38 @@ const char *lk_lacp_state_name(int machine /* 0 rx, 1 mux, 2 ptx, 3 sel */, uint
 /* ---- Event ring ----------------------------------------------------------------------------- */
 
 enum lk_event_type {
-	LK_EV_PORT_ADDED, LK_EV_PORT_REMOVED, LK_EV_LINK_UP, LK_EV_LINK_DOWN,
-	LK_EV_PROTO_CHANGED, LK_EV_FAILOVER,          /* port = new active, arg = old active or -1 */
-	LK_EV_LACP_EXPIRED, LK_EV_LACP_DEFAULTED, LK_EV_LACP_OUT_OF_SYNC, LK_EV_LACP_IN_SYNC,
-	LK_EV_LACP_SELECTED, LK_EV_LACP_STANDBY, LK_EV_LACP_UNSELECTED,
-	LK_EV_LACP_COLLECTING, LK_EV_LACP_DISTRIBUTING,
-	LK_EV_LACP_PARTNER_CHANGED, LK_EV_LACP_CHURN,
-	LK_EV_MARKER_TIMEOUT, LK_EV_ILLEGAL_PDU, LK_EV_PREEMPTED, LK_EV_ANNOUNCE,
+	LK_EV_PORT_ADDED,
+	LK_EV_PORT_REMOVED,
+	LK_EV_LINK_UP,
+	LK_EV_LINK_DOWN,
+	LK_EV_PROTO_CHANGED,
+	LK_EV_FAILOVER, /* port = new active, arg = old active or -1 */
+	LK_EV_LACP_EXPIRED,
+	LK_EV_LACP_DEFAULTED,
+	LK_EV_LACP_OUT_OF_SYNC,
+	LK_EV_LACP_IN_SYNC,
+	LK_EV_LACP_SELECTED,
+	LK_EV_LACP_STANDBY,
+	LK_EV_LACP_UNSELECTED,
+	LK_EV_LACP_COLLECTING,
+	LK_EV_LACP_DISTRIBUTING,
+	LK_EV_LACP_PARTNER_CHANGED,
+	LK_EV_LACP_CHURN,
+	LK_EV_MARKER_TIMEOUT,
+	LK_EV_ILLEGAL_PDU,
+	LK_EV_PREEMPTED,
+	LK_EV_ANNOUNCE,
 	LK_EV_MAX
 };
 
 struct lk_event {
-	uint64_t seq;         /* increases by one per event, never reused */
-	uint64_t time_ns;     /* ops->now_ns() when it happened */
-	uint16_t type;        /* enum lk_event_type */
-	int16_t  port;        /* port index or -1 */
-	int32_t  arg;         /* event-specific */
-	char     port_name[LK_IFNAMSIZ];
-	char     arg_name[LK_IFNAMSIZ];  /* FAILOVER, PREEMPTED: name of the old port (arg), or "" */
+	uint64_t seq;     /* increases by one per event, never reused */
+	uint64_t time_ns; /* ops->now_ns() when it happened */
+	uint16_t type;    /* enum lk_event_type */
+	int16_t port;     /* port index or -1 */
+	int32_t arg;      /* event-specific */
+	char port_name[LK_IFNAMSIZ];
+	char arg_name[LK_IFNAMSIZ]; /* FAILOVER, PREEMPTED: name of the old port (arg), or "" */
 };
 
 /* Copy events with seq >= from_seq, oldest first; returns how many were copied. */

@@ -101,8 +101,8 @@ lk_event_name(enum lk_event_type t)
 /* ---- a tiny bounded formatter ------------------------------------------------------------- */
 
 struct fmt {
-	char  *buf;
-	size_t size, pos;   /* pos counts every char produced, even past size */
+	char *buf;
+	size_t size, pos; /* pos counts every char produced, even past size */
 };
 
 static void

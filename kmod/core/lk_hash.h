@@ -26,23 +26,23 @@
 
 #include "lk_internal.h"
 
-#define LK_IPPROTO_TCP   6u
-#define LK_IPPROTO_UDP   17u
-#define LK_IPPROTO_SCTP  132u
-#define LK_IP6_HOPOPTS   0u
-#define LK_IP6_ROUTING   43u
-#define LK_IP6_FRAGMENT  44u
-#define LK_IP6_DSTOPTS   60u
-#define LK_IP6_MAX_EXT   4      /* extension headers walked before giving up on ports */
+#define LK_IPPROTO_TCP  6u
+#define LK_IPPROTO_UDP  17u
+#define LK_IPPROTO_SCTP 132u
+#define LK_IP6_HOPOPTS  0u
+#define LK_IP6_ROUTING  43u
+#define LK_IP6_FRAGMENT 44u
+#define LK_IP6_DSTOPTS  60u
+#define LK_IP6_MAX_EXT  4 /* extension headers walked before giving up on ports */
 
 /* One odd multiplier per word position: l2 (2 words), l3 (4), l4 (1). */
-#define LK_HK_L2A  0x9e3779b97f4a7c15ull
-#define LK_HK_L2B  0xc2b2ae3d27d4eb4full
-#define LK_HK_L3A  0x165667b19e3779f9ull
-#define LK_HK_L3B  0xd6e8feb86659fd93ull
-#define LK_HK_L3C  0xa0761d6478bd642full
-#define LK_HK_L3D  0xe7037ed1a0b428dbull
-#define LK_HK_L4   0x8ebc6af09c88c6e3ull
+#define LK_HK_L2A 0x9e3779b97f4a7c15ull
+#define LK_HK_L2B 0xc2b2ae3d27d4eb4full
+#define LK_HK_L3A 0x165667b19e3779f9ull
+#define LK_HK_L3B 0xd6e8feb86659fd93ull
+#define LK_HK_L3C 0xa0761d6478bd642full
+#define LK_HK_L3D 0xe7037ed1a0b428dbull
+#define LK_HK_L4  0x8ebc6af09c88c6e3ull
 
 static inline uint64_t
 lk_hrd64(const uint8_t *p)
@@ -112,9 +112,9 @@ lk_hash_l2(const uint8_t *d, uint64_t key, int vlan, uint32_t vid)
 struct lk_hdrs {
 	uint32_t l3, l4;
 	uint32_t vid;
-	uint8_t  ipv;               /* 4, 6, or 0 with l3 */
-	uint8_t  vlan;              /* in-band tag, or the NIC-stripped one */
-	uint8_t  proto;
+	uint8_t ipv;  /* 4, 6, or 0 with l3 */
+	uint8_t vlan; /* in-band tag, or the NIC-stripped one */
+	uint8_t proto;
 };
 
 static inline void
@@ -175,8 +175,8 @@ lk_hash_parse(const struct lk_frame *f, struct lk_hdrs *hd)
 		l4 = p;
 	}
 	hd->proto = (uint8_t)proto;
-	if (ports && (proto == LK_IPPROTO_TCP || proto == LK_IPPROTO_UDP ||
-	    proto == LK_IPPROTO_SCTP) && l4 + 4 <= cap)
+	if (ports && (proto == LK_IPPROTO_TCP || proto == LK_IPPROTO_UDP || proto == LK_IPPROTO_SCTP) &&
+	    l4 + 4 <= cap)
 		hd->l4 = l4;
 }
 
@@ -196,7 +196,7 @@ lk_hash_frame_inline(const struct lk_frame *f, uint32_t layers, uint32_t seed)
 		used = 1;
 	}
 	if ((layers & LK_HASH_L3) && hd.ipv == 4) {
-		h += (lk_hrd64(d + hd.l3 + 12) ^ key) * LK_HK_L3A;     /* source, destination */
+		h += (lk_hrd64(d + hd.l3 + 12) ^ key) * LK_HK_L3A; /* source, destination */
 		used = 1;
 	} else if ((layers & LK_HASH_L3) && hd.ipv == 6) {
 		h += (lk_hrd64(d + hd.l3 + 8) ^ key) * LK_HK_L3A +

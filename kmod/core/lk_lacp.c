@@ -35,8 +35,8 @@
 #define ST_EXP  LK_LACP_STATE_EXPIRED
 
 #define LACP_DEFAULT_PORT_PRIO 32768u
-#define LACP_MAX_ROUNDS        16     /* machine passes per run; they settle in a few */
-#define LACP_MAX_NESTING       2      /* input delivered from inside our own transmit */
+#define LACP_MAX_ROUNDS        16 /* machine passes per run; they settle in a few */
+#define LACP_MAX_NESTING       2  /* input delivered from inside our own transmit */
 
 static int
 timer_expired(uint64_t deadline, uint64_t now)
@@ -144,7 +144,7 @@ actor_refresh(struct lk_softc *sc, struct lk_port *p)
 	lk_memcpy(lp->actor.sys_mac, sc->lladdr, LK_ETHER_ADDR_LEN);
 	lp->actor.key = sc->lacp.admin_key != 0 ? sc->lacp.admin_key : lacp_auto_key(sc, p);
 	lp->actor.port_prio = p->lacp_prio != 0 ? p->lacp_prio : LACP_DEFAULT_PORT_PRIO;
-	lp->actor.port_no = (uint16_t)(p->index + 1);   /* port number 0 is reserved */
+	lp->actor.port_no = (uint16_t)(p->index + 1); /* port number 0 is reserved */
 	if (!sc->lacp.passive)
 		st |= ST_ACT;
 	if (sc->lacp.fast_timeout)
@@ -276,8 +276,7 @@ rx_enter(struct lk_softc *sc, struct lk_port *p, uint8_t state, uint64_t now)
 
 /* CURRENT is entered only with a PDU in hand. */
 static void
-rx_enter_current(struct lk_softc *sc, struct lk_port *p, const struct lk_lacpdu *pdu,
-    uint64_t now)
+rx_enter_current(struct lk_softc *sc, struct lk_port *p, const struct lk_lacpdu *pdu, uint64_t now)
 {
 	struct lk_lacp_port *lp = &p->lacp;
 
@@ -285,8 +284,8 @@ rx_enter_current(struct lk_softc *sc, struct lk_port *p, const struct lk_lacpdu 
 	update_selected(sc, p, pdu);
 	update_ntt(p, pdu);
 	record_pdu(sc, p, pdu);
-	lp->current_while = now + ((lp->actor.state & ST_TMO) ? LK_LACP_SHORT_TIMEOUT_NS :
-	    LK_LACP_LONG_TIMEOUT_NS);
+	lp->current_while =
+	    now + ((lp->actor.state & ST_TMO) ? LK_LACP_SHORT_TIMEOUT_NS : LK_LACP_LONG_TIMEOUT_NS);
 	lp->actor.state &= (uint8_t)~ST_EXP;
 }
 
@@ -298,8 +297,8 @@ rx_event_pdu(struct lk_softc *sc, struct lk_port *p, const struct lk_lacpdu *pdu
 
 	/* port_moved: the partner port we lost on a disabled port now talks to us elsewhere */
 	LK_FOREACH_PORT(sc, q) {
-		if (q != p && q->lacp.rx_state == LK_LACP_RX_PORT_DISABLED &&
-		    q->lacp.partner.port_no != 0 && peer_same_port(&q->lacp.partner, &pdu->actor))
+		if (q != p && q->lacp.rx_state == LK_LACP_RX_PORT_DISABLED && q->lacp.partner.port_no != 0 &&
+		    peer_same_port(&q->lacp.partner, &pdu->actor))
 			q->lacp.port_moved = 1;
 	}
 	switch (p->lacp.rx_state) {
@@ -310,7 +309,7 @@ rx_event_pdu(struct lk_softc *sc, struct lk_port *p, const struct lk_lacpdu *pdu
 			rx_enter_current(sc, p, pdu, now);
 		break;
 	default:
-		break;     /* disabled: the standard ignores PDUs here */
+		break; /* disabled: the standard ignores PDUs here */
 	}
 }
 
@@ -327,8 +326,8 @@ rx_step(struct lk_softc *sc, struct lk_port *p, uint64_t now)
 		return 1;
 	}
 	/* the medium stopped being point to point (duplex change without a link flap) */
-	if (!lp->lacp_enabled && (s == LK_LACP_RX_EXPIRED || s == LK_LACP_RX_DEFAULTED ||
-	    s == LK_LACP_RX_CURRENT)) {
+	if (!lp->lacp_enabled &&
+	    (s == LK_LACP_RX_EXPIRED || s == LK_LACP_RX_DEFAULTED || s == LK_LACP_RX_CURRENT)) {
 		rx_enter(sc, p, LK_LACP_RX_PORT_DISABLED, now);
 		return 1;
 	}
@@ -339,7 +338,7 @@ rx_step(struct lk_softc *sc, struct lk_port *p, uint64_t now)
 	case LK_LACP_RX_PORT_DISABLED:
 		if (lp->port_moved)
 			rx_enter(sc, p, LK_LACP_RX_INITIALIZE, now);
-		else if (lp->lacp_enabled)     /* port_enabled, by the check above */
+		else if (lp->lacp_enabled) /* port_enabled, by the check above */
 			rx_enter(sc, p, LK_LACP_RX_EXPIRED, now);
 		else
 			rx_enter(sc, p, LK_LACP_RX_LACP_DISABLED, now);
@@ -360,7 +359,7 @@ rx_step(struct lk_softc *sc, struct lk_port *p, uint64_t now)
 		rx_enter(sc, p, LK_LACP_RX_EXPIRED, now);
 		return 1;
 	default:
-		return 0;     /* DEFAULTED leaves only on a PDU */
+		return 0; /* DEFAULTED leaves only on a PDU */
 	}
 }
 
@@ -424,8 +423,7 @@ ptx_step(struct lk_port *p, uint64_t now)
 		ptx_enter(p, LK_LACP_PTX_PERIODIC_TX, now);
 		return 1;
 	case LK_LACP_PTX_PERIODIC_TX:
-		ptx_enter(p, partner_short ? LK_LACP_PTX_FAST_PERIODIC : LK_LACP_PTX_SLOW_PERIODIC,
-		    now);
+		ptx_enter(p, partner_short ? LK_LACP_PTX_FAST_PERIODIC : LK_LACP_PTX_SLOW_PERIODIC, now);
 		return 1;
 	default:
 		return 0;
@@ -454,8 +452,7 @@ sel_same_lag(const struct lk_softc *sc, const struct lk_port *a, const struct lk
 {
 	const struct lk_lacp_peer_info *pa = &a->lacp.partner, *pb = &b->lacp.partner;
 
-	return a->lacp.actor.key == b->lacp.actor.key && pa->key == pb->key &&
-	    pa->sys_prio == pb->sys_prio &&
+	return a->lacp.actor.key == b->lacp.actor.key && pa->key == pb->key && pa->sys_prio == pb->sys_prio &&
 	    lk_memcmp(pa->sys_mac, pb->sys_mac, LK_ETHER_ADDR_LEN) == 0 &&
 	    (sc->lacp.multi_speed || a->speed_bps == b->speed_bps);
 }
@@ -466,8 +463,8 @@ sel_is_current_lag(const struct lk_softc *sc, const struct lk_port *p)
 	const struct lk_lacp_softc *ls = &sc->lacp;
 	const struct lk_lacp_peer_info *pp = &p->lacp.partner;
 
-	return ls->lag_valid && p->lacp.actor.key == ls->lag_key &&
-	    pp->key == ls->lag_partner.key && pp->sys_prio == ls->lag_partner.sys_prio &&
+	return ls->lag_valid && p->lacp.actor.key == ls->lag_key && pp->key == ls->lag_partner.key &&
+	    pp->sys_prio == ls->lag_partner.sys_prio &&
 	    lk_memcmp(pp->sys_mac, ls->lag_partner.sys_mac, LK_ETHER_ADDR_LEN) == 0 &&
 	    (ls->multi_speed || p->speed_bps == ls->lag_speed);
 }
@@ -512,8 +509,7 @@ sel_step(struct lk_softc *sc)
 		if ((cand & LK_PORT_BIT(lead)) == 0)
 			continue;
 		for (uint32_t i = lead; i < LK_MAX_PORTS; i++) {
-			if ((cand & LK_PORT_BIT(i)) != 0 &&
-			    sel_same_lag(sc, &sc->ports[lead], &sc->ports[i]))
+			if ((cand & LK_PORT_BIT(i)) != 0 && sel_same_lag(sc, &sc->ports[lead], &sc->ports[i]))
 				members |= LK_PORT_BIT(i);
 		}
 		cand &= ~members;
@@ -521,7 +517,7 @@ sel_step(struct lk_softc *sc)
 		n = 0;
 		for (uint32_t m = members; m != 0; m &= m - 1)
 			order[n++] = (uint8_t)__builtin_ctz(m);
-		for (uint32_t i = 1; i < n; i++) {     /* insertion sort by rank */
+		for (uint32_t i = 1; i < n; i++) { /* insertion sort by rank */
 			uint8_t v = order[i];
 			uint32_t j = i;
 
@@ -534,8 +530,7 @@ sel_step(struct lk_softc *sc)
 		for (uint32_t i = 0; i < n && i < limit; i++)
 			speed += sc->ports[order[i]].speed_bps;
 		is_current = sel_is_current_lag(sc, &sc->ports[lead]);
-		if (best < 0 || speed > best_speed || (speed == best_speed && is_current &&
-		    !best_current)) {
+		if (best < 0 || speed > best_speed || (speed == best_speed && is_current && !best_current)) {
 			best = (int)lead;
 			best_speed = speed;
 			best_current = is_current;
@@ -659,8 +654,8 @@ mux_ready(const struct lk_softc *sc)
 	const struct lk_port *q;
 
 	LK_FOREACH_PORT(sc, q) {
-		if (q->lacp.selected == LK_LACP_SELECTED &&
-		    q->lacp.mux_state == LK_LACP_MUX_WAITING && !q->lacp.ready_n)
+		if (q->lacp.selected == LK_LACP_SELECTED && q->lacp.mux_state == LK_LACP_MUX_WAITING &&
+		    !q->lacp.ready_n)
 			return 0;
 	}
 	return 1;
@@ -706,8 +701,7 @@ mux_step(struct lk_softc *sc, struct lk_port *p, uint64_t now)
 		/* Going to STANDBY is a planned move: the port stays collecting and distributing
 		 * its own flows behind a marker until the partner answers or the flush times out,
 		 * while every other flow keeps going (marker policy). Losses move at once. */
-		if (lp->selected == LK_LACP_STANDBY && lp->port_enabled && partner_sync &&
-		    !lp->flushed) {
+		if (lp->selected == LK_LACP_STANDBY && lp->port_enabled && partner_sync && !lp->flushed) {
 			if (lp->draining)
 				return 0;
 			lk_marker_flush_start(sc, p, now);
@@ -731,7 +725,7 @@ churn_step(struct lk_softc *sc, struct lk_port *p, uint64_t now, int partner)
 	int sync = ((partner ? lp->partner.state : lp->actor.state) & ST_SYNC) != 0;
 	/* the three states have the same numbers in both machines */
 	const uint8_t none = LK_LACP_NO_ACTOR_CHURN, monitor = LK_LACP_ACTOR_CHURN_MONITOR,
-	    churn = LK_LACP_ACTOR_CHURN;
+	              churn = LK_LACP_ACTOR_CHURN;
 
 	if (!lp->port_enabled) {
 		/* held in MONITOR; the 60 s start when the port is enabled again */
@@ -783,8 +777,7 @@ tx_step(struct lk_softc *sc, struct lk_port *p, uint64_t now)
 	uint8_t frame[LK_SLOW_FRAME_LEN];
 	uint64_t slot;
 
-	if (!lp->ntt || !lp->port_enabled || !lp->lacp_enabled ||
-	    lp->ptx_state == LK_LACP_PTX_NO_PERIODIC)
+	if (!lp->ntt || !lp->port_enabled || !lp->lacp_enabled || lp->ptx_state == LK_LACP_PTX_NO_PERIODIC)
 		return 0;
 	slot = lp->tx_slot_free[lp->tx_head];
 	if (now < slot)
@@ -1034,8 +1027,7 @@ lk_lacp_tick(struct lk_softc *sc, uint64_t now_ns)
 int
 lk_lacp_port_collecting(const struct lk_softc *sc, const struct lk_port *p)
 {
-	return sc->lacp.attached && p->lacp.member && p->lacp.in_agg &&
-	    (p->lacp.actor.state & ST_COL) != 0;
+	return sc->lacp.attached && p->lacp.member && p->lacp.in_agg && (p->lacp.actor.state & ST_COL) != 0;
 }
 
 int
@@ -1071,17 +1063,33 @@ lk_lacp_set_opt(struct lk_softc *sc, enum lk_opt opt, uint32_t value)
 			return LK_EINVAL;
 		break;
 	default:
-		return LK_OK;	/* not LACP's: nothing to keep or refuse */
+		return LK_OK; /* not LACP's: nothing to keep or refuse */
 	}
 	switch (opt) {
-	case LK_OPT_LACP_FAST_TIMEOUT: ls->fast_timeout = (uint8_t)value; break;
-	case LK_OPT_LACP_STRICT:       ls->strict = (uint8_t)value; break;
-	case LK_OPT_LACP_PASSIVE:      ls->passive = (uint8_t)value; break;
-	case LK_OPT_LACP_MULTI_SPEED:  ls->multi_speed = (uint8_t)value; break;
-	case LK_OPT_LACP_FULL_WAIT:    ls->full_wait = (uint8_t)value; break;
-	case LK_OPT_LACP_SYS_PRIO:     ls->sys_prio = (uint16_t)value; break;
-	case LK_OPT_LACP_KEY:          ls->admin_key = (uint16_t)value; break;
-	default:                       ls->maxports = value; break;
+	case LK_OPT_LACP_FAST_TIMEOUT:
+		ls->fast_timeout = (uint8_t)value;
+		break;
+	case LK_OPT_LACP_STRICT:
+		ls->strict = (uint8_t)value;
+		break;
+	case LK_OPT_LACP_PASSIVE:
+		ls->passive = (uint8_t)value;
+		break;
+	case LK_OPT_LACP_MULTI_SPEED:
+		ls->multi_speed = (uint8_t)value;
+		break;
+	case LK_OPT_LACP_FULL_WAIT:
+		ls->full_wait = (uint8_t)value;
+		break;
+	case LK_OPT_LACP_SYS_PRIO:
+		ls->sys_prio = (uint16_t)value;
+		break;
+	case LK_OPT_LACP_KEY:
+		ls->admin_key = (uint16_t)value;
+		break;
+	default:
+		ls->maxports = value;
+		break;
 	}
 	/* defaulted partners take the new administrative state at once */
 	if (opt == LK_OPT_LACP_STRICT) {
@@ -1098,8 +1106,7 @@ lk_lacp_set_opt(struct lk_softc *sc, enum lk_opt opt, uint32_t value)
 /* ---- Observability --------------------------------------------------------------------------- */
 
 void
-lk_lacp_port_status(const struct lk_softc *sc, const struct lk_port *p,
-    struct lk_lacp_port_status *st)
+lk_lacp_port_status(const struct lk_softc *sc, const struct lk_port *p, struct lk_lacp_port_status *st)
 {
 	const struct lk_lacp_port *lp = &p->lacp;
 
@@ -1141,23 +1148,26 @@ lk_lacp_lag_status(const struct lk_softc *sc, struct lk_status *st)
 const char *
 lk_lacp_state_name(int machine, uint8_t state)
 {
-	static const char *const rx[] = { "INITIALIZE", "PORT_DISABLED", "EXPIRED",
-		"LACP_DISABLED", "DEFAULTED", "CURRENT" };
-	static const char *const mux[] = { "DETACHED", "WAITING", "ATTACHED",
-		"COLLECTING_DISTRIBUTING" };
-	static const char *const ptx[] = { "NO_PERIODIC", "FAST_PERIODIC", "SLOW_PERIODIC",
-		"PERIODIC_TX" };
+	static const char *const rx[] = { "INITIALIZE", "PORT_DISABLED", "EXPIRED", "LACP_DISABLED",
+		"DEFAULTED", "CURRENT" };
+	static const char *const mux[] = { "DETACHED", "WAITING", "ATTACHED", "COLLECTING_DISTRIBUTING" };
+	static const char *const ptx[] = { "NO_PERIODIC", "FAST_PERIODIC", "SLOW_PERIODIC", "PERIODIC_TX" };
 	static const char *const sel[] = { "UNSELECTED", "SELECTED", "STANDBY" };
-	static const char *const ach[] = { "NO_ACTOR_CHURN", "ACTOR_CHURN_MONITOR",
-		"ACTOR_CHURN" };
-	static const char *const pch[] = { "NO_PARTNER_CHURN", "PARTNER_CHURN_MONITOR",
-		"PARTNER_CHURN" };
-	static const struct { const char *const *names; uint8_t n; } tab[] = {
-		{ rx, 6 }, { mux, 4 }, { ptx, 4 }, { sel, 3 }, { ach, 3 }, { pch, 3 },
+	static const char *const ach[] = { "NO_ACTOR_CHURN", "ACTOR_CHURN_MONITOR", "ACTOR_CHURN" };
+	static const char *const pch[] = { "NO_PARTNER_CHURN", "PARTNER_CHURN_MONITOR", "PARTNER_CHURN" };
+	static const struct {
+		const char *const *names;
+		uint8_t n;
+	} tab[] = {
+		{ rx, 6 },
+		{ mux, 4 },
+		{ ptx, 4 },
+		{ sel, 3 },
+		{ ach, 3 },
+		{ pch, 3 },
 	};
 
-	if (machine < 0 || machine >= (int)(sizeof(tab) / sizeof(tab[0])) ||
-	    state >= tab[machine].n)
+	if (machine < 0 || machine >= (int)(sizeof(tab) / sizeof(tab[0])) || state >= tab[machine].n)
 		return "?";
 	return tab[machine].names[state];
 }

@@ -53,8 +53,7 @@ put32(uint8_t *b, uint32_t v)
 
 /* Ethernet header plus subtype and version; the rest of the payload zeroed. */
 static uint8_t *
-slow_header(uint8_t *buf, const uint8_t src[LK_ETHER_ADDR_LEN], uint8_t subtype,
-    uint8_t version)
+slow_header(uint8_t *buf, const uint8_t src[LK_ETHER_ADDR_LEN], uint8_t subtype, uint8_t version)
 {
 	lk_memset(buf, 0, LK_SLOW_FRAME_LEN);
 	lk_memcpy(buf, slow_dst, LK_ETHER_ADDR_LEN);
@@ -70,8 +69,7 @@ lk_slow_subtype(const uint8_t *frame, uint32_t len)
 {
 	if (frame == NULL || len < 14u + 2u)
 		return -1;
-	if (lk_memcmp(frame, slow_dst, LK_ETHER_ADDR_LEN) != 0 ||
-	    get16(frame + 12) != LK_SLOW_ETHERTYPE)
+	if (lk_memcmp(frame, slow_dst, LK_ETHER_ADDR_LEN) != 0 || get16(frame + 12) != LK_SLOW_ETHERTYPE)
 		return -1;
 	return frame[14 + OFF_SUBTYPE];
 }
@@ -102,8 +100,8 @@ get_peer_tlv(const uint8_t *t, struct lk_lacp_peer_info *pi)
 }
 
 size_t
-lk_lacp_pdu_encode(uint8_t *buf, size_t buflen, const uint8_t src[LK_ETHER_ADDR_LEN],
-    const struct lk_lacpdu *pdu)
+lk_lacp_pdu_encode(
+    uint8_t *buf, size_t buflen, const uint8_t src[LK_ETHER_ADDR_LEN], const struct lk_lacpdu *pdu)
 {
 	uint8_t *pl;
 
@@ -141,13 +139,12 @@ lk_lacp_pdu_decode(const uint8_t *frame, uint32_t len, struct lk_lacpdu *out)
 	if (pl == NULL || out == NULL)
 		return LK_EPROTO;
 	if (pl[OFF_ACTOR] != LK_LACP_TLV_ACTOR || pl[OFF_ACTOR + 1] != LK_LACP_TLV_ACTOR_LEN ||
-	    pl[OFF_PARTNER] != LK_LACP_TLV_PARTNER ||
-	    pl[OFF_PARTNER + 1] != LK_LACP_TLV_PARTNER_LEN ||
+	    pl[OFF_PARTNER] != LK_LACP_TLV_PARTNER || pl[OFF_PARTNER + 1] != LK_LACP_TLV_PARTNER_LEN ||
 	    pl[OFF_COLLECTOR] != LK_LACP_TLV_COLLECTOR ||
 	    pl[OFF_COLLECTOR + 1] != LK_LACP_TLV_COLLECTOR_LEN ||
 	    pl[OFF_LACP_TERM] != LK_LACP_TLV_TERMINATOR || pl[OFF_LACP_TERM + 1] != 0)
 		return LK_EPROTO;
-	lk_memset(out, 0, sizeof(*out));     /* padding too: decoded PDUs compare with memcmp */
+	lk_memset(out, 0, sizeof(*out)); /* padding too: decoded PDUs compare with memcmp */
 	get_peer_tlv(pl + OFF_ACTOR, &out->actor);
 	get_peer_tlv(pl + OFF_PARTNER, &out->partner);
 	out->collector_max_delay = get16(pl + OFF_COLLECTOR + 2);
@@ -155,8 +152,8 @@ lk_lacp_pdu_decode(const uint8_t *frame, uint32_t len, struct lk_lacpdu *out)
 }
 
 size_t
-lk_marker_pdu_encode(uint8_t *buf, size_t buflen, const uint8_t src[LK_ETHER_ADDR_LEN],
-    const struct lk_marker_pdu *pdu)
+lk_marker_pdu_encode(
+    uint8_t *buf, size_t buflen, const uint8_t src[LK_ETHER_ADDR_LEN], const struct lk_marker_pdu *pdu)
 {
 	uint8_t *pl;
 
@@ -182,8 +179,8 @@ lk_marker_pdu_decode(const uint8_t *frame, uint32_t len, struct lk_marker_pdu *o
 	if (pl == NULL || out == NULL)
 		return LK_EPROTO;
 	if ((pl[OFF_MARKER] != LK_MARKER_TLV_INFO && pl[OFF_MARKER] != LK_MARKER_TLV_RESPONSE) ||
-	    pl[OFF_MARKER + 1] != LK_MARKER_TLV_LEN ||
-	    pl[OFF_MARK_TERM] != LK_LACP_TLV_TERMINATOR || pl[OFF_MARK_TERM + 1] != 0)
+	    pl[OFF_MARKER + 1] != LK_MARKER_TLV_LEN || pl[OFF_MARK_TERM] != LK_LACP_TLV_TERMINATOR ||
+	    pl[OFF_MARK_TERM + 1] != 0)
 		return LK_EPROTO;
 	lk_memset(out, 0, sizeof(*out));
 	out->type = pl[OFF_MARKER];

@@ -12,10 +12,10 @@
  */
 #include "lk_internal.h"
 
-#define LK_PORT_PRIO_DEFAULT 0x8000u
+#define LK_PORT_PRIO_DEFAULT      0x8000u
 #define LK_LACP_PORT_PRIO_DEFAULT 0x8000u
-#define LK_MTU_MIN 68u
-#define LK_MTU_MAX 65535u
+#define LK_MTU_MIN                68u
+#define LK_MTU_MAX                65535u
 
 static const uint8_t zero_mac[LK_ETHER_ADDR_LEN];
 
@@ -34,7 +34,7 @@ port_changed(struct lk_softc *sc, struct lk_port *p)
 static uint32_t
 seed_from_mac(const uint8_t mac[LK_ETHER_ADDR_LEN])
 {
-	uint32_t h = 0x6c616767u;   /* any constant: the MAC makes it per-aggregate */
+	uint32_t h = 0x6c616767u; /* any constant: the MAC makes it per-aggregate */
 
 	for (int i = 0; i < LK_ETHER_ADDR_LEN; i++)
 		h = lk_hash_mix(h ^ mac[i]);
@@ -278,8 +278,7 @@ lk_port_set_lacp_prio(struct lk_softc *sc, uint32_t port, uint16_t prio)
 }
 
 int
-lk_port_link(struct lk_softc *sc, uint32_t port, int up, uint64_t speed_bps,
-    enum lk_duplex duplex)
+lk_port_link(struct lk_softc *sc, uint32_t port, int up, uint64_t speed_bps, enum lk_duplex duplex)
 {
 	struct lk_port *p;
 	int was;

@@ -25,11 +25,11 @@ struct lk_txmap;
  */
 struct lk_proto_ops {
 	const char *name;
-	int  hashed;               /* output picks ports through the flow buckets */
+	int hashed; /* output picks ports through the flow buckets */
 	/* protocol switched to / away from */
 	void (*attach)(struct lk_softc *sc);
 	void (*detach)(struct lk_softc *sc);
-	int  (*port_add)(struct lk_softc *sc, struct lk_port *p);
+	int (*port_add)(struct lk_softc *sc, struct lk_port *p);
 	void (*port_remove)(struct lk_softc *sc, struct lk_port *p);
 	void (*port_link)(struct lk_softc *sc, struct lk_port *p);
 	/* which ports transmit and which collect, for the next txmap */
@@ -39,14 +39,13 @@ struct lk_proto_ops {
 	/* run due timers; returns the next absolute deadline in ns, or UINT64_MAX */
 	uint64_t (*tick)(struct lk_softc *sc, uint64_t now_ns);
 	/* rx-side: control frames this protocol consumes (0 or LK_EPROTO) */
-	int  (*control_input)(struct lk_softc *sc, struct lk_port *p, const uint8_t *frame,
-	         uint32_t len);
+	int (*control_input)(struct lk_softc *sc, struct lk_port *p, const uint8_t *frame, uint32_t len);
 	/*
 	 * Options. set_opt() of every row sees each value before it is stored, whether or not
 	 * that protocol runs (a protocol keeps its administrative variables across switches),
 	 * and may refuse it. opt_changed() of the running protocol sees it after.
 	 */
-	int  (*set_opt)(struct lk_softc *sc, enum lk_opt opt, uint32_t value);
+	int (*set_opt)(struct lk_softc *sc, enum lk_opt opt, uint32_t value);
 	void (*opt_changed)(struct lk_softc *sc, enum lk_opt opt);
 	/* a port was unlinked (after port_remove): re-decide without it */
 	void (*port_removed)(struct lk_softc *sc);
@@ -57,14 +56,13 @@ extern const struct lk_proto_ops *const lk_proto_table[LK_PROTO_MAX];
 /* ---- Services the core offers protocols (host lock held) ------------------------------------------ */
 
 /* Transmit a control frame the core built on port p (counted as tx on the port). */
-int      lk_core_ctl_tx(struct lk_softc *sc, struct lk_port *p, const uint8_t *frame, uint32_t len);
+int lk_core_ctl_tx(struct lk_softc *sc, struct lk_port *p, const uint8_t *frame, uint32_t len);
 /* Append to the event ring, timestamped with the host clock. p may be NULL. */
-void     lk_core_event(struct lk_softc *sc, enum lk_event_type t, const struct lk_port *p,
-             int32_t arg);
+void lk_core_event(struct lk_softc *sc, enum lk_event_type t, const struct lk_port *p, int32_t arg);
 /* Collecting/distributing changed: rebuild and republish the txmap, update aggregate link. */
-void     lk_core_txmap_dirty(struct lk_softc *sc);
+void lk_core_txmap_dirty(struct lk_softc *sc);
 uint64_t lk_core_now(const struct lk_softc *sc);
 /* Ask for lk_tick() no later than deadline_ns (absolute). */
-void     lk_core_schedule(struct lk_softc *sc, uint64_t deadline_ns);
+void lk_core_schedule(struct lk_softc *sc, uint64_t deadline_ns);
 
 #endif /* LK_PROTO_H */

@@ -61,8 +61,7 @@ fill_buckets(struct lk_txmap *m, const struct lk_txmap *old)
 {
 	uint32_t pkey[LK_MAX_PORTS];
 	uint32_t added = old != NULL ? m->active & ~old->active : m->active;
-	int incremental = old != NULL && old->proto->hashed && old->nactive > 0 &&
-	    old->seed == m->seed;
+	int incremental = old != NULL && old->proto->hashed && old->nactive > 0 && old->seed == m->seed;
 
 	for (uint32_t k = 0; k < m->nactive; k++)
 		pkey[m->order[k]] = port_key(m->order[k], m->seed);
@@ -136,7 +135,8 @@ lk_txmap_rebuild(struct lk_softc *sc)
 	m = sc->ops->alloc(sc->host, sizeof(*m));
 	if (m == NULL) {
 		if (sc->ops->log != NULL && !sc->txmap_dirty)
-			sc->ops->log(sc->host, 1, "laggkit: transmit table allocation failed; "
+			sc->ops->log(sc->host, 1,
+			    "laggkit: transmit table allocation failed; "
 			    "keeping the previous one and retrying");
 		sc->txmap_dirty = 1;
 		sc->txmap_retry_ns = lk_core_now(sc) + TXMAP_RETRY_NS;

@@ -37,7 +37,7 @@ MALLOC_DEFINE(M_LAGGKIT, LAGGKIT_NAME, "laggkit link aggregation");
 
 struct sx laggkit_sx;
 struct laggkit_head laggkit_list = LIST_HEAD_INITIALIZER(laggkit_list);
-static u_int laggkit_count;		/* softcs not yet freed, in every VNET; laggkit_sx */
+static u_int laggkit_count; /* softcs not yet freed, in every VNET; laggkit_sx */
 /* Guards ifp->if_softc of an aggregate against its destroy: see laggkit_acquire(). */
 static struct mtx laggkit_ref_mtx;
 /* sysctl net.link.laggkit.inject_create_failure: fail that many creates (tests only). */
@@ -49,25 +49,25 @@ u_int laggkit_inject_create_failure;
  * member is counted in a tag on the packet, and a packet nested deeper than this is dropped
  * instead of recursing until the kernel stack is gone.
  */
-#define MTAG_LAGGKIT		0x6c6b6e74	/* "lknt" */
-#define LAGGKIT_MAX_NEST	8
+#define MTAG_LAGGKIT     0x6c6b6e74 /* "lknt" */
+#define LAGGKIT_MAX_NEST 8
 
 VNET_DEFINE_STATIC(struct if_clone *, laggkit_cloner);
 #define V_laggkit_cloner VNET(laggkit_cloner)
 
-static int	laggkit_transmit(struct ifnet *ifp, struct mbuf *m);
-static void	laggkit_qflush(struct ifnet *ifp);
-static void	laggkit_init(void *xsc);
-static int	laggkit_ioctl(struct ifnet *ifp, u_long cmd, caddr_t data);
-static int	laggkit_media_change(struct ifnet *ifp);
-static void	laggkit_media_status(struct ifnet *ifp, struct ifmediareq *imr);
+static int laggkit_transmit(struct ifnet *ifp, struct mbuf *m);
+static void laggkit_qflush(struct ifnet *ifp);
+static void laggkit_init(void *xsc);
+static int laggkit_ioctl(struct ifnet *ifp, u_long cmd, caddr_t data);
+static int laggkit_media_change(struct ifnet *ifp);
+static void laggkit_media_status(struct ifnet *ifp, struct ifmediareq *imr);
 
 /*
  * The core promises these values equal net/if_lagg.h; the ioctl code relies on it. The two
  * sides are constants of different enums, which clang 19 (FreeBSD 15's compiler) refuses to
  * compare under -Werror (-Wenum-compare): compare them as plain ints.
  */
-#define LAGGKIT_SAME(a, b)	CTASSERT((int)(a) == (int)(b))
+#define LAGGKIT_SAME(a, b) CTASSERT((int)(a) == (int)(b))
 LAGGKIT_SAME(LK_PROTO_NONE, LAGG_PROTO_NONE);
 LAGGKIT_SAME(LK_PROTO_ROUNDROBIN, LAGG_PROTO_ROUNDROBIN);
 LAGGKIT_SAME(LK_PROTO_FAILOVER, LAGG_PROTO_FAILOVER);
@@ -75,8 +75,7 @@ LAGGKIT_SAME(LK_PROTO_LOADBALANCE, LAGG_PROTO_LOADBALANCE);
 LAGGKIT_SAME(LK_PROTO_LACP, LAGG_PROTO_LACP);
 LAGGKIT_SAME(LK_PROTO_BROADCAST, LAGG_PROTO_BROADCAST);
 LAGGKIT_SAME(LK_PROTO_MAX, LAGG_PROTO_MAX);
-CTASSERT(LK_HASH_L2 == LAGG_F_HASHL2 && LK_HASH_L3 == LAGG_F_HASHL3 &&
-    LK_HASH_L4 == LAGG_F_HASHL4);
+CTASSERT(LK_HASH_L2 == LAGG_F_HASHL2 && LK_HASH_L3 == LAGG_F_HASHL3 && LK_HASH_L4 == LAGG_F_HASHL4);
 CTASSERT(LK_PORT_MASTER == LAGG_PORT_MASTER && LK_PORT_STACK == LAGG_PORT_STACK &&
     LK_PORT_ACTIVE == LAGG_PORT_ACTIVE && LK_PORT_COLLECTING == LAGG_PORT_COLLECTING &&
     LK_PORT_DISTRIBUTING == LAGG_PORT_DISTRIBUTING);
@@ -88,15 +87,24 @@ int
 laggkit_errno(int lkerr)
 {
 	switch (lkerr) {
-	case LK_OK:	return (0);
-	case LK_EINVAL:	return (EINVAL);
-	case LK_ENOSPC:	return (ENOSPC);
-	case LK_EEXIST:	return (EEXIST);
-	case LK_ENOENT:	return (ENOENT);
-	case LK_ENOMEM:	return (ENOMEM);
-	case LK_EBUSY:	return (EBUSY);
-	case LK_EPROTO:	return (EPROTO);
-	default:	return (EIO);
+	case LK_OK:
+		return (0);
+	case LK_EINVAL:
+		return (EINVAL);
+	case LK_ENOSPC:
+		return (ENOSPC);
+	case LK_EEXIST:
+		return (EEXIST);
+	case LK_ENOENT:
+		return (ENOENT);
+	case LK_ENOMEM:
+		return (ENOMEM);
+	case LK_EBUSY:
+		return (EBUSY);
+	case LK_EPROTO:
+		return (EPROTO);
+	default:
+		return (EIO);
 	}
 }
 
@@ -127,7 +135,7 @@ laggkit_acquire(struct ifnet *ifp)
 	return (sc);
 }
 
-static void	laggkit_free(struct laggkit_softc *sc);
+static void laggkit_free(struct laggkit_softc *sc);
 
 /* For callers that must not sleep: if_softc of an aggregate stays valid while held. */
 void
@@ -166,7 +174,7 @@ laggkit_unlock(struct laggkit_softc *sc)
 	 * VNET, not necessarily the aggregate's. What follows reaches V_ state (routes through
 	 * if_notifymtu, ARP/ND and vlan(4) through iflladdr_event, for the members too).
 	 */
-	CURVNET_SET_QUIET(ifp->if_vnet);	/* often nested: ioctls already set it */
+	CURVNET_SET_QUIET(ifp->if_vnet); /* often nested: ioctls already set it */
 	if (!sc->sc_destroying)
 		(void)laggkit_settle(sc);
 	lladdr = sc->sc_notify_lladdr && !sc->sc_destroying;
@@ -184,7 +192,7 @@ laggkit_unlock(struct laggkit_softc *sc)
 	if (mtu)
 		if_notifymtu(ifp);
 #else
-	(void)mtu;	/* 13: the stack picks the new MTU up on its next route lookup */
+	(void)mtu; /* 13: the stack picks the new MTU up on its next route lookup */
 #endif
 	CURVNET_RESTORE();
 }
@@ -199,7 +207,7 @@ laggkit_frame_view(struct mbuf *m, struct lk_frame *f, uint8_t *buf)
 {
 	uint32_t want;
 
-	NET_EPOCH_ASSERT();	/* lk_output/lk_input read the core's table under it */
+	NET_EPOCH_ASSERT(); /* lk_output/lk_input read the core's table under it */
 	memset(f, 0, sizeof(*f));
 	f->len = m->m_pkthdr.len;
 	want = MIN(f->len, LAGGKIT_HDR_COPY);
@@ -227,8 +235,9 @@ laggkit_frame_view(struct mbuf *m, struct lk_frame *f, uint8_t *buf)
  * With no member, nothing. Members whose offloads change while they belong are re-read on
  * their next link or flag event.
  */
-#define LAGGKIT_CAPS	(IFCAP_HWCSUM | IFCAP_HWCSUM_IPV6 | IFCAP_TSO | IFCAP_VLAN_MTU | \
-	IFCAP_VLAN_HWTAGGING | IFCAP_VLAN_HWCSUM | IFCAP_VLAN_HWTSO)
+#define LAGGKIT_CAPS \
+	(IFCAP_HWCSUM | IFCAP_HWCSUM_IPV6 | IFCAP_TSO | IFCAP_VLAN_MTU | IFCAP_VLAN_HWTAGGING | \
+	    IFCAP_VLAN_HWCSUM | IFCAP_VLAN_HWTSO)
 
 void
 laggkit_update_caps(struct laggkit_softc *sc)
@@ -257,8 +266,7 @@ laggkit_update_caps(struct laggkit_softc *sc)
 	}
 	if ((cap & IFCAP_TSO) == 0)
 		hwassist &= ~(uint64_t)CSUM_TSO;
-	if (ifp->if_capabilities != cap || ifp->if_capenable != cap ||
-	    ifp->if_hwassist != hwassist) {
+	if (ifp->if_capabilities != cap || ifp->if_capenable != cap || ifp->if_hwassist != hwassist) {
 		ifp->if_capabilities = cap;
 		ifp->if_capenable = cap;
 		ifp->if_hwassist = hwassist;
@@ -328,8 +336,10 @@ laggkit_transmit_mask(struct laggkit_softc *sc, struct mbuf *m, uint32_t mask)
 			static const struct timeval every = { 1, 0 };
 
 			if (ratecheck(&last, &every))
-				if_printf(ifp, "dropping a frame nested %d deep through %s: "
-				    "a transmit loop\n", LAGGKIT_MAX_NEST, pifp->if_xname);
+				if_printf(ifp,
+				    "dropping a frame nested %d deep through %s: "
+				    "a transmit loop\n",
+				    LAGGKIT_MAX_NEST, pifp->if_xname);
 			m_freem(c);
 			if_inc_counter(ifp, IFCOUNTER_OERRORS, 1);
 			error = ELOOP;
@@ -425,7 +435,7 @@ laggkit_sync_flags(struct laggkit_softc *sc)
  * read, a sysctl) are waited for a few ticks, so `ifconfig laggkit0 down` still returns with
  * the members down.
  */
-#define LAGGKIT_FLAGS_TRIES	10
+#define LAGGKIT_FLAGS_TRIES 10
 static bool
 laggkit_xlock_flags(struct laggkit_softc *sc)
 {
@@ -444,7 +454,7 @@ laggkit_init(void *xsc)
 {
 	struct laggkit_softc *sc = xsc;
 
-	if (sc == NULL)		/* ether_ioctl of an aggregate being destroyed */
+	if (sc == NULL) /* ether_ioctl of an aggregate being destroyed */
 		return;
 	LAGGKIT_XLOCK(sc);
 	if (!sc->sc_destroying)
@@ -474,8 +484,8 @@ laggkit_set_mtu(struct laggkit_softc *sc, int mtu)
 	if (error == 0) {
 		error = laggkit_settle(sc);
 		if (error != 0) {
-			if_printf(ifp, "a member refused MTU %d (error %d), all kept at %d\n",
-			    mtu, error, old);
+			if_printf(
+			    ifp, "a member refused MTU %d (error %d), all kept at %d\n", mtu, error, old);
 			LAGGKIT_CORE_LOCK(sc);
 			(void)lk_set_mtu(sc->sc_core, (uint32_t)old);
 			LAGGKIT_CORE_UNLOCK(sc);
@@ -595,7 +605,7 @@ laggkit_create(int unit, struct ifnet **ifpp)
 
 	ifp = if_alloc(IFT_ETHER);
 #if __FreeBSD_version < 1400000
-	if (ifp == NULL)	/* 14 made if_alloc() infallible */
+	if (ifp == NULL) /* 14 made if_alloc() infallible */
 		return (ENOSPC);
 #endif
 	sc = malloc(sizeof(*sc), M_LAGGKIT, M_WAITOK | M_ZERO);
@@ -640,7 +650,7 @@ laggkit_create(int unit, struct ifnet **ifpp)
 	LAGGKIT_CORE_UNLOCK(sc);
 	if (error != 0) {
 		callout_drain(&sc->sc_callout);
-		NET_EPOCH_WAIT();	/* lk_fini retired the transmit table */
+		NET_EPOCH_WAIT(); /* lk_fini retired the transmit table */
 		sysctl_ctx_free(&sc->sc_sysctl);
 		mtx_destroy(&sc->sc_mtx);
 		sx_destroy(&sc->sc_sx);
@@ -707,7 +717,7 @@ laggkit_destroy(struct laggkit_softc *sc)
 	taskqueue_drain_timeout(taskqueue_thread, &sc->sc_link_task);
 
 	mtx_lock(&laggkit_ref_mtx);
-	ifp->if_softc = NULL;		/* laggkit_acquire() fails from now on */
+	ifp->if_softc = NULL; /* laggkit_acquire() fails from now on */
 	mtx_unlock(&laggkit_ref_mtx);
 	laggkit_release(sc);
 }
@@ -848,14 +858,13 @@ laggkit_clone_destroy(struct if_clone *ifc, struct ifnet *ifp)
 static void
 vnet_laggkit_init(const void *unused __unused)
 {
-	V_laggkit_cloner = if_clone_advanced(LAGGKIT_NAME, 0, laggkit_clone_match,
-	    laggkit_clone_create, laggkit_clone_destroy);
+	V_laggkit_cloner = if_clone_advanced(
+	    LAGGKIT_NAME, 0, laggkit_clone_match, laggkit_clone_create, laggkit_clone_destroy);
 }
 
 #endif /* LAGGKIT_CLONER_V2 */
 
-VNET_SYSINIT(vnet_laggkit_init, SI_SUB_PROTO_IFATTACHDOMAIN, SI_ORDER_ANY,
-    vnet_laggkit_init, NULL);
+VNET_SYSINIT(vnet_laggkit_init, SI_SUB_PROTO_IFATTACHDOMAIN, SI_ORDER_ANY, vnet_laggkit_init, NULL);
 
 static void
 vnet_laggkit_uninit(const void *unused __unused)
@@ -877,7 +886,7 @@ laggkit_drain(void *unused __unused)
 {
 #ifdef NET_EPOCH_DRAIN_CALLBACKS
 	NET_EPOCH_DRAIN_CALLBACKS();
-#else	/* early 13 headers have the function but not the macro */
+#else /* early 13 headers have the function but not the macro */
 	epoch_drain_callbacks(net_epoch_preempt);
 #endif
 	sx_destroy(&laggkit_sx);
@@ -916,11 +925,7 @@ laggkit_modevent(module_t mod __unused, int type, void *data __unused)
 	return (error);
 }
 
-static moduledata_t laggkit_mod = {
-	"if_laggkit",
-	laggkit_modevent,
-	NULL
-};
+static moduledata_t laggkit_mod = { "if_laggkit", laggkit_modevent, NULL };
 
 DECLARE_MODULE(if_laggkit, laggkit_mod, SI_SUB_PSEUDO, SI_ORDER_ANY);
 MODULE_VERSION(if_laggkit, LAGGKIT_VERSION);

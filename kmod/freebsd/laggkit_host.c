@@ -17,7 +17,7 @@
  * when failing would leave no choice but to leak or to free too early.
  */
 struct laggkit_alloc_hdr {
-	struct epoch_context	ah_ctx;
+	struct epoch_context ah_ctx;
 } __aligned(16);
 
 static struct laggkit_alloc_hdr *
@@ -32,8 +32,7 @@ laggkit_now_ns(void *host __unused)
 	sbintime_t sbt = sbinuptime();
 
 	/* whole seconds and the 32-bit binary fraction separately: no overflow */
-	return ((uint64_t)(sbt >> 32) * 1000000000ULL +
-	    (((uint64_t)(uint32_t)sbt * 1000000000ULL) >> 32));
+	return ((uint64_t)(sbt >> 32) * 1000000000ULL + (((uint64_t)(uint32_t)sbt * 1000000000ULL) >> 32));
 }
 
 /* The callout was initialised with sc_mtx, which callout(9) holds while this runs. */
@@ -47,7 +46,7 @@ laggkit_tick(void *arg)
 	if (sc->sc_destroying)
 		return;
 	CURVNET_SET(sc->sc_ifp->if_vnet);
-	NET_EPOCH_ENTER(et);		/* LACPDUs go out through if_transmit */
+	NET_EPOCH_ENTER(et); /* LACPDUs go out through if_transmit */
 	lk_tick(sc->sc_core);
 	NET_EPOCH_EXIT(et);
 	CURVNET_RESTORE();
@@ -64,10 +63,9 @@ laggkit_timer_arm(void *host, uint64_t delay_ns)
 	if (sc->sc_destroying)
 		return;
 	sec = delay_ns / 1000000000ULL;
-	if (sec > 3600)		/* "nothing due": look again in an hour */
+	if (sec > 3600) /* "nothing due": look again in an hour */
 		sec = 3600;
-	sbt = ((sbintime_t)sec << 32) +
-	    (sbintime_t)(((delay_ns % 1000000000ULL) << 32) / 1000000000ULL);
+	sbt = ((sbintime_t)sec << 32) + (sbintime_t)(((delay_ns % 1000000000ULL) << 32) / 1000000000ULL);
 	callout_reset_sbt(&sc->sc_callout, sbt, SBT_1MS, laggkit_tick, sc, 0);
 }
 
@@ -81,7 +79,7 @@ laggkit_ctl_transmit(void *host, uint32_t port, const uint8_t *frame, uint32_t l
 	struct mbuf *m;
 	int error;
 
-	LAGGKIT_CORE_ASSERT(sc);	/* the core calls out only under its lock */
+	LAGGKIT_CORE_ASSERT(sc); /* the core calls out only under its lock */
 	if (port >= LK_MAX_PORTS)
 		return (LK_ENOENT);
 	m = m_get2(len, M_NOWAIT, MT_DATA, M_PKTHDR);

@@ -9,9 +9,9 @@
 #ifndef LAGGKIT_HOST_TYPES_H
 #define LAGGKIT_HOST_TYPES_H
 
-#include <sys/types.h>		/* uint8_t..uint64_t, size_t, bool (kernel) */
-#include <sys/stdint.h>		/* UINT32_MAX, UINT64_MAX */
-#include <sys/stddef.h>		/* offsetof */
-#include <sys/_null.h>		/* NULL */
+#include <sys/types.h>  /* uint8_t..uint64_t, size_t, bool (kernel) */
+#include <sys/stdint.h> /* UINT32_MAX, UINT64_MAX */
+#include <sys/stddef.h> /* offsetof */
+#include <sys/_null.h>  /* NULL */
 
 #endif /* LAGGKIT_HOST_TYPES_H */

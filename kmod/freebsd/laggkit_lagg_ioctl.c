@@ -42,8 +42,8 @@ laggkit_is_lagg_ioctl(u_long cmd)
 }
 
 static void
-laggkit_opreq(struct lacp_opreq *req, const struct lk_lacp_peer_info *actor,
-    const struct lk_lacp_peer_info *partner)
+laggkit_opreq(
+    struct lacp_opreq *req, const struct lk_lacp_peer_info *actor, const struct lk_lacp_peer_info *partner)
 {
 	req->actor_prio = actor->sys_prio;
 	memcpy(req->actor_mac, actor->sys_mac, ETHER_ADDR_LEN);
@@ -61,8 +61,7 @@ laggkit_opreq(struct lacp_opreq *req, const struct lk_lacp_peer_info *actor,
 
 /* One member as ifconfig shows it: flags straight from the core (values equal LAGG_PORT_*). */
 static int
-laggkit_port2req(struct laggkit_softc *sc, uint32_t idx, enum lk_proto proto,
-    struct lagg_reqport *rp)
+laggkit_port2req(struct laggkit_softc *sc, uint32_t idx, enum lk_proto proto, struct lagg_reqport *rp)
 {
 	struct lk_port_status ps;
 	int error;
@@ -75,8 +74,7 @@ laggkit_port2req(struct laggkit_softc *sc, uint32_t idx, enum lk_proto proto,
 	strlcpy(rp->rp_ifname, sc->sc_ifp->if_xname, sizeof(rp->rp_ifname));
 	/* the ifnet's current name, in case it was renamed after joining */
 	if (sc->sc_ports[idx] != NULL)
-		strlcpy(rp->rp_portname, sc->sc_ports[idx]->lp_ifp->if_xname,
-		    sizeof(rp->rp_portname));
+		strlcpy(rp->rp_portname, sc->sc_ports[idx]->lp_ifp->if_xname, sizeof(rp->rp_portname));
 	else
 		strlcpy(rp->rp_portname, ps.name, sizeof(rp->rp_portname));
 	rp->rp_prio = ps.prio;
@@ -232,8 +230,8 @@ laggkit_set_opt_locked(struct laggkit_softc *sc, enum lk_opt opt, uint32_t value
 	return (error);
 }
 
-#ifndef LAGG_OPT_RR_LIMIT		/* FreeBSD 13 before rr_limit got its flag */
-#define LAGG_OPT_RR_LIMIT	0x100
+#ifndef LAGG_OPT_RR_LIMIT /* FreeBSD 13 before rr_limit got its flag */
+#define LAGG_OPT_RR_LIMIT 0x100
 #endif
 
 static int
@@ -251,7 +249,8 @@ laggkit_set_opts(struct laggkit_softc *sc, struct lagg_reqopts *ro)
 	if (ro->ro_opts == 0) {
 		if (ro->ro_bkt != 0)
 			error = proto == LK_PROTO_ROUNDROBIN ?
-			    laggkit_set_opt_locked(sc, LK_OPT_RR_LIMIT, ro->ro_bkt) : EINVAL;
+			    laggkit_set_opt_locked(sc, LK_OPT_RR_LIMIT, ro->ro_bkt) :
+			    EINVAL;
 		LAGGKIT_XUNLOCK(sc);
 		return (error);
 	}
@@ -266,12 +265,10 @@ laggkit_set_opts(struct laggkit_softc *sc, struct lagg_reqopts *ro)
 		sc->sc_use_numa = ro->ro_opts > 0;
 		break;
 	case LAGG_OPT_FLOWIDSHIFT:
-		if (ro->ro_flowid_shift < 0 ||
-		    ro->ro_flowid_shift > LAGG_OPT_FLOWIDSHIFT_MASK)
+		if (ro->ro_flowid_shift < 0 || ro->ro_flowid_shift > LAGG_OPT_FLOWIDSHIFT_MASK)
 			error = EINVAL;
 		else
-			error = laggkit_set_opt_locked(sc, LK_OPT_FLOWID_SHIFT,
-			    ro->ro_flowid_shift);
+			error = laggkit_set_opt_locked(sc, LK_OPT_FLOWID_SHIFT, ro->ro_flowid_shift);
 		break;
 	case LAGG_OPT_RR_LIMIT:
 		if (proto != LK_PROTO_ROUNDROBIN || ro->ro_bkt == 0)
@@ -287,8 +284,9 @@ laggkit_set_opts(struct laggkit_softc *sc, struct lagg_reqopts *ro)
 			error = EINVAL;
 		else
 			error = laggkit_set_opt_locked(sc,
-			    abs(ro->ro_opts) == LAGG_OPT_LACP_STRICT ?
-			    LK_OPT_LACP_STRICT : LK_OPT_LACP_FAST_TIMEOUT, ro->ro_opts > 0);
+			    abs(ro->ro_opts) == LAGG_OPT_LACP_STRICT ? LK_OPT_LACP_STRICT :
+			                                               LK_OPT_LACP_FAST_TIMEOUT,
+			    ro->ro_opts > 0);
 		break;
 	case LAGG_OPT_LACP_TXTEST:
 	case -LAGG_OPT_LACP_TXTEST:
@@ -344,7 +342,8 @@ laggkit_lagg_ioctl(struct laggkit_softc *sc, u_long cmd, caddr_t data)
 			return (EPROTONOSUPPORT);
 		LAGGKIT_XLOCK(sc);
 		LAGGKIT_CORE_LOCK(sc);
-		error = sc->sc_destroying ? ENXIO :
+		error = sc->sc_destroying ?
+		    ENXIO :
 		    laggkit_errno(lk_set_proto(sc->sc_core, (enum lk_proto)ra->ra_proto));
 		LAGGKIT_CORE_UNLOCK(sc);
 		/* re-read members, so a switch to lacp reports NICs without speed/duplex */
@@ -359,8 +358,7 @@ laggkit_lagg_ioctl(struct laggkit_softc *sc, u_long cmd, caddr_t data)
 		if ((rf->rf_flags & LAGG_F_HASHMASK) == 0)
 			return (EINVAL);
 		LAGGKIT_XLOCK(sc);
-		error = laggkit_set_opt_locked(sc, LK_OPT_HASH_LAYERS,
-		    rf->rf_flags & LAGG_F_HASHMASK);
+		error = laggkit_set_opt_locked(sc, LK_OPT_HASH_LAYERS, rf->rf_flags & LAGG_F_HASHMASK);
 		LAGGKIT_XUNLOCK(sc);
 		return (error);
 	case SIOCSLAGGOPTS:

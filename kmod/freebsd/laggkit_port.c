@@ -97,8 +97,7 @@ laggkit_port_lookup(const struct ifnet *ifp)
 static bool
 laggkit_port_taken(const struct ifnet *pifp)
 {
-	return (pifp->if_lagg != NULL || pifp->if_bridge != NULL ||
-	    pifp->if_type == IFT_IEEE8023ADLAG);
+	return (pifp->if_lagg != NULL || pifp->if_bridge != NULL || pifp->if_type == IFT_IEEE8023ADLAG);
 }
 
 struct laggkit_port *
@@ -121,8 +120,8 @@ laggkit_port_of(struct laggkit_softc *sc, const struct ifnet *pifp)
  * aggregate silently refusing a member.
  */
 static void
-laggkit_port_media(struct laggkit_softc *sc, struct laggkit_port *lp, bool lacp,
-    uint64_t *speed, enum lk_duplex *duplex)
+laggkit_port_media(
+    struct laggkit_softc *sc, struct laggkit_port *lp, bool lacp, uint64_t *speed, enum lk_duplex *duplex)
 {
 	struct ifnet *pifp = lp->lp_ifp;
 	struct ifmediareq ifmr;
@@ -133,8 +132,7 @@ laggkit_port_media(struct laggkit_softc *sc, struct laggkit_port *lp, bool lacp,
 	*duplex = LK_DUPLEX_UNKNOWN;
 	memset(&ifmr, 0, sizeof(ifmr));
 	strlcpy(ifmr.ifm_name, pifp->if_xname, sizeof(ifmr.ifm_name));
-	if (pifp->if_ioctl != NULL &&
-	    pifp->if_ioctl(pifp, SIOCGIFMEDIA, (caddr_t)&ifmr) == 0 &&
+	if (pifp->if_ioctl != NULL && pifp->if_ioctl(pifp, SIOCGIFMEDIA, (caddr_t)&ifmr) == 0 &&
 	    (ifmr.ifm_status & IFM_AVALID) != 0) {
 		active = ifmr.ifm_active;
 		if (IFM_TYPE(active) == IFM_ETHER && IFM_SUBTYPE(active) != IFM_AUTO &&
@@ -145,10 +143,10 @@ laggkit_port_media(struct laggkit_softc *sc, struct laggkit_port *lp, bool lacp,
 		else if ((active & IFM_HDX) != 0)
 			*duplex = LK_DUPLEX_HALF;
 	}
-	if (lacp && pifp->if_link_state == LINK_STATE_UP &&
-	    (*speed == 0 || *duplex != LK_DUPLEX_FULL)) {
+	if (lacp && pifp->if_link_state == LINK_STATE_UP && (*speed == 0 || *duplex != LK_DUPLEX_FULL)) {
 		if (!lp->lp_media_warned)
-			if_printf(sc->sc_ifp, "%s reports %s; LACP will not aggregate it "
+			if_printf(sc->sc_ifp,
+			    "%s reports %s; LACP will not aggregate it "
 			    "(QEMU virtio-net: add speed=10000,duplex=full to its -device)\n",
 			    pifp->if_xname, *speed == 0 ? "no speed" : "no full duplex");
 		lp->lp_media_warned = 1;
@@ -301,18 +299,17 @@ laggkit_settle_port(struct laggkit_softc *sc, struct laggkit_port *lp)
 		memset(&ifr, 0, sizeof(ifr));
 		strlcpy(ifr.ifr_name, pifp->if_xname, sizeof(ifr.ifr_name));
 		ifr.ifr_mtu = pd.lpd_mtu;
-		error = pifp->if_ioctl != NULL ?
-		    pifp->if_ioctl(pifp, SIOCSIFMTU, (caddr_t)&ifr) : EOPNOTSUPP;
+		error = pifp->if_ioctl != NULL ? pifp->if_ioctl(pifp, SIOCSIFMTU, (caddr_t)&ifr) : EOPNOTSUPP;
 		if (error != 0)
-			if_printf(sc->sc_ifp, "%s refused MTU %u (error %d)\n",
-			    pifp->if_xname, pd.lpd_mtu, error);
+			if_printf(
+			    sc->sc_ifp, "%s refused MTU %u (error %d)\n", pifp->if_xname, pd.lpd_mtu, error);
 	}
 	if ((pd.lpd_flags & LAGGKIT_PEND_MAC) != 0 &&
 	    memcmp(IF_LLADDR(pifp), pd.lpd_mac, ETHER_ADDR_LEN) != 0) {
 		err = if_setlladdr(pifp, pd.lpd_mac, ETHER_ADDR_LEN);
 		if (err != 0) {
-			if_printf(sc->sc_ifp, "%s refused MAC %6D (error %d)\n",
-			    pifp->if_xname, pd.lpd_mac, ":", err);
+			if_printf(sc->sc_ifp, "%s refused MAC %6D (error %d)\n", pifp->if_xname, pd.lpd_mac,
+			    ":", err);
 			if (error == 0)
 				error = err;
 		}
@@ -378,7 +375,7 @@ laggkit_vlan_check(struct ifnet *pifp, const char **why)
 
 	if (pifp->if_type != IFT_L2VLAN)
 		return (0);
-	if (vlan_trunkdev_p == NULL) {		/* vlan(4) unloaded under its interface */
+	if (vlan_trunkdev_p == NULL) { /* vlan(4) unloaded under its interface */
 		*why = "a vlan whose trunk cannot be read";
 		return (EINVAL);
 	}
@@ -412,24 +409,23 @@ laggkit_port_check(struct laggkit_softc *sc, struct ifnet *pifp)
 		return (EINVAL);
 	}
 	if (laggkit_vlan_check(pifp, &why) != 0) {
-		if_printf(sc->sc_ifp, "%s is %s: it cannot be a member (transmit loop)\n",
-		    pifp->if_xname, why);
+		if_printf(
+		    sc->sc_ifp, "%s is %s: it cannot be a member (transmit loop)\n", pifp->if_xname, why);
 		return (EINVAL);
 	}
 	if ((lp = laggkit_record_lookup(pifp)) != NULL && lp->lp_sc != NULL)
 		return (lp->lp_sc == sc ? EEXIST : EBUSY);
-	if (lp != NULL && pifp->if_input != laggkit_port_input &&
-	    pifp->if_input != lp->lp_input) {
+	if (lp != NULL && pifp->if_input != laggkit_port_input && pifp->if_input != lp->lp_input) {
 		/* a ghost: the subsystem that took its input over still has it */
-		if_printf(sc->sc_ifp, "%s: its input is held by another subsystem "
-		    "(netmap?); detach that first\n", pifp->if_xname);
+		if_printf(sc->sc_ifp,
+		    "%s: its input is held by another subsystem "
+		    "(netmap?); detach that first\n",
+		    pifp->if_xname);
 		return (EBUSY);
 	}
 	/* already a lagg(4) member (lagg retypes its ports) or a bridge(4) member */
-	if (pifp->if_type == IFT_IEEE8023ADLAG || pifp->if_lagg != NULL ||
-	    pifp->if_bridge != NULL) {
-		if_printf(sc->sc_ifp, "%s already belongs to a lagg or bridge\n",
-		    pifp->if_xname);
+	if (pifp->if_type == IFT_IEEE8023ADLAG || pifp->if_lagg != NULL || pifp->if_bridge != NULL) {
+		if_printf(sc->sc_ifp, "%s already belongs to a lagg or bridge\n", pifp->if_xname);
 		return (EBUSY);
 	}
 	if (pifp->if_type != IFT_ETHER && pifp->if_type != IFT_L2VLAN) {
@@ -466,8 +462,7 @@ laggkit_port_add(struct laggkit_softc *sc, struct ifnet *pifp, uint16_t prio)
 	 */
 	if (in6ifa_llaonifp(pifp) != NULL) {
 		in6_ifdetach(pifp);
-		if_printf(sc->sc_ifp, "IPv6 addresses on %s removed before it joins\n",
-		    pifp->if_xname);
+		if_printf(sc->sc_ifp, "IPv6 addresses on %s removed before it joins\n", pifp->if_xname);
 	}
 #endif
 
@@ -493,8 +488,8 @@ laggkit_port_add(struct laggkit_softc *sc, struct ifnet *pifp, uint16_t prio)
 
 	error = laggkit_settle_port(sc, lp);
 	if (error != 0) {
-		if_printf(sc->sc_ifp, "%s not added: it refused the aggregate's %s\n",
-		    pifp->if_xname, pifp->if_mtu != sc->sc_ifp->if_mtu ? "MTU" : "MAC");
+		if_printf(sc->sc_ifp, "%s not added: it refused the aggregate's %s\n", pifp->if_xname,
+		    pifp->if_mtu != sc->sc_ifp->if_mtu ? "MTU" : "MAC");
 		/* unwind: the core restores the original MAC/MTU through the same path */
 		LAGGKIT_CORE_LOCK(sc);
 		(void)lk_port_remove(sc->sc_core, idx);
@@ -525,8 +520,7 @@ laggkit_port_add(struct laggkit_softc *sc, struct ifnet *pifp, uint16_t prio)
 		CK_LIST_REMOVE(ghost, lp_hash);
 		NET_EPOCH_CALL(laggkit_port_free, &ghost->lp_epoch_ctx);
 	}
-	atomic_store_rel_ptr((volatile uintptr_t *)&pifp->if_input,
-	    (uintptr_t)laggkit_port_input);
+	atomic_store_rel_ptr((volatile uintptr_t *)&pifp->if_input, (uintptr_t)laggkit_port_input);
 
 	laggkit_port_link(sc, lp);
 	laggkit_update_caps(sc);
@@ -558,8 +552,7 @@ laggkit_vlan_input_reset(struct ifnet *pifp)
 		return (false);
 	NET_EPOCH_ENTER(et);
 	trunk = VLAN_TRUNKDEV(pifp);
-	reset = trunk != NULL && pifp->if_input == trunk->if_input &&
-	    trunk->if_input != laggkit_port_input;
+	reset = trunk != NULL && pifp->if_input == trunk->if_input && trunk->if_input != laggkit_port_input;
 	NET_EPOCH_EXIT(et);
 	return (reset);
 }
@@ -573,9 +566,9 @@ laggkit_vlan_input_retake(struct laggkit_port *lp)
 	LAGGKIT_XLOCK_ASSERT(lp->lp_sc);
 	if (input == laggkit_port_input || !laggkit_vlan_input_reset(lp->lp_ifp))
 		return;
-	lp->lp_input = input;	/* what goes back when it leaves */
-	(void)atomic_cmpset_rel_ptr((volatile uintptr_t *)&lp->lp_ifp->if_input,
-	    (uintptr_t)input, (uintptr_t)laggkit_port_input);
+	lp->lp_input = input; /* what goes back when it leaves */
+	(void)atomic_cmpset_rel_ptr(
+	    (volatile uintptr_t *)&lp->lp_ifp->if_input, (uintptr_t)input, (uintptr_t)laggkit_port_input);
 }
 
 /*
@@ -588,7 +581,8 @@ laggkit_ghost_add(struct laggkit_softc *sc, struct laggkit_port *lp)
 	struct laggkit_port *g;
 
 	sx_assert(&laggkit_sx, SA_XLOCKED);
-	if_printf(sc->sc_ifp, "%s: its input was taken over by another subsystem (netmap?) "
+	if_printf(sc->sc_ifp,
+	    "%s: its input was taken over by another subsystem (netmap?) "
 	    "while a member; laggkit stays loaded until that is undone\n",
 	    lp->lp_ifp->if_xname);
 	g = malloc(sizeof(*g), M_LAGGKIT, M_WAITOK | M_ZERO);
@@ -614,8 +608,8 @@ laggkit_port_del(struct laggkit_softc *sc, struct laggkit_port *lp, int how)
 
 	/* Input first, so no new frame of this member reaches the core. */
 	CK_LIST_REMOVE(lp, lp_hash);
-	if (atomic_cmpset_rel_ptr((volatile uintptr_t *)&pifp->if_input,
-	    (uintptr_t)laggkit_port_input, (uintptr_t)lp->lp_input) == 0 &&
+	if (atomic_cmpset_rel_ptr((volatile uintptr_t *)&pifp->if_input, (uintptr_t)laggkit_port_input,
+	        (uintptr_t)lp->lp_input) == 0 &&
 	    (pifp->if_flags & IFF_DYING) == 0 && !laggkit_vlan_input_reset(pifp))
 		laggkit_ghost_add(sc, lp);
 	lp->lp_departing = how == LAGGKIT_GONE;
@@ -623,7 +617,7 @@ laggkit_port_del(struct laggkit_softc *sc, struct laggkit_port *lp, int how)
 	LAGGKIT_CORE_LOCK(sc);
 	(void)lk_port_remove(sc->sc_core, lp->lp_index);
 	LAGGKIT_CORE_UNLOCK(sc);
-	(void)laggkit_settle_port(sc, lp);	/* MAC/MTU back, unless gone */
+	(void)laggkit_settle_port(sc, lp); /* MAC/MTU back, unless gone */
 	if (how != LAGGKIT_GONE) {
 		if (lp->lp_promisc)
 			(void)ifpromisc(pifp, 0);
@@ -692,7 +686,7 @@ laggkit_port_input_one(struct laggkit_port *lp, struct mbuf *m)
 		if_inc_counter(ifp, IFCOUNTER_IERRORS, 1);
 		return;
 	}
-#ifdef M_HASFCS	/* 13 and 14; FreeBSD 15 removed the flag (no driver keeps the FCS) */
+#ifdef M_HASFCS /* 13 and 14; FreeBSD 15 removed the flag (no driver keeps the FCS) */
 	/*
 	 * The member's ether_input, bypassed here, would strip a trailing FCS: without that
 	 * a LACPDU is 4 bytes too long for the core and the aggregate's ether_input strips it
@@ -718,7 +712,7 @@ laggkit_port_input_one(struct laggkit_port *lp, struct mbuf *m)
 	case LK_RX_ACCEPT:
 		m->m_pkthdr.rcvif = ifp;
 		if_inc_counter(ifp, IFCOUNTER_IPACKETS, 1);
-		(*ifp->if_input)(ifp, m);	/* ether_input of laggkitN */
+		(*ifp->if_input)(ifp, m); /* ether_input of laggkitN */
 		break;
 	case LK_RX_CONTROL:
 		len = MIN((uint32_t)m->m_pkthdr.len, sizeof(ctl));
@@ -826,8 +820,8 @@ laggkit_ifnet_departure(void *arg __unused, struct ifnet *ifp)
 	if (lp != NULL && lp->lp_sc != NULL) {
 		sc = lp->lp_sc;
 		LAGGKIT_XLOCK(sc);
-		if_printf(sc->sc_ifp, "member %s %s\n", ifp->if_xname,
-		    gone ? "departed" : "left for another VNET");
+		if_printf(
+		    sc->sc_ifp, "member %s %s\n", ifp->if_xname, gone ? "departed" : "left for another VNET");
 		laggkit_port_del(sc, lp, gone ? LAGGKIT_GONE : LAGGKIT_MOVED);
 		LAGGKIT_XUNLOCK(sc);
 	} else if (lp != NULL && gone) {
@@ -904,7 +898,7 @@ laggkit_vlan_task(void *arg, int pending __unused)
 	struct laggkit_softc *sc = arg;
 	struct laggkit_vlan_tag *t;
 
-	CURVNET_SET(sc->sc_ifp->if_vnet);	/* taskqueue_thread has none; drivers may want it */
+	CURVNET_SET(sc->sc_ifp->if_vnet); /* taskqueue_thread has none; drivers may want it */
 	LAGGKIT_XLOCK(sc);
 	for (;;) {
 		LAGGKIT_CORE_LOCK(sc);
@@ -987,8 +981,10 @@ laggkit_members_check(void *arg __unused, int pending __unused)
 				laggkit_vlan_input_retake(lp);
 				continue;
 			}
-			if_printf(sc->sc_ifp, "%s is %s: removed; its MAC, MTU and flags are "
-			    "left as they are\n", lp->lp_ifp->if_xname, why);
+			if_printf(sc->sc_ifp,
+			    "%s is %s: removed; its MAC, MTU and flags are "
+			    "left as they are\n",
+			    lp->lp_ifp->if_xname, why);
 			laggkit_port_del(sc, lp, LAGGKIT_GONE);
 		}
 		LAGGKIT_XUNLOCK(sc);
@@ -1052,8 +1048,8 @@ laggkit_ifaddr(void *arg __unused, struct ifnet *ifp, struct ifaddr *ifa, int ev
 	}
 	laggkit_ref_unlock();
 	if (err != LK_OK && err != LK_EEXIST && err != LK_ENOENT)
-		if_printf(ifp, "address not announced on failover (%s; at most %d are)\n",
-		    lk_strerror(err), LK_MAX_ANNOUNCE_ADDRS);
+		if_printf(ifp, "address not announced on failover (%s; at most %d are)\n", lk_strerror(err),
+		    LK_MAX_ANNOUNCE_ADDRS);
 }
 
 /*
@@ -1069,7 +1065,8 @@ laggkit_ghosts_fini(void)
 
 	sx_xlock(&laggkit_sx);
 	for (int i = 0; i < LAGGKIT_PORTHASH; i++) {
-		CK_LIST_FOREACH_SAFE(g, &laggkit_porthash[i], lp_hash, tmp) {
+		CK_LIST_FOREACH_SAFE(g, &laggkit_porthash[i], lp_hash, tmp)
+		{
 			struct ifnet *ifp = g->lp_ifp;
 
 			if (g->lp_sc != NULL)
@@ -1078,7 +1075,8 @@ laggkit_ghosts_fini(void)
 			    (uintptr_t)laggkit_port_input, (uintptr_t)g->lp_input);
 			if (ifp->if_input != g->lp_input) {
 				printf("laggkit: %s: its input is still held by another subsystem "
-				    "(netmap: valectl -d); not unloading\n", ifp->if_xname);
+				       "(netmap: valectl -d); not unloading\n",
+				    ifp->if_xname);
 				error = EBUSY;
 				continue;
 			}
@@ -1095,20 +1093,20 @@ laggkit_port_events_init(void)
 {
 	for (int i = 0; i < LAGGKIT_PORTHASH; i++)
 		CK_LIST_INIT(&laggkit_porthash[i]);
-	laggkit_departure_tag = EVENTHANDLER_REGISTER(ifnet_departure_event,
-	    laggkit_ifnet_departure, NULL, EVENTHANDLER_PRI_ANY);
-	laggkit_link_tag = EVENTHANDLER_REGISTER(ifnet_link_event,
-	    laggkit_ifnet_link, NULL, EVENTHANDLER_PRI_ANY);
-	laggkit_ifevent_tag = EVENTHANDLER_REGISTER(ifnet_event,
-	    laggkit_ifnet_event, NULL, EVENTHANDLER_PRI_ANY);
-	laggkit_lladdr_tag = EVENTHANDLER_REGISTER(iflladdr_event,
-	    laggkit_iflladdr, NULL, EVENTHANDLER_PRI_ANY);
-	laggkit_vlan_config_tag = EVENTHANDLER_REGISTER(vlan_config,
-	    laggkit_vlan_config, NULL, EVENTHANDLER_PRI_ANY);
-	laggkit_vlan_unconfig_tag = EVENTHANDLER_REGISTER(vlan_unconfig,
-	    laggkit_vlan_unconfig, NULL, EVENTHANDLER_PRI_ANY);
-	laggkit_ifaddr_tag = EVENTHANDLER_REGISTER(ifaddr_event_ext,
-	    laggkit_ifaddr, NULL, EVENTHANDLER_PRI_ANY);
+	laggkit_departure_tag =
+	    EVENTHANDLER_REGISTER(ifnet_departure_event, laggkit_ifnet_departure, NULL, EVENTHANDLER_PRI_ANY);
+	laggkit_link_tag =
+	    EVENTHANDLER_REGISTER(ifnet_link_event, laggkit_ifnet_link, NULL, EVENTHANDLER_PRI_ANY);
+	laggkit_ifevent_tag =
+	    EVENTHANDLER_REGISTER(ifnet_event, laggkit_ifnet_event, NULL, EVENTHANDLER_PRI_ANY);
+	laggkit_lladdr_tag =
+	    EVENTHANDLER_REGISTER(iflladdr_event, laggkit_iflladdr, NULL, EVENTHANDLER_PRI_ANY);
+	laggkit_vlan_config_tag =
+	    EVENTHANDLER_REGISTER(vlan_config, laggkit_vlan_config, NULL, EVENTHANDLER_PRI_ANY);
+	laggkit_vlan_unconfig_tag =
+	    EVENTHANDLER_REGISTER(vlan_unconfig, laggkit_vlan_unconfig, NULL, EVENTHANDLER_PRI_ANY);
+	laggkit_ifaddr_tag =
+	    EVENTHANDLER_REGISTER(ifaddr_event_ext, laggkit_ifaddr, NULL, EVENTHANDLER_PRI_ANY);
 	TASK_INIT(&laggkit_check_task, 0, laggkit_members_check, NULL);
 }
 

@@ -27,24 +27,22 @@
 #include "laggkit_lagg.h"
 
 SYSCTL_DECL(_net_link);
-static SYSCTL_NODE(_net_link, OID_AUTO, laggkit, CTLFLAG_RW | CTLFLAG_MPSAFE, 0,
-    "laggkit link aggregation");
+static SYSCTL_NODE(_net_link, OID_AUTO, laggkit, CTLFLAG_RW | CTLFLAG_MPSAFE, 0, "laggkit link aggregation");
 
-SYSCTL_UINT(_net_link_laggkit, OID_AUTO, inject_create_failure, CTLFLAG_RW,
-    &laggkit_inject_create_failure, 0,
+SYSCTL_UINT(_net_link_laggkit, OID_AUTO, inject_create_failure, CTLFLAG_RW, &laggkit_inject_create_failure, 0,
     "Tests only: make this many interface creations fail after the core started");
 
 /* What is loaded: a deploy compares these with what it built before reloading. */
 static char laggkit_build_id[] = LAGGKIT_BUILD_ID;
 SYSCTL_STRING(_net_link_laggkit, OID_AUTO, build_id, CTLFLAG_RD, laggkit_build_id, 0,
     "Build id given to make as LAGGKIT_BUILD_ID (\"unknown\" when none)");
-SYSCTL_INT(_net_link_laggkit, OID_AUTO, version, CTLFLAG_RD, SYSCTL_NULL_INT_PTR,
-    LAGGKIT_VERSION, "Module version (as kldstat -v shows it)");
+SYSCTL_INT(_net_link_laggkit, OID_AUTO, version, CTLFLAG_RD, SYSCTL_NULL_INT_PTR, LAGGKIT_VERSION,
+    "Module version (as kldstat -v shows it)");
 
 struct laggkit_optdesc {
-	const char	*name;
-	enum lk_opt	 opt;
-	const char	*descr;
+	const char *name;
+	enum lk_opt opt;
+	const char *descr;
 };
 
 static const struct laggkit_optdesc laggkit_opts[] = {
@@ -68,8 +66,7 @@ static const struct laggkit_optdesc laggkit_opts[] = {
 	    "LACP: always wait the whole 2 s Aggregate_Wait_Time (0 = end it once all are selected)" },
 	{ "announce_count", LK_OPT_ANNOUNCE_COUNT,
 	    "Gratuitous ARP / unsolicited NA rounds after a failover (0 = off)" },
-	{ "announce_interval_ms", LK_OPT_ANNOUNCE_INTERVAL_MS,
-	    "Milliseconds between announcement rounds" },
+	{ "announce_interval_ms", LK_OPT_ANNOUNCE_INTERVAL_MS, "Milliseconds between announcement rounds" },
 };
 
 /* ---- Defaults for new interfaces (loader tunables) ----------------------------------------- */
@@ -77,13 +74,12 @@ static const struct laggkit_optdesc laggkit_opts[] = {
 static int laggkit_defaults[LK_OPT_MAX] = { [0 ... LK_OPT_MAX - 1] = -1 };
 static char laggkit_default_proto[LAGG_MAX_NAMESIZE] = "";
 
-SYSCTL_STRING(_net_link_laggkit, OID_AUTO, default_proto, CTLFLAG_RWTUN,
-    laggkit_default_proto, sizeof(laggkit_default_proto),
-    "Protocol of a new interface (empty = failover)");
+SYSCTL_STRING(_net_link_laggkit, OID_AUTO, default_proto, CTLFLAG_RWTUN, laggkit_default_proto,
+    sizeof(laggkit_default_proto), "Protocol of a new interface (empty = failover)");
 
-#define LAGGKIT_DEFAULT(name, opt)						\
-	SYSCTL_INT(_net_link_laggkit, OID_AUTO, default_##name, CTLFLAG_RWTUN,	\
-	    &laggkit_defaults[opt], 0, "Default " #name " of a new interface (-1 = built in)")
+#define LAGGKIT_DEFAULT(name, opt) \
+	SYSCTL_INT(_net_link_laggkit, OID_AUTO, default_##name, CTLFLAG_RWTUN, &laggkit_defaults[opt], 0, \
+	    "Default " #name " of a new interface (-1 = built in)")
 
 LAGGKIT_DEFAULT(hash_layers, LK_OPT_HASH_LAYERS);
 LAGGKIT_DEFAULT(use_flowid, LK_OPT_USE_FLOWID);
@@ -112,8 +108,7 @@ laggkit_apply_defaults(struct laggkit_softc *sc)
 	LAGGKIT_CORE_ASSERT(sc);
 	strlcpy(name, laggkit_default_proto, sizeof(name));
 	if (name[0] != '\0') {
-		if (lk_proto_from_name(name, &proto) != LK_OK ||
-		    lk_set_proto(sc->sc_core, proto) != LK_OK)
+		if (lk_proto_from_name(name, &proto) != LK_OK || lk_set_proto(sc->sc_core, proto) != LK_OK)
 			if_printf(sc->sc_ifp, "ignoring default_proto \"%s\"\n", name);
 	}
 	for (int opt = 0; opt < LK_OPT_MAX; opt++) {
@@ -131,8 +126,7 @@ static int
 laggkit_sysctl_visible(struct laggkit_softc *sc, struct sysctl_req *req)
 {
 #ifdef VIMAGE
-	if (req->td != NULL && jailed(req->td->td_ucred) &&
-	    TD_TO_VNET(req->td) != sc->sc_ifp->if_vnet)
+	if (req->td != NULL && jailed(req->td->td_ucred) && TD_TO_VNET(req->td) != sc->sc_ifp->if_vnet)
 		return (ENOENT);
 #else
 	(void)sc;
@@ -159,7 +153,7 @@ laggkit_sysctl_opt(SYSCTL_HANDLER_ARGS)
 	LAGGKIT_SUNLOCK(sc);
 	if (error != 0)
 		return (error);
-	v = (int)value;		/* the "IU" format shows and parses it unsigned */
+	v = (int)value; /* the "IU" format shows and parses it unsigned */
 	error = sysctl_handle_int(oidp, &v, 0, req);
 	if (error != 0 || req->newptr == NULL)
 		return (error);
@@ -233,9 +227,8 @@ laggkit_sysctl_prio(SYSCTL_HANDLER_ARGS)
 	LAGGKIT_CORE_LOCK(sc);
 	error = laggkit_errno(lk_port_lookup(sc->sc_core, buf, &idx));
 	if (error == 0)
-		error = laggkit_errno(arg2 == 0 ?
-		    lk_port_set_prio(sc->sc_core, idx, (uint16_t)v) :
-		    lk_port_set_lacp_prio(sc->sc_core, idx, (uint16_t)v));
+		error = laggkit_errno(arg2 == 0 ? lk_port_set_prio(sc->sc_core, idx, (uint16_t)v) :
+		                                  lk_port_set_lacp_prio(sc->sc_core, idx, (uint16_t)v));
 	LAGGKIT_CORE_UNLOCK(sc);
 	LAGGKIT_XUNLOCK(sc);
 	return (error);
@@ -250,8 +243,8 @@ laggkit_duplex_name(enum lk_duplex d)
 static void
 laggkit_format_peer(struct sbuf *sb, const char *what, const struct lk_lacp_peer_info *p)
 {
-	sbuf_printf(sb, " %s=(%04X,%6D,%04X,%04X,%04X) %s_state=%b", what, p->sys_prio,
-	    p->sys_mac, "-", p->key, p->port_prio, p->port_no, what, p->state,
+	sbuf_printf(sb, " %s=(%04X,%6D,%04X,%04X,%04X) %s_state=%b", what, p->sys_prio, p->sys_mac, "-",
+	    p->key, p->port_prio, p->port_no, what, p->state,
 	    "\20\1ACTIVITY\2TIMEOUT\3AGGREGATION\4SYNC\5COLLECTING\6DISTRIBUTING"
 	    "\7DEFAULTED\10EXPIRED");
 }
@@ -286,11 +279,11 @@ laggkit_sysctl_ports(SYSCTL_HANDLER_ARGS)
 		const struct lk_port_status *p = &ps[i];
 		const struct lk_lacp_port_status *l = &p->lacp;
 
-		sbuf_printf(sb, "%s flags=%b prio=%u link=%s speed=%ju duplex=%s\n", p->name,
-		    p->flags, LAGG_PORT_BITS "\11STANDBY", p->prio,
-		    p->link_up ? "up" : "down", (uintmax_t)p->speed_bps,
+		sbuf_printf(sb, "%s flags=%b prio=%u link=%s speed=%ju duplex=%s\n", p->name, p->flags,
+		    LAGG_PORT_BITS "\11STANDBY", p->prio, p->link_up ? "up" : "down", (uintmax_t)p->speed_bps,
 		    laggkit_duplex_name(p->duplex));
-		sbuf_printf(sb, "\trx_packets=%ju rx_bytes=%ju rx_dropped=%ju "
+		sbuf_printf(sb,
+		    "\trx_packets=%ju rx_bytes=%ju rx_dropped=%ju "
 		    "tx_packets=%ju tx_bytes=%ju tx_dropped=%ju\n",
 		    (uintmax_t)p->counters.rx_packets, (uintmax_t)p->counters.rx_bytes,
 		    (uintmax_t)p->counters.rx_dropped, (uintmax_t)p->counters.tx_packets,
@@ -299,17 +292,17 @@ laggkit_sysctl_ports(SYSCTL_HANDLER_ARGS)
 			continue;
 		sbuf_printf(sb, "\tlacp rx=%s mux=%s ptx=%s sel=%s churn=%u/%u\n\t",
 		    lk_lacp_state_name(0, l->rx_state), lk_lacp_state_name(1, l->mux_state),
-		    lk_lacp_state_name(2, l->ptx_state), lk_lacp_state_name(3, l->sel_state),
-		    l->actor_churn, l->partner_churn);
+		    lk_lacp_state_name(2, l->ptx_state), lk_lacp_state_name(3, l->sel_state), l->actor_churn,
+		    l->partner_churn);
 		laggkit_format_peer(sb, "actor", &l->actor);
 		sbuf_printf(sb, "\n\t");
 		laggkit_format_peer(sb, "partner", &l->partner);
-		sbuf_printf(sb, "\n\tpdus_rx=%ju pdus_tx=%ju pdus_illegal=%ju marker_rx=%ju "
+		sbuf_printf(sb,
+		    "\n\tpdus_rx=%ju pdus_tx=%ju pdus_illegal=%ju marker_rx=%ju "
 		    "marker_tx=%ju marker_resp_rx=%ju marker_resp_tx=%ju unknown_rx=%ju\n",
 		    (uintmax_t)l->pdus_rx, (uintmax_t)l->pdus_tx, (uintmax_t)l->pdus_illegal,
-		    (uintmax_t)l->marker_rx, (uintmax_t)l->marker_tx,
-		    (uintmax_t)l->marker_resp_rx, (uintmax_t)l->marker_resp_tx,
-		    (uintmax_t)l->unknown_rx);
+		    (uintmax_t)l->marker_rx, (uintmax_t)l->marker_tx, (uintmax_t)l->marker_resp_rx,
+		    (uintmax_t)l->marker_resp_tx, (uintmax_t)l->unknown_rx);
 	}
 	error = sbuf_finish(sb);
 	sbuf_delete(sb);
@@ -350,8 +343,7 @@ laggkit_sysctl_events(SYSCTL_HANDLER_ARGS)
 }
 
 /* Aggregate-wide figures; arg2 selects which. */
-enum { LAGGKIT_ST_NPORTS, LAGGKIT_ST_NACTIVE, LAGGKIT_ST_SPEED, LAGGKIT_ST_OUT_NO_PORT,
-	LAGGKIT_ST_FLAPPING };
+enum { LAGGKIT_ST_NPORTS, LAGGKIT_ST_NACTIVE, LAGGKIT_ST_SPEED, LAGGKIT_ST_OUT_NO_PORT, LAGGKIT_ST_FLAPPING };
 
 static int
 laggkit_sysctl_stat(SYSCTL_HANDLER_ARGS)
@@ -367,11 +359,21 @@ laggkit_sysctl_stat(SYSCTL_HANDLER_ARGS)
 	LAGGKIT_CORE_LOCK(sc);
 	if (lk_get_status(sc->sc_core, &st) == LK_OK) {
 		switch (arg2) {
-		case LAGGKIT_ST_NPORTS:		v = st.nports; break;
-		case LAGGKIT_ST_NACTIVE:	v = st.nactive; break;
-		case LAGGKIT_ST_SPEED:		v = st.speed_bps; break;
-		case LAGGKIT_ST_OUT_NO_PORT:	v = st.out_no_port; break;
-		case LAGGKIT_ST_FLAPPING:	v = sc->sc_flapping; break;
+		case LAGGKIT_ST_NPORTS:
+			v = st.nports;
+			break;
+		case LAGGKIT_ST_NACTIVE:
+			v = st.nactive;
+			break;
+		case LAGGKIT_ST_SPEED:
+			v = st.speed_bps;
+			break;
+		case LAGGKIT_ST_OUT_NO_PORT:
+			v = st.out_no_port;
+			break;
+		case LAGGKIT_ST_FLAPPING:
+			v = sc->sc_flapping;
+			break;
 		}
 	}
 	LAGGKIT_CORE_UNLOCK(sc);
@@ -410,9 +412,8 @@ laggkit_sysctl_attach(struct laggkit_softc *sc)
 		}
 	}
 
-	node = SYSCTL_ADD_NODE(&sc->sc_sysctl, SYSCTL_STATIC_CHILDREN(_net_link_laggkit),
-	    OID_AUTO, sc->sc_sysctl_name, CTLFLAG_RD | CTLFLAG_MPSAFE, NULL,
-	    "laggkit interface");
+	node = SYSCTL_ADD_NODE(&sc->sc_sysctl, SYSCTL_STATIC_CHILDREN(_net_link_laggkit), OID_AUTO,
+	    sc->sc_sysctl_name, CTLFLAG_RD | CTLFLAG_MPSAFE, NULL, "laggkit interface");
 	if (node == NULL)
 		return;
 	children = SYSCTL_CHILDREN(node);
@@ -422,8 +423,8 @@ laggkit_sysctl_attach(struct laggkit_softc *sc)
 	    "Aggregation protocol (set with ifconfig laggproto)");
 	for (size_t i = 0; i < nitems(laggkit_opts); i++)
 		SYSCTL_ADD_PROC(&sc->sc_sysctl, children, OID_AUTO, laggkit_opts[i].name,
-		    CTLTYPE_UINT | CTLFLAG_RW | CTLFLAG_MPSAFE, sc, laggkit_opts[i].opt,
-		    laggkit_sysctl_opt, "IU", laggkit_opts[i].descr);
+		    CTLTYPE_UINT | CTLFLAG_RW | CTLFLAG_MPSAFE, sc, laggkit_opts[i].opt, laggkit_sysctl_opt,
+		    "IU", laggkit_opts[i].descr);
 	SYSCTL_ADD_PROC(&sc->sc_sysctl, children, OID_AUTO, "port_prio",
 	    CTLTYPE_STRING | CTLFLAG_RW | CTLFLAG_MPSAFE, sc, 0, laggkit_sysctl_prio, "A",
 	    "failover priority per member, lower is preferred (set: \"name:prio\")");
@@ -438,8 +439,8 @@ laggkit_sysctl_attach(struct laggkit_softc *sc)
 	    "Event ring: seq, seconds since boot, event");
 	for (size_t i = 0; i < nitems(stats); i++)
 		SYSCTL_ADD_PROC(&sc->sc_sysctl, children, OID_AUTO, stats[i].name,
-		    CTLTYPE_U64 | CTLFLAG_RD | CTLFLAG_MPSAFE, sc, stats[i].which,
-		    laggkit_sysctl_stat, "QU", stats[i].descr);
+		    CTLTYPE_U64 | CTLFLAG_RD | CTLFLAG_MPSAFE, sc, stats[i].which, laggkit_sysctl_stat, "QU",
+		    stats[i].descr);
 }
 
 /* No laggkit lock may be held: removal waits for running handlers, which take them. */

@@ -71,14 +71,14 @@
 
 #include "lk_core.h"
 
-#define LAGGKIT_NAME		"laggkit"
-#define LAGGKIT_VERSION		2	/* MODULE_VERSION and net.link.laggkit.version */
-#ifndef LAGGKIT_BUILD_ID			/* set by the Makefile from LAGGKIT_BUILD_ID= */
-#define LAGGKIT_BUILD_ID	"unknown"
+#define LAGGKIT_NAME    "laggkit"
+#define LAGGKIT_VERSION 2 /* MODULE_VERSION and net.link.laggkit.version */
+#ifndef LAGGKIT_BUILD_ID  /* set by the Makefile from LAGGKIT_BUILD_ID= */
+#define LAGGKIT_BUILD_ID "unknown"
 #endif
-#define LAGGKIT_HDR_COPY	128	/* bytes the core may read contiguously (lk_core.h) */
-#define LAGGKIT_CTL_MAX		256	/* largest slow-protocols frame handed to the core */
-#define LAGGKIT_PORTHASH	64	/* buckets of the ifnet -> port lookup (power of two) */
+#define LAGGKIT_HDR_COPY 128 /* bytes the core may read contiguously (lk_core.h) */
+#define LAGGKIT_CTL_MAX  256 /* largest slow-protocols frame handed to the core */
+#define LAGGKIT_PORTHASH 64  /* buckets of the ifnet -> port lookup (power of two) */
 
 MALLOC_DECLARE(M_LAGGKIT);
 
@@ -93,121 +93,121 @@ typedef void laggkit_input_fn(struct ifnet *, struct mbuf *);
  * finds its way to the original input, and holds the module loaded (see laggkit_ghosts_fini).
  */
 struct laggkit_port {
-	struct laggkit_softc	*lp_sc;		/* NULL: a ghost */
-	struct ifnet		*lp_ifp;	/* referenced (if_ref) while a member */
-	uint32_t		 lp_index;	/* the core's handle, bit in its port masks */
-	laggkit_input_fn	*lp_input;	/* the port's own if_input, restored on removal */
-	CK_LIST_ENTRY(laggkit_port) lp_hash;	/* laggkit_porthash, read in NET_EPOCH */
-	struct epoch_context	 lp_epoch_ctx;
-	int			 lp_departing;	/* the ifnet is going away: touch nothing on it */
-	int			 lp_was_up;	/* IFF_UP before it joined */
-	int			 lp_stacked;	/* a vlan(4): transmit counts nesting depth */
-	int			 lp_allmulti;	/* we hold an if_allmulti() reference */
-	int			 lp_promisc;	/* we hold an ifpromisc() reference */
-	int			 lp_link_up;	/* last link state given to the core */
-	int			 lp_going_down;	/* IFNET_EVENT_DOWN seen, IFF_UP not yet clear */
-	int			 lp_media_warned; /* "no speed/duplex" already logged */
+	struct laggkit_softc *lp_sc;         /* NULL: a ghost */
+	struct ifnet *lp_ifp;                /* referenced (if_ref) while a member */
+	uint32_t lp_index;                   /* the core's handle, bit in its port masks */
+	laggkit_input_fn *lp_input;          /* the port's own if_input, restored on removal */
+	CK_LIST_ENTRY(laggkit_port) lp_hash; /* laggkit_porthash, read in NET_EPOCH */
+	struct epoch_context lp_epoch_ctx;
+	int lp_departing;    /* the ifnet is going away: touch nothing on it */
+	int lp_was_up;       /* IFF_UP before it joined */
+	int lp_stacked;      /* a vlan(4): transmit counts nesting depth */
+	int lp_allmulti;     /* we hold an if_allmulti() reference */
+	int lp_promisc;      /* we hold an ifpromisc() reference */
+	int lp_link_up;      /* last link state given to the core */
+	int lp_going_down;   /* IFNET_EVENT_DOWN seen, IFF_UP not yet clear */
+	int lp_media_warned; /* "no speed/duplex" already logged */
 };
 
 /* A core request that needs a sleepable context, recorded under sc_mtx (see above). */
-#define LAGGKIT_PEND_MAC	0x1
-#define LAGGKIT_PEND_MTU	0x2
+#define LAGGKIT_PEND_MAC 0x1
+#define LAGGKIT_PEND_MTU 0x2
 struct laggkit_pending {
-	uint32_t	 lpd_flags;
-	uint32_t	 lpd_mtu;
-	uint8_t		 lpd_mac[ETHER_ADDR_LEN];
+	uint32_t lpd_flags;
+	uint32_t lpd_mtu;
+	uint8_t lpd_mac[ETHER_ADDR_LEN];
 };
 
 /* A vlan tag registered on (or taken off) the aggregate, still to be passed to the members. */
 struct laggkit_vlan_tag {
 	STAILQ_ENTRY(laggkit_vlan_tag) lvt_next;
-	uint16_t	 lvt_vtag;
-	bool		 lvt_config;	/* vlan_config, else vlan_unconfig */
+	uint16_t lvt_vtag;
+	bool lvt_config; /* vlan_config, else vlan_unconfig */
 };
 
 struct laggkit_softc {
-	struct ifnet		*sc_ifp;
-	u_int			 sc_refs;	/* the interface + in-flight ioctls and events */
-	struct lk_softc		*sc_core;
-	struct sx		 sc_sx;
-	struct mtx		 sc_mtx;
-	struct callout		 sc_callout;	/* the core's timer, runs under sc_mtx */
-	struct timeout_task	 sc_link_task;	/* re-reads member link/media state */
-	struct task		 sc_vlan_task;	/* passes sc_vlan_tags on to the members */
-	STAILQ_HEAD(, laggkit_vlan_tag) sc_vlan_tags;	/* under sc_mtx, oldest first */
-	struct ifmedia		 sc_media;
+	struct ifnet *sc_ifp;
+	u_int sc_refs; /* the interface + in-flight ioctls and events */
+	struct lk_softc *sc_core;
+	struct sx sc_sx;
+	struct mtx sc_mtx;
+	struct callout sc_callout;                    /* the core's timer, runs under sc_mtx */
+	struct timeout_task sc_link_task;             /* re-reads member link/media state */
+	struct task sc_vlan_task;                     /* passes sc_vlan_tags on to the members */
+	STAILQ_HEAD(, laggkit_vlan_tag) sc_vlan_tags; /* under sc_mtx, oldest first */
+	struct ifmedia sc_media;
 	/* by core port index; written under sc_sx, read on the frame path in NET_EPOCH */
-	struct laggkit_port	*sc_ports[LK_MAX_PORTS];
-	struct laggkit_pending	 sc_pend[LK_MAX_PORTS];		/* under sc_mtx */
-	uint8_t			 sc_pend_lladdr[ETHER_ADDR_LEN];	/* under sc_mtx */
-	int			 sc_pend_lladdr_set;			/* under sc_mtx */
-	int			 sc_notify_lladdr;	/* under sc_sx: announce after unlock */
-	int			 sc_notify_mtu;		/* under sc_sx: announce after unlock */
-	int			 sc_notify_caps;	/* under sc_sx: tell vlan(4) after unlock */
-	int			 sc_attached;	/* ether_ifattach done, not yet detached */
-	int			 sc_destroying;	/* written under sc_sx and sc_mtx */
-	int			 sc_link_up;	/* aggregate link as the core last reported it */
-	int			 sc_promisc;	/* ports were made promiscuous for the aggregate */
-	int			 sc_use_numa;	/* "use_numa" is accepted for ifconfig, no effect */
-	uint32_t		 sc_flapping;	/* member link-down transitions seen */
-	LIST_ENTRY(laggkit_softc) sc_entry;	/* laggkit_list, under laggkit_sx */
-	struct sysctl_ctx_list	 sc_sysctl;
-	char			 sc_sysctl_name[24];	/* net.link.laggkit.<this> */
+	struct laggkit_port *sc_ports[LK_MAX_PORTS];
+	struct laggkit_pending sc_pend[LK_MAX_PORTS]; /* under sc_mtx */
+	uint8_t sc_pend_lladdr[ETHER_ADDR_LEN];       /* under sc_mtx */
+	int sc_pend_lladdr_set;                       /* under sc_mtx */
+	int sc_notify_lladdr;                         /* under sc_sx: announce after unlock */
+	int sc_notify_mtu;                            /* under sc_sx: announce after unlock */
+	int sc_notify_caps;                           /* under sc_sx: tell vlan(4) after unlock */
+	int sc_attached;                              /* ether_ifattach done, not yet detached */
+	int sc_destroying;                            /* written under sc_sx and sc_mtx */
+	int sc_link_up;                               /* aggregate link as the core last reported it */
+	int sc_promisc;                               /* ports were made promiscuous for the aggregate */
+	int sc_use_numa;                              /* "use_numa" is accepted for ifconfig, no effect */
+	uint32_t sc_flapping;                         /* member link-down transitions seen */
+	LIST_ENTRY(laggkit_softc) sc_entry;           /* laggkit_list, under laggkit_sx */
+	struct sysctl_ctx_list sc_sysctl;
+	char sc_sysctl_name[24]; /* net.link.laggkit.<this> */
 };
 
-#define LAGGKIT_XLOCK(sc)	sx_xlock(&(sc)->sc_sx)
-#define LAGGKIT_XUNLOCK(sc)	laggkit_unlock(sc)
+#define LAGGKIT_XLOCK(sc)        sx_xlock(&(sc)->sc_sx)
+#define LAGGKIT_XUNLOCK(sc)      laggkit_unlock(sc)
 #define LAGGKIT_XLOCK_ASSERT(sc) sx_assert(&(sc)->sc_sx, SA_XLOCKED)
 /* Read-only configuration paths (status ioctls, sysctl reads) share the lock. */
-#define LAGGKIT_SLOCK(sc)	sx_slock(&(sc)->sc_sx)
-#define LAGGKIT_SUNLOCK(sc)	sx_sunlock(&(sc)->sc_sx)
-#define LAGGKIT_LOCK_ASSERT(sc)	sx_assert(&(sc)->sc_sx, SA_LOCKED)
-#define LAGGKIT_CORE_LOCK(sc)	mtx_lock(&(sc)->sc_mtx)
-#define LAGGKIT_CORE_UNLOCK(sc)	mtx_unlock(&(sc)->sc_mtx)
-#define LAGGKIT_CORE_ASSERT(sc)	mtx_assert(&(sc)->sc_mtx, MA_OWNED)
+#define LAGGKIT_SLOCK(sc)        sx_slock(&(sc)->sc_sx)
+#define LAGGKIT_SUNLOCK(sc)      sx_sunlock(&(sc)->sc_sx)
+#define LAGGKIT_LOCK_ASSERT(sc)  sx_assert(&(sc)->sc_sx, SA_LOCKED)
+#define LAGGKIT_CORE_LOCK(sc)    mtx_lock(&(sc)->sc_mtx)
+#define LAGGKIT_CORE_UNLOCK(sc)  mtx_unlock(&(sc)->sc_mtx)
+#define LAGGKIT_CORE_ASSERT(sc)  mtx_assert(&(sc)->sc_mtx, MA_OWNED)
 
 /* if_laggkit.c: module, cloner, the aggregate's ifnet */
 extern struct sx laggkit_sx;
 extern LIST_HEAD(laggkit_head, laggkit_softc) laggkit_list;
 extern u_int laggkit_inject_create_failure;
-int	laggkit_errno(int lkerr);
+int laggkit_errno(int lkerr);
 struct laggkit_softc *laggkit_acquire(struct ifnet *ifp);
-void	laggkit_release(struct laggkit_softc *sc);
-void	laggkit_ref_lock(void);
-void	laggkit_ref_unlock(void);
-void	laggkit_unlock(struct laggkit_softc *sc);
-bool	laggkit_is_aggregate(const struct ifnet *ifp);
-void	laggkit_frame_view(struct mbuf *m, struct lk_frame *f, uint8_t *buf);
-void	laggkit_update_caps(struct laggkit_softc *sc);
-void	laggkit_sync_flags(struct laggkit_softc *sc);
+void laggkit_release(struct laggkit_softc *sc);
+void laggkit_ref_lock(void);
+void laggkit_ref_unlock(void);
+void laggkit_unlock(struct laggkit_softc *sc);
+bool laggkit_is_aggregate(const struct ifnet *ifp);
+void laggkit_frame_view(struct mbuf *m, struct lk_frame *f, uint8_t *buf);
+void laggkit_update_caps(struct laggkit_softc *sc);
+void laggkit_sync_flags(struct laggkit_softc *sc);
 
 /* laggkit_lagg_ioctl.c: the SIOC[GS]LAGG* family of net/if_lagg.h */
-bool	laggkit_is_lagg_ioctl(u_long cmd);
-int	laggkit_lagg_ioctl(struct laggkit_softc *sc, u_long cmd, caddr_t data);
+bool laggkit_is_lagg_ioctl(u_long cmd);
+int laggkit_lagg_ioctl(struct laggkit_softc *sc, u_long cmd, caddr_t data);
 
 /* laggkit_port.c: members */
-int	laggkit_port_add(struct laggkit_softc *sc, struct ifnet *pifp, uint16_t prio);
-enum { LAGGKIT_LEAVE, LAGGKIT_MOVED, LAGGKIT_GONE };	/* laggkit_port_del(): how it leaves */
-void	laggkit_port_del(struct laggkit_softc *sc, struct laggkit_port *lp, int how);
+int laggkit_port_add(struct laggkit_softc *sc, struct ifnet *pifp, uint16_t prio);
+enum { LAGGKIT_LEAVE, LAGGKIT_MOVED, LAGGKIT_GONE }; /* laggkit_port_del(): how it leaves */
+void laggkit_port_del(struct laggkit_softc *sc, struct laggkit_port *lp, int how);
 struct laggkit_port *laggkit_port_of(struct laggkit_softc *sc, const struct ifnet *pifp);
-int	laggkit_settle_port(struct laggkit_softc *sc, struct laggkit_port *lp);
-int	laggkit_settle(struct laggkit_softc *sc);
-void	laggkit_ports_updown(struct laggkit_softc *sc, bool up);
-void	laggkit_ports_promisc(struct laggkit_softc *sc, bool on);
-void	laggkit_link_task(void *arg, int pending);
-void	laggkit_link_later(struct laggkit_softc *sc, int ticks);
-void	laggkit_vlan_task(void *arg, int pending);
-void	laggkit_vlan_tags_free(struct laggkit_softc *sc);
-void	laggkit_port_events_init(void);
-void	laggkit_port_events_fini(void);
-int	laggkit_ghosts_fini(void);
+int laggkit_settle_port(struct laggkit_softc *sc, struct laggkit_port *lp);
+int laggkit_settle(struct laggkit_softc *sc);
+void laggkit_ports_updown(struct laggkit_softc *sc, bool up);
+void laggkit_ports_promisc(struct laggkit_softc *sc, bool on);
+void laggkit_link_task(void *arg, int pending);
+void laggkit_link_later(struct laggkit_softc *sc, int ticks);
+void laggkit_vlan_task(void *arg, int pending);
+void laggkit_vlan_tags_free(struct laggkit_softc *sc);
+void laggkit_port_events_init(void);
+void laggkit_port_events_fini(void);
+int laggkit_ghosts_fini(void);
 
 /* laggkit_host.c: the core's host callbacks */
 extern const struct lk_host_ops laggkit_host_ops;
 
 /* laggkit_sysctl.c: net.link.laggkit */
-void	laggkit_apply_defaults(struct laggkit_softc *sc);
-void	laggkit_sysctl_attach(struct laggkit_softc *sc);
-void	laggkit_sysctl_detach(struct laggkit_softc *sc);
+void laggkit_apply_defaults(struct laggkit_softc *sc);
+void laggkit_sysctl_attach(struct laggkit_softc *sc);
+void laggkit_sysctl_detach(struct laggkit_softc *sc);
 
 #endif /* LAGGKIT_VAR_H */

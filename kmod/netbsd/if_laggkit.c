@@ -82,24 +82,23 @@
 #include "lk_core.h"
 #include "laggkit_lrq.h"
 
-#define LAGGKIT_NAME		"laggkit"
-#ifndef LAGGKIT_BUILD_ID		/* set by the Makefile from LAGGKIT_BUILD_ID= */
-#define LAGGKIT_BUILD_ID	"unknown"
+#define LAGGKIT_NAME "laggkit"
+#ifndef LAGGKIT_BUILD_ID /* set by the Makefile from LAGGKIT_BUILD_ID= */
+#define LAGGKIT_BUILD_ID "unknown"
 #endif
-#define LAGGKIT_HDR_COPY	128	/* bytes the core may read contiguously (lk_core.h) */
-#define LAGGKIT_CTL_MAX		256	/* largest slow-protocols frame handed to the core */
-#define LAGGKIT_CTLQ		32	/* control frames queued under sc_lock before sending */
-#define LAGGKIT_PORTHASH	64	/* buckets of the ifnet -> member lookup */
-#define LAGGKIT_STATUS_MAX	4096	/* sysctl net.laggkit.<if>.status */
+#define LAGGKIT_HDR_COPY         128  /* bytes the core may read contiguously (lk_core.h) */
+#define LAGGKIT_CTL_MAX          256  /* largest slow-protocols frame handed to the core */
+#define LAGGKIT_CTLQ             32   /* control frames queued under sc_lock before sending */
+#define LAGGKIT_PORTHASH         64   /* buckets of the ifnet -> member lookup */
+#define LAGGKIT_STATUS_MAX       4096 /* sysctl net.laggkit.<if>.status */
 #define ETHERTYPE_SLOW_PROTOCOLS 0x8809
-#define SLOWPROTOCOLS_LACP	0x01
+#define SLOWPROTOCOLS_LACP       0x01
 
 /*
  * The copy of NetBSD's ABI in laggkit_lrq.h must be the kernel's: every size and offset the
  * translation relies on, checked against sys/net/lagg/if_lagg.h of the tree being built.
  */
-#define LAGGKIT_SAME(a, b, m) \
-	__CTASSERT(LKN_OFFSETOF(struct a, m) == LKN_OFFSETOF(struct b, m))
+#define LAGGKIT_SAME(a, b, m) __CTASSERT(LKN_OFFSETOF(struct a, m) == LKN_OFFSETOF(struct b, m))
 __CTASSERT(sizeof(struct lagg_req) == sizeof(struct lkn_lagg_req));
 __CTASSERT(sizeof(struct laggreqport) == sizeof(struct lkn_laggreqport));
 __CTASSERT(sizeof(struct laggreqproto) == sizeof(struct lkn_laggreqproto));
@@ -123,85 +122,85 @@ __CTASSERT(LAGGIOC_SETPORTPRI == LKN_IOC_SETPORTPRI && LAGGREQFAIL_RXALL == LKN_
 
 /* A member port. */
 struct laggkit_port {
-	struct laggkit_softc	*lp_sc;
-	struct ifnet		*lp_ifp;	/* valid until its ifdetach hook removes us */
-	uint32_t		 lp_index;	/* the core's handle, bit in its port masks */
-	void			(*lp_input)(struct ifnet *, struct mbuf *); /* restored on leave */
-	struct psref_target	 lp_psref;	/* frame path holders */
-	struct pslist_entry	 lp_hash;	/* laggkit_porthash, read under pserialize */
-	void			*lp_linkhook;
-	void			*lp_detachhook;
-	bool			 lp_promisc;	/* we hold an ifpromisc() reference */
-	bool			 lp_detaching;	/* sc_lock: its detach hook owns the removal */
-	bool			 lp_removing;	/* sc_lock: a removal waits for its detach hook */
-	bool			 lp_gone;	/* sc_cfg: that hook took it out for the waiter */
+	struct laggkit_softc *lp_sc;
+	struct ifnet *lp_ifp;                            /* valid until its ifdetach hook removes us */
+	uint32_t lp_index;                               /* the core's handle, bit in its port masks */
+	void (*lp_input)(struct ifnet *, struct mbuf *); /* restored on leave */
+	struct psref_target lp_psref;                    /* frame path holders */
+	struct pslist_entry lp_hash;                     /* laggkit_porthash, read under pserialize */
+	void *lp_linkhook;
+	void *lp_detachhook;
+	bool lp_promisc;   /* we hold an ifpromisc() reference */
+	bool lp_detaching; /* sc_lock: its detach hook owns the removal */
+	bool lp_removing;  /* sc_lock: a removal waits for its detach hook */
+	bool lp_gone;      /* sc_cfg: that hook took it out for the waiter */
 };
 
 /* A core request that needs a sleepable context, recorded under sc_lock. */
-#define LAGGKIT_PEND_MAC	0x1
-#define LAGGKIT_PEND_MTU	0x2
+#define LAGGKIT_PEND_MAC 0x1
+#define LAGGKIT_PEND_MTU 0x2
 struct laggkit_pending {
-	uint32_t	 flags;
-	uint32_t	 mtu;
-	uint8_t		 mac[ETHER_ADDR_LEN];
+	uint32_t flags;
+	uint32_t mtu;
+	uint8_t mac[ETHER_ADDR_LEN];
 };
 
 struct laggkit_ctlframe {
-	uint32_t	 port;
-	struct mbuf	*m;
+	uint32_t port;
+	struct mbuf *m;
 };
 
 /* Work the workqueue does (sc_work_flags). */
-#define LAGGKIT_WORK_LINK	0x1	/* re-read every member's link and media */
-#define LAGGKIT_WORK_RETIRE	0x2	/* free retired transmit tables after a grace period */
+#define LAGGKIT_WORK_LINK   0x1 /* re-read every member's link and media */
+#define LAGGKIT_WORK_RETIRE 0x2 /* free retired transmit tables after a grace period */
 
 /* Every core allocation carries its size (kmem_intr_free needs it) and a retire link. */
 struct laggkit_mem {
-	size_t			 lm_size;
-	struct laggkit_mem	*lm_next;
+	size_t lm_size;
+	struct laggkit_mem *lm_next;
 } __aligned(16);
 
 struct laggkit_softc {
-	struct ethercom		 sc_ec;		/* first: the ifnet is sc_ec.ec_if */
-	struct lk_softc		*sc_core;
-	void			*sc_core_mem;	/* sc_core before 16-byte alignment */
-	kmutex_t		 sc_cfg;
-	kmutex_t		 sc_lock;
-	pserialize_t		 sc_psz;
-	struct ifmedia		 sc_media;
-	struct callout		 sc_tick;	/* the core's timer */
-	struct workqueue	*sc_wq;
-	struct work		 sc_work;
-	volatile unsigned	 sc_work_queued;
-	uint32_t		 sc_work_flags;		/* sc_lock */
-	struct laggkit_mem	*sc_retired;		/* sc_lock */
+	struct ethercom sc_ec; /* first: the ifnet is sc_ec.ec_if */
+	struct lk_softc *sc_core;
+	void *sc_core_mem; /* sc_core before 16-byte alignment */
+	kmutex_t sc_cfg;
+	kmutex_t sc_lock;
+	pserialize_t sc_psz;
+	struct ifmedia sc_media;
+	struct callout sc_tick; /* the core's timer */
+	struct workqueue *sc_wq;
+	struct work sc_work;
+	volatile unsigned sc_work_queued;
+	uint32_t sc_work_flags;         /* sc_lock */
+	struct laggkit_mem *sc_retired; /* sc_lock */
 	/* by core port index; written under sc_cfg, read on the frame path */
-	struct laggkit_port	*sc_ports[LK_MAX_PORTS];
-	struct laggkit_pending	 sc_pend[LK_MAX_PORTS];	/* sc_lock */
-	uint8_t			 sc_pend_lladdr[ETHER_ADDR_LEN];
-	bool			 sc_pend_lladdr_set;	/* sc_lock */
-	struct laggkit_ctlframe	 sc_ctlq[LAGGKIT_CTLQ];	/* sc_lock */
-	u_int			 sc_nctl;
-	struct lkn_state	 sc_nstate;		/* sc_lock */
-	bool			 sc_dying;		/* sc_lock: no more ticks or work */
-	char			 sc_evgroup[IFNAMSIZ];
-	struct evcnt		 sc_ev_rx_ctl;		/* slow-protocols frames to the core */
-	struct evcnt		 sc_ev_rx_drop;		/* dropped by the core on input */
-	struct evcnt		 sc_ev_tx_noport;	/* no member to send on */
-	struct evcnt		 sc_ev_tx_error;	/* a member's transmit failed */
-	struct evcnt		 sc_ev_ctl_drop;	/* control frame lost: no mbuf, queue full */
-	struct evcnt		 sc_ev_stopdu;		/* LACPDUs not sent (lagglacp stopdu) */
-	struct sysctllog	*sc_sysctllog;
+	struct laggkit_port *sc_ports[LK_MAX_PORTS];
+	struct laggkit_pending sc_pend[LK_MAX_PORTS]; /* sc_lock */
+	uint8_t sc_pend_lladdr[ETHER_ADDR_LEN];
+	bool sc_pend_lladdr_set;                       /* sc_lock */
+	struct laggkit_ctlframe sc_ctlq[LAGGKIT_CTLQ]; /* sc_lock */
+	u_int sc_nctl;
+	struct lkn_state sc_nstate; /* sc_lock */
+	bool sc_dying;              /* sc_lock: no more ticks or work */
+	char sc_evgroup[IFNAMSIZ];
+	struct evcnt sc_ev_rx_ctl;    /* slow-protocols frames to the core */
+	struct evcnt sc_ev_rx_drop;   /* dropped by the core on input */
+	struct evcnt sc_ev_tx_noport; /* no member to send on */
+	struct evcnt sc_ev_tx_error;  /* a member's transmit failed */
+	struct evcnt sc_ev_ctl_drop;  /* control frame lost: no mbuf, queue full */
+	struct evcnt sc_ev_stopdu;    /* LACPDUs not sent (lagglacp stopdu) */
+	struct sysctllog *sc_sysctllog;
 	LIST_ENTRY(laggkit_softc) sc_entry;
 };
-#define sc_if	sc_ec.ec_if
+#define sc_if sc_ec.ec_if
 
 static kmutex_t laggkit_lock;
 static LIST_HEAD(, laggkit_softc) laggkit_list = LIST_HEAD_INITIALIZER(laggkit_list);
-static u_int laggkit_count;		/* laggkit_lock */
-static bool laggkit_unloading;		/* laggkit_lock */
+static u_int laggkit_count;    /* laggkit_lock */
+static bool laggkit_unloading; /* laggkit_lock */
 static struct pslist_head laggkit_porthash[LAGGKIT_PORTHASH];
-static pserialize_t laggkit_psz;	/* the port hash's writers */
+static pserialize_t laggkit_psz; /* the port hash's writers */
 static struct psref_class *laggkit_port_class;
 static struct sysctllog *laggkit_sysctllog;
 static const struct sysctlnode *laggkit_sysctl_root;
@@ -212,37 +211,51 @@ static const struct sysctlnode *laggkit_sysctl_root;
  * without an ifconfig word persist, host-wide, without shell lines in ifconfig.laggkitN.
  */
 static uint32_t laggkit_default_value[LK_OPT_MAX];
-static uint32_t laggkit_default_set;		/* bit (1 << enum lk_opt) per value given */
-static int laggkit_default_proto = -1;		/* enum lk_proto, or -1 */
+static uint32_t laggkit_default_set;   /* bit (1 << enum lk_opt) per value given */
+static int laggkit_default_proto = -1; /* enum lk_proto, or -1 */
 
-static int	laggkit_clone_create(struct if_clone *, int);
-static int	laggkit_clone_destroy(struct ifnet *);
+static int laggkit_clone_create(struct if_clone *, int);
+static int laggkit_clone_destroy(struct ifnet *);
 static struct if_clone laggkit_cloner =
     IF_CLONE_INITIALIZER(LAGGKIT_NAME, laggkit_clone_create, laggkit_clone_destroy);
 
-static int	laggkit_ioctl(struct ifnet *, u_long, void *);
-static int	laggkit_port_remove(struct laggkit_softc *, struct laggkit_port *, bool);
-static void	laggkit_flush_ctl(struct laggkit_softc *);
-static void	laggkit_schedule(struct laggkit_softc *, uint32_t);
+static int laggkit_ioctl(struct ifnet *, u_long, void *);
+static int laggkit_port_remove(struct laggkit_softc *, struct laggkit_port *, bool);
+static void laggkit_flush_ctl(struct laggkit_softc *);
+static void laggkit_schedule(struct laggkit_softc *, uint32_t);
 
 static int
 laggkit_errno(int e)
 {
 	switch (e) {
-	case LK_OK:		return 0;
-	case LK_EINVAL:		return EINVAL;
-	case LK_ENOSPC:		return ENOSPC;
-	case LK_EEXIST:		return EEXIST;
-	case LK_ENOENT:		return ENOENT;
-	case LK_ENOMEM:		return ENOMEM;
-	case LK_EBUSY:		return EBUSY;
-	case LK_EPROTO:		return EPROTO;
-	case LKN_ENOTTY:	return ENOTTY;
-	case LKN_EPROTONOSUPPORT: return EPROTONOSUPPORT;
-	case LKN_ENOBUFS:	return ENOBUFS;
-	case LKN_ERANGE:	return ERANGE;
-	case LKN_EPROTOMISMATCH: return EBUSY;	/* lagg(4)'s answer */
-	default:		return EIO;
+	case LK_OK:
+		return 0;
+	case LK_EINVAL:
+		return EINVAL;
+	case LK_ENOSPC:
+		return ENOSPC;
+	case LK_EEXIST:
+		return EEXIST;
+	case LK_ENOENT:
+		return ENOENT;
+	case LK_ENOMEM:
+		return ENOMEM;
+	case LK_EBUSY:
+		return EBUSY;
+	case LK_EPROTO:
+		return EPROTO;
+	case LKN_ENOTTY:
+		return ENOTTY;
+	case LKN_EPROTONOSUPPORT:
+		return EPROTONOSUPPORT;
+	case LKN_ENOBUFS:
+		return ENOBUFS;
+	case LKN_ERANGE:
+		return ERANGE;
+	case LKN_EPROTOMISMATCH:
+		return EBUSY; /* lagg(4)'s answer */
+	default:
+		return EIO;
 	}
 }
 
@@ -286,15 +299,13 @@ laggkit_timer_arm(void *host, uint64_t delay_ns)
 static bool
 laggkit_is_lacpdu(const uint8_t *frame, uint32_t len)
 {
-	return len > ETHER_HDR_LEN &&
-	    ((frame[12] << 8) | frame[13]) == ETHERTYPE_SLOW_PROTOCOLS &&
+	return len > ETHER_HDR_LEN && ((frame[12] << 8) | frame[13]) == ETHERTYPE_SLOW_PROTOCOLS &&
 	    frame[ETHER_HDR_LEN] == SLOWPROTOCOLS_LACP;
 }
 
 /* lagglacp dumpdu: one line per LACPDU, actor and partner TLVs in hex as on the wire. */
 static void
-laggkit_dump_pdu(struct laggkit_softc *sc, const char *dir, uint32_t port,
-    const uint8_t *frame, uint32_t len)
+laggkit_dump_pdu(struct laggkit_softc *sc, const char *dir, uint32_t port, const uint8_t *frame, uint32_t len)
 {
 	char hex[2 * 2 * 20 + 1];
 	static const char digits[] = "0123456789abcdef";
@@ -656,7 +667,8 @@ laggkit_port_lookup(const struct ifnet *pifp)
 	struct laggkit_port *lp;
 	u_int b = pifp->if_index % LAGGKIT_PORTHASH;
 
-	PSLIST_READER_FOREACH(lp, &laggkit_porthash[b], struct laggkit_port, lp_hash) {
+	PSLIST_READER_FOREACH(lp, &laggkit_porthash[b], struct laggkit_port, lp_hash)
+	{
 		if (lp->lp_ifp == pifp)
 			return lp;
 	}
@@ -861,12 +873,11 @@ laggkit_port_refused(struct laggkit_softc *sc, struct ifnet *pifp, int *error)
 {
 	*error = 0;
 	if (pifp == &sc->sc_if || pifp->if_ioctl == laggkit_ioctl)
-		*error = EINVAL;		/* no aggregate of aggregates */
+		*error = EINVAL; /* no aggregate of aggregates */
 	else if (pifp->if_type != IFT_ETHER)
 		*error = EPROTONOSUPPORT;
-	else if (pifp->if_lagg != NULL || pifp->if_bridge != NULL ||
-	    pifp->_if_input != ether_input)
-		*error = EBUSY;	/* lagg(4) or agr(4) (both use if_lagg), bridge(4), a laggkit */
+	else if (pifp->if_lagg != NULL || pifp->if_bridge != NULL || pifp->_if_input != ether_input)
+		*error = EBUSY; /* lagg(4) or agr(4) (both use if_lagg), bridge(4), a laggkit */
 	return *error != 0;
 }
 
@@ -887,7 +898,7 @@ laggkit_port_add(struct laggkit_softc *sc, const char *name, uint16_t prio)
 		curlwp_bindx(bound);
 		return ENOENT;
 	}
-	mutex_enter(&laggkit_lock);	/* no other aggregate may claim it meanwhile */
+	mutex_enter(&laggkit_lock); /* no other aggregate may claim it meanwhile */
 	if (laggkit_port_refused(sc, pifp, &error))
 		goto out;
 
@@ -913,12 +924,11 @@ laggkit_port_add(struct laggkit_softc *sc, const char *name, uint16_t prio)
 	}
 	lp->lp_index = idx;
 	atomic_store_release(&sc->sc_ports[idx], lp);
-	PSLIST_WRITER_INSERT_HEAD(&laggkit_porthash[pifp->if_index % LAGGKIT_PORTHASH], lp,
-	    lp_hash);
+	PSLIST_WRITER_INSERT_HEAD(&laggkit_porthash[pifp->if_index % LAGGKIT_PORTHASH], lp, lp_hash);
 
 	IFNET_LOCK(pifp);
 	lp->lp_input = pifp->_if_input;
-	pifp->_if_input = laggkit_port_input;	/* as bridge(4) takes its members */
+	pifp->_if_input = laggkit_port_input; /* as bridge(4) takes its members */
 	if (sc->sc_if.if_flags & IFF_PROMISC)
 		lp->lp_promisc = ifpromisc_locked(pifp, 1) == 0;
 	IFNET_UNLOCK(pifp);
@@ -952,16 +962,16 @@ laggkit_port_remove(struct laggkit_softc *sc, struct laggkit_port *lp, bool depa
 	mutex_enter(&sc->sc_lock);
 	if (lp->lp_detaching && !departing) {
 		mutex_exit(&sc->sc_lock);
-		return EBUSY;		/* its detach hook is removing it (lagg(4) says EBUSY too) */
+		return EBUSY; /* its detach hook is removing it (lagg(4) says EBUSY too) */
 	}
 	if (!departing)
-		lp->lp_removing = true;	/* a hook starting now leaves lp to us */
+		lp->lp_removing = true; /* a hook starting now leaves lp to us */
 	mutex_exit(&sc->sc_lock);
 	if (!departing) {
 		/* waits for a running hook, without sc_cfg, which that hook then takes */
 		ether_ifdetachhook_disestablish(pifp, lp->lp_detachhook, &sc->sc_cfg);
 		if (lp->lp_gone)
-			return 0;	/* the hook took it out meanwhile: pifp may be gone */
+			return 0; /* the hook took it out meanwhile: pifp may be gone */
 	}
 	if_linkstate_change_disestablish(pifp, lp->lp_linkhook, &sc->sc_cfg);
 
@@ -977,7 +987,7 @@ laggkit_port_remove(struct laggkit_softc *sc, struct laggkit_port *lp, bool depa
 	mutex_exit(&laggkit_lock);
 
 	mutex_enter(&sc->sc_lock);
-	(void)lk_port_remove(sc->sc_core, idx);		/* asks to restore MAC and MTU */
+	(void)lk_port_remove(sc->sc_core, idx); /* asks to restore MAC and MTU */
 	atomic_store_relaxed(&sc->sc_ports[idx], NULL);
 	pend = sc->sc_pend[idx];
 	memset(&sc->sc_pend[idx], 0, sizeof(sc->sc_pend[idx]));
@@ -1206,7 +1216,7 @@ static int
 laggkit_media_change(struct ifnet *ifp)
 {
 	(void)ifp;
-	return 0;		/* the members' media are their own */
+	return 0; /* the members' media are their own */
 }
 
 /* Called with sc_lock held (ifmedia_init_with_lock). */
@@ -1237,7 +1247,7 @@ laggkit_sysctl_commit(struct laggkit_softc *sc, enum lk_opt opt, uint32_t value)
 	mutex_enter(&sc->sc_lock);
 	if (opt == LK_OPT_MAX) {
 		error = laggkit_errno(lk_set_proto(sc->sc_core, (enum lk_proto)value));
-		laggkit_schedule(sc, LAGGKIT_WORK_LINK);	/* LACP needs members' media */
+		laggkit_schedule(sc, LAGGKIT_WORK_LINK); /* LACP needs members' media */
 	} else {
 		error = laggkit_errno(lk_set_opt(sc->sc_core, opt, value));
 	}
@@ -1284,7 +1294,7 @@ laggkit_sysctl_proto(SYSCTLFN_ARGS)
 {
 	struct sysctlnode node = *rnode;
 	struct laggkit_softc *sc = rnode->sysctl_data;
-	char word[32];		/* the node's size (laggkit_sysctl_attach) */
+	char word[32]; /* the node's size (laggkit_sysctl_attach) */
 	enum lk_proto p;
 	int error;
 
@@ -1333,22 +1343,21 @@ laggkit_sysctl_attach(struct laggkit_softc *sc)
 	const struct sysctlnode *node;
 	int error;
 
-	error = sysctl_createv(&sc->sc_sysctllog, 0, &laggkit_sysctl_root, &node, 0,
-	    CTLTYPE_NODE, sc->sc_if.if_xname, SYSCTL_DESCR("laggkit aggregate"),
-	    NULL, 0, NULL, 0, CTL_CREATE, CTL_EOL);
+	error = sysctl_createv(&sc->sc_sysctllog, 0, &laggkit_sysctl_root, &node, 0, CTLTYPE_NODE,
+	    sc->sc_if.if_xname, SYSCTL_DESCR("laggkit aggregate"), NULL, 0, NULL, 0, CTL_CREATE, CTL_EOL);
 	if (error == 0)
-		error = sysctl_createv(&sc->sc_sysctllog, 0, &node, NULL, CTLFLAG_READWRITE,
-		    CTLTYPE_STRING, "proto", SYSCTL_DESCR("protocol: none, roundrobin, "
-		    "failover, loadbalance, lacp, broadcast"), laggkit_sysctl_proto, 0,
-		    (void *)sc, 32, CTL_CREATE, CTL_EOL);
+		error = sysctl_createv(&sc->sc_sysctllog, 0, &node, NULL, CTLFLAG_READWRITE, CTLTYPE_STRING,
+		    "proto",
+		    SYSCTL_DESCR("protocol: none, roundrobin, "
+		                 "failover, loadbalance, lacp, broadcast"),
+		    laggkit_sysctl_proto, 0, (void *)sc, 32, CTL_CREATE, CTL_EOL);
 	if (error == 0)
-		error = sysctl_createv(&sc->sc_sysctllog, 0, &node, NULL, CTLFLAG_READONLY,
-		    CTLTYPE_STRING, "status", SYSCTL_DESCR("the lagg block of ifconfig -v"),
-		    laggkit_sysctl_status, 0, (void *)sc, LAGGKIT_STATUS_MAX, CTL_CREATE, CTL_EOL);
+		error = sysctl_createv(&sc->sc_sysctllog, 0, &node, NULL, CTLFLAG_READONLY, CTLTYPE_STRING,
+		    "status", SYSCTL_DESCR("the lagg block of ifconfig -v"), laggkit_sysctl_status, 0,
+		    (void *)sc, LAGGKIT_STATUS_MAX, CTL_CREATE, CTL_EOL);
 	for (size_t i = 0; error == 0 && i < lkn_sysctl_nopts; i++)
-		error = sysctl_createv(&sc->sc_sysctllog, 0, &node, NULL, CTLFLAG_READWRITE,
-		    CTLTYPE_QUAD, lkn_sysctl_opts[i].name,
-		    SYSCTL_DESCR(lkn_sysctl_opts[i].descr), laggkit_sysctl_opt, 0,
+		error = sysctl_createv(&sc->sc_sysctllog, 0, &node, NULL, CTLFLAG_READWRITE, CTLTYPE_QUAD,
+		    lkn_sysctl_opts[i].name, SYSCTL_DESCR(lkn_sysctl_opts[i].descr), laggkit_sysctl_opt, 0,
 		    (void *)sc, 0, CTL_CREATE, CTL_EOL);
 	if (error != 0)
 		sysctl_teardown(&sc->sc_sysctllog);
@@ -1371,15 +1380,15 @@ laggkit_apply_defaults(struct laggkit_softc *sc)
 	for (u_int o = 0; o < LK_OPT_MAX; o++) {
 		if ((laggkit_default_set & (1u << o)) != 0 &&
 		    lk_set_opt(sc->sc_core, (enum lk_opt)o, laggkit_default_value[o]) != LK_OK)
-			log(LOG_WARNING, "%s: default for option %u (%u) refused\n",
-			    sc->sc_if.if_xname, o, laggkit_default_value[o]);
+			log(LOG_WARNING, "%s: default for option %u (%u) refused\n", sc->sc_if.if_xname, o,
+			    laggkit_default_value[o]);
 	}
 	if (laggkit_default_proto >= 0)
 		(void)lk_set_proto(sc->sc_core, (enum lk_proto)laggkit_default_proto);
 }
 
 /* The core wants 16-byte alignment; kmem guarantees less for odd sizes. */
-#define LAGGKIT_CORE_ALLOC	(lk_softc_size() + 15)
+#define LAGGKIT_CORE_ALLOC (lk_softc_size() + 15)
 
 /* What clone_create sets up first: undone by its failure path and by destroy, last. */
 static void
@@ -1392,7 +1401,7 @@ laggkit_softc_free(struct laggkit_softc *sc)
 	kmem_free(sc->sc_core_mem, LAGGKIT_CORE_ALLOC);
 	kmem_free(sc, sizeof(*sc));
 	mutex_enter(&laggkit_lock);
-	laggkit_count--;		/* the module may unload once no softc is left */
+	laggkit_count--; /* the module may unload once no softc is left */
 	mutex_exit(&laggkit_lock);
 }
 
@@ -1409,7 +1418,7 @@ laggkit_clone_create(struct if_clone *ifc, int unit)
 		mutex_exit(&laggkit_lock);
 		return ENXIO;
 	}
-	laggkit_count++;		/* holds the module from here on */
+	laggkit_count++; /* holds the module from here on */
 	mutex_exit(&laggkit_lock);
 
 	sc = kmem_zalloc(sizeof(*sc), KM_SLEEP);
@@ -1422,8 +1431,8 @@ laggkit_clone_create(struct if_clone *ifc, int unit)
 	sc->sc_psz = pserialize_create();
 	callout_init(&sc->sc_tick, CALLOUT_MPSAFE);
 	callout_setfunc(&sc->sc_tick, laggkit_tick, sc);
-	error = workqueue_create(&sc->sc_wq, ifp->if_xname, laggkit_work, sc, PRI_SOFTNET,
-	    IPL_SOFTNET, WQ_MPSAFE);
+	error = workqueue_create(
+	    &sc->sc_wq, ifp->if_xname, laggkit_work, sc, PRI_SOFTNET, IPL_SOFTNET, WQ_MPSAFE);
 	if (error != 0)
 		goto fail_wq;
 	mutex_enter(&sc->sc_lock);
@@ -1443,8 +1452,7 @@ laggkit_clone_create(struct if_clone *ifc, int unit)
 	ifp->if_flags = IFF_SIMPLEX | IFF_BROADCAST | IFF_MULTICAST;
 	ifp->if_extflags = IFEF_MPSAFE;
 	IFQ_SET_READY(&ifp->if_snd);
-	ifmedia_init_with_lock(&sc->sc_media, 0, laggkit_media_change, laggkit_media_status,
-	    &sc->sc_lock);
+	ifmedia_init_with_lock(&sc->sc_media, 0, laggkit_media_change, laggkit_media_status, &sc->sc_lock);
 	ifmedia_add(&sc->sc_media, IFM_ETHER | IFM_AUTO, 0, NULL);
 	ifmedia_set(&sc->sc_media, IFM_ETHER | IFM_AUTO);
 
@@ -1491,19 +1499,18 @@ laggkit_clone_destroy(struct ifnet *ifp)
 
 		laggkit_cfg_enter(sc);
 		for (u_int i = 0; i < LK_MAX_PORTS; i++) {
-			if (sc->sc_ports[i] != NULL &&
-			    laggkit_port_leave(sc, sc->sc_ports[i]) == EBUSY)
+			if (sc->sc_ports[i] != NULL && laggkit_port_leave(sc, sc->sc_ports[i]) == EBUSY)
 				busy = true;
 		}
 		laggkit_settle(sc);
 		laggkit_cfg_exit(sc);
 		if (!busy)
 			break;
-		kpause("lkdetach", false, 1, NULL);	/* a member's detach hook is at work */
+		kpause("lkdetach", false, 1, NULL); /* a member's detach hook is at work */
 	}
 
 	mutex_enter(&sc->sc_lock);
-	sc->sc_dying = true;		/* no more ticks or work scheduled */
+	sc->sc_dying = true; /* no more ticks or work scheduled */
 	mutex_exit(&sc->sc_lock);
 	callout_halt(&sc->sc_tick, NULL);
 	workqueue_wait(sc->sc_wq, &sc->sc_work);
@@ -1513,13 +1520,13 @@ laggkit_clone_destroy(struct ifnet *ifp)
 	mutex_exit(&laggkit_lock);
 	sysctl_teardown(&sc->sc_sysctllog);
 	ether_ifdetach(ifp);
-	if_detach(ifp);		/* the frame path is gone after this */
+	if_detach(ifp); /* the frame path is gone after this */
 	ifmedia_fini(&sc->sc_media);
 
 	mutex_enter(&sc->sc_lock);
 	lk_fini(sc->sc_core);
 	mutex_exit(&sc->sc_lock);
-	laggkit_flush_ctl(sc);		/* nothing to send on: frees what lk_fini queued */
+	laggkit_flush_ctl(sc); /* nothing to send on: frees what lk_fini queued */
 	pserialize_perform(sc->sc_psz);
 	while ((lm = sc->sc_retired) != NULL) {
 		sc->sc_retired = lm->lm_next;
@@ -1576,15 +1583,14 @@ laggkit_modinit(void)
 		pslist_init(&laggkit_porthash[i]);
 	laggkit_psz = pserialize_create();
 	laggkit_port_class = psref_class_create("laggkitport", IPL_SOFTNET);
-	error = sysctl_createv(&laggkit_sysctllog, 0, NULL, &laggkit_sysctl_root,
-	    CTLFLAG_PERMANENT, CTLTYPE_NODE, LAGGKIT_NAME,
-	    SYSCTL_DESCR("laggkit link aggregation"), NULL, 0, NULL, 0,
-	    CTL_NET, CTL_CREATE, CTL_EOL);
+	error = sysctl_createv(&laggkit_sysctllog, 0, NULL, &laggkit_sysctl_root, CTLFLAG_PERMANENT,
+	    CTLTYPE_NODE, LAGGKIT_NAME, SYSCTL_DESCR("laggkit link aggregation"), NULL, 0, NULL, 0, CTL_NET,
+	    CTL_CREATE, CTL_EOL);
 	if (error == 0)
 		error = sysctl_createv(&laggkit_sysctllog, 0, &laggkit_sysctl_root, NULL,
 		    CTLFLAG_PERMANENT | CTLFLAG_READONLY, CTLTYPE_STRING, "build_id",
-		    SYSCTL_DESCR("build of this module"), NULL, 0,
-		    __UNCONST(LAGGKIT_BUILD_ID), 0, CTL_CREATE, CTL_EOL);
+		    SYSCTL_DESCR("build of this module"), NULL, 0, __UNCONST(LAGGKIT_BUILD_ID), 0, CTL_CREATE,
+		    CTL_EOL);
 	if (error != 0) {
 		sysctl_teardown(&laggkit_sysctllog);
 		psref_class_destroy(laggkit_port_class);
@@ -1603,7 +1609,7 @@ laggkit_modfini(void)
 	mutex_enter(&laggkit_lock);
 	if (laggkit_count > 0) {
 		mutex_exit(&laggkit_lock);
-		return EBUSY;		/* `ifconfig laggkitN destroy` every instance first */
+		return EBUSY; /* `ifconfig laggkitN destroy` every instance first */
 	}
 	laggkit_unloading = true;
 	mutex_exit(&laggkit_lock);

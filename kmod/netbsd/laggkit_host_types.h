@@ -9,8 +9,8 @@
 #ifndef LAGGKIT_HOST_TYPES_H
 #define LAGGKIT_HOST_TYPES_H
 
-#include <sys/types.h>		/* uint8_t..uint64_t, size_t, bool, true/false (_KERNEL) */
-#include <sys/stdint.h>		/* UINT32_MAX, UINT64_MAX */
-#include <sys/null.h>		/* NULL */
+#include <sys/types.h>  /* uint8_t..uint64_t, size_t, bool, true/false (_KERNEL) */
+#include <sys/stdint.h> /* UINT32_MAX, UINT64_MAX */
+#include <sys/null.h>   /* NULL */
 
 #endif /* LAGGKIT_HOST_TYPES_H */

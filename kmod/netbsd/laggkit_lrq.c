@@ -37,7 +37,7 @@ lkn_copy_name(char dst[LKN_IFNAMSIZ], const char *src)
 	for (i = 0; i < LKN_IFNAMSIZ - 1 && src[i] != '\0'; i++)
 		dst[i] = src[i];
 	if (i == LKN_IFNAMSIZ - 1 && src[i] != '\0')
-		return LK_EINVAL;	/* no room for the NUL: not a name the kernel has */
+		return LK_EINVAL; /* no room for the NUL: not a name the kernel has */
 	dst[i] = '\0';
 	return i == 0 ? LK_EINVAL : LK_OK;
 }
@@ -46,11 +46,20 @@ int
 lkn_proto_from_netbsd(int nproto, enum lk_proto *out)
 {
 	switch (nproto) {
-	case LKN_PROTO_NONE:		*out = LK_PROTO_NONE; return LK_OK;
-	case LKN_PROTO_LACP:		*out = LK_PROTO_LACP; return LK_OK;
-	case LKN_PROTO_FAILOVER:	*out = LK_PROTO_FAILOVER; return LK_OK;
-	case LKN_PROTO_LOADBALANCE:	*out = LK_PROTO_LOADBALANCE; return LK_OK;
-	default:			return LKN_EPROTONOSUPPORT;
+	case LKN_PROTO_NONE:
+		*out = LK_PROTO_NONE;
+		return LK_OK;
+	case LKN_PROTO_LACP:
+		*out = LK_PROTO_LACP;
+		return LK_OK;
+	case LKN_PROTO_FAILOVER:
+		*out = LK_PROTO_FAILOVER;
+		return LK_OK;
+	case LKN_PROTO_LOADBALANCE:
+		*out = LK_PROTO_LOADBALANCE;
+		return LK_OK;
+	default:
+		return LKN_EPROTONOSUPPORT;
 	}
 }
 
@@ -58,11 +67,16 @@ int
 lkn_proto_to_netbsd(enum lk_proto p)
 {
 	switch (p) {
-	case LK_PROTO_NONE:		return LKN_PROTO_NONE;
-	case LK_PROTO_LACP:		return LKN_PROTO_LACP;
-	case LK_PROTO_FAILOVER:		return LKN_PROTO_FAILOVER;
-	case LK_PROTO_LOADBALANCE:	return LKN_PROTO_LOADBALANCE;
-	default:			return LKN_PROTO_EXT + (int)p;
+	case LK_PROTO_NONE:
+		return LKN_PROTO_NONE;
+	case LK_PROTO_LACP:
+		return LKN_PROTO_LACP;
+	case LK_PROTO_FAILOVER:
+		return LKN_PROTO_FAILOVER;
+	case LK_PROTO_LOADBALANCE:
+		return LKN_PROTO_LOADBALANCE;
+	default:
+		return LKN_PROTO_EXT + (int)p;
 	}
 }
 
@@ -93,7 +107,8 @@ lkn_decode(const struct lkn_lagg_req *req, size_t nports_avail, struct lkn_cmd *
 	case LKN_IOC_DELPORT:
 	case LKN_IOC_SETPORTPRI:
 		cmd->kind = req->lrq_ioctl == LKN_IOC_ADDPORT ? LKN_CMD_ADDPORT :
-		    req->lrq_ioctl == LKN_IOC_DELPORT ? LKN_CMD_DELPORT : LKN_CMD_SETPORTPRI;
+		    req->lrq_ioctl == LKN_IOC_DELPORT         ? LKN_CMD_DELPORT :
+		                                                LKN_CMD_SETPORTPRI;
 		/* lagg(4) reads lrq_reqports[0] whatever lrq_nports says; it is always there */
 		if ((error = lkn_copy_name(cmd->name, rp->rp_portname)) != LK_OK)
 			return error;
@@ -186,12 +201,12 @@ lkn_apply(struct lk_softc *sc, struct lkn_state *ns, const struct lkn_cmd *cmd)
 		case LK_PROTO_FAILOVER:
 			return lkn_apply_fail(sc, &cmd->opt.rp_proto.proto_fail);
 		default:
-			return LKN_ENOTTY;	/* none and loadbalance have no options */
+			return LKN_ENOTTY; /* none and loadbalance have no options */
 		}
 	case LKN_CMD_ADDPORT:
 	case LKN_CMD_DELPORT:
 	default:
-		return LK_EINVAL;	/* membership is the glue's */
+		return LK_EINVAL; /* membership is the glue's */
 	}
 }
 
@@ -216,8 +231,7 @@ lkn_port_flags(uint32_t f)
 }
 
 static void
-lkn_port_status(const struct lk_port_status *ps, enum lk_proto proto,
-    struct lkn_laggreqport *rp)
+lkn_port_status(const struct lk_port_status *ps, enum lk_proto proto, struct lkn_laggreqport *rp)
 {
 	struct lkn_laggreq_lacpport *lp = &rp->rp_port.port_lacp;
 
@@ -239,8 +253,7 @@ lkn_port_status(const struct lk_port_status *ps, enum lk_proto proto,
 }
 
 int
-lkn_status(const struct lk_softc *sc, const struct lkn_state *ns,
-    struct lkn_lagg_req *resp, size_t room)
+lkn_status(const struct lk_softc *sc, const struct lkn_state *ns, struct lkn_lagg_req *resp, size_t room)
 {
 	struct lkn_laggreq_lacp *lacp = &resp->lrq_reqproto.rp_proto.proto_lacp;
 	struct lk_port_status ps;
@@ -260,8 +273,8 @@ lkn_status(const struct lk_softc *sc, const struct lkn_state *ns,
 		if (st.opts[LK_OPT_LACP_MULTI_SPEED])
 			lacp->flags |= LKN_LACP_MULTILS;
 		/* lagg(4) reports its limit; unlimited in the core is every port it can hold */
-		lacp->maxports = st.opts[LK_OPT_LACP_MAXPORTS] != 0 ?
-		    st.opts[LK_OPT_LACP_MAXPORTS] : LK_MAX_PORTS;
+		lacp->maxports =
+		    st.opts[LK_OPT_LACP_MAXPORTS] != 0 ? st.opts[LK_OPT_LACP_MAXPORTS] : LK_MAX_PORTS;
 		lacp->actor_prio = st.lag_actor.sys_prio;
 		lkn_copy_mac(lacp->actor_mac, st.lag_actor.sys_mac);
 		lacp->actor_key = st.lag_actor.key;
@@ -314,8 +327,8 @@ lkn_request_size(size_t nports)
 /* ---- ifconfig's text ---------------------------------------------------------------------- */
 
 struct lkn_out {
-	char	*buf;
-	size_t	 len, pos;
+	char *buf;
+	size_t len, pos;
 };
 
 static void
@@ -369,16 +382,12 @@ lkn_putbits(struct lkn_out *o, uint32_t v, const char *const names[8])
 		lkn_putc(o, '>');
 }
 
-static const char *const lkn_port_bits[8] = {
-	"MASTER", "STACK", "ACTIVE", "COLLECTING", "DISTRIBUTING", "STANDBY", NULL, NULL
-};
-static const char *const lkn_lacp_state_bits[8] = {
-	"ACTIVITY", "TIMEOUT", "AGGREGATION", "SYNC", "COLLECTING", "DISTRIBUTING",
-	"DEFAULTED", "EXPIRED"
-};
-static const char *const lkn_lacp_flag_bits[8] = {
-	"OPTIMISTIC", "DUMPDU", "STOPDU", "MULTILS", NULL, NULL, NULL, NULL
-};
+static const char *const lkn_port_bits[8] = { "MASTER", "STACK", "ACTIVE", "COLLECTING", "DISTRIBUTING",
+	"STANDBY", NULL, NULL };
+static const char *const lkn_lacp_state_bits[8] = { "ACTIVITY", "TIMEOUT", "AGGREGATION", "SYNC",
+	"COLLECTING", "DISTRIBUTING", "DEFAULTED", "EXPIRED" };
+static const char *const lkn_lacp_flag_bits[8] = { "OPTIMISTIC", "DUMPDU", "STOPDU", "MULTILS", NULL, NULL,
+	NULL, NULL };
 
 /* lacp_format_id(): [PPPP,MM-MM-MM-MM-MM-MM,KKKK] */
 static void
@@ -401,11 +410,16 @@ static const char *
 lkn_proto_word(int nproto)
 {
 	switch (nproto) {
-	case LKN_PROTO_NONE:		return "none";
-	case LKN_PROTO_LACP:		return "lacp";
-	case LKN_PROTO_FAILOVER:	return "failover";
-	case LKN_PROTO_LOADBALANCE:	return "loadbalance";
-	default:			return "unknown";
+	case LKN_PROTO_NONE:
+		return "none";
+	case LKN_PROTO_LACP:
+		return "lacp";
+	case LKN_PROTO_FAILOVER:
+		return "failover";
+	case LKN_PROTO_LOADBALANCE:
+		return "loadbalance";
+	default:
+		return "unknown";
 	}
 }
 

@@ -41,7 +41,8 @@ static const char usage[] =
 static char req[LG_MAX_MSG];
 static char reply[LG_MAX_MSG + 1];
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	const char *path = getenv("LAGGD_SOCKET") ? getenv("LAGGD_SOCKET") : LG_DEFAULT_SOCKET;
 	size_t len = 0;
@@ -87,8 +88,10 @@ int main(int argc, char **argv)
 	strcpy(sa.sun_path, path);
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		fprintf(stderr, "laggctl: cannot reach laggd at %s: %s (is laggd running? -s or "
-		    "LAGGD_SOCKET select another socket)\n", path, strerror(errno));
+		fprintf(stderr,
+		    "laggctl: cannot reach laggd at %s: %s (is laggd running? -s or "
+		    "LAGGD_SOCKET select another socket)\n",
+		    path, strerror(errno));
 		return 1;
 	}
 	/* A zero-length message reads as end-of-file; no words means "-a", as ifconfig does. */

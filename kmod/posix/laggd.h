@@ -29,16 +29,23 @@
 #include "../core/lk_core.h"
 
 #define LG_DEFAULT_SOCKET "/run/laggd.sock"
-#define LG_MAX_MSG        (256 * 1024)  /* largest laggctl request or reply */
-#define LG_BATCH          64            /* frames per TAP read batch / sendmmsg */
-#define LG_FRAME_MAX      (9216 + 64)   /* jumbo frame plus a VLAN tag */
-#define LG_RING_BLOCK     (1u << 17)    /* TPACKET_V3 block size */
+#define LG_MAX_MSG        (256 * 1024) /* largest laggctl request or reply */
+#define LG_BATCH          64           /* frames per TAP read batch / sendmmsg */
+#define LG_FRAME_MAX      (9216 + 64)  /* jumbo frame plus a VLAN tag */
+#define LG_RING_BLOCK     (1u << 17)   /* TPACKET_V3 block size */
 #define LG_RING_BLOCKS    16u
-#define LG_RING_TOV_MS    1u            /* a partly filled block is handed over after 1 ms */
+#define LG_RING_TOV_MS    1u /* a partly filled block is handed over after 1 ms */
 
 /* What an epoll event refers to. */
-enum lg_src_kind { LG_SRC_TAP, LG_SRC_PORT, LG_SRC_TIMER, LG_SRC_NETLINK, LG_SRC_CTL_LISTEN,
-	LG_SRC_CTL_CONN, LG_SRC_SIGNAL };
+enum lg_src_kind {
+	LG_SRC_TAP,
+	LG_SRC_PORT,
+	LG_SRC_TIMER,
+	LG_SRC_NETLINK,
+	LG_SRC_CTL_LISTEN,
+	LG_SRC_CTL_CONN,
+	LG_SRC_SIGNAL
+};
 
 struct lg_src {
 	enum lg_src_kind kind;
@@ -50,68 +57,68 @@ struct lg_lagg;
 
 /* How a member's own IP stack is kept from answering the aggregate's traffic (laggd_isolate.c). */
 struct lg_isolation {
-	int mode;                       /* 0 none, 1 tc ingress drop, 2 sysctl fallback */
-	int created_qdisc;              /* laggd added the clsact qdisc (delete it on removal) */
-	int rp_filter, disable_ipv6;    /* originals, for the sysctl fallback */
+	int mode;                    /* 0 none, 1 tc ingress drop, 2 sysctl fallback */
+	int created_qdisc;           /* laggd added the clsact qdisc (delete it on removal) */
+	int rp_filter, disable_ipv6; /* originals, for the sysctl fallback */
 };
 
 /* A member port as laggd sees it; indexed by the core's port index. */
 struct lg_port {
-	int      used;
+	int used;
 	struct lg_lagg *lagg;
-	uint32_t index;                 /* the core's handle */
-	char     name[IFNAMSIZ];
-	int      ifindex;
-	int      fd;                    /* AF_PACKET, bound to ifindex */
-	uint8_t *ring;                  /* TPACKET_V3 rx ring */
-	size_t   ring_len;
-	uint32_t ring_block;            /* next block to read */
+	uint32_t index; /* the core's handle */
+	char name[IFNAMSIZ];
+	int ifindex;
+	int fd;        /* AF_PACKET, bound to ifindex */
+	uint8_t *ring; /* TPACKET_V3 rx ring */
+	size_t ring_len;
+	uint32_t ring_block; /* next block to read */
 	struct lg_src src;
 	/* restored when the port leaves */
-	uint8_t  orig_mac[6];
+	uint8_t orig_mac[6];
 	uint32_t orig_mtu;
-	int      orig_up;
+	int orig_up;
 	struct lg_isolation iso;
 	/* last link state given to the core, so duplicate netlink events are ignored */
-	int      link_up;
+	int link_up;
 	uint64_t speed_bps;
-	int      duplex;
+	int duplex;
 	/* laggd's own counters (the core counts decisions, these count host I/O) */
 	uint64_t tx_errors, rx_ring_drops, tap_write_drops;
 	/* transmit batch: frames of the current TAP batch chosen for this port */
 	unsigned ntx;
 	struct mmsghdr txmsg[LG_BATCH];
-	struct iovec   txiov[LG_BATCH];
+	struct iovec txiov[LG_BATCH];
 };
 
 struct lg_lagg {
 	struct lg_lagg *next;
-	char     name[IFNAMSIZ];
+	char name[IFNAMSIZ];
 	struct lk_softc *sc;
-	int      tapfd;
-	int      tap_ifindex;
-	int      timerfd;
+	int tapfd;
+	int tap_ifindex;
+	int timerfd;
 	struct lg_src tap_src, timer_src;
 	struct lg_port ports[LK_MAX_PORTS];
 	/* During lk_port_add() the core may call back before the index is known to laggd. */
 	struct lg_port *adding;
-	uint8_t *arena;                 /* LG_BATCH frames read from the TAP */
-	uint8_t  rxbuf[LG_FRAME_MAX];   /* a received frame with its VLAN tag put back */
+	uint8_t *arena;              /* LG_BATCH frames read from the TAP */
+	uint8_t rxbuf[LG_FRAME_MAX]; /* a received frame with its VLAN tag put back */
 	uint64_t tap_read_errors;
-	uint32_t tx_pending;            /* ports with a non-empty transmit batch */
+	uint32_t tx_pending; /* ports with a non-empty transmit batch */
 };
 
 /* The daemon. */
 struct lg_daemon {
-	int      epfd;
-	int      nlfd;                  /* rtnetlink events */
-	int      ctlfd;                 /* listening unix socket */
-	int      sigfd;
+	int epfd;
+	int nlfd;  /* rtnetlink events */
+	int ctlfd; /* listening unix socket */
+	int sigfd;
 	const char *socket_path;
 	const char *config_path;
-	int      foreground;
-	int      verbose;
-	int      stopping;
+	int foreground;
+	int verbose;
+	int stopping;
 	struct lg_lagg *laggs;
 	struct lg_src nl_src, ctl_src, sig_src;
 	uint64_t start_mono_ns, start_real_ns;
@@ -121,7 +128,7 @@ extern struct lg_daemon lg;
 
 /* laggd_main.c */
 void lg_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int  lg_epoll_add(struct lg_src *src);
+int lg_epoll_add(struct lg_src *src);
 void lg_epoll_del(struct lg_src *src);
 uint64_t lg_now_ns(void);
 
@@ -129,31 +136,31 @@ uint64_t lg_now_ns(void);
 struct lg_lagg *lg_lagg_find(const char *name);
 struct lg_port *lg_port_by_name(const char *name, struct lg_lagg **lagg_out);
 struct lg_port *lg_port_by_ifindex(int ifindex);
-int  lg_lagg_create(const char *name, char *err, size_t errlen);
+int lg_lagg_create(const char *name, char *err, size_t errlen);
 void lg_lagg_destroy(struct lg_lagg *lg_);
-int  lg_port_attach(struct lg_lagg *l, const char *ifname, uint16_t prio, uint16_t lacp_prio,
-         char *err, size_t errlen);
-int  lg_port_detach(struct lg_lagg *l, struct lg_port *p, char *err, size_t errlen);
+int lg_port_attach(
+    struct lg_lagg *l, const char *ifname, uint16_t prio, uint16_t lacp_prio, char *err, size_t errlen);
+int lg_port_detach(struct lg_lagg *l, struct lg_port *p, char *err, size_t errlen);
 void lg_tap_readable(struct lg_lagg *l);
 void lg_port_readable(struct lg_port *p);
 void lg_timer_expired(struct lg_lagg *l);
 void lg_port_refresh_link(struct lg_port *p);
 
 /* laggd_sys.c: interfaces, ethtool, rtnetlink */
-int  lg_sys_init(void);
-int  lg_if_get_mac(const char *ifname, uint8_t mac[6]);
-int  lg_if_set_mac(const char *ifname, const uint8_t mac[6]);
-int  lg_if_get_mtu(const char *ifname, uint32_t *mtu);
-int  lg_if_set_mtu(const char *ifname, uint32_t mtu);
-int  lg_if_get_flags(const char *ifname, int *flags);
-int  lg_if_set_up(const char *ifname, int up);
-int  lg_if_media(const char *ifname, int *up, uint64_t *speed_bps, int *duplex);
-int  lg_nl_open_events(void);
+int lg_sys_init(void);
+int lg_if_get_mac(const char *ifname, uint8_t mac[6]);
+int lg_if_set_mac(const char *ifname, const uint8_t mac[6]);
+int lg_if_get_mtu(const char *ifname, uint32_t *mtu);
+int lg_if_set_mtu(const char *ifname, uint32_t mtu);
+int lg_if_get_flags(const char *ifname, int *flags);
+int lg_if_set_up(const char *ifname, int up);
+int lg_if_media(const char *ifname, int *up, uint64_t *speed_bps, int *duplex);
+int lg_nl_open_events(void);
 void lg_nl_readable(void);
-int  lg_nl_request(struct nlmsghdr *req);
+int lg_nl_request(struct nlmsghdr *req);
 void *lg_nl_put(struct nlmsghdr *nh, size_t cap, int type, const void *data, size_t len);
 void lg_nl_nest_end(struct nlmsghdr *nh, void *nest);
-int  lg_nl_addr(int ifindex, int family, const uint8_t *addr, int prefixlen, int add);
+int lg_nl_addr(int ifindex, int family, const uint8_t *addr, int prefixlen, int add);
 void lg_nl_sync_addrs(struct lg_lagg *l);
 
 /* laggd_isolate.c: keep the member's own IP stack away from its frames */
@@ -162,15 +169,15 @@ void lg_isolate_undo(int ifindex, const char *ifname, struct lg_isolation *iso);
 
 /* laggd_cmd.c: the ifconfig vocabulary */
 /* Runs one laggctl request (argv); writes its output to out. Returns the exit status. */
-int  lg_cmd_run(int argc, char **argv, int from_config, char *out, size_t outlen);
+int lg_cmd_run(int argc, char **argv, int from_config, char *out, size_t outlen);
 /* Applies a config file; returns 0, or 1 when a line failed (every failure is logged). */
-int  lg_config_apply(const char *path, int at_start);
+int lg_config_apply(const char *path, int at_start);
 
 /* laggd_status.c: status block, JSON, events, counters */
 struct lg_out {
-	char  *buf;
+	char *buf;
 	size_t len, cap;
-	int    truncated;
+	int truncated;
 };
 void lg_out_printf(struct lg_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void lg_out_json_str(struct lg_out *o, const char *s);

@@ -24,33 +24,43 @@
 #define MAX_ACTIONS 128
 
 enum act_kind {
-	A_CREATE, A_DESTROY, A_PROTO, A_PORT_ADD, A_PORT_DEL, A_OPT, A_PORT_LACP_PRIO, A_ADDR,
-	A_UP, A_DOWN, A_MTU, A_LLADDR
+	A_CREATE,
+	A_DESTROY,
+	A_PROTO,
+	A_PORT_ADD,
+	A_PORT_DEL,
+	A_OPT,
+	A_PORT_LACP_PRIO,
+	A_ADDR,
+	A_UP,
+	A_DOWN,
+	A_MTU,
+	A_LLADDR
 };
 
 struct action {
 	enum act_kind kind;
-	const char *word;         /* the word that produced it, for messages */
-	char     ifname[IFNAMSIZ];
+	const char *word; /* the word that produced it, for messages */
+	char ifname[IFNAMSIZ];
 	enum lk_opt opt;
 	uint32_t value;
 	enum lk_proto proto;
-	int      family;          /* 4 or 6 */
-	uint8_t  addr[16];
-	int      plen;
-	uint8_t  mac[6];
-	int      noop;            /* found already in place by check (config re-application) */
+	int family; /* 4 or 6 */
+	uint8_t addr[16];
+	int plen;
+	uint8_t mac[6];
+	int noop; /* found already in place by check (config re-application) */
 };
 
 struct undo {
 	enum act_kind kind;
-	char     ifname[IFNAMSIZ];
+	char ifname[IFNAMSIZ];
 	enum lk_opt opt;
-	uint32_t value;           /* old value / old prio / old up state */
+	uint32_t value; /* old value / old prio / old up state */
 	uint16_t prio, lacp_prio;
-	int      family, plen;
-	uint8_t  addr[16];
-	uint8_t  mac[6];
+	int family, plen;
+	uint8_t addr[16];
+	uint8_t mac[6];
 };
 
 static const char usage_text[] =
@@ -61,14 +71,16 @@ static const char usage_text[] =
     "       use_flowid | -use_flowid | flowid_shift N | lacp_fast_timeout | -lacp_fast_timeout\n"
     "       lacp_strict | -lacp_strict | lacp_passive | -lacp_passive | lacp_sys_prio N\n"
     "       lacp_full_wait | -lacp_full_wait\n"
-    "       lacp_port_prio IF N | laggfailover rx-all|-rx-all | lagglacp maxports N|multi-speed|-multi-speed\n"
+    "       lacp_port_prio IF N | laggfailover rx-all|-rx-all | lagglacp maxports "
+    "N|multi-speed|-multi-speed\n"
     "       failover_preempt | -failover_preempt | announce COUNT INTERVAL_MS\n"
     "       inet ADDR/LEN | inet6 ADDR/LEN | mtu N | ether MAC | up | down\n"
     "       events | counters (alone: show the event ring / per-port counters)\n";
 
 /* ---- Parse ---------------------------------------------------------------------------------- */
 
-static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
+static int
+parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
 {
 	char *end;
 	if (!s || !*s || !isdigit((unsigned char)*s))
@@ -81,7 +93,8 @@ static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
 	return 0;
 }
 
-static int valid_ifname(const char *s)
+static int
+valid_ifname(const char *s)
 {
 	size_t n = strlen(s);
 	if (n == 0 || n >= IFNAMSIZ)
@@ -92,7 +105,8 @@ static int valid_ifname(const char *s)
 	return s[0] != '-';
 }
 
-static int parse_mac(const char *s, uint8_t mac[6])
+static int
+parse_mac(const char *s, uint8_t mac[6])
 {
 	unsigned b[6];
 	char tail;
@@ -103,7 +117,8 @@ static int parse_mac(const char *s, uint8_t mac[6])
 	return (mac[0] & 1) ? -1 : 0; /* a multicast address cannot be an interface's */
 }
 
-static int parse_prefix(const char *s, int family, uint8_t addr[16], int *plen)
+static int
+parse_prefix(const char *s, int family, uint8_t addr[16], int *plen)
 {
 	char buf[INET6_ADDRSTRLEN + 8];
 	uint32_t len;
@@ -130,7 +145,8 @@ struct parser {
 	const char *lagg;
 };
 
-static struct action *new_action(struct parser *ps, enum act_kind k, const char *word)
+static struct action *
+new_action(struct parser *ps, enum act_kind k, const char *word)
 {
 	if (ps->nact >= MAX_ACTIONS) {
 		snprintf(ps->err, ps->errlen, "%s: too many words", ps->lagg);
@@ -144,7 +160,8 @@ static struct action *new_action(struct parser *ps, enum act_kind k, const char 
 }
 
 /* The next word, as the argument of `word`; NULL (with a message) when there is none. */
-static const char *arg_of(struct parser *ps, const char *word, const char *what)
+static const char *
+arg_of(struct parser *ps, const char *word, const char *what)
 {
 	if (ps->i >= ps->n) {
 		snprintf(ps->err, ps->errlen, "%s: '%s' needs %s", ps->lagg, word, what);
@@ -153,14 +170,16 @@ static const char *arg_of(struct parser *ps, const char *word, const char *what)
 	return ps->w[ps->i++];
 }
 
-static int bad_value(struct parser *ps, const char *word, const char *val, const char *expected)
+static int
+bad_value(struct parser *ps, const char *word, const char *val, const char *expected)
 {
-	snprintf(ps->err, ps->errlen, "%s: bad value '%s' for '%s' (expected %s)", ps->lagg, val,
-	    word, expected);
+	snprintf(
+	    ps->err, ps->errlen, "%s: bad value '%s' for '%s' (expected %s)", ps->lagg, val, word, expected);
 	return -1;
 }
 
-static int opt_action(struct parser *ps, const char *word, enum lk_opt opt, uint32_t v)
+static int
+opt_action(struct parser *ps, const char *word, enum lk_opt opt, uint32_t v)
 {
 	struct action *a = new_action(ps, A_OPT, word);
 	if (!a)
@@ -196,7 +215,8 @@ static const struct {
 	{ "failover_preempt", LK_OPT_FAILOVER_PREEMPT },
 };
 
-static int parse_word(struct parser *ps)
+static int
+parse_word(struct parser *ps)
 {
 	const char *w = ps->w[ps->i++];
 	const char *v;
@@ -205,8 +225,10 @@ static int parse_word(struct parser *ps)
 
 	if (strcmp(w, "create") == 0 || strcmp(w, "destroy") == 0 || strcmp(w, "up") == 0 ||
 	    strcmp(w, "down") == 0) {
-		enum act_kind k = w[0] == 'c' ? A_CREATE : w[0] == 'd' && w[1] == 'e' ? A_DESTROY :
-		    w[0] == 'u' ? A_UP : A_DOWN;
+		enum act_kind k = w[0] == 'c'  ? A_CREATE :
+		    w[0] == 'd' && w[1] == 'e' ? A_DESTROY :
+		    w[0] == 'u'                ? A_UP :
+		                                 A_DOWN;
 		return new_action(ps, k, w) ? 0 : -1;
 	}
 	if (strcmp(w, "laggproto") == 0) {
@@ -214,8 +236,8 @@ static int parse_word(struct parser *ps)
 		if (!(v = arg_of(ps, w, "a protocol")))
 			return -1;
 		if (lk_proto_from_name(v, &p) != 0)
-			return bad_value(ps, w, v,
-			    "failover, lacp, loadbalance, fec, roundrobin, broadcast or none");
+			return bad_value(
+			    ps, w, v, "failover, lacp, loadbalance, fec, roundrobin, broadcast or none");
 		if (!(a = new_action(ps, A_PROTO, w)))
 			return -1;
 		a->proto = p;
@@ -377,7 +399,8 @@ struct sim {
 	int n;
 };
 
-static int sim_find(const struct sim *s, const char *name)
+static int
+sim_find(const struct sim *s, const char *name)
 {
 	for (int i = 0; i < s->n; i++)
 		if (strcmp(s->names[i], name) == 0)
@@ -385,8 +408,8 @@ static int sim_find(const struct sim *s, const char *name)
 	return -1;
 }
 
-static int check(const char *lname, struct action *acts, int nact, int from_config, char *err,
-    size_t errlen)
+static int
+check(const char *lname, struct action *acts, int nact, int from_config, char *err, size_t errlen)
 {
 	struct lg_lagg *l = lg_lagg_find(lname);
 	int exists = l != NULL;
@@ -437,8 +460,8 @@ static int check(const char *lname, struct action *acts, int nact, int from_conf
 				return -1;
 			}
 			if (strcmp(a->ifname, lname) == 0 || lg_lagg_find(a->ifname)) {
-				snprintf(err, errlen, "%s: laggport %s: an aggregate cannot be a member", lname,
-				    a->ifname);
+				snprintf(err, errlen, "%s: laggport %s: an aggregate cannot be a member",
+				    lname, a->ifname);
 				return -1;
 			}
 			if (lg_port_by_name(a->ifname, &other)) {
@@ -470,7 +493,8 @@ static int check(const char *lname, struct action *acts, int nact, int from_conf
 		}
 		case A_PORT_LACP_PRIO:
 			if (sim_find(&sim, a->ifname) < 0) {
-				snprintf(err, errlen, "%s: lacp_port_prio %s: not a member", lname, a->ifname);
+				snprintf(
+				    err, errlen, "%s: lacp_port_prio %s: not a member", lname, a->ifname);
 				return -1;
 			}
 			break;
@@ -488,7 +512,8 @@ struct undo_log {
 	int n;
 };
 
-static struct undo *undo_push(struct undo_log *ul, enum act_kind k)
+static struct undo *
+undo_push(struct undo_log *ul, enum act_kind k)
 {
 	struct undo *u = &ul->u[ul->n++];
 	memset(u, 0, sizeof(*u));
@@ -496,7 +521,8 @@ static struct undo *undo_push(struct undo_log *ul, enum act_kind k)
 	return u;
 }
 
-static void undo_all(const char *lname, struct undo_log *ul)
+static void
+undo_all(const char *lname, struct undo_log *ul)
 {
 	char err[256];
 	while (ul->n > 0) {
@@ -547,8 +573,8 @@ static void undo_all(const char *lname, struct undo_log *ul)
 	}
 }
 
-static int apply_one(const char *lname, struct action *a, struct undo_log *ul, char *err,
-    size_t errlen)
+static int
+apply_one(const char *lname, struct action *a, struct undo_log *ul, char *err, size_t errlen)
 {
 	struct lg_lagg *l = lg_lagg_find(lname);
 	struct lg_port *p;
@@ -693,13 +719,12 @@ static int apply_one(const char *lname, struct action *a, struct undo_log *ul, c
 }
 
 /* Parse, check and apply one configuration line. */
-static int configure(const char *lname, char **words, int n, int from_config, char *err,
-    size_t errlen)
+static int
+configure(const char *lname, char **words, int n, int from_config, char *err, size_t errlen)
 {
 	static struct action acts[MAX_ACTIONS];
 	static struct undo_log ul;
-	struct parser ps = { .w = words, .n = n, .acts = acts, .err = err, .errlen = errlen,
-		.lagg = lname };
+	struct parser ps = { .w = words, .n = n, .acts = acts, .err = err, .errlen = errlen, .lagg = lname };
 
 	while (ps.i < ps.n)
 		if (parse_word(&ps) < 0)
@@ -718,7 +743,8 @@ static int configure(const char *lname, char **words, int n, int from_config, ch
 
 /* ---- Requests ------------------------------------------------------------------------------- */
 
-static void out_init(struct lg_out *o, char *buf, size_t cap)
+static void
+out_init(struct lg_out *o, char *buf, size_t cap)
 {
 	o->buf = buf;
 	o->cap = cap;
@@ -729,7 +755,8 @@ static void out_init(struct lg_out *o, char *buf, size_t cap)
 }
 
 /* Every aggregate, oldest first as ifconfig lists interfaces: status blocks, or names only. */
-static void list_laggs(struct lg_out *o, int json, int verbose, int names_only)
+static void
+list_laggs(struct lg_out *o, int json, int verbose, int names_only)
 {
 	struct lg_lagg *order[64];
 	int n = 0;
@@ -753,7 +780,8 @@ static void list_laggs(struct lg_out *o, int json, int verbose, int names_only)
 		lg_out_printf(o, "]\n");
 }
 
-int lg_cmd_run(int argc, char **argv, int from_config, char *outbuf, size_t outlen)
+int
+lg_cmd_run(int argc, char **argv, int from_config, char *outbuf, size_t outlen)
 {
 	struct lg_out o;
 	int verbose = 0, json = 0, i = 0;
@@ -795,8 +823,8 @@ int lg_cmd_run(int argc, char **argv, int from_config, char *outbuf, size_t outl
 	}
 	struct lg_lagg *l = lg_lagg_find(name);
 	int nwords = argc - i;
-	if (nwords == 0 || (nwords == 1 && (strcmp(argv[i], "events") == 0 ||
-	    strcmp(argv[i], "counters") == 0))) {
+	if (nwords == 0 ||
+	    (nwords == 1 && (strcmp(argv[i], "events") == 0 || strcmp(argv[i], "counters") == 0))) {
 		if (from_config) {
 			lg_out_printf(&o, "laggctl: %s: a config line needs configuration words\n", name);
 			return 1;
@@ -827,14 +855,15 @@ int lg_cmd_run(int argc, char **argv, int from_config, char *outbuf, size_t outl
 /* ---- Config file ---------------------------------------------------------------------------- */
 
 /* Split a line into words in place; `#` starts a comment. Returns the word count or -1. */
-static int split_words(char *line, char **words, int max)
+static int
+split_words(char *line, char **words, int max)
 {
 	int n = 0;
 	char *h = strchr(line, '#');
 	if (h)
 		*h = '\0';
 	for (char *save = NULL, *t = strtok_r(line, " \t\r\n", &save); t;
-	     t = strtok_r(NULL, " \t\r\n", &save)) {
+	    t = strtok_r(NULL, " \t\r\n", &save)) {
 		if (n >= max)
 			return -1;
 		words[n++] = t;
@@ -847,7 +876,8 @@ static int split_words(char *line, char **words, int max)
 	return n;
 }
 
-int lg_config_apply(const char *path, int at_start)
+int
+lg_config_apply(const char *path, int at_start)
 {
 	FILE *f = fopen(path, "r");
 	static char text[LG_MAX_MSG];
@@ -883,16 +913,20 @@ int lg_config_apply(const char *path, int at_start)
 		if (n == 0)
 			continue;
 		static struct action acts[MAX_ACTIONS];
-		struct parser ps = { .w = words + 1, .n = n - 1, .acts = acts, .err = err,
-			.errlen = sizeof(err), .lagg = words[0] };
+		struct parser ps = { .w = words + 1,
+			.n = n - 1,
+			.acts = acts,
+			.err = err,
+			.errlen = sizeof(err),
+			.lagg = words[0] };
 		if (n < 0 || !valid_ifname(words[0])) {
 			lg_log(0, "%s:%d: expected an interface name and words", path, lineno);
 			failed = 1;
 			continue;
 		}
 		if (n == 1) {
-			lg_log(0, "%s:%d: %s: a config line needs configuration words", path, lineno,
-			    words[0]);
+			lg_log(
+			    0, "%s:%d: %s: a config line needs configuration words", path, lineno, words[0]);
 			failed = 1;
 			continue;
 		}

@@ -27,12 +27,13 @@
 
 #include "laggd.h"
 
-#define LG_TC_PRIO   0xc000u   /* our filter's priority: late, out of the way of the user's */
+#define LG_TC_PRIO   0xc000u /* our filter's priority: late, out of the way of the user's */
 #define LG_TC_HANDLE 0x1a99u
 
 static int drop_prog_fd = -1;
 
-static int drop_prog(void)
+static int
+drop_prog(void)
 {
 	if (drop_prog_fd >= 0)
 		return drop_prog_fd;
@@ -58,7 +59,8 @@ union tcreq {
 	char buf[512];
 };
 
-static struct tcmsg *tc_begin(union tcreq *r, int type, int flags, int ifindex)
+static struct tcmsg *
+tc_begin(union tcreq *r, int type, int flags, int ifindex)
 {
 	memset(r, 0, sizeof(*r));
 	r->nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct tcmsg));
@@ -70,22 +72,24 @@ static struct tcmsg *tc_begin(union tcreq *r, int type, int flags, int ifindex)
 	return t;
 }
 
-static int clsact(int ifindex, int add)
+static int
+clsact(int ifindex, int add)
 {
 	union tcreq r;
-	struct tcmsg *t = tc_begin(&r, add ? RTM_NEWQDISC : RTM_DELQDISC,
-	    add ? NLM_F_CREATE | NLM_F_EXCL : 0, ifindex);
+	struct tcmsg *t =
+	    tc_begin(&r, add ? RTM_NEWQDISC : RTM_DELQDISC, add ? NLM_F_CREATE | NLM_F_EXCL : 0, ifindex);
 	t->tcm_handle = TC_H_MAKE(TC_H_CLSACT, 0);
 	t->tcm_parent = TC_H_CLSACT;
 	lg_nl_put(&r.nh, sizeof(r), TCA_KIND, "clsact", 7);
 	return lg_nl_request(&r.nh);
 }
 
-static int drop_filter(int ifindex, int add, int fd)
+static int
+drop_filter(int ifindex, int add, int fd)
 {
 	union tcreq r;
-	struct tcmsg *t = tc_begin(&r, add ? RTM_NEWTFILTER : RTM_DELTFILTER,
-	    add ? NLM_F_CREATE | NLM_F_EXCL : 0, ifindex);
+	struct tcmsg *t =
+	    tc_begin(&r, add ? RTM_NEWTFILTER : RTM_DELTFILTER, add ? NLM_F_CREATE | NLM_F_EXCL : 0, ifindex);
 	t->tcm_parent = TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS);
 	t->tcm_info = TC_H_MAKE(LG_TC_PRIO << 16, htons(ETH_P_ALL));
 	t->tcm_handle = LG_TC_HANDLE;
@@ -101,7 +105,8 @@ static int drop_filter(int ifindex, int add, int fd)
 	return lg_nl_request(&r.nh);
 }
 
-static int sysctl_rw(const char *fmt, const char *ifname, int *old, int val)
+static int
+sysctl_rw(const char *fmt, const char *ifname, int *old, int val)
 {
 	char path[128];
 	snprintf(path, sizeof(path), fmt, ifname);
@@ -115,7 +120,8 @@ static int sysctl_rw(const char *fmt, const char *ifname, int *old, int val)
 	return fclose(f) == 0 ? 0 : -1;
 }
 
-void lg_isolate(int ifindex, const char *ifname, struct lg_isolation *iso)
+void
+lg_isolate(int ifindex, const char *ifname, struct lg_isolation *iso)
 {
 	memset(iso, 0, sizeof(*iso));
 	int fd = drop_prog();
@@ -132,8 +138,8 @@ void lg_isolate(int ifindex, const char *ifname, struct lg_isolation *iso)
 				clsact(ifindex, 0);
 			iso->created_qdisc = 0;
 		}
-		lg_log(1, "%s: tc ingress filter failed (%s); falling back to sysctls", ifname,
-		    strerror(-rc));
+		lg_log(
+		    1, "%s: tc ingress filter failed (%s); falling back to sysctls", ifname, strerror(-rc));
 	} else {
 		lg_log(1, "%s: eBPF unavailable (%s); falling back to sysctls", ifname, strerror(errno));
 	}
@@ -142,7 +148,8 @@ void lg_isolate(int ifindex, const char *ifname, struct lg_isolation *iso)
 		iso->mode = 2;
 }
 
-void lg_isolate_undo(int ifindex, const char *ifname, struct lg_isolation *iso)
+void
+lg_isolate_undo(int ifindex, const char *ifname, struct lg_isolation *iso)
 {
 	if (iso->mode == 1) {
 		if (iso->created_qdisc)

@@ -28,7 +28,8 @@
 
 /* ---- Lookup ------------------------------------------------------------------------------- */
 
-struct lg_lagg *lg_lagg_find(const char *name)
+struct lg_lagg *
+lg_lagg_find(const char *name)
 {
 	for (struct lg_lagg *l = lg.laggs; l; l = l->next)
 		if (strcmp(l->name, name) == 0)
@@ -36,7 +37,8 @@ struct lg_lagg *lg_lagg_find(const char *name)
 	return NULL;
 }
 
-struct lg_port *lg_port_by_name(const char *name, struct lg_lagg **lagg_out)
+struct lg_port *
+lg_port_by_name(const char *name, struct lg_lagg **lagg_out)
 {
 	for (struct lg_lagg *l = lg.laggs; l; l = l->next)
 		for (int i = 0; i < LK_MAX_PORTS; i++)
@@ -48,7 +50,8 @@ struct lg_port *lg_port_by_name(const char *name, struct lg_lagg **lagg_out)
 	return NULL;
 }
 
-struct lg_port *lg_port_by_ifindex(int ifindex)
+struct lg_port *
+lg_port_by_ifindex(int ifindex)
 {
 	for (struct lg_lagg *l = lg.laggs; l; l = l->next)
 		for (int i = 0; i < LK_MAX_PORTS; i++)
@@ -58,7 +61,8 @@ struct lg_port *lg_port_by_ifindex(int ifindex)
 }
 
 /* The port a core callback names: a member, or the one lk_port_add() is adding right now. */
-static struct lg_port *port_of(struct lg_lagg *l, uint32_t port)
+static struct lg_port *
+port_of(struct lg_lagg *l, uint32_t port)
 {
 	if (port >= LK_MAX_PORTS)
 		return NULL;
@@ -69,13 +73,15 @@ static struct lg_port *port_of(struct lg_lagg *l, uint32_t port)
 
 /* ---- Host callbacks ------------------------------------------------------------------------ */
 
-static uint64_t host_now_ns(void *host)
+static uint64_t
+host_now_ns(void *host)
 {
 	(void)host;
 	return lg_now_ns();
 }
 
-static void host_timer_arm(void *host, uint64_t delay_ns)
+static void
+host_timer_arm(void *host, uint64_t delay_ns)
 {
 	struct lg_lagg *l = host;
 	struct itimerspec its;
@@ -87,7 +93,8 @@ static void host_timer_arm(void *host, uint64_t delay_ns)
 	timerfd_settime(l->timerfd, 0, &its, NULL);
 }
 
-static int host_ctl_transmit(void *host, uint32_t port, const uint8_t *frame, uint32_t len)
+static int
+host_ctl_transmit(void *host, uint32_t port, const uint8_t *frame, uint32_t len)
 {
 	struct lg_port *p = port_of(host, port);
 	if (!p || p->fd < 0)
@@ -99,7 +106,8 @@ static int host_ctl_transmit(void *host, uint32_t port, const uint8_t *frame, ui
 	return 0;
 }
 
-static int host_port_set_lladdr(void *host, uint32_t port, const uint8_t mac[LK_ETHER_ADDR_LEN])
+static int
+host_port_set_lladdr(void *host, uint32_t port, const uint8_t mac[LK_ETHER_ADDR_LEN])
 {
 	struct lg_port *p = port_of(host, port);
 	if (!p)
@@ -111,7 +119,8 @@ static int host_port_set_lladdr(void *host, uint32_t port, const uint8_t mac[LK_
 	return 0;
 }
 
-static int host_port_set_mtu(void *host, uint32_t port, uint32_t mtu)
+static int
+host_port_set_mtu(void *host, uint32_t port, uint32_t mtu)
 {
 	struct lg_port *p = port_of(host, port);
 	if (!p)
@@ -123,14 +132,16 @@ static int host_port_set_mtu(void *host, uint32_t port, uint32_t mtu)
 	return 0;
 }
 
-static void host_lagg_lladdr_changed(void *host, const uint8_t mac[LK_ETHER_ADDR_LEN])
+static void
+host_lagg_lladdr_changed(void *host, const uint8_t mac[LK_ETHER_ADDR_LEN])
 {
 	struct lg_lagg *l = host;
 	if (l->tapfd >= 0 && lg_if_set_mac(l->name, mac) < 0)
 		lg_log(1, "%s: cannot set MAC: %s", l->name, strerror(errno));
 }
 
-static void host_lagg_link_changed(void *host, int up, uint64_t speed_bps)
+static void
+host_lagg_link_changed(void *host, int up, uint64_t speed_bps)
 {
 	struct lg_lagg *l = host;
 	int carrier = !!up;
@@ -140,13 +151,15 @@ static void host_lagg_link_changed(void *host, int up, uint64_t speed_bps)
 		lg_log(3, "%s: TUNSETCARRIER: %s", l->name, strerror(errno));
 }
 
-static void *host_alloc(void *host, size_t size)
+static void *
+host_alloc(void *host, size_t size)
 {
 	(void)host;
 	return calloc(1, size);
 }
 
-static void host_free(void *host, void *ptr)
+static void
+host_free(void *host, void *ptr)
 {
 	(void)host;
 	free(ptr);
@@ -158,13 +171,15 @@ static void host_free(void *host, void *ptr)
  * at once is therefore safe. A laggd with frame-path threads must defer this free until every
  * such thread has passed a quiescent point.
  */
-static void host_retire(void *host, void *old_txmap)
+static void
+host_retire(void *host, void *old_txmap)
 {
 	(void)host;
 	free(old_txmap);
 }
 
-static void host_log(void *host, int level, const char *msg)
+static void
+host_log(void *host, int level, const char *msg)
 {
 	struct lg_lagg *l = host;
 	lg_log(level, "%s: %s", l->name, msg);
@@ -186,7 +201,8 @@ static const struct lk_host_ops lg_host_ops = {
 
 /* ---- Aggregate lifecycle -------------------------------------------------------------------- */
 
-static int tap_open(const char *name, int *ifindex)
+static int
+tap_open(const char *name, int *ifindex)
 {
 	struct ifreq ifr;
 	int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
@@ -208,7 +224,8 @@ static int tap_open(const char *name, int *ifindex)
 	return fd;
 }
 
-int lg_lagg_create(const char *name, char *err, size_t errlen)
+int
+lg_lagg_create(const char *name, char *err, size_t errlen)
 {
 	struct lg_lagg *l;
 	int rc;
@@ -279,7 +296,8 @@ fail:
 	return -1;
 }
 
-static void port_close(struct lg_port *p)
+static void
+port_close(struct lg_port *p)
 {
 	if (p->fd >= 0) {
 		lg_epoll_del(&p->src);
@@ -291,7 +309,8 @@ static void port_close(struct lg_port *p)
 	p->ring = NULL;
 }
 
-void lg_lagg_destroy(struct lg_lagg *l)
+void
+lg_lagg_destroy(struct lg_lagg *l)
 {
 	char err[128];
 	for (struct lg_lagg **pp = &lg.laggs; *pp; pp = &(*pp)->next)
@@ -316,7 +335,8 @@ void lg_lagg_destroy(struct lg_lagg *l)
 
 /* ---- Members -------------------------------------------------------------------------------- */
 
-static int port_open(struct lg_port *p, char *err, size_t errlen)
+static int
+port_open(struct lg_port *p, char *err, size_t errlen)
 {
 	struct sockaddr_ll sll;
 	struct packet_mreq mr;
@@ -380,7 +400,8 @@ fail:
 }
 
 /* Read the member's link/speed/duplex and tell the core when something changed. */
-void lg_port_refresh_link(struct lg_port *p)
+void
+lg_port_refresh_link(struct lg_port *p)
 {
 	int up, duplex;
 	uint64_t speed;
@@ -399,8 +420,9 @@ void lg_port_refresh_link(struct lg_port *p)
 	lk_port_link(p->lagg->sc, p->index, up, speed, (enum lk_duplex)duplex);
 }
 
-int lg_port_attach(struct lg_lagg *l, const char *ifname, uint16_t prio, uint16_t lacp_prio,
-    char *err, size_t errlen)
+int
+lg_port_attach(
+    struct lg_lagg *l, const char *ifname, uint16_t prio, uint16_t lacp_prio, char *err, size_t errlen)
 {
 	struct lg_port tmp;
 	struct lk_port_info info;
@@ -468,7 +490,8 @@ unwind_socket:
 	return -1;
 }
 
-int lg_port_detach(struct lg_lagg *l, struct lg_port *p, char *err, size_t errlen)
+int
+lg_port_detach(struct lg_lagg *l, struct lg_port *p, char *err, size_t errlen)
 {
 	int rc = lk_port_remove(l->sc, p->index);
 	if (rc != 0) {
@@ -497,7 +520,8 @@ int lg_port_detach(struct lg_lagg *l, struct lg_port *p, char *err, size_t errle
  * machine, every frame of which was lost), and each frame goes out where the core puts it
  * now, one send each: this happens once per failure.
  */
-static void port_resend_elsewhere(struct lg_port *p, unsigned from)
+static void
+port_resend_elsewhere(struct lg_port *p, unsigned from)
 {
 	struct lg_lagg *l = p->lagg;
 	struct lk_frame f;
@@ -513,14 +537,14 @@ static void port_resend_elsewhere(struct lg_port *p, unsigned from)
 		while (mask) {
 			struct lg_port *q = &l->ports[__builtin_ctz(mask)];
 			mask &= mask - 1;
-			if (!q->used || q->fd < 0 ||
-			    send(q->fd, f.data, f.len, MSG_DONTWAIT) < 0)
+			if (!q->used || q->fd < 0 || send(q->fd, f.data, f.len, MSG_DONTWAIT) < 0)
 				q->tx_errors++;
 		}
 	}
 }
 
-static void port_flush(struct lg_port *p)
+static void
+port_flush(struct lg_port *p)
 {
 	unsigned done = 0;
 	while (done < p->ntx) {
@@ -541,7 +565,8 @@ static void port_flush(struct lg_port *p)
 	p->ntx = 0;
 }
 
-void lg_tap_readable(struct lg_lagg *l)
+void
+lg_tap_readable(struct lg_lagg *l)
 {
 	struct lk_frame f;
 	/* Bounded batches keep one busy aggregate from starving the others and the control path. */
@@ -591,8 +616,8 @@ void lg_tap_readable(struct lg_lagg *l)
 }
 
 /* Hand one received frame to the core and act on its verdict. */
-static void port_rx_frame(struct lg_port *p, const uint8_t *data, uint32_t len, int has_vlan,
-    uint16_t tci)
+static void
+port_rx_frame(struct lg_port *p, const uint8_t *data, uint32_t len, int has_vlan, uint16_t tci)
 {
 	struct lg_lagg *l = p->lagg;
 	struct lk_frame f;
@@ -632,7 +657,8 @@ static void port_rx_frame(struct lg_port *p, const uint8_t *data, uint32_t len, 
 	}
 }
 
-void lg_port_readable(struct lg_port *p)
+void
+lg_port_readable(struct lg_port *p)
 {
 	/*
 	 * Frames on a member laggd still thinks is down: its carrier came back and rtnetlink's
@@ -663,7 +689,8 @@ void lg_port_readable(struct lg_port *p)
 	}
 }
 
-void lg_timer_expired(struct lg_lagg *l)
+void
+lg_timer_expired(struct lg_lagg *l)
 {
 	uint64_t exp;
 	/* Drain the expiration count; lk_tick() re-arms through ops->timer_arm. */

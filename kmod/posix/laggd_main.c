@@ -28,16 +28,18 @@
 #include "lg_proto.h"
 
 struct lg_daemon lg;
-static int ready_fd = -1;   /* daemon mode: pipe to the waiting parent, until detached */
+static int ready_fd = -1; /* daemon mode: pipe to the waiting parent, until detached */
 
-uint64_t lg_now_ns(void)
+uint64_t
+lg_now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-void lg_log(int level, const char *fmt, ...)
+void
+lg_log(int level, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -57,13 +59,15 @@ void lg_log(int level, const char *fmt, ...)
 	}
 }
 
-int lg_epoll_add(struct lg_src *src)
+int
+lg_epoll_add(struct lg_src *src)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = src };
 	return epoll_ctl(lg.epfd, EPOLL_CTL_ADD, src->fd, &ev);
 }
 
-void lg_epoll_del(struct lg_src *src)
+void
+lg_epoll_del(struct lg_src *src)
 {
 	if (src->fd >= 0)
 		epoll_ctl(lg.epfd, EPOLL_CTL_DEL, src->fd, NULL);
@@ -71,7 +75,8 @@ void lg_epoll_del(struct lg_src *src)
 
 /* ---- laggctl socket ------------------------------------------------------------------------- */
 
-static int ctl_listen(const char *path)
+static int
+ctl_listen(const char *path)
 {
 	struct sockaddr_un sa;
 	int fd;
@@ -114,7 +119,8 @@ static int ctl_listen(const char *path)
  * by one message (lg_proto.h). Requests are small and handled at once, so a blocking recv
  * after EPOLLIN is safe; a client that connects and sends nothing is dropped by the timeout.
  */
-static void ctl_serve(int cfd)
+static void
+ctl_serve(int cfd)
 {
 	static char req[LG_MAX_MSG];
 	static char reply[LG_MAX_MSG];
@@ -138,7 +144,8 @@ static void ctl_serve(int cfd)
 		lg_log(1, "laggctl reply: %s", strerror(errno));
 }
 
-static void ctl_accept(void)
+static void
+ctl_accept(void)
 {
 	for (;;) {
 		int cfd = accept4(lg.ctlfd, NULL, NULL, SOCK_CLOEXEC);
@@ -151,7 +158,8 @@ static void ctl_accept(void)
 
 /* ---- Signals -------------------------------------------------------------------------------- */
 
-static void signal_readable(void)
+static void
+signal_readable(void)
 {
 	struct signalfd_siginfo si;
 	while (read(lg.sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
@@ -179,7 +187,8 @@ static void signal_readable(void)
  * added it, so daemon() after setup would leave the child deaf to SIGTERM. The parent waits on a
  * pipe for the child's verdict, so `laggd -c bad.conf` still fails with exit 1 on the terminal.
  */
-static void detach_early(void)
+static void
+detach_early(void)
 {
 	int p[2];
 	char status = 1;
@@ -203,7 +212,8 @@ static void detach_early(void)
 	setsid();
 }
 
-static void detach_done(void)
+static void
+detach_done(void)
 {
 	char ok = 0;
 	int fd = open("/dev/null", O_RDWR);
@@ -234,18 +244,22 @@ static void detach_done(void)
 #endif
 #define LAGGD_VERSION "0.1.0"
 
-static void usage(void)
+static void
+usage(void)
 {
-	fprintf(stderr, "usage: laggd [-f] [-d] [-s socket] [-c config] | laggd -V\n"
+	fprintf(stderr,
+	    "usage: laggd [-f] [-d] [-s socket] [-c config] | laggd -V\n"
 	    "  -f         stay in the foreground, log to stderr\n"
 	    "  -d         debug logging\n"
 	    "  -s socket  control socket (default %s)\n"
 	    "  -c config  file of laggctl lines applied at start and on SIGHUP\n"
-	    "  -V         print the version and build id, then exit\n", LG_DEFAULT_SOCKET);
+	    "  -V         print the version and build id, then exit\n",
+	    LG_DEFAULT_SOCKET);
 	exit(2);
 }
 
-static void loop(void)
+static void
+loop(void)
 {
 	struct epoll_event evs[64];
 	while (!lg.stopping) {
@@ -295,7 +309,8 @@ static void loop(void)
 	}
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	int opt;
 	sigset_t mask;
@@ -306,11 +321,20 @@ int main(int argc, char **argv)
 		case 'V':
 			printf("laggd %s build %s\n", LAGGD_VERSION, LAGGKIT_BUILD_ID);
 			return 0;
-		case 'f': lg.foreground = 1; break;
-		case 'd': lg.verbose = 1; break;
-		case 'c': lg.config_path = optarg; break;
-		case 's': lg.socket_path = optarg; break;
-		default: usage();
+		case 'f':
+			lg.foreground = 1;
+			break;
+		case 'd':
+			lg.verbose = 1;
+			break;
+		case 'c':
+			lg.config_path = optarg;
+			break;
+		case 's':
+			lg.socket_path = optarg;
+			break;
+		default:
+			usage();
 		}
 	}
 	if (optind != argc)

@@ -28,7 +28,8 @@
 
 #include "laggd.h"
 
-void lg_out_printf(struct lg_out *o, const char *fmt, ...)
+void
+lg_out_printf(struct lg_out *o, const char *fmt, ...)
 {
 	va_list ap;
 	if (o->len + 1 >= o->cap) {
@@ -48,7 +49,8 @@ void lg_out_printf(struct lg_out *o, const char *fmt, ...)
 	}
 }
 
-void lg_out_json_str(struct lg_out *o, const char *s)
+void
+lg_out_json_str(struct lg_out *o, const char *s)
 {
 	lg_out_printf(o, "\"");
 	for (; *s; s++) {
@@ -70,31 +72,26 @@ struct bitname {
 	const char *name;
 };
 
-static const struct bitname if_bits[] = {
-	{ 0x1, "UP" }, { 0x2, "BROADCAST" }, { 0x40, "RUNNING" }, { 0x100, "PROMISC" },
-	{ 0x200, "ALLMULTI" }, { 0x800, "SIMPLEX" }, { 0x8000, "MULTICAST" }, { 0, NULL }
-};
-static const struct bitname port_bits[] = {
-	{ LK_PORT_MASTER, "MASTER" }, { LK_PORT_STACK, "STACK" }, { LK_PORT_ACTIVE, "ACTIVE" },
-	{ LK_PORT_COLLECTING, "COLLECTING" }, { LK_PORT_DISTRIBUTING, "DISTRIBUTING" },
-	{ LK_PORT_STANDBY, "STANDBY" }, { 0, NULL }
-};
-static const struct bitname lacp_bits[] = {
-	{ LK_LACP_STATE_ACTIVITY, "ACTIVITY" }, { LK_LACP_STATE_TIMEOUT, "TIMEOUT" },
-	{ LK_LACP_STATE_AGGREGATION, "AGGREGATION" }, { LK_LACP_STATE_SYNC, "SYNC" },
-	{ LK_LACP_STATE_COLLECTING, "COLLECTING" }, { LK_LACP_STATE_DISTRIBUTING, "DISTRIBUTING" },
-	{ LK_LACP_STATE_DEFAULTED, "DEFAULTED" }, { LK_LACP_STATE_EXPIRED, "EXPIRED" }, { 0, NULL }
-};
+static const struct bitname if_bits[] = { { 0x1, "UP" }, { 0x2, "BROADCAST" }, { 0x40, "RUNNING" },
+	{ 0x100, "PROMISC" }, { 0x200, "ALLMULTI" }, { 0x800, "SIMPLEX" }, { 0x8000, "MULTICAST" },
+	{ 0, NULL } };
+static const struct bitname port_bits[] = { { LK_PORT_MASTER, "MASTER" }, { LK_PORT_STACK, "STACK" },
+	{ LK_PORT_ACTIVE, "ACTIVE" }, { LK_PORT_COLLECTING, "COLLECTING" },
+	{ LK_PORT_DISTRIBUTING, "DISTRIBUTING" }, { LK_PORT_STANDBY, "STANDBY" }, { 0, NULL } };
+static const struct bitname lacp_bits[] = { { LK_LACP_STATE_ACTIVITY, "ACTIVITY" },
+	{ LK_LACP_STATE_TIMEOUT, "TIMEOUT" }, { LK_LACP_STATE_AGGREGATION, "AGGREGATION" },
+	{ LK_LACP_STATE_SYNC, "SYNC" }, { LK_LACP_STATE_COLLECTING, "COLLECTING" },
+	{ LK_LACP_STATE_DISTRIBUTING, "DISTRIBUTING" }, { LK_LACP_STATE_DEFAULTED, "DEFAULTED" },
+	{ LK_LACP_STATE_EXPIRED, "EXPIRED" }, { 0, NULL } };
 /* FreeBSD's LAGG_OPT_* bits for the -v "lagg options" flags. */
 #define FB_OPT_USE_FLOWID     0x01u
 #define FB_OPT_LACP_STRICT    0x10u
 #define FB_OPT_LACP_FAST_TIMO 0x80u
-static const struct bitname opt_bits[] = {
-	{ FB_OPT_USE_FLOWID, "USE_FLOWID" }, { FB_OPT_LACP_STRICT, "LACP_STRICT" },
-	{ FB_OPT_LACP_FAST_TIMO, "LACP_FAST_TIMO" }, { 0, NULL }
-};
+static const struct bitname opt_bits[] = { { FB_OPT_USE_FLOWID, "USE_FLOWID" },
+	{ FB_OPT_LACP_STRICT, "LACP_STRICT" }, { FB_OPT_LACP_FAST_TIMO, "LACP_FAST_TIMO" }, { 0, NULL } };
 
-static void printb(struct lg_out *o, const char *label, uint32_t v, const struct bitname *b)
+static void
+printb(struct lg_out *o, const char *label, uint32_t v, const struct bitname *b)
 {
 	int any = 0;
 	lg_out_printf(o, "%s=%x<", label, v);
@@ -106,7 +103,8 @@ static void printb(struct lg_out *o, const char *label, uint32_t v, const struct
 	lg_out_printf(o, ">");
 }
 
-static void json_bits(struct lg_out *o, uint32_t v, const struct bitname *b)
+static void
+json_bits(struct lg_out *o, uint32_t v, const struct bitname *b)
 {
 	int any = 0;
 	lg_out_printf(o, "[");
@@ -120,7 +118,8 @@ static void json_bits(struct lg_out *o, uint32_t v, const struct bitname *b)
 
 /* ---- Interface facts the core does not know --------------------------------------------------- */
 
-static uint32_t bsd_if_flags(struct lg_lagg *l)
+static uint32_t
+bsd_if_flags(struct lg_lagg *l)
 {
 	int fl = 0;
 	uint32_t v = 0x800 | 0x2; /* SIMPLEX, BROADCAST: always, as for any Ethernet lagg */
@@ -146,7 +145,8 @@ struct addr_ent {
 	int scopeid;
 };
 
-static int tap_addrs(struct lg_lagg *l, struct addr_ent *out, int max)
+static int
+tap_addrs(struct lg_lagg *l, struct addr_ent *out, int max)
 {
 	struct ifaddrs *ifa0, *ifa;
 	int n = 0;
@@ -155,7 +155,8 @@ static int tap_addrs(struct lg_lagg *l, struct addr_ent *out, int max)
 	for (int pass = 0; pass < 2; pass++) {
 		int fam = pass == 0 ? AF_INET : AF_INET6;
 		for (ifa = ifa0; ifa && n < max; ifa = ifa->ifa_next) {
-			if (!ifa->ifa_addr || ifa->ifa_addr->sa_family != fam || strcmp(ifa->ifa_name, l->name))
+			if (!ifa->ifa_addr || ifa->ifa_addr->sa_family != fam ||
+			    strcmp(ifa->ifa_name, l->name))
 				continue;
 			struct addr_ent *e = &out[n++];
 			memset(e, 0, sizeof(*e));
@@ -187,21 +188,24 @@ static int tap_addrs(struct lg_lagg *l, struct addr_ent *out, int max)
 	return n;
 }
 
-static void mac_colon(char *buf, size_t len, const uint8_t *m)
+static void
+mac_colon(char *buf, size_t len, const uint8_t *m)
 {
 	snprintf(buf, len, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
 }
 
 /* FreeBSD's "(prio,MAC,key,portprio,portno)" with the MAC as XX-XX-.. */
-static void lacp_peer(char *buf, size_t len, const struct lk_lacp_peer_info *p)
+static void
+lacp_peer(char *buf, size_t len, const struct lk_lacp_peer_info *p)
 {
 	const uint8_t *m = p->sys_mac;
-	snprintf(buf, len, "(%04X,%02X-%02X-%02X-%02X-%02X-%02X,%04X,%04X,%04X)", p->sys_prio, m[0],
-	    m[1], m[2], m[3], m[4], m[5], p->key, p->port_prio, p->port_no);
+	snprintf(buf, len, "(%04X,%02X-%02X-%02X-%02X-%02X-%02X,%04X,%04X,%04X)", p->sys_prio, m[0], m[1],
+	    m[2], m[3], m[4], m[5], p->key, p->port_prio, p->port_no);
 }
 
-static void lag_id(char *buf, size_t len, const struct lk_lacp_peer_info *a,
-    const struct lk_lacp_peer_info *p, const char *sep)
+static void
+lag_id(char *buf, size_t len, const struct lk_lacp_peer_info *a, const struct lk_lacp_peer_info *p,
+    const char *sep)
 {
 	char x[64], y[64];
 	lacp_peer(x, sizeof(x), a);
@@ -209,7 +213,8 @@ static void lag_id(char *buf, size_t len, const struct lk_lacp_peer_info *a,
 	snprintf(buf, len, "[%s,%s%s]", x, sep, y);
 }
 
-static uint32_t bsd_opts(const struct lk_status *st)
+static uint32_t
+bsd_opts(const struct lk_status *st)
 {
 	uint32_t v = 0;
 	if (st->opts[LK_OPT_USE_FLOWID])
@@ -224,7 +229,8 @@ static uint32_t bsd_opts(const struct lk_status *st)
 /* lagghash words, by bit (LK_HASH_L2, L3, L4). */
 static const char *const hash_names[] = { "l2", "l3", "l4" };
 
-static void hash_list(char *buf, size_t len, uint32_t layers)
+static void
+hash_list(char *buf, size_t len, uint32_t layers)
 {
 	const char *sep = "";
 	buf[0] = '\0';
@@ -237,7 +243,8 @@ static void hash_list(char *buf, size_t len, uint32_t layers)
 }
 
 /* Ports in index order, as the core keeps them. */
-static int port_list(struct lg_lagg *l, struct lk_port_status *ps, int max)
+static int
+port_list(struct lg_lagg *l, struct lk_port_status *ps, int max)
 {
 	int n = 0;
 	for (int i = 0; i < LK_MAX_PORTS && n < max; i++)
@@ -260,7 +267,8 @@ struct status_snapshot {
 	int nports;
 };
 
-static struct status_snapshot *status_snapshot_take(struct lg_lagg *l)
+static struct status_snapshot *
+status_snapshot_take(struct lg_lagg *l)
 {
 	static struct status_snapshot snap;
 
@@ -275,7 +283,8 @@ static struct status_snapshot *status_snapshot_take(struct lg_lagg *l)
 
 /* ---- Text ------------------------------------------------------------------------------------ */
 
-void lg_status_text(struct lg_out *o, struct lg_lagg *l, int verbose)
+void
+lg_status_text(struct lg_out *o, struct lg_lagg *l, int verbose)
 {
 	struct status_snapshot *snap = status_snapshot_take(l);
 	const struct lk_status st = snap->st;
@@ -297,8 +306,8 @@ void lg_status_text(struct lg_out *o, struct lg_lagg *l, int verbose)
 			inet_ntop(AF_INET, &b, bs, sizeof(bs));
 			lg_out_printf(o, "\tinet %s netmask 0x%08x broadcast %s\n", e->addr, e->mask, bs);
 		} else if (e->scopeid) {
-			lg_out_printf(o, "\tinet6 %s prefixlen %d scopeid 0x%x\n", e->addr, e->plen,
-			    e->scopeid);
+			lg_out_printf(
+			    o, "\tinet6 %s prefixlen %d scopeid 0x%x\n", e->addr, e->plen, e->scopeid);
 		} else {
 			lg_out_printf(o, "\tinet6 %s prefixlen %d\n", e->addr, e->plen);
 		}
@@ -343,18 +352,21 @@ void lg_status_text(struct lg_out *o, struct lg_lagg *l, int verbose)
 
 /* ---- JSON ------------------------------------------------------------------------------------ */
 
-static void json_peer(struct lg_out *o, const struct lk_lacp_peer_info *p)
+static void
+json_peer(struct lg_out *o, const struct lk_lacp_peer_info *p)
 {
 	char mac[32];
 	mac_colon(mac, sizeof(mac), p->sys_mac);
-	lg_out_printf(o, "{\"system_priority\":%u,\"system\":\"%s\",\"key\":%u,\"port_priority\":%u,"
-	    "\"port\":%u,\"state_value\":\"%x\",\"state\":", p->sys_prio, mac, p->key, p->port_prio,
-	    p->port_no, p->state);
+	lg_out_printf(o,
+	    "{\"system_priority\":%u,\"system\":\"%s\",\"key\":%u,\"port_priority\":%u,"
+	    "\"port\":%u,\"state_value\":\"%x\",\"state\":",
+	    p->sys_prio, mac, p->key, p->port_prio, p->port_no, p->state);
 	json_bits(o, p->state, lacp_bits);
 	lg_out_printf(o, "}");
 }
 
-void lg_status_json(struct lg_out *o, struct lg_lagg *l, int verbose)
+void
+lg_status_json(struct lg_out *o, struct lg_lagg *l, int verbose)
 {
 	struct status_snapshot *snap = status_snapshot_take(l);
 	const struct lk_status st = snap->st;
@@ -386,7 +398,8 @@ void lg_status_json(struct lg_out *o, struct lg_lagg *l, int verbose)
 			lg_out_printf(o, "%s\"%s\"", any ? "," : "", hash_names[i]);
 			any = 1;
 		}
-	lg_out_printf(o, "],\"options\":{\"use_flowid\":%s,\"flowid_shift\":%u,\"rr_limit\":%u,"
+	lg_out_printf(o,
+	    "],\"options\":{\"use_flowid\":%s,\"flowid_shift\":%u,\"rr_limit\":%u,"
 	    "\"failover_rx_all\":%s,\"failover_preempt\":%s,\"lacp_fast_timeout\":%s,"
 	    "\"lacp_strict\":%s,\"lacp_passive\":%s,\"lacp_sys_prio\":%u,\"lacp_key\":%u,"
 	    "\"lacp_maxports\":%u,\"lacp_multi_speed\":%s,\"announce_count\":%u,"
@@ -395,9 +408,8 @@ void lg_status_json(struct lg_out *o, struct lg_lagg *l, int verbose)
 	    st.opts[LK_OPT_RR_LIMIT], st.opts[LK_OPT_FAILOVER_RX_ALL] ? "true" : "false",
 	    st.opts[LK_OPT_FAILOVER_PREEMPT] ? "true" : "false",
 	    st.opts[LK_OPT_LACP_FAST_TIMEOUT] ? "true" : "false",
-	    st.opts[LK_OPT_LACP_STRICT] ? "true" : "false",
-	    st.opts[LK_OPT_LACP_PASSIVE] ? "true" : "false", st.opts[LK_OPT_LACP_SYS_PRIO],
-	    st.opts[LK_OPT_LACP_KEY], st.opts[LK_OPT_LACP_MAXPORTS],
+	    st.opts[LK_OPT_LACP_STRICT] ? "true" : "false", st.opts[LK_OPT_LACP_PASSIVE] ? "true" : "false",
+	    st.opts[LK_OPT_LACP_SYS_PRIO], st.opts[LK_OPT_LACP_KEY], st.opts[LK_OPT_LACP_MAXPORTS],
 	    st.opts[LK_OPT_LACP_MULTI_SPEED] ? "true" : "false", st.opts[LK_OPT_ANNOUNCE_COUNT],
 	    st.opts[LK_OPT_ANNOUNCE_INTERVAL_MS], st.opts[LK_OPT_LACP_FULL_WAIT] ? "true" : "false");
 	lg_out_printf(o, ",\"active_ports\":%u", st.nactive);
@@ -422,18 +434,20 @@ void lg_status_json(struct lg_out *o, struct lg_lagg *l, int verbose)
 		json_bits(o, ps[i].flags, port_bits);
 		lg_out_printf(o, ",\"prio\":%u,\"link\":%s,\"speed\":%llu,\"duplex\":\"%s\"", ps[i].prio,
 		    ps[i].link_up ? "true" : "false", (unsigned long long)ps[i].speed_bps,
-		    ps[i].duplex == LK_DUPLEX_FULL ? "full" : ps[i].duplex == LK_DUPLEX_HALF ? "half" :
-		    "unknown");
+		    ps[i].duplex == LK_DUPLEX_FULL     ? "full" :
+		        ps[i].duplex == LK_DUPLEX_HALF ? "half" :
+		                                         "unknown");
 		if (st.proto == LK_PROTO_LACP) {
 			const struct lk_lacp_port_status *lp = &ps[i].lacp;
 			lg_out_printf(o, ",\"lacp\":{\"actor\":");
 			json_peer(o, &lp->actor);
 			lg_out_printf(o, ",\"partner\":");
 			json_peer(o, &lp->partner);
-			lg_out_printf(o, ",\"rx_state\":\"%s\",\"mux_state\":\"%s\",\"ptx_state\":\"%s\","
-			    "\"sel_state\":\"%s\"", lk_lacp_state_name(0, lp->rx_state),
-			    lk_lacp_state_name(1, lp->mux_state), lk_lacp_state_name(2, lp->ptx_state),
-			    lk_lacp_state_name(3, lp->sel_state));
+			lg_out_printf(o,
+			    ",\"rx_state\":\"%s\",\"mux_state\":\"%s\",\"ptx_state\":\"%s\","
+			    "\"sel_state\":\"%s\"",
+			    lk_lacp_state_name(0, lp->rx_state), lk_lacp_state_name(1, lp->mux_state),
+			    lk_lacp_state_name(2, lp->ptx_state), lk_lacp_state_name(3, lp->sel_state));
 			if (verbose)
 				lg_out_printf(o, ",\"actor_churn\":%u,\"partner_churn\":%u", lp->actor_churn,
 				    lp->partner_churn);
@@ -447,7 +461,8 @@ void lg_status_json(struct lg_out *o, struct lg_lagg *l, int verbose)
 
 /* ---- Events ---------------------------------------------------------------------------------- */
 
-void lg_events_print(struct lg_out *o, struct lg_lagg *l, int json)
+void
+lg_events_print(struct lg_out *o, struct lg_lagg *l, int json)
 {
 	static struct lk_event evs[LK_EVENT_RING];
 	char text[160], ts[64];
@@ -466,9 +481,11 @@ void lg_events_print(struct lg_out *o, struct lg_lagg *l, int json)
 		snprintf(ts + k, sizeof(ts) - k, ".%03uZ", (unsigned)(real / 1000000u % 1000u));
 		lk_event_format(e, text, sizeof(text));
 		if (json) {
-			lg_out_printf(o, "%s{\"seq\":%llu,\"time\":\"%s\",\"mono_ns\":%llu,\"type\":\"%s\","
-			    "\"port\":", i ? "," : "", (unsigned long long)e->seq, ts,
-			    (unsigned long long)e->time_ns, lk_event_name((enum lk_event_type)e->type));
+			lg_out_printf(o,
+			    "%s{\"seq\":%llu,\"time\":\"%s\",\"mono_ns\":%llu,\"type\":\"%s\","
+			    "\"port\":",
+			    i ? "," : "", (unsigned long long)e->seq, ts, (unsigned long long)e->time_ns,
+			    lk_event_name((enum lk_event_type)e->type));
 			if (e->port >= 0)
 				lg_out_json_str(o, e->port_name);
 			else
@@ -486,7 +503,8 @@ void lg_events_print(struct lg_out *o, struct lg_lagg *l, int json)
 
 /* ---- Counters -------------------------------------------------------------------------------- */
 
-void lg_counters_print(struct lg_out *o, struct lg_lagg *l, int json)
+void
+lg_counters_print(struct lg_out *o, struct lg_lagg *l, int json)
 {
 	static struct lk_port_status ps[LK_MAX_PORTS];
 	int np = port_list(l, ps, LK_MAX_PORTS);
@@ -517,11 +535,13 @@ void lg_counters_print(struct lg_out *o, struct lg_lagg *l, int json)
 		if (json) {
 			lg_out_printf(o, "%s{\"name\":", i ? "," : "");
 			lg_out_json_str(o, ps[i].name);
-			lg_out_printf(o, ",\"rx_packets\":%llu,\"rx_bytes\":%llu,\"tx_packets\":%llu,"
+			lg_out_printf(o,
+			    ",\"rx_packets\":%llu,\"rx_bytes\":%llu,\"tx_packets\":%llu,"
 			    "\"tx_bytes\":%llu,\"rx_dropped\":%llu,\"tx_dropped\":%llu,\"lacp_rx\":%llu,"
 			    "\"lacp_tx\":%llu,\"lacp_illegal\":%llu,\"marker_rx\":%llu,\"marker_tx\":%llu,"
 			    "\"marker_resp_rx\":%llu,\"marker_resp_tx\":%llu,\"unknown_rx\":%llu,"
-			    "\"host_tx_errors\":%llu,\"host_rx_ring_drops\":%llu,\"host_tap_write_drops\":%llu}",
+			    "\"host_tx_errors\":%llu,\"host_rx_ring_drops\":%llu,\"host_tap_write_drops\":%"
+			    "llu}",
 			    (unsigned long long)c->rx_packets, (unsigned long long)c->rx_bytes,
 			    (unsigned long long)c->tx_packets, (unsigned long long)c->tx_bytes,
 			    (unsigned long long)c->rx_dropped, (unsigned long long)c->tx_dropped,
@@ -532,13 +552,15 @@ void lg_counters_print(struct lg_out *o, struct lg_lagg *l, int json)
 			    (unsigned long long)txerr, (unsigned long long)ringdrop,
 			    (unsigned long long)tapdrop);
 		} else {
-			lg_out_printf(o, "%-15s %12llu %14llu %12llu %14llu %10llu %10llu %8llu %8llu %8llu "
-			    "%8llu %8llu\n", ps[i].name, (unsigned long long)c->rx_packets,
-			    (unsigned long long)c->rx_bytes, (unsigned long long)c->tx_packets,
-			    (unsigned long long)c->tx_bytes, (unsigned long long)c->rx_dropped,
-			    (unsigned long long)(c->tx_dropped + txerr), (unsigned long long)lp->pdus_rx,
-			    (unsigned long long)lp->pdus_tx, (unsigned long long)lp->pdus_illegal,
-			    (unsigned long long)lp->marker_rx, (unsigned long long)lp->marker_tx);
+			lg_out_printf(o,
+			    "%-15s %12llu %14llu %12llu %14llu %10llu %10llu %8llu %8llu %8llu "
+			    "%8llu %8llu\n",
+			    ps[i].name, (unsigned long long)c->rx_packets, (unsigned long long)c->rx_bytes,
+			    (unsigned long long)c->tx_packets, (unsigned long long)c->tx_bytes,
+			    (unsigned long long)c->rx_dropped, (unsigned long long)(c->tx_dropped + txerr),
+			    (unsigned long long)lp->pdus_rx, (unsigned long long)lp->pdus_tx,
+			    (unsigned long long)lp->pdus_illegal, (unsigned long long)lp->marker_rx,
+			    (unsigned long long)lp->marker_tx);
 		}
 	}
 	if (json)

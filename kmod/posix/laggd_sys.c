@@ -23,13 +23,15 @@
 
 static int ioctl_fd = -1;
 
-int lg_sys_init(void)
+int
+lg_sys_init(void)
 {
 	ioctl_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	return ioctl_fd < 0 ? -1 : 0;
 }
 
-static int ifreq_for(const char *ifname, struct ifreq *ifr)
+static int
+ifreq_for(const char *ifname, struct ifreq *ifr)
 {
 	memset(ifr, 0, sizeof(*ifr));
 	if (strlen(ifname) >= IFNAMSIZ) {
@@ -40,7 +42,8 @@ static int ifreq_for(const char *ifname, struct ifreq *ifr)
 	return 0;
 }
 
-int lg_if_get_mac(const char *ifname, uint8_t mac[6])
+int
+lg_if_get_mac(const char *ifname, uint8_t mac[6])
 {
 	struct ifreq ifr;
 	if (ifreq_for(ifname, &ifr) < 0 || ioctl(ioctl_fd, SIOCGIFHWADDR, &ifr) < 0)
@@ -49,7 +52,8 @@ int lg_if_get_mac(const char *ifname, uint8_t mac[6])
 	return 0;
 }
 
-int lg_if_get_flags(const char *ifname, int *flags)
+int
+lg_if_get_flags(const char *ifname, int *flags)
 {
 	struct ifreq ifr;
 	if (ifreq_for(ifname, &ifr) < 0 || ioctl(ioctl_fd, SIOCGIFFLAGS, &ifr) < 0)
@@ -58,7 +62,8 @@ int lg_if_get_flags(const char *ifname, int *flags)
 	return 0;
 }
 
-int lg_if_set_up(const char *ifname, int up)
+int
+lg_if_set_up(const char *ifname, int up)
 {
 	struct ifreq ifr;
 	if (ifreq_for(ifname, &ifr) < 0 || ioctl(ioctl_fd, SIOCGIFFLAGS, &ifr) < 0)
@@ -72,7 +77,8 @@ int lg_if_set_up(const char *ifname, int up)
 	return ioctl(ioctl_fd, SIOCSIFFLAGS, &ifr);
 }
 
-int lg_if_set_mac(const char *ifname, const uint8_t mac[6])
+int
+lg_if_set_mac(const char *ifname, const uint8_t mac[6])
 {
 	struct ifreq ifr;
 	uint8_t cur[6];
@@ -98,7 +104,8 @@ int lg_if_set_mac(const char *ifname, const uint8_t mac[6])
 	return rc;
 }
 
-int lg_if_get_mtu(const char *ifname, uint32_t *mtu)
+int
+lg_if_get_mtu(const char *ifname, uint32_t *mtu)
 {
 	struct ifreq ifr;
 	if (ifreq_for(ifname, &ifr) < 0 || ioctl(ioctl_fd, SIOCGIFMTU, &ifr) < 0)
@@ -107,7 +114,8 @@ int lg_if_get_mtu(const char *ifname, uint32_t *mtu)
 	return 0;
 }
 
-int lg_if_set_mtu(const char *ifname, uint32_t mtu)
+int
+lg_if_set_mtu(const char *ifname, uint32_t mtu)
 {
 	struct ifreq ifr;
 	uint32_t cur;
@@ -128,7 +136,8 @@ int lg_if_set_mtu(const char *ifname, uint32_t mtu)
  * second was the whole of laggd's LACP convergence lag behind Open vSwitch. Speed/duplex come
  * from ETHTOOL_GSET; drivers without ethtool support report unknown (0 / LK_DUPLEX_UNKNOWN).
  */
-int lg_if_media(const char *ifname, int *up, uint64_t *speed_bps, int *duplex)
+int
+lg_if_media(const char *ifname, int *up, uint64_t *speed_bps, int *duplex)
 {
 	struct ifreq ifr;
 	struct ethtool_cmd ecmd;
@@ -163,7 +172,8 @@ int lg_if_media(const char *ifname, int *up, uint64_t *speed_bps, int *duplex)
 
 /* ---- rtnetlink -------------------------------------------------------------------------- */
 
-int lg_nl_open_events(void)
+int
+lg_nl_open_events(void)
 {
 	struct sockaddr_nl sa;
 	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
@@ -182,7 +192,8 @@ int lg_nl_open_events(void)
 	return fd;
 }
 
-static struct lg_lagg *lagg_by_tap_ifindex(int ifindex)
+static struct lg_lagg *
+lagg_by_tap_ifindex(int ifindex)
 {
 	for (struct lg_lagg *l = lg.laggs; l; l = l->next)
 		if (l->tap_ifindex == ifindex)
@@ -190,7 +201,8 @@ static struct lg_lagg *lagg_by_tap_ifindex(int ifindex)
 	return NULL;
 }
 
-static void handle_link(struct nlmsghdr *nh)
+static void
+handle_link(struct nlmsghdr *nh)
 {
 	struct ifinfomsg *ifi = NLMSG_DATA(nh);
 	struct lg_port *p = lg_port_by_ifindex(ifi->ifi_index);
@@ -235,7 +247,8 @@ static void handle_link(struct nlmsghdr *nh)
 	}
 }
 
-static void handle_addr(struct nlmsghdr *nh)
+static void
+handle_addr(struct nlmsghdr *nh)
 {
 	struct ifaddrmsg *ifa = NLMSG_DATA(nh);
 	struct lg_lagg *l = lagg_by_tap_ifindex((int)ifa->ifa_index);
@@ -260,17 +273,18 @@ static void handle_addr(struct nlmsghdr *nh)
 	if (nh->nlmsg_type == RTM_NEWADDR) {
 		rc = lk_announce_addr_add(l->sc, fam, addr);
 		if (rc != 0 && rc != LK_EEXIST)
-			lg_log(1, "%s: address not registered for announcements: %s", l->name,
-			    lk_strerror(rc));
+			lg_log(
+			    1, "%s: address not registered for announcements: %s", l->name, lk_strerror(rc));
 	} else {
 		lk_announce_addr_del(l->sc, fam, addr);
 	}
 }
 
-static void nl_dispatch(char *buf, ssize_t n)
+static void
+nl_dispatch(char *buf, ssize_t n)
 {
 	for (struct nlmsghdr *nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, (unsigned)n);
-	     nh = NLMSG_NEXT(nh, n)) {
+	    nh = NLMSG_NEXT(nh, n)) {
 		switch (nh->nlmsg_type) {
 		case RTM_NEWLINK:
 		case RTM_DELLINK:
@@ -286,7 +300,8 @@ static void nl_dispatch(char *buf, ssize_t n)
 	}
 }
 
-void lg_nl_readable(void)
+void
+lg_nl_readable(void)
 {
 	static char buf[64 * 1024];
 	for (;;) {
@@ -308,7 +323,8 @@ void lg_nl_readable(void)
 }
 
 /* One request on a private netlink socket, waiting for its acknowledgement. */
-int lg_nl_request(struct nlmsghdr *req)
+int
+lg_nl_request(struct nlmsghdr *req)
 {
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
 	char buf[4096];
@@ -327,7 +343,7 @@ int lg_nl_request(struct nlmsghdr *req)
 			goto out;
 		}
 		for (struct nlmsghdr *nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, (unsigned)n);
-		     nh = NLMSG_NEXT(nh, n)) {
+		    nh = NLMSG_NEXT(nh, n)) {
 			if (nh->nlmsg_type == NLMSG_ERROR) {
 				struct nlmsgerr *e = NLMSG_DATA(nh);
 				rc = e->error;
@@ -340,7 +356,8 @@ out:
 	return rc;
 }
 
-void *lg_nl_put(struct nlmsghdr *nh, size_t cap, int type, const void *data, size_t len)
+void *
+lg_nl_put(struct nlmsghdr *nh, size_t cap, int type, const void *data, size_t len)
 {
 	struct rtattr *rta = (struct rtattr *)((char *)nh + NLMSG_ALIGN(nh->nlmsg_len));
 	if (NLMSG_ALIGN(nh->nlmsg_len) + RTA_SPACE(len) > cap)
@@ -354,7 +371,8 @@ void *lg_nl_put(struct nlmsghdr *nh, size_t cap, int type, const void *data, siz
 }
 
 /* Close a nested attribute opened with lg_nl_put(nh, cap, type, NULL, 0). */
-void lg_nl_nest_end(struct nlmsghdr *nh, void *nest)
+void
+lg_nl_nest_end(struct nlmsghdr *nh, void *nest)
 {
 	struct rtattr *rta = nest;
 	if (rta)
@@ -362,7 +380,8 @@ void lg_nl_nest_end(struct nlmsghdr *nh, void *nest)
 }
 
 /* Add or delete an address on an interface (what `ip addr add/del` does). Returns -errno. */
-int lg_nl_addr(int ifindex, int family, const uint8_t *addr, int prefixlen, int add)
+int
+lg_nl_addr(int ifindex, int family, const uint8_t *addr, int prefixlen, int add)
 {
 	union {
 		struct nlmsghdr nh;
@@ -394,7 +413,8 @@ int lg_nl_addr(int ifindex, int family, const uint8_t *addr, int prefixlen, int 
 }
 
 /* Register the addresses the TAP already has (laggd restarted, or addresses added early). */
-void lg_nl_sync_addrs(struct lg_lagg *l)
+void
+lg_nl_sync_addrs(struct lg_lagg *l)
 {
 	struct {
 		struct nlmsghdr nh;
@@ -420,7 +440,7 @@ void lg_nl_sync_addrs(struct lg_lagg *l)
 			break;
 		int done = 0;
 		for (struct nlmsghdr *nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, (unsigned)n);
-		     nh = NLMSG_NEXT(nh, n)) {
+		    nh = NLMSG_NEXT(nh, n)) {
 			if (nh->nlmsg_type == NLMSG_DONE || nh->nlmsg_type == NLMSG_ERROR)
 				done = 1;
 			else if (nh->nlmsg_type == RTM_NEWADDR &&

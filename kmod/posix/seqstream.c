@@ -32,21 +32,23 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_FLOWS 64
-#define MAX_GAPS 256
+#define MAX_FLOWS  64
+#define MAX_GAPS   256
 /* Byte 8 of a datagram: 0 for the stream, END_MARK for "the sender is done". */
-#define END_MARK 0xff
+#define END_MARK   0xff
 #define END_COPIES 5
 
 static volatile sig_atomic_t stop_sending;
 
-static void on_term(int sig)
+static void
+on_term(int sig)
 {
 	(void)sig;
 	stop_sending = 1;
 }
 
-static uint64_t now_ns(void)
+static uint64_t
+now_ns(void)
 {
 	struct timespec ts;
 
@@ -54,7 +56,8 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static long arg_long(const char *s, const char *what, long lo, long hi)
+static long
+arg_long(const char *s, const char *what, long lo, long hi)
 {
 	char *end;
 	long v;
@@ -68,7 +71,8 @@ static long arg_long(const char *s, const char *what, long lo, long hi)
 	return v;
 }
 
-static int do_send(const char *addr, long port, long interval_us, long duration_ms, long flows)
+static int
+do_send(const char *addr, long port, long interval_us, long duration_ms, long flows)
 {
 	struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	int fds[MAX_FLOWS];
@@ -90,7 +94,8 @@ static int do_send(const char *addr, long port, long interval_us, long duration_
 	end = start + (uint64_t)duration_ms * 1000000u;
 	for (next = start; next < end && !stop_sending; next += (uint64_t)interval_us * 1000u) {
 		unsigned char buf[16];
-		struct timespec at = { .tv_sec = (time_t)(next / 1000000000u), .tv_nsec = (long)(next % 1000000000u) };
+		struct timespec at = { .tv_sec = (time_t)(next / 1000000000u),
+			.tv_nsec = (long)(next % 1000000000u) };
 
 		if (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, NULL) == EINTR && stop_sending)
 			break;
@@ -118,9 +123,12 @@ struct gap {
 	uint64_t missing;
 };
 
-static int do_recv(long port, long duration_ms, long gap_ms)
+static int
+do_recv(long port, long duration_ms, long gap_ms)
 {
-	struct sockaddr_in me = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_ANY) };
+	struct sockaddr_in me = {
+		.sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_ANY)
+	};
 	struct timeval tv = { .tv_sec = 0, .tv_usec = 100000 };
 	struct gap gaps[MAX_GAPS];
 	uint64_t start, end, last_at = 0, received = 0, dup = 0, reordered = 0;
@@ -163,7 +171,8 @@ static int do_recv(long port, long duration_ms, long gap_ms)
 				max_gap = len;
 			if (len > (double)gap_ms) {
 				if (ngaps < MAX_GAPS)
-					gaps[ngaps++] = (struct gap){ (double)(at - start) / 1e6, len, seq - highest - 1 };
+					gaps[ngaps++] = (struct gap){ (double)(at - start) / 1e6, len,
+						seq - highest - 1 };
 				else
 					gaps_dropped++;
 			}
@@ -179,27 +188,31 @@ static int do_recv(long port, long duration_ms, long gap_ms)
 		last_at = at;
 		last_ms = (double)(at - start) / 1e6;
 	}
-	printf("{\"received\":%llu,\"first\":%llu,\"last\":%llu,\"lost\":%lld,\"duplicates\":%llu,\"reordered\":%llu,"
+	printf("{\"received\":%llu,\"first\":%llu,\"last\":%llu,\"lost\":%lld,\"duplicates\":%llu,"
+	       "\"reordered\":%llu,"
 	       "\"first_ms\":%.1f,\"last_ms\":%.1f,\"max_gap_ms\":%.1f,\"gaps_dropped\":%d,\"gaps\":[",
-	       (unsigned long long)received, (unsigned long long)first, (unsigned long long)highest,
-	       have ? (long long)(highest - first + 1) - (long long)(received - dup) : 0LL,
-	       (unsigned long long)dup, (unsigned long long)reordered, first_ms, last_ms, max_gap, gaps_dropped);
+	    (unsigned long long)received, (unsigned long long)first, (unsigned long long)highest,
+	    have ? (long long)(highest - first + 1) - (long long)(received - dup) : 0LL,
+	    (unsigned long long)dup, (unsigned long long)reordered, first_ms, last_ms, max_gap, gaps_dropped);
 	for (int i = 0; i < ngaps; i++)
-		printf("%s{\"end_ms\":%.1f,\"len_ms\":%.1f,\"missing\":%llu}", i ? "," : "", gaps[i].end_ms, gaps[i].len_ms,
-		       (unsigned long long)gaps[i].missing);
+		printf("%s{\"end_ms\":%.1f,\"len_ms\":%.1f,\"missing\":%llu}", i ? "," : "", gaps[i].end_ms,
+		    gaps[i].len_ms, (unsigned long long)gaps[i].missing);
 	printf("]}\n");
 	return 0;
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	if (argc >= 6 && argc <= 7 && strcmp(argv[1], "send") == 0)
-		return do_send(argv[2], arg_long(argv[3], "port", 1, 65535), arg_long(argv[4], "interval", 100, 10000000),
-			       arg_long(argv[5], "duration", 1, 3600000), argc == 7 ? arg_long(argv[6], "flows", 1, MAX_FLOWS) : 1);
+		return do_send(argv[2], arg_long(argv[3], "port", 1, 65535),
+		    arg_long(argv[4], "interval", 100, 10000000), arg_long(argv[5], "duration", 1, 3600000),
+		    argc == 7 ? arg_long(argv[6], "flows", 1, MAX_FLOWS) : 1);
 	if (argc == 5 && strcmp(argv[1], "recv") == 0)
 		return do_recv(arg_long(argv[2], "port", 1, 65535), arg_long(argv[3], "duration", 1, 3600000),
-			       arg_long(argv[4], "gap", 1, 3600000));
-	fprintf(stderr, "usage: seqstream send ADDR PORT INTERVAL_US DURATION_MS [FLOWS]\n"
-			"       seqstream recv PORT DURATION_MS GAP_MS\n");
+		    arg_long(argv[4], "gap", 1, 3600000));
+	fprintf(stderr,
+	    "usage: seqstream send ADDR PORT INTERVAL_US DURATION_MS [FLOWS]\n"
+	    "       seqstream recv PORT DURATION_MS GAP_MS\n");
 	return 2;
 }

@@ -59,7 +59,9 @@ export abstract class LaggkitCommand extends Command {
   /** Report an error per the output contract and exit with its stable code. */
   protected fail(err: LaggkitError): never {
     if (this.jsonMode) {
-      process.stdout.write(JSON.stringify({ ok: false, error: err.toJSON(), ...(err.partialResult !== undefined ? { result: err.partialResult } : {}) }) + '\n');
+      process.stdout.write(
+        JSON.stringify({ ok: false, error: err.toJSON(), ...(err.partialResult !== undefined ? { result: err.partialResult } : {}) }) + '\n',
+      );
     } else {
       process.stderr.write(`laggkit: ${err.message}\n`);
       if (err.suggestion) process.stderr.write(`  hint: ${err.suggestion}\n`);
@@ -84,7 +86,11 @@ export abstract class LaggkitCommand extends Command {
         const flag = choice ? (options?.flags?.[choice[1] as string] as { [CHOICE_CODE]?: string } | undefined) : undefined;
         if (choice && flag?.[CHOICE_CODE]) {
           const [, name, value, allowed] = choice;
-          throw new UsageError(flag[CHOICE_CODE], `--${name} '${value}' is not one of ${allowed}`, `Use --${name} ${(allowed as string).split(', ').join(' | ')}.`);
+          throw new UsageError(
+            flag[CHOICE_CODE],
+            `--${name} '${value}' is not one of ${allowed}`,
+            `Use --${name} ${(allowed as string).split(', ').join(' | ')}.`,
+          );
         }
         const message = err.message.replace(/\s*See more help with --help\s*$/, '').replace(/\s*\n\s*/g, ' ');
         throw new UsageError('E_USAGE', message, 'See --help for the accepted flags and arguments.');

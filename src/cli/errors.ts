@@ -58,9 +58,7 @@ export class LaggkitError extends Error {
   }
 
   toJSON(): ErrorShape {
-    return this.suggestion === undefined
-      ? { code: this.code, message: this.message }
-      : { code: this.code, message: this.message, suggestion: this.suggestion };
+    return this.suggestion === undefined ? { code: this.code, message: this.message } : { code: this.code, message: this.message, suggestion: this.suggestion };
   }
 }
 

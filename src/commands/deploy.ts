@@ -25,7 +25,8 @@ function readInput(file: string, flag: string): string {
 
 export default class Deploy extends LaggkitCommand {
   static override summary = 'Deploy laggkit to a host: build, load, configure, verify, confirm (rollback guard), persist';
-  static override description = `Steps: probe, plan, build, install + arm the on-host rollback guard, load and configure, verify, confirm over a new SSH connection, persist. A second identical deploy changes nothing ("changed": false). Without a confirmation before --confirm-timeout the host rolls itself back; deploy then exits 8.`;
+  static override description =
+    `Steps: probe, plan, build, install + arm the on-host rollback guard, load and configure, verify, confirm over a new SSH connection, persist. A second identical deploy changes nothing ("changed": false). Without a confirmation before --confirm-timeout the host rolls itself back; deploy then exits 8.`;
   static override examples = [
     '<%= config.bin %> deploy --host root@fbsd1 --laggproto lacp --laggport vtnet1 --laggport em1 --inet 192.0.2.10/24',
     '<%= config.bin %> deploy --host fbsd1 --spec laggkit.yaml --dry-run',
@@ -62,17 +63,32 @@ export default class Deploy extends LaggkitCommand {
 
   protected async execute(): Promise<DeployResult | FleetResult> {
     const { flags } = await this.parse(Deploy);
-    if (!flags.host && !flags.inventory) throw new UsageError('E_USAGE', 'Give --host HOST or --inventory FILE', 'Example: laggkit deploy --host root@fbsd1 --laggproto lacp --laggport em0 --laggport em1');
+    if (!flags.host && !flags.inventory)
+      throw new UsageError(
+        'E_USAGE',
+        'Give --host HOST or --inventory FILE',
+        'Example: laggkit deploy --host root@fbsd1 --laggproto lacp --laggport em0 --laggport em1',
+      );
     let spec: DeploySpec | undefined;
     if (flags.spec !== undefined) {
-      if (flags.laggproto !== undefined || flags.laggport !== undefined) throw new UsageError('E_USAGE', '--spec and the lagg flags (--laggproto, --laggport...) exclude each other', 'Put everything in the spec file, or use flags only.');
+      if (flags.laggproto !== undefined || flags.laggport !== undefined)
+        throw new UsageError(
+          'E_USAGE',
+          '--spec and the lagg flags (--laggproto, --laggport...) exclude each other',
+          'Put everything in the spec file, or use flags only.',
+        );
       spec = parseSpecFile(readInput(flags.spec, '--spec'), flags.spec);
     } else if (flags.laggproto !== undefined || !flags.inventory) {
       spec = specFromFlags(flags);
     }
     const confirmTimeoutSec = validateInt(flags['confirm-timeout'], 5, 3600, '--confirm-timeout');
     const verifyTimeoutSec = validateInt(flags['verify-timeout'], 1, 3600, '--verify-timeout');
-    if (verifyTimeoutSec >= confirmTimeoutSec) throw new UsageError('E_USAGE', `--verify-timeout (${verifyTimeoutSec}) must be shorter than --confirm-timeout (${confirmTimeoutSec})`, 'The guard must outlive verification.');
+    if (verifyTimeoutSec >= confirmTimeoutSec)
+      throw new UsageError(
+        'E_USAGE',
+        `--verify-timeout (${verifyTimeoutSec}) must be shorter than --confirm-timeout (${confirmTimeoutSec})`,
+        'The guard must outlive verification.',
+      );
     const base: Omit<DeployOptions, 'reconnect'> = {
       build: flags.build as 'remote' | 'local',
       ...(flags.sysroot ? { sysroot: flags.sysroot } : {}),
@@ -90,13 +106,20 @@ export default class Deploy extends LaggkitCommand {
       },
     };
     if (flags.inventory) {
-      const hosts = inventoryHosts(parseInventory(readInput(flags.inventory, '--inventory'), flags.inventory), flags.limit).map((h) => (spec ? { ...h, spec } : h));
+      const hosts = inventoryHosts(parseInventory(readInput(flags.inventory, '--inventory'), flags.inventory), flags.limit).map((h) =>
+        spec ? { ...h, spec } : h,
+      );
       const parallel = validateInt(flags.parallel, 1, 256, '--parallel');
       const fleet = await deployFleet(hosts, parallel, base, hostOptions(flags, ''));
       if (fleet.exitCode !== 0) {
         const bad = fleet.hosts.filter((h) => h.exitCode !== 0);
         const exitClass = (Object.entries(EXIT_CODES).find(([, c]) => c === fleet.exitCode)?.[0] ?? 'remote') as ExitClass;
-        const err = new LaggkitError(exitClass, 'E_FLEET', `${bad.length} of ${fleet.hosts.length} host(s) failed: ${bad.map((h) => `${h.host}: ${h.detail}`).join('; ')}`, `${fleetTable(fleet)}`);
+        const err = new LaggkitError(
+          exitClass,
+          'E_FLEET',
+          `${bad.length} of ${fleet.hosts.length} host(s) failed: ${bad.map((h) => `${h.host}: ${h.detail}`).join('; ')}`,
+          `${fleetTable(fleet)}`,
+        );
         err.partialResult = fleet;
         throw err;
       }
@@ -115,7 +138,12 @@ export default class Deploy extends LaggkitCommand {
   }
 
   private async ask(plan: DeployPlan): Promise<boolean> {
-    const lines = [`${plan.host}: ${plan.os} ${plan.release}, build ${plan.buildId}`, ...plan.aggregates.map((a) => `  ${a.name}: ${a.action} (${a.differences.join('; ')})`), `  module: ${plan.module.reason}`, ...plan.persist.map((f) => f.diff.trimEnd())];
+    const lines = [
+      `${plan.host}: ${plan.os} ${plan.release}, build ${plan.buildId}`,
+      ...plan.aggregates.map((a) => `  ${a.name}: ${a.action} (${a.differences.join('; ')})`),
+      `  module: ${plan.module.reason}`,
+      ...plan.persist.map((f) => f.diff.trimEnd()),
+    ];
     process.stderr.write(`${lines.join('\n')}\n`);
     const { createInterface } = await import('node:readline/promises');
     const rl = createInterface({ input: process.stdin, output: process.stderr });

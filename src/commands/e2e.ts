@@ -30,13 +30,17 @@ export default class E2e extends LaggkitCommand {
   ].join(' ');
   static override examples = [
     '<%= config.bin %> e2e',
-    "<%= config.bin %> e2e --compare stock --report out/",
+    '<%= config.bin %> e2e --compare stock --report out/',
     "<%= config.bin %> e2e --only 'lacp-*' --proto lacp,failover --nic virtio,e1000 --repeat 5",
     '<%= config.bin %> e2e --lab lab --only cable-pull --json',
     '<%= config.bin %> e2e --list',
   ];
   static override flags = {
-    target: Flags.string({ description: 'Where to run: lab (the built-in QEMU lab), host (two machines over SSH), self (one machine)', options: [...TARGET_KINDS], default: 'lab' }),
+    target: Flags.string({
+      description: 'Where to run: lab (the built-in QEMU lab), host (two machines over SSH), self (one machine)',
+      options: [...TARGET_KINDS],
+      default: 'lab',
+    }),
     lab: Flags.string({ description: 'Use this running lab instead of starting one (target lab)' }),
     'keep-lab': Flags.boolean({ description: 'Leave the lab e2e started running afterwards', default: false }),
     host: Flags.string({ description: 'target host: a host (user@host or ssh alias), twice: A then B', multiple: true }),
@@ -61,7 +65,11 @@ export default class E2e extends LaggkitCommand {
     if (cases.length === 0) throw new UsageError('E_E2E_NO_CASES', 'no scenario case matches --only/--proto/--nic', 'See the cases with: laggkit e2e --list');
     if (flags.list) return { cases: cases.map((c) => ({ id: c.id, title: c.scenario.title, file: c.file, needs: c.scenario.needs })) };
     if (flags.target === 'host' && ((flags.host?.length ?? 0) !== 2 || !flags.link?.length)) {
-      throw new UsageError('E_E2E_HOSTS', '--target host needs --host twice (A, then B) and at least one --link A-if=B-if', 'Example: --target host --host root@a --host root@b --link vtnet1=vtnet1');
+      throw new UsageError(
+        'E_E2E_HOSTS',
+        '--target host needs --host twice (A, then B) and at least one --link A-if=B-if',
+        'Example: --target host --host root@a --host root@b --link vtnet1=vtnet1',
+      );
     }
     const compare = flags.compare as 'stock' | 'none';
     const target = await openTarget(flags.target as TargetKind, { lab: flags.lab, keep: flags['keep-lab'], onProgress: (l) => this.progress(l) });
@@ -83,7 +91,12 @@ export default class E2e extends LaggkitCommand {
     const reports = flags.report ? writeReports(flags.report, result) : undefined;
     if (result.totals.fail > 0) {
       const failed = result.cases.filter((c) => c.status === 'fail').map((c) => c.id);
-      const err = new LaggkitError('e2eFailed', 'E_E2E_FAILED', `${failed.length} of ${result.cases.length} e2e case(s) failed: ${failed.join(', ')}`, reports ? `Open ${reports.html} for the evidence.` : 'Run again with --report DIR for the evidence (JUnit, JSON, HTML).');
+      const err = new LaggkitError(
+        'e2eFailed',
+        'E_E2E_FAILED',
+        `${failed.length} of ${result.cases.length} e2e case(s) failed: ${failed.join(', ')}`,
+        reports ? `Open ${reports.html} for the evidence.` : 'Run again with --report DIR for the evidence (JUnit, JSON, HTML).',
+      );
       err.partialResult = { result, reports };
       throw err;
     }
@@ -106,13 +119,17 @@ export default class E2e extends LaggkitCommand {
       onCaseStart: (c, i, total) => {
         const start = Date.now();
         let k = 0;
-        timer = setInterval(() => process.stdout.write(`\r\x1b[K${spin[k++ % 4]} [${i + 1}/${total}] ${c.id}  ${((Date.now() - start) / 1000).toFixed(0)} s`), 250);
+        timer = setInterval(
+          () => process.stdout.write(`\r\x1b[K${spin[k++ % 4]} [${i + 1}/${total}] ${c.id}  ${((Date.now() - start) / 1000).toFixed(0)} s`),
+          250,
+        );
       },
       onCaseEnd: (c: CaseResult) => {
         clearInterval(timer);
         const line = caseLine(c);
         const colour = c.status === 'pass' ? 32 : c.status === 'fail' ? 31 : 90;
-        process.stdout.write(`\r\x1b[K${this.useColor ? `\x1b[${colour}m${line}\x1b[0m` : line}\n`);
+        // The live lines only run on a terminal; NO_COLOR still turns the colour off there.
+        process.stdout.write(`\r\x1b[K${process.env.NO_COLOR ? line : `\x1b[${colour}m${line}\x1b[0m`}\n`);
       },
     };
   }

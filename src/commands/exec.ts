@@ -24,7 +24,8 @@ interface ExecOutput {
 
 export default class Exec extends LaggkitCommand {
   static override summary = 'Run one command on a host over SSH (host key verified, argv quoted safely)';
-  static override description = 'stdin is passed to the command (unless it is a terminal) and its output is printed as it arrives; with --json both are collected into the result. A command that exits non-zero makes laggkit exit 5.';
+  static override description =
+    'stdin is passed to the command (unless it is a terminal) and its output is printed as it arrives; with --json both are collected into the result. A command that exits non-zero makes laggkit exit 5.';
   static override examples = [
     '<%= config.bin %> exec --host admin@fbsd1 -- ifconfig laggkit0',
     '<%= config.bin %> exec --host fbsd1 --timeout 10 --json -- sysctl net.link.lagg',
@@ -56,7 +57,13 @@ export default class Exec extends LaggkitCommand {
       if (r.code !== 0) {
         // Streamed stderr has been shown already; the message then only says how it ended.
         const shownErr = !stream && r.stderr.trim() ? `: ${r.stderr.trim()}` : '';
-        throw new RemoteCommandError('E_REMOTE_COMMAND', `${out.command} on ${flags.host} exited with ${r.code === null ? `signal ${r.signal}` : `status ${r.code}`}${shownErr}`, out.command, r.code, r.stderr);
+        throw new RemoteCommandError(
+          'E_REMOTE_COMMAND',
+          `${out.command} on ${flags.host} exited with ${r.code === null ? `signal ${r.signal}` : `status ${r.code}`}${shownErr}`,
+          out.command,
+          r.code,
+          r.stderr,
+        );
       }
       return stream ? undefined : out;
     } finally {

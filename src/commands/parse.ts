@@ -31,7 +31,12 @@ export default class Parse extends LaggkitCommand {
     const { flags } = await this.parse(Parse);
     const text = await readStdin();
     if (text.trim() === '') {
-      throw new ParseError('E_IFCONFIG_EMPTY', 'no ifconfig output on stdin (it was empty)', undefined, 'Pipe ifconfig output in, e.g. `ifconfig -v | laggkit parse`.');
+      throw new ParseError(
+        'E_IFCONFIG_EMPTY',
+        'no ifconfig output on stdin (it was empty)',
+        undefined,
+        'Pipe ifconfig output in, e.g. `ifconfig -v | laggkit parse`.',
+      );
     }
     return parseIfconfig(text, { os: flags.os as OsOption });
   }

@@ -27,12 +27,16 @@ export default class Status extends LaggkitCommand {
   protected override render(r: StatusResult): void {
     const m = r.module;
     this.log(`${r.host}: ${r.uname}`);
-    this.log(`module: ${m.loaded ? 'loaded' : 'not loaded'}${m.version ? ` ${m.version}` : ''}${m.buildId ? ` build ${m.buildId}` : ''}; installed ${m.installedBuildId ? `build ${m.installedBuildId}` : 'no'} (${m.installedPath})`);
+    this.log(
+      `module: ${m.loaded ? 'loaded' : 'not loaded'}${m.version ? ` ${m.version}` : ''}${m.buildId ? ` build ${m.buildId}` : ''}; installed ${m.installedBuildId ? `build ${m.installedBuildId}` : 'no'} (${m.installedPath})`,
+    );
     for (const a of r.aggregates) this.log(a.text.trimEnd());
     if (r.deployed) {
       this.log(`deployed: first ${r.deployed.firstDeployAt}, last ${r.deployed.lastDeployAt}, build ${r.deployed.buildId}`);
-      for (const d of r.deployed.running) this.log(`  ${d.name}: ${d.differences.length ? `differs from the deploy: ${d.differences.join('; ')}` : 'running as deployed'}`);
-      for (const p of r.deployed.persisted) this.log(`  ${p.kind} ${p.key}: ${p.inPlace ? 'persisted' : `changed since deploy (now ${JSON.stringify(p.current)})`}`);
+      for (const d of r.deployed.running)
+        this.log(`  ${d.name}: ${d.differences.length ? `differs from the deploy: ${d.differences.join('; ')}` : 'running as deployed'}`);
+      for (const p of r.deployed.persisted)
+        this.log(`  ${p.kind} ${p.key}: ${p.inPlace ? 'persisted' : `changed since deploy (now ${JSON.stringify(p.current)})`}`);
     } else this.log('deployed: no (no deploy record on the host)');
     this.log(`guard: ${r.guard.state}${r.guard.reason ? ` (${r.guard.reason})` : ''}`);
     for (const l of r.guard.log.slice(-8)) this.log(`  ${l}`);

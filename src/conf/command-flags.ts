@@ -17,7 +17,9 @@ export const whereFlags = {
 export const editFlags = {
   ...whereFlags,
   'dry-run': Flags.boolean({ description: 'Show the change as a unified diff; write nothing', default: false }),
-  file: Flags.string({ description: 'loader/rc only: the file to write, e.g. /boot/loader.conf.d/laggkit.conf (default: where the value is set, else loader.conf/rc.conf)' }),
+  file: Flags.string({
+    description: 'loader/rc only: the file to write, e.g. /boot/loader.conf.d/laggkit.conf (default: where the value is set, else loader.conf/rc.conf)',
+  }),
   add: Flags.boolean({ description: 'Add VALUE as one element of a list (cloned_interfaces, kld_list; another laggport line)', exclusive: ['remove'] }),
   remove: Flags.boolean({ description: 'Remove the element VALUE from a list (or that one line)', exclusive: ['add'] }),
 };
@@ -29,22 +31,44 @@ export const valueArg = Args.string({ description: 'value to set (or the list el
 export function whereOf(flags: HostFlagValues & { root?: string | undefined }): WhereOptions {
   if (flags.host === undefined) {
     // The SSH flags mean nothing without a host: refuse them rather than ignore them.
-    const stray = (['ssh-config', 'identity', 'become', 'trust-new-host-key'] as const).filter((f) => (f === 'trust-new-host-key' ? flags[f] === true : flags[f] !== undefined));
-    if (stray.length) throw new UsageError('E_USAGE', `${stray.map((f) => `--${f}`).join(', ')} only apply with --host`, 'Add --host HOST, or drop the SSH flags to edit files under --root here.');
+    const stray = (['ssh-config', 'identity', 'become', 'trust-new-host-key'] as const).filter((f) =>
+      f === 'trust-new-host-key' ? flags[f] === true : flags[f] !== undefined,
+    );
+    if (stray.length)
+      throw new UsageError(
+        'E_USAGE',
+        `${stray.map((f) => `--${f}`).join(', ')} only apply with --host`,
+        'Add --host HOST, or drop the SSH flags to edit files under --root here.',
+      );
   }
   return { ...(flags.host !== undefined ? hostOptions(flags, flags.host) : {}), ...(flags.root !== undefined ? { root: flags.root } : {}) };
 }
 
-type EditFlagValues = Parameters<typeof whereOf>[0] & { 'dry-run': boolean; add?: boolean | undefined; remove?: boolean | undefined; file?: string | undefined };
+type EditFlagValues = Parameters<typeof whereOf>[0] & {
+  'dry-run': boolean;
+  add?: boolean | undefined;
+  remove?: boolean | undefined;
+  file?: string | undefined;
+};
 
 /**
  * The body of `conf set` and `conf unset`: build the request, validate it completely (so a
  * hostile value never opens a connection), open the files, edit, close.
  */
-export async function runEdit(op: 'set' | 'unset', args: { kind: string; key: string; value?: string | undefined }, flags: EditFlagValues): Promise<ConfEditResult> {
-  if (op === 'unset' && flags.add) throw new UsageError('E_USAGE', 'conf unset removes: --add means nothing there', `To add an element: laggkit conf set ${args.kind} ${args.key} VALUE --add`);
+export async function runEdit(
+  op: 'set' | 'unset',
+  args: { kind: string; key: string; value?: string | undefined },
+  flags: EditFlagValues,
+): Promise<ConfEditResult> {
+  if (op === 'unset' && flags.add)
+    throw new UsageError(
+      'E_USAGE',
+      'conf unset removes: --add means nothing there',
+      `To add an element: laggkit conf set ${args.kind} ${args.key} VALUE --add`,
+    );
   // For unset, a VALUE always means "remove this element / this line", with or without --remove.
-  const list = op === 'set' ? (flags.add ? 'add' : flags.remove ? 'remove' : undefined) : flags.remove || flags.add || args.value !== undefined ? 'remove' : undefined;
+  const list =
+    op === 'set' ? (flags.add ? 'add' : flags.remove ? 'remove' : undefined) : flags.remove || flags.add || args.value !== undefined ? 'remove' : undefined;
   const req = {
     kind: args.kind,
     key: args.key,

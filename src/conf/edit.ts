@@ -106,7 +106,14 @@ function effective(kind: ConfKind, key: string, docs: Map<string, Doc | null>, w
   if (kind.format === 'shvars') {
     // sysrc semantics: only the last assignment counts.
     const last = values.length - 1;
-    return { kind: kind.name, key, value: last >= 0 ? (values[last] as string) : null, values: last >= 0 ? [values[last] as string] : [], origins: last >= 0 ? [origins[last] as Origin] : [], where };
+    return {
+      kind: kind.name,
+      key,
+      value: last >= 0 ? (values[last] as string) : null,
+      values: last >= 0 ? [values[last] as string] : [],
+      origins: last >= 0 ? [origins[last] as Origin] : [],
+      where,
+    };
   }
   return { kind: kind.name, key, value: values.length ? (values[values.length - 1] as string) : null, values, origins, where };
 }
@@ -135,7 +142,11 @@ export function validateRequest(op: 'set' | 'unset', req: ConfRequest): ConfKind
     throw new UsageError(
       'E_BAD_PATH',
       `--file ${JSON.stringify(req.file)} is not a ${kind.name} file`,
-      kind.name === 'loader' ? 'Use /boot/loader.conf, /boot/loader.conf.local or /boot/loader.conf.d/NAME.conf.' : kind.name === 'rc' ? 'Use /etc/rc.conf or /etc/rc.conf.local.' : `${kind.name} has one file: ${kind.mainFile}.`,
+      kind.name === 'loader'
+        ? 'Use /boot/loader.conf, /boot/loader.conf.local or /boot/loader.conf.d/NAME.conf.'
+        : kind.name === 'rc'
+          ? 'Use /etc/rc.conf or /etc/rc.conf.local.'
+          : `${kind.name} has one file: ${kind.mainFile}.`,
     );
   }
   return kind;
@@ -156,12 +167,22 @@ function refuseExpandingList(docs: Map<string, Doc | null>, key: string): void {
     }
   }
   if (last && expands) {
-    throw new UsageError('E_CONF_EXPANSION', `${key} at ${last.path}:${last.line} uses shell expansion ($ or \`), so laggkit cannot add to or remove from it`, `Edit that line by hand, or set the whole value: laggkit conf set ... ${key} "VALUE"`);
+    throw new UsageError(
+      'E_CONF_EXPANSION',
+      `${key} at ${last.path}:${last.line} uses shell expansion ($ or \`), so laggkit cannot add to or remove from it`,
+      `Edit that line by hand, or set the whole value: laggkit conf set ... ${key} "VALUE"`,
+    );
   }
 }
 
 /** Plan the new text of each file; returns only files whose text changes. */
-function plan(op: 'set' | 'unset', kind: ConfKind, req: ConfRequest, docs: Map<string, Doc | null>, current: ConfValue): { next: Map<string, Doc>; expect: (v: ConfValue) => boolean; wanted: string | null } {
+function plan(
+  op: 'set' | 'unset',
+  kind: ConfKind,
+  req: ConfRequest,
+  docs: Map<string, Doc | null>,
+  current: ConfValue,
+): { next: Map<string, Doc>; expect: (v: ConfValue) => boolean; wanted: string | null } {
   const next = new Map<string, Doc>();
   const value = req.value === undefined ? '' : kind.format === 'words' && !req.list ? kind.validateValue(req.value) : req.value;
   const docOf = (path: string): Doc => docs.get(path) ?? parse(kind, path, '');
@@ -274,12 +295,22 @@ export async function confEdit(fs: ConfFiles, op: 'set' | 'unset', req: ConfRequ
   for (const [path, d] of next) {
     const got = reread.get(path);
     if (!got || got.text !== print(d)) {
-      throw new LaggkitError('remote', 'E_CONF_VERIFY', `${display(path)} does not hold what was written (changed by someone else meanwhile?)`, 'Compare it with the backup file and retry.');
+      throw new LaggkitError(
+        'remote',
+        'E_CONF_VERIFY',
+        `${display(path)} does not hold what was written (changed by someone else meanwhile?)`,
+        'Compare it with the backup file and retry.',
+      );
     }
   }
   const after = effective(kind, req.key, reread, fs.where, display);
   if (!expect(after)) {
-    throw new LaggkitError('remote', 'E_CONF_VERIFY', `After writing, ${kind.name} ${req.key} is ${JSON.stringify(after.value)}, not what was asked`, 'Another file of the same kind may override it; see laggkit conf get.');
+    throw new LaggkitError(
+      'remote',
+      'E_CONF_VERIFY',
+      `After writing, ${kind.name} ${req.key} is ${JSON.stringify(after.value)}, not what was asked`,
+      'Another file of the same kind may override it; see laggkit conf get.',
+    );
   }
   result.value = after.value;
   return result;

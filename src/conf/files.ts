@@ -29,11 +29,22 @@ export interface ConfFiles {
 }
 
 function noDirError(shownDir: string): LaggkitError {
-  return new LaggkitError('remote', 'E_CONF_NO_DIR', `The directory ${shownDir} does not exist`, `Create it first (mkdir -p ${shownDir}), or choose another --file.`);
+  return new LaggkitError(
+    'remote',
+    'E_CONF_NO_DIR',
+    `The directory ${shownDir} does not exist`,
+    `Create it first (mkdir -p ${shownDir}), or choose another --file.`,
+  );
 }
 
 function fileError(what: string, path: string, err: unknown): LaggkitError {
-  return new LaggkitError('remote', 'E_CONF_WRITE', `Cannot ${what} ${path}: ${(err as Error).message}`, 'Check the permissions of the file and its directory.', { cause: err });
+  return new LaggkitError(
+    'remote',
+    'E_CONF_WRITE',
+    `Cannot ${what} ${path}: ${(err as Error).message}`,
+    'Check the permissions of the file and its directory.',
+    { cause: err },
+  );
 }
 
 /**
@@ -59,7 +70,12 @@ export function decodeConf(buf: Buffer, shownPath: string): string {
       line++;
       start = nl + 1;
     }
-    throw new ParseError('E_CONF_ENCODING', `${shownPath}:${line}: the file is not valid UTF-8`, line, 'Convert the file to UTF-8 (e.g. with iconv) before editing it with laggkit.');
+    throw new ParseError(
+      'E_CONF_ENCODING',
+      `${shownPath}:${line}: the file is not valid UTF-8`,
+      line,
+      'Convert the file to UTF-8 (e.g. with iconv) before editing it with laggkit.',
+    );
   }
 }
 
@@ -117,7 +133,12 @@ export class LocalFiles implements ConfFiles {
     }
     if (old?.isSymbolicLink()) {
       // Its target may be an absolute path meant for the image, not this machine: never follow.
-      throw new LaggkitError('remote', 'E_CONF_SYMLINK', `${this.display(path)} is a symbolic link; laggkit will not replace it`, 'Edit the file the link points to.');
+      throw new LaggkitError(
+        'remote',
+        'E_CONF_SYMLINK',
+        `${this.display(path)} is a symbolic link; laggkit will not replace it`,
+        'Edit the file the link points to.',
+      );
     }
     if (!(await exists(dirname(real)))) throw noDirError(dirname(this.display(path)));
     const tmp = join(dirname(real), `.${basename(real)}.laggkit-tmp-${randomBytes(4).toString('hex')}`);
@@ -219,7 +240,13 @@ export class RemoteFiles implements ConfFiles {
     ].join('\n');
     const r = await this.host.script(script, { stdin: content }, `write ${real}`);
     if (r.code === 90) throw noDirError(posix.dirname(this.display(path)));
-    if (r.code === 91) throw new LaggkitError('remote', 'E_CONF_SYMLINK', `${this.display(path)} is a symbolic link; laggkit will not replace it`, 'Edit the file the link points to.');
+    if (r.code === 91)
+      throw new LaggkitError(
+        'remote',
+        'E_CONF_SYMLINK',
+        `${this.display(path)} is a symbolic link; laggkit will not replace it`,
+        'Edit the file the link points to.',
+      );
     if (r.code !== 0) throw fileError('write', this.display(path), new Error(r.stderr.trim() || `exit ${r.code}`));
     const b = r.stdout.trim();
     return { backupPath: b === '' ? null : `${this.login}:${b}` };

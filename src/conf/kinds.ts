@@ -40,7 +40,11 @@ function validateWords(value: string, what: string): string {
   const words = value.trim().split(/\s+/).filter(Boolean);
   for (const w of words) {
     if (!WORD.test(w)) {
-      throw new UsageError('E_BAD_VALUE', `The ${what} ${showValue(value)} contains ${showValue(w)}, which is not a plain word`, 'Use letters, digits and . : / , + = % @ - only; no shell characters.');
+      throw new UsageError(
+        'E_BAD_VALUE',
+        `The ${what} ${showValue(value)} contains ${showValue(w)}, which is not a plain word`,
+        'Use letters, digits and . : / , + = % @ - only; no shell characters.',
+      );
     }
   }
   return words.join(' ');
@@ -48,12 +52,22 @@ function validateWords(value: string, what: string): string {
 
 function validateElement(element: string): string {
   if (!WORD.test(element)) {
-    throw new UsageError('E_BAD_VALUE', `The list element ${showValue(element)} is not a single plain word`, 'List elements are names like laggkit0 or if_laggkit, without spaces or shell characters.');
+    throw new UsageError(
+      'E_BAD_VALUE',
+      `The list element ${showValue(element)} is not a single plain word`,
+      'List elements are names like laggkit0 or if_laggkit, without spaces or shell characters.',
+    );
   }
   return element;
 }
 
-function shKind(name: string, mainFile: string, extra: (fs: ConfFiles) => Promise<string[]>, allowDots: boolean, isTargetFile: (p: string) => boolean): ConfKind {
+function shKind(
+  name: string,
+  mainFile: string,
+  extra: (fs: ConfFiles) => Promise<string[]>,
+  allowDots: boolean,
+  isTargetFile: (p: string) => boolean,
+): ConfKind {
   return {
     name,
     format: 'shvars',
@@ -81,12 +95,23 @@ export function confKind(spec: string): ConfKind {
     return shKind(
       'loader',
       LOADER_CONF,
-      async (fs) => [LOADER_CONF, ...(await fs.list(LOADER_CONF_DIR)).filter((n) => n.endsWith('.conf')).map((n) => `${LOADER_CONF_DIR}/${n}`), LOADER_CONF_LOCAL],
+      async (fs) => [
+        LOADER_CONF,
+        ...(await fs.list(LOADER_CONF_DIR)).filter((n) => n.endsWith('.conf')).map((n) => `${LOADER_CONF_DIR}/${n}`),
+        LOADER_CONF_LOCAL,
+      ],
       true,
       (p) => p === LOADER_CONF || p === LOADER_CONF_LOCAL || new RegExp(`^${LOADER_CONF_DIR}/[A-Za-z0-9_][A-Za-z0-9_.-]*\\.conf$`).test(p),
     );
   }
-  if (spec === 'rc') return shKind('rc', RC_CONF, async () => [RC_CONF, RC_CONF_LOCAL], false, (p) => p === RC_CONF || p === RC_CONF_LOCAL);
+  if (spec === 'rc')
+    return shKind(
+      'rc',
+      RC_CONF,
+      async () => [RC_CONF, RC_CONF_LOCAL],
+      false,
+      (p) => p === RC_CONF || p === RC_CONF_LOCAL,
+    );
   if (spec === 'modules') {
     return {
       name: 'modules',
@@ -123,7 +148,11 @@ export function confKind(spec: string): ConfKind {
       validateKey: (k) => {
         // `!cmd` lines run shell code at boot: laggkit never writes them.
         if (!/^-?[A-Za-z][A-Za-z0-9_-]*$/.test(k)) {
-          throw new UsageError('E_BAD_KEY', `${showValue(k)} is not an ifconfig keyword`, 'Give an ifconfig word such as up, laggproto, laggport, inet or mtu.');
+          throw new UsageError(
+            'E_BAD_KEY',
+            `${showValue(k)} is not an ifconfig keyword`,
+            'Give an ifconfig word such as up, laggproto, laggport, inet or mtu.',
+          );
         }
         return k;
       },

@@ -13,7 +13,11 @@ export type WhereOptions = Partial<HostOptions> & { root?: string | undefined };
 
 export async function openConfFiles(opts: WhereOptions): Promise<{ files: ConfFiles; close(): Promise<void> }> {
   if (opts.host === undefined && opts.root === undefined) {
-    throw new UsageError('E_USAGE', 'Give --host HOST or --root DIR: laggkit never guesses which machine to edit', 'Use --root / for this machine, --root /mnt/img for a mounted image, or --host admin@host.');
+    throw new UsageError(
+      'E_USAGE',
+      'Give --host HOST or --root DIR: laggkit never guesses which machine to edit',
+      'Use --root / for this machine, --root /mnt/img for a mounted image, or --host admin@host.',
+    );
   }
   if (opts.host === undefined) return { files: new LocalFiles(opts.root as string), close: async () => {} };
   if (opts.root !== undefined) validateAbsPath(opts.root, 'root directory');

@@ -104,7 +104,12 @@ export function parseShVars(content: string, path: string): ShFile {
       a = parseAssignment(text);
     }
     if (a === 'unterminated') {
-      throw new ParseError('E_CONF_PARSE', `${path}:${lineNo}: unterminated quote in ${JSON.stringify(first.text)}`, lineNo, 'Fix the quoting on that line by hand; laggkit does not edit a file it cannot parse.');
+      throw new ParseError(
+        'E_CONF_PARSE',
+        `${path}:${lineNo}: unterminated quote in ${JSON.stringify(first.text)}`,
+        lineNo,
+        'Fix the quoting on that line by hand; laggkit does not edit a file it cannot parse.',
+      );
     }
     lines.push(a ? { text, eol, lineNo, assign: a } : { text, eol, lineNo });
   }

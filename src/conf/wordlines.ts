@@ -62,7 +62,9 @@ export function setWordLine(file: WordFile, key: string, value: string): WordFil
   if (mine.length === 1 && mine[0]?.value === value) return file;
   if (mine.length === 0) return { ...file, lines: appendLines(file.lines, [makeLine(key, value)]) };
   const first = mine[0] as WordLine;
-  const lines = file.lines.filter((l) => l.key !== key || l === first).map((l) => (l === first ? { ...makeLine(key, value), eol: l.eol, lineNo: l.lineNo } : l));
+  const lines = file.lines
+    .filter((l) => l.key !== key || l === first)
+    .map((l) => (l === first ? { ...makeLine(key, value), eol: l.eol, lineNo: l.lineNo } : l));
   return { ...file, lines: keepFinalEol(file.lines, lines) };
 }
 

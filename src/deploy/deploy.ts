@@ -99,24 +99,63 @@ function refuse(spec: DeploySpec, facts: HostFacts, adapter: TargetAdapter, opts
   for (const a of spec.aggregates) {
     for (const p of a.ports) {
       const i = facts.interfaces[p.name];
-      if (!i) throw new UsageError('E_PORT_UNKNOWN', `${host} has no interface ${p.name} (laggport of ${a.name})`, `Interfaces there: ${Object.keys(facts.interfaces).join(' ')}`);
-      if (i.memberOf && i.memberOf !== `laggkit ${a.name}`) throw new UsageError('E_PORT_BUSY', `${p.name} on ${host} is already in use (${i.memberOf}); it cannot also be a port of ${a.name}`, `Remove it there first, or choose another port.`);
+      if (!i)
+        throw new UsageError(
+          'E_PORT_UNKNOWN',
+          `${host} has no interface ${p.name} (laggport of ${a.name})`,
+          `Interfaces there: ${Object.keys(facts.interfaces).join(' ')}`,
+        );
+      if (i.memberOf && i.memberOf !== `laggkit ${a.name}`)
+        throw new UsageError(
+          'E_PORT_BUSY',
+          `${p.name} on ${host} is already in use (${i.memberOf}); it cannot also be a port of ${a.name}`,
+          `Remove it there first, or choose another port.`,
+        );
       if (p.name === facts.mgmt.iface && !opts.allowManagementPort) {
-        throw new UsageError('E_MGMT_PORT', `${p.name} carries this SSH session (${facts.mgmt.address}); adding it to ${a.name} would cut the management path`, 'Use another port, or pass --allow-management-port: the on-host guard then rolls back unless the new configuration still answers SSH.');
+        throw new UsageError(
+          'E_MGMT_PORT',
+          `${p.name} carries this SSH session (${facts.mgmt.address}); adding it to ${a.name} would cut the management path`,
+          'Use another port, or pass --allow-management-port: the on-host guard then rolls back unless the new configuration still answers SSH.',
+        );
       }
     }
   }
   if (opts.build === 'remote' && !facts.srcTree.present) {
-    if (adapter.os === 'linux') throw new EnvironmentError('E_NO_TOOLCHAIN', `${host} has no ${facts.srcTree.path} for --build remote`, 'Install a C compiler and make there (e.g. apt-get install build-essential), or build here with --build local.');
-    throw new EnvironmentError('E_NO_SRC', `${host} has no kernel source tree at ${facts.srcTree.path} for --build remote`, 'Install the sources matching the running kernel (e.g. from the release\'s src.txz), or build here with --build local --sysroot DIR.');
+    if (adapter.os === 'linux')
+      throw new EnvironmentError(
+        'E_NO_TOOLCHAIN',
+        `${host} has no ${facts.srcTree.path} for --build remote`,
+        'Install a C compiler and make there (e.g. apt-get install build-essential), or build here with --build local.',
+      );
+    throw new EnvironmentError(
+      'E_NO_SRC',
+      `${host} has no kernel source tree at ${facts.srcTree.path} for --build remote`,
+      "Install the sources matching the running kernel (e.g. from the release's src.txz), or build here with --build local --sysroot DIR.",
+    );
   }
   if (adapter.os !== 'linux' && opts.build === 'remote') {
-    if (facts.srcTree.matches === false) throw new EnvironmentError('E_SRC_MISMATCH', `the source tree on ${host} (${facts.srcTree.version}) does not match the running kernel (${facts.osreldate})`, 'A module built from it may not load; install the matching sources or use --build local with the matching tree.');
+    if (facts.srcTree.matches === false)
+      throw new EnvironmentError(
+        'E_SRC_MISMATCH',
+        `the source tree on ${host} (${facts.srcTree.version}) does not match the running kernel (${facts.osreldate})`,
+        'A module built from it may not load; install the matching sources or use --build local with the matching tree.',
+      );
   }
-  if (adapter.os !== 'linux' && opts.build === 'local' && !opts.sysroot) throw new UsageError('E_USAGE', '--build local needs --sysroot DIR (a source tree matching the host\'s kernel)', 'Example: --build local --sysroot /usr/src --kernbuild /usr/obj/usr/src/amd64.amd64/sys/GENERIC');
+  if (adapter.os !== 'linux' && opts.build === 'local' && !opts.sysroot)
+    throw new UsageError(
+      'E_USAGE',
+      "--build local needs --sysroot DIR (a source tree matching the host's kernel)",
+      'Example: --build local --sysroot /usr/src --kernbuild /usr/obj/usr/src/amd64.amd64/sys/GENERIC',
+    );
 }
 
-export async function planDeploy(host: RemoteHost, adapter: TargetAdapter, spec: DeploySpec, opts: DeployOptions, facts: HostFacts): Promise<{ plan: DeployPlan; edits: PersistEdit[] }> {
+export async function planDeploy(
+  host: RemoteHost,
+  adapter: TargetAdapter,
+  spec: DeploySpec,
+  opts: DeployOptions,
+  facts: HostFacts,
+): Promise<{ plan: DeployPlan; edits: PersistEdit[] }> {
   refuse(spec, facts, adapter, opts, host.name);
   const buildId = `${sourceHash(adapter.sourceFiles())}${facts.osreldate ? `-${facts.osreldate}` : ''}`;
   const install = facts.module.installedBuildId !== buildId;
@@ -125,7 +164,12 @@ export async function planDeploy(host: RemoteHost, adapter: TargetAdapter, spec:
     const running = facts.aggregates.find((r) => r.name === a.name);
     if (!running) return { name: a.name, action: 'create', differences: ['not present'], ports: a.ports.map((p) => p.name) };
     const d = adapter.differences(a, running);
-    return { name: a.name, action: d.length || load ? 'reconfigure' : 'keep', differences: load && !d.length ? ['module reloaded'] : d, ports: a.ports.map((p) => p.name) };
+    return {
+      name: a.name,
+      action: d.length || load ? 'reconfigure' : 'keep',
+      differences: load && !d.length ? ['module reloaded'] : d,
+      ports: a.ports.map((p) => p.name),
+    };
   });
   const edits: PersistEdit[] = [];
   for (const a of spec.aggregates) {
@@ -133,12 +177,18 @@ export async function planDeploy(host: RemoteHost, adapter: TargetAdapter, spec:
       const same = edits.find((x) => sameSetting(x, e));
       // Host-wide settings (the module's load line, its default tunables) are written once; two
       // aggregates asking for different host-wide values cannot both be persisted.
-      if (same && same.value !== e.value) throw new UsageError('E_SPEC', `${a.name} needs ${e.kind} ${e.key}=${e.value}, another aggregate ${same.value}: that setting is host-wide`, 'Give the aggregates the same value for it, or deploy them to different hosts.');
+      if (same && same.value !== e.value)
+        throw new UsageError(
+          'E_SPEC',
+          `${a.name} needs ${e.kind} ${e.key}=${e.value}, another aggregate ${same.value}: that setting is host-wide`,
+          'Give the aggregates the same value for it, or deploy them to different hosts.',
+        );
       if (!same) edits.push(e);
     }
   }
   const staged = new StagedFiles(new HostFiles(host));
-  for (const e of edits) await confEdit(staged, 'set', { kind: e.kind, key: e.key, value: e.value, ...(e.list ? { list: e.list } : {}), ...(e.file ? { file: e.file } : {}) });
+  for (const e of edits)
+    await confEdit(staged, 'set', { kind: e.kind, key: e.key, value: e.value, ...(e.list ? { list: e.list } : {}), ...(e.file ? { file: e.file } : {}) });
   const persist = staged.diffs();
   const plan: DeployPlan = {
     host: host.name,
@@ -146,7 +196,19 @@ export async function planDeploy(host: RemoteHost, adapter: TargetAdapter, spec:
     release: facts.release,
     ...(facts.osreldate ? { osreldate: facts.osreldate } : {}),
     buildId,
-    module: { install, load, reason: install ? (facts.module.installedBuildId ? `installed build ${facts.module.installedBuildId} differs` : 'not installed') : load ? (facts.module.loaded ? `running build ${facts.module.buildId ?? 'unknown'} differs` : 'not loaded') : 'up to date' },
+    module: {
+      install,
+      load,
+      reason: install
+        ? facts.module.installedBuildId
+          ? `installed build ${facts.module.installedBuildId} differs`
+          : 'not installed'
+        : load
+          ? facts.module.loaded
+            ? `running build ${facts.module.buildId ?? 'unknown'} differs`
+            : 'not loaded'
+          : 'up to date',
+    },
     aggregates,
     persist,
     mgmt: facts.mgmt,
@@ -162,14 +224,20 @@ async function installArtifacts(host: RemoteHost, stateDir: string, artifacts: A
     let backup: string | undefined;
     if (existed) {
       backup = `${stateDir}/saved${a.path}`;
-      await host.script(`[ -e ${shQuote(backup)} ] || { mkdir -p ${shQuote(path.posix.dirname(backup))} && cp -p ${shQuote(a.path)} ${shQuote(backup)}; }`, { check: true });
+      await host.script(`[ -e ${shQuote(backup)} ] || { mkdir -p ${shQuote(path.posix.dirname(backup))} && cp -p ${shQuote(a.path)} ${shQuote(backup)}; }`, {
+        check: true,
+      });
     }
     // Folders deploy creates (/usr/local/sbin on a minimal host) are undone too, innermost first.
     const missing: string[] = [];
     for (let d = path.posix.dirname(a.path); d !== '/' && !(await host.exists(d)); d = path.posix.dirname(d)) missing.push(d);
     for (const d of missing) out.push({ path: `${d}/`, existed: false });
     await host.run(['mkdir', '-p', path.posix.dirname(a.path)], { check: true });
-    if (a.remotePath) await host.script(`cp ${shQuote(a.remotePath)} ${shQuote(`${a.path}.laggkit-tmp`)} && chmod ${a.mode.toString(8)} ${shQuote(`${a.path}.laggkit-tmp`)} && mv -f ${shQuote(`${a.path}.laggkit-tmp`)} ${shQuote(a.path)}`, { check: true });
+    if (a.remotePath)
+      await host.script(
+        `cp ${shQuote(a.remotePath)} ${shQuote(`${a.path}.laggkit-tmp`)} && chmod ${a.mode.toString(8)} ${shQuote(`${a.path}.laggkit-tmp`)} && mv -f ${shQuote(`${a.path}.laggkit-tmp`)} ${shQuote(a.path)}`,
+        { check: true },
+      );
     else await host.writeFile(a.path, a.localPath ? fs.readFileSync(a.localPath) : (a.content ?? ''), a.mode);
     out.push({ path: a.path, existed, ...(backup ? { backup } : {}) });
   }
@@ -205,7 +273,8 @@ function restoreProgram(adapter: TargetAdapter, facts: HostFacts, spec: DeploySp
   }
   if (previous && facts.module.loaded) {
     lines.push('# the aggregates of the previous deploy');
-    for (const a of previous.spec.aggregates) if (plan.aggregates.find((p) => p.name === a.name && p.action !== 'keep')) lines.push(adapter.configureScript(a, facts));
+    for (const a of previous.spec.aggregates)
+      if (plan.aggregates.find((p) => p.name === a.name && p.action !== 'keep')) lines.push(adapter.configureScript(a, facts));
   }
   lines.push('# default routes', adapter.restoreRoutesScript(facts.defaultRoutes));
   return lines.join('\n');
@@ -253,13 +322,20 @@ async function verify(host: RemoteHost, adapter: TargetAdapter, spec: DeploySpec
     last = problems.join('; ');
     await new Promise((res) => setTimeout(res, 400));
   }
-  throw new LaggkitError('remote', 'E_VERIFY', `not ready within ${opts.verifyTimeoutSec} s: ${last}`, 'Check the cabling and the peer (an LACP partner must be configured too).');
+  throw new LaggkitError(
+    'remote',
+    'E_VERIFY',
+    `not ready within ${opts.verifyTimeoutSec} s: ${last}`,
+    'Check the cabling and the peer (an LACP partner must be configured too).',
+  );
 }
 
 /** A remote call that must not outlive a dead connection's keepalive timeout. */
 function within<T>(ms: number, p: Promise<T>, what: string): Promise<T> {
   let t: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<T>((_, reject) => (t = setTimeout(() => reject(new LaggkitError('ssh', 'E_SSH_LOST', what)), ms)))]).finally(() => clearTimeout(t));
+  return Promise.race([p, new Promise<T>((_, reject) => (t = setTimeout(() => reject(new LaggkitError('ssh', 'E_SSH_LOST', what)), ms)))]).finally(() =>
+    clearTimeout(t),
+  );
 }
 
 /** Reconnect until the deadline; null when every attempt failed. */
@@ -278,7 +354,12 @@ async function reconnectUntil(opts: DeployOptions, deadlineMs: number): Promise<
 }
 
 function rolledBack(host: string, reason: string, log: string[]): LaggkitError {
-  return new LaggkitError('rolledBack', 'E_ROLLED_BACK', `rolled back: ${reason}`, `${host} restored itself; its guard log:\n    ${log.slice(-6).join('\n    ')}\nSee laggkit status --host ${host}.`);
+  return new LaggkitError(
+    'rolledBack',
+    'E_ROLLED_BACK',
+    `rolled back: ${reason}`,
+    `${host} restored itself; its guard log:\n    ${log.slice(-6).join('\n    ')}\nSee laggkit status --host ${host}.`,
+  );
 }
 
 export async function deploy(host0: RemoteHost, adapter: TargetAdapter, spec: DeploySpec, optsIn: DeployOptions): Promise<DeployResult> {
@@ -294,20 +375,32 @@ export async function deploy(host0: RemoteHost, adapter: TargetAdapter, spec: De
   };
   opts = { ...opts, reconnect };
   const facts = await step(steps, opts, 'probe', async () => {
-    const f = await adapter.probe(host, spec.aggregates.flatMap((a) => a.ports.map((p) => p.name)));
-    return { value: f, detail: `${f.uname}${f.osreldate ? ` (osreldate ${f.osreldate})` : ''}; module ${f.module.loaded ? `loaded (build ${f.module.buildId ?? 'unknown'})` : 'not loaded'}; session via ${f.mgmt.iface ?? '?'} ${f.mgmt.address ?? ''}` };
+    const f = await adapter.probe(
+      host,
+      spec.aggregates.flatMap((a) => a.ports.map((p) => p.name)),
+    );
+    return {
+      value: f,
+      detail: `${f.uname}${f.osreldate ? ` (osreldate ${f.osreldate})` : ''}; module ${f.module.loaded ? `loaded (build ${f.module.buildId ?? 'unknown'})` : 'not loaded'}; session via ${f.mgmt.iface ?? '?'} ${f.mgmt.address ?? ''}`,
+    };
   });
   const previous = await readRecord(host, adapter.stateDir);
   const { plan, edits } = await step(steps, opts, 'plan', async () => {
     const p = await planDeploy(host, adapter, spec, opts, facts);
-    return { value: p, detail: p.plan.changed ? `${p.plan.aggregates.map((a) => `${a.name}: ${a.action}`).join(', ')}; module: ${p.plan.module.reason}; ${p.plan.persist.length} file(s) to edit` : 'nothing to do' };
+    return {
+      value: p,
+      detail: p.plan.changed
+        ? `${p.plan.aggregates.map((a) => `${a.name}: ${a.action}`).join(', ')}; module: ${p.plan.module.reason}; ${p.plan.persist.length} file(s) to edit`
+        : 'nothing to do',
+    };
   });
   const result: DeployResult = { host: host.name, changed: false, dryRun: opts.dryRun, plan, steps, aggregates: [] };
   if (opts.dryRun || !plan.changed) {
     if (!opts.dryRun) result.aggregates = await aggregateReport(host, adapter, spec);
     return result;
   }
-  if (opts.approve && !(await opts.approve(plan))) throw new UsageError('E_DECLINED', `the plan for ${host.name} was not approved; nothing was changed`, 'Pass --yes to apply without asking.');
+  if (opts.approve && !(await opts.approve(plan)))
+    throw new UsageError('E_DECLINED', `the plan for ${host.name} was not approved; nothing was changed`, 'Pass --yes to apply without asking.');
   result.changed = true;
   const runtimeChange = plan.module.install || plan.module.load || plan.aggregates.some((a) => a.action !== 'keep');
 
@@ -317,7 +410,14 @@ export async function deploy(host0: RemoteHost, adapter: TargetAdapter, spec: De
   const dropWork = () => work && fs.rmSync(work, { recursive: true, force: true });
   const artifacts = work
     ? await step(steps, opts, 'build', async () => {
-        const a = await adapter.build(host, facts, { mode: opts.build, buildId: plan.buildId, ...(opts.sysroot ? { sysroot: opts.sysroot } : {}), ...(opts.kernbuild ? { kernbuild: opts.kernbuild } : {}), workDir: work, progress: opts.progress });
+        const a = await adapter.build(host, facts, {
+          mode: opts.build,
+          buildId: plan.buildId,
+          ...(opts.sysroot ? { sysroot: opts.sysroot } : {}),
+          ...(opts.kernbuild ? { kernbuild: opts.kernbuild } : {}),
+          workDir: work,
+          progress: opts.progress,
+        });
         return { value: a, detail: `build ${plan.buildId} (${opts.build})` };
       }).catch((err: unknown) => {
         dropWork();
@@ -364,7 +464,10 @@ export async function deploy(host0: RemoteHost, adapter: TargetAdapter, spec: De
         await writeRecord(host, adapter.stateDir, record);
         await armGuard(host, adapter.stateDir, opts.confirmTimeoutSec, restoreProgram(adapter, facts, spec, previous, plan));
         armed = true;
-        return { value: undefined, detail: `${todo.length ? todo.map((t) => t.path).join(', ') : 'nothing new installed'}; guard armed for ${opts.confirmTimeoutSec} s` };
+        return {
+          value: undefined,
+          detail: `${todo.length ? todo.map((t) => t.path).join(', ') : 'nothing new installed'}; guard armed for ${opts.confirmTimeoutSec} s`,
+        };
       });
       const deadline = Date.now() + opts.confirmTimeoutSec * 1000;
 
@@ -385,15 +488,31 @@ export async function deploy(host0: RemoteHost, adapter: TargetAdapter, spec: De
         const dir = adapter.stateDir;
         await host.writeFile(`${dir}/configure.sh`, `#!/bin/sh\n${script.join('\n')}\n`, 0o700);
         // Detached, so a configuration that cuts this very session still runs to its end.
-        await host.script(`rm -f ${shQuote(`${dir}/configure.log`)}\n${detached(`sh -c ${shQuote(`sh ${dir}/configure.sh > ${dir}/configure.log 2>&1; echo "LAGGKIT-CONFIGURE-EXIT $?" >> ${dir}/configure.log`)}`)}`, { check: true });
+        await host.script(
+          `rm -f ${shQuote(`${dir}/configure.log`)}\n${detached(`sh -c ${shQuote(`sh ${dir}/configure.sh > ${dir}/configure.log 2>&1; echo "LAGGKIT-CONFIGURE-EXIT $?" >> ${dir}/configure.log`)}`)}`,
+          { check: true },
+        );
         let log = '';
         while (Date.now() < deadline) {
           const r = await host.script(`cat ${shQuote(`${dir}/configure.log`)} 2>/dev/null`, { timeoutMs: 10_000 });
           log = r.stdout;
           const m = /LAGGKIT-CONFIGURE-EXIT (\d+)/.exec(log);
           if (m) {
-            if (m[1] !== '0') throw new LaggkitError('remote', 'E_CONFIGURE', `configuring failed: ${log.replace(/LAGGKIT-CONFIGURE-EXIT \d+\s*$/, '').trim().split('\n').slice(-4).join(' | ')}`);
-            return { value: undefined, detail: spec.aggregates.map((a) => `${a.name}: ${a.laggproto} over ${a.ports.map((p) => p.name).join(' ')}`).join('; ') };
+            if (m[1] !== '0')
+              throw new LaggkitError(
+                'remote',
+                'E_CONFIGURE',
+                `configuring failed: ${log
+                  .replace(/LAGGKIT-CONFIGURE-EXIT \d+\s*$/, '')
+                  .trim()
+                  .split('\n')
+                  .slice(-4)
+                  .join(' | ')}`,
+              );
+            return {
+              value: undefined,
+              detail: spec.aggregates.map((a) => `${a.name}: ${a.laggproto} over ${a.ports.map((p) => p.name).join(' ')}`).join('; '),
+            };
           }
           await new Promise((res) => setTimeout(res, 200));
         }
@@ -426,7 +545,13 @@ export async function deploy(host0: RemoteHost, adapter: TargetAdapter, spec: De
       for (const e of edits) {
         const kind = confKind(e.kind);
         const before = await confGet(files, e.kind, e.key);
-        const r = await confEdit(files, 'set', { kind: e.kind, key: e.key, value: e.value, ...(e.list ? { list: e.list } : {}), ...(e.file ? { file: e.file } : {}) });
+        const r = await confEdit(files, 'set', {
+          kind: e.kind,
+          key: e.key,
+          value: e.value,
+          ...(e.list ? { list: e.list } : {}),
+          ...(e.file ? { file: e.file } : {}),
+        });
         if (!r.changed) continue;
         changed.push(...r.files.map((f) => f.path));
         if (record.edits.find((x) => sameSetting(x, e))) {
@@ -435,7 +560,12 @@ export async function deploy(host0: RemoteHost, adapter: TargetAdapter, spec: De
         }
         const target = e.file ?? (before.origins[before.origins.length - 1]?.path.replace(/^[^:]*:/, '') || kind.mainFile);
         const listed = e.list === 'add' ? listHas(before, e.value) : false;
-        const rec: RecordedEdit = { ...e, previous: e.list === 'add' ? (listed ? e.value : before.value) : before.value, path: target, fileExisted: (await host.exists(target)) && r.files.every((f) => f.backupPath !== null) };
+        const rec: RecordedEdit = {
+          ...e,
+          previous: e.list === 'add' ? (listed ? e.value : before.value) : before.value,
+          path: target,
+          fileExisted: (await host.exists(target)) && r.files.every((f) => f.backupPath !== null),
+        };
         record.edits.push(rec);
       }
       record.lastDeployAt = new Date().toISOString();
@@ -472,7 +602,13 @@ async function waitForRollback(host: RemoteHost, adapter: TargetAdapter, opts: D
   opts.progress(`waiting for ${host.name} to roll itself back (${Math.max(0, Math.round((deadline - Date.now()) / 1000))} s left on its guard): ${why}`);
   await new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now()) + 2000));
   const { host: fresh, error } = await reconnectUntil(opts, Date.now() + 90_000);
-  if (!fresh) return new LaggkitError('rolledBack', 'E_UNREACHABLE', `${host.name} did not answer SSH after its guard deadline (${error}); it should have rolled back: ${why}`, 'Reach it through a console and read the guard log in /var/db/laggkit/guard or /var/lib/laggkit/guard.');
+  if (!fresh)
+    return new LaggkitError(
+      'rolledBack',
+      'E_UNREACHABLE',
+      `${host.name} did not answer SSH after its guard deadline (${error}); it should have rolled back: ${why}`,
+      'Reach it through a console and read the guard log in /var/db/laggkit/guard or /var/lib/laggkit/guard.',
+    );
   try {
     await waitRestored(fresh, adapter.stateDir, 60_000);
     const rep = await guardReport(fresh, adapter.stateDir);

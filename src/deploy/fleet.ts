@@ -32,20 +32,45 @@ async function one(h: InventoryHost, base: Omit<DeployOptions, 'reconnect'>, ssh
     const host = await openHost(ho);
     try {
       const r = await deploy(host, await adapterFor(host), h.spec, { ...base, reconnect: () => openHost(ho) });
-      return { host: h.name, target: h.target, outcome: r.dryRun ? 'planned' : r.changed ? 'deployed' : 'unchanged', ms: Date.now() - t0, detail: r.plan.aggregates.map((a) => `${a.name}: ${a.action}`).join(', '), exitCode: 0, result: r };
+      return {
+        host: h.name,
+        target: h.target,
+        outcome: r.dryRun ? 'planned' : r.changed ? 'deployed' : 'unchanged',
+        ms: Date.now() - t0,
+        detail: r.plan.aggregates.map((a) => `${a.name}: ${a.action}`).join(', '),
+        exitCode: 0,
+        result: r,
+      };
     } finally {
       await host.close().catch(() => {});
     }
   } catch (err) {
     const e = toLaggkitError(err);
-    return { host: h.name, target: h.target, outcome: e.exitClass === 'rolledBack' ? 'rolled back' : 'failed', ms: Date.now() - t0, detail: e.message.split('\n')[0] ?? '', exitCode: e.exitCode, error: e.toJSON() };
+    return {
+      host: h.name,
+      target: h.target,
+      outcome: e.exitClass === 'rolledBack' ? 'rolled back' : 'failed',
+      ms: Date.now() - t0,
+      detail: e.message.split('\n')[0] ?? '',
+      exitCode: e.exitCode,
+      error: e.toJSON(),
+    };
   }
 }
 
-export async function deployFleet(hosts: InventoryHost[], parallel: number, base: Omit<DeployOptions, 'reconnect'>, ssh: Omit<HostOptions, 'host'>): Promise<FleetResult> {
+export async function deployFleet(
+  hosts: InventoryHost[],
+  parallel: number,
+  base: Omit<DeployOptions, 'reconnect'>,
+  ssh: Omit<HostOptions, 'host'>,
+): Promise<FleetResult> {
   const [canary, ...rest] = hosts;
   if (!canary) throw new Error('no hosts');
-  const prefixed = (name: string) => ({ ...base, progress: (l: string) => base.progress(`${name}: ${l}`), onStep: (s: Parameters<DeployOptions['onStep']>[0]) => base.onStep({ ...s, detail: `${name}: ${s.detail}` }) });
+  const prefixed = (name: string) => ({
+    ...base,
+    progress: (l: string) => base.progress(`${name}: ${l}`),
+    onStep: (s: Parameters<DeployOptions['onStep']>[0]) => base.onStep({ ...s, detail: `${name}: ${s.detail}` }),
+  });
   const outcomes: FleetOutcome[] = [await one(canary, prefixed(canary.name), ssh)];
   if (outcomes[0]?.exitCode !== 0) {
     for (const h of rest) outcomes.push({ host: h.name, target: h.target, outcome: 'not run', ms: 0, detail: `canary ${canary.name} failed`, exitCode: 0 });
@@ -63,7 +88,10 @@ export async function deployFleet(hosts: InventoryHost[], parallel: number, base
 }
 
 export function fleetTable(r: FleetResult): string {
-  const rows = [['HOST', 'TARGET', 'OUTCOME', 'TIME', 'DETAIL'], ...r.hosts.map((o) => [o.host + (o.host === r.canary ? ' (canary)' : ''), o.target, o.outcome, `${(o.ms / 1000).toFixed(1)} s`, o.detail])];
+  const rows = [
+    ['HOST', 'TARGET', 'OUTCOME', 'TIME', 'DETAIL'],
+    ...r.hosts.map((o) => [o.host + (o.host === r.canary ? ' (canary)' : ''), o.target, o.outcome, `${(o.ms / 1000).toFixed(1)} s`, o.detail]),
+  ];
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   return rows.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(w[i]!))).join('  ')).join('\n');
 }

@@ -66,7 +66,9 @@ export async function armGuard(host: RemoteHost, stateDir: string, timeoutSec: n
   const token = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
   await host.run(['mkdir', '-p', g], { check: true });
   // A guard still sleeping from an earlier deploy goes first.
-  await host.script(`pid=$(cat ${shQuote(`${g}/pid`)} 2>/dev/null); [ -n "$pid" ] && { kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null; }; true`);
+  await host.script(
+    `pid=$(cat ${shQuote(`${g}/pid`)} 2>/dev/null); [ -n "$pid" ] && { kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null; }; true`,
+  );
   await host.run(['rm', '-f', `${g}/armed`, `${g}/confirmed`, `${g}/fired`, `${g}/restored`, `${g}/pid`], { check: true });
   await host.writeFile(`${g}/restore.sh`, `#!/bin/sh\n# laggkit: put ${host.name} back as it was before this deploy.\n${restore}\n`, 0o700);
   await host.writeFile(`${g}/guard.sh`, guardScript(stateDir, timeoutSec, host.name, token), 0o700);
@@ -97,14 +99,22 @@ export async function fireGuard(host: RemoteHost, stateDir: string, reason: stri
 
 export async function waitRestored(host: RemoteHost, stateDir: string, waitMs: number): Promise<boolean> {
   const d = shQuote(guardDir(stateDir));
-  const r = await host.script(`n=0; until [ -e ${d}/restored ] || [ -e ${d}/confirmed ]; do n=$((n + 1)); [ $n -gt ${Math.ceil(waitMs / 200)} ] && exit 1; sleep 0.2; done`, { timeoutMs: waitMs + 10_000 });
+  const r = await host.script(
+    `n=0; until [ -e ${d}/restored ] || [ -e ${d}/confirmed ]; do n=$((n + 1)); [ $n -gt ${Math.ceil(waitMs / 200)} ] && exit 1; sleep 0.2; done`,
+    { timeoutMs: waitMs + 10_000 },
+  );
   return r.code === 0;
 }
 
 /** The guard's state and the tail of its log, for status and for deploy's report. */
-export async function guardReport(host: RemoteHost, stateDir: string): Promise<{ state: 'armed' | 'confirmed' | 'fired' | 'none'; reason?: string; log: string[] }> {
+export async function guardReport(
+  host: RemoteHost,
+  stateDir: string,
+): Promise<{ state: 'armed' | 'confirmed' | 'fired' | 'none'; reason?: string; log: string[] }> {
   const d = shQuote(guardDir(stateDir));
-  const r = await host.script(`d=${d}; for s in armed fired confirmed; do [ -e "$d/$s" ] && { echo "state $s"; break; }; done; [ -e "$d/fired" ] && sed 's/^/reason /' "$d/fired"; [ -e "$d/log" ] && tail -n 40 "$d/log" | sed 's/^/log /'; true`);
+  const r = await host.script(
+    `d=${d}; for s in armed fired confirmed; do [ -e "$d/$s" ] && { echo "state $s"; break; }; done; [ -e "$d/fired" ] && sed 's/^/reason /' "$d/fired"; [ -e "$d/log" ] && tail -n 40 "$d/log" | sed 's/^/log /'; true`,
+  );
   const lines = r.stdout.split('\n');
   const state = (lines.find((l) => l.startsWith('state '))?.slice(6) ?? 'none') as 'armed' | 'confirmed' | 'fired' | 'none';
   const reason = lines.find((l) => l.startsWith('reason '))?.slice(7);

@@ -31,7 +31,8 @@ export class HostFiles implements ConfFiles {
 
   async write(path: string, content: string): Promise<{ backupPath: string | null }> {
     const dir = path.replace(/\/[^/]*$/, '') || '/';
-    if (!(await this.host.exists(dir))) throw new LaggkitError('remote', 'E_CONF_NO_DIR', `The directory ${this.display(dir)} does not exist`, `Create it first (mkdir -p ${dir}).`);
+    if (!(await this.host.exists(dir)))
+      throw new LaggkitError('remote', 'E_CONF_NO_DIR', `The directory ${this.display(dir)} does not exist`, `Create it first (mkdir -p ${dir}).`);
     let backupPath: string | null = null;
     if (await this.host.exists(path)) {
       backupPath = backupPathFor(path);

@@ -152,7 +152,8 @@ export function parseYamlInventory(text: string, path: string): Inventory {
     if (body === null || body === undefined) return;
     if (typeof body !== 'object') throw new ParseError('E_INVENTORY', `${path}: ${at} must be a mapping with hosts, vars or children`);
     const b = body as { hosts?: Record<string, Vars | null>; vars?: Vars; children?: Record<string, unknown> };
-    for (const k of Object.keys(b)) if (!['hosts', 'vars', 'children'].includes(k)) throw new ParseError('E_INVENTORY', `${path}: ${at}.${k}: a group has hosts, vars and children only`);
+    for (const k of Object.keys(b))
+      if (!['hosts', 'vars', 'children'].includes(k)) throw new ParseError('E_INVENTORY', `${path}: ${at}.${k}: a group has hosts, vars and children only`);
     for (const [h, v] of Object.entries(b.hosts ?? {})) addHost(inv, g, h, v ?? {});
     Object.assign(g.vars, b.vars ?? {});
     for (const [c, cb] of Object.entries(b.children ?? {})) {
@@ -186,7 +187,12 @@ function hostsOf(inv: Inventory, name: string, seen = new Set<string>()): Set<st
 }
 
 function globMatch(pattern: string, name: string): boolean {
-  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  const re = new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+  );
   return re.test(name);
 }
 
@@ -200,7 +206,10 @@ function matchPattern(inv: Inventory, pattern: string): Set<string> {
 /** Ansible's --limit: a,b or a:b (union), &c (intersection), !d (exclusion). */
 export function limitHosts(inv: Inventory, limit: string | undefined): string[] {
   if (limit === undefined || limit.trim() === '') return [...inv.order];
-  const parts = limit.split(/[,:]/).map((p) => p.trim()).filter(Boolean);
+  const parts = limit
+    .split(/[,:]/)
+    .map((p) => p.trim())
+    .filter(Boolean);
   let sel = new Set<string>();
   const positives = parts.filter((p) => !p.startsWith('&') && !p.startsWith('!'));
   for (const p of positives) for (const h of matchPattern(inv, p)) sel.add(h);
@@ -211,7 +220,12 @@ export function limitHosts(inv: Inventory, limit: string | undefined): string[] 
   }
   for (const p of parts.filter((x) => x.startsWith('!'))) for (const h of matchPattern(inv, p.slice(1))) sel.delete(h);
   const out = inv.order.filter((h) => sel.has(h));
-  if (out.length === 0) throw new UsageError('E_INVENTORY_LIMIT', `--limit ${JSON.stringify(limit)} selects no host`, `Hosts: ${inv.order.join(', ')}; groups: ${[...inv.groups.keys()].join(', ')}`);
+  if (out.length === 0)
+    throw new UsageError(
+      'E_INVENTORY_LIMIT',
+      `--limit ${JSON.stringify(limit)} selects no host`,
+      `Hosts: ${inv.order.join(', ')}; groups: ${[...inv.groups.keys()].join(', ')}`,
+    );
   return out;
 }
 
@@ -231,18 +245,30 @@ export function hostVars(inv: Inventory, host: string): Vars {
   return { ...vars, ...(inv.hostVars.get(host) ?? {}) };
 }
 
-const list = (v: unknown): unknown[] | undefined => (v === undefined ? undefined : Array.isArray(v) ? v : String(v).split(/[,\s]+/).filter(Boolean));
+const list = (v: unknown): unknown[] | undefined =>
+  v === undefined
+    ? undefined
+    : Array.isArray(v)
+      ? v
+      : String(v)
+          .split(/[,\s]+/)
+          .filter(Boolean);
 
 /** The aggregates a host's variables describe. */
 export function specOfVars(vars: Vars, host: string): DeploySpec {
   if (vars.laggkit_spec !== undefined) return validateSpec(vars.laggkit_spec, `inventory host ${host}: laggkit_spec`);
-  if (vars.laggkit_laggproto === undefined) throw new UsageError('E_SPEC', `inventory host ${host} has no laggkit_spec or laggkit_laggproto variable`, 'Set them for the host or one of its groups.');
+  if (vars.laggkit_laggproto === undefined)
+    throw new UsageError('E_SPEC', `inventory host ${host} has no laggkit_spec or laggkit_laggproto variable`, 'Set them for the host or one of its groups.');
   const agg: Record<string, unknown> = {
     name: vars.laggkit_name ?? 'laggkit0',
     laggproto: vars.laggkit_laggproto,
     laggports: list(vars.laggkit_laggports) ?? [],
   };
-  const opt: [string, string][] = [['laggkit_lagghash', 'lagghash'], ['laggkit_inet', 'inet'], ['laggkit_inet6', 'inet6']];
+  const opt: [string, string][] = [
+    ['laggkit_lagghash', 'lagghash'],
+    ['laggkit_inet', 'inet'],
+    ['laggkit_inet6', 'inet6'],
+  ];
   for (const [k, f] of opt) if (vars[k] !== undefined) agg[f] = list(vars[k]);
   if (vars.laggkit_mtu !== undefined) agg.mtu = vars.laggkit_mtu;
   if (vars.laggkit_lacp_fast_timeout !== undefined) agg.lacp_fast_timeout = vars.laggkit_lacp_fast_timeout;

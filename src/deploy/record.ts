@@ -45,7 +45,12 @@ export async function readRecord(host: RemoteHost, stateDir: string): Promise<De
     if (r.version !== 1) throw new Error(`version ${String(r.version)}`);
     return r;
   } catch (err) {
-    throw new LaggkitError('parse', 'E_RECORD', `${host.name}:${recordPath(stateDir)} is not a laggkit deploy record (${(err as Error).message})`, 'Move it aside if it was not written by laggkit; undeploy needs it to know what to undo.');
+    throw new LaggkitError(
+      'parse',
+      'E_RECORD',
+      `${host.name}:${recordPath(stateDir)} is not a laggkit deploy record (${(err as Error).message})`,
+      'Move it aside if it was not written by laggkit; undeploy needs it to know what to undo.',
+    );
   }
 }
 
@@ -55,7 +60,8 @@ export async function writeRecord(host: RemoteHost, stateDir: string, r: DeployR
 }
 
 /** Same setting (the value may differ). */
-export const sameSetting = (a: PersistEdit, b: PersistEdit) => a.kind === b.kind && a.key === b.key && (a.list === 'add' ? b.list === 'add' && a.value === b.value : b.list !== 'add');
+export const sameSetting = (a: PersistEdit, b: PersistEdit) =>
+  a.kind === b.kind && a.key === b.key && (a.list === 'add' ? b.list === 'add' && a.value === b.value : b.list !== 'add');
 
 /** Is `element` in a list setting: a word of a shell list (cloned_interfaces) or one of a word file's lines (laggport em0)? */
 export function listHas(v: { values: string[] }, element: string): boolean {

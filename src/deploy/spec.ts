@@ -129,11 +129,13 @@ const specSchema = z
   .superRefine((s, ctx) => {
     const seen = new Map<string, string>();
     s.aggregates.forEach((a, i) => {
-      if (s.aggregates.findIndex((b) => b.name === a.name) !== i) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['aggregates', i, 'name'], message: `${a.name} is defined twice` });
+      if (s.aggregates.findIndex((b) => b.name === a.name) !== i)
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['aggregates', i, 'name'], message: `${a.name} is defined twice` });
       a.laggports.forEach((p, j) => {
         const n = typeof p === 'string' ? p : p.name;
         const other = seen.get(n);
-        if (other !== undefined && other !== a.name) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['aggregates', i, 'laggports', j], message: `${n} is already a port of ${other}` });
+        if (other !== undefined && other !== a.name)
+          ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['aggregates', i, 'laggports', j], message: `${n} is already a port of ${other}` });
         seen.set(n, a.name);
       });
     });
@@ -189,7 +191,12 @@ function portOfFlag(v: string): RawSpec['aggregates'][number]['laggports'][numbe
 }
 
 export function specFromFlags(f: SpecFlags): DeploySpec {
-  if (f.laggproto === undefined) throw new UsageError('E_USAGE', 'Give --laggproto (and --laggport ...), or --spec FILE', 'Example: laggkit deploy --host fbsd1 --laggproto lacp --laggport vtnet1 --laggport em1');
+  if (f.laggproto === undefined)
+    throw new UsageError(
+      'E_USAGE',
+      'Give --laggproto (and --laggport ...), or --spec FILE',
+      'Example: laggkit deploy --host fbsd1 --laggproto lacp --laggport vtnet1 --laggport em1',
+    );
   const opts: Record<string, number> = {};
   for (const o of f.opt ?? []) {
     const m = /^([a-z_]+)=(-?\d+)$/.exec(o);

@@ -66,12 +66,16 @@ export async function undeploy(host: RemoteHost, adapter: TargetAdapter, progres
   for (const st of Object.values(rec.original.ifaces)) script.push(adapter.restoreIfaceScript(st));
   script.push(adapter.restoreRoutesScript(rec.original.routes));
   await host.writeFile(`${dir}/undeploy.sh`, `#!/bin/sh\n${script.join('\n')}\n`, 0o700);
-  await host.script(`rm -f ${shQuote(`${dir}/undeploy.log`)}\n${detached(`sh -c ${shQuote(`sh -x ${dir}/undeploy.sh > ${dir}/undeploy.log 2>&1; echo "LAGGKIT-UNDEPLOY-EXIT $?" >> ${dir}/undeploy.log`)}`)}`, { check: true });
+  await host.script(
+    `rm -f ${shQuote(`${dir}/undeploy.log`)}\n${detached(`sh -c ${shQuote(`sh -x ${dir}/undeploy.sh > ${dir}/undeploy.log 2>&1; echo "LAGGKIT-UNDEPLOY-EXIT $?" >> ${dir}/undeploy.log`)}`)}`,
+    { check: true },
+  );
   const until = Date.now() + 120_000;
   for (;;) {
     const r = await host.script(`cat ${shQuote(`${dir}/undeploy.log`)} 2>/dev/null`, { timeoutMs: 10_000 });
     if (/LAGGKIT-UNDEPLOY-EXIT \d+/.test(r.stdout)) break;
-    if (Date.now() > until) throw new LaggkitError('remote', 'E_UNDEPLOY', `the undeploy script on ${host.name} did not finish in 120 s`, `Read ${dir}/undeploy.log there.`);
+    if (Date.now() > until)
+      throw new LaggkitError('remote', 'E_UNDEPLOY', `the undeploy script on ${host.name} did not finish in 120 s`, `Read ${dir}/undeploy.log there.`);
     await new Promise((res) => setTimeout(res, 200));
   }
 
@@ -83,7 +87,9 @@ export async function undeploy(host: RemoteHost, adapter: TargetAdapter, progres
   // none older than the first deploy) go too: the host is as it was, not as it was plus backups.
   const since = rec.firstDeployAt.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
   for (const p of new Set(rec.edits.map((e) => e.path))) {
-    await host.script(`for f in ${shQuote(p)}.laggkit-*; do [ -e "$f" ] || continue; ts=\${f##*.laggkit-}; [ "$ts" \\> ${shQuote(since)} ] || [ "$ts" = ${shQuote(since)} ] && rm -f "$f"; done; true`);
+    await host.script(
+      `for f in ${shQuote(p)}.laggkit-*; do [ -e "$f" ] || continue; ts=\${f##*.laggkit-}; [ "$ts" \\> ${shQuote(since)} ] || [ "$ts" = ${shQuote(since)} ] && rm -f "$f"; done; true`,
+    );
   }
 
   progress('installed files: remove, or put the old content back');

@@ -80,7 +80,12 @@ async function must(target: E2eTarget, side: Side, script: string, what: string,
 
 /** Remove every aggregate of either driver and give the data links back their lab addresses. */
 export async function resetSide(target: E2eTarget, side: Side, drivers: Driver[]): Promise<void> {
-  const links = target.links.flatMap((l) => [`ip link set ${l.nic} mtu 1500 2>/dev/null`, `ip addr flush dev ${l.nic}`, `ip link set ${l.nic} up`, `ip addr add ${side === 'A' ? l.addrA : l.addrB} dev ${l.nic}`]);
+  const links = target.links.flatMap((l) => [
+    `ip link set ${l.nic} mtu 1500 2>/dev/null`,
+    `ip addr flush dev ${l.nic}`,
+    `ip link set ${l.nic} up`,
+    `ip addr add ${side === 'A' ? l.addrA : l.addrB} dev ${l.nic}`,
+  ]);
   await must(target, side, [...drivers.map((d) => d.destroy()), ...links].join('\n'), 'reset');
 }
 
@@ -100,7 +105,13 @@ async function createBoth(ctx: RunContext, timeoutMs: number): Promise<Record<Si
           UPTIME_MS,
           ctx.driver.prepare(),
           't0=$(upms)',
-          ctx.driver.create({ proto: ctx.proto, ports, addr: `${AGG_ADDR[side]}/24`, lacpFastTimeout: ctx.lacpFastTimeout, lacpMultiSpeed: ctx.lacpMultiSpeed }),
+          ctx.driver.create({
+            proto: ctx.proto,
+            ports,
+            addr: `${AGG_ADDR[side]}/24`,
+            lacpFastTimeout: ctx.lacpFastTimeout,
+            lacpMultiSpeed: ctx.lacpMultiSpeed,
+          }),
           `while ! ${steadyTest(ctx.driver, ctx.proto, ports)}; do [ $(( $(upms) - t0 )) -gt ${timeoutMs} ] && { echo converge_ms=-1; exit 0; }; sleep 0.05; done`,
           'echo converge_ms=$(( $(upms) - t0 ))',
         ].join('\n'),
@@ -118,7 +129,10 @@ async function createBoth(ctx: RunContext, timeoutMs: number): Promise<Record<Si
 
 /** Ping across the aggregate until it answers (ARP settles first); 1 when it did. */
 async function pingAcross(ctx: RunContext, tries = 10, size?: number): Promise<number> {
-  const r = await ctx.target.sh('A', `i=0; while [ $i -lt ${tries} ]; do ping -c 1 -W 1 ${size ? `-s ${size} ` : ''}${AGG_ADDR.B} >/dev/null 2>&1 && { echo ok; exit 0; }; i=$((i+1)); done; echo no`);
+  const r = await ctx.target.sh(
+    'A',
+    `i=0; while [ $i -lt ${tries} ]; do ping -c 1 -W 1 ${size ? `-s ${size} ` : ''}${AGG_ADDR.B} >/dev/null 2>&1 && { echo ok; exit 0; }; i=$((i+1)); done; echo no`,
+  );
   return r.stdout.includes('ok') ? 1 : 0;
 }
 
@@ -233,12 +247,29 @@ async function startStream(ctx: RunContext, out: ActionOutcome, plan: StreamPlan
   const recvMs = plan.durationMs + 60_000;
   const receivers: Side[] = plan.both ? ['A', 'B'] : ['B'];
   const tRecv = Date.now();
-  await Promise.all(receivers.map((side) => must(ctx.target, side, `rm -f /tmp/e2e-rx.json; seqstream recv ${STREAM_PORT} ${recvMs} ${plan.gapMs} >/tmp/e2e-rx.json 2>&1 &`, 'start receiver')));
+  await Promise.all(
+    receivers.map((side) =>
+      must(ctx.target, side, `rm -f /tmp/e2e-rx.json; seqstream recv ${STREAM_PORT} ${recvMs} ${plan.gapMs} >/tmp/e2e-rx.json 2>&1 &`, 'start receiver'),
+    ),
+  );
   const sample = plan.sample
-    ? `(n=0; while [ $n -lt ${Math.ceil(plan.durationMs / 250) + 4} ] && kill -0 $(cat /tmp/e2e-tx.pid) 2>/dev/null; do read u _ </proc/uptime; echo "$u ${portsOf(ctx).map((p) => `$(cat /sys/class/net/${p}/statistics/tx_packets)`).join(' ')}"; sleep 0.25; n=$((n+1)); done >/tmp/e2e-ports.txt) &`
+    ? `(n=0; while [ $n -lt ${Math.ceil(plan.durationMs / 250) + 4} ] && kill -0 $(cat /tmp/e2e-tx.pid) 2>/dev/null; do read u _ </proc/uptime; echo "$u ${portsOf(
+        ctx,
+      )
+        .map((p) => `$(cat /sys/class/net/${p}/statistics/tx_packets)`)
+        .join(' ')}"; sleep 0.25; n=$((n+1)); done >/tmp/e2e-ports.txt) &`
     : '';
   const senders: Side[] = plan.both ? ['A', 'B'] : ['A'];
-  await Promise.all(senders.map((side) => must(ctx.target, side, `seqstream send ${AGG_ADDR[other(side)]} ${STREAM_PORT} ${plan.intervalUs} ${plan.durationMs} ${plan.flows ?? 1} >/tmp/e2e-tx.json 2>&1 &\necho $! >/tmp/e2e-tx.pid\n${side === 'A' ? sample : ''}`, 'start sender')));
+  await Promise.all(
+    senders.map((side) =>
+      must(
+        ctx.target,
+        side,
+        `seqstream send ${AGG_ADDR[other(side)]} ${STREAM_PORT} ${plan.intervalUs} ${plan.durationMs} ${plan.flows ?? 1} >/tmp/e2e-tx.json 2>&1 &\necho $! >/tmp/e2e-tx.pid\n${side === 'A' ? sample : ''}`,
+        'start sender',
+      ),
+    ),
+  );
   const t0 = Date.now();
   rezero(out, t0);
   return { plan, t0, recvLeadMs: t0 - tRecv };
@@ -263,7 +294,13 @@ async function finishStream(ctx: RunContext, s: RunningStream, out: ActionOutcom
   const receivers: Side[] = s.plan.both ? ['A', 'B'] : ['B'];
   const result: Partial<Record<Side, RxResult>> = {};
   for (const side of receivers) {
-    const r = await must(ctx.target, side, 'while pidof seqstream >/dev/null; do sleep 0.1; done; cat /tmp/e2e-rx.json', 'collect receiver', s.plan.durationMs + 90_000);
+    const r = await must(
+      ctx.target,
+      side,
+      'while pidof seqstream >/dev/null; do sleep 0.1; done; cat /tmp/e2e-rx.json',
+      'collect receiver',
+      s.plan.durationMs + 90_000,
+    );
     out.captures[`seqstream rx ${side}`] = r.stdout;
     const rx = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as RxResult;
     result[side] = rx;
@@ -271,13 +308,22 @@ async function finishStream(ctx: RunContext, s: RunningStream, out: ActionOutcom
     for (const g of rx.gaps ?? []) {
       const end = Math.round(g.end_ms - s.recvLeadMs);
       out.gaps.push({ direction, end_ms: end, len_ms: g.len_ms, missing: g.missing });
-      out.events.push({ t_ms: Math.round(end - g.len_ms), side, kind: 'gap', what: `${direction === 'ab' ? 'A→B' : 'B→A'} silent ${g.len_ms.toFixed(0)} ms (${g.missing} lost)` });
+      out.events.push({
+        t_ms: Math.round(end - g.len_ms),
+        side,
+        kind: 'gap',
+        what: `${direction === 'ab' ? 'A→B' : 'B→A'} silent ${g.len_ms.toFixed(0)} ms (${g.missing} lost)`,
+      });
     }
   }
   if (s.plan.sample) {
     const text = (await ctx.target.sh('A', 'cat /tmp/e2e-ports.txt')).stdout;
     out.captures['port tx samples A'] = text;
-    const rows = text.trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number)).filter((r) => r.length === ctx.members.length + 1 && r.every(Number.isFinite));
+    const rows = text
+      .trim()
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/).map(Number))
+      .filter((r) => r.length === ctx.members.length + 1 && r.every(Number.isFinite));
     if (rows.length > 1) {
       const base = rows[0]![0]!;
       // The sampler started with the senders (same SSH command on A): its first row is t≈0.
@@ -341,13 +387,22 @@ const spread: ActionImpl<'spread'> = async (ctx, a) => {
   await pingAcross(ctx);
   const counters = `for p in ${portsOf(ctx).join(' ')}; do cat /sys/class/net/$p/statistics/tx_packets; done`;
   const c0 = (await must(ctx.target, 'A', counters, 'read counters')).stdout.trim().split('\n').map(Number);
-  const s = await startStream(ctx, out, { durationMs: a.duration_ms, intervalUs: a.stream.interval_us, gapMs: a.stream.gap_ms, flows: a.flows, both: false, sample: true });
+  const s = await startStream(ctx, out, {
+    durationMs: a.duration_ms,
+    intervalUs: a.stream.interval_us,
+    gapMs: a.stream.gap_ms,
+    flows: a.flows,
+    both: false,
+    sample: true,
+  });
   await sleep(a.duration_ms);
   const rx = await finishStream(ctx, s, out);
   const c1 = (await must(ctx.target, 'A', counters, 'read counters')).stdout.trim().split('\n').map(Number);
   const deltas = c1.map((v, i) => v - (c0[i] ?? 0));
   const total = deltas.reduce((x, y) => x + y, 0) || 1;
-  out.captures['tx per port A'] = portsOf(ctx).map((p, i) => `${p} ${deltas[i]}`).join('\n');
+  out.captures['tx per port A'] = portsOf(ctx)
+    .map((p, i) => `${p} ${deltas[i]}`)
+    .join('\n');
   // A port "carries" the stream when it sent at least a tenth of its fair share.
   out.metrics.ports_used = deltas.filter((d) => d >= total / ctx.members.length / 10).length;
   out.metrics.max_port_share = Math.round((Math.max(...deltas) / total) * 1000) / 1000;
@@ -441,7 +496,14 @@ const mtu: ActionImpl<'mtu'> = async (ctx, a) => {
   out.events.push({ t_ms: 0, kind: 'action', what: `mtu ${a.mtu} on ${ctx.driver.ifname}` });
   const seen = await Promise.all(sides.map((s) => must(ctx.target, s, mtus, 'read mtu')));
   out.captures['member mtu'] = seen.map((r, i) => `${sides[i]}: ${r.stdout.trim().split('\n').join(' ')}`).join('\n');
-  out.metrics.members_mtu_ok = seen.every((r) => r.stdout.trim().split('\n').every((v) => Number(v) === a.mtu)) ? 1 : 0;
+  out.metrics.members_mtu_ok = seen.every((r) =>
+    r.stdout
+      .trim()
+      .split('\n')
+      .every((v) => Number(v) === a.mtu),
+  )
+    ? 1
+    : 0;
   // The largest ICMP echo that fits the new MTU unfragmented: 20 bytes IPv4 + 8 bytes ICMP.
   out.metrics.ping_big_ok = await pingAcross(ctx, 10, a.mtu - 28);
   await captureBoth(ctx, out, 'mtu changed');
@@ -450,7 +512,8 @@ const mtu: ActionImpl<'mtu'> = async (ctx, a) => {
 
 const mgmtUntouched: ActionImpl<'mgmt-untouched'> = async (ctx) => {
   const out = emptyOutcome();
-  const snap = "ip -o link show dev mgmt0 | sed 's/ qlen.*//'; ip -o addr show dev mgmt0 | grep -v _lft; ip route show dev mgmt0; cat /sys/class/net/mgmt0/address /sys/class/net/mgmt0/mtu";
+  const snap =
+    "ip -o link show dev mgmt0 | sed 's/ qlen.*//'; ip -o addr show dev mgmt0 | grep -v _lft; ip route show dev mgmt0; cat /sys/class/net/mgmt0/address /sys/class/net/mgmt0/mtu";
   const before = await Promise.all(sides.map((s) => must(ctx.target, s, snap, 'snapshot mgmt0')));
   const steady = await steadyCreate(ctx, out);
   if (steady) await pingAcross(ctx);

@@ -101,7 +101,8 @@ export const stockDriver: Driver = {
   ifname: 'bond0',
   mode: (proto) => BONDING_MODES[proto],
   // max_bonds=0: no bond0 appears until we ask, as with `ip link add type bond`.
-  prepare: () => '[ -d /sys/module/bonding ] || while read -r m; do case "$m" in */bonding.ko) insmod "/lib/modules/$m" max_bonds=0 ;; *) insmod "/lib/modules/$m" 2>/dev/null ;; esac; done < /lib/modules/load-order.bonding',
+  prepare: () =>
+    '[ -d /sys/module/bonding ] || while read -r m; do case "$m" in */bonding.ko) insmod "/lib/modules/$m" max_bonds=0 ;; *) insmod "/lib/modules/$m" 2>/dev/null ;; esac; done < /lib/modules/load-order.bonding',
   create: (s) =>
     [
       'echo +bond0 > /sys/class/net/bonding_masters',

@@ -104,7 +104,8 @@ export function judge(metrics: Record<string, number>, bounds: Record<string, Bo
 
 export function figuresOf(c: ScenarioCase, runs: RunResult[]): Figure[] {
   return c.scenario.measure.map((metric) => {
-    const of = (d: DriverName): number | undefined => median(runs.filter((r) => r.driver === d && r.status !== 'skip' && r.metrics[metric] !== undefined).map((r) => r.metrics[metric]!));
+    const of = (d: DriverName): number | undefined =>
+      median(runs.filter((r) => r.driver === d && r.status !== 'skip' && r.metrics[metric] !== undefined).map((r) => r.metrics[metric]!));
     const laggkit = of('laggkit');
     const stock = of('stock');
     const ratio = laggkit !== undefined && stock !== undefined && stock !== 0 ? Math.round((laggkit / stock) * 100) / 100 : undefined;
@@ -113,13 +114,35 @@ export function figuresOf(c: ScenarioCase, runs: RunResult[]): Figure[] {
 }
 
 function skipped(driver: Driver, c: ScenarioCase, repeat: number, reason: string): RunResult {
-  return { driver: driver.name, mode: driver.mode(c.proto), repeat, status: 'skip', reason, metrics: {}, failures: [], captures: {}, parsed: {}, events: [], gaps: [], portSeries: [], durationMs: 0 };
+  return {
+    driver: driver.name,
+    mode: driver.mode(c.proto),
+    repeat,
+    status: 'skip',
+    reason,
+    metrics: {},
+    failures: [],
+    captures: {},
+    parsed: {},
+    events: [],
+    gaps: [],
+    portSeries: [],
+    durationMs: 0,
+  };
 }
 
 async function runOne(target: E2eTarget, driver: Driver, c: ScenarioCase, repeat: number): Promise<RunResult> {
   const members = pickMembers(target.links, c.members);
   if (typeof members === 'string') return skipped(driver, c, repeat, members);
-  const ctx: RunContext = { target, driver, proto: c.proto, members, lacpFastTimeout: c.scenario.setup.lacp_fast_timeout, lacpMultiSpeed: c.scenario.setup.lacp_multi_speed, pulled: new Set() };
+  const ctx: RunContext = {
+    target,
+    driver,
+    proto: c.proto,
+    members,
+    lacpFastTimeout: c.scenario.setup.lacp_fast_timeout,
+    lacpMultiSpeed: c.scenario.setup.lacp_multi_speed,
+    pulled: new Set(),
+  };
   const start = Date.now();
   const all = Object.values(DRIVERS);
   let outcome: ActionOutcome | undefined;
@@ -162,7 +185,13 @@ export async function runCases(target: E2eTarget, cases: ScenarioCase[], opts: E
   for (const [i, c] of cases.entries()) {
     opts.onCaseStart?.(c, i, cases.length);
     const runs: RunResult[] = [];
-    const lacking = c.scenario.needs.map((n) => target.lacks(n) ?? (target.capabilities.includes(n) ? undefined : `target '${target.kind}' cannot ${n === 'cable' ? 'pull a cable' : 'run the stock driver'}`)).find(Boolean);
+    const lacking = c.scenario.needs
+      .map(
+        (n) =>
+          target.lacks(n) ??
+          (target.capabilities.includes(n) ? undefined : `target '${target.kind}' cannot ${n === 'cable' ? 'pull a cable' : 'run the stock driver'}`),
+      )
+      .find(Boolean);
     for (let r = 1; r <= opts.repeat; r++) {
       const drivers: Driver[] = opts.compare === 'stock' ? [DRIVERS.laggkit, DRIVERS.stock] : [DRIVERS.laggkit];
       for (const d of drivers) {
@@ -195,5 +224,14 @@ export async function runCases(target: E2eTarget, cases: ScenarioCase[], opts: E
   }
   const totals: Record<Status, number> = { pass: 0, fail: 0, skip: 0 };
   for (const r of results) totals[r.status]++;
-  return { version: 1, startedAt, finishedAt: new Date().toISOString(), target: target.describe, compare: opts.compare, repeat: opts.repeat, cases: results, totals };
+  return {
+    version: 1,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    target: target.describe,
+    compare: opts.compare,
+    repeat: opts.repeat,
+    cases: results,
+    totals,
+  };
 }

@@ -76,7 +76,9 @@ const ms = (min: number, max: number, dflt: number) => z.number().int().min(min)
 const actionSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('create-destroy') }).strict(),
   z.object({ kind: z.literal('steady-state'), timeout_ms: ms(1000, 300_000, 60_000) }).strict(),
-  z.object({ kind: z.literal('spread'), flows: z.number().int().min(1).max(64).default(16), duration_ms: ms(500, 60_000, 3000), stream: streamSchema }).strict(),
+  z
+    .object({ kind: z.literal('spread'), flows: z.number().int().min(1).max(64).default(16), duration_ms: ms(500, 60_000, 3000), stream: streamSchema })
+    .strict(),
   z
     .object({
       kind: z.literal('cable-pull'),
@@ -88,7 +90,15 @@ const actionSchema = z.discriminatedUnion('kind', [
       stream: streamSchema,
     })
     .strict(),
-  z.object({ kind: z.literal('failover-return'), lead_ms: ms(200, 60_000, 1500), hold_ms: ms(200, 60_000, 4000), settle_ms: ms(200, 120_000, 5000), stream: streamSchema }).strict(),
+  z
+    .object({
+      kind: z.literal('failover-return'),
+      lead_ms: ms(200, 60_000, 1500),
+      hold_ms: ms(200, 60_000, 4000),
+      settle_ms: ms(200, 120_000, 5000),
+      stream: streamSchema,
+    })
+    .strict(),
   z.object({ kind: z.literal('mtu'), mtu: z.number().int().min(576).max(9000).default(1400) }).strict(),
   z.object({ kind: z.literal('mgmt-untouched') }).strict(),
 ]);
@@ -118,19 +128,31 @@ export const scenarioSchema = z
     measure: z.array(z.string()).default([]),
     needs: z.array(z.enum(CAPABILITIES)).default([]),
     /** The comparison run on the OS's own driver: skipped with a reason, or other bounds. */
-    stock: z.object({ skip: z.string().min(1).optional(), expect: expectSchema.optional() }).strict().default({}),
+    stock: z
+      .object({ skip: z.string().min(1).optional(), expect: expectSchema.optional() })
+      .strict()
+      .default({}),
   })
   .strict()
   .superRefine((s, ctx) => {
     const known: readonly string[] = ACTION_METRICS[s.action.kind];
     const check = (metric: string, where: (string | number)[]): void => {
-      if (!known.includes(metric)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: where, message: `'${metric}' is not measured by action '${s.action.kind}' (it measures: ${known.join(', ')})` });
+      if (!known.includes(metric))
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: where,
+          message: `'${metric}' is not measured by action '${s.action.kind}' (it measures: ${known.join(', ')})`,
+        });
     };
     for (const m of Object.keys(s.expect)) check(m, ['expect', m]);
     for (const m of Object.keys(s.stock.expect ?? {})) check(m, ['stock', 'expect', m]);
     s.measure.forEach((m, i) => check(m, ['measure', i]));
     if (s.action.kind === 'cable-pull' && s.setup.members.some((m) => s.action.kind === 'cable-pull' && s.action.member >= m.length)) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['action', 'member'], message: `member ${s.action.member} is past the end of a member list in setup.members` });
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['action', 'member'],
+        message: `member ${s.action.member} is past the end of a member list in setup.members`,
+      });
     }
     if (s.action.kind === 'failover-return' && s.setup.members.some((m) => m.length < 2)) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['setup', 'members'], message: 'failover-return needs at least two members' });
@@ -156,16 +178,30 @@ export function defaultCatalogueDir(): string {
 /** Parse and validate one scenario file; every bad field is named with the file. */
 export function parseScenario(text: string, file: string): Scenario {
   const r = scenarioSchema.safeParse(parseYamlText(text, file, 'E_E2E_SCENARIO_YAML'));
-  if (!r.success) throw new UsageError('E_E2E_SCENARIO', `${file}: ${describeProblems(r.error.issues)}`, 'Fix the fields named; e2e/scenarios/README.md describes the format.');
+  if (!r.success)
+    throw new UsageError(
+      'E_E2E_SCENARIO',
+      `${file}: ${describeProblems(r.error.issues)}`,
+      'Fix the fields named; e2e/scenarios/README.md describes the format.',
+    );
   const base = path.basename(file).replace(/\.ya?ml$/, '');
-  if (r.data.name !== base) throw new UsageError('E_E2E_SCENARIO', `${file}: name: '${r.data.name}' differs from the file name '${base}'`, 'A scenario is named by its file: rename one of them.');
+  if (r.data.name !== base)
+    throw new UsageError(
+      'E_E2E_SCENARIO',
+      `${file}: name: '${r.data.name}' differs from the file name '${base}'`,
+      'A scenario is named by its file: rename one of them.',
+    );
   return r.data;
 }
 
 /** Every *.yaml in a folder, in name order; the first broken file stops the load. */
 export function loadCatalogue(dir = defaultCatalogueDir()): Array<{ file: string; scenario: Scenario }> {
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UsageError('E_E2E_CATALOGUE', `scenario folder '${dir}' does not exist`, 'Give a folder of scenario YAML files with --scenarios.');
-  const files = fs.readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort();
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory())
+    throw new UsageError('E_E2E_CATALOGUE', `scenario folder '${dir}' does not exist`, 'Give a folder of scenario YAML files with --scenarios.');
+  const files = fs
+    .readdirSync(dir)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort();
   if (files.length === 0) throw new UsageError('E_E2E_CATALOGUE', `scenario folder '${dir}' holds no .yaml file`);
   return files.map((f) => {
     const file = path.join(dir, f);
@@ -179,12 +215,23 @@ export function caseId(name: string, proto: Protocol, members: NicModel[]): stri
 
 /** Expand the setup matrices into cases. */
 export function expandCases(catalogue: Array<{ file: string; scenario: Scenario }>): ScenarioCase[] {
-  return catalogue.flatMap(({ file, scenario }) => scenario.setup.proto.flatMap((proto) => scenario.setup.members.map((members) => ({ id: caseId(scenario.name, proto, members), scenario, file, proto, members }))));
+  return catalogue.flatMap(({ file, scenario }) =>
+    scenario.setup.proto.flatMap((proto) =>
+      scenario.setup.members.map((members) => ({ id: caseId(scenario.name, proto, members), scenario, file, proto, members })),
+    ),
+  );
 }
 
 /** A shell-style glob (* and ?) matched against a case id or its scenario name. */
 export function globMatch(glob: string, text: string): boolean {
-  const re = new RegExp(`^${glob.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\[/g, '\\[').replace(/\]/g, '\\]').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  const re = new RegExp(
+    `^${glob
+      .replace(/[.+^${}()|\\]/g, '\\$&')
+      .replace(/\[/g, '\\[')
+      .replace(/\]/g, '\\]')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+  );
   return re.test(text);
 }
 
@@ -205,13 +252,22 @@ export function filterCases(cases: ScenarioCase[], f: CaseFilter): ScenarioCase[
 }
 
 export function parseProtoList(s: string): Protocol[] {
-  const list = s.split(',').map((x) => x.trim()).filter(Boolean);
-  for (const p of list) if (!(PROTOCOLS as readonly string[]).includes(p)) throw new UsageError('E_E2E_PROTO', `unknown protocol '${p}' in --proto`, `Use any of: ${PROTOCOLS.join(', ')}.`);
+  const list = s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+  for (const p of list)
+    if (!(PROTOCOLS as readonly string[]).includes(p))
+      throw new UsageError('E_E2E_PROTO', `unknown protocol '${p}' in --proto`, `Use any of: ${PROTOCOLS.join(', ')}.`);
   return list as Protocol[];
 }
 
 export function parseNicFilter(s: string): NicModel[] {
-  const list = s.split(',').map((x) => x.trim()).filter(Boolean);
-  for (const m of list) if (!(NIC_MODELS as string[]).includes(m)) throw new UsageError('E_E2E_NIC', `unknown NIC model '${m}' in --nic`, `Use ${NIC_MODELS.join(' or ')}.`);
+  const list = s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+  for (const m of list)
+    if (!(NIC_MODELS as string[]).includes(m)) throw new UsageError('E_E2E_NIC', `unknown NIC model '${m}' in --nic`, `Use ${NIC_MODELS.join(' or ')}.`);
   return list as NicModel[];
 }

@@ -63,7 +63,13 @@ function ensureGuestTools(say: (l: string) => void): void {
   try {
     execFileSync('make', ['-s', '-C', path.join(repoRoot(), 'kmod', 'posix'), 'static'], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 600_000 });
   } catch (err) {
-    throw new EnvironmentError('E_E2E_BUILD', `cannot build laggd for the lab guests: ${String((err as { stderr?: Buffer }).stderr ?? err).trim().slice(-400)}`, 'Install a C compiler and make (npm run setup), then retry.');
+    throw new EnvironmentError(
+      'E_E2E_BUILD',
+      `cannot build laggd for the lab guests: ${String((err as { stderr?: Buffer }).stderr ?? err)
+        .trim()
+        .slice(-400)}`,
+      'Install a C compiler and make (npm run setup), then retry.',
+    );
   }
 }
 
@@ -73,7 +79,12 @@ export async function labTarget(opts: LabTargetOptions): Promise<E2eTarget> {
   let owned = false;
   if (opts.lab) {
     const s = readState(opts.lab);
-    if (!s || !s.vms.every((v) => v.pid > 0 && isAlive(v.pid))) throw new UsageError('E_E2E_LAB', `lab '${opts.lab}' is not running`, `Start it (laggkit lab up --name ${opts.lab}) or leave out --lab to let e2e start its own.`);
+    if (!s || !s.vms.every((v) => v.pid > 0 && isAlive(v.pid)))
+      throw new UsageError(
+        'E_E2E_LAB',
+        `lab '${opts.lab}' is not running`,
+        `Start it (laggkit lab up --name ${opts.lab}) or leave out --lab to let e2e start its own.`,
+      );
     state = s;
   } else {
     ensureGuestTools(say);
@@ -82,11 +93,20 @@ export async function labTarget(opts: LabTargetOptions): Promise<E2eTarget> {
     state = await labUp({ name, nics: LAB_NICS, onProgress: say });
     owned = true;
   }
-  if (state.guest !== 'linux' || state.peer !== 'vm') throw new UsageError('E_E2E_LAB', `lab '${state.name}' is a ${state.guest} lab with a ${state.peer} peer; e2e runs on two Linux guests`, 'Use a lab started with the defaults: laggkit lab up.');
+  if (state.guest !== 'linux' || state.peer !== 'vm')
+    throw new UsageError(
+      'E_E2E_LAB',
+      `lab '${state.name}' is a ${state.guest} lab with a ${state.peer} peer; e2e runs on two Linux guests`,
+      'Use a lab started with the defaults: laggkit lab up.',
+    );
   const links: DataLink[] = state.links.map((l) => ({ model: l.model, nic: l.a.nic, addrA: subnetOf(l.index).a, addrB: subnetOf(l.index).b }));
   const probe = await guestScript(state, 'A', 'for t in laggctl seqstream; do command -v $t; done; test -f /lib/modules/load-order.bonding && echo bonding');
   if (!/seqstream/.test(probe.stdout) || !/laggctl/.test(probe.stdout)) {
-    throw new EnvironmentError('E_E2E_GUEST_TOOLS', `lab '${state.name}' guests lack laggctl or seqstream (found: ${probe.stdout.trim().split('\n').join(', ') || 'neither'})`, 'Build them (make -C kmod/posix static) and restart the lab: the guest image takes them from there.');
+    throw new EnvironmentError(
+      'E_E2E_GUEST_TOOLS',
+      `lab '${state.name}' guests lack laggctl or seqstream (found: ${probe.stdout.trim().split('\n').join(', ') || 'neither'})`,
+      'Build them (make -C kmod/posix static) and restart the lab: the guest image takes them from there.',
+    );
   }
   const hasBonding = /bonding/.test(probe.stdout);
   return {
@@ -110,7 +130,9 @@ export async function openTarget(kind: TargetKind, opts: LabTargetOptions): Prom
   if (kind === 'lab') return labTarget(opts);
   throw new EnvironmentError(
     'E_E2E_TARGET_UNSUPPORTED',
-    kind === 'host' ? "target 'host' (two machines over SSH, --host and --link) is not implemented yet" : "target 'self' (one machine, veth pairs and a namespace or vnet jail as the peer) is not implemented yet",
+    kind === 'host'
+      ? "target 'host' (two machines over SSH, --host and --link) is not implemented yet"
+      : "target 'self' (one machine, veth pairs and a namespace or vnet jail as the peer) is not implemented yet",
     'Run on the built-in lab: laggkit e2e --target lab.',
   );
 }

@@ -7,16 +7,7 @@
 import type { BitField } from './model.js';
 
 /** LACP actor/partner state bits, least significant first (IEEE 802.1AX). */
-export const LACP_STATE_NAMES = [
-  'ACTIVITY',
-  'TIMEOUT',
-  'AGGREGATION',
-  'SYNC',
-  'COLLECTING',
-  'DISTRIBUTING',
-  'DEFAULTED',
-  'EXPIRED',
-] as const;
+export const LACP_STATE_NAMES = ['ACTIVITY', 'TIMEOUT', 'AGGREGATION', 'SYNC', 'COLLECTING', 'DISTRIBUTING', 'DEFAULTED', 'EXPIRED'] as const;
 
 const BITFIELD = /^(0[xX])?([0-9a-fA-F]+)(?:<([^<>]*)>)?$/;
 

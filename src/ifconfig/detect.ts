@@ -51,18 +51,13 @@ function score(lines: string[], marks: Array<[RegExp, string]>): { count: number
 function freebsdVariant(lines: string[], model: Omit<IfconfigModel, 'dialect'>): { variant: Variant; why: string } {
   if (lines.some((t) => /^lagg: (laggproto|laggdev) /.test(t) || /^laggport \S+ =/.test(t)))
     return { variant: 'freebsd-legacy', why: 'FreeBSD 7.x lagg: block' };
-  if (lines.some((t) => /^laggport: \S+ flags=\S+ state=[0-9A-Fa-f]+$/.test(t)))
-    return { variant: 'freebsd-legacy', why: 'FreeBSD 8.x state= without names' };
+  if (lines.some((t) => /^laggport: \S+ flags=\S+ state=[0-9A-Fa-f]+$/.test(t))) return { variant: 'freebsd-legacy', why: 'FreeBSD 8.x state= without names' };
   if (model.interfaces.some((i) => i.lagg && i.lagg.proto !== '' && i.lagg.hash === undefined))
     return { variant: 'freebsd-legacy', why: 'laggproto without lagghash (FreeBSD 8.x)' };
   const names = model.interfaces.flatMap((i) => [i.name, ...(i.lagg?.ports.map((p) => p.name) ?? [])]);
   if (names.some((n) => /^ie\d+g\d+$/.test(n))) return { variant: 'intime', why: 'INtime ieNgM interface names' };
   const laggs = model.interfaces.filter((i) => i.lagg);
-  if (
-    laggs.length > 0 &&
-    model.interfaces.every((i) => /^laggkit\d+$/.test(i.name)) &&
-    !lines.some((t) => /^(nd6 options=|groups: )/.test(t))
-  )
+  if (laggs.length > 0 && model.interfaces.every((i) => /^laggkit\d+$/.test(i.name)) && !lines.some((t) => /^(nd6 options=|groups: )/.test(t)))
     return { variant: 'laggctl', why: 'only laggkitN interfaces without kernel nd6/groups lines (laggctl)' };
   return { variant: 'freebsd', why: 'FreeBSD layout' };
 }

@@ -16,7 +16,7 @@ export interface Header {
   rest?: string;
 }
 
-const HEADER = /^([A-Za-z0-9_.\-]+): flags=(\S+)(?:\s+(.*))?$/;
+const HEADER = /^([A-Za-z0-9_.-]+): flags=(\S+)(?:\s+(.*))?$/;
 const INTEGER = /^\d{1,10}$/;
 
 /** `em0: flags=8843<UP,...> metric 0 mtu 1500` (FreeBSD) or `wm0: flags=0x8843<...> mtu 1500` (NetBSD). */
@@ -123,7 +123,7 @@ export function parseInet6(rest: string, line: number): Inet6Address | undefined
   if (!address.includes(':') || !IPV6.test(address)) return undefined;
   const out: Inet6Address = { line, address, flags: [] };
   if (zone !== undefined) {
-    if (!/^[A-Za-z0-9_.\-]+$/.test(zone)) return undefined;
+    if (!/^[A-Za-z0-9_.-]+$/.test(zone)) return undefined;
     out.zone = zone;
   }
   if (prefix !== undefined) {
@@ -153,9 +153,7 @@ export function parseInet6(rest: string, line: number): Inet6Address | undefined
 const MULTIWORD_MEDIA_TYPES = ['IEEE 802.11 Wireless Ethernet', 'Token ring', 'FDDI'];
 
 function mediaOptions(words: string[]): string[] {
-  return words
-    .flatMap((w) => w.replace(/^<|>$/g, '').split(','))
-    .filter((w) => w !== '');
+  return words.flatMap((w) => w.replace(/^<|>$/g, '').split(',')).filter((w) => w !== '');
 }
 
 function parseMediaWords(words: string[]): { subtype: string; options: string[]; mode?: string; instance?: number } | undefined {

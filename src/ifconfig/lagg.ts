@@ -35,7 +35,7 @@ type Context =
   | { kind: 'protoDetails' }
   | { kind: 'netbsdPorts'; port?: LaggPort };
 
-const NAME = /^[A-Za-z0-9_.\-]+$/;
+const NAME = /^[A-Za-z0-9_.-]+$/;
 const INTEGER = /^\d{1,10}$/;
 
 /** Option-flag names of `lagg options: flags=..` mapped onto the model's booleans. */

@@ -116,7 +116,7 @@ function fieldLine(iface: IfInterface, text: string, line: number): boolean {
     return true;
   }
   // A `key: value` line of a kind not modelled (drivername, vlan, carp, plugged, input...).
-  if ((m = /^([A-Za-z][A-Za-z0-9_.\-]*(?: [A-Za-z0-9_.\-]+){0,3}):(?:\s+(.*))?$/.exec(text))) {
+  if ((m = /^([A-Za-z][A-Za-z0-9_.-]*(?: [A-Za-z0-9_.-]+){0,3}):(?:\s+(.*))?$/.exec(text))) {
     iface.other.push({ line, key: m[1] ?? '', value: m[2] ?? '' });
     return true;
   }
@@ -193,7 +193,10 @@ export function parseIfconfig(text: string, options: ParseOptions = {}): Ifconfi
   }
   close();
   if (interfaces.length === 0 && lines.some((l) => l.text !== '')) {
-    const indented = firstMatch(lines.filter((l) => l.column > 0), /./);
+    const indented = firstMatch(
+      lines.filter((l) => l.column > 0),
+      /./,
+    );
     const first = indented ?? firstMatch(lines, /./);
     throw new ParseError(
       'E_IFCONFIG_NO_INTERFACE',
@@ -205,6 +208,10 @@ export function parseIfconfig(text: string, options: ParseOptions = {}): Ifconfi
     );
   }
   const partial = { interfaces, unknown };
-  const dialect = chooseDialect(os, lines.map((l) => l.text), partial);
+  const dialect = chooseDialect(
+    os,
+    lines.map((l) => l.text),
+    partial,
+  );
   return { dialect, interfaces, unknown };
 }

@@ -114,5 +114,8 @@ function interfaceLines(i: IfInterface): string[] {
 
 /** The model as FreeBSD ifconfig text, one interface after another, ending in a newline. */
 export function renderFreebsd(model: Pick<IfconfigModel, 'interfaces'>): string {
-  return model.interfaces.flatMap(interfaceLines).map((l) => `${l}\n`).join('');
+  return model.interfaces
+    .flatMap(interfaceLines)
+    .map((l) => `${l}\n`)
+    .join('');
 }

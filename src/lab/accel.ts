@@ -45,8 +45,36 @@ function qemuVersion(): string {
 }
 
 /** Boot the guest kernel under `accel` and wait for the init's probe marker. */
-export async function probeBoot(accel: Accel, kernel: string, initrd: string, timeoutMs = PROBE_TIMEOUT_MS): Promise<{ ok: boolean; ms: number; detail: string }> {
-  const args = ['-nodefaults', '-no-user-config', '-machine', 'pc', '-accel', accel, '-cpu', cpuFor(accel), '-m', '256', '-display', 'none', '-no-reboot', ...(firmwareAvailable('qboot.rom') ? ['-bios', 'qboot.rom'] : []), '-kernel', kernel, '-initrd', initrd, '-append', 'console=ttyS0 quiet panic=-1 laggkit.probe=1', '-serial', 'stdio'];
+export async function probeBoot(
+  accel: Accel,
+  kernel: string,
+  initrd: string,
+  timeoutMs = PROBE_TIMEOUT_MS,
+): Promise<{ ok: boolean; ms: number; detail: string }> {
+  const args = [
+    '-nodefaults',
+    '-no-user-config',
+    '-machine',
+    'pc',
+    '-accel',
+    accel,
+    '-cpu',
+    cpuFor(accel),
+    '-m',
+    '256',
+    '-display',
+    'none',
+    '-no-reboot',
+    ...(firmwareAvailable('qboot.rom') ? ['-bios', 'qboot.rom'] : []),
+    '-kernel',
+    kernel,
+    '-initrd',
+    initrd,
+    '-append',
+    'console=ttyS0 quiet panic=-1 laggkit.probe=1',
+    '-serial',
+    'stdio',
+  ];
   const start = Date.now();
   const r = await execa(qemuBinary(), args, { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024, reject: false });
   const ms = Date.now() - start;
@@ -80,9 +108,13 @@ export function parseAccel(s: string): Accel | 'auto' {
 }
 
 /** Decide the accelerator for guests booting `kernel`/`initrd` (the probe needs a bootable kernel). */
-export async function decideAccel(probeImage: { kernel: string; initrd: string; hash: string } | undefined, requested: Accel | 'auto' = 'auto'): Promise<AccelVerdict> {
+export async function decideAccel(
+  probeImage: { kernel: string; initrd: string; hash: string } | undefined,
+  requested: Accel | 'auto' = 'auto',
+): Promise<AccelVerdict> {
   const forced = process.env.LAGGKIT_ACCEL || (requested !== 'auto' ? requested : undefined);
-  if (forced) return { accel: parseAccel(forced) as Accel, reason: process.env.LAGGKIT_ACCEL ? 'forced by LAGGKIT_ACCEL' : 'requested with --accel', cached: false };
+  if (forced)
+    return { accel: parseAccel(forced) as Accel, reason: process.env.LAGGKIT_ACCEL ? 'forced by LAGGKIT_ACCEL' : 'requested with --accel', cached: false };
   if (process.platform === 'darwin') {
     // HVF runs guests of the host's own architecture only: x86 guests on Intel Macs.
     if (process.arch === 'x64' && hvfAvailable()) return { accel: 'hvf', reason: 'macOS Hypervisor.framework available', cached: false };

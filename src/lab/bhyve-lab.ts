@@ -35,7 +35,12 @@ function unitBase(lab: string): number {
 }
 
 export async function bhyveUp(o: BhyveUpOptions): Promise<LabState> {
-  if (o.guest === 'linux' || !o.image) throw new UsageError('E_LAB_IMAGE', 'on a FreeBSD host the lab runs FreeBSD or NetBSD guests from --image', 'Example: laggkit lab up --guest freebsd --image FreeBSD-14.3-RELEASE-amd64-BASIC-CLOUDINIT-ufs.raw');
+  if (o.guest === 'linux' || !o.image)
+    throw new UsageError(
+      'E_LAB_IMAGE',
+      'on a FreeBSD host the lab runs FreeBSD or NetBSD guests from --image',
+      'Example: laggkit lab up --guest freebsd --image FreeBSD-14.3-RELEASE-amd64-BASIC-CLOUDINIT-ufs.raw',
+    );
   if (typeof process.getuid === 'function' && process.getuid() !== 0) throw new UsageError('E_LAB_ROOT', 'bhyve needs root', 'Run as root (doas/sudo).');
   const dir = labDir(o.name);
   fs.mkdirSync(dir, { recursive: true });
@@ -53,13 +58,43 @@ export async function bhyveUp(o: BhyveUpOptions): Promise<LabState> {
     const hostKey = opensshHostKey(path.join(dir, `${vmName}.host_key`));
     const sshHost = `172.30.${gi}.2`;
     kh.push(knownHostsLine(22, hostKey.publicKey, sshHost));
-    const seedIso = buildSeedIso('cidata', { hostname: `${o.name}-${vmName}`, instanceId: `laggkit-${o.name}-${vmName}`, authorizedKey: key.publicKey, hostKey, mgmtMac, mgmtAddress: { address: `${sshHost}/30`, gateway: `172.30.${gi}.1` } }, path.join(dir, `${vmName}.seed.iso`));
+    const seedIso = buildSeedIso(
+      'cidata',
+      {
+        hostname: `${o.name}-${vmName}`,
+        instanceId: `laggkit-${o.name}-${vmName}`,
+        authorizedKey: key.publicKey,
+        hostKey,
+        mgmtMac,
+        mgmtAddress: { address: `${sshHost}/30`, gateway: `172.30.${gi}.1` },
+      },
+      path.join(dir, `${vmName}.seed.iso`),
+    );
     const nics = o.nics.map((model, i) => ({ model, tap: `tap${unit + 1 + i}`, mac: mgmtMac.replace(/..$/, (gi * 16 + 1 + i).toString(16).padStart(2, '0')) }));
     nics.forEach((n, i) => (nicTaps[`${vmName}:${names[i]}`] = n.tap));
-    guests.push({ name: vmName, guest: o.guest, memoryMiB: machine.memoryMiB, cpus: machine.cpus, disk: path.resolve(o.image), seedIso, consoleUnit: unit % 1000, mgmtTap: `tap${unit}`, mgmtMac, nics });
+    guests.push({
+      name: vmName,
+      guest: o.guest,
+      memoryMiB: machine.memoryMiB,
+      cpus: machine.cpus,
+      disk: path.resolve(o.image),
+      seedIso,
+      consoleUnit: unit % 1000,
+      mgmtTap: `tap${unit}`,
+      mgmtMac,
+      nics,
+    });
     vms.push({
-      name: vmName, guest: o.guest, pid: 0, sshPort: 22, sshHost, sshUser: machine.sshUser,
-      qmpSocket: '', consoleSocket: `/dev/nmdm${unit % 1000}B`, consoleLog: path.join(dir, `${vmName}.bhyve.log`), mgmtMac,
+      name: vmName,
+      guest: o.guest,
+      pid: 0,
+      sshPort: 22,
+      sshHost,
+      sshUser: machine.sshUser,
+      qmpSocket: '',
+      consoleSocket: `/dev/nmdm${unit % 1000}B`,
+      consoleLog: path.join(dir, `${vmName}.bhyve.log`),
+      mgmtMac,
       nics: nics.map((n, i) => ({ id: n.tap, model: n.model, mac: n.mac, name: names[i]!, netdev: { type: 'tap', ifname: n.tap }, link: 'up' })),
     });
   }
@@ -68,27 +103,41 @@ export async function bhyveUp(o: BhyveUpOptions): Promise<LabState> {
   const plan = bhyvePlan(o.name, guests, links);
   const linkStates: LinkState[] = o.nics.map((model, i) => ({ index: i, model, a: { vm: 'A', nic: names[i]! }, b: { vm: 'B', nic: names[i]! }, subnet: '' }));
   const state: LabState = {
-    name: o.name, createdAt: new Date().toISOString(), dir, guest: o.guest, peer: 'vm', accel: 'kvm', accelReason: 'bhyve (hardware virtualization, vmm.ko)',
-    image: { kind: 'user', path: path.resolve(o.image) }, clientKey: key.privateKey, knownHosts: path.join(dir, 'known_hosts'),
-    vms, links: linkStates, taps: [], backend: 'bhyve', bhyve: { teardown: plan.teardown, nicTaps },
+    name: o.name,
+    createdAt: new Date().toISOString(),
+    dir,
+    guest: o.guest,
+    peer: 'vm',
+    accel: 'kvm',
+    accelReason: 'bhyve (hardware virtualization, vmm.ko)',
+    image: { kind: 'user', path: path.resolve(o.image) },
+    clientKey: key.privateKey,
+    knownHosts: path.join(dir, 'known_hosts'),
+    vms,
+    links: linkStates,
+    taps: [],
+    backend: 'bhyve',
+    bhyve: { teardown: plan.teardown, nicTaps },
   };
   writeState(state);
   try {
     runCommands(plan.setup);
     const timeoutMs = (o.timeoutSec ?? machine.bootTimeoutSec) * 1000;
-    await Promise.all(plan.guests.map(async (g, i) => {
-      const vm = vms[i]!;
-      const start = Date.now();
-      if (g.load) runCommands([g.load]);
-      const log = fs.openSync(vm.consoleLog, 'a');
-      const child = spawn(g.run[0]!, g.run.slice(1), { detached: true, stdio: ['ignore', log, log] });
-      child.unref();
-      vm.pid = child.pid ?? 0;
-      writeState(state);
-      await waitForSsh(state, vm, start + timeoutMs, () => isAlive(vm.pid));
-      vm.bootToSshMs = Date.now() - start;
-      o.onProgress?.(`guest ${vm.name}: SSH on ${vm.sshHost} after ${(vm.bootToSshMs / 1000).toFixed(1)} s (bhyve)`);
-    }));
+    await Promise.all(
+      plan.guests.map(async (g, i) => {
+        const vm = vms[i]!;
+        const start = Date.now();
+        if (g.load) runCommands([g.load]);
+        const log = fs.openSync(vm.consoleLog, 'a');
+        const child = spawn(g.run[0]!, g.run.slice(1), { detached: true, stdio: ['ignore', log, log] });
+        child.unref();
+        vm.pid = child.pid ?? 0;
+        writeState(state);
+        await waitForSsh(state, vm, start + timeoutMs, () => isAlive(vm.pid));
+        vm.bootToSshMs = Date.now() - start;
+        o.onProgress?.(`guest ${vm.name}: SSH on ${vm.sshHost} after ${(vm.bootToSshMs / 1000).toFixed(1)} s (bhyve)`);
+      }),
+    );
   } catch (err) {
     writeState(state);
     bhyveDown(state);

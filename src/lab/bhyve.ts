@@ -44,7 +44,19 @@ export function vmmName(lab: string, guest: string): string {
 }
 
 export function bhyveloadArgs(lab: string, g: BhyveGuest): string[] {
-  return ['-c', `/dev/nmdm${g.consoleUnit}A`, '-m', `${g.memoryMiB}M`, '-d', g.disk, '-e', 'autoboot_delay=0', '-e', 'console=comconsole', vmmName(lab, g.name)];
+  return [
+    '-c',
+    `/dev/nmdm${g.consoleUnit}A`,
+    '-m',
+    `${g.memoryMiB}M`,
+    '-d',
+    g.disk,
+    '-e',
+    'autoboot_delay=0',
+    '-e',
+    'console=comconsole',
+    vmmName(lab, g.name),
+  ];
 }
 
 export function bhyveArgs(lab: string, g: BhyveGuest): string[] {
@@ -75,7 +87,12 @@ export interface BhyveLinkSpec {
 }
 
 export function bhyvePlan(lab: string, guests: BhyveGuest[], links: BhyveLinkSpec[]): BhyvePlan {
-  const setup: string[][] = [['kldload', '-n', 'vmm'], ['kldload', '-n', 'nmdm'], ['kldload', '-n', 'if_bridge'], ['kldload', '-n', 'if_tuntap']];
+  const setup: string[][] = [
+    ['kldload', '-n', 'vmm'],
+    ['kldload', '-n', 'nmdm'],
+    ['kldload', '-n', 'if_bridge'],
+    ['kldload', '-n', 'if_tuntap'],
+  ];
   guests.forEach((g, gi) => {
     setup.push(['ifconfig', g.mgmtTap, 'create'], ['ifconfig', g.mgmtTap, 'inet', `172.30.${gi}.1/30`, 'up']);
     for (const n of g.nics) setup.push(['ifconfig', n.tap, 'create'], ['ifconfig', n.tap, 'up']);
@@ -87,7 +104,11 @@ export function bhyvePlan(lab: string, guests: BhyveGuest[], links: BhyveLinkSpe
   for (const g of guests) for (const t of [g.mgmtTap, ...g.nics.map((n) => n.tap)]) teardown.push(['ifconfig', t, 'destroy']);
   return {
     setup,
-    guests: guests.map((g) => ({ name: g.name, load: g.guest === 'freebsd' ? ['bhyveload', ...bhyveloadArgs(lab, g)] : undefined, run: ['bhyve', ...bhyveArgs(lab, g)] })),
+    guests: guests.map((g) => ({
+      name: g.name,
+      load: g.guest === 'freebsd' ? ['bhyveload', ...bhyveloadArgs(lab, g)] : undefined,
+      run: ['bhyve', ...bhyveArgs(lab, g)],
+    })),
     teardown,
   };
 }

@@ -55,7 +55,11 @@ async function loadPty(): Promise<Pty | null> {
 async function viaPty(cmd: string, args: string[]): Promise<void> {
   const pty = await loadPty();
   if (pty === null) {
-    throw new EnvironmentError('E_LAB_PTY', `the console needs node-pty to run ${cmd} on a pseudo-terminal, and it is not usable: ${ptyProblem}`, 'node-pty is an optional dependency that builds with a C++ compiler: install one (apt-get install g++ make python3), then run npm install node-pty.');
+    throw new EnvironmentError(
+      'E_LAB_PTY',
+      `the console needs node-pty to run ${cmd} on a pseudo-terminal, and it is not usable: ${ptyProblem}`,
+      'node-pty is an optional dependency that builds with a C++ compiler: install one (apt-get install g++ make python3), then run npm install node-pty.',
+    );
   }
   const term = pty.spawn(cmd, args, {
     name: 'xterm',

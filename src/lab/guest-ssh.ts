@@ -19,7 +19,11 @@ export function guestTarget(s: Pick<LabState, 'clientKey' | 'knownHosts'>, vm: P
   };
 }
 
-export function connectGuest(s: Pick<LabState, 'clientKey' | 'knownHosts'>, vm: Pick<VmState, 'name' | 'sshPort' | 'sshUser' | 'sshHost'>, readyTimeoutMs = 20_000): Promise<SshSession> {
+export function connectGuest(
+  s: Pick<LabState, 'clientKey' | 'knownHosts'>,
+  vm: Pick<VmState, 'name' | 'sshPort' | 'sshUser' | 'sshHost'>,
+  readyTimeoutMs = 20_000,
+): Promise<SshSession> {
   // agentSocket '' keeps a developer's agent keys out of the lab: the lab key is the only one.
   return connect(guestTarget(s, vm), { agentSocket: '', readyTimeoutMs, keepaliveIntervalMs: 0 });
 }
@@ -40,10 +44,20 @@ export async function guestScript(s: LabState, vmName: string, script: string, t
  * Poll until the guest answers an SSH command. Host-key errors end the wait at once (a wrong
  * key is never "not ready yet"); connection refusals and handshake closes are retried.
  */
-export async function waitForSsh(s: Pick<LabState, 'clientKey' | 'knownHosts'>, vm: Pick<VmState, 'name' | 'sshPort' | 'sshUser' | 'sshHost'>, deadlineMs: number, alive: () => boolean): Promise<void> {
+export async function waitForSsh(
+  s: Pick<LabState, 'clientKey' | 'knownHosts'>,
+  vm: Pick<VmState, 'name' | 'sshPort' | 'sshUser' | 'sshHost'>,
+  deadlineMs: number,
+  alive: () => boolean,
+): Promise<void> {
   let last = 'no attempt yet';
   while (Date.now() < deadlineMs) {
-    if (!alive()) throw new LabError('E_LAB_VM_DIED', `guest ${vm.name} stopped while booting (last SSH error: ${last})`, 'Read its console log in the lab folder (laggkit lab status shows it).');
+    if (!alive())
+      throw new LabError(
+        'E_LAB_VM_DIED',
+        `guest ${vm.name} stopped while booting (last SSH error: ${last})`,
+        'Read its console log in the lab folder (laggkit lab status shows it).',
+      );
     try {
       const session = await connectGuest(s, vm, 5000);
       try {
@@ -60,12 +74,20 @@ export async function waitForSsh(s: Pick<LabState, 'clientKey' | 'knownHosts'>, 
     }
     await new Promise((r) => setTimeout(r, 150));
   }
-  throw new LabError('E_LAB_BOOT_TIMEOUT', `guest ${vm.name} did not answer SSH in time (last error: ${last})`, 'Read its console log in the lab folder; under TCG boots are slower (try a longer --timeout).');
+  throw new LabError(
+    'E_LAB_BOOT_TIMEOUT',
+    `guest ${vm.name} did not answer SSH in time (last error: ${last})`,
+    'Read its console log in the lab folder; under TCG boots are slower (try a longer --timeout).',
+  );
 }
 
 /** The system ssh client argv for an interactive login (what `laggkit lab ssh` execs). */
 /** An interactive login (or one command) on a guest's terminal, verified like connectGuest(). */
-export function interactiveSsh(s: Pick<LabState, 'clientKey' | 'knownHosts'>, vm: Pick<VmState, 'name' | 'sshPort' | 'sshUser' | 'sshHost'>, command: string[]): Promise<number> {
+export function interactiveSsh(
+  s: Pick<LabState, 'clientKey' | 'knownHosts'>,
+  vm: Pick<VmState, 'name' | 'sshPort' | 'sshUser' | 'sshHost'>,
+  command: string[],
+): Promise<number> {
   // agent false, as in connectGuest(): the lab key is the only one offered.
   return runInteractive(guestTarget(s, vm), command, { agent: false });
 }

@@ -103,14 +103,24 @@ export async function fetchImage(id: string, opts: { sha256?: string; entry?: Im
     const res = await fetch(entry.checksums);
     if (!res.ok) throw new LabError('E_LAB_DOWNLOAD', `cannot read the checksum file ${entry.checksums}: HTTP ${res.status}`);
     const found = checksumFor(await res.text(), fileName, entry.algorithm);
-    if (!found) throw new LabError('E_LAB_CHECKSUM', `${entry.checksums} lists no ${entry.algorithm} for ${fileName}`, 'Pass --sha256 with the digest published by the project.');
+    if (!found)
+      throw new LabError(
+        'E_LAB_CHECKSUM',
+        `${entry.checksums} lists no ${entry.algorithm} for ${fileName}`,
+        'Pass --sha256 with the digest published by the project.',
+      );
     expected = found;
     verifiedWith = entry.checksums;
   }
   try {
     await download(entry.url, partial);
     const digest = digestFile(partial, algorithm);
-    if (digest !== expected) throw new LabError('E_LAB_CHECKSUM', `${fileName}: ${algorithm} is ${digest}, expected ${expected}`, 'The download is corrupt or was tampered with; it was deleted. Retry later or from another mirror.');
+    if (digest !== expected)
+      throw new LabError(
+        'E_LAB_CHECKSUM',
+        `${fileName}: ${algorithm} is ${digest}, expected ${expected}`,
+        'The download is corrupt or was tampered with; it was deleted. Retry later or from another mirror.',
+      );
     const tool = entry.compression === 'xz' ? ['xz', '-dc'] : entry.compression === 'gzip' ? ['gzip', '-dc'] : undefined;
     if (tool) {
       const fd = fs.openSync(`${finalPath}.tmp`, 'w');

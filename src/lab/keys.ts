@@ -27,7 +27,9 @@ export function clientKey(dir: string): { privateKey: string; publicKey: string 
 /** A dropbear-format host key (for the Linux guest) and its OpenSSH public line. */
 export function dropbearHostKey(file: string): { key: Buffer; publicKey: string } {
   if (!fs.existsSync(file)) run('dropbearkey', ['-t', 'ed25519', '-f', file], 'apt-get install dropbear-bin');
-  const pub = run('dropbearkey', ['-y', '-f', file], 'apt-get install dropbear-bin').split('\n').find((l) => l.startsWith('ssh-'));
+  const pub = run('dropbearkey', ['-y', '-f', file], 'apt-get install dropbear-bin')
+    .split('\n')
+    .find((l) => l.startsWith('ssh-'));
   if (!pub) throw new EnvironmentError('E_LAB_KEYGEN', `dropbearkey printed no public key for ${file}`);
   return { key: fs.readFileSync(file), publicKey: pub.split(' ').slice(0, 2).join(' ') };
 }

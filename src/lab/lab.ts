@@ -84,7 +84,11 @@ export async function labUp(opts: UpOptions = {}): Promise<LabState> {
   const existing = readState(name);
   if (existing) {
     if (existing.vms.some((v) => isAlive(v.pid) && fs.existsSync(v.qmpSocket))) {
-      throw new LabError('E_LAB_EXISTS', `lab '${name}' is already running`, `Use it (laggkit lab status --name ${name}) or stop it first: laggkit lab down --name ${name}`);
+      throw new LabError(
+        'E_LAB_EXISTS',
+        `lab '${name}' is already running`,
+        `Use it (laggkit lab status --name ${name}) or stop it first: laggkit lab down --name ${name}`,
+      );
     }
     await labDown(name); // a stale record from a crashed run: clean it up first
   }
@@ -92,11 +96,16 @@ export async function labUp(opts: UpOptions = {}): Promise<LabState> {
     throw new UsageError('E_LAB_IMAGE', `a ${guest} guest needs --image PATH`, `Download an official image with: laggkit lab fetch-image ${guest}-14`);
   }
   if (guest === 'linux' && opts.image) {
-    throw new UsageError('E_LAB_IMAGE', `--image '${opts.image}' is for freebsd and netbsd guests; the linux guest is built from this machine's packages`, 'Drop --image, or add --guest freebsd|netbsd.');
+    throw new UsageError(
+      'E_LAB_IMAGE',
+      `--image '${opts.image}' is for freebsd and netbsd guests; the linux guest is built from this machine's packages`,
+      'Drop --image, or add --guest freebsd|netbsd.',
+    );
   }
   if (opts.image && !fs.existsSync(opts.image)) throw new UsageError('E_LAB_IMAGE', `image '${opts.image}' does not exist`);
   if (labBackend() === 'bhyve') {
-    if (peer !== 'vm') throw new UsageError('E_LAB_PEER', '--peer netns needs Linux network namespaces; on FreeBSD the peer is a second guest', 'Use --peer vm.');
+    if (peer !== 'vm')
+      throw new UsageError('E_LAB_PEER', '--peer netns needs Linux network namespaces; on FreeBSD the peer is a second guest', 'Use --peer vm.');
     return bhyveUp({ name, guest, image: opts.image, nics: models, timeoutSec: opts.timeoutSec, onProgress: opts.onProgress });
   }
   if (peer === 'netns') requireRoot();
@@ -105,13 +114,20 @@ export async function labUp(opts: UpOptions = {}): Promise<LabState> {
   let image: LinuxImage | undefined;
   if (guest === 'linux') {
     image = buildLinuxImage();
-    say(image.built ? `built guest image linux-${image.hash} (kernel ${image.kernelVersion})` : `guest image linux-${image.hash} (cached, kernel ${image.kernelVersion})`);
+    say(
+      image.built
+        ? `built guest image linux-${image.hash} (kernel ${image.kernelVersion})`
+        : `guest image linux-${image.hash} (cached, kernel ${image.kernelVersion})`,
+    );
     if (!image.laggd) say('note: laggd/laggctl are not in the image (build them: make -C kmod/posix static)');
   }
   // BSD guests are probed with the Linux guest's kernel too, when this host can build it:
   // an accelerator that cannot boot a stock Linux kernel will not boot FreeBSD either.
   const probeImage = image ?? probeImageIfBuildable();
-  const verdict: AccelVerdict = await decideAccel(probeImage ? { kernel: probeImage.kernel, initrd: probeImage.initramfs, hash: probeImage.hash } : undefined, opts.accel ?? 'auto');
+  const verdict: AccelVerdict = await decideAccel(
+    probeImage ? { kernel: probeImage.kernel, initrd: probeImage.initramfs, hash: probeImage.hash } : undefined,
+    opts.accel ?? 'auto',
+  );
   say(`accelerator: ${verdict.accel} (${verdict.reason})`);
 
   const key = clientKey(dir);
@@ -142,7 +158,12 @@ export async function labUp(opts: UpOptions = {}): Promise<LabState> {
       model,
       mac: `52:54:00:${mb}:${gb}:${(i + 1).toString(16).padStart(2, '0')}`,
       name: names[i]!,
-      netdev: peer === 'netns' ? { type: 'tap', ifname: taps[i]! } : gi === 0 ? { type: 'dgram', localPort: udp[2 * i]!, remotePort: udp[2 * i + 1]! } : { type: 'dgram', localPort: udp[2 * i + 1]!, remotePort: udp[2 * i]! },
+      netdev:
+        peer === 'netns'
+          ? { type: 'tap', ifname: taps[i]! }
+          : gi === 0
+            ? { type: 'dgram', localPort: udp[2 * i]!, remotePort: udp[2 * i + 1]! }
+            : { type: 'dgram', localPort: udp[2 * i + 1]!, remotePort: udp[2 * i]! },
       addr: guest === 'linux' ? (gi === 0 ? subnetOf(i).a : subnetOf(i).b) : undefined,
     }));
     const mgmtMac = `52:54:00:${mb}:${gb}:00`;
@@ -172,11 +193,28 @@ export async function labUp(opts: UpOptions = {}): Promise<LabState> {
     } else {
       const hk = opensshHostKey(file('host_key'));
       khLines.push(knownHostsLine(sshPort, hk.publicKey));
-      const seedIso = machine.seed ? buildSeedIso(machine.seed, { hostname: `${name}-${vmName}`, instanceId: `laggkit-${name}-${vmName}`, authorizedKey: key.publicKey, hostKey: hk, mgmtMac }, file('seed.iso')) : undefined;
+      const seedIso = machine.seed
+        ? buildSeedIso(
+            machine.seed,
+            { hostname: `${name}-${vmName}`, instanceId: `laggkit-${name}-${vmName}`, authorizedKey: key.publicKey, hostKey: hk, mgmtMac },
+            file('seed.iso'),
+          )
+        : undefined;
       Object.assign(launch, { disk: diskOverlay(opts.image as string, file('disk.qcow2')), seedIso });
     }
     launches.push(launch);
-    vms.push({ name: vmName, guest, pid: 0, sshPort, sshUser: machine.sshUser, qmpSocket: launch.qmpSocket, consoleSocket: launch.consoleSocket, consoleLog: launch.consoleLog, mgmtMac, nics: nics.map((n) => ({ ...n, link: 'up' })) });
+    vms.push({
+      name: vmName,
+      guest,
+      pid: 0,
+      sshPort,
+      sshUser: machine.sshUser,
+      qmpSocket: launch.qmpSocket,
+      consoleSocket: launch.consoleSocket,
+      consoleLog: launch.consoleLog,
+      mgmtMac,
+      nics: nics.map((n) => ({ ...n, link: 'up' })),
+    });
   }
   fs.writeFileSync(knownHosts, khLines.join('\n') + '\n');
 
@@ -188,7 +226,9 @@ export async function labUp(opts: UpOptions = {}): Promise<LabState> {
     peer,
     accel: verdict.accel,
     accelReason: verdict.reason,
-    image: image ? { kind: 'linux-built', hash: image.hash, kernelVersion: image.kernelVersion, laggd: image.laggd } : { kind: 'user', path: path.resolve(opts.image!), seedIso: launches[0]?.seedIso },
+    image: image
+      ? { kind: 'linux-built', hash: image.hash, kernelVersion: image.kernelVersion, laggd: image.laggd }
+      : { kind: 'user', path: path.resolve(opts.image!), seedIso: launches[0]?.seedIso },
     clientKey: key.privateKey,
     knownHosts,
     vms,
@@ -213,14 +253,19 @@ export async function labUp(opts: UpOptions = {}): Promise<LabState> {
         // is provisioned, which writes those interfaces their own rc.conf lines.
         const holdLinks = guest !== 'linux';
         if (holdLinks) for (const nic of launch.nics) await qmpOnce(vm.qmpSocket, 'set_link', { name: nic.id, up: false });
-        if (guest !== 'linux' || opts.linuxProvision === 'console') await provisionOverConsole(launch, vm, key.publicKey, opensshHostKey(path.join(dir, `${vm.name}.host_key`)), start + timeoutMs, state);
+        if (guest !== 'linux' || opts.linuxProvision === 'console')
+          await provisionOverConsole(launch, vm, key.publicKey, opensshHostKey(path.join(dir, `${vm.name}.host_key`)), start + timeoutMs, state);
         await waitForSsh(state, vm, start + timeoutMs, () => isAlive(vm.pid));
         if (holdLinks) for (const nic of launch.nics) await qmpOnce(vm.qmpSocket, 'set_link', { name: nic.id, up: true });
         vm.bootToSshMs = Date.now() - start;
         say(`guest ${vm.name}: SSH on 127.0.0.1:${vm.sshPort} after ${(vm.bootToSshMs / 1000).toFixed(1)} s (${verdict.accel})`);
       }),
     );
-    if (ns) moveTapsIntoNetns(ns, taps.map((tap, i) => ({ tap, addr: subnetOf(i).b })));
+    if (ns)
+      moveTapsIntoNetns(
+        ns,
+        taps.map((tap, i) => ({ tap, addr: subnetOf(i).b })),
+      );
   } catch (err) {
     writeState(state);
     // Keep the consoles of a failed boot where the error message says (the lab folder goes).
@@ -273,7 +318,18 @@ export function labStatus(name = DEFAULT_LAB): LabStatus {
     consoleLog: v.consoleLog,
     nics: v.nics.map((n) => ({ name: n.name, model: n.model, mac: n.mac, link: n.link, addr: n.addr })),
   }));
-  return { name: s.name, running: vms.every((v) => v.running), accel: s.accel, accelReason: s.accelReason, guest: s.guest, peer: s.peer, image: s.image, dir: s.dir, vms, links: s.links };
+  return {
+    name: s.name,
+    running: vms.every((v) => v.running),
+    accel: s.accel,
+    accelReason: s.accelReason,
+    guest: s.guest,
+    peer: s.peer,
+    image: s.image,
+    dir: s.dir,
+    vms,
+    links: s.links,
+  };
 }
 
 export function allLabs(): LabStatus[] {
@@ -305,7 +361,11 @@ function diskOverlay(image: string, overlay: string): string {
   try {
     execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', format, '-b', path.resolve(image), overlay], { stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (err) {
-    throw new LabError('E_LAB_IMAGE', `cannot make a disk overlay of ${image}: ${String((err as { stderr?: Buffer }).stderr ?? err).trim()}`, 'Check that the image is readable and that qemu-img (qemu-utils) is installed.');
+    throw new LabError(
+      'E_LAB_IMAGE',
+      `cannot make a disk overlay of ${image}: ${String((err as { stderr?: Buffer }).stderr ?? err).trim()}`,
+      'Check that the image is readable and that qemu-img (qemu-utils) is installed.',
+    );
   }
   return overlay;
 }

@@ -69,13 +69,20 @@ export interface ImageInputs {
 export function findKernel(): { version: string; vmlinuz: string; moduleDir: string } {
   const wanted = process.env.LAGGKIT_GUEST_KERNEL;
   const versions = fs.existsSync('/boot')
-    ? fs.readdirSync('/boot').filter((f) => f.startsWith('vmlinuz-')).map((f) => f.slice('vmlinuz-'.length))
+    ? fs
+        .readdirSync('/boot')
+        .filter((f) => f.startsWith('vmlinuz-'))
+        .map((f) => f.slice('vmlinuz-'.length))
     : [];
   const usable = versions.filter((v) => fs.existsSync(path.join('/lib/modules', v, 'modules.dep')));
   usable.sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
   const version = wanted ?? usable[usable.length - 1];
   if (!version || !usable.includes(version)) {
-    throw new EnvironmentError('E_LAB_KERNEL', wanted ? `kernel ${wanted} not found in /boot with modules in /lib/modules` : 'no Linux kernel with modules found in /boot and /lib/modules', 'Install the Debian kernel: apt-get install linux-image-amd64 (npm run setup does this as root).');
+    throw new EnvironmentError(
+      'E_LAB_KERNEL',
+      wanted ? `kernel ${wanted} not found in /boot with modules in /lib/modules` : 'no Linux kernel with modules found in /boot and /lib/modules',
+      'Install the Debian kernel: apt-get install linux-image-amd64 (npm run setup does this as root).',
+    );
   }
   return { version, vmlinuz: path.join('/boot', `vmlinuz-${version}`), moduleDir: path.join('/lib/modules', version) };
 }
@@ -92,7 +99,8 @@ export function findLaggd(): { laggd: string; laggctl: string; seqstream?: strin
     const laggd = path.join(dir, d!);
     const laggctl = path.join(dir, c!);
     const seqstream = path.join(path.dirname(laggctl), 'seqstream');
-    if (fs.existsSync(laggd) && fs.existsSync(laggctl) && isStatic(laggd)) return { laggd, laggctl, ...(fs.existsSync(seqstream) && isStatic(seqstream) ? { seqstream } : {}) };
+    if (fs.existsSync(laggd) && fs.existsSync(laggctl) && isStatic(laggd))
+      return { laggd, laggctl, ...(fs.existsSync(seqstream) && isStatic(seqstream) ? { seqstream } : {}) };
   }
   return undefined;
 }
@@ -150,7 +158,13 @@ export function moduleLoadOrder(modulesDep: string, wanted: string[]): string[] 
     if (!m) continue;
     const file = m[1]!;
     deps.set(file, m[2]!.split(/\s+/).filter(Boolean));
-    byName.set(path.basename(file).replace(/\.ko(\.\w+)?$/, '').replace(/-/g, '_'), file);
+    byName.set(
+      path
+        .basename(file)
+        .replace(/\.ko(\.\w+)?$/, '')
+        .replace(/-/g, '_'),
+      file,
+    );
   }
   const order: string[] = [];
   const visit = (file: string): void => {
@@ -161,7 +175,12 @@ export function moduleLoadOrder(modulesDep: string, wanted: string[]): string[] 
   };
   for (const w of wanted) {
     const file = byName.get(w.replace(/-/g, '_'));
-    if (!file) throw new EnvironmentError('E_LAB_MODULE', `kernel module '${w}' not found in modules.dep`, 'Use a Debian kernel built with this driver as a module (linux-image-amd64).');
+    if (!file)
+      throw new EnvironmentError(
+        'E_LAB_MODULE',
+        `kernel module '${w}' not found in modules.dep`,
+        'Use a Debian kernel built with this driver as a module (linux-image-amd64).',
+      );
     visit(file);
   }
   return order;
@@ -174,7 +193,11 @@ export function readModule(file: string): Buffer {
   try {
     return execFileSync(tool, ['-dc', file], { maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (err) {
-    throw new EnvironmentError('E_LAB_MODULE', `cannot decompress ${file} with ${tool}: ${(err as Error).message}`, `Install ${tool === 'zstd' ? 'zstd' : tool === 'xz' ? 'xz-utils' : 'gzip'}.`);
+    throw new EnvironmentError(
+      'E_LAB_MODULE',
+      `cannot decompress ${file} with ${tool}: ${(err as Error).message}`,
+      `Install ${tool === 'zstd' ? 'zstd' : tool === 'xz' ? 'xz-utils' : 'gzip'}.`,
+    );
   }
 }
 
@@ -221,7 +244,11 @@ export function extractVmlinux(bzImage: Buffer): Buffer {
       break;
     }
   }
-  throw new EnvironmentError('E_LAB_KERNEL', 'could not unpack the kernel payload to an ELF vmlinux', 'Install xz-utils (the Debian kernel payload is XZ-compressed).');
+  throw new EnvironmentError(
+    'E_LAB_KERNEL',
+    'could not unpack the kernel payload to an ELF vmlinux',
+    'Install xz-utils (the Debian kernel payload is XZ-compressed).',
+  );
 }
 
 function hashInputs(inputs: ImageInputs, modules: string[]): string {

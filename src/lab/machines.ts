@@ -55,7 +55,10 @@ export function parseGuest(s: string): GuestOs {
 
 /** "virtio,virtio,e1000" → models; at least one, at most eight data NICs. */
 export function parseNicList(s: string): NicModel[] {
-  const list = s.split(',').map((x) => x.trim()).filter(Boolean);
+  const list = s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
   if (list.length === 0 || list.length > 8) {
     throw new UsageError('E_LAB_NICS', `--nics '${s}' must list 1 to 8 NIC models`, 'Example: --nics virtio,virtio,e1000,e1000');
   }

@@ -30,7 +30,11 @@ export function tapName(lab: string, index: number): string {
 
 export function requireRoot(): void {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
-    throw new EnvironmentError('E_LAB_ROOT', '--peer netns needs root (it creates TAP devices and a network namespace)', 'Run as root, or use --peer vm (no root needed).');
+    throw new EnvironmentError(
+      'E_LAB_ROOT',
+      '--peer netns needs root (it creates TAP devices and a network namespace)',
+      'Run as root, or use --peer vm (no root needed).',
+    );
   }
 }
 
@@ -73,7 +77,9 @@ export function removeNetnsPeer(ns: string | undefined, taps: string[]): void {
 }
 
 export function netnsExists(ns: string): boolean {
-  return ip(['netns', 'list'], true).split('\n').some((l) => l.split(' ')[0] === ns);
+  return ip(['netns', 'list'], true)
+    .split('\n')
+    .some((l) => l.split(' ')[0] === ns);
 }
 
 export function linkExists(name: string, ns?: string): boolean {

@@ -44,7 +44,11 @@ export function vmDataDir(): string {
 /** Unix socket paths are limited to 107 bytes; say so clearly instead of a QEMU error. */
 export function checkSocketPath(p: string): string {
   if (Buffer.byteLength(p) > 107) {
-    throw new UsageError('E_LAB_PATH', `socket path too long for a unix socket (${Buffer.byteLength(p)} > 107 bytes): ${p}`, 'Set LAGGKIT_LAB_DIR to a shorter folder.');
+    throw new UsageError(
+      'E_LAB_PATH',
+      `socket path too long for a unix socket (${Buffer.byteLength(p)} > 107 bytes): ${p}`,
+      'Set LAGGKIT_LAB_DIR to a shorter folder.',
+    );
   }
   return p;
 }

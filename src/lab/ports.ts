@@ -20,11 +20,15 @@ export function freeTcpPort(): Promise<number> {
 /** `count` distinct free UDP ports, held open together so none is handed out twice. */
 export async function freeUdpPorts(count: number): Promise<number[]> {
   const socks = await Promise.all(
-    Array.from({ length: count }, () => new Promise<dgram.Socket>((resolve, reject) => {
-      const s = dgram.createSocket('udp4');
-      s.once('error', reject);
-      s.bind(0, '127.0.0.1', () => resolve(s));
-    })),
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<dgram.Socket>((resolve, reject) => {
+          const s = dgram.createSocket('udp4');
+          s.once('error', reject);
+          s.bind(0, '127.0.0.1', () => resolve(s));
+        }),
+    ),
   );
   const ports = socks.map((s) => s.address().port);
   await Promise.all(socks.map((s) => new Promise<void>((r) => s.close(() => r()))));

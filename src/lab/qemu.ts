@@ -21,12 +21,9 @@ import { EnvironmentError } from '../cli/errors.js';
 import { LabError } from './errors.js';
 import { nicModels, type MachineDef, type NicModel } from './machines.js';
 
-
 export type Accel = 'kvm' | 'hvf' | 'tcg';
 
-export type DataNetdev =
-  | { type: 'dgram'; localPort: number; remotePort: number }
-  | { type: 'tap'; ifname: string };
+export type DataNetdev = { type: 'dgram'; localPort: number; remotePort: number } | { type: 'tap'; ifname: string };
 
 export interface GuestNic {
   /** QEMU device id, also the name QMP set_link takes. */
@@ -106,7 +103,8 @@ export function qemuArgs(g: GuestLaunch): string[] {
     if (m.firmware && firmwareAvailable(m.firmware)) a.push('-bios', m.firmware);
     a.push('-kernel', g.kernel, '-initrd', g.initrd, '-append', linuxKernelCmdline(g));
   } else {
-    if (!g.disk) throw new LabError('E_LAB_IMAGE', `guest ${g.name}: a ${m.guest} guest boots from a disk image`, 'Pass --image PATH (see laggkit lab fetch-image).');
+    if (!g.disk)
+      throw new LabError('E_LAB_IMAGE', `guest ${g.name}: a ${m.guest} guest boots from a disk image`, 'Pass --image PATH (see laggkit lab fetch-image).');
     const format = /\.qcow2$/i.test(g.disk) ? 'qcow2' : 'raw';
     // The lab passes an overlay of the user's image (lab.ts): written by the guest, kept across
     // its reboots, thrown away by lab down. Any other disk is never written (snapshot=on).
@@ -121,7 +119,10 @@ export function qemuArgs(g: GuestLaunch): string[] {
     const nd = n.netdev;
     const netdevId = `${n.id}-net`;
     if (nd.type === 'dgram') {
-      a.push('-netdev', `dgram,id=${netdevId},local.type=inet,local.host=127.0.0.1,local.port=${nd.localPort},remote.type=inet,remote.host=127.0.0.1,remote.port=${nd.remotePort}`);
+      a.push(
+        '-netdev',
+        `dgram,id=${netdevId},local.type=inet,local.host=127.0.0.1,local.port=${nd.localPort},remote.type=inet,remote.host=127.0.0.1,remote.port=${nd.remotePort}`,
+      );
     } else {
       a.push('-netdev', `tap,id=${netdevId},ifname=${nd.ifname},script=no,downscript=no`);
     }
@@ -139,7 +140,12 @@ export function qemuArgs(g: GuestLaunch): string[] {
 export function qemuBinary(): string {
   const candidates = ['/usr/bin/qemu-system-x86_64', '/usr/local/bin/qemu-system-x86_64', '/opt/homebrew/bin/qemu-system-x86_64'];
   const found = candidates.find((c) => fs.existsSync(c));
-  if (!found) throw new EnvironmentError('E_LAB_QEMU', 'qemu-system-x86_64 not found', 'Install QEMU: apt-get install qemu-system-x86 (npm run setup does this as root).');
+  if (!found)
+    throw new EnvironmentError(
+      'E_LAB_QEMU',
+      'qemu-system-x86_64 not found',
+      'Install QEMU: apt-get install qemu-system-x86 (npm run setup does this as root).',
+    );
   return found;
 }
 
@@ -151,7 +157,12 @@ export async function launchGuest(g: GuestLaunch): Promise<number> {
     await execa(qemuBinary(), qemuArgs(g), { timeout: 30_000 });
   } catch (err) {
     const e = err as { stderr?: string; shortMessage?: string; message: string };
-    throw new LabError('E_LAB_QEMU_START', `QEMU failed to start guest ${g.name}: ${(e.stderr || e.shortMessage || e.message).trim()}`, 'Check that the ports are free and the image paths exist; the console log is in the lab folder.', { cause: err });
+    throw new LabError(
+      'E_LAB_QEMU_START',
+      `QEMU failed to start guest ${g.name}: ${(e.stderr || e.shortMessage || e.message).trim()}`,
+      'Check that the ports are free and the image paths exist; the console log is in the lab folder.',
+      { cause: err },
+    );
   }
   const pid = Number(fs.readFileSync(g.pidFile, 'utf8').trim());
   if (!Number.isInteger(pid) || pid <= 0) throw new LabError('E_LAB_QEMU_START', `QEMU for guest ${g.name} wrote no pid`);

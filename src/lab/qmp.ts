@@ -44,7 +44,13 @@ export class QmpClient {
       msg = undefined;
     }
     if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) {
-      this.fail(new LabError('E_LAB_QMP', `QMP sent something that is not a JSON object: ${JSON.stringify(line.slice(0, 200))}`, 'Is this socket really a QEMU QMP monitor? See laggkit lab status.'));
+      this.fail(
+        new LabError(
+          'E_LAB_QMP',
+          `QMP sent something that is not a JSON object: ${JSON.stringify(line.slice(0, 200))}`,
+          'Is this socket really a QEMU QMP monitor? See laggkit lab status.',
+        ),
+      );
       this.sock.destroy();
       return;
     }
@@ -72,7 +78,11 @@ export class QmpClient {
       });
       s.once('error', (err) => {
         clearTimeout(timer);
-        reject(new LabError('E_LAB_QMP', `cannot connect to the QMP socket ${socketPath}: ${err.message}`, 'Is the guest running? See laggkit lab status.', { cause: err }));
+        reject(
+          new LabError('E_LAB_QMP', `cannot connect to the QMP socket ${socketPath}: ${err.message}`, 'Is the guest running? See laggkit lab status.', {
+            cause: err,
+          }),
+        );
       });
     });
     const client = new QmpClient(sock);

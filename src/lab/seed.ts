@@ -84,10 +84,16 @@ export function buildSeedIso(kind: SeedKind, input: SeedInput, output: string): 
     }
     fs.rmSync(output, { force: true });
     try {
-      execFileSync('xorriso', ['-as', 'mkisofs', '-quiet', '-output', output, '-volid', volumeId(kind), '-joliet', '-rock', staging], { stdio: ['ignore', 'ignore', 'pipe'] });
+      execFileSync('xorriso', ['-as', 'mkisofs', '-quiet', '-output', output, '-volid', volumeId(kind), '-joliet', '-rock', staging], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
     } catch (err) {
       const e = err as { code?: string; stderr?: Buffer };
-      throw new EnvironmentError('E_LAB_XORRISO', `xorriso could not build the seed ISO: ${e.code === 'ENOENT' ? 'not installed' : String(e.stderr ?? '').trim()}`, 'apt-get install xorriso (FreeBSD: pkg install xorriso)');
+      throw new EnvironmentError(
+        'E_LAB_XORRISO',
+        `xorriso could not build the seed ISO: ${e.code === 'ENOENT' ? 'not installed' : String(e.stderr ?? '').trim()}`,
+        'apt-get install xorriso (FreeBSD: pkg install xorriso)',
+      );
     }
     return output;
   } finally {

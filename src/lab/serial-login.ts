@@ -124,7 +124,12 @@ export async function provisionOverConsole(
         con.send('');
         loaderHurried = true;
       }
-      if (Date.now() > deadlineMs) throw new LabError('E_LAB_BOOT_TIMEOUT', `guest ${vm.name}: neither SSH nor a console login prompt within the boot timeout`, `Read the console log: ${launch.consoleLog}`);
+      if (Date.now() > deadlineMs)
+        throw new LabError(
+          'E_LAB_BOOT_TIMEOUT',
+          `guest ${vm.name}: neither SSH nor a console login prompt within the boot timeout`,
+          `Read the console log: ${launch.consoleLog}`,
+        );
       if (labKeys && (await sshAnswers(labKeys, vm))) return 'seed';
       if (con.seen(/login: ?$/m)) break;
       await new Promise((r) => setTimeout(r, 500));
@@ -132,7 +137,11 @@ export async function provisionOverConsole(
     await con.expect(/login: ?$/m, deadlineMs);
     con.send('root');
     await con.expect(/(#|\$) ?$/m, Math.min(deadlineMs, Date.now() + 30_000));
-    for (const line of provisioningCommands(authorizedKey, hostKey, launch.nics.map((n) => n.name))) {
+    for (const line of provisioningCommands(
+      authorizedKey,
+      hostKey,
+      launch.nics.map((n) => n.name),
+    )) {
       con.send(line);
       await new Promise((r) => setTimeout(r, 30));
     }

@@ -61,7 +61,11 @@ export interface VagrantBoxResult {
 
 export function validateBoxName(name: string): string {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) {
-    throw new UsageError('E_VAGRANT_BOX_NAME', `invalid Vagrant box name '${name}'`, 'Use ORGANISATION/NAME with letters, digits, ".", "_" and "-", e.g. laggkit/linux-lab.');
+    throw new UsageError(
+      'E_VAGRANT_BOX_NAME',
+      `invalid Vagrant box name '${name}'`,
+      'Use ORGANISATION/NAME with letters, digits, ".", "_" and "-", e.g. laggkit/linux-lab.',
+    );
   }
   return name;
 }
@@ -99,12 +103,20 @@ export function vagrantInsecureKey(): string {
   const gemDirs = ['/usr/share/rubygems-integration/all/gems', '/opt/vagrant/embedded/gems/gems'];
   for (const dir of gemDirs) {
     if (!fs.existsSync(dir)) continue;
-    for (const gem of fs.readdirSync(dir).filter((d) => /^vagrant-\d/.test(d)).sort().reverse()) {
+    for (const gem of fs
+      .readdirSync(dir)
+      .filter((d) => /^vagrant-\d/.test(d))
+      .sort()
+      .reverse()) {
       const pub = path.join(dir, gem, 'keys', 'vagrant.pub');
       if (fs.existsSync(pub)) return fs.readFileSync(pub, 'utf8').trim();
     }
   }
-  throw new EnvironmentError('E_VAGRANT_MISSING', "Vagrant's insecure public key (keys/vagrant.pub) was not found: is Vagrant installed?", 'apt-get install vagrant vagrant-libvirt (npm run setup does this as root).');
+  throw new EnvironmentError(
+    'E_VAGRANT_MISSING',
+    "Vagrant's insecure public key (keys/vagrant.pub) was not found: is Vagrant installed?",
+    'apt-get install vagrant vagrant-libvirt (npm run setup does this as root).',
+  );
 }
 
 /** What the box adds to the lab's initramfs: root's authorized key and udhcpc's event script. */
@@ -205,9 +217,27 @@ export async function packVagrantBox(opts: VagrantBoxOptions = {}): Promise<Vagr
       execFileSync('vagrant', ['box', 'add', '--force', '--name', name, output], { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
     } catch (err) {
       const e = err as { code?: string; stderr?: string; stdout?: string; message: string };
-      if (e.code === 'ENOENT') throw new EnvironmentError('E_VAGRANT_MISSING', "'vagrant' is not installed", 'apt-get install vagrant vagrant-libvirt (npm run setup does this as root).');
-      throw new EnvironmentError('E_VAGRANT_BOX_ADD', `vagrant box add failed: ${(e.stderr || e.stdout || e.message).trim()}`, `The box file is kept: ${output}`);
+      if (e.code === 'ENOENT')
+        throw new EnvironmentError(
+          'E_VAGRANT_MISSING',
+          "'vagrant' is not installed",
+          'apt-get install vagrant vagrant-libvirt (npm run setup does this as root).',
+        );
+      throw new EnvironmentError(
+        'E_VAGRANT_BOX_ADD',
+        `vagrant box add failed: ${(e.stderr || e.stdout || e.message).trim()}`,
+        `The box file is kept: ${output}`,
+      );
     }
   }
-  return { name, file: output, bytes: fs.statSync(output).size, driver, accelReason: verdict.reason, kernelVersion: image.kernelVersion, imageHash: image.hash, added: add };
+  return {
+    name,
+    file: output,
+    bytes: fs.statSync(output).size,
+    driver,
+    accelReason: verdict.reason,
+    kernelVersion: image.kernelVersion,
+    imageHash: image.hash,
+    added: add,
+  };
 }

@@ -41,7 +41,11 @@ export function planAuth(hop: SshHop, agentSocket: string | undefined, passphras
     if (parsed instanceof Error) {
       if (isEncryptedKeyError(parsed)) {
         if (passphrase !== undefined) {
-          throw new SshError('E_SSH_KEY_PASSPHRASE', `The passphrase does not decrypt the identity file ${file}`, 'Check the passphrase, or load the key into ssh-agent with ssh-add.');
+          throw new SshError(
+            'E_SSH_KEY_PASSPHRASE',
+            `The passphrase does not decrypt the identity file ${file}`,
+            'Check the passphrase, or load the key into ssh-agent with ssh-add.',
+          );
         }
         encrypted.push(file);
         continue;
@@ -51,7 +55,9 @@ export function planAuth(hop: SshHop, agentSocket: string | undefined, passphras
     }
     const key = Array.isArray(parsed) ? parsed[0] : parsed;
     if (key === undefined || !key.isPrivateKey()) continue;
-    methods.push(passphrase !== undefined ? { type: 'publickey', username: hop.user, key: data, passphrase } : { type: 'publickey', username: hop.user, key: data });
+    methods.push(
+      passphrase !== undefined ? { type: 'publickey', username: hop.user, key: data, passphrase } : { type: 'publickey', username: hop.user, key: data },
+    );
     tried.push(file);
   }
   if (methods.length === 0) {

@@ -79,7 +79,11 @@ async function runSshG(spec: HostSpec, configFile: string | undefined): Promise<
   args.push('--', spec.host);
   const r = await execa('ssh', args, { timeout: 10_000, reject: false });
   if (r.failed) {
-    throw new UsageError('E_SSH_CONFIG', `ssh -G could not resolve ${JSON.stringify(spec.host)}: ${r.stderr.trim() || r.shortMessage}`, 'Check the ssh_config file for syntax errors.');
+    throw new UsageError(
+      'E_SSH_CONFIG',
+      `ssh -G could not resolve ${JSON.stringify(spec.host)}: ${r.stderr.trim() || r.shortMessage}`,
+      'Check the ssh_config file for syntax errors.',
+    );
   }
   const ans: ConfigAnswer = { identityFiles: [], knownHostsFiles: [] };
   for (const line of r.stdout.split('\n')) {
@@ -115,7 +119,15 @@ function hostPatternMatches(patterns: string[], name: string): boolean {
   let ok = false;
   for (const p of patterns) {
     const neg = p.startsWith('!');
-    const glob = new RegExp('^' + (neg ? p.slice(1) : p).replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$', 'i');
+    const glob = new RegExp(
+      '^' +
+        (neg ? p.slice(1) : p)
+          .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+          .replace(/\*/g, '.*')
+          .replace(/\?/g, '.') +
+        '$',
+      'i',
+    );
     if (glob.test(name)) {
       if (neg) return false;
       ok = true;
@@ -207,14 +219,20 @@ async function resolveHop(spec: HostSpec, opts: ResolveOptions, home: string): P
   const ans = await lookup(spec, opts, home);
   if (ans.proxyCommand !== undefined) {
     // Connecting directly would bypass the path the user configured: refuse instead.
-    throw new UsageError('E_SSH_PROXYCOMMAND', `ssh_config sets ProxyCommand for ${JSON.stringify(spec.host)} (${ans.proxyCommand}), which laggkit does not run`, 'Use ProxyJump for that host instead.');
+    throw new UsageError(
+      'E_SSH_PROXYCOMMAND',
+      `ssh_config sets ProxyCommand for ${JSON.stringify(spec.host)} (${ans.proxyCommand}), which laggkit does not run`,
+      'Use ProxyJump for that host instead.',
+    );
   }
   const host = ans.hostname ?? spec.host;
   validateHostName(host);
   const port = ans.port ?? spec.port ?? 22;
   const user = ans.user ?? spec.user ?? userInfo().username;
   const ctx = { host, user, port };
-  const identityFiles = (ans.identityFiles.length > 0 ? ans.identityFiles : ['~/.ssh/id_ed25519', '~/.ssh/id_ecdsa', '~/.ssh/id_rsa']).map((p) => expandPath(p, home, ctx));
+  const identityFiles = (ans.identityFiles.length > 0 ? ans.identityFiles : ['~/.ssh/id_ed25519', '~/.ssh/id_ecdsa', '~/.ssh/id_rsa']).map((p) =>
+    expandPath(p, home, ctx),
+  );
   const knownHostsFiles = (ans.knownHostsFiles.length > 0 ? ans.knownHostsFiles : ['~/.ssh/known_hosts']).map((p) => expandPath(p, home, ctx));
   const globalKnownHostsFiles = (ans.globalKnownHostsFiles ?? ['/etc/ssh/ssh_known_hosts', '/etc/ssh/ssh_known_hosts2']).map((p) => expandPath(p, home, ctx));
   return {

@@ -19,18 +19,27 @@ export function openSshArgs(target: SshTarget, command: string[] = [], opts: Int
   if (target.jumps.length > 0) {
     // ssh applies command-line options to the final hop only, so the hops could not be held to
     // these known_hosts files; refuse rather than verify less than connect() does.
-    throw new SshError('E_SSH_INTERACTIVE_JUMP', `interactive sessions through ProxyJump are not supported (${target.alias})`, 'Run ssh yourself, or use laggkit exec, which verifies every hop.');
+    throw new SshError(
+      'E_SSH_INTERACTIVE_JUMP',
+      `interactive sessions through ProxyJump are not supported (${target.alias})`,
+      'Run ssh yourself, or use laggkit exec, which verifies every hop.',
+    );
   }
   const knownHosts = target.knownHostsFiles.join(' ');
   const globalKnownHosts = target.globalKnownHostsFiles?.length ? target.globalKnownHostsFiles.join(' ') : '/dev/null';
   return [
-    '-o', 'StrictHostKeyChecking=yes',
-    '-o', `UserKnownHostsFile=${knownHosts}`,
-    '-o', `GlobalKnownHostsFile=${globalKnownHosts}`,
-    '-o', 'LogLevel=ERROR',
+    '-o',
+    'StrictHostKeyChecking=yes',
+    '-o',
+    `UserKnownHostsFile=${knownHosts}`,
+    '-o',
+    `GlobalKnownHostsFile=${globalKnownHosts}`,
+    '-o',
+    'LogLevel=ERROR',
     ...(opts.agent === false ? ['-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none'] : []),
     ...target.identityFiles.flatMap((f) => ['-i', f]),
-    '-p', String(target.port),
+    '-p',
+    String(target.port),
     ...(command.length ? [] : ['-t']),
     `${target.user}@${target.host}`,
     // ssh joins its remaining words with spaces for the remote shell: hand it one command line.

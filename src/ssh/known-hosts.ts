@@ -75,7 +75,12 @@ export function parseKnownHosts(text: string, file: string): KnownHostEntry[] {
 /** OpenSSH-style glob: '*' any run, '?' one character; case-insensitive like host names. */
 function globMatch(pattern: string, name: string): boolean {
   const re = new RegExp(
-    '^' + pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$',
+    '^' +
+      pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.') +
+      '$',
     'i',
   );
   return re.test(name);
@@ -153,7 +158,11 @@ export function judgeHostKey(entries: readonly KnownHostEntry[], host: string, p
 /** ssh2 host key algorithm names for the key types known for a host, in preference order. */
 export function preferredHostKeyAlgorithms(entries: readonly KnownHostEntry[], host: string, port: number): string[] {
   const all = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
-  const known = new Set(entriesFor(entries, host, port).filter((e) => e.marker === null).map((e) => e.keyType));
+  const known = new Set(
+    entriesFor(entries, host, port)
+      .filter((e) => e.marker === null)
+      .map((e) => e.keyType),
+  );
   if (known.size === 0) return all;
   // Asking first for the types we already know avoids a spurious "unknown key" when the
   // server also has a key of a type we have never seen (OpenSSH does the same).

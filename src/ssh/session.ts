@@ -9,15 +9,7 @@ import type { Duplex } from 'node:stream';
 import { SshError, RemoteCommandError } from './errors.js';
 import { planAuth } from './auth.js';
 import { resolveTarget } from './config.js';
-import {
-  appendKnownHost,
-  fingerprintSha256,
-  judgeHostKey,
-  keyTypeOfBlob,
-  knownHostsName,
-  loadKnownHosts,
-  preferredHostKeyAlgorithms,
-} from './known-hosts.js';
+import { appendKnownHost, fingerprintSha256, judgeHostKey, keyTypeOfBlob, knownHostsName, loadKnownHosts, preferredHostKeyAlgorithms } from './known-hosts.js';
 import { SftpFiles } from './sftp.js';
 import { quoteArgv } from './quote.js';
 import type { ConnectOptions, ExecOptions, ExecResult, SshHop, SshSession, SshTarget, UploadResult, WriteOptions, WriteResult, RemoteStat } from './types.js';
@@ -60,14 +52,28 @@ function mapConnectError(hop: SshHop, err: Error & { level?: string; code?: stri
   const where = `${hop.user}@${knownHostsName(hop.host, hop.port)}`;
   if (err.level === 'client-authentication') {
     if (encrypted.length > 0) {
-      return new SshError('E_SSH_KEY_ENCRYPTED', `Login to ${where} failed; the identity file ${encrypted.join(', ')} is encrypted and no passphrase was given`, 'Add the key to ssh-agent (ssh-add) or pass its passphrase.', { cause: err });
+      return new SshError(
+        'E_SSH_KEY_ENCRYPTED',
+        `Login to ${where} failed; the identity file ${encrypted.join(', ')} is encrypted and no passphrase was given`,
+        'Add the key to ssh-agent (ssh-add) or pass its passphrase.',
+        { cause: err },
+      );
     }
-    return new SshError('E_SSH_AUTH', `Login to ${where} was refused (tried: ${tried.join(', ')})`, 'Install your public key in the remote authorized_keys, or point IdentityFile at the right key.', { cause: err });
+    return new SshError(
+      'E_SSH_AUTH',
+      `Login to ${where} was refused (tried: ${tried.join(', ')})`,
+      'Install your public key in the remote authorized_keys, or point IdentityFile at the right key.',
+      { cause: err },
+    );
   }
   if (err.level === 'client-timeout') {
-    return new SshError('E_SSH_TIMEOUT', `No SSH handshake with ${where} within the timeout`, 'Check that the host is up and that sshd listens on that port.', { cause: err });
+    return new SshError('E_SSH_TIMEOUT', `No SSH handshake with ${where} within the timeout`, 'Check that the host is up and that sshd listens on that port.', {
+      cause: err,
+    });
   }
-  return new SshError('E_SSH_CONNECT', `Cannot connect to ${where}: ${err.message}`, 'Check the host name, port and network path (and ProxyJump, if any).', { cause: err });
+  return new SshError('E_SSH_CONNECT', `Cannot connect to ${where}: ${err.message}`, 'Check the host name, port and network path (and ProxyJump, if any).', {
+    cause: err,
+  });
 }
 
 function forwardOut(client: Client, host: string, port: number): Promise<ClientChannel> {
@@ -163,7 +169,11 @@ class Session implements SshSession {
     // keepalives) does not always close its channels: without this a command on it would wait
     // forever, and a CLI with nothing else pending would simply end, its work half-reported.
     last.on('close', () => {
-      this.lost = new SshError('E_SSH_LOST', `The connection to ${this.target.alias} was lost`, 'Check that the host is up and its SSH path is not cut; laggkit deploy\'s guard rolls a cut host back by itself.');
+      this.lost = new SshError(
+        'E_SSH_LOST',
+        `The connection to ${this.target.alias} was lost`,
+        "Check that the host is up and its SSH path is not cut; laggkit deploy's guard rolls a cut host back by itself.",
+      );
       // Channels that did finish report it first; only the ones still open are failed.
       setTimeout(() => {
         for (const fail of this.waiting) fail(this.lost as SshError);
@@ -237,7 +247,13 @@ class Session implements SshSession {
           if (killSent || pid === undefined) return;
           killSent = true;
           // Shells differ on `kill -SIG -PGID` vs `kill -SIG -- -PGID`: try both, then the pid.
-          const killScript = [['kill', '-KILL', `-${pid}`], ['kill', '-KILL', '--', `-${pid}`], ['kill', '-KILL', pid]].map((a) => `${quoteArgv(a)} 2>/dev/null`).join(' || ');
+          const killScript = [
+            ['kill', '-KILL', `-${pid}`],
+            ['kill', '-KILL', '--', `-${pid}`],
+            ['kill', '-KILL', pid],
+          ]
+            .map((a) => `${quoteArgv(a)} 2>/dev/null`)
+            .join(' || ');
           this.client.exec(killScript, (e, killer) => {
             if (e) {
               stream.close();
@@ -321,7 +337,14 @@ class Session implements SshSession {
           // sshd and dropbear always report how a command ended; a channel closed without an
           // exit status or signal is a connection that went away under it.
           if (code === null && signal === null) {
-            reject(this.lost ?? new SshError('E_SSH_LOST', `The connection to ${this.target.alias} was lost while ${shown} ran`, 'Check that the host is up and its SSH path is not cut.'));
+            reject(
+              this.lost ??
+                new SshError(
+                  'E_SSH_LOST',
+                  `The connection to ${this.target.alias} was lost while ${shown} ran`,
+                  'Check that the host is up and its SSH path is not cut.',
+                ),
+            );
             return;
           }
           if (opts.check && code !== 0) {
@@ -391,7 +414,11 @@ export async function connect(target: SshTarget, opts: ConnectOptions = {}): Pro
         try {
           sock = await forwardOut(prev, hop.host, hop.port);
         } catch (err) {
-          throw new SshError('E_SSH_JUMP', `The jump host ${(hops[i - 1] as SshHop).alias} could not open a connection to ${knownHostsName(hop.host, hop.port)}: ${(err as Error).message}`, 'Check that the jump host can reach the target and allows TCP forwarding.');
+          throw new SshError(
+            'E_SSH_JUMP',
+            `The jump host ${(hops[i - 1] as SshHop).alias} could not open a connection to ${knownHostsName(hop.host, hop.port)}: ${(err as Error).message}`,
+            'Check that the jump host can reach the target and allows TCP forwarding.',
+          );
         }
       }
       clients.push(await connectHop(hop, opts, sock));

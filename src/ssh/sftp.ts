@@ -33,7 +33,13 @@ export class SftpFiles {
   private sftp(): Promise<SFTPWrapper> {
     // Minimal hosts (dropbear, embedded images) have no SFTP subsystem: say so, not "a bug".
     this.sftpPromise ??= call<SFTPWrapper>((cb) => this.client.sftp((err, s) => cb(err, s))).catch((err: Error) => {
-      throw new RemoteFileError('E_REMOTE_NO_SFTP', `the host offers no SFTP subsystem (${err.message})`, '', 'laggkit conf, deploy and exec do not need SFTP; this operation does. Enable sftp-server on the host.', { cause: err });
+      throw new RemoteFileError(
+        'E_REMOTE_NO_SFTP',
+        `the host offers no SFTP subsystem (${err.message})`,
+        '',
+        'laggkit conf, deploy and exec do not need SFTP; this operation does. Enable sftp-server on the host.',
+        { cause: err },
+      );
     });
     return this.sftpPromise;
   }
@@ -44,7 +50,13 @@ export class SftpFiles {
 
   private fail(what: string, path: string, err: unknown): RemoteFileError {
     if (isMissing(err)) return new RemoteFileError('E_REMOTE_NOT_FOUND', `${path} does not exist on the remote host`, path, 'Check the path.', { cause: err });
-    return new RemoteFileError('E_REMOTE_FILE', `Cannot ${what} ${path} on the remote host: ${(err as Error).message}`, path, 'Check the permissions of the remote file and directory.', { cause: err });
+    return new RemoteFileError(
+      'E_REMOTE_FILE',
+      `Cannot ${what} ${path} on the remote host: ${(err as Error).message}`,
+      path,
+      'Check the permissions of the remote file and directory.',
+      { cause: err },
+    );
   }
 
   async readFile(path: string): Promise<Buffer> {
@@ -74,7 +86,10 @@ export class SftpFiles {
     const s = await this.sftp();
     try {
       const list = await call<{ filename: string }[]>((cb) => s.readdir(path, (err, v) => cb(err, v)));
-      return list.map((e) => e.filename).filter((n) => n !== '.' && n !== '..').sort();
+      return list
+        .map((e) => e.filename)
+        .filter((n) => n !== '.' && n !== '..')
+        .sort();
     } catch (err) {
       if (isMissing(err)) return [];
       throw this.fail('list', path, err);
@@ -122,7 +137,12 @@ export class SftpFiles {
       // Renaming over a symlink would replace the link by a file, silently moving the config.
       const l = await call<Stats>((cb) => s.lstat(path, (err, v) => cb(err, v)));
       if (l.isSymbolicLink()) {
-        throw new RemoteFileError('E_REMOTE_SYMLINK', `${path} is a symbolic link on the remote host; laggkit will not replace it`, path, 'Edit the file the link points to.');
+        throw new RemoteFileError(
+          'E_REMOTE_SYMLINK',
+          `${path} is a symbolic link on the remote host; laggkit will not replace it`,
+          path,
+          'Edit the file the link points to.',
+        );
       }
     }
     const mode = opts.mode ?? (old ? old.mode & 0o7777 : 0o644);
@@ -203,7 +223,13 @@ export class SftpFiles {
     try {
       await walk(localDir, remoteDir);
     } catch (err) {
-      throw new RemoteFileError('E_REMOTE_UPLOAD', `Uploading ${localDir} to ${remoteDir} failed: ${(err as Error).message}`, remoteDir, 'Check the remote directory permissions and free space.', { cause: err });
+      throw new RemoteFileError(
+        'E_REMOTE_UPLOAD',
+        `Uploading ${localDir} to ${remoteDir} failed: ${(err as Error).message}`,
+        remoteDir,
+        'Check the remote directory permissions and free space.',
+        { cause: err },
+      );
     }
     return result;
   }

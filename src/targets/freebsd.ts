@@ -113,7 +113,9 @@ export function bsdTarget(n: BsdNames, extra: Partial<TargetAdapter>): TargetAda
         if (m && b && interfaces[m]) (interfaces[m] as IfaceState).memberOf = `bridge ${b}`;
       }
       const address = sessionAddress(s.ssh ?? '');
-      const mgmtIface = address ? (Object.values(interfaces).find((i) => [...i.inet, ...i.inet6].some((a) => a.split('/')[0] === address))?.name ?? null) : null;
+      const mgmtIface = address
+        ? (Object.values(interfaces).find((i) => [...i.inet, ...i.inet6].some((a) => a.split('/')[0] === address))?.name ?? null)
+        : null;
       const mod = (s.module ?? '').trim().split('\n');
       const osreldate = Number((s.osreldate ?? '').trim()) || undefined;
       const srcVersion = Number((s.src ?? '').trim()) || undefined;
@@ -129,7 +131,11 @@ export function bsdTarget(n: BsdNames, extra: Partial<TargetAdapter>): TargetAda
         uname,
         release: uname.split(/\s+/)[1] ?? '',
         ...(osreldate ? { osreldate } : {}),
-        srcTree: { present: srcVersion !== undefined, ...(srcVersion ? { version: srcVersion, matches: osreldate === undefined || srcVersion === osreldate } : {}), path: '/usr/src' },
+        srcTree: {
+          present: srcVersion !== undefined,
+          ...(srcVersion ? { version: srcVersion, matches: osreldate === undefined || srcVersion === osreldate } : {}),
+          path: '/usr/src',
+        },
         module: {
           loaded: mod[0] === 'loaded',
           ...(mod[1] && mod[1] !== 'unknown' ? { buildId: mod[1] } : {}),
@@ -143,7 +149,8 @@ export function bsdTarget(n: BsdNames, extra: Partial<TargetAdapter>): TargetAda
         defaultRoutes: routes,
         init: 'rc',
       };
-      if ((s.id ?? '').trim() !== '0') throw new LaggkitError('remote', 'E_NOT_ROOT', `commands on ${host.name} do not run as root`, 'Log in as root, or pass --become sudo|doas.');
+      if ((s.id ?? '').trim() !== '0')
+        throw new LaggkitError('remote', 'E_NOT_ROOT', `commands on ${host.name} do not run as root`, 'Log in as root, or pass --become sudo|doas.');
       if (facts.module.loaded) {
         facts.aggregates = await this.aggregates(host);
         for (const a of facts.aggregates) for (const p of a.ports) if (interfaces[p.name]) (interfaces[p.name] as IfaceState).memberOf = `laggkit ${a.name}`;
@@ -151,14 +158,26 @@ export function bsdTarget(n: BsdNames, extra: Partial<TargetAdapter>): TargetAda
       return facts;
     },
 
-    sourceFiles: () => [...filesUnder('kmod/core').filter((f) => /\.(c|h|mk)$/.test(f)), ...filesUnder(`kmod/${n.os}`).filter((f) => /\.(c|h)$|Makefile$/.test(f))],
+    sourceFiles: () => [
+      ...filesUnder('kmod/core').filter((f) => /\.(c|h|mk)$/.test(f)),
+      ...filesUnder(`kmod/${n.os}`).filter((f) => /\.(c|h)$|Makefile$/.test(f)),
+    ],
 
     async build(host, _facts, opts: BuildOptions): Promise<Artifact[]> {
       const dir = path.join(repoRoot(), 'kmod', n.os);
-      if (!fs.existsSync(dir)) throw new EnvironmentError('E_NO_MODULE_SOURCE', `kmod/${n.os} does not exist in this laggkit yet`, 'Deploy to FreeBSD or Linux hosts for now.');
+      if (!fs.existsSync(dir))
+        throw new EnvironmentError('E_NO_MODULE_SOURCE', `kmod/${n.os} does not exist in this laggkit yet`, 'Deploy to FreeBSD or Linux hosts for now.');
       if (opts.mode === 'local') {
         const script = path.join(dir, 'cross-build.sh');
-        const args = ['--sysroot', opts.sysroot ?? '', ...(opts.kernbuild ? ['--kernbuild', opts.kernbuild] : []), '--out', opts.workDir, '--build-id', opts.buildId];
+        const args = [
+          '--sysroot',
+          opts.sysroot ?? '',
+          ...(opts.kernbuild ? ['--kernbuild', opts.kernbuild] : []),
+          '--out',
+          opts.workDir,
+          '--build-id',
+          opts.buildId,
+        ];
         opts.progress(`${path.relative(repoRoot(), script)} ${args.join(' ')}`);
         const r = await execa('bash', [script, ...args], { reject: false, all: true });
         if (r.exitCode !== 0) throw buildError(r.all ?? '', 'local');
@@ -169,7 +188,9 @@ export function bsdTarget(n: BsdNames, extra: Partial<TargetAdapter>): TargetAda
       await host.run(['rm', '-rf', rdir], { check: true });
       await host.run(['mkdir', '-p', rdir], { check: true });
       await host.uploadTree(path.join(repoRoot(), 'kmod'), `${rdir}/kmod`);
-      const r = await host.run(['make', '-C', `${rdir}/kmod/${n.os}`, `MAKEOBJDIR=${rdir}/kmod/${n.os}`, `LAGGKIT_BUILD_ID=${opts.buildId}`], { timeoutMs: 900_000 });
+      const r = await host.run(['make', '-C', `${rdir}/kmod/${n.os}`, `MAKEOBJDIR=${rdir}/kmod/${n.os}`, `LAGGKIT_BUILD_ID=${opts.buildId}`], {
+        timeoutMs: 900_000,
+      });
       if (r.code !== 0) throw buildError(r.stdout + r.stderr, 'remote');
       return [{ path: n.modulePath, mode: 0o555, remotePath: `${rdir}/kmod/${n.os}/${path.basename(n.modulePath)}` }];
     },
@@ -184,7 +205,8 @@ export function bsdTarget(n: BsdNames, extra: Partial<TargetAdapter>): TargetAda
     configureScript(spec: AggregateSpec): string {
       const name = spec.name;
       const lines = [quoteArgv(['ifconfig', name, 'create']), quoteArgv(['ifconfig', name, ...ifconfigWords(spec)])];
-      for (const [k, v] of Object.entries(spec.opts)) if (!IFCONFIG_OPTION_WORDS[k]) lines.push(quoteArgv(['sysctl', `net.link.laggkit.${unitOf(name)}.${k}=${v}`]));
+      for (const [k, v] of Object.entries(spec.opts))
+        if (!IFCONFIG_OPTION_WORDS[k]) lines.push(quoteArgv(['sysctl', `net.link.laggkit.${unitOf(name)}.${k}=${v}`]));
       for (const p of spec.ports) if (p.pri !== undefined) lines.push(quoteArgv(['sysctl', `net.link.laggkit.${unitOf(name)}.port_prio=${p.name}:${p.pri}`]));
       // An address family word only right after the name (ifconfig's grammar).
       spec.inet.forEach((a, i) => lines.push(quoteArgv(['ifconfig', name, 'inet', a, ...(i ? ['alias'] : [])])));
@@ -208,14 +230,19 @@ export function bsdTarget(n: BsdNames, extra: Partial<TargetAdapter>): TargetAda
 
     restoreRoutesScript(routes): string {
       return routes
-        .map((r) => `netstat -rn -f ${r.family === 6 ? 'inet6' : 'inet'} | awk '$1 == "default"' | grep -q . || route add ${r.family === 6 ? '-inet6 ' : ''}default ${shQuote(r.gateway)}`)
+        .map(
+          (r) =>
+            `netstat -rn -f ${r.family === 6 ? 'inet6' : 'inet'} | awk '$1 == "default"' | grep -q . || route add ${r.family === 6 ? '-inet6 ' : ''}default ${shQuote(r.gateway)}`,
+        )
         .join('\n');
     },
 
     unloadScript: () => `${n.unloadCmd} 2>/dev/null || true`,
 
     async aggregates(host): Promise<RunningAggregate[]> {
-      const r = await host.script(`for i in $(ifconfig -l); do case $i in laggkit[0-9]*) echo "=== if-$i"; ifconfig -v $i; echo "=== sysctl-$i"; sysctl net.link.laggkit.\${i#laggkit} 2>/dev/null;; esac; done; true`);
+      const r = await host.script(
+        `for i in $(ifconfig -l); do case $i in laggkit[0-9]*) echo "=== if-$i"; ifconfig -v $i; echo "=== sysctl-$i"; sysctl net.link.laggkit.\${i#laggkit} 2>/dev/null;; esac; done; true`,
+      );
       const s = sectionsOf(r.stdout);
       const out: RunningAggregate[] = [];
       for (const key of Object.keys(s)) {
@@ -246,15 +273,21 @@ export function bsdTarget(n: BsdNames, extra: Partial<TargetAdapter>): TargetAda
       const words = [...ifconfigWords(spec)];
       // A bare address after the lagg words is fine in rc.conf; "inet" there is not.
       if (spec.inet[0]) words.push(spec.inet[0]);
-      const edits: PersistEdit[] = [loader, { kind: 'rc', key: 'cloned_interfaces', value: spec.name, list: 'add' }, { kind: 'rc', key: `ifconfig_${spec.name}`, value: `${words.join(' ')} up` }];
+      const edits: PersistEdit[] = [
+        loader,
+        { kind: 'rc', key: 'cloned_interfaces', value: spec.name, list: 'add' },
+        { kind: 'rc', key: `ifconfig_${spec.name}`, value: `${words.join(' ')} up` },
+      ];
       spec.inet.slice(1).forEach((a, i) => edits.push({ kind: 'rc', key: `ifconfig_${spec.name}_alias${i}`, value: `inet ${a}` }));
       if (spec.inet6.length) edits.push({ kind: 'rc', key: `ifconfig_${spec.name}_ipv6`, value: `inet6 ${spec.inet6[0]}` });
       spec.inet6.slice(1).forEach((a, i) => edits.push({ kind: 'rc', key: `ifconfig_${spec.name}_alias${spec.inet.length - 1 + i}`, value: `inet6 ${a}` }));
-      for (const p of spec.ports) edits.push({ kind: 'rc', key: `ifconfig_${p.name}`, value: facts.interfaces[p.name]?.mtu && spec.mtu ? `mtu ${spec.mtu} up` : 'up' });
+      for (const p of spec.ports)
+        edits.push({ kind: 'rc', key: `ifconfig_${p.name}`, value: facts.interfaces[p.name]?.mtu && spec.mtu ? `mtu ${spec.mtu} up` : 'up' });
       // Options ifconfig has no word for persist as the module's loader tunables for a new
       // interface's defaults (net.link.laggkit.default_*), which laggkitN starts with at boot.
       for (const [k, v] of Object.entries(spec.opts)) {
-        if (!IFCONFIG_OPTION_WORDS[k]) edits.push({ kind: 'loader', key: `net.link.laggkit.default_${k}`, value: String(v), ...(loader.file ? { file: loader.file } : {}) });
+        if (!IFCONFIG_OPTION_WORDS[k])
+          edits.push({ kind: 'loader', key: `net.link.laggkit.default_${k}`, value: String(v), ...(loader.file ? { file: loader.file } : {}) });
       }
       return edits;
     },

@@ -46,7 +46,12 @@ export class RemoteHost {
     const { check, timeoutMs = 120_000, ...execOpts } = opts;
     const r = await this.session.execScript(this.wrap(script), { ...execOpts, ...(timeoutMs > 0 ? { timeoutMs } : {}) });
     if (check && r.code !== 0) {
-      throw new LaggkitError('remote', 'E_REMOTE_COMMAND', `${shown} on ${this.name} failed (${r.code === null ? `signal ${r.signal}` : `exit ${r.code}`})${r.stderr.trim() ? `: ${r.stderr.trim().split('\n').slice(0, 5).join(' | ')}` : ''}`, 'Run the command on the host by hand to see more.');
+      throw new LaggkitError(
+        'remote',
+        'E_REMOTE_COMMAND',
+        `${shown} on ${this.name} failed (${r.code === null ? `signal ${r.signal}` : `exit ${r.code}`})${r.stderr.trim() ? `: ${r.stderr.trim().split('\n').slice(0, 5).join(' | ')}` : ''}`,
+        'Run the command on the host by hand to see more.',
+      );
     }
     return r;
   }
@@ -64,14 +69,22 @@ export class RemoteHost {
   /** Atomic replace: the bytes on stdin into a temp file beside the target, then rename. */
   async writeFile(path: string, data: string | Buffer, mode = 0o644): Promise<void> {
     const tmp = shQuote(`${path}.laggkit-tmp`);
-    await this.script(`umask 077; cat > ${tmp} && chmod ${mode.toString(8)} ${tmp} && mv -f ${tmp} ${shQuote(path)}`, { check: true, stdin: Buffer.from(data) }, `write ${path}`);
+    await this.script(
+      `umask 077; cat > ${tmp} && chmod ${mode.toString(8)} ${tmp} && mv -f ${tmp} ${shQuote(path)}`,
+      { check: true, stdin: Buffer.from(data) },
+      `write ${path}`,
+    );
   }
 
   /** A local folder copied to the host as a tar stream (no SFTP needed). */
   async uploadTree(localDir: string, remoteDir: string): Promise<void> {
     const { execa } = await import('execa');
     const tar = await execa('tar', ['-C', localDir, '--exclude=build', '--exclude=*.o', '--exclude=*.ko', '-cf', '-', '.'], { encoding: 'buffer' });
-    await this.script(`mkdir -p ${shQuote(remoteDir)} && tar -xf - -C ${shQuote(remoteDir)}`, { check: true, stdin: Buffer.from(tar.stdout) }, `unpack into ${remoteDir}`);
+    await this.script(
+      `mkdir -p ${shQuote(remoteDir)} && tar -xf - -C ${shQuote(remoteDir)}`,
+      { check: true, stdin: Buffer.from(tar.stdout) },
+      `unpack into ${remoteDir}`,
+    );
   }
 
   async close(): Promise<void> {

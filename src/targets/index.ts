@@ -25,8 +25,17 @@ const FAMILY_PROBE =
 
 export async function adapterFor(host: RemoteHost): Promise<TargetAdapter> {
   const r = await host.run(['sh', '-c', FAMILY_PROBE], { check: true });
-  const [name = '', family = ''] = r.stdout.trim().split('\n').map((l) => l.trim());
+  const [name = '', family = ''] = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => l.trim());
   const a = ADAPTERS[name] ?? ADAPTERS[family];
-  if (!a) throw new LaggkitError('remote', 'E_TARGET_OS', `${host.name} runs ${name || 'an unknown OS'}; laggkit deploys to FreeBSD, NetBSD and Linux (laggd) and their derivatives`, 'Pick a supported host.');
+  if (!a)
+    throw new LaggkitError(
+      'remote',
+      'E_TARGET_OS',
+      `${host.name} runs ${name || 'an unknown OS'}; laggkit deploys to FreeBSD, NetBSD and Linux (laggd) and their derivatives`,
+      'Pick a supported host.',
+    );
   return a;
 }

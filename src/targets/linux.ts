@@ -81,10 +81,20 @@ function optionWords(key: string, v: number, all: Record<string, number>): strin
     case 'lacp_multi_speed':
       return ['lagglacp', v ? 'multi-speed' : '-multi-speed'];
     case 'announce_count':
-      if (all.announce_interval_ms === undefined) throw new UsageError('E_SPEC', 'laggd sets announcements as a pair: give announce_interval_ms with announce_count', 'Example: --opt announce_count=3 --opt announce_interval_ms=200');
+      if (all.announce_interval_ms === undefined)
+        throw new UsageError(
+          'E_SPEC',
+          'laggd sets announcements as a pair: give announce_interval_ms with announce_count',
+          'Example: --opt announce_count=3 --opt announce_interval_ms=200',
+        );
       return ['announce', String(v), String(all.announce_interval_ms)];
     case 'announce_interval_ms':
-      if (all.announce_count === undefined) throw new UsageError('E_SPEC', 'laggd sets announcements as a pair: give announce_count with announce_interval_ms', 'Example: --opt announce_count=3 --opt announce_interval_ms=200');
+      if (all.announce_count === undefined)
+        throw new UsageError(
+          'E_SPEC',
+          'laggd sets announcements as a pair: give announce_count with announce_interval_ms',
+          'Example: --opt announce_count=3 --opt announce_interval_ms=200',
+        );
       return [];
     default:
       throw new UsageError('E_SPEC', `laggd has no word for option ${key}`, 'Leave it out on Linux targets.');
@@ -185,10 +195,14 @@ export const linuxTarget: TargetAdapter = {
     );
     const s = sectionsOf(r.stdout);
     const uname = (s.uname ?? '').trim();
-    if (!uname.startsWith('Linux')) throw new LaggkitError('remote', 'E_TARGET_OS', `${host.name} is not Linux (${uname})`, 'Pick the adapter by the host OS (laggkit does this itself).');
+    if (!uname.startsWith('Linux'))
+      throw new LaggkitError('remote', 'E_TARGET_OS', `${host.name} is not Linux (${uname})`, 'Pick the adapter by the host OS (laggkit does this itself).');
     const interfaces = parseIpAddr(s.ipaddr ?? '');
     const address = sessionAddress(s.ssh ?? '');
-    const mgmtIface = address ? (Object.values(interfaces).find((i) => i.inet.some((a) => a.split('/')[0] === address) || i.inet6.some((a) => a.split('/')[0] === address))?.name ?? null) : null;
+    const mgmtIface = address
+      ? (Object.values(interfaces).find((i) => i.inet.some((a) => a.split('/')[0] === address) || i.inet6.some((a) => a.split('/')[0] === address))?.name ??
+        null)
+      : null;
     const installed = /build (\S+)/.exec(s.installed ?? '')?.[1];
     const running = (s.running ?? '').trim();
     const runningId = /build (\S+)/.exec(running)?.[1];
@@ -211,7 +225,13 @@ export const linuxTarget: TargetAdapter = {
       defaultRoutes: parseRoutes(s.routes ?? ''),
       init: (s.init ?? 'plain').trim(),
     };
-    if ((s.id ?? '').trim() !== '0') throw new LaggkitError('remote', 'E_NOT_ROOT', `commands on ${host.name} do not run as root (uid ${(s.id ?? '').trim()})`, 'Log in as root, or pass --become sudo|doas.');
+    if ((s.id ?? '').trim() !== '0')
+      throw new LaggkitError(
+        'remote',
+        'E_NOT_ROOT',
+        `commands on ${host.name} do not run as root (uid ${(s.id ?? '').trim()})`,
+        'Log in as root, or pass --become sudo|doas.',
+      );
     if (facts.module.loaded) {
       facts.aggregates = await this.aggregates(host);
       for (const a of facts.aggregates) for (const p of a.ports) if (interfaces[p.name]) (interfaces[p.name] as IfaceState).memberOf = `laggkit ${a.name}`;
@@ -219,7 +239,10 @@ export const linuxTarget: TargetAdapter = {
     return facts;
   },
 
-  sourceFiles: () => [...filesUnder('kmod/core').filter((f) => /\.(c|h|mk)$|Makefile$/.test(f)), ...filesUnder('kmod/posix').filter((f) => /\.(c|h)$|Makefile$/.test(f))],
+  sourceFiles: () => [
+    ...filesUnder('kmod/core').filter((f) => /\.(c|h|mk)$|Makefile$/.test(f)),
+    ...filesUnder('kmod/posix').filter((f) => /\.(c|h)$|Makefile$/.test(f)),
+  ],
 
   async build(host, facts, opts: BuildOptions): Promise<Artifact[]> {
     const svc = serviceFile(facts.init);
@@ -234,7 +257,10 @@ export const linuxTarget: TargetAdapter = {
         // A private folder renamed into place: several deploys may build the same id at once.
         const tmp = `${dir}.tmp-${process.pid}`;
         opts.progress(`make -C kmod/posix release BUILD_ID=${opts.buildId} (static)`);
-        const r = await execa('make', ['-s', '-C', path.join(repoRoot(), 'kmod', 'posix'), 'release', `BUILD_ID=${opts.buildId}`, `RELEASE_DIR=${tmp}`], { reject: false, all: true });
+        const r = await execa('make', ['-s', '-C', path.join(repoRoot(), 'kmod', 'posix'), 'release', `BUILD_ID=${opts.buildId}`, `RELEASE_DIR=${tmp}`], {
+          reject: false,
+          all: true,
+        });
         if (r.exitCode !== 0) {
           fs.rmSync(tmp, { recursive: true, force: true });
           throw buildError(r.all ?? '', 'local');
@@ -245,14 +271,21 @@ export const linuxTarget: TargetAdapter = {
           fs.rmSync(tmp, { recursive: true, force: true }); // another deploy got there first
         }
       }
-      return [{ path: LAGGD, mode: 0o755, localPath: path.join(dir, 'laggd') }, { path: LAGGCTL, mode: 0o755, localPath: path.join(dir, 'laggctl') }, ...common];
+      return [
+        { path: LAGGD, mode: 0o755, localPath: path.join(dir, 'laggd') },
+        { path: LAGGCTL, mode: 0o755, localPath: path.join(dir, 'laggctl') },
+        ...common,
+      ];
     }
     // remote: the sources go to the host and its own compiler builds them.
     const dir = `/tmp/laggkit-build-${opts.buildId}`;
     opts.progress(`upload kmod/ to ${host.name}:${dir} and make there`);
     await host.run(['mkdir', '-p', dir], { check: true });
     await host.uploadTree(path.join(repoRoot(), 'kmod'), `${dir}/kmod`);
-    const r = await host.run(['make', '-s', '-C', `${dir}/kmod/posix`, 'SUB=1', `BUILD=build/release-${opts.buildId}`, `EXTRA_CFLAGS=-DLAGGKIT_BUILD_ID="${opts.buildId}"`, 'all'], { timeoutMs: 600_000 });
+    const r = await host.run(
+      ['make', '-s', '-C', `${dir}/kmod/posix`, 'SUB=1', `BUILD=build/release-${opts.buildId}`, `EXTRA_CFLAGS=-DLAGGKIT_BUILD_ID="${opts.buildId}"`, 'all'],
+      { timeoutMs: 600_000 },
+    );
     if (r.code !== 0) throw buildError(r.stdout + r.stderr, 'remote');
     const out = `${dir}/kmod/posix/build/release-${opts.buildId}`;
     return [{ path: LAGGD, mode: 0o755, remotePath: `${out}/laggd` }, { path: LAGGCTL, mode: 0o755, remotePath: `${out}/laggctl` }, ...common];
@@ -290,7 +323,10 @@ export const linuxTarget: TargetAdapter = {
 
   restoreRoutesScript(routes): string {
     return routes
-      .map((r) => `ip ${r.family === 6 ? '-6 ' : ''}route show default | grep -q . || ip ${r.family === 6 ? '-6 ' : ''}route add default via ${shQuote(r.gateway)}${r.iface ? ` dev ${shQuote(r.iface)}` : ''}`)
+      .map(
+        (r) =>
+          `ip ${r.family === 6 ? '-6 ' : ''}route show default | grep -q . || ip ${r.family === 6 ? '-6 ' : ''}route add default via ${shQuote(r.gateway)}${r.iface ? ` dev ${shQuote(r.iface)}` : ''}`,
+      )
       .join('\n');
   },
 
@@ -299,7 +335,9 @@ export const linuxTarget: TargetAdapter = {
   },
 
   async aggregates(host): Promise<RunningAggregate[]> {
-    const r = await host.script(`for n in $(${LAGGCTL} -s ${SOCKET} list 2>/dev/null); do echo "=== json-$n"; ${LAGGCTL} -s ${SOCKET} --json "$n"; echo "=== text-$n"; ${LAGGCTL} -s ${SOCKET} -v "$n"; done`);
+    const r = await host.script(
+      `for n in $(${LAGGCTL} -s ${SOCKET} list 2>/dev/null); do echo "=== json-$n"; ${LAGGCTL} -s ${SOCKET} --json "$n"; echo "=== text-$n"; ${LAGGCTL} -s ${SOCKET} -v "$n"; done`,
+    );
     const s = sectionsOf(r.stdout);
     const out: RunningAggregate[] = [];
     for (const key of Object.keys(s)) {
@@ -350,5 +388,10 @@ export function buildError(output: string, where: string): LaggkitError {
     .split('\n')
     .filter((l) => /error|Error|undefined reference/.test(l))
     .slice(0, 8);
-  return new LaggkitError('remote', 'E_BUILD', `the ${where} build failed:\n${(first.length ? first : output.split('\n').slice(-8)).join('\n')}`, 'Fix the first error shown; nothing was changed on the host.');
+  return new LaggkitError(
+    'remote',
+    'E_BUILD',
+    `the ${where} build failed:\n${(first.length ? first : output.split('\n').slice(-8)).join('\n')}`,
+    'Fix the first error shown; nothing was changed on the host.',
+  );
 }

@@ -97,7 +97,10 @@ export function netbsdSysctlSettings(spec: AggregateSpec): string[] {
   if (spec.lacpStrict !== undefined && spec.laggproto !== 'lacp') out.push(`${node}.lacp_strict=${spec.lacpStrict ? 1 : 0}`);
   const words = netbsdIfconfigWords(spec).join(' ');
   for (const [k, v] of Object.entries(spec.opts)) {
-    const said = (k === 'lacp_maxports' && words.includes('maxports')) || (k === 'lacp_multi_speed' && words.includes('multi-linkspeed')) || (k === 'failover_rx_all' && words.includes('rx-all'));
+    const said =
+      (k === 'lacp_maxports' && words.includes('maxports')) ||
+      (k === 'lacp_multi_speed' && words.includes('multi-linkspeed')) ||
+      (k === 'failover_rx_all' && words.includes('rx-all'));
     if (!said) out.push(`${node}.${k}=${v}`);
   }
   return out;
@@ -123,8 +126,14 @@ export function netbsdConfigureScript(spec: AggregateSpec): string {
 
 /** --build local: the command that builds laggkit.kmod here (kmod/netbsd/cross-build.sh). */
 export function netbsdLocalBuildArgv(opts: Pick<BuildOptions, 'sysroot' | 'kernbuild' | 'workDir' | 'buildId'>): string[] {
-  if (!opts.sysroot) throw new UsageError('E_NO_SYSROOT', '--build local for NetBSD needs --sysroot DIR, a NetBSD source tree (netbsd-10) with sys/', 'Check out NetBSD/src at netbsd-10 (sys/ is enough) and pass --sysroot, or use --build remote on a host with /usr/src.');
-  if (opts.kernbuild) throw new UsageError('E_KERNBUILD', '--kernbuild is for FreeBSD; a NetBSD module needs no kernel build directory', 'Leave --kernbuild out.');
+  if (!opts.sysroot)
+    throw new UsageError(
+      'E_NO_SYSROOT',
+      '--build local for NetBSD needs --sysroot DIR, a NetBSD source tree (netbsd-10) with sys/',
+      'Check out NetBSD/src at netbsd-10 (sys/ is enough) and pass --sysroot, or use --build remote on a host with /usr/src.',
+    );
+  if (opts.kernbuild)
+    throw new UsageError('E_KERNBUILD', '--kernbuild is for FreeBSD; a NetBSD module needs no kernel build directory', 'Leave --kernbuild out.');
   return ['sh', path.join(repoRoot(), 'kmod', 'netbsd', 'cross-build.sh'), '--sysroot', opts.sysroot, '--out', opts.workDir, '--build-id', opts.buildId];
 }
 
@@ -182,7 +191,12 @@ export const netbsdTarget: TargetAdapter = {
       if (!fs.existsSync(out)) throw buildError(`${out} was not written`, 'local');
       return [{ path: MODULE, mode: 0o444, localPath: out }];
     }
-    if (!facts.srcTree.present) throw new EnvironmentError('E_NO_SRC', `${host.name} has no kernel sources in /usr/src/sys`, 'Extract syssrc.tgz of the running release into /usr/src, or build here with --build local --sysroot DIR.');
+    if (!facts.srcTree.present)
+      throw new EnvironmentError(
+        'E_NO_SRC',
+        `${host.name} has no kernel sources in /usr/src/sys`,
+        'Extract syssrc.tgz of the running release into /usr/src, or build here with --build local --sysroot DIR.',
+      );
     const dir = `/tmp/laggkit-build-${opts.buildId}`;
     opts.progress(`upload kmod/ to ${host.name}:${dir} and make there against /usr/src/sys`);
     await host.run(['rm', '-rf', dir], { check: true });
@@ -196,7 +210,9 @@ export const netbsdTarget: TargetAdapter = {
   configureScript: (spec) => netbsdConfigureScript(spec),
 
   async aggregates(host): Promise<RunningAggregate[]> {
-    const r = await host.script(`for i in $(ifconfig -l); do case $i in laggkit[0-9]*) echo "=== if-$i"; ifconfig -v $i; echo "=== status-$i"; sysctl -n ${SYSCTL}.$i.status 2>/dev/null; echo "=== sysctl-$i"; sysctl ${SYSCTL}.$i 2>/dev/null;; esac; done; true`);
+    const r = await host.script(
+      `for i in $(ifconfig -l); do case $i in laggkit[0-9]*) echo "=== if-$i"; ifconfig -v $i; echo "=== status-$i"; sysctl -n ${SYSCTL}.$i.status 2>/dev/null; echo "=== sysctl-$i"; sysctl ${SYSCTL}.$i 2>/dev/null;; esac; done; true`,
+    );
     const s = sectionsOf(r.stdout);
     const out: RunningAggregate[] = [];
     for (const key of Object.keys(s)) {
@@ -210,7 +226,9 @@ export const netbsdTarget: TargetAdapter = {
       out.push({
         name,
         laggproto: proto,
-        lagghash: Object.entries(HASH_BITS).filter(([, b]) => ((options.hash_layers ?? 7) & b) !== 0).map(([l]) => l),
+        lagghash: Object.entries(HASH_BITS)
+          .filter(([, b]) => ((options.hash_layers ?? 7) & b) !== 0)
+          .map(([l]) => l),
         ports: (i.lagg?.ports ?? []).map((p) => ({ name: p.name, flags: p.flags.names, ...(p.priority !== undefined ? { prio: p.priority } : {}) })),
         inet: i.inet.map((a) => `${a.address}/${a.prefixLength ?? 32}`),
         inet6: i.inet6.map((a) => `${a.address}/${a.prefixLength ?? 128}`),

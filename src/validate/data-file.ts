@@ -13,7 +13,12 @@ export function parseYamlText(text: string, file: string, code: string): unknown
     return parseYaml(text);
   } catch (err) {
     const line = err instanceof YAMLParseError ? err.linePos?.[0]?.line : undefined;
-    throw new ParseError(code, `${file}${line ? `:${line}` : ''}: not valid YAML: ${(err as Error).message.split('\n')[0]}`, line, 'Check the indentation and quoting around that line.');
+    throw new ParseError(
+      code,
+      `${file}${line ? `:${line}` : ''}: not valid YAML: ${(err as Error).message.split('\n')[0]}`,
+      line,
+      'Check the indentation and quoting around that line.',
+    );
   }
 }
 

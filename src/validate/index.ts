@@ -63,7 +63,11 @@ export function validateAbsPath(path: string, what = 'path'): string {
   }
   // eslint-disable-next-line no-control-regex
   if (/[\x00-\x1f\x7f]/.test(path)) {
-    throw new UsageError('E_BAD_PATH', `The ${what} ${showValue(path)} contains control characters`, 'Remove newlines, tabs and other control characters from the path.');
+    throw new UsageError(
+      'E_BAD_PATH',
+      `The ${what} ${showValue(path)} contains control characters`,
+      'Remove newlines, tabs and other control characters from the path.',
+    );
   }
   if (path.split('/').some((c) => c === '..')) {
     throw new UsageError('E_BAD_PATH', `The ${what} ${showValue(path)} contains a ".." component`, 'Give the path without "..".');
@@ -76,7 +80,11 @@ export function validateInt(value: string | number, min: number, max: number, wh
   const text = String(value).trim();
   const n = typeof value === 'number' ? value : /^-?\d+$/.test(text) ? Number(text) : NaN;
   if (!Number.isSafeInteger(n) || n < min || n > max) {
-    throw new UsageError('E_BAD_NUMBER', `The ${what} ${showValue(String(value))} is not an integer between ${min} and ${max}`, `Give a whole number from ${min} to ${max}.`);
+    throw new UsageError(
+      'E_BAD_NUMBER',
+      `The ${what} ${showValue(String(value))} is not an integer between ${min} and ${max}`,
+      `Give a whole number from ${min} to ${max}.`,
+    );
   }
   return n;
 }
@@ -113,7 +121,11 @@ export function validateUserName(user: string): string {
 export function validateConfValue(value: string, what = 'value'): string {
   // eslint-disable-next-line no-control-regex
   if (/[\x00-\x08\x0a-\x1f\x7f]/.test(value)) {
-    throw new UsageError('E_BAD_VALUE', `The ${what} ${showValue(value)} contains a newline or control character`, 'Config values must be a single line of printable text.');
+    throw new UsageError(
+      'E_BAD_VALUE',
+      `The ${what} ${showValue(value)} contains a newline or control character`,
+      'Config values must be a single line of printable text.',
+    );
   }
   return value;
 }

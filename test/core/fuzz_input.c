@@ -17,7 +17,12 @@
 #include <string.h>
 
 #define NPORTS 4
-#define CHECK(c) do { if (!(c)) { __builtin_trap(); } } while (0)
+#define CHECK(c) \
+	do { \
+		if (!(c)) { \
+			__builtin_trap(); \
+		} \
+	} while (0)
 
 static const uint8_t mac_a[6] = { 0x02, 0, 0, 0, 0xa0, 0x10 };
 static const uint8_t mac_b[6] = { 0x02, 0, 0, 0, 0xb0, 0x10 };
@@ -73,16 +78,15 @@ active_mask(struct th_host *h, struct lk_status *st)
 static uint8_t *
 make_frame(struct cursor *c, uint32_t *len_out)
 {
-	static const uint8_t slow[14] = { 0x01, 0x80, 0xc2, 0, 0, 0x02, 2, 0, 0, 0, 0, 9,
-		0x88, 0x09 };
+	static const uint8_t slow[14] = { 0x01, 0x80, 0xc2, 0, 0, 0x02, 2, 0, 0, 0, 0, 9, 0x88, 0x09 };
 	uint8_t kind = take8(c);
 	uint32_t len = take8(c) % 160, pre = 0;
 	uint8_t *f;
 
 	if ((kind & 3) == 1)
-		pre = 14;          /* slow protocols header */
+		pre = 14; /* slow protocols header */
 	else if ((kind & 3) == 2)
-		pre = 14;          /* IPv4 or IPv6 Ethernet header */
+		pre = 14; /* IPv4 or IPv6 Ethernet header */
 	f = malloc(pre + len + 1);
 	if (f == NULL)
 		abort();
@@ -199,8 +203,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		switch (op % 10) {
 		case 0:
-			CHECK(lk_set_proto(a->sc, (enum lk_proto)(take8(&c) % (LK_PROTO_MAX + 1))) ==
-			    0 || 1);
+			CHECK(lk_set_proto(a->sc, (enum lk_proto)(take8(&c) % (LK_PROTO_MAX + 1))) == 0 || 1);
 			break;
 		case 1:
 			th_link(a, port, take8(&c) & 1);

@@ -16,7 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(c) do { if (!(c)) { __builtin_trap(); } } while (0)
+#define CHECK(c) \
+	do { \
+		if (!(c)) { \
+			__builtin_trap(); \
+		} \
+	} while (0)
 
 static const uint8_t mac_a[6] = { 0x02, 0, 0, 0, 0xa0, 0x10 };
 static const uint8_t mac_b[6] = { 0x02, 0, 0, 0, 0xb0, 0x10 };

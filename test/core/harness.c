@@ -16,7 +16,7 @@ struct inflight {
 	struct th_host *to;
 	uint32_t port;
 	uint32_t len;
-	uint8_t  data[TH_FRAME_MAX];
+	uint8_t data[TH_FRAME_MAX];
 };
 
 static struct th_host *hosts[TH_MAX_HOSTS];
@@ -37,8 +37,8 @@ th_check_(int ok, const char *expr, const char *file, int line)
 	if (ok)
 		return;
 	cur_failed++;
-	fprintf(stderr, "%s:%d: [%s%s%s] check failed: %s\n", file, line, cur_name,
-	    cur_note[0] ? " / " : "", cur_note, expr);
+	fprintf(stderr, "%s:%d: [%s%s%s] check failed: %s\n", file, line, cur_name, cur_note[0] ? " / " : "",
+	    cur_note, expr);
 }
 
 void
@@ -48,8 +48,7 @@ th_check_eq_(uint64_t a, uint64_t b, const char *ea, const char *eb, const char 
 		return;
 	cur_failed++;
 	fprintf(stderr, "%s:%d: [%s%s%s] %s == %s failed: %llu != %llu\n", file, line, cur_name,
-	    cur_note[0] ? " / " : "", cur_note, ea, eb, (unsigned long long)a,
-	    (unsigned long long)b);
+	    cur_note[0] ? " / " : "", cur_note, ea, eb, (unsigned long long)a, (unsigned long long)b);
 }
 
 void
@@ -363,8 +362,8 @@ static void
 set_carrier(struct th_host *h, uint32_t port, int up)
 {
 	h->carrier[port] = up;
-	(void)lk_port_link(h->sc, port, up, h->speed[port],
-	    h->full_duplex[port] ? LK_DUPLEX_FULL : LK_DUPLEX_HALF);
+	(void)lk_port_link(
+	    h->sc, port, up, h->speed[port], h->full_duplex[port] ? LK_DUPLEX_FULL : LK_DUPLEX_HALF);
 }
 
 void
@@ -416,7 +415,7 @@ th_pump(void)
 	while (q_head != q_tail) {
 		struct inflight q = queue[q_head % q_cap];
 		q_head++;
-		if (q.len != UINT32_MAX)       /* its host was freed meanwhile */
+		if (q.len != UINT32_MAX) /* its host was freed meanwhile */
 			(void)deliver(q.to, q.port, q.data, q.len);
 		if (++n > MAX_PUMP) {
 			TH_CHECK(!"frame storm: more than MAX_PUMP frames in one pump");
@@ -657,7 +656,7 @@ th_build(const struct th_flow *fl, uint8_t *buf, uint32_t buflen)
 		if (len < 64)
 			len = 64;
 	} else {
-		put16(buf + off - 2, 0x88b5);   /* local experimental ethertype */
+		put16(buf + off - 2, 0x88b5); /* local experimental ethertype */
 		len = 64;
 	}
 	return len;

@@ -30,11 +30,11 @@ check_garp(const struct th_frame *f, const uint8_t mac[6], const uint8_t ip[4])
 	TH_CHECK(memcmp(d, bcast, 6) == 0);
 	TH_CHECK(memcmp(d + 6, mac, 6) == 0);
 	TH_EQ(be16(d + 12), 0x0806);
-	TH_EQ(be16(d + 14), 1);        /* Ethernet */
-	TH_EQ(be16(d + 16), 0x0800);   /* IPv4 */
+	TH_EQ(be16(d + 14), 1);      /* Ethernet */
+	TH_EQ(be16(d + 16), 0x0800); /* IPv4 */
 	TH_EQ(d[18], 6);
 	TH_EQ(d[19], 4);
-	TH_EQ(be16(d + 20), 1);        /* request */
+	TH_EQ(be16(d + 20), 1); /* request */
 	TH_CHECK(memcmp(d + 22, mac, 6) == 0);
 	TH_CHECK(memcmp(d + 28, ip, 4) == 0);
 	TH_CHECK(memcmp(d + 32, zero, 6) == 0);
@@ -79,10 +79,10 @@ check_na(const struct th_frame *f, const uint8_t mac[6], const uint8_t addr[16])
 	TH_CHECK(memcmp(ip + 24, all_nodes, 16) == 0);
 	TH_EQ(icmp[0], 136);
 	TH_EQ(icmp[1], 0);
-	TH_EQ(icmp[4], 0x20);          /* override; not router, not solicited */
+	TH_EQ(icmp[4], 0x20); /* override; not router, not solicited */
 	TH_EQ(icmp[5] | icmp[6] | icmp[7], 0);
 	TH_CHECK(memcmp(icmp + 8, addr, 16) == 0);
-	TH_EQ(icmp[24], 2);            /* target link-layer address option */
+	TH_EQ(icmp[24], 2); /* target link-layer address option */
 	TH_EQ(icmp[25], 1);
 	TH_CHECK(memcmp(icmp + 26, mac, 6) == 0);
 	TH_EQ(icmp6_sum(ip), 0xffff);
@@ -123,9 +123,9 @@ test_failover_announces(const void *arg)
 	TH_EQ(a->lagg_mac[5], mac_a[5] + 1);
 
 	t0 = th_now_ns();
-	th_link(a, 0, 0);                   /* failover em0 -> em1 */
+	th_link(a, 0, 0); /* failover em0 -> em1 */
 	th_advance((uint64_t)r->interval_ms * (r->count + 2));
-	TH_EQ(th_tx_count(a, 0), 0);        /* nothing on the failed port */
+	TH_EQ(th_tx_count(a, 0), 0); /* nothing on the failed port */
 	TH_EQ(th_tx_count_type(a, 1, 0x0806), 2 * r->count);
 	TH_EQ(th_tx_count_type(a, 1, 0x86dd), r->count);
 	TH_EQ(th_tx_count(a, 1), 3 * r->count);
@@ -159,7 +159,7 @@ test_restart_on_new_port(void)
 	th_advance(1000);
 	th_tx_clear(a);
 	th_link(a, 0, 0);
-	th_advance(150);                    /* two rounds on em1 */
+	th_advance(150); /* two rounds on em1 */
 	TH_EQ(th_tx_count(a, 1), 2);
 	th_link(a, 1, 0);
 	th_advance(1000);

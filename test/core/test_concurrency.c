@@ -11,8 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#define GBPS 1000000000ull
-#define READERS 4
+#define GBPS              1000000000ull
+#define READERS           4
 #define FRAMES_PER_READER 200000u
 
 static const uint8_t mac_a[6] = { 0x02, 0, 0, 0, 0xa0, 0x10 };
@@ -22,7 +22,7 @@ struct reader {
 	struct th_host *h;
 	uint32_t seed;
 	uint64_t sent, bad;
-	uint64_t tx_bits;      /* frames counted on some port (sum of mask bits) */
+	uint64_t tx_bits; /* frames counted on some port (sum of mask bits) */
 };
 
 static void *
@@ -58,8 +58,8 @@ test_readers_during_reconfiguration(void)
 {
 	struct th_host *a = th_host_new("lagg0", mac_a);
 	struct reader rd[READERS];
-	static const enum lk_proto protos[] = { LK_PROTO_LOADBALANCE, LK_PROTO_ROUNDROBIN,
-		LK_PROTO_FAILOVER, LK_PROTO_BROADCAST, LK_PROTO_NONE };
+	static const enum lk_proto protos[] = { LK_PROTO_LOADBALANCE, LK_PROTO_ROUNDROBIN, LK_PROTO_FAILOVER,
+		LK_PROTO_BROADCAST, LK_PROTO_NONE };
 	static const char *const names[4] = { "em0", "em1", "em2", "em3" };
 	uint32_t s = 77, steps = 0;
 	uint64_t counted = 0, sent = 0, bits = 0;

@@ -17,8 +17,8 @@ test_ring_wrap(void)
 	uint32_t n;
 	uint64_t last;
 
-	th_port_add(a, "em0", GBPS, 1);      /* PORT_ADDED, LINK_UP, FAILOVER */
-	th_port_add(a, "em1", GBPS, 1);      /* PORT_ADDED, LINK_UP */
+	th_port_add(a, "em0", GBPS, 1); /* PORT_ADDED, LINK_UP, FAILOVER */
+	th_port_add(a, "em1", GBPS, 1); /* PORT_ADDED, LINK_UP */
 	n = lk_events_read(a->sc, 0, ev, LK_EVENT_RING + 8);
 	TH_EQ(n, 5);
 	TH_EQ(ev[0].type, LK_EV_PORT_ADDED);

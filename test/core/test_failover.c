@@ -104,8 +104,16 @@ run_recover(int preempt)
 	TH_EQ(preempted, preempt);
 }
 
-static void test_preempt_on(void) { run_recover(1); }
-static void test_preempt_off(void) { run_recover(0); }
+static void
+test_preempt_on(void)
+{
+	run_recover(1);
+}
+static void
+test_preempt_off(void)
+{
+	run_recover(0);
+}
 
 /* Turning preemption back on while the backup carries traffic returns it to the master. */
 static void
@@ -129,7 +137,7 @@ test_preempt_reenabled(void)
  */
 struct rx_row {
 	const char *name;
-	int rx_all;                 /* -1: leave the default */
+	int rx_all; /* -1: leave the default */
 	int up1;
 	enum lk_rx_verdict want0, want1;
 };

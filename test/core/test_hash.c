@@ -11,9 +11,8 @@
 #include <string.h>
 
 enum field { F_SRC_MAC, F_DST_MAC, F_VLAN, F_SRC_IP, F_DST_IP, F_SPORT, F_DPORT, F_NFIELDS };
-static const char *const field_names[F_NFIELDS] = {
-	"src mac", "dst mac", "vlan", "src ip", "dst ip", "sport", "dport"
-};
+static const char *const field_names[F_NFIELDS] = { "src mac", "dst mac", "vlan", "src ip", "dst ip", "sport",
+	"dport" };
 
 static void
 base_flow(struct th_flow *fl, int family, uint8_t proto, int vlan)
@@ -36,14 +35,31 @@ static void
 change(struct th_flow *fl, enum field f)
 {
 	switch (f) {
-	case F_SRC_MAC: fl->src_mac[5] ^= 0x40; break;
-	case F_DST_MAC: fl->dst_mac[3] ^= 0x01; break;
-	case F_VLAN:    fl->vlan = fl->vlan + 1; break;
-	case F_SRC_IP:  fl->src_ip[3] ^= 0x08; fl->src_ip[15] ^= 0x08; break;
-	case F_DST_IP:  fl->dst_ip[0] ^= 0x80; fl->dst_ip[13] ^= 0x80; break;
-	case F_SPORT:   fl->sport++; break;
-	case F_DPORT:   fl->dport ^= 0x100; break;
-	default: break;
+	case F_SRC_MAC:
+		fl->src_mac[5] ^= 0x40;
+		break;
+	case F_DST_MAC:
+		fl->dst_mac[3] ^= 0x01;
+		break;
+	case F_VLAN:
+		fl->vlan = fl->vlan + 1;
+		break;
+	case F_SRC_IP:
+		fl->src_ip[3] ^= 0x08;
+		fl->src_ip[15] ^= 0x08;
+		break;
+	case F_DST_IP:
+		fl->dst_ip[0] ^= 0x80;
+		fl->dst_ip[13] ^= 0x80;
+		break;
+	case F_SPORT:
+		fl->sport++;
+		break;
+	case F_DPORT:
+		fl->dport ^= 0x100;
+		break;
+	default:
+		break;
 	}
 }
 
@@ -95,11 +111,9 @@ test_layers(const void *arg)
 					if (f == F_VLAN && !vlan)
 						continue;
 					snprintf(note, sizeof(note), "%s IPv%d %s proto %d: %s", r->name,
-					    family, vlan ? "tagged" : "untagged", protos[pi],
-					    field_names[f]);
+					    family, vlan ? "tagged" : "untagged", protos[pi], field_names[f]);
 					th_note(note);
-					TH_EQ(hash_of(&a, r->layers, 7) != hash_of(&b, r->layers, 7),
-					    want);
+					TH_EQ(hash_of(&a, r->layers, 7) != hash_of(&b, r->layers, 7), want);
 				}
 }
 
@@ -121,7 +135,7 @@ test_stripped_vlan(void)
 	f.vlan_tag = 11;
 	h2 = lk_hash_frame(&f, LK_HASH_L2, 1);
 	TH_CHECK(h1 != h2);
-	f.vlan_tag = 11 | 0x2000;   /* priority bits are not part of the flow */
+	f.vlan_tag = 11 | 0x2000; /* priority bits are not part of the flow */
 	TH_EQ(lk_hash_frame(&f, LK_HASH_L2, 1), h2);
 }
 
@@ -137,9 +151,8 @@ test_fragments(void)
 	b.sport = 1;
 	b.dport = 2;
 	TH_EQ(hash_of(&a, LK_HASH_L3 | LK_HASH_L4, 3), hash_of(&b, LK_HASH_L3 | LK_HASH_L4, 3));
-	a.frag_off = b.frag_off = 0;    /* first fragment (or whole datagram): ports count */
-	TH_CHECK(hash_of(&a, LK_HASH_L3 | LK_HASH_L4, 3) !=
-	    hash_of(&b, LK_HASH_L3 | LK_HASH_L4, 3));
+	a.frag_off = b.frag_off = 0; /* first fragment (or whole datagram): ports count */
+	TH_CHECK(hash_of(&a, LK_HASH_L3 | LK_HASH_L4, 3) != hash_of(&b, LK_HASH_L3 | LK_HASH_L4, 3));
 	/* behind a VLAN tag too */
 	a.vlan = b.vlan = 5;
 	a.frag_off = b.frag_off = 1;
@@ -165,8 +178,8 @@ hash_v6_ext(uint8_t ext, uint16_t frag_off, uint16_t sport)
 	memcpy(out, buf, 54);
 	memcpy(out + 62, buf + 54, len - 54);
 	memset(out + 54, 0, 8);
-	out[20] = ext;             /* IPv6 next header -> the extension */
-	out[54] = 17;              /* extension's next header -> UDP */
+	out[20] = ext; /* IPv6 next header -> the extension */
+	out[54] = 17;  /* extension's next header -> UDP */
 	if (ext == 44) {
 		out[56] = (uint8_t)(frag_off >> 5);
 		out[57] = (uint8_t)(frag_off << 3);
@@ -179,10 +192,10 @@ hash_v6_ext(uint8_t ext, uint16_t frag_off, uint16_t sport)
 static void
 test_ipv6_extension_headers(void)
 {
-	TH_CHECK(hash_v6_ext(0, 0, 1000) != hash_v6_ext(0, 0, 1001));     /* hop-by-hop */
-	TH_CHECK(hash_v6_ext(60, 0, 1000) != hash_v6_ext(60, 0, 1001));    /* destination opts */
-	TH_CHECK(hash_v6_ext(44, 0, 1000) != hash_v6_ext(44, 0, 1001));    /* first fragment */
-	TH_EQ(hash_v6_ext(44, 100, 1000), hash_v6_ext(44, 100, 1001));     /* later fragment */
+	TH_CHECK(hash_v6_ext(0, 0, 1000) != hash_v6_ext(0, 0, 1001));   /* hop-by-hop */
+	TH_CHECK(hash_v6_ext(60, 0, 1000) != hash_v6_ext(60, 0, 1001)); /* destination opts */
+	TH_CHECK(hash_v6_ext(44, 0, 1000) != hash_v6_ext(44, 0, 1001)); /* first fragment */
+	TH_EQ(hash_v6_ext(44, 100, 1000), hash_v6_ext(44, 100, 1001));  /* later fragment */
 }
 
 /* Other transport protocols (ICMP) hash without ports even when l4 is selected. */
@@ -241,19 +254,19 @@ test_flowid(void)
 	f.has_flowid = 1;
 	f.flowid = 0x1230;
 	h1 = lk_flow_hash(&m, &f);
-	f.flowid = 0x123f;                      /* differs below the shift only */
+	f.flowid = 0x123f; /* differs below the shift only */
 	TH_EQ(lk_flow_hash(&m, &f), h1);
 	f.flowid = 0x1240;
 	TH_CHECK(lk_flow_hash(&m, &f) != h1);
-	buf[40] ^= 0xff;                       /* headers ignored while the flow id is used */
+	buf[40] ^= 0xff; /* headers ignored while the flow id is used */
 	TH_EQ(lk_flow_hash(&m, &f), lk_flow_hash(&m, &f));
 	h2 = lk_flow_hash(&m, &f);
 	buf[40] ^= 0xff;
 	TH_EQ(lk_flow_hash(&m, &f), h2);
-	m.use_flowid = 0;                       /* option off: headers again */
+	m.use_flowid = 0; /* option off: headers again */
 	TH_EQ(lk_flow_hash(&m, &f), lk_hash_frame(&f, m.hash_layers, m.seed));
 	m.use_flowid = 1;
-	f.has_flowid = 0;                       /* frame without a flow id: headers */
+	f.has_flowid = 0; /* frame without a flow id: headers */
 	TH_EQ(lk_flow_hash(&m, &f), lk_hash_frame(&f, m.hash_layers, m.seed));
 }
 

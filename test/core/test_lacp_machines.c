@@ -11,9 +11,8 @@
 #define PTX(h, i) (pst(h, i).lacp.ptx_state)
 #define SEL(h, i) (pst(h, i).lacp.sel_state)
 
-static const struct fake_partner FP = {
-	0x8000, { 0x02, 0xfa, 0x4e, 0x00, 0x00, 0x01 }, 0x55, ST_A | ST_T | ST_G | ST_S | ST_C | ST_D
-};
+static const struct fake_partner FP = { 0x8000, { 0x02, 0xfa, 0x4e, 0x00, 0x00, 0x01 }, 0x55,
+	ST_A | ST_T | ST_G | ST_S | ST_C | ST_D };
 
 /* One LACP system "dut" with n 1G ports, fast timeout unless told otherwise. */
 static struct th_host *
@@ -50,11 +49,11 @@ test_rx_initial_expired_defaulted(void)
 	st = pst(h, 0);
 	TH_EQ(st.lacp.rx_state, LK_LACP_RX_EXPIRED);
 	TH_CHECK(st.lacp.actor.state & ST_E);
-	TH_CHECK(st.lacp.actor.state & ST_F);        /* partner from the admin defaults */
+	TH_CHECK(st.lacp.actor.state & ST_F); /* partner from the admin defaults */
 	TH_EQ(ev_count(h, LK_EV_LACP_EXPIRED, 0, ev0), 1);
 	th_advance(2900);
 	TH_EQ(RX(h, 0), LK_LACP_RX_EXPIRED);
-	th_advance(100);                                 /* short timeout: 3 s */
+	th_advance(100); /* short timeout: 3 s */
 	st = pst(h, 0);
 	TH_EQ(st.lacp.rx_state, LK_LACP_RX_DEFAULTED);
 	TH_CHECK(!(st.lacp.actor.state & ST_E));
@@ -62,7 +61,7 @@ test_rx_initial_expired_defaulted(void)
 	TH_EQ(st.lacp.partner.port_no, 0);
 	TH_EQ(st.lacp.partner.key, 0);
 	TH_EQ(ev_count(h, LK_EV_LACP_DEFAULTED, 0, ev0), 1);
-	TH_EQ(st.lacp.sel_state, LK_LACP_UNSELECTED);    /* strict: defaulted never selected */
+	TH_EQ(st.lacp.sel_state, LK_LACP_UNSELECTED); /* strict: defaulted never selected */
 	/* DEFAULTED -> CURRENT on a PDU */
 	fake_pdu(h, 0, &FP, 0);
 	st = pst(h, 0);
@@ -100,7 +99,7 @@ test_rx_current_expires(const void *arg)
 	th_advance(1);
 	TH_EQ(RX(h, 0), LK_LACP_RX_EXPIRED);
 	TH_EQ(ev_count(h, LK_EV_LACP_EXPIRED, 0, ev0), 1);
-	TH_CHECK(pst(h, 0).lacp.partner.state & ST_T);     /* EXPIRED asks for fast PDUs */
+	TH_CHECK(pst(h, 0).lacp.partner.state & ST_T); /* EXPIRED asks for fast PDUs */
 	TH_CHECK(!(pst(h, 0).lacp.partner.state & ST_S));
 	/* EXPIRED -> CURRENT on a PDU */
 	fake_pdu(h, 0, &FP, 1);
@@ -122,9 +121,9 @@ test_rx_port_disabled(void)
 	th_link(h, 0, 0);
 	TH_EQ(RX(h, 0), LK_LACP_RX_PORT_DISABLED);
 	TH_CHECK(!(pst(h, 0).lacp.partner.state & ST_S));
-	TH_EQ(MUX(h, 0), LK_LACP_MUX_DETACHED);          /* unplanned loss: at once */
+	TH_EQ(MUX(h, 0), LK_LACP_MUX_DETACHED); /* unplanned loss: at once */
 	TH_EQ(dist_mask(h), 0);
-	fake_pdu(h, 0, &FP, 1);                          /* ignored while disabled */
+	fake_pdu(h, 0, &FP, 1); /* ignored while disabled */
 	TH_EQ(RX(h, 0), LK_LACP_RX_PORT_DISABLED);
 	th_link(h, 0, 1);
 	TH_EQ(RX(h, 0), LK_LACP_RX_EXPIRED);
@@ -142,10 +141,10 @@ test_rx_lacp_disabled(void)
 	TH_CHECK(!(pst(h, 0).lacp.partner.state & ST_G));
 	TH_CHECK(!(pst(h, 0).lacp.actor.state & ST_G));
 	t0 = th_now_ns();
-	fake_pdu(h, 0, &FP, 0);                          /* ignored */
+	fake_pdu(h, 0, &FP, 0); /* ignored */
 	th_advance(10 * SEC);
 	TH_EQ(RX(h, 0), LK_LACP_RX_LACP_DISABLED);
-	TH_EQ(pdus_sent(h, 0, t0), 0);                   /* no LACP on a shared medium */
+	TH_EQ(pdus_sent(h, 0, t0), 0); /* no LACP on a shared medium */
 	TH_EQ(SEL(h, 0), LK_LACP_UNSELECTED);
 	/* the medium becomes full duplex: LACP_DISABLED -> PORT_DISABLED -> EXPIRED */
 	TH_EQ(lk_port_link(h->sc, 0, 1, GBPS, LK_DUPLEX_FULL), LK_OK);
@@ -168,12 +167,12 @@ test_rx_port_moved(void)
 	TH_EQ(pst(h, 0).lacp.partner.port_no, 7);
 	th_link(h, 0, 0);
 	TH_EQ(RX(h, 0), LK_LACP_RX_PORT_DISABLED);
-	TH_EQ(pst(h, 0).lacp.partner.port_no, 7);        /* PORT_DISABLED keeps the partner */
+	TH_EQ(pst(h, 0).lacp.partner.port_no, 7); /* PORT_DISABLED keeps the partner */
 	/* partner port 7 now talks to us on port 1: port 0's partner moved away */
 	fake_pdu_from(h, 1, &FP, 7, 1);
 	th_advance(1);
-	TH_EQ(RX(h, 0), LK_LACP_RX_PORT_DISABLED);       /* via INITIALIZE */
-	TH_EQ(pst(h, 0).lacp.partner.port_no, 0);        /* record default */
+	TH_EQ(RX(h, 0), LK_LACP_RX_PORT_DISABLED); /* via INITIALIZE */
+	TH_EQ(pst(h, 0).lacp.partner.port_no, 0);  /* record default */
 	TH_CHECK(pst(h, 0).lacp.actor.state & ST_F);
 	TH_EQ(lport(h, 0)->port_moved, 0);
 	TH_EQ(RX(h, 1), LK_LACP_RX_CURRENT);
@@ -205,15 +204,15 @@ test_ptx_slow_and_back(void)
 	slow.state &= (uint8_t)~ST_T;
 	fake_pdu(h, 0, &slow, 1);
 	TH_EQ(PTX(h, 0), LK_LACP_PTX_SLOW_PERIODIC);
-	th_advance(3 * SEC);                             /* NTT from the negotiation settles */
+	th_advance(3 * SEC); /* NTT from the negotiation settles */
 	fake_pdu(h, 0, &slow, 1);
 	th_advance(1 * SEC);
 	t0 = th_now_ns();
-	for (int i = 0; i < 6; i++) {                    /* 60 s, partner talks every 10 s */
+	for (int i = 0; i < 6; i++) { /* 60 s, partner talks every 10 s */
 		fake_pdu(h, 0, &slow, 1);
 		th_advance(10 * SEC);
 	}
-	TH_CHECK(pdus_sent(h, 0, t0) >= 2 && pdus_sent(h, 0, t0) <= 3);   /* every 30 s */
+	TH_CHECK(pdus_sent(h, 0, t0) >= 2 && pdus_sent(h, 0, t0) <= 3); /* every 30 s */
 	TH_EQ(RX(h, 0), LK_LACP_RX_CURRENT);
 	/* the partner asks for fast PDUs: PERIODIC_TX at once, then FAST_PERIODIC */
 	t0 = th_now_ns();
@@ -230,7 +229,7 @@ test_ptx_slow_and_back(void)
 
 struct ptx_mode_case {
 	const char *name;
-	int passive;            /* our mode */
+	int passive; /* our mode */
 	int partner_active;
 	uint8_t want_ptx;
 };
@@ -253,7 +252,7 @@ test_ptx_modes(const void *arg)
 	th_note(c->name);
 	lacp_opt(h, LK_OPT_LACP_PASSIVE, (uint32_t)c->passive);
 	lacp_ports(h, 1, GBPS);
-	if (c->passive)                                  /* nobody to talk to yet: silent */
+	if (c->passive) /* nobody to talk to yet: silent */
 		TH_EQ(PTX(h, 0), LK_LACP_PTX_NO_PERIODIC);
 	if (!c->partner_active)
 		fp.state &= (uint8_t)~ST_A;
@@ -297,14 +296,14 @@ test_mux_sequence(void)
 	fake_pdu(h, 0, &nosync, 1);
 	TH_EQ(SEL(h, 0), LK_LACP_SELECTED);
 	TH_EQ(ev_count(h, LK_EV_LACP_SELECTED, 0, ev0), 1);
-	TH_EQ(MUX(h, 0), LK_LACP_MUX_WAITING);           /* aggregate wait 2 s */
+	TH_EQ(MUX(h, 0), LK_LACP_MUX_WAITING); /* aggregate wait 2 s */
 	th_advance(1000);
 	fake_pdu(h, 0, &nosync, 1);
 	th_advance(999);
 	TH_EQ(MUX(h, 0), LK_LACP_MUX_WAITING);
 	th_advance(1);
 	TH_EQ(MUX(h, 0), LK_LACP_MUX_ATTACHED);
-	TH_CHECK(last_pdu(h, 0, &mine) && (mine.actor.state & ST_S));   /* NTT on attach */
+	TH_CHECK(last_pdu(h, 0, &mine) && (mine.actor.state & ST_S)); /* NTT on attach */
 	TH_CHECK(!(mine.actor.state & (ST_C | ST_D)));
 	TH_EQ(dist_mask(h), 0);
 	/* partner in sync: COLLECTING_DISTRIBUTING */
@@ -333,7 +332,7 @@ test_mux_sequence(void)
 		fake_pdu(h, 0, &rekeyed, 1);
 		TH_EQ(ev_count(h, LK_EV_LACP_UNSELECTED, 0, ev0), 1);
 		TH_EQ(ev_count(h, LK_EV_LACP_PARTNER_CHANGED, 0, ev0), 1);
-		TH_EQ(MUX(h, 0), LK_LACP_MUX_WAITING);        /* passed through DETACHED */
+		TH_EQ(MUX(h, 0), LK_LACP_MUX_WAITING); /* passed through DETACHED */
 		TH_EQ(SEL(h, 0), LK_LACP_SELECTED);
 		fake_feed(h, 1, &rekeyed, 3);
 		TH_CHECK(is_cd(h, 0));
@@ -354,15 +353,15 @@ test_mux_ready_waits_for_all(void)
 	TH_EQ(MUX(h, 0), LK_LACP_MUX_WAITING);
 	th_advance(1000);
 	fake_pdu(h, 0, &ns, 1);
-	fake_pdu(h, 1, &ns, 1);                          /* port 1 selected 1 s later */
+	fake_pdu(h, 1, &ns, 1); /* port 1 selected 1 s later */
 	TH_EQ(MUX(h, 1), LK_LACP_MUX_WAITING);
-	th_advance(1000);                                /* port 0's wait_while is over */
+	th_advance(1000); /* port 0's wait_while is over */
 	fake_pdu(h, 0, &ns, 1);
 	fake_pdu(h, 1, &ns, 1);
 	TH_EQ(lport(h, 0)->ready_n, 1);
-	TH_EQ(MUX(h, 0), LK_LACP_MUX_WAITING);           /* ... but port 1 is not ready */
+	TH_EQ(MUX(h, 0), LK_LACP_MUX_WAITING); /* ... but port 1 is not ready */
 	th_advance(1000);
-	TH_EQ(MUX(h, 0), LK_LACP_MUX_ATTACHED);          /* both attach together */
+	TH_EQ(MUX(h, 0), LK_LACP_MUX_ATTACHED); /* both attach together */
 	TH_EQ(MUX(h, 1), LK_LACP_MUX_ATTACHED);
 	fake_feed(h, 2, &FP, 1);
 	TH_CHECK(is_cd(h, 0) && is_cd(h, 1));
@@ -382,11 +381,11 @@ test_mux_wait_ends_when_settled(void)
 	ns.state &= (uint8_t)~(ST_S | ST_C | ST_D);
 	fake_pdu(h, 0, &ns, 1);
 	TH_EQ(SEL(h, 0), LK_LACP_SELECTED);
-	TH_EQ(pst(h, 1).lacp.rx_state, LK_LACP_RX_EXPIRED);   /* port 1 could still join */
+	TH_EQ(pst(h, 1).lacp.rx_state, LK_LACP_RX_EXPIRED); /* port 1 could still join */
 	th_advance(500);
 	TH_EQ(MUX(h, 0), LK_LACP_MUX_WAITING);
 	TH_EQ(lport(h, 0)->ready_n, 0);
-	fake_pdu(h, 1, &ns, 1);                              /* ... and now it has */
+	fake_pdu(h, 1, &ns, 1); /* ... and now it has */
 	TH_EQ(MUX(h, 0), LK_LACP_MUX_ATTACHED);
 	TH_EQ(MUX(h, 1), LK_LACP_MUX_ATTACHED);
 	fake_pdu(h, 0, &FP, 1);
@@ -403,15 +402,15 @@ test_mux_wait_ignores_ports_that_cannot_join(void)
 	struct fake_partner other = FP;
 
 	th_link(h, 2, 0);
-	other.mac[5] ^= 0x55;                                /* a different partner system */
+	other.mac[5] ^= 0x55; /* a different partner system */
 	fake_pdu(h, 1, &other, 1);
 	TH_EQ(pst(h, 1).lacp.rx_state, LK_LACP_RX_CURRENT);
-	TH_EQ(MUX(h, 1), LK_LACP_MUX_WAITING);               /* alone, it is the best LAG so far */
+	TH_EQ(MUX(h, 1), LK_LACP_MUX_WAITING); /* alone, it is the best LAG so far */
 	/* port 0 hears FP too: equal speed, the current LAG stays; port 0 in another LAG can
 	 * never join it, and port 2 has no carrier: port 1's wait ends at once */
 	fake_pdu(h, 0, &FP, 1);
 	TH_EQ(SEL(h, 0), LK_LACP_UNSELECTED);
-	TH_CHECK(is_cd(h, 1));                               /* attached, and in sync */
+	TH_CHECK(is_cd(h, 1)); /* attached, and in sync */
 	TH_EQ(MUX(h, 0), LK_LACP_MUX_DETACHED);
 }
 
@@ -424,16 +423,16 @@ test_mux_full_wait_option(void)
 	uint32_t v = 0;
 
 	TH_EQ(lk_get_opt(h->sc, LK_OPT_LACP_FULL_WAIT, &v), LK_OK);
-	TH_EQ(v, 0);                                         /* off by default */
+	TH_EQ(v, 0); /* off by default */
 	TH_EQ(lk_set_opt(h->sc, LK_OPT_LACP_FULL_WAIT, 2), LK_EINVAL);
 	lacp_opt(h, LK_OPT_LACP_FULL_WAIT, 1);
 	ns.state &= (uint8_t)~(ST_S | ST_C | ST_D);
 	fake_pdu(h, 0, &ns, 1);
-	fake_pdu(h, 1, &ns, 1);                              /* every port selected ... */
+	fake_pdu(h, 1, &ns, 1); /* every port selected ... */
 	TH_EQ(SEL(h, 0), LK_LACP_SELECTED);
 	TH_EQ(SEL(h, 1), LK_LACP_SELECTED);
 	th_advance(1999);
-	TH_EQ(MUX(h, 0), LK_LACP_MUX_WAITING);               /* ... still waiting */
+	TH_EQ(MUX(h, 0), LK_LACP_MUX_WAITING); /* ... still waiting */
 	TH_EQ(MUX(h, 1), LK_LACP_MUX_WAITING);
 	th_advance(1);
 	TH_EQ(MUX(h, 0), LK_LACP_MUX_ATTACHED);
@@ -454,8 +453,8 @@ test_sel_greatest_speed(void)
 	struct fake_partner x = FP, y = FP;
 
 	lacp_opt(h, LK_OPT_LACP_FAST_TIMEOUT, 1);
-	(void)th_port_add(h, "ten0", 10 * GBPS, 1);      /* port 0: 10G to partner x */
-	(void)th_port_add(h, "one1", GBPS, 1);           /* ports 1, 2: 1G to partner y */
+	(void)th_port_add(h, "ten0", 10 * GBPS, 1); /* port 0: 10G to partner x */
+	(void)th_port_add(h, "one1", GBPS, 1);      /* ports 1, 2: 1G to partner y */
 	(void)th_port_add(h, "one2", GBPS, 1);
 	y.mac[5] = 0x02;
 	for (int s = 0; s < 4; s++) {
@@ -464,7 +463,7 @@ test_sel_greatest_speed(void)
 		fake_pdu(h, 2, &y, 1);
 		th_advance(1 * SEC);
 	}
-	TH_EQ(SEL(h, 0), LK_LACP_SELECTED);              /* 10G beats 2 x 1G */
+	TH_EQ(SEL(h, 0), LK_LACP_SELECTED); /* 10G beats 2 x 1G */
 	TH_EQ(SEL(h, 1), LK_LACP_UNSELECTED);
 	TH_EQ(SEL(h, 2), LK_LACP_UNSELECTED);
 	TH_EQ(dist_mask(h), 1);
@@ -511,9 +510,9 @@ test_sel_equal_speed_ties_stay(void)
 
 struct standby_case {
 	const char *name;
-	uint16_t our_sys_prio;     /* lower than the partner's 0x8000: our priorities decide */
-	uint16_t our_prio1;        /* our port 1's priority (port 0 keeps 32768) */
-	uint32_t want_selected;    /* port selected with maxports 1 */
+	uint16_t our_sys_prio;  /* lower than the partner's 0x8000: our priorities decide */
+	uint16_t our_prio1;     /* our port 1's priority (port 0 keeps 32768) */
+	uint32_t want_selected; /* port selected with maxports 1 */
 };
 
 static const struct standby_case standby_cases[] = {
@@ -592,7 +591,7 @@ test_actor_churn_standby(void)
 	fake_feed(h, 2, &FP, 59);
 	TH_EQ(pst(h, 1).lacp.actor_churn, LK_LACP_ACTOR_CHURN_MONITOR);
 	fake_feed(h, 2, &FP, 2);
-	TH_EQ(pst(h, 1).lacp.actor_churn, LK_LACP_ACTOR_CHURN);   /* standby never syncs */
+	TH_EQ(pst(h, 1).lacp.actor_churn, LK_LACP_ACTOR_CHURN); /* standby never syncs */
 	TH_EQ(pst(h, 0).lacp.actor_churn, LK_LACP_NO_ACTOR_CHURN);
 	TH_EQ(ev_count(h, LK_EV_LACP_CHURN, 1, ev0), 1);
 	/* link down holds the machine in MONITOR */
@@ -611,7 +610,7 @@ test_tx_rate_limit(void)
 	struct fake_partner fp = FP;
 	uint32_t n;
 
-	fp.state &= (uint8_t)~ST_T;       /* slow partner: no periodic PDU in the way */
+	fp.state &= (uint8_t)~ST_T; /* slow partner: no periodic PDU in the way */
 	fake_feed(h, 1, &fp, 4);
 	th_advance(5 * SEC);
 	TH_EQ(PTX(h, 0), LK_LACP_PTX_SLOW_PERIODIC);
@@ -623,7 +622,7 @@ test_tx_rate_limit(void)
 		th_advance(10);
 	}
 	TH_EQ(pdus_sent(h, 0, 0), 3);
-	TH_EQ(lport(h, 0)->ntt, 1);                       /* the rest waits */
+	TH_EQ(lport(h, 0)->ntt, 1); /* the rest waits */
 	/* the deferred NTT goes out when the window frees, and never 4 in one second */
 	th_advance(1 * SEC);
 	TH_CHECK(pdus_sent(h, 0, 0) >= 4);
@@ -655,7 +654,7 @@ test_state_names(void)
 	for (size_t i = 0; i < sizeof(state_names) / sizeof(state_names[0]); i++) {
 		th_note(state_names[i].name);
 		TH_CHECK(strcmp(lk_lacp_state_name(state_names[i].machine, state_names[i].state),
-		    state_names[i].name) == 0);
+		             state_names[i].name) == 0);
 	}
 }
 
@@ -669,12 +668,12 @@ test_options_validated(void)
 	TH_EQ(lk_set_opt(h->sc, LK_OPT_LACP_SYS_PRIO, 65536), LK_EINVAL);
 	TH_EQ(lk_set_opt(h->sc, LK_OPT_LACP_MAXPORTS, LK_MAX_PORTS + 1), LK_EINVAL);
 	TH_EQ(lk_get_opt(h->sc, LK_OPT_LACP_STRICT, &v), LK_OK);
-	TH_EQ(v, 1);                                     /* strict by default */
+	TH_EQ(v, 1); /* strict by default */
 	TH_EQ(lk_get_opt(h->sc, LK_OPT_LACP_SYS_PRIO, &v), LK_OK);
 	TH_EQ(v, 32768);
 	lacp_ports(h, 1, GBPS);
 	TH_EQ(pst(h, 0).lacp.actor.sys_prio, 32768);
-	TH_EQ(pst(h, 0).lacp.actor.key, 1000);           /* automatic: 1000 Mb/s */
+	TH_EQ(pst(h, 0).lacp.actor.key, 1000); /* automatic: 1000 Mb/s */
 	TH_EQ(pst(h, 0).lacp.actor.port_no, 1);
 	lacp_opt(h, LK_OPT_LACP_SYS_PRIO, 7);
 	lacp_opt(h, LK_OPT_LACP_KEY, 0x1234);
@@ -691,7 +690,7 @@ test_options_validated(void)
 	(void)th_port_add(h, "forty2", 40 * GBPS, 1);
 	TH_EQ(pst(h, 1).lacp.actor.key, 10000);
 	TH_EQ(pst(h, 2).lacp.actor.key, 0x8000 | 40);
-	lacp_opt(h, LK_OPT_LACP_MULTI_SPEED, 1);         /* one key for every speed */
+	lacp_opt(h, LK_OPT_LACP_MULTI_SPEED, 1); /* one key for every speed */
 	TH_EQ(pst(h, 1).lacp.actor.key, pst(h, 2).lacp.actor.key);
 	lacp_opt(h, LK_OPT_LACP_KEY, 0x1234);
 	/* options survive a protocol change and back */
@@ -715,10 +714,10 @@ main(void)
 	th_run("ptx: NO_PERIODIC on link down", test_ptx_link_down);
 	th_run("mux: DETACHED WAITING ATTACHED COLLECTING_DISTRIBUTING", test_mux_sequence);
 	th_run("mux: Ready waits for every waiting port", test_mux_ready_waits_for_all);
-	th_run("mux: the wait ends once every port that can join is selected",
-	    test_mux_wait_ends_when_settled);
-	th_run("mux: ports that cannot join do not hold the wait",
-	    test_mux_wait_ignores_ports_that_cannot_join);
+	th_run(
+	    "mux: the wait ends once every port that can join is selected", test_mux_wait_ends_when_settled);
+	th_run(
+	    "mux: ports that cannot join do not hold the wait", test_mux_wait_ignores_ports_that_cannot_join);
 	th_run("mux: lacp_full_wait waits the whole Aggregate_Wait_Time", test_mux_full_wait_option);
 	th_run("sel: greatest total speed", test_sel_greatest_speed);
 	th_run("sel: equal speed keeps the current LAG", test_sel_equal_speed_ties_stay);

@@ -33,17 +33,16 @@ static void
 lacpdu_golden(uint8_t g[LK_SLOW_FRAME_LEN])
 {
 	static const uint8_t head[] = {
-		0x01, 0x80, 0xc2, 0x00, 0x00, 0x02,             /* slow protocols multicast */
-		0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x01,             /* source */
-		0x88, 0x09,                                     /* slow protocols */
-		0x01, 0x01,                                     /* LACP, version 1 */
+		0x01, 0x80, 0xc2, 0x00, 0x00, 0x02,                         /* slow protocols multicast */
+		0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x01,                         /* source */
+		0x88, 0x09,                                                 /* slow protocols */
+		0x01, 0x01,                                                 /* LACP, version 1 */
 		0x01, 0x14, 0x80, 0x00, 0x02, 0x00, 0x00, 0x00, 0x11, 0x00, /* actor */
-		0x03, 0xe8, 0x12, 0x34, 0x00, 0x02, 0x3d, 0x00, 0x00, 0x00,
-		0x02, 0x14, 0xff, 0xfe, 0x52, 0x54, 0x00, 0x01, 0x02, 0x03, /* partner */
-		0x00, 0x11, 0xff, 0xff, 0x00, 0x07, 0x47, 0x00, 0x00, 0x00,
-		0x03, 0x10, 0x00, 0x05,                         /* collector, max delay */
-		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-		0x00, 0x00,                                     /* terminator */
+		0x03, 0xe8, 0x12, 0x34, 0x00, 0x02, 0x3d, 0x00, 0x00, 0x00, 0x02, 0x14, 0xff, 0xfe, 0x52,
+		0x54, 0x00, 0x01, 0x02, 0x03, /* partner */
+		0x00, 0x11, 0xff, 0xff, 0x00, 0x07, 0x47, 0x00, 0x00, 0x00, 0x03, 0x10, 0x00,
+		0x05,                                           /* collector, max delay */
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x00, 0x00, /* terminator */
 	};
 
 	memset(g, 0, LK_SLOW_FRAME_LEN);
@@ -61,7 +60,7 @@ test_lacpdu_layout(void)
 	memset(buf, 0xee, sizeof(buf));
 	TH_EQ(lk_lacp_pdu_encode(buf, sizeof(buf), SRC, &in), 124);
 	TH_CHECK(memcmp(buf, golden, LK_SLOW_FRAME_LEN) == 0);
-	TH_EQ(buf[124], 0xee);                     /* nothing written past the frame */
+	TH_EQ(buf[124], 0xee); /* nothing written past the frame */
 	TH_EQ(lk_lacp_pdu_encode(buf, 123, SRC, &in), 0);
 	TH_EQ(lk_slow_subtype(golden, LK_SLOW_FRAME_LEN), LK_SLOW_SUBTYPE_LACP);
 
@@ -81,11 +80,11 @@ static void
 test_marker_layout(void)
 {
 	static const uint8_t head[] = {
-		0x01, 0x80, 0xc2, 0x00, 0x00, 0x02, 0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x01, 0x88, 0x09,
-		0x02, 0x01,                                     /* marker, version 1 */
+		0x01, 0x80, 0xc2, 0x00, 0x00, 0x02, 0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x01, 0x88, 0x09, 0x02,
+		0x01,                                                       /* marker, version 1 */
 		0x01, 0x10, 0x00, 0x03, 0x02, 0x00, 0x00, 0x00, 0x11, 0x00, /* info, port 3 */
-		0xde, 0xad, 0xbe, 0xef, 0x00, 0x00,             /* transaction id, pad */
-		0x00, 0x00,                                     /* terminator */
+		0xde, 0xad, 0xbe, 0xef, 0x00, 0x00,                         /* transaction id, pad */
+		0x00, 0x00,                                                 /* terminator */
 	};
 	uint8_t golden[LK_SLOW_FRAME_LEN], buf[LK_SLOW_FRAME_LEN];
 	struct lk_marker_pdu m, out;
@@ -107,7 +106,7 @@ test_marker_layout(void)
 	TH_EQ(buf[16], 0x02);
 	TH_EQ(lk_marker_pdu_decode(buf, 124, &out), LK_OK);
 	TH_EQ(out.type, LK_MARKER_TLV_RESPONSE);
-	m.type = 3;                                      /* not a marker TLV */
+	m.type = 3; /* not a marker TLV */
 	TH_EQ(lk_marker_pdu_encode(buf, sizeof(buf), SRC, &m), 0);
 	/* a LACPDU is not a marker and vice versa */
 	TH_EQ(lk_lacp_pdu_decode(golden, 124, &lacpdu), LK_EPROTO);
@@ -117,52 +116,52 @@ test_marker_layout(void)
 
 struct bad_case {
 	const char *name;
-	int marker;          /* start from a marker PDU instead of a LACPDU */
-	uint32_t len;        /* frame length handed over (124 = unchanged) */
-	int off;             /* byte to overwrite, -1 none */
+	int marker;   /* start from a marker PDU instead of a LACPDU */
+	uint32_t len; /* frame length handed over (124 = unchanged) */
+	int off;      /* byte to overwrite, -1 none */
 	uint8_t val;
-	int unknown;         /* another slow protocol: counted unknown, not illegal */
+	int unknown; /* another slow protocol: counted unknown, not illegal */
 };
 
 static const struct bad_case bad_cases[] = {
-	{ "empty",                 0, 0,   -1, 0, 0 },
-	{ "truncated header",      0, 13,  -1, 0, 0 },
-	{ "header only",           0, 14,  -1, 0, 0 },
-	{ "subtype only",          0, 15,  -1, 0, 0 },
-	{ "min ethernet",          0, 60,  -1, 0, 0 },
-	{ "one short",             0, 123, -1, 0, 0 },
-	{ "one long",              0, 125, -1, 0, 0 },
-	{ "oversize",              0, 200, -1, 0, 0 },
-	{ "unicast destination",   0, 124, 0,  0x02, 0 },
-	{ "other multicast",       0, 124, 5,  0x03, 0 },
-	{ "ethertype",             0, 124, 13, 0x08, 0 },
-	{ "subtype 0",             0, 124, 14, 0x00, 0 },
-	{ "version 0",             0, 124, 15, 0x00, 0 },
-	{ "version 2",             0, 124, 15, 0x02, 0 },
-	{ "version 255",           0, 124, 15, 0xff, 0 },
-	{ "actor type 0",          0, 124, 16, 0x00, 0 },
-	{ "actor type 2",          0, 124, 16, 0x02, 0 },
-	{ "actor length 19",       0, 124, 17, 19, 0 },
-	{ "actor length 21",       0, 124, 17, 21, 0 },
-	{ "actor length 0",        0, 124, 17, 0, 0 },
-	{ "partner type 1",        0, 124, 36, 0x01, 0 },
-	{ "partner type 3",        0, 124, 36, 0x03, 0 },
-	{ "partner length 16",     0, 124, 37, 16, 0 },
-	{ "collector type 4",      0, 124, 56, 0x04, 0 },
-	{ "collector length 20",   0, 124, 57, 20, 0 },
-	{ "terminator type 1",     0, 124, 72, 0x01, 0 },
-	{ "terminator length 2",   0, 124, 73, 2, 0 },
-	{ "marker truncated",      1, 100, -1, 0, 0 },
-	{ "marker oversize",       1, 125, -1, 0, 0 },
-	{ "marker version 2",      1, 124, 15, 0x02, 0 },
-	{ "marker tlv type 0",     1, 124, 16, 0x00, 0 },
-	{ "marker tlv type 3",     1, 124, 16, 0x03, 0 },
-	{ "marker length 15",      1, 124, 17, 15, 0 },
-	{ "marker length 17",      1, 124, 17, 17, 0 },
-	{ "marker terminator 1",   1, 124, 32, 0x01, 0 },
+	{ "empty", 0, 0, -1, 0, 0 },
+	{ "truncated header", 0, 13, -1, 0, 0 },
+	{ "header only", 0, 14, -1, 0, 0 },
+	{ "subtype only", 0, 15, -1, 0, 0 },
+	{ "min ethernet", 0, 60, -1, 0, 0 },
+	{ "one short", 0, 123, -1, 0, 0 },
+	{ "one long", 0, 125, -1, 0, 0 },
+	{ "oversize", 0, 200, -1, 0, 0 },
+	{ "unicast destination", 0, 124, 0, 0x02, 0 },
+	{ "other multicast", 0, 124, 5, 0x03, 0 },
+	{ "ethertype", 0, 124, 13, 0x08, 0 },
+	{ "subtype 0", 0, 124, 14, 0x00, 0 },
+	{ "version 0", 0, 124, 15, 0x00, 0 },
+	{ "version 2", 0, 124, 15, 0x02, 0 },
+	{ "version 255", 0, 124, 15, 0xff, 0 },
+	{ "actor type 0", 0, 124, 16, 0x00, 0 },
+	{ "actor type 2", 0, 124, 16, 0x02, 0 },
+	{ "actor length 19", 0, 124, 17, 19, 0 },
+	{ "actor length 21", 0, 124, 17, 21, 0 },
+	{ "actor length 0", 0, 124, 17, 0, 0 },
+	{ "partner type 1", 0, 124, 36, 0x01, 0 },
+	{ "partner type 3", 0, 124, 36, 0x03, 0 },
+	{ "partner length 16", 0, 124, 37, 16, 0 },
+	{ "collector type 4", 0, 124, 56, 0x04, 0 },
+	{ "collector length 20", 0, 124, 57, 20, 0 },
+	{ "terminator type 1", 0, 124, 72, 0x01, 0 },
+	{ "terminator length 2", 0, 124, 73, 2, 0 },
+	{ "marker truncated", 1, 100, -1, 0, 0 },
+	{ "marker oversize", 1, 125, -1, 0, 0 },
+	{ "marker version 2", 1, 124, 15, 0x02, 0 },
+	{ "marker tlv type 0", 1, 124, 16, 0x00, 0 },
+	{ "marker tlv type 3", 1, 124, 16, 0x03, 0 },
+	{ "marker length 15", 1, 124, 17, 15, 0 },
+	{ "marker length 17", 1, 124, 17, 17, 0 },
+	{ "marker terminator 1", 1, 124, 32, 0x01, 0 },
 	{ "marker term length 16", 1, 124, 33, 16, 0 },
-	{ "slow protocol OAM",     0, 124, 14, 0x03, 1 },
-	{ "slow protocol 10",      0, 124, 14, 0x0a, 1 },
+	{ "slow protocol OAM", 0, 124, 14, 0x03, 1 },
+	{ "slow protocol 10", 0, 124, 14, 0x0a, 1 },
 };
 
 static void
@@ -198,7 +197,7 @@ test_decoder_rejects(const void *arg)
 	build_bad(bc, frame);
 	memset(&pdu, 0x5a, sizeof(pdu));
 	TH_EQ(lk_lacp_pdu_decode(frame, bc->len, &pdu), LK_EPROTO);
-	TH_EQ(pdu.actor.sys_prio, 0x5a5a);          /* output untouched on failure */
+	TH_EQ(pdu.actor.sys_prio, 0x5a5a); /* output untouched on failure */
 	TH_EQ(lk_marker_pdu_decode(frame, bc->len, &mk), LK_EPROTO);
 }
 
@@ -305,8 +304,7 @@ main(void)
 	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
 		if (!bad_cases[i].unknown)
 			th_run_case("decoder rejects", test_decoder_rejects, &bad_cases[i]);
-		th_run_case("illegal frame changes nothing", test_illegal_changes_nothing,
-		    &bad_cases[i]);
+		th_run_case("illegal frame changes nothing", test_illegal_changes_nothing, &bad_cases[i]);
 	}
 	th_run("garbage instead of PDUs expires the partner", test_only_garbage_expires);
 	return th_summary();

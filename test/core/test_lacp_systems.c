@@ -69,8 +69,7 @@ test_negotiation(const void *arg)
 		TH_EQ(st.lacp.rx_state, LK_LACP_RX_CURRENT);
 		TH_EQ(st.lacp.sel_state, LK_LACP_SELECTED);
 		TH_EQ(!!(st.lacp.actor.state & ST_T), c->fast);
-		TH_EQ(st.lacp.ptx_state, c->fast ? LK_LACP_PTX_FAST_PERIODIC :
-		    LK_LACP_PTX_SLOW_PERIODIC);
+		TH_EQ(st.lacp.ptx_state, c->fast ? LK_LACP_PTX_FAST_PERIODIC : LK_LACP_PTX_SLOW_PERIODIC);
 		TH_CHECK(memcmp(st.lacp.partner.sys_mac, b->sc->lladdr, 6) == 0);
 		TH_EQ(st.lacp.partner.port_no, i + 1);
 		TH_CHECK(st.lacp.pdus_rx > 0 && st.lacp.pdus_tx > 0);
@@ -105,7 +104,7 @@ test_negotiation(const void *arg)
 			used += a->data_tx[i] != 0;
 		}
 		TH_EQ(got, 64);
-		TH_CHECK(used > 1);                          /* spread over several ports */
+		TH_CHECK(used > 1); /* spread over several ports */
 	}
 }
 
@@ -144,8 +143,8 @@ test_convergence_wait(const void *arg)
 	uint64_t fast = converge_ms(n, 0), full = converge_ms(n, 1);
 
 	th_note(n == 2 ? "2 ports" : "4 ports");
-	printf("  %u ports: converged in %llu ms, %llu ms with lacp_full_wait\n", n,
-	    (unsigned long long)fast, (unsigned long long)full);
+	printf("  %u ports: converged in %llu ms, %llu ms with lacp_full_wait\n", n, (unsigned long long)fast,
+	    (unsigned long long)full);
 	TH_CHECK(fast < 100);                  /* no Aggregate_Wait_Time once all are selected */
 	TH_CHECK(full >= 2000 && full < 3000); /* the standard's 2 s, then the exchange */
 }
@@ -250,7 +249,7 @@ test_maxports_promotion(void)
 	lacp_wire_n(a, b, 3);
 	th_advance(5 * SEC);
 	TH_EQ(dist_mask(a), 3);
-	TH_EQ(dist_mask(b), 3);                          /* b agrees: a's standby never syncs */
+	TH_EQ(dist_mask(b), 3); /* b agrees: a's standby never syncs */
 	TH_EQ(pst(a, 2).lacp.sel_state, LK_LACP_STANDBY);
 	TH_CHECK(pst(a, 2).flags & LK_PORT_STANDBY);
 	TH_EQ(pst(b, 2).lacp.mux_state, LK_LACP_MUX_ATTACHED);
@@ -322,17 +321,17 @@ test_rates(void)
 	struct th_host *a = lacp_host("sysA", 0x0a), *b = lacp_host("sysB", 0x0b);
 	uint64_t t0;
 
-	lacp_opt(a, LK_OPT_LACP_FAST_TIMEOUT, 1);        /* a asks b for fast PDUs */
+	lacp_opt(a, LK_OPT_LACP_FAST_TIMEOUT, 1); /* a asks b for fast PDUs */
 	lacp_opt(b, LK_OPT_LACP_FAST_TIMEOUT, 0);
 	lacp_ports(a, 1, GBPS);
 	lacp_ports(b, 1, GBPS);
 	lacp_wire_n(a, b, 1);
 	th_advance(10 * SEC);
 	TH_CHECK(is_cd(a, 0) && is_cd(b, 0));
-	t0 = th_now_ns() + 1;                            /* (t0, t0 + 60 s] */
+	t0 = th_now_ns() + 1; /* (t0, t0 + 60 s] */
 	th_advance(60 * SEC);
-	TH_EQ(pdus_sent(b, 0, t0), 60);                  /* fast periodic: 1 s */
-	TH_CHECK(pdus_sent(a, 0, t0) >= 2 && pdus_sent(a, 0, t0) <= 3);   /* slow: 30 s */
+	TH_EQ(pdus_sent(b, 0, t0), 60);                                 /* fast periodic: 1 s */
+	TH_CHECK(pdus_sent(a, 0, t0) >= 2 && pdus_sent(a, 0, t0) <= 3); /* slow: 30 s */
 	TH_EQ(pst(a, 0).lacp.ptx_state, LK_LACP_PTX_SLOW_PERIODIC);
 	TH_EQ(pst(b, 0).lacp.ptx_state, LK_LACP_PTX_FAST_PERIODIC);
 	/* b switches to fast too: a follows at once */
@@ -356,7 +355,7 @@ test_strict_optimistic(const void *arg)
 	th_note(strict ? "strict" : "optimistic");
 	lacp_opt(a, LK_OPT_LACP_FAST_TIMEOUT, 1);
 	lacp_opt(a, LK_OPT_LACP_STRICT, (uint32_t)strict);
-	lacp_ports(a, 2, GBPS);                           /* a switch that does not speak LACP */
+	lacp_ports(a, 2, GBPS); /* a switch that does not speak LACP */
 	th_advance(10 * SEC);
 	TH_EQ(pst(a, 0).lacp.rx_state, LK_LACP_RX_DEFAULTED);
 	if (strict) {
@@ -437,7 +436,7 @@ test_never_aggregate(void)
 	TH_EQ(dist_mask(b), 1);
 	TH_EQ(pst(a, 1).lacp.rx_state, LK_LACP_RX_LACP_DISABLED);
 	TH_EQ(pst(a, 2).lacp.sel_state, LK_LACP_UNSELECTED);
-	TH_CHECK(!(pst(a, 2).lacp.actor.state & ST_G));   /* Individual */
+	TH_CHECK(!(pst(a, 2).lacp.actor.state & ST_G));     /* Individual */
 	TH_EQ(pst(a, 2).lacp.rx_state, LK_LACP_RX_CURRENT); /* it still talks LACP */
 	TH_EQ(a->lagg_speed, GBPS);
 	/* the unknown-speed port learns its speed: it joins */

@@ -12,9 +12,9 @@
 #include "harness.h"
 #include "lk_internal.h"
 
-#define GBPS  1000000000ull
-#define MS    TH_NS_PER_MS
-#define SEC   1000ull   /* th_advance() takes milliseconds */
+#define GBPS 1000000000ull
+#define MS   TH_NS_PER_MS
+#define SEC  1000ull /* th_advance() takes milliseconds */
 
 #define ST_A  LK_LACP_STATE_ACTIVITY
 #define ST_T  LK_LACP_STATE_TIMEOUT
@@ -27,9 +27,9 @@
 #define ST_CD (ST_A | ST_G | ST_S | ST_C | ST_D)
 
 /* Run fn once per row of a static table. */
-#define RUN_CASES(name, fn, table)                                                    \
-	for (size_t row_ = 0; row_ < sizeof(table) / sizeof((table)[0]); row_++)      \
-		th_run_case(name, fn, &(table)[row_])
+#define RUN_CASES(name, fn, table) \
+	for (size_t row_ = 0; row_ < sizeof(table) / sizeof((table)[0]); row_++) \
+	th_run_case(name, fn, &(table)[row_])
 
 static inline struct th_host *
 lacp_host(const char *name, uint8_t mac_last)
@@ -166,9 +166,9 @@ last_pdu(const struct th_host *h, uint32_t port, struct lk_lacpdu *out)
 
 struct fake_partner {
 	uint16_t sys_prio;
-	uint8_t  mac[6];
+	uint8_t mac[6];
 	uint16_t key;
-	uint8_t  state;
+	uint8_t state;
 };
 
 static inline struct lk_lacp_peer_info
@@ -191,8 +191,7 @@ fake_actor(const struct fake_partner *fp, uint16_t port_no)
  * what h last sent on that port (a partner that has heard us); otherwise they are zero.
  */
 static inline void
-fake_pdu_from(struct th_host *h, uint32_t port, const struct fake_partner *fp,
-    uint16_t port_no, int echo)
+fake_pdu_from(struct th_host *h, uint32_t port, const struct fake_partner *fp, uint16_t port_no, int echo)
 {
 	struct lk_lacpdu pdu, mine;
 	uint8_t frame[LK_SLOW_FRAME_LEN];

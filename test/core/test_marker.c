@@ -176,7 +176,7 @@ test_standby_flush_timeout(void)
 	}
 	th_advance(49);
 	TH_EQ(lport(a, 2)->draining, 1);
-	th_advance(1);                                   /* 100 ms */
+	th_advance(1); /* 100 ms */
 	TH_EQ(lport(a, 2)->draining, 0);
 	TH_EQ(ev_count(a, LK_EV_MARKER_TIMEOUT, 2, ev0), 1);
 	TH_EQ(dist_mask(a), 3);
@@ -186,7 +186,7 @@ test_standby_flush_timeout(void)
 		if (before[i] != 4 && after[i] != before[i])
 			moved_other++;
 	}
-	TH_EQ(moved_other, 0);                           /* only port 2's flows moved */
+	TH_EQ(moved_other, 0); /* only port 2's flows moved */
 	/* the rest of the aggregate never noticed */
 	TH_CHECK(is_cd(a, 0) && is_cd(a, 1));
 }
@@ -236,7 +236,7 @@ test_flush_api(void)
 	th_link(a, 0, 0);
 	TH_EQ(lk_lacp_port_draining(a->sc, p0), 0);
 	TH_EQ(dist_mask(a), 6);
-	TH_EQ(lk_lacp_port_flush(a->sc, p0), LK_EINVAL);   /* nothing to flush */
+	TH_EQ(lk_lacp_port_flush(a->sc, p0), LK_EINVAL); /* nothing to flush */
 	th_advance(1 * SEC);
 	TH_EQ(ev_count(a, LK_EV_MARKER_TIMEOUT, -1, ev0), 0);
 }

@@ -77,8 +77,8 @@ test_user_mac(void)
 	TH_CHECK(mac_eq(a->port_mac[0], user));
 	TH_CHECK(mac_eq(a->port_mac[1], user));
 	TH_EQ(lk_port_remove(a->sc, 0), 0);
-	TH_CHECK(mac_eq(a->port_mac[0], m0));     /* restored */
-	TH_CHECK(mac_eq(a->lagg_mac, user));      /* the user's choice stays */
+	TH_CHECK(mac_eq(a->port_mac[0], m0)); /* restored */
+	TH_CHECK(mac_eq(a->lagg_mac, user));  /* the user's choice stays */
 }
 
 /* A host failure while programming MACs leaves every port as it was. */
@@ -97,7 +97,7 @@ test_mac_failure_rolls_back(void)
 	th_port_add(a, "em1", GBPS, 1);
 	th_port_add(a, "em2", GBPS, 1);
 	a->fail_set_lladdr = 1;
-	a->fail_skip = 2;                 /* em0 and em1 succeed, em2 fails */
+	a->fail_skip = 2; /* em0 and em1 succeed, em2 fails */
 	TH_CHECK(lk_set_lladdr(a->sc, user) < 0);
 	for (int i = 0; i < 3; i++)
 		TH_CHECK(mac_eq(a->port_mac[i], m0));
@@ -124,7 +124,7 @@ test_mtu(void)
 	TH_EQ(lk_set_mtu(a->sc, 9000), 0);
 	TH_EQ(a->port_mtu[0], 9000);
 	TH_EQ(a->port_mtu[1], 9000);
-	th_port_add(a, "em2", GBPS, 1);     /* joins: programmed with the aggregate MTU */
+	th_port_add(a, "em2", GBPS, 1); /* joins: programmed with the aggregate MTU */
 	TH_EQ(a->port_mtu[2], 9000);
 	lk_get_status(a->sc, &st);
 	TH_EQ(st.mtu, 9000);
@@ -137,7 +137,7 @@ test_mtu(void)
 	TH_EQ(a->port_mtu[2], 9000);
 	TH_EQ(lk_set_mtu(a->sc, 10), LK_EINVAL);
 	TH_EQ(lk_port_remove(a->sc, 1), 0);
-	TH_EQ(a->port_mtu[1], 1500);        /* its own MTU again */
+	TH_EQ(a->port_mtu[1], 1500); /* its own MTU again */
 }
 
 static void
@@ -203,11 +203,11 @@ test_txmap_alloc_failure(void)
 	TH_EQ(th_send(a, buf, len), 1);
 	retired = a->retired;
 	a->fail_alloc = 3;
-	TH_EQ(lk_port_set_prio(a->sc, 1, 1), 0);      /* em1 becomes master */
-	TH_EQ(th_send(a, buf, len), 1);               /* old table: still em0 */
+	TH_EQ(lk_port_set_prio(a->sc, 1, 1), 0); /* em1 becomes master */
+	TH_EQ(th_send(a, buf, len), 1);          /* old table: still em0 */
 	TH_EQ(a->retired, retired);
-	TH_CHECK(a->deadline_ns != UINT64_MAX);       /* a retry is scheduled */
-	th_advance(100);                              /* two more failures, then success */
+	TH_CHECK(a->deadline_ns != UINT64_MAX); /* a retry is scheduled */
+	th_advance(100);                        /* two more failures, then success */
 	TH_EQ(a->fail_alloc, 0);
 	TH_EQ(th_send(a, buf, len), 2);
 	TH_EQ(a->retired, retired + 1);

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define GBPS 1000000000ull
+#define GBPS   1000000000ull
 #define NFLOWS 10000u
 static const uint8_t mac_a[6] = { 0x02, 0, 0, 0, 0xa0, 0x10 };
 static const char *const ifnames[8] = { "em0", "em1", "em2", "em3", "em4", "em5", "em6", "em7" };
@@ -51,7 +51,7 @@ test_none(void)
 	TH_EQ(th_receive(a, 0, buf, len), LK_RX_DROP);
 	lk_get_status(a->sc, &st);
 	TH_EQ(st.out_no_port, 1);
-	TH_EQ(st.link_up, 1);          /* stays up, carries nothing */
+	TH_EQ(st.link_up, 1); /* stays up, carries nothing */
 	TH_EQ(a->lagg_up, 1);
 	th_link(a, 0, 0);
 	th_link(a, 1, 0);
@@ -94,8 +94,7 @@ test_rr(const void *arg)
 		TH_EQ(out_one(a, buf, len), 1u << r->want[i]);
 	/* input: every active port collects */
 	for (uint32_t i = 0; i < r->nports; i++)
-		TH_EQ(th_receive(a, i, buf, len),
-		    (r->down_mask & (1u << i)) ? LK_RX_DROP : LK_RX_ACCEPT);
+		TH_EQ(th_receive(a, i, buf, len), (r->down_mask & (1u << i)) ? LK_RX_DROP : LK_RX_ACCEPT);
 	lk_get_port_status(a->sc, r->want[0], &ps);
 	TH_CHECK(ps.counters.tx_packets >= 1);
 	TH_EQ(ps.counters.tx_bytes, ps.counters.tx_packets * len);
@@ -257,8 +256,8 @@ test_lb_input(void)
 	TH_EQ(th_receive(a, 0, buf, len), LK_RX_ACCEPT);
 	TH_EQ(th_receive(a, 1, buf, len), LK_RX_DROP);
 	TH_EQ(th_receive(a, 2, buf, len), LK_RX_ACCEPT);
-	TH_EQ(th_receive(a, 7, buf, len), LK_RX_DROP);     /* not a member */
-	TH_EQ(th_receive(a, 99, buf, len), LK_RX_DROP);    /* out of range */
+	TH_EQ(th_receive(a, 7, buf, len), LK_RX_DROP);  /* not a member */
+	TH_EQ(th_receive(a, 99, buf, len), LK_RX_DROP); /* out of range */
 }
 
 /* Slow-protocols frames go to lk_control_input only under lacp; elsewhere they are dropped. */
@@ -287,7 +286,7 @@ test_slow_protocols_tagged_is_data(void)
 	uint8_t buf[128] = { 0x01, 0x80, 0xc2, 0, 0, 0x02, 2, 0, 0, 0, 0, 9, 0x88, 0x09, 1, 1 };
 	struct lk_frame f = { .data = buf, .caplen = 124, .len = 124, .has_vlan = 1, .vlan_tag = 12 };
 
-	TH_EQ(lk_input(a->sc, 0, &f), LK_RX_DROP);	/* data, and the port does not collect yet */
+	TH_EQ(lk_input(a->sc, 0, &f), LK_RX_DROP); /* data, and the port does not collect yet */
 	f.has_vlan = 0;
 	TH_EQ(lk_input(a->sc, 0, &f), LK_RX_CONTROL);
 }
@@ -313,7 +312,7 @@ test_proto_change_keeps_ports(void)
 	n = lk_events_read(a->sc, 0, ev, 64);
 	for (uint32_t i = 0; i < n; i++)
 		seen += ev[i].type == LK_EV_PROTO_CHANGED;
-	TH_EQ(seen, LK_PROTO_MAX);   /* none..broadcast from failover: six changes */
+	TH_EQ(seen, LK_PROTO_MAX); /* none..broadcast from failover: six changes */
 	TH_EQ(lk_proto_from_name("fec", &p), 0);
 	TH_EQ(p, LK_PROTO_LOADBALANCE);
 	TH_EQ(lk_proto_from_name("roundrobin", &p), 0);
@@ -376,14 +375,14 @@ test_incremental_equals_full(void)
 static void
 test_idle_has_no_timer(void)
 {
-	static const enum lk_proto idle[] = { LK_PROTO_NONE, LK_PROTO_ROUNDROBIN,
-		LK_PROTO_FAILOVER, LK_PROTO_LOADBALANCE, LK_PROTO_BROADCAST };
+	static const enum lk_proto idle[] = { LK_PROTO_NONE, LK_PROTO_ROUNDROBIN, LK_PROTO_FAILOVER,
+		LK_PROTO_LOADBALANCE, LK_PROTO_BROADCAST };
 
 	for (size_t i = 0; i < sizeof(idle) / sizeof(idle[0]); i++) {
 		struct th_host *a = host_with(idle[i], 3);
 		uint32_t ticks;
 		th_note(lk_proto_name(idle[i]));
-		th_advance(5000);           /* first-failover announcements, if any, are done */
+		th_advance(5000); /* first-failover announcements, if any, are done */
 		ticks = a->ticks;
 		th_link(a, 2, 0);
 		th_link(a, 2, 1);

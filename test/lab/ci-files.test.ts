@@ -29,7 +29,10 @@ const vagrantfile = path.join(repo, 'Vagrantfile');
 /** A Vagrantfile as the stand-in records it, with Vagrant's default machine-data folder. */
 function stub(file: string): Array<{ version: string; config: Rec }> {
   const { VAGRANT_DOTFILE_PATH: _moved, ...env } = process.env;
-  return JSON.parse(execFileSync('ruby', [path.join(repo, 'test', 'lab', 'support', 'vagrant-stub.rb'), file], { encoding: 'utf8', env })) as Array<{ version: string; config: Rec }>;
+  return JSON.parse(execFileSync('ruby', [path.join(repo, 'test', 'lab', 'support', 'vagrant-stub.rb'), file], { encoding: 'utf8', env })) as Array<{
+    version: string;
+    config: Rec;
+  }>;
 }
 
 testNeeding(test, 'Vagrantfile and the vagrant-libvirt fix it loads pass ruby -c', { tools: ['ruby'] }, (t) => {
@@ -37,83 +40,138 @@ testNeeding(test, 'Vagrantfile and the vagrant-libvirt fix it loads pass ruby -c
   t.regex(execFileSync('ruby', ['-c', path.join(repo, 'vm', 'vagrant', 'libvirt-nic-models.rb')], { encoding: 'utf8' }), /Syntax OK/);
 });
 
-testNeeding(test, 'Vagrantfile defines FreeBSD 14/15, NetBSD 10 and the Linux lab pair, each with a virtio and an e1000 private link, provisioned by laggkit', { tools: ['ruby', 'sh'] }, (t) => {
-  const configs = stub(vagrantfile);
-  t.is(configs.length, 1);
-  t.is(configs[0]!.version, '2');
-  const vm = configs[0]!.config.children.vm!;
-  const defines = vm.calls.filter((c) => c.method === 'define');
-  t.deepEqual(defines.map((d) => d.args[0]).sort(), ['freebsd14', 'freebsd15', 'linux-lab-a', 'linux-lab-b', 'netbsd10']);
-  const guests: Record<string, string> = { freebsd14: 'freebsd', freebsd15: 'freebsd', netbsd10: 'netbsd', 'linux-lab-a': 'linux', 'linux-lab-b': 'linux' };
-  for (const d of defines) {
-    const name = d.args[0] as string;
-    const node = d.block!.children.vm!;
-    t.truthy(node.attrs.box, `${name}: a box`);
-    t.is(node.attrs.guest, guests[name], `${name}: guest type`);
-    const nets = node.calls.filter((c) => c.method === 'network' && c.args[0] === 'private_network');
-    t.is(nets.length, 2, `${name}: two private links`);
-    t.deepEqual(nets.map((n) => n.options.nic_type), ['virtio', '82540EM'], `${name}: VirtualBox NIC models virtio and e1000`);
-    t.deepEqual(nets.map((n) => n.options.libvirt__model_type), ['virtio', 'e1000'], `${name}: libvirt NIC models`);
-    t.true(nets.every((n) => n.options.auto_config === false), `${name}: links left unconfigured for lagg`);
-    const ips = nets.map((n) => String(n.options.ip));
-    t.true(ips.every((ip) => /^10\.98\.\d\.\d+$/.test(ip)));
-    const provs = node.calls.filter((c) => c.method === 'provision');
-    t.is(provs.find((c) => c.options.type === 'file'), undefined, `${name}: deploy uploads the sources itself`);
-    t.true(fs.existsSync(path.join(repo, 'kmod', 'freebsd', 'Makefile')));
-    const trig = d.block!.children.trigger?.calls.find((c) => c.method === 'after' && c.args.includes('up'));
-    const deployCmd = () => String((trig?.block?.attrs.run as { inline?: string } | undefined)?.inline ?? trig?.block?.attrs.info);
-    if (guests[name] === 'linux') {
-      // The local box (laggkit lab vagrant-box) logs in as root already: no provisioner.
-      t.is(node.attrs.box, 'laggkit/linux-lab', `${name}: the local box`);
-      t.is(provs.length, 0, `${name}: nothing to provision`);
-      t.is(node.attrs.hostname, undefined, `${name}: hostname left to the box (busybox has no hostnamectl)`);
-      t.regex(String(trig?.block?.attrs.name), /^laggkit deploy$/);
-      t.regex(deployCmd(), new RegExp(`deploy --host root@${name} --ssh-config \\.vagrant/${name}\\.ssh_config --trust-new-host-key --laggproto roundrobin --laggport vtnet0 --laggport em0 --inet 10\\.98\\.0\\.2[12]/24 --yes`));
-      continue;
+testNeeding(
+  test,
+  'Vagrantfile defines FreeBSD 14/15, NetBSD 10 and the Linux lab pair, each with a virtio and an e1000 private link, provisioned by laggkit',
+  { tools: ['ruby', 'sh'] },
+  (t) => {
+    const configs = stub(vagrantfile);
+    t.is(configs.length, 1);
+    t.is(configs[0]!.version, '2');
+    const vm = configs[0]!.config.children.vm!;
+    const defines = vm.calls.filter((c) => c.method === 'define');
+    t.deepEqual(defines.map((d) => d.args[0]).sort(), ['freebsd14', 'freebsd15', 'linux-lab-a', 'linux-lab-b', 'netbsd10']);
+    const guests: Record<string, string> = { freebsd14: 'freebsd', freebsd15: 'freebsd', netbsd10: 'netbsd', 'linux-lab-a': 'linux', 'linux-lab-b': 'linux' };
+    for (const d of defines) {
+      const name = d.args[0] as string;
+      const node = d.block!.children.vm!;
+      t.truthy(node.attrs.box, `${name}: a box`);
+      t.is(node.attrs.guest, guests[name], `${name}: guest type`);
+      const nets = node.calls.filter((c) => c.method === 'network' && c.args[0] === 'private_network');
+      t.is(nets.length, 2, `${name}: two private links`);
+      t.deepEqual(
+        nets.map((n) => n.options.nic_type),
+        ['virtio', '82540EM'],
+        `${name}: VirtualBox NIC models virtio and e1000`,
+      );
+      t.deepEqual(
+        nets.map((n) => n.options.libvirt__model_type),
+        ['virtio', 'e1000'],
+        `${name}: libvirt NIC models`,
+      );
+      t.true(
+        nets.every((n) => n.options.auto_config === false),
+        `${name}: links left unconfigured for lagg`,
+      );
+      const ips = nets.map((n) => String(n.options.ip));
+      t.true(ips.every((ip) => /^10\.98\.\d\.\d+$/.test(ip)));
+      const provs = node.calls.filter((c) => c.method === 'provision');
+      t.is(
+        provs.find((c) => c.options.type === 'file'),
+        undefined,
+        `${name}: deploy uploads the sources itself`,
+      );
+      t.true(fs.existsSync(path.join(repo, 'kmod', 'freebsd', 'Makefile')));
+      const trig = d.block!.children.trigger?.calls.find((c) => c.method === 'after' && c.args.includes('up'));
+      const deployCmd = () => String((trig?.block?.attrs.run as { inline?: string } | undefined)?.inline ?? trig?.block?.attrs.info);
+      if (guests[name] === 'linux') {
+        // The local box (laggkit lab vagrant-box) logs in as root already: no provisioner.
+        t.is(node.attrs.box, 'laggkit/linux-lab', `${name}: the local box`);
+        t.is(provs.length, 0, `${name}: nothing to provision`);
+        t.is(node.attrs.hostname, undefined, `${name}: hostname left to the box (busybox has no hostnamectl)`);
+        t.regex(String(trig?.block?.attrs.name), /^laggkit deploy$/);
+        t.regex(
+          deployCmd(),
+          new RegExp(
+            `deploy --host root@${name} --ssh-config \\.vagrant/${name}\\.ssh_config --trust-new-host-key --laggproto roundrobin --laggport vtnet0 --laggport em0 --inet 10\\.98\\.0\\.2[12]/24 --yes`,
+          ),
+        );
+        continue;
+      }
+      const shell = provs.find((c) => c.options.type === 'shell');
+      t.true(shell?.options.privileged === true, `${name}: shell provisioner as root`);
+      const script = path.join(repo, String(shell?.options.path));
+      t.true(fs.existsSync(script), `${name}: ${shell?.options.path} exists`);
+      execFileSync('sh', ['-n', script]);
+      if (guests[name] === 'freebsd') {
+        // laggkit deploy builds, loads, configures and persists the module over the box's ssh-config.
+        t.regex(String(trig?.block?.attrs.name), /^laggkit deploy$/);
+        t.regex(
+          deployCmd(),
+          new RegExp(
+            `deploy --host root@${name} --ssh-config \\.vagrant/${name}\\.ssh_config --trust-new-host-key --build remote --laggproto failover --laggport vtnet1 --laggport em0`,
+          ),
+        );
+      } else {
+        t.is(trig, undefined, `${name}: no FreeBSD module to persist`);
+      }
     }
-    const shell = provs.find((c) => c.options.type === 'shell');
-    t.true(shell?.options.privileged === true, `${name}: shell provisioner as root`);
-    const script = path.join(repo, String(shell?.options.path));
-    t.true(fs.existsSync(script), `${name}: ${shell?.options.path} exists`);
-    execFileSync('sh', ['-n', script]);
-    if (guests[name] === 'freebsd') {
-      // laggkit deploy builds, loads, configures and persists the module over the box's ssh-config.
-      t.regex(String(trig?.block?.attrs.name), /^laggkit deploy$/);
-      t.regex(deployCmd(), new RegExp(`deploy --host root@${name} --ssh-config \\.vagrant/${name}\\.ssh_config --trust-new-host-key --build remote --laggproto failover --laggport vtnet1 --laggport em0`));
-    } else {
-      t.is(trig, undefined, `${name}: no FreeBSD module to persist`);
+    t.true(fs.existsSync(path.join(repo, 'src', 'commands', 'deploy.ts')), 'the deploy command the trigger runs exists');
+    // The same two link networks on every box, so any two boxes face each other.
+    const linkNets = defines.map((d) =>
+      d
+        .block!.children.vm!.calls.filter((c) => c.method === 'network')
+        .map((c) => c.options.virtualbox__intnet)
+        .join(','),
+    );
+    t.is(new Set(linkNets).size, 1);
+  },
+);
+
+testNeeding(
+  test,
+  "the Linux lab box's own Vagrantfile: root with Vagrant's insecure key kept, sh without sudo, the probed libvirt domain type",
+  { tools: ['ruby'] },
+  async (t) => {
+    const { boxVagrantfile } = await import('../../src/lab/vagrant-box.js');
+    for (const driver of ['qemu', 'kvm'] as const) {
+      const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'lk-box-')), 'Vagrantfile');
+      fs.writeFileSync(file, boxVagrantfile(driver));
+      const config = stub(file)[0]!.config;
+      const { vm, ssh } = config.children as Record<string, Rec>;
+      t.is(vm!.attrs.guest, 'linux');
+      t.like(ssh!.attrs, { username: 'root', shell: 'sh', insert_key: false, sudo_command: '%c' });
+      t.like(vm!.attrs, { allow_hosts_modification: false, allow_fstab_modification: false });
+      t.deepEqual(vm!.calls.find((c) => c.method === 'synced_folder')?.options, { disabled: true });
+      const lv = vm!.calls.find((c) => c.method === 'provider' && c.args[0] === 'libvirt')?.block;
+      t.like(lv?.attrs, { driver, memory: 256, cpus: 1, disk_bus: 'virtio', cpu_mode: driver === 'kvm' ? 'host-passthrough' : 'maximum' });
+      fs.rmSync(path.dirname(file), { recursive: true });
     }
-  }
-  t.true(fs.existsSync(path.join(repo, 'src', 'commands', 'deploy.ts')), 'the deploy command the trigger runs exists');
-  // The same two link networks on every box, so any two boxes face each other.
-  const linkNets = defines.map((d) => d.block!.children.vm!.calls.filter((c) => c.method === 'network').map((c) => c.options.virtualbox__intnet).join(','));
-  t.is(new Set(linkNets).size, 1);
-});
+  },
+);
 
-testNeeding(test, "the Linux lab box's own Vagrantfile: root with Vagrant's insecure key kept, sh without sudo, the probed libvirt domain type", { tools: ['ruby'] }, async (t) => {
-  const { boxVagrantfile } = await import('../../src/lab/vagrant-box.js');
-  for (const driver of ['qemu', 'kvm'] as const) {
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'lk-box-')), 'Vagrantfile');
-    fs.writeFileSync(file, boxVagrantfile(driver));
-    const config = stub(file)[0]!.config;
-    const { vm, ssh } = config.children as Record<string, Rec>;
-    t.is(vm!.attrs.guest, 'linux');
-    t.like(ssh!.attrs, { username: 'root', shell: 'sh', insert_key: false, sudo_command: '%c' });
-    t.like(vm!.attrs, { allow_hosts_modification: false, allow_fstab_modification: false });
-    t.deepEqual(vm!.calls.find((c) => c.method === 'synced_folder')?.options, { disabled: true });
-    const lv = vm!.calls.find((c) => c.method === 'provider' && c.args[0] === 'libvirt')?.block;
-    t.like(lv?.attrs, { driver, memory: 256, cpus: 1, disk_bus: 'virtio', cpu_mode: driver === 'kvm' ? 'host-passthrough' : 'maximum' });
-    fs.rmSync(path.dirname(file), { recursive: true });
-  }
-});
-
-interface Step { name?: string; uses?: string; run?: string; with?: Record<string, unknown>; if?: string }
-interface Job { name?: string; 'runs-on': string; strategy?: { matrix: Record<string, unknown[]> }; steps: Step[]; 'timeout-minutes'?: number }
+interface Step {
+  name?: string;
+  uses?: string;
+  run?: string;
+  with?: Record<string, unknown>;
+  if?: string;
+}
+interface Job {
+  name?: string;
+  'runs-on': string;
+  strategy?: { matrix: Record<string, unknown[]> };
+  steps: Step[];
+  'timeout-minutes'?: number;
+}
 
 test('bsd-matrix workflow: valid structure, known actions and inputs, FreeBSD 13/14/15 and NetBSD 9/10', (t) => {
   const text = fs.readFileSync(path.join(repo, '.github', 'workflows', 'bsd-matrix.yml'), 'utf8');
   const doc = YAML.parse(text, { uniqueKeys: true }) as { name: string; on: Record<string, unknown>; jobs: Record<string, Job> };
-  const known = JSON.parse(fs.readFileSync(path.join(repo, 'test', 'lab', 'fixtures', 'workflow-actions.json'), 'utf8')) as Record<string, { inputs: string[]; required: string[]; releases?: string[] }>;
+  const known = JSON.parse(fs.readFileSync(path.join(repo, 'test', 'lab', 'fixtures', 'workflow-actions.json'), 'utf8')) as Record<
+    string,
+    { inputs: string[]; required: string[]; releases?: string[] }
+  >;
   t.is(typeof doc.name, 'string');
   t.truthy(doc.on && typeof doc.on === 'object', 'on: triggers');
   for (const trig of Object.keys(doc.on)) t.true(['push', 'pull_request', 'workflow_dispatch', 'schedule'].includes(trig), `known trigger ${trig}`);
@@ -145,8 +203,14 @@ test('bsd-matrix workflow: valid structure, known actions and inputs, FreeBSD 13
       }
     }
   }
-  t.deepEqual(releases['vmactions/freebsd-vm@v1']!.map((r) => r.split('.')[0]), ['13', '14', '15']);
-  t.deepEqual(releases['vmactions/netbsd-vm@v1']!.map((r) => r.split('.')[0]), ['9', '10']);
+  t.deepEqual(
+    releases['vmactions/freebsd-vm@v1']!.map((r) => r.split('.')[0]),
+    ['13', '14', '15'],
+  );
+  t.deepEqual(
+    releases['vmactions/netbsd-vm@v1']!.map((r) => r.split('.')[0]),
+    ['9', '10'],
+  );
   // ${{ }} expressions only reference contexts that exist in a job.
   for (const m of text.matchAll(/\$\{\{\s*([^}]+?)\s*\}\}/g)) t.regex(m[1]!, /^(matrix|github|env|secrets|steps|runner)\./, `expression ${m[1]}`);
 });

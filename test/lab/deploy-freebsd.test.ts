@@ -26,7 +26,13 @@ const cache = path.join(os.homedir(), '.cache', 'laggkit', 'freebsd');
 const image = process.env.LAGGKIT_FREEBSD_IMAGE ?? '';
 const sysroot = process.env.LAGGKIT_FREEBSD_SYSROOT ?? path.join(cache, 'src');
 const kernbuild = process.env.LAGGKIT_FREEBSD_KERNBUILD ?? path.join(cache, 'kernbuild');
-const missing = !image ? 'no FreeBSD image (set LAGGKIT_FREEBSD_IMAGE to one in the form of the BASIC-CI image)' : !fs.existsSync(image) ? `no FreeBSD image at ${image} (LAGGKIT_FREEBSD_IMAGE)` : !fs.existsSync(path.join(sysroot, 'sys', 'conf')) ? `no FreeBSD source tree at ${sysroot} (set LAGGKIT_FREEBSD_SYSROOT)` : '';
+const missing = !image
+  ? 'no FreeBSD image (set LAGGKIT_FREEBSD_IMAGE to one in the form of the BASIC-CI image)'
+  : !fs.existsSync(image)
+    ? `no FreeBSD image at ${image} (LAGGKIT_FREEBSD_IMAGE)`
+    : !fs.existsSync(path.join(sysroot, 'sys', 'conf'))
+      ? `no FreeBSD source tree at ${sysroot} (set LAGGKIT_FREEBSD_SYSROOT)`
+      : '';
 const serial = test.serial as unknown as TestFn;
 const TITLE = 'FreeBSD guests: deploy LACP with --build local, traffic, no-op redeploy, reboot, undeploy';
 
@@ -43,10 +49,30 @@ if (missing) {
   const env = () => ({ LAGGKIT_LAB_DIR: labRoot });
   const sh = async (vm: string, script: string) => (await guestScript(lab as LabState, vm, script, 120_000)).stdout;
   const deployArgs = (vm: string) => [
-    'deploy', '--ssh-config', sshConfig, '--host', vm, '--build', 'local', '--sysroot', sysroot, ...(fs.existsSync(kernbuild) ? ['--kernbuild', kernbuild] : []),
-    '--laggproto', 'lacp', ...PORTS.flatMap((p) => ['--laggport', p]), '--lacp-fast-timeout', '--inet', `10.77.0.${vm === 'A' ? 1 : 2}/24`, '--confirm-timeout', '120', '--verify-timeout', '60', '--json',
+    'deploy',
+    '--ssh-config',
+    sshConfig,
+    '--host',
+    vm,
+    '--build',
+    'local',
+    '--sysroot',
+    sysroot,
+    ...(fs.existsSync(kernbuild) ? ['--kernbuild', kernbuild] : []),
+    '--laggproto',
+    'lacp',
+    ...PORTS.flatMap((p) => ['--laggport', p]),
+    '--lacp-fast-timeout',
+    '--inet',
+    `10.77.0.${vm === 'A' ? 1 : 2}/24`,
+    '--confirm-timeout',
+    '120',
+    '--verify-timeout',
+    '60',
+    '--json',
   ];
-  const check = (t: { is: (a: unknown, b: unknown, m?: string) => void }, r: CliResult, code: number, what: string) => t.is(r.code, code, `${what}: exit ${r.code}\n${r.stdout}\n${r.stderr.slice(-3000)}`);
+  const check = (t: { is: (a: unknown, b: unknown, m?: string) => void }, r: CliResult, code: number, what: string) =>
+    t.is(r.code, code, `${what}: exit ${r.code}\n${r.stdout}\n${r.stderr.slice(-3000)}`);
   const distributing = async (vm: string) => (await sh(vm, 'ifconfig laggkit0 2>/dev/null')).match(/laggport: \S+ flags=\S*DISTRIBUTING/g)?.length ?? 0;
 
   test.before(async (t) => {
@@ -57,23 +83,31 @@ if (missing) {
     for (const vm of ['A', 'B']) before[vm] = await sh(vm, SNAPSHOT);
   });
 
-  testNeeding(serial, 'the provisioned FreeBSD guest: root logs in by key only, no NetBSD variable in rc.conf, data NICs not DHCPed', { tools: ['qemu-system-x86_64'] }, async (t) => {
-    const vm = (lab as LabState).vms[0]!;
-    // The image ships root with an empty password and `PermitEmptyPasswords yes`: the lab must
-    // have turned that off, so a password-less login is refused.
-    const refused = await new Promise<string>((resolve) => {
-      const c = new Client();
-      c.on('ready', () => { c.end(); resolve('accepted'); });
-      c.on('error', (e) => resolve(e.message));
-      c.connect({ host: '127.0.0.1', port: vm.sshPort, username: 'root', password: '', tryKeyboard: true, readyTimeout: 60_000, hostVerifier: () => true });
-    });
-    t.regex(refused, /authentication methods failed/i);
-    const conf = await sh('A', 'cat /etc/rc.conf; grep -E "^(PermitRootLogin|PermitEmptyPasswords)" /etc/ssh/sshd_config');
-    t.notRegex(conf, /^sshd=/m);
-    t.regex(conf, /^PermitRootLogin prohibit-password$/m);
-    t.regex(conf, /^PermitEmptyPasswords no$/m);
-    for (const nic of PORTS) t.regex(conf, new RegExp(`^ifconfig_${nic}="up"$`, 'm'));
-  });
+  testNeeding(
+    serial,
+    'the provisioned FreeBSD guest: root logs in by key only, no NetBSD variable in rc.conf, data NICs not DHCPed',
+    { tools: ['qemu-system-x86_64'] },
+    async (t) => {
+      const vm = (lab as LabState).vms[0]!;
+      // The image ships root with an empty password and `PermitEmptyPasswords yes`: the lab must
+      // have turned that off, so a password-less login is refused.
+      const refused = await new Promise<string>((resolve) => {
+        const c = new Client();
+        c.on('ready', () => {
+          c.end();
+          resolve('accepted');
+        });
+        c.on('error', (e) => resolve(e.message));
+        c.connect({ host: '127.0.0.1', port: vm.sshPort, username: 'root', password: '', tryKeyboard: true, readyTimeout: 60_000, hostVerifier: () => true });
+      });
+      t.regex(refused, /authentication methods failed/i);
+      const conf = await sh('A', 'cat /etc/rc.conf; grep -E "^(PermitRootLogin|PermitEmptyPasswords)" /etc/ssh/sshd_config');
+      t.notRegex(conf, /^sshd=/m);
+      t.regex(conf, /^PermitRootLogin prohibit-password$/m);
+      t.regex(conf, /^PermitEmptyPasswords no$/m);
+      for (const nic of PORTS) t.regex(conf, new RegExp(`^ifconfig_${nic}="up"$`, 'm'));
+    },
+  );
 
   testNeeding(serial, TITLE, { tools: ['qemu-system-x86_64', 'clang-19', 'bmake', 'qemu-img'] }, async (t) => {
     t.timeout(1_800_000);
@@ -87,13 +121,26 @@ if (missing) {
     t.regex(await sh('A', 'cat /etc/rc.conf'), /ifconfig_laggkit0="laggproto lacp laggport vtnet1 laggport vtnet2 lacp_fast_timeout 10\.77\.0\.1\/24 up"/);
     // A cable pulled costs a port, not the path; status shows it; plugged back, it returns.
     check(t, await cli(['lab', 'link', 'A', 'vtnet2', 'down', '--name', NAME], env()), 0, 'link down');
-    await waitFor('vtnet2 out of the aggregate on both guests', async () => ((await distributing('A')) === 1 && (await distributing('B')) === 1 ? true : undefined), 60_000, 1000);
+    await waitFor(
+      'vtnet2 out of the aggregate on both guests',
+      async () => ((await distributing('A')) === 1 && (await distributing('B')) === 1 ? true : undefined),
+      60_000,
+      1000,
+    );
     t.regex(await sh('A', 'ping -c 3 10.77.0.2'), / 0\.0% packet loss/, 'with vtnet2 pulled');
     const pulled = await cli(['status', '--ssh-config', sshConfig, '--host', 'A', '--json'], env());
     check(t, pulled, 0, 'status with a cable pulled');
-    t.deepEqual(pulled.json?.result?.aggregates?.[0]?.ports?.filter((p: { flags: string[] }) => p.flags.includes('DISTRIBUTING')).map((p: { name: string }) => p.name), ['vtnet1']);
+    t.deepEqual(
+      pulled.json?.result?.aggregates?.[0]?.ports?.filter((p: { flags: string[] }) => p.flags.includes('DISTRIBUTING')).map((p: { name: string }) => p.name),
+      ['vtnet1'],
+    );
     check(t, await cli(['lab', 'link', 'A', 'vtnet2', 'up', '--name', NAME], env()), 0, 'link up');
-    await waitFor('vtnet2 back on both guests', async () => ((await distributing('A')) === 2 && (await distributing('B')) === 2 ? true : undefined), 60_000, 1000);
+    await waitFor(
+      'vtnet2 back on both guests',
+      async () => ((await distributing('A')) === 2 && (await distributing('B')) === 2 ? true : undefined),
+      60_000,
+      1000,
+    );
     const again = await cli(deployArgs('A'), env());
     check(t, again, 0, 'second deploy');
     t.false(again.json?.result?.changed);
@@ -101,7 +148,8 @@ if (missing) {
     // Reboot both: the module and laggkit0 must come back from loader.conf and rc.conf alone.
     // A guest counts as rebooted when its boot time has changed: sshd can answer for a while
     // after `shutdown -r` was asked for, from the system about to go down.
-    const bootTime = async (vm: string) => (await guestScript(lab as LabState, vm, 'sysctl -n kern.boottime', 30_000).catch(() => ({ stdout: '' }))).stdout.trim();
+    const bootTime = async (vm: string) =>
+      (await guestScript(lab as LabState, vm, 'sysctl -n kern.boottime', 30_000).catch(() => ({ stdout: '' }))).stdout.trim();
     const booted: Record<string, string> = {};
     for (const vm of ['A', 'B']) {
       booted[vm] = await bootTime(vm);
@@ -111,7 +159,12 @@ if (missing) {
       await waitForSsh(lab as LabState, v, Date.now() + 900_000, () => true);
       await waitFor(`${v.name} to come back rebooted`, async () => ((await bootTime(v.name)) || booted[v.name]) !== booted[v.name] || undefined, 900_000, 5000);
     }
-    await waitFor('laggkit0 distributing on both guests after the reboot', async () => ((await distributing('A')) === 2 && (await distributing('B')) === 2 ? true : undefined), 120_000, 2000);
+    await waitFor(
+      'laggkit0 distributing on both guests after the reboot',
+      async () => ((await distributing('A')) === 2 && (await distributing('B')) === 2 ? true : undefined),
+      120_000,
+      2000,
+    );
     t.regex(await sh('A', 'kldstat -q -m if_laggkit && echo loaded; ping -c 3 10.77.0.2'), /loaded[\s\S]* 0\.0% packet loss/);
     const st = await cli(['status', '--ssh-config', sshConfig, '--host', 'A', '--json'], env());
     t.deepEqual(st.json?.result?.deployed?.running, [{ name: 'laggkit0', differences: [] }]);

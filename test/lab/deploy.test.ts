@@ -53,12 +53,33 @@ function up(): LabState {
 
 const env = () => ({ LAGGKIT_LAB_DIR: labRoot });
 const deployArgs = (vm: string, confirmTimeout = '180', verifyTimeout = '90') => [
-  'deploy', '--ssh-config', sshConfig, '--host', vm, '--laggproto', 'lacp', ...PORTS.flatMap((p) => ['--laggport', p]),
-  '--lacp-fast-timeout', '--opt', 'lacp_multi_speed=1', '--inet', `10.77.0.${vm === 'A' ? 1 : 2}/24`, '--confirm-timeout', confirmTimeout, '--verify-timeout', verifyTimeout, '--json',
+  'deploy',
+  '--ssh-config',
+  sshConfig,
+  '--host',
+  vm,
+  '--laggproto',
+  'lacp',
+  ...PORTS.flatMap((p) => ['--laggport', p]),
+  '--lacp-fast-timeout',
+  '--opt',
+  'lacp_multi_speed=1',
+  '--inet',
+  `10.77.0.${vm === 'A' ? 1 : 2}/24`,
+  '--confirm-timeout',
+  confirmTimeout,
+  '--verify-timeout',
+  verifyTimeout,
+  '--json',
 ];
-const steps = (r: CliResult) => r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { step: string; ok: boolean; ms: number });
+const steps = (r: CliResult) =>
+  r.stderr
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { step: string; ok: boolean; ms: number });
 const sh = async (vm: string, script: string) => (await guestScript(up(), vm, script)).stdout;
-const ports = async (vm: string) => (JSON.parse(await sh(vm, '/usr/local/sbin/laggctl --json laggkit0')) as { ports: { name: string; flags: string[] }[] }).ports;
+const ports = async (vm: string) =>
+  (JSON.parse(await sh(vm, '/usr/local/sbin/laggctl --json laggkit0')) as { ports: { name: string; flags: string[] }[] }).ports;
 const distributing = (p: { flags: string[] }) => ['ACTIVE', 'COLLECTING', 'DISTRIBUTING'].every((f) => p.flags.includes(f));
 
 function check(t: ExecutionContext, r: CliResult, code: number, what: string) {
@@ -70,20 +91,38 @@ testNeeding(serial, 'deploy LACP on both guests at once: every step reported, al
   const [a, b] = await Promise.all([cli(deployArgs('A'), env(), 300_000), cli(deployArgs('B'), env(), 300_000)]);
   check(t, a, 0, 'deploy A');
   check(t, b, 0, 'deploy B');
-  t.deepEqual(steps(a).map((s) => s.step), ['probe', 'plan', 'build', 'install', 'configure', 'verify', 'confirm', 'persist']);
+  t.deepEqual(
+    steps(a).map((s) => s.step),
+    ['probe', 'plan', 'build', 'install', 'configure', 'verify', 'confirm', 'persist'],
+  );
   t.true(steps(a).every((s) => s.ok && s.ms >= 0));
   t.true(a.json?.result?.changed);
   t.is(a.json?.result?.guard, 'confirmed');
   for (const vm of ['A', 'B']) t.is((await ports(vm)).filter(distributing).length, 4, `${vm}: four ports distributing`);
-  t.regex(await sh('A', 'cat /etc/laggd.conf'), /^laggkit0 create laggproto lacp laggport vtnet0 laggport vtnet1 laggport em0 laggport em1 lacp_fast_timeout lagglacp multi-speed inet 10\.77\.0\.1\/24 up\n$/);
+  t.regex(
+    await sh('A', 'cat /etc/laggd.conf'),
+    /^laggkit0 create laggproto lacp laggport vtnet0 laggport vtnet1 laggport em0 laggport em1 lacp_fast_timeout lagglacp multi-speed inet 10\.77\.0\.1\/24 up\n$/,
+  );
 });
 
 testNeeding(serial, 'traffic crosses the aggregate; a cable pulled costs a port, not the path; plugged back it returns', needs, async (t) => {
   // Both deploys ran at once; B's side may settle a moment after A's verify passed.
-  await waitFor('B to answer over the aggregate', async () => ((await guestScript(up(), 'A', 'ping -c 1 -W 1 10.77.0.2')).code === 0 ? true : undefined), 20_000, 500);
+  await waitFor(
+    'B to answer over the aggregate',
+    async () => ((await guestScript(up(), 'A', 'ping -c 1 -W 1 10.77.0.2')).code === 0 ? true : undefined),
+    20_000,
+    500,
+  );
   t.regex(await sh('A', 'ping -c 5 -i 0.2 10.77.0.2'), / 0% packet loss/, 'before the pull');
   check(t, await cli(['lab', 'link', 'A', 'em0', 'down', '--name', NAME], env()), 0, 'link down');
-  await waitFor('em0 out of the aggregate on both sides', async () => ((await ports('A')).find((p) => p.name === 'em0' && !distributing(p)) && (await ports('B')).find((p) => p.name === 'em0' && !distributing(p)) ? true : undefined), 20_000);
+  await waitFor(
+    'em0 out of the aggregate on both sides',
+    async () =>
+      (await ports('A')).find((p) => p.name === 'em0' && !distributing(p)) && (await ports('B')).find((p) => p.name === 'em0' && !distributing(p))
+        ? true
+        : undefined,
+    20_000,
+  );
   t.regex(await sh('A', 'ping -c 5 -i 0.2 10.77.0.2'), / 0% packet loss/, 'with em0 pulled');
   const st = await cli(['status', '--ssh-config', sshConfig, '--host', 'A', '--json'], env());
   check(t, st, 0, 'status');
@@ -91,19 +130,30 @@ testNeeding(serial, 'traffic crosses the aggregate; a cable pulled costs a port,
   t.is(agg?.ports?.filter((p: { flags: string[] }) => distributing(p)).length, 3, 'status shows three ports distributing');
   t.true(st.json?.result?.module?.loaded);
   t.regex(st.json?.result?.module?.buildId ?? '', /^[0-9a-f]{12}$/);
-  t.deepEqual(st.json?.result?.deployed?.persisted?.map((p: { inPlace: boolean }) => p.inPlace), [true]);
+  t.deepEqual(
+    st.json?.result?.deployed?.persisted?.map((p: { inPlace: boolean }) => p.inPlace),
+    [true],
+  );
   check(t, await cli(['lab', 'link', 'A', 'em0', 'up', '--name', NAME], env()), 0, 'link up');
-  await waitFor('em0 back on both sides', async () => ((await ports('A')).filter(distributing).length === 4 && (await ports('B')).filter(distributing).length === 4 ? true : undefined), 30_000);
+  await waitFor(
+    'em0 back on both sides',
+    async () => ((await ports('A')).filter(distributing).length === 4 && (await ports('B')).filter(distributing).length === 4 ? true : undefined),
+    30_000,
+  );
   t.pass();
 });
 
 testNeeding(serial, 'a second identical deploy finds nothing to do and changes no file', needs, async (t) => {
-  const files = 'ls -la --full-time /etc/laggd.conf /usr/local/sbin/laggd /etc/rc.d/laggd 2>/dev/null || ls -la -e /etc/laggd.conf /usr/local/sbin/laggd /etc/rc.d/laggd; md5sum /etc/laggd.conf /usr/local/sbin/laggd /var/lib/laggkit/record.json';
+  const files =
+    'ls -la --full-time /etc/laggd.conf /usr/local/sbin/laggd /etc/rc.d/laggd 2>/dev/null || ls -la -e /etc/laggd.conf /usr/local/sbin/laggd /etc/rc.d/laggd; md5sum /etc/laggd.conf /usr/local/sbin/laggd /var/lib/laggkit/record.json';
   const s0 = await sh('A', files);
   const r = await cli(deployArgs('A'), env());
   check(t, r, 0, 'second deploy');
   t.false(r.json?.result?.changed);
-  t.deepEqual(steps(r).map((s) => s.step), ['probe', 'plan']);
+  t.deepEqual(
+    steps(r).map((s) => s.step),
+    ['probe', 'plan'],
+  );
   t.is(await sh('A', files), s0);
 });
 
@@ -116,16 +166,40 @@ testNeeding(serial, 'bad input: a clear error, its exit code, and the guest unch
     ['hostile port name', [...base, '--laggproto', 'lacp', '--laggport', 'em0;reboot'], 2, /E_SPEC/],
     ['hostile value', [...base, '--laggproto', 'lacp', '--laggport', 'em0', '--inet', '10.0.0.1/24$(reboot)'], 2, /E_SPEC/],
     ['unknown option', [...base, '--laggproto', 'lacp', '--laggport', 'em0', '--opt', 'no_such=1'], 2, /E_SPEC/],
-    ['--build remote on a host without a compiler', [...base, '--build', 'remote', '--laggproto', 'failover', '--laggport', 'em0'], 6, /E_NO_TOOLCHAIN.*cc and make/],
+    [
+      '--build remote on a host without a compiler',
+      [...base, '--build', 'remote', '--laggproto', 'failover', '--laggport', 'em0'],
+      6,
+      /E_NO_TOOLCHAIN.*cc and make/,
+    ],
     ['the management NIC without --allow-management-port', [...base, '--name', 'laggkit1', '--laggproto', 'failover', '--laggport', 'mgmt0'], 2, /E_MGMT_PORT/],
     ['a wrong key', [...base, '-i', path.join(labRoot, 'wrong_key'), '--laggproto', 'lacp', '--laggport', 'em0'], 4, /E_SSH_AUTH/],
   ];
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(labRoot, 'wrong_key')]);
-  fs.writeFileSync(path.join(labRoot, 'ssh_config_wrongkey'), fs.readFileSync(sshConfig, 'utf8').replaceAll(/IdentityFile .*/g, `IdentityFile ${path.join(labRoot, 'wrong_key')}`));
-  (cases[7] as [string, string[], number, RegExp])[1] = ['deploy', '--ssh-config', path.join(labRoot, 'ssh_config_wrongkey'), '--host', 'A', '--json', '--laggproto', 'lacp', '--laggport', 'em0'];
+  fs.writeFileSync(
+    path.join(labRoot, 'ssh_config_wrongkey'),
+    fs.readFileSync(sshConfig, 'utf8').replaceAll(/IdentityFile .*/g, `IdentityFile ${path.join(labRoot, 'wrong_key')}`),
+  );
+  (cases[7] as [string, string[], number, RegExp])[1] = [
+    'deploy',
+    '--ssh-config',
+    path.join(labRoot, 'ssh_config_wrongkey'),
+    '--host',
+    'A',
+    '--json',
+    '--laggproto',
+    'lacp',
+    '--laggport',
+    'em0',
+  ];
   const spec = path.join(labRoot, 'bad.yaml');
   fs.writeFileSync(spec, 'aggregates:\n  - name: laggkit0\n    laggproto: lacpp\n    laggports: [em0, "em0;reboot"]\n    mtu: 12\n    colour: blue\n');
-  cases.push(['a malformed spec file', [...base, '--spec', spec], 2, /aggregates\[0\]\.laggproto.*aggregates\[0\]\.laggports\[1\].*aggregates\[0\]\.mtu.*colour/]);
+  cases.push([
+    'a malformed spec file',
+    [...base, '--spec', spec],
+    2,
+    /aggregates\[0\]\.laggproto.*aggregates\[0\]\.laggports\[1\].*aggregates\[0\]\.mtu.*colour/,
+  ]);
   const notYaml = path.join(labRoot, 'notyaml.yaml');
   fs.writeFileSync(notYaml, 'aggregates: [\n  - {name: laggkit0\n');
   cases.push(['a file that is not YAML', [...base, '--spec', notYaml], 3, /E_SPEC_YAML/]);
@@ -148,37 +222,96 @@ testNeeding(serial, 'undeploy puts both guests back: interfaces, processes and f
   t.false(again.json?.result?.changed);
 });
 
-testNeeding(serial, 'a deploy that fails verification is rolled back by the guard on the guest: exit 8 naming the cause, then undeploy leaves the guest as before', needs, async (t) => {
-  const r = await cli(['deploy', '--ssh-config', sshConfig, '--host', 'A', '--json', '--name', 'laggkit0', '--laggproto', 'failover', '--laggport', 'em1', '--inet', '10.77.9.1/24', '--verify-ping', '10.77.9.99', '--verify-timeout', '6', '--confirm-timeout', '40'], env(), 240_000);
-  check(t, r, 8, 'deploy');
-  t.is(r.json?.error?.code, 'E_ROLLED_BACK');
-  t.regex(r.json?.error?.message ?? '', /rolled back: .*10\.77\.9\.99/);
-  const after = await sh('A', 'pidof laggd || echo no-laggd; ip addr show dev em1; cat /var/lib/laggkit/guard/log');
-  t.regex(after, /no-laggd/);
-  t.regex(after, /inet 10\.99\.4\.1\/24/);
-  t.regex(after, /rolled back \(restore exit 0\)/);
-  const st = await cli(['status', '--ssh-config', sshConfig, '--host', 'A', '--json'], env());
-  t.is(st.json?.result?.guard?.state, 'fired');
-  check(t, await cli(['undeploy', '--ssh-config', sshConfig, '--host', 'A'], env()), 0, 'undeploy');
-  t.is(await sh('A', SNAPSHOT), before.A ?? '(no snapshot)', 'A as before');
-});
+testNeeding(
+  serial,
+  'a deploy that fails verification is rolled back by the guard on the guest: exit 8 naming the cause, then undeploy leaves the guest as before',
+  needs,
+  async (t) => {
+    const r = await cli(
+      [
+        'deploy',
+        '--ssh-config',
+        sshConfig,
+        '--host',
+        'A',
+        '--json',
+        '--name',
+        'laggkit0',
+        '--laggproto',
+        'failover',
+        '--laggport',
+        'em1',
+        '--inet',
+        '10.77.9.1/24',
+        '--verify-ping',
+        '10.77.9.99',
+        '--verify-timeout',
+        '6',
+        '--confirm-timeout',
+        '40',
+      ],
+      env(),
+      240_000,
+    );
+    check(t, r, 8, 'deploy');
+    t.is(r.json?.error?.code, 'E_ROLLED_BACK');
+    t.regex(r.json?.error?.message ?? '', /rolled back: .*10\.77\.9\.99/);
+    const after = await sh('A', 'pidof laggd || echo no-laggd; ip addr show dev em1; cat /var/lib/laggkit/guard/log');
+    t.regex(after, /no-laggd/);
+    t.regex(after, /inet 10\.99\.4\.1\/24/);
+    t.regex(after, /rolled back \(restore exit 0\)/);
+    const st = await cli(['status', '--ssh-config', sshConfig, '--host', 'A', '--json'], env());
+    t.is(st.json?.result?.guard?.state, 'fired');
+    check(t, await cli(['undeploy', '--ssh-config', sshConfig, '--host', 'A'], env()), 0, 'undeploy');
+    t.is(await sh('A', SNAPSHOT), before.A ?? '(no snapshot)', 'A as before');
+  },
+);
 
-testNeeding(serial, 'lockout: the management NIC as an LACP port (no partner there) cuts SSH; the guest rolls itself back, deploy exits 8 naming the cause', needs, async (t) => {
-  const r = await cli(['deploy', '--ssh-config', sshConfig, '--host', 'A', '--json', '--laggproto', 'lacp', '--lacp-strict', '--laggport', 'mgmt0', '--allow-management-port', '--confirm-timeout', '25', '--verify-timeout', '10'], env(), 300_000);
-  check(t, r, 8, 'deploy');
-  t.is(r.json?.error?.code, 'E_ROLLED_BACK');
-  t.regex(r.json?.error?.message ?? '', /rolled back: no confirmation within 25 s/);
-  const after = await sh('A', 'ip addr show dev mgmt0; pidof laggd || echo no-laggd; cat /var/lib/laggkit/guard/log');
-  t.regex(after, /inet 10\.0\.2\.15\/24/, 'the old address answers SSH again');
-  t.regex(after, /no-laggd/);
-  t.regex(after, /rolling back: no confirmation[\s\S]*rolled back \(restore exit 0\)/);
-  check(t, await cli(['undeploy', '--ssh-config', sshConfig, '--host', 'A'], env()), 0, 'undeploy');
-  t.is(await sh('A', SNAPSHOT), before.A ?? '(no snapshot)', 'A as before');
-});
+testNeeding(
+  serial,
+  'lockout: the management NIC as an LACP port (no partner there) cuts SSH; the guest rolls itself back, deploy exits 8 naming the cause',
+  needs,
+  async (t) => {
+    const r = await cli(
+      [
+        'deploy',
+        '--ssh-config',
+        sshConfig,
+        '--host',
+        'A',
+        '--json',
+        '--laggproto',
+        'lacp',
+        '--lacp-strict',
+        '--laggport',
+        'mgmt0',
+        '--allow-management-port',
+        '--confirm-timeout',
+        '25',
+        '--verify-timeout',
+        '10',
+      ],
+      env(),
+      300_000,
+    );
+    check(t, r, 8, 'deploy');
+    t.is(r.json?.error?.code, 'E_ROLLED_BACK');
+    t.regex(r.json?.error?.message ?? '', /rolled back: no confirmation within 25 s/);
+    const after = await sh('A', 'ip addr show dev mgmt0; pidof laggd || echo no-laggd; cat /var/lib/laggkit/guard/log');
+    t.regex(after, /inet 10\.0\.2\.15\/24/, 'the old address answers SSH again');
+    t.regex(after, /no-laggd/);
+    t.regex(after, /rolling back: no confirmation[\s\S]*rolled back \(restore exit 0\)/);
+    check(t, await cli(['undeploy', '--ssh-config', sshConfig, '--host', 'A'], env()), 0, 'undeploy');
+    t.is(await sh('A', SNAPSHOT), before.A ?? '(no snapshot)', 'A as before');
+  },
+);
 
 testNeeding(serial, 'a deploy killed mid-configure leaves a guest that rolls itself back', needs, async (t) => {
   // B runs no LACP now, so verify would only wait: deploy is killed once configure has begun.
-  const child = spawn(process.execPath, [path.join(repo, 'bin', 'run.js'), ...deployArgs('A', '20', '15')], { env: { ...process.env, ...env() }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [path.join(repo, 'bin', 'run.js'), ...deployArgs('A', '20', '15')], {
+    env: { ...process.env, ...env() },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let err = '';
   await new Promise<void>((resolve) => {
     child.stderr.on('data', (d) => {
@@ -198,7 +331,10 @@ testNeeding(serial, 'a deploy killed mid-configure leaves a guest that rolls its
 });
 
 testNeeding(serial, 'Ctrl-C mid-configure: deploy asks the guard to roll back at once and exits 130', needs, async (t) => {
-  const child = spawn(process.execPath, [path.join(repo, 'bin', 'run.js'), ...deployArgs('A', '120', '60')], { env: { ...process.env, ...env() }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [path.join(repo, 'bin', 'run.js'), ...deployArgs('A', '120', '60')], {
+    env: { ...process.env, ...env() },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let err = '';
   const code = await new Promise<number | null>((resolve) => {
     child.stderr.on('data', (d) => {
@@ -216,23 +352,37 @@ testNeeding(serial, 'Ctrl-C mid-configure: deploy asks the guard to roll back at
   t.is(await sh('A', SNAPSHOT), before.A ?? '(no snapshot)', 'A as before');
 });
 
-testNeeding(serial, 'a fleet from an Ansible inventory: canary first, then the rest; a second run changes nothing; a failing canary stops the fleet', needs, async (t) => {
-  const inv = path.join(labRoot, 'hosts.ini');
-  fs.writeFileSync(inv, `[lab]\nA laggkit_inet=10.77.5.1/24\nB laggkit_inet=10.77.5.2/24\n[lab:vars]\nlaggkit_laggproto=failover\nlaggkit_laggports=em0,em1\nlaggkit_opts={failover_rx_all: 1}\n`);
-  const r = await cli(['deploy', '--ssh-config', sshConfig, '--inventory', inv, '--parallel', '2', '--json'], env(), 300_000);
-  check(t, r, 0, 'fleet deploy');
-  t.is(r.json?.result?.canary, 'A');
-  t.deepEqual(r.json?.result?.hosts.map((h: { host: string; outcome: string }) => `${h.host} ${h.outcome}`), ['A deployed', 'B deployed']);
-  t.regex(await sh('A', 'ping -c 3 -i 0.2 10.77.5.2'), / 0% packet loss/);
-  const again = await cli(['deploy', '--ssh-config', sshConfig, '--inventory', inv, '--limit', 'lab:!B'], env());
-  check(t, again, 0, 'second run, B excluded');
-  t.regex(again.stdout, /A \(canary\)\s+A\s+unchanged/);
-  t.notRegex(again.stdout, /^B /m);
-  fs.writeFileSync(inv, `[lab]\nA laggkit_laggports=em9\nB\n[lab:vars]\nlaggkit_laggproto=failover\nlaggkit_laggports=em0\n`);
-  const bad = await cli(['deploy', '--ssh-config', sshConfig, '--inventory', inv, '--json'], env());
-  check(t, bad, 2, 'failing canary');
-  t.is(bad.json?.error?.code, 'E_FLEET');
-  t.deepEqual(bad.json?.result?.hosts.map((h: { host: string; outcome: string }) => `${h.host} ${h.outcome}`), ['A failed', 'B not run']);
-  for (const vm of ['A', 'B']) check(t, await cli(['undeploy', '--ssh-config', sshConfig, '--host', vm], env()), 0, `undeploy ${vm}`);
-  for (const vm of ['A', 'B']) t.is(await sh(vm, SNAPSHOT), before[vm] ?? '(no snapshot)', `${vm} as before`);
-});
+testNeeding(
+  serial,
+  'a fleet from an Ansible inventory: canary first, then the rest; a second run changes nothing; a failing canary stops the fleet',
+  needs,
+  async (t) => {
+    const inv = path.join(labRoot, 'hosts.ini');
+    fs.writeFileSync(
+      inv,
+      `[lab]\nA laggkit_inet=10.77.5.1/24\nB laggkit_inet=10.77.5.2/24\n[lab:vars]\nlaggkit_laggproto=failover\nlaggkit_laggports=em0,em1\nlaggkit_opts={failover_rx_all: 1}\n`,
+    );
+    const r = await cli(['deploy', '--ssh-config', sshConfig, '--inventory', inv, '--parallel', '2', '--json'], env(), 300_000);
+    check(t, r, 0, 'fleet deploy');
+    t.is(r.json?.result?.canary, 'A');
+    t.deepEqual(
+      r.json?.result?.hosts.map((h: { host: string; outcome: string }) => `${h.host} ${h.outcome}`),
+      ['A deployed', 'B deployed'],
+    );
+    t.regex(await sh('A', 'ping -c 3 -i 0.2 10.77.5.2'), / 0% packet loss/);
+    const again = await cli(['deploy', '--ssh-config', sshConfig, '--inventory', inv, '--limit', 'lab:!B'], env());
+    check(t, again, 0, 'second run, B excluded');
+    t.regex(again.stdout, /A \(canary\)\s+A\s+unchanged/);
+    t.notRegex(again.stdout, /^B /m);
+    fs.writeFileSync(inv, `[lab]\nA laggkit_laggports=em9\nB\n[lab:vars]\nlaggkit_laggproto=failover\nlaggkit_laggports=em0\n`);
+    const bad = await cli(['deploy', '--ssh-config', sshConfig, '--inventory', inv, '--json'], env());
+    check(t, bad, 2, 'failing canary');
+    t.is(bad.json?.error?.code, 'E_FLEET');
+    t.deepEqual(
+      bad.json?.result?.hosts.map((h: { host: string; outcome: string }) => `${h.host} ${h.outcome}`),
+      ['A failed', 'B not run'],
+    );
+    for (const vm of ['A', 'B']) check(t, await cli(['undeploy', '--ssh-config', sshConfig, '--host', vm], env()), 0, `undeploy ${vm}`);
+    for (const vm of ['A', 'B']) t.is(await sh(vm, SNAPSHOT), before[vm] ?? '(no snapshot)', `${vm} as before`);
+  },
+);

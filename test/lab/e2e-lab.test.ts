@@ -129,63 +129,94 @@ function check(t: ExecutionContext, r: CliResult | undefined, code: number, what
   t.is(r.code, code, `${what}: exit ${r.code}\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`);
 }
 
-testNeeding(serial, 'laggkit e2e --compare stock --report: a catalogue subset passes on laggd and on Linux bonding, and TAP, JUnit and JSON agree', needs, async (t) => {
-  t.timeout(1_500_000);
-  up();
-  run = await cli(['e2e', '--lab', NAME, '--compare', 'stock', '--report', out, ...SUBSET.flatMap((g) => ['--only', g])], env(), 1_400_000);
-  // Kept whatever the outcome: the reports are the evidence of a failure too.
-  if (fs.existsSync(out)) fs.cpSync(out, artefacts, { recursive: true });
-  check(t, run, 0, 'e2e');
-  const res = readJson(out);
-  t.deepEqual(res.cases.map((c) => c.id).sort(), EXPECTED_CASES);
-  t.is(res.compare, 'stock');
-  t.deepEqual(res.totals, { pass: 8, fail: 0, skip: 0 });
-  for (const c of res.cases) {
-    t.deepEqual(c.runs.map((r) => r.driver), ['laggkit', 'stock'], c.id);
-    const lk = c.runs[0]!;
-    t.is(lk.status, 'pass', `${c.id} laggkit: ${lk.failures.join('; ')}`);
-    t.true(Object.keys(lk.captures).length > 0, `${c.id}: evidence captured`);
-  }
-  // The one stock skip carries its reason into every format.
-  const mixed = res.cases.find((c) => c.id.startsWith('lacp-converge-mixed'))!;
-  t.is(mixed.runs[1]!.status, 'skip');
-  t.regex(mixed.runs[1]!.reason ?? '', /different speeds/);
-  for (const c of res.cases.filter((x) => x !== mixed)) t.is(c.runs[1]!.status, 'pass', `${c.id} stock: ${c.runs[1]!.failures.join('; ')}`);
-  // Figures: measured on both drivers, ratio = laggkit / stock.
-  const pull = res.cases.find((c) => c.id === 'cable-pull[lacp,virtio+virtio]')!;
-  for (const m of ['gap_ms_ab', 'gap_ms_ba']) {
-    const f = pull.figures.find((x) => x.metric === m)!;
-    t.true(Number.isFinite(f.laggkit) && Number.isFinite(f.stock), `${m} measured on both`);
-    if (f.stock) t.is(f.ratio, Math.round((f.laggkit! / f.stock) * 100) / 100);
-  }
-  for (const r of pull.runs) {
-    t.true(r.portSeries.length === 2 && r.portSeries.every((s) => s.t_ms.length > 3), `${r.driver}: per-port traffic sampled through the pull`);
-    t.deepEqual(r.events.filter((e) => e.kind === 'link').map((e) => e.what), ['vtnet0 cable pulled', 'vtnet0 plugged back']);
-    // The driver's own account (laggd's event ring, bonding's kernel log) is on the timeline too.
-    t.true(r.events.some((e) => e.kind === 'state' && /vtnet0/.test(e.what)), `${r.driver}: the driver's vtnet0 events on the timeline`);
-    t.true(r.metrics.lost_ab! >= 0 && r.metrics.lost_ba! >= 0, 'both receivers reported');
-  }
-  const fo = res.cases.find((c) => c.id.startsWith('failover-return'))!;
-  for (const r of fo.runs) t.deepEqual([r.metrics.active_before, r.metrics.active_during, r.metrics.active_after], [0, 1, 0], `${r.driver}: primary, backup, primary`);
-  // laggctl captures are kept parsed as well as raw.
-  const parsed = res.cases.find((c) => c.id.startsWith('steady-state'))!.runs[0]!.parsed as Record<string, { interfaces: Array<{ name: string; lagg?: unknown }> }>;
-  t.true(Object.values(parsed).some((m) => m.interfaces.some((i) => i.name === 'laggkit0' && i.lagg)), 'laggctl output parsed into the ifconfig model');
+testNeeding(
+  serial,
+  'laggkit e2e --compare stock --report: a catalogue subset passes on laggd and on Linux bonding, and TAP, JUnit and JSON agree',
+  needs,
+  async (t) => {
+    t.timeout(1_500_000);
+    up();
+    run = await cli(['e2e', '--lab', NAME, '--compare', 'stock', '--report', out, ...SUBSET.flatMap((g) => ['--only', g])], env(), 1_400_000);
+    // Kept whatever the outcome: the reports are the evidence of a failure too.
+    if (fs.existsSync(out)) fs.cpSync(out, artefacts, { recursive: true });
+    check(t, run, 0, 'e2e');
+    const res = readJson(out);
+    t.deepEqual(res.cases.map((c) => c.id).sort(), EXPECTED_CASES);
+    t.is(res.compare, 'stock');
+    t.deepEqual(res.totals, { pass: 8, fail: 0, skip: 0 });
+    for (const c of res.cases) {
+      t.deepEqual(
+        c.runs.map((r) => r.driver),
+        ['laggkit', 'stock'],
+        c.id,
+      );
+      const lk = c.runs[0]!;
+      t.is(lk.status, 'pass', `${c.id} laggkit: ${lk.failures.join('; ')}`);
+      t.true(Object.keys(lk.captures).length > 0, `${c.id}: evidence captured`);
+    }
+    // The one stock skip carries its reason into every format.
+    const mixed = res.cases.find((c) => c.id.startsWith('lacp-converge-mixed'))!;
+    t.is(mixed.runs[1]!.status, 'skip');
+    t.regex(mixed.runs[1]!.reason ?? '', /different speeds/);
+    for (const c of res.cases.filter((x) => x !== mixed)) t.is(c.runs[1]!.status, 'pass', `${c.id} stock: ${c.runs[1]!.failures.join('; ')}`);
+    // Figures: measured on both drivers, ratio = laggkit / stock.
+    const pull = res.cases.find((c) => c.id === 'cable-pull[lacp,virtio+virtio]')!;
+    for (const m of ['gap_ms_ab', 'gap_ms_ba']) {
+      const f = pull.figures.find((x) => x.metric === m)!;
+      t.true(Number.isFinite(f.laggkit) && Number.isFinite(f.stock), `${m} measured on both`);
+      if (f.stock) t.is(f.ratio, Math.round((f.laggkit! / f.stock) * 100) / 100);
+    }
+    for (const r of pull.runs) {
+      t.true(r.portSeries.length === 2 && r.portSeries.every((s) => s.t_ms.length > 3), `${r.driver}: per-port traffic sampled through the pull`);
+      t.deepEqual(
+        r.events.filter((e) => e.kind === 'link').map((e) => e.what),
+        ['vtnet0 cable pulled', 'vtnet0 plugged back'],
+      );
+      // The driver's own account (laggd's event ring, bonding's kernel log) is on the timeline too.
+      t.true(
+        r.events.some((e) => e.kind === 'state' && /vtnet0/.test(e.what)),
+        `${r.driver}: the driver's vtnet0 events on the timeline`,
+      );
+      t.true(r.metrics.lost_ab! >= 0 && r.metrics.lost_ba! >= 0, 'both receivers reported');
+    }
+    const fo = res.cases.find((c) => c.id.startsWith('failover-return'))!;
+    for (const r of fo.runs)
+      t.deepEqual([r.metrics.active_before, r.metrics.active_during, r.metrics.active_after], [0, 1, 0], `${r.driver}: primary, backup, primary`);
+    // laggctl captures are kept parsed as well as raw.
+    const parsed = res.cases.find((c) => c.id.startsWith('steady-state'))!.runs[0]!.parsed as Record<
+      string,
+      { interfaces: Array<{ name: string; lagg?: unknown }> }
+    >;
+    t.true(
+      Object.values(parsed).some((m) => m.interfaces.some((i) => i.name === 'laggkit0' && i.lagg)),
+      'laggctl output parsed into the ifconfig model',
+    );
 
-  // TAP on stdout (not a terminal): one point per run, the same points as report.tap.
-  const points = (s: string) => s.split('\n').filter((l) => /^(not )?ok \d+ - /.test(l)).map((l) => l.replace(/ \(.*\)$/, ''));
-  t.regex(run.stdout, /^TAP version 14\n1\.\.16\n/);
-  t.is(points(run.stdout).length, 16);
-  t.deepEqual(points(run.stdout).sort(), points(fs.readFileSync(path.join(out, 'report.tap'), 'utf8')).sort());
-  t.regex(run.stdout, /^ok \d+ - lacp-converge-mixed\[lacp,virtio\+e1000\] stock # SKIP .*different speeds/m);
-  t.regex(run.stdout, /^# cable-pull\[lacp,virtio\+virtio\] gap_ms_ab: laggkit [\d.]+, stock [\d.]+, ratio [\d.]+$/m);
-  t.regex(run.stdout, /^# 8 passed, 0 failed, 0 skipped$/m);
-  const junit = fs.readFileSync(path.join(out, 'junit.xml'), 'utf8');
-  t.regex(junit, /<testsuites name="laggkit e2e" tests="16" failures="0" skipped="1"/);
-  t.is((junit.match(/<testcase /g) ?? []).length, 16);
-  t.regex(junit, /<skipped message="Linux bonding \(802\.3ad\) puts members of different speeds/);
-  t.log(points(run.stdout).join('\n'));
-  t.log(run.stdout.split('\n').filter((l) => l.startsWith('# ')).join('\n'));
-});
+    // TAP on stdout (not a terminal): one point per run, the same points as report.tap.
+    const points = (s: string) =>
+      s
+        .split('\n')
+        .filter((l) => /^(not )?ok \d+ - /.test(l))
+        .map((l) => l.replace(/ \(.*\)$/, ''));
+    t.regex(run.stdout, /^TAP version 14\n1\.\.16\n/);
+    t.is(points(run.stdout).length, 16);
+    t.deepEqual(points(run.stdout).sort(), points(fs.readFileSync(path.join(out, 'report.tap'), 'utf8')).sort());
+    t.regex(run.stdout, /^ok \d+ - lacp-converge-mixed\[lacp,virtio\+e1000\] stock # SKIP .*different speeds/m);
+    t.regex(run.stdout, /^# cable-pull\[lacp,virtio\+virtio\] gap_ms_ab: laggkit [\d.]+, stock [\d.]+, ratio [\d.]+$/m);
+    t.regex(run.stdout, /^# 8 passed, 0 failed, 0 skipped$/m);
+    const junit = fs.readFileSync(path.join(out, 'junit.xml'), 'utf8');
+    t.regex(junit, /<testsuites name="laggkit e2e" tests="16" failures="0" skipped="1"/);
+    t.is((junit.match(/<testcase /g) ?? []).length, 16);
+    t.regex(junit, /<skipped message="Linux bonding \(802\.3ad\) puts members of different speeds/);
+    t.log(points(run.stdout).join('\n'));
+    t.log(
+      run.stdout
+        .split('\n')
+        .filter((l) => l.startsWith('# '))
+        .join('\n'),
+    );
+  },
+);
 
 testNeeding(serial, "the HTML report opens offline in headless chromium: no console error, every chart drawn with this run's data", needs, async (t) => {
   check(t, run, 0, 'the e2e run of the previous test');
@@ -197,26 +228,56 @@ testNeeding(serial, "the HTML report opens offline in headless chromium: no cons
   t.true(fs.statSync(path.join(artefacts, 'report.png')).size > 10_000, 'screenshot kept');
   // Figure charts: one bar per case that has the figure, laggkit and stock values as in report.json.
   const metrics = [...new Set(res.cases.flatMap((c) => c.figures.filter((f) => f.laggkit !== undefined || f.stock !== undefined).map((f) => f.metric)))];
-  t.deepEqual(page.charts.filter((c) => c.id.startsWith('figure:')).map((c) => c.id.slice(7)).sort(), metrics.sort());
+  t.deepEqual(
+    page.charts
+      .filter((c) => c.id.startsWith('figure:'))
+      .map((c) => c.id.slice(7))
+      .sort(),
+    metrics.sort(),
+  );
   for (const m of metrics) {
     const chart = page.charts.find((c) => c.id === `figure:${m}`)!;
     const cases = res.cases.filter((c) => c.figures.some((f) => f.metric === m && (f.laggkit !== undefined || f.stock !== undefined)));
-    t.deepEqual(chart.labels, cases.map((c) => c.id), `${m}: one bar group per case`);
-    t.deepEqual(chart.datasets.map((d) => d.label), ['laggkit', 'stock']);
-    t.deepEqual(chart.datasets[0]!.data, cases.map((c) => c.figures.find((f) => f.metric === m)!.laggkit ?? null), `${m}: laggkit values of this run`);
-    t.deepEqual(chart.datasets[1]!.data, cases.map((c) => c.figures.find((f) => f.metric === m)!.stock ?? null), `${m}: stock values of this run`);
+    t.deepEqual(
+      chart.labels,
+      cases.map((c) => c.id),
+      `${m}: one bar group per case`,
+    );
+    t.deepEqual(
+      chart.datasets.map((d) => d.label),
+      ['laggkit', 'stock'],
+    );
+    t.deepEqual(
+      chart.datasets[0]!.data,
+      cases.map((c) => c.figures.find((f) => f.metric === m)!.laggkit ?? null),
+      `${m}: laggkit values of this run`,
+    );
+    t.deepEqual(
+      chart.datasets[1]!.data,
+      cases.map((c) => c.figures.find((f) => f.metric === m)!.stock ?? null),
+      `${m}: stock values of this run`,
+    );
   }
   // Per-port traffic through the cable pull: the samples of this run, and the link events on it.
   const pullIndex = res.cases.findIndex((c) => c.id === 'cable-pull[lacp,virtio+virtio]');
   for (const [ri, r] of res.cases[pullIndex]!.runs.entries()) {
     const chart = page.charts.find((c) => c.id === `ports:${pullIndex}:${ri}`);
     t.truthy(chart, `traffic chart of the ${r.driver} run`);
-    t.deepEqual(chart!.datasets.slice(0, 2).map((d) => d.data), r.portSeries.map((s) => s.t_ms.map((x, k) => ({ x, y: s.tx_pps[k] }))));
+    t.deepEqual(
+      chart!.datasets.slice(0, 2).map((d) => d.data),
+      r.portSeries.map((s) => s.t_ms.map((x, k) => ({ x, y: s.tx_pps[k] }))),
+    );
     t.true(chart!.datasets[2]!.data.length >= 2, 'pull and plug marked');
   }
-  t.true(page.charts.some((c) => c.id === 'dist:converge_ms'), 'converge distribution drawn');
+  t.true(
+    page.charts.some((c) => c.id === 'dist:converge_ms'),
+    'converge distribution drawn',
+  );
   for (const c of page.charts) t.true(c.inkPixels > 500, `${c.id} has something drawn on its canvas`);
-  t.deepEqual(page.rows.map((r) => r.status), res.cases.map(() => 'pass'));
+  t.deepEqual(
+    page.rows.map((r) => r.status),
+    res.cases.map(() => 'pass'),
+  );
 });
 
 testNeeding(serial, 'a scenario that fails: exit 10, a failing JUnit case with the captured evidence, a red row in the HTML', needs, async (t) => {
@@ -224,19 +285,22 @@ testNeeding(serial, 'a scenario that fails: exit 10, a failing JUnit case with t
   const dir = path.join(labRoot, 'failing-scenarios');
   fs.mkdirSync(dir, { recursive: true });
   // Failover keeps one member active: expecting every member active must fail, with evidence.
-  fs.writeFileSync(path.join(dir, 'failover-all-active.yaml'), [
-    'name: failover-all-active',
-    'title: Failover with every member active (wrong on purpose)',
-    'setup:',
-    '  proto: failover',
-    '  members: [virtio, virtio]',
-    'action:',
-    '  kind: steady-state',
-    'expect:',
-    '  active_members: { equals: members }',
-    'measure: [converge_ms]',
-    '',
-  ].join('\n'));
+  fs.writeFileSync(
+    path.join(dir, 'failover-all-active.yaml'),
+    [
+      'name: failover-all-active',
+      'title: Failover with every member active (wrong on purpose)',
+      'setup:',
+      '  proto: failover',
+      '  members: [virtio, virtio]',
+      'action:',
+      '  kind: steady-state',
+      'expect:',
+      '  active_members: { equals: members }',
+      'measure: [converge_ms]',
+      '',
+    ].join('\n'),
+  );
   const out2 = path.join(labRoot, 'report-failing');
   const r = await cli(['e2e', '--lab', NAME, '--scenarios', dir, '--report', out2, '--json'], env(), 600_000);
   check(t, r, 10, 'failing e2e');
@@ -248,10 +312,16 @@ testNeeding(serial, 'a scenario that fails: exit 10, a failing JUnit case with t
   t.deepEqual(res.cases[0]!.runs[0]!.failures, ['active_members is 1, expected 2 (the member count)']);
   const junit = fs.readFileSync(path.join(out2, 'junit.xml'), 'utf8');
   t.regex(junit, /<testsuites name="laggkit e2e" tests="1" failures="1" skipped="0"/);
-  t.regex(junit, /<failure message="active_members is 1, expected 2 \(the member count\)" type="expectation">[^<]*scenario file: .*failover-all-active\.yaml[^<]*laggport: vtnet0 flags=[^<]*ACTIVE/);
+  t.regex(
+    junit,
+    /<failure message="active_members is 1, expected 2 \(the member count\)" type="expectation">[^<]*scenario file: .*failover-all-active\.yaml[^<]*laggport: vtnet0 flags=[^<]*ACTIVE/,
+  );
   const page = await openReport(path.join(out2, 'report.html'), path.join(artefacts, 'report-failing.png'));
   t.deepEqual(page.errors, []);
-  t.deepEqual(page.rows.map((x) => [x.id, x.status]), [['failover-all-active[failover,virtio+virtio]', 'fail']]);
+  t.deepEqual(
+    page.rows.map((x) => [x.id, x.status]),
+    [['failover-all-active[failover,virtio+virtio]', 'fail']],
+  );
   const [red, green, blue] = (page.rows[0]!.background.match(/\d+/g) ?? []).map(Number);
   t.true(red! > 240 && green! < 240 && blue! < 240, `the failed row is red (${page.rows[0]!.background})`);
 });

@@ -44,7 +44,6 @@ test.before(async () => {
   }
 });
 
-
 function up(): LabState {
   if (!lab) throw new Error('the lab did not come up (see the log above)');
   return lab;
@@ -75,7 +74,9 @@ testNeeding(serial, 'two Linux guests with 2 virtio + 2 e1000 data NICs boot and
 testNeeding(serial, 'each data NIC is driven by the expected driver and reports a speed and full duplex', needs, async (t) => {
   for (const vm of ['A', 'B']) {
     for (const nic of DATA) {
-      const out = (await sh(vm, `basename "$(readlink /sys/class/net/${nic}/device/driver)"; cat /sys/class/net/${nic}/speed /sys/class/net/${nic}/duplex`)).trim().split('\n');
+      const out = (await sh(vm, `basename "$(readlink /sys/class/net/${nic}/device/driver)"; cat /sys/class/net/${nic}/speed /sys/class/net/${nic}/duplex`))
+        .trim()
+        .split('\n');
       t.is(out[0], MODEL[nic] === 'virtio' ? 'virtio_net' : 'e1000', `${vm}:${nic} driver`);
       t.is(out[1], MODEL[nic] === 'virtio' ? '10000' : '1000', `${vm}:${nic} speed (LACP needs a known speed)`);
       t.is(out[2], 'full', `${vm}:${nic} duplex`);
@@ -101,13 +102,25 @@ testNeeding(serial, 'SSH verifies host keys: the lab known_hosts works, an unkno
   // An empty known_hosts: the key is unknown and must not be trusted silently.
   const empty = path.join(labRoot, 'empty_known_hosts');
   fs.writeFileSync(empty, '');
-  const e1 = await connect({ ...guestTarget(s, vm), knownHostsFiles: [empty] }, { agentSocket: '' }).then(() => undefined, (e: { code?: string }) => e);
+  const e1 = await connect({ ...guestTarget(s, vm), knownHostsFiles: [empty] }, { agentSocket: '' }).then(
+    () => undefined,
+    (e: { code?: string }) => e,
+  );
   t.is(e1?.code, 'E_SSH_UNKNOWN_HOST');
   // Guest B's key filed under guest A's port: a changed key, refused.
-  const bKey = fs.readFileSync(s.knownHosts, 'utf8').split('\n').find((l) => l.startsWith(`[127.0.0.1]:${s.vms[1]!.sshPort} `))!.split(' ').slice(1).join(' ');
+  const bKey = fs
+    .readFileSync(s.knownHosts, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`[127.0.0.1]:${s.vms[1]!.sshPort} `))!
+    .split(' ')
+    .slice(1)
+    .join(' ');
   const wrong = path.join(labRoot, 'wrong_known_hosts');
   fs.writeFileSync(wrong, `[127.0.0.1]:${vm.sshPort} ${bKey}\n`);
-  const e2 = await connect({ ...guestTarget(s, vm), knownHostsFiles: [wrong] }, { agentSocket: '' }).then(() => undefined, (e: { code?: string }) => e);
+  const e2 = await connect({ ...guestTarget(s, vm), knownHostsFiles: [wrong] }, { agentSocket: '' }).then(
+    () => undefined,
+    (e: { code?: string }) => e,
+  );
   t.is(e2?.code, 'E_SSH_HOST_KEY_CHANGED');
 });
 
@@ -118,14 +131,21 @@ testNeeding(serial, 'ping crosses every link', needs, async (t) => {
   }
 });
 
-for (const [nic, index, limitMs] of [['vtnet1', 2, 5000], ['em1', 4, 8000]] as const) {
+for (const [nic, index, limitMs] of [
+  ['vtnet1', 2, 5000],
+  ['em1', 4, 8000],
+] as const) {
   testNeeding(serial, `lab link A ${nic} down: both guests lose carrier and traffic stops; up restores both`, needs, async (t) => {
     t.true(distBuilt(), 'dist/ is built (npm run build)');
     const down = await cli(['lab', 'link', 'A', nic, 'down', '--name', NAME, '--json']);
     t.is(down.code, 0, down.stdout + down.stderr);
     t.deepEqual(down.json?.result?.changed, [`A:${nic}`, `B:${nic}`]);
     // virtio reports within milliseconds; the Linux e1000 driver in its 2-second watchdog.
-    await waitFor(`carrier loss on A:${nic} and B:${nic}`, async () => ((await carrier('A', nic)) === '0' && (await carrier('B', nic)) === '0' ? true : undefined), limitMs);
+    await waitFor(
+      `carrier loss on A:${nic} and B:${nic}`,
+      async () => ((await carrier('A', nic)) === '0' && (await carrier('B', nic)) === '0' ? true : undefined),
+      limitMs,
+    );
     t.false(await pingOk('A', `10.99.${index}.2`), 'no traffic over a link that is down');
     t.true(await pingOk('A', `10.99.1.2`), 'the other links still carry traffic');
     const st = await cli(['lab', 'status', '--name', NAME, '--json']);
@@ -133,7 +153,11 @@ for (const [nic, index, limitMs] of [['vtnet1', 2, 5000], ['em1', 4, 8000]] as c
 
     const upr = await cli(['lab', 'link', 'A', nic, 'up', '--name', NAME, '--json']);
     t.is(upr.code, 0, upr.stdout + upr.stderr);
-    await waitFor(`carrier back on A:${nic} and B:${nic}`, async () => ((await carrier('A', nic)) === '1' && (await carrier('B', nic)) === '1' ? true : undefined), limitMs);
+    await waitFor(
+      `carrier back on A:${nic} and B:${nic}`,
+      async () => ((await carrier('A', nic)) === '1' && (await carrier('B', nic)) === '1' ? true : undefined),
+      limitMs,
+    );
     await waitFor(`ping over ${nic} again`, async () => ((await pingOk('A', `10.99.${index}.2`)) ? true : undefined), 10_000);
     t.pass();
   });
@@ -151,22 +175,37 @@ testNeeding(serial, 'lab link --one-side: only the named guest loses carrier', n
   t.is(await carrier('B', 'vtnet0'), '1');
 });
 
-testNeeding(serial, 'lab console: the serial console on a terminal (node-pty), a command runs, Ctrl-] detaches', { tools: [...needs.tools, 'socat'] }, async (t) => {
-  const pty = await import('node-pty');
-  const term = pty.spawn(process.execPath, [path.join(repo, 'bin', 'run.js'), 'lab', 'console', 'A', '--name', NAME], { name: 'xterm', cols: 100, rows: 30, env: { ...process.env } as Record<string, string> });
-  let out = '';
-  term.onData((d) => (out += d));
-  const exited = new Promise<number>((resolve) => term.onExit((e) => resolve(e.exitCode)));
-  await waitFor('console attached', async () => (out.includes('console attached') ? true : undefined), 15_000, 100);
-  // The guest's shell prints the sum, not the text typed: proof the line ran in the guest.
-  await waitFor('the guest shell answers', async () => {
-    term.write('echo CONSOLE-$((40+2))\r');
-    return out.includes('CONSOLE-42') ? true : undefined;
-  }, 15_000, 1000);
-  term.write('\x1d');
-  t.is(await exited, 0);
-  t.regex(out, /console detached/);
-});
+testNeeding(
+  serial,
+  'lab console: the serial console on a terminal (node-pty), a command runs, Ctrl-] detaches',
+  { tools: [...needs.tools, 'socat'] },
+  async (t) => {
+    const pty = await import('node-pty');
+    const term = pty.spawn(process.execPath, [path.join(repo, 'bin', 'run.js'), 'lab', 'console', 'A', '--name', NAME], {
+      name: 'xterm',
+      cols: 100,
+      rows: 30,
+      env: { ...process.env } as Record<string, string>,
+    });
+    let out = '';
+    term.onData((d) => (out += d));
+    const exited = new Promise<number>((resolve) => term.onExit((e) => resolve(e.exitCode)));
+    await waitFor('console attached', async () => (out.includes('console attached') ? true : undefined), 15_000, 100);
+    // The guest's shell prints the sum, not the text typed: proof the line ran in the guest.
+    await waitFor(
+      'the guest shell answers',
+      async () => {
+        term.write('echo CONSOLE-$((40+2))\r');
+        return out.includes('CONSOLE-42') ? true : undefined;
+      },
+      15_000,
+      1000,
+    );
+    term.write('\x1d');
+    t.is(await exited, 0);
+    t.regex(out, /console detached/);
+  },
+);
 
 testNeeding(serial, 'lab link refuses an unknown NIC or state with a usage error naming it', needs, async (t) => {
   const r = await cli(['lab', 'link', 'A', 'em9', 'down', '--name', NAME, '--json']);
@@ -178,7 +217,10 @@ testNeeding(serial, 'lab link refuses an unknown NIC or state with a usage error
   t.regex(r2.json?.error?.message ?? '', /sideways/);
 });
 
-interface PortJson { name: string; flags: string[] }
+interface PortJson {
+  name: string;
+  flags: string[];
+}
 async function lagPorts(vm: string): Promise<PortJson[]> {
   return (JSON.parse(await sh(vm, 'laggctl --json laggkit0')) as { ports: PortJson[] }).ports;
 }
@@ -188,27 +230,43 @@ testNeeding(serial, 'laggd aggregates the four virtio and e1000 links with LACP 
   t.is(laggdBuild, '', laggdBuild);
   t.truthy(findLaggd(), 'static laggd/laggctl were built');
   t.true(up().image.kind === 'linux-built' && (up().image as { laggd: boolean }).laggd, 'laggd is in the guest image');
-  for (const [vm, n] of [['A', 1], ['B', 2]] as const) {
-    await sh(vm, [
-      ...DATA.map((d) => `ip addr flush dev ${d}`),
-      'laggd -f >/tmp/laggd.log 2>&1 &',
-      'i=0; while [ ! -S /run/laggd.sock ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done',
-      `laggctl laggkit0 create laggproto lacp ${DATA.map((d) => `laggport ${d}`).join(' ')} lacp_fast_timeout lagglacp multi-speed`,
-      'ip link set laggkit0 up',
-      `ip addr add 10.77.0.${n}/24 dev laggkit0`,
-    ].join('\n'));
+  for (const [vm, n] of [
+    ['A', 1],
+    ['B', 2],
+  ] as const) {
+    await sh(
+      vm,
+      [
+        ...DATA.map((d) => `ip addr flush dev ${d}`),
+        'laggd -f >/tmp/laggd.log 2>&1 &',
+        'i=0; while [ ! -S /run/laggd.sock ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done',
+        `laggctl laggkit0 create laggproto lacp ${DATA.map((d) => `laggport ${d}`).join(' ')} lacp_fast_timeout lagglacp multi-speed`,
+        'ip link set laggkit0 up',
+        `ip addr add 10.77.0.${n}/24 dev laggkit0`,
+      ].join('\n'),
+    );
   }
   for (const vm of ['A', 'B']) {
-    await waitFor(`${vm}: all four ports ACTIVE,COLLECTING,DISTRIBUTING`, async () => ((await lagPorts(vm)).filter(distributing).length === 4 ? true : undefined), 60_000, 500);
+    await waitFor(
+      `${vm}: all four ports ACTIVE,COLLECTING,DISTRIBUTING`,
+      async () => ((await lagPorts(vm)).filter(distributing).length === 4 ? true : undefined),
+      60_000,
+      500,
+    );
   }
   // The first ping also resolves ARP through laggd: allow for a loaded host.
   await waitFor('ping over laggkit0', async () => ((await pingOk('A', '10.77.0.2')) ? true : undefined), 15_000);
 
   t.is((await cli(['lab', 'link', 'A', 'em0', 'down', '--name', NAME, '--json'])).code, 0);
-  await waitFor('A: em0 leaves the aggregation', async () => {
-    const ps = await lagPorts('A');
-    return !distributing(ps.find((p) => p.name === 'em0')) && ps.filter(distributing).length === 3 ? true : undefined;
-  }, 30_000, 500);
+  await waitFor(
+    'A: em0 leaves the aggregation',
+    async () => {
+      const ps = await lagPorts('A');
+      return !distributing(ps.find((p) => p.name === 'em0')) && ps.filter(distributing).length === 3 ? true : undefined;
+    },
+    30_000,
+    500,
+  );
   await waitFor('ping over laggkit0 with em0 down', async () => ((await pingOk('A', '10.77.0.2')) ? true : undefined), 10_000);
   t.log(`A with em0 down:\n${await sh('A', 'laggctl laggkit0')}`);
 

@@ -20,7 +20,13 @@ test.after.always(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 function input(): SeedInput {
   const hostKey = opensshHostKey(path.join(tmp, `hk-${Math.random().toString(16).slice(2)}`));
-  return { hostname: 'lab-A', instanceId: 'laggkit-lab-A', authorizedKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGxhZ2draXQtdGVzdC1rZXktMDEyMzQ1Njc4OWFi laggkit-lab', hostKey, mgmtMac: '52:54:00:12:0a:00' };
+  return {
+    hostname: 'lab-A',
+    instanceId: 'laggkit-lab-A',
+    authorizedKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGxhZ2draXQtdGVzdC1rZXktMDEyMzQ1Njc4OWFi laggkit-lab',
+    hostKey,
+    mgmtMac: '52:54:00:12:0a:00',
+  };
 }
 
 function extract(iso: string): string {
@@ -42,34 +48,42 @@ function volumeId(iso: string): string {
   return pvd.toString('ascii', 40, 72).trim();
 }
 
-testNeeding(test, 'cidata seed ISO: volume id, meta-data, user-data with keys, network-config on the management MAC', { tools: ['xorriso', 'ssh-keygen'] }, (t) => {
-  const inp = input();
-  const iso = buildSeedIso('cidata', inp, path.join(tmp, 'cidata.iso'));
-  t.is(volumeId(iso), 'cidata');
-  const dir = extract(iso);
-  t.deepEqual(fs.readdirSync(dir).sort(), ['meta-data', 'network-config', 'user-data']);
-  const meta = YAML.parse(fs.readFileSync(path.join(dir, 'meta-data'), 'utf8'));
-  t.deepEqual(meta, { 'instance-id': 'laggkit-lab-A', 'local-hostname': 'lab-A' });
-  const udText = fs.readFileSync(path.join(dir, 'user-data'), 'utf8');
-  t.true(udText.startsWith('#cloud-config\n'), 'cloud-init needs the #cloud-config first line');
-  const ud = YAML.parse(udText);
-  t.is(ud.hostname, 'lab-A');
-  t.deepEqual(ud.users[0], { name: 'root', ssh_authorized_keys: [inp.authorizedKey] });
-  t.deepEqual(ud.ssh_authorized_keys, [inp.authorizedKey]);
-  t.is(ud.ssh_keys.ed25519_public, inp.hostKey.publicKey);
-  t.regex(ud.ssh_keys.ed25519_private, /BEGIN OPENSSH PRIVATE KEY/);
-  t.true(ud.runcmd.some((c: string) => c.includes('autoboot_delay=0')), 'loader autoboot_delay set low');
-  const wf = ud.write_files.find((f: { path: string }) => f.path === '/etc/ssh/ssh_host_ed25519_key');
-  t.is(wf.permissions, '0600');
-  // The host key in the seed is the one whose public half the lab puts in known_hosts.
-  const keyFile = path.join(tmp, 'readback_key');
-  fs.writeFileSync(keyFile, wf.content, { mode: 0o600 });
-  t.is(execFileSync('ssh-keygen', ['-y', '-f', keyFile], { encoding: 'utf8' }).trim().split(' ').slice(0, 2).join(' '), inp.hostKey.publicKey);
-  const net = YAML.parse(fs.readFileSync(path.join(dir, 'network-config'), 'utf8'));
-  t.is(net.version, 2);
-  t.is(net.ethernets.mgmt.match.macaddress, '52:54:00:12:0a:00');
-  t.true(net.ethernets.mgmt.dhcp4);
-});
+testNeeding(
+  test,
+  'cidata seed ISO: volume id, meta-data, user-data with keys, network-config on the management MAC',
+  { tools: ['xorriso', 'ssh-keygen'] },
+  (t) => {
+    const inp = input();
+    const iso = buildSeedIso('cidata', inp, path.join(tmp, 'cidata.iso'));
+    t.is(volumeId(iso), 'cidata');
+    const dir = extract(iso);
+    t.deepEqual(fs.readdirSync(dir).sort(), ['meta-data', 'network-config', 'user-data']);
+    const meta = YAML.parse(fs.readFileSync(path.join(dir, 'meta-data'), 'utf8'));
+    t.deepEqual(meta, { 'instance-id': 'laggkit-lab-A', 'local-hostname': 'lab-A' });
+    const udText = fs.readFileSync(path.join(dir, 'user-data'), 'utf8');
+    t.true(udText.startsWith('#cloud-config\n'), 'cloud-init needs the #cloud-config first line');
+    const ud = YAML.parse(udText);
+    t.is(ud.hostname, 'lab-A');
+    t.deepEqual(ud.users[0], { name: 'root', ssh_authorized_keys: [inp.authorizedKey] });
+    t.deepEqual(ud.ssh_authorized_keys, [inp.authorizedKey]);
+    t.is(ud.ssh_keys.ed25519_public, inp.hostKey.publicKey);
+    t.regex(ud.ssh_keys.ed25519_private, /BEGIN OPENSSH PRIVATE KEY/);
+    t.true(
+      ud.runcmd.some((c: string) => c.includes('autoboot_delay=0')),
+      'loader autoboot_delay set low',
+    );
+    const wf = ud.write_files.find((f: { path: string }) => f.path === '/etc/ssh/ssh_host_ed25519_key');
+    t.is(wf.permissions, '0600');
+    // The host key in the seed is the one whose public half the lab puts in known_hosts.
+    const keyFile = path.join(tmp, 'readback_key');
+    fs.writeFileSync(keyFile, wf.content, { mode: 0o600 });
+    t.is(execFileSync('ssh-keygen', ['-y', '-f', keyFile], { encoding: 'utf8' }).trim().split(' ').slice(0, 2).join(' '), inp.hostKey.publicKey);
+    const net = YAML.parse(fs.readFileSync(path.join(dir, 'network-config'), 'utf8'));
+    t.is(net.version, 2);
+    t.is(net.ethernets.mgmt.match.macaddress, '52:54:00:12:0a:00');
+    t.true(net.ethernets.mgmt.dhcp4);
+  },
+);
 
 test('network-config: a static management address when there is no DHCP (bhyve)', async (t) => {
   const { networkConfig } = await import('../../src/lab/seed.js');
@@ -143,9 +157,20 @@ testNeeding(test, 'fetch-image: verifies against the checksum file, decompresses
   const xz = execFileSync('xz', ['-c'], { input: raw });
   const digest = createHash('sha256').update(xz).digest('hex');
   const name = 'Test-1.0-amd64.raw.xz';
-  const mirror = await serve({ [`/r/${name}`]: xz, '/r/CHECKSUM.SHA256': `SHA256 (${name}) = ${digest}\n`, '/bad/CHECKSUM.SHA256': `SHA256 (${name}) = ${'0'.repeat(64)}\n`, [`/bad/${name}`]: xz });
+  const mirror = await serve({
+    [`/r/${name}`]: xz,
+    '/r/CHECKSUM.SHA256': `SHA256 (${name}) = ${digest}\n`,
+    '/bad/CHECKSUM.SHA256': `SHA256 (${name}) = ${'0'.repeat(64)}\n`,
+    [`/bad/${name}`]: xz,
+  });
   try {
-    const entry = { guest: 'freebsd' as const, url: `${mirror.base}/r/${name}`, checksums: `${mirror.base}/r/CHECKSUM.SHA256`, algorithm: 'sha256' as const, compression: 'xz' as const };
+    const entry = {
+      guest: 'freebsd' as const,
+      url: `${mirror.base}/r/${name}`,
+      checksums: `${mirror.base}/r/CHECKSUM.SHA256`,
+      algorithm: 'sha256' as const,
+      compression: 'xz' as const,
+    };
     const r = await fetchImage('test-ok', { entry });
     t.true(r.downloaded);
     t.is(r.digest, digest);

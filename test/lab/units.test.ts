@@ -30,7 +30,14 @@ function launch(overrides: Partial<GuestLaunch> = {}): GuestLaunch {
     sshPort: 40022,
     mgmtMac: '52:54:00:aa:0a:00',
     nics: [
-      { id: 'nic0', model: 'virtio', mac: '52:54:00:aa:0a:01', name: 'vtnet0', netdev: { type: 'dgram', localPort: 50001, remotePort: 50002 }, addr: '10.99.1.1/24' },
+      {
+        id: 'nic0',
+        model: 'virtio',
+        mac: '52:54:00:aa:0a:01',
+        name: 'vtnet0',
+        netdev: { type: 'dgram', localPort: 50001, remotePort: 50002 },
+        addr: '10.99.1.1/24',
+      },
       { id: 'nic1', model: 'e1000', mac: '52:54:00:aa:0a:02', name: 'em0', netdev: { type: 'tap', ifname: 'lkabcdeft1' } },
     ],
     qmpSocket: '/lab/A.qmp.sock',
@@ -66,7 +73,10 @@ test('QEMU: virtio-net gets speed/duplex, e1000 autonegotiation off, no option R
 
 test('QEMU: BSD guests boot their disk read-only-by-snapshot with the seed ISO, no kernel', (t) => {
   const args = qemuArgs(launch({ machine: machineDef('freebsd'), kernel: undefined, initrd: undefined, disk: '/img/fbsd.qcow2', seedIso: '/lab/A.seed.iso' }));
-  t.deepEqual(values(args, '-drive'), ['file=/img/fbsd.qcow2,format=qcow2,if=virtio,snapshot=on', 'file=/lab/A.seed.iso,format=raw,if=virtio,readonly=on,media=cdrom']);
+  t.deepEqual(values(args, '-drive'), [
+    'file=/img/fbsd.qcow2,format=qcow2,if=virtio,snapshot=on',
+    'file=/lab/A.seed.iso,format=raw,if=virtio,readonly=on,media=cdrom',
+  ]);
   t.false(args.includes('-kernel'));
   t.deepEqual(values(args, '-m'), ['1024']);
   const err = t.throws(() => qemuArgs(launch({ machine: machineDef('netbsd'), kernel: undefined })));
@@ -98,20 +108,68 @@ test('NIC names follow each OS: Linux guest renames, BSD units skip the virtio m
 
 test('bhyve: virtio-net and e1000 slots on taps, nmdm console, bhyveload for FreeBSD, UEFI for others', (t) => {
   const g: BhyveGuest = {
-    name: 'A', guest: 'freebsd', memoryMiB: 1024, cpus: 1, disk: '/vm/fbsd.img', seedIso: '/vm/seed.iso', consoleUnit: 7,
-    mgmtTap: 'tap100', mgmtMac: '58:9c:fc:00:00:00',
-    nics: [{ model: 'virtio', tap: 'tap101', mac: '58:9c:fc:00:00:01' }, { model: 'e1000', tap: 'tap102', mac: '58:9c:fc:00:00:02' }],
+    name: 'A',
+    guest: 'freebsd',
+    memoryMiB: 1024,
+    cpus: 1,
+    disk: '/vm/fbsd.img',
+    seedIso: '/vm/seed.iso',
+    consoleUnit: 7,
+    mgmtTap: 'tap100',
+    mgmtMac: '58:9c:fc:00:00:00',
+    nics: [
+      { model: 'virtio', tap: 'tap101', mac: '58:9c:fc:00:00:01' },
+      { model: 'e1000', tap: 'tap102', mac: '58:9c:fc:00:00:02' },
+    ],
   };
   const a = bhyveArgs('lab', g);
-  t.deepEqual(values(a, '-s'), ['0,hostbridge', '31,lpc', '2,virtio-blk,/vm/fbsd.img', '3,ahci-cd,/vm/seed.iso,ro', '4,virtio-net,tap100,mac=58:9c:fc:00:00:00', '5,virtio-net,tap101,mac=58:9c:fc:00:00:01', '6,e1000,tap102,mac=58:9c:fc:00:00:02']);
+  t.deepEqual(values(a, '-s'), [
+    '0,hostbridge',
+    '31,lpc',
+    '2,virtio-blk,/vm/fbsd.img',
+    '3,ahci-cd,/vm/seed.iso,ro',
+    '4,virtio-net,tap100,mac=58:9c:fc:00:00:00',
+    '5,virtio-net,tap101,mac=58:9c:fc:00:00:01',
+    '6,e1000,tap102,mac=58:9c:fc:00:00:02',
+  ]);
   t.deepEqual(values(a, '-l'), ['com1,/dev/nmdm7A']);
   t.is(a[a.length - 1], 'laggkit-lab-A');
-  t.deepEqual(bhyveloadArgs('lab', g), ['-c', '/dev/nmdm7A', '-m', '1024M', '-d', '/vm/fbsd.img', '-e', 'autoboot_delay=0', '-e', 'console=comconsole', 'laggkit-lab-A']);
+  t.deepEqual(bhyveloadArgs('lab', g), [
+    '-c',
+    '/dev/nmdm7A',
+    '-m',
+    '1024M',
+    '-d',
+    '/vm/fbsd.img',
+    '-e',
+    'autoboot_delay=0',
+    '-e',
+    'console=comconsole',
+    'laggkit-lab-A',
+  ]);
   const nb = bhyveArgs('lab', { ...g, guest: 'netbsd' });
   t.true(values(nb, '-l').includes('bootrom,/usr/local/share/uefi-firmware/BHYVE_UEFI.fd'));
-  const b: BhyveGuest = { ...g, name: 'B', mgmtTap: 'tap200', nics: [{ model: 'virtio', tap: 'tap201', mac: 'x' }, { model: 'e1000', tap: 'tap202', mac: 'y' }] };
-  const plan = bhyvePlan('lab', [g, b], [{ bridge: 'bridge101', taps: ['tap101', 'tap201'] }, { bridge: 'bridge102', taps: ['tap102', 'tap202'] }]);
-  t.deepEqual(plan.guests.map((x) => x.load?.[0]), ['bhyveload', 'bhyveload']);
+  const b: BhyveGuest = {
+    ...g,
+    name: 'B',
+    mgmtTap: 'tap200',
+    nics: [
+      { model: 'virtio', tap: 'tap201', mac: 'x' },
+      { model: 'e1000', tap: 'tap202', mac: 'y' },
+    ],
+  };
+  const plan = bhyvePlan(
+    'lab',
+    [g, b],
+    [
+      { bridge: 'bridge101', taps: ['tap101', 'tap201'] },
+      { bridge: 'bridge102', taps: ['tap102', 'tap202'] },
+    ],
+  );
+  t.deepEqual(
+    plan.guests.map((x) => x.load?.[0]),
+    ['bhyveload', 'bhyveload'],
+  );
   t.true(plan.setup.some((c) => c.join(' ') === 'ifconfig bridge101 addm tap101 addm tap201 up'));
   t.true(plan.teardown.some((c) => c.join(' ') === 'bhyvectl --vm=laggkit-lab-B --destroy'));
   t.true(plan.teardown.some((c) => c.join(' ') === 'ifconfig tap202 destroy'));
@@ -173,12 +231,17 @@ test('module load order: dependencies first, from a modules.dep', (t) => {
 testNeeding(test, "module load order on this machine's kernel covers the guest's drivers", { tools: ['busybox'] }, (t) => {
   const k = findKernel();
   const order = moduleLoadOrder(fs.readFileSync(path.join(k.moduleDir, 'modules.dep'), 'utf8'), GUEST_MODULES);
-  for (const m of ['virtio_net', 'virtio_pci', 'e1000', 'tun', 'virtio_ring', 'net_failover']) t.true(order.some((f) => path.basename(f).startsWith(`${m}.ko`)), m);
+  for (const m of ['virtio_net', 'virtio_pci', 'e1000', 'tun', 'virtio_ring', 'net_failover'])
+    t.true(
+      order.some((f) => path.basename(f).startsWith(`${m}.ko`)),
+      m,
+    );
 });
 
 test('validation: lab names, NIC lists, guests, accelerators, socket path length, TAP names', (t) => {
   t.notThrows(() => validateLabName('lab-1'));
-  for (const bad of ['', 'Lab', '1lab', 'a/b', 'a b', 'x'.repeat(17), '../x']) t.throws(() => validateLabName(bad), { message: new RegExp(bad.replace(/[./]/g, '\\$&') || "''") });
+  for (const bad of ['', 'Lab', '1lab', 'a/b', 'a b', 'x'.repeat(17), '../x'])
+    t.throws(() => validateLabName(bad), { message: new RegExp(bad.replace(/[./]/g, '\\$&') || "''") });
   t.deepEqual(parseNicList('virtio, e1000'), ['virtio', 'e1000']);
   t.throws(() => parseNicList('virtio,rtl8139'), { message: /rtl8139/ });
   t.throws(() => parseNicList(''), { message: /1 to 8/ });
@@ -196,7 +259,10 @@ test('serial-console provisioning lines fit FreeBSD MAX_CANON and carry the whol
   const priv = `-----BEGIN OPENSSH PRIVATE KEY-----\n${'b'.repeat(70)}\n${'c'.repeat(70)}\n-----END OPENSSH PRIVATE KEY-----\n`;
   const lines = provisioningCommands(key, { privateKey: priv, publicKey: 'ssh-ed25519 XYZ' });
   for (const l of lines) t.true(l.length < 255, `${l.length} bytes: ${l.slice(0, 40)}`);
-  const typed = lines.filter((l) => l.includes('authorized_keys') && l.startsWith('printf')).map((l) => /'(.*)'/.exec(l)![1]).join('');
+  const typed = lines
+    .filter((l) => l.includes('authorized_keys') && l.startsWith('printf'))
+    .map((l) => /'(.*)'/.exec(l)![1])
+    .join('');
   t.is(typed, key);
   t.true(lines.some((l) => l.includes('b'.repeat(70))));
 });
@@ -208,10 +274,16 @@ test('serial-console provisioning edits sshd_config in place: root by key only, 
     // As a CI image ships it: the commented default, then the image's own permissive lines.
     fs.writeFileSync(conf, '#PermitRootLogin no\n#PermitEmptyPasswords no\nUsePAM yes\nPermitRootLogin yes\nPermitEmptyPasswords yes\n');
     const lines = provisioningCommands('ssh-ed25519 AAAA k', { privateKey: 'x', publicKey: 'y' });
-    const edit = lines.slice(lines.findIndex((l) => l.startsWith('C=')), lines.findIndex((l) => l.includes("'^PermitEmptyPasswords' $C")) + 1);
+    const edit = lines.slice(
+      lines.findIndex((l) => l.startsWith('C=')),
+      lines.findIndex((l) => l.includes("'^PermitEmptyPasswords' $C")) + 1,
+    );
     t.true(edit.length >= 3, 'the sshd_config lines are found');
     execFileSync('sh', ['-c', [`C=${conf}`, ...edit.slice(1)].join('\n')]);
-    const active = fs.readFileSync(conf, 'utf8').split('\n').filter((l) => /^(PermitRootLogin|PermitEmptyPasswords)/.test(l));
+    const active = fs
+      .readFileSync(conf, 'utf8')
+      .split('\n')
+      .filter((l) => /^(PermitRootLogin|PermitEmptyPasswords)/.test(l));
     t.deepEqual(active, ['PermitRootLogin prohibit-password', 'PermitEmptyPasswords no']);
     // A file without either line gets both appended.
     fs.writeFileSync(conf, 'UsePAM yes\n');
@@ -219,7 +291,11 @@ test('serial-console provisioning edits sshd_config in place: root by key only, 
     t.regex(fs.readFileSync(conf, 'utf8'), /^PermitRootLogin prohibit-password\nPermitEmptyPasswords no$/m);
     // Each data NIC gets its own rc.conf line (no DHCP wait at boot), unless the image has one.
     const withNics = provisioningCommands('ssh-ed25519 AAAA k', { privateKey: 'x', publicKey: 'y' }, ['vtnet1', 'em0']);
-    for (const nic of ['vtnet1', 'em0']) t.true(withNics.some((l) => l.includes(`grep -q '^ifconfig_${nic}=' /etc/rc.conf || sysrc ifconfig_${nic}=up`)), nic);
+    for (const nic of ['vtnet1', 'em0'])
+      t.true(
+        withNics.some((l) => l.includes(`grep -q '^ifconfig_${nic}=' /etc/rc.conf || sysrc ifconfig_${nic}=up`)),
+        nic,
+      );
     // NetBSD's rc.conf variable (sshd=YES) must never reach FreeBSD's rc.conf, where sysrc exists.
     for (const l of lines.filter((x) => x.includes('sshd=YES') || x.includes('/boot.cfg'))) t.true(l.startsWith('command -v sysrc >/dev/null ||'), l);
   } finally {
@@ -227,16 +303,21 @@ test('serial-console provisioning edits sshd_config in place: root by key only, 
   }
 });
 
-testNeeding(test, 'compressed kernel modules (.ko.xz as Debian 13 ships them, .ko.gz) are stored decompressed for busybox insmod', { tools: ['xz', 'gzip'] }, async (t) => {
-  const { readModule } = await import('../../src/lab/linux-image.js');
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lk-mod-'));
-  try {
-    const elf = Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46]), Buffer.alloc(4096, 7)]);
-    fs.writeFileSync(path.join(dir, 'm.ko'), elf);
-    execFileSync('xz', ['-k', path.join(dir, 'm.ko')]);
-    execFileSync('gzip', ['-k', path.join(dir, 'm.ko')]);
-    for (const f of ['m.ko', 'm.ko.xz', 'm.ko.gz']) t.true(readModule(path.join(dir, f)).equals(elf), f);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-});
+testNeeding(
+  test,
+  'compressed kernel modules (.ko.xz as Debian 13 ships them, .ko.gz) are stored decompressed for busybox insmod',
+  { tools: ['xz', 'gzip'] },
+  async (t) => {
+    const { readModule } = await import('../../src/lab/linux-image.js');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lk-mod-'));
+    try {
+      const elf = Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46]), Buffer.alloc(4096, 7)]);
+      fs.writeFileSync(path.join(dir, 'm.ko'), elf);
+      execFileSync('xz', ['-k', path.join(dir, 'm.ko')]);
+      execFileSync('gzip', ['-k', path.join(dir, 'm.ko')]);
+      for (const f of ['m.ko', 'm.ko.xz', 'm.ko.gz']) t.true(readModule(path.join(dir, f)).equals(elf), f);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

@@ -53,7 +53,10 @@ function run(cmd: string, args: string[], timeoutMs: number): Promise<Run> {
 
 function virshNames(args: string[]): string[] {
   try {
-    return execFileSync('virsh', ['-c', LIBVIRT, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n').map((l) => l.trim()).filter(Boolean);
+    return execFileSync('virsh', ['-c', LIBVIRT, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean);
   } catch {
     return []; // no default pool yet: vagrant-libvirt creates it on first use
   }
@@ -64,7 +67,10 @@ function libvirtInventory(): { domains: string[]; networks: string[]; volumes: s
   return {
     domains: virshNames(['list', '--all', '--name']).sort(),
     networks: virshNames(['net-list', '--all', '--name']).sort(),
-    volumes: virshNames(['vol-list', 'default']).slice(2).map((l) => l.split(/\s+/)[0]!).sort(),
+    volumes: virshNames(['vol-list', 'default'])
+      .slice(2)
+      .map((l) => l.split(/\s+/)[0]!)
+      .sort(),
   };
 }
 
@@ -80,7 +86,8 @@ async function destroyAndForgetBox(): Promise<Run> {
   const r = await run('vagrant', ['destroy', '-f', ...BOXES], 600_000);
   // Vagrant keeps a box's base volume in the pool for the next `up`; this test made the box.
   for (const vol of libvirtInventory().volumes) {
-    if (vol.startsWith(BOX_VOLUME_PREFIX) && !before.volumes.includes(vol)) execFileSync('virsh', ['-c', LIBVIRT, 'vol-delete', '--pool', 'default', vol], { stdio: 'ignore' });
+    if (vol.startsWith(BOX_VOLUME_PREFIX) && !before.volumes.includes(vol))
+      execFileSync('virsh', ['-c', LIBVIRT, 'vol-delete', '--pool', 'default', vol], { stdio: 'ignore' });
   }
   destroyed = true;
   return r;
@@ -116,7 +123,10 @@ testNeeding(serial, 'laggkit lab vagrant-box packs the lab guest as a libvirt bo
   fs.mkdirSync(unpacked);
   execFileSync('tar', ['-xf', out, '-C', unpacked]);
   t.deepEqual(JSON.parse(fs.readFileSync(path.join(unpacked, 'metadata.json'), 'utf8')), { provider: 'libvirt', format: 'qcow2', virtual_size: 1 });
-  t.is((JSON.parse(execFileSync('qemu-img', ['info', '--output=json', path.join(unpacked, 'box.img')], { encoding: 'utf8' })) as { format: string }).format, 'qcow2');
+  t.is(
+    (JSON.parse(execFileSync('qemu-img', ['info', '--output=json', path.join(unpacked, 'box.img')], { encoding: 'utf8' })) as { format: string }).format,
+    'qcow2',
+  );
   t.regex(fs.readFileSync(path.join(unpacked, 'Vagrantfile'), 'utf8'), new RegExp(`lv\\.driver = "${r.json?.result?.driver}"`));
   t.regex((await run('vagrant', ['box', 'list'], 120_000)).out, /^laggkit\/linux-lab\s+\(libvirt, 0\)$/m);
   // Bad input is refused before anything is built.
@@ -144,11 +154,20 @@ testNeeding(serial, 'the aggregate works: laggkit status shows both ports active
   for (const box of BOXES) {
     const s = await cli(['status', '--ssh-config', sshConfig(box), '--host', `root@${box}`, '--trust-new-host-key', '--json'], {}, 120_000);
     t.is(s.code, 0, s.stdout + s.stderr);
-    const agg = (s.json?.result?.aggregates as Array<{ name: string; laggproto: string; inet: string[]; ports: Array<{ name: string; flags: string[] }> }>).find((a) => a.name === 'laggkit0');
+    const agg = (
+      s.json?.result?.aggregates as Array<{ name: string; laggproto: string; inet: string[]; ports: Array<{ name: string; flags: string[] }> }>
+    ).find((a) => a.name === 'laggkit0');
     t.is(agg?.laggproto, 'roundrobin', `${box}: laggkit0 is roundrobin`);
     t.deepEqual(agg?.inet, [`${ADDR[box]}/24`]);
-    t.deepEqual(agg?.ports.map((p) => p.name), ['vtnet0', 'em0'], `${box}: the virtio and the e1000 link`);
-    t.true(agg?.ports.every((p) => p.flags.includes('ACTIVE')), `${box}: both ports active`);
+    t.deepEqual(
+      agg?.ports.map((p) => p.name),
+      ['vtnet0', 'em0'],
+      `${box}: the virtio and the e1000 link`,
+    );
+    t.true(
+      agg?.ports.every((p) => p.flags.includes('ACTIVE')),
+      `${box}: both ports active`,
+    );
     t.is(s.json?.result?.deployed?.persisted?.[0]?.inPlace, true, `${box}: persisted in /etc/laggd.conf`);
   }
   const tx0 = { vtnet0: txPackets('linux-lab-a', 'vtnet0'), em0: txPackets('linux-lab-a', 'em0') };

@@ -43,7 +43,10 @@ testNeeding(test, 'laggd <-> an agr(4)-like peer (active, priority 0x8000, long 
     t.is(p.lacp?.partner.system, sb.ether, `${p.name}: partner is the agr-like side`);
     t.is(p.lacp?.partner.system_priority, AGR_PRIO);
     t.is(p.lacp?.partner.key, AGR_KEY, `${p.name}: its key taken as it is`);
-    t.true(['SYNC', 'COLLECTING', 'DISTRIBUTING'].every((f) => p.lacp?.partner.state.includes(f)), JSON.stringify(p.lacp?.partner.state));
+    t.true(
+      ['SYNC', 'COLLECTING', 'DISTRIBUTING'].every((f) => p.lacp?.partner.state.includes(f)),
+      JSON.stringify(p.lacp?.partner.state),
+    );
     // with no fast timeout asked on either side, laggkit stays on the long one too
     t.false(p.lacp?.actor.state.includes('TIMEOUT'), `${p.name}: long timeout`);
   }

@@ -39,11 +39,14 @@ async function convergedPair(t: ExecutionContext, tag: string): Promise<{ la: La
   for (const d of [la, lb]) {
     // Both its own ports and its record of the partner settled: the "before" snapshot must
     // not catch the partner's last Collecting/Distributing PDU still on its way.
-    await waitFor('every port and its partner distributing', async () => {
-      const st = await d.status('laggkit0', true);
-      return st.ports.length === 2 && st.ports.every((p) => p.flags.includes('DISTRIBUTING') &&
-        !!p.lacp?.partner.state.includes('DISTRIBUTING'));
-    }, 20_000);
+    await waitFor(
+      'every port and its partner distributing',
+      async () => {
+        const st = await d.status('laggkit0', true);
+        return st.ports.length === 2 && st.ports.every((p) => p.flags.includes('DISTRIBUTING') && !!p.lacp?.partner.state.includes('DISTRIBUTING'));
+      },
+      20_000,
+    );
   }
   return { la, lb, topo };
 }
@@ -54,8 +57,7 @@ async function sendAndCheck(t: ExecutionContext, la: Laggd, send: () => Promise<
   const c0 = await la.counters();
   const expected = await send();
   const target = illegalOf(c0) + expected;
-  await waitFor(`laggd to count ${expected} illegal PDUs (${what})`, async () => illegalOf(await la.counters()) >= target, 20_000, 100)
-    .catch(() => undefined);
+  await waitFor(`laggd to count ${expected} illegal PDUs (${what})`, async () => illegalOf(await la.counters()) >= target, 20_000, 100).catch(() => undefined);
   // A moment more, so a frame counted twice would show.
   await sleep(300);
   const c1 = await la.counters();
@@ -72,27 +74,37 @@ testNeeding(test, 'every kind of malformed, truncated and oversized LACPDU and m
   t.true(kinds.length >= 15, 'a broad catalogue of broken frames');
   t.true(kinds.some((k) => k.length < 124) && kinds.some((k) => k.length > 124), 'both truncated and oversized frames');
   for (const k of kinds) {
-    await sendAndCheck(t, la, async () => {
-      // Alternate members, so both ports' receive paths are exercised.
-      const r = await injectFrames(topo.b, k.kind.length % 2 ? 'veth0' : 'veth1', k.kind, 3);
-      return r.sent;
-    }, k.kind);
+    await sendAndCheck(
+      t,
+      la,
+      async () => {
+        // Alternate members, so both ports' receive paths are exercised.
+        const r = await injectFrames(topo.b, k.kind.length % 2 ? 'veth0' : 'veth1', k.kind, 3);
+        return r.sent;
+      },
+      k.kind,
+    );
   }
   t.is(await pingReplies(topo.a, '10.77.0.2', 5, 0.05), 5, 'traffic still flows');
 });
 
 testNeeding(test, 'a flood of illegal LACPDUs and marker PDUs on both members leaves laggd running, counting, and in the LAG', needs, async (t) => {
   const { la, lb, topo } = await convergedPair(t, 'lkhf');
-  await sendAndCheck(t, la, async () => {
-    const sent = await Promise.all([
-      injectFrames(topo.b, 'veth0', 'lacp-truncated', 5000),
-      injectFrames(topo.b, 'veth1', 'marker-bad-type', 5000),
-    ]);
-    return sent.reduce((s, r) => s + r.sent, 0);
-  }, 'a flood of 10000 frames');
+  await sendAndCheck(
+    t,
+    la,
+    async () => {
+      const sent = await Promise.all([injectFrames(topo.b, 'veth0', 'lacp-truncated', 5000), injectFrames(topo.b, 'veth1', 'marker-bad-type', 5000)]);
+      return sent.reduce((s, r) => s + r.sent, 0);
+    },
+    'a flood of 10000 frames',
+  );
   // Still answering the peer in time: the far side never lost its partner.
   const stB = await lb.status('laggkit0', true);
-  t.true(stB.ports.every((p) => p.flags.includes('DISTRIBUTING')), 'peer kept both ports distributing');
+  t.true(
+    stB.ports.every((p) => p.flags.includes('DISTRIBUTING')),
+    'peer kept both ports distributing',
+  );
   t.is(await pingReplies(topo.a, '10.77.0.2', 5, 0.05), 5, 'traffic still flows');
   // And it still responds to control: a laggctl round trip succeeds.
   t.is((await la.ctl('laggkit0')).code, 0);
@@ -103,7 +115,15 @@ testNeeding(test, 'hostile frames from a spoofed system id do not make laggd ado
   const partnerBefore = (await la.status('laggkit0', true)).ports.map((p) => p.lacp?.partner);
   // Broken LACPDUs whose actor claims another system: decoding must reject them before use.
   for (const kind of ['lacp-bad-terminator', 'lacp-bad-collector', 'lacp-oversized', 'lacp-truncated']) {
-    await sendAndCheck(t, la, async () => (await injectFrames(topo.b, 'veth0', kind, 20, ['--src', '02:66:66:66:66:66'])).sent, `${kind} from a spoofed system`);
+    await sendAndCheck(
+      t,
+      la,
+      async () => (await injectFrames(topo.b, 'veth0', kind, 20, ['--src', '02:66:66:66:66:66'])).sent,
+      `${kind} from a spoofed system`,
+    );
   }
-  t.deepEqual((await la.status('laggkit0', true)).ports.map((p) => p.lacp?.partner), partnerBefore);
+  t.deepEqual(
+    (await la.status('laggkit0', true)).ports.map((p) => p.lacp?.partner),
+    partnerBefore,
+  );
 });

@@ -87,50 +87,67 @@ testNeeding(test, 'lagglacp maxports 2 puts the third port in STANDBY, and promo
   t.is((await topo.a.exec(['ping', '-c', '2', '-i', '0.2', '-W', '2', '10.77.0.2'])).code, 0);
 });
 
-testNeeding(test, 'a Marker PDU is answered with a Marker Response carrying the requester fields', { ...needs, tools: [...needs.tools, 'python3'] }, async (t) => {
-  const { topo, la, lb } = await laggPair(t, 'lacp', { links: 2, tag: 'ck', extra: ['lacp_fast_timeout'] });
-  for (const d of [la, lb]) await waitFor('all ports distributing', () => allDistributing(d, ['veth0', 'veth1']), 20_000);
-  const before = (await la.counters()).veth0;
-  const cap = await startCapture(topo.b, 'veth0', ['ether', 'proto', '0x8809'], { hex: true });
-  // Requester port 7, system 02:00:5e:10:20:30, transaction 0x12345678.
-  const script = [
-    'import socket, struct, sys',
-    's = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)',
-    's.bind((sys.argv[1], 0))',
-    "src = bytes.fromhex('02005e102030')",
-    "pdu = bytes([2, 1, 1, 16]) + struct.pack('!H6sIH', 7, src, 0x12345678, 0) + bytes([0, 0]) + bytes(90)",
-    "s.send(bytes.fromhex('0180c2000002') + src + struct.pack('!H', 0x8809) + pdu)",
-  ].join('\n');
-  await topo.b.execOk(['python3', '-c', script, 'veth0']);
-  const after = await waitFor('marker response counted', async () => {
-    const c = (await la.counters()).veth0;
-    return c && (c.marker_resp_tx ?? 0) > (before?.marker_resp_tx ?? 0) ? c : undefined;
-  }, 5000);
-  t.true((after.marker_rx ?? 0) > (before?.marker_rx ?? 0), 'marker counted as received');
-  const text = await cap.stop();
-  const hex = text
-    .split('\n')
-    .filter((l) => /^\s+0x[0-9a-f]+:/.test(l))
-    .map((l) => l.replace(/^\s+0x[0-9a-f]+:\s*/, '').replace(/\s+/g, ''))
-    .join('');
-  // subtype 2, version 1, TLV 2 (response), length 16, port 7, system, transaction id.
-  t.true(hex.includes('88090201021000070200' + '5e10203012345678'), `response on the wire: ${text.slice(0, 2000)}`);
-  t.is(after.lacp_illegal ?? 0, before?.lacp_illegal ?? 0, 'nothing counted as illegal');
-});
+testNeeding(
+  test,
+  'a Marker PDU is answered with a Marker Response carrying the requester fields',
+  { ...needs, tools: [...needs.tools, 'python3'] },
+  async (t) => {
+    const { topo, la, lb } = await laggPair(t, 'lacp', { links: 2, tag: 'ck', extra: ['lacp_fast_timeout'] });
+    for (const d of [la, lb]) await waitFor('all ports distributing', () => allDistributing(d, ['veth0', 'veth1']), 20_000);
+    const before = (await la.counters()).veth0;
+    const cap = await startCapture(topo.b, 'veth0', ['ether', 'proto', '0x8809'], { hex: true });
+    // Requester port 7, system 02:00:5e:10:20:30, transaction 0x12345678.
+    const script = [
+      'import socket, struct, sys',
+      's = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)',
+      's.bind((sys.argv[1], 0))',
+      "src = bytes.fromhex('02005e102030')",
+      "pdu = bytes([2, 1, 1, 16]) + struct.pack('!H6sIH', 7, src, 0x12345678, 0) + bytes([0, 0]) + bytes(90)",
+      "s.send(bytes.fromhex('0180c2000002') + src + struct.pack('!H', 0x8809) + pdu)",
+    ].join('\n');
+    await topo.b.execOk(['python3', '-c', script, 'veth0']);
+    const after = await waitFor(
+      'marker response counted',
+      async () => {
+        const c = (await la.counters()).veth0;
+        return c && (c.marker_resp_tx ?? 0) > (before?.marker_resp_tx ?? 0) ? c : undefined;
+      },
+      5000,
+    );
+    t.true((after.marker_rx ?? 0) > (before?.marker_rx ?? 0), 'marker counted as received');
+    const text = await cap.stop();
+    const hex = text
+      .split('\n')
+      .filter((l) => /^\s+0x[0-9a-f]+:/.test(l))
+      .map((l) => l.replace(/^\s+0x[0-9a-f]+:\s*/, '').replace(/\s+/g, ''))
+      .join('');
+    // subtype 2, version 1, TLV 2 (response), length 16, port 7, system, transaction id.
+    t.true(hex.includes('88090201021000070200' + '5e10203012345678'), `response on the wire: ${text.slice(0, 2000)}`);
+    t.is(after.lacp_illegal ?? 0, before?.lacp_illegal ?? 0, 'nothing counted as illegal');
+  },
+);
 
 testNeeding(test, 'laggd <-> laggd: a planned move (maxports lowered on a live LAG) flushes with a marker the partner answers', needs, async (t) => {
   const ports = ['veth0', 'veth1'];
   const { la, lb } = await laggPair(t, 'lacp', { links: 2, tag: 'cf', extra: ['lacp_fast_timeout'] });
   for (const d of [la, lb]) await waitFor('all ports distributing', () => allDistributing(d, ports), 20_000);
   await la.ctlOk('laggkit0', 'lagglacp', 'maxports', '1');
-  const moved = await waitFor('one port in standby', async () => {
-    const f = await la.portFlags();
-    return ports.find((p) => f[p]?.includes('STANDBY'));
-  }, 15_000);
-  const ca = await waitFor('marker answered', async () => {
-    const c = await la.counters();
-    return (c[moved]?.marker_resp_rx ?? 0) > 0 ? c : undefined;
-  }, 10_000);
+  const moved = await waitFor(
+    'one port in standby',
+    async () => {
+      const f = await la.portFlags();
+      return ports.find((p) => f[p]?.includes('STANDBY'));
+    },
+    15_000,
+  );
+  const ca = await waitFor(
+    'marker answered',
+    async () => {
+      const c = await la.counters();
+      return (c[moved]?.marker_resp_rx ?? 0) > 0 ? c : undefined;
+    },
+    10_000,
+  );
   t.true((ca[moved]?.marker_tx ?? 0) > 0, `a sent a marker on ${moved}`);
   const cb = await lb.counters();
   t.true((cb[moved]?.marker_rx ?? 0) > 0 && (cb[moved]?.marker_resp_tx ?? 0) > 0, `b answered on ${moved}: ${JSON.stringify(cb[moved])}`);

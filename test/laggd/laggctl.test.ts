@@ -20,23 +20,83 @@ async function snapshot(d: Laggd, host: Host): Promise<unknown> {
 testNeeding(test, 'every configuration word is accepted and shows in --json', needs, async (t) => {
   const topo = await createTopology(t, { links: 2, tag: 'ga' });
   const d = await topo.a.startLaggd();
-  await d.ctlOk('laggkit0', 'create', 'laggproto', 'roundrobin', 'laggport', 'veth0', 'pri', '5', 'laggport', 'veth1', 'lagghash', 'l2,l4',
-    'rr_limit', '7', '-use_flowid', 'flowid_shift', '3', 'lacp_fast_timeout', '-lacp_strict', 'laggfailover', 'rx-all', 'lagglacp', 'maxports', '3',
-    'lagglacp', 'multi-speed', 'lacp_passive', 'lacp_full_wait', 'lacp_sys_prio', '100', 'lacp_port_prio', 'veth1', '200', '-failover_preempt', 'announce', '3', '250',
-    'inet', '10.9.0.1/24', 'inet6', 'fd09::1/64', 'mtu', '1400', 'up');
+  await d.ctlOk(
+    'laggkit0',
+    'create',
+    'laggproto',
+    'roundrobin',
+    'laggport',
+    'veth0',
+    'pri',
+    '5',
+    'laggport',
+    'veth1',
+    'lagghash',
+    'l2,l4',
+    'rr_limit',
+    '7',
+    '-use_flowid',
+    'flowid_shift',
+    '3',
+    'lacp_fast_timeout',
+    '-lacp_strict',
+    'laggfailover',
+    'rx-all',
+    'lagglacp',
+    'maxports',
+    '3',
+    'lagglacp',
+    'multi-speed',
+    'lacp_passive',
+    'lacp_full_wait',
+    'lacp_sys_prio',
+    '100',
+    'lacp_port_prio',
+    'veth1',
+    '200',
+    '-failover_preempt',
+    'announce',
+    '3',
+    '250',
+    'inet',
+    '10.9.0.1/24',
+    'inet6',
+    'fd09::1/64',
+    'mtu',
+    '1400',
+    'up',
+  );
   let s = await d.status();
   t.is(s.laggproto, 'roundrobin');
   t.deepEqual(s.lagghash, ['l2', 'l4']);
   t.like(s.options, {
-    rr_limit: 7, use_flowid: false, flowid_shift: 3, lacp_fast_timeout: true, lacp_strict: false, failover_rx_all: true, lacp_maxports: 3,
-    lacp_multi_speed: true, lacp_passive: true, lacp_full_wait: true, lacp_sys_prio: 100, failover_preempt: false, announce_count: 3, announce_interval_ms: 250,
+    rr_limit: 7,
+    use_flowid: false,
+    flowid_shift: 3,
+    lacp_fast_timeout: true,
+    lacp_strict: false,
+    failover_rx_all: true,
+    lacp_maxports: 3,
+    lacp_multi_speed: true,
+    lacp_passive: true,
+    lacp_full_wait: true,
+    lacp_sys_prio: 100,
+    failover_preempt: false,
+    announce_count: 3,
+    announce_interval_ms: 250,
   });
   t.true(s.inet.includes('10.9.0.1/24'), JSON.stringify(s.inet));
   t.true(s.inet6?.includes('fd09::1/64'), JSON.stringify(s.inet6));
   t.is(s.mtu, 1400);
   t.true(s.flags.includes('UP'));
   // Without pri a port gets the default priority 0x8000, as NetBSD's lagg gives it.
-  t.deepEqual(s.ports.map((p) => [p.name, p.prio]), [['veth0', 5], ['veth1', 32768]]);
+  t.deepEqual(
+    s.ports.map((p) => [p.name, p.prio]),
+    [
+      ['veth0', 5],
+      ['veth1', 32768],
+    ],
+  );
   t.is((await topo.a.ifInfo('veth0')).mtu, 1400, 'the aggregate MTU reaches the members');
   // So does an MTU set with ip(8) on the TAP (seen through rtnetlink).
   await topo.a.execOk(['ip', 'link', 'set', 'laggkit0', 'mtu', '1450']);
@@ -50,10 +110,37 @@ testNeeding(test, 'every configuration word is accepted and shows in --json', ne
   await d.ctlOk('laggkit0', 'laggproto', 'fec');
   t.is((await d.status()).laggproto, 'loadbalance');
 
-  await d.ctlOk('laggkit0', 'use_flowid', 'lacp_strict', '-lacp_fast_timeout', 'laggfailover', '-rx-all', 'lagglacp', '-multi-speed', '-lacp_passive', '-lacp_full_wait', 'failover_preempt', '-laggport', 'veth1', 'down');
+  await d.ctlOk(
+    'laggkit0',
+    'use_flowid',
+    'lacp_strict',
+    '-lacp_fast_timeout',
+    'laggfailover',
+    '-rx-all',
+    'lagglacp',
+    '-multi-speed',
+    '-lacp_passive',
+    '-lacp_full_wait',
+    'failover_preempt',
+    '-laggport',
+    'veth1',
+    'down',
+  );
   s = await d.status();
-  t.like(s.options, { use_flowid: true, lacp_strict: true, lacp_fast_timeout: false, failover_rx_all: false, lacp_multi_speed: false, lacp_passive: false, lacp_full_wait: false, failover_preempt: true });
-  t.deepEqual(s.ports.map((p) => p.name), ['veth0']);
+  t.like(s.options, {
+    use_flowid: true,
+    lacp_strict: true,
+    lacp_fast_timeout: false,
+    failover_rx_all: false,
+    lacp_multi_speed: false,
+    lacp_passive: false,
+    lacp_full_wait: false,
+    failover_preempt: true,
+  });
+  t.deepEqual(
+    s.ports.map((p) => p.name),
+    ['veth0'],
+  );
   t.false(s.flags.includes('UP'));
 });
 
@@ -108,11 +195,17 @@ testNeeding(test, 'status block: FreeBSD ifconfig layout, parsed by the ifconfig
   const d = await topo.a.startLaggd();
   await d.ctlOk('laggkit0', 'create', 'laggproto', 'failover', 'laggport', 'veth0', 'laggport', 'veth1');
   const down = await d.ctlOk('laggkit0');
-  t.regex(down.split('\n')[0] ?? '', /^laggkit0: flags=802<BROADCAST,SIMPLEX> metric 0 mtu 1500$|^laggkit0: flags=8802<BROADCAST,SIMPLEX,MULTICAST> metric 0 mtu 1500$/);
+  t.regex(
+    down.split('\n')[0] ?? '',
+    /^laggkit0: flags=802<BROADCAST,SIMPLEX> metric 0 mtu 1500$|^laggkit0: flags=8802<BROADCAST,SIMPLEX,MULTICAST> metric 0 mtu 1500$/,
+  );
   await d.ctlOk('laggkit0', 'inet', '10.9.0.1/24', 'inet6', 'fd09::1/64');
   await waitFor('link up', async () => (await d.status()).status === 'active');
   const text = await d.ctlOk('laggkit0');
-  const lines = text.trimEnd().split('\n').filter((l) => !l.startsWith('\tinet6 fe80::'));
+  const lines = text
+    .trimEnd()
+    .split('\n')
+    .filter((l) => !l.startsWith('\tinet6 fe80::'));
   const expected = [
     /^laggkit0: flags=8843<UP,BROADCAST,RUNNING,SIMPLEX,MULTICAST> metric 0 mtu 1500$/,
     /^\tether [0-9a-f]{2}(:[0-9a-f]{2}){5}$/,
@@ -137,8 +230,14 @@ testNeeding(test, 'status block: FreeBSD ifconfig layout, parsed by the ifconfig
   t.is(iface?.mtu, json.mtu);
   t.is(iface?.lagg?.proto, json.laggproto);
   t.deepEqual(iface?.lagg?.hash, json.lagghash);
-  t.deepEqual(iface?.lagg?.ports.map((p) => [p.name, p.flags.names]), json.ports.map((p) => [p.name, p.flags]));
-  t.deepEqual(iface?.inet.map((a) => a.address), ['10.9.0.1']);
+  t.deepEqual(
+    iface?.lagg?.ports.map((p) => [p.name, p.flags.names]),
+    json.ports.map((p) => [p.name, p.flags]),
+  );
+  t.deepEqual(
+    iface?.inet.map((a) => a.address),
+    ['10.9.0.1'],
+  );
   t.is(iface?.status, json.status);
   t.is(json.active_port, 'veth0');
   // The ether is the TAP's real MAC, and the members carry it.
@@ -156,9 +255,18 @@ testNeeding(test, 'status -v: lagg options, statistics, lag id and per-port LACP
   const T = '[0-9A-F]{4}';
   const M = '[0-9A-F]{2}(-[0-9A-F]{2}){5}';
   const tuple = `\\(${T},${M},${T},${T},${T}\\)`;
-  t.regex(text, /^\tlaggproto lacp lagghash l2,l3,l4\n\tlagg options:\n\t\tflags=[0-9a-f]+<[A-Z_,]*LACP_FAST_TIMO[A-Z_,]*>\n\t\tflowid_shift: 0\n\tlagg statistics:\n\t\tactive ports: 2\n\t\tflapping: 0\n/m);
+  t.regex(
+    text,
+    /^\tlaggproto lacp lagghash l2,l3,l4\n\tlagg options:\n\t\tflags=[0-9a-f]+<[A-Z_,]*LACP_FAST_TIMO[A-Z_,]*>\n\t\tflowid_shift: 0\n\tlagg statistics:\n\t\tactive ports: 2\n\t\tflapping: 0\n/m,
+  );
   t.regex(text, new RegExp(`^\\tlag id: \\[${tuple},\\n\\t\\t ${tuple}\\]$`, 'm'));
-  t.regex(text, new RegExp(`^\\tlaggport: veth0 flags=1d<MASTER,ACTIVE,COLLECTING,DISTRIBUTING> state=3f<ACTIVITY,TIMEOUT,AGGREGATION,SYNC,COLLECTING,DISTRIBUTING>\\n\\t\\t\\[${tuple},\\n\\t\\t ${tuple}\\]$`, 'm'));
+  t.regex(
+    text,
+    new RegExp(
+      `^\\tlaggport: veth0 flags=1d<MASTER,ACTIVE,COLLECTING,DISTRIBUTING> state=3f<ACTIVITY,TIMEOUT,AGGREGATION,SYNC,COLLECTING,DISTRIBUTING>\\n\\t\\t\\[${tuple},\\n\\t\\t ${tuple}\\]$`,
+      'm',
+    ),
+  );
   const iface = parseIfconfig(text).interfaces[0];
   t.is(iface?.lagg?.statistics?.activePorts, 2);
   t.true(iface?.lagg?.options?.lacpFastTimeout);
@@ -181,7 +289,10 @@ testNeeding(test, 'events, counters, -a, list and --json forms', needs, async (t
   t.regex(ev, /failover from veth0 to veth1|veth1/);
   const evj = JSON.parse(await d.ctlOk('--json', 'laggkit0', 'events')) as Array<{ seq: number; type: string; text: string; port: string | null }>;
   t.true(evj.length >= 3);
-  t.true(evj.every((e, i) => i === 0 || e.seq > (evj[i - 1]?.seq ?? -1)), 'seq increases');
+  t.true(
+    evj.every((e, i) => i === 0 || e.seq > (evj[i - 1]?.seq ?? -1)),
+    'seq increases',
+  );
   t.true(evj.some((e) => e.port === 'veth0' && /down/.test(e.text)));
 
   const ct = await d.ctlOk('laggkit0', 'counters');
@@ -196,9 +307,15 @@ testNeeding(test, 'events, counters, -a, list and --json forms', needs, async (t
   t.deepEqual((await d.ctlOk('list')).trim().split('\n'), ['laggkit0', 'laggkit1']);
   t.deepEqual(JSON.parse(await d.ctlOk('--json', 'list')), ['laggkit0', 'laggkit1']);
   const all = await d.ctlOk('-a');
-  t.deepEqual(parseIfconfig(all).interfaces.map((i) => i.name), ['laggkit0', 'laggkit1']);
+  t.deepEqual(
+    parseIfconfig(all).interfaces.map((i) => i.name),
+    ['laggkit0', 'laggkit1'],
+  );
   const allj = JSON.parse(await d.ctlOk('--json', '-a')) as Array<{ name: string }>;
-  t.deepEqual(allj.map((x) => x.name), ['laggkit0', 'laggkit1']);
+  t.deepEqual(
+    allj.map((x) => x.name),
+    ['laggkit0', 'laggkit1'],
+  );
   await d.ctlOk('laggkit1', 'destroy');
   t.deepEqual((await d.ctlOk('list')).trim().split('\n'), ['laggkit0']);
   t.is((await topo.a.exec(['ip', 'link', 'show', 'laggkit1'])).code, 1, 'TAP removed');
@@ -232,7 +349,10 @@ testNeeding(test, 'config file: applied at start, re-applied idempotently on SIG
   const d = await topo.a.startLaggd({ config: conf });
   let s = await d.status();
   t.is(s.laggproto, 'failover');
-  t.deepEqual(s.ports.map((p) => p.name), ['veth0', 'veth1']);
+  t.deepEqual(
+    s.ports.map((p) => p.name),
+    ['veth0', 'veth1'],
+  );
   t.true(s.inet.includes('10.9.0.1/24'));
   const nEvents = (await d.ctlOk('laggkit0', 'events')).split('\n').length;
 
@@ -241,7 +361,10 @@ testNeeding(test, 'config file: applied at start, re-applied idempotently on SIG
   await waitFor('SIGHUP handled', () => /re-applying/.test(d.log()));
   await waitFor('config applied twice', () => (d.log().match(/: applied/g) ?? []).length >= 2);
   s = await d.status();
-  t.deepEqual(s.ports.map((p) => p.name), ['veth0', 'veth1']);
+  t.deepEqual(
+    s.ports.map((p) => p.name),
+    ['veth0', 'veth1'],
+  );
   t.is((await d.ctlOk('laggkit0', 'events')).split('\n').length, nEvents, 'no new events');
 
   // An edited file is applied on SIGHUP.

@@ -34,8 +34,7 @@ async function rig(t: ExecutionContext, tag: string, opts: { laggdWords?: string
   const ovs = await startOvs(topo.b, { members: MEMBERS, address: '10.77.0.2/24', tag: `${topo.prefix}-ovs`, ...opts.ovs });
   t.teardown(() => ovs.stop());
   const laggd = await topo.a.startLaggd();
-  await laggd.ctlOk('laggkit0', 'create', 'laggproto', 'lacp', 'laggport', 'veth0', 'laggport', 'veth1',
-    ...(opts.laggdWords ?? DEFAULT_LAGGD_WORDS));
+  await laggd.ctlOk('laggkit0', 'create', 'laggproto', 'lacp', 'laggport', 'veth0', 'laggport', 'veth1', ...(opts.laggdWords ?? DEFAULT_LAGGD_WORDS));
   await topo.a.execOk(['ip', 'link', 'set', 'laggkit0', 'up']);
   await topo.a.execOk(['ip', 'addr', 'add', '10.77.0.1/24', 'dev', 'laggkit0']);
   return { topo, laggd, ovs };
@@ -51,10 +50,14 @@ function laggdAllDistributing(st: LaggStatusJson, ports = MEMBERS): boolean {
 }
 
 async function bothNegotiated(r: Rig, ports = MEMBERS): Promise<LaggStatusJson> {
-  const st = await waitFor(`laggd ports ${ports.join(',')} ACTIVE,COLLECTING,DISTRIBUTING`, async () => {
-    const s = await r.laggd.status('laggkit0', true);
-    return laggdAllDistributing(s, ports) ? s : undefined;
-  }, 20_000);
+  const st = await waitFor(
+    `laggd ports ${ports.join(',')} ACTIVE,COLLECTING,DISTRIBUTING`,
+    async () => {
+      const s = await r.laggd.status('laggkit0', true);
+      return laggdAllDistributing(s, ports) ? s : undefined;
+    },
+    20_000,
+  );
   await r.ovs.waitNegotiated(20_000, ports);
   // lacp/show can report a member in sync before bond/show has enabled it; a ping sent in
   // that window was seen lost, so traffic checks wait for the bond as well.
@@ -72,7 +75,13 @@ testNeeding(test, 'laggd ↔ Open vSwitch: every member negotiated on both sides
   const bond = await r.ovs.bondShow();
 
   t.is(bond.lacpStatus, 'negotiated');
-  t.deepEqual(bond.members.filter((m) => m.enabled).map((m) => m.name).sort(), MEMBERS);
+  t.deepEqual(
+    bond.members
+      .filter((m) => m.enabled)
+      .map((m) => m.name)
+      .sort(),
+    MEMBERS,
+  );
   t.true(lacpMembersInSync(show, MEMBERS));
   for (const name of MEMBERS) {
     const lp = st.ports.find((p) => p.name === name)!;
@@ -123,8 +132,10 @@ testNeeding(test, 'laggd ↔ Open vSwitch: a member link going down and up, on e
       const p = s.ports.find((x) => x.name === 'veth0');
       return p && !p.flags.includes('DISTRIBUTING') && !p.flags.includes('ACTIVE');
     });
-    await waitFor(`OVS disables veth0 after link down on ${side}`, async () =>
-      (await r.ovs.bondShow()).members.find((m) => m.name === 'veth0')?.enabled === false);
+    await waitFor(
+      `OVS disables veth0 after link down on ${side}`,
+      async () => (await r.ovs.bondShow()).members.find((m) => m.name === 'veth0')?.enabled === false,
+    );
     // The survivor carries everything, on both sides.
     const st = await r.laggd.status('laggkit0', true);
     t.true(laggdAllDistributing(st, ['veth1']), `veth1 still distributing after veth0 down on ${side}`);
@@ -163,7 +174,7 @@ testNeeding(test, 'laggd passive ↔ Open vSwitch active negotiate at the slow r
   t.true(lacpMembersInSync(show, MEMBERS), 'still in sync after the change');
   const st = await r.laggd.status('laggkit0', true);
   t.true(laggdAllDistributing(st));
-  t.true(st.ports.every((p) => (p.lacp!.actor.state).includes('TIMEOUT')));
+  t.true(st.ports.every((p) => p.lacp!.actor.state.includes('TIMEOUT')));
 });
 
 testNeeding(test, 'laggd active ↔ Open vSwitch passive negotiates; both passive never aggregate', needs, async (t) => {
@@ -179,12 +190,19 @@ testNeeding(test, 'laggd active ↔ Open vSwitch passive negotiates; both passiv
   // Now laggd passive too: nobody speaks first, so after the partner information times out
   // (short timeout: 3 s) no member is distributing on either side.
   await r.laggd.ctlOk('laggkit0', 'lacp_passive');
-  await waitFor('laggd to stop distributing with two passive ends', async () => {
-    const st = await r.laggd.status('laggkit0', true);
-    return st.ports.every((p) => !p.flags.includes('DISTRIBUTING'));
-  }, 20_000);
-  await waitFor('OVS to stop negotiating with two passive ends', async () =>
-    !lacpMembersInSync(await r.ovs.lacpShow(), ['veth0']) && !lacpMembersInSync(await r.ovs.lacpShow(), ['veth1']), 20_000);
+  await waitFor(
+    'laggd to stop distributing with two passive ends',
+    async () => {
+      const st = await r.laggd.status('laggkit0', true);
+      return st.ports.every((p) => !p.flags.includes('DISTRIBUTING'));
+    },
+    20_000,
+  );
+  await waitFor(
+    'OVS to stop negotiating with two passive ends',
+    async () => !lacpMembersInSync(await r.ovs.lacpShow(), ['veth0']) && !lacpMembersInSync(await r.ovs.lacpShow(), ['veth1']),
+    20_000,
+  );
   t.pass('two passive ends do not aggregate');
   t.true(r.laggd.running);
 });
@@ -195,16 +213,19 @@ testNeeding(test, 'laggd ↔ Open vSwitch: maxports puts a member in standby eve
   t.true(await waitPing(r.topo.a, '10.77.0.2'));
   const before = await r.laggd.counters();
   await r.laggd.ctlOk('laggkit0', 'lagglacp', 'maxports', '1');
-  const st = await waitFor('one port distributing, the other standing by', async () => {
-    const s = await r.laggd.status('laggkit0', true);
-    const dist = s.ports.filter((p) => p.flags.includes('DISTRIBUTING'));
-    return dist.length === 1 && s.ports.length === 2 ? s : undefined;
-  }, 15_000);
+  const st = await waitFor(
+    'one port distributing, the other standing by',
+    async () => {
+      const s = await r.laggd.status('laggkit0', true);
+      const dist = s.ports.filter((p) => p.flags.includes('DISTRIBUTING'));
+      return dist.length === 1 && s.ports.length === 2 ? s : undefined;
+    },
+    15_000,
+  );
   const standby = st.ports.find((p) => !p.flags.includes('DISTRIBUTING'))!;
-  t.false((standby.lacp!.actor.state).includes('SYNC'), `${standby.name}: standby port is out of sync`);
+  t.false(standby.lacp!.actor.state.includes('SYNC'), `${standby.name}: standby port is out of sync`);
   // OVS enables members on the partner's Sync bit alone: it must take the standby one out.
-  await waitFor(`OVS to disable ${standby.name}`, async () =>
-    (await r.ovs.bondShow()).members.find((m) => m.name === standby.name)?.enabled === false, 15_000);
+  await waitFor(`OVS to disable ${standby.name}`, async () => (await r.ovs.bondShow()).members.find((m) => m.name === standby.name)?.enabled === false, 15_000);
   const after = await r.laggd.counters();
   const sum = (c: typeof after, k: 'marker_tx' | 'marker_resp_rx') => Object.values(c).reduce((s, p) => s + (p[k] ?? 0), 0);
   t.true(sum(after, 'marker_tx') - sum(before, 'marker_tx') >= 1, 'laggd flushed with a marker');

@@ -49,7 +49,10 @@ testNeeding(test, 'none: the aggregate carries nothing', needs, async (t) => {
   const after = await txPackets(la);
   t.deepEqual(delta(after, before), { veth0: 0, veth1: 0 }, 'no member transmitted');
   const flags = await la.portFlags();
-  t.false(Object.values(flags).some((f) => f.includes('ACTIVE')), JSON.stringify(flags));
+  t.false(
+    Object.values(flags).some((f) => f.includes('ACTIVE')),
+    JSON.stringify(flags),
+  );
 });
 
 testNeeding(test, 'loadbalance: 64+ flows are spread over every member', needs, async (t) => {
@@ -100,7 +103,10 @@ for (const limit of [1, 4]) {
     const status = await la.status();
     t.is(status.options.rr_limit, limit);
     await topo.a.execOk(['ping', '-c', '1', '-W', '2', '10.77.0.2']);
-    const caps = [await startCapture(topo.b, 'veth0', ['udp', 'port', '9002'], { ascii: true }), await startCapture(topo.b, 'veth1', ['udp', 'port', '9002'], { ascii: true })];
+    const caps = [
+      await startCapture(topo.b, 'veth0', ['udp', 'port', '9002'], { ascii: true }),
+      await startCapture(topo.b, 'veth1', ['udp', 'port', '9002'], { ascii: true }),
+    ];
     const before = await txPackets(la);
     await udpSend(topo.a, '10.77.0.2', 9002, 80, 1);
     const texts = await Promise.all(caps.map((c) => c.stop()));
@@ -115,7 +121,8 @@ for (const limit of [1, 4]) {
     // only shortens a run; with rr_limit 1 a stray on the other member between two datagrams puts
     // both on the same member: one run of 2 per stray (seen under load). Nothing else may lengthen one.
     const over = all.filter((n) => n > limit);
-    if (limit === 1) t.true(over.every((n) => n === 2) && over.length <= 2, `no run longer than rr_limit 1 but for a stray frame or two: ${JSON.stringify(all)}`);
+    if (limit === 1)
+      t.true(over.every((n) => n === 2) && over.length <= 2, `no run longer than rr_limit 1 but for a stray frame or two: ${JSON.stringify(all)}`);
     else t.true(over.length === 0, `no run longer than rr_limit ${limit}: ${JSON.stringify(all)}`);
     t.true(all.filter((n) => n === limit).length >= all.length / 2, `most runs are exactly ${limit}`);
   });
@@ -153,10 +160,17 @@ testNeeding(test, 'failover: moves to the backup on link loss, announces, and re
   const ping = await topo.a.exec(['ping', '-c', '3', '-i', '0.2', '-W', '2', '10.77.0.2']);
   t.is(ping.code, 0, 'traffic flows over the backup');
   // The announcement goes out on the new active port: gratuitous ARP and unsolicited NA.
-  const wire = await waitFor('gratuitous ARP and unsolicited NA', async () => {
-    const text = await cap.stop();
-    return /Request who-has 10\.77\.0\.1 tell 10\.77\.0\.1|Reply 10\.77\.0\.1 is-at|ARP, .*10\.77\.0\.1 .*10\.77\.0\.1/.test(text) && /neighbor advertisement, tgt is fd77::1/.test(text) ? text : undefined;
-  }, 3000);
+  const wire = await waitFor(
+    'gratuitous ARP and unsolicited NA',
+    async () => {
+      const text = await cap.stop();
+      return /Request who-has 10\.77\.0\.1 tell 10\.77\.0\.1|Reply 10\.77\.0\.1 is-at|ARP, .*10\.77\.0\.1 .*10\.77\.0\.1/.test(text) &&
+        /neighbor advertisement, tgt is fd77::1/.test(text)
+        ? text
+        : undefined;
+    },
+    3000,
+  );
   t.regex(wire, /10\.77\.0\.1/);
   const events = await la.ctlOk('laggkit0', 'events');
   t.regex(events, /veth0.*link down|link down.*veth0/);
@@ -204,21 +218,26 @@ for (const rxAll of [true, false]) {
   });
 }
 
-testNeeding(test, '802.1Q: a tagged frame keeps its tag through the member (the kernel strips it before AF_PACKET)', { ...needs, tools: [...needs.tools, 'python3'] }, async (t) => {
-  const topo = await createTopology(t, { links: 1, tag: 'lq' });
-  const la = await topo.a.startLaggd();
-  await la.ctlOk('laggkit0', 'create', 'laggproto', 'loadbalance', 'laggport', 'veth0', 'up');
-  await waitFor('port active', async () => (await la.portFlags()).veth0?.includes('ACTIVE'));
-  const cap = await startCapture(topo.a, 'laggkit0', ['vlan', '42'], { hex: true });
-  // A broadcast frame tagged VLAN 42, priority 5, ethertype 0x88b5 (local experimental).
-  const script = [
-    'import socket, sys',
-    's = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)',
-    's.bind((sys.argv[1], 0))',
-    "s.send(bytes.fromhex('ffffffffffff' '020000000042' '8100' 'a02a' '88b5') + b'laggkit-vlan-test' + bytes(30))",
-  ].join('\n');
-  await topo.b.execOk(['python3', '-c', script, 'veth0']);
-  const out = await cap.stop();
-  t.regex(out, /vlan 42, p 5, ethertype (Unknown )?\(?0x88b5/, out);
-  t.regex(out.replace(/\s+0x[0-9a-f]+:\s*/g, '').replace(/\s+/g, ''), /8100a02a88b5/, 'tag bytes in place');
-});
+testNeeding(
+  test,
+  '802.1Q: a tagged frame keeps its tag through the member (the kernel strips it before AF_PACKET)',
+  { ...needs, tools: [...needs.tools, 'python3'] },
+  async (t) => {
+    const topo = await createTopology(t, { links: 1, tag: 'lq' });
+    const la = await topo.a.startLaggd();
+    await la.ctlOk('laggkit0', 'create', 'laggproto', 'loadbalance', 'laggport', 'veth0', 'up');
+    await waitFor('port active', async () => (await la.portFlags()).veth0?.includes('ACTIVE'));
+    const cap = await startCapture(topo.a, 'laggkit0', ['vlan', '42'], { hex: true });
+    // A broadcast frame tagged VLAN 42, priority 5, ethertype 0x88b5 (local experimental).
+    const script = [
+      'import socket, sys',
+      's = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)',
+      's.bind((sys.argv[1], 0))',
+      "s.send(bytes.fromhex('ffffffffffff' '020000000042' '8100' 'a02a' '88b5') + b'laggkit-vlan-test' + bytes(30))",
+    ].join('\n');
+    await topo.b.execOk(['python3', '-c', script, 'veth0']);
+    const out = await cap.stop();
+    t.regex(out, /vlan 42, p 5, ethertype (Unknown )?\(?0x88b5/, out);
+    t.regex(out.replace(/\s+0x[0-9a-f]+:\s*/g, '').replace(/\s+/g, ''), /8100a02a88b5/, 'tag bytes in place');
+  },
+);

@@ -24,11 +24,16 @@ async function lacpPair(t: ExecutionContext, tag: string, extraA: string[]): Pro
 }
 
 async function allDistributing(d: Laggd): Promise<LaggStatusJson> {
-  return waitFor('every port of laggkit0 and its partner distributing', async () => {
-    const st = await d.status('laggkit0', true);
-    return st.ports.length === 2 && st.ports.every((p) => p.flags.includes('DISTRIBUTING') &&
-      !!p.lacp?.partner.state.includes('DISTRIBUTING')) ? st : undefined;
-  }, 20_000);
+  return waitFor(
+    'every port of laggkit0 and its partner distributing',
+    async () => {
+      const st = await d.status('laggkit0', true);
+      return st.ports.length === 2 && st.ports.every((p) => p.flags.includes('DISTRIBUTING') && !!p.lacp?.partner.state.includes('DISTRIBUTING'))
+        ? st
+        : undefined;
+    },
+    20_000,
+  );
 }
 
 /** "(8000,D6-6F-F1-65-BC-4B,2710,8000,0001)": the tuple ifconfig -v prints for one party. */
@@ -58,8 +63,14 @@ function assertClean(t: ExecutionContext, frames: SlowFrame[], where: string): v
 }
 
 testNeeding(test, 'laggd LACPDUs decode cleanly and carry its configuration, matching laggctl -v and --json', needs, async (t) => {
-  const { topo, la, lb } = await lacpPair(t, 'lkwl', ['lacp_fast_timeout', 'lacp_sys_prio', String(SYS_PRIO_A),
-    'lacp_port_prio', 'veth1', String(PORT_PRIO_A_VETH1)]);
+  const { topo, la, lb } = await lacpPair(t, 'lkwl', [
+    'lacp_fast_timeout',
+    'lacp_sys_prio',
+    String(SYS_PRIO_A),
+    'lacp_port_prio',
+    'veth1',
+    String(PORT_PRIO_A_VETH1),
+  ]);
   await allDistributing(la);
   await allDistributing(lb);
   const caps = [await startCapture(topo.b, 'veth0'), await startCapture(topo.b, 'veth1')];
@@ -167,14 +178,23 @@ testNeeding(test, 'laggd marker requests (a planned move to standby) decode clea
   const stA = await la.status('laggkit0', true);
   const sysA = String(stA.ports[0]!.lacp!.actor.system).toLowerCase();
   const isRequest = (f: SlowFrame) => f.marker?.tlvType === 1 && f.marker.requesterSystem === sysA;
-  await waitFor('a marker request from laggd a', async () => {
-    for (const c of caps) if ((await decodeSlowFrames(c.file)).some(isRequest)) return true;
-    return false;
-  }, 10_000, 200);
-  await waitFor('laggd a to hear the marker response', async () => {
-    const c = await la.counters();
-    return Object.keys(c).some((n) => (c[n]!.marker_resp_rx ?? 0) > (before[n]!.marker_resp_rx ?? 0));
-  }, 10_000);
+  await waitFor(
+    'a marker request from laggd a',
+    async () => {
+      for (const c of caps) if ((await decodeSlowFrames(c.file)).some(isRequest)) return true;
+      return false;
+    },
+    10_000,
+    200,
+  );
+  await waitFor(
+    'laggd a to hear the marker response',
+    async () => {
+      const c = await la.counters();
+      return Object.keys(c).some((n) => (c[n]!.marker_resp_rx ?? 0) > (before[n]!.marker_resp_rx ?? 0));
+    },
+    10_000,
+  );
   await sleep(200);
   for (const c of caps) await c.stop();
 
@@ -190,8 +210,9 @@ testNeeding(test, 'laggd marker requests (a planned move to standby) decode clea
       t.is(req.marker!.version, 1);
       t.is(req.marker!.requesterPort, Number((portA.lacp!.actor as PartyJson).port), `${name}: requester port is the flushed port`);
       // The partner's response echoes port, system and transaction id.
-      const resp = frames.find((f) => f.marker?.tlvType === 2 && f.marker.transactionId === req.marker!.transactionId &&
-        f.marker.requesterSystem === sysA && f.number > req.number);
+      const resp = frames.find(
+        (f) => f.marker?.tlvType === 2 && f.marker.transactionId === req.marker!.transactionId && f.marker.requesterSystem === sysA && f.number > req.number,
+      );
       t.truthy(resp, `${name}: response to transaction ${req.marker!.transactionId}`);
       t.is(resp?.marker?.requesterPort, req.marker!.requesterPort);
     }

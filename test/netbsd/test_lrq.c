@@ -62,8 +62,7 @@ port_cmd(struct th_host *h, struct lkn_state *ns, uint32_t ioc, const char *name
 }
 
 static int
-lacp_opt(struct th_host *h, struct lkn_state *ns, uint32_t command, uint32_t flags,
-    size_t maxports)
+lacp_opt(struct th_host *h, struct lkn_state *ns, uint32_t command, uint32_t flags, size_t maxports)
 {
 	struct lkn_lagg_req *r = req_new(0);
 	int error;
@@ -101,11 +100,11 @@ test_raw_layout(void)
 	TH_EQ(sizeof(raw), 104);
 	memset(raw, 0, sizeof(raw));
 	u32 = LKN_IOC_SETPORTPRI;
-	memcpy(raw + 0, &u32, 4);			/* lrq_ioctl */
-	memcpy(raw + 8, &nports, 8);			/* lrq_nports */
-	memcpy(raw + 56, "wm1", 3);			/* lrq_reqports[0].rp_portname */
+	memcpy(raw + 0, &u32, 4);    /* lrq_ioctl */
+	memcpy(raw + 8, &nports, 8); /* lrq_nports */
+	memcpy(raw + 56, "wm1", 3);  /* lrq_reqports[0].rp_portname */
 	u32 = 1000;
-	memcpy(raw + 56 + 16, &u32, 4);			/* rp_prio */
+	memcpy(raw + 56 + 16, &u32, 4); /* rp_prio */
 	memcpy(&req, raw, sizeof(req));
 	TH_EQ(lkn_decode(&req, 1, &cmd), LK_OK);
 	TH_EQ(cmd.kind, LKN_CMD_SETPORTPRI);
@@ -117,11 +116,11 @@ test_raw_layout(void)
 	u32 = LKN_IOC_SETPROTOOPT;
 	memcpy(raw + 0, &u32, 4);
 	u32 = LKN_PROTO_LACP;
-	memcpy(raw + 4, &u32, 4);			/* lrq_proto */
+	memcpy(raw + 4, &u32, 4); /* lrq_proto */
 	u32 = LKN_LACP_SETMAXPORTS;
-	memcpy(raw + 16, &u32, 4);			/* rp_lacp.command */
+	memcpy(raw + 16, &u32, 4); /* rp_lacp.command */
 	nports = 2;
-	memcpy(raw + 24, &nports, 8);			/* rp_lacp.maxports */
+	memcpy(raw + 24, &nports, 8); /* rp_lacp.maxports */
 	memcpy(&req, raw, sizeof(req));
 	TH_EQ(lkn_decode(&req, 0, &cmd), LK_OK);
 	TH_EQ(cmd.kind, LKN_CMD_PROTOOPT);
@@ -137,30 +136,30 @@ test_decode_refuses(void)
 	struct lkn_cmd cmd;
 
 	r->lrq_ioctl = LKN_IOC_SETPROTO;
-	r->lrq_proto = LKN_PROTO_MAX;			/* lagg(4): EPROTONOSUPPORT */
+	r->lrq_proto = LKN_PROTO_MAX; /* lagg(4): EPROTONOSUPPORT */
 	TH_EQ(lkn_decode(r, 0, &cmd), LKN_EPROTONOSUPPORT);
 	r->lrq_proto = -1;
 	TH_EQ(lkn_decode(r, 0, &cmd), LKN_EPROTONOSUPPORT);
-	r->lrq_proto = LKN_PROTO_EXT + LK_PROTO_ROUNDROBIN;	/* sysctl only */
+	r->lrq_proto = LKN_PROTO_EXT + LK_PROTO_ROUNDROBIN; /* sysctl only */
 	TH_EQ(lkn_decode(r, 0, &cmd), LKN_EPROTONOSUPPORT);
 	r->lrq_proto = LKN_PROTO_LACP;
-	r->lrq_nports = 3;				/* more than were copied in */
+	r->lrq_nports = 3; /* more than were copied in */
 	TH_EQ(lkn_decode(r, 2, &cmd), LK_EINVAL);
 	r->lrq_nports = 2;
 	strcpy(r->lrq_reqports[0].rp_portname, "wm0");
-	TH_EQ(lkn_decode(r, 2, &cmd), LK_EINVAL);	/* second name empty */
+	TH_EQ(lkn_decode(r, 2, &cmd), LK_EINVAL); /* second name empty */
 	strcpy(r->lrq_reqports[1].rp_portname, "wm1");
 	TH_EQ(lkn_decode(r, 2, &cmd), LK_OK);
 	TH_EQ(cmd.nports, 2);
 	TH_EQ(cmd.proto, LK_PROTO_LACP);
 
-	r->lrq_ioctl = 0;				/* LAGGIOC_NOCMD */
+	r->lrq_ioctl = 0; /* LAGGIOC_NOCMD */
 	TH_EQ(lkn_decode(r, 2, &cmd), LKN_ENOTTY);
 	r->lrq_ioctl = 6;
 	TH_EQ(lkn_decode(r, 2, &cmd), LKN_ENOTTY);
 
 	r->lrq_ioctl = LKN_IOC_ADDPORT;
-	memset(r->lrq_reqports[0].rp_portname, 'x', LKN_IFNAMSIZ);	/* no NUL */
+	memset(r->lrq_reqports[0].rp_portname, 'x', LKN_IFNAMSIZ); /* no NUL */
 	TH_EQ(lkn_decode(r, 2, &cmd), LK_EINVAL);
 	memset(r->lrq_reqports[0].rp_portname, 0, LKN_IFNAMSIZ);
 	TH_EQ(lkn_decode(r, 2, &cmd), LK_EINVAL);
@@ -281,7 +280,7 @@ test_failover_and_loadbalance_options(void)
 	TH_EQ(set_proto(a, &ns, LKN_PROTO_LOADBALANCE), LK_OK);
 	r->lrq_proto = LKN_PROTO_LOADBALANCE;
 	r->lrq_reqproto.rp_proto.proto_fail.command = LKN_FAIL_SETFLAGS;
-	TH_EQ(run(a, &ns, r), LKN_ENOTTY);		/* no options: lagg(4) ENOTTY */
+	TH_EQ(run(a, &ns, r), LKN_ENOTTY); /* no options: lagg(4) ENOTTY */
 	free(r);
 }
 
@@ -305,10 +304,10 @@ test_failover_status_text(void)
 	need = lkn_format_status(r, false, text, sizeof(text));
 	TH_EQ(need, strlen(text));
 	TH_CHECK(strcmp(text,
-	    "\tlaggproto failover\n"
-	    "\tlaggport:\n"
-	    "\t\twm0 pri=1000 flags=0x5<MASTER,ACTIVE>\n"
-	    "\t\twm1 pri=2000 flags=0x0\n") == 0);
+	             "\tlaggproto failover\n"
+	             "\tlaggport:\n"
+	             "\t\twm0 pri=1000 flags=0x5<MASTER,ACTIVE>\n"
+	             "\t\twm1 pri=2000 flags=0x0\n") == 0);
 	if (strstr(text, "MASTER,ACTIVE") == NULL)
 		printf("got:\n%s", text);
 
@@ -420,11 +419,12 @@ test_lacp_status(void)
 	for (size_t i = 0; i < 2; i++) {
 		lp = &r->lrq_reqports[i].rp_port.port_lacp;
 		th_note(i == 0 ? "wm0" : "wm1");
-		TH_EQ(r->lrq_reqports[i].rp_flags, (i == 0 ? LKN_PORT_MASTER : 0) |
-		    LKN_PORT_ACTIVE | LKN_PORT_COLLECTING | LKN_PORT_DISTRIBUTING);
-		TH_CHECK((lp->actor_state & (LK_LACP_STATE_SYNC | LK_LACP_STATE_COLLECTING |
-		    LK_LACP_STATE_DISTRIBUTING)) == (LK_LACP_STATE_SYNC |
-		    LK_LACP_STATE_COLLECTING | LK_LACP_STATE_DISTRIBUTING));
+		TH_EQ(r->lrq_reqports[i].rp_flags,
+		    (i == 0 ? LKN_PORT_MASTER : 0) | LKN_PORT_ACTIVE | LKN_PORT_COLLECTING |
+		        LKN_PORT_DISTRIBUTING);
+		TH_CHECK((lp->actor_state &
+		             (LK_LACP_STATE_SYNC | LK_LACP_STATE_COLLECTING | LK_LACP_STATE_DISTRIBUTING)) ==
+		    (LK_LACP_STATE_SYNC | LK_LACP_STATE_COLLECTING | LK_LACP_STATE_DISTRIBUTING));
 		TH_CHECK((lp->partner_state & LK_LACP_STATE_SYNC) != 0);
 		TH_CHECK(memcmp(lp->partner_mac, sys_b, 6) == 0);
 		TH_EQ(lp->actor_portprio, 0x8000);
@@ -433,12 +433,15 @@ test_lacp_status(void)
 	th_note("");
 
 	lkn_format_status(r, true, text, sizeof(text));
-	TH_CHECK(strncmp(text, "\tlaggproto lacp\n\t\tmax ports=32, flags=0xa<DUMPDU,MULTILS>\n"
-	    "\t\tactor=[8000,02-00-00-00-A0-11,", 90) == 0);
+	TH_CHECK(strncmp(text,
+	             "\tlaggproto lacp\n\t\tmax ports=32, flags=0xa<DUMPDU,MULTILS>\n"
+	             "\t\tactor=[8000,02-00-00-00-A0-11,",
+	             90) == 0);
 	TH_CHECK(strstr(text, "\t\tpartner=[8000,02-00-00-00-B0-21,") != NULL);
-	TH_CHECK(strstr(text, "\t\twm0 pri=32768 flags=0x1d<MASTER,ACTIVE,COLLECTING,DISTRIBUTING>\n"
-	    "\t\t\tactor: state=0x3d<ACTIVITY,AGGREGATION,SYNC,COLLECTING,DISTRIBUTING>\n"
-	    "\t\t\tpartner=[8000,02-00-00-00-B0-21,") != NULL);
+	TH_CHECK(strstr(text,
+	             "\t\twm0 pri=32768 flags=0x1d<MASTER,ACTIVE,COLLECTING,DISTRIBUTING>\n"
+	             "\t\t\tactor: state=0x3d<ACTIVITY,AGGREGATION,SYNC,COLLECTING,DISTRIBUTING>\n"
+	             "\t\t\tpartner=[8000,02-00-00-00-B0-21,") != NULL);
 	TH_CHECK(strstr(text, "\t\t\tpartner: port=") != NULL);
 	if (strstr(text, "\t\tpartner=[8000,02-00-00-00-B0-21,") == NULL)
 		printf("got:\n%s", text);
@@ -448,8 +451,7 @@ test_lacp_status(void)
 	th_advance(5000);
 	TH_EQ(lkn_status(a->sc, &ns, r, 2), LK_OK);
 	TH_EQ(l->maxports, 1);
-	TH_CHECK(((r->lrq_reqports[0].rp_flags | r->lrq_reqports[1].rp_flags) &
-	    LKN_PORT_STANDBY) != 0);
+	TH_CHECK(((r->lrq_reqports[0].rp_flags | r->lrq_reqports[1].rp_flags) & LKN_PORT_STANDBY) != 0);
 	free(r);
 }
 
@@ -489,7 +491,7 @@ test_sysctl_table(void)
 			TH_CHECK(strcmp(lkn_sysctl_opts[j].name, o->name) != 0);
 	}
 	th_note("");
-	TH_EQ(lkn_sysctl_nopts, LK_OPT_MAX);		/* every core option has a sysctl */
+	TH_EQ(lkn_sysctl_nopts, LK_OPT_MAX); /* every core option has a sysctl */
 }
 
 int

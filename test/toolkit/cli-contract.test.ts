@@ -78,7 +78,8 @@ test('every command that runs commands on a host takes the shared SSH flags', (t
   for (const id of ['exec', 'deploy', 'undeploy', 'status', 'conf get', 'conf set', 'conf unset']) {
     const help = cli([...id.split(' '), '--help']);
     t.is(help.code, 0, id);
-    for (const flag of ['--host', '--ssh-config', '-i, --identity', '--trust-new-host-key', '--become=<option>', 'sudo|doas']) t.true(help.stdout.includes(flag), `${id} --help lacks ${flag}`);
+    for (const flag of ['--host', '--ssh-config', '-i, --identity', '--trust-new-host-key', '--become=<option>', 'sudo|doas'])
+      t.true(help.stdout.includes(flag), `${id} --help lacks ${flag}`);
   }
 });
 

@@ -61,7 +61,17 @@ test('set/get with --json: one envelope on stdout, exit 0, idempotent', (t) => {
   t.is(again.json?.result.changed, false);
   t.is(readdirSync(join(root, 'etc')).length, 2, 'one file, one backup');
   const get = laggkit(['conf', 'get', 'rc', 'cloned_interfaces', '--root', root, '--json']);
-  t.deepEqual(get.json, { ok: true, result: { kind: 'rc', key: 'cloned_interfaces', value: 'lagg0 laggkit0', values: ['lagg0 laggkit0'], origins: [{ path: join(root, 'etc/rc.conf'), line: 2 }], where: root } });
+  t.deepEqual(get.json, {
+    ok: true,
+    result: {
+      kind: 'rc',
+      key: 'cloned_interfaces',
+      value: 'lagg0 laggkit0',
+      values: ['lagg0 laggkit0'],
+      origins: [{ path: join(root, 'etc/rc.conf'), line: 2 }],
+      where: root,
+    },
+  });
   const human = laggkit(['conf', 'get', 'rc', 'cloned_interfaces', '--root', root]);
   t.is(human.stdout, `lagg0 laggkit0\n# set at ${join(root, 'etc/rc.conf')}:2\n`);
   // Unset: its own exit code (9), the envelope still says where laggkit looked.

@@ -42,7 +42,10 @@ test('loader values resolve across loader.conf, loader.conf.d and loader.conf.lo
   // set edits the file that holds the effective assignment (the drop-in), nothing else.
   const res = await confEdit(r.fs, 'set', { kind: 'loader', key: 'if_lagg_load', value: 'YES' });
   t.true(res.changed);
-  t.deepEqual(res.files.map((f) => f.path), [join(r.root, 'boot/loader.conf.d/10-lagg.conf')]);
+  t.deepEqual(
+    res.files.map((f) => f.path),
+    [join(r.root, 'boot/loader.conf.d/10-lagg.conf')],
+  );
   t.is(r.read('boot/loader.conf.d/10-lagg.conf'), 'if_lagg_load="YES"\n');
   t.is(r.read('boot/loader.conf'), 'if_lagg_load="YES"\nkern.x="1"\n');
   // A new key goes to loader.conf itself.
@@ -209,7 +212,9 @@ test('--file writes a loader.conf.d drop-in; an overridden write is refused befo
   t.is(r.read('boot/loader.conf'), 'zfs_load="YES"\n');
   t.deepEqual((await confGet(r.fs, 'loader', 'if_laggkit_load')).origins, [{ path: join(r.root, 'boot/loader.conf.d/laggkit.conf'), line: 1 }]);
   // loader.conf.local is read last: a drop-in cannot override it.
-  const err = await t.throwsAsync(confEdit(r.fs, 'set', { kind: 'loader', key: 'if_lagg_load', value: 'YES', file: '/boot/loader.conf.d/laggkit.conf' }), { instanceOf: UsageError });
+  const err = await t.throwsAsync(confEdit(r.fs, 'set', { kind: 'loader', key: 'if_lagg_load', value: 'YES', file: '/boot/loader.conf.d/laggkit.conf' }), {
+    instanceOf: UsageError,
+  });
   t.is(err?.code, 'E_CONF_SHADOWED');
   t.true(err?.message.includes(`${join(r.root, 'boot/loader.conf.local')}:1`));
   t.is(r.read('boot/loader.conf.d/laggkit.conf'), 'if_laggkit_load="YES"\n');

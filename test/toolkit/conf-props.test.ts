@@ -7,7 +7,18 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { ParseError } from '../../src/cli/errors.js';
-import { listAdd, listElements, listRemove, parseShVars, parseWordLines, printShVars, printWordLines, setShVar, setWordLine, unsetShVar } from '../../src/conf/index.js';
+import {
+  listAdd,
+  listElements,
+  listRemove,
+  parseShVars,
+  parseWordLines,
+  printShVars,
+  printWordLines,
+  setShVar,
+  setWordLine,
+  unsetShVar,
+} from '../../src/conf/index.js';
 
 const key = fc.stringMatching(/^[a-z_][a-z0-9_]{0,12}$/);
 const printable = fc.string({ unit: fc.constantFrom(...'abcXYZ019 _-./:,=@"\'$`\\#;*?~!()<>|&{}é✓\t'.split('')), maxLength: 24 });
@@ -15,7 +26,14 @@ const eol = fc.constantFrom('\n', '\r\n');
 const space = fc.constantFrom('', ' ', '  ', '\t');
 
 const assignmentLine = fc
-  .tuple(space, key, fc.constantFrom('"', "'", ''), fc.string({ unit: fc.constantFrom(...'abc019_-./:,= '.split('')), maxLength: 16 }), space, fc.option(fc.string({ maxLength: 12 }).map((c) => `# ${c.replace(/[\r\n]/g, '')}`)))
+  .tuple(
+    space,
+    key,
+    fc.constantFrom('"', "'", ''),
+    fc.string({ unit: fc.constantFrom(...'abc019_-./:,= '.split('')), maxLength: 16 }),
+    space,
+    fc.option(fc.string({ maxLength: 12 }).map((c) => `# ${c.replace(/[\r\n]/g, '')}`)),
+  )
   .map(([lead, k, q, v, sp, comment]) => {
     const value = q === '' ? v.replace(/\s/g, '') : q === "'" ? v : v;
     return `${lead}${k}=${q}${value}${q}${comment === null ? '' : `${sp || ' '}${comment}`}`;
@@ -45,7 +63,10 @@ test('arbitrary text either round-trips or is a typed ParseError', (t) => {
     }),
     { numRuns: 1000 },
   );
-  fc.assert(fc.property(fc.string({ maxLength: 200 }), (text) => printWordLines(parseWordLines(text, 'f')) === text), { numRuns: 500 });
+  fc.assert(
+    fc.property(fc.string({ maxLength: 200 }), (text) => printWordLines(parseWordLines(text, 'f')) === text),
+    { numRuns: 500 },
+  );
   t.pass();
 });
 
@@ -61,8 +82,12 @@ test('set then get returns the value; set twice equals set once; other lines unt
       const twice = printShVars(setShVar(parseShVars(once, 'f'), k, v));
       if (effective(once, k) !== v || twice !== once) return false;
       // Every line that is not an assignment of k is unchanged (appends only add at the end).
-      const before = parseShVars(text, 'f').lines.filter((l) => l.assign?.key !== k).map((l) => l.text);
-      const after = parseShVars(once, 'f').lines.filter((l) => l.assign?.key !== k).map((l) => l.text);
+      const before = parseShVars(text, 'f')
+        .lines.filter((l) => l.assign?.key !== k)
+        .map((l) => l.text);
+      const after = parseShVars(once, 'f')
+        .lines.filter((l) => l.assign?.key !== k)
+        .map((l) => l.text);
       return JSON.stringify(before) === JSON.stringify(after);
     }),
     { numRuns: 500 },
@@ -75,7 +100,10 @@ test('unset removes the key and nothing else', (t) => {
     fc.property(shFile, key, (text, k) => {
       const out = printShVars(unsetShVar(parseShVars(text, 'f'), k));
       if (effective(out, k) !== undefined) return false;
-      const keep = (s: string) => parseShVars(s, 'f').lines.filter((l) => l.assign?.key !== k).map((l) => l.text);
+      const keep = (s: string) =>
+        parseShVars(s, 'f')
+          .lines.filter((l) => l.assign?.key !== k)
+          .map((l) => l.text);
       return JSON.stringify(keep(text)) === JSON.stringify(keep(out));
     }),
     { numRuns: 300 },
@@ -98,7 +126,11 @@ test('list add then remove restores the elements', (t) => {
 
 test('ifconfig.IF: set is idempotent and leaves other lines alone', (t) => {
   const word = fc.stringMatching(/^[a-z0-9]{1,6}$/);
-  const line = fc.oneof(fc.tuple(word, fc.array(word, { maxLength: 3 })).map(([k, v]) => [k, ...v].join(' ')), fc.string({ maxLength: 10 }).map((c) => `# ${c.replace(/[\r\n]/g, '')}`), fc.constant(''));
+  const line = fc.oneof(
+    fc.tuple(word, fc.array(word, { maxLength: 3 })).map(([k, v]) => [k, ...v].join(' ')),
+    fc.string({ maxLength: 10 }).map((c) => `# ${c.replace(/[\r\n]/g, '')}`),
+    fc.constant(''),
+  );
   fc.assert(
     fc.property(fc.array(line, { maxLength: 10 }), word, fc.array(word, { maxLength: 3 }), (lines, k, v) => {
       const text = lines.join('\n') + (lines.length ? '\n' : '');
@@ -106,7 +138,10 @@ test('ifconfig.IF: set is idempotent and leaves other lines alone', (t) => {
       const once = printWordLines(setWordLine(parseWordLines(text, 'f'), k, value));
       const twice = printWordLines(setWordLine(parseWordLines(once, 'f'), k, value));
       const mine = parseWordLines(once, 'f').lines.filter((l) => l.key === k);
-      const others = (s: string) => parseWordLines(s, 'f').lines.filter((l) => l.key !== k).map((l) => l.text);
+      const others = (s: string) =>
+        parseWordLines(s, 'f')
+          .lines.filter((l) => l.key !== k)
+          .map((l) => l.text);
       return twice === once && mine.length === 1 && mine[0]?.value === value && JSON.stringify(others(text)) === JSON.stringify(others(once));
     }),
     { numRuns: 300 },

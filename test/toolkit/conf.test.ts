@@ -89,7 +89,7 @@ test('last assignment wins and is the one edited', (t) => {
   t.is(printShVars(unsetShVar(parseShVars(text, 'f'), 'a')), 'b="x"\n');
 });
 
-test('set appends when absent, in the file\'s line-ending style', (t) => {
+test("set appends when absent, in the file's line-ending style", (t) => {
   t.is(printShVars(setShVar(parseShVars(fixture('crlf-rc.conf'), 'f'), 'if_laggkit_load', 'YES')), fixture('crlf-rc.conf') + 'if_laggkit_load="YES"\r\n');
   t.is(printShVars(setShVar(parseShVars(fixture('no-final-newline-rc.conf'), 'f'), 'x', 'y')), fixture('no-final-newline-rc.conf') + '\nx="y"');
   t.is(printShVars(setShVar(parseShVars('', 'f'), 'x', 'y')), 'x="y"\n');
@@ -129,7 +129,10 @@ test('a broken file is a ParseError naming file and line', (t) => {
 test('ifconfig.IF lines: set replaces, --add adds next to its kin, remove drops one line', (t) => {
   const text = fixture('netbsd-ifconfig.lagg0');
   const f = parseWordLines(text, 'f');
-  t.deepEqual(f.lines.filter((l) => l.key === 'laggport').map((l) => l.value), ['wm0 pri 1000', 'wm1 pri 2000']);
+  t.deepEqual(
+    f.lines.filter((l) => l.key === 'laggport').map((l) => l.value),
+    ['wm0 pri 1000', 'wm1 pri 2000'],
+  );
   const proto = printWordLines(setWordLine(f, 'laggproto', 'lacp'));
   t.is(proto, text.replace('laggproto failover', 'laggproto lacp'));
   t.is(setWordLine(f, 'laggproto', 'failover'), f, 'unchanged when already so');
@@ -147,7 +150,11 @@ test('modules.conf: one module per line with optional arguments', (t) => {
   const text = fixture('netbsd-modules.conf');
   const f = parseWordLines(text, 'f');
   t.is(f.lines.find((l) => l.key === 'ipl')?.value, '-f');
-  t.is(f.lines.find((l) => l.key === 'acpiverbose'), undefined, 'commented out');
+  t.is(
+    f.lines.find((l) => l.key === 'acpiverbose'),
+    undefined,
+    'commented out',
+  );
   t.is(printWordLines(setWordLine(f, 'if_laggkit', '')), text + 'if_laggkit\n');
   t.is(printWordLines(removeWordLines(f, 'zfs')), text.replace('zfs\n', ''));
 });

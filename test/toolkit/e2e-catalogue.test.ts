@@ -21,7 +21,12 @@ const bin = path.join(root, 'bin', 'run.js');
 
 function cli(args: string[]) {
   const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', input: '', env: { ...process.env, NO_COLOR: '1' } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr, json: args.includes('--json') ? (JSON.parse(r.stdout) as { ok: boolean; result?: any; error?: { code: string; message: string } }) : undefined };
+  return {
+    code: r.status,
+    stdout: r.stdout,
+    stderr: r.stderr,
+    json: args.includes('--json') ? (JSON.parse(r.stdout) as { ok: boolean; result?: any; error?: { code: string; message: string } }) : undefined,
+  };
 }
 
 function scenarioDir(files: Record<string, string>): string {
@@ -45,27 +50,62 @@ measure: [converge_ms]
 test('the shipped catalogue loads and covers the scenarios it promises', (t) => {
   const cat = loadCatalogue();
   const names = cat.map((c) => c.scenario.name);
-  for (const n of ['create-destroy', 'steady-state', 'lacp-converge', 'lacp-converge-mixed', 'spread', 'cable-pull', 'failover-return', 'mtu', 'mgmt-untouched']) t.true(names.includes(n), n);
+  for (const n of [
+    'create-destroy',
+    'steady-state',
+    'lacp-converge',
+    'lacp-converge-mixed',
+    'spread',
+    'cable-pull',
+    'failover-return',
+    'mtu',
+    'mgmt-untouched',
+  ])
+    t.true(names.includes(n), n);
   const cases = expandCases(cat);
-  const steady = cases.filter((c) => c.scenario.name === 'steady-state').map((c) => c.proto).sort();
+  const steady = cases
+    .filter((c) => c.scenario.name === 'steady-state')
+    .map((c) => c.proto)
+    .sort();
   t.deepEqual(steady, ['broadcast', 'failover', 'lacp', 'loadbalance', 'roundrobin'], 'every protocol has a steady-state case');
-  t.deepEqual(cases.filter((c) => c.scenario.name.startsWith('lacp-converge')).map((c) => c.members.join('+')).sort(), ['e1000+e1000', 'virtio+e1000', 'virtio+virtio'], 'LACP converge per NIC model and mixed');
-  t.true(cases.filter((c) => c.scenario.name === 'cable-pull').every((c) => c.scenario.measure.includes('gap_ms_ab') && c.scenario.measure.includes('gap_ms_ba')), 'cable pulls measure both directions');
+  t.deepEqual(
+    cases
+      .filter((c) => c.scenario.name.startsWith('lacp-converge'))
+      .map((c) => c.members.join('+'))
+      .sort(),
+    ['e1000+e1000', 'virtio+e1000', 'virtio+virtio'],
+    'LACP converge per NIC model and mixed',
+  );
+  t.true(
+    cases.filter((c) => c.scenario.name === 'cable-pull').every((c) => c.scenario.measure.includes('gap_ms_ab') && c.scenario.measure.includes('gap_ms_ba')),
+    'cable pulls measure both directions',
+  );
 });
 
 test('a scenario matrix expands to one case per protocol and member set, and the filters select from it', (t) => {
   const dir = scenarioDir({ 'probe.yaml': GOOD });
   const cases = expandCases(loadCatalogue(dir));
-  t.deepEqual(cases.map((c) => c.id), ['probe[lacp,virtio+virtio]', 'probe[lacp,e1000+e1000]', 'probe[failover,virtio+virtio]', 'probe[failover,e1000+e1000]']);
-  t.deepEqual(filterCases(cases, { protos: ['failover'] }).map((c) => c.id), ['probe[failover,virtio+virtio]', 'probe[failover,e1000+e1000]']);
-  t.deepEqual(filterCases(cases, { nics: ['e1000'] }).map((c) => c.id), ['probe[lacp,e1000+e1000]', 'probe[failover,e1000+e1000]']);
+  t.deepEqual(
+    cases.map((c) => c.id),
+    ['probe[lacp,virtio+virtio]', 'probe[lacp,e1000+e1000]', 'probe[failover,virtio+virtio]', 'probe[failover,e1000+e1000]'],
+  );
+  t.deepEqual(
+    filterCases(cases, { protos: ['failover'] }).map((c) => c.id),
+    ['probe[failover,virtio+virtio]', 'probe[failover,e1000+e1000]'],
+  );
+  t.deepEqual(
+    filterCases(cases, { nics: ['e1000'] }).map((c) => c.id),
+    ['probe[lacp,e1000+e1000]', 'probe[failover,e1000+e1000]'],
+  );
   t.deepEqual(filterCases(cases, { only: ['probe[lacp,*'] }).length, 2);
   t.deepEqual(filterCases(cases, { only: ['pro*'] }).length, 4);
   t.deepEqual(filterCases(cases, { only: ['nothing-*'] }).length, 0);
 });
 
 test('laggkit e2e refuses a broken scenario file naming the file and every bad field', (t) => {
-  const broken = GOOD.replace('kind: steady-state', 'kind: steady-state\n  timeout_ms: -5').replace('proto: [lacp, failover]', 'proto: [lacp, lacpp]').replace('steady: { equals: 1 }', 'stedy: { equals: 1 }');
+  const broken = GOOD.replace('kind: steady-state', 'kind: steady-state\n  timeout_ms: -5')
+    .replace('proto: [lacp, failover]', 'proto: [lacp, lacpp]')
+    .replace('steady: { equals: 1 }', 'stedy: { equals: 1 }');
   const dir = scenarioDir({ 'probe.yaml': broken });
   const r = cli(['e2e', '--scenarios', dir, '--list', '--json']);
   t.is(r.code, 2, r.stdout + r.stderr);
@@ -79,7 +119,10 @@ test('laggkit e2e refuses a broken scenario file naming the file and every bad f
   const typo = scenarioDir({ 'probe.yaml': GOOD.replace('steady: { equals: 1 }', 'stedy: { equals: 1 }').replace('[converge_ms]', '[converge_ms, gap_ms]') });
   const r2 = cli(['e2e', '--scenarios', typo, '--list', '--json']);
   t.is(r2.code, 2);
-  t.regex(r2.json?.error?.message ?? '', /probe\.yaml: 2 problems: expect\.stedy: 'stedy' is not measured by action 'steady-state' \(it measures: steady, converge_ms.*; measure\[1\]: 'gap_ms' is not measured/);
+  t.regex(
+    r2.json?.error?.message ?? '',
+    /probe\.yaml: 2 problems: expect\.stedy: 'stedy' is not measured by action 'steady-state' \(it measures: steady, converge_ms.*; measure\[1\]: 'gap_ms' is not measured/,
+  );
   // Human mode: the same message on stderr, nothing on stdout.
   const h = cli(['e2e', '--scenarios', dir, '--list']);
   t.is(h.code, 2);
@@ -101,7 +144,10 @@ test('a scenario file that is not YAML, or whose name differs from its file, is 
 test('--list prints the cases; bad --proto/--nic values are usage errors; host and self targets say they are not implemented', (t) => {
   const list = cli(['e2e', '--list', '--json', '--only', 'steady-state', '--proto', 'lacp,failover']);
   t.is(list.code, 0);
-  t.deepEqual(list.json?.result?.cases.map((c: { id: string }) => c.id), ['steady-state[lacp,virtio+virtio]', 'steady-state[failover,virtio+virtio]']);
+  t.deepEqual(
+    list.json?.result?.cases.map((c: { id: string }) => c.id),
+    ['steady-state[lacp,virtio+virtio]', 'steady-state[failover,virtio+virtio]'],
+  );
   t.is(cli(['e2e', '--list', '--json', '--proto', 'lacp,bogus']).json?.error?.code, 'E_E2E_PROTO');
   t.is(cli(['e2e', '--list', '--json', '--nic', 'rtl8139']).json?.error?.code, 'E_E2E_NIC');
   const host = cli(['e2e', '--target', 'host', '--host', 'root@a', '--host', 'root@b', '--link', 'em1=em1', '--json']);
@@ -113,19 +159,53 @@ test('--list prints the cases; bad --proto/--nic values are usage errors; host a
 
 test('judge names every miss; members stands for the member count', (t) => {
   t.deepEqual(judge({ active_members: 2, converge_ms: 900 }, { active_members: { equals: 'members' }, converge_ms: { max: 5000 } }, 2), []);
-  t.deepEqual(judge({ active_members: 1 }, { active_members: { equals: 'members' }, ping_ok: { equals: 1 } }, 2), ['active_members is 1, expected 2 (the member count)', 'ping_ok was not measured (the action did not get that far)']);
+  t.deepEqual(judge({ active_members: 1 }, { active_members: { equals: 'members' }, ping_ok: { equals: 1 } }, 2), [
+    'active_members is 1, expected 2 (the member count)',
+    'ping_ok was not measured (the action did not get that far)',
+  ]);
   t.deepEqual(judge({ gap_ms_ab: 700 }, { gap_ms_ab: { min: 1, max: 500 } }, 2), ['gap_ms_ab is 700, expected at most 500']);
 });
 
 function fakeResult(): E2eResult {
   const [c] = expandCases([{ file: '/x/probe.yaml', scenario: parseScenario(GOOD, '/x/probe.yaml') }]);
   const run = (driver: 'laggkit' | 'stock', converge: number, failures: string[]): RunResult => ({
-    driver, mode: driver === 'stock' ? '802.3ad' : 'lacp', repeat: 1, status: failures.length ? 'fail' : 'pass', metrics: { steady: failures.length ? 0 : 1, converge_ms: converge }, failures,
-    captures: { 'steady A': 'laggport: vtnet0 flags=0<> & <evidence>' }, parsed: {}, events: [{ t_ms: 0, kind: 'action', what: 'create' }], gaps: [], portSeries: [], durationMs: 1234,
+    driver,
+    mode: driver === 'stock' ? '802.3ad' : 'lacp',
+    repeat: 1,
+    status: failures.length ? 'fail' : 'pass',
+    metrics: { steady: failures.length ? 0 : 1, converge_ms: converge },
+    failures,
+    captures: { 'steady A': 'laggport: vtnet0 flags=0<> & <evidence>' },
+    parsed: {},
+    events: [{ t_ms: 0, kind: 'action', what: 'create' }],
+    gaps: [],
+    portSeries: [],
+    durationMs: 1234,
   });
   const runs = [run('laggkit', 2700, ['steady is 0, expected 1']), run('stock', 3000, [])];
-  const cr: CaseResult = { id: c!.id, scenario: 'probe', title: 'a probe', description: '', file: c!.file, proto: c!.proto, members: c!.members, ports: ['vtnet0', 'vtnet1'], status: 'fail', runs, figures: figuresOf(c!, runs) };
-  return { version: 1, startedAt: '2026-01-01T00:00:00.000Z', finishedAt: '2026-01-01T00:00:10.000Z', target: 'test', compare: 'stock', repeat: 1, cases: [cr], totals: { pass: 0, fail: 1, skip: 0 } };
+  const cr: CaseResult = {
+    id: c!.id,
+    scenario: 'probe',
+    title: 'a probe',
+    description: '',
+    file: c!.file,
+    proto: c!.proto,
+    members: c!.members,
+    ports: ['vtnet0', 'vtnet1'],
+    status: 'fail',
+    runs,
+    figures: figuresOf(c!, runs),
+  };
+  return {
+    version: 1,
+    startedAt: '2026-01-01T00:00:00.000Z',
+    finishedAt: '2026-01-01T00:00:10.000Z',
+    target: 'test',
+    compare: 'stock',
+    repeat: 1,
+    cases: [cr],
+    totals: { pass: 0, fail: 1, skip: 0 },
+  };
 }
 
 test('a failing run is not ok in TAP, a <failure> with its evidence in JUnit, a failed row in HTML; figures carry the ratio', (t) => {
@@ -149,8 +229,26 @@ test('a failing run is not ok in TAP, a <failure> with its evidence in JUnit, a 
 test('over --repeat runs a figure is the median of each driver, skipped runs left out', (t) => {
   const [c] = expandCases([{ file: '/x/probe.yaml', scenario: parseScenario(GOOD, '/x/probe.yaml') }]);
   const run = (driver: 'laggkit' | 'stock', repeat: number, converge: number | undefined, status: RunResult['status'] = 'pass'): RunResult => ({
-    driver, mode: driver, repeat, status, metrics: converge === undefined ? {} : { converge_ms: converge }, failures: [], captures: {}, parsed: {}, events: [], gaps: [], portSeries: [], durationMs: 1,
+    driver,
+    mode: driver,
+    repeat,
+    status,
+    metrics: converge === undefined ? {} : { converge_ms: converge },
+    failures: [],
+    captures: {},
+    parsed: {},
+    events: [],
+    gaps: [],
+    portSeries: [],
+    durationMs: 1,
   });
-  const runs = [run('laggkit', 1, 3000), run('stock', 1, 500), run('laggkit', 2, 2000), run('stock', 2, 700), run('laggkit', 3, 9000), run('stock', 3, undefined, 'skip')];
+  const runs = [
+    run('laggkit', 1, 3000),
+    run('stock', 1, 500),
+    run('laggkit', 2, 2000),
+    run('stock', 2, 700),
+    run('laggkit', 3, 9000),
+    run('stock', 3, undefined, 'skip'),
+  ];
   t.deepEqual(figuresOf(c!, runs), [{ metric: 'converge_ms', laggkit: 3000, stock: 600, ratio: 5, lowerIsBetter: true }]);
 });

@@ -17,7 +17,10 @@ test('media: options, mode, instance, multi-word types and the active part', (t)
   const wlan = one('\tmedia: IEEE 802.11 Wireless Ethernet autoselect mode 11g (autoselect mode 11g)');
   const bad = one('\tmedia: Ethernet autoselect (1000baseT instance 2)');
   t.is(bad.media, undefined);
-  t.deepEqual(bad.unknown.map((u) => u.line), [2]);
+  t.deepEqual(
+    bad.unknown.map((u) => u.line),
+    [2],
+  );
   t.like(wlan.media, { type: 'IEEE 802.11 Wireless Ethernet', subtype: 'autoselect', mode: '11g' });
   t.deepEqual(wlan.media?.active, { subtype: 'autoselect', options: [], mode: '11g' });
   t.deepEqual(wlan.unknown, []);
@@ -64,7 +67,14 @@ test('inet6: FreeBSD words, pltime/vltime and NetBSD flags', (t) => {
 
 test('NetBSD lagglacp / laggfailover option lines and a partner line without its partner tuple', (t) => {
   const i = one(
-    ['\tlaggproto lacp', '\tlagglacp multi-speed maxports 4', '\tlaggfailover rx-all', '\tlaggport:', '\t\twm0 pri=100 flags=0x0', '\t\t\tpartner: port=0001 prio=8000 state=0x0'].join('\n'),
+    [
+      '\tlaggproto lacp',
+      '\tlagglacp multi-speed maxports 4',
+      '\tlaggfailover rx-all',
+      '\tlaggport:',
+      '\t\twm0 pri=100 flags=0x0',
+      '\t\t\tpartner: port=0001 prio=8000 state=0x0',
+    ].join('\n'),
     'lagg0: flags=0x8843<UP,BROADCAST,RUNNING,SIMPLEX,MULTICAST> mtu 1500',
   );
   t.deepEqual(i.lagg?.netbsd, { lacpOptions: ['multi-speed', 'maxports', '4'], failoverOptions: ['rx-all'] });
@@ -87,7 +97,10 @@ test('CRLF line ends and a laggport before laggproto', (t) => {
   const lagg = model.interfaces[0]?.lagg;
   t.is(lagg?.proto, 'loadbalance');
   t.deepEqual(lagg?.hash, ['l2']);
-  t.deepEqual(lagg?.ports.map((p) => p.name), ['em0']);
+  t.deepEqual(
+    lagg?.ports.map((p) => p.name),
+    ['em0'],
+  );
 });
 
 test('old FreeBSD bare-hex LACP state gets its names decoded', (t) => {

@@ -11,12 +11,17 @@ import { fileURLToPath } from 'node:url';
 import { parseIfconfig } from '../../src/ifconfig/index.js';
 
 const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'ifconfig');
-const fixtures = readdirSync(dir).filter((f) => f.endsWith('.txt')).sort();
+const fixtures = readdirSync(dir)
+  .filter((f) => f.endsWith('.txt'))
+  .sort();
 const update = process.env.LAGGKIT_UPDATE_GOLDEN === '1';
 
 test('the fixture set covers the seeds and every dialect', (t) => {
   for (const prefix of ['seed-', 'freebsd7', 'freebsd8', 'freebsd9', 'freebsd13', 'freebsd14', 'freebsd15', 'netbsd10', 'intime', 'laggctl']) {
-    t.true(fixtures.some((f) => f.startsWith(prefix)), `a fixture starting with ${prefix}`);
+    t.true(
+      fixtures.some((f) => f.startsWith(prefix)),
+      `a fixture starting with ${prefix}`,
+    );
   }
 });
 

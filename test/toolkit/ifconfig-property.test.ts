@@ -18,7 +18,9 @@ import { isHeader } from '../../src/ifconfig/fields.js';
 import { parseIfconfig, renderFreebsd, type IfconfigModel, type IfInterface, type OsOption } from '../../src/ifconfig/index.js';
 
 const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'ifconfig');
-const fixtureNames = readdirSync(dir).filter((f) => f.endsWith('.txt')).sort();
+const fixtureNames = readdirSync(dir)
+  .filter((f) => f.endsWith('.txt'))
+  .sort();
 const fixtures = new Map(fixtureNames.map((f) => [f, readFileSync(path.join(dir, f), 'utf8')]));
 const fragments = [...new Set([...fixtures.values()].flatMap((t) => t.split('\n')))];
 
@@ -44,9 +46,9 @@ test('arbitrary strings only ever raise ParseError', (t) => {
   t.pass();
 });
 
-const mutatedFragment = fc.tuple(fc.constantFrom(...fragments), fc.nat(), fc.constantFrom('', '\t', '\t\t', '\t\t\t', '    ', ' ')).map(([line, cut, indent]) =>
-  cut % 3 === 0 ? indent + line.trim().slice(0, cut % (line.length + 1)) : cut % 3 === 1 ? indent + line.trim() : line,
-);
+const mutatedFragment = fc
+  .tuple(fc.constantFrom(...fragments), fc.nat(), fc.constantFrom('', '\t', '\t\t', '\t\t\t', '    ', ' '))
+  .map(([line, cut, indent]) => (cut % 3 === 0 ? indent + line.trim().slice(0, cut % (line.length + 1)) : cut % 3 === 1 ? indent + line.trim() : line));
 
 test('mixes of real ifconfig lines parse, failing (with ParseError) only when no line is a header', (t) => {
   let parsed = 0;
@@ -71,9 +73,7 @@ function allUnknown(model: IfconfigModel): Array<{ line: number; text: string }>
 }
 
 test('a garbage line inserted anywhere in real output is kept as unknown with its line number', (t) => {
-  const garbage = fc
-    .array(fc.stringMatching(/^[a-z0-9]{1,8}$/), { minLength: 1, maxLength: 4 })
-    .map((words) => `%% ${words.join(' ')}`);
+  const garbage = fc.array(fc.stringMatching(/^[a-z0-9]{1,8}$/), { minLength: 1, maxLength: 4 }).map((words) => `%% ${words.join(' ')}`);
   fc.assert(
     fc.property(fc.constantFrom(...fixtureNames), fc.nat(), garbage, fc.constantFrom('', '\t', '\t\t', '\t\t\t'), (name, pos, junk, indent) => {
       const lines = (fixtures.get(name) ?? '').replace(/\n$/, '').split('\n');

@@ -58,9 +58,23 @@ test('INI: groups, children, vars by depth, host vars last; connection variables
   t.is(hostVars(inv, 'fbsd1').laggkit_laggproto, 'lacp', 'the child group (bsd) beats its parent (prod)');
   t.is(hostVars(inv, 'fw0').laggkit_laggproto, undefined);
   const hosts = inventoryHosts(inv, 'prod');
-  t.deepEqual(hosts.map((h) => [h.name, h.target, h.become ?? '-']), [['fbsd1', 'admin@192.0.2.1:2222', 'sudo'], ['fbsd2', '192.0.2.2', '-'], ['nbsd1', 'nbsd1', 'doas']]);
-  t.deepEqual(hosts[0]?.spec.aggregates[0]?.ports.map((p) => p.name), ['em0', 'em1']);
-  t.deepEqual(hosts[1]?.spec.aggregates[0]?.ports.map((p) => p.name), ['vtnet1', 'vtnet2'], 'host vars beat group vars');
+  t.deepEqual(
+    hosts.map((h) => [h.name, h.target, h.become ?? '-']),
+    [
+      ['fbsd1', 'admin@192.0.2.1:2222', 'sudo'],
+      ['fbsd2', '192.0.2.2', '-'],
+      ['nbsd1', 'nbsd1', 'doas'],
+    ],
+  );
+  t.deepEqual(
+    hosts[0]?.spec.aggregates[0]?.ports.map((p) => p.name),
+    ['em0', 'em1'],
+  );
+  t.deepEqual(
+    hosts[1]?.spec.aggregates[0]?.ports.map((p) => p.name),
+    ['vtnet1', 'vtnet2'],
+    'host vars beat group vars',
+  );
   t.is(hosts[0]?.spec.aggregates[0]?.lacpFastTimeout, true);
   t.deepEqual(hosts[0]?.spec.aggregates[0]?.opts, { lacp_sys_prio: 100 });
   t.is(hosts[2]?.spec.aggregates[0]?.laggproto, 'failover');
@@ -69,7 +83,10 @@ test('INI: groups, children, vars by depth, host vars last; connection variables
 test('YAML: the same model; laggkit_spec carries whole aggregates', (t) => {
   const inv = parseInventory(YAML, 'hosts.yaml');
   const hosts = inventoryHosts(inv, undefined);
-  t.deepEqual(hosts.map((h) => h.target), ['admin@192.0.2.1:2222', '192.0.2.2', 'nbsd1']);
+  t.deepEqual(
+    hosts.map((h) => h.target),
+    ['admin@192.0.2.1:2222', '192.0.2.2', 'nbsd1'],
+  );
   t.is(hosts[1]?.spec.aggregates[0]?.name, 'laggkit1');
   t.is(hosts[2]?.spec.aggregates[0]?.laggproto, 'failover');
 });
@@ -87,5 +104,8 @@ test('a host without aggregate settings, and a bad line, are clear errors', (t) 
   const inv = parseInventory(INI, 'hosts.ini');
   t.regex(t.throws(() => inventoryHosts(inv, 'fw0'))?.message ?? '', /fw0 has no laggkit_spec or laggkit_laggproto/);
   t.regex(t.throws(() => parseInventory('[bsd]\nfbsd1 ansible_host\n', 'bad.ini'))?.message ?? '', /bad\.ini:2: "ansible_host" is not name=value/);
-  t.regex(t.throws(() => inventoryHosts(parseInventory('[g]\nh laggkit_laggproto=lacp laggkit_laggports=em0;reboot\n', 'x.ini'), undefined))?.message ?? '', /laggports\[0\]/);
+  t.regex(
+    t.throws(() => inventoryHosts(parseInventory('[g]\nh laggkit_laggproto=lacp laggkit_laggports=em0;reboot\n', 'x.ini'), undefined))?.message ?? '',
+    /laggports\[0\]/,
+  );
 });

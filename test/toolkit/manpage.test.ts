@@ -14,7 +14,26 @@ const kmod = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 const common = ['failover', 'loadbalance', 'lacp', 'roundrobin', 'broadcast', 'none', 'laggport', 'rr_limit', 'use_flowid', 'flowid_shift', 'laggkit0'];
 const pages = [
   { os: 'freebsd', words: [...common, 'lagghash', 'lacp_fast_timeout', 'lacp_strict', 'net.link.laggkit'] },
-  { os: 'netbsd', words: [...common, 'laggportpri', 'lagglacp', 'maxports', 'multi-linkspeed', 'optimistic', 'dumpdu', 'stopdu', 'rx-all', 'modload', 'modules.conf', 'ifconfig.laggkit0', 'net.laggkit', 'status', 'vmstat -e'] },
+  {
+    os: 'netbsd',
+    words: [
+      ...common,
+      'laggportpri',
+      'lagglacp',
+      'maxports',
+      'multi-linkspeed',
+      'optimistic',
+      'dumpdu',
+      'stopdu',
+      'rx-all',
+      'modload',
+      'modules.conf',
+      'ifconfig.laggkit0',
+      'net.laggkit',
+      'status',
+      'vmstat -e',
+    ],
+  },
 ];
 
 for (const { os, words } of pages) {
@@ -42,7 +61,8 @@ test('laggkit.1 is what the command definitions say (regenerate: npm run manpage
   const { expectedManPage } = (await import(generator)) as { expectedManPage(): Promise<{ current: string; expected: string }> };
   const { current, expected } = await expectedManPage();
   t.is(current, expected);
-  for (const words of ['.Ss deploy', '.Ss conf get', '.Ss lab up', 'Fl -become Ar sudo | doas', '.Sh EXIT STATUS']) t.true(current.includes(words), `laggkit.1 lacks ${words}`);
+  for (const words of ['.Ss deploy', '.Ss conf get', '.Ss lab up', 'Fl -become Ar sudo | doas', '.Sh EXIT STATUS'])
+    t.true(current.includes(words), `laggkit.1 lacks ${words}`);
 });
 
 testNeeding(test, 'laggkit.1 lints clean with mandoc (no warning or error)', { tools: ['mandoc'] }, (t) => {

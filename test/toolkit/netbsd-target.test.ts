@@ -12,7 +12,17 @@ import { fileURLToPath } from 'node:url';
 import { specFromFlags } from '../../src/deploy/spec.js';
 import { parseIfconfig } from '../../src/ifconfig/index.js';
 import type { RemoteHost } from '../../src/targets/host.js';
-import { netbsdConfigureScript, netbsdIfconfigLines, netbsdLocalBuildArgv, netbsdModuleArgs, netbsdRemoteBuildArgv, netbsdSysctlSettings, netbsdTarget, parseNetbsdSysctl, spliceLaggStatus } from '../../src/targets/netbsd.js';
+import {
+  netbsdConfigureScript,
+  netbsdIfconfigLines,
+  netbsdLocalBuildArgv,
+  netbsdModuleArgs,
+  netbsdRemoteBuildArgv,
+  netbsdSysctlSettings,
+  netbsdTarget,
+  parseNetbsdSysctl,
+  spliceLaggStatus,
+} from '../../src/targets/netbsd.js';
 import type { BuildOptions, HostFacts } from '../../src/targets/types.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -20,7 +30,16 @@ const fixture = (n: string) => fs.readFileSync(path.join(root, 'test', 'fixtures
 const noHost = { name: 'nb1' } as RemoteHost; // the refusals come before any command is sent
 
 test('lacp: NetBSD words for pri, optimistic, maxports and multi-linkspeed; the rest by sysctl', (t) => {
-  const spec = specFromFlags({ name: 'laggkit0', laggproto: 'lacp', laggport: ['wm0:1000', 'wm1'], inet: ['192.0.2.10/24', '192.0.2.11/24'], 'lacp-fast-timeout': true, 'lacp-strict': false, lagghash: 'l3,l4', opt: ['lacp_maxports=1', 'lacp_multi_speed=1', 'lacp_sys_prio=100'] }).aggregates[0]!;
+  const spec = specFromFlags({
+    name: 'laggkit0',
+    laggproto: 'lacp',
+    laggport: ['wm0:1000', 'wm1'],
+    inet: ['192.0.2.10/24', '192.0.2.11/24'],
+    'lacp-fast-timeout': true,
+    'lacp-strict': false,
+    lagghash: 'l3,l4',
+    opt: ['lacp_maxports=1', 'lacp_multi_speed=1', 'lacp_sys_prio=100'],
+  }).aggregates[0]!;
   t.is(
     netbsdConfigureScript(spec),
     [
@@ -39,7 +58,8 @@ test('lacp: NetBSD words for pri, optimistic, maxports and multi-linkspeed; the 
 });
 
 test('roundrobin and broadcast, which NetBSD ifconfig cannot name, are set by sysctl before the ports join', (t) => {
-  const spec = specFromFlags({ name: 'laggkit1', laggproto: 'roundrobin', laggport: ['vioif1', 'vioif2'], opt: ['rr_limit=4', 'failover_rx_all=1'] }).aggregates[0]!;
+  const spec = specFromFlags({ name: 'laggkit1', laggproto: 'roundrobin', laggport: ['vioif1', 'vioif2'], opt: ['rr_limit=4', 'failover_rx_all=1'] })
+    .aggregates[0]!;
   const lines = netbsdConfigureScript(spec).split('\n');
   t.deepEqual(lines.slice(0, 4), [
     'ifconfig laggkit1 create',
@@ -55,8 +75,19 @@ test('roundrobin and broadcast, which NetBSD ifconfig cannot name, are set by sy
 });
 
 test('persistence: NetBSD words in ifconfig.laggkitN, the rest as modload properties on the modules.conf line', async (t) => {
-  const lacp = specFromFlags({ name: 'laggkit0', laggproto: 'lacp', laggport: ['wm0:1000', 'wm1'], inet: ['192.0.2.10/24'], 'lacp-strict': false, 'lacp-fast-timeout': true, opt: ['lacp_maxports=1', 'lacp_sys_prio=100'] }).aggregates[0]!;
-  t.deepEqual(netbsdIfconfigLines(lacp).map((e) => `${e.key} ${e.value}`.trim()), ['laggproto lacp', 'laggport wm0 pri 1000', 'laggport wm1', 'lagglacp optimistic', 'lagglacp maxports 1', 'inet 192.0.2.10/24', 'up']);
+  const lacp = specFromFlags({
+    name: 'laggkit0',
+    laggproto: 'lacp',
+    laggport: ['wm0:1000', 'wm1'],
+    inet: ['192.0.2.10/24'],
+    'lacp-strict': false,
+    'lacp-fast-timeout': true,
+    opt: ['lacp_maxports=1', 'lacp_sys_prio=100'],
+  }).aggregates[0]!;
+  t.deepEqual(
+    netbsdIfconfigLines(lacp).map((e) => `${e.key} ${e.value}`.trim()),
+    ['laggproto lacp', 'laggport wm0 pri 1000', 'laggport wm1', 'lagglacp optimistic', 'lagglacp maxports 1', 'inet 192.0.2.10/24', 'up'],
+  );
   t.is(netbsdModuleArgs(lacp), '-i lacp_fast_timeout=1 -i lacp_sys_prio=100');
   // a protocol NetBSD's ifconfig cannot name is never written as a laggproto line it would refuse at boot
   const rr = specFromFlags({ name: 'laggkit1', laggproto: 'broadcast', laggport: ['vioif1'] }).aggregates[0]!;
@@ -66,8 +97,15 @@ test('persistence: NetBSD words in ifconfig.laggkitN, the rest as modload proper
   t.deepEqual(edits[0], { kind: 'modules', key: 'laggkit', value: '-s proto=broadcast' });
 });
 
-test('--build remote: the host\'s own make in the uploaded kmod/netbsd against /usr/src/sys', (t) => {
-  t.deepEqual(netbsdRemoteBuildArgv('/tmp/laggkit-build-abc', 'abc'), ['make', '-C', '/tmp/laggkit-build-abc/kmod/netbsd', 'MAKEOBJDIR=/tmp/laggkit-build-abc/kmod/netbsd', 'S=/usr/src/sys', 'LAGGKIT_BUILD_ID=abc']);
+test("--build remote: the host's own make in the uploaded kmod/netbsd against /usr/src/sys", (t) => {
+  t.deepEqual(netbsdRemoteBuildArgv('/tmp/laggkit-build-abc', 'abc'), [
+    'make',
+    '-C',
+    '/tmp/laggkit-build-abc/kmod/netbsd',
+    'MAKEOBJDIR=/tmp/laggkit-build-abc/kmod/netbsd',
+    'S=/usr/src/sys',
+    'LAGGKIT_BUILD_ID=abc',
+  ]);
   // the Makefile it runs builds this directory's sources and the core's, through bsd.kmodule.mk
   const mk = fs.readFileSync(path.join(root, 'kmod', 'netbsd', 'Makefile'), 'utf8');
   t.regex(mk, /^KMOD=\s+laggkit$/m);
@@ -76,7 +114,13 @@ test('--build remote: the host\'s own make in the uploaded kmod/netbsd against /
 });
 
 const facts = (present: boolean) => ({ srcTree: { present, path: '/usr/src' } }) as HostFacts;
-const opts = (o: Partial<BuildOptions>): BuildOptions => ({ mode: 'remote', buildId: '0123456789ab-1000000000', workDir: os.tmpdir(), progress: () => {}, ...o });
+const opts = (o: Partial<BuildOptions>): BuildOptions => ({
+  mode: 'remote',
+  buildId: '0123456789ab-1000000000',
+  workDir: os.tmpdir(),
+  progress: () => {},
+  ...o,
+});
 
 test('--build remote without kernel sources on the host is refused before anything runs there', async (t) => {
   const err = await t.throwsAsync(netbsdTarget.build(noHost, facts(false), opts({})));
@@ -87,7 +131,16 @@ test('--build remote without kernel sources on the host is refused before anythi
 test('--build local: cross-build.sh with the sysroot; --kernbuild and a missing sysroot are refused', async (t) => {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'laggkit-nb-'));
   t.teardown(() => fs.rmSync(work, { recursive: true, force: true }));
-  t.deepEqual(netbsdLocalBuildArgv({ sysroot: '/src', workDir: work, buildId: 'b1' }), ['sh', path.join(root, 'kmod', 'netbsd', 'cross-build.sh'), '--sysroot', '/src', '--out', work, '--build-id', 'b1']);
+  t.deepEqual(netbsdLocalBuildArgv({ sysroot: '/src', workDir: work, buildId: 'b1' }), [
+    'sh',
+    path.join(root, 'kmod', 'netbsd', 'cross-build.sh'),
+    '--sysroot',
+    '/src',
+    '--out',
+    work,
+    '--build-id',
+    'b1',
+  ]);
   t.is((t.throws(() => netbsdLocalBuildArgv({ workDir: work, buildId: 'b1' })) as { code?: string }).code, 'E_NO_SYSROOT');
   t.is((t.throws(() => netbsdLocalBuildArgv({ sysroot: '/src', kernbuild: '/k', workDir: work, buildId: 'b1' })) as { code?: string }).code, 'E_KERNBUILD');
   // the script really runs: a directory that is not a NetBSD tree fails the build with the reason
@@ -98,7 +151,7 @@ test('--build local: cross-build.sh with the sysroot; --kernbuild and a missing 
   t.regex(err?.message ?? '', /is not a NetBSD source tree \(no sys\/sys\/param\.h\)/);
 });
 
-test('status: the sysctl lagg block spliced into ifconfig -v reads like NetBSD\'s own lagg0', (t) => {
+test("status: the sysctl lagg block spliced into ifconfig -v reads like NetBSD's own lagg0", (t) => {
   const original = fixture('netbsd10-lacp-v.txt');
   const lagg0 = original.slice(original.indexOf('lagg0:'), original.indexOf('lo0:'));
   const lines = lagg0.split('\n');
@@ -118,6 +171,7 @@ test('status: the sysctl lagg block spliced into ifconfig -v reads like NetBSD\'
 });
 
 test('sysctl net.laggkit.<if> in NetBSD\'s "name = value" form: integer leaves of that interface only', (t) => {
-  const text = 'net.laggkit.laggkit0.proto = lacp\nnet.laggkit.laggkit0.rr_limit = 0\nnet.laggkit.laggkit0.lacp_sys_prio = 100\nnet.laggkit.laggkit1.rr_limit = 9\nnet.laggkit.build_id = abc\n';
+  const text =
+    'net.laggkit.laggkit0.proto = lacp\nnet.laggkit.laggkit0.rr_limit = 0\nnet.laggkit.laggkit0.lacp_sys_prio = 100\nnet.laggkit.laggkit1.rr_limit = 9\nnet.laggkit.build_id = abc\n';
   t.deepEqual(parseNetbsdSysctl(text, 'laggkit0'), { rr_limit: 0, lacp_sys_prio: 100 });
 });

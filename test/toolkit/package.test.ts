@@ -20,7 +20,13 @@ const installed = path.join(prefix, 'bin', 'laggkit');
 let tarballFiles: string[] = [];
 
 function run(cmd: string, args: string[], opts: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv } = {}) {
-  const r = spawnSync(cmd, args, { cwd: opts.cwd ?? work, input: opts.input ?? '', encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...opts.env }, maxBuffer: 64 << 20 });
+  const r = spawnSync(cmd, args, {
+    cwd: opts.cwd ?? work,
+    input: opts.input ?? '',
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1', ...opts.env },
+    maxBuffer: 64 << 20,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, error: r.error };
 }
 
@@ -42,7 +48,10 @@ test.before(async (t) => {
   const clone = path.join(work, 'clone');
   mkdirSync(clone);
   for (const entry of ['package.json', 'package-lock.json', 'tsconfig.json', 'README.md', 'LICENSE', 'bin', 'src', 'scripts', 'kmod', 'vm']) {
-    cpSync(path.join(root, entry), path.join(clone, entry), { recursive: true, filter: (p) => !/(^|\/)(build|__pycache__)(\/|$)|\.(o|a|ko)$/.test(path.relative(root, p)) });
+    cpSync(path.join(root, entry), path.join(clone, entry), {
+      recursive: true,
+      filter: (p) => !/(^|\/)(build|__pycache__)(\/|$)|\.(o|a|ko)$/.test(path.relative(root, p)),
+    });
   }
   // prepack's tsc comes from the dev dependencies, as it does in a clone after npm ci.
   symlinkSync(path.join(root, 'node_modules'), path.join(clone, 'node_modules'));
@@ -50,7 +59,21 @@ test.before(async (t) => {
   const [info] = JSON.parse(pack) as Array<{ filename: string; files: Array<{ path: string }> }>;
   if (!info) throw new Error(`npm pack printed no tarball: ${pack}`);
   tarballFiles = info.files.map((f) => f.path).sort();
-  await npm(['install', '--global', '--prefix', prefix, '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', path.join(work, info.filename)], work);
+  await npm(
+    [
+      'install',
+      '--global',
+      '--prefix',
+      prefix,
+      '--omit=dev',
+      '--prefer-offline',
+      '--no-audit',
+      '--no-fund',
+      '--loglevel=error',
+      path.join(work, info.filename),
+    ],
+    work,
+  );
   rmSync(path.join(prefix, 'lib', 'node_modules', 'laggkit', 'node_modules', 'node-pty'), { recursive: true, force: true });
 });
 
@@ -59,7 +82,20 @@ test.after.always(() => {
 });
 
 test('the tarball holds what runs and nothing of the tests or builds', (t) => {
-  for (const f of ['LICENSE', 'README.md', 'bin/run.js', 'oclif.manifest.json', 'dist/commands/parse.js', 'dist/commands/lab/up.js', 'kmod/core/lk_core.c', 'kmod/freebsd/Makefile', 'kmod/posix/laggd.service', 'kmod/freebsd/laggkit.1', 'kmod/freebsd/laggkit.4', 'vm/machines/linux.json']) {
+  for (const f of [
+    'LICENSE',
+    'README.md',
+    'bin/run.js',
+    'oclif.manifest.json',
+    'dist/commands/parse.js',
+    'dist/commands/lab/up.js',
+    'kmod/core/lk_core.c',
+    'kmod/freebsd/Makefile',
+    'kmod/posix/laggd.service',
+    'kmod/freebsd/laggkit.1',
+    'kmod/freebsd/laggkit.4',
+    'vm/machines/linux.json',
+  ]) {
     t.true(tarballFiles.includes(f), `the tarball lacks ${f}`);
   }
   const strays = tarballFiles.filter((f) => /^(test|bench|src|scripts)\/|\.map$|\.(o|a|ko|pyc)$|\/build\/|\/tests\//.test(f));
@@ -82,7 +118,9 @@ test('the installed laggkit answers --version, help, every command --help and "d
   const help = laggkit(['help']);
   t.is(help.code, 0, help.stderr);
   for (const word of ['conf', 'lab', 'deploy', 'parse', 'autocomplete']) t.true(help.stdout.includes(word), `help lacks ${word}`);
-  const manifest = JSON.parse(readFileSync(path.join(prefix, 'lib', 'node_modules', 'laggkit', 'oclif.manifest.json'), 'utf8')) as { commands: Record<string, unknown> };
+  const manifest = JSON.parse(readFileSync(path.join(prefix, 'lib', 'node_modules', 'laggkit', 'oclif.manifest.json'), 'utf8')) as {
+    commands: Record<string, unknown>;
+  };
   const ids = Object.keys(manifest.commands);
   t.true(ids.length >= 15, `the manifest has ${ids.length} commands`);
   const topics = [...new Set(ids.filter((id) => id.includes(':')).map((id) => id.split(':')[0] as string))];
@@ -104,7 +142,10 @@ test('the installed laggkit parses an ifconfig fixture', (t) => {
   t.is(r.code, 0, r.stderr);
   const doc = JSON.parse(r.stdout) as { ok: boolean; result: { interfaces: Array<{ name: string; lagg?: { proto?: string } }> } };
   t.true(doc.ok);
-  t.true(doc.result.interfaces.some((i) => i.lagg?.proto === 'lacp'), 'no lacp aggregate parsed');
+  t.true(
+    doc.result.interfaces.some((i) => i.lagg?.proto === 'lacp'),
+    'no lacp aggregate parsed',
+  );
 });
 
 test('the installed laggkit edits rc.conf under a temporary root', (t) => {

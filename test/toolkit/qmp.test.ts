@@ -54,13 +54,19 @@ test('split and batched messages, with events between replies', async (t) => {
   const socketPath = await peer(t, {
     answer: (cmd, sock) => {
       if (cmd.execute === 'qmp_capabilities') void dribble(sock, '{"return": {}}\r\n');
-      else sock.write('{"event": "NIC_RX_FILTER_CHANGED", "data": {"name": "n1"}, "timestamp": {"seconds": 1, "microseconds": 2}}\r\n{"return": {"status": "running", "running": true}}\r\n');
+      else
+        sock.write(
+          '{"event": "NIC_RX_FILTER_CHANGED", "data": {"name": "n1"}, "timestamp": {"seconds": 1, "microseconds": 2}}\r\n{"return": {"status": "running", "running": true}}\r\n',
+        );
     },
   });
   const c = await QmpClient.connect(socketPath);
   try {
     t.deepEqual(await c.execute('query-status'), { status: 'running', running: true });
-    t.deepEqual(c.events.map((e) => e.event), ['NIC_RX_FILTER_CHANGED']);
+    t.deepEqual(
+      c.events.map((e) => e.event),
+      ['NIC_RX_FILTER_CHANGED'],
+    );
   } finally {
     c.close();
   }
@@ -68,7 +74,8 @@ test('split and batched messages, with events between replies', async (t) => {
 
 test('an error reply names the QMP error', async (t) => {
   const socketPath = await peer(t, {
-    answer: (cmd, sock) => sock.write(cmd.execute === 'qmp_capabilities' ? '{"return": {}}\n' : '{"error": {"class": "DeviceNotFound", "desc": "Device \'n9\' not found"}}\n'),
+    answer: (cmd, sock) =>
+      sock.write(cmd.execute === 'qmp_capabilities' ? '{"return": {}}\n' : '{"error": {"class": "DeviceNotFound", "desc": "Device \'n9\' not found"}}\n'),
   });
   const err = await t.throwsAsync(qmpOnce(socketPath, 'set_link', { name: 'n9', up: false }), { instanceOf: LabError });
   t.is(err?.code, 'E_LAB_QMP');
@@ -102,7 +109,9 @@ test('a garbled greeting, a silent socket and a dropped connection are E_LAB_QMP
   t.regex((await t.throwsAsync(QmpClient.connect(notQmp), { instanceOf: LabError }))?.message ?? '', /no QMP greeting/);
   const silent = await peer(t, { greeting: null, answer: () => {} });
   t.regex((await t.throwsAsync(QmpClient.connect(silent, 300), { instanceOf: LabError }))?.message ?? '', /no QMP greeting/);
-  const dropping = await peer(t, { answer: (cmd, sock) => (cmd.execute === 'qmp_capabilities' ? sock.write('{"return": {}}\n') : sock.end('{"return": {"sta')) });
+  const dropping = await peer(t, {
+    answer: (cmd, sock) => (cmd.execute === 'qmp_capabilities' ? sock.write('{"return": {}}\n') : sock.end('{"return": {"sta')),
+  });
   const c = await QmpClient.connect(dropping);
   try {
     t.regex((await t.throwsAsync(c.execute('query-status'), { instanceOf: LabError }))?.message ?? '', /closed/);

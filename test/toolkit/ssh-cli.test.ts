@@ -42,7 +42,17 @@ testNeeding(test, 'laggkit exec: trust, hostile argv, exit codes, timeout', NEED
   t.is(first.stdout, hostile.map((h) => `${h}|`).join(''));
   t.true(readFileSync(kh, 'utf8').includes(`[127.0.0.1]:${s.port}`));
   const json = laggkit([...base, '--json', '--', 'sh', '-c', 'echo out; echo err >&2']);
-  t.deepEqual(JSON.parse(json.stdout), { ok: true, result: { host: 'execbox', argv: ['sh', '-c', 'echo out; echo err >&2'], command: "sh -c 'echo out; echo err >&2'", code: 0, stdout: 'out\n', stderr: 'err\n' } });
+  t.deepEqual(JSON.parse(json.stdout), {
+    ok: true,
+    result: {
+      host: 'execbox',
+      argv: ['sh', '-c', 'echo out; echo err >&2'],
+      command: "sh -c 'echo out; echo err >&2'",
+      code: 0,
+      stdout: 'out\n',
+      stderr: 'err\n',
+    },
+  });
   const failing = laggkit([...base, '--json', '--', 'sh', '-c', 'echo nope >&2; exit 7']);
   t.is(failing.code, 5);
   t.regex(JSON.parse(failing.stdout).error.message, /status 7: nope/);
@@ -70,11 +80,18 @@ testNeeding(test, 'laggkit exec passes stdin through and streams output as it ar
   writeFileSync(kh, `${s.knownHostsLine()}\n`);
   const base = ['exec', '--host', 'streambox', '--ssh-config', s.writeSshConfig('streambox', kh)];
   // `printf x | laggkit exec -- cat`, as with ssh.
-  const piped = spawnSync(process.execPath, [BIN, ...base, '--', 'cat'], { input: 'x\0y\n', encoding: 'utf8', env: { ...process.env, SSH_AUTH_SOCK: '' }, timeout: 60_000 });
+  const piped = spawnSync(process.execPath, [BIN, ...base, '--', 'cat'], {
+    input: 'x\0y\n',
+    encoding: 'utf8',
+    env: { ...process.env, SSH_AUTH_SOCK: '' },
+    timeout: 60_000,
+  });
   t.is(piped.status, 0, piped.stderr);
   t.is(piped.stdout, 'x\0y\n');
   // The first line must reach us while the remote command still waits for its stdin.
-  const child = spawn(process.execPath, [BIN, ...base, '--', 'sh', '-c', 'echo first; echo to-stderr >&2; read line; echo "second $line"'], { env: { ...process.env, SSH_AUTH_SOCK: '' } });
+  const child = spawn(process.execPath, [BIN, ...base, '--', 'sh', '-c', 'echo first; echo to-stderr >&2; read line; echo "second $line"'], {
+    env: { ...process.env, SSH_AUTH_SOCK: '' },
+  });
   let out = '';
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));

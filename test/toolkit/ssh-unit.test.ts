@@ -24,9 +24,17 @@ test('quoteArgv: sh sees exactly the argv given (property, real /bin/sh)', (t) =
   const hostile = ['a b', "'", "it's", '$(id)', '`id`', ';reboot', 'x\ny', '"', '\\', '*', '~root', '-n', '', '✓ ünï', '$HOME', '\t', '!', '#x', '{a,b}', '>f'];
   t.is(throughSh(hostile), hostile.map((h) => `${h}\0`).join(''));
   fc.assert(
-    fc.property(fc.array(fc.string({ unit: fc.oneof(fc.string({ minLength: 1, maxLength: 1 }), fc.constantFrom("'", '"', '\\', '$', '`', '\n', '✓')), maxLength: 12 }).filter((s) => !s.includes('\0')), { minLength: 1, maxLength: 5 }), (argv) => {
-      return throughSh(argv) === argv.map((a) => `${a}\0`).join('');
-    }),
+    fc.property(
+      fc.array(
+        fc
+          .string({ unit: fc.oneof(fc.string({ minLength: 1, maxLength: 1 }), fc.constantFrom("'", '"', '\\', '$', '`', '\n', '✓')), maxLength: 12 })
+          .filter((s) => !s.includes('\0')),
+        { minLength: 1, maxLength: 5 },
+      ),
+      (argv) => {
+        return throughSh(argv) === argv.map((a) => `${a}\0`).join('');
+      },
+    ),
     { numRuns: 150 },
   );
   t.is(shQuote("it's"), `'it'\\''s'`);
@@ -101,7 +109,16 @@ test('known_hosts parsing: markers, patterns, hashed names, bad lines ignored', 
     `@unknown-marker fbsd1 ssh-ed25519 ${b64}`,
   ].join('\r\n');
   const entries = parseKnownHosts(text, 'kh');
-  t.deepEqual(entries.map((e) => [e.line, e.marker]), [[2, null], [3, null], [4, 'cert-authority'], [5, 'revoked'], [6, null]]);
+  t.deepEqual(
+    entries.map((e) => [e.line, e.marker]),
+    [
+      [2, null],
+      [3, null],
+      [4, 'cert-authority'],
+      [5, 'revoked'],
+      [6, null],
+    ],
+  );
   t.is(judgeHostKey(entries, 'fbsd1', 22, key).status, 'trusted');
   t.is(judgeHostKey(entries, '10.0.0.1', 22, key).status, 'trusted');
   t.is(judgeHostKey(entries, 'fbsd1', 22, other).status, 'changed');
@@ -113,7 +130,14 @@ test('known_hosts parsing: markers, patterns, hashed names, bad lines ignored', 
   t.is(knownHostsName('h', 2222), '[h]:2222');
   t.true(hostFieldMatches('*.example,!bad.example', 'good.example'));
   t.false(hostFieldMatches('*.example,!bad.example', 'bad.example'));
-  t.deepEqual(preferredHostKeyAlgorithms(parseKnownHosts(`h ssh-rsa ${Buffer.concat([Buffer.from([0, 0, 0, 7]), Buffer.from('ssh-rsa'), Buffer.alloc(8)]).toString('base64')}`, 'k'), 'h', 22).slice(0, 3), ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa']);
+  t.deepEqual(
+    preferredHostKeyAlgorithms(
+      parseKnownHosts(`h ssh-rsa ${Buffer.concat([Buffer.from([0, 0, 0, 7]), Buffer.from('ssh-rsa'), Buffer.alloc(8)]).toString('base64')}`, 'k'),
+      'h',
+      22,
+    ).slice(0, 3),
+    ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'],
+  );
 });
 
 testNeeding(test, 'fingerprints and hashed names agree with ssh-keygen', { tools: ['ssh-keygen'] }, (t) => {

@@ -5,7 +5,19 @@
  */
 import test from 'ava';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, writeFileSync, copyFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+  copyFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { connect, connectHost, resolveTarget, SshError, RemoteCommandError, RemoteFileError } from '../../src/ssh/index.js';
@@ -55,7 +67,30 @@ testNeeding(test, 'logs in with an identity file and runs a command', NEEDS, asy
 testNeeding(test, 'hostile arguments arrive byte for byte', NEEDS, async (t) => {
   const { opts } = setup('hostile', [sshd.knownHostsLine()]);
   const s = await connectHost('hostile', opts);
-  const values = ['a b', "'", "it's", '$(id)', '`id`', ';reboot', 'em0;reboot', 'line1\nline2', '"quoted"', '\\', '*', '~', '-n', '', 'ünïcødé ✓ 日本', '$HOME', 'a\tb', '!x', '&&', '|', '>x', "''\"'\""];
+  const values = [
+    'a b',
+    "'",
+    "it's",
+    '$(id)',
+    '`id`',
+    ';reboot',
+    'em0;reboot',
+    'line1\nline2',
+    '"quoted"',
+    '\\',
+    '*',
+    '~',
+    '-n',
+    '',
+    'ünïcødé ✓ 日本',
+    '$HOME',
+    'a\tb',
+    '!x',
+    '&&',
+    '|',
+    '>x',
+    "''\"'\"",
+  ];
   try {
     for (const v of values) {
       const r = await s.exec(['printf', '%s', v]);
@@ -185,7 +220,10 @@ testNeeding(test, 'writeFileAtomic replaces a file, keeps its mode and a timesta
     const fresh = await s.writeFileAtomic(join(dir, 'fresh'), 'x', { backup: true, mode: 0o640 });
     t.is(fresh.backupPath, null);
     t.is(statSync(join(dir, 'fresh')).mode & 0o777, 0o640);
-    t.deepEqual(readdirSync(dir).filter((f) => f.includes('tmp')), []);
+    t.deepEqual(
+      readdirSync(dir).filter((f) => f.includes('tmp')),
+      [],
+    );
     t.deepEqual(await s.listDir(dir), readdirSync(dir).sort());
     t.is(await s.stat(join(dir, 'nope')), null);
     const missing = await t.throwsAsync(s.readFile(join(dir, 'nope')), { instanceOf: RemoteFileError });
@@ -298,7 +336,10 @@ testNeeding(test, 'a host known only by another key type is asked for that type'
 });
 
 testNeeding(test, 'RSA host keys and ECDSA/RSA client keys work too', NEEDS, async (t) => {
-  for (const [hostType, clientType] of [['rsa', 'ecdsa'], ['ecdsa', 'rsa']] as const) {
+  for (const [hostType, clientType] of [
+    ['rsa', 'ecdsa'],
+    ['ecdsa', 'rsa'],
+  ] as const) {
     const other = await startSshd(`sshkt${hostType}`, { hostKeyTypes: [hostType], clientKeyType: clientType });
     try {
       const kh = join(other.dir, 'known_hosts');
@@ -337,7 +378,15 @@ testNeeding(test, 'ProxyJump goes through the jump host, verifying each hop', NE
     writeFileSync(knownHostsFile, `${jump.knownHostsLine()}\n${sshd.knownHostsLine()}\n`);
     const config = join(jump.dir, 'ssh_config');
     const hostBlock = (alias: string, s: Sshd, extra: string[] = []) =>
-      [`Host ${alias}`, '  HostName 127.0.0.1', `  Port ${s.port}`, `  User ${s.user}`, `  IdentityFile ${s.clientKey}`, `  UserKnownHostsFile ${knownHostsFile}`, ...extra].join('\n');
+      [
+        `Host ${alias}`,
+        '  HostName 127.0.0.1',
+        `  Port ${s.port}`,
+        `  User ${s.user}`,
+        `  IdentityFile ${s.clientKey}`,
+        `  UserKnownHostsFile ${knownHostsFile}`,
+        ...extra,
+      ].join('\n');
     writeFileSync(config, [hostBlock('inner', sshd, ['  ProxyJump jumphost']), hostBlock('jumphost', jump), ''].join('\n'));
     const resolved = await resolveTarget('inner', { configFile: config });
     t.is(resolved.jumps.length, 1);
@@ -383,7 +432,10 @@ testNeeding(test, 'a command that outlives its timeout is killed with a typed er
   }
   let left = '';
   for (let i = 0; i < 40; i++) {
-    left = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(`sleep ${marker}`)).join('\n');
+    left = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => l.includes(`sleep ${marker}`))
+      .join('\n');
     if (left === '') break;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -432,13 +484,23 @@ test('a server that never speaks SSH hits the handshake timeout', async (t) => {
   await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
   const port = (silent.address() as { port: number }).port;
   try {
-    const target = { alias: 'silent', host: '127.0.0.1', port, user: 'nobody', identityFiles: [], knownHostsFiles: [join(tmpdir(), 'laggkit-no-such-known-hosts')], jumps: [] };
+    const target = {
+      alias: 'silent',
+      host: '127.0.0.1',
+      port,
+      user: 'nobody',
+      identityFiles: [],
+      knownHostsFiles: [join(tmpdir(), 'laggkit-no-such-known-hosts')],
+      jumps: [],
+    };
     // Without any key the connection is refused before a packet is sent...
     const err = await t.throwsAsync(connect(target, { readyTimeoutMs: 500, agentSocket: '' }), { instanceOf: SshError });
     t.is(err?.code, 'E_SSH_NO_KEYS');
     // ...with one, the handshake is attempted and times out.
     if (usable) {
-      const err2 = await t.throwsAsync(connect({ ...target, identityFiles: [sshd.clientKey] }, { readyTimeoutMs: 500, agentSocket: '' }), { instanceOf: SshError });
+      const err2 = await t.throwsAsync(connect({ ...target, identityFiles: [sshd.clientKey] }, { readyTimeoutMs: 500, agentSocket: '' }), {
+        instanceOf: SshError,
+      });
       t.is(err2?.code, 'E_SSH_TIMEOUT');
     }
   } finally {
@@ -451,7 +513,10 @@ testNeeding(test, 'ssh_config is found under an alternate home directory', NEEDS
   mkdirSync(join(home, '.ssh'), { recursive: true });
   const kh = join(home, '.ssh', 'known_hosts');
   writeFileSync(kh, sshd.knownHostsLine() + '\n');
-  writeFileSync(join(home, '.ssh', 'config'), readFileSync(sshd.writeSshConfig('homealias', kh), 'utf8').replace(/UserKnownHostsFile .*/, 'UserKnownHostsFile ~/.ssh/known_hosts'));
+  writeFileSync(
+    join(home, '.ssh', 'config'),
+    readFileSync(sshd.writeSshConfig('homealias', kh), 'utf8').replace(/UserKnownHostsFile .*/, 'UserKnownHostsFile ~/.ssh/known_hosts'),
+  );
   for (const noSshClient of [false, true]) {
     const target = await resolveTarget('homealias', { homeDir: home, noSshClient });
     t.is(target.port, sshd.port);

@@ -33,12 +33,14 @@ test('interface names', (t) => {
 
 test('module names', (t) => {
   for (const ok of ['if_lagg', 'if_laggkit', 'if_laggkit.ko', 'zfs', 'if_lagg.kmod', 'acpi-video']) t.is(validateModuleName(ok), ok);
-  for (const bad of ['if_lagg;reboot', '../evil', '/boot/x.ko', 'a b', '$(id)', '', 'x'.repeat(33)]) refuses(t, () => validateModuleName(bad), 'E_BAD_MODULE', bad);
+  for (const bad of ['if_lagg;reboot', '../evil', '/boot/x.ko', 'a b', '$(id)', '', 'x'.repeat(33)])
+    refuses(t, () => validateModuleName(bad), 'E_BAD_MODULE', bad);
 });
 
 test('absolute paths', (t) => {
   for (const ok of ['/etc/rc.conf', '/boot/loader.conf.d/laggkit.conf', '/', '/tmp/a b/c']) t.is(validateAbsPath(ok), ok);
-  for (const bad of ['etc/rc.conf', '/etc/../root', '/etc/rc.conf\nx', '/a\0b', '/a/..', '../x', '/tab\there']) refuses(t, () => validateAbsPath(bad), 'E_BAD_PATH', bad);
+  for (const bad of ['etc/rc.conf', '/etc/../root', '/etc/rc.conf\nx', '/a\0b', '/a/..', '../x', '/tab\there'])
+    refuses(t, () => validateAbsPath(bad), 'E_BAD_PATH', bad);
 });
 
 test('numbers in range', (t) => {

@@ -24,7 +24,12 @@ export default class ConfGet extends LaggkitCommand {
     try {
       const r = await confGet(files, args.kind, args.key);
       if (r.value === null) {
-        const err = new LaggkitError('notSet', 'E_CONF_NOT_SET', `${r.key} is not set in ${r.kind} (${r.where})`, `laggkit conf set ${r.kind} ${r.key} VALUE sets it.`);
+        const err = new LaggkitError(
+          'notSet',
+          'E_CONF_NOT_SET',
+          `${r.key} is not set in ${r.kind} (${r.where})`,
+          `laggkit conf set ${r.kind} ${r.key} VALUE sets it.`,
+        );
         err.partialResult = r;
         throw err;
       }

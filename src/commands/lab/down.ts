@@ -27,6 +27,7 @@ export default class LabDown extends LaggkitCommand {
   protected override render(result: unknown): void {
     const rs = result as DownResult[];
     if (rs.length === 0) this.log('no lab was running');
-    for (const r of rs) this.log(`lab ${r.lab}: stopped ${r.stopped.length ? r.stopped.join(', ') : 'nothing (no guest was running)'}; removed ${r.removed.join(', ')}`);
+    for (const r of rs)
+      this.log(`lab ${r.lab}: stopped ${r.stopped.length ? r.stopped.join(', ') : 'nothing (no guest was running)'}; removed ${r.removed.join(', ')}`);
   }
 }

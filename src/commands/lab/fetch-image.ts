@@ -28,6 +28,8 @@ export default class LabFetchImage extends LaggkitCommand {
       return;
     }
     const r = result as FetchResult;
-    this.log(`${r.downloaded ? 'downloaded' : 'already present'}: ${r.path}${r.digest ? `\nverified with ${r.verifiedWith}: ${r.digest}` : ''}\nuse it: laggkit lab up --guest ${r.id.split('-')[0]} --image ${r.path}`);
+    this.log(
+      `${r.downloaded ? 'downloaded' : 'already present'}: ${r.path}${r.digest ? `\nverified with ${r.verifiedWith}: ${r.digest}` : ''}\nuse it: laggkit lab up --guest ${r.id.split('-')[0]} --image ${r.path}`,
+    );
   }
 }

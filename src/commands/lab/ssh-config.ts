@@ -9,7 +9,10 @@ import { requireState } from '../../lab/state.js';
 
 export default class LabSshConfig extends LaggkitCommand {
   static override summary = "Print an ssh_config for the lab's guests (like vagrant ssh-config)";
-  static override examples = ['laggkit lab ssh-config > lab.ssh_config && ssh -F lab.ssh_config A uname -a', 'laggkit deploy --ssh-config lab.ssh_config --host A --laggproto lacp --laggport vtnet0 --laggport em0'];
+  static override examples = [
+    'laggkit lab ssh-config > lab.ssh_config && ssh -F lab.ssh_config A uname -a',
+    'laggkit deploy --ssh-config lab.ssh_config --host A --laggproto lacp --laggport vtnet0 --laggport em0',
+  ];
   static override flags = { name: labNameFlag };
 
   protected async execute(): Promise<{ lab: string; config: string; hosts: string[] }> {

@@ -24,8 +24,14 @@ function remoteCommand(raw: string[], parsed: string[]): string[] {
 export default class LabSsh extends LaggkitCommand {
   static override summary = 'SSH into a lab guest';
   static override strict = false;
-  static override description = 'After the guest name, ONE argument is a shell command line run as written (pipes, redirections: `-- \'dmesg | tail\'`), as with ssh; SEVERAL arguments are a command and its arguments, each passed as one word (`-- touch \'a b\'` makes one file).';
-  static override examples = ['laggkit lab ssh A', 'laggkit lab ssh B -- ip link', "laggkit lab ssh B -- 'dmesg | tail -5'", 'laggkit lab ssh A --json -- cat /sys/class/net/em0/carrier'];
+  static override description =
+    "After the guest name, ONE argument is a shell command line run as written (pipes, redirections: `-- 'dmesg | tail'`), as with ssh; SEVERAL arguments are a command and its arguments, each passed as one word (`-- touch 'a b'` makes one file).";
+  static override examples = [
+    'laggkit lab ssh A',
+    'laggkit lab ssh B -- ip link',
+    "laggkit lab ssh B -- 'dmesg | tail -5'",
+    'laggkit lab ssh A --json -- cat /sys/class/net/em0/carrier',
+  ];
   static override args = { vm: Args.string({ description: 'Guest name (A or B)', required: true }) };
   static override flags = { name: labNameFlag };
 

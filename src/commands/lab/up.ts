@@ -14,7 +14,7 @@ import { renderStatus } from '../../lab/render.js';
 export default class LabUp extends LaggkitCommand {
   static override summary = 'Start lab guests joined by virtio and e1000 links';
   static override description =
-    'Two guests (or one guest and a network namespace, --peer netns) joined back to back: one link per NIC in --nics, each NIC of that model, plus a management NIC with SSH forwarded to 127.0.0.1. The Linux guest is built from this machine\'s Debian packages; FreeBSD and NetBSD guests boot from --image. The accelerator (KVM, HVF or TCG) is chosen by a probe and printed, with each guest\'s boot-to-SSH time.';
+    "Two guests (or one guest and a network namespace, --peer netns) joined back to back: one link per NIC in --nics, each NIC of that model, plus a management NIC with SSH forwarded to 127.0.0.1. The Linux guest is built from this machine's Debian packages; FreeBSD and NetBSD guests boot from --image. The accelerator (KVM, HVF or TCG) is chosen by a probe and printed, with each guest's boot-to-SSH time.";
   static override examples = [
     'laggkit lab up',
     'laggkit lab up --nics virtio,e1000 --name small',
@@ -26,7 +26,12 @@ export default class LabUp extends LaggkitCommand {
     guest: choiceFlag({ options: GUESTS, description: 'Guest OS', default: 'linux', code: 'E_LAB_GUEST' }),
     image: Flags.string({ description: 'Disk image for freebsd/netbsd guests (qcow2 or raw)' }),
     nics: Flags.string({ description: 'Data NIC models, one link each (comma-separated virtio/e1000)' }),
-    peer: choiceFlag({ options: ['vm', 'netns'], description: 'Far end of the links: vm (a second guest) or netns (TAPs in a namespace; root)', default: 'vm', code: 'E_LAB_PEER' }),
+    peer: choiceFlag({
+      options: ['vm', 'netns'],
+      description: 'Far end of the links: vm (a second guest) or netns (TAPs in a namespace; root)',
+      default: 'vm',
+      code: 'E_LAB_PEER',
+    }),
     accel: choiceFlag({ options: ACCEL_OPTIONS, description: 'Accelerator (auto: probe)', default: 'auto', code: 'E_LAB_ACCEL' }),
     timeout: Flags.integer({ description: 'Seconds to wait for each guest to answer SSH' }),
   };

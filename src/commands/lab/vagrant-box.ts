@@ -30,6 +30,10 @@ export default class LabVagrantBox extends LaggkitCommand {
   protected override render(result: unknown): void {
     const r = result as VagrantBoxResult;
     this.log(`${r.file} (${(r.bytes / 2 ** 20).toFixed(1)} MiB): kernel ${r.kernelVersion}, libvirt domain type ${r.driver} (${r.accelReason})`);
-    this.log(r.added ? `added to Vagrant as ${r.name}; bring the pair up with: vagrant up linux-lab-a linux-lab-b` : `add it with: vagrant box add --name ${r.name} ${r.file}`);
+    this.log(
+      r.added
+        ? `added to Vagrant as ${r.name}; bring the pair up with: vagrant up linux-lab-a linux-lab-b`
+        : `add it with: vagrant box add --name ${r.name} ${r.file}`,
+    );
   }
 }

@@ -31,7 +31,12 @@ export function htmlEscape(s: string): string {
 
 /** JSON inside <script>: nothing in the data can close the element or open a comment. */
 function scriptJson(v: unknown): string {
-  return JSON.stringify(v).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  return JSON.stringify(v)
+    .replace(/</g, '\\u003c')
+    .replace(/>/g, '\\u003e')
+    .replace(/&/g, '\\u0026')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 }
 
 const STYLE = `
@@ -137,22 +142,33 @@ function driverStatus(c: CaseResult, driver: string): string {
 
 function summaryTable(res: E2eResult): string {
   const rows = res.cases.map((c) => {
-    const figs = c.figures.map((f) => `${htmlEscape(f.metric)}: ${fmt(f.laggkit)} / ${fmt(f.stock)}${f.ratio !== undefined ? ` (×${fmt(f.ratio)})` : ''}`).join('<br>');
+    const figs = c.figures
+      .map((f) => `${htmlEscape(f.metric)}: ${fmt(f.laggkit)} / ${fmt(f.stock)}${f.ratio !== undefined ? ` (×${fmt(f.ratio)})` : ''}`)
+      .join('<br>');
     return `<tr class="${c.status}" data-case="${htmlEscape(c.id)}" data-status="${c.status}">${statusCell(c.status)}<td><a href="#case-${htmlEscape(c.id)}">${htmlEscape(c.id)}</a><br><span class="muted">${htmlEscape(c.title)}</span></td>${driverStatus(c, 'laggkit')}${driverStatus(c, 'stock')}<td>${figs || '<span class="muted">-</span>'}</td></tr>`;
   });
   return `<table id="summary-table"><thead><tr><th>status</th><th>case</th><th>laggkit</th><th>stock</th><th>figures: laggkit / stock (ratio)</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
 function runSection(c: CaseResult, ci: number, r: RunResult, ri: number, repeats: number): string {
-  const metrics = Object.entries(r.metrics).map(([k, v]) => `<tr><td>${htmlEscape(k)}</td><td class="num">${fmt(v)}</td></tr>`).join('');
-  const events = [...r.events].sort((a, b) => a.t_ms - b.t_ms).map((e) => `<tr><td class="num">${Math.round(e.t_ms)}</td><td>${e.side ?? ''}</td><td>${e.kind}</td><td>${htmlEscape(e.what)}</td></tr>`).join('');
-  const captures = Object.entries(r.captures).map(([k, v]) => `<details><summary>${htmlEscape(k)}</summary><pre>${htmlEscape(v)}</pre></details>`).join('');
+  const metrics = Object.entries(r.metrics)
+    .map(([k, v]) => `<tr><td>${htmlEscape(k)}</td><td class="num">${fmt(v)}</td></tr>`)
+    .join('');
+  const events = [...r.events]
+    .sort((a, b) => a.t_ms - b.t_ms)
+    .map((e) => `<tr><td class="num">${Math.round(e.t_ms)}</td><td>${e.side ?? ''}</td><td>${e.kind}</td><td>${htmlEscape(e.what)}</td></tr>`)
+    .join('');
+  const captures = Object.entries(r.captures)
+    .map(([k, v]) => `<details><summary>${htmlEscape(k)}</summary><pre>${htmlEscape(v)}</pre></details>`)
+    .join('');
   return [
     `<details class="${r.status}"${r.status === 'fail' ? ' open' : ''}><summary>${htmlEscape(runName(c.id, r, repeats))}: ${r.status}${r.reason && r.status === 'skip' ? ` (${htmlEscape(r.reason)})` : ''} <span class="muted">${htmlEscape(r.mode)}, ${(r.durationMs / 1000).toFixed(1)} s</span></summary>`,
     r.failures.length ? `<ul class="miss">${r.failures.map((f) => `<li>${htmlEscape(f)}</li>`).join('')}</ul>` : '',
     metrics ? `<table class="metrics"><thead><tr><th>metric</th><th>value</th></tr></thead><tbody>${metrics}</tbody></table>` : '',
     r.portSeries.length ? `<div class="chart-box"><canvas data-chart="ports:${ci}:${ri}"></canvas></div>` : '',
-    events ? `<table class="timeline"><thead><tr><th>ms</th><th>side</th><th>kind</th><th>event</th></tr></thead><tbody>${events}</tbody></table><p class="muted">ms from the start of the packet stream (from the create step when there is no stream; negative: before the stream). Cable pulls and plugs are host times, within an SSH round trip; driver events carry the guest's clock.</p>` : '',
+    events
+      ? `<table class="timeline"><thead><tr><th>ms</th><th>side</th><th>kind</th><th>event</th></tr></thead><tbody>${events}</tbody></table><p class="muted">ms from the start of the packet stream (from the create step when there is no stream; negative: before the stream). Cable pulls and plugs are host times, within an SSH round trip; driver events carry the guest's clock.</p>`
+      : '',
     captures,
     '</details>',
   ].join('\n');
@@ -160,10 +176,15 @@ function runSection(c: CaseResult, ci: number, r: RunResult, ri: number, repeats
 
 export function renderHtml(res: E2eResult): string {
   const metrics = [...new Set(res.cases.flatMap((c) => c.figures.filter((f) => f.laggkit !== undefined || f.stock !== undefined).map((f) => f.metric)))];
-  const distMetrics = ['converge_ms', 'gap_ms_ab', 'gap_ms_ba'].filter((m) => res.cases.some((c) => c.runs.some((r) => r.metrics[m] !== undefined && r.status !== 'skip')));
+  const distMetrics = ['converge_ms', 'gap_ms_ab', 'gap_ms_ba'].filter((m) =>
+    res.cases.some((c) => c.runs.some((r) => r.metrics[m] !== undefined && r.status !== 'skip')),
+  );
   const seconds = ((Date.parse(res.finishedAt) - Date.parse(res.startedAt)) / 1000).toFixed(0);
   const cases = res.cases
-    .map((c, ci) => `<section class="case" id="case-${htmlEscape(c.id)}"><h3>${htmlEscape(c.id)} <span class="muted">${c.status}</span></h3><p>${htmlEscape(c.title)}. <span class="muted">${htmlEscape(c.description)}</span></p><p class="muted">members ${htmlEscape(c.ports.join(', ') || '-')} · ${htmlEscape(c.file)}</p>${c.runs.map((r, ri) => runSection(c, ci, r, ri, res.repeat)).join('\n')}</section>`)
+    .map(
+      (c, ci) =>
+        `<section class="case" id="case-${htmlEscape(c.id)}"><h3>${htmlEscape(c.id)} <span class="muted">${c.status}</span></h3><p>${htmlEscape(c.title)}. <span class="muted">${htmlEscape(c.description)}</span></p><p class="muted">members ${htmlEscape(c.ports.join(', ') || '-')} · ${htmlEscape(c.file)}</p>${c.runs.map((r, ri) => runSection(c, ci, r, ri, res.repeat)).join('\n')}</section>`,
+    )
     .join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

@@ -18,7 +18,12 @@ export interface ReportFiles {
 }
 
 export function writeReports(dir: string, res: E2eResult): ReportFiles {
-  const files: ReportFiles = { tap: path.join(dir, 'report.tap'), junit: path.join(dir, 'junit.xml'), json: path.join(dir, 'report.json'), html: path.join(dir, 'report.html') };
+  const files: ReportFiles = {
+    tap: path.join(dir, 'report.tap'),
+    junit: path.join(dir, 'junit.xml'),
+    json: path.join(dir, 'report.json'),
+    html: path.join(dir, 'report.html'),
+  };
   const texts: Array<[string, string]> = [
     [files.tap, renderTap(res)],
     [files.junit, renderJunit(res)],
@@ -29,7 +34,12 @@ export function writeReports(dir: string, res: E2eResult): ReportFiles {
     fs.mkdirSync(dir, { recursive: true });
     for (const [file, text] of texts) fs.writeFileSync(file, text);
   } catch (err) {
-    throw new LaggkitError('remote', 'E_E2E_REPORT', `cannot write the e2e report in ${dir}: ${(err as Error).message}`, 'Give --report a folder you can write to.');
+    throw new LaggkitError(
+      'remote',
+      'E_E2E_REPORT',
+      `cannot write the e2e report in ${dir}: ${(err as Error).message}`,
+      'Give --report a folder you can write to.',
+    );
   }
   return files;
 }

@@ -26,9 +26,20 @@ function yamlValue(v: string): string {
 export function tapPoint(n: number, caseId: string, r: RunResult, repeats: number): string {
   const name = runName(caseId, r, repeats).replace(/#/g, '\\#');
   if (r.status === 'skip') return `ok ${n} - ${name} # SKIP ${r.reason ?? ''}\n`;
-  const figures = Object.entries(r.metrics).map(([k, v]) => `${k}=${fmt(v)}`).join(' ');
+  const figures = Object.entries(r.metrics)
+    .map(([k, v]) => `${k}=${fmt(v)}`)
+    .join(' ');
   if (r.status === 'pass') return `ok ${n} - ${name}${figures ? ` (${figures})` : ''}\n`;
-  const lines = [`not ok ${n} - ${name}`, '  ---', `  message: ${yamlValue(r.failures[0] ?? 'failed')}`, '  failures:', ...r.failures.map((f) => `    - ${yamlValue(f)}`), '  metrics:', ...Object.entries(r.metrics).map(([k, v]) => `    ${k}: ${fmt(v)}`), '  ...'];
+  const lines = [
+    `not ok ${n} - ${name}`,
+    '  ---',
+    `  message: ${yamlValue(r.failures[0] ?? 'failed')}`,
+    '  failures:',
+    ...r.failures.map((f) => `    - ${yamlValue(f)}`),
+    '  metrics:',
+    ...Object.entries(r.metrics).map(([k, v]) => `    ${k}: ${fmt(v)}`),
+    '  ...',
+  ];
   return lines.join('\n') + '\n';
 }
 
@@ -50,7 +61,17 @@ export function renderTap(res: E2eResult): string {
 /** One line per case for a human: status, and each figure as laggkit / stock / ratio. */
 export function caseLine(c: CaseResult): string {
   const mark = c.status === 'pass' ? 'ok  ' : c.status === 'fail' ? 'FAIL' : 'skip';
-  const figs = c.figures.filter((f) => f.laggkit !== undefined || f.stock !== undefined).map((f) => `${f.metric} ${fmt(f.laggkit)}/${fmt(f.stock)}${f.ratio !== undefined ? ` (×${fmt(f.ratio)})` : ''}`);
-  const why = c.status === 'fail' ? c.runs.filter((r) => r.status === 'fail').map((r) => `${r.driver}: ${r.failures.join('; ')}`).join(' | ') : c.status === 'skip' ? (c.reason ?? c.runs[0]?.reason ?? '') : '';
+  const figs = c.figures
+    .filter((f) => f.laggkit !== undefined || f.stock !== undefined)
+    .map((f) => `${f.metric} ${fmt(f.laggkit)}/${fmt(f.stock)}${f.ratio !== undefined ? ` (×${fmt(f.ratio)})` : ''}`);
+  const why =
+    c.status === 'fail'
+      ? c.runs
+          .filter((r) => r.status === 'fail')
+          .map((r) => `${r.driver}: ${r.failures.join('; ')}`)
+          .join(' | ')
+      : c.status === 'skip'
+        ? (c.reason ?? c.runs[0]?.reason ?? '')
+        : '';
   return `${mark} ${c.id}${figs.length ? `  ${figs.join('  ')}` : ''}${why ? `  — ${why}` : ''}`;
 }

@@ -19,18 +19,23 @@ export interface CliResult {
 
 export function cli(args: string[], env: Record<string, string> = {}, timeoutMs = 180_000): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [path.join(repo, 'bin', 'run.js'), ...args], { env: { ...process.env, ...env }, timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
-      let json: CliResult['json'];
-      if (args.includes('--json')) {
-        try {
-          json = JSON.parse(stdout);
-        } catch {
-          json = undefined;
+    execFile(
+      process.execPath,
+      [path.join(repo, 'bin', 'run.js'), ...args],
+      { env: { ...process.env, ...env }, timeout: timeoutMs, maxBuffer: 16 << 20 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+        let json: CliResult['json'];
+        if (args.includes('--json')) {
+          try {
+            json = JSON.parse(stdout);
+          } catch {
+            json = undefined;
+          }
         }
-      }
-      resolve({ code, stdout, stderr, json });
-    });
+        resolve({ code, stdout, stderr, json });
+      },
+    );
   });
 }
 

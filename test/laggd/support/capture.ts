@@ -31,8 +31,7 @@ export interface Capture {
  */
 export async function startCapture(host: Host, ifname: string, opts: { filter?: string; name?: string } = {}): Promise<Capture> {
   const file = host.writeTemp(`${opts.name ?? ifname}.pcap`, '');
-  const child: ChildProcess = host.spawn(['tcpdump', '-U', '-n', '-s', '0', '-i', ifname, '-w', file,
-    ...(opts.filter ?? SLOW_PROTOCOLS_FILTER).split(' ')]);
+  const child: ChildProcess = host.spawn(['tcpdump', '-U', '-n', '-s', '0', '-i', ifname, '-w', file, ...(opts.filter ?? SLOW_PROTOCOLS_FILTER).split(' ')]);
   const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
   await new Promise<void>((resolve, reject) => {
     let err = '';
@@ -84,12 +83,33 @@ export interface SlowFrame {
 }
 
 const FIELDS = [
-  'frame.number', 'frame.time_relative', 'eth.src', 'eth.dst', 'frame.len', 'slow.subtype',
-  'lacp.version', 'lacp.actor.sys_priority', 'lacp.actor.sysid', 'lacp.actor.key', 'lacp.actor.port_priority',
-  'lacp.actor.port', 'lacp.actor.state', 'lacp.partner.sys_priority', 'lacp.partner.sysid', 'lacp.partner.key',
-  'lacp.partner.port_priority', 'lacp.partner.port', 'lacp.partner.state', 'lacp.collector.max_delay',
-  'marker.version', 'marker.tlvType', 'marker.requesterPort', 'marker.requesterSystem', 'marker.requesterTransId',
-  '_ws.malformed', '_ws.expert.message',
+  'frame.number',
+  'frame.time_relative',
+  'eth.src',
+  'eth.dst',
+  'frame.len',
+  'slow.subtype',
+  'lacp.version',
+  'lacp.actor.sys_priority',
+  'lacp.actor.sysid',
+  'lacp.actor.key',
+  'lacp.actor.port_priority',
+  'lacp.actor.port',
+  'lacp.actor.state',
+  'lacp.partner.sys_priority',
+  'lacp.partner.sysid',
+  'lacp.partner.key',
+  'lacp.partner.port_priority',
+  'lacp.partner.port',
+  'lacp.partner.state',
+  'lacp.collector.max_delay',
+  'marker.version',
+  'marker.tlvType',
+  'marker.requesterPort',
+  'marker.requesterSystem',
+  'marker.requesterTransId',
+  '_ws.malformed',
+  '_ws.expert.message',
 ];
 
 type Layers = Record<string, string[] | undefined>;
@@ -113,8 +133,7 @@ function party(l: Layers, who: 'actor' | 'partner'): LacpPartyFields {
 
 /** Decode every slow-protocols frame of a pcap with tshark. */
 export async function decodeSlowFrames(file: string): Promise<SlowFrame[]> {
-  const out = await runOk(['tshark', '-n', '-r', file, '-Y', 'slow', '-T', 'json', ...FIELDS.flatMap((f) => ['-e', f])],
-    { timeoutMs: 60_000 });
+  const out = await runOk(['tshark', '-n', '-r', file, '-Y', 'slow', '-T', 'json', ...FIELDS.flatMap((f) => ['-e', f])], { timeoutMs: 60_000 });
   const packets = JSON.parse(out.trim() || '[]') as Array<{ _source: { layers: Layers } }>;
   return packets.map(({ _source: { layers: l } }) => {
     const f: SlowFrame = {
@@ -128,13 +147,21 @@ export async function decodeSlowFrames(file: string): Promise<SlowFrame[]> {
       expert: l['_ws.expert.message'] ?? [],
     };
     if (f.subtype === 1 && l['lacp.version']) {
-      f.lacp = { version: num(l, 'lacp.version'), actor: party(l, 'actor'), partner: party(l, 'partner'),
-        collectorMaxDelay: num(l, 'lacp.collector.max_delay') };
+      f.lacp = {
+        version: num(l, 'lacp.version'),
+        actor: party(l, 'actor'),
+        partner: party(l, 'partner'),
+        collectorMaxDelay: num(l, 'lacp.collector.max_delay'),
+      };
     }
     if (f.subtype === 2 && l['marker.version']) {
-      f.marker = { version: num(l, 'marker.version'), tlvType: num(l, 'marker.tlvType'),
-        requesterPort: num(l, 'marker.requesterPort'), requesterSystem: str(l, 'marker.requesterSystem'),
-        transactionId: num(l, 'marker.requesterTransId') };
+      f.marker = {
+        version: num(l, 'marker.version'),
+        tlvType: num(l, 'marker.tlvType'),
+        requesterPort: num(l, 'marker.requesterPort'),
+        requesterSystem: str(l, 'marker.requesterSystem'),
+        transactionId: num(l, 'marker.requesterTransId'),
+      };
     }
     return f;
   });
@@ -159,17 +186,18 @@ export interface InjectResult {
 /** Every frame kind inject.py knows, with whether a receiver must count it as illegal. */
 export async function hostileKinds(): Promise<Array<{ kind: string; illegal: boolean; length: number }>> {
   const out = await runOk(['python3', injectScript, '--list']);
-  return out.trim().split('\n').map((line) => {
-    const [kind = '', legality = '', length = '0'] = line.split('\t');
-    return { kind, illegal: legality === 'illegal', length: Number(length) };
-  });
+  return out
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const [kind = '', legality = '', length = '0'] = line.split('\t');
+      return { kind, illegal: legality === 'illegal', length: Number(length) };
+    });
 }
 
 /** Send `count` frames of one kind out of `ifname` in `host` (see inject.py). */
-export async function injectFrames(host: Host, ifname: string, kind: string, count = 1,
-  extra: string[] = []): Promise<InjectResult> {
-  const out = await host.execOk(['python3', injectScript, '--iface', ifname, '--kind', kind, '--count', String(count), ...extra],
-    { timeoutMs: 120_000 });
+export async function injectFrames(host: Host, ifname: string, kind: string, count = 1, extra: string[] = []): Promise<InjectResult> {
+  const out = await host.execOk(['python3', injectScript, '--iface', ifname, '--kind', kind, '--count', String(count), ...extra], { timeoutMs: 120_000 });
   return JSON.parse(out.trim().split('\n').pop() ?? '{}') as InjectResult;
 }
 

@@ -463,7 +463,10 @@ export class Topology {
     this.destroyed = true;
     for (const h of this.hosts) for (const d of h.laggds) await d.stop(3000).catch(() => undefined);
     // A sanitizer report in any daemon's output fails the test that ran it.
-    const reports = this.hosts.flatMap((h) => h.laggds).map((d) => d.log()).filter((l) => /AddressSanitizer|LeakSanitizer|runtime error:/.test(l));
+    const reports = this.hosts
+      .flatMap((h) => h.laggds)
+      .map((d) => d.log())
+      .filter((l) => /AddressSanitizer|LeakSanitizer|runtime error:/.test(l));
     for (const c of this.children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     for (const h of this.hosts) {
       // Anything else still running in the namespace (tcpdump, socat) would keep it alive.
@@ -530,7 +533,10 @@ export async function laggPair(
   const ports = topo.links.flatMap((l) => ['laggport', l.a.ifname]);
   await la.ctlOk('laggkit0', 'create', 'laggproto', proto, ...ports, ...(opts.extra ?? []));
   await lb.ctlOk('laggkit0', 'create', 'laggproto', opts.protoB ?? proto, ...ports, ...(opts.extraB ?? opts.extra ?? []));
-  for (const [h, n] of [[topo.a, 1], [topo.b, 2]] as const) {
+  for (const [h, n] of [
+    [topo.a, 1],
+    [topo.b, 2],
+  ] as const) {
     await h.execOk(['ip', 'link', 'set', 'laggkit0', 'up']);
     await h.execOk(['ip', 'addr', 'add', `10.77.0.${n}/24`, 'dev', 'laggkit0']);
     await h.execOk(['ip', 'addr', 'add', `fd77::${n}/64`, 'dev', 'laggkit0', 'nodad']);
@@ -556,10 +562,15 @@ export async function startCapture(host: Host, ifname: string, filter: string[] 
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
   const done = new Promise<void>((resolve) => child.on('close', () => resolve()));
-  await waitFor(`tcpdump on ${host.ns}/${ifname} to listen`, () => {
-    if (child.exitCode !== null) throw new Error(`tcpdump exited: ${err}`);
-    return err.includes('listening on');
-  }, 10_000, 20);
+  await waitFor(
+    `tcpdump on ${host.ns}/${ifname} to listen`,
+    () => {
+      if (child.exitCode !== null) throw new Error(`tcpdump exited: ${err}`);
+      return err.includes('listening on');
+    },
+    10_000,
+    20,
+  );
   return {
     async stop() {
       // Give frames in flight a moment to be printed before stopping.
@@ -595,7 +606,13 @@ export async function udpSend(host: Host, dst: string, port: number, count: numb
  * Move `bytes` random bytes over TCP from host `from` to `to` (listening on toAddr:port) with
  * socat, and return the SHA-256 of what was sent and of what arrived.
  */
-export async function tcpTransfer(from: Host, to: Host, toAddr: string, bytes = 2 * 1024 * 1024, port = 5201): Promise<{ sent: string; received: string; receivedBytes: number }> {
+export async function tcpTransfer(
+  from: Host,
+  to: Host,
+  toAddr: string,
+  bytes = 2 * 1024 * 1024,
+  port = 5201,
+): Promise<{ sent: string; received: string; receivedBytes: number }> {
   const topo = from.topo;
   const src = path.join(topo.tmpDir, `tcp-src-${port}-${counter}`);
   const dst = path.join(topo.tmpDir, `tcp-dst-${port}-${counter++}`);
@@ -603,10 +620,15 @@ export async function tcpTransfer(from: Host, to: Host, toAddr: string, bytes = 
   const v6 = toAddr.includes(':');
   const listener = to.spawn(['socat', '-u', `${v6 ? 'TCP6' : 'TCP4'}-LISTEN:${port},reuseaddr`, `CREATE:${dst}`]);
   const lDone = new Promise<number>((resolve) => listener.on('close', (c) => resolve(c ?? 1)));
-  await waitFor(`socat listening on ${to.ns}:${port}`, async () => {
-    const r = await to.exec(['ss', '-Hltn', `sport = :${port}`]);
-    return r.stdout.trim().length > 0;
-  }, 10_000, 50);
+  await waitFor(
+    `socat listening on ${to.ns}:${port}`,
+    async () => {
+      const r = await to.exec(['ss', '-Hltn', `sport = :${port}`]);
+      return r.stdout.trim().length > 0;
+    },
+    10_000,
+    50,
+  );
   const target = v6 ? `TCP6:[${toAddr}]:${port}` : `TCP4:${toAddr}:${port}`;
   await from.execOk(['socat', '-u', `OPEN:${src}`, target], { timeoutMs: 60_000 });
   const code = await Promise.race([lDone, sleep(30_000).then(() => -1)]);
@@ -627,8 +649,29 @@ export async function silence(host: Host, ifname: string): Promise<() => Promise
   await host.execOk(['ip', 'link', 'set', sink, 'up']);
   // laggd may already have put a clsact qdisc on its members; reuse it then.
   await host.exec(['tc', 'qdisc', 'add', 'dev', ifname, 'clsact']);
-  await host.execOk(['tc', 'filter', 'add', 'dev', ifname, 'egress', 'prio', '1', 'protocol', 'all',
-    'u32', 'match', 'u32', '0', '0', 'action', 'mirred', 'egress', 'redirect', 'dev', sink]);
+  await host.execOk([
+    'tc',
+    'filter',
+    'add',
+    'dev',
+    ifname,
+    'egress',
+    'prio',
+    '1',
+    'protocol',
+    'all',
+    'u32',
+    'match',
+    'u32',
+    '0',
+    '0',
+    'action',
+    'mirred',
+    'egress',
+    'redirect',
+    'dev',
+    sink,
+  ]);
   return async () => {
     await host.execOk(['tc', 'filter', 'del', 'dev', ifname, 'egress', 'prio', '1']);
     await host.exec(['ip', 'link', 'del', sink]);

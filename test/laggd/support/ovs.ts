@@ -191,16 +191,35 @@ export async function startOvs(host: Host, opts: OvsBondOptions): Promise<Ovs> {
     // The peer kernel sees member frames too (AF_PACKET): it must not answer ARP on them.
     await nsexec('sysctl', ['-qw', 'net.ipv4.conf.all.arp_ignore=1', 'net.ipv4.conf.all.arp_announce=2']);
     await run('ovsdb-tool', ['create', path.join(dir, 'conf.db'), await schemaPath()], env);
-    await nsexec('ovsdb-server', [path.join(dir, 'conf.db'), `--remote=p${db}`,
-      `--pidfile=${path.join(dir, 'ovsdb-server.pid')}`, `--log-file=${path.join(dir, 'ovsdb-server.log')}`,
-      `--unixctl=${path.join(dir, 'ovsdb-server.ctl')}`, '--detach', '--no-chdir']);
+    await nsexec('ovsdb-server', [
+      path.join(dir, 'conf.db'),
+      `--remote=p${db}`,
+      `--pidfile=${path.join(dir, 'ovsdb-server.pid')}`,
+      `--log-file=${path.join(dir, 'ovsdb-server.log')}`,
+      `--unixctl=${path.join(dir, 'ovsdb-server.ctl')}`,
+      '--detach',
+      '--no-chdir',
+    ]);
     await vsctl('--no-wait', 'init');
-    await nsexec('ovs-vswitchd', [db, `--pidfile=${path.join(dir, 'ovs-vswitchd.pid')}`,
-      `--log-file=${path.join(dir, 'ovs-vswitchd.log')}`, `--unixctl=${vswitchdCtl}`, '--detach', '--no-chdir']);
+    await nsexec('ovs-vswitchd', [
+      db,
+      `--pidfile=${path.join(dir, 'ovs-vswitchd.pid')}`,
+      `--log-file=${path.join(dir, 'ovs-vswitchd.log')}`,
+      `--unixctl=${vswitchdCtl}`,
+      '--detach',
+      '--no-chdir',
+    ]);
     await vsctl('add-br', bridge, '--', 'set', 'bridge', bridge, 'datapath_type=netdev');
-    const bondArgs = ['add-bond', bridge, bond, ...opts.members,
-      `lacp=${opts.lacp ?? 'active'}`, `bond_mode=${opts.bondMode ?? 'balance-tcp'}`,
-      `other_config:lacp-time=${opts.lacpTime ?? 'fast'}`, 'other_config:bond-detect-mode=carrier'];
+    const bondArgs = [
+      'add-bond',
+      bridge,
+      bond,
+      ...opts.members,
+      `lacp=${opts.lacp ?? 'active'}`,
+      `bond_mode=${opts.bondMode ?? 'balance-tcp'}`,
+      `other_config:lacp-time=${opts.lacpTime ?? 'fast'}`,
+      'other_config:bond-detect-mode=carrier',
+    ];
     if (opts.systemPriority !== undefined) bondArgs.push(`other_config:lacp-system-priority=${opts.systemPriority}`);
     if (opts.primary !== undefined) bondArgs.push(`other_config:bond-primary=${opts.primary}`);
     await vsctl(...bondArgs);
@@ -254,9 +273,15 @@ export async function startOvs(host: Host, opts: OvsBondOptions): Promise<Ovs> {
 export function lacpMembersInSync(bond: LacpBond, members: string[]): boolean {
   return members.every((name) => {
     const m = bond.members.find((x) => x.name === name);
-    return !!m && m.status.includes('current') && m.status.includes('attached')
-      && m.actor.state.includes('synchronized') && m.partner.state.includes('synchronized')
-      && m.partner.state.includes('collecting') && m.partner.state.includes('distributing');
+    return (
+      !!m &&
+      m.status.includes('current') &&
+      m.status.includes('attached') &&
+      m.actor.state.includes('synchronized') &&
+      m.partner.state.includes('synchronized') &&
+      m.partner.state.includes('collecting') &&
+      m.partner.state.includes('distributing')
+    );
   });
 }
 
@@ -266,13 +291,26 @@ function emptyParty(): LacpParty {
 
 function setParty(p: LacpParty, key: string, value: string): void {
   switch (key) {
-    case 'sys_id': p.sysId = value; break;
-    case 'sys_priority': p.sysPriority = Number(value); break;
-    case 'port_id': p.portId = Number(value); break;
-    case 'port_priority': p.portPriority = Number(value); break;
-    case 'key': p.key = Number(value); break;
-    case 'state': p.state = value.split(/\s+/).filter(Boolean); break;
-    default: break;
+    case 'sys_id':
+      p.sysId = value;
+      break;
+    case 'sys_priority':
+      p.sysPriority = Number(value);
+      break;
+    case 'port_id':
+      p.portId = Number(value);
+      break;
+    case 'port_priority':
+      p.portPriority = Number(value);
+      break;
+    case 'key':
+      p.key = Number(value);
+      break;
+    case 'state':
+      p.state = value.split(/\s+/).filter(Boolean);
+      break;
+    default:
+      break;
   }
 }
 
@@ -294,8 +332,15 @@ export function parseLacpShow(text: string): LacpBond[] {
     if (!bond) continue;
     const mem = /^member: ([^:]+):\s*(.*)$/.exec(line);
     if (mem) {
-      member = { name: mem[1]!, status: mem[2]!.split(/\s+/).filter(Boolean), portId: 0, portPriority: 0,
-        mayEnable: false, actor: emptyParty(), partner: emptyParty() };
+      member = {
+        name: mem[1]!,
+        status: mem[2]!.split(/\s+/).filter(Boolean),
+        portId: 0,
+        portPriority: 0,
+        mayEnable: false,
+        actor: emptyParty(),
+        partner: emptyParty(),
+      };
       bond.members.push(member);
       continue;
     }
@@ -356,9 +401,13 @@ export function parseLacpStats(text: string): LacpStats[] {
   const out: LacpStats[] = [];
   let cur: LacpStats | undefined;
   const fieldOf: Record<string, keyof Omit<LacpStats, 'member'>> = {
-    'TX PDUs': 'txPdus', 'RX PDUs': 'rxPdus', 'RX Bad PDUs': 'rxBadPdus',
-    'RX Marker Request PDUs': 'rxMarkerRequests', 'Link Expired': 'linkExpired',
-    'Link Defaulted': 'linkDefaulted', 'Carrier Status Changed': 'carrierChanged',
+    'TX PDUs': 'txPdus',
+    'RX PDUs': 'rxPdus',
+    'RX Bad PDUs': 'rxBadPdus',
+    'RX Marker Request PDUs': 'rxMarkerRequests',
+    'Link Expired': 'linkExpired',
+    'Link Defaulted': 'linkDefaulted',
+    'Carrier Status Changed': 'carrierChanged',
   };
   for (const raw of text.split('\n')) {
     const line = raw.trim();

@@ -143,7 +143,12 @@ export async function startSshd(prefix: string, opts: SshdOptions = {}): Promise
     });
   await launch();
   const user = userInfo().username;
-  const hostPub = (t = types[0] ?? 'ed25519') => readFileSync(`${hostKey(t)}.pub`, 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
+  const hostPub = (t = types[0] ?? 'ed25519') =>
+    readFileSync(`${hostKey(t)}.pub`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .slice(0, 2)
+      .join(' ');
   return {
     dir,
     port,
@@ -161,7 +166,16 @@ export async function startSshd(prefix: string, opts: SshdOptions = {}): Promise
       const file = join(dir, `ssh_config_${alias}`);
       writeFileSync(
         file,
-        [`Host ${alias}`, '  HostName 127.0.0.1', `  Port ${port}`, `  User ${user}`, `  IdentityFile ${clientKey}`, `  UserKnownHostsFile ${knownHostsFile}`, ...extra, ''].join('\n'),
+        [
+          `Host ${alias}`,
+          '  HostName 127.0.0.1',
+          `  Port ${port}`,
+          `  User ${user}`,
+          `  IdentityFile ${clientKey}`,
+          `  UserKnownHostsFile ${knownHostsFile}`,
+          ...extra,
+          '',
+        ].join('\n'),
       );
       return file;
     },
