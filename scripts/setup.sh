@@ -29,6 +29,7 @@ DEBS=(
   socat
   kmod
   iperf3           # traffic generator for tests and benchmarks
+  chromium         # headless browser the e2e HTML report is checked in (driven by puppeteer-core)
   netcat-openbsd   # simple TCP transfers across aggregates
   bsdextrautils    # hexdump for frame dumps
   mandoc           # mandoc -Tlint of the man pages (laggkit.1, kmod/freebsd and kmod/netbsd laggkit.4)

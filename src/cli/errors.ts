@@ -26,6 +26,8 @@ export const EXIT_CODES = {
   rolledBack: 8,
   /** `conf get`: the key is not set (scripts test for it, as with `sysrc -c`). */
   notSet: 9,
+  /** laggkit e2e ran, and at least one scenario failed (the reports say which and why). */
+  e2eFailed: 10,
 } as const;
 
 export type ExitClass = keyof typeof EXIT_CODES;

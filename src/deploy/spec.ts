@@ -19,9 +19,9 @@
  *       opts: {lacp_sys_prio: 100, failover_rx_all: 1}
  */
 import { z } from 'zod';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { ParseError, UsageError } from '../cli/errors.js';
+import { UsageError } from '../cli/errors.js';
 import { showValue, validateIfName } from '../validate/index.js';
+import { describeProblems, parseYamlText } from '../validate/data-file.js';
 
 export const PROTOCOLS = ['failover', 'loadbalance', 'lacp', 'roundrobin', 'broadcast', 'none'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
@@ -143,11 +143,6 @@ const specSchema = z
 
 type RawSpec = z.input<typeof specSchema>;
 
-/** `aggregates[0].laggports[1]` from zod's path. */
-function pathOf(p: (string | number)[]): string {
-  return p.map((x, i) => (typeof x === 'number' ? `[${x}]` : i === 0 ? x : `.${x}`)).join('') || '(top level)';
-}
-
 function toSpec(raw: z.output<typeof specSchema>): DeploySpec {
   return {
     aggregates: raw.aggregates.map((a) => ({
@@ -169,28 +164,11 @@ function toSpec(raw: z.output<typeof specSchema>): DeploySpec {
 export function validateSpec(raw: unknown, source: string): DeploySpec {
   const r = specSchema.safeParse(raw);
   if (r.success) return toSpec(r.data);
-  const lines = r.error.issues.map((i) => `${pathOf(i.path)}: ${i.message}`);
-  throw new UsageError(
-    'E_SPEC',
-    `${source}: ${lines.length} problem${lines.length > 1 ? 's' : ''}: ${lines.join('; ')}`,
-    'Fix the fields named; see laggkit deploy --help for the spec format.',
-  );
+  throw new UsageError('E_SPEC', `${source}: ${describeProblems(r.error.issues)}`, 'Fix the fields named; see laggkit deploy --help for the spec format.');
 }
 
 export function parseSpecFile(text: string, path: string): DeploySpec {
-  let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (err) {
-    const line = err instanceof YAMLParseError ? err.linePos?.[0]?.line : undefined;
-    throw new ParseError(
-      'E_SPEC_YAML',
-      `${path}${line ? `:${line}` : ''}: not valid YAML: ${(err as Error).message.split('\n')[0]}`,
-      line,
-      'Check the indentation and quoting around that line.',
-    );
-  }
-  return validateSpec(raw, path);
+  return validateSpec(parseYamlText(text, path, 'E_SPEC_YAML'), path);
 }
 
 export interface SpecFlags {

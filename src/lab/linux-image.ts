@@ -8,7 +8,8 @@
  *                   (virtio_net, virtio_pci, e1000, tun and their dependencies from
  *                   modules.dep, loaded with insmod: no modprobe, no depmod), dropbear with the
  *                   shared libraries ldd names, sftp-server when present, and laggd/laggctl
- *                   when they have been built.
+ *                   when they have been built, and seqstream (the numbered packet stream
+ *                   laggkit e2e measures outages with); bonding.ko, loaded on demand.
  *
  * The result is cached under <cache>/images/linux-<hash>, the hash covering every input's
  * content, so a new kernel, init script or laggd build makes a new image and nothing else does.
@@ -23,12 +24,19 @@ import { cpioArchive, parentDirs, S_IFDIR, S_IFLNK, S_IFREG, type CpioEntry } fr
 import { cacheRoot, repoRoot, vmDataDir } from './paths.js';
 
 /** Bump when the layout of the image changes in a way the input hash cannot see. */
-const RECIPE_VERSION = 4;
+const RECIPE_VERSION = 5;
 
 /** Modules the guest needs; their dependencies are added from modules.dep. */
 // sch_ingress + cls_bpf: laggd isolates a member's own IP stack with a tc ingress eBPF drop, as
 // on any Linux host; without them it falls back to sysctls that leave IPv4 on the member open.
 export const GUEST_MODULES = ['virtio_pci', 'virtio_net', 'e1000', 'tun', 'sch_ingress', 'cls_bpf'];
+
+/**
+ * Modules in the image but not loaded at boot: Linux bonding, the stock driver `laggkit e2e
+ * --compare stock` measures laggd against. Loading it only when asked keeps the boot short and
+ * the guests free of a bond0 they did not ask for. Their load order is lib/modules/load-order.NAME.
+ */
+export const ON_DEMAND_MODULES = ['bonding'];
 
 export interface LinuxImage {
   kernel: string;
@@ -54,6 +62,7 @@ export interface ImageInputs {
   dropbearconvert?: string;
   laggd?: string;
   laggctl?: string;
+  seqstream?: string;
 }
 
 /** The newest installed Debian kernel, or the one LAGGKIT_GUEST_KERNEL names. */
@@ -79,7 +88,7 @@ export function findKernel(): { version: string; vmlinuz: string; moduleDir: str
 }
 
 /** laggd/laggctl static builds from kmod/posix, when present (`make -C kmod/posix static`). */
-export function findLaggd(): { laggd: string; laggctl: string } | undefined {
+export function findLaggd(): { laggd: string; laggctl: string; seqstream?: string } | undefined {
   const dir = process.env.LAGGKIT_LAGGD_DIR ?? path.join(repoRoot(), 'kmod', 'posix');
   const candidates = [
     ['laggd-static', 'laggctl-static'],
@@ -89,7 +98,9 @@ export function findLaggd(): { laggd: string; laggctl: string } | undefined {
   for (const [d, c] of candidates) {
     const laggd = path.join(dir, d!);
     const laggctl = path.join(dir, c!);
-    if (fs.existsSync(laggd) && fs.existsSync(laggctl) && isStatic(laggd)) return { laggd, laggctl };
+    const seqstream = path.join(path.dirname(laggctl), 'seqstream');
+    if (fs.existsSync(laggd) && fs.existsSync(laggctl) && isStatic(laggd))
+      return { laggd, laggctl, ...(fs.existsSync(seqstream) && isStatic(seqstream) ? { seqstream } : {}) };
   }
   return undefined;
 }
@@ -134,6 +145,7 @@ export function defaultInputs(opts: { withLaggd?: boolean } = {}): ImageInputs {
     dropbearconvert: ['/usr/lib/dropbear/dropbearconvert', '/usr/bin/dropbearconvert'].find((p) => fs.existsSync(p)),
     laggd: l?.laggd,
     laggctl: l?.laggctl,
+    seqstream: l?.seqstream,
   };
 }
 
@@ -252,6 +264,7 @@ function hashInputs(inputs: ImageInputs, modules: string[]): string {
     ['dropbearconvert', inputs.dropbearconvert],
     ['laggd', inputs.laggd],
     ['laggctl', inputs.laggctl],
+    ['seqstream', inputs.seqstream],
     ...modules.map((m): [string, string] => [m, path.join(inputs.moduleDir, m)]),
   ];
   for (const [name, file] of files) {
@@ -265,7 +278,8 @@ function hashInputs(inputs: ImageInputs, modules: string[]): string {
 export function buildLinuxImage(inputs: ImageInputs = defaultInputs()): LinuxImage {
   const modulesDep = fs.readFileSync(path.join(inputs.moduleDir, 'modules.dep'), 'utf8');
   const modules = moduleLoadOrder(modulesDep, GUEST_MODULES);
-  const hash = hashInputs(inputs, modules);
+  const onDemand = ON_DEMAND_MODULES.map((m) => ({ name: m, files: moduleLoadOrder(modulesDep, [m]).filter((f) => !modules.includes(f)) }));
+  const hash = hashInputs(inputs, [...modules, ...onDemand.flatMap((m) => m.files)]);
   const dir = path.join(cacheRoot(), 'images', `linux-${hash}`);
   const kernel = path.join(dir, 'vmlinux');
   const initramfs = path.join(dir, 'initramfs.cpio');
@@ -300,10 +314,16 @@ export function buildLinuxImage(inputs: ImageInputs = defaultInputs()): LinuxIma
     file('usr/sbin/laggd', inputs.laggd);
     file('usr/sbin/laggctl', inputs.laggctl);
   }
+  if (inputs.seqstream) file('usr/sbin/seqstream', inputs.seqstream);
   // Stored uncompressed: busybox insmod hands the bytes to init_module() as they are.
   const plain = modules.map((m) => m.replace(/\.(xz|zst|gz)$/, ''));
   modules.forEach((m, i) => file(`lib/modules/${plain[i]}`, readModule(path.join(inputs.moduleDir, m)), 0o644));
   file('lib/modules/load-order', Buffer.from(plain.join('\n') + '\n'), 0o644);
+  for (const m of onDemand) {
+    const plainFiles = m.files.map((f) => f.replace(/\.(xz|zst|gz)$/, ''));
+    m.files.forEach((f, i) => file(`lib/modules/${plainFiles[i]}`, readModule(path.join(inputs.moduleDir, f)), 0o644));
+    file(`lib/modules/load-order.${m.name}`, Buffer.from(plainFiles.join('\n') + '\n'), 0o644);
+  }
   file('etc/passwd', Buffer.from('root:x:0:0:root:/root:/bin/sh\n'), 0o644);
   file('etc/group', Buffer.from('root:x:0:\n'), 0o644);
   file('etc/shells', Buffer.from('/bin/sh\n'), 0o644);

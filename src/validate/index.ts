@@ -142,3 +142,8 @@ export function validateConfKey(key: string, allowDots: boolean): string {
   }
   return key;
 }
+
+/** `aggregates[0].laggports[1]` from a validator's path (zod's issue.path), for error messages. */
+export function fieldPath(p: (string | number)[]): string {
+  return p.map((x, i) => (typeof x === 'number' ? `[${x}]` : i === 0 ? x : `.${x}`)).join('') || '(top level)';
+}

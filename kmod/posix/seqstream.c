@@ -1,0 +1,218 @@
+/*
+ * seqstream: a numbered UDP packet stream, the probe laggkit e2e measures outages with.
+ *
+ *   seqstream send ADDR PORT INTERVAL_US DURATION_MS [FLOWS]
+ *   seqstream recv PORT DURATION_MS GAP_MS
+ *
+ * The sender stops after DURATION_MS or at SIGTERM, whichever comes first, so a caller whose
+ * schedule slips (a cable plugged back later than planned) can end the stream when it is done.
+ *
+ * The sender numbers every datagram (64-bit sequence, big endian) and paces them on an
+ * absolute monotonic schedule, so a slow wake-up does not stretch the stream. With FLOWS > 1
+ * it sends from that many sockets in turn, each with its own source port, so an L4 hash has
+ * distinct flows to spread; it ends with a few end-of-stream datagrams, so the receiver stops
+ * when the stream does (its DURATION is the longest it will wait). The receiver prints one JSON
+ * object: what arrived, what was lost,
+ * and every silence longer than GAP_MS (when it ended, how long it was, how many numbers were
+ * missing across it), all in milliseconds from the receiver's start.
+ *
+ * Arrival gaps, not sequence holes alone, are the measure: a failover that loses nothing but
+ * holds frames for a second is an outage to the application all the same.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_FLOWS  64
+#define MAX_GAPS   256
+/* Byte 8 of a datagram: 0 for the stream, END_MARK for "the sender is done". */
+#define END_MARK   0xff
+#define END_COPIES 5
+
+static volatile sig_atomic_t stop_sending;
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	stop_sending = 1;
+}
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static long
+arg_long(const char *s, const char *what, long lo, long hi)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < lo || v > hi) {
+		fprintf(stderr, "seqstream: bad %s '%s' (%ld..%ld)\n", what, s, lo, hi);
+		exit(2);
+	}
+	return v;
+}
+
+static int
+do_send(const char *addr, long port, long interval_us, long duration_ms, long flows)
+{
+	struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int fds[MAX_FLOWS];
+	uint64_t start, next, end, seq = 0;
+
+	if (inet_pton(AF_INET, addr, &dst.sin_addr) != 1) {
+		fprintf(stderr, "seqstream: bad address '%s'\n", addr);
+		return 2;
+	}
+	for (long i = 0; i < flows; i++) {
+		fds[i] = socket(AF_INET, SOCK_DGRAM, 0);
+		if (fds[i] < 0 || connect(fds[i], (struct sockaddr *)&dst, sizeof(dst)) < 0) {
+			perror("seqstream: socket");
+			return 1;
+		}
+	}
+	signal(SIGTERM, on_term);
+	start = now_ns();
+	end = start + (uint64_t)duration_ms * 1000000u;
+	for (next = start; next < end && !stop_sending; next += (uint64_t)interval_us * 1000u) {
+		unsigned char buf[16];
+		struct timespec at = { .tv_sec = (time_t)(next / 1000000000u),
+			.tv_nsec = (long)(next % 1000000000u) };
+
+		if (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, NULL) == EINTR && stop_sending)
+			break;
+		for (int b = 0; b < 8; b++)
+			buf[b] = (unsigned char)(seq >> (56 - 8 * b));
+		memset(buf + 8, 0, 8);
+		/* A send refused while the path is down (no ARP, no route) is a lost datagram. */
+		(void)send(fds[seq % (uint64_t)flows], buf, sizeof(buf), MSG_DONTWAIT);
+		seq++;
+	}
+	for (int i = 0; i < END_COPIES; i++) {
+		unsigned char end_buf[16] = { 0 };
+		struct timespec pause = { .tv_sec = 0, .tv_nsec = 20000000 };
+
+		end_buf[8] = END_MARK;
+		(void)send(fds[0], end_buf, sizeof(end_buf), MSG_DONTWAIT);
+		nanosleep(&pause, NULL);
+	}
+	printf("{\"sent\":%llu}\n", (unsigned long long)seq);
+	return 0;
+}
+
+struct gap {
+	double end_ms, len_ms;
+	uint64_t missing;
+};
+
+static int
+do_recv(long port, long duration_ms, long gap_ms)
+{
+	struct sockaddr_in me = {
+		.sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_ANY)
+	};
+	struct timeval tv = { .tv_sec = 0, .tv_usec = 100000 };
+	struct gap gaps[MAX_GAPS];
+	uint64_t start, end, last_at = 0, received = 0, dup = 0, reordered = 0;
+	uint64_t first = 0, highest = 0;
+	double max_gap = 0, first_ms = -1, last_ms = -1;
+	int ngaps = 0, gaps_dropped = 0, have = 0;
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&me, sizeof(me)) < 0) {
+		perror("seqstream: bind");
+		return 1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	start = now_ns();
+	end = start + (uint64_t)duration_ms * 1000000u;
+	while (now_ns() < end) {
+		unsigned char buf[64];
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+		uint64_t at, seq = 0;
+
+		if (n < 8)
+			continue;
+		if (n >= 9 && buf[8] == END_MARK) {
+			if (have)
+				break;
+			continue;
+		}
+		at = now_ns();
+		for (int b = 0; b < 8; b++)
+			seq = (seq << 8) | buf[b];
+		received++;
+		if (!have) {
+			first = highest = seq;
+			first_ms = (double)(at - start) / 1e6;
+			have = 1;
+		} else if (seq > highest) {
+			double len = (double)(at - last_at) / 1e6;
+
+			if (len > max_gap)
+				max_gap = len;
+			if (len > (double)gap_ms) {
+				if (ngaps < MAX_GAPS)
+					gaps[ngaps++] = (struct gap){ (double)(at - start) / 1e6, len,
+						seq - highest - 1 };
+				else
+					gaps_dropped++;
+			}
+			highest = seq;
+		} else if (seq == highest) {
+			dup++;
+		} else {
+			/* Late, not lost: and it may be older than the first one heard. */
+			reordered++;
+			if (seq < first)
+				first = seq;
+		}
+		last_at = at;
+		last_ms = (double)(at - start) / 1e6;
+	}
+	printf("{\"received\":%llu,\"first\":%llu,\"last\":%llu,\"lost\":%lld,\"duplicates\":%llu,"
+	       "\"reordered\":%llu,"
+	       "\"first_ms\":%.1f,\"last_ms\":%.1f,\"max_gap_ms\":%.1f,\"gaps_dropped\":%d,\"gaps\":[",
+	    (unsigned long long)received, (unsigned long long)first, (unsigned long long)highest,
+	    have ? (long long)(highest - first + 1) - (long long)(received - dup) : 0LL,
+	    (unsigned long long)dup, (unsigned long long)reordered, first_ms, last_ms, max_gap, gaps_dropped);
+	for (int i = 0; i < ngaps; i++)
+		printf("%s{\"end_ms\":%.1f,\"len_ms\":%.1f,\"missing\":%llu}", i ? "," : "", gaps[i].end_ms,
+		    gaps[i].len_ms, (unsigned long long)gaps[i].missing);
+	printf("]}\n");
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc >= 6 && argc <= 7 && strcmp(argv[1], "send") == 0)
+		return do_send(argv[2], arg_long(argv[3], "port", 1, 65535),
+		    arg_long(argv[4], "interval", 100, 10000000), arg_long(argv[5], "duration", 1, 3600000),
+		    argc == 7 ? arg_long(argv[6], "flows", 1, MAX_FLOWS) : 1);
+	if (argc == 5 && strcmp(argv[1], "recv") == 0)
+		return do_recv(arg_long(argv[2], "port", 1, 65535), arg_long(argv[3], "duration", 1, 3600000),
+		    arg_long(argv[4], "gap", 1, 3600000));
+	fprintf(stderr,
+	    "usage: seqstream send ADDR PORT INTERVAL_US DURATION_MS [FLOWS]\n"
+	    "       seqstream recv PORT DURATION_MS GAP_MS\n");
+	return 2;
+}

@@ -1,0 +1,160 @@
+/**
+ * `laggkit e2e`: run the scenario catalogue on a target, optionally against the stock driver,
+ * and write TAP, JUnit XML, JSON and HTML reports. The work is in src/e2e; this screen parses
+ * flags, streams progress (TAP when stdout is not a terminal, a live line per case when it is)
+ * and maps a failed scenario to exit code 10.
+ */
+import { Flags } from '@oclif/core';
+import { LaggkitCommand } from '../cli/base-command.js';
+import { LaggkitError, UsageError } from '../cli/errors.js';
+import { runCases, type CaseResult, type E2eResult } from '../e2e/engine.js';
+import { writeReports, type ReportFiles } from '../e2e/report/index.js';
+import { caseLine, figureLine, tapFooter, tapPlan, tapPoint } from '../e2e/report/text.js';
+import { defaultCatalogueDir, expandCases, filterCases, loadCatalogue, parseNicFilter, parseProtoList, type ScenarioCase } from '../e2e/scenario.js';
+import { openTarget, TARGET_KINDS, type TargetKind } from '../e2e/target.js';
+
+interface E2eOutput {
+  result?: E2eResult;
+  reports?: ReportFiles;
+  /** --list: the cases that would run */
+  cases?: Array<{ id: string; title: string; file: string; needs: string[] }>;
+}
+
+export default class E2e extends LaggkitCommand {
+  static override summary = 'Run the end-to-end scenario catalogue on a target and report (TAP, JUnit, JSON, HTML)';
+  static override description = [
+    'Each scenario (e2e/scenarios/*.yaml) sets up an aggregate on two hosts, acts on it (create, converge, traffic,',
+    'cable pulls, MTU) and checks bounds on what it measured. --compare stock runs every case again on the',
+    "OS's own driver (Linux bonding in the lab) and prints each figure as laggkit, stock and their ratio.",
+    'Exit 0 when every case passed or was skipped, 10 when a case failed.',
+  ].join(' ');
+  static override examples = [
+    '<%= config.bin %> e2e',
+    '<%= config.bin %> e2e --compare stock --report out/',
+    "<%= config.bin %> e2e --only 'lacp-*' --proto lacp,failover --nic virtio,e1000 --repeat 5",
+    '<%= config.bin %> e2e --lab lab --only cable-pull --json',
+    '<%= config.bin %> e2e --list',
+  ];
+  static override flags = {
+    target: Flags.string({
+      description: 'Where to run: lab (the built-in QEMU lab), host (two machines over SSH), self (one machine)',
+      options: [...TARGET_KINDS],
+      default: 'lab',
+    }),
+    lab: Flags.string({ description: 'Use this running lab instead of starting one (target lab)' }),
+    'keep-lab': Flags.boolean({ description: 'Leave the lab e2e started running afterwards', default: false }),
+    host: Flags.string({ description: 'target host: a host (user@host or ssh alias), twice: A then B', multiple: true }),
+    link: Flags.string({ description: 'target host: a data link as A-interface=B-interface, once per link', multiple: true }),
+    only: Flags.string({ description: 'Only cases whose scenario name or case id matches this glob (repeatable)', multiple: true }),
+    proto: Flags.string({ description: 'Only these protocols (comma list: lacp,failover,loadbalance,roundrobin,broadcast)' }),
+    nic: Flags.string({ description: 'Only cases whose members are all of these NIC models (comma list: virtio,e1000)' }),
+    repeat: Flags.integer({ description: 'Run every case this many times (figures are medians)', default: 1, min: 1, max: 100 }),
+    compare: Flags.string({ description: "Also run each case on the OS's own driver", options: ['stock', 'none'], default: 'none' }),
+    report: Flags.string({ description: 'Write report.tap, junit.xml, report.json and report.html into this folder' }),
+    scenarios: Flags.string({ description: 'Scenario folder', default: defaultCatalogueDir(), defaultHelp: async () => 'e2e/scenarios' }),
+    list: Flags.boolean({ description: 'List the cases that would run, run nothing', default: false }),
+  };
+
+  protected async execute(): Promise<E2eOutput> {
+    const { flags } = await this.parse(E2e);
+    const cases = filterCases(expandCases(loadCatalogue(flags.scenarios)), {
+      only: flags.only,
+      protos: flags.proto ? parseProtoList(flags.proto) : undefined,
+      nics: flags.nic ? parseNicFilter(flags.nic) : undefined,
+    });
+    if (cases.length === 0) throw new UsageError('E_E2E_NO_CASES', 'no scenario case matches --only/--proto/--nic', 'See the cases with: laggkit e2e --list');
+    if (flags.list) return { cases: cases.map((c) => ({ id: c.id, title: c.scenario.title, file: c.file, needs: c.scenario.needs })) };
+    if (flags.target === 'host' && ((flags.host?.length ?? 0) !== 2 || !flags.link?.length)) {
+      throw new UsageError(
+        'E_E2E_HOSTS',
+        '--target host needs --host twice (A, then B) and at least one --link A-if=B-if',
+        'Example: --target host --host root@a --host root@b --link vtnet1=vtnet1',
+      );
+    }
+    const compare = flags.compare as 'stock' | 'none';
+    const target = await openTarget(flags.target as TargetKind, { lab: flags.lab, keep: flags['keep-lab'], onProgress: (l) => this.progress(l) });
+    // Interrupted, the lab e2e started goes too: no guests left running behind a Ctrl-C.
+    const onSignal = (signal: NodeJS.Signals): void => {
+      process.stderr.write(`\nlaggkit e2e: ${signal}, stopping\n`);
+      void target.close().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    let result: E2eResult;
+    try {
+      result = await runCases(target, cases, this.progressHooks(cases, compare, flags.repeat));
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      await target.close();
+    }
+    const reports = flags.report ? writeReports(flags.report, result) : undefined;
+    if (result.totals.fail > 0) {
+      const failed = result.cases.filter((c) => c.status === 'fail').map((c) => c.id);
+      const err = new LaggkitError(
+        'e2eFailed',
+        'E_E2E_FAILED',
+        `${failed.length} of ${result.cases.length} e2e case(s) failed: ${failed.join(', ')}`,
+        reports ? `Open ${reports.html} for the evidence.` : 'Run again with --report DIR for the evidence (JUnit, JSON, HTML).',
+      );
+      err.partialResult = { result, reports };
+      throw err;
+    }
+    return { result, reports };
+  }
+
+  /** TAP on a pipe, a live line per case on a terminal, nothing on stdout with --json. */
+  private progressHooks(cases: ScenarioCase[], compare: 'stock' | 'none', repeat: number): Parameters<typeof runCases>[2] {
+    if (this.jsonMode) return { compare, repeat };
+    if (process.stdout.isTTY !== true) {
+      let n = 0;
+      process.stdout.write(tapPlan(cases.length * repeat * (compare === 'stock' ? 2 : 1)));
+      return { compare, repeat, onRunEnd: (c, r) => process.stdout.write(tapPoint(++n, c.id, r, repeat)) };
+    }
+    const spin = ['|', '/', '-', '\\'];
+    let timer: NodeJS.Timeout | undefined;
+    return {
+      compare,
+      repeat,
+      onCaseStart: (c, i, total) => {
+        const start = Date.now();
+        let k = 0;
+        timer = setInterval(
+          () => process.stdout.write(`\r\x1b[K${spin[k++ % 4]} [${i + 1}/${total}] ${c.id}  ${((Date.now() - start) / 1000).toFixed(0)} s`),
+          250,
+        );
+      },
+      onCaseEnd: (c: CaseResult) => {
+        clearInterval(timer);
+        const line = caseLine(c);
+        const colour = c.status === 'pass' ? 32 : c.status === 'fail' ? 31 : 90;
+        // The live lines only run on a terminal; NO_COLOR still turns the colour off there.
+        process.stdout.write(`\r\x1b[K${process.env.NO_COLOR ? line : `\x1b[${colour}m${line}\x1b[0m`}\n`);
+      },
+    };
+  }
+
+  protected override render(out: E2eOutput): void {
+    if (out.cases) {
+      for (const c of out.cases) this.log(`${c.id}  ${c.title}${c.needs.length ? `  (needs ${c.needs.join(', ')})` : ''}`);
+      return;
+    }
+    const res = out.result!;
+    if (process.stdout.isTTY !== true) process.stdout.write(tapFooter(res));
+    else {
+      for (const c of res.cases) for (const f of c.figures) this.log(`  ${figureLine(c.id, f)}`);
+      this.log(`${res.totals.pass} passed, ${res.totals.fail} failed, ${res.totals.skip} skipped`);
+    }
+    if (out.reports) process.stderr.write(`reports: ${out.reports.html} (and report.tap, junit.xml, report.json)\n`);
+  }
+
+  /** A failed run still ends its TAP stream with the figures before the error line. */
+  protected override fail(err: LaggkitError): never {
+    const partial = err.partialResult as { result?: E2eResult; reports?: ReportFiles } | undefined;
+    if (!this.jsonMode && partial?.result) {
+      if (process.stdout.isTTY !== true) process.stdout.write(tapFooter(partial.result));
+      if (partial.reports) process.stderr.write(`reports: ${partial.reports.html}\n`);
+    }
+    return super.fail(err);
+  }
+}

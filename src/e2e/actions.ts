@@ -1,0 +1,545 @@
+/**
+ * The actions a scenario can name, each a function from a run context to metrics, evidence and
+ * timeline events. Every action starts from a clean target (no aggregate, data links with their
+ * lab addresses) and builds its own aggregate on both sides; the engine cleans up after it.
+ *
+ * Timing is taken where it happens: converge time by a loop inside each guest (/proc/uptime,
+ * 10 ms steps), outages by seqstream's receivers (arrival gaps of a numbered stream, both
+ * directions). Host-side times (cable pulled, plugged back) are placed on the same timeline
+ * relative to the stream's start; they carry the SSH round trip as their uncertainty.
+ */
+import type { ExecResult } from '../ssh/index.js';
+import { parseIfconfig } from '../ifconfig/index.js';
+import type { Driver } from './drivers.js';
+import { steadyTest } from './drivers.js';
+import type { Action, ActionKind, Protocol } from './scenario.js';
+import type { DataLink, E2eTarget, Side } from './target.js';
+
+export interface TimelineEvent {
+  /** ms from the start of the run (or of the stream, for stream actions) */
+  t_ms: number;
+  side?: Side;
+  kind: 'action' | 'link' | 'gap' | 'state';
+  what: string;
+}
+
+export interface Gap {
+  direction: 'ab' | 'ba';
+  /** when the gap ended, ms from the stream's start */
+  end_ms: number;
+  len_ms: number;
+  missing: number;
+}
+
+export interface PortSeries {
+  port: string;
+  /** ms from the stream's start, and frames sent per second on side A over the step before */
+  t_ms: number[];
+  tx_pps: number[];
+}
+
+export interface ActionOutcome {
+  metrics: Record<string, number>;
+  captures: Record<string, string>;
+  /** when each capture was taken: host time and the guest's uptime then */
+  captureClock: Record<string, { hostMs: number; uptimeS: number }>;
+  /** host time of the timeline's zero (the create step, until a stream starts) */
+  zeroHostMs?: number;
+  parsed: Record<string, unknown>;
+  events: TimelineEvent[];
+  gaps: Gap[];
+  portSeries: PortSeries[];
+}
+
+export interface RunContext {
+  target: E2eTarget;
+  driver: Driver;
+  proto: Protocol;
+  members: DataLink[];
+  lacpFastTimeout: boolean;
+  lacpMultiSpeed: boolean;
+  /** Set by the engine: a cable this run pulled, to plug back whatever happens. */
+  pulled: Set<string>;
+}
+
+export const AGG_ADDR = { A: '10.77.0.1', B: '10.77.0.2' } as const;
+const STREAM_PORT = 47001;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const sides: Side[] = ['A', 'B'];
+const other = (s: Side): Side => (s === 'A' ? 'B' : 'A');
+
+/** ms since boot from /proc/uptime, in the guest's shell. */
+// The hundredths are prefixed with 1 and the 100 taken off again: "08" alone is bad octal.
+const UPTIME_MS = 'upms() { read u _ < /proc/uptime; echo $(( ${u%.*} * 1000 + 10 * (1${u#*.} - 100) )); }';
+
+async function must(target: E2eTarget, side: Side, script: string, what: string, timeoutMs?: number): Promise<ExecResult> {
+  const r = await target.sh(side, script, timeoutMs);
+  if (r.code !== 0) throw new Error(`${side}: ${what} failed (exit ${r.code}): ${(r.stderr || r.stdout).trim().slice(-600)}`);
+  return r;
+}
+
+/** Remove every aggregate of either driver and give the data links back their lab addresses. */
+export async function resetSide(target: E2eTarget, side: Side, drivers: Driver[]): Promise<void> {
+  const links = target.links.flatMap((l) => [
+    `ip link set ${l.nic} mtu 1500 2>/dev/null`,
+    `ip addr flush dev ${l.nic}`,
+    `ip link set ${l.nic} up`,
+    `ip addr add ${side === 'A' ? l.addrA : l.addrB} dev ${l.nic}`,
+  ]);
+  await must(target, side, [...drivers.map((d) => d.destroy()), ...links].join('\n'), 'reset');
+}
+
+function portsOf(ctx: RunContext): string[] {
+  return ctx.members.map((m) => m.nic);
+}
+
+/** Create the aggregate on both sides at once; each side times its own way to steady state. */
+async function createBoth(ctx: RunContext, timeoutMs: number): Promise<Record<Side, number | undefined>> {
+  const ports = portsOf(ctx);
+  const out = await Promise.all(
+    sides.map((side) =>
+      must(
+        ctx.target,
+        side,
+        [
+          UPTIME_MS,
+          ctx.driver.prepare(),
+          't0=$(upms)',
+          ctx.driver.create({
+            proto: ctx.proto,
+            ports,
+            addr: `${AGG_ADDR[side]}/24`,
+            lacpFastTimeout: ctx.lacpFastTimeout,
+            lacpMultiSpeed: ctx.lacpMultiSpeed,
+          }),
+          `while ! ${steadyTest(ctx.driver, ctx.proto, ports)}; do [ $(( $(upms) - t0 )) -gt ${timeoutMs} ] && { echo converge_ms=-1; exit 0; }; sleep 0.05; done`,
+          'echo converge_ms=$(( $(upms) - t0 ))',
+        ].join('\n'),
+        `create ${ctx.driver.ifname}`,
+        timeoutMs + 60_000,
+      ),
+    ),
+  );
+  const ms = (r: ExecResult): number | undefined => {
+    const v = Number(/converge_ms=(-?\d+)/.exec(r.stdout)?.[1] ?? -1);
+    return v >= 0 ? v : undefined;
+  };
+  return { A: ms(out[0]!), B: ms(out[1]!) };
+}
+
+/** Ping across the aggregate until it answers (ARP settles first); 1 when it did. */
+async function pingAcross(ctx: RunContext, tries = 10, size?: number): Promise<number> {
+  const r = await ctx.target.sh(
+    'A',
+    `i=0; while [ $i -lt ${tries} ]; do ping -c 1 -W 1 ${size ? `-s ${size} ` : ''}${AGG_ADDR.B} >/dev/null 2>&1 && { echo ok; exit 0; }; i=$((i+1)); done; echo no`,
+  );
+  return r.stdout.includes('ok') ? 1 : 0;
+}
+
+async function portStates(ctx: RunContext, side: Side): Promise<Array<{ port: string; state: string }>> {
+  const r = await ctx.target.sh(side, ctx.driver.portStates(ctx.proto, portsOf(ctx)));
+  return r.stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const [port, state] = l.split(/\s+/);
+      return { port: port ?? '', state: state ?? '' };
+    });
+}
+
+const activeCount = (states: Array<{ state: string }>): number => states.filter((s) => s.state === 'active').length;
+/** Index in the member list of the one active port (failover), -1 when none or several. */
+function activeIndex(ctx: RunContext, states: Array<{ port: string; state: string }>): number {
+  const act = states.filter((s) => s.state === 'active');
+  return act.length === 1 ? portsOf(ctx).indexOf(act[0]!.port) : -1;
+}
+
+async function isSteady(ctx: RunContext, side: Side): Promise<boolean> {
+  return (await ctx.target.sh(side, steadyTest(ctx.driver, ctx.proto, portsOf(ctx)))).code === 0;
+}
+
+/** The driver's status text on both sides, kept as evidence (and parsed where laggctl wrote it). */
+async function captureBoth(ctx: RunContext, out: ActionOutcome, label: string): Promise<void> {
+  for (const side of sides) {
+    // The guest's uptime rides along, to place kernel-log events (seconds since boot) in time.
+    const r = await ctx.target.sh(side, `read up _ < /proc/uptime; echo "uptime $up"; ${ctx.driver.capture()}`);
+    const [first, ...rest] = r.stdout.split('\n');
+    const text = rest.join('\n');
+    out.captures[`${label} ${side}`] = text;
+    out.captureClock[`${label} ${side}`] = { hostMs: Date.now(), uptimeS: Number(/^uptime ([\d.]+)/.exec(first ?? '')?.[1] ?? NaN) };
+    if (ctx.driver.name === 'laggkit') {
+      try {
+        out.parsed[`${label} ${side}`] = parseIfconfig(text.split('--- events')[0] ?? '', { os: 'freebsd' });
+      } catch {
+        /* the raw text stays in captures */
+      }
+    }
+  }
+}
+
+/**
+ * The driver's own events (LACP and link state changes, failovers) from the last capture of
+ * each side, placed on the run's timeline (ms from `t0`, host clock). laggd stamps events with
+ * the guest's wall clock, bonding with seconds since boot; either way they are as good as the
+ * guest clock and the SSH round trip of the capture.
+ */
+function addDriverEvents(ctx: RunContext, out: ActionOutcome, label: string, t0: number, fromMs: number): void {
+  for (const side of sides) {
+    const key = `${label} ${side}`;
+    const clock = out.captureClock[key];
+    if (!clock) continue;
+    for (const e of ctx.driver.events(out.captures[key] ?? '')) {
+      const at = 'wallMs' in e.at ? e.at.wallMs : clock.hostMs - (clock.uptimeS - e.at.uptimeS) * 1000;
+      const t = Math.round(at - t0);
+      if (Number.isFinite(t) && t >= fromMs) out.events.push({ t_ms: t, side, kind: 'state', what: `${ctx.driver.ifname}: ${e.what}` });
+    }
+  }
+}
+
+function emptyOutcome(): ActionOutcome {
+  return { metrics: {}, captures: {}, captureClock: {}, parsed: {}, events: [], gaps: [], portSeries: [] };
+}
+
+async function steadyCreate(ctx: RunContext, out: ActionOutcome, timeoutMs = 60_000): Promise<boolean> {
+  out.zeroHostMs = Date.now();
+  const conv = await createBoth(ctx, timeoutMs);
+  out.events.push({ t_ms: 0, kind: 'action', what: `create ${ctx.driver.ifname} (${ctx.driver.mode(ctx.proto)}) on A and B` });
+  for (const side of sides) if (conv[side] !== undefined) out.events.push({ t_ms: conv[side]!, side, kind: 'state', what: 'steady state' });
+  if (conv.A === undefined || conv.B === undefined) {
+    out.metrics.steady = 0;
+    await captureBoth(ctx, out, 'not steady');
+    return false;
+  }
+  out.metrics.steady = 1;
+  out.metrics.converge_ms = Math.max(conv.A, conv.B);
+  return true;
+}
+
+interface StreamPlan {
+  durationMs: number;
+  intervalUs: number;
+  gapMs: number;
+  flows?: number;
+  /** both directions (A→B and B→A), or only A→B */
+  both: boolean;
+  /** sample side A's member tx counters every 250 ms */
+  sample: boolean;
+}
+
+interface RunningStream {
+  plan: StreamPlan;
+  /** host time the senders were started; the stream timeline's zero */
+  t0: number;
+  /** how long before t0 the receivers started (ms), to shift their times onto the timeline */
+  recvLeadMs: number;
+}
+
+/** From here on the timeline counts from the stream's start: earlier events move back. */
+function rezero(out: ActionOutcome, zeroHostMs: number): void {
+  const shift = (out.zeroHostMs ?? zeroHostMs) - zeroHostMs;
+  for (const e of out.events) e.t_ms += shift;
+  out.zeroHostMs = zeroHostMs;
+}
+
+async function startStream(ctx: RunContext, out: ActionOutcome, plan: StreamPlan): Promise<RunningStream> {
+  // The receivers stop at the sender's end marks; the window only bounds a stream that never ends.
+  const recvMs = plan.durationMs + 60_000;
+  const receivers: Side[] = plan.both ? ['A', 'B'] : ['B'];
+  const tRecv = Date.now();
+  await Promise.all(
+    receivers.map((side) =>
+      must(ctx.target, side, `rm -f /tmp/e2e-rx.json; seqstream recv ${STREAM_PORT} ${recvMs} ${plan.gapMs} >/tmp/e2e-rx.json 2>&1 &`, 'start receiver'),
+    ),
+  );
+  const sample = plan.sample
+    ? `(n=0; while [ $n -lt ${Math.ceil(plan.durationMs / 250) + 4} ] && kill -0 $(cat /tmp/e2e-tx.pid) 2>/dev/null; do read u _ </proc/uptime; echo "$u ${portsOf(
+        ctx,
+      )
+        .map((p) => `$(cat /sys/class/net/${p}/statistics/tx_packets)`)
+        .join(' ')}"; sleep 0.25; n=$((n+1)); done >/tmp/e2e-ports.txt) &`
+    : '';
+  const senders: Side[] = plan.both ? ['A', 'B'] : ['A'];
+  await Promise.all(
+    senders.map((side) =>
+      must(
+        ctx.target,
+        side,
+        `seqstream send ${AGG_ADDR[other(side)]} ${STREAM_PORT} ${plan.intervalUs} ${plan.durationMs} ${plan.flows ?? 1} >/tmp/e2e-tx.json 2>&1 &\necho $! >/tmp/e2e-tx.pid\n${side === 'A' ? sample : ''}`,
+        'start sender',
+      ),
+    ),
+  );
+  const t0 = Date.now();
+  rezero(out, t0);
+  return { plan, t0, recvLeadMs: t0 - tRecv };
+}
+
+interface RxResult {
+  received: number;
+  lost: number;
+  reordered: number;
+  max_gap_ms: number;
+  last_ms: number;
+  gaps: Array<{ end_ms: number; len_ms: number; missing: number }>;
+}
+
+/** End a stream before its planned duration: the senders send their end marks and stop. */
+async function stopSenders(ctx: RunContext, s: RunningStream): Promise<void> {
+  const senders: Side[] = s.plan.both ? ['A', 'B'] : ['A'];
+  await Promise.all(senders.map((side) => ctx.target.sh(side, 'kill -TERM $(cat /tmp/e2e-tx.pid) 2>/dev/null; true')));
+}
+
+async function finishStream(ctx: RunContext, s: RunningStream, out: ActionOutcome): Promise<Partial<Record<Side, RxResult>>> {
+  const receivers: Side[] = s.plan.both ? ['A', 'B'] : ['B'];
+  const result: Partial<Record<Side, RxResult>> = {};
+  for (const side of receivers) {
+    const r = await must(
+      ctx.target,
+      side,
+      'while pidof seqstream >/dev/null; do sleep 0.1; done; cat /tmp/e2e-rx.json',
+      'collect receiver',
+      s.plan.durationMs + 90_000,
+    );
+    out.captures[`seqstream rx ${side}`] = r.stdout;
+    const rx = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as RxResult;
+    result[side] = rx;
+    const direction = side === 'B' ? 'ab' : 'ba';
+    for (const g of rx.gaps ?? []) {
+      const end = Math.round(g.end_ms - s.recvLeadMs);
+      out.gaps.push({ direction, end_ms: end, len_ms: g.len_ms, missing: g.missing });
+      out.events.push({
+        t_ms: Math.round(end - g.len_ms),
+        side,
+        kind: 'gap',
+        what: `${direction === 'ab' ? 'A→B' : 'B→A'} silent ${g.len_ms.toFixed(0)} ms (${g.missing} lost)`,
+      });
+    }
+  }
+  if (s.plan.sample) {
+    const text = (await ctx.target.sh('A', 'cat /tmp/e2e-ports.txt')).stdout;
+    out.captures['port tx samples A'] = text;
+    const rows = text
+      .trim()
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/).map(Number))
+      .filter((r) => r.length === ctx.members.length + 1 && r.every(Number.isFinite));
+    if (rows.length > 1) {
+      const base = rows[0]![0]!;
+      // The sampler started with the senders (same SSH command on A): its first row is t≈0.
+      out.portSeries = portsOf(ctx).map((port, i) => ({
+        port,
+        t_ms: rows.slice(1).map((r) => Math.round((r[0]! - base) * 1000)),
+        tx_pps: rows.slice(1).map((r, k) => Math.round(((r[i + 1]! - rows[k]![i + 1]!) / Math.max(0.01, r[0]! - rows[k]![0]!)) * 10) / 10),
+      }));
+    }
+  }
+  return result;
+}
+
+const round1 = (v: number): number => Math.round(v * 10) / 10;
+
+/** Poll both sides until steady again; ms from `since`, or undefined at the deadline. */
+async function waitSteady(ctx: RunContext, since: number, deadlineMs: number): Promise<number | undefined> {
+  const end = Date.now() + deadlineMs;
+  while (Date.now() < end) {
+    if ((await isSteady(ctx, 'A')) && (await isSteady(ctx, 'B'))) return Date.now() - since;
+    await sleep(200);
+  }
+  return undefined;
+}
+
+type ActionImpl<K extends ActionKind> = (ctx: RunContext, action: Extract<Action, { kind: K }>) => Promise<ActionOutcome>;
+
+const createDestroy: ActionImpl<'create-destroy'> = async (ctx) => {
+  const out = emptyOutcome();
+  const ports = portsOf(ctx);
+  const ident = `for p in ${ports.join(' ')}; do echo "$p $(cat /sys/class/net/$p/address) $(cat /sys/class/net/$p/mtu) $(cat /sys/class/net/$p/operstate)"; done`;
+  const before = await Promise.all(sides.map((s) => must(ctx.target, s, ident, 'read ports')));
+  await createBoth(ctx, 30_000);
+  const exists = `[ -e /sys/class/net/${ctx.driver.ifname} ] && echo yes || echo no`;
+  out.metrics.created = (await ctx.target.sh('A', exists)).stdout.includes('yes') ? 1 : 0;
+  out.metrics.members_after_create = (await portStates(ctx, 'A')).filter((p) => p.state !== 'none').length;
+  await captureBoth(ctx, out, 'created');
+  await Promise.all(sides.map((s) => must(ctx.target, s, ctx.driver.destroy(), 'destroy')));
+  out.events.push({ t_ms: 0, kind: 'action', what: `destroy ${ctx.driver.ifname}` });
+  out.metrics.destroyed = (await ctx.target.sh('A', exists)).stdout.includes('no') ? 1 : 0;
+  // A destroyed aggregate hands its members back as it found them: same MAC, MTU and link state.
+  const after = await Promise.all(sides.map((s) => ctx.target.sh(s, ident)));
+  out.captures['ports before'] = before.map((r) => r.stdout).join('');
+  out.captures['ports after'] = after.map((r) => r.stdout).join('');
+  out.metrics.ports_restored = before.every((b, i) => b.stdout === after[i]!.stdout) ? 1 : 0;
+  return out;
+};
+
+const steadyState: ActionImpl<'steady-state'> = async (ctx, a) => {
+  const out = emptyOutcome();
+  await steadyCreate(ctx, out, a.timeout_ms);
+  out.metrics.active_members = activeCount(await portStates(ctx, 'A'));
+  out.metrics.ping_ok = await pingAcross(ctx);
+  await captureBoth(ctx, out, 'steady');
+  return out;
+};
+
+const spread: ActionImpl<'spread'> = async (ctx, a) => {
+  const out = emptyOutcome();
+  if (!(await steadyCreate(ctx, out))) return out;
+  await pingAcross(ctx);
+  const counters = `for p in ${portsOf(ctx).join(' ')}; do cat /sys/class/net/$p/statistics/tx_packets; done`;
+  const c0 = (await must(ctx.target, 'A', counters, 'read counters')).stdout.trim().split('\n').map(Number);
+  const s = await startStream(ctx, out, {
+    durationMs: a.duration_ms,
+    intervalUs: a.stream.interval_us,
+    gapMs: a.stream.gap_ms,
+    flows: a.flows,
+    both: false,
+    sample: true,
+  });
+  await sleep(a.duration_ms);
+  const rx = await finishStream(ctx, s, out);
+  const c1 = (await must(ctx.target, 'A', counters, 'read counters')).stdout.trim().split('\n').map(Number);
+  const deltas = c1.map((v, i) => v - (c0[i] ?? 0));
+  const total = deltas.reduce((x, y) => x + y, 0) || 1;
+  out.captures['tx per port A'] = portsOf(ctx)
+    .map((p, i) => `${p} ${deltas[i]}`)
+    .join('\n');
+  // A port "carries" the stream when it sent at least a tenth of its fair share.
+  out.metrics.ports_used = deltas.filter((d) => d >= total / ctx.members.length / 10).length;
+  out.metrics.max_port_share = Math.round((Math.max(...deltas) / total) * 1000) / 1000;
+  out.metrics.received = rx.B?.received ?? 0;
+  out.metrics.lost = rx.B?.lost ?? 0;
+  out.metrics.reordered = rx.B?.reordered ?? 0;
+  await captureBoth(ctx, out, 'after traffic');
+  return out;
+};
+
+/** The cable of member `index` pulled, held, plugged back, with the streams running throughout. */
+async function pullAndPlug(
+  ctx: RunContext,
+  out: ActionOutcome,
+  a: { lead_ms: number; hold_ms: number; settle_ms: number; stream: { interval_us: number; gap_ms: number } },
+  index: number,
+  during: () => Promise<void>,
+): Promise<{ plugAt: number; rx: Partial<Record<Side, RxResult>>; restoreMs: number | undefined; recvLeadMs: number; t0: number }> {
+  const nic = ctx.members[index]!.nic;
+  // The senders run until stopped, settle_ms after the plug however late that came; the
+  // planned length plus a margin only bounds a run whose stop never arrives.
+  const durationMs = a.lead_ms + a.hold_ms + a.settle_ms + 120_000;
+  const s = await startStream(ctx, out, { durationMs, intervalUs: a.stream.interval_us, gapMs: a.stream.gap_ms, both: true, sample: true });
+  await sleep(a.lead_ms);
+  ctx.pulled.add(nic);
+  await ctx.target.cable(nic, false);
+  const pulledAt = Date.now();
+  out.events.push({ t_ms: pulledAt - s.t0, kind: 'link', what: `${nic} cable pulled` });
+  // Look at the aggregate halfway through the hold, then plug back on schedule.
+  await sleep(a.hold_ms / 2);
+  await during();
+  await sleep(Math.max(0, a.hold_ms - (Date.now() - pulledAt)));
+  await ctx.target.cable(nic, true);
+  ctx.pulled.delete(nic);
+  const plugAt = Date.now() - s.t0;
+  out.events.push({ t_ms: plugAt, kind: 'link', what: `${nic} plugged back` });
+  // Polled over SSH from here: restore_ms carries a round trip or two of uncertainty.
+  const restoreMs = await waitSteady(ctx, s.t0 + plugAt, a.settle_ms + 15_000);
+  if (restoreMs !== undefined) out.events.push({ t_ms: plugAt + restoreMs, kind: 'state', what: 'steady again on A and B' });
+  const left = plugAt + a.settle_ms - (Date.now() - s.t0);
+  if (left > 0) await sleep(left);
+  await stopSenders(ctx, s);
+  out.events.push({ t_ms: Date.now() - s.t0, kind: 'action', what: 'stream stopped' });
+  const rx = await finishStream(ctx, s, out);
+  out.metrics.gap_ms_ab = round1(rx.B?.max_gap_ms ?? -1);
+  out.metrics.gap_ms_ba = round1(rx.A?.max_gap_ms ?? -1);
+  out.metrics.lost_ab = rx.B?.lost ?? -1;
+  out.metrics.lost_ba = rx.A?.lost ?? -1;
+  return { plugAt, rx, restoreMs, recvLeadMs: s.recvLeadMs, t0: s.t0 };
+}
+
+const cablePull: ActionImpl<'cable-pull'> = async (ctx, a) => {
+  const out = emptyOutcome();
+  if (!(await steadyCreate(ctx, out))) return out;
+  await pingAcross(ctx);
+  const r = await pullAndPlug(ctx, out, a, a.member, async () => {
+    out.metrics.active_during = activeCount(await portStates(ctx, 'A'));
+    await captureBoth(ctx, out, 'cable pulled');
+  });
+  // Delivered after restore: each receiver heard the stream after the cable was back.
+  const after = (side: Side): boolean => (r.rx[side]?.last_ms ?? -1) - r.recvLeadMs > r.plugAt + 200;
+  out.metrics.delivered_after_restore = after('A') && after('B') ? 1 : 0;
+  out.metrics.restored = r.restoreMs === undefined ? 0 : 1;
+  if (r.restoreMs !== undefined) out.metrics.restore_ms = r.restoreMs;
+  await captureBoth(ctx, out, 'plugged back');
+  addDriverEvents(ctx, out, 'plugged back', r.t0, -a.lead_ms);
+  return out;
+};
+
+const failoverReturn: ActionImpl<'failover-return'> = async (ctx, a) => {
+  const out = emptyOutcome();
+  if (!(await steadyCreate(ctx, out))) return out;
+  await pingAcross(ctx);
+  out.metrics.active_before = activeIndex(ctx, await portStates(ctx, 'A'));
+  const r = await pullAndPlug(ctx, out, a, 0, async () => {
+    out.metrics.active_during = activeIndex(ctx, await portStates(ctx, 'A'));
+    await captureBoth(ctx, out, 'primary pulled');
+  });
+  out.metrics.active_after = activeIndex(ctx, await portStates(ctx, 'A'));
+  await captureBoth(ctx, out, 'primary back');
+  addDriverEvents(ctx, out, 'primary back', r.t0, -a.lead_ms);
+  return out;
+};
+
+const mtu: ActionImpl<'mtu'> = async (ctx, a) => {
+  const out = emptyOutcome();
+  if (!(await steadyCreate(ctx, out))) return out;
+  const ports = portsOf(ctx);
+  const mtus = `for p in ${ports.join(' ')}; do cat /sys/class/net/$p/mtu; done`;
+  await Promise.all(sides.map((s) => must(ctx.target, s, `ip link set ${ctx.driver.ifname} mtu ${a.mtu}`, 'set mtu')));
+  out.events.push({ t_ms: 0, kind: 'action', what: `mtu ${a.mtu} on ${ctx.driver.ifname}` });
+  const seen = await Promise.all(sides.map((s) => must(ctx.target, s, mtus, 'read mtu')));
+  out.captures['member mtu'] = seen.map((r, i) => `${sides[i]}: ${r.stdout.trim().split('\n').join(' ')}`).join('\n');
+  out.metrics.members_mtu_ok = seen.every((r) =>
+    r.stdout
+      .trim()
+      .split('\n')
+      .every((v) => Number(v) === a.mtu),
+  )
+    ? 1
+    : 0;
+  // The largest ICMP echo that fits the new MTU unfragmented: 20 bytes IPv4 + 8 bytes ICMP.
+  out.metrics.ping_big_ok = await pingAcross(ctx, 10, a.mtu - 28);
+  await captureBoth(ctx, out, 'mtu changed');
+  return out;
+};
+
+const mgmtUntouched: ActionImpl<'mgmt-untouched'> = async (ctx) => {
+  const out = emptyOutcome();
+  const snap =
+    "ip -o link show dev mgmt0 | sed 's/ qlen.*//'; ip -o addr show dev mgmt0 | grep -v _lft; ip route show dev mgmt0; cat /sys/class/net/mgmt0/address /sys/class/net/mgmt0/mtu";
+  const before = await Promise.all(sides.map((s) => must(ctx.target, s, snap, 'snapshot mgmt0')));
+  const steady = await steadyCreate(ctx, out);
+  if (steady) await pingAcross(ctx);
+  out.metrics.active_members = activeCount(await portStates(ctx, 'A'));
+  // A new SSH connection through mgmt0 while the aggregate stands: the management path is alive.
+  const during = await Promise.all(sides.map((s) => ctx.target.sh(s, snap)));
+  out.metrics.ssh_ok = during.every((r) => r.code === 0) ? 1 : 0;
+  await Promise.all(sides.map((s) => must(ctx.target, s, ctx.driver.destroy(), 'destroy')));
+  const after = await Promise.all(sides.map((s) => ctx.target.sh(s, snap)));
+  out.captures['mgmt0 before'] = before.map((r) => r.stdout).join('');
+  out.captures['mgmt0 during'] = during.map((r) => r.stdout).join('');
+  out.captures['mgmt0 after'] = after.map((r) => r.stdout).join('');
+  out.metrics.mgmt_unchanged = before.every((b, i) => b.stdout === during[i]!.stdout && b.stdout === after[i]!.stdout) ? 1 : 0;
+  return out;
+};
+
+const ACTIONS: { [K in ActionKind]: ActionImpl<K> } = {
+  'create-destroy': createDestroy,
+  'steady-state': steadyState,
+  spread,
+  'cable-pull': cablePull,
+  'failover-return': failoverReturn,
+  mtu,
+  'mgmt-untouched': mgmtUntouched,
+};
+
+export function runAction(ctx: RunContext, action: Action): Promise<ActionOutcome> {
+  return (ACTIONS[action.kind] as ActionImpl<typeof action.kind>)(ctx, action as never);
+}

@@ -1,0 +1,142 @@
+/**
+ * The two drivers an e2e case runs on, as the shell each needs inside a Linux guest:
+ *
+ *   laggkit  laggd + laggctl (kmod/posix), words as ifconfig(8) lagg takes them
+ *   stock    Linux bonding from the guest's own kernel, through its sysfs interface
+ *            (bonding.ko is in the lab image, loaded on demand)
+ *
+ * Both answer the same questions in the same shape, so the actions never know which one runs:
+ * `portStates` prints one "PORT active|standby|none" line per member, `capture` the driver's
+ * own status text for the evidence. Protocols map to bonding modes as an operator would map
+ * them: lacp 802.3ad, failover active-backup (the first member primary), loadbalance
+ * balance-xor with the layer3+4 hash (laggd's default l2,l3,l4 covers it), roundrobin
+ * balance-rr, broadcast broadcast.
+ */
+import type { Protocol } from './scenario.js';
+
+export type DriverName = 'laggkit' | 'stock';
+
+export interface AggregateSetup {
+  proto: Protocol;
+  ports: string[];
+  /** Address with prefix length, put on the aggregate. */
+  addr: string;
+  lacpFastTimeout: boolean;
+  lacpMultiSpeed: boolean;
+}
+
+export interface Driver {
+  name: DriverName;
+  /** What it is, for reports. */
+  label: string;
+  ifname: string;
+  /** The driver's own name for a protocol (bonding's mode), for reports. */
+  mode(proto: Protocol): string;
+  /** Start the daemon or load the module, so create() times the aggregate alone. */
+  prepare(): string;
+  create(s: AggregateSetup): string;
+  /** Remove the aggregate if there is one; never fails. */
+  destroy(): string;
+  portStates(proto: Protocol, ports: string[]): string;
+  /** Status text for the evidence; after a "--- events" line, the driver's event log. */
+  capture(): string;
+  /**
+   * The driver's events in a capture, with the guest time each happened: laggd's event ring
+   * has wall-clock stamps, bonding's kernel log seconds since boot (the capture prints the
+   * guest's uptime so the engine can place them).
+   */
+  events(capture: string): Array<{ at: { wallMs: number } | { uptimeS: number }; what: string }>;
+}
+
+const BONDING_MODES: Record<Protocol, string> = {
+  lacp: '802.3ad',
+  failover: 'active-backup',
+  loadbalance: 'balance-xor',
+  roundrobin: 'balance-rr',
+  broadcast: 'broadcast',
+};
+
+const laggdUp = [
+  'pidof laggd >/dev/null || { laggd -f >/tmp/laggd.log 2>&1 & }',
+  'i=0; while [ ! -S /run/laggd.sock ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done',
+].join('\n');
+
+export const laggkitDriver: Driver = {
+  name: 'laggkit',
+  label: 'laggkit (laggd)',
+  ifname: 'laggkit0',
+  mode: (proto) => proto,
+  prepare: () => laggdUp,
+  create: (s) =>
+    [
+      ...s.ports.map((p) => `ip addr flush dev ${p}`),
+      [
+        'laggctl laggkit0 create laggproto',
+        s.proto,
+        ...s.ports.flatMap((p) => ['laggport', p]),
+        ...(s.proto === 'lacp' && s.lacpFastTimeout ? ['lacp_fast_timeout'] : []),
+        ...(s.proto === 'lacp' && s.lacpMultiSpeed ? ['lagglacp', 'multi-speed'] : []),
+      ].join(' '),
+      'ip link set laggkit0 up',
+      `ip addr add ${s.addr} dev laggkit0`,
+    ].join('\n'),
+  destroy: () => 'laggctl laggkit0 destroy >/dev/null 2>&1; true',
+  // LACP members carry traffic when DISTRIBUTING; the other protocols mark them ACTIVE.
+  portStates: (proto) =>
+    `laggctl laggkit0 2>/dev/null | awk -v want=${proto === 'lacp' ? 'DISTRIBUTING' : 'ACTIVE'} '$1 == "laggport:" { f = $3; print $2, ((index(f, "<" want) || index(f, "," want)) ? "active" : "standby") }'`,
+  capture: () => 'laggctl -v laggkit0 2>&1; echo "--- events"; laggctl laggkit0 events 2>&1 | tail -40',
+  events: (capture) =>
+    (capture.split('--- events\n')[1] ?? '')
+      .split('\n')
+      .map((l) => /^(\d{4}-\d\d-\d\dT[\d:.]+Z)\s+(.*)$/.exec(l))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => ({ at: { wallMs: Date.parse(m[1]!) }, what: m[2]! })),
+};
+
+const bondSys = '/sys/class/net/bond0/bonding';
+
+export const stockDriver: Driver = {
+  name: 'stock',
+  label: 'Linux bonding',
+  ifname: 'bond0',
+  mode: (proto) => BONDING_MODES[proto],
+  // max_bonds=0: no bond0 appears until we ask, as with `ip link add type bond`.
+  prepare: () =>
+    '[ -d /sys/module/bonding ] || while read -r m; do case "$m" in */bonding.ko) insmod "/lib/modules/$m" max_bonds=0 ;; *) insmod "/lib/modules/$m" 2>/dev/null ;; esac; done < /lib/modules/load-order.bonding',
+  create: (s) =>
+    [
+      'echo +bond0 > /sys/class/net/bonding_masters',
+      `echo ${BONDING_MODES[s.proto]} > ${bondSys}/mode`,
+      `echo 100 > ${bondSys}/miimon`,
+      ...(s.proto === 'lacp' ? [`echo ${s.lacpFastTimeout ? 'fast' : 'slow'} > ${bondSys}/lacp_rate`] : []),
+      ...(s.proto === 'lacp' || s.proto === 'loadbalance' ? [`echo layer3+4 > ${bondSys}/xmit_hash_policy`] : []),
+      ...s.ports.flatMap((p) => [`ip addr flush dev ${p}`, `ip link set ${p} down`, `echo +${p} > ${bondSys}/slaves`]),
+      ...(s.proto === 'failover' ? [`echo ${s.ports[0]} > ${bondSys}/primary`] : []),
+      'ip link set bond0 up',
+      `ip addr add ${s.addr} dev bond0`,
+    ].join('\n'),
+  destroy: () => `[ -e /sys/class/net/bond0 ] && { ip link set bond0 down; echo -bond0 > /sys/class/net/bonding_masters; }; true`,
+  portStates: (proto, ports) =>
+    `for p in ${ports.join(' ')}; do s=/sys/class/net/$p/bonding_slave; [ -d $s ] || { echo $p none; continue; }; ` +
+    (proto === 'lacp'
+      ? `st=$(cat $s/ad_actor_oper_port_state); [ "$(cat $s/ad_aggregator_id)" = "$(cat ${bondSys}/ad_aggregator)" ] && [ $((st & 48)) -eq 48 ]`
+      : proto === 'failover'
+        ? `[ "$(cat $s/state)" = active ] && [ "$(cat $s/mii_status)" = up ]`
+        : `[ "$(cat $s/mii_status)" = up ]`) +
+    ' && echo $p active || echo $p standby; done',
+  capture: () => 'cat /proc/net/bonding/bond0 2>&1; echo "--- events"; dmesg | grep " bond0: " | tail -40',
+  events: (capture) =>
+    (capture.split('--- events\n')[1] ?? '')
+      .split('\n')
+      .map((l) => /^\[\s*(\d+\.\d+)\] bond0: (.*)$/.exec(l))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => ({ at: { uptimeS: Number(m[1]) }, what: m[2]! })),
+};
+
+export const DRIVERS: Record<DriverName, Driver> = { laggkit: laggkitDriver, stock: stockDriver };
+
+/** A shell test that is true when the port states above show the protocol's steady state. */
+export function steadyTest(driver: Driver, proto: Protocol, ports: string[]): string {
+  const want = proto === 'failover' ? 1 : ports.length;
+  return `[ "$( { ${driver.portStates(proto, ports)}; } | grep -c ' active$')" -eq ${want} ]`;
+}

@@ -1,0 +1,237 @@
+/**
+ * The e2e engine: cases × drivers × repeats on one target, each run judged against its
+ * scenario's bounds, folded into one result object that every report format renders (TAP,
+ * JUnit, JSON, HTML all read the same E2eResult, so they cannot disagree).
+ *
+ * A run that throws (SSH lost, a command refused) is an error, reported like a failure with the
+ * message as evidence; the engine then cleans the target and goes on with the next run.
+ */
+import { DRIVERS, type Driver, type DriverName } from './drivers.js';
+import { runAction, resetSide, type ActionOutcome, type Gap, type PortSeries, type RunContext, type TimelineEvent } from './actions.js';
+import { LOWER_IS_BETTER, type Bound, type Protocol, type ScenarioCase } from './scenario.js';
+import { pickMembers, type E2eTarget } from './target.js';
+import type { NicModel } from '../lab/machines.js';
+
+export type Status = 'pass' | 'fail' | 'skip';
+
+export interface RunResult {
+  driver: DriverName;
+  /** the driver's name for the protocol (bonding mode) */
+  mode: string;
+  repeat: number;
+  status: Status;
+  /** why it was skipped, or the error that ended it */
+  reason?: string;
+  metrics: Record<string, number>;
+  /** expectation misses, one sentence each */
+  failures: string[];
+  captures: Record<string, string>;
+  parsed: Record<string, unknown>;
+  events: TimelineEvent[];
+  gaps: Gap[];
+  portSeries: PortSeries[];
+  durationMs: number;
+}
+
+export interface Figure {
+  metric: string;
+  /** median over the passing and failing runs of each driver */
+  laggkit?: number;
+  stock?: number;
+  /** laggkit / stock */
+  ratio?: number;
+  lowerIsBetter: boolean;
+}
+
+export interface CaseResult {
+  id: string;
+  scenario: string;
+  title: string;
+  description: string;
+  file: string;
+  proto: Protocol;
+  members: NicModel[];
+  ports: string[];
+  status: Status;
+  reason?: string;
+  runs: RunResult[];
+  figures: Figure[];
+}
+
+export interface E2eResult {
+  version: 1;
+  startedAt: string;
+  finishedAt: string;
+  target: string;
+  compare: 'stock' | 'none';
+  repeat: number;
+  cases: CaseResult[];
+  totals: Record<Status, number>;
+}
+
+export interface EngineOptions {
+  compare: 'stock' | 'none';
+  repeat: number;
+  /** Called when a case starts and when it ends (live lines, TAP). */
+  onCaseStart?: (c: ScenarioCase, index: number, total: number) => void;
+  onCaseEnd?: (c: CaseResult, index: number, total: number) => void;
+  onRunEnd?: (c: ScenarioCase, r: RunResult) => void;
+}
+
+function median(xs: number[]): number | undefined {
+  if (xs.length === 0) return undefined;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Judge a run's metrics against the scenario's bounds; one sentence per miss. */
+export function judge(metrics: Record<string, number>, bounds: Record<string, Bound>, members: number): string[] {
+  const misses: string[] = [];
+  for (const [metric, b] of Object.entries(bounds)) {
+    const v = metrics[metric];
+    if (v === undefined) {
+      misses.push(`${metric} was not measured (the action did not get that far)`);
+      continue;
+    }
+    const eq = b.equals === 'members' ? members : b.equals;
+    if (eq !== undefined && v !== eq) misses.push(`${metric} is ${v}, expected ${eq}${b.equals === 'members' ? ' (the member count)' : ''}`);
+    if (b.min !== undefined && v < b.min) misses.push(`${metric} is ${v}, expected at least ${b.min}`);
+    if (b.max !== undefined && v > b.max) misses.push(`${metric} is ${v}, expected at most ${b.max}`);
+  }
+  return misses;
+}
+
+export function figuresOf(c: ScenarioCase, runs: RunResult[]): Figure[] {
+  return c.scenario.measure.map((metric) => {
+    const of = (d: DriverName): number | undefined =>
+      median(runs.filter((r) => r.driver === d && r.status !== 'skip' && r.metrics[metric] !== undefined).map((r) => r.metrics[metric]!));
+    const laggkit = of('laggkit');
+    const stock = of('stock');
+    const ratio = laggkit !== undefined && stock !== undefined && stock !== 0 ? Math.round((laggkit / stock) * 100) / 100 : undefined;
+    return { metric, laggkit, stock, ratio, lowerIsBetter: LOWER_IS_BETTER.has(metric) };
+  });
+}
+
+function skipped(driver: Driver, c: ScenarioCase, repeat: number, reason: string): RunResult {
+  return {
+    driver: driver.name,
+    mode: driver.mode(c.proto),
+    repeat,
+    status: 'skip',
+    reason,
+    metrics: {},
+    failures: [],
+    captures: {},
+    parsed: {},
+    events: [],
+    gaps: [],
+    portSeries: [],
+    durationMs: 0,
+  };
+}
+
+async function runOne(target: E2eTarget, driver: Driver, c: ScenarioCase, repeat: number): Promise<RunResult> {
+  const members = pickMembers(target.links, c.members);
+  if (typeof members === 'string') return skipped(driver, c, repeat, members);
+  const ctx: RunContext = {
+    target,
+    driver,
+    proto: c.proto,
+    members,
+    lacpFastTimeout: c.scenario.setup.lacp_fast_timeout,
+    lacpMultiSpeed: c.scenario.setup.lacp_multi_speed,
+    pulled: new Set(),
+  };
+  const start = Date.now();
+  const all = Object.values(DRIVERS);
+  let outcome: ActionOutcome | undefined;
+  let error: string | undefined;
+  try {
+    await Promise.all((['A', 'B'] as const).map((s) => resetSide(target, s, all)));
+    outcome = await runAction(ctx, c.scenario.action);
+  } catch (err) {
+    error = (err as Error).message;
+  } finally {
+    // Whatever happened, plug cables back and leave the target clean for the next run.
+    for (const nic of ctx.pulled) await target.cable(nic, true).catch(() => {});
+    await Promise.all((['A', 'B'] as const).map((s) => resetSide(target, s, all))).catch((err: Error) => {
+      error = error ?? `clean-up failed: ${err.message}`;
+    });
+  }
+  const o = outcome ?? { metrics: {}, captures: {}, captureClock: {}, parsed: {}, events: [], gaps: [], portSeries: [] };
+  const bounds = driver.name === 'stock' && c.scenario.stock.expect ? c.scenario.stock.expect : c.scenario.expect;
+  const failures = error ? [`error: ${error}`] : judge(o.metrics, bounds, c.members.length);
+  return {
+    driver: driver.name,
+    mode: driver.mode(c.proto),
+    repeat,
+    status: failures.length ? 'fail' : 'pass',
+    ...(error ? { reason: error } : {}),
+    metrics: o.metrics,
+    failures,
+    captures: o.captures,
+    parsed: o.parsed,
+    events: o.events,
+    gaps: o.gaps,
+    portSeries: o.portSeries,
+    durationMs: Date.now() - start,
+  };
+}
+
+export async function runCases(target: E2eTarget, cases: ScenarioCase[], opts: EngineOptions): Promise<E2eResult> {
+  const startedAt = new Date().toISOString();
+  const results: CaseResult[] = [];
+  for (const [i, c] of cases.entries()) {
+    opts.onCaseStart?.(c, i, cases.length);
+    const runs: RunResult[] = [];
+    const lacking = c.scenario.needs
+      .map(
+        (n) =>
+          target.lacks(n) ??
+          (target.capabilities.includes(n) ? undefined : `target '${target.kind}' cannot ${n === 'cable' ? 'pull a cable' : 'run the stock driver'}`),
+      )
+      .find(Boolean);
+    for (let r = 1; r <= opts.repeat; r++) {
+      const drivers: Driver[] = opts.compare === 'stock' ? [DRIVERS.laggkit, DRIVERS.stock] : [DRIVERS.laggkit];
+      for (const d of drivers) {
+        const stockSkip = d.name === 'stock' ? (c.scenario.stock.skip ?? target.lacks('stock')) : undefined;
+        const run = lacking ? skipped(d, c, r, lacking) : stockSkip ? skipped(d, c, r, stockSkip) : await runOne(target, d, c, r);
+        runs.push(run);
+        opts.onRunEnd?.(c, run);
+      }
+    }
+    const status: Status = runs.some((r) => r.status === 'fail') ? 'fail' : runs.every((r) => r.status === 'skip') ? 'skip' : 'pass';
+    const result: CaseResult = {
+      id: c.id,
+      scenario: c.scenario.name,
+      title: c.scenario.title,
+      description: c.scenario.description,
+      file: c.file,
+      proto: c.proto,
+      members: c.members,
+      ports: (() => {
+        const m = pickMembers(target.links, c.members);
+        return typeof m === 'string' ? [] : m.map((x) => x.nic);
+      })(),
+      status,
+      ...(lacking ? { reason: lacking } : {}),
+      runs,
+      figures: figuresOf(c, runs),
+    };
+    results.push(result);
+    opts.onCaseEnd?.(result, i, cases.length);
+  }
+  const totals: Record<Status, number> = { pass: 0, fail: 0, skip: 0 };
+  for (const r of results) totals[r.status]++;
+  return {
+    version: 1,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    target: target.describe,
+    compare: opts.compare,
+    repeat: opts.repeat,
+    cases: results,
+    totals,
+  };
+}

@@ -1,0 +1,251 @@
+/**
+ * The e2e catalogue and reports without a VM: the shipped scenario files load and cover what
+ * the catalogue promises; a broken file is refused by the CLI naming the file and the field;
+ * cases expand and filter as the flags say; a failing run becomes `not ok` in TAP and a
+ * <failure> with its evidence in JUnit, and the HTML row is marked failed.
+ */
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expandCases, filterCases, loadCatalogue, parseScenario } from '../../src/e2e/scenario.js';
+import { judge, figuresOf, type CaseResult, type E2eResult, type RunResult } from '../../src/e2e/engine.js';
+import { renderJunit } from '../../src/e2e/report/junit.js';
+import { renderTap } from '../../src/e2e/report/text.js';
+import { renderHtml } from '../../src/e2e/report/html.js';
+import type { CliResult } from '../lab/support/cli.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const bin = path.join(root, 'bin', 'run.js');
+
+/** The built CLI, run synchronously; the result has the shape of the lab tests' CliResult. */
+function cli(args: string[]): CliResult {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', input: '', env: { ...process.env, NO_COLOR: '1' } });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, ...(args.includes('--json') ? { json: JSON.parse(r.stdout) as CliResult['json'] } : {}) };
+}
+
+function scenarioDir(files: Record<string, string>): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lk-e2e-cat-'));
+  for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text);
+  return dir;
+}
+
+const GOOD = `name: probe
+title: a probe
+setup:
+  proto: [lacp, failover]
+  members: [[virtio, virtio], [e1000, e1000]]
+action:
+  kind: steady-state
+expect:
+  steady: { equals: 1 }
+measure: [converge_ms]
+`;
+
+test('the shipped catalogue loads and covers the scenarios it promises', (t) => {
+  const cat = loadCatalogue();
+  const names = cat.map((c) => c.scenario.name);
+  for (const n of [
+    'create-destroy',
+    'steady-state',
+    'lacp-converge',
+    'lacp-converge-mixed',
+    'spread',
+    'cable-pull',
+    'failover-return',
+    'mtu',
+    'mgmt-untouched',
+  ])
+    t.true(names.includes(n), n);
+  const cases = expandCases(cat);
+  const steady = cases
+    .filter((c) => c.scenario.name === 'steady-state')
+    .map((c) => c.proto)
+    .sort();
+  t.deepEqual(steady, ['broadcast', 'failover', 'lacp', 'loadbalance', 'roundrobin'], 'every protocol has a steady-state case');
+  t.deepEqual(
+    cases
+      .filter((c) => c.scenario.name.startsWith('lacp-converge'))
+      .map((c) => c.members.join('+'))
+      .sort(),
+    ['e1000+e1000', 'virtio+e1000', 'virtio+virtio'],
+    'LACP converge per NIC model and mixed',
+  );
+  t.true(
+    cases.filter((c) => c.scenario.name === 'cable-pull').every((c) => c.scenario.measure.includes('gap_ms_ab') && c.scenario.measure.includes('gap_ms_ba')),
+    'cable pulls measure both directions',
+  );
+});
+
+test('a scenario matrix expands to one case per protocol and member set, and the filters select from it', (t) => {
+  const dir = scenarioDir({ 'probe.yaml': GOOD });
+  const cases = expandCases(loadCatalogue(dir));
+  t.deepEqual(
+    cases.map((c) => c.id),
+    ['probe[lacp,virtio+virtio]', 'probe[lacp,e1000+e1000]', 'probe[failover,virtio+virtio]', 'probe[failover,e1000+e1000]'],
+  );
+  t.deepEqual(
+    filterCases(cases, { protos: ['failover'] }).map((c) => c.id),
+    ['probe[failover,virtio+virtio]', 'probe[failover,e1000+e1000]'],
+  );
+  t.deepEqual(
+    filterCases(cases, { nics: ['e1000'] }).map((c) => c.id),
+    ['probe[lacp,e1000+e1000]', 'probe[failover,e1000+e1000]'],
+  );
+  t.deepEqual(filterCases(cases, { only: ['probe[lacp,*'] }).length, 2);
+  t.deepEqual(filterCases(cases, { only: ['pro*'] }).length, 4);
+  t.deepEqual(filterCases(cases, { only: ['nothing-*'] }).length, 0);
+});
+
+test('laggkit e2e refuses a broken scenario file naming the file and every bad field', (t) => {
+  const broken = GOOD.replace('kind: steady-state', 'kind: steady-state\n  timeout_ms: -5')
+    .replace('proto: [lacp, failover]', 'proto: [lacp, lacpp]')
+    .replace('steady: { equals: 1 }', 'stedy: { equals: 1 }');
+  const dir = scenarioDir({ 'probe.yaml': broken });
+  const r = cli(['e2e', '--scenarios', dir, '--list', '--json']);
+  t.is(r.code, 2, r.stdout + r.stderr);
+  t.is(r.json?.error?.code, 'E_E2E_SCENARIO');
+  const msg = r.json?.error?.message ?? '';
+  t.true(msg.startsWith(path.join(dir, 'probe.yaml')), msg);
+  t.regex(msg, /setup\.proto\[1\]/);
+  t.regex(msg, /action\.timeout_ms/);
+  t.regex(msg, /setup\.proto\[1\]: Invalid enum value.*'lacpp'/);
+  // Metric names are checked once the shape is right: a typo is named with what is measured.
+  const typo = scenarioDir({ 'probe.yaml': GOOD.replace('steady: { equals: 1 }', 'stedy: { equals: 1 }').replace('[converge_ms]', '[converge_ms, gap_ms]') });
+  const r2 = cli(['e2e', '--scenarios', typo, '--list', '--json']);
+  t.is(r2.code, 2);
+  t.regex(
+    r2.json?.error?.message ?? '',
+    /probe\.yaml: 2 problems: expect\.stedy: 'stedy' is not measured by action 'steady-state' \(it measures: steady, converge_ms.*; measure\[1\]: 'gap_ms' is not measured/,
+  );
+  // Human mode: the same message on stderr, nothing on stdout.
+  const h = cli(['e2e', '--scenarios', dir, '--list']);
+  t.is(h.code, 2);
+  t.is(h.stdout, '');
+  t.regex(h.stderr, /probe\.yaml: 2 problems/);
+});
+
+test('a scenario file that is not YAML, or whose name differs from its file, is refused with the file named', (t) => {
+  const notYaml = scenarioDir({ 'probe.yaml': 'name: probe\nsetup: [\n' });
+  const r = cli(['e2e', '--scenarios', notYaml, '--list', '--json']);
+  t.is(r.code, 3);
+  t.is(r.json?.error?.code, 'E_E2E_SCENARIO_YAML');
+  t.regex(r.json?.error?.message ?? '', /probe\.yaml(:\d+)?: not valid YAML/);
+  t.throws(() => parseScenario(GOOD, '/x/other.yaml'), { message: /other\.yaml: name: 'probe' differs from the file name 'other'/ });
+  const empty = scenarioDir({});
+  t.is(cli(['e2e', '--scenarios', empty, '--list', '--json']).json?.error?.code, 'E_E2E_CATALOGUE');
+});
+
+test('--list prints the cases; bad --proto/--nic values are usage errors; host and self targets say they are not implemented', (t) => {
+  const list = cli(['e2e', '--list', '--json', '--only', 'steady-state', '--proto', 'lacp,failover']);
+  t.is(list.code, 0);
+  t.deepEqual(
+    list.json?.result?.cases.map((c: { id: string }) => c.id),
+    ['steady-state[lacp,virtio+virtio]', 'steady-state[failover,virtio+virtio]'],
+  );
+  t.is(cli(['e2e', '--list', '--json', '--proto', 'lacp,bogus']).json?.error?.code, 'E_E2E_PROTO');
+  t.is(cli(['e2e', '--list', '--json', '--nic', 'rtl8139']).json?.error?.code, 'E_E2E_NIC');
+  const host = cli(['e2e', '--target', 'host', '--host', 'root@a', '--host', 'root@b', '--link', 'em1=em1', '--json']);
+  t.is(host.code, 6);
+  t.is(host.json?.error?.code, 'E_E2E_TARGET_UNSUPPORTED');
+  t.is(cli(['e2e', '--target', 'host', '--json']).json?.error?.code, 'E_E2E_HOSTS');
+  t.is(cli(['e2e', '--target', 'self', '--json']).json?.error?.code, 'E_E2E_TARGET_UNSUPPORTED');
+});
+
+test('judge names every miss; members stands for the member count', (t) => {
+  t.deepEqual(judge({ active_members: 2, converge_ms: 900 }, { active_members: { equals: 'members' }, converge_ms: { max: 5000 } }, 2), []);
+  t.deepEqual(judge({ active_members: 1 }, { active_members: { equals: 'members' }, ping_ok: { equals: 1 } }, 2), [
+    'active_members is 1, expected 2 (the member count)',
+    'ping_ok was not measured (the action did not get that far)',
+  ]);
+  t.deepEqual(judge({ gap_ms_ab: 700 }, { gap_ms_ab: { min: 1, max: 500 } }, 2), ['gap_ms_ab is 700, expected at most 500']);
+});
+
+function fakeResult(): E2eResult {
+  const [c] = expandCases([{ file: '/x/probe.yaml', scenario: parseScenario(GOOD, '/x/probe.yaml') }]);
+  const run = (driver: 'laggkit' | 'stock', converge: number, failures: string[]): RunResult => ({
+    driver,
+    mode: driver === 'stock' ? '802.3ad' : 'lacp',
+    repeat: 1,
+    status: failures.length ? 'fail' : 'pass',
+    metrics: { steady: failures.length ? 0 : 1, converge_ms: converge },
+    failures,
+    captures: { 'steady A': 'laggport: vtnet0 flags=0<> & <evidence>' },
+    parsed: {},
+    events: [{ t_ms: 0, kind: 'action', what: 'create' }],
+    gaps: [],
+    portSeries: [],
+    durationMs: 1234,
+  });
+  const runs = [run('laggkit', 2700, ['steady is 0, expected 1']), run('stock', 3000, [])];
+  const cr: CaseResult = {
+    id: c!.id,
+    scenario: 'probe',
+    title: 'a probe',
+    description: '',
+    file: c!.file,
+    proto: c!.proto,
+    members: c!.members,
+    ports: ['vtnet0', 'vtnet1'],
+    status: 'fail',
+    runs,
+    figures: figuresOf(c!, runs),
+  };
+  return {
+    version: 1,
+    startedAt: '2026-01-01T00:00:00.000Z',
+    finishedAt: '2026-01-01T00:00:10.000Z',
+    target: 'test',
+    compare: 'stock',
+    repeat: 1,
+    cases: [cr],
+    totals: { pass: 0, fail: 1, skip: 0 },
+  };
+}
+
+test('a failing run is not ok in TAP, a <failure> with its evidence in JUnit, a failed row in HTML; figures carry the ratio', (t) => {
+  const res = fakeResult();
+  t.deepEqual(res.cases[0]!.figures, [{ metric: 'converge_ms', laggkit: 2700, stock: 3000, ratio: 0.9, lowerIsBetter: true }]);
+  const tap = renderTap(res);
+  t.regex(tap, /^1\.\.2$/m);
+  t.regex(tap, /^not ok 1 - probe\[lacp,virtio\+virtio\] laggkit$/m);
+  t.regex(tap, /^ok 2 - probe\[lacp,virtio\+virtio\] stock/m);
+  t.regex(tap, /converge_ms: laggkit 2700, stock 3000, ratio 0\.90/);
+  const junit = renderJunit(res);
+  t.regex(junit, /<testsuites name="laggkit e2e" tests="2" failures="1" skipped="0"/);
+  t.regex(junit, /<failure message="steady is 0, expected 1" type="expectation">[^<]*laggport: vtnet0 flags=0&lt;&gt; &amp; &lt;evidence&gt;/);
+  const html = renderHtml(res);
+  t.regex(html, /<tr class="fail" data-case="probe\[lacp,virtio\+virtio\]" data-status="fail">/);
+  t.notRegex(html, /<script[^>]+src=/, 'nothing loaded from elsewhere');
+  t.notRegex(html, /(src|href)="https?:/, 'no remote resources');
+  t.regex(html, /Chart\.js v4\.\d+\.\d+/, 'Chart.js is inlined');
+});
+
+test('over --repeat runs a figure is the median of each driver, skipped runs left out', (t) => {
+  const [c] = expandCases([{ file: '/x/probe.yaml', scenario: parseScenario(GOOD, '/x/probe.yaml') }]);
+  const run = (driver: 'laggkit' | 'stock', repeat: number, converge: number | undefined, status: RunResult['status'] = 'pass'): RunResult => ({
+    driver,
+    mode: driver,
+    repeat,
+    status,
+    metrics: converge === undefined ? {} : { converge_ms: converge },
+    failures: [],
+    captures: {},
+    parsed: {},
+    events: [],
+    gaps: [],
+    portSeries: [],
+    durationMs: 1,
+  });
+  const runs = [
+    run('laggkit', 1, 3000),
+    run('stock', 1, 500),
+    run('laggkit', 2, 2000),
+    run('stock', 2, 700),
+    run('laggkit', 3, 9000),
+    run('stock', 3, undefined, 'skip'),
+  ];
+  t.deepEqual(figuresOf(c!, runs), [{ metric: 'converge_ms', laggkit: 3000, stock: 600, ratio: 5, lowerIsBetter: true }]);
+});
