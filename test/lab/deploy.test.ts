@@ -306,32 +306,12 @@ testNeeding(
   },
 );
 
-testNeeding(serial, 'a deploy killed mid-configure leaves a guest that rolls itself back', needs, async (t) => {
-  // B runs no LACP now, so verify would only wait: deploy is killed once configure has begun.
-  const child = spawn(process.execPath, [path.join(repo, 'bin', 'run.js'), ...deployArgs('A', '20', '15')], {
-    env: { ...process.env, ...env() },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let err = '';
-  await new Promise<void>((resolve) => {
-    child.stderr.on('data', (d) => {
-      err += d;
-      if (/"step":"install","ok":true/.test(err)) {
-        setTimeout(() => child.kill('SIGKILL'), 1500);
-      }
-    });
-    child.on('exit', () => resolve());
-  });
-  t.regex(err, /"step":"install","ok":true/, err);
-  await waitFor('the guard to roll A back', async () => (/rolled back/.test(await sh('A', 'cat /var/lib/laggkit/guard/log')) ? true : undefined), 90_000, 1000);
-  t.regex(await sh('A', 'cat /var/lib/laggkit/guard/log'), /rolling back: no confirmation within 20 s/);
-  t.regex(await sh('A', 'pidof laggd || echo no-laggd; ip addr show dev em0'), /no-laggd[\s\S]*inet 10\.99\.3\.1\/24/);
-  check(t, await cli(['undeploy', '--ssh-config', sshConfig, '--host', 'A'], env()), 0, 'clean up');
-  t.is(await sh('A', SNAPSHOT), before.A ?? '(no snapshot)', 'A as before');
-});
-
-testNeeding(serial, 'Ctrl-C mid-configure: deploy asks the guard to roll back at once and exits 130', needs, async (t) => {
-  const child = spawn(process.execPath, [path.join(repo, 'bin', 'run.js'), ...deployArgs('A', '120', '60')], {
+/**
+ * Start a deploy to A and send it `signal` 1.5 s after its install step (guard armed,
+ * configure under way); resolves with its exit code (null when a signal ended it) and stderr.
+ */
+async function deployInterrupted(signal: NodeJS.Signals, confirmTimeout: string, verifyTimeout: string): Promise<{ code: number | null; err: string }> {
+  const child = spawn(process.execPath, [path.join(repo, 'bin', 'run.js'), ...deployArgs('A', confirmTimeout, verifyTimeout)], {
     env: { ...process.env, ...env() },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -339,17 +319,39 @@ testNeeding(serial, 'Ctrl-C mid-configure: deploy asks the guard to roll back at
   const code = await new Promise<number | null>((resolve) => {
     child.stderr.on('data', (d) => {
       err += d;
-      if (/"step":"install","ok":true/.test(err)) setTimeout(() => child.kill('SIGINT'), 1500);
+      if (/"step":"install","ok":true/.test(err)) setTimeout(() => child.kill(signal), 1500);
     });
     child.on('exit', (c) => resolve(c));
   });
-  t.is(code, 130, err);
-  // Asked at once, not left to the guard's 120 s deadline (which is still over a minute away).
-  await waitFor('the guard to roll A back', async () => (/rolled back/.test(await sh('A', 'cat /var/lib/laggkit/guard/log')) ? true : undefined), 45_000, 1000);
-  t.regex(await sh('A', 'cat /var/lib/laggkit/guard/log'), /rolling back: deploy interrupted \(SIGINT\)/);
+  return { code, err };
+}
+
+/** After an interrupted deploy: the guard's log names `reason`, A has its old state, and undeploy leaves it as before. */
+async function rolledBackBy(t: ExecutionContext, reason: RegExp, withinMs: number): Promise<void> {
+  await waitFor(
+    'the guard to roll A back',
+    async () => (/rolled back/.test(await sh('A', 'cat /var/lib/laggkit/guard/log')) ? true : undefined),
+    withinMs,
+    1000,
+  );
+  t.regex(await sh('A', 'cat /var/lib/laggkit/guard/log'), reason);
   t.regex(await sh('A', 'pidof laggd || echo no-laggd; ip addr show dev em0'), /no-laggd[\s\S]*inet 10\.99\.3\.1\/24/);
   check(t, await cli(['undeploy', '--ssh-config', sshConfig, '--host', 'A'], env()), 0, 'clean up');
   t.is(await sh('A', SNAPSHOT), before.A ?? '(no snapshot)', 'A as before');
+}
+
+testNeeding(serial, 'a deploy killed mid-configure leaves a guest that rolls itself back', needs, async (t) => {
+  // B runs no LACP now, so verify would only wait: deploy is killed once configure has begun.
+  const { err } = await deployInterrupted('SIGKILL', '20', '15');
+  t.regex(err, /"step":"install","ok":true/, err);
+  await rolledBackBy(t, /rolling back: no confirmation within 20 s/, 90_000);
+});
+
+testNeeding(serial, 'Ctrl-C mid-configure: deploy asks the guard to roll back at once and exits 130', needs, async (t) => {
+  const { code, err } = await deployInterrupted('SIGINT', '120', '60');
+  t.is(code, 130, err);
+  // Asked at once, not left to the guard's 120 s deadline (which is still over a minute away).
+  await rolledBackBy(t, /rolling back: deploy interrupted \(SIGINT\)/, 45_000);
 });
 
 testNeeding(
