@@ -47,7 +47,7 @@ test.before(async (t) => {
   // A fresh clone's view: the tracked kinds of files, none of the build output.
   const clone = path.join(work, 'clone');
   mkdirSync(clone);
-  for (const entry of ['package.json', 'package-lock.json', 'tsconfig.json', 'README.md', 'LICENSE', 'bin', 'src', 'scripts', 'kmod', 'vm']) {
+  for (const entry of ['package.json', 'package-lock.json', 'tsconfig.json', 'README.md', 'LICENSE', 'bin', 'src', 'scripts', 'kmod', 'vm', 'e2e']) {
     cpSync(path.join(root, entry), path.join(clone, entry), {
       recursive: true,
       filter: (p) => !/(^|\/)(build|__pycache__)(\/|$)|\.(o|a|ko)$/.test(path.relative(root, p)),
@@ -95,6 +95,7 @@ test('the tarball holds what runs and nothing of the tests or builds', (t) => {
     'kmod/freebsd/laggkit.1',
     'kmod/freebsd/laggkit.4',
     'vm/machines/linux.json',
+    'e2e/scenarios/cable-pull.yaml',
   ]) {
     t.true(tarballFiles.includes(f), `the tarball lacks ${f}`);
   }
@@ -134,6 +135,14 @@ test('the installed laggkit answers --version, help, every command --help and "d
   t.regex(typo.stderr + typo.stdout, /parse/, 'no suggestion for a mistyped command');
   const completion = laggkit(['autocomplete', 'bash']);
   t.is(completion.code, 0, completion.stderr);
+});
+
+test('the installed laggkit finds its e2e catalogue', (t) => {
+  // The scenario files are data the command reads at run time, not code tsc compiles.
+  const r = laggkit(['e2e', '--list']);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /^cable-pull\[lacp,virtio\+virtio\]/m);
+  t.regex(r.stdout, /^lacp-converge/m);
 });
 
 test('the installed laggkit parses an ifconfig fixture', (t) => {
