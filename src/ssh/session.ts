@@ -198,11 +198,31 @@ class Session implements SshSession {
 
   private run(command: string, shown: string, opts: ExecOptions): Promise<ExecResult> {
     if (this.lost) return Promise.reject(this.lost);
+    const timeoutMs = opts.timeoutMs ?? this.defaultTimeoutMs;
     return new Promise((resolve, reject) => {
       this.waiting.add(reject);
+      // runOnOpen's own timer starts once the channel is open; on a link that went silent the
+      // open is never answered, so the command's deadline is also held here, from the start.
+      const stalled =
+        timeoutMs !== undefined
+          ? setTimeout(
+              () =>
+                reject(
+                  new SshError(
+                    'E_SSH_LOST',
+                    `${shown} on ${this.target.alias} got no answer within ${timeoutMs + 10_000} ms: the connection has gone silent`,
+                    'Check that the host is up and its SSH path is not cut.',
+                  ),
+                ),
+              timeoutMs + 10_000,
+            )
+          : undefined;
       this.runOnOpen(command, shown, opts)
         .then(resolve, reject)
-        .finally(() => this.waiting.delete(reject));
+        .finally(() => {
+          clearTimeout(stalled);
+          this.waiting.delete(reject);
+        });
     });
   }
 
