@@ -21,6 +21,7 @@ import path from 'node:path';
 import { labDown, labUp } from '../../src/lab/lab.js';
 import { repoRoot } from '../../src/lab/paths.js';
 import { labSshConfig } from '../../src/lab/ssh-config.js';
+import { lacpDeployArgs } from '../../test/lab/support/cli.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const LAB = 'bench-deploy';
@@ -81,23 +82,7 @@ async function main(): Promise<number> {
     const sshConfig = path.join(labDir, 'ssh_config');
     writeFileSync(sshConfig, labSshConfig(lab));
     const ports = (lab.vms[0]?.nics ?? []).map((n) => n.name);
-    const deployArgs = (vm: string) => [
-      'deploy',
-      '--ssh-config',
-      sshConfig,
-      '--host',
-      vm,
-      '--build',
-      'local',
-      '--laggproto',
-      'lacp',
-      ...ports.flatMap((p) => ['--laggport', p]),
-      '--opt',
-      'lacp_multi_speed=1',
-      '--inet',
-      `10.88.0.${vm === 'A' ? 1 : 2}/24`,
-      '--yes',
-    ];
+    const deployArgs = (vm: string) => lacpDeployArgs(sshConfig, vm, ports, '10.88.0', ['--build', 'local', '--opt', 'lacp_multi_speed=1', '--yes']);
 
     const sshFloor: number[] = [];
     for (let i = 0; i < RUNS; i++) {

@@ -120,56 +120,43 @@ async function measureThroughput(key: string, pair: Pair, blaster: string): Prom
 
 const fmt = (v: number | undefined, digits = 0) => (v === undefined || Number.isNaN(v) ? 'n/a' : v.toFixed(digits));
 const ratio = (x: number | undefined, y: number | undefined) => (x && y ? (x / y).toFixed(2) : 'n/a');
+/** One table row: a figure for laggd, the same for its peer, and their ratio. */
+const versus = (label: string, ours: number | undefined, peer: number | undefined, digits = 0): string[] => [
+  label,
+  fmt(ours, digits),
+  fmt(peer, digits),
+  ratio(ours, peer),
+];
 
 function table(): string {
   const lg = results.throughput['laggd loadbalance'];
   const ov = results.throughput['ovs balance-tcp'];
   const rows: string[][] = [['figure', 'laggd', 'OVS', 'laggd/OVS']];
-  rows.push(['64-byte packets/s', fmt(lg?.small?.pps), fmt(ov?.small?.pps), ratio(lg?.small?.pps, ov?.small?.pps)]);
-  rows.push(['1500-byte Gbit/s', fmt(lg?.large?.gbps, 3), fmt(ov?.large?.gbps, 3), ratio(lg?.large?.gbps, ov?.large?.gbps)]);
-  rows.push(['TCP Gbit/s (iperf3, 4 streams)', fmt(lg?.tcp?.gbps, 3), fmt(ov?.tcp?.gbps, 3), ratio(lg?.tcp?.gbps, ov?.tcp?.gbps)]);
+  rows.push(versus('64-byte packets/s', lg?.small?.pps, ov?.small?.pps));
+  rows.push(versus('1500-byte Gbit/s', lg?.large?.gbps, ov?.large?.gbps, 3));
+  rows.push(versus('TCP Gbit/s (iperf3, 4 streams)', lg?.tcp?.gbps, ov?.tcp?.gbps, 3));
   rows.push(['64-byte loss %', fmt(lg?.small?.loss_pct, 1), fmt(ov?.small?.loss_pct, 1), '']);
-  rows.push(['CPU cores per Mpps (both sides)', fmt(lg?.cpu_per_mpps, 2), fmt(ov?.cpu_per_mpps, 2), ratio(lg?.cpu_per_mpps, ov?.cpu_per_mpps)]);
-  rows.push(['resident memory KiB (side a)', fmt(lg?.rss_kib_a), fmt(ov?.rss_kib_a), ratio(lg?.rss_kib_a, ov?.rss_kib_a)]);
+  rows.push(versus('CPU cores per Mpps (both sides)', lg?.cpu_per_mpps, ov?.cpu_per_mpps, 2));
+  rows.push(versus('resident memory KiB (side a)', lg?.rss_kib_a, ov?.rss_kib_a));
   const fl = results.failover['laggd lacp'];
   const ff = results.failover['laggd failover'];
   const fo = results.failover['ovs balance-tcp'];
   const fab = results.failover['ovs active-backup'];
   const fs = results.failover['laggd failover -rx-all'];
-  rows.push(['failover gap ms (lacp | OVS balance-tcp)', fmt(fl?.max_gap_ms, 1), fmt(fo?.max_gap_ms, 1), ratio(fl?.max_gap_ms, fo?.max_gap_ms)]);
-  rows.push([
-    'failover gap ms (laggproto failover | OVS active-backup)',
-    fmt(ff?.max_gap_ms, 1),
-    fmt(fab?.max_gap_ms, 1),
-    ratio(ff?.max_gap_ms, fab?.max_gap_ms),
-  ]);
-  rows.push([
-    'failover gap ms (failover -rx-all | OVS active-backup)',
-    fmt(fs?.max_gap_ms, 1),
-    fmt(fab?.max_gap_ms, 1),
-    ratio(fs?.max_gap_ms, fab?.max_gap_ms),
-  ]);
+  rows.push(versus('failover gap ms (lacp | OVS balance-tcp)', fl?.max_gap_ms, fo?.max_gap_ms, 1));
+  rows.push(versus('failover gap ms (laggproto failover | OVS active-backup)', ff?.max_gap_ms, fab?.max_gap_ms, 1));
+  rows.push(versus('failover gap ms (failover -rx-all | OVS active-backup)', fs?.max_gap_ms, fab?.max_gap_ms, 1));
   // Silence and loss differ: a forwarder that holds frames while it switches (laggd's TAP
   // queue) shows a gap and loses nothing; one that sends into the dead link loses frames.
-  rows.push(['datagrams lost in failovers (laggproto failover | OVS active-backup)', fmt(ff?.lost), fmt(fab?.lost), ratio(ff?.lost, fab?.lost)]);
-  rows.push(['datagrams lost in failovers (lacp | OVS balance-tcp)', fmt(fl?.lost), fmt(fo?.lost), ratio(fl?.lost, fo?.lost)]);
-  rows.push([
-    'failback gap ms (lacp | OVS balance-tcp)',
-    fmt(fl?.max_failback_gap_ms, 1),
-    fmt(fo?.max_failback_gap_ms, 1),
-    ratio(fl?.max_failback_gap_ms, fo?.max_failback_gap_ms),
-  ]);
-  rows.push([
-    'failback gap ms (failover preempt | OVS active-backup)',
-    fmt(ff?.max_failback_gap_ms, 1),
-    fmt(fab?.max_failback_gap_ms, 1),
-    ratio(ff?.max_failback_gap_ms, fab?.max_failback_gap_ms),
-  ]);
+  rows.push(versus('datagrams lost in failovers (laggproto failover | OVS active-backup)', ff?.lost, fab?.lost));
+  rows.push(versus('datagrams lost in failovers (lacp | OVS balance-tcp)', fl?.lost, fo?.lost));
+  rows.push(versus('failback gap ms (lacp | OVS balance-tcp)', fl?.max_failback_gap_ms, fo?.max_failback_gap_ms, 1));
+  rows.push(versus('failback gap ms (failover preempt | OVS active-backup)', ff?.max_failback_gap_ms, fab?.max_failback_gap_ms, 1));
   const cll = results.convergence['laggd-laggd'];
   const clo = results.convergence['laggd-ovs'];
   const coo = results.convergence['ovs-ovs'];
-  rows.push(['LACP convergence ms laggd↔laggd', fmt(cll?.median_ms), fmt(coo?.median_ms), ratio(cll?.median_ms, coo?.median_ms)]);
-  rows.push(['LACP convergence ms laggd↔OVS', fmt(clo?.median_ms), fmt(coo?.median_ms), ratio(clo?.median_ms, coo?.median_ms)]);
+  rows.push(versus('LACP convergence ms laggd↔laggd', cll?.median_ms, coo?.median_ms));
+  rows.push(versus('LACP convergence ms laggd↔OVS', clo?.median_ms, coo?.median_ms));
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')).join('\n');
 }

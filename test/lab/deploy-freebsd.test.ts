@@ -20,7 +20,7 @@ import { labUp } from '../../src/lab/lab.js';
 import { labSshConfig } from '../../src/lab/ssh-config.js';
 import type { LabState } from '../../src/lab/state.js';
 import { testNeeding } from '../support/require.js';
-import { cli, isolatedLab, waitFor, type CliResult } from './support/cli.js';
+import { checkExit, cli, isolatedLab, lacpDeployArgs, waitFor, type CliResult } from './support/cli.js';
 
 const cache = path.join(os.homedir(), '.cache', 'laggkit', 'freebsd');
 const image = process.env.LAGGKIT_FREEBSD_IMAGE ?? '';
@@ -48,31 +48,20 @@ if (missing) {
   const SNAPSHOT = `ifconfig -a | grep -Ev 'media:|status:|nd6|inet6 fe80' ; md5 -r /etc/rc.conf /boot/loader.conf 2>&1; ls /boot/loader.conf.d /boot/modules /var/db/laggkit 2>&1; kldstat -q -m if_laggkit && echo if_laggkit-loaded; true`;
   const env = () => ({ LAGGKIT_LAB_DIR: labRoot });
   const sh = async (vm: string, script: string) => (await guestScript(lab as LabState, vm, script, 120_000)).stdout;
-  const deployArgs = (vm: string) => [
-    'deploy',
-    '--ssh-config',
-    sshConfig,
-    '--host',
-    vm,
-    '--build',
-    'local',
-    '--sysroot',
-    sysroot,
-    ...(fs.existsSync(kernbuild) ? ['--kernbuild', kernbuild] : []),
-    '--laggproto',
-    'lacp',
-    ...PORTS.flatMap((p) => ['--laggport', p]),
-    '--lacp-fast-timeout',
-    '--inet',
-    `10.77.0.${vm === 'A' ? 1 : 2}/24`,
-    '--confirm-timeout',
-    '120',
-    '--verify-timeout',
-    '60',
-    '--json',
-  ];
-  const check = (t: { is: (a: unknown, b: unknown, m?: string) => void }, r: CliResult, code: number, what: string) =>
-    t.is(r.code, code, `${what}: exit ${r.code}\n${r.stdout}\n${r.stderr.slice(-3000)}`);
+  const deployArgs = (vm: string) =>
+    lacpDeployArgs(sshConfig, vm, PORTS, '10.77.0', [
+      '--build',
+      'local',
+      '--sysroot',
+      sysroot,
+      ...(fs.existsSync(kernbuild) ? ['--kernbuild', kernbuild] : []),
+      '--lacp-fast-timeout',
+      '--confirm-timeout',
+      '120',
+      '--verify-timeout',
+      '60',
+      '--json',
+    ]);
   const distributing = async (vm: string) => (await sh(vm, 'ifconfig laggkit0 2>/dev/null')).match(/laggport: \S+ flags=\S*DISTRIBUTING/g)?.length ?? 0;
 
   test.before(async (t) => {
@@ -112,15 +101,15 @@ if (missing) {
   testNeeding(serial, TITLE, { tools: ['qemu-system-x86_64', 'clang-19', 'bmake', 'qemu-img'] }, async (t) => {
     t.timeout(1_800_000);
     const [a, b] = await Promise.all([cli(deployArgs('A'), env(), 900_000), cli(deployArgs('B'), env(), 900_000)]);
-    check(t, a, 0, 'deploy A');
-    check(t, b, 0, 'deploy B');
+    checkExit(t, a, 0, 'deploy A');
+    checkExit(t, b, 0, 'deploy B');
     t.regex(a.json?.result?.plan?.buildId ?? '', /^[0-9a-f]{12}-\d+$/);
     t.is(await distributing('A'), 2);
     t.regex(await sh('A', 'ping -c 3 10.77.0.2'), / 0\.0% packet loss/);
     t.regex(await sh('A', 'sysctl -n net.link.laggkit.build_id'), new RegExp(a.json?.result?.plan?.buildId));
     t.regex(await sh('A', 'cat /etc/rc.conf'), /ifconfig_laggkit0="laggproto lacp laggport vtnet1 laggport vtnet2 lacp_fast_timeout 10\.77\.0\.1\/24 up"/);
     // A cable pulled costs a port, not the path; status shows it; plugged back, it returns.
-    check(t, await cli(['lab', 'link', 'A', 'vtnet2', 'down', '--name', NAME], env()), 0, 'link down');
+    checkExit(t, await cli(['lab', 'link', 'A', 'vtnet2', 'down', '--name', NAME], env()), 0, 'link down');
     await waitFor(
       'vtnet2 out of the aggregate on both guests',
       async () => ((await distributing('A')) === 1 && (await distributing('B')) === 1 ? true : undefined),
@@ -129,12 +118,12 @@ if (missing) {
     );
     t.regex(await sh('A', 'ping -c 3 10.77.0.2'), / 0\.0% packet loss/, 'with vtnet2 pulled');
     const pulled = await cli(['status', '--ssh-config', sshConfig, '--host', 'A', '--json'], env());
-    check(t, pulled, 0, 'status with a cable pulled');
+    checkExit(t, pulled, 0, 'status with a cable pulled');
     t.deepEqual(
       pulled.json?.result?.aggregates?.[0]?.ports?.filter((p: { flags: string[] }) => p.flags.includes('DISTRIBUTING')).map((p: { name: string }) => p.name),
       ['vtnet1'],
     );
-    check(t, await cli(['lab', 'link', 'A', 'vtnet2', 'up', '--name', NAME], env()), 0, 'link up');
+    checkExit(t, await cli(['lab', 'link', 'A', 'vtnet2', 'up', '--name', NAME], env()), 0, 'link up');
     await waitFor(
       'vtnet2 back on both guests',
       async () => ((await distributing('A')) === 2 && (await distributing('B')) === 2 ? true : undefined),
@@ -142,7 +131,7 @@ if (missing) {
       1000,
     );
     const again = await cli(deployArgs('A'), env());
-    check(t, again, 0, 'second deploy');
+    checkExit(t, again, 0, 'second deploy');
     t.false(again.json?.result?.changed);
 
     // Reboot both: the module and laggkit0 must come back from loader.conf and rc.conf alone.
@@ -170,8 +159,8 @@ if (missing) {
     t.deepEqual(st.json?.result?.deployed?.running, [{ name: 'laggkit0', differences: [] }]);
 
     const [ua, ub] = await Promise.all(['A', 'B'].map((vm) => cli(['undeploy', '--ssh-config', sshConfig, '--host', vm, '--json'], env())));
-    check(t, ua as CliResult, 0, 'undeploy A');
-    check(t, ub as CliResult, 0, 'undeploy B');
+    checkExit(t, ua as CliResult, 0, 'undeploy A');
+    checkExit(t, ub as CliResult, 0, 'undeploy B');
     for (const vm of ['A', 'B']) t.is(await sh(vm, SNAPSHOT), before[vm] ?? '(no snapshot)', `${vm} as before`);
   });
 }

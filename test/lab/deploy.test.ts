@@ -17,7 +17,7 @@ import { guestScript } from '../../src/lab/guest-ssh.js';
 import { labUp } from '../../src/lab/lab.js';
 import { labSshConfig } from '../../src/lab/ssh-config.js';
 import type { LabState } from '../../src/lab/state.js';
-import { cli, isolatedLab, repo, waitFor, type CliResult } from './support/cli.js';
+import { checkExit, cli, isolatedLab, lacpDeployArgs, repo, waitFor, type CliResult } from './support/cli.js';
 
 const { root: labRoot, name: NAME } = await isolatedLab(test, 'dp');
 const needs = { tools: ['qemu-system-x86_64', 'dropbearkey', 'ssh-keygen', 'xz', 'busybox', 'make'] };
@@ -52,26 +52,17 @@ function up(): LabState {
 }
 
 const env = () => ({ LAGGKIT_LAB_DIR: labRoot });
-const deployArgs = (vm: string, confirmTimeout = '180', verifyTimeout = '90') => [
-  'deploy',
-  '--ssh-config',
-  sshConfig,
-  '--host',
-  vm,
-  '--laggproto',
-  'lacp',
-  ...PORTS.flatMap((p) => ['--laggport', p]),
-  '--lacp-fast-timeout',
-  '--opt',
-  'lacp_multi_speed=1',
-  '--inet',
-  `10.77.0.${vm === 'A' ? 1 : 2}/24`,
-  '--confirm-timeout',
-  confirmTimeout,
-  '--verify-timeout',
-  verifyTimeout,
-  '--json',
-];
+const deployArgs = (vm: string, confirmTimeout = '180', verifyTimeout = '90') =>
+  lacpDeployArgs(sshConfig, vm, PORTS, '10.77.0', [
+    '--lacp-fast-timeout',
+    '--opt',
+    'lacp_multi_speed=1',
+    '--confirm-timeout',
+    confirmTimeout,
+    '--verify-timeout',
+    verifyTimeout,
+    '--json',
+  ]);
 const steps = (r: CliResult) =>
   r.stderr
     .split('\n')
@@ -82,15 +73,11 @@ const ports = async (vm: string) =>
   (JSON.parse(await sh(vm, '/usr/local/sbin/laggctl --json laggkit0')) as { ports: { name: string; flags: string[] }[] }).ports;
 const distributing = (p: { flags: string[] }) => ['ACTIVE', 'COLLECTING', 'DISTRIBUTING'].every((f) => p.flags.includes(f));
 
-function check(t: ExecutionContext, r: CliResult, code: number, what: string) {
-  t.is(r.code, code, `${what}: exit ${r.code}\n${r.stdout}\n${r.stderr.slice(-2000)}`);
-}
-
 testNeeding(serial, 'deploy LACP on both guests at once: every step reported, all four ports distributing', needs, async (t) => {
   up();
   const [a, b] = await Promise.all([cli(deployArgs('A'), env(), 300_000), cli(deployArgs('B'), env(), 300_000)]);
-  check(t, a, 0, 'deploy A');
-  check(t, b, 0, 'deploy B');
+  checkExit(t, a, 0, 'deploy A');
+  checkExit(t, b, 0, 'deploy B');
   t.deepEqual(
     steps(a).map((s) => s.step),
     ['probe', 'plan', 'build', 'install', 'configure', 'verify', 'confirm', 'persist'],
@@ -114,7 +101,7 @@ testNeeding(serial, 'traffic crosses the aggregate; a cable pulled costs a port,
     500,
   );
   t.regex(await sh('A', 'ping -c 5 -i 0.2 10.77.0.2'), / 0% packet loss/, 'before the pull');
-  check(t, await cli(['lab', 'link', 'A', 'em0', 'down', '--name', NAME], env()), 0, 'link down');
+  checkExit(t, await cli(['lab', 'link', 'A', 'em0', 'down', '--name', NAME], env()), 0, 'link down');
   await waitFor(
     'em0 out of the aggregate on both sides',
     async () =>
@@ -125,7 +112,7 @@ testNeeding(serial, 'traffic crosses the aggregate; a cable pulled costs a port,
   );
   t.regex(await sh('A', 'ping -c 5 -i 0.2 10.77.0.2'), / 0% packet loss/, 'with em0 pulled');
   const st = await cli(['status', '--ssh-config', sshConfig, '--host', 'A', '--json'], env());
-  check(t, st, 0, 'status');
+  checkExit(t, st, 0, 'status');
   const agg = st.json?.result?.aggregates?.[0];
   t.is(agg?.ports?.filter((p: { flags: string[] }) => distributing(p)).length, 3, 'status shows three ports distributing');
   t.true(st.json?.result?.module?.loaded);
@@ -134,7 +121,7 @@ testNeeding(serial, 'traffic crosses the aggregate; a cable pulled costs a port,
     st.json?.result?.deployed?.persisted?.map((p: { inPlace: boolean }) => p.inPlace),
     [true],
   );
-  check(t, await cli(['lab', 'link', 'A', 'em0', 'up', '--name', NAME], env()), 0, 'link up');
+  checkExit(t, await cli(['lab', 'link', 'A', 'em0', 'up', '--name', NAME], env()), 0, 'link up');
   await waitFor(
     'em0 back on both sides',
     async () => ((await ports('A')).filter(distributing).length === 4 && (await ports('B')).filter(distributing).length === 4 ? true : undefined),
@@ -148,7 +135,7 @@ testNeeding(serial, 'a second identical deploy finds nothing to do and changes n
     'ls -la --full-time /etc/laggd.conf /usr/local/sbin/laggd /etc/rc.d/laggd 2>/dev/null || ls -la -e /etc/laggd.conf /usr/local/sbin/laggd /etc/rc.d/laggd; md5sum /etc/laggd.conf /usr/local/sbin/laggd /var/lib/laggkit/record.json';
   const s0 = await sh('A', files);
   const r = await cli(deployArgs('A'), env());
-  check(t, r, 0, 'second deploy');
+  checkExit(t, r, 0, 'second deploy');
   t.false(r.json?.result?.changed);
   t.deepEqual(
     steps(r).map((s) => s.step),
@@ -205,7 +192,7 @@ testNeeding(serial, 'bad input: a clear error, its exit code, and the guest unch
   cases.push(['a file that is not YAML', [...base, '--spec', notYaml], 3, /E_SPEC_YAML/]);
   for (const [what, args, code, re] of cases) {
     const r = await cli(args, env());
-    check(t, r, code, what);
+    checkExit(t, r, code, what);
     t.regex(`${r.json?.error?.code} ${r.json?.error?.message}`, re, what);
     t.truthy(r.json?.error?.message, `${what}: a message`);
   }
@@ -214,11 +201,11 @@ testNeeding(serial, 'bad input: a clear error, its exit code, and the guest unch
 
 testNeeding(serial, 'undeploy puts both guests back: interfaces, processes and files as before the first deploy', needs, async (t) => {
   const [a, b] = await Promise.all(['A', 'B'].map((vm) => cli(['undeploy', '--ssh-config', sshConfig, '--host', vm, '--json'], env())));
-  check(t, a as CliResult, 0, 'undeploy A');
-  check(t, b as CliResult, 0, 'undeploy B');
+  checkExit(t, a as CliResult, 0, 'undeploy A');
+  checkExit(t, b as CliResult, 0, 'undeploy B');
   for (const vm of ['A', 'B']) t.is(await sh(vm, SNAPSHOT), before[vm] ?? '(no snapshot)', `${vm} as before`);
   const again = await cli(['undeploy', '--ssh-config', sshConfig, '--host', 'A', '--json'], env());
-  check(t, again, 0, 'second undeploy');
+  checkExit(t, again, 0, 'second undeploy');
   t.false(again.json?.result?.changed);
 });
 
@@ -253,7 +240,7 @@ testNeeding(
       env(),
       240_000,
     );
-    check(t, r, 8, 'deploy');
+    checkExit(t, r, 8, 'deploy');
     t.is(r.json?.error?.code, 'E_ROLLED_BACK');
     t.regex(r.json?.error?.message ?? '', /rolled back: .*10\.77\.9\.99/);
     const after = await sh('A', 'pidof laggd || echo no-laggd; ip addr show dev em1; cat /var/lib/laggkit/guard/log');
@@ -262,7 +249,7 @@ testNeeding(
     t.regex(after, /rolled back \(restore exit 0\)/);
     const st = await cli(['status', '--ssh-config', sshConfig, '--host', 'A', '--json'], env());
     t.is(st.json?.result?.guard?.state, 'fired');
-    check(t, await cli(['undeploy', '--ssh-config', sshConfig, '--host', 'A'], env()), 0, 'undeploy');
+    checkExit(t, await cli(['undeploy', '--ssh-config', sshConfig, '--host', 'A'], env()), 0, 'undeploy');
     t.is(await sh('A', SNAPSHOT), before.A ?? '(no snapshot)', 'A as before');
   },
 );
@@ -294,14 +281,14 @@ testNeeding(
       env(),
       300_000,
     );
-    check(t, r, 8, 'deploy');
+    checkExit(t, r, 8, 'deploy');
     t.is(r.json?.error?.code, 'E_ROLLED_BACK');
     t.regex(r.json?.error?.message ?? '', /rolled back: no confirmation within 25 s/);
     const after = await sh('A', 'ip addr show dev mgmt0; pidof laggd || echo no-laggd; cat /var/lib/laggkit/guard/log');
     t.regex(after, /inet 10\.0\.2\.15\/24/, 'the old address answers SSH again');
     t.regex(after, /no-laggd/);
     t.regex(after, /rolling back: no confirmation[\s\S]*rolled back \(restore exit 0\)/);
-    check(t, await cli(['undeploy', '--ssh-config', sshConfig, '--host', 'A'], env()), 0, 'undeploy');
+    checkExit(t, await cli(['undeploy', '--ssh-config', sshConfig, '--host', 'A'], env()), 0, 'undeploy');
     t.is(await sh('A', SNAPSHOT), before.A ?? '(no snapshot)', 'A as before');
   },
 );
@@ -336,7 +323,7 @@ async function rolledBackBy(t: ExecutionContext, reason: RegExp, withinMs: numbe
   );
   t.regex(await sh('A', 'cat /var/lib/laggkit/guard/log'), reason);
   t.regex(await sh('A', 'pidof laggd || echo no-laggd; ip addr show dev em0'), /no-laggd[\s\S]*inet 10\.99\.3\.1\/24/);
-  check(t, await cli(['undeploy', '--ssh-config', sshConfig, '--host', 'A'], env()), 0, 'clean up');
+  checkExit(t, await cli(['undeploy', '--ssh-config', sshConfig, '--host', 'A'], env()), 0, 'clean up');
   t.is(await sh('A', SNAPSHOT), before.A ?? '(no snapshot)', 'A as before');
 }
 
@@ -365,7 +352,7 @@ testNeeding(
       `[lab]\nA laggkit_inet=10.77.5.1/24\nB laggkit_inet=10.77.5.2/24\n[lab:vars]\nlaggkit_laggproto=failover\nlaggkit_laggports=em0,em1\nlaggkit_opts={failover_rx_all: 1}\n`,
     );
     const r = await cli(['deploy', '--ssh-config', sshConfig, '--inventory', inv, '--parallel', '2', '--json'], env(), 300_000);
-    check(t, r, 0, 'fleet deploy');
+    checkExit(t, r, 0, 'fleet deploy');
     t.is(r.json?.result?.canary, 'A');
     t.deepEqual(
       r.json?.result?.hosts.map((h: { host: string; outcome: string }) => `${h.host} ${h.outcome}`),
@@ -373,18 +360,18 @@ testNeeding(
     );
     t.regex(await sh('A', 'ping -c 3 -i 0.2 10.77.5.2'), / 0% packet loss/);
     const again = await cli(['deploy', '--ssh-config', sshConfig, '--inventory', inv, '--limit', 'lab:!B'], env());
-    check(t, again, 0, 'second run, B excluded');
+    checkExit(t, again, 0, 'second run, B excluded');
     t.regex(again.stdout, /A \(canary\)\s+A\s+unchanged/);
     t.notRegex(again.stdout, /^B /m);
     fs.writeFileSync(inv, `[lab]\nA laggkit_laggports=em9\nB\n[lab:vars]\nlaggkit_laggproto=failover\nlaggkit_laggports=em0\n`);
     const bad = await cli(['deploy', '--ssh-config', sshConfig, '--inventory', inv, '--json'], env());
-    check(t, bad, 2, 'failing canary');
+    checkExit(t, bad, 2, 'failing canary');
     t.is(bad.json?.error?.code, 'E_FLEET');
     t.deepEqual(
       bad.json?.result?.hosts.map((h: { host: string; outcome: string }) => `${h.host} ${h.outcome}`),
       ['A failed', 'B not run'],
     );
-    for (const vm of ['A', 'B']) check(t, await cli(['undeploy', '--ssh-config', sshConfig, '--host', vm], env()), 0, `undeploy ${vm}`);
+    for (const vm of ['A', 'B']) checkExit(t, await cli(['undeploy', '--ssh-config', sshConfig, '--host', vm], env()), 0, `undeploy ${vm}`);
     for (const vm of ['A', 'B']) t.is(await sh(vm, SNAPSHOT), before[vm] ?? '(no snapshot)', `${vm} as before`);
   },
 );

@@ -10,7 +10,7 @@
  * Nothing here asserts on how long anything took: the figures are checked for being measured
  * (and the same in every report format), not for their size.
  */
-import test, { type ExecutionContext, type TestFn } from 'ava';
+import test, { type TestFn } from 'ava';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -18,7 +18,7 @@ import { testNeeding } from '../support/require.js';
 import { labUp } from '../../src/lab/lab.js';
 import type { LabState } from '../../src/lab/state.js';
 import type { E2eResult } from '../../src/e2e/engine.js';
-import { cli, isolatedLab, repo, type CliResult } from './support/cli.js';
+import { checkExit, cli, isolatedLab, repo, type CliResult } from './support/cli.js';
 
 const { root: labRoot, name: NAME } = await isolatedLab(test, 'ee');
 const needs = { tools: ['qemu-system-x86_64', 'dropbearkey', 'ssh-keygen', 'xz', 'busybox', 'make', 'chromium'] };
@@ -124,11 +124,6 @@ async function openReport(file: string, screenshot?: string): Promise<PageCheck>
   }
 }
 
-function check(t: ExecutionContext, r: CliResult | undefined, code: number, what: string): asserts r is CliResult {
-  if (!r) throw new Error(`${what}: not run`);
-  t.is(r.code, code, `${what}: exit ${r.code}\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`);
-}
-
 testNeeding(
   serial,
   'laggkit e2e --compare stock --report: a catalogue subset passes on laggd and on Linux bonding, and TAP, JUnit and JSON agree',
@@ -139,7 +134,7 @@ testNeeding(
     run = await cli(['e2e', '--lab', NAME, '--compare', 'stock', '--report', out, ...SUBSET.flatMap((g) => ['--only', g])], env(), 1_400_000);
     // Kept whatever the outcome: the reports are the evidence of a failure too.
     if (fs.existsSync(out)) fs.cpSync(out, artefacts, { recursive: true });
-    check(t, run, 0, 'e2e');
+    checkExit(t, run, 0, 'e2e');
     const res = readJson(out);
     t.deepEqual(res.cases.map((c) => c.id).sort(), EXPECTED_CASES);
     t.is(res.compare, 'stock');
@@ -219,7 +214,7 @@ testNeeding(
 );
 
 testNeeding(serial, "the HTML report opens offline in headless chromium: no console error, every chart drawn with this run's data", needs, async (t) => {
-  check(t, run, 0, 'the e2e run of the previous test');
+  checkExit(t, run, 0, 'the e2e run of the previous test');
   const res = readJson(out);
   const page = await openReport(path.join(out, 'report.html'), path.join(artefacts, 'report.png'));
   t.deepEqual(page.errors, [], 'no console errors or warnings');
@@ -303,7 +298,7 @@ testNeeding(serial, 'a scenario that fails: exit 10, a failing JUnit case with t
   );
   const out2 = path.join(labRoot, 'report-failing');
   const r = await cli(['e2e', '--lab', NAME, '--scenarios', dir, '--report', out2, '--json'], env(), 600_000);
-  check(t, r, 10, 'failing e2e');
+  checkExit(t, r, 10, 'failing e2e');
   t.is(r.json?.ok, false);
   t.is(r.json?.error?.code, 'E_E2E_FAILED');
   t.regex(r.json?.error?.message ?? '', /1 of 1 e2e case\(s\) failed: failover-all-active\[failover,virtio\+virtio\]/);

@@ -2,6 +2,7 @@
  * Helpers for the lab tests: run the built laggkit CLI (dist/, built by `npm run test:lab`),
  * poll for a condition, and list what a lab may have left behind on this host.
  */
+import type { ExecutionContext } from 'ava';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -88,4 +89,20 @@ export async function isolatedLab(test: { after: { always: (fn: () => Promise<vo
     fs.rmSync(root, { recursive: true, force: true });
   });
   return { root, name };
+}
+
+/** Assert a CLI run's exit code; the message carries the tails of its output, the evidence. */
+export function checkExit(t: ExecutionContext, r: CliResult | undefined, code: number, what: string): asserts r is CliResult {
+  if (!r) throw new Error(`${what}: not run`);
+  t.is(r.code, code, `${what}: exit ${r.code}\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`);
+}
+
+/**
+ * `laggkit deploy` of an LACP laggkit0 over `ports` to lab guest A or B (addresses .1 and .2 of
+ * `subnet`/24), reached through the lab's ssh_config: the deploy the lab tests and bench:deploy
+ * run; `extra` adds the flags each needs (build, timeouts, --json).
+ */
+export function lacpDeployArgs(sshConfig: string, vm: string, ports: string[], subnet: string, extra: string[] = []): string[] {
+  const inet = `${subnet}.${vm === 'A' ? 1 : 2}/24`;
+  return ['deploy', '--ssh-config', sshConfig, '--host', vm, '--laggproto', 'lacp', ...ports.flatMap((p) => ['--laggport', p]), '--inet', inet, ...extra];
 }
