@@ -181,6 +181,40 @@ class Session implements SshSession {
       }, 1000);
     });
     last.on('error', () => {}); // reported through 'close' and the waiting commands
+    // Anything the server sends proves the connection alive; see stallWatch().
+    const internal = last as unknown as { _sock?: NodeJS.EventEmitter; _protocol?: { ping(): void } };
+    internal._sock?.on('data', () => {
+      this.lastHeard = Date.now();
+    });
+    this.ping = () => internal._protocol?.ping();
+  }
+
+  /** When the server last sent anything (a reply, output, a keepalive answer). */
+  private lastHeard = Date.now();
+  private readonly ping: () => void;
+
+  /**
+   * The deadline of a command on a link that may have gone silent. runOnOpen's own timer starts
+   * once the channel is open, and its kill needs the server too; on a link that went silent
+   * neither ever answers. So from the command's start, once its own timeout has passed, the
+   * server is pinged: a server that answers nothing for SILENCE_MS fails the command with
+   * E_SSH_LOST; one that answers is alive (only slow: a loaded host, a kill still on its way)
+   * and the command keeps waiting for its own timeout handling.
+   */
+  private stallWatch(timeoutMs: number, onSilent: () => void): () => void {
+    const SILENCE_MS = 10_000;
+    let timer: NodeJS.Timeout;
+    const check = (): void => {
+      const quiet = Date.now() - this.lastHeard;
+      if (quiet >= SILENCE_MS) return onSilent();
+      this.ping();
+      timer = setTimeout(check, SILENCE_MS - quiet);
+    };
+    timer = setTimeout(() => {
+      this.ping();
+      timer = setTimeout(check, SILENCE_MS);
+    }, timeoutMs);
+    return () => clearTimeout(timer);
   }
 
   private get client(): Client {
@@ -201,26 +235,22 @@ class Session implements SshSession {
     const timeoutMs = opts.timeoutMs ?? this.defaultTimeoutMs;
     return new Promise((resolve, reject) => {
       this.waiting.add(reject);
-      // runOnOpen's own timer starts once the channel is open; on a link that went silent the
-      // open is never answered, so the command's deadline is also held here, from the start.
-      const stalled =
+      const stopWatch =
         timeoutMs !== undefined
-          ? setTimeout(
-              () =>
-                reject(
-                  new SshError(
-                    'E_SSH_LOST',
-                    `${shown} on ${this.target.alias} got no answer within ${timeoutMs + 10_000} ms: the connection has gone silent`,
-                    'Check that the host is up and its SSH path is not cut.',
-                  ),
+          ? this.stallWatch(timeoutMs, () =>
+              reject(
+                new SshError(
+                  'E_SSH_LOST',
+                  `${shown} on ${this.target.alias} got no answer: the connection has gone silent`,
+                  'Check that the host is up and its SSH path is not cut.',
                 ),
-              timeoutMs + 10_000,
+              ),
             )
           : undefined;
       this.runOnOpen(command, shown, opts)
         .then(resolve, reject)
         .finally(() => {
-          clearTimeout(stalled);
+          stopWatch?.();
           this.waiting.delete(reject);
         });
     });

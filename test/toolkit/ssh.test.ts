@@ -465,6 +465,23 @@ testNeeding(test, 'a command on a connection that goes dead fails with E_SSH_LOS
   }
 });
 
+testNeeding(test, 'a command with a timeout on a link gone silent fails with E_SSH_LOST before the keepalives would tell', NEEDS, async (t) => {
+  const { opts } = setup('silent-open', [sshd.knownHostsLine()]);
+  // Keepalives far too slow to be what notices: only the command's own deadline can.
+  const s = await connectHost('silent-open', { ...opts, keepaliveIntervalMs: 600_000 });
+  const sessionPid = (await s.exec(['sh', '-c', 'echo $PPID'])).stdout.trim();
+  try {
+    execFileSync('kill', ['-STOP', sessionPid]);
+    // The channel open is never answered, so the command's own timer never starts.
+    const err = await t.throwsAsync(s.exec(['true'], { timeoutMs: 1000 }), { instanceOf: SshError });
+    t.is(err?.code, 'E_SSH_LOST');
+    t.regex(err?.message ?? '', /gone silent/);
+  } finally {
+    execFileSync('kill', ['-KILL', sessionPid]);
+    await s.close();
+  }
+});
+
 testNeeding(test, 'connection failures are typed', NEEDS, async (t) => {
   const { opts, config } = setup('refused', [sshd.knownHostsLine()]);
   writeFileSync(config, readFileSync(config, 'utf8').replace(`Port ${sshd.port}`, 'Port 1'));
