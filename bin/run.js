@@ -11,7 +11,9 @@ if (args.length === 1 && args[0] === '--version') {
   const pjson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
   process.stdout.write(`${pjson.name}/${pjson.version} ${process.platform}-${process.arch} node-${process.version}\n`);
 } else {
-  const { execute, settings } = await import('@oclif/core');
+  // oclif's subpath entries, not its index: the index loads every part of the framework
+  // (help, ux, logger, ...) where a command like `parse` needs a third of it.
+  const [{ execute }, { settings }] = await Promise.all([import('@oclif/core/execute'), import('@oclif/core/settings')]);
   settings.enableAutoTranspile = false;
   await execute({ dir: import.meta.url });
 }

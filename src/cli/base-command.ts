@@ -8,7 +8,8 @@
  *   exit codes  from the error's class (EXIT_CODES), stable and documented.
  *   colour      none of our own; oclif's help colours only a terminal, never with NO_COLOR.
  */
-import { Command, Flags } from '@oclif/core';
+import { Command } from '@oclif/core/command';
+import * as Flags from '@oclif/core/flags';
 import type { Interfaces } from '@oclif/core';
 import { CHOICE_CODE } from './choice-flag.js';
 import { EXIT_CODES, LaggkitError, UsageError, toLaggkitError } from './errors.js';

@@ -3,7 +3,7 @@
  * --help lists the values instead of <value>, and a value outside the set is a usage error
  * (exit 2) with the flag's own stable error code and a message naming the bad value.
  */
-import { Flags } from '@oclif/core';
+import * as Flags from '@oclif/core/flags';
 
 /** The error code of each choice flag's bad value, keyed by flag name (read by LaggkitCommand.parse). */
 export const CHOICE_CODE = Symbol('laggkit choice flag error code');

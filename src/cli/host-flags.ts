@@ -2,7 +2,7 @@
  * The SSH flags every command that works on a host shares (deploy, undeploy, status), so they
  * agree on names, help texts and validation.
  */
-import { Flags } from '@oclif/core';
+import * as Flags from '@oclif/core/flags';
 
 export const hostFlags = {
   host: Flags.string({ description: 'user@host:port or an ~/.ssh/config alias' }),

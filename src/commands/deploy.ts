@@ -2,7 +2,7 @@
  * `laggkit deploy`: build, load, configure, verify, confirm and persist laggkit on a host, with
  * an on-host rollback guard armed before anything that can cut the management path.
  */
-import { Flags } from '@oclif/core';
+import * as Flags from '@oclif/core/flags';
 import fs from 'node:fs';
 import { LaggkitCommand } from '../cli/base-command.js';
 import { UsageError } from '../cli/errors.js';

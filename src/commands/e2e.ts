@@ -4,7 +4,7 @@
  * flags, streams progress (TAP when stdout is not a terminal, a live line per case when it is)
  * and maps a failed scenario to exit code 10.
  */
-import { Flags } from '@oclif/core';
+import * as Flags from '@oclif/core/flags';
 import { LaggkitCommand } from '../cli/base-command.js';
 import { LaggkitError, UsageError } from '../cli/errors.js';
 import { runCases, type CaseResult, type E2eResult } from '../e2e/engine.js';

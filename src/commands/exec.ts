@@ -5,7 +5,8 @@
  * passes stdin through (unless stdin is a terminal) and streams the output as it comes, so it
  * can stand where a script would call ssh; with --json the output is collected instead.
  */
-import { Args, Flags } from '@oclif/core';
+import * as Args from '@oclif/core/args';
+import * as Flags from '@oclif/core/flags';
 import { LaggkitCommand } from '../cli/base-command.js';
 import { UsageError } from '../cli/errors.js';
 import { hostFlags, hostOptions } from '../cli/host-flags.js';

@@ -2,7 +2,8 @@
  * Flags, arguments and the edit flow shared by `laggkit conf get|set|unset`, kept here so the commands
  * stay a screen each and agree on names and help texts.
  */
-import { Args, Flags } from '@oclif/core';
+import * as Args from '@oclif/core/args';
+import * as Flags from '@oclif/core/flags';
 import { UsageError } from '../cli/errors.js';
 import { hostFlags, hostOptions, type HostFlagValues } from '../cli/host-flags.js';
 import { confEdit, validateRequest, type ConfEditResult } from './edit.js';

@@ -1,7 +1,7 @@
 /**
  * `laggkit lab console VM`: attach this terminal to the guest's serial console.
  */
-import { Args } from '@oclif/core';
+import * as Args from '@oclif/core/args';
 import { LaggkitCommand } from '../../cli/base-command.js';
 import { attachConsole } from '../../lab/console.js';
 import { labNameFlag } from '../../lab/flags.js';

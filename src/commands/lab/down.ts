@@ -2,7 +2,7 @@
  * `laggkit lab down`: stop every guest and remove everything the lab created (processes,
  * sockets, TAPs, the namespace, the lab folder).
  */
-import { Flags } from '@oclif/core';
+import * as Flags from '@oclif/core/flags';
 import { LaggkitCommand } from '../../cli/base-command.js';
 import { labNameFlag } from '../../lab/flags.js';
 import { labDown, type DownResult } from '../../lab/lab.js';

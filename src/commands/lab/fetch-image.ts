@@ -2,7 +2,8 @@
  * `laggkit lab fetch-image ID`: download an official FreeBSD/NetBSD VM image (only when asked)
  * and verify it against the project's published checksums.
  */
-import { Args, Flags } from '@oclif/core';
+import * as Args from '@oclif/core/args';
+import * as Flags from '@oclif/core/flags';
 import { LaggkitCommand } from '../../cli/base-command.js';
 import { fetchImage, imageCatalog, type FetchResult } from '../../lab/images.js';
 

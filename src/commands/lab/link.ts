@@ -3,7 +3,8 @@
  * carrier unless --one-side; the guest sees it at once on virtio, within the e1000 driver's
  * 2-second watchdog on Linux e1000.
  */
-import { Args, Flags } from '@oclif/core';
+import * as Args from '@oclif/core/args';
+import * as Flags from '@oclif/core/flags';
 import { LaggkitCommand } from '../../cli/base-command.js';
 import { labNameFlag } from '../../lab/flags.js';
 import { labLink, type LinkResult } from '../../lab/lab.js';

@@ -3,7 +3,7 @@
  * lab's known_hosts). With --json a command is required; its output comes back as JSON.
  * One word after the name is a shell command line, several are quoted words (commandLineOf).
  */
-import { Args } from '@oclif/core';
+import * as Args from '@oclif/core/args';
 import { LaggkitCommand } from '../../cli/base-command.js';
 import { UsageError } from '../../cli/errors.js';
 import { labNameFlag } from '../../lab/flags.js';

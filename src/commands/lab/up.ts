@@ -2,7 +2,7 @@
  * `laggkit lab up`: start two guests (or a guest and a namespace peer) joined back to back by
  * one link per listed NIC, and print how to reach them.
  */
-import { Flags } from '@oclif/core';
+import * as Flags from '@oclif/core/flags';
 import { LaggkitCommand } from '../../cli/base-command.js';
 import { choiceFlag } from '../../cli/choice-flag.js';
 import { ACCEL_OPTIONS } from '../../lab/accel.js';

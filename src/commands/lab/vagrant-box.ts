@@ -3,7 +3,7 @@
  * provider) and add it to Vagrant, for the Vagrantfile's linux-lab machines. Nothing is
  * downloaded: the box is made from this machine's Debian kernel, busybox and dropbear.
  */
-import { Flags } from '@oclif/core';
+import * as Flags from '@oclif/core/flags';
 import { LaggkitCommand } from '../../cli/base-command.js';
 import { UsageError } from '../../cli/errors.js';
 import { parseAccel } from '../../lab/accel.js';
