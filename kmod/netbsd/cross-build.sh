@@ -1,9 +1,12 @@
 #!/bin/sh
 # Build laggkit.kmod for NetBSD 10/amd64 on Linux (or any host with clang and ld.lld) with
 # the flags NetBSD's own module build uses: sys/conf/Makefile.kern.inc's C dialect and warning
-# set for amd64, bsd.kmodule.mk's -D_KERNEL -D_MODULE -ffreestanding -nostdinc, the kernel code
-# model, -Werror; the objects are joined into one relocatable object, as bsd.kmodule.mk's
-# `${LD} -r` does, which is what modload(8) loads.
+# set for amd64, bsd.kmodule.mk's -D_KERNEL -D_MODULE -DSYSCTL_INCLUDE_DESCR -ffreestanding
+# -nostdinc and bsd.klinks.mk's include links, the kernel code model, -Werror; the objects are
+# joined into one relocatable object, as bsd.kmodule.mk's `${LD} -r` does, which is what
+# modload(8) loads. The tree's headers are searched with -I where bsd.kmodule.mk uses
+# -isystem, so a warning inside a kernel header fails the build here too: stricter, never
+# laxer, than the module build on NetBSD.
 #
 #   kmod/netbsd/cross-build.sh --sysroot DIR --out DIR [--build-id ID] [--cc clang-19]
 #
@@ -20,7 +23,7 @@
 set -eu
 
 usage() {
-	sed -n '8,8p' "$0" | sed 's/^#   //' >&2
+	sed -n 's|^#   \(kmod/netbsd/cross-build\.sh .*\)|\1|p' "$0" >&2
 	exit 2
 }
 
@@ -58,14 +61,18 @@ command -v "$cc" >/dev/null 2>&1 || die "$cc is not installed (scripts/setup.sh 
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
-# What the kernel build provides before compiling: the machine/ and x86/ include links.
+# What the module build provides before compiling: bsd.klinks.mk's include links for amd64,
+# machine/ and amd64/ (both the port's headers: machine/pcb.h includes <amd64/reg.h>), x86/
+# and i386/.
 inc=$(mktemp -d "${TMPDIR:-/tmp}/laggkit-netbsd-inc.XXXXXX")
 trap 'rm -rf "$inc"' EXIT INT TERM
 ln -s "$S/arch/amd64/include" "$inc/machine"
+ln -s "$S/arch/amd64/include" "$inc/amd64"
 ln -s "$S/arch/x86/include" "$inc/x86"
+ln -s "$S/arch/i386/include" "$inc/i386"
 
 set -- --target=x86_64-unknown-netbsd10.0 -ffreestanding -fno-common -nostdinc \
-	-std=gnu99 -O2 -D_KERNEL -D_MODULE \
+	-std=gnu99 -O2 -D_KERNEL -D_MODULE -DSYSCTL_INCLUDE_DESCR \
 	-mcmodel=kernel -mno-red-zone -mno-mmx -mno-sse -mno-avx -msoft-float \
 	-fno-omit-frame-pointer -fno-strict-aliasing \
 	-Werror -Wall -Wno-main -Wno-format-zero-length -Wpointer-arith \
