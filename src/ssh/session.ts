@@ -174,7 +174,10 @@ class Session implements SshSession {
         `The connection to ${this.target.alias} was lost`,
         "Check that the host is up and its SSH path is not cut; laggkit deploy's guard rolls a cut host back by itself.",
       );
-      // Channels that did finish report it first; only the ones still open are failed.
+      // Channels that did finish report it first; only the ones still open are failed. With
+      // none waiting (a normal close) there is no timer: it would hold every CLI run open for a
+      // second after its work was done.
+      if (this.waiting.size === 0) return;
       setTimeout(() => {
         for (const fail of this.waiting) fail(this.lost as SshError);
         this.waiting.clear();
@@ -363,17 +366,19 @@ class Session implements SshSession {
         };
         stream.once('end', oneDone);
         stream.stderr.once('end', oneDone);
+        let lateEnd: NodeJS.Timeout | undefined;
         stream.on('close', () => {
           oneDone();
-          setTimeout(() => {
-            if (pending > 0) {
-              pending = 0;
-              finish();
-            }
+          if (pending <= 0) return;
+          lateEnd = setTimeout(() => {
+            pending = 0;
+            finish();
           }, 1000);
         });
         const finish = () => {
           if (opts.stdin !== undefined && typeof opts.stdin !== 'string' && !Buffer.isBuffer(opts.stdin)) opts.stdin.unpipe(stream);
+          // Every timer goes with the command: one left behind holds the CLI open after its work.
+          clearTimeout(lateEnd);
           if (timer) clearTimeout(timer);
           if (giveUp) clearTimeout(giveUp);
           if (settled) return;
