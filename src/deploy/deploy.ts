@@ -17,7 +17,7 @@ import { EnvironmentError, LaggkitError, UsageError } from '../cli/errors.js';
 import { shQuote } from '../ssh/index.js';
 import { sourceHash } from '../targets/common.js';
 import type { RemoteHost } from '../targets/host.js';
-import type { Artifact, HostFacts, PersistEdit, TargetAdapter } from '../targets/types.js';
+import type { Artifact, HostFacts, PersistEdit, RunningAggregate, TargetAdapter } from '../targets/types.js';
 import { armGuard, confirmGuard, detached, fireGuard, guardReport, waitRestored } from './guard.js';
 import { HostFiles, StagedFiles } from './host-files.js';
 import { listHas, readRecord, sameSetting, writeRecord, type DeployRecord, type RecordedEdit } from './record.js';
@@ -281,7 +281,10 @@ function restoreProgram(adapter: TargetAdapter, facts: HostFacts, spec: DeploySp
 }
 
 async function aggregateReport(host: RemoteHost, adapter: TargetAdapter, spec: DeploySpec): Promise<DeployResult['aggregates']> {
-  const running = await adapter.aggregates(host);
+  return reportOf(await adapter.aggregates(host), spec);
+}
+
+function reportOf(running: RunningAggregate[], spec: DeploySpec): DeployResult['aggregates'] {
   return spec.aggregates.map((a) => {
     const r = running.find((x) => x.name === a.name);
     return { name: a.name, status: r?.status ?? 'absent', ports: r?.ports.map((p) => ({ name: p.name, flags: p.flags })) ?? [] };
@@ -374,6 +377,10 @@ export async function deploy(host0: RemoteHost, adapter: TargetAdapter, spec: De
     return h;
   };
   opts = { ...opts, reconnect };
+  // The previous deploy's record is read beside the probe, on a channel of its own: each
+  // command is a round trip, and on a slow host the no-op deploy is mostly round trips.
+  const previousRead = readRecord(host, adapter.stateDir);
+  previousRead.catch(() => {}); // its error is taken where it is awaited, after the probe
   const facts = await step(steps, opts, 'probe', async () => {
     const f = await adapter.probe(
       host,
@@ -384,7 +391,7 @@ export async function deploy(host0: RemoteHost, adapter: TargetAdapter, spec: De
       detail: `${f.uname}${f.osreldate ? ` (osreldate ${f.osreldate})` : ''}; module ${f.module.loaded ? `loaded (build ${f.module.buildId ?? 'unknown'})` : 'not loaded'}; session via ${f.mgmt.iface ?? '?'} ${f.mgmt.address ?? ''}`,
     };
   });
-  const previous = await readRecord(host, adapter.stateDir);
+  const previous = await previousRead;
   const { plan, edits } = await step(steps, opts, 'plan', async () => {
     const p = await planDeploy(host, adapter, spec, opts, facts);
     return {
@@ -396,7 +403,8 @@ export async function deploy(host0: RemoteHost, adapter: TargetAdapter, spec: De
   });
   const result: DeployResult = { host: host.name, changed: false, dryRun: opts.dryRun, plan, steps, aggregates: [] };
   if (opts.dryRun || !plan.changed) {
-    if (!opts.dryRun) result.aggregates = await aggregateReport(host, adapter, spec);
+    // Nothing changed since the probe read the aggregates a moment ago: report those.
+    if (!opts.dryRun) result.aggregates = reportOf(facts.aggregates, spec);
     return result;
   }
   if (opts.approve && !(await opts.approve(plan)))
@@ -487,9 +495,10 @@ export async function deploy(host0: RemoteHost, adapter: TargetAdapter, spec: De
         }
         const dir = adapter.stateDir;
         await host.writeFile(`${dir}/configure.sh`, `#!/bin/sh\n${script.join('\n')}\n`, 0o700);
-        // Detached, so a configuration that cuts this very session still runs to its end.
+        // Detached, so a configuration that cuts this very session still runs to its end. Its
+        // pid (its process group's, being a session leader) tells a firing guard what to stop.
         await host.script(
-          `rm -f ${shQuote(`${dir}/configure.log`)}\n${detached(`sh -c ${shQuote(`sh ${dir}/configure.sh > ${dir}/configure.log 2>&1; echo "LAGGKIT-CONFIGURE-EXIT $?" >> ${dir}/configure.log`)}`)}`,
+          `rm -f ${shQuote(`${dir}/configure.log`)}\n${detached(`sh -c ${shQuote(`echo $$ > ${dir}/configure.pid; sh ${dir}/configure.sh > ${dir}/configure.log 2>&1; echo "LAGGKIT-CONFIGURE-EXIT $?" >> ${dir}/configure.log; rm -f ${dir}/configure.pid`)}`)}`,
           { check: true },
         );
         let log = '';

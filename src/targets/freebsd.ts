@@ -70,6 +70,32 @@ export function ifconfigWords(spec: AggregateSpec): string[] {
   return w;
 }
 
+/** Every laggkitN with its ifconfig -v text and its sysctl node: "=== if-NAME", "=== sysctl-NAME". */
+const AGGREGATES_SCRIPT = `for i in $(ifconfig -l); do case $i in laggkit[0-9]*) echo "=== if-$i"; ifconfig -v $i; echo "=== sysctl-$i"; sysctl net.link.laggkit.\${i#laggkit} 2>/dev/null;; esac; done; true`;
+
+function parseAggregates(s: Record<string, string>, os: 'freebsd' | 'netbsd'): RunningAggregate[] {
+  const out: RunningAggregate[] = [];
+  for (const key of Object.keys(s)) {
+    if (!key.startsWith('if-')) continue;
+    const name = key.slice(3);
+    const i = parseIfconfig(s[key] as string, { os }).interfaces.find((x) => x.name === name);
+    if (!i) continue;
+    out.push({
+      name,
+      laggproto: i.lagg?.proto ?? 'none',
+      lagghash: i.lagg?.hash ?? [],
+      ports: (i.lagg?.ports ?? []).map((p) => ({ name: p.name, flags: p.flags.names, ...(p.priority !== undefined ? { prio: p.priority } : {}) })),
+      inet: i.inet.map((a) => `${a.address}/${a.prefixLength ?? 32}`),
+      inet6: i.inet6.map((a) => `${a.address}/${a.prefixLength ?? 128}`),
+      mtu: i.mtu ?? 0,
+      options: parseUnitSysctl(s[`sysctl-${name}`] ?? ''),
+      status: i.status ?? 'unknown',
+      text: s[key] as string,
+    });
+  }
+  return out;
+}
+
 export interface BsdNames {
   os: 'freebsd' | 'netbsd';
   stateDir: string;
@@ -83,6 +109,7 @@ export interface BsdNames {
 }
 
 export function bsdTarget(n: BsdNames, extra: Partial<TargetAdapter>): TargetAdapter {
+  const ownAggregates = extra.aggregates !== undefined;
   const base: TargetAdapter = {
     os: n.os,
     stateDir: n.stateDir,
@@ -101,6 +128,8 @@ export function bsdTarget(n: BsdNames, extra: Partial<TargetAdapter>): TargetAda
           'echo "=== routes"; netstat -rn -f inet 2>/dev/null | awk \'$1 == "default" { print $2, $NF }\'; netstat -rn -f inet6 2>/dev/null | awk \'$1 == "default" { print "v6", $2, $NF }\'',
           'echo "=== bridges"; for b in $(ifconfig -l); do case $b in bridge*) ifconfig $b | sed -n "s/^[[:space:]]*member: \\([^ ]*\\).*/\\1 $b/p";; esac; done',
           `echo "=== src"; ${n.os === 'freebsd' ? "[ -f /usr/src/sys/sys/param.h ] && sed -n 's/^#define[[:space:]]*__FreeBSD_version[[:space:]]*\\([0-9]*\\).*/\\1/p' /usr/src/sys/sys/param.h" : "[ -f /usr/src/sys/sys/param.h ] && sed -n 's/^#define[[:space:]]*__NetBSD_Version__[[:space:]]*\\([0-9]*\\).*/\\1/p' /usr/src/sys/sys/param.h"}`,
+          // The aggregates in the same round trip, unless the OS reads them its own way.
+          ...(ownAggregates ? [] : [AGGREGATES_SCRIPT]),
           'echo "=== end"',
         ].join('\n'),
         { check: true },
@@ -152,7 +181,7 @@ export function bsdTarget(n: BsdNames, extra: Partial<TargetAdapter>): TargetAda
       if ((s.id ?? '').trim() !== '0')
         throw new LaggkitError('remote', 'E_NOT_ROOT', `commands on ${host.name} do not run as root`, 'Log in as root, or pass --become sudo|doas.');
       if (facts.module.loaded) {
-        facts.aggregates = await this.aggregates(host);
+        facts.aggregates = ownAggregates ? await this.aggregates(host) : parseAggregates(s, n.os);
         for (const a of facts.aggregates) for (const p of a.ports) if (interfaces[p.name]) (interfaces[p.name] as IfaceState).memberOf = `laggkit ${a.name}`;
       }
       return facts;
@@ -240,30 +269,7 @@ export function bsdTarget(n: BsdNames, extra: Partial<TargetAdapter>): TargetAda
     unloadScript: () => `${n.unloadCmd} 2>/dev/null || true`,
 
     async aggregates(host): Promise<RunningAggregate[]> {
-      const r = await host.script(
-        `for i in $(ifconfig -l); do case $i in laggkit[0-9]*) echo "=== if-$i"; ifconfig -v $i; echo "=== sysctl-$i"; sysctl net.link.laggkit.\${i#laggkit} 2>/dev/null;; esac; done; true`,
-      );
-      const s = sectionsOf(r.stdout);
-      const out: RunningAggregate[] = [];
-      for (const key of Object.keys(s)) {
-        if (!key.startsWith('if-')) continue;
-        const name = key.slice(3);
-        const i = parseIfconfig(s[key] as string, { os: n.os }).interfaces.find((x) => x.name === name);
-        if (!i) continue;
-        out.push({
-          name,
-          laggproto: i.lagg?.proto ?? 'none',
-          lagghash: i.lagg?.hash ?? [],
-          ports: (i.lagg?.ports ?? []).map((p) => ({ name: p.name, flags: p.flags.names, ...(p.priority !== undefined ? { prio: p.priority } : {}) })),
-          inet: i.inet.map((a) => `${a.address}/${a.prefixLength ?? 32}`),
-          inet6: i.inet6.map((a) => `${a.address}/${a.prefixLength ?? 128}`),
-          mtu: i.mtu ?? 0,
-          options: parseUnitSysctl(s[`sysctl-${name}`] ?? ''),
-          status: i.status ?? 'unknown',
-          text: s[key] as string,
-        });
-      }
-      return out;
+      return parseAggregates(sectionsOf((await host.script(AGGREGATES_SCRIPT)).stdout), n.os);
     },
 
     async persistEdits(spec, facts, host): Promise<PersistEdit[]> {

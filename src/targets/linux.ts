@@ -189,6 +189,8 @@ export const linuxTarget: TargetAdapter = {
         'echo "=== running"; pid=$(pidof laggd 2>/dev/null) && { exe=$(readlink /proc/${pid%% *}/exe); echo "$exe"; "$exe" -V 2>/dev/null; }',
         'echo "=== init"; if [ -d /run/systemd/system ]; then echo systemd; elif command -v openrc-run >/dev/null 2>&1; then echo openrc; elif [ -d /etc/init.d ]; then echo sysv; else echo plain; fi',
         'echo "=== toolchain"; command -v cc >/dev/null 2>&1 && command -v make >/dev/null 2>&1 && echo yes',
+        // The aggregates too, in the same round trip (nothing when laggd is not running).
+        AGGREGATES_SCRIPT,
         'echo "=== end"',
       ].join('\n'),
       { check: true },
@@ -233,7 +235,7 @@ export const linuxTarget: TargetAdapter = {
         'Log in as root, or pass --become sudo|doas.',
       );
     if (facts.module.loaded) {
-      facts.aggregates = await this.aggregates(host);
+      facts.aggregates = parseAggregates(s);
       for (const a of facts.aggregates) for (const p of a.ports) if (interfaces[p.name]) (interfaces[p.name] as IfaceState).memberOf = `laggkit ${a.name}`;
     }
     return facts;
@@ -335,43 +337,7 @@ export const linuxTarget: TargetAdapter = {
   },
 
   async aggregates(host): Promise<RunningAggregate[]> {
-    const r = await host.script(
-      `for n in $(${LAGGCTL} -s ${SOCKET} list 2>/dev/null); do echo "=== json-$n"; ${LAGGCTL} -s ${SOCKET} --json "$n"; echo "=== text-$n"; ${LAGGCTL} -s ${SOCKET} -v "$n"; done`,
-    );
-    const s = sectionsOf(r.stdout);
-    const out: RunningAggregate[] = [];
-    for (const key of Object.keys(s)) {
-      if (!key.startsWith('json-')) continue;
-      const name = key.slice(5);
-      let j: {
-        laggproto: string;
-        lagghash: string[];
-        mtu: number;
-        inet: string[];
-        inet6: string[];
-        status: string;
-        options: Record<string, number | boolean>;
-        ports: { name: string; flags: string[]; prio?: number }[];
-      };
-      try {
-        j = JSON.parse(s[key] as string);
-      } catch {
-        continue; // vanished between list and status
-      }
-      out.push({
-        name,
-        laggproto: j.laggproto,
-        lagghash: j.lagghash,
-        ports: j.ports.map((p) => ({ name: p.name, flags: p.flags, ...(p.prio !== undefined ? { prio: p.prio } : {}) })),
-        inet: j.inet,
-        inet6: j.inet6,
-        mtu: j.mtu,
-        options: Object.fromEntries(Object.entries(j.options).map(([k, v]) => [k, typeof v === 'boolean' ? (v ? 1 : 0) : v])),
-        status: j.status,
-        text: s[`text-${name}`] ?? '',
-      });
-    }
-    return out;
+    return parseAggregates(sectionsOf((await host.script(AGGREGATES_SCRIPT)).stdout));
   },
 
   async persistEdits(spec): Promise<PersistEdit[]> {
@@ -382,6 +348,45 @@ export const linuxTarget: TargetAdapter = {
   differences,
   portReady,
 };
+
+/** Every running aggregate, as laggctl reports it: a "=== json-NAME" and "=== text-NAME" section each. */
+const AGGREGATES_SCRIPT = `for n in $(${LAGGCTL} -s ${SOCKET} list 2>/dev/null); do echo "=== json-$n"; ${LAGGCTL} -s ${SOCKET} --json "$n"; echo "=== text-$n"; ${LAGGCTL} -s ${SOCKET} -v "$n"; done`;
+
+function parseAggregates(s: Record<string, string>): RunningAggregate[] {
+  const out: RunningAggregate[] = [];
+  for (const key of Object.keys(s)) {
+    if (!key.startsWith('json-')) continue;
+    const name = key.slice(5);
+    let j: {
+      laggproto: string;
+      lagghash: string[];
+      mtu: number;
+      inet: string[];
+      inet6: string[];
+      status: string;
+      options: Record<string, number | boolean>;
+      ports: { name: string; flags: string[]; prio?: number }[];
+    };
+    try {
+      j = JSON.parse(s[key] as string);
+    } catch {
+      continue; // vanished between list and status
+    }
+    out.push({
+      name,
+      laggproto: j.laggproto,
+      lagghash: j.lagghash,
+      ports: j.ports.map((p) => ({ name: p.name, flags: p.flags, ...(p.prio !== undefined ? { prio: p.prio } : {}) })),
+      inet: j.inet,
+      inet6: j.inet6,
+      mtu: j.mtu,
+      options: Object.fromEntries(Object.entries(j.options).map(([k, v]) => [k, typeof v === 'boolean' ? (v ? 1 : 0) : v])),
+      status: j.status,
+      text: s[`text-${name}`] ?? '',
+    });
+  }
+  return out;
+}
 
 export function buildError(output: string, where: string): LaggkitError {
   const first = output
