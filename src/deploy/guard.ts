@@ -44,6 +44,13 @@ if [ "$1" = now ]; then
   pid=$(cat "$d/pid" 2>/dev/null)
   [ -n "$pid" ] && { kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null; }
 fi
+# A configuration still running (deploy runs it detached) would undo the rollback behind its
+# back, starting what restore.sh has just stopped: its whole process group goes first.
+cpid=$(cat "$d/../configure.pid" 2>/dev/null)
+if [ -n "$cpid" ]; then
+  kill -TERM -- "-$cpid" 2>/dev/null || kill -TERM "$cpid" 2>/dev/null
+  n=0; while kill -0 "$cpid" 2>/dev/null && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
+fi
 {
   echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) rolling back: $reason"
   sh -x "$d/restore.sh"
@@ -69,7 +76,7 @@ export async function armGuard(host: RemoteHost, stateDir: string, timeoutSec: n
   await host.script(
     `pid=$(cat ${shQuote(`${g}/pid`)} 2>/dev/null); [ -n "$pid" ] && { kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null; }; true`,
   );
-  await host.run(['rm', '-f', `${g}/armed`, `${g}/confirmed`, `${g}/fired`, `${g}/restored`, `${g}/pid`], { check: true });
+  await host.run(['rm', '-f', `${g}/armed`, `${g}/confirmed`, `${g}/fired`, `${g}/restored`, `${g}/pid`, `${stateDir}/configure.pid`], { check: true });
   await host.writeFile(`${g}/restore.sh`, `#!/bin/sh\n# laggkit: put ${host.name} back as it was before this deploy.\n${restore}\n`, 0o700);
   await host.writeFile(`${g}/guard.sh`, guardScript(stateDir, timeoutSec, host.name, token), 0o700);
   await host.script(
