@@ -221,11 +221,23 @@ lk_hash_frame_inline(const struct lk_frame *f, uint32_t layers, uint32_t seed)
  * so it is used as it is, only XORed with the seed: the bucket table itself is seeded (see
  * lk_txmap.c), so two aggregates still place the same flow ids differently.
  */
+static inline int
+lk_flowid_usable(const struct lk_txmap *m, const struct lk_frame *f)
+{
+	return m->use_flowid && f->has_flowid;
+}
+
+static inline uint32_t
+lk_flowid_hash(const struct lk_txmap *m, const struct lk_frame *f)
+{
+	return (f->flowid >> m->flowid_shift) ^ m->seed;
+}
+
 static inline uint32_t
 lk_flow_hash_inline(const struct lk_txmap *m, const struct lk_frame *f)
 {
-	if (m->use_flowid && f->has_flowid)
-		return (f->flowid >> m->flowid_shift) ^ m->seed;
+	if (lk_flowid_usable(m, f))
+		return lk_flowid_hash(m, f);
 	return lk_hash_frame_inline(f, m->hash_layers, m->seed);
 }
 
