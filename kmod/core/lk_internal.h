@@ -15,7 +15,8 @@
  * Locking model (see lk_core.h): every field of struct lk_softc and struct lk_port is written
  * only under the host's per-aggregate lock, except
  *   - the per-port counters and sc->out_no_port, bumped with relaxed atomics on the frame path;
- *   - sc->rr_next, the roundrobin cursor, bumped with a relaxed atomic on the frame path;
+ *   - sc->rr_next, the roundrobin cursor, read and written (not RMW) with relaxed atomics on
+ *     the frame path (see rr_select in lk_proto.c);
  *   - sc->txmap, written with a release store, read with an acquire load on the frame path.
  * The frame path reads nothing else from the softc: whatever it needs to decide is a copy in
  * the txmap, so a configuration change is seen by a frame either entirely or not at all.
