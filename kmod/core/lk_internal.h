@@ -60,9 +60,9 @@ struct lk_port {
 
 /*
  * Buckets of the flow table. A flow hash picks bucket (hash % LK_TXMAP_BUCKETS); each bucket
- * names one port. See lk_txmap.c for why the buckets are filled by rendezvous hashing. A power
- * of two (the frame path masks). 16384: rendezvous gives each port a binomial share of the
- * buckets, 4096 left 8 ports about 4% apart (standard deviation), 16384 halves that, and the
+ * names one port. See lk_txmap.c for how the buckets' owners are chosen. A power of two (the
+ * frame path masks). 16384: the designed orders need a multiple of 64, and their hashed parts
+ * and the scores of ports 8 and up come out more even the more buckets there are, while the
  * 16 KiB table still sits in a level-1 data cache beside the frames.
  */
 #define LK_TXMAP_BUCKETS 16384u
