@@ -310,17 +310,17 @@ lk_output(struct lk_softc *sc, const struct lk_frame *f)
 {
 	const struct lk_txmap *m = lk_txmap_get(sc);
 
+	/* A frame with the NIC's flow id under a hashed protocol: one test, one table load. */
+	if (m != NULL && f->has_flowid && m->flowid_ok)
+		return count_one(sc, m->bucket[LK_BUCKET_OF(lk_flowid_hash(m, f))], f);
 	if (m == NULL || m->nactive == 0) {
 		LK_COUNT(sc->out_no_port, 1);
 		return 0;
 	}
 	/* Hashed protocols (loadbalance, lacp) carry most traffic: their bucket lookup is inlined
 	 * here rather than reached through the row's select(), and picks exactly one port. */
-	if (m->hashed) {
-		if (lk_flowid_usable(m, f))
-			return count_one(sc, m->bucket[LK_BUCKET_OF(lk_flowid_hash(m, f))], f);
+	if (m->hashed)
 		return output_headers(sc, m, f);
-	}
 	return output_selected(sc, m, f);
 }
 

@@ -74,6 +74,7 @@ struct lk_port {
 struct lk_txmap {
 	const struct lk_proto_ops *proto;
 	uint32_t hashed;     /* proto->hashed, copied: the frame path's first test */
+	uint32_t flowid_ok;  /* hashed, use_flowid and a port active: a frame's flow id is used */
 	uint32_t members;    /* ports that exist (a copy of sc->port_mask) */
 	uint32_t active;     /* ports that may transmit (bit i = port i) */
 	uint32_t collecting; /* ports whose received frames are accepted */

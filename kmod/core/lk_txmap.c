@@ -247,6 +247,7 @@ lk_txmap_rebuild(struct lk_softc *sc)
 		m->order[m->nactive++] = (uint8_t)__builtin_ctz(a);
 	if (m->nactive > 0)
 		m->nactive_magic = UINT64_MAX / m->nactive + 1;
+	m->flowid_ok = m->hashed && m->use_flowid && m->nactive > 0;
 	old = sc->txmap;
 	if (po->hashed && m->nactive > 0)
 		fill_buckets(m, old);
