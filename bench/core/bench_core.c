@@ -552,11 +552,11 @@ bench_output(FILE *js)
 		}
 	fprintf(js, "\n  ],\n");
 	{
-		double rr_worst = 0;
+		double rr_worst = 0, rr[3];
 
 		printf("\nroundrobin/failover, 10000 flows, median of %d same-round ratios:", ROUNDS);
 		for (int ni = 0; ni < 3; ni++) {
-			double r = rr_over_failover(port_counts[ni]);
+			double r = rr[ni] = rr_over_failover(port_counts[ni]);
 			printf(" %u ports %.2f%s", port_counts[ni], r, ni < 2 ? "," : "\n");
 			rr_worst = r > rr_worst ? r : rr_worst;
 		}
@@ -572,8 +572,9 @@ bench_output(FILE *js)
 		fprintf(js,
 		    "  \"summary\": {\"worst_ratio_vs_classic_headers\": %.3f, "
 		    "\"worst_ratio_vs_classic_flowid\": %.3f, \"worst_roundrobin_over_failover\": "
-		    "%.3f, \"floor_ns_median\": %.3f, \"times_floor\": {",
-		    worst[0], worst[1], rr_worst, floors[nfloors / 2]);
+		    "%.3f, \"roundrobin_over_failover\": {\"2\": %.3f, \"4\": %.3f, \"8\": %.3f}, "
+		    "\"floor_ns_median\": %.3f, \"times_floor\": {",
+		    worst[0], worst[1], rr_worst, rr[0], rr[1], rr[2], floors[nfloors / 2]);
 		for (size_t pi = 0; pi < sizeof(protos) / sizeof(protos[0]); pi++) {
 			qsort(over[pi], 12, sizeof(over[pi][0]), cmp_double);
 			printf(" %s %.1fx%s", lk_proto_name(protos[pi]), over[pi][6],
