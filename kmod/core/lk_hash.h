@@ -135,6 +135,18 @@ lk_hash_parse(const struct lk_frame *f, struct lk_hdrs *hd)
 
 	hd->l3 = hd->l4 = hd->vid = 0;
 	hd->ipv = hd->vlan = hd->proto = 0;
+	/* The common frame first, in one test of its first bytes: untagged IPv4 without options,
+	 * not a later fragment, ports within caplen. The walk below finds the same offsets. */
+	if (etype == LK_ETHERTYPE_IPV4 && !f->has_vlan && cap >= 38 && d[14] == 0x45 &&
+	    (lk_hrd16be(d + 20) & 0x1fffu) == 0) {
+		proto = d[23];
+		hd->ipv = 4;
+		hd->l3 = LK_ETHER_HDR_LEN;
+		hd->proto = (uint8_t)proto;
+		if (proto == LK_IPPROTO_TCP || proto == LK_IPPROTO_UDP || proto == LK_IPPROTO_SCTP)
+			hd->l4 = 34;
+		return;
+	}
 	if (etype == LK_ETHERTYPE_VLAN && cap >= LK_ETHER_HDR_LEN + 4) {
 		hd->vlan = 1;
 		hd->vid = lk_hrd16be(d + 14);
