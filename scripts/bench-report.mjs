@@ -103,6 +103,40 @@ if (core) {
     ),
   });
 
+  // The physical floor, said plainly, and each protocol's distance from it.
+  const sum = core.summary ?? {};
+  const times = sum.times_floor ?? {};
+  if (sum.floor_ns_median !== undefined) {
+    figures.push({
+      title: `Physical floor: ${fmt(sum.floor_ns_median, 2)} ns/frame on this machine, and each protocol as a multiple of it`,
+      caption: `The floor is a loop that only reads the header words a flow hash reads (both MACs, both IPv4 addresses, both ports) and names a port: no table, no counters. Nothing that picks a port by the headers can be cheaper. Each protocol's cost is the median over its cells (2, 4, 8 ports; 1 to 1,000,000 flows; headers) of its ns/frame divided by the floor timed in the same cell, so the multiple holds across the machine's load. ${src}.`,
+      chart: bar(protos, [{ label: 'x floor', data: protos.map((p) => times[p] ?? null) }], 'multiple of the floor'),
+      table: table(
+        ['protocol', 'x floor (median)', 'ns/frame at 4 ports, 10,000 flows', 'ns above the floor'],
+        protos.map((p) => {
+          const c = cell(p, 4, FLOWS);
+          return [p, `${fmt(times[p], 1)}x`, fmt(c?.ns_per_frame, 2), fmt(c ? c.ns_per_frame - c.floor_ns_per_frame : undefined, 2)];
+        }),
+      ),
+    });
+  }
+  const rrfo = sum.roundrobin_over_failover;
+  if (rrfo) {
+    figures.push({
+      title: 'roundrobin / failover ns per frame, timed side by side in the same rounds (1 = as cheap)',
+      caption: `two aggregates, one per protocol, each round timing one run of each; the median of the per-round ratios. roundrobin keeps one shared cursor (a relaxed load and store per frame); failover reads its one port from the table. ${src}.`,
+      chart: bar(
+        ports.map((n) => `${n} ports`),
+        [{ label: 'roundrobin / failover', data: ports.map((n) => rrfo[String(n)] ?? null) }],
+        'ratio',
+      ),
+      table: table(
+        ['ports', 'roundrobin / failover'],
+        ports.map((n) => [String(n), fmt(rrfo[String(n)], 2)]),
+      ),
+    });
+  }
+
   // Ratio vs classic for the hashed protocols, every flow count, headers and NIC flow id.
   const hashedRows = out.filter((o) => o.ratio_vs_classic !== undefined);
   const hl = hashedRows.map((o) => `${o.proto} ${o.ports}p ${o.flows}f ${o.input ?? 'headers'}`);
@@ -124,27 +158,39 @@ if (core) {
   });
 
   const dist = core.distribution ?? [];
+  const sets = core.distribution_flow_sets;
+  const setsText = sets ? `${sets} flow sets of 10,000 (${sets - 1} random, one of consecutive hosts and ports)` : '10,000 random flows';
   figures.push({
-    title: 'Hash spread: max/min port share over 10,000 random flows (loadbalance; lower is better)',
-    caption: `laggkit's flow buckets against the classic modulo, per hash-layer setting and port count. ${src}.`,
+    title: `Hash spread: max/min port share, ${setsText} (loadbalance; lower is better)`,
+    caption: `laggkit's flow buckets against the classic modulo on the same flow sets, per hash-layer setting and port count: the worst set and the mean over the sets, and the max/min of the ports' bucket counts (the share any flow set sees on average; the modulo of a 32-bit hash is even to 1 part in 2^32). A modulo of a good hash already spreads random flows as evenly as sampling allows, so equal bucket shares are what lets laggkit match it; on any one set either may come out ahead by chance. ${src}.`,
     chart: bar(
       dist.map((d) => `${d.layers} ${d.ports}p`),
       [
-        { label: 'laggkit', data: dist.map((d) => d.max_min_ours) },
-        { label: 'classic lagg', data: dist.map((d) => d.max_min_classic) },
+        { label: 'laggkit, worst set', data: dist.map((d) => d.max_min_ours) },
+        { label: 'classic lagg, worst set', data: dist.map((d) => d.max_min_classic) },
+        { label: 'laggkit, mean', data: dist.map((d) => d.mean_ours ?? null) },
+        { label: 'classic lagg, mean', data: dist.map((d) => d.mean_classic ?? null) },
       ],
       'max/min',
     ),
     table: table(
-      ['layers', 'ports', 'laggkit', 'classic'],
-      dist.map((d) => [d.layers, String(d.ports), fmt(d.max_min_ours, 3), fmt(d.max_min_classic, 3)]),
+      ['layers', 'ports', 'laggkit worst', 'classic worst', 'laggkit mean', 'classic mean', 'laggkit buckets'],
+      dist.map((d) => [
+        d.layers,
+        String(d.ports),
+        fmt(d.max_min_ours, 3),
+        fmt(d.max_min_classic, 3),
+        fmt(d.mean_ours, 3),
+        fmt(d.mean_classic, 3),
+        fmt(d.bucket_max_min, 4),
+      ]),
     ),
   });
 
   const moved = core.moved_when_one_port_leaves ?? [];
   figures.push({
     title: "Flows moved when one port goes down (share of all flows; ideal = that port's share)",
-    caption: `loadbalance, 10,000 random flows. ${src}.`,
+    caption: `loadbalance, port 0 goes down; the most over ${sets ? `the ${sets} flow sets` : '10,000 random flows'}. ${src}.`,
     chart: bar(
       moved.map((m) => `${m.ports} ports`),
       [

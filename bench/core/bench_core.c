@@ -17,9 +17,15 @@
  * addresses, ports) and returns a port, through the same call as lk_output. Nothing that
  * selects a port by the headers can be cheaper; each protocol's distance from it is printed.
  *
- * Also printed: hash distribution quality (max/min port share over 10,000 random flows) per
- * hash-layer setting for ours and for the baseline, and the share of flows that move when one
- * port leaves (ours should move only that port's flows; modulo moves most of them).
+ * Also printed: hash distribution quality (max/min port share over 10,000 flows) per
+ * hash-layer setting for ours and for the baseline, over several flow sets (random ones from
+ * different generator seeds, and one of consecutive hosts and ports, the way a subnet's
+ * traffic looks) with the worst and the mean of each, on the same sets; the port shares of the
+ * bucket table itself (what any flow set sees on average); and the share of flows that move
+ * when one port leaves (ours should move only that port's flows; modulo moves most of them).
+ * A modulo of a good 32-bit hash gives every port the same chance, so over random flows the
+ * classic spread is already what sampling allows: equal bucket shares are what lets ours
+ * match it, and on any one flow set either may come out ahead by chance.
  * Results go to the JSON file named on the command line, with the load average at the start
  * and the end of the run (other work on the machine skews every figure).
  */
@@ -37,10 +43,11 @@
 #define MAX_FLOWS  1000000u
 #define ITERS      500000u /* frames per timed run; ROUNDS runs per function and cell */
 #define DIST_FLOWS 10000u
+#define DIST_SETS  8u /* DIST_SETS - 1 random flow sets, then the consecutive one */
 #define GBPS       1000000000ull
 
 static uint8_t *frames;      /* MAX_FLOWS frames of FRAME_LEN bytes */
-static uint8_t *rand_frames; /* DIST_FLOWS frames with every header field random */
+static uint8_t *dist_frames; /* DIST_SETS sets of DIST_FLOWS frames of 128 bytes */
 
 /*
  * The thread's CPU time, not the wall clock: on a shared machine a run is often descheduled
@@ -55,14 +62,17 @@ now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+static void random_flow(uint32_t *r, uint8_t *out);
+static void consecutive_flow(uint32_t i, uint8_t *out);
+
 static void
 build_frames(void)
 {
 	uint32_t s = 0x9e3779b9u;
 
 	frames = malloc((size_t)MAX_FLOWS * FRAME_LEN);
-	rand_frames = malloc((size_t)DIST_FLOWS * 128);
-	if (frames == NULL || rand_frames == NULL)
+	dist_frames = malloc((size_t)DIST_SETS * DIST_FLOWS * 128);
+	if (frames == NULL || dist_frames == NULL)
 		abort();
 	for (uint32_t i = 0; i < MAX_FLOWS; i++) {
 		struct th_flow fl;
@@ -81,26 +91,61 @@ build_frames(void)
 		th_build(&fl, tmp, sizeof(tmp));
 		memcpy(frames + (size_t)i * FRAME_LEN, tmp, FRAME_LEN);
 	}
-	for (uint32_t i = 0; i < DIST_FLOWS; i++) {
-		struct th_flow fl;
-		memset(&fl, 0, sizeof(fl));
-		fl.family = (th_rand(&s) & 1) ? 6 : 4;
-		fl.proto = (th_rand(&s) & 1) ? 6 : 17;
-		for (int k = 0; k < 6; k++) {
-			fl.src_mac[k] = (uint8_t)th_rand(&s);
-			fl.dst_mac[k] = (uint8_t)th_rand(&s);
+	for (uint32_t set = 0; set < DIST_SETS; set++) {
+		/* every set from its own generator seed; set 0 continues the stream as before */
+		uint32_t r = set == 0 ? s : 0x2545f491u * (set + 1u);
+		for (uint32_t i = 0; i < DIST_FLOWS; i++) {
+			uint8_t *out = dist_frames + ((size_t)set * DIST_FLOWS + i) * 128;
+			if (set + 1 < DIST_SETS)
+				random_flow(&r, out);
+			else
+				consecutive_flow(i, out);
 		}
-		fl.src_mac[0] &= 0xfe;
-		fl.dst_mac[0] &= 0xfe;
-		for (int k = 0; k < 16; k++) {
-			fl.src_ip[k] = (uint8_t)th_rand(&s);
-			fl.dst_ip[k] = (uint8_t)th_rand(&s);
-		}
-		fl.vlan = (int)(th_rand(&s) % 4094) + 1;
-		fl.sport = (uint16_t)th_rand(&s);
-		fl.dport = (uint16_t)th_rand(&s);
-		th_build(&fl, rand_frames + (size_t)i * 128, 128);
 	}
+}
+
+/* every header field random: IPv4 or IPv6, TCP or UDP, tagged */
+static void
+random_flow(uint32_t *r, uint8_t *out)
+{
+	struct th_flow fl;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.family = (th_rand(r) & 1) ? 6 : 4;
+	fl.proto = (th_rand(r) & 1) ? 6 : 17;
+	for (int k = 0; k < 6; k++) {
+		fl.src_mac[k] = (uint8_t)th_rand(r);
+		fl.dst_mac[k] = (uint8_t)th_rand(r);
+	}
+	fl.src_mac[0] &= 0xfe;
+	fl.dst_mac[0] &= 0xfe;
+	for (int k = 0; k < 16; k++) {
+		fl.src_ip[k] = (uint8_t)th_rand(r);
+		fl.dst_ip[k] = (uint8_t)th_rand(r);
+	}
+	fl.vlan = (int)(th_rand(r) % 4094) + 1;
+	fl.sport = (uint16_t)th_rand(r);
+	fl.dport = (uint16_t)th_rand(r);
+	th_build(&fl, out, 128);
+}
+
+/* flow i of a subnet talking to one server: consecutive MACs, IPv4 addresses and ports */
+static void
+consecutive_flow(uint32_t i, uint8_t *out)
+{
+	struct th_flow fl;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.family = 4;
+	fl.proto = 6;
+	memcpy(fl.src_mac, (uint8_t[]){ 2, 0, 0, 0, (uint8_t)(i >> 8), (uint8_t)i }, 6);
+	memcpy(fl.dst_mac, (uint8_t[]){ 2, 0, 0, 0xff, 0, 1 }, 6);
+	memcpy(fl.src_ip, (uint8_t[]){ 10, 1, (uint8_t)(i >> 8), (uint8_t)i }, 4);
+	memcpy(fl.dst_ip, (uint8_t[]){ 10, 0, 0, 1 }, 4);
+	fl.vlan = 10;
+	fl.sport = (uint16_t)(32768 + i);
+	fl.dport = 443;
+	th_build(&fl, out, 128);
 }
 
 /* ---- the classic baseline's hash (frozen; see the header comment) ---------------------------- */
@@ -225,28 +270,37 @@ static const uint8_t mac_a[6] = { 0x02, 0, 0, 0, 0xa0, 0x10 };
 static const uint8_t mac_b[6] = { 0x02, 0, 0, 0, 0xb0, 0x10 };
 static const char *const names[8] = { "ix0", "ix1", "ix2", "ix3", "ix4", "ix5", "ix6", "ix7" };
 
+/* An aggregate with nports up, beside any others; no LACP partner. */
+static struct th_host *
+host_up(const char *name, const uint8_t *mac, enum lk_proto proto, uint32_t nports)
+{
+	struct th_host *a = th_host_new(name, mac);
+
+	lk_set_proto(a->sc, proto);
+	for (uint32_t i = 0; i < nports; i++)
+		th_port_add(a, names[i], 10 * GBPS, 1);
+	return a;
+}
+
 /* An aggregate with nports up; for lacp, negotiated against a wired partner. */
 static struct th_host *
 setup(enum lk_proto proto, uint32_t nports)
 {
-	struct th_host *a, *b = NULL;
+	struct th_host *a, *b;
 
 	th_reset();
+	if (proto != LK_PROTO_LACP)
+		return host_up("lagg0", mac_a, proto, nports);
 	a = th_host_new("lagg0", mac_a);
-	lk_set_proto(a->sc, proto);
-	if (proto == LK_PROTO_LACP) {
-		b = th_host_new("lagg1", mac_b);
-		lk_set_proto(b->sc, LK_PROTO_LACP);
-	}
+	b = th_host_new("lagg1", mac_b);
+	lk_set_proto(a->sc, LK_PROTO_LACP);
+	lk_set_proto(b->sc, LK_PROTO_LACP);
 	for (uint32_t i = 0; i < nports; i++) {
 		uint32_t pa = th_port_add(a, names[i], 10 * GBPS, 1);
-		if (b != NULL) {
-			uint32_t pb = th_port_add(b, names[i], 10 * GBPS, 1);
-			th_wire(a, pa, b, pb);
-		}
+		uint32_t pb = th_port_add(b, names[i], 10 * GBPS, 1);
+		th_wire(a, pa, b, pb);
 	}
-	if (b != NULL)
-		th_advance(10000);
+	th_advance(10000);
 	return a;
 }
 
@@ -301,6 +355,23 @@ time_cell(struct th_host *a, out_fn const *fns, double *best, int nfns, uint32_t
 	return ratios[ROUNDS / 2];
 }
 
+/*
+ * roundrobin against failover, two aggregates side by side timed in the same rounds (their
+ * rows of the table come from cells minutes apart): the median of the per-round ratios.
+ */
+static double
+rr_over_failover(uint32_t nports)
+{
+	struct th_host *rr = setup(LK_PROTO_ROUNDROBIN, nports);
+	struct th_host *fo = host_up("lagg1", mac_b, LK_PROTO_FAILOVER, nports);
+	double ratios[ROUNDS];
+
+	for (int r = 0; r < ROUNDS; r++)
+		ratios[r] = time_once(rr, lk_output, 10000, 0) / time_once(fo, lk_output, 10000, 0);
+	qsort(ratios, ROUNDS, sizeof(ratios[0]), cmp_double);
+	return ratios[ROUNDS / 2];
+}
+
 /* A NIC's RSS flow id for frame i: any well-mixed 32-bit value fixed per flow. */
 static uint32_t
 nic_flowid(uint32_t i)
@@ -338,21 +409,18 @@ time_once(struct th_host *a, out_fn fn, uint32_t nflows, int flowid)
 	return (t1 - t0) * 1e9 / ITERS;
 }
 
-/* max/min share of DIST_FLOWS random flows over the active ports. */
-static double
-spread(struct th_host *a, out_fn fn, uint32_t nports)
+static const uint8_t *
+dist_frame(uint32_t set, uint32_t i)
 {
-	uint32_t count[LK_MAX_PORTS] = { 0 }, mx = 0, mn = UINT32_MAX;
-	struct lk_frame f;
+	return dist_frames + ((size_t)set * DIST_FLOWS + i) * 128;
+}
 
-	memset(&f, 0, sizeof(f));
-	f.caplen = f.len = 128;
-	for (uint32_t i = 0; i < DIST_FLOWS; i++) {
-		f.data = rand_frames + (size_t)i * 128;
-		uint32_t m = fn(a->sc, &f);
-		if (m != 0)
-			count[__builtin_ctz(m)]++;
-	}
+/* max/min of a port count over the first nports ports (1e9 when one is empty). */
+static double
+max_min(const uint32_t *count, uint32_t nports)
+{
+	uint32_t mx = 0, mn = UINT32_MAX;
+
 	for (uint32_t p = 0; p < nports; p++) {
 		mx = count[p] > mx ? count[p] : mx;
 		mn = count[p] < mn ? count[p] : mn;
@@ -360,9 +428,39 @@ spread(struct th_host *a, out_fn fn, uint32_t nports)
 	return mn == 0 ? 1e9 : (double)mx / mn;
 }
 
-/* Share of flows whose port changes when port `gone` goes down. */
+/* max/min share of the DIST_FLOWS flows of one set over the active ports. */
 static double
-moved_share(enum lk_proto proto, uint32_t nports, out_fn fn, uint32_t gone)
+spread(struct th_host *a, out_fn fn, uint32_t nports, uint32_t set)
+{
+	uint32_t count[LK_MAX_PORTS] = { 0 };
+	struct lk_frame f;
+
+	memset(&f, 0, sizeof(f));
+	f.caplen = f.len = 128;
+	for (uint32_t i = 0; i < DIST_FLOWS; i++) {
+		f.data = dist_frame(set, i);
+		uint32_t m = fn(a->sc, &f);
+		if (m != 0)
+			count[__builtin_ctz(m)]++;
+	}
+	return max_min(count, nports);
+}
+
+/* max/min of the ports' numbers of buckets: the share any flow set sees on average. */
+static double
+bucket_spread(struct th_host *a, uint32_t nports)
+{
+	const struct lk_txmap *m = lk_txmap_get(a->sc);
+	uint32_t count[LK_MAX_PORTS] = { 0 };
+
+	for (uint32_t b = 0; b < LK_TXMAP_BUCKETS; b++)
+		count[m->bucket[b]]++;
+	return max_min(count, nports);
+}
+
+/* Share of a set's flows whose port changes when port `gone` goes down. */
+static double
+moved_share(enum lk_proto proto, uint32_t nports, out_fn fn, uint32_t gone, uint32_t set)
 {
 	static uint8_t before[DIST_FLOWS];
 	struct th_host *a = setup(proto, nports);
@@ -372,12 +470,12 @@ moved_share(enum lk_proto proto, uint32_t nports, out_fn fn, uint32_t gone)
 	memset(&f, 0, sizeof(f));
 	f.caplen = f.len = 128;
 	for (uint32_t i = 0; i < DIST_FLOWS; i++) {
-		f.data = rand_frames + (size_t)i * 128;
+		f.data = dist_frame(set, i);
 		before[i] = (uint8_t)__builtin_ctz(fn(a->sc, &f));
 	}
 	th_link(a, gone, 0);
 	for (uint32_t i = 0; i < DIST_FLOWS; i++) {
-		f.data = rand_frames + (size_t)i * 128;
+		f.data = dist_frame(set, i);
 		moved += (uint8_t)__builtin_ctz(fn(a->sc, &f)) != before[i];
 	}
 	return (double)moved / DIST_FLOWS;
@@ -394,8 +492,11 @@ bench_output(FILE *js)
 		LK_PROTO_LOADBALANCE, LK_PROTO_LACP, LK_PROTO_BROADCAST };
 	static const uint32_t flow_counts[] = { 1, 100, 10000, 1000000 };
 	int first = 1;
-	/* for the summary: worst ratio vs classic per input, and roundrobin/failover per cell */
-	double worst[2] = { 0, 0 }, rr_ns[3][4] = { { 0 } }, fo_ns[3][4] = { { 0 } };
+	/* for the summary: worst ratio vs classic per input, roundrobin/failover per cell, and
+	 * every headers cell's floor and multiple of it per protocol */
+	double worst[2] = { 0, 0 };
+	double floors[6 * 3 * 4], over[6][3 * 4];
+	int nfloors = 0;
 
 	fprintf(js, "  \"output\": [\n");
 	printf("lk_output, %u-byte frames, best of %d interleaved runs of %u frames per cell; input: "
@@ -421,10 +522,10 @@ bench_output(FILE *js)
 
 					if (hashed && ratio > worst[fid])
 						worst[fid] = ratio;
-					if (protos[pi] == LK_PROTO_ROUNDROBIN)
-						rr_ns[ni][fi] = ns;
-					if (protos[pi] == LK_PROTO_FAILOVER)
-						fo_ns[ni][fi] = ns;
+					if (!fid) {
+						floors[nfloors++] = fl;
+						over[pi][ni * 4 + fi] = ns / fl;
+					}
 					const char *input = fid ? "flowid" : "headers";
 					printf("%-12s %5u %8u %7s %6u %12.0f %9.2f",
 					    lk_proto_name(protos[pi]), port_counts[ni], flow_counts[fi],
@@ -451,24 +552,43 @@ bench_output(FILE *js)
 		}
 	fprintf(js, "\n  ],\n");
 	{
-		double rr_worst = 0;
+		double rr_worst = 0, rr[3];
 
-		for (int ni = 0; ni < 3; ni++)
-			for (int fi = 0; fi < 4; fi++)
-				if (rr_ns[ni][fi] / fo_ns[ni][fi] > rr_worst)
-					rr_worst = rr_ns[ni][fi] / fo_ns[ni][fi];
+		printf("\nroundrobin/failover, 10000 flows, median of %d same-round ratios:", ROUNDS);
+		for (int ni = 0; ni < 3; ni++) {
+			double r = rr[ni] = rr_over_failover(port_counts[ni]);
+			printf(" %u ports %.2f%s", port_counts[ni], r, ni < 2 ? "," : "\n");
+			rr_worst = r > rr_worst ? r : rr_worst;
+		}
 		printf("\nworst laggkit/classic ratio, loadbalance and lacp: %.2f headers hashed, "
 		       "%.2f NIC flow id; worst roundrobin/failover: %.2f\n",
 		    worst[0], worst[1], rr_worst);
+		qsort(floors, (size_t)nfloors, sizeof(floors[0]), cmp_double);
+		printf("physical floor (a loop that only reads the header words a flow hash reads): "
+		       "%.2f ns/frame median, %.2f-%.2f over the cells\n",
+		    floors[nfloors / 2], floors[0], floors[nfloors - 1]);
+		printf("each protocol as a multiple of the floor measured in the same cell (median, "
+		       "headers):");
 		fprintf(js,
 		    "  \"summary\": {\"worst_ratio_vs_classic_headers\": %.3f, "
 		    "\"worst_ratio_vs_classic_flowid\": %.3f, \"worst_roundrobin_over_failover\": "
-		    "%.3f},\n",
-		    worst[0], worst[1], rr_worst);
+		    "%.3f, \"roundrobin_over_failover\": {\"2\": %.3f, \"4\": %.3f, \"8\": %.3f}, "
+		    "\"floor_ns_median\": %.3f, \"times_floor\": {",
+		    worst[0], worst[1], rr_worst, rr[0], rr[1], rr[2], floors[nfloors / 2]);
+		for (size_t pi = 0; pi < sizeof(protos) / sizeof(protos[0]); pi++) {
+			qsort(over[pi], 12, sizeof(over[pi][0]), cmp_double);
+			printf(" %s %.1fx%s", lk_proto_name(protos[pi]), over[pi][6],
+			    pi + 1 < sizeof(protos) / sizeof(protos[0]) ? "," : "\n");
+			fprintf(js, "%s\"%s\": %.3f", pi ? ", " : "", lk_proto_name(protos[pi]), over[pi][6]);
+		}
+		fprintf(js, "}},\n");
 	}
 }
 
-/* max/min port share per hash-layer setting, ours and classic. */
+/*
+ * max/min port share per hash-layer setting and port count, ours and classic on the same flow
+ * sets: the worst set and the mean over the sets, and the bucket table's own shares.
+ */
 static void
 bench_distribution(FILE *js)
 {
@@ -482,41 +602,67 @@ bench_distribution(FILE *js)
 		{ "l3,l4", LK_HASH_L3 | LK_HASH_L4 },
 		{ "l2,l3,l4", 7 },
 	};
-	int first = 1;
+	int first = 1, worse = 0;
 
-	fprintf(js, "  \"distribution\": [\n");
-	printf("\nhash distribution: max/min port share over %u random flows (loadbalance)\n", DIST_FLOWS);
-	printf("%-10s %5s %10s %10s\n", "layers", "ports", "ours", "classic");
+	fprintf(js, "  \"distribution_flow_sets\": %u,\n  \"distribution\": [\n", DIST_SETS);
+	printf("\nhash distribution: max/min port share over %u flows (loadbalance), %u flow sets "
+	       "(%u random, 1 consecutive hosts and ports): worst set and mean, ours and classic on "
+	       "the same sets; buckets: max/min of the ports' bucket counts\n",
+	    DIST_FLOWS, DIST_SETS, DIST_SETS - 1);
+	printf("%-10s %5s %11s %13s %10s %12s %9s\n", "layers", "ports", "ours worst", "classic worst",
+	    "ours mean", "classic mean", "buckets");
 	for (size_t li = 0; li < sizeof(layer_sets) / sizeof(layer_sets[0]); li++)
 		for (size_t ni = 0; ni < 3; ni++) {
 			struct th_host *a = setup(LK_PROTO_LOADBALANCE, port_counts[ni]);
+			double ours = 0, classic = 0, ours_sum = 0, classic_sum = 0, buckets;
+
 			lk_set_opt(a->sc, LK_OPT_HASH_LAYERS, layer_sets[li].layers);
-			double ours = spread(a, lk_output, port_counts[ni]);
-			double classic = spread(a, classic_output, port_counts[ni]);
-			printf(
-			    "%-10s %5u %10.3f %10.3f\n", layer_sets[li].name, port_counts[ni], ours, classic);
+			for (uint32_t set = 0; set < DIST_SETS; set++) {
+				double o = spread(a, lk_output, port_counts[ni], set);
+				double c = spread(a, classic_output, port_counts[ni], set);
+				ours = o > ours ? o : ours;
+				classic = c > classic ? c : classic;
+				ours_sum += o;
+				classic_sum += c;
+			}
+			buckets = bucket_spread(a, port_counts[ni]);
+			worse += ours > classic;
+			printf("%-10s %5u %11.3f %13.3f %10.3f %12.3f %9.4f\n", layer_sets[li].name,
+			    port_counts[ni], ours, classic, ours_sum / DIST_SETS, classic_sum / DIST_SETS,
+			    buckets);
 			fprintf(js,
 			    "%s    {\"layers\": \"%s\", \"ports\": %u, "
-			    "\"max_min_ours\": %.4f, \"max_min_classic\": %.4f}",
-			    first ? "" : ",\n", layer_sets[li].name, port_counts[ni], ours, classic);
+			    "\"max_min_ours\": %.4f, \"max_min_classic\": %.4f, \"mean_ours\": %.4f, "
+			    "\"mean_classic\": %.4f, \"bucket_max_min\": %.4f}",
+			    first ? "" : ",\n", layer_sets[li].name, port_counts[ni], ours, classic,
+			    ours_sum / DIST_SETS, classic_sum / DIST_SETS, buckets);
 			first = 0;
 		}
+	printf("worst set: ours above classic in %d of %zu settings\n", worse,
+	    sizeof(layer_sets) / sizeof(layer_sets[0]) * 3);
 	fprintf(js, "\n  ],\n");
 }
 
-/* Share of flows that move when one port goes down, ours and classic. */
+/* Share of flows that move when one port goes down, ours and classic: the most over the sets. */
 static void
 bench_movement(FILE *js)
 {
 	int first = 1;
 
 	fprintf(js, "  \"moved_when_one_port_leaves\": [\n");
-	printf("\nflows moved when one port goes down (loadbalance, %u random flows)\n", DIST_FLOWS);
+	printf("\nflows moved when port 0 goes down (loadbalance, %u flows, the most over %u sets)\n",
+	    DIST_FLOWS, DIST_SETS);
 	printf("%5s %10s %10s %10s\n", "ports", "ideal", "ours", "classic");
 	for (size_t ni = 0; ni < 3; ni++) {
 		uint32_t n = port_counts[ni];
-		double ours = moved_share(LK_PROTO_LOADBALANCE, n, lk_output, 0);
-		double classic = moved_share(LK_PROTO_LOADBALANCE, n, classic_output, 0);
+		double ours = 0, classic = 0;
+
+		for (uint32_t set = 0; set < DIST_SETS; set++) {
+			double o = moved_share(LK_PROTO_LOADBALANCE, n, lk_output, 0, set);
+			double c = moved_share(LK_PROTO_LOADBALANCE, n, classic_output, 0, set);
+			ours = o > ours ? o : ours;
+			classic = c > classic ? c : classic;
+		}
 		printf("%5u %9.1f%% %9.1f%% %9.1f%%\n", n, 100.0 / n, ours * 100, classic * 100);
 		fprintf(js,
 		    "%s    {\"ports\": %u, \"ideal\": %.4f, \"ours\": %.4f, "

@@ -269,37 +269,59 @@ lk_get_opt(const struct lk_softc *sc, enum lk_opt opt, uint32_t *value)
 
 /* ---- frame path ---------------------------------------------------------------------------- */
 
+/* One frame on one port: the tx counters, and the mask lk_output returns. */
+static inline uint32_t
+count_one(struct lk_softc *sc, uint32_t port, const struct lk_frame *f)
+{
+	struct lk_port_counters *c = &sc->ports[port].counters;
+
+	LK_COUNT(c->tx_packets, 1);
+	LK_COUNT(c->tx_bytes, f->len);
+	return LK_PORT_BIT(port);
+}
+
+/*
+ * The slower paths of lk_output, kept out of line and reached by tail calls: the header hash
+ * needs registers that lk_output would otherwise save and restore on every frame, including
+ * the ones that take the NIC flow id and need none.
+ */
+static __attribute__((noinline)) uint32_t
+output_headers(struct lk_softc *sc, const struct lk_txmap *m, const struct lk_frame *f)
+{
+	return count_one(sc, m->bucket[LK_BUCKET_OF(lk_hash_frame_inline(f, m->hash_layers, m->seed))], f);
+}
+
+static __attribute__((noinline)) uint32_t
+output_selected(struct lk_softc *sc, const struct lk_txmap *m, const struct lk_frame *f)
+{
+	uint32_t mask = m->proto->select(sc, m, f);
+
+	if (mask == 0) {
+		LK_COUNT(sc->out_no_port, 1);
+		return 0;
+	}
+	for (uint32_t b = mask; b != 0; b &= b - 1)
+		(void)count_one(sc, (uint32_t)__builtin_ctz(b), f);
+	return mask;
+}
+
 uint32_t
 lk_output(struct lk_softc *sc, const struct lk_frame *f)
 {
 	const struct lk_txmap *m = lk_txmap_get(sc);
-	uint32_t mask;
 
+	/* A frame with the NIC's flow id under a hashed protocol: one test, one table load. */
+	if (m != NULL && f->has_flowid && m->flowid_ok)
+		return count_one(sc, m->bucket[LK_BUCKET_OF(lk_flowid_hash(m, f))], f);
 	if (m == NULL || m->nactive == 0) {
 		LK_COUNT(sc->out_no_port, 1);
 		return 0;
 	}
 	/* Hashed protocols (loadbalance, lacp) carry most traffic: their bucket lookup is inlined
 	 * here rather than reached through the row's select(), and picks exactly one port. */
-	if (m->hashed) {
-		uint32_t port = m->bucket[LK_BUCKET_OF(lk_flow_hash_inline(m, f))];
-		struct lk_port_counters *c = &sc->ports[port].counters;
-
-		LK_COUNT(c->tx_packets, 1);
-		LK_COUNT(c->tx_bytes, f->len);
-		return LK_PORT_BIT(port);
-	}
-	mask = m->proto->select(sc, m, f);
-	if (mask == 0) {
-		LK_COUNT(sc->out_no_port, 1);
-		return 0;
-	}
-	for (uint32_t b = mask; b != 0; b &= b - 1) {
-		struct lk_port_counters *c = &sc->ports[__builtin_ctz(b)].counters;
-		LK_COUNT(c->tx_packets, 1);
-		LK_COUNT(c->tx_bytes, f->len);
-	}
-	return mask;
+	if (m->hashed)
+		return output_headers(sc, m, f);
+	return output_selected(sc, m, f);
 }
 
 /* IEEE 802.3 annex 57A: slow protocols frames are untagged; a tagged one is VLAN data. */

@@ -14,11 +14,13 @@
  *
  * Shape, and why. The fields are read as whole native-endian words (8 bytes of MACs, both IPv4
  * addresses in one word, both ports in one) and each word is keyed by the seed and multiplied
- * by its own odd constant; the products are summed and the top of the sum is the hash. The products do not depend on each other, so the CPU computes them in parallel, where a
+ * by its own odd constant; the products are summed and folded (lk_hash_fold) into the hash.
+ * The products do not depend on each other, so the CPU computes them in parallel, where a
  * chained mix (each word mixed into the running hash, as Murmur3 and lagg's hash32 do) waits
  * for every previous word. That, no byte swapping, and no call, is where the frame path's time
  * went. Every word has its own multiplier, so swapping two fields changes the hash, and each
- * product is a bijection of its word, so two flows that differ in one field never collide.
+ * product is a bijection of its word, so two flows that differ in one field never collide in
+ * the 64-bit sum.
  * The hash never reads past caplen.
  */
 #ifndef LK_HASH_H
@@ -36,13 +38,14 @@
 #define LK_IP6_MAX_EXT  4 /* extension headers walked before giving up on ports */
 
 /* One odd multiplier per word position: l2 (2 words), l3 (4), l4 (1). */
-#define LK_HK_L2A 0x9e3779b97f4a7c15ull
-#define LK_HK_L2B 0xc2b2ae3d27d4eb4full
-#define LK_HK_L3A 0x165667b19e3779f9ull
-#define LK_HK_L3B 0xd6e8feb86659fd93ull
-#define LK_HK_L3C 0xa0761d6478bd642full
-#define LK_HK_L3D 0xe7037ed1a0b428dbull
-#define LK_HK_L4  0x8ebc6af09c88c6e3ull
+#define LK_HK_L2A  0x9e3779b97f4a7c15ull
+#define LK_HK_L2B  0xc2b2ae3d27d4eb4full
+#define LK_HK_L3A  0x165667b19e3779f9ull
+#define LK_HK_L3B  0xd6e8feb86659fd93ull
+#define LK_HK_L3C  0xa0761d6478bd642full
+#define LK_HK_L3D  0xe7037ed1a0b428dbull
+#define LK_HK_L4   0x8ebc6af09c88c6e3ull
+#define LK_HK_FOLD 0xbf58476d1ce4e5b9ull /* the final fold's */
 
 static inline uint64_t
 lk_hrd64(const uint8_t *p)
@@ -76,18 +79,23 @@ lk_hash_key(uint32_t seed)
 }
 
 /*
- * 64 bits to 32 without another multiply. In a product by an odd constant, bit i of the word
- * reaches only bits i and above, so the top bits of the sum are the ones every field reaches:
- * the high half is kept, rotated so that its top LK_BUCKET_BITS land where LK_BUCKET_OF()
- * looks.
+ * 64 bits to 32, with one more multiply. The top bits of a sum of products are a linear
+ * function of the words (mod 2^64), so flows that differ in a few bits form a lattice there:
+ * consecutive IPv4 hosts hashed on l3 spread 1.21 max/min over 8 ports, random ones about
+ * 1.09. Folding the low half into the high one and multiplying again breaks that (the same
+ * hosts came out like random flows) for one multiply's latency, about 1 ns. In a product by
+ * an odd constant bit i reaches only bits i and above, so the high half is kept, rotated so
+ * that its top LK_BUCKET_BITS land where LK_BUCKET_OF() looks.
  */
 #define LK_BUCKET_BITS 14u
 _Static_assert((1u << LK_BUCKET_BITS) == LK_TXMAP_BUCKETS, "bucket bits match the table");
 static inline uint32_t
 lk_hash_fold(uint64_t h)
 {
-	uint32_t hi = (uint32_t)(h >> 32);
+	uint32_t hi;
 
+	h ^= h >> 32;
+	hi = (uint32_t)((h * LK_HK_FOLD) >> 32);
 	return (hi << LK_BUCKET_BITS) | (hi >> (32u - LK_BUCKET_BITS));
 }
 
@@ -127,6 +135,18 @@ lk_hash_parse(const struct lk_frame *f, struct lk_hdrs *hd)
 
 	hd->l3 = hd->l4 = hd->vid = 0;
 	hd->ipv = hd->vlan = hd->proto = 0;
+	/* The common frame first, in one test of its first bytes: untagged IPv4 without options,
+	 * not a later fragment, ports within caplen. The walk below finds the same offsets. */
+	if (etype == LK_ETHERTYPE_IPV4 && !f->has_vlan && cap >= 38 && d[14] == 0x45 &&
+	    (lk_hrd16be(d + 20) & 0x1fffu) == 0) {
+		proto = d[23];
+		hd->ipv = 4;
+		hd->l3 = LK_ETHER_HDR_LEN;
+		hd->proto = (uint8_t)proto;
+		if (proto == LK_IPPROTO_TCP || proto == LK_IPPROTO_UDP || proto == LK_IPPROTO_SCTP)
+			hd->l4 = 34;
+		return;
+	}
 	if (etype == LK_ETHERTYPE_VLAN && cap >= LK_ETHER_HDR_LEN + 4) {
 		hd->vlan = 1;
 		hd->vid = lk_hrd16be(d + 14);
@@ -221,11 +241,23 @@ lk_hash_frame_inline(const struct lk_frame *f, uint32_t layers, uint32_t seed)
  * so it is used as it is, only XORed with the seed: the bucket table itself is seeded (see
  * lk_txmap.c), so two aggregates still place the same flow ids differently.
  */
+static inline int
+lk_flowid_usable(const struct lk_txmap *m, const struct lk_frame *f)
+{
+	return m->use_flowid && f->has_flowid;
+}
+
+static inline uint32_t
+lk_flowid_hash(const struct lk_txmap *m, const struct lk_frame *f)
+{
+	return (f->flowid >> m->flowid_shift) ^ m->seed;
+}
+
 static inline uint32_t
 lk_flow_hash_inline(const struct lk_txmap *m, const struct lk_frame *f)
 {
-	if (m->use_flowid && f->has_flowid)
-		return (f->flowid >> m->flowid_shift) ^ m->seed;
+	if (lk_flowid_usable(m, f))
+		return lk_flowid_hash(m, f);
 	return lk_hash_frame_inline(f, m->hash_layers, m->seed);
 }
 

@@ -15,7 +15,8 @@
  * Locking model (see lk_core.h): every field of struct lk_softc and struct lk_port is written
  * only under the host's per-aggregate lock, except
  *   - the per-port counters and sc->out_no_port, bumped with relaxed atomics on the frame path;
- *   - sc->rr_next, the roundrobin cursor, bumped with a relaxed atomic on the frame path;
+ *   - sc->rr_next, the roundrobin cursor, read and written (not RMW) with relaxed atomics on
+ *     the frame path (see rr_select in lk_proto.c);
  *   - sc->txmap, written with a release store, read with an acquire load on the frame path.
  * The frame path reads nothing else from the softc: whatever it needs to decide is a copy in
  * the txmap, so a configuration change is seen by a frame either entirely or not at all.
@@ -59,9 +60,9 @@ struct lk_port {
 
 /*
  * Buckets of the flow table. A flow hash picks bucket (hash % LK_TXMAP_BUCKETS); each bucket
- * names one port. See lk_txmap.c for why the buckets are filled by rendezvous hashing. A power
- * of two (the frame path masks). 16384: rendezvous gives each port a binomial share of the
- * buckets, 4096 left 8 ports about 4% apart (standard deviation), 16384 halves that, and the
+ * names one port. See lk_txmap.c for how the buckets' owners are chosen. A power of two (the
+ * frame path masks). 16384: the designed orders need a multiple of 64, and their hashed parts
+ * and the scores of ports 8 and up come out more even the more buckets there are, while the
  * 16 KiB table still sits in a level-1 data cache beside the frames.
  */
 #define LK_TXMAP_BUCKETS 16384u
@@ -73,6 +74,7 @@ struct lk_port {
 struct lk_txmap {
 	const struct lk_proto_ops *proto;
 	uint32_t hashed;     /* proto->hashed, copied: the frame path's first test */
+	uint32_t flowid_ok;  /* hashed, use_flowid and a port active: a frame's flow id is used */
 	uint32_t members;    /* ports that exist (a copy of sc->port_mask) */
 	uint32_t active;     /* ports that may transmit (bit i = port i) */
 	uint32_t collecting; /* ports whose received frames are accepted */

@@ -69,10 +69,20 @@ fastmod(uint32_t n, uint64_t magic, uint32_t d)
 	return (uint32_t)(((low >> 32) * d + (((low & 0xffffffffu) * d) >> 32)) >> 32);
 }
 
+/*
+ * The cursor advances by a plain load and store (relaxed atomics), not a read-modify-write.
+ * A locked fetch-and-add whose result picks the port put its whole latency on every frame in
+ * series (roundrobin cost 1.7x failover for it). On one CPU the rotation is exact; two CPUs
+ * sending at the same instant may read the same value and send to the same port, which keeps
+ * the spread even over many frames but not frame by frame. Frames of concurrent senders
+ * interleave on the wire in no defined order anyway.
+ */
 static uint32_t
 rr_select(struct lk_softc *sc, const struct lk_txmap *m, const struct lk_frame *f)
 {
-	uint32_t n = __atomic_fetch_add(&sc->rr_next, 1u, __ATOMIC_RELAXED);
+	uint32_t n = __atomic_load_n(&sc->rr_next, __ATOMIC_RELAXED);
+
+	__atomic_store_n(&sc->rr_next, n + 1u, __ATOMIC_RELAXED);
 
 	(void)f;
 	if (m->rr_limit > 1)

