@@ -151,9 +151,15 @@ host_lagg_link_changed(void *host, int up, uint64_t speed_bps)
 	struct lg_lagg *l = host;
 	int carrier = !!up;
 	(void)speed_bps;
-	/* The TAP's carrier follows the aggregate, so `ip link` shows LOWER_UP/NO-CARRIER. */
+	/* The TAP's carrier follows the aggregate, so `ip link` shows LOWER_UP/NO-CARRIER. The
+	 * core also calls here when only the speed changed (a member of several left): the ioctl
+	 * takes the RTNL, so it is made only when the carrier changes. */
+	if (carrier == l->carrier)
+		return;
 	if (l->tapfd >= 0 && ioctl(l->tapfd, TUNSETCARRIER, &carrier) < 0)
 		lg_log(3, "%s: TUNSETCARRIER: %s", l->name, strerror(errno));
+	else
+		l->carrier = carrier;
 }
 
 static void *
@@ -223,6 +229,8 @@ tap_open(const char *name, int *ifindex)
 		return -1;
 	}
 	*ifindex = (int)if_nametoindex(name);
+	if (lg_if_set_txqlen(name, LG_TAP_TXQLEN) < 0)
+		lg_log(1, "%s: txqueuelen %d: %s", name, LG_TAP_TXQLEN, strerror(errno));
 	/* No carrier until a member is active, as for a lagg with no ports. */
 	int carrier = 0;
 	ioctl(fd, TUNSETCARRIER, &carrier);

@@ -112,6 +112,16 @@ lg_if_set_mac(const char *ifname, const uint8_t mac[6])
 }
 
 int
+lg_if_set_txqlen(const char *ifname, int qlen)
+{
+	struct ifreq ifr;
+	if (ifreq_for(ifname, &ifr) < 0)
+		return -1;
+	ifr.ifr_qlen = qlen;
+	return ioctl(ioctl_fd, SIOCSIFTXQLEN, &ifr);
+}
+
+int
 lg_if_get_mtu(const char *ifname, uint32_t *mtu)
 {
 	struct ifreq ifr;
