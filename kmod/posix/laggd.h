@@ -40,6 +40,7 @@
  * of its frames there; with 4096, none.
  */
 #define LG_TAP_TXQLEN     4096
+#define LG_TAP_RD_MIN     4 /* fewest TAP reads posted in one io_uring batch */
 #define LG_RX_ROUNDS      8 /* receive batches per wakeup, per source */
 /* Room in front of a received frame, so an 802.1Q tag the NIC stripped goes back in place. */
 #define LG_RX_HEADROOM    4
@@ -65,6 +66,19 @@ struct lg_src {
 };
 
 struct lg_lagg;
+
+/* An io_uring instance used for batches of TAP reads or writes (laggd_uring.c). */
+struct lg_uring {
+	int fd; /* -1: none, the TAP is read and written with plain calls */
+	unsigned entries;
+	void *ring;
+	size_t ring_len;
+	struct io_uring_sqe *sqes;
+	size_t sqes_len;
+	unsigned *sq_tail, *sq_array, *cq_head, *cq_tail;
+	unsigned sq_mask, cq_mask;
+	struct io_uring_cqe *cqes;
+};
 
 /* How a member's own IP stack is kept from answering the aggregate's traffic (laggd_isolate.c). */
 struct lg_isolation {
@@ -124,6 +138,15 @@ struct lg_lagg {
 	} rxctl[LG_BATCH];
 	uint64_t tap_read_errors;
 	uint32_t tx_pending; /* ports with a non-empty transmit batch */
+	/* TAP I/O in batches (laggd_uring.c); with uring.fd < 0, plain read() and write(). */
+	struct lg_uring uring;
+	unsigned tap_rd_batch; /* reads to post next: follows what the last batches found */
+	struct iovec tap_iov[LG_BATCH];
+	int tap_res[LG_BATCH];
+	/* frames accepted from the members, written to the TAP at the end of each receive batch */
+	unsigned ntapw;
+	struct iovec tapw_iov[LG_BATCH];
+	struct lg_port *tapw_port[LG_BATCH];
 };
 
 /* The daemon. */
@@ -166,6 +189,11 @@ void lg_timer_expired(struct lg_lagg *l);
 void lg_port_refresh_link(struct lg_port *p);
 void lg_port_link_event(struct lg_port *p, int up);
 void lg_media_recheck(void);
+
+/* laggd_uring.c: batched TAP reads and writes */
+int lg_uring_init(struct lg_uring *u, unsigned entries);
+void lg_uring_fini(struct lg_uring *u);
+int lg_uring_rw(struct lg_uring *u, int op, int fd, const struct iovec *iov, unsigned n, int *res);
 
 /* laggd_sys.c: interfaces, ethtool, rtnetlink */
 int lg_sys_init(void);

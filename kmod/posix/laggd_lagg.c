@@ -18,6 +18,7 @@
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <linux/if_tun.h>
+#include <linux/io_uring.h>
 #include <net/if.h>
 #include <poll.h>
 #include <stdio.h>
@@ -237,6 +238,28 @@ tap_open(const char *name, int *ifindex)
 	return fd;
 }
 
+/*
+ * io_uring for the TAP, if this kernel can: one read of the new (empty) TAP must come back
+ * -EAGAIN. A kernel without IORING_OP_READ says -EINVAL, one whose TAP does not take
+ * RWF_NOWAIT -EOPNOTSUPP; either way the TAP keeps plain calls.
+ */
+static int
+tap_uring_init(struct lg_lagg *l)
+{
+	struct iovec iov = { l->arena, LG_FRAME_MAX };
+	int res;
+	if (lg_uring_init(&l->uring, LG_BATCH) < 0)
+		return -1;
+	if (lg_uring_rw(&l->uring, IORING_OP_READ, l->tapfd, &iov, 1, &res) < 0 ||
+	    (res < 0 && res != -EAGAIN)) {
+		int e = res < 0 ? -res : errno;
+		lg_uring_fini(&l->uring);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
 int
 lg_lagg_create(const char *name, char *err, size_t errlen)
 {
@@ -284,11 +307,16 @@ lg_lagg_create(const char *name, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: core init failed: %s", name, lk_strerror(rc));
 		goto fail_tap;
 	}
+	if (tap_uring_init(l) < 0)
+		lg_log(2, "%s: io_uring unavailable (%s); TAP frames go one system call each", name,
+		    strerror(errno));
+	l->tap_rd_batch = LG_TAP_RD_MIN;
 	l->tap_src = (struct lg_src){ LG_SRC_TAP, l, l->tapfd };
 	l->timer_src = (struct lg_src){ LG_SRC_TIMER, l, l->timerfd };
 	if (lg_epoll_add(&l->tap_src) < 0 || lg_epoll_add(&l->timer_src) < 0) {
 		snprintf(err, errlen, "%s: epoll: %s", name, strerror(errno));
 		lg_epoll_del(&l->tap_src);
+		lg_uring_fini(&l->uring);
 		lk_fini(l->sc);
 		goto fail_tap;
 	}
@@ -341,6 +369,7 @@ lg_lagg_destroy(struct lg_lagg *l)
 	lk_fini(l->sc);
 	lg_epoll_del(&l->tap_src);
 	lg_epoll_del(&l->timer_src);
+	lg_uring_fini(&l->uring);
 	close(l->tapfd);
 	close(l->timerfd);
 	lg_log(2, "%s: destroyed", l->name);
@@ -618,22 +647,74 @@ port_flush(struct lg_port *p)
 	p->ntx = 0;
 }
 
+/* io_uring failed under a batch: plain calls from now on, for this aggregate. */
+static void
+uring_give_up(struct lg_lagg *l)
+{
+	lg_log(1, "%s: io_uring failed (%s); TAP frames go one system call each", l->name, strerror(errno));
+	lg_uring_fini(&l->uring);
+}
+
+/*
+ * Read up to LG_BATCH frames from the TAP into the arena: tap_res[i] is slot i's length, or
+ * -errno. Returns the number of slots tried; *more says the TAP may hold more.
+ *
+ * Through io_uring, tap_rd_batch reads go in one call. A read that finds the TAP empty costs
+ * little, but posting 64 for every two frames would cost more than it saves, so the batch
+ * follows the traffic: it doubles while every read finds a frame, and shrinks to twice what
+ * the last batch found.
+ */
+static unsigned
+tap_read(struct lg_lagg *l, int *more)
+{
+	if (l->uring.fd >= 0) {
+		unsigned k = l->tap_rd_batch;
+		for (unsigned i = 0; i < k; i++) {
+			l->tap_iov[i].iov_base = l->arena + (size_t)i * LG_FRAME_MAX;
+			l->tap_iov[i].iov_len = LG_FRAME_MAX;
+		}
+		int rc = lg_uring_rw(&l->uring, IORING_OP_READ, l->tapfd, l->tap_iov, k, l->tap_res);
+		unsigned got = 0;
+		for (unsigned i = 0; i < k; i++)
+			got += l->tap_res[i] >= 0;
+		if (rc < 0) {
+			uring_give_up(l);
+			*more = 1;
+			return k;
+		}
+		*more = got == k;
+		unsigned next = got == k ? 2 * k : 2 * got;
+		l->tap_rd_batch = next < LG_TAP_RD_MIN ? LG_TAP_RD_MIN : next > LG_BATCH ? LG_BATCH : next;
+		return k;
+	}
+	for (unsigned i = 0; i < LG_BATCH; i++) {
+		ssize_t n = read(l->tapfd, l->arena + (size_t)i * LG_FRAME_MAX, LG_FRAME_MAX);
+		l->tap_res[i] = n < 0 ? -errno : (int)n;
+		if (n < 0) {
+			*more = 0;
+			return i + 1;
+		}
+	}
+	*more = 1;
+	return LG_BATCH;
+}
+
 void
 lg_tap_readable(struct lg_lagg *l)
 {
 	struct lk_frame f;
 	/* Bounded batches keep one busy aggregate from starving the others and the control path. */
 	for (int round = 0; round < 8; round++) {
-		int nread = 0;
-		for (int i = 0; i < LG_BATCH; i++) {
+		int more;
+		unsigned tried = tap_read(l, &more);
+		for (unsigned i = 0; i < tried; i++) {
 			uint8_t *buf = l->arena + (size_t)i * LG_FRAME_MAX;
-			ssize_t n = read(l->tapfd, buf, LG_FRAME_MAX);
+			int n = l->tap_res[i];
 			if (n < 0) {
-				if (errno != EAGAIN && errno != EINTR)
+				if (n != -EAGAIN && n != -EINTR && n != -ECANCELED)
 					l->tap_read_errors++;
-				break;
+				continue;
 			}
-			nread++;
 			if (n < 14)
 				continue;
 			memset(&f, 0, sizeof(f));
@@ -663,8 +744,31 @@ lg_tap_readable(struct lg_lagg *l)
 			pend &= pend - 1;
 			port_flush(&l->ports[pi]);
 		}
-		if (nread < LG_BATCH)
+		if (!more)
 			break;
+	}
+}
+
+/* Write the frames accepted from the members to the TAP, in one io_uring batch if it can. */
+static void
+tap_write_flush(struct lg_lagg *l)
+{
+	unsigned n = l->ntapw;
+	l->ntapw = 0;
+	if (n == 0)
+		return;
+	if (l->uring.fd >= 0 &&
+	    lg_uring_rw(&l->uring, IORING_OP_WRITE, l->tapfd, l->tapw_iov, n, l->tap_res) < 0)
+		uring_give_up(l);
+	else if (l->uring.fd < 0)
+		for (unsigned i = 0; i < n; i++)
+			l->tap_res[i] = -ECANCELED;
+	for (unsigned i = 0; i < n; i++) {
+		if (l->tap_res[i] == -ECANCELED)
+			l->tap_res[i] =
+			    write(l->tapfd, l->tapw_iov[i].iov_base, l->tapw_iov[i].iov_len) < 0 ? -errno : 0;
+		if (l->tap_res[i] < 0 && l->tapw_port[i]->used)
+			l->tapw_port[i]->tap_write_drops++;
 	}
 }
 
@@ -699,8 +803,10 @@ port_rx_frame(struct lg_port *p, uint8_t *data, uint32_t len, int has_vlan, uint
 			data[15] = (uint8_t)tci;
 			len += 4;
 		}
-		if (write(l->tapfd, data, len) < 0)
-			p->tap_write_drops++;
+		/* Written with the rest of the receive batch (tap_write_flush), while data is valid. */
+		l->tapw_iov[l->ntapw].iov_base = data;
+		l->tapw_iov[l->ntapw].iov_len = len;
+		l->tapw_port[l->ntapw++] = p;
 		break;
 	case LK_RX_CONTROL:
 		/* Malformed PDUs are counted by the core; nothing else to do here. */
@@ -765,9 +871,11 @@ lg_port_readable(struct lg_port *p)
 			port_rx_frame(p, l->rxiov[i].iov_base, len, vlan, tci);
 			/* The callbacks may remove this very port (not today, but be robust). */
 			if (!p->used)
-				return;
+				break;
 		}
-		if (n < LG_BATCH)
+		/* Before the next recvmmsg reuses the slots the batch points into. */
+		tap_write_flush(l);
+		if (n < LG_BATCH || !p->used)
 			break;
 	}
 }
