@@ -56,7 +56,8 @@ enum lg_src_kind {
 	LG_SRC_CTL_LISTEN,
 	LG_SRC_CTL_CONN,
 	LG_SRC_SIGNAL,
-	LG_SRC_MEDIA
+	LG_SRC_MEDIA,
+	LG_SRC_MEDIA_ANSWER
 };
 
 struct lg_src {
@@ -155,14 +156,15 @@ struct lg_daemon {
 	int nlfd;  /* rtnetlink events */
 	int ctlfd; /* listening unix socket */
 	int sigfd;
-	int media_timerfd; /* when to re-read the speed/duplex of members that came up */
+	int media_timerfd;   /* when to re-read the speed/duplex of members that came up */
+	int media_answer_fd; /* the media reader's answers (laggd_media.c), or -1 */
 	const char *socket_path;
 	const char *config_path;
 	int foreground;
 	int verbose;
 	int stopping;
 	struct lg_lagg *laggs;
-	struct lg_src nl_src, ctl_src, sig_src, media_src;
+	struct lg_src nl_src, ctl_src, sig_src, media_src, media_answer_src;
 	uint64_t start_mono_ns, start_real_ns;
 };
 
@@ -189,6 +191,19 @@ void lg_timer_expired(struct lg_lagg *l);
 void lg_port_refresh_link(struct lg_port *p);
 void lg_port_link_event(struct lg_port *p, int up);
 void lg_media_recheck(void);
+void lg_media_answered(void);
+
+/* laggd_media.c: speed and duplex read off the frame thread */
+struct lg_media_msg {
+	char name[IFNAMSIZ];
+	int ifindex;
+	int ok; /* answer: the read succeeded */
+	uint64_t speed_bps;
+	int duplex;
+};
+int lg_media_start(void); /* returns the fd answers arrive on, or -1 */
+int lg_media_ask(const char *ifname, int ifindex);
+int lg_media_answer(struct lg_media_msg *m);
 
 /* laggd_uring.c: batched TAP reads and writes */
 int lg_uring_init(struct lg_uring *u, unsigned entries);

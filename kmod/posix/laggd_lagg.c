@@ -488,7 +488,10 @@ lg_port_link_event(struct lg_port *p, int up)
 	port_set_link(p, up, p->speed_bps, p->duplex);
 }
 
-/* The recheck timer: read the speed and duplex of every member that came up since. */
+/*
+ * The recheck timer: the speed and duplex of every member that came up since are asked of the
+ * media reader thread (laggd_media.c); without it they are read here.
+ */
 void
 lg_media_recheck(void)
 {
@@ -496,9 +499,29 @@ lg_media_recheck(void)
 	if (read(lg.media_timerfd, &exp, sizeof(exp)) < 0 && errno != EAGAIN)
 		lg_log(1, "media timer: %s", strerror(errno));
 	for (struct lg_lagg *l = lg.laggs; l; l = l->next)
-		for (int i = 0; i < LK_MAX_PORTS; i++)
-			if (l->ports[i].used && l->ports[i].media_stale)
-				lg_port_refresh_link(&l->ports[i]);
+		for (int i = 0; i < LK_MAX_PORTS; i++) {
+			struct lg_port *p = &l->ports[i];
+			if (!p->used || !p->media_stale)
+				continue;
+			if (lg.media_answer_fd < 0)
+				lg_port_refresh_link(p);
+			else if (lg_media_ask(p->name, p->ifindex) == 0)
+				p->media_stale = 0;
+		}
+}
+
+/* Answers from the media reader: the speed and duplex go to the core, the link stays as the
+ * latest event said (the answer may be older). A member gone meanwhile is not found. */
+void
+lg_media_answered(void)
+{
+	struct lg_media_msg m;
+	while (lg_media_answer(&m)) {
+		struct lg_port *p = lg_port_by_ifindex(m.ifindex);
+		if (!m.ok || !p || strcmp(p->name, m.name) != 0)
+			continue;
+		port_set_link(p, p->link_up, m.speed_bps, m.duplex);
+	}
 }
 
 int

@@ -326,6 +326,9 @@ loop(void)
 			case LG_SRC_MEDIA:
 				lg_media_recheck();
 				break;
+			case LG_SRC_MEDIA_ANSWER:
+				lg_media_answered();
+				break;
 			case LG_SRC_NETLINK:
 				lg_nl_readable();
 				/* It may have removed a port or destroyed an aggregate with events in evs. */
@@ -411,6 +414,13 @@ main(int argc, char **argv)
 	lg_epoll_add(&lg.ctl_src);
 	lg_epoll_add(&lg.sig_src);
 	lg_epoll_add(&lg.media_src);
+	lg.media_answer_fd = lg_media_start();
+	if (lg.media_answer_fd < 0)
+		lg_log(1, "media reader thread: %s; speed and duplex are read on the frame path",
+		    strerror(errno));
+	lg.media_answer_src = (struct lg_src){ LG_SRC_MEDIA_ANSWER, NULL, lg.media_answer_fd };
+	if (lg.media_answer_fd >= 0)
+		lg_epoll_add(&lg.media_answer_src);
 
 	/* Recorded once so event timestamps (monotonic) can be printed as wall-clock time. */
 	struct timespec rt;
