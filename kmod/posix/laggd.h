@@ -4,10 +4,10 @@
  * Model
  *   One process, one thread, one epoll loop. Each aggregate is a TAP interface (IFF_TAP,
  *   IFF_NO_PI, named like the aggregate) that the Linux stack uses as a NIC, plus one AF_PACKET
- *   socket per member port (TPACKET_V3 receive ring, sendmmsg transmit batches). The core
+ *   socket per member port (recvmmsg receive batches, sendmmsg transmit batches). The core
  *   (kmod/core) decides everything; this file's structures only carry frames and events to it:
- *     TAP read    -> lk_output()  -> sendmmsg on the chosen member(s)
- *     member ring -> lk_input()   -> ACCEPT: write to the TAP, CONTROL: lk_control_input()
+ *     TAP read     -> lk_output()  -> sendmmsg on the chosen member(s)
+ *     member recvmmsg -> lk_input() -> ACCEPT: write to the TAP, CONTROL: lk_control_input()
  *     rtnetlink   -> lk_port_link() (link, speed and duplex as they change, never polled)
  *     timerfd     -> lk_tick()
  *     unix socket -> laggctl commands (laggd_cmd.c), status (laggd_status.c)
@@ -22,6 +22,7 @@
 #include <net/if.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <linux/if_packet.h>
 #include <linux/netlink.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -32,9 +33,19 @@
 #define LG_MAX_MSG        (256 * 1024) /* largest laggctl request or reply */
 #define LG_BATCH          64           /* frames per TAP read batch / sendmmsg */
 #define LG_FRAME_MAX      (9216 + 64)  /* jumbo frame plus a VLAN tag */
-#define LG_RING_BLOCK     (1u << 17)   /* TPACKET_V3 block size */
-#define LG_RING_BLOCKS    16u
-#define LG_RING_TOV_MS    1u /* a partly filled block is handed over after 1 ms */
+/*
+ * The TAP's transmit queue: the frames the stack may hand laggd before it reads them. The
+ * kernel drops (does not hold back) what does not fit, and on a busy machine laggd can wait
+ * tens of milliseconds for a CPU: with the TAP's default 1000 a 64-byte stream lost a fifth
+ * of its frames there; with 4096, none.
+ */
+#define LG_TAP_TXQLEN     4096
+#define LG_TAP_RD_MIN     4 /* fewest TAP reads posted in one io_uring batch */
+#define LG_RX_ROUNDS      8 /* receive batches per wakeup, per source */
+/* Room in front of a received frame, so an 802.1Q tag the NIC stripped goes back in place. */
+#define LG_RX_HEADROOM    4
+#define LG_RX_SLOT        (LG_RX_HEADROOM + LG_FRAME_MAX)
+#define LG_RX_SOCKBUF     (8 << 20) /* a member socket's receive queue (bytes of skb) */
 
 /* What an epoll event refers to. */
 enum lg_src_kind {
@@ -44,7 +55,9 @@ enum lg_src_kind {
 	LG_SRC_NETLINK,
 	LG_SRC_CTL_LISTEN,
 	LG_SRC_CTL_CONN,
-	LG_SRC_SIGNAL
+	LG_SRC_SIGNAL,
+	LG_SRC_MEDIA,
+	LG_SRC_MEDIA_ANSWER
 };
 
 struct lg_src {
@@ -54,6 +67,19 @@ struct lg_src {
 };
 
 struct lg_lagg;
+
+/* An io_uring instance used for batches of TAP reads or writes (laggd_uring.c). */
+struct lg_uring {
+	int fd; /* -1: none, the TAP is read and written with plain calls */
+	unsigned entries;
+	void *ring;
+	size_t ring_len;
+	struct io_uring_sqe *sqes;
+	size_t sqes_len;
+	unsigned *sq_tail, *sq_array, *cq_head, *cq_tail;
+	unsigned sq_mask, cq_mask;
+	struct io_uring_cqe *cqes;
+};
 
 /* How a member's own IP stack is kept from answering the aggregate's traffic (laggd_isolate.c). */
 struct lg_isolation {
@@ -69,10 +95,7 @@ struct lg_port {
 	uint32_t index; /* the core's handle */
 	char name[IFNAMSIZ];
 	int ifindex;
-	int fd;        /* AF_PACKET, bound to ifindex */
-	uint8_t *ring; /* TPACKET_V3 rx ring */
-	size_t ring_len;
-	uint32_t ring_block; /* next block to read */
+	int fd; /* AF_PACKET, bound to ifindex */
 	struct lg_src src;
 	/* restored when the port leaves */
 	uint8_t orig_mac[6];
@@ -83,6 +106,7 @@ struct lg_port {
 	int link_up;
 	uint64_t speed_bps;
 	int duplex;
+	int media_stale; /* came up on the last known speed/duplex; re-read them (lg_media_recheck) */
 	/* laggd's own counters (the core counts decisions, these count host I/O) */
 	uint64_t tx_errors, rx_ring_drops, tap_write_drops;
 	/* transmit batch: frames of the current TAP batch chosen for this port */
@@ -97,15 +121,33 @@ struct lg_lagg {
 	struct lk_softc *sc;
 	int tapfd;
 	int tap_ifindex;
+	int carrier; /* the TAP's carrier as last set */
 	int timerfd;
 	struct lg_src tap_src, timer_src;
 	struct lg_port ports[LK_MAX_PORTS];
 	/* During lk_port_add() the core may call back before the index is known to laggd. */
 	struct lg_port *adding;
-	uint8_t *arena;              /* LG_BATCH frames read from the TAP */
-	uint8_t rxbuf[LG_FRAME_MAX]; /* a received frame with its VLAN tag put back */
+	uint8_t *arena; /* LG_BATCH frames read from the TAP */
+	/* One receive batch from a member: frames, their headers and PACKET_AUXDATA (VLAN). The
+	 * ports take turns with it; a batch is handed to the core before the next is read. */
+	uint8_t *rx_arena; /* LG_BATCH slots of LG_RX_SLOT bytes */
+	struct mmsghdr rxmsg[LG_BATCH];
+	struct iovec rxiov[LG_BATCH];
+	union {
+		struct cmsghdr align;
+		uint8_t buf[CMSG_SPACE(sizeof(struct tpacket_auxdata))];
+	} rxctl[LG_BATCH];
 	uint64_t tap_read_errors;
 	uint32_t tx_pending; /* ports with a non-empty transmit batch */
+	/* TAP I/O in batches (laggd_uring.c); with uring.fd < 0, plain read() and write(). */
+	struct lg_uring uring;
+	unsigned tap_rd_batch; /* reads to post next: follows what the last batches found */
+	struct iovec tap_iov[LG_BATCH];
+	int tap_res[LG_BATCH];
+	/* frames accepted from the members, written to the TAP at the end of each receive batch */
+	unsigned ntapw;
+	struct iovec tapw_iov[LG_BATCH];
+	struct lg_port *tapw_port[LG_BATCH];
 };
 
 /* The daemon. */
@@ -114,13 +156,15 @@ struct lg_daemon {
 	int nlfd;  /* rtnetlink events */
 	int ctlfd; /* listening unix socket */
 	int sigfd;
+	int media_timerfd;   /* when to re-read the speed/duplex of members that came up */
+	int media_answer_fd; /* the media reader's answers (laggd_media.c), or -1 */
 	const char *socket_path;
 	const char *config_path;
 	int foreground;
 	int verbose;
 	int stopping;
 	struct lg_lagg *laggs;
-	struct lg_src nl_src, ctl_src, sig_src;
+	struct lg_src nl_src, ctl_src, sig_src, media_src, media_answer_src;
 	uint64_t start_mono_ns, start_real_ns;
 };
 
@@ -145,6 +189,26 @@ void lg_tap_readable(struct lg_lagg *l);
 void lg_port_readable(struct lg_port *p);
 void lg_timer_expired(struct lg_lagg *l);
 void lg_port_refresh_link(struct lg_port *p);
+void lg_port_link_event(struct lg_port *p, int up);
+void lg_media_recheck(void);
+void lg_media_answered(void);
+
+/* laggd_media.c: speed and duplex read off the frame thread */
+struct lg_media_msg {
+	char name[IFNAMSIZ];
+	int ifindex;
+	int ok; /* answer: the read succeeded */
+	uint64_t speed_bps;
+	int duplex;
+};
+int lg_media_start(void); /* returns the fd answers arrive on, or -1 */
+int lg_media_ask(const char *ifname, int ifindex);
+int lg_media_answer(struct lg_media_msg *m);
+
+/* laggd_uring.c: batched TAP reads and writes */
+int lg_uring_init(struct lg_uring *u, unsigned entries);
+void lg_uring_fini(struct lg_uring *u);
+int lg_uring_rw(struct lg_uring *u, int op, int fd, const struct iovec *iov, unsigned n, int *res);
 
 /* laggd_sys.c: interfaces, ethtool, rtnetlink */
 int lg_sys_init(void);
@@ -152,9 +216,11 @@ int lg_if_get_mac(const char *ifname, uint8_t mac[6]);
 int lg_if_set_mac(const char *ifname, const uint8_t mac[6]);
 int lg_if_get_mtu(const char *ifname, uint32_t *mtu);
 int lg_if_set_mtu(const char *ifname, uint32_t mtu);
+int lg_if_set_txqlen(const char *ifname, int qlen);
 int lg_if_get_flags(const char *ifname, int *flags);
 int lg_if_set_up(const char *ifname, int up);
 int lg_if_media(const char *ifname, int *up, uint64_t *speed_bps, int *duplex);
+int lg_if_link(const char *ifname, int ifindex);
 int lg_nl_open_events(void);
 void lg_nl_readable(void);
 int lg_nl_request(struct nlmsghdr *req);

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/ethtool.h>
 #include <linux/if_addr.h>
 #include <linux/netlink.h>
@@ -14,12 +15,18 @@
 #include <linux/sockios.h>
 #include <net/if.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "laggd.h"
+
+/* linux/if.h has it, but cannot be included with net/if.h. */
+#ifndef IFF_LOWER_UP
+#define IFF_LOWER_UP 0x10000
+#endif
 
 static int ioctl_fd = -1;
 
@@ -105,6 +112,16 @@ lg_if_set_mac(const char *ifname, const uint8_t mac[6])
 }
 
 int
+lg_if_set_txqlen(const char *ifname, int qlen)
+{
+	struct ifreq ifr;
+	if (ifreq_for(ifname, &ifr) < 0)
+		return -1;
+	ifr.ifr_qlen = qlen;
+	return ioctl(ioctl_fd, SIOCSIFTXQLEN, &ifr);
+}
+
+int
 lg_if_get_mtu(const char *ifname, uint32_t *mtu)
 {
 	struct ifreq ifr;
@@ -170,6 +187,49 @@ lg_if_media(const char *ifname, int *up, uint64_t *speed_bps, int *duplex)
 	return 0;
 }
 
+/* The first bytes of /sys/class/net/IFNAME/ATTR, NUL-terminated; -1 when unreadable. */
+static int
+sysfs_read(const char *ifname, const char *attr, char *buf, size_t len)
+{
+	char path[96];
+	snprintf(path, sizeof(path), "/sys/class/net/%s/%s", ifname, attr);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return 0;
+}
+
+/*
+ * Is the interface up with carrier? Unlike lg_if_media() this never waits for the RTNL:
+ * SIOCGIFFLAGS reads under RCU, and sysfs's carrier file reads the driver's carrier bit
+ * directly. Where /sys belongs to another namespace (its entry of that name has another
+ * ifindex, or none), ETHTOOL_GLINK, which takes the RTNL, answers instead.
+ * Returns 1 or 0, or -1 when the interface cannot be read.
+ */
+int
+lg_if_link(const char *ifname, int ifindex)
+{
+	char buf[16];
+	int flags;
+
+	if (lg_if_get_flags(ifname, &flags) < 0)
+		return -1;
+	if (!(flags & IFF_UP))
+		return 0;
+	if (sysfs_read(ifname, "ifindex", buf, sizeof(buf)) == 0 && atoi(buf) == ifindex &&
+	    sysfs_read(ifname, "carrier", buf, sizeof(buf)) == 0)
+		return buf[0] == '1';
+	int up;
+	uint64_t speed;
+	int duplex;
+	return lg_if_media(ifname, &up, &speed, &duplex) < 0 ? -1 : up;
+}
+
 /* ---- rtnetlink -------------------------------------------------------------------------- */
 
 int
@@ -218,7 +278,9 @@ handle_link(struct nlmsghdr *nh)
 		return;
 	}
 	if (p) {
-		lg_port_refresh_link(p);
+		/* The message carries the link as it is: IFF_LOWER_UP is the driver's carrier (not
+		 * the operational state link-watch updates later). No ioctl: see lg_port_link_event. */
+		lg_port_link_event(p, (ifi->ifi_flags & IFF_UP) && (ifi->ifi_flags & IFF_LOWER_UP));
 		return;
 	}
 	struct lg_lagg *l = lagg_by_tap_ifindex(ifi->ifi_index);
