@@ -11,7 +11,7 @@ import { runCases, type CaseResult, type E2eResult } from '../e2e/engine.js';
 import { writeReports, type ReportFiles } from '../e2e/report/index.js';
 import { caseLine, figureLine, tapFooter, tapPlan, tapPoint } from '../e2e/report/text.js';
 import { defaultCatalogueDir, expandCases, filterCases, loadCatalogue, parseNicFilter, parseProtoList, type ScenarioCase } from '../e2e/scenario.js';
-import { openTarget, TARGET_KINDS, type TargetKind } from '../e2e/target.js';
+import { openTarget, TARGET_KINDS, type TargetKind } from '../e2e/targets/index.js';
 
 interface E2eOutput {
   result?: E2eResult;

@@ -13,7 +13,7 @@ import { parseIfconfig } from '../ifconfig/index.js';
 import type { Driver } from './drivers.js';
 import { steadyTest } from './drivers.js';
 import type { Action, ActionKind, Protocol } from './scenario.js';
-import type { DataLink, E2eTarget, Side } from './target.js';
+import type { DataLink, E2eTarget, Side } from './targets/index.js';
 
 export interface TimelineEvent {
   /** ms from the start of the run (or of the stream, for stream actions) */

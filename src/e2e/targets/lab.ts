@@ -1,50 +1,19 @@
 /**
- * Where e2e cases run. A target is two Linux hosts A and B joined by data links, reachable by
- * shell, and optionally able to pull a link's cable. The built-in lab is the only target
- * implemented: its guests carry laggd, seqstream and bonding.ko, and QMP pulls its cables.
- * `host` (two machines over SSH, no cable control) and `self` (one machine, veth + a namespace
- * as the peer) are part of the command's design and refused with a clear error until they are
- * written.
+ * The built-in lab as an e2e target: two Linux QEMU guests carrying laggd, seqstream and
+ * bonding.ko, the data links' cables pulled through QMP. Without --lab a lab is started for
+ * the run and stopped again at the end.
  */
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { EnvironmentError, UsageError } from '../cli/errors.js';
-import { guestScript } from '../lab/guest-ssh.js';
-import { findLaggd } from '../lab/linux-image.js';
-import { labDown, labLink, labUp, subnetOf } from '../lab/lab.js';
-import type { NicModel } from '../lab/machines.js';
-import { repoRoot } from '../lab/paths.js';
-import { readState, type LabState } from '../lab/state.js';
-import { isAlive } from '../lab/qemu.js';
-import type { ExecResult } from '../ssh/index.js';
-import type { Capability } from './scenario.js';
-
-export const TARGET_KINDS = ['lab', 'host', 'self'] as const;
-export type TargetKind = (typeof TARGET_KINDS)[number];
-
-export type Side = 'A' | 'B';
-
-export interface DataLink {
-  model: NicModel;
-  /** Interface name, the same on both sides in the lab. */
-  nic: string;
-  addrA: string;
-  addrB: string;
-}
-
-export interface E2eTarget {
-  kind: TargetKind;
-  /** What it is, for reports: "lab 'e2e' (2 Linux guests, tcg)". */
-  describe: string;
-  capabilities: Capability[];
-  /** What the target lacks, with the reason, for the skip message. */
-  lacks(cap: Capability): string | undefined;
-  links: DataLink[];
-  sh(side: Side, script: string, timeoutMs?: number): Promise<ExecResult>;
-  /** Pull (false) or plug back (true) the cable of a data link: both ends lose carrier. */
-  cable(nic: string, up: boolean): Promise<void>;
-  close(): Promise<void>;
-}
+import { EnvironmentError, UsageError } from '../../cli/errors.js';
+import { guestScript } from '../../lab/guest-ssh.js';
+import { findLaggd } from '../../lab/linux-image.js';
+import { labDown, labLink, labUp, subnetOf } from '../../lab/lab.js';
+import type { NicModel } from '../../lab/machines.js';
+import { repoRoot } from '../../lab/paths.js';
+import { readState, type LabState } from '../../lab/state.js';
+import { isAlive } from '../../lab/qemu.js';
+import type { DataLink, E2eTarget } from './types.js';
 
 const LAB_NICS: NicModel[] = ['virtio', 'virtio', 'e1000', 'e1000'];
 
@@ -124,28 +93,4 @@ export async function labTarget(opts: LabTargetOptions): Promise<E2eTarget> {
       else if (owned) say(`lab '${state.name}' kept (--keep-lab): laggkit lab down --name ${state.name}`);
     },
   };
-}
-
-export async function openTarget(kind: TargetKind, opts: LabTargetOptions): Promise<E2eTarget> {
-  if (kind === 'lab') return labTarget(opts);
-  throw new EnvironmentError(
-    'E_E2E_TARGET_UNSUPPORTED',
-    kind === 'host'
-      ? "target 'host' (two machines over SSH, --host and --link) is not implemented yet"
-      : "target 'self' (one machine, veth pairs and a namespace or vnet jail as the peer) is not implemented yet",
-    'Run on the built-in lab: laggkit e2e --target lab.',
-  );
-}
-
-/** The lab's data links for a member list, taken in order per model: [virtio, e1000] is vtnet0, em0. */
-export function pickMembers(links: DataLink[], models: NicModel[]): DataLink[] | string {
-  const used = new Set<string>();
-  const picked: DataLink[] = [];
-  for (const m of models) {
-    const l = links.find((x) => x.model === m && !used.has(x.nic));
-    if (!l) return `the target has ${links.filter((x) => x.model === m).length} ${m} link(s); this case needs ${models.filter((x) => x === m).length}`;
-    used.add(l.nic);
-    picked.push(l);
-  }
-  return picked;
 }
