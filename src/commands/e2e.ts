@@ -6,6 +6,7 @@
  */
 import { Flags } from '@oclif/core';
 import { LaggkitCommand } from '../cli/base-command.js';
+import { hostFlags, hostOptions } from '../cli/host-flags.js';
 import { LaggkitError, UsageError } from '../cli/errors.js';
 import { runCases, type CaseResult, type E2eResult } from '../e2e/engine.js';
 import { writeReports, type ReportFiles } from '../e2e/report/index.js';
@@ -18,6 +19,25 @@ interface E2eOutput {
   reports?: ReportFiles;
   /** --list: the cases that would run */
   cases?: Array<{ id: string; title: string; file: string; needs: string[] }>;
+}
+
+/** Flags that belong to another target are refused before anything starts, not ignored. */
+function checkTargetFlags(target: TargetKind, f: { host?: string[]; link?: string[]; lab?: string; 'keep-lab'?: boolean }): void {
+  const hosts = f.host?.length ?? 0;
+  if (target === 'host' && (hosts !== 2 || !f.link?.length))
+    throw new UsageError(
+      'E_E2E_HOSTS',
+      '--target host needs --host twice (A, then B) and at least one --link A-if=B-if',
+      'Example: --target host --host root@a --host root@b --link vtnet1=vtnet1',
+    );
+  if (target === 'self' && hosts > 1)
+    throw new UsageError('E_E2E_HOSTS', '--target self runs on one machine: give --host at most once', 'For two machines use --target host.');
+  if ((target === 'lab' || target === 'vagrant') && hosts > 0)
+    throw new UsageError('E_E2E_HOSTS', `--host is for --target host and self, not ${target}`, 'Leave --host out, or pick --target host.');
+  if (target !== 'host' && f.link?.length)
+    throw new UsageError('E_E2E_HOSTS', `--link is for --target host, not ${target}`, `Target ${target} knows its own links: leave --link out.`);
+  if (target !== 'lab' && (f.lab || f['keep-lab']))
+    throw new UsageError('E_E2E_HOSTS', `--lab and --keep-lab are for --target lab, not ${target}`, 'Leave them out.');
 }
 
 export default class E2e extends LaggkitCommand {
@@ -43,8 +63,15 @@ export default class E2e extends LaggkitCommand {
     }),
     lab: Flags.string({ description: 'Use this running lab instead of starting one (target lab)' }),
     'keep-lab': Flags.boolean({ description: 'Leave the lab e2e started running afterwards', default: false }),
-    host: Flags.string({ description: 'target host: a host (user@host or ssh alias), twice: A then B', multiple: true }),
-    link: Flags.string({ description: 'target host: a data link as A-interface=B-interface, once per link', multiple: true }),
+    host: Flags.string({
+      description: 'target host: a machine (user@host:port or ssh alias), twice: A then B; target self: the one machine to run on',
+      multiple: true,
+    }),
+    link: Flags.string({ description: 'target host: a data link as A-interface=B-interface (same name on both), once per link', multiple: true }),
+    'ssh-config': hostFlags['ssh-config'],
+    identity: hostFlags.identity,
+    'trust-new-host-key': hostFlags['trust-new-host-key'],
+    become: hostFlags.become,
     only: Flags.string({ description: 'Only cases whose scenario name or case id matches this glob (repeatable)', multiple: true }),
     proto: Flags.string({ description: 'Only these protocols (comma list: lacp,failover,loadbalance,roundrobin,broadcast)' }),
     nic: Flags.string({ description: 'Only cases whose members are all of these NIC models (comma list: virtio,e1000)' }),
@@ -64,15 +91,15 @@ export default class E2e extends LaggkitCommand {
     });
     if (cases.length === 0) throw new UsageError('E_E2E_NO_CASES', 'no scenario case matches --only/--proto/--nic', 'See the cases with: laggkit e2e --list');
     if (flags.list) return { cases: cases.map((c) => ({ id: c.id, title: c.scenario.title, file: c.file, needs: c.scenario.needs })) };
-    if (flags.target === 'host' && ((flags.host?.length ?? 0) !== 2 || !flags.link?.length)) {
-      throw new UsageError(
-        'E_E2E_HOSTS',
-        '--target host needs --host twice (A, then B) and at least one --link A-if=B-if',
-        'Example: --target host --host root@a --host root@b --link vtnet1=vtnet1',
-      );
-    }
+    checkTargetFlags(flags.target as TargetKind, flags);
     const compare = flags.compare as 'stock' | 'none';
-    const target = await openTarget(flags.target as TargetKind, { lab: flags.lab, keep: flags['keep-lab'], onProgress: (l) => this.progress(l) });
+    const target = await openTarget(flags.target as TargetKind, {
+      lab: flags.lab,
+      keep: flags['keep-lab'],
+      hosts: (flags.host ?? []).map((h) => hostOptions({ ...flags, host: h }, h)),
+      links: flags.link ?? [],
+      onProgress: (l) => this.progress(l),
+    });
     // Interrupted, the lab e2e started goes too: no guests left running behind a Ctrl-C.
     const onSignal = (signal: NodeJS.Signals): void => {
       process.stderr.write(`\nlaggkit e2e: ${signal}, stopping\n`);

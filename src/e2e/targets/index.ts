@@ -1,22 +1,34 @@
 /**
- * Where e2e cases run. The built-in lab is the only target implemented: its guests carry laggd,
- * seqstream and bonding.ko, and QMP pulls its cables. `host` (two machines over SSH, no cable
- * control) and `self` (one machine, veth + a namespace as the peer) are part of the command's
- * design and refused with a clear error until they are written.
+ * Where e2e cases run, one file per kind: lab.ts (the built-in QEMU lab), self.ts (one machine,
+ * the two sides in namespaces), host.ts (two machines over SSH) and vagrant.ts (the
+ * Vagrantfile's Linux pair, a host target with cable pulls through libvirt).
  */
 import { EnvironmentError } from '../../cli/errors.js';
+import type { HostOptions } from '../../targets/index.js';
 import { labTarget, type LabTargetOptions } from './lab.js';
+import { selfTarget } from './self.js';
 import type { E2eTarget, TargetKind } from './types.js';
 
 export * from './types.js';
 
-export async function openTarget(kind: TargetKind, opts: LabTargetOptions): Promise<E2eTarget> {
-  if (kind === 'lab') return labTarget(opts);
-  throw new EnvironmentError(
-    'E_E2E_TARGET_UNSUPPORTED',
-    kind === 'host'
-      ? "target 'host' (two machines over SSH, --host and --link) is not implemented yet"
-      : "target 'self' (one machine, veth pairs and a namespace or vnet jail as the peer) is not implemented yet",
-    'Run on the built-in lab: laggkit e2e --target lab.',
-  );
+export interface OpenTargetOptions extends LabTargetOptions {
+  /** SSH destinations with the shared SSH flags: self takes at most one, host exactly two (A, B). */
+  hosts?: HostOptions[];
+  /** host: the data links as A-interface=B-interface. */
+  links?: string[];
+}
+
+export async function openTarget(kind: TargetKind, opts: OpenTargetOptions): Promise<E2eTarget> {
+  switch (kind) {
+    case 'lab':
+      return labTarget(opts);
+    case 'self':
+      return selfTarget({ ...(opts.hosts?.[0] ? { host: opts.hosts[0] } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
+    default:
+      throw new EnvironmentError(
+        'E_E2E_TARGET_UNSUPPORTED',
+        `target '${kind}' is not implemented yet`,
+        'Run on the built-in lab or on this machine: laggkit e2e --target self.',
+      );
+  }
 }

@@ -3,16 +3,13 @@
  * bonding.ko, the data links' cables pulled through QMP. Without --lab a lab is started for
  * the run and stopped again at the end.
  */
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
 import { EnvironmentError, UsageError } from '../../cli/errors.js';
 import { guestScript } from '../../lab/guest-ssh.js';
-import { findLaggd } from '../../lab/linux-image.js';
 import { labDown, labLink, labUp, subnetOf } from '../../lab/lab.js';
 import type { NicModel } from '../../lab/machines.js';
-import { repoRoot } from '../../lab/paths.js';
 import { readState, type LabState } from '../../lab/state.js';
 import { isAlive } from '../../lab/qemu.js';
+import { localTools } from './tools.js';
 import type { DataLink, E2eTarget } from './types.js';
 
 const LAB_NICS: NicModel[] = ['virtio', 'virtio', 'e1000', 'e1000'];
@@ -22,24 +19,6 @@ export interface LabTargetOptions {
   lab?: string;
   keep?: boolean;
   onProgress?: (line: string) => void;
-}
-
-function ensureGuestTools(say: (l: string) => void): void {
-  const found = findLaggd();
-  if (found?.seqstream) return;
-  // The lab image takes laggd, laggctl and seqstream from this static build.
-  say('building laggd, laggctl and seqstream for the lab guests (make -C kmod/posix static)');
-  try {
-    execFileSync('make', ['-s', '-C', path.join(repoRoot(), 'kmod', 'posix'), 'static'], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 600_000 });
-  } catch (err) {
-    throw new EnvironmentError(
-      'E_E2E_BUILD',
-      `cannot build laggd for the lab guests: ${String((err as { stderr?: Buffer }).stderr ?? err)
-        .trim()
-        .slice(-400)}`,
-      'Install a C compiler and make (npm run setup), then retry.',
-    );
-  }
 }
 
 export async function labTarget(opts: LabTargetOptions): Promise<E2eTarget> {
@@ -56,7 +35,8 @@ export async function labTarget(opts: LabTargetOptions): Promise<E2eTarget> {
       );
     state = s;
   } else {
-    ensureGuestTools(say);
+    // The lab image takes laggd, laggctl and seqstream from kmod/posix's static build.
+    localTools(say);
     const name = `e2e${process.pid % 100000}`;
     say(`starting lab '${name}' (two Linux guests, links ${LAB_NICS.join(', ')})`);
     state = await labUp({ name, nics: LAB_NICS, onProgress: say });
