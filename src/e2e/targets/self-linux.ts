@@ -45,6 +45,7 @@ export const linuxFlavour: SelfFlavour = {
         `ip link add veth${i} netns ${A} type veth peer name a${i} netns ${W}`,
         `ip link add veth${i} netns ${B} type veth peer name b${i} netns ${W}`,
         // The wire never limits the MTU an action sets on the aggregate.
+        `ip -n ${A} link set veth${i} up; ip -n ${B} link set veth${i} up`,
         `for e in a${i} b${i}; do ip -n ${W} link set $e mtu 9000 up; tc -n ${W} qdisc add dev $e ingress; done`,
         `tc -n ${W} filter add dev a${i} parent ffff: prio 10 protocol all u32 match u32 0 0 action mirred egress redirect dev b${i}`,
         `tc -n ${W} filter add dev b${i} parent ffff: prio 10 protocol all u32 match u32 0 0 action mirred egress redirect dev a${i}`,
