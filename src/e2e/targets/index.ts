@@ -16,6 +16,8 @@ export interface OpenTargetOptions extends LabTargetOptions {
   hosts?: HostOptions[];
   /** host: the data links as A-interface=B-interface. */
   links?: string[];
+  /** vagrant: the shared SSH flags, for the hosts vagrant ssh-config names. */
+  ssh?: Omit<HostOptions, 'host'>;
 }
 
 export async function openTarget(kind: TargetKind, opts: OpenTargetOptions): Promise<E2eTarget> {
@@ -24,11 +26,16 @@ export async function openTarget(kind: TargetKind, opts: OpenTargetOptions): Pro
       return labTarget(opts);
     case 'self':
       return selfTarget({ ...(opts.hosts?.[0] ? { host: opts.hosts[0] } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
+    case 'host': {
+      const { hostTarget, parseLinkSpecs } = await import('./host.js');
+      return hostTarget({
+        kind,
+        hosts: opts.hosts ?? [],
+        links: parseLinkSpecs(opts.links ?? []),
+        ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+      });
+    }
     default:
-      throw new EnvironmentError(
-        'E_E2E_TARGET_UNSUPPORTED',
-        `target '${kind}' is not implemented yet`,
-        'Run on the built-in lab or on this machine: laggkit e2e --target self.',
-      );
+      throw new EnvironmentError('E_E2E_TARGET_UNSUPPORTED', `target '${kind}' is not implemented yet`, 'Run on the lab, this machine (self) or two hosts.');
   }
 }

@@ -47,7 +47,8 @@ export interface PlacedTools {
 
 /**
  * The tools on a machine: its own when all three are on its PATH, else the static builds
- * copied into `scratch`/bin. Only Linux takes the static builds; elsewhere the error says so.
+ * copied into `scratch`/bin (the whole `scratch` folder goes again at remove()). Only Linux
+ * takes the static builds; elsewhere the error says so.
  */
 export async function placeTools(shell: Shell, scratch: string, say: (l: string) => void): Promise<PlacedTools> {
   const probe = await shell.sh(`uname -s; uname -m; for t in ${TOOLS.join(' ')}; do command -v $t >/dev/null || echo missing $t; done`);
@@ -65,7 +66,13 @@ export async function placeTools(shell: Shell, scratch: string, say: (l: string)
   say(`${shell.name}: copying laggd, laggctl and seqstream into ${binDir}`);
   await mustSh(shell, `mkdir -p ${shQuote(binDir)}`, 'make the scratch folder');
   for (const t of TOOLS) await shell.put(local[t], `${binDir}/${t}`);
-  return { binDir, how: 'pushed', remove: async () => void (await shell.sh(`rm -rf ${shQuote(binDir)}`).catch(() => {})) };
+  // The daemons started from the copies are ours: they end with the folder (found by their
+  // executable's path, so a laggd the machine runs of its own is never touched).
+  const remove = async (): Promise<void> =>
+    void (await shell
+      .sh(`for p in $(pidof laggd seqstream); do case "$(readlink /proc/$p/exe)" in ${shQuote(binDir)}/*) kill $p ;; esac; done; rm -rf ${shQuote(scratch)}`)
+      .catch(() => {}));
+  return { binDir, how: 'pushed', remove };
 }
 
 /** Run a script; a non-zero exit is an EnvironmentError naming the machine and the step. */
