@@ -45,7 +45,13 @@ export default class E2e extends LaggkitCommand {
   static override description = [
     'Each scenario (e2e/scenarios/*.yaml) sets up an aggregate on two hosts, acts on it (create, converge, traffic,',
     'cable pulls, MTU) and checks bounds on what it measured. --compare stock runs every case again on the',
-    "OS's own driver (Linux bonding in the lab) and prints each figure as laggkit, stock and their ratio.",
+    "OS's own driver (Linux bonding) and prints each figure as laggkit, stock and their ratio.",
+    'Targets: lab (two QEMU guests; cables pulled by QMP); self (this machine as root, or the one --host machine: both',
+    'sides in network namespaces, veth links through a wire namespace whose ends a cable pull sets down, the',
+    "machine's own network untouched); host (two Linux machines over SSH, --host twice and --link A-if=B-if; no cable",
+    'pull: those cases are skipped with the reason); vagrant (linux-lab-a and linux-lab-b through vagrant ssh-config,',
+    'cables pulled through libvirt). laggd, laggctl and seqstream are copied to a machine that lacks them and removed',
+    'again at the end. Where Linux bonding does not load, the stock runs are skipped saying why.',
     'Exit 0 when every case passed or was skipped, 10 when a case failed.',
   ].join(' ');
   static override examples = [
@@ -53,11 +59,14 @@ export default class E2e extends LaggkitCommand {
     '<%= config.bin %> e2e --compare stock --report out/',
     "<%= config.bin %> e2e --only 'lacp-*' --proto lacp,failover --nic virtio,e1000 --repeat 5",
     '<%= config.bin %> e2e --lab lab --only cable-pull --json',
+    '<%= config.bin %> e2e --target self --compare stock --report out/',
+    '<%= config.bin %> e2e --target host --host root@a --host root@b --link eth1=eth1 --link eth2=eth2 -i ~/.ssh/id_ed25519',
+    '<%= config.bin %> e2e --target vagrant --trust-new-host-key',
     '<%= config.bin %> e2e --list',
   ];
   static override flags = {
     target: Flags.string({
-      description: 'Where to run: lab (the built-in QEMU lab), host (two machines over SSH), self (one machine)',
+      description: 'Where to run: lab (the built-in QEMU lab), self (one machine, namespaces), host (two machines over SSH), vagrant',
       options: [...TARGET_KINDS],
       default: 'lab',
     }),
@@ -98,6 +107,7 @@ export default class E2e extends LaggkitCommand {
       keep: flags['keep-lab'],
       hosts: (flags.host ?? []).map((h) => hostOptions({ ...flags, host: h }, h)),
       links: flags.link ?? [],
+      ssh: hostOptions({ ...flags, host: undefined }, ''),
       onProgress: (l) => this.progress(l),
     });
     // Interrupted, the lab e2e started goes too: no guests left running behind a Ctrl-C.

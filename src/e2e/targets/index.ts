@@ -3,7 +3,6 @@
  * the two sides in namespaces), host.ts (two machines over SSH) and vagrant.ts (the
  * Vagrantfile's Linux pair, a host target with cable pulls through libvirt).
  */
-import { EnvironmentError } from '../../cli/errors.js';
 import type { HostOptions } from '../../targets/index.js';
 import { labTarget, type LabTargetOptions } from './lab.js';
 import { selfTarget } from './self.js';
@@ -35,7 +34,9 @@ export async function openTarget(kind: TargetKind, opts: OpenTargetOptions): Pro
         ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
       });
     }
-    default:
-      throw new EnvironmentError('E_E2E_TARGET_UNSUPPORTED', `target '${kind}' is not implemented yet`, 'Run on the lab, this machine (self) or two hosts.');
+    case 'vagrant': {
+      const { vagrantTarget } = await import('./vagrant.js');
+      return vagrantTarget({ ...(opts.ssh ? { ssh: opts.ssh } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
+    }
   }
 }
