@@ -147,3 +147,23 @@ testNeeding(serial, 'e2e --target host refuses bad --host/--link input before it
   t.is(once.json?.error?.code, 'E_E2E_HOSTS');
   t.deepEqual([state(0), state(1)], before, 'nothing copied, started or addressed');
 });
+
+testNeeding(serial, 'e2e --target self --host runs both sides in namespaces on the one remote machine and leaves nothing there', needs, async (t) => {
+  t.timeout(600_000);
+  const h = hosts();
+  const r = await cli(
+    ['e2e', '--target', 'self', '--ssh-config', h.sshConfig, '-i', h.clientKey, '--host', 'a', '--only', 'cable-pull[lacp,virtio+virtio]', '--json'],
+    {},
+    500_000,
+  );
+  checkExit(t, r, 0, 'e2e --target self --host a');
+  const res = r.json?.result?.result as E2eResult;
+  t.regex(res.target, /^self on a \(Linux: network namespaces A and B/);
+  const run = res.cases[0]!.runs[0]!;
+  t.is(run.status, 'pass', run.failures.join('; '));
+  t.deepEqual(
+    run.events.filter((e) => e.kind === 'link').map((e) => e.what),
+    ['veth0 cable pulled', 'veth0 plugged back'],
+  );
+  t.is(h.onHost(0, 'ip netns list; ls /var/tmp; pidof laggd seqstream; true').trim(), '', 'no namespace, copied tool or daemon left on a');
+});
