@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { E2eResult } from '../../src/e2e/engine.js';
 import { testNeeding } from '../support/require.js';
-import { checkExit, cli } from './support/cli.js';
+import { checkExit, cli, ifSnapshot, tapSummary } from './support/cli.js';
 import { startNetnsHosts, type NetnsHosts } from './support/netns-hosts.js';
 
 const needs = { root: true, tools: ['ip', 'tc', 'unshare', 'nsenter', '/usr/sbin/sshd', 'ssh-keygen', 'make', 'cc'] };
@@ -61,7 +61,7 @@ testNeeding(
     const h = hosts();
     for (const i of [0, 1] as const)
       t.is(h.onHost(i, 'for x in laggd laggctl seqstream; do command -v $x; done; true').trim(), '', 'no laggkit tools there before');
-    const mgmtBefore = [0, 1].map((i) => h.onHost(i as 0 | 1, "ip -o addr show dev eth0 | grep -v _lft; ip -o link show dev eth0 | sed 's/ qlen.*//'"));
+    const mgmtBefore = [0, 1].map((i) => h.onHost(i as 0 | 1, ifSnapshot('eth0')));
     const out = fs.mkdtempSync(path.join(path.dirname(h.sshConfig), 'report-'));
     const r = await cli(
       [...base(LINKS.flatMap((l) => ['--link', `${l}=${l}`])), '--compare', 'stock', '--report', out, ...SUBSET.flatMap((g) => ['--only', g])],
@@ -113,14 +113,9 @@ testNeeding(
       t.is(h.onHost(i, 'pidof laggd seqstream; true').trim(), '', 'the daemons run from the copies are stopped');
       t.is(h.onHost(i, '[ -e /sys/class/net/laggkit0 ] && echo left; true').trim(), '');
       t.is(h.onHost(i, `for l in ${LINKS.join(' ')}; do ip -o -4 addr show dev $l; done`), '', 'the addresses the run gave the data links are gone');
-      t.is(h.onHost(i, "ip -o addr show dev eth0 | grep -v _lft; ip -o link show dev eth0 | sed 's/ qlen.*//'"), mgmtBefore[i]!);
+      t.is(h.onHost(i, ifSnapshot('eth0')), mgmtBefore[i]!);
     }
-    t.log(
-      r.stdout
-        .split('\n')
-        .filter((l) => l.startsWith('# ') || l.startsWith('ok'))
-        .join('\n'),
-    );
+    t.log(tapSummary(r.stdout));
   },
 );
 

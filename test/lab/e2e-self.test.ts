@@ -15,7 +15,7 @@ import path from 'node:path';
 import type { E2eResult } from '../../src/e2e/engine.js';
 import { selfTarget } from '../../src/e2e/targets/self.js';
 import { testNeeding } from '../support/require.js';
-import { checkExit, cli, repo, waitFor } from './support/cli.js';
+import { checkExit, cli, ifSnapshot, repo, tapSummary, waitFor } from './support/cli.js';
 
 const needs = { root: true, tools: ['ip', 'tc', 'unshare', 'nsenter', 'pgrep', 'make', 'cc'] };
 const serial = test.serial as unknown as TestFn;
@@ -40,7 +40,7 @@ const netnsOf = (pid: number): string[] =>
 /** The machine's own interface the default route leaves by, as it reads: must never change. */
 function ownNetwork(): string {
   const dev = /dev (\S+)/.exec(execFileSync('ip', ['route', 'show', 'default'], { encoding: 'utf8' }))?.[1] ?? 'lo';
-  return execFileSync('sh', ['-c', `ip -o addr show dev ${dev} | grep -v _lft; ip -o link show dev ${dev} | sed 's/ qlen.*//'`], { encoding: 'utf8' });
+  return execFileSync('sh', ['-c', ifSnapshot(dev)], { encoding: 'utf8' });
 }
 
 /** Whether Linux bonding loads here: built in, loaded, or a module for this kernel. */
@@ -105,12 +105,7 @@ testNeeding(serial, 'e2e --target self --compare stock --report: a catalogue sub
   t.regex(r.stdout, /^# cable-pull\[lacp,virtio\+virtio\] gap_ms_ab: laggkit [\d.]+, /m);
   // Nothing left, and the machine's own network as it was.
   t.is(ownNetwork(), own);
-  t.log(
-    r.stdout
-      .split('\n')
-      .filter((l) => l.startsWith('# ') || l.startsWith('ok'))
-      .join('\n'),
-  );
+  t.log(tapSummary(r.stdout));
 });
 
 testNeeding(serial, "the self target's cable pull: both ends lose carrier and stay up; close() removes every namespace and process", needs, async (t) => {
