@@ -158,3 +158,39 @@ testNeeding(serial, 'Ctrl-C during an e2e --target self run: exit 130, no namesp
   t.deepEqual(netnsOf(child.pid!), []);
   t.false(fs.existsSync(`/var/tmp/laggkit-e2e${child.pid! % 100000}`));
 });
+
+testNeeding(serial, "the self target's impairments: one direction dropped, or only LACPDUs, on the wire, and restored", needs, async (t) => {
+  t.timeout(300_000);
+  const target = await selfTarget({});
+  t.teardown(() => target.close());
+  const rx = async (s: 'A' | 'B'): Promise<number> => Number((await target.sh(s, 'cat /sys/class/net/veth2/statistics/rx_packets')).stdout);
+  const ping = async (s: 'A' | 'B', to: string): Promise<boolean> => (await target.sh(s, `ping -c 2 -W 1 ${to} >/dev/null`)).code === 0;
+  await target.sh('A', 'ip addr add 10.99.3.1/24 dev veth2');
+  await target.sh('B', 'ip addr add 10.99.3.2/24 dev veth2');
+  t.true(await ping('A', '10.99.3.2'), 'veth2 carries a ping before');
+  // A→B dropped: B hears nothing from A while A still hears B.
+  await target.impair('veth2', { direction: 'ab' }, true);
+  const [a0, b0] = [await rx('A'), await rx('B')];
+  t.false(await ping('A', '10.99.3.2'));
+  t.false(await ping('B', '10.99.3.1'), 'no answer comes back B-ward either');
+  t.is(await rx('B'), b0, 'B received nothing from A');
+  t.true((await rx('A')) > a0, "A received B's frames");
+  // Only LACPDUs dropped, both ways: IP passes, veth2 never joins an LACP aggregate, veth3 does.
+  await target.impair('veth2', { direction: 'both', only: 'lacp' }, true);
+  t.true(await ping('A', '10.99.3.2'), 'IP crosses while LACPDUs are dropped');
+  for (const s of ['A', 'B'] as const)
+    await target.sh(
+      s,
+      'laggd -f >/tmp/laggd.log 2>&1 & i=0; while [ ! -S /run/laggd.sock ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; laggctl laggkit0 create laggproto lacp laggport veth3 laggport veth2 lacp_fast_timeout && ip link set laggkit0 up',
+    );
+  const ports = async (): Promise<string> => (await target.sh('A', 'laggctl laggkit0 | awk \'$1 == "laggport:" { print $2, $3 }\'')).stdout;
+  const joined = await waitFor(
+    'veth3 to distribute',
+    async () => ((await ports()).includes('veth3 flags=1d<MASTER,ACTIVE,COLLECTING,DISTRIBUTING>') ? await ports() : undefined),
+    60_000,
+  );
+  t.regex(joined, /^veth2 flags=0<>$/m, 'veth2 without a partner while its LACPDUs are dropped');
+  await target.impair('veth2', { direction: 'both' }, false);
+  await waitFor('veth2 to distribute once restored', async () => (/^veth2 \S*DISTRIBUTING/m.test(await ports()) ? true : undefined), 60_000);
+  t.pass();
+});

@@ -12,6 +12,11 @@
  * administratively up, as with a real cable. mgmt0 joins A and B directly (a veth pair) and
  * stands for the management link the mgmt-untouched scenario watches.
  *
+ * Impairments sit on the wire too: a filter of higher priority than the mirred one sends what
+ * it matches (everything, or only slow-protocol frames: LACPDUs) to a device that is kept down,
+ * which drops it; on aN's ingress that is one direction A→B, on bN's B→A. Only u32 and mirred
+ * are needed, no netem or gact.
+ *
  * Everything here is shell, run through the target's Shell, so the same flavour works on this
  * machine and on one reached over SSH.
  */
@@ -50,6 +55,8 @@ export const linuxFlavour: SelfFlavour = {
         `tc -n ${W} filter add dev a${i} parent ffff: prio 10 protocol all u32 match u32 0 0 action mirred egress redirect dev b${i}`,
         `tc -n ${W} filter add dev b${i} parent ffff: prio 10 protocol all u32 match u32 0 0 action mirred egress redirect dev a${i}`,
       ]).flat(),
+      // Never set up: what an impairment sends here is dropped.
+      `ip -n ${W} link add sink type veth peer name sinkp`,
       `ip link add mgmt0 netns ${A} type veth peer name mgmt0 netns ${B}`,
       `ip -n ${A} addr add 192.0.2.1/24 dev mgmt0; ip -n ${A} link set mgmt0 up`,
       `ip -n ${B} addr add 192.0.2.2/24 dev mgmt0; ip -n ${B} link set mgmt0 up`,
@@ -70,6 +77,22 @@ export const linuxFlavour: SelfFlavour = {
   side: (p, side, script) =>
     `exec nsenter -t "$(cat ${shQuote(`${p.stateDir}/${side}.pid`)})" -n -m -p -- sh -c ${shQuote(`${p.binDir ? `PATH=${shQuote(p.binDir)}:$PATH; export PATH; ` : ''}cd /\n${script}`)}`,
   cable: (p, i, up) => `ip -n ${ns(p, 'w')} link set a${i} ${up ? 'up' : 'down'} && ip -n ${ns(p, 'w')} link set b${i} ${up ? 'up' : 'down'}`,
+  impair: (p, i, imp, on) => {
+    const ends = imp.direction === 'ab' ? [`a${i}`] : imp.direction === 'ba' ? [`b${i}`] : [`a${i}`, `b${i}`];
+    const W = ns(p, 'w');
+    // One filter per priority and protocol: whatever was there goes first.
+    return [
+      'set -e',
+      ...ends.flatMap((e) => [
+        `tc -n ${W} filter del dev ${e} parent ffff: prio 5 2>/dev/null || true`,
+        ...(on
+          ? [
+              `tc -n ${W} filter add dev ${e} parent ffff: prio 5 protocol ${imp.only === 'lacp' ? '0x8809' : 'all'} u32 match u32 0 0 action mirred egress redirect dev sink`,
+            ]
+          : []),
+      ]),
+    ].join('\n');
+  },
   // Killing a PID namespace's first process ends every process in it (laggd, seqstream).
   down: (p) =>
     [

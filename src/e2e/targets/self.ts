@@ -40,9 +40,23 @@ export interface SelfFlavour {
   side(p: SelfPlan, side: Side, script: string): string;
   /** Pull (up false) or plug back data link i: both ends lose carrier, both stay admin-up. */
   cable(p: SelfPlan, i: number, up: boolean): string;
+  /** Drop a direction of data link i (or only its LACPDUs) until called again with on false. */
+  impair(p: SelfPlan, i: number, imp: Impairment, on: boolean): string;
   /** Remove everything up() made; never fails, also after a half-done up(). */
   down(p: SelfPlan): string;
 }
+
+/**
+ * What an impairment drops on a data link: A→B, B→A or both, everything or only LACPDUs (the
+ * partner going silent while the link stays up).
+ */
+export interface Impairment {
+  direction: 'ab' | 'ba' | 'both';
+  only?: 'lacp';
+}
+
+/** The self target: an E2eTarget that can also impair a data link. */
+export type SelfTarget = E2eTarget & { impair(nic: string, imp: Impairment, on: boolean): Promise<void> };
 
 /** One per OS; a FreeBSD flavour (epair + vnet jails) plugs in here. */
 const FLAVOURS: Record<string, SelfFlavour> = { Linux: linuxFlavour };
@@ -55,7 +69,7 @@ export interface SelfTargetOptions {
   onProgress?: (line: string) => void;
 }
 
-export async function selfTarget(opts: SelfTargetOptions): Promise<E2eTarget> {
+export async function selfTarget(opts: SelfTargetOptions): Promise<SelfTarget> {
   const say = opts.onProgress ?? (() => {});
   if (!opts.host && typeof process.getuid === 'function' && process.getuid() !== 0)
     throw new EnvironmentError(
@@ -100,6 +114,11 @@ export async function selfTarget(opts: SelfTargetOptions): Promise<E2eTarget> {
       addrA: subnetOf(i).a,
       addrB: subnetOf(i).b,
     }));
+    const linkIndex = (nic: string): number => {
+      const i = links.findIndex((l) => l.nic === nic);
+      if (i < 0) throw new UsageError('E_E2E_LINK', `the self target has no data link ${nic}`, `Its links are ${links.map((l) => l.nic).join(', ')}.`);
+      return i;
+    };
     let closed = false;
     return {
       kind: 'self',
@@ -109,9 +128,10 @@ export async function selfTarget(opts: SelfTargetOptions): Promise<E2eTarget> {
       links,
       sh: (side, script, timeoutMs = 120_000) => shell.sh(flavour.side(plan, side, script), timeoutMs),
       cable: async (nic, up) => {
-        const i = links.findIndex((l) => l.nic === nic);
-        if (i < 0) throw new UsageError('E_E2E_LINK', `the self target has no data link ${nic}`);
-        await mustSh(shell, flavour.cable(plan, i, up), `${up ? 'plug back' : 'pull'} the cable of ${nic}`);
+        await mustSh(shell, flavour.cable(plan, linkIndex(nic), up), `${up ? 'plug back' : 'pull'} the cable of ${nic}`);
+      },
+      impair: async (nic, imp, on) => {
+        await mustSh(shell, flavour.impair(plan, linkIndex(nic), imp, on), `${on ? 'impair' : 'restore'} ${nic}`);
       },
       close: async () => {
         if (closed) return;
