@@ -14,7 +14,7 @@ import { testNeeding } from '../support/require.js';
 import { checkExit, cli, ifSnapshot, tapSummary } from './support/cli.js';
 import { startNetnsHosts, type NetnsHosts } from './support/netns-hosts.js';
 
-const needs = { root: true, tools: ['ip', 'tc', 'unshare', 'nsenter', '/usr/sbin/sshd', 'ssh-keygen', 'make', 'cc'] };
+const needs = { root: true, tools: ['ip', 'tc', 'unshare', 'nsenter', '/usr/sbin/sshd', 'ssh-keygen', 'make'] };
 const serial = test.serial as unknown as TestFn;
 const LINKS = ['eth1', 'eth2', 'eth3', 'eth4'];
 const SUBSET = [

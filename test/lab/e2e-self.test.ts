@@ -17,7 +17,7 @@ import { selfTarget } from '../../src/e2e/targets/self.js';
 import { testNeeding } from '../support/require.js';
 import { checkExit, cli, ifSnapshot, repo, tapSummary, waitFor } from './support/cli.js';
 
-const needs = { root: true, tools: ['ip', 'tc', 'unshare', 'nsenter', 'pgrep', 'make', 'cc'] };
+const needs = { root: true, tools: ['ip', 'tc', 'unshare', 'nsenter', 'pgrep', 'make'] };
 const serial = test.serial as unknown as TestFn;
 
 const SUBSET = [
