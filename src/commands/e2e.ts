@@ -12,7 +12,7 @@ import { runCases, type CaseResult, type E2eResult } from '../e2e/engine.js';
 import { writeReports, type ReportFiles } from '../e2e/report/index.js';
 import { caseLine, figureLine, tapFooter, tapPlan, tapPoint } from '../e2e/report/text.js';
 import { defaultCatalogueDir, expandCases, filterCases, loadCatalogue, parseNicFilter, parseProtoList, type ScenarioCase } from '../e2e/scenario.js';
-import { openTarget, TARGET_KINDS, type TargetKind } from '../e2e/targets/index.js';
+import { openTarget, TARGET_KINDS, type E2eTarget, type TargetKind } from '../e2e/targets/index.js';
 
 interface E2eOutput {
   result?: E2eResult;
@@ -102,21 +102,36 @@ export default class E2e extends LaggkitCommand {
     if (flags.list) return { cases: cases.map((c) => ({ id: c.id, title: c.scenario.title, file: c.file, needs: c.scenario.needs })) };
     checkTargetFlags(flags.target as TargetKind, flags);
     const compare = flags.compare as 'stock' | 'none';
-    const target = await openTarget(flags.target as TargetKind, {
-      lab: flags.lab,
-      keep: flags['keep-lab'],
-      hosts: (flags.host ?? []).map((h) => hostOptions({ ...flags, host: h }, h)),
-      links: flags.link ?? [],
-      ssh: hostOptions({ ...flags, host: undefined }, ''),
-      onProgress: (l) => this.progress(l),
-    });
-    // Interrupted, the lab e2e started goes too: no guests left running behind a Ctrl-C.
+    // Interrupted, what the target made goes too: no guests or namespaces left behind a Ctrl-C.
+    // A signal while the target is still being set up waits for the setup, then closes it.
+    let target: E2eTarget | undefined;
+    let interrupted: NodeJS.Signals | undefined;
+    const stop = (signal: NodeJS.Signals, t: E2eTarget): void => void t.close().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
     const onSignal = (signal: NodeJS.Signals): void => {
-      process.stderr.write(`\nlaggkit e2e: ${signal}, stopping\n`);
-      void target.close().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+      process.stderr.write(`\nlaggkit e2e: ${signal}, stopping (again to quit at once)\n`);
+      interrupted = signal;
+      if (target) stop(signal, target);
     };
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
+    try {
+      target = await openTarget(flags.target as TargetKind, {
+        lab: flags.lab,
+        keep: flags['keep-lab'],
+        hosts: (flags.host ?? []).map((h) => hostOptions({ ...flags, host: h }, h)),
+        links: flags.link ?? [],
+        ssh: hostOptions({ ...flags, host: undefined }, ''),
+        onProgress: (l) => this.progress(l),
+      });
+    } catch (err) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      throw err;
+    }
+    if (interrupted) {
+      stop(interrupted, target);
+      return await new Promise<never>(() => {});
+    }
     let result: E2eResult;
     try {
       result = await runCases(target, cases, this.progressHooks(cases, compare, flags.repeat));

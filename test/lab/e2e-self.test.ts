@@ -7,7 +7,7 @@
  * up, close() leaves no namespace or process behind, and so does Ctrl-C in the middle of a run.
  * Nothing asserts on how long anything took.
  */
-import test, { type TestFn } from 'ava';
+import test, { type ExecutionContext, type TestFn } from 'ava';
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -140,8 +140,8 @@ testNeeding(serial, "the self target's cable pull: both ends lose carrier and st
   await waitFor('the side holders to end', async () => (holders.every((p) => !fs.existsSync(`/proc/${p}`)) ? true : undefined), 10_000);
 });
 
-testNeeding(serial, 'Ctrl-C during an e2e --target self run: exit 130, no namespace or process left', needs, async (t) => {
-  t.timeout(300_000);
+/** Start an e2e --target self run, interrupt it when `ready` says so, and check nothing is left. */
+async function interrupted(t: ExecutionContext, ready: (stdout: string, pid: number) => boolean): Promise<void> {
   const child = spawn(process.execPath, [path.join(repo, 'bin', 'run.js'), 'e2e', '--target', 'self', '--only', 'cable-pull[lacp,virtio+virtio]'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -150,13 +150,23 @@ testNeeding(serial, 'Ctrl-C during an e2e --target self run: exit 130, no namesp
     stdout += d.toString();
   });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  // The plan line comes once the target is up; the namespaces then exist.
-  await waitFor('the run to start', async () => (stdout.includes('1..1') ? true : undefined), 120_000);
-  t.is(netnsOf(child.pid!).length, 3);
+  await waitFor('the moment to interrupt', async () => (ready(stdout, child.pid!) ? true : undefined), 120_000, 20);
   child.kill('SIGINT');
   t.is(await exited, 130);
   t.deepEqual(netnsOf(child.pid!), []);
   t.false(fs.existsSync(`/var/tmp/laggkit-e2e${child.pid! % 100000}`));
+}
+
+testNeeding(serial, 'Ctrl-C during an e2e --target self run: exit 130, no namespace or process left', needs, async (t) => {
+  t.timeout(300_000);
+  // The plan line comes once the target is up; the namespaces then exist.
+  await interrupted(t, (stdout, pid) => stdout.includes('1..1') && netnsOf(pid).length === 3);
+});
+
+testNeeding(serial, 'Ctrl-C while the self target is still being built: the build finishes, then everything goes', needs, async (t) => {
+  t.timeout(300_000);
+  // The first namespace exists, the run has not started: the sides are being built.
+  await interrupted(t, (stdout, pid) => netnsOf(pid).length > 0 && !stdout.includes('1..1'));
 });
 
 testNeeding(serial, "the self target's impairments: one direction dropped, or only LACPDUs, on the wire, and restored", needs, async (t) => {
