@@ -10,7 +10,7 @@ import test, { type TestFn } from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { E2eResult } from '../../src/e2e/engine.js';
-import { testNeeding } from '../support/require.js';
+import { missingPrerequisites, testNeeding } from '../support/require.js';
 import { checkExit, cli, ifSnapshot, tapSummary } from './support/cli.js';
 import { startNetnsHosts, type NetnsHosts } from './support/netns-hosts.js';
 
@@ -27,6 +27,14 @@ const SUBSET = [
 ];
 
 let lab: NetnsHosts | undefined;
+test.before(async () => {
+  if (missingPrerequisites(needs).length > 0) return; // each test says what is missing
+  try {
+    lab = await startNetnsHosts(`h${process.pid % 10000}`, LINKS);
+  } catch (err) {
+    process.stderr.write(`the two sshd hosts did not start: ${(err as Error).message}\n`);
+  }
+});
 test.after.always(async () => {
   await lab?.stop();
 });
@@ -57,7 +65,6 @@ testNeeding(
   needs,
   async (t) => {
     t.timeout(900_000);
-    lab = await startNetnsHosts(`h${process.pid % 10000}`, LINKS);
     const h = hosts();
     for (const i of [0, 1] as const)
       t.is(h.onHost(i, 'for x in laggd laggctl seqstream; do command -v $x; done; true').trim(), '', 'no laggkit tools there before');
@@ -137,9 +144,19 @@ testNeeding(serial, 'e2e --target host refuses bad --host/--link input before it
     t.is(r.json?.error?.code, err, extra.join(' '));
     t.regex(r.json?.error?.message ?? '', msg);
   }
-  const once = await cli(['e2e', '--target', 'host', '--host', 'a', '--link', 'eth1=eth1', '--json']);
-  t.is(once.code, 2);
-  t.is(once.json?.error?.code, 'E_E2E_HOSTS');
+  // Flags of another target are refused, not ignored.
+  for (const [args, msg] of [
+    [['--target', 'host', '--host', 'a', '--link', 'eth1=eth1'], /needs --host twice/],
+    [['--target', 'self', '--host', 'a', '--host', 'b'], /give --host at most once/],
+    [['--target', 'lab', '--host', 'a'], /--host is for --target host and self, not lab/],
+    [['--target', 'vagrant', '--link', 'eth1=eth1'], /--link is for --target host, not vagrant/],
+    [['--target', 'self', '--lab', 'x'], /--lab and --keep-lab are for --target lab, not self/],
+  ] as Array<[string[], RegExp]>) {
+    const r = await cli(['e2e', ...args, '--json']);
+    t.is(r.code, 2, args.join(' '));
+    t.is(r.json?.error?.code, 'E_E2E_HOSTS');
+    t.regex(r.json?.error?.message ?? '', msg);
+  }
   t.deepEqual([state(0), state(1)], before, 'nothing copied, started or addressed');
 });
 
