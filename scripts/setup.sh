@@ -13,7 +13,8 @@ DEBS=(
   make
   openssh-server   # real sshd for the SSH layer tests
   openssh-client   # ssh -G for ~/.ssh/config resolution, ssh-keygen, ssh-agent
-  iproute2         # network namespaces and veth pairs
+  iproute2         # network namespaces and veth pairs, tc (e2e --target self: its wire namespace)
+  procps           # pgrep: e2e --target self finds the process holding each side's namespaces
   iputils-ping
   openvswitch-switch  # independent LACP peer (userspace datapath)
   tshark           # Wireshark's dissector checks frames on the wire

@@ -6,12 +6,13 @@
  */
 import * as Flags from '@oclif/core/flags';
 import { LaggkitCommand } from '../cli/base-command.js';
+import { hostFlags, hostOptions } from '../cli/host-flags.js';
 import { LaggkitError, UsageError } from '../cli/errors.js';
 import { runCases, type CaseResult, type E2eResult } from '../e2e/engine.js';
 import { writeReports, type ReportFiles } from '../e2e/report/index.js';
 import { caseLine, figureLine, tapFooter, tapPlan, tapPoint } from '../e2e/report/text.js';
 import { defaultCatalogueDir, expandCases, filterCases, loadCatalogue, parseNicFilter, parseProtoList, type ScenarioCase } from '../e2e/scenario.js';
-import { openTarget, TARGET_KINDS, type TargetKind } from '../e2e/target.js';
+import { openTarget, TARGET_KINDS, type E2eTarget, type TargetKind } from '../e2e/targets/index.js';
 
 interface E2eOutput {
   result?: E2eResult;
@@ -20,12 +21,37 @@ interface E2eOutput {
   cases?: Array<{ id: string; title: string; file: string; needs: string[] }>;
 }
 
+/** Flags that belong to another target are refused before anything starts, not ignored. */
+function checkTargetFlags(target: TargetKind, f: { host?: string[]; link?: string[]; lab?: string; 'keep-lab'?: boolean }): void {
+  const hosts = f.host?.length ?? 0;
+  if (target === 'host' && (hosts !== 2 || !f.link?.length))
+    throw new UsageError(
+      'E_E2E_HOSTS',
+      '--target host needs --host twice (A, then B) and at least one --link A-if=B-if',
+      'Example: --target host --host root@a --host root@b --link vtnet1=vtnet1',
+    );
+  if (target === 'self' && hosts > 1)
+    throw new UsageError('E_E2E_HOSTS', '--target self runs on one machine: give --host at most once', 'For two machines use --target host.');
+  if ((target === 'lab' || target === 'vagrant') && hosts > 0)
+    throw new UsageError('E_E2E_HOSTS', `--host is for --target host and self, not ${target}`, 'Leave --host out, or pick --target host.');
+  if (target !== 'host' && f.link?.length)
+    throw new UsageError('E_E2E_HOSTS', `--link is for --target host, not ${target}`, `Target ${target} knows its own links: leave --link out.`);
+  if (target !== 'lab' && (f.lab || f['keep-lab']))
+    throw new UsageError('E_E2E_HOSTS', `--lab and --keep-lab are for --target lab, not ${target}`, 'Leave them out.');
+}
+
 export default class E2e extends LaggkitCommand {
   static override summary = 'Run the end-to-end scenario catalogue on a target and report (TAP, JUnit, JSON, HTML)';
   static override description = [
     'Each scenario (e2e/scenarios/*.yaml) sets up an aggregate on two hosts, acts on it (create, converge, traffic,',
     'cable pulls, MTU) and checks bounds on what it measured. --compare stock runs every case again on the',
-    "OS's own driver (Linux bonding in the lab) and prints each figure as laggkit, stock and their ratio.",
+    "OS's own driver (Linux bonding) and prints each figure as laggkit, stock and their ratio.",
+    'Targets: lab (two QEMU guests; cables pulled by QMP); self (this machine as root, or the one --host machine: both',
+    'sides in network namespaces, veth links through a wire namespace whose ends a cable pull sets down, the',
+    "machine's own network untouched); host (two Linux machines over SSH, --host twice and --link A-if=B-if; no cable",
+    'pull: those cases are skipped with the reason); vagrant (linux-lab-a and linux-lab-b through vagrant ssh-config,',
+    'cables pulled through libvirt). laggd, laggctl and seqstream are copied to a machine that lacks them and removed',
+    'again at the end. Where Linux bonding does not load, the stock runs are skipped saying why.',
     'Exit 0 when every case passed or was skipped, 10 when a case failed.',
   ].join(' ');
   static override examples = [
@@ -33,18 +59,28 @@ export default class E2e extends LaggkitCommand {
     '<%= config.bin %> e2e --compare stock --report out/',
     "<%= config.bin %> e2e --only 'lacp-*' --proto lacp,failover --nic virtio,e1000 --repeat 5",
     '<%= config.bin %> e2e --lab lab --only cable-pull --json',
+    '<%= config.bin %> e2e --target self --compare stock --report out/',
+    '<%= config.bin %> e2e --target host --host root@a --host root@b --link eth1=eth1 --link eth2=eth2 -i ~/.ssh/id_ed25519',
+    '<%= config.bin %> e2e --target vagrant --trust-new-host-key',
     '<%= config.bin %> e2e --list',
   ];
   static override flags = {
     target: Flags.string({
-      description: 'Where to run: lab (the built-in QEMU lab), host (two machines over SSH), self (one machine)',
+      description: 'Where to run: lab (the built-in QEMU lab), self (one machine, namespaces), host (two machines over SSH), vagrant',
       options: [...TARGET_KINDS],
       default: 'lab',
     }),
     lab: Flags.string({ description: 'Use this running lab instead of starting one (target lab)' }),
     'keep-lab': Flags.boolean({ description: 'Leave the lab e2e started running afterwards', default: false }),
-    host: Flags.string({ description: 'target host: a host (user@host or ssh alias), twice: A then B', multiple: true }),
-    link: Flags.string({ description: 'target host: a data link as A-interface=B-interface, once per link', multiple: true }),
+    host: Flags.string({
+      description: 'target host: a machine (user@host:port or ssh alias), twice: A then B; target self: the one machine to run on',
+      multiple: true,
+    }),
+    link: Flags.string({ description: 'target host: a data link as A-interface=B-interface (same name on both), once per link', multiple: true }),
+    'ssh-config': hostFlags['ssh-config'],
+    identity: hostFlags.identity,
+    'trust-new-host-key': hostFlags['trust-new-host-key'],
+    become: hostFlags.become,
     only: Flags.string({ description: 'Only cases whose scenario name or case id matches this glob (repeatable)', multiple: true }),
     proto: Flags.string({ description: 'Only these protocols (comma list: lacp,failover,loadbalance,roundrobin,broadcast)' }),
     nic: Flags.string({ description: 'Only cases whose members are all of these NIC models (comma list: virtio,e1000)' }),
@@ -64,22 +100,38 @@ export default class E2e extends LaggkitCommand {
     });
     if (cases.length === 0) throw new UsageError('E_E2E_NO_CASES', 'no scenario case matches --only/--proto/--nic', 'See the cases with: laggkit e2e --list');
     if (flags.list) return { cases: cases.map((c) => ({ id: c.id, title: c.scenario.title, file: c.file, needs: c.scenario.needs })) };
-    if (flags.target === 'host' && ((flags.host?.length ?? 0) !== 2 || !flags.link?.length)) {
-      throw new UsageError(
-        'E_E2E_HOSTS',
-        '--target host needs --host twice (A, then B) and at least one --link A-if=B-if',
-        'Example: --target host --host root@a --host root@b --link vtnet1=vtnet1',
-      );
-    }
+    checkTargetFlags(flags.target as TargetKind, flags);
     const compare = flags.compare as 'stock' | 'none';
-    const target = await openTarget(flags.target as TargetKind, { lab: flags.lab, keep: flags['keep-lab'], onProgress: (l) => this.progress(l) });
-    // Interrupted, the lab e2e started goes too: no guests left running behind a Ctrl-C.
+    // Interrupted, what the target made goes too: no guests or namespaces left behind a Ctrl-C.
+    // A signal while the target is still being set up waits for the setup, then closes it.
+    let target: E2eTarget | undefined;
+    let interrupted: NodeJS.Signals | undefined;
+    const stop = (signal: NodeJS.Signals, t: E2eTarget): void => void t.close().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
     const onSignal = (signal: NodeJS.Signals): void => {
-      process.stderr.write(`\nlaggkit e2e: ${signal}, stopping\n`);
-      void target.close().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+      process.stderr.write(`\nlaggkit e2e: ${signal}, stopping (again to quit at once)\n`);
+      interrupted = signal;
+      if (target) stop(signal, target);
     };
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
+    try {
+      target = await openTarget(flags.target as TargetKind, {
+        lab: flags.lab,
+        keep: flags['keep-lab'],
+        hosts: (flags.host ?? []).map((h) => hostOptions({ ...flags, host: h }, h)),
+        links: flags.link ?? [],
+        ssh: hostOptions({ ...flags, host: undefined }, ''),
+        onProgress: (l) => this.progress(l),
+      });
+    } catch (err) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      throw err;
+    }
+    if (interrupted) {
+      stop(interrupted, target);
+      return await new Promise<never>(() => {});
+    }
     let result: E2eResult;
     try {
       result = await runCases(target, cases, this.progressHooks(cases, compare, flags.repeat));

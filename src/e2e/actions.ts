@@ -13,7 +13,7 @@ import { parseIfconfig } from '../ifconfig/index.js';
 import type { Driver } from './drivers.js';
 import { steadyTest } from './drivers.js';
 import type { Action, ActionKind, Protocol } from './scenario.js';
-import type { DataLink, E2eTarget, Side } from './target.js';
+import type { DataLink, E2eTarget, Side } from './targets/index.js';
 
 export interface TimelineEvent {
   /** ms from the start of the run (or of the stream, for stream actions) */
@@ -512,17 +512,19 @@ const mtu: ActionImpl<'mtu'> = async (ctx, a) => {
 
 const mgmtUntouched: ActionImpl<'mgmt-untouched'> = async (ctx) => {
   const out = emptyOutcome();
-  const snap =
-    "ip -o link show dev mgmt0 | sed 's/ qlen.*//'; ip -o addr show dev mgmt0 | grep -v _lft; ip route show dev mgmt0; cat /sys/class/net/mgmt0/address /sys/class/net/mgmt0/mtu";
-  const before = await Promise.all(sides.map((s) => must(ctx.target, s, snap, 'snapshot mgmt0')));
+  // Each side's management interface: mgmt0 in the lab and on self, the SSH session's on a host.
+  const mgmt = (s: Side): string => ctx.target.mgmt?.[s] ?? 'mgmt0';
+  const snap = (s: Side): string =>
+    `ip -o link show dev ${mgmt(s)} | sed 's/ qlen.*//'; ip -o addr show dev ${mgmt(s)} | grep -v _lft; ip route show dev ${mgmt(s)}; cat /sys/class/net/${mgmt(s)}/address /sys/class/net/${mgmt(s)}/mtu`;
+  const before = await Promise.all(sides.map((s) => must(ctx.target, s, snap(s), `snapshot ${mgmt(s)}`)));
   const steady = await steadyCreate(ctx, out);
   if (steady) await pingAcross(ctx);
   out.metrics.active_members = activeCount(await portStates(ctx, 'A'));
-  // A new SSH connection through mgmt0 while the aggregate stands: the management path is alive.
-  const during = await Promise.all(sides.map((s) => ctx.target.sh(s, snap)));
+  // A new SSH connection through the management link while the aggregate stands: it is alive.
+  const during = await Promise.all(sides.map((s) => ctx.target.sh(s, snap(s))));
   out.metrics.ssh_ok = during.every((r) => r.code === 0) ? 1 : 0;
   await Promise.all(sides.map((s) => must(ctx.target, s, ctx.driver.destroy(), 'destroy')));
-  const after = await Promise.all(sides.map((s) => ctx.target.sh(s, snap)));
+  const after = await Promise.all(sides.map((s) => ctx.target.sh(s, snap(s))));
   out.captures['mgmt0 before'] = before.map((r) => r.stdout).join('');
   out.captures['mgmt0 during'] = during.map((r) => r.stdout).join('');
   out.captures['mgmt0 after'] = after.map((r) => r.stdout).join('');

@@ -9,7 +9,7 @@
 import { DRIVERS, type Driver, type DriverName } from './drivers.js';
 import { runAction, resetSide, type ActionOutcome, type Gap, type PortSeries, type RunContext, type TimelineEvent } from './actions.js';
 import { LOWER_IS_BETTER, type Bound, type Protocol, type ScenarioCase } from './scenario.js';
-import { pickMembers, type E2eTarget } from './target.js';
+import { pickMembers, type E2eTarget } from './targets/index.js';
 import type { NicModel } from '../lab/machines.js';
 
 export type Status = 'pass' | 'fail' | 'skip';

@@ -5,7 +5,8 @@
  * `vagrant up linux-lab-a linux-lab-b` boots both and its trigger runs `laggkit deploy` over
  * `vagrant ssh-config` on each; `laggkit status` shows laggkit0 with both ports active on both
  * boxes; a ping across the aggregate is answered and leaves on both ports (roundrobin); `vagrant
- * destroy` then leaves no libvirt domain, network or volume behind (the box's base volume,
+ * `laggkit e2e --target vagrant` runs a small catalogue on the pair (a cable pulled through
+ * libvirt among it); `vagrant destroy` then leaves no libvirt domain, network or volume behind (the box's base volume,
  * which Vagrant keeps for the next `up`, is removed by the test, as it made the box).
  *
  * Takes about 4 minutes under TCG on a loaded 2-core machine, most of it the two boots.
@@ -16,6 +17,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { inCI, testNeeding } from '../support/require.js';
+import type { E2eResult } from '../../src/e2e/engine.js';
 import { cli, processesMentioning, repo } from './support/cli.js';
 
 const needs = { root: true, tools: ['vagrant', 'virsh', 'qemu-system-x86_64', 'qemu-img', 'mkfs.fat', 'syslinux', 'mcopy', 'ssh', 'busybox', 'dropbear'] };
@@ -177,6 +179,81 @@ testNeeding(serial, 'the aggregate works: laggkit status shows both ports active
   t.log(`frames sent per port during 20 pings: ${JSON.stringify(sent)}`);
   // Roundrobin alternates ports per frame: each carries about half of the 20 requests.
   for (const p of ['vtnet0', 'em0'] as const) t.true(sent[p] >= 8, `${p} carried ${sent[p]} frames`);
+});
+
+/**
+ * A small catalogue of the test's own for the pair: each box has one virtio and one e1000 link,
+ * and libvirt's private networks are bridges, which never forward LACP frames.
+ */
+const VAGRANT_SCENARIOS: Record<string, string[]> = {
+  'pair-steady': [
+    'name: pair-steady',
+    'title: Roundrobin and failover over the virtio and the e1000 link',
+    'setup:',
+    '  proto: [roundrobin, failover]',
+    '  members: [virtio, e1000]',
+    'action:',
+    '  kind: steady-state',
+    'expect:',
+    '  steady: { equals: 1 }',
+    '  ping_ok: { equals: 1 }',
+    'measure: [converge_ms]',
+  ],
+  'pair-failover': [
+    'name: pair-failover',
+    'title: The virtio cable pulled through libvirt, the e1000 link takes over, and back',
+    'setup:',
+    '  proto: failover',
+    '  members: [virtio, e1000]',
+    'action:',
+    '  kind: failover-return',
+    'expect:',
+    '  steady: { equals: 1 }',
+    '  active_before: { equals: 0 }',
+    '  active_during: { equals: 1 }',
+    '  active_after: { equals: 0 }',
+    'measure: [gap_ms_ab, gap_ms_ba]',
+    'needs: [cable]',
+  ],
+};
+
+testNeeding(serial, 'laggkit e2e --target vagrant runs on the pair over vagrant ssh-config and pulls a cable through libvirt', needs, async (t) => {
+  t.timeout(600_000);
+  if (upResult?.code !== 0) return void t.fail('vagrant up failed (see the test before)');
+  const dir = path.join(scratch, 'scenarios');
+  fs.mkdirSync(dir, { recursive: true });
+  for (const [name, lines] of Object.entries(VAGRANT_SCENARIOS)) fs.writeFileSync(path.join(dir, `${name}.yaml`), `${lines.join('\n')}\n`);
+  const out = path.join(scratch, 'e2e-report');
+  const vagrantEnv = Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('VAGRANT_'))) as Record<string, string>;
+  const r = await cli(['e2e', '--target', 'vagrant', '--trust-new-host-key', '--scenarios', dir, '--report', out, '--json'], vagrantEnv, 500_000);
+  t.is(r.code, 0, r.stdout.slice(-3000) + r.stderr.slice(-2000));
+  const res = r.json?.result?.result as E2eResult | undefined;
+  t.regex(res?.target ?? '', /^vagrant linux-lab-a and linux-lab-b \(links vtnet0 em0; cables through libvirt\)$/);
+  t.deepEqual(
+    res?.cases.map((c) => [c.id, c.status]),
+    [
+      ['pair-failover[failover,virtio+e1000]', 'pass'],
+      ['pair-steady[roundrobin,virtio+e1000]', 'pass'],
+      ['pair-steady[failover,virtio+e1000]', 'pass'],
+    ],
+  );
+  const pull = res?.cases[0]?.runs[0];
+  t.deepEqual(
+    pull?.events.filter((e) => e.kind === 'link').map((e) => e.what),
+    ['vtnet0 cable pulled', 'vtnet0 plugged back'],
+  );
+  t.deepEqual([pull?.metrics.active_before, pull?.metrics.active_during, pull?.metrics.active_after], [0, 1, 0], 'primary, backup, primary');
+  t.true(fs.existsSync(path.join(out, 'junit.xml')));
+  // Every cable is plugged back: libvirt reports each private NIC's link up again.
+  for (const box of BOXES) {
+    const domain = fs.readFileSync(path.join(env.VAGRANT_DOTFILE_PATH!, 'machines', box, 'libvirt', 'id'), 'utf8').trim();
+    for (const row of execFileSync('virsh', ['-c', LIBVIRT, 'domiflist', domain], { encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => /laggkit-link/.test(l))) {
+      const mac = row.trim().split(/\s+/)[4]!;
+      t.regex(execFileSync('virsh', ['-c', LIBVIRT, 'domif-getlink', domain, mac], { encoding: 'utf8' }), /\bup\b/, `${box} ${mac}`);
+    }
+  }
 });
 
 testNeeding(serial, 'vagrant destroy leaves no libvirt domain, network or volume behind', needs, async (t) => {

@@ -106,3 +106,16 @@ export function lacpDeployArgs(sshConfig: string, vm: string, ports: string[], s
   const inet = `${subnet}.${vm === 'A' ? 1 : 2}/24`;
   return ['deploy', '--ssh-config', sshConfig, '--host', vm, '--laggproto', 'lacp', ...ports.flatMap((p) => ['--laggport', p]), '--inet', inet, ...extra];
 }
+
+/** The TAP points and figure comments of an e2e run's stdout, for the test log. */
+export function tapSummary(stdout: string): string {
+  return stdout
+    .split('\n')
+    .filter((l) => l.startsWith('# ') || l.startsWith('ok'))
+    .join('\n');
+}
+
+/** A shell line printing an interface's addresses and link line, without the counters that move. */
+export function ifSnapshot(dev: string): string {
+  return `ip -o addr show dev ${dev} | grep -v _lft; ip -o link show dev ${dev} | sed 's/ qlen.*//'`;
+}

@@ -26,6 +26,15 @@ export interface SshdOptions {
   extraConfig?: string[];
   /** Offer the SFTP subsystem (default true); minimal hosts such as dropbear have none. */
   sftp?: boolean;
+  /** Folder to make the server's own folder in (default the OS temp folder). */
+  dirBase?: string;
+  /** Address and port to listen on (default 127.0.0.1 and a free port). */
+  listenAddress?: string;
+  port?: number;
+  /** The command line that starts sshd, e.g. inside a network namespace (default as is). */
+  wrap?: (argv: string[]) => string[];
+  /** Signal that stops what `wrap` started (default SIGTERM; unshare --fork ignores that one). */
+  stopSignal?: NodeJS.Signals;
 }
 
 export interface Sshd {
@@ -59,7 +68,7 @@ export function freePort(): Promise<number> {
   });
 }
 
-function waitForPort(port: number, child: ChildProcess, logOf: () => string): Promise<void> {
+function waitForPort(host: string, port: number, child: ChildProcess, logOf: () => string): Promise<void> {
   const deadline = Date.now() + 15_000;
   return new Promise((resolve, reject) => {
     const attempt = () => {
@@ -67,7 +76,7 @@ function waitForPort(port: number, child: ChildProcess, logOf: () => string): Pr
         reject(new Error(`sshd exited with ${child.exitCode}:\n${logOf()}`));
         return;
       }
-      const s = tcpConnect(port, '127.0.0.1');
+      const s = tcpConnect(port, host);
       s.once('connect', () => {
         s.destroy();
         resolve();
@@ -89,7 +98,8 @@ function keygen(type: string, file: string, comment: string): void {
 }
 
 export async function startSshd(prefix: string, opts: SshdOptions = {}): Promise<Sshd> {
-  const dir = mkdtempSync(join(tmpdir(), `laggkit-${prefix}-sshd-`));
+  const dir = mkdtempSync(join(opts.dirBase ?? tmpdir(), `laggkit-${prefix}-sshd-`));
+  const listen = opts.listenAddress ?? '127.0.0.1';
   const types = opts.hostKeyTypes ?? ['ed25519', 'ecdsa'];
   const hostKey = (t: string) => join(dir, `ssh_host_${t}_key`);
   for (const t of types) keygen(t, hostKey(t), `host-${t}`);
@@ -99,13 +109,13 @@ export async function startSshd(prefix: string, opts: SshdOptions = {}): Promise
   writeFileSync(join(dir, 'authorized_keys'), readFileSync(`${clientKey}.pub`));
   // sshd's privilege separation directory must exist when it runs as root.
   if (userInfo().uid === 0 && !existsSync('/run/sshd')) mkdirSync('/run/sshd', { mode: 0o755, recursive: true });
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const config = join(dir, 'sshd_config');
   writeFileSync(
     config,
     [
       `Port ${port}`,
-      'ListenAddress 127.0.0.1',
+      `ListenAddress ${listen}`,
       ...types.map((t) => `HostKey ${hostKey(t)}`),
       `PidFile ${join(dir, 'sshd.pid')}`,
       `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
@@ -129,17 +139,18 @@ export async function startSshd(prefix: string, opts: SshdOptions = {}): Promise
   let logText = '';
   let child: ChildProcess;
   const launch = async () => {
-    child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const [cmd, ...args] = (opts.wrap ?? ((a) => a))(['/usr/sbin/sshd', '-D', '-e', '-f', config]);
+    child = spawn(cmd!, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     child.stderr?.on('data', (d: Buffer) => {
       logText += d.toString();
     });
-    await waitForPort(port, child, () => logText);
+    await waitForPort(listen, port, child, () => logText);
   };
   const halt = () =>
     new Promise<void>((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) return resolve();
       child.once('exit', () => resolve());
-      child.kill('SIGTERM');
+      child.kill(opts.stopSignal ?? 'SIGTERM');
     });
   await launch();
   const user = userInfo().username;
@@ -155,7 +166,7 @@ export async function startSshd(prefix: string, opts: SshdOptions = {}): Promise
     user,
     clientKey,
     hostPub,
-    knownHostsLine: (t?: string) => `[127.0.0.1]:${port} ${hostPub(t)}`,
+    knownHostsLine: (t?: string) => `${port === 22 ? listen : `[${listen}]:${port}`} ${hostPub(t)}`,
     log: () => logText,
     async regenerateHostKeys() {
       await halt();
@@ -168,7 +179,7 @@ export async function startSshd(prefix: string, opts: SshdOptions = {}): Promise
         file,
         [
           `Host ${alias}`,
-          '  HostName 127.0.0.1',
+          `  HostName ${listen}`,
           `  Port ${port}`,
           `  User ${user}`,
           `  IdentityFile ${clientKey}`,

@@ -1,0 +1,148 @@
+/**
+ * `laggkit e2e --target self`: one machine plays both hosts. An OS flavour builds the two
+ * sides and the data links between them (Linux: network namespaces and veth pairs through a
+ * wire namespace, self-linux.ts) and says how to run a script on a side, pull a cable and take
+ * it all down again. The flavour is plain shell run through a Shell, so `--host user@machine`
+ * runs the same on a remote machine over SSH.
+ *
+ * Nothing of the machine's own network is touched: the sides have their own interfaces only.
+ */
+import { EnvironmentError, UsageError } from '../../cli/errors.js';
+import { subnetOf } from '../../lab/lab.js';
+import { openHost, type HostOptions } from '../../targets/index.js';
+import { linuxFlavour } from './self-linux.js';
+import { localShell, remoteShell, type Shell } from './shell.js';
+import { localTools, mustSh, placeTools } from './tools.js';
+import type { DataLink, E2eTarget, Side } from './types.js';
+import path from 'node:path';
+
+/** What a flavour's scripts are given: names, where state and tools are, how many links. */
+export interface SelfPlan {
+  /** Unique per run, short: namespace and jail names are made from it. */
+  name: string;
+  /** Folder on the machine for the flavour's state (pid files); removed by down(). */
+  stateDir: string;
+  /** Folder of laggd, laggctl and seqstream to put first on PATH, when not the machine's own. */
+  binDir?: string;
+  links: number;
+}
+
+export interface SelfFlavour {
+  /** `uname -s` of the machines it runs on. */
+  os: string;
+  /** How the sides and links are made, for reports. */
+  how: string;
+  /** Name of data link i's interface on both sides. */
+  nic(i: number): string;
+  /** Build both sides, the links and mgmt0; print "stock=yes", or "stock=no REASON". */
+  up(p: SelfPlan): string;
+  /** A command running `script` on a side. */
+  side(p: SelfPlan, side: Side, script: string): string;
+  /** Pull (up false) or plug back data link i: both ends lose carrier, both stay admin-up. */
+  cable(p: SelfPlan, i: number, up: boolean): string;
+  /** Drop a direction of data link i (or only its LACPDUs) until called again with on false. */
+  impair(p: SelfPlan, i: number, imp: Impairment, on: boolean): string;
+  /** Remove everything up() made; never fails, also after a half-done up(). */
+  down(p: SelfPlan): string;
+}
+
+/**
+ * What an impairment drops on a data link: A→B, B→A or both, everything or only LACPDUs (the
+ * partner going silent while the link stays up).
+ */
+export interface Impairment {
+  direction: 'ab' | 'ba' | 'both';
+  only?: 'lacp';
+}
+
+/** The self target: an E2eTarget that can also impair a data link. */
+export type SelfTarget = E2eTarget & { impair(nic: string, imp: Impairment, on: boolean): Promise<void> };
+
+/** One per OS; a FreeBSD flavour (epair + vnet jails) plugs in here. */
+const FLAVOURS: Record<string, SelfFlavour> = { Linux: linuxFlavour };
+
+export const SELF_LINKS = 4;
+
+export interface SelfTargetOptions {
+  /** Run on this machine over SSH instead of locally (the shared SSH flags apply). */
+  host?: HostOptions;
+  onProgress?: (line: string) => void;
+}
+
+export async function selfTarget(opts: SelfTargetOptions): Promise<SelfTarget> {
+  const say = opts.onProgress ?? (() => {});
+  if (!opts.host && typeof process.getuid === 'function' && process.getuid() !== 0)
+    throw new EnvironmentError(
+      'E_E2E_ROOT',
+      '--target self needs root (it creates network namespaces and veth links)',
+      'Run it as root, or on another machine with --host root@machine.',
+    );
+  const shell: Shell = opts.host ? remoteShell(await openHost(opts.host)) : localShell();
+  try {
+    const os = (await mustSh(shell, 'uname -s', 'read the OS name')).trim();
+    const flavour = FLAVOURS[os];
+    if (!flavour)
+      throw new UsageError(
+        'E_E2E_SELF_OS',
+        `--target self has no ${os} flavour yet (${shell.name} runs ${os}; there is one for ${Object.keys(FLAVOURS).join(', ')})`,
+        'Use --target host with two machines, or the lab.',
+      );
+    const name = `e2e${process.pid % 100000}`;
+    const scratch = `/var/tmp/laggkit-${name}`;
+    let binDir: string | undefined;
+    let removeTools = async (): Promise<void> => {};
+    if (opts.host) {
+      const placed = await placeTools(shell, scratch, say);
+      binDir = placed.binDir;
+      removeTools = placed.remove;
+    } else binDir = path.dirname(localTools(say).laggd);
+    const plan: SelfPlan = { name, stateDir: scratch, binDir, links: SELF_LINKS };
+    say(`${shell.name}: building sides A and B (${flavour.how})`);
+    const upOut = await shell.sh(flavour.up(plan), 120_000);
+    if (upOut.code !== 0) {
+      await shell.sh(flavour.down(plan));
+      throw new EnvironmentError(
+        'E_E2E_TARGET_SETUP',
+        `${shell.name}: cannot build the self target (exit ${upOut.code}): ${(upOut.stderr || upOut.stdout).trim().slice(-600)}`,
+        'Run as root on a machine with iproute2, tc and util-linux (unshare, nsenter).',
+      );
+    }
+    const stockLine = /^stock=(yes|no)(?: (.*))?$/m.exec(upOut.stdout);
+    const stockWhyNot = stockLine?.[1] === 'yes' ? undefined : `bonding does not load on ${shell.name}: ${stockLine?.[2]?.trim() || 'no answer'}`;
+    const links: DataLink[] = Array.from({ length: SELF_LINKS }, (_, i) => ({
+      nic: flavour.nic(i),
+      addrA: subnetOf(i).a,
+      addrB: subnetOf(i).b,
+    }));
+    const linkIndex = (nic: string): number => {
+      const i = links.findIndex((l) => l.nic === nic);
+      if (i < 0) throw new UsageError('E_E2E_LINK', `the self target has no data link ${nic}`, `Its links are ${links.map((l) => l.nic).join(', ')}.`);
+      return i;
+    };
+    let closed = false;
+    return {
+      kind: 'self',
+      describe: `self on ${shell.name} (${os}: ${flavour.how}; ${SELF_LINKS} veth links, any NIC model)`,
+      capabilities: stockWhyNot ? ['cable'] : ['cable', 'stock'],
+      lacks: (cap) => (cap === 'stock' ? stockWhyNot : undefined),
+      links,
+      sh: (side, script, timeoutMs = 120_000) => shell.sh(flavour.side(plan, side, script), timeoutMs),
+      cable: async (nic, up) => {
+        await mustSh(shell, flavour.cable(plan, linkIndex(nic), up), `${up ? 'plug back' : 'pull'} the cable of ${nic}`);
+      },
+      impair: async (nic, imp, on) => {
+        await mustSh(shell, flavour.impair(plan, linkIndex(nic), imp, on), `${on ? 'impair' : 'restore'} ${nic}`);
+      },
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        await shell.sh(flavour.down(plan)).catch(() => {});
+        await removeTools();
+        await shell.close();
+      },
+    };
+  } catch (err) {
+    await shell.close();
+    throw err;
+  }
+}

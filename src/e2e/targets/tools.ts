@@ -1,0 +1,88 @@
+/**
+ * laggd, laggctl and seqstream where a target's shells run them. They come from kmod/posix's
+ * static build (built here when absent); a machine that has all three on its PATH keeps its
+ * own, any other gets them copied into a scratch folder that close() removes again.
+ */
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { EnvironmentError } from '../../cli/errors.js';
+import { findLaggd } from '../../lab/linux-image.js';
+import { repoRoot } from '../../lab/paths.js';
+import { shQuote } from '../../ssh/index.js';
+import type { Shell } from './shell.js';
+
+export const TOOLS = ['laggd', 'laggctl', 'seqstream'] as const;
+
+/** The static laggd, laggctl and seqstream of kmod/posix, built first when absent. */
+export function localTools(say: (l: string) => void): Record<(typeof TOOLS)[number], string> {
+  let found = findLaggd();
+  if (!found?.seqstream) {
+    say('building laggd, laggctl and seqstream (make -C kmod/posix static)');
+    try {
+      execFileSync('make', ['-s', '-C', path.join(repoRoot(), 'kmod', 'posix'), 'static'], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 600_000 });
+    } catch (err) {
+      throw new EnvironmentError(
+        'E_E2E_BUILD',
+        `cannot build laggd: ${String((err as { stderr?: Buffer }).stderr ?? err)
+          .trim()
+          .slice(-400)}`,
+        'Install a C compiler and make (npm run setup), then retry.',
+      );
+    }
+    found = findLaggd();
+  }
+  if (!found?.seqstream)
+    throw new EnvironmentError('E_E2E_BUILD', 'make -C kmod/posix static left no static laggd, laggctl and seqstream', 'Run it by hand to see why.');
+  return { laggd: found.laggd, laggctl: found.laggctl, seqstream: found.seqstream };
+}
+
+export interface PlacedTools {
+  /** Folder to put first on PATH, or undefined when the machine's own tools are used. */
+  binDir?: string;
+  /** Where they came from, for reports: "own" or "pushed". */
+  how: 'own' | 'pushed';
+  /** Remove what was pushed. */
+  remove(): Promise<void>;
+}
+
+/**
+ * The tools on a machine: its own when all three are on its PATH, else the static builds
+ * copied into `scratch`/bin (the whole `scratch` folder goes again at remove()). Only Linux
+ * takes the static builds; elsewhere the error says so.
+ */
+export async function placeTools(shell: Shell, scratch: string, say: (l: string) => void): Promise<PlacedTools> {
+  const probe = await shell.sh(`uname -s; uname -m; for t in ${TOOLS.join(' ')}; do command -v $t >/dev/null || echo missing $t; done`);
+  const [os, arch] = probe.stdout.trim().split('\n');
+  const missing = [...probe.stdout.matchAll(/^missing (\w+)$/gm)].map((m) => m[1]);
+  if (missing.length === 0) return { how: 'own', remove: async () => {} };
+  if (os !== 'Linux' || arch !== process.arch.replace('x64', 'x86_64'))
+    throw new EnvironmentError(
+      'E_E2E_TOOLS',
+      `${shell.name} lacks ${missing.join(', ')} and is ${os} ${arch}: the static builds here are Linux ${process.arch}`,
+      "Install laggd, laggctl and seqstream there (make -C kmod/posix on that machine) and put them on root's PATH.",
+    );
+  const local = localTools(say);
+  const binDir = `${scratch}/bin`;
+  say(`${shell.name}: copying laggd, laggctl and seqstream into ${binDir}`);
+  await mustSh(shell, `mkdir -p ${shQuote(binDir)}`, 'make the scratch folder');
+  for (const t of TOOLS) await shell.put(local[t], `${binDir}/${t}`);
+  // The daemons started from the copies are ours: they end with the folder (found by their
+  // executable's path, so a laggd the machine runs of its own is never touched).
+  const remove = async (): Promise<void> =>
+    void (await shell
+      .sh(`for p in $(pidof laggd seqstream); do case "$(readlink /proc/$p/exe)" in ${shQuote(binDir)}/*) kill $p ;; esac; done; rm -rf ${shQuote(scratch)}`)
+      .catch(() => {}));
+  return { binDir, how: 'pushed', remove };
+}
+
+/** Run a script; a non-zero exit is an EnvironmentError naming the machine and the step. */
+export async function mustSh(shell: Shell, script: string, what: string, timeoutMs?: number): Promise<string> {
+  const r = await shell.sh(script, timeoutMs);
+  if (r.code !== 0)
+    throw new EnvironmentError(
+      'E_E2E_TARGET_SETUP',
+      `${shell.name}: cannot ${what} (exit ${r.code}): ${(r.stderr || r.stdout).trim().slice(-600)}`,
+      'Run the target as root on a machine with iproute2, util-linux (unshare, nsenter) and tc.',
+    );
+  return r.stdout;
+}

@@ -1,0 +1,55 @@
+/**
+ * What every e2e target is: two Linux hosts A and B joined by data links, reachable by shell,
+ * and optionally able to pull a link's cable. One file per target kind sits next to this one
+ * (lab.ts: the built-in QEMU lab); index.ts opens the one asked for.
+ */
+import type { NicModel } from '../../lab/machines.js';
+import type { ExecResult } from '../../ssh/index.js';
+import type { Capability } from '../scenario.js';
+
+export const TARGET_KINDS = ['lab', 'self', 'host', 'vagrant'] as const;
+export type TargetKind = (typeof TARGET_KINDS)[number];
+
+export type Side = 'A' | 'B';
+
+export interface DataLink {
+  /** The NIC model, or none for a link that stands for any (the self target's veth pairs). */
+  model?: NicModel;
+  /** Interface name, the same on both sides. */
+  nic: string;
+  addrA: string;
+  addrB: string;
+}
+
+export interface E2eTarget {
+  kind: TargetKind;
+  /** What it is, for reports: "lab 'e2e' (2 Linux guests, tcg)". */
+  describe: string;
+  capabilities: Capability[];
+  /** What the target lacks, with the reason, for the skip message. */
+  lacks(cap: Capability): string | undefined;
+  links: DataLink[];
+  /** Each side's management interface, which no action may touch (mgmt0 when not given). */
+  mgmt?: Record<Side, string>;
+  sh(side: Side, script: string, timeoutMs?: number): Promise<ExecResult>;
+  /** Pull (false) or plug back (true) the cable of a data link: both ends lose carrier. */
+  cable(nic: string, up: boolean): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * The target's data links for a member list, taken in order per model: [virtio, e1000] is
+ * vtnet0, em0. A link of no model stands in for any model once links of that model run out.
+ */
+export function pickMembers(links: DataLink[], models: NicModel[]): DataLink[] | string {
+  const used = new Set<string>();
+  const picked: DataLink[] = [];
+  for (const m of models) {
+    const l = links.find((x) => x.model === m && !used.has(x.nic)) ?? links.find((x) => x.model === undefined && !used.has(x.nic));
+    if (!l)
+      return `the target has ${links.filter((x) => x.model === m || x.model === undefined).length} link(s) that can be ${m}; this case needs ${models.filter((x) => x === m).length}`;
+    used.add(l.nic);
+    picked.push(l);
+  }
+  return picked;
+}
