@@ -17,7 +17,9 @@ import { repoRoot } from '../lab/paths.js';
 import { readState, type LabState } from '../lab/state.js';
 import { isAlive } from '../lab/qemu.js';
 import type { ExecResult } from '../ssh/index.js';
+import { labWire } from './lab-wire.js';
 import type { Capability } from './scenario.js';
+import type { Direction, Impairment, WireCapture } from './wire.js';
 
 export const TARGET_KINDS = ['lab', 'host', 'self'] as const;
 export type TargetKind = (typeof TARGET_KINDS)[number];
@@ -43,6 +45,10 @@ export interface E2eTarget {
   sh(side: Side, script: string, timeoutMs?: number): Promise<ExecResult>;
   /** Pull (false) or plug back (true) the cable of a data link: both ends lose carrier. */
   cable(nic: string, up: boolean): Promise<void>;
+  /** Drop one direction of a data link (every frame, or its LACPDUs) until called with on=false; close() undoes it. */
+  impair(nic: string, what: Impairment, on: boolean): Promise<void>;
+  /** Record the frames data links carry in one direction, with host timestamps, until stop(). */
+  capture(nics: string[], direction: Direction): Promise<WireCapture>;
   close(): Promise<void>;
 }
 
@@ -109,17 +115,26 @@ export async function labTarget(opts: LabTargetOptions): Promise<E2eTarget> {
     );
   }
   const hasBonding = /bonding/.test(probe.stdout);
+  const wire = labWire(state);
+  const lacking: Partial<Record<Capability, string>> = {
+    stock: hasBonding ? undefined : 'the lab image has no bonding.ko (rebuild it: restart the lab)',
+    impair: wire.lacksImpair,
+    capture: wire.lacksCapture,
+  };
   return {
     kind: 'lab',
     describe: `lab '${state.name}' (2 Linux guests, ${state.accel}, links ${state.links.map((l) => `${l.a.nic}:${l.model}`).join(' ')})`,
-    capabilities: hasBonding ? ['cable', 'stock'] : ['cable'],
-    lacks: (cap) => (cap === 'stock' && !hasBonding ? 'the lab image has no bonding.ko (rebuild it: restart the lab)' : undefined),
+    capabilities: (['cable', 'stock', 'impair', 'capture'] as const).filter((c) => !lacking[c]),
+    lacks: (cap) => lacking[cap],
     links,
     sh: (side, script, timeoutMs = 120_000) => guestScript(state, side, script, timeoutMs),
     cable: async (nic, up) => {
       await labLink(state.name, 'A', nic, up ? 'up' : 'down');
     },
+    impair: (nic, what, on) => wire.impair(nic, what, on),
+    capture: (nics, direction) => wire.capture(nics, direction),
     close: async () => {
+      wire.close();
       if (owned && !opts.keep) await labDown(state.name);
       else if (owned) say(`lab '${state.name}' kept (--keep-lab): laggkit lab down --name ${state.name}`);
     },
