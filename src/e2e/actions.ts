@@ -14,6 +14,7 @@ import type { Driver } from './drivers.js';
 import { steadyTest } from './drivers.js';
 import type { Action, ActionKind, Protocol } from './scenario.js';
 import type { DataLink, E2eTarget, Side } from './target.js';
+import { frameKind, isUdpTo, type Impairment, type WireFrame } from './wire.js';
 
 export interface TimelineEvent {
   /** ms from the start of the run (or of the stream, for stream actions) */
@@ -60,7 +61,12 @@ export interface RunContext {
   lacpMultiSpeed: boolean;
   /** Set by the engine: a cable this run pulled, to plug back whatever happens. */
   pulled: Set<string>;
+  /** Set by the engine: impairments this run put on, to lift whatever happens. */
+  impaired: Map<string, { nic: string; what: Impairment }>;
 }
+
+/** Thrown by an action that cannot run on this driver: the run is reported skipped with the message. */
+export class RunSkipped extends Error {}
 
 export const AGG_ADDR = { A: '10.77.0.1', B: '10.77.0.2' } as const;
 const STREAM_PORT = 47001;
@@ -413,36 +419,70 @@ const spread: ActionImpl<'spread'> = async (ctx, a) => {
   return out;
 };
 
-/** The cable of member `index` pulled, held, plugged back, with the streams running throughout. */
-async function pullAndPlug(
+interface DisturbTiming {
+  lead_ms: number;
+  hold_ms: number;
+  settle_ms: number;
+  stream: { interval_us: number; gap_ms: number; flows?: number };
+}
+
+/** Something done to a link and undone again; `mark` puts a step on the timeline and returns its time. */
+interface Disturbance {
+  begin(mark: (what: string) => number): Promise<void>;
+  end(mark: (what: string) => number): Promise<void>;
+}
+
+interface Disturbed {
+  /** ms from the stream's start: when begin() was called, when it returned, when end() returned */
+  beginCalledAt: number;
+  beginAt: number;
+  endAt: number;
+  rx: Partial<Record<Side, RxResult>>;
+  restoreMs: number | undefined;
+  recvLeadMs: number;
+  t0: number;
+}
+
+/**
+ * The streams run both ways; after lead_ms the disturbance begins, `during` looks at the
+ * aggregate at once (it may wait for something itself), the disturbance ends hold_ms after it
+ * began, and both sides are polled until steady again, then settle_ms more of stream.
+ */
+async function disturb(
   ctx: RunContext,
   out: ActionOutcome,
-  a: { lead_ms: number; hold_ms: number; settle_ms: number; stream: { interval_us: number; gap_ms: number } },
-  index: number,
-  during: () => Promise<void>,
-): Promise<{ plugAt: number; rx: Partial<Record<Side, RxResult>>; restoreMs: number | undefined; recvLeadMs: number; t0: number }> {
-  const nic = ctx.members[index]!.nic;
-  // The senders run until stopped, settle_ms after the plug however late that came; the
+  a: DisturbTiming,
+  d: Disturbance,
+  during: (beganHostMs: number) => Promise<void>,
+): Promise<Disturbed> {
+  // The senders run until stopped, settle_ms after the end however late that came; the
   // planned length plus a margin only bounds a run whose stop never arrives.
   const durationMs = a.lead_ms + a.hold_ms + a.settle_ms + 120_000;
-  const s = await startStream(ctx, out, { durationMs, intervalUs: a.stream.interval_us, gapMs: a.stream.gap_ms, both: true, sample: true });
+  const s = await startStream(ctx, out, {
+    durationMs,
+    intervalUs: a.stream.interval_us,
+    gapMs: a.stream.gap_ms,
+    flows: a.stream.flows,
+    both: true,
+    sample: true,
+  });
+  const mark = (what: string): number => {
+    const t = Date.now() - s.t0;
+    out.events.push({ t_ms: t, kind: 'link', what });
+    return t;
+  };
   await sleep(a.lead_ms);
-  ctx.pulled.add(nic);
-  await ctx.target.cable(nic, false);
-  const pulledAt = Date.now();
-  out.events.push({ t_ms: pulledAt - s.t0, kind: 'link', what: `${nic} cable pulled` });
-  // Look at the aggregate halfway through the hold, then plug back on schedule.
-  await sleep(a.hold_ms / 2);
-  await during();
-  await sleep(Math.max(0, a.hold_ms - (Date.now() - pulledAt)));
-  await ctx.target.cable(nic, true);
-  ctx.pulled.delete(nic);
-  const plugAt = Date.now() - s.t0;
-  out.events.push({ t_ms: plugAt, kind: 'link', what: `${nic} plugged back` });
+  const beginCalledAt = Date.now() - s.t0;
+  await d.begin(mark);
+  const beginAt = Date.now() - s.t0;
+  await during(s.t0 + beginAt);
+  await sleep(Math.max(0, a.hold_ms - (Date.now() - s.t0 - beginAt)));
+  await d.end(mark);
+  const endAt = Date.now() - s.t0;
   // Polled over SSH from here: restore_ms carries a round trip or two of uncertainty.
-  const restoreMs = await waitSteady(ctx, s.t0 + plugAt, a.settle_ms + 15_000);
-  if (restoreMs !== undefined) out.events.push({ t_ms: plugAt + restoreMs, kind: 'state', what: 'steady again on A and B' });
-  const left = plugAt + a.settle_ms - (Date.now() - s.t0);
+  const restoreMs = await waitSteady(ctx, s.t0 + endAt, a.settle_ms + 15_000);
+  if (restoreMs !== undefined) out.events.push({ t_ms: endAt + restoreMs, kind: 'state', what: 'steady again on A and B' });
+  const left = endAt + a.settle_ms - (Date.now() - s.t0);
   if (left > 0) await sleep(left);
   await stopSenders(ctx, s);
   out.events.push({ t_ms: Date.now() - s.t0, kind: 'action', what: 'stream stopped' });
@@ -451,22 +491,91 @@ async function pullAndPlug(
   out.metrics.gap_ms_ba = round1(rx.A?.max_gap_ms ?? -1);
   out.metrics.lost_ab = rx.B?.lost ?? -1;
   out.metrics.lost_ba = rx.A?.lost ?? -1;
-  return { plugAt, rx, restoreMs, recvLeadMs: s.recvLeadMs, t0: s.t0 };
+  return { beginCalledAt, beginAt, endAt, rx, restoreMs, recvLeadMs: s.recvLeadMs, t0: s.t0 };
+}
+
+/** A member's cable pulled (both ends lose carrier) and plugged back; the engine plugs it back if a run dies. */
+function cableOf(ctx: RunContext, nic: string): Disturbance {
+  return {
+    begin: async (mark) => {
+      ctx.pulled.add(nic);
+      await ctx.target.cable(nic, false);
+      mark(`${nic} cable pulled`);
+    },
+    end: async (mark) => {
+      await ctx.target.cable(nic, true);
+      ctx.pulled.delete(nic);
+      mark(`${nic} plugged back`);
+    },
+  };
+}
+
+/** One direction of a member's link impaired; the engine lifts it if a run dies. */
+function impairmentOf(ctx: RunContext, nic: string, what: Impairment): Disturbance {
+  const key = `${nic} ${what.direction} ${what.what}`;
+  const label = `${nic} ${what.direction === 'b-to-a' ? 'B→A' : 'A→B'} ${what.what === 'lacp' ? 'LACPDUs' : 'frames'}`;
+  return {
+    begin: async (mark) => {
+      ctx.impaired.set(key, { nic, what });
+      await ctx.target.impair(nic, what, true);
+      mark(`${label} dropped`);
+    },
+    end: async (mark) => {
+      await ctx.target.impair(nic, what, false);
+      ctx.impaired.delete(key);
+      mark(`${label} delivered again`);
+    },
+  };
+}
+
+/** Each receiver heard the stream after the disturbance ended: no direction stuck. */
+function deliveredAfter(r: Disturbed): number {
+  const after = (side: Side): boolean => (r.rx[side]?.last_ms ?? -1) - r.recvLeadMs > r.endAt + 200;
+  return after('A') && after('B') ? 1 : 0;
+}
+
+function restoredMetrics(out: ActionOutcome, r: Disturbed, name: 'restore_ms' | 'reconverge_ms'): void {
+  out.metrics.restored = r.restoreMs === undefined ? 0 : 1;
+  if (r.restoreMs !== undefined) out.metrics[name] = r.restoreMs;
+  out.metrics.delivered_after_restore = deliveredAfter(r);
+}
+
+/**
+ * Poll a shell test inside the guest every 50 ms until it holds; the host time (ms) it was seen,
+ * or undefined at the deadline. The guest ends the command the moment the test holds, so the
+ * time is that of the command's return: one poll step and the output's way back late, not a
+ * whole SSH round trip (most of which is the connection, before the loop starts). If the test
+ * already held when the loop started, the time is an upper bound.
+ */
+async function guestWaitFor(ctx: RunContext, side: Side, test: string, deadlineMs: number, what: string): Promise<number | undefined> {
+  const r = await must(
+    ctx.target,
+    side,
+    [UPTIME_MS, 't0=$(upms)', `until ${test}; do [ $(( $(upms) - t0 )) -gt ${deadlineMs} ] && { echo timeout; exit 0; }; sleep 0.05; done`, 'echo seen'].join(
+      '\n',
+    ),
+    what,
+    deadlineMs + 60_000,
+  );
+  return r.stdout.includes('seen') ? Date.now() : undefined;
+}
+
+/** Wait until `port` stops carrying traffic on that side (no longer distributing, or no longer the active port). */
+function waitPortLeaves(ctx: RunContext, side: Side, port: string, deadlineMs: number): Promise<number | undefined> {
+  return guestWaitFor(ctx, side, `! { ${ctx.driver.portStates(ctx.proto, portsOf(ctx))}; } | grep -q '^${port} active$'`, deadlineMs, `watch ${port}`);
 }
 
 const cablePull: ActionImpl<'cable-pull'> = async (ctx, a) => {
   const out = emptyOutcome();
   if (!(await steadyCreate(ctx, out))) return out;
   await pingAcross(ctx);
-  const r = await pullAndPlug(ctx, out, a, a.member, async () => {
+  const r = await disturb(ctx, out, a, cableOf(ctx, ctx.members[a.member]!.nic), async () => {
+    // Look at the aggregate halfway through the hold.
+    await sleep(a.hold_ms / 2);
     out.metrics.active_during = activeCount(await portStates(ctx, 'A'));
     await captureBoth(ctx, out, 'cable pulled');
   });
-  // Delivered after restore: each receiver heard the stream after the cable was back.
-  const after = (side: Side): boolean => (r.rx[side]?.last_ms ?? -1) - r.recvLeadMs > r.plugAt + 200;
-  out.metrics.delivered_after_restore = after('A') && after('B') ? 1 : 0;
-  out.metrics.restored = r.restoreMs === undefined ? 0 : 1;
-  if (r.restoreMs !== undefined) out.metrics.restore_ms = r.restoreMs;
+  restoredMetrics(out, r, 'restore_ms');
   await captureBoth(ctx, out, 'plugged back');
   addDriverEvents(ctx, out, 'plugged back', r.t0, -a.lead_ms);
   return out;
@@ -477,7 +586,8 @@ const failoverReturn: ActionImpl<'failover-return'> = async (ctx, a) => {
   if (!(await steadyCreate(ctx, out))) return out;
   await pingAcross(ctx);
   out.metrics.active_before = activeIndex(ctx, await portStates(ctx, 'A'));
-  const r = await pullAndPlug(ctx, out, a, 0, async () => {
+  const r = await disturb(ctx, out, a, cableOf(ctx, ctx.members[0]!.nic), async () => {
+    await sleep(a.hold_ms / 2);
     out.metrics.active_during = activeIndex(ctx, await portStates(ctx, 'A'));
     await captureBoth(ctx, out, 'primary pulled');
   });
@@ -530,6 +640,195 @@ const mgmtUntouched: ActionImpl<'mgmt-untouched'> = async (ctx) => {
   return out;
 };
 
+const partnerSilent: ActionImpl<'partner-silent'> = async (ctx, a) => {
+  const out = emptyOutcome();
+  if (!(await steadyCreate(ctx, out))) return out;
+  await pingAcross(ctx);
+  const nic = ctx.members[a.member]!.nic;
+  const silence = impairmentOf(ctx, nic, { direction: 'b-to-a', what: 'lacp' });
+  let began = 0;
+  const r = await disturb(ctx, out, { ...a, hold_ms: a.silent_ms }, silence, async (at) => {
+    began = at;
+    // A notices only when its partner's information expires (3 s with the short timeout).
+    const left = await waitPortLeaves(ctx, 'A', nic, a.silent_ms);
+    if (left !== undefined) out.metrics.expire_ms = left - began;
+    out.metrics.active_during = activeCount(await portStates(ctx, 'A'));
+    await captureBoth(ctx, out, 'partner silent');
+  });
+  if (out.metrics.expire_ms !== undefined)
+    out.events.push({ t_ms: r.beginAt + out.metrics.expire_ms, side: 'A', kind: 'state', what: `${nic} stops distributing` });
+  restoredMetrics(out, r, 'reconverge_ms');
+  await captureBoth(ctx, out, 'partner back');
+  addDriverEvents(ctx, out, 'partner back', r.t0, -a.lead_ms);
+  return out;
+};
+
+const oneWayLoss: ActionImpl<'one-way-loss'> = async (ctx, a) => {
+  const out = emptyOutcome();
+  if (!(await steadyCreate(ctx, out))) return out;
+  await pingAcross(ctx);
+  const nic = ctx.members[a.member]!.nic;
+  const loss = impairmentOf(ctx, nic, { direction: 'b-to-a', what: 'all' });
+  const r = await disturb(ctx, out, a, loss, async (began) => {
+    // Only a protocol that listens to its partner (LACP) can notice: carrier stays up.
+    const left = await waitPortLeaves(ctx, 'A', nic, a.hold_ms - 500);
+    out.metrics.removed = left === undefined ? 0 : 1;
+    if (left !== undefined) out.metrics.removed_ms = left - began;
+    out.metrics.active_during = activeCount(await portStates(ctx, 'A'));
+    await captureBoth(ctx, out, 'one way lost');
+  });
+  if (out.metrics.removed_ms !== undefined)
+    out.events.push({ t_ms: r.beginAt + out.metrics.removed_ms, side: 'A', kind: 'state', what: `${nic} taken out of use` });
+  // Lost B→A datagrams as a share of those sent while the loss lasted.
+  const sentDuring = (a.hold_ms * 1000) / a.stream.interval_us;
+  out.metrics.loss_ba_pct = round1((Math.max(0, out.metrics.lost_ba ?? 0) / sentDuring) * 100);
+  restoredMetrics(out, r, 'restore_ms');
+  await captureBoth(ctx, out, 'loss over');
+  addDriverEvents(ctx, out, 'loss over', r.t0, -a.lead_ms);
+  return out;
+};
+
+const flapSoak: ActionImpl<'flap-soak'> = async (ctx, a) => {
+  const out = emptyOutcome();
+  if (!(await steadyCreate(ctx, out))) return out;
+  await pingAcross(ctx);
+  const cable = cableOf(ctx, ctx.members[a.member]!.nic);
+  let flaps = 0;
+  // Every flap but the last is a whole pull-hold-plug-hold; the last pull is held as the
+  // disturbance, so the time to steady state counts from the last plug.
+  const soak: Disturbance = {
+    begin: async (mark) => {
+      for (; flaps < a.flaps - 1; flaps++) {
+        await cable.begin(mark);
+        await sleep(a.down_ms);
+        await cable.end(mark);
+        await sleep(a.up_ms);
+      }
+      await cable.begin(mark);
+    },
+    end: async (mark) => {
+      await cable.end(mark);
+      flaps++;
+    },
+  };
+  const r = await disturb(ctx, out, { ...a, lead_ms: 1000, hold_ms: a.down_ms }, soak, async () => {});
+  out.metrics.flaps = flaps;
+  restoredMetrics(out, r, 'restore_ms');
+  out.metrics.active_after = activeCount(await portStates(ctx, 'A'));
+  const alive = await Promise.all(sides.map((side) => ctx.target.sh(side, ctx.driver.alive())));
+  out.metrics.driver_alive = alive.every((x) => x.code === 0) ? 1 : 0;
+  await captureBoth(ctx, out, 'after the soak');
+  addDriverEvents(ctx, out, 'after the soak', r.t0, r.endAt - 2000);
+  return out;
+};
+
+/** Announcements (gratuitous ARP, unsolicited NA) and the stream's first frame among captured frames. */
+function wireSummary(frames: WireFrame[], nic: string, fromMs: number, toMs: number): { announce: WireFrame[]; garp: number; firstData?: number } {
+  const inWindow = frames.filter((f) => f.atMs >= fromMs && f.atMs < toMs);
+  const announce = inWindow.filter((f) => {
+    const k = frameKind(f.frame);
+    return k === 'garp' || k === 'unsolicited-na';
+  });
+  const data = inWindow.find((f) => f.nic === nic && isUdpTo(f.frame, STREAM_PORT));
+  return { announce, garp: announce.filter((f) => frameKind(f.frame) === 'garp').length, firstData: data?.atMs };
+}
+
+const failoverAnnounce: ActionImpl<'failover-announce'> = async (ctx, a) => {
+  const out = emptyOutcome();
+  if (!(await steadyCreate(ctx, out))) return out;
+  await pingAcross(ctx);
+  const [primary, backup] = portsOf(ctx) as [string, string];
+  // What B receives: every frame A sends on either member, timed on the host as the pull is.
+  const cap = await ctx.target.capture(portsOf(ctx), 'a-to-b');
+  let frames: WireFrame[] = [];
+  let r: Disturbed;
+  try {
+    r = await disturb(ctx, out, a, cableOf(ctx, primary), async () => {});
+  } finally {
+    frames = await cap.stop();
+  }
+  const at = (ms: number): number => r.t0 + ms;
+  const end = at(r.endAt + a.settle_ms + 60_000);
+  const fail = wireSummary(frames, backup, at(r.beginCalledAt), at(r.endAt));
+  const back = wireSummary(frames, primary, at(r.endAt), end);
+  out.captures['announcements A→B'] = [...fail.announce, ...back.announce]
+    .map((f) => `${Math.round(f.atMs - r.t0)} ms ${f.nic} ${frameKind(f.frame)} ${f.frame.subarray(0, 60).toString('hex')}`)
+    .join('\n');
+  out.captures['frames A→B'] = `${frames.length} frames captured on ${portsOf(ctx).join(', ')}`;
+  out.metrics.announce_count = fail.announce.length;
+  out.metrics.garp_count = fail.garp;
+  out.metrics.announce_on_active = fail.announce.length > 0 && fail.announce.every((f) => f.nic === backup) ? 1 : 0;
+  const pulled = at(r.beginCalledAt);
+  if (fail.announce[0]) out.metrics.announce_delay_ms = round1(fail.announce[0].atMs - pulled);
+  if (fail.firstData !== undefined) out.metrics.switch_ms = round1(fail.firstData - pulled);
+  out.metrics.return_announce_count = back.announce.filter((f) => f.nic === primary).length;
+  const firstBack = back.announce.find((f) => f.nic === primary);
+  if (firstBack) out.metrics.return_announce_delay_ms = round1(firstBack.atMs - at(r.endAt));
+  if (back.firstData !== undefined) out.metrics.return_switch_ms = round1(back.firstData - at(r.endAt));
+  for (const f of [...fail.announce, ...back.announce])
+    out.events.push({ t_ms: Math.round(f.atMs - r.t0), side: 'A', kind: 'state', what: `${frameKind(f.frame)} on ${f.nic} (seen on the wire)` });
+  await captureBoth(ctx, out, 'after return');
+  addDriverEvents(ctx, out, 'after return', r.t0, -a.lead_ms);
+  return out;
+};
+
+const etherChange: ActionImpl<'ether-change'> = async (ctx, a) => {
+  const out = emptyOutcome();
+  if (!(await steadyCreate(ctx, out))) return out;
+  await pingAcross(ctx);
+  const ifname = ctx.driver.ifname;
+  const ident = `for i in ${ifname} ${portsOf(ctx).join(' ')}; do echo "$i $(cat /sys/class/net/$i/address)"; done`;
+  const before = await must(ctx.target, 'A', ident, 'read MACs');
+  const change: Disturbance = {
+    begin: async (mark) => {
+      await must(
+        ctx.target,
+        'A',
+        [...(a.arp_notify ? [`echo 1 > /proc/sys/net/ipv4/conf/${ifname}/arp_notify`] : []), ctx.driver.setEther(a.mac)].join('\n'),
+        'set ether',
+      );
+      mark(`${ifname} ether ${a.mac}`);
+    },
+    end: async () => {},
+  };
+  const r = await disturb(ctx, out, { ...a, hold_ms: 0 }, change, async (began) => {
+    const after = await must(ctx.target, 'A', ident, 'read MACs');
+    out.captures['MACs on A'] = `before:\n${before.stdout}after:\n${after.stdout}`;
+    const macs = after.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' ')[1]);
+    out.metrics.mac_applied = macs[0] === a.mac ? 1 : 0;
+    out.metrics.members_following = macs.slice(1).filter((m) => m === a.mac).length;
+    // B learns the new MAC when its neighbour entry for A shows it (the stream keeps it in use).
+    const seen = await guestWaitFor(ctx, 'B', `ip neigh show ${AGG_ADDR.A} | grep -qi '${a.mac}'`, a.learn_timeout_ms, 'watch the neighbour entry');
+    out.metrics.peer_learned = seen === undefined ? 0 : 1;
+    if (seen !== undefined) out.metrics.learn_ms = seen - began;
+  });
+  out.metrics.ping_ok = await pingAcross(ctx, 3);
+  await captureBoth(ctx, out, 'ether changed');
+  addDriverEvents(ctx, out, 'ether changed', r.t0, -a.lead_ms);
+  return out;
+};
+
+const unloadInUse: ActionImpl<'unload-in-use'> = async (ctx) => {
+  const unload = ctx.driver.unload();
+  if ('unsupported' in unload) throw new RunSkipped(unload.unsupported);
+  const out = emptyOutcome();
+  if (!(await steadyCreate(ctx, out))) return out;
+  await pingAcross(ctx);
+  const r = await ctx.target.sh('A', `${unload.script} 2>&1`);
+  out.events.push({ t_ms: Date.now() - (out.zeroHostMs ?? Date.now()), side: 'A', kind: 'action', what: `${unload.script}: exit ${r.code}` });
+  out.captures['unload A'] = `$ ${unload.script}\n${r.stdout}${r.stderr}exit ${r.code}\n`;
+  out.metrics.unload_refused = r.code === 0 ? 0 : 1;
+  out.metrics.driver_alive = (await ctx.target.sh('A', ctx.driver.alive())).code === 0 ? 1 : 0;
+  out.metrics.aggregate_kept = (await ctx.target.sh('A', `[ -e /sys/class/net/${ctx.driver.ifname} ]`)).code === 0 ? 1 : 0;
+  out.metrics.steady_after = out.metrics.aggregate_kept && (await isSteady(ctx, 'A')) ? 1 : 0;
+  out.metrics.ping_after = out.metrics.aggregate_kept ? await pingAcross(ctx, 3) : 0;
+  await captureBoth(ctx, out, 'after unload');
+  return out;
+};
+
 const ACTIONS: { [K in ActionKind]: ActionImpl<K> } = {
   'create-destroy': createDestroy,
   'steady-state': steadyState,
@@ -538,6 +837,12 @@ const ACTIONS: { [K in ActionKind]: ActionImpl<K> } = {
   'failover-return': failoverReturn,
   mtu,
   'mgmt-untouched': mgmtUntouched,
+  'partner-silent': partnerSilent,
+  'one-way-loss': oneWayLoss,
+  'flap-soak': flapSoak,
+  'failover-announce': failoverAnnounce,
+  'ether-change': etherChange,
+  'unload-in-use': unloadInUse,
 };
 
 export function runAction(ctx: RunContext, action: Action): Promise<ActionOutcome> {
