@@ -650,7 +650,8 @@ const partnerSilent: ActionImpl<'partner-silent'> = async (ctx, a) => {
   const r = await disturb(ctx, out, { ...a, hold_ms: a.silent_ms }, silence, async (at) => {
     began = at;
     // A notices only when its partner's information expires (3 s with the short timeout).
-    const left = await waitPortLeaves(ctx, 'A', nic, a.silent_ms);
+    // Bounded so the looks that follow (about an SSH round trip each) still fit in the silence.
+    const left = await waitPortLeaves(ctx, 'A', nic, Math.max(500, a.silent_ms - 3000));
     if (left !== undefined) out.metrics.expire_ms = left - began;
     out.metrics.active_during = activeCount(await portStates(ctx, 'A'));
     await captureBoth(ctx, out, 'partner silent');
@@ -671,7 +672,8 @@ const oneWayLoss: ActionImpl<'one-way-loss'> = async (ctx, a) => {
   const loss = impairmentOf(ctx, nic, { direction: 'b-to-a', what: 'all' });
   const r = await disturb(ctx, out, a, loss, async (began) => {
     // Only a protocol that listens to its partner (LACP) can notice: carrier stays up.
-    const left = await waitPortLeaves(ctx, 'A', nic, a.hold_ms - 500);
+    // Bounded so the looks that follow (about an SSH round trip each) still fit in the loss.
+    const left = await waitPortLeaves(ctx, 'A', nic, Math.max(500, a.hold_ms - 3000));
     out.metrics.removed = left === undefined ? 0 : 1;
     if (left !== undefined) out.metrics.removed_ms = left - began;
     out.metrics.active_during = activeCount(await portStates(ctx, 'A'));
@@ -679,8 +681,8 @@ const oneWayLoss: ActionImpl<'one-way-loss'> = async (ctx, a) => {
   });
   if (out.metrics.removed_ms !== undefined)
     out.events.push({ t_ms: r.beginAt + out.metrics.removed_ms, side: 'A', kind: 'state', what: `${nic} taken out of use` });
-  // Lost B→A datagrams as a share of those sent while the loss lasted.
-  const sentDuring = (a.hold_ms * 1000) / a.stream.interval_us;
+  // Lost B→A datagrams as a share of those sent while the loss lasted (as long as it really did).
+  const sentDuring = ((r.endAt - r.beginAt) * 1000) / a.stream.interval_us;
   out.metrics.loss_ba_pct = round1((Math.max(0, out.metrics.lost_ba ?? 0) / sentDuring) * 100);
   restoredMetrics(out, r, 'restore_ms');
   await captureBoth(ctx, out, 'loss over');
@@ -792,7 +794,12 @@ const etherChange: ActionImpl<'ether-change'> = async (ctx, a) => {
     end: async () => {},
   };
   const r = await disturb(ctx, out, { ...a, hold_ms: 0 }, change, async (began) => {
-    const after = await must(ctx.target, 'A', ident, 'read MACs');
+    // B learns the new MAC when its neighbour entry for A shows it (the stream keeps it in use);
+    // watched from the change on, while A's MACs are read.
+    const [after, seen] = await Promise.all([
+      must(ctx.target, 'A', ident, 'read MACs'),
+      guestWaitFor(ctx, 'B', `ip neigh show ${AGG_ADDR.A} | grep -qi '${a.mac}'`, a.learn_timeout_ms, 'watch the neighbour entry'),
+    ]);
     out.captures['MACs on A'] = `before:\n${before.stdout}after:\n${after.stdout}`;
     const macs = after.stdout
       .trim()
@@ -800,8 +807,6 @@ const etherChange: ActionImpl<'ether-change'> = async (ctx, a) => {
       .map((l) => l.split(' ')[1]);
     out.metrics.mac_applied = macs[0] === a.mac ? 1 : 0;
     out.metrics.members_following = macs.slice(1).filter((m) => m === a.mac).length;
-    // B learns the new MAC when its neighbour entry for A shows it (the stream keeps it in use).
-    const seen = await guestWaitFor(ctx, 'B', `ip neigh show ${AGG_ADDR.A} | grep -qi '${a.mac}'`, a.learn_timeout_ms, 'watch the neighbour entry');
     out.metrics.peer_learned = seen === undefined ? 0 : 1;
     if (seen !== undefined) out.metrics.learn_ms = seen - began;
   });
