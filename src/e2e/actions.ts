@@ -388,9 +388,8 @@ const steadyState: ActionImpl<'steady-state'> = async (ctx, a) => {
 };
 
 const spread: ActionImpl<'spread'> = async (ctx, a) => {
-  const out = emptyOutcome();
-  if (!(await steadyCreate(ctx, out))) return out;
-  await pingAcross(ctx);
+  const { out, ready } = await readyAggregate(ctx);
+  if (!ready) return out;
   const counters = `for p in ${portsOf(ctx).join(' ')}; do cat /sys/class/net/$p/statistics/tx_packets; done`;
   const c0 = (await must(ctx.target, 'A', counters, 'read counters')).stdout.trim().split('\n').map(Number);
   const s = await startStream(ctx, out, {
@@ -534,6 +533,21 @@ function deliveredAfter(r: Disturbed): number {
   return after('A') && after('B') ? 1 : 0;
 }
 
+/** A fresh outcome and the aggregate steady on both sides with ARP settled; false when it never got steady. */
+async function readyAggregate(ctx: RunContext): Promise<{ out: ActionOutcome; ready: boolean }> {
+  const out = emptyOutcome();
+  if (!(await steadyCreate(ctx, out))) return { out, ready: false };
+  await pingAcross(ctx);
+  return { out, ready: true };
+}
+
+/** The drivers' status after a disturbance as evidence, and their own events on the timeline. */
+async function evidenceAfter(ctx: RunContext, out: ActionOutcome, r: Disturbed, label: string, fromMs: number): Promise<ActionOutcome> {
+  await captureBoth(ctx, out, label);
+  addDriverEvents(ctx, out, label, r.t0, fromMs);
+  return out;
+}
+
 function restoredMetrics(out: ActionOutcome, r: Disturbed, name: 'restore_ms' | 'reconverge_ms'): void {
   out.metrics.restored = r.restoreMs === undefined ? 0 : 1;
   if (r.restoreMs !== undefined) out.metrics[name] = r.restoreMs;
@@ -566,9 +580,8 @@ function waitPortLeaves(ctx: RunContext, side: Side, port: string, deadlineMs: n
 }
 
 const cablePull: ActionImpl<'cable-pull'> = async (ctx, a) => {
-  const out = emptyOutcome();
-  if (!(await steadyCreate(ctx, out))) return out;
-  await pingAcross(ctx);
+  const { out, ready } = await readyAggregate(ctx);
+  if (!ready) return out;
   const r = await disturb(ctx, out, a, cableOf(ctx, ctx.members[a.member]!.nic), async () => {
     // Look at the aggregate halfway through the hold.
     await sleep(a.hold_ms / 2);
@@ -576,15 +589,12 @@ const cablePull: ActionImpl<'cable-pull'> = async (ctx, a) => {
     await captureBoth(ctx, out, 'cable pulled');
   });
   restoredMetrics(out, r, 'restore_ms');
-  await captureBoth(ctx, out, 'plugged back');
-  addDriverEvents(ctx, out, 'plugged back', r.t0, -a.lead_ms);
-  return out;
+  return evidenceAfter(ctx, out, r, 'plugged back', -a.lead_ms);
 };
 
 const failoverReturn: ActionImpl<'failover-return'> = async (ctx, a) => {
-  const out = emptyOutcome();
-  if (!(await steadyCreate(ctx, out))) return out;
-  await pingAcross(ctx);
+  const { out, ready } = await readyAggregate(ctx);
+  if (!ready) return out;
   out.metrics.active_before = activeIndex(ctx, await portStates(ctx, 'A'));
   const r = await disturb(ctx, out, a, cableOf(ctx, ctx.members[0]!.nic), async () => {
     await sleep(a.hold_ms / 2);
@@ -592,9 +602,7 @@ const failoverReturn: ActionImpl<'failover-return'> = async (ctx, a) => {
     await captureBoth(ctx, out, 'primary pulled');
   });
   out.metrics.active_after = activeIndex(ctx, await portStates(ctx, 'A'));
-  await captureBoth(ctx, out, 'primary back');
-  addDriverEvents(ctx, out, 'primary back', r.t0, -a.lead_ms);
-  return out;
+  return evidenceAfter(ctx, out, r, 'primary back', -a.lead_ms);
 };
 
 const mtu: ActionImpl<'mtu'> = async (ctx, a) => {
@@ -641,9 +649,8 @@ const mgmtUntouched: ActionImpl<'mgmt-untouched'> = async (ctx) => {
 };
 
 const partnerSilent: ActionImpl<'partner-silent'> = async (ctx, a) => {
-  const out = emptyOutcome();
-  if (!(await steadyCreate(ctx, out))) return out;
-  await pingAcross(ctx);
+  const { out, ready } = await readyAggregate(ctx);
+  if (!ready) return out;
   const nic = ctx.members[a.member]!.nic;
   const silence = impairmentOf(ctx, nic, { direction: 'b-to-a', what: 'lacp' });
   let began = 0;
@@ -659,15 +666,12 @@ const partnerSilent: ActionImpl<'partner-silent'> = async (ctx, a) => {
   if (out.metrics.expire_ms !== undefined)
     out.events.push({ t_ms: r.beginAt + out.metrics.expire_ms, side: 'A', kind: 'state', what: `${nic} stops distributing` });
   restoredMetrics(out, r, 'reconverge_ms');
-  await captureBoth(ctx, out, 'partner back');
-  addDriverEvents(ctx, out, 'partner back', r.t0, -a.lead_ms);
-  return out;
+  return evidenceAfter(ctx, out, r, 'partner back', -a.lead_ms);
 };
 
 const oneWayLoss: ActionImpl<'one-way-loss'> = async (ctx, a) => {
-  const out = emptyOutcome();
-  if (!(await steadyCreate(ctx, out))) return out;
-  await pingAcross(ctx);
+  const { out, ready } = await readyAggregate(ctx);
+  if (!ready) return out;
   const nic = ctx.members[a.member]!.nic;
   const loss = impairmentOf(ctx, nic, { direction: 'b-to-a', what: 'all' });
   const r = await disturb(ctx, out, a, loss, async (began) => {
@@ -685,15 +689,12 @@ const oneWayLoss: ActionImpl<'one-way-loss'> = async (ctx, a) => {
   const sentDuring = ((r.endAt - r.beginAt) * 1000) / a.stream.interval_us;
   out.metrics.loss_ba_pct = round1((Math.max(0, out.metrics.lost_ba ?? 0) / sentDuring) * 100);
   restoredMetrics(out, r, 'restore_ms');
-  await captureBoth(ctx, out, 'loss over');
-  addDriverEvents(ctx, out, 'loss over', r.t0, -a.lead_ms);
-  return out;
+  return evidenceAfter(ctx, out, r, 'loss over', -a.lead_ms);
 };
 
 const flapSoak: ActionImpl<'flap-soak'> = async (ctx, a) => {
-  const out = emptyOutcome();
-  if (!(await steadyCreate(ctx, out))) return out;
-  await pingAcross(ctx);
+  const { out, ready } = await readyAggregate(ctx);
+  if (!ready) return out;
   const cable = cableOf(ctx, ctx.members[a.member]!.nic);
   let flaps = 0;
   // Every flap but the last is a whole pull-hold-plug-hold; the last pull is held as the
@@ -719,9 +720,7 @@ const flapSoak: ActionImpl<'flap-soak'> = async (ctx, a) => {
   out.metrics.active_after = activeCount(await portStates(ctx, 'A'));
   const alive = await Promise.all(sides.map((side) => ctx.target.sh(side, ctx.driver.alive())));
   out.metrics.driver_alive = alive.every((x) => x.code === 0) ? 1 : 0;
-  await captureBoth(ctx, out, 'after the soak');
-  addDriverEvents(ctx, out, 'after the soak', r.t0, r.endAt - 2000);
-  return out;
+  return evidenceAfter(ctx, out, r, 'after the soak', r.endAt - 2000);
 };
 
 /** Announcements (gratuitous ARP, unsolicited NA) and the stream's first frame among captured frames. */
@@ -736,9 +735,8 @@ function wireSummary(frames: WireFrame[], nic: string, fromMs: number, toMs: num
 }
 
 const failoverAnnounce: ActionImpl<'failover-announce'> = async (ctx, a) => {
-  const out = emptyOutcome();
-  if (!(await steadyCreate(ctx, out))) return out;
-  await pingAcross(ctx);
+  const { out, ready } = await readyAggregate(ctx);
+  if (!ready) return out;
   const [primary, backup] = portsOf(ctx) as [string, string];
   // What B receives: every frame A sends on either member, timed on the host as the pull is.
   const cap = await ctx.target.capture(portsOf(ctx), 'a-to-b');
@@ -769,15 +767,12 @@ const failoverAnnounce: ActionImpl<'failover-announce'> = async (ctx, a) => {
   if (back.firstData !== undefined) out.metrics.return_switch_ms = round1(back.firstData - at(r.endAt));
   for (const f of [...fail.announce, ...back.announce])
     out.events.push({ t_ms: Math.round(f.atMs - r.t0), side: 'A', kind: 'state', what: `${frameKind(f.frame)} on ${f.nic} (seen on the wire)` });
-  await captureBoth(ctx, out, 'after return');
-  addDriverEvents(ctx, out, 'after return', r.t0, -a.lead_ms);
-  return out;
+  return evidenceAfter(ctx, out, r, 'after return', -a.lead_ms);
 };
 
 const etherChange: ActionImpl<'ether-change'> = async (ctx, a) => {
-  const out = emptyOutcome();
-  if (!(await steadyCreate(ctx, out))) return out;
-  await pingAcross(ctx);
+  const { out, ready } = await readyAggregate(ctx);
+  if (!ready) return out;
   const ifname = ctx.driver.ifname;
   const ident = `for i in ${ifname} ${portsOf(ctx).join(' ')}; do echo "$i $(cat /sys/class/net/$i/address)"; done`;
   const before = await must(ctx.target, 'A', ident, 'read MACs');
@@ -811,17 +806,14 @@ const etherChange: ActionImpl<'ether-change'> = async (ctx, a) => {
     if (seen !== undefined) out.metrics.learn_ms = seen - began;
   });
   out.metrics.ping_ok = await pingAcross(ctx, 3);
-  await captureBoth(ctx, out, 'ether changed');
-  addDriverEvents(ctx, out, 'ether changed', r.t0, -a.lead_ms);
-  return out;
+  return evidenceAfter(ctx, out, r, 'ether changed', -a.lead_ms);
 };
 
 const unloadInUse: ActionImpl<'unload-in-use'> = async (ctx) => {
   const unload = ctx.driver.unload();
   if ('unsupported' in unload) throw new RunSkipped(unload.unsupported);
-  const out = emptyOutcome();
-  if (!(await steadyCreate(ctx, out))) return out;
-  await pingAcross(ctx);
+  const { out, ready } = await readyAggregate(ctx);
+  if (!ready) return out;
   const r = await ctx.target.sh('A', `${unload.script} 2>&1`);
   out.events.push({ t_ms: Date.now() - (out.zeroHostMs ?? Date.now()), side: 'A', kind: 'action', what: `${unload.script}: exit ${r.code}` });
   out.captures['unload A'] = `$ ${unload.script}\n${r.stdout}${r.stderr}exit ${r.code}\n`;
