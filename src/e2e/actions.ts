@@ -432,9 +432,10 @@ interface Disturbance {
 }
 
 interface Disturbed {
-  /** ms from the stream's start: when begin() was called, when it returned, when end() returned */
+  /** ms from the stream's start: when begin() was called and returned, when end() was called and returned */
   beginCalledAt: number;
   beginAt: number;
+  endCalledAt: number;
   endAt: number;
   rx: Partial<Record<Side, RxResult>>;
   restoreMs: number | undefined;
@@ -476,6 +477,7 @@ async function disturb(
   const beginAt = Date.now() - s.t0;
   await during(s.t0 + beginAt);
   await sleep(Math.max(0, a.hold_ms - (Date.now() - s.t0 - beginAt)));
+  const endCalledAt = Date.now() - s.t0;
   await d.end(mark);
   const endAt = Date.now() - s.t0;
   // Polled over SSH from here: restore_ms carries a round trip or two of uncertainty.
@@ -490,7 +492,7 @@ async function disturb(
   out.metrics.gap_ms_ba = round1(rx.A?.max_gap_ms ?? -1);
   out.metrics.lost_ab = rx.B?.lost ?? -1;
   out.metrics.lost_ba = rx.A?.lost ?? -1;
-  return { beginCalledAt, beginAt, endAt, rx, restoreMs, recvLeadMs: s.recvLeadMs, t0: s.t0 };
+  return { beginCalledAt, beginAt, endCalledAt, endAt, rx, restoreMs, recvLeadMs: s.recvLeadMs, t0: s.t0 };
 }
 
 /** A member's cable pulled (both ends lose carrier) and plugged back; the engine plugs it back if a run dies. */
@@ -747,10 +749,13 @@ const failoverAnnounce: ActionImpl<'failover-announce'> = async (ctx, a) => {
   } finally {
     frames = await cap.stop();
   }
+  // Windows and delays count from when the pull and the plug were asked for: a cable's two ends
+  // change one after the other, and A may act on its own end before the far one has moved.
   const at = (ms: number): number => r.t0 + ms;
-  const end = at(r.endAt + a.settle_ms + 60_000);
-  const fail = wireSummary(frames, backup, at(r.beginCalledAt), at(r.endAt));
-  const back = wireSummary(frames, primary, at(r.endAt), end);
+  const pulled = at(r.beginCalledAt);
+  const plugged = at(r.endCalledAt);
+  const fail = wireSummary(frames, backup, pulled, plugged);
+  const back = wireSummary(frames, primary, plugged, Number.POSITIVE_INFINITY);
   out.captures['announcements A→B'] = [...fail.announce, ...back.announce]
     .map((f) => `${Math.round(f.atMs - r.t0)} ms ${f.nic} ${frameKind(f.frame)} ${f.frame.subarray(0, 60).toString('hex')}`)
     .join('\n');
@@ -758,13 +763,12 @@ const failoverAnnounce: ActionImpl<'failover-announce'> = async (ctx, a) => {
   out.metrics.announce_count = fail.announce.length;
   out.metrics.garp_count = fail.garp;
   out.metrics.announce_on_active = fail.announce.length > 0 && fail.announce.every((f) => f.nic === backup) ? 1 : 0;
-  const pulled = at(r.beginCalledAt);
   if (fail.announce[0]) out.metrics.announce_delay_ms = round1(fail.announce[0].atMs - pulled);
   if (fail.firstData !== undefined) out.metrics.switch_ms = round1(fail.firstData - pulled);
   out.metrics.return_announce_count = back.announce.filter((f) => f.nic === primary).length;
   const firstBack = back.announce.find((f) => f.nic === primary);
-  if (firstBack) out.metrics.return_announce_delay_ms = round1(firstBack.atMs - at(r.endAt));
-  if (back.firstData !== undefined) out.metrics.return_switch_ms = round1(back.firstData - at(r.endAt));
+  if (firstBack) out.metrics.return_announce_delay_ms = round1(firstBack.atMs - plugged);
+  if (back.firstData !== undefined) out.metrics.return_switch_ms = round1(back.firstData - plugged);
   for (const f of [...fail.announce, ...back.announce])
     out.events.push({ t_ms: Math.round(f.atMs - r.t0), side: 'A', kind: 'state', what: `${frameKind(f.frame)} on ${f.nic} (seen on the wire)` });
   return evidenceAfter(ctx, out, r, 'after return', -a.lead_ms);
