@@ -81,10 +81,12 @@ testNeeding(
       const r = run(res, 'failover-announce[failover,virtio+virtio]', d);
       t.is(r.status, 'pass', why(r));
       t.true(r.metrics.garp_count! >= 1 && r.metrics.announce_on_active === 1, why(r));
-      t.true(r.metrics.return_announce_count! >= 1, why(r));
       t.regex(r.captures['announcements A→B'] ?? '', /vtnet1 garp ffffffffffff/);
-      t.regex(r.captures['announcements A→B'] ?? '', /vtnet0 garp/);
     }
+    // laggd announces the return to the primary too (bonding's return round is not always sent).
+    const back = run(res, 'failover-announce[failover,virtio+virtio]', 'laggkit');
+    t.true(back.metrics.return_announce_count! >= 1, why(back));
+    t.regex(back.captures['announcements A→B'] ?? '', /vtnet0 garp/);
     for (const d of ['laggkit', 'stock'] as const) {
       const r = run(res, 'ether-change[failover,virtio+virtio]', d);
       t.is(r.status, 'pass', why(r));
