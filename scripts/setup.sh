@@ -18,7 +18,8 @@ DEBS=(
   iputils-ping
   openvswitch-switch  # independent LACP peer (userspace datapath)
   tshark           # Wireshark's dissector checks frames on the wire
-  tcpdump
+  tcpdump          # e2e: the lab target captures its links on the host loopback (failover-announce)
+  iptables         # e2e: the lab target drops one direction of a link on the host (partner-silent, one-way-loss)
   qemu-system-x86  # the VM lab
   qemu-utils
   linux-image-amd64  # kernel and modules for the lab's Linux guest image

@@ -14,6 +14,7 @@ import type { Driver } from './drivers.js';
 import { steadyTest } from './drivers.js';
 import type { Action, ActionKind, Protocol } from './scenario.js';
 import type { DataLink, E2eTarget, Side } from './targets/index.js';
+import { frameKind, isUdpTo, type Impairment, type WireFrame } from './wire.js';
 
 export interface TimelineEvent {
   /** ms from the start of the run (or of the stream, for stream actions) */
@@ -60,7 +61,12 @@ export interface RunContext {
   lacpMultiSpeed: boolean;
   /** Set by the engine: a cable this run pulled, to plug back whatever happens. */
   pulled: Set<string>;
+  /** Set by the engine: impairments this run put on, to lift whatever happens. */
+  impaired: Map<string, { nic: string; what: Impairment }>;
 }
+
+/** Thrown by an action that cannot run on this driver: the run is reported skipped with the message. */
+export class RunSkipped extends Error {}
 
 export const AGG_ADDR = { A: '10.77.0.1', B: '10.77.0.2' } as const;
 const STREAM_PORT = 47001;
@@ -382,9 +388,8 @@ const steadyState: ActionImpl<'steady-state'> = async (ctx, a) => {
 };
 
 const spread: ActionImpl<'spread'> = async (ctx, a) => {
-  const out = emptyOutcome();
-  if (!(await steadyCreate(ctx, out))) return out;
-  await pingAcross(ctx);
+  const { out, ready } = await readyAggregate(ctx);
+  if (!ready) return out;
   const counters = `for p in ${portsOf(ctx).join(' ')}; do cat /sys/class/net/$p/statistics/tx_packets; done`;
   const c0 = (await must(ctx.target, 'A', counters, 'read counters')).stdout.trim().split('\n').map(Number);
   const s = await startStream(ctx, out, {
@@ -413,36 +418,72 @@ const spread: ActionImpl<'spread'> = async (ctx, a) => {
   return out;
 };
 
-/** The cable of member `index` pulled, held, plugged back, with the streams running throughout. */
-async function pullAndPlug(
+interface DisturbTiming {
+  lead_ms: number;
+  hold_ms: number;
+  settle_ms: number;
+  stream: { interval_us: number; gap_ms: number; flows?: number };
+}
+
+/** Something done to a link and undone again; `mark` puts a step on the timeline and returns its time. */
+interface Disturbance {
+  begin(mark: (what: string) => number): Promise<void>;
+  end(mark: (what: string) => number): Promise<void>;
+}
+
+interface Disturbed {
+  /** ms from the stream's start: when begin() was called and returned, when end() was called and returned */
+  beginCalledAt: number;
+  beginAt: number;
+  endCalledAt: number;
+  endAt: number;
+  rx: Partial<Record<Side, RxResult>>;
+  restoreMs: number | undefined;
+  recvLeadMs: number;
+  t0: number;
+}
+
+/**
+ * The streams run both ways; after lead_ms the disturbance begins, `during` looks at the
+ * aggregate at once (it may wait for something itself), the disturbance ends hold_ms after it
+ * began, and both sides are polled until steady again, then settle_ms more of stream.
+ */
+async function disturb(
   ctx: RunContext,
   out: ActionOutcome,
-  a: { lead_ms: number; hold_ms: number; settle_ms: number; stream: { interval_us: number; gap_ms: number } },
-  index: number,
-  during: () => Promise<void>,
-): Promise<{ plugAt: number; rx: Partial<Record<Side, RxResult>>; restoreMs: number | undefined; recvLeadMs: number; t0: number }> {
-  const nic = ctx.members[index]!.nic;
-  // The senders run until stopped, settle_ms after the plug however late that came; the
+  a: DisturbTiming,
+  d: Disturbance,
+  during: (beganHostMs: number) => Promise<void>,
+): Promise<Disturbed> {
+  // The senders run until stopped, settle_ms after the end however late that came; the
   // planned length plus a margin only bounds a run whose stop never arrives.
   const durationMs = a.lead_ms + a.hold_ms + a.settle_ms + 120_000;
-  const s = await startStream(ctx, out, { durationMs, intervalUs: a.stream.interval_us, gapMs: a.stream.gap_ms, both: true, sample: true });
+  const s = await startStream(ctx, out, {
+    durationMs,
+    intervalUs: a.stream.interval_us,
+    gapMs: a.stream.gap_ms,
+    flows: a.stream.flows,
+    both: true,
+    sample: true,
+  });
+  const mark = (what: string): number => {
+    const t = Date.now() - s.t0;
+    out.events.push({ t_ms: t, kind: 'link', what });
+    return t;
+  };
   await sleep(a.lead_ms);
-  ctx.pulled.add(nic);
-  await ctx.target.cable(nic, false);
-  const pulledAt = Date.now();
-  out.events.push({ t_ms: pulledAt - s.t0, kind: 'link', what: `${nic} cable pulled` });
-  // Look at the aggregate halfway through the hold, then plug back on schedule.
-  await sleep(a.hold_ms / 2);
-  await during();
-  await sleep(Math.max(0, a.hold_ms - (Date.now() - pulledAt)));
-  await ctx.target.cable(nic, true);
-  ctx.pulled.delete(nic);
-  const plugAt = Date.now() - s.t0;
-  out.events.push({ t_ms: plugAt, kind: 'link', what: `${nic} plugged back` });
+  const beginCalledAt = Date.now() - s.t0;
+  await d.begin(mark);
+  const beginAt = Date.now() - s.t0;
+  await during(s.t0 + beginAt);
+  await sleep(Math.max(0, a.hold_ms - (Date.now() - s.t0 - beginAt)));
+  const endCalledAt = Date.now() - s.t0;
+  await d.end(mark);
+  const endAt = Date.now() - s.t0;
   // Polled over SSH from here: restore_ms carries a round trip or two of uncertainty.
-  const restoreMs = await waitSteady(ctx, s.t0 + plugAt, a.settle_ms + 15_000);
-  if (restoreMs !== undefined) out.events.push({ t_ms: plugAt + restoreMs, kind: 'state', what: 'steady again on A and B' });
-  const left = plugAt + a.settle_ms - (Date.now() - s.t0);
+  const restoreMs = await waitSteady(ctx, s.t0 + endAt, a.settle_ms + 15_000);
+  if (restoreMs !== undefined) out.events.push({ t_ms: endAt + restoreMs, kind: 'state', what: 'steady again on A and B' });
+  const left = endAt + a.settle_ms - (Date.now() - s.t0);
   if (left > 0) await sleep(left);
   await stopSenders(ctx, s);
   out.events.push({ t_ms: Date.now() - s.t0, kind: 'action', what: 'stream stopped' });
@@ -451,40 +492,119 @@ async function pullAndPlug(
   out.metrics.gap_ms_ba = round1(rx.A?.max_gap_ms ?? -1);
   out.metrics.lost_ab = rx.B?.lost ?? -1;
   out.metrics.lost_ba = rx.A?.lost ?? -1;
-  return { plugAt, rx, restoreMs, recvLeadMs: s.recvLeadMs, t0: s.t0 };
+  return { beginCalledAt, beginAt, endCalledAt, endAt, rx, restoreMs, recvLeadMs: s.recvLeadMs, t0: s.t0 };
+}
+
+/** A member's cable pulled (both ends lose carrier) and plugged back; the engine plugs it back if a run dies. */
+function cableOf(ctx: RunContext, nic: string): Disturbance {
+  return {
+    begin: async (mark) => {
+      ctx.pulled.add(nic);
+      await ctx.target.cable(nic, false);
+      mark(`${nic} cable pulled`);
+    },
+    end: async (mark) => {
+      await ctx.target.cable(nic, true);
+      ctx.pulled.delete(nic);
+      mark(`${nic} plugged back`);
+    },
+  };
+}
+
+/** One direction of a member's link impaired; the engine lifts it if a run dies. */
+function impairmentOf(ctx: RunContext, nic: string, what: Impairment): Disturbance {
+  const key = `${nic} ${what.direction} ${what.what}`;
+  const label = `${nic} ${what.direction === 'b-to-a' ? 'B→A' : 'A→B'} ${what.what === 'lacp' ? 'LACPDUs' : 'frames'}`;
+  return {
+    begin: async (mark) => {
+      ctx.impaired.set(key, { nic, what });
+      await ctx.target.impair(nic, what, true);
+      mark(`${label} dropped`);
+    },
+    end: async (mark) => {
+      await ctx.target.impair(nic, what, false);
+      ctx.impaired.delete(key);
+      mark(`${label} delivered again`);
+    },
+  };
+}
+
+/** Each receiver heard the stream after the disturbance ended: no direction stuck. */
+function deliveredAfter(r: Disturbed): number {
+  const after = (side: Side): boolean => (r.rx[side]?.last_ms ?? -1) - r.recvLeadMs > r.endAt + 200;
+  return after('A') && after('B') ? 1 : 0;
+}
+
+/** A fresh outcome and the aggregate steady on both sides with ARP settled; false when it never got steady. */
+async function readyAggregate(ctx: RunContext): Promise<{ out: ActionOutcome; ready: boolean }> {
+  const out = emptyOutcome();
+  if (!(await steadyCreate(ctx, out))) return { out, ready: false };
+  await pingAcross(ctx);
+  return { out, ready: true };
+}
+
+/** The drivers' status after a disturbance as evidence, and their own events on the timeline. */
+async function evidenceAfter(ctx: RunContext, out: ActionOutcome, r: Disturbed, label: string, fromMs: number): Promise<ActionOutcome> {
+  await captureBoth(ctx, out, label);
+  addDriverEvents(ctx, out, label, r.t0, fromMs);
+  return out;
+}
+
+function restoredMetrics(out: ActionOutcome, r: Disturbed, name: 'restore_ms' | 'reconverge_ms'): void {
+  out.metrics.restored = r.restoreMs === undefined ? 0 : 1;
+  if (r.restoreMs !== undefined) out.metrics[name] = r.restoreMs;
+  out.metrics.delivered_after_restore = deliveredAfter(r);
+}
+
+/**
+ * Poll a shell test inside the guest every 50 ms until it holds; the host time (ms) it was seen,
+ * or undefined at the deadline. The guest ends the command the moment the test holds, so the
+ * time is that of the command's return: one poll step and the output's way back late, not a
+ * whole SSH round trip (most of which is the connection, before the loop starts). If the test
+ * already held when the loop started, the time is an upper bound.
+ */
+async function guestWaitFor(ctx: RunContext, side: Side, test: string, deadlineMs: number, what: string): Promise<number | undefined> {
+  const r = await must(
+    ctx.target,
+    side,
+    [UPTIME_MS, 't0=$(upms)', `until ${test}; do [ $(( $(upms) - t0 )) -gt ${deadlineMs} ] && { echo timeout; exit 0; }; sleep 0.05; done`, 'echo seen'].join(
+      '\n',
+    ),
+    what,
+    deadlineMs + 60_000,
+  );
+  return r.stdout.includes('seen') ? Date.now() : undefined;
+}
+
+/** Wait until `port` stops carrying traffic on that side (no longer distributing, or no longer the active port). */
+function waitPortLeaves(ctx: RunContext, side: Side, port: string, deadlineMs: number): Promise<number | undefined> {
+  return guestWaitFor(ctx, side, `! { ${ctx.driver.portStates(ctx.proto, portsOf(ctx))}; } | grep -q '^${port} active$'`, deadlineMs, `watch ${port}`);
 }
 
 const cablePull: ActionImpl<'cable-pull'> = async (ctx, a) => {
-  const out = emptyOutcome();
-  if (!(await steadyCreate(ctx, out))) return out;
-  await pingAcross(ctx);
-  const r = await pullAndPlug(ctx, out, a, a.member, async () => {
+  const { out, ready } = await readyAggregate(ctx);
+  if (!ready) return out;
+  const r = await disturb(ctx, out, a, cableOf(ctx, ctx.members[a.member]!.nic), async () => {
+    // Look at the aggregate halfway through the hold.
+    await sleep(a.hold_ms / 2);
     out.metrics.active_during = activeCount(await portStates(ctx, 'A'));
     await captureBoth(ctx, out, 'cable pulled');
   });
-  // Delivered after restore: each receiver heard the stream after the cable was back.
-  const after = (side: Side): boolean => (r.rx[side]?.last_ms ?? -1) - r.recvLeadMs > r.plugAt + 200;
-  out.metrics.delivered_after_restore = after('A') && after('B') ? 1 : 0;
-  out.metrics.restored = r.restoreMs === undefined ? 0 : 1;
-  if (r.restoreMs !== undefined) out.metrics.restore_ms = r.restoreMs;
-  await captureBoth(ctx, out, 'plugged back');
-  addDriverEvents(ctx, out, 'plugged back', r.t0, -a.lead_ms);
-  return out;
+  restoredMetrics(out, r, 'restore_ms');
+  return evidenceAfter(ctx, out, r, 'plugged back', -a.lead_ms);
 };
 
 const failoverReturn: ActionImpl<'failover-return'> = async (ctx, a) => {
-  const out = emptyOutcome();
-  if (!(await steadyCreate(ctx, out))) return out;
-  await pingAcross(ctx);
+  const { out, ready } = await readyAggregate(ctx);
+  if (!ready) return out;
   out.metrics.active_before = activeIndex(ctx, await portStates(ctx, 'A'));
-  const r = await pullAndPlug(ctx, out, a, 0, async () => {
+  const r = await disturb(ctx, out, a, cableOf(ctx, ctx.members[0]!.nic), async () => {
+    await sleep(a.hold_ms / 2);
     out.metrics.active_during = activeIndex(ctx, await portStates(ctx, 'A'));
     await captureBoth(ctx, out, 'primary pulled');
   });
   out.metrics.active_after = activeIndex(ctx, await portStates(ctx, 'A'));
-  await captureBoth(ctx, out, 'primary back');
-  addDriverEvents(ctx, out, 'primary back', r.t0, -a.lead_ms);
-  return out;
+  return evidenceAfter(ctx, out, r, 'primary back', -a.lead_ms);
 };
 
 const mtu: ActionImpl<'mtu'> = async (ctx, a) => {
@@ -532,6 +652,186 @@ const mgmtUntouched: ActionImpl<'mgmt-untouched'> = async (ctx) => {
   return out;
 };
 
+const partnerSilent: ActionImpl<'partner-silent'> = async (ctx, a) => {
+  const { out, ready } = await readyAggregate(ctx);
+  if (!ready) return out;
+  const nic = ctx.members[a.member]!.nic;
+  const silence = impairmentOf(ctx, nic, { direction: 'b-to-a', what: 'lacp' });
+  let began = 0;
+  const r = await disturb(ctx, out, { ...a, hold_ms: a.silent_ms }, silence, async (at) => {
+    began = at;
+    // A notices only when its partner's information expires (3 s with the short timeout).
+    // Bounded so the looks that follow (about an SSH round trip each) still fit in the silence.
+    const left = await waitPortLeaves(ctx, 'A', nic, Math.max(500, a.silent_ms - 3000));
+    if (left !== undefined) out.metrics.expire_ms = left - began;
+    out.metrics.active_during = activeCount(await portStates(ctx, 'A'));
+    await captureBoth(ctx, out, 'partner silent');
+  });
+  if (out.metrics.expire_ms !== undefined)
+    out.events.push({ t_ms: r.beginAt + out.metrics.expire_ms, side: 'A', kind: 'state', what: `${nic} stops distributing` });
+  restoredMetrics(out, r, 'reconverge_ms');
+  return evidenceAfter(ctx, out, r, 'partner back', -a.lead_ms);
+};
+
+const oneWayLoss: ActionImpl<'one-way-loss'> = async (ctx, a) => {
+  const { out, ready } = await readyAggregate(ctx);
+  if (!ready) return out;
+  const nic = ctx.members[a.member]!.nic;
+  const loss = impairmentOf(ctx, nic, { direction: 'b-to-a', what: 'all' });
+  const r = await disturb(ctx, out, a, loss, async (began) => {
+    // Only a protocol that listens to its partner (LACP) can notice: carrier stays up.
+    // Bounded so the looks that follow (about an SSH round trip each) still fit in the loss.
+    const left = await waitPortLeaves(ctx, 'A', nic, Math.max(500, a.hold_ms - 3000));
+    out.metrics.removed = left === undefined ? 0 : 1;
+    if (left !== undefined) out.metrics.removed_ms = left - began;
+    out.metrics.active_during = activeCount(await portStates(ctx, 'A'));
+    await captureBoth(ctx, out, 'one way lost');
+  });
+  if (out.metrics.removed_ms !== undefined)
+    out.events.push({ t_ms: r.beginAt + out.metrics.removed_ms, side: 'A', kind: 'state', what: `${nic} taken out of use` });
+  // Lost B→A datagrams as a share of those sent while the loss lasted (as long as it really did).
+  const sentDuring = ((r.endAt - r.beginAt) * 1000) / a.stream.interval_us;
+  out.metrics.loss_ba_pct = round1((Math.max(0, out.metrics.lost_ba ?? 0) / sentDuring) * 100);
+  restoredMetrics(out, r, 'restore_ms');
+  return evidenceAfter(ctx, out, r, 'loss over', -a.lead_ms);
+};
+
+const flapSoak: ActionImpl<'flap-soak'> = async (ctx, a) => {
+  const { out, ready } = await readyAggregate(ctx);
+  if (!ready) return out;
+  const cable = cableOf(ctx, ctx.members[a.member]!.nic);
+  let flaps = 0;
+  // Every flap but the last is a whole pull-hold-plug-hold; the last pull is held as the
+  // disturbance, so the time to steady state counts from the last plug.
+  const soak: Disturbance = {
+    begin: async (mark) => {
+      for (; flaps < a.flaps - 1; flaps++) {
+        await cable.begin(mark);
+        await sleep(a.down_ms);
+        await cable.end(mark);
+        await sleep(a.up_ms);
+      }
+      await cable.begin(mark);
+    },
+    end: async (mark) => {
+      await cable.end(mark);
+      flaps++;
+    },
+  };
+  const r = await disturb(ctx, out, { ...a, lead_ms: 1000, hold_ms: a.down_ms }, soak, async () => {});
+  out.metrics.flaps = flaps;
+  restoredMetrics(out, r, 'restore_ms');
+  out.metrics.active_after = activeCount(await portStates(ctx, 'A'));
+  const alive = await Promise.all(sides.map((side) => ctx.target.sh(side, ctx.driver.alive())));
+  out.metrics.driver_alive = alive.every((x) => x.code === 0) ? 1 : 0;
+  return evidenceAfter(ctx, out, r, 'after the soak', r.endAt - 2000);
+};
+
+/** Announcements (gratuitous ARP, unsolicited NA) and the stream's first frame among captured frames. */
+function wireSummary(frames: WireFrame[], nic: string, fromMs: number, toMs: number): { announce: WireFrame[]; garp: number; firstData?: number } {
+  const inWindow = frames.filter((f) => f.atMs >= fromMs && f.atMs < toMs);
+  const announce = inWindow.filter((f) => {
+    const k = frameKind(f.frame);
+    return k === 'garp' || k === 'unsolicited-na';
+  });
+  const data = inWindow.find((f) => f.nic === nic && isUdpTo(f.frame, STREAM_PORT));
+  return { announce, garp: announce.filter((f) => frameKind(f.frame) === 'garp').length, firstData: data?.atMs };
+}
+
+const failoverAnnounce: ActionImpl<'failover-announce'> = async (ctx, a) => {
+  const { out, ready } = await readyAggregate(ctx);
+  if (!ready) return out;
+  const [primary, backup] = portsOf(ctx) as [string, string];
+  // What B receives: every frame A sends on either member, timed on the host as the pull is.
+  const cap = await ctx.target.capture(portsOf(ctx), 'a-to-b');
+  let frames: WireFrame[] = [];
+  let r: Disturbed;
+  try {
+    r = await disturb(ctx, out, a, cableOf(ctx, primary), async () => {});
+  } finally {
+    frames = await cap.stop();
+  }
+  // Windows and delays count from when the pull and the plug were asked for: a cable's two ends
+  // change one after the other, and A may act on its own end before the far one has moved.
+  const at = (ms: number): number => r.t0 + ms;
+  const pulled = at(r.beginCalledAt);
+  const plugged = at(r.endCalledAt);
+  const fail = wireSummary(frames, backup, pulled, plugged);
+  const back = wireSummary(frames, primary, plugged, Number.POSITIVE_INFINITY);
+  out.captures['announcements A→B'] = [...fail.announce, ...back.announce]
+    .map((f) => `${Math.round(f.atMs - r.t0)} ms ${f.nic} ${frameKind(f.frame)} ${f.frame.subarray(0, 60).toString('hex')}`)
+    .join('\n');
+  out.captures['frames A→B'] = `${frames.length} frames captured on ${portsOf(ctx).join(', ')}`;
+  out.metrics.announce_count = fail.announce.length;
+  out.metrics.garp_count = fail.garp;
+  out.metrics.announce_on_active = fail.announce.length > 0 && fail.announce.every((f) => f.nic === backup) ? 1 : 0;
+  if (fail.announce[0]) out.metrics.announce_delay_ms = round1(fail.announce[0].atMs - pulled);
+  if (fail.firstData !== undefined) out.metrics.switch_ms = round1(fail.firstData - pulled);
+  out.metrics.return_announce_count = back.announce.filter((f) => f.nic === primary).length;
+  const firstBack = back.announce.find((f) => f.nic === primary);
+  if (firstBack) out.metrics.return_announce_delay_ms = round1(firstBack.atMs - plugged);
+  if (back.firstData !== undefined) out.metrics.return_switch_ms = round1(back.firstData - plugged);
+  for (const f of [...fail.announce, ...back.announce])
+    out.events.push({ t_ms: Math.round(f.atMs - r.t0), side: 'A', kind: 'state', what: `${frameKind(f.frame)} on ${f.nic} (seen on the wire)` });
+  return evidenceAfter(ctx, out, r, 'after return', -a.lead_ms);
+};
+
+const etherChange: ActionImpl<'ether-change'> = async (ctx, a) => {
+  const { out, ready } = await readyAggregate(ctx);
+  if (!ready) return out;
+  const ifname = ctx.driver.ifname;
+  const ident = `for i in ${ifname} ${portsOf(ctx).join(' ')}; do echo "$i $(cat /sys/class/net/$i/address)"; done`;
+  const before = await must(ctx.target, 'A', ident, 'read MACs');
+  const change: Disturbance = {
+    begin: async (mark) => {
+      await must(
+        ctx.target,
+        'A',
+        [...(a.arp_notify ? [`echo 1 > /proc/sys/net/ipv4/conf/${ifname}/arp_notify`] : []), ctx.driver.setEther(a.mac)].join('\n'),
+        'set ether',
+      );
+      mark(`${ifname} ether ${a.mac}`);
+    },
+    end: async () => {},
+  };
+  const r = await disturb(ctx, out, { ...a, hold_ms: 0 }, change, async (began) => {
+    // B learns the new MAC when its neighbour entry for A shows it (the stream keeps it in use);
+    // watched from the change on, while A's MACs are read.
+    const [after, seen] = await Promise.all([
+      must(ctx.target, 'A', ident, 'read MACs'),
+      guestWaitFor(ctx, 'B', `ip neigh show ${AGG_ADDR.A} | grep -qi '${a.mac}'`, a.learn_timeout_ms, 'watch the neighbour entry'),
+    ]);
+    out.captures['MACs on A'] = `before:\n${before.stdout}after:\n${after.stdout}`;
+    const macs = after.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' ')[1]);
+    out.metrics.mac_applied = macs[0] === a.mac ? 1 : 0;
+    out.metrics.members_following = macs.slice(1).filter((m) => m === a.mac).length;
+    out.metrics.peer_learned = seen === undefined ? 0 : 1;
+    if (seen !== undefined) out.metrics.learn_ms = seen - began;
+  });
+  out.metrics.ping_ok = await pingAcross(ctx, 3);
+  return evidenceAfter(ctx, out, r, 'ether changed', -a.lead_ms);
+};
+
+const unloadInUse: ActionImpl<'unload-in-use'> = async (ctx) => {
+  const unload = ctx.driver.unload();
+  if ('unsupported' in unload) throw new RunSkipped(unload.unsupported);
+  const { out, ready } = await readyAggregate(ctx);
+  if (!ready) return out;
+  const r = await ctx.target.sh('A', `${unload.script} 2>&1`);
+  out.events.push({ t_ms: Date.now() - (out.zeroHostMs ?? Date.now()), side: 'A', kind: 'action', what: `${unload.script}: exit ${r.code}` });
+  out.captures['unload A'] = `$ ${unload.script}\n${r.stdout}${r.stderr}exit ${r.code}\n`;
+  out.metrics.unload_refused = r.code === 0 ? 0 : 1;
+  out.metrics.driver_alive = (await ctx.target.sh('A', ctx.driver.alive())).code === 0 ? 1 : 0;
+  out.metrics.aggregate_kept = (await ctx.target.sh('A', `[ -e /sys/class/net/${ctx.driver.ifname} ]`)).code === 0 ? 1 : 0;
+  out.metrics.steady_after = out.metrics.aggregate_kept && (await isSteady(ctx, 'A')) ? 1 : 0;
+  out.metrics.ping_after = out.metrics.aggregate_kept ? await pingAcross(ctx, 3) : 0;
+  await captureBoth(ctx, out, 'after unload');
+  return out;
+};
+
 const ACTIONS: { [K in ActionKind]: ActionImpl<K> } = {
   'create-destroy': createDestroy,
   'steady-state': steadyState,
@@ -540,6 +840,12 @@ const ACTIONS: { [K in ActionKind]: ActionImpl<K> } = {
   'failover-return': failoverReturn,
   mtu,
   'mgmt-untouched': mgmtUntouched,
+  'partner-silent': partnerSilent,
+  'one-way-loss': oneWayLoss,
+  'flap-soak': flapSoak,
+  'failover-announce': failoverAnnounce,
+  'ether-change': etherChange,
+  'unload-in-use': unloadInUse,
 };
 
 export function runAction(ctx: RunContext, action: Action): Promise<ActionOutcome> {

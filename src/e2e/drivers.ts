@@ -38,6 +38,16 @@ export interface Driver {
   /** Remove the aggregate if there is one; never fails. */
   destroy(): string;
   portStates(proto: Protocol, ports: string[]): string;
+  /** Give the aggregate another MAC address, as ifconfig's `ether` word does. */
+  setEther(mac: string): string;
+  /**
+   * Unload the driver while an aggregate exists: a shell snippet whose exit status is the
+   * driver's answer (kldunload on a BSD, rmmod of bonding here). A driver with nothing to
+   * unload says why instead, and the case is reported skipped with that reason.
+   */
+  unload(): { script: string } | { unsupported: string };
+  /** A shell test, true while the driver is there (daemon running, module loaded). */
+  alive(): string;
   /** Status text for the evidence; after a "--- events" line, the driver's event log. */
   capture(): string;
   /**
@@ -81,6 +91,14 @@ export const laggkitDriver: Driver = {
       `ip addr add ${s.addr} dev laggkit0`,
     ].join('\n'),
   destroy: () => 'laggctl laggkit0 destroy >/dev/null 2>&1; true',
+  setEther: (mac) => `laggctl laggkit0 ether ${mac}`,
+  // laggd is a daemon, not a module: stopping it (SIGTERM) destroys every aggregate and hands
+  // the members back by design (laggd(8)), so a service stop never leaves ports half-configured.
+  unload: () => ({
+    unsupported:
+      'laggd has no module to unload: stopping the daemon destroys every aggregate and restores its members by design; the refusal applies to if_laggkit.ko (kldunload) on FreeBSD',
+  }),
+  alive: () => 'pidof laggd >/dev/null',
   // LACP members carry traffic when DISTRIBUTING; the other protocols mark them ACTIVE.
   portStates: (proto) =>
     `laggctl laggkit0 2>/dev/null | awk -v want=${proto === 'lacp' ? 'DISTRIBUTING' : 'ACTIVE'} '$1 == "laggport:" { f = $3; print $2, ((index(f, "<" want) || index(f, "," want)) ? "active" : "standby") }'`,
@@ -116,6 +134,9 @@ export const stockDriver: Driver = {
       `ip addr add ${s.addr} dev bond0`,
     ].join('\n'),
   destroy: () => `[ -e /sys/class/net/bond0 ] && { ip link set bond0 down; echo -bond0 > /sys/class/net/bonding_masters; }; true`,
+  setEther: (mac) => `ip link set bond0 address ${mac}`,
+  unload: () => ({ script: 'rmmod bonding' }),
+  alive: () => '[ -d /sys/module/bonding ]',
   portStates: (proto, ports) =>
     `for p in ${ports.join(' ')}; do s=/sys/class/net/$p/bonding_slave; [ -d $s ] || { echo $p none; continue; }; ` +
     (proto === 'lacp'

@@ -7,8 +7,8 @@
  * message as evidence; the engine then cleans the target and goes on with the next run.
  */
 import { DRIVERS, type Driver, type DriverName } from './drivers.js';
-import { runAction, resetSide, type ActionOutcome, type Gap, type PortSeries, type RunContext, type TimelineEvent } from './actions.js';
-import { LOWER_IS_BETTER, type Bound, type Protocol, type ScenarioCase } from './scenario.js';
+import { RunSkipped, runAction, resetSide, type ActionOutcome, type Gap, type PortSeries, type RunContext, type TimelineEvent } from './actions.js';
+import { LOWER_IS_BETTER, type Bound, type Capability, type Protocol, type Scenario, type ScenarioCase } from './scenario.js';
 import { pickMembers, type E2eTarget } from './targets/index.js';
 import type { NicModel } from '../lab/machines.js';
 
@@ -113,6 +113,21 @@ export function figuresOf(c: ScenarioCase, runs: RunResult[]): Figure[] {
   });
 }
 
+/** The bounds a run is judged by: the driver's (stock may have its own), then its protocol's. */
+export function boundsFor(s: Scenario, driver: DriverName, proto: Protocol): Record<string, Bound> {
+  const stock = driver === 'stock';
+  const base = stock && s.stock.expect ? s.stock.expect : s.expect;
+  const byProto = (stock ? s.stock.expect_by_proto?.[proto] : undefined) ?? s.expect_by_proto[proto] ?? {};
+  return { ...base, ...byProto };
+}
+
+const CANNOT: Record<Capability, string> = {
+  cable: 'pull a cable',
+  stock: 'run the stock driver',
+  impair: 'drop frames on a link',
+  capture: 'capture frames on a link',
+};
+
 function skipped(driver: Driver, c: ScenarioCase, repeat: number, reason: string): RunResult {
   return {
     driver: driver.name,
@@ -142,26 +157,30 @@ async function runOne(target: E2eTarget, driver: Driver, c: ScenarioCase, repeat
     lacpFastTimeout: c.scenario.setup.lacp_fast_timeout,
     lacpMultiSpeed: c.scenario.setup.lacp_multi_speed,
     pulled: new Set(),
+    impaired: new Map(),
   };
   const start = Date.now();
   const all = Object.values(DRIVERS);
   let outcome: ActionOutcome | undefined;
   let error: string | undefined;
+  let skip: string | undefined;
   try {
     await Promise.all((['A', 'B'] as const).map((s) => resetSide(target, s, all)));
     outcome = await runAction(ctx, c.scenario.action);
   } catch (err) {
-    error = (err as Error).message;
+    if (err instanceof RunSkipped) skip = err.message;
+    else error = (err as Error).message;
   } finally {
-    // Whatever happened, plug cables back and leave the target clean for the next run.
+    // Whatever happened, plug cables back, lift impairments and leave the target clean for the next run.
     for (const nic of ctx.pulled) await target.cable(nic, true).catch(() => {});
+    for (const i of ctx.impaired.values()) await target.impair(i.nic, i.what, false).catch(() => {});
     await Promise.all((['A', 'B'] as const).map((s) => resetSide(target, s, all))).catch((err: Error) => {
       error = error ?? `clean-up failed: ${err.message}`;
     });
   }
+  if (skip !== undefined && error === undefined) return skipped(driver, c, repeat, skip);
   const o = outcome ?? { metrics: {}, captures: {}, captureClock: {}, parsed: {}, events: [], gaps: [], portSeries: [] };
-  const bounds = driver.name === 'stock' && c.scenario.stock.expect ? c.scenario.stock.expect : c.scenario.expect;
-  const failures = error ? [`error: ${error}`] : judge(o.metrics, bounds, c.members.length);
+  const failures = error ? [`error: ${error}`] : judge(o.metrics, boundsFor(c.scenario, driver.name, c.proto), c.members.length);
   return {
     driver: driver.name,
     mode: driver.mode(c.proto),
@@ -186,11 +205,7 @@ export async function runCases(target: E2eTarget, cases: ScenarioCase[], opts: E
     opts.onCaseStart?.(c, i, cases.length);
     const runs: RunResult[] = [];
     const lacking = c.scenario.needs
-      .map(
-        (n) =>
-          target.lacks(n) ??
-          (target.capabilities.includes(n) ? undefined : `target '${target.kind}' cannot ${n === 'cable' ? 'pull a cable' : 'run the stock driver'}`),
-      )
+      .map((n) => target.lacks(n) ?? (target.capabilities.includes(n) ? undefined : `target '${target.kind}' cannot ${CANNOT[n]}`))
       .find(Boolean);
     for (let r = 1; r <= opts.repeat; r++) {
       const drivers: Driver[] = opts.compare === 'stock' ? [DRIVERS.laggkit, DRIVERS.stock] : [DRIVERS.laggkit];

@@ -20,7 +20,7 @@ export const PROTOCOLS = ['lacp', 'failover', 'loadbalance', 'roundrobin', 'broa
 export type Protocol = (typeof PROTOCOLS)[number];
 
 /** What a target must offer for an action to run there (a target says what it lacks). */
-export const CAPABILITIES = ['cable', 'stock'] as const;
+export const CAPABILITIES = ['cable', 'stock', 'impair', 'capture'] as const;
 export type Capability = (typeof CAPABILITIES)[number];
 
 /**
@@ -35,11 +35,82 @@ export const ACTION_METRICS = {
   'failover-return': ['steady', 'converge_ms', 'gap_ms_ab', 'gap_ms_ba', 'lost_ab', 'lost_ba', 'active_before', 'active_during', 'active_after'],
   mtu: ['steady', 'converge_ms', 'members_mtu_ok', 'ping_big_ok'],
   'mgmt-untouched': ['steady', 'converge_ms', 'mgmt_unchanged', 'ssh_ok', 'active_members'],
+  'partner-silent': [
+    'steady',
+    'converge_ms',
+    'expire_ms',
+    'active_during',
+    'gap_ms_ab',
+    'gap_ms_ba',
+    'lost_ab',
+    'lost_ba',
+    'restored',
+    'reconverge_ms',
+    'delivered_after_restore',
+  ],
+  'one-way-loss': [
+    'steady',
+    'converge_ms',
+    'removed',
+    'removed_ms',
+    'active_during',
+    'lost_ab',
+    'lost_ba',
+    'loss_ba_pct',
+    'restored',
+    'restore_ms',
+    'delivered_after_restore',
+  ],
+  'flap-soak': ['steady', 'converge_ms', 'flaps', 'restored', 'restore_ms', 'active_after', 'lost_ab', 'lost_ba', 'delivered_after_restore', 'driver_alive'],
+  'failover-announce': [
+    'steady',
+    'converge_ms',
+    'switch_ms',
+    'announce_count',
+    'garp_count',
+    'announce_delay_ms',
+    'announce_on_active',
+    'return_switch_ms',
+    'return_announce_count',
+    'return_announce_delay_ms',
+  ],
+  'ether-change': [
+    'steady',
+    'converge_ms',
+    'mac_applied',
+    'members_following',
+    'peer_learned',
+    'learn_ms',
+    'ping_ok',
+    'gap_ms_ab',
+    'gap_ms_ba',
+    'lost_ab',
+    'lost_ba',
+  ],
+  'unload-in-use': ['steady', 'converge_ms', 'unload_refused', 'driver_alive', 'aggregate_kept', 'steady_after', 'ping_after'],
 } as const;
 export type ActionKind = keyof typeof ACTION_METRICS;
 
 /** Which end of a metric is good, for reports (ratios and colours), not for pass/fail. */
-export const LOWER_IS_BETTER = new Set(['converge_ms', 'gap_ms_ab', 'gap_ms_ba', 'lost_ab', 'lost_ba', 'restore_ms', 'max_port_share', 'lost']);
+export const LOWER_IS_BETTER = new Set([
+  'converge_ms',
+  'gap_ms_ab',
+  'gap_ms_ba',
+  'lost_ab',
+  'lost_ba',
+  'restore_ms',
+  'max_port_share',
+  'lost',
+  'expire_ms',
+  'reconverge_ms',
+  'removed_ms',
+  'loss_ba_pct',
+  'switch_ms',
+  'announce_delay_ms',
+  'return_switch_ms',
+  'return_announce_delay_ms',
+  'learn_ms',
+]);
 
 const nicModel = z.enum(NIC_MODELS as [NicModel, ...NicModel[]]);
 const protocol = z.enum(PROTOCOLS);
@@ -72,6 +143,17 @@ const streamSchema = z
   .default({});
 
 const ms = (min: number, max: number, dflt: number) => z.number().int().min(min).max(max).default(dflt);
+/** Index into setup.members of the member an action works on (checked against every member list). */
+const member = z.number().int().min(0).max(3).default(0);
+/** A stream of several flows (distinct source ports), so a hash spreads it over the members. */
+const flowStreamSchema = z
+  .object({
+    interval_us: z.number().int().min(500).max(100_000).default(2000),
+    gap_ms: z.number().int().min(1).max(10_000).default(100),
+    flows: z.number().int().min(1).max(64).default(1),
+  })
+  .strict()
+  .default({});
 
 const actionSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('create-destroy') }).strict(),
@@ -101,6 +183,69 @@ const actionSchema = z.discriminatedUnion('kind', [
     .strict(),
   z.object({ kind: z.literal('mtu'), mtu: z.number().int().min(576).max(9000).default(1400) }).strict(),
   z.object({ kind: z.literal('mgmt-untouched') }).strict(),
+  z
+    .object({
+      kind: z.literal('partner-silent'),
+      member,
+      lead_ms: ms(200, 60_000, 1500),
+      /** How long B's LACPDUs on the member do not reach A. */
+      silent_ms: ms(500, 120_000, 8000),
+      settle_ms: ms(200, 120_000, 5000),
+      stream: streamSchema,
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('one-way-loss'),
+      member,
+      lead_ms: ms(200, 60_000, 1500),
+      /** How long every frame B sends on the member is lost. */
+      hold_ms: ms(500, 120_000, 8000),
+      settle_ms: ms(200, 120_000, 5000),
+      stream: flowStreamSchema,
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('flap-soak'),
+      member,
+      flaps: z.number().int().min(1).max(500).default(20),
+      down_ms: ms(50, 60_000, 300),
+      up_ms: ms(50, 60_000, 300),
+      settle_ms: ms(200, 120_000, 5000),
+      stream: streamSchema,
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('failover-announce'),
+      lead_ms: ms(200, 60_000, 1500),
+      hold_ms: ms(200, 60_000, 4000),
+      settle_ms: ms(200, 120_000, 4000),
+      stream: streamSchema,
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('ether-change'),
+      /** The new MAC: unicast and locally administered, so it can clash with no real NIC. */
+      mac: z
+        .string()
+        .regex(/^[0-9a-f][26ae](:[0-9a-f]{2}){5}$/, 'a unicast, locally administered MAC in lower case, e.g. 02:6c:6b:00:e2:01')
+        .default('02:6c:6b:00:e2:01'),
+      /**
+       * Set arp_notify on the aggregate first, so the kernel announces the new MAC (a gratuitous
+       * ARP on the change), as an operator who changes MACs does; without it the peer keeps the
+       * old MAC until its ARP entry ages out.
+       */
+      arp_notify: z.boolean().default(true),
+      lead_ms: ms(200, 60_000, 1000),
+      learn_timeout_ms: ms(500, 120_000, 10_000),
+      settle_ms: ms(200, 60_000, 1000),
+      stream: streamSchema,
+    })
+    .strict(),
+  z.object({ kind: z.literal('unload-in-use') }).strict(),
 ]);
 
 /** `{min, max, equals}` on a metric; `equals: members` is the case's member count. */
@@ -115,6 +260,13 @@ const boundSchema = z
 export type Bound = z.output<typeof boundSchema>;
 
 const expectSchema = z.record(z.string(), boundSchema);
+/** More bounds for one protocol's cases, over the scenario's own (a protocol behaves its way). */
+const expectByProtoSchema = z.record(protocol, expectSchema);
+
+/** Actions that watch traffic move from one member to another. */
+const TWO_MEMBERS = new Set<ActionKind>(['failover-return', 'failover-announce', 'partner-silent', 'one-way-loss']);
+/** Actions that mean something for some protocols only. */
+const PROTO_ONLY: Partial<Record<ActionKind, Protocol[]>> = { 'partner-silent': ['lacp'], 'failover-announce': ['failover'] };
 
 export const scenarioSchema = z
   .object({
@@ -124,12 +276,13 @@ export const scenarioSchema = z
     setup: setupSchema,
     action: actionSchema,
     expect: expectSchema.default({}),
+    expect_by_proto: expectByProtoSchema.default({}),
     /** Headline figures: printed laggkit vs stock, charted in the HTML report. */
     measure: z.array(z.string()).default([]),
     needs: z.array(z.enum(CAPABILITIES)).default([]),
     /** The comparison run on the OS's own driver: skipped with a reason, or other bounds. */
     stock: z
-      .object({ skip: z.string().min(1).optional(), expect: expectSchema.optional() })
+      .object({ skip: z.string().min(1).optional(), expect: expectSchema.optional(), expect_by_proto: expectByProtoSchema.optional() })
       .strict()
       .default({}),
   })
@@ -146,17 +299,34 @@ export const scenarioSchema = z
     };
     for (const m of Object.keys(s.expect)) check(m, ['expect', m]);
     for (const m of Object.keys(s.stock.expect ?? {})) check(m, ['stock', 'expect', m]);
+    for (const [where, byProto] of [
+      [['expect_by_proto'], s.expect_by_proto],
+      [['stock', 'expect_by_proto'], s.stock.expect_by_proto ?? {}],
+    ] as const) {
+      for (const [proto, bounds] of Object.entries(byProto)) {
+        if (!s.setup.proto.includes(proto as Protocol))
+          ctx.addIssue({ code: z.ZodIssueCode.custom, path: [...where, proto], message: `'${proto}' is not in setup.proto (${s.setup.proto.join(', ')})` });
+        for (const m of Object.keys(bounds ?? {})) check(m, [...where, proto, m]);
+      }
+    }
     s.measure.forEach((m, i) => check(m, ['measure', i]));
-    if (s.action.kind === 'cable-pull' && s.setup.members.some((m) => s.action.kind === 'cable-pull' && s.action.member >= m.length)) {
+    const index = 'member' in s.action ? s.action.member : undefined;
+    if (index !== undefined && s.setup.members.some((m) => index >= m.length)) {
       ctx.addIssue({
         code: z.ZodIssueCode.custom,
         path: ['action', 'member'],
-        message: `member ${s.action.member} is past the end of a member list in setup.members`,
+        message: `member ${index} is past the end of a member list in setup.members`,
       });
     }
-    if (s.action.kind === 'failover-return' && s.setup.members.some((m) => m.length < 2)) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['setup', 'members'], message: 'failover-return needs at least two members' });
+    if (TWO_MEMBERS.has(s.action.kind) && s.setup.members.some((m) => m.length < 2)) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['setup', 'members'], message: `${s.action.kind} needs at least two members` });
     }
+    const only = PROTO_ONLY[s.action.kind];
+    if (only)
+      s.setup.proto.forEach((p, i) => {
+        if (!only.includes(p))
+          ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['setup', 'proto', i], message: `${s.action.kind} runs on ${only.join(', ')} only` });
+      });
   });
 
 export type Scenario = z.output<typeof scenarioSchema>;

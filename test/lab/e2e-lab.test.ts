@@ -11,14 +11,12 @@
  * (and the same in every report format), not for their size.
  */
 import test, { type TestFn } from 'ava';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { testNeeding } from '../support/require.js';
-import { labUp } from '../../src/lab/lab.js';
 import type { LabState } from '../../src/lab/state.js';
 import type { E2eResult } from '../../src/e2e/engine.js';
-import { checkExit, cli, isolatedLab, repo, type CliResult } from './support/cli.js';
+import { checkExit, cli, e2eLab, isolatedLab, repo, type CliResult } from './support/cli.js';
 
 const { root: labRoot, name: NAME } = await isolatedLab(test, 'ee');
 const needs = { tools: ['qemu-system-x86_64', 'dropbearkey', 'ssh-keygen', 'xz', 'busybox', 'make', 'chromium'] };
@@ -54,12 +52,7 @@ fs.rmSync(artefacts, { recursive: true, force: true });
 fs.mkdirSync(artefacts, { recursive: true });
 
 test.before(async () => {
-  execFileSync('make', ['-s', '-C', path.join(repo, 'kmod', 'posix'), 'static'], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
-  try {
-    lab = await labUp({ name: NAME, nics: ['virtio', 'virtio', 'e1000', 'e1000'] });
-  } catch (err) {
-    process.stderr.write(`lab up failed: ${(err as Error).message}\n`);
-  }
+  lab = await e2eLab(NAME);
 });
 
 function up(): LabState {

@@ -179,14 +179,14 @@ testNeeding(serial, "the self target's impairments: one direction dropped, or on
   await target.sh('B', 'ip addr add 10.99.3.2/24 dev veth2');
   t.true(await ping('A', '10.99.3.2'), 'veth2 carries a ping before');
   // A→B dropped: B hears nothing from A while A still hears B.
-  await target.impair('veth2', { direction: 'ab' }, true);
+  await target.impair('veth2', { direction: 'a-to-b', what: 'all' }, true);
   const [a0, b0] = [await rx('A'), await rx('B')];
   t.false(await ping('A', '10.99.3.2'));
   t.false(await ping('B', '10.99.3.1'), 'no answer comes back B-ward either');
   t.is(await rx('B'), b0, 'B received nothing from A');
   t.true((await rx('A')) > a0, "A received B's frames");
   // Only LACPDUs dropped, both ways: IP passes, veth2 never joins an LACP aggregate, veth3 does.
-  await target.impair('veth2', { direction: 'both', only: 'lacp' }, true);
+  for (const direction of ['a-to-b', 'b-to-a'] as const) await target.impair('veth2', { direction, what: 'lacp' }, true);
   t.true(await ping('A', '10.99.3.2'), 'IP crosses while LACPDUs are dropped');
   for (const s of ['A', 'B'] as const)
     await target.sh(
@@ -200,7 +200,7 @@ testNeeding(serial, "the self target's impairments: one direction dropped, or on
     60_000,
   );
   t.regex(joined, /^veth2 flags=0<>$/m, 'veth2 without a partner while its LACPDUs are dropped');
-  await target.impair('veth2', { direction: 'both' }, false);
+  for (const direction of ['a-to-b', 'b-to-a'] as const) await target.impair('veth2', { direction, what: 'all' }, false);
   await waitFor('veth2 to distribute once restored', async () => (/^veth2 \S*DISTRIBUTING/m.test(await ports()) ? true : undefined), 60_000);
   t.pass();
 });

@@ -57,6 +57,12 @@ test('the shipped catalogue loads and covers the scenarios it promises', (t) => 
     'failover-return',
     'mtu',
     'mgmt-untouched',
+    'partner-silent',
+    'one-way-loss',
+    'flap-soak',
+    'failover-announce',
+    'ether-change',
+    'unload-in-use',
   ])
     t.true(names.includes(n), n);
   const cases = expandCases(cat);

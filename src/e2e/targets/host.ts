@@ -128,6 +128,7 @@ export async function hostTarget(o: HostTargetOptions): Promise<E2eTarget> {
     });
     const stockNo = probes.map((p) => p.stockWhyNot).find(Boolean);
     const noCable = o.noCable ?? `no switch API to pull a cable on target ${o.kind ?? 'host'}`;
+    const noWire = `target ${o.kind ?? 'host'} has no hand on the wire between its hosts (no frame dropped or recorded there)`;
     const side = (s: Side): number => (s === 'A' ? 0 : 1);
     const mgmt = probes.map((p) => p.mgmt ?? 'mgmt0');
     let closed = false;
@@ -137,7 +138,7 @@ export async function hostTarget(o: HostTargetOptions): Promise<E2eTarget> {
         o.describe ??
         `host ${shells.map((s) => s.name).join(' and ')} (links ${links.map((l) => `${l.nic}${l.model ? `:${l.model}` : ''}`).join(' ')}; tools ${placed.map((p) => p.how).join('/')})`,
       capabilities: [...(o.cable ? (['cable'] as const) : []), ...(stockNo ? [] : (['stock'] as const))],
-      lacks: (cap) => (cap === 'stock' ? stockNo : cap === 'cable' && !o.cable ? noCable : undefined),
+      lacks: (cap) => (cap === 'stock' ? stockNo : cap === 'cable' && !o.cable ? noCable : cap === 'impair' || cap === 'capture' ? noWire : undefined),
       links,
       mgmt: { A: mgmt[0]!, B: mgmt[1]! },
       sh: (s, script, timeoutMs = 120_000) => {
@@ -147,6 +148,12 @@ export async function hostTarget(o: HostTargetOptions): Promise<E2eTarget> {
       cable: async (nic, up) => {
         if (!o.cable) throw new EnvironmentError('E_E2E_NO_CABLE', noCable);
         await o.cable(nic, up);
+      },
+      impair: async () => {
+        throw new EnvironmentError('E_E2E_NO_WIRE', noWire);
+      },
+      capture: async () => {
+        throw new EnvironmentError('E_E2E_NO_WIRE', noWire);
       },
       close: async () => {
         if (closed) return;

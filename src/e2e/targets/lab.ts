@@ -9,6 +9,8 @@ import { labDown, labLink, labUp, subnetOf } from '../../lab/lab.js';
 import type { NicModel } from '../../lab/machines.js';
 import { readState, type LabState } from '../../lab/state.js';
 import { isAlive } from '../../lab/qemu.js';
+import { labWire } from '../lab-wire.js';
+import type { Capability } from '../scenario.js';
 import { localTools } from './tools.js';
 import type { DataLink, E2eTarget } from './types.js';
 
@@ -58,17 +60,26 @@ export async function labTarget(opts: LabTargetOptions): Promise<E2eTarget> {
     );
   }
   const hasBonding = /bonding/.test(probe.stdout);
+  const wire = labWire(state);
+  const lacking: Partial<Record<Capability, string>> = {
+    stock: hasBonding ? undefined : 'the lab image has no bonding.ko (rebuild it: restart the lab)',
+    impair: wire.lacksImpair,
+    capture: wire.lacksCapture,
+  };
   return {
     kind: 'lab',
     describe: `lab '${state.name}' (2 Linux guests, ${state.accel}, links ${state.links.map((l) => `${l.a.nic}:${l.model}`).join(' ')})`,
-    capabilities: hasBonding ? ['cable', 'stock'] : ['cable'],
-    lacks: (cap) => (cap === 'stock' && !hasBonding ? 'the lab image has no bonding.ko (rebuild it: restart the lab)' : undefined),
+    capabilities: (['cable', 'stock', 'impair', 'capture'] as const).filter((c) => !lacking[c]),
+    lacks: (cap) => lacking[cap],
     links,
     sh: (side, script, timeoutMs = 120_000) => guestScript(state, side, script, timeoutMs),
     cable: async (nic, up) => {
       await labLink(state.name, 'A', nic, up ? 'up' : 'down');
     },
+    impair: (nic, what, on) => wire.impair(nic, what, on),
+    capture: (nics, direction) => wire.capture(nics, direction),
     close: async () => {
+      wire.close();
       if (owned && !opts.keep) await labDown(state.name);
       else if (owned) say(`lab '${state.name}' kept (--keep-lab): laggkit lab down --name ${state.name}`);
     },

@@ -41,7 +41,7 @@ export interface SelfFlavour {
   /** Pull (up false) or plug back data link i: both ends lose carrier, both stay admin-up. */
   cable(p: SelfPlan, i: number, up: boolean): string;
   /** Drop a direction of data link i (or only its LACPDUs) until called again with on false. */
-  impair(p: SelfPlan, i: number, imp: Impairment, on: boolean): string;
+  impair(p: SelfPlan, i: number, imp: WireImpairment, on: boolean): string;
   /** Remove everything up() made; never fails, also after a half-done up(). */
   down(p: SelfPlan): string;
 }
@@ -50,13 +50,15 @@ export interface SelfFlavour {
  * What an impairment drops on a data link: A→B, B→A or both, everything or only LACPDUs (the
  * partner going silent while the link stays up).
  */
-export interface Impairment {
+export interface WireImpairment {
   direction: 'ab' | 'ba' | 'both';
   only?: 'lacp';
 }
 
-/** The self target: an E2eTarget that can also impair a data link. */
-export type SelfTarget = E2eTarget & { impair(nic: string, imp: Impairment, on: boolean): Promise<void> };
+/** The self target records no frames yet: a capture on the wire namespace would. */
+const NO_CAPTURE = 'target self records no frames yet (no capture on its wire namespace)';
+
+export type SelfTarget = E2eTarget;
 
 /** One per OS; a FreeBSD flavour (epair + vnet jails) plugs in here. */
 const FLAVOURS: Record<string, SelfFlavour> = { Linux: linuxFlavour };
@@ -123,15 +125,19 @@ export async function selfTarget(opts: SelfTargetOptions): Promise<SelfTarget> {
     return {
       kind: 'self',
       describe: `self on ${shell.name} (${os}: ${flavour.how}; ${SELF_LINKS} veth links, any NIC model)`,
-      capabilities: stockWhyNot ? ['cable'] : ['cable', 'stock'],
-      lacks: (cap) => (cap === 'stock' ? stockWhyNot : undefined),
+      capabilities: stockWhyNot ? ['cable', 'impair'] : ['cable', 'stock', 'impair'],
+      lacks: (cap) => (cap === 'stock' ? stockWhyNot : cap === 'capture' ? NO_CAPTURE : undefined),
       links,
       sh: (side, script, timeoutMs = 120_000) => shell.sh(flavour.side(plan, side, script), timeoutMs),
       cable: async (nic, up) => {
         await mustSh(shell, flavour.cable(plan, linkIndex(nic), up), `${up ? 'plug back' : 'pull'} the cable of ${nic}`);
       },
       impair: async (nic, imp, on) => {
-        await mustSh(shell, flavour.impair(plan, linkIndex(nic), imp, on), `${on ? 'impair' : 'restore'} ${nic}`);
+        const wire: WireImpairment = { direction: imp.direction === 'a-to-b' ? 'ab' : 'ba', ...(imp.what === 'lacp' ? { only: 'lacp' as const } : {}) };
+        await mustSh(shell, flavour.impair(plan, linkIndex(nic), wire, on), `${on ? 'impair' : 'restore'} ${nic}`);
+      },
+      capture: async () => {
+        throw new EnvironmentError('E_E2E_NO_CAPTURE', NO_CAPTURE);
       },
       close: async () => {
         if (closed) return;

@@ -6,6 +6,7 @@
 import type { NicModel } from '../../lab/machines.js';
 import type { ExecResult } from '../../ssh/index.js';
 import type { Capability } from '../scenario.js';
+import type { Direction, Impairment, WireCapture } from '../wire.js';
 
 export const TARGET_KINDS = ['lab', 'self', 'host', 'vagrant'] as const;
 export type TargetKind = (typeof TARGET_KINDS)[number];
@@ -34,6 +35,10 @@ export interface E2eTarget {
   sh(side: Side, script: string, timeoutMs?: number): Promise<ExecResult>;
   /** Pull (false) or plug back (true) the cable of a data link: both ends lose carrier. */
   cable(nic: string, up: boolean): Promise<void>;
+  /** Drop one direction of a data link (every frame, or its LACPDUs) until called with on=false; close() undoes it. */
+  impair(nic: string, what: Impairment, on: boolean): Promise<void>;
+  /** Record the frames data links carry in one direction, with host timestamps, until stop(). */
+  capture(nics: string[], direction: Direction): Promise<WireCapture>;
   close(): Promise<void>;
 }
 

@@ -119,3 +119,20 @@ export function tapSummary(stdout: string): string {
 export function ifSnapshot(dev: string): string {
   return `ip -o addr show dev ${dev} | grep -v _lft; ip -o link show dev ${dev} | sed 's/ qlen.*//'`;
 }
+
+/**
+ * The lab the e2e lab tests run on: laggd, laggctl and seqstream built for the guest image,
+ * then two Linux guests over two virtio and two e1000 links; undefined (the reason on stderr)
+ * when it did not come up, so each test fails with that rather than the hook.
+ */
+export async function e2eLab(name: string): Promise<import('../../../src/lab/state.js').LabState | undefined> {
+  const { execFileSync } = await import('node:child_process');
+  const { labUp } = await import('../../../src/lab/lab.js');
+  execFileSync('make', ['-s', '-C', path.join(repo, 'kmod', 'posix'), 'static'], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
+  try {
+    return await labUp({ name, nics: ['virtio', 'virtio', 'e1000', 'e1000'] });
+  } catch (err) {
+    process.stderr.write(`lab up failed: ${(err as Error).message}\n`);
+    return undefined;
+  }
+}
