@@ -209,7 +209,10 @@ class Session implements SshSession {
     let timer: NodeJS.Timeout;
     const check = (): void => {
       const quiet = Date.now() - this.lastHeard;
-      if (quiet >= SILENCE_MS) return onSilent();
+      if (quiet >= SILENCE_MS) {
+        onSilent();
+        return;
+      }
       this.ping();
       timer = setTimeout(check, SILENCE_MS - quiet);
     };
