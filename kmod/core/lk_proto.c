@@ -30,9 +30,9 @@ build_all_up(const struct lk_softc *sc, struct lk_txmap *m)
 /* One port per flow: the bucket the flow hash falls in names it (see lk_txmap.c). lk_output()
  * takes this path inline for every .hashed row; this entry is what the table row names. */
 static uint32_t
-select_hashed(struct lk_softc *sc, const struct lk_txmap *m, const struct lk_frame *f)
+select_hashed(struct lk_pcpu *pc, const struct lk_txmap *m, const struct lk_frame *f)
 {
-	(void)sc;
+	(void)pc;
 	return LK_PORT_BIT(m->bucket[LK_BUCKET_OF(lk_flow_hash(m, f))]);
 }
 
@@ -46,9 +46,9 @@ none_build(const struct lk_softc *sc, struct lk_txmap *m)
 }
 
 static uint32_t
-none_select(struct lk_softc *sc, const struct lk_txmap *m, const struct lk_frame *f)
+none_select(struct lk_pcpu *pc, const struct lk_txmap *m, const struct lk_frame *f)
 {
-	(void)sc;
+	(void)pc;
 	(void)m;
 	(void)f;
 	return 0;
@@ -70,19 +70,20 @@ fastmod(uint32_t n, uint64_t magic, uint32_t d)
 }
 
 /*
- * The cursor advances by a plain load and store (relaxed atomics), not a read-modify-write.
- * A locked fetch-and-add whose result picks the port put its whole latency on every frame in
- * series (roundrobin cost 1.7x failover for it). On one CPU the rotation is exact; two CPUs
- * sending at the same instant may read the same value and send to the same port, which keeps
- * the spread even over many frames but not frame by frame. Frames of concurrent senders
- * interleave on the wire in no defined order anyway.
+ * Each CPU slot has its own cursor, advanced by a load and a store: its caller alone writes it
+ * (lk_core.h), so no CPU waits for another's cache line and no two frames of one CPU read the
+ * same position. A cursor shared by every CPU needed a locked fetch-and-add to be exact, whose
+ * latency every frame paid in series (roundrobin cost 1.7x failover for it), or lost steps
+ * whenever two CPUs sent at once. Each CPU's rotation is exact, so the ports' shares are even
+ * to within one frame per CPU; frames of concurrent senders interleave on the wire in no
+ * defined order anyway.
  */
 static uint32_t
-rr_select(struct lk_softc *sc, const struct lk_txmap *m, const struct lk_frame *f)
+rr_select(struct lk_pcpu *pc, const struct lk_txmap *m, const struct lk_frame *f)
 {
-	uint32_t n = __atomic_load_n(&sc->rr_next, __ATOMIC_RELAXED);
+	uint32_t n = __atomic_load_n(&pc->rr_next, __ATOMIC_RELAXED);
 
-	__atomic_store_n(&sc->rr_next, n + 1u, __ATOMIC_RELAXED);
+	__atomic_store_n(&pc->rr_next, n + 1u, __ATOMIC_RELAXED);
 
 	(void)f;
 	if (m->rr_limit > 1)
@@ -143,9 +144,9 @@ fo_build(const struct lk_softc *sc, struct lk_txmap *m)
 }
 
 static uint32_t
-active_select(struct lk_softc *sc, const struct lk_txmap *m, const struct lk_frame *f)
+active_select(struct lk_pcpu *pc, const struct lk_txmap *m, const struct lk_frame *f)
 {
-	(void)sc;
+	(void)pc;
 	(void)f;
 	return m->active;
 }

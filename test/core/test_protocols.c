@@ -34,7 +34,7 @@ out_one(struct th_host *a, const uint8_t *buf, uint32_t len)
 
 	f.data = buf;
 	f.caplen = f.len = len;
-	return lk_output(a->sc, &f);
+	return lk_output(a->sc, 0, &f);
 }
 
 /* ---- none ------------------------------------------------------------------------------------ */
@@ -101,7 +101,7 @@ test_rr(const void *arg)
 	TH_EQ(ps.counters.tx_bytes, ps.counters.tx_packets * len);
 }
 
-/* Rotation holds across the 32-bit wrap of the shared cursor (the modulo is a multiply now). */
+/* Rotation holds across the 32-bit wrap of a CPU slot's cursor (the modulo is a multiply). */
 static void
 test_rr_cursor_wrap(void)
 {
@@ -111,7 +111,7 @@ test_rr_cursor_wrap(void)
 	uint32_t len = th_build(&fl, buf, sizeof(buf));
 	uint32_t n = 0xfffffff0u;
 
-	a->sc->rr_next = n;
+	a->sc->pcpu[0].rr_next = n;
 	for (int i = 0; i < 40; i++, n++)
 		TH_EQ(out_one(a, buf, len), 1u << (n % 3));
 }
@@ -269,11 +269,11 @@ test_slow_protocols_split(void)
 	uint8_t buf[128] = { 0x01, 0x80, 0xc2, 0, 0, 0x02, 2, 0, 0, 0, 0, 9, 0x88, 0x09, 1, 1 };
 	struct lk_frame f = { .data = buf, .caplen = 124, .len = 124 };
 
-	TH_EQ(lk_input(a->sc, 0, &f), LK_RX_DROP);
+	TH_EQ(lk_input(a->sc, 0, 0, &f), LK_RX_DROP);
 	TH_EQ(lk_set_proto(a->sc, LK_PROTO_LACP), 0);
-	TH_EQ(lk_input(a->sc, 0, &f), LK_RX_CONTROL);
+	TH_EQ(lk_input(a->sc, 0, 0, &f), LK_RX_CONTROL);
 	TH_EQ(lk_set_proto(a->sc, LK_PROTO_FAILOVER), 0);
-	TH_EQ(lk_input(a->sc, 0, &f), LK_RX_DROP);
+	TH_EQ(lk_input(a->sc, 0, 0, &f), LK_RX_DROP);
 }
 
 /*
@@ -287,9 +287,9 @@ test_slow_protocols_tagged_is_data(void)
 	uint8_t buf[128] = { 0x01, 0x80, 0xc2, 0, 0, 0x02, 2, 0, 0, 0, 0, 9, 0x88, 0x09, 1, 1 };
 	struct lk_frame f = { .data = buf, .caplen = 124, .len = 124, .has_vlan = 1, .vlan_tag = 12 };
 
-	TH_EQ(lk_input(a->sc, 0, &f), LK_RX_DROP); /* data, and the port does not collect yet */
+	TH_EQ(lk_input(a->sc, 0, 0, &f), LK_RX_DROP); /* data, and the port does not collect yet */
 	f.has_vlan = 0;
-	TH_EQ(lk_input(a->sc, 0, &f), LK_RX_CONTROL);
+	TH_EQ(lk_input(a->sc, 0, 0, &f), LK_RX_CONTROL);
 }
 
 /* A protocol change keeps every port (NetBSD drops them) and is an event. */
