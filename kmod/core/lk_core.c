@@ -310,18 +310,23 @@ lk_output(struct lk_softc *sc, uint32_t cpu, const struct lk_frame *f)
 	const struct lk_txmap *m = lk_txmap_get(sc);
 	struct lk_pcpu *pc = lk_pcpu(sc, cpu);
 
+	if (m == NULL)
+		goto drop;
 	/* A frame with the NIC's flow id under a hashed protocol: one test, one table load. */
-	if (m != NULL && f->has_flowid && m->flowid_ok)
+	if (f->has_flowid && m->flowid_ok)
 		return count_one(pc, m->bucket[LK_BUCKET_OF(lk_flowid_hash(m, f))], f);
-	if (m == NULL || m->nactive == 0) {
-		LK_SLOT_ADD(pc->out_no_port, 1u);
-		return 0;
-	}
-	/* Hashed protocols (loadbalance, lacp) carry most traffic: their bucket lookup is inlined
-	 * here rather than reached through the row's select(), and picks exactly one port. */
-	if (m->hashed)
+	/* Hashed protocols (loadbalance, lacp) carry most traffic: the header hash and the bucket
+	 * lookup, which picks exactly one port. */
+	if (m->path & LK_PATH_HASHED)
 		return output_headers(pc, m, f);
-	return output_selected(pc, m, f);
+	/* roundrobin, failover: the slot's n-th frame goes to the sequence's n-th port */
+	if (m->path & LK_PATH_SEQ)
+		return count_one(pc, m->seq[lk_seq_step(pc) % LK_SEQ_LEN], f);
+	if (m->path & LK_PATH_SELECT)
+		return output_selected(pc, m, f);
+drop:
+	LK_SLOT_ADD(pc->out_no_port, 1u);
+	return 0;
 }
 
 /* IEEE 802.3 annex 57A: slow protocols frames are untagged; a tagged one is VLAN data. */

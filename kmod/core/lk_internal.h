@@ -81,7 +81,7 @@ struct lk_pcpu {
 	struct lk_pcpu_port port[LK_MAX_PORTS];
 	uint64_t rx_dropped[LK_MAX_PORTS];
 	uint64_t out_no_port;
-	uint32_t rr_next; /* roundrobin: frames this slot has sent, the rotation's position */
+	uint32_t seq_next; /* frames this slot sent by the port sequence or roundrobin's select() */
 } __attribute__((aligned(64)));
 
 #define LK_SLOT_ADD(field, n) \
@@ -99,12 +99,36 @@ struct lk_pcpu {
 #define LK_TXMAP_BUCKETS 16384u
 
 /*
+ * The port sequence. The port of the n-th frame a CPU slot sends under a table is seq[n %
+ * LK_SEQ_LEN], n being the slot's cursor (struct lk_pcpu). It serves every protocol that sends
+ * a frame to one port chosen without reading the frame:
+ *   - roundrobin, when nactive * rr_limit divides LK_SEQ_LEN (both powers of two: the default
+ *     stride over 2, 4, 8... ports): the rotation itself, entry n being the port the formula
+ *     (n / rr_limit) % nactive gives, across the cursor's 32-bit wrap too (LK_SEQ_LEN divides
+ *     2^32). Other rotations are computed, through the row's select();
+ *   - failover, and broadcast with one port active: that port in every entry.
+ * One path for them all, so roundrobin costs what failover does. Failover steps a cursor it
+ * does not need, a load and a store on its own CPU's cache line, in place of a branch.
+ */
+#define LK_SEQ_LEN 64u
+
+/*
+ * What lk_output() does with a frame under a table, decided when the table is built, so the
+ * frame path tests a field instead of calling the row's select() through a pointer (an
+ * indirect call, dearer still under retpolines). One bit each, tested in this order.
+ */
+#define LK_PATH_HASHED 0x1u /* .hashed rows: the flow's bucket names the port */
+#define LK_PATH_SEQ    0x2u /* the port sequence (above) */
+#define LK_PATH_SELECT 0x4u /* anything else with a port active: the row's select() */
+/* none of them: no active port (or protocol none), count the frame and drop it */
+
+/*
  * Immutable once published. Built by lk_txmap_rebuild() from the softc on every change that
  * can alter a frame's fate, published with an atomic release store, retired through ops->retire.
  */
 struct lk_txmap {
 	const struct lk_proto_ops *proto;
-	uint32_t hashed;     /* proto->hashed, copied: the frame path's first test */
+	uint32_t path;       /* LK_PATH_*: how lk_output() picks the port(s) for this table */
 	uint32_t flowid_ok;  /* hashed, use_flowid and a port active: a frame's flow id is used */
 	uint32_t members;    /* ports that exist (a copy of sc->port_mask) */
 	uint32_t active;     /* ports that may transmit (bit i = port i) */
@@ -118,6 +142,7 @@ struct lk_txmap {
 	uint32_t flowid_shift;
 	uint32_t rr_limit;                /* >= 1 */
 	uint64_t nactive_magic;           /* 2^64 / nactive + 1: roundrobin's modulo without a divide */
+	uint8_t seq[LK_SEQ_LEN];          /* LK_PATH_SEQ: the port sequence */
 	uint8_t bucket[LK_TXMAP_BUCKETS]; /* flow bucket -> port index (valid when nactive > 0) */
 };
 
@@ -201,6 +226,24 @@ lk_count_tx(struct lk_pcpu *pc, uint32_t port, uint32_t len)
 	LK_SLOT_ADD(c->tx_packets, 1u);
 	LK_SLOT_ADD(c->tx_bytes, len);
 	return LK_PORT_BIT(port);
+}
+
+/*
+ * The cursor of the port sequence (and of roundrobin's computed rotations). Each CPU slot has
+ * its own, advanced by a load and a store: its caller alone writes it (lk_core.h), so no CPU
+ * waits for another's cache line and no two frames of one CPU read the same position. A cursor
+ * shared by every CPU needed a locked fetch-and-add to be exact, whose latency every frame
+ * paid in series (roundrobin cost 1.7x failover for it), or lost steps whenever two CPUs sent
+ * at once. Each CPU's rotation is exact, so the ports' shares are even to within one frame per
+ * CPU; frames of concurrent senders interleave on the wire in no defined order anyway.
+ */
+static inline uint32_t
+lk_seq_step(struct lk_pcpu *pc)
+{
+	uint32_t n = __atomic_load_n(&pc->seq_next, __ATOMIC_RELAXED);
+
+	__atomic_store_n(&pc->seq_next, n + 1u, __ATOMIC_RELAXED);
+	return n;
 }
 
 /*

@@ -26,7 +26,9 @@ struct lk_pcpu;
  */
 struct lk_proto_ops {
 	const char *name;
-	int hashed; /* output picks ports through the flow buckets */
+	int hashed;    /* output picks ports through the flow buckets */
+	int rotate;    /* output takes the active ports in turn (the CPU slot's cursor, rr_limit) */
+	int to_active; /* output sends every frame to every active port (failover's one, all) */
 	/* protocol switched to / away from */
 	void (*attach)(struct lk_softc *sc);
 	void (*detach)(struct lk_softc *sc);
