@@ -25,12 +25,14 @@ export default class E2e extends LaggkitCommand {
   static override description = [
     'Each scenario (e2e/scenarios/*.yaml) sets up an aggregate on two hosts, acts on it (create, converge, traffic,',
     'cable pulls, MTU) and checks bounds on what it measured. --compare stock runs every case again on the',
-    "OS's own driver (Linux bonding in the lab) and prints each figure as laggkit, stock and their ratio.",
+    "OS's own driver (Linux bonding, or FreeBSD's lagg(4) with --guest freebsd) and prints each figure as laggkit, stock and",
+    'their ratio. On FreeBSD guests if_laggkit.ko gets there through laggkit deploy and goes again through undeploy.',
     'Exit 0 when every case passed or was skipped, 10 when a case failed.',
   ].join(' ');
   static override examples = [
     '<%= config.bin %> e2e',
     '<%= config.bin %> e2e --compare stock --report out/',
+    '<%= config.bin %> e2e --guest freebsd --image FreeBSD-15.0-BASIC-CI.raw --sysroot /usr/src --compare stock',
     "<%= config.bin %> e2e --only 'lacp-*' --proto lacp,failover --nic virtio,e1000 --repeat 5",
     '<%= config.bin %> e2e --lab lab --only cable-pull --json',
     '<%= config.bin %> e2e --list',
@@ -42,6 +44,11 @@ export default class E2e extends LaggkitCommand {
       default: 'lab',
     }),
     lab: Flags.string({ description: 'Use this running lab instead of starting one (target lab)' }),
+    guest: Flags.string({ description: 'target lab: the guests e2e starts (freebsd needs --image)', options: ['linux', 'freebsd'], default: 'linux' }),
+    image: Flags.string({ description: 'target lab: the FreeBSD disk image the guests boot from (as laggkit lab up --image)' }),
+    'boot-timeout': Flags.integer({ description: 'target lab: seconds each guest may take to boot', min: 30, max: 7200 }),
+    sysroot: Flags.string({ description: 'FreeBSD: build if_laggkit.ko here against this source tree (deploy --build local); else on the guests' }),
+    kernbuild: Flags.string({ description: 'FreeBSD: the built kernel folder for --sysroot (deploy --kernbuild)' }),
     'keep-lab': Flags.boolean({ description: 'Leave the lab e2e started running afterwards', default: false }),
     host: Flags.string({ description: 'target host: a host (user@host or ssh alias), twice: A then B', multiple: true }),
     link: Flags.string({ description: 'target host: a data link as A-interface=B-interface, once per link', multiple: true }),
@@ -72,11 +79,29 @@ export default class E2e extends LaggkitCommand {
       );
     }
     const compare = flags.compare as 'stock' | 'none';
-    const target = await openTarget(flags.target as TargetKind, { lab: flags.lab, keep: flags['keep-lab'], onProgress: (l) => this.progress(l) });
+    if (flags.guest === 'freebsd' && !flags.lab && !flags.image)
+      throw new UsageError(
+        'E_E2E_IMAGE',
+        '--guest freebsd needs --image PATH (a FreeBSD disk image)',
+        'Example: --guest freebsd --image FreeBSD-15.0-BASIC-CI.raw',
+      );
+    const target = await openTarget(flags.target as TargetKind, {
+      lab: flags.lab,
+      keep: flags['keep-lab'],
+      guest: flags.guest as 'linux' | 'freebsd',
+      ...(flags.image ? { image: flags.image } : {}),
+      ...(flags['boot-timeout'] ? { timeoutSec: flags['boot-timeout'] } : {}),
+      ...(flags.sysroot ? { sysroot: flags.sysroot } : {}),
+      ...(flags.kernbuild ? { kernbuild: flags.kernbuild } : {}),
+      onProgress: (l) => this.progress(l),
+    });
     // Interrupted, the lab e2e started goes too: no guests left running behind a Ctrl-C.
     const onSignal = (signal: NodeJS.Signals): void => {
       process.stderr.write(`\nlaggkit e2e: ${signal}, stopping\n`);
-      void target.close().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+      void target
+        .close()
+        .catch((err: Error) => process.stderr.write(`laggkit e2e: cleaning up the target failed: ${err.message}\n`))
+        .finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
     };
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);

@@ -6,9 +6,9 @@
  * A run that throws (SSH lost, a command refused) is an error, reported like a failure with the
  * message as evidence; the engine then cleans the target and goes on with the next run.
  */
-import { DRIVERS, type Driver, type DriverName } from './drivers.js';
+import type { Driver, DriverName } from './drivers.js';
 import { runAction, resetSide, type ActionOutcome, type Gap, type PortSeries, type RunContext, type TimelineEvent } from './actions.js';
-import { LOWER_IS_BETTER, type Bound, type Protocol, type ScenarioCase } from './scenario.js';
+import { LOWER_IS_BETTER, stockOverride, type Bound, type Protocol, type ScenarioCase } from './scenario.js';
 import { pickMembers, type E2eTarget } from './target.js';
 import type { NicModel } from '../lab/machines.js';
 
@@ -144,7 +144,7 @@ async function runOne(target: E2eTarget, driver: Driver, c: ScenarioCase, repeat
     pulled: new Set(),
   };
   const start = Date.now();
-  const all = Object.values(DRIVERS);
+  const all = Object.values(target.drivers);
   let outcome: ActionOutcome | undefined;
   let error: string | undefined;
   try {
@@ -160,7 +160,7 @@ async function runOne(target: E2eTarget, driver: Driver, c: ScenarioCase, repeat
     });
   }
   const o = outcome ?? { metrics: {}, captures: {}, captureClock: {}, parsed: {}, events: [], gaps: [], portSeries: [] };
-  const bounds = driver.name === 'stock' && c.scenario.stock.expect ? c.scenario.stock.expect : c.scenario.expect;
+  const bounds = (driver.name === 'stock' ? stockOverride(c.scenario, target.platform.os)?.expect : undefined) ?? c.scenario.expect;
   const failures = error ? [`error: ${error}`] : judge(o.metrics, bounds, c.members.length);
   return {
     driver: driver.name,
@@ -193,9 +193,9 @@ export async function runCases(target: E2eTarget, cases: ScenarioCase[], opts: E
       )
       .find(Boolean);
     for (let r = 1; r <= opts.repeat; r++) {
-      const drivers: Driver[] = opts.compare === 'stock' ? [DRIVERS.laggkit, DRIVERS.stock] : [DRIVERS.laggkit];
+      const drivers: Driver[] = opts.compare === 'stock' ? [target.drivers.laggkit, target.drivers.stock] : [target.drivers.laggkit];
       for (const d of drivers) {
-        const stockSkip = d.name === 'stock' ? (c.scenario.stock.skip ?? target.lacks('stock')) : undefined;
+        const stockSkip = d.name === 'stock' ? (stockOverride(c.scenario, target.platform.os)?.skip ?? target.lacks('stock')) : undefined;
         const run = lacking ? skipped(d, c, r, lacking) : stockSkip ? skipped(d, c, r, stockSkip) : await runOne(target, d, c, r);
         runs.push(run);
         opts.onRunEnd?.(c, run);

@@ -1,7 +1,8 @@
 /**
- * Where e2e cases run. A target is two Linux hosts A and B joined by data links, reachable by
- * shell, and optionally able to pull a link's cable. The built-in lab is the only target
- * implemented: its guests carry laggd, seqstream and bonding.ko, and QMP pulls its cables.
+ * Where e2e cases run. A target is two hosts A and B of one OS joined by data links, reachable
+ * by shell, and optionally able to pull a link's cable. The built-in lab is the only target
+ * implemented, with Linux guests (laggd, seqstream and bonding.ko in the image) or FreeBSD
+ * guests (freebsd-lab.ts: if_laggkit.ko through deploy, base lagg); QMP pulls its cables.
  * `host` (two machines over SSH, no cable control) and `self` (one machine, veth + a namespace
  * as the peer) are part of the command's design and refused with a clear error until they are
  * written.
@@ -12,11 +13,14 @@ import { EnvironmentError, UsageError } from '../cli/errors.js';
 import { guestScript } from '../lab/guest-ssh.js';
 import { findLaggd } from '../lab/linux-image.js';
 import { labDown, labLink, labUp, subnetOf } from '../lab/lab.js';
-import type { NicModel } from '../lab/machines.js';
+import type { GuestOs, NicModel } from '../lab/machines.js';
 import { repoRoot } from '../lab/paths.js';
 import { readState, type LabState } from '../lab/state.js';
 import { isAlive } from '../lab/qemu.js';
 import type { ExecResult } from '../ssh/index.js';
+import { driversFor, type Driver, type DriverName } from './drivers.js';
+import { freebsdLabTarget } from './freebsd-lab.js';
+import { platformFor, type Platform } from './platform.js';
 import type { Capability } from './scenario.js';
 
 export const TARGET_KINDS = ['lab', 'host', 'self'] as const;
@@ -28,8 +32,9 @@ export interface DataLink {
   model: NicModel;
   /** Interface name, the same on both sides in the lab. */
   nic: string;
-  addrA: string;
-  addrB: string;
+  /** The link's own addresses between runs, where the target gives it one. */
+  addrA?: string;
+  addrB?: string;
 }
 
 export interface E2eTarget {
@@ -37,6 +42,9 @@ export interface E2eTarget {
   /** What it is, for reports: "lab 'e2e' (2 Linux guests, tcg)". */
   describe: string;
   capabilities: Capability[];
+  /** The guests' OS dialect and the two drivers on it. */
+  platform: Platform;
+  drivers: Record<DriverName, Driver>;
   /** What the target lacks, with the reason, for the skip message. */
   lacks(cap: Capability): string | undefined;
   links: DataLink[];
@@ -46,13 +54,21 @@ export interface E2eTarget {
   close(): Promise<void>;
 }
 
-const LAB_NICS: NicModel[] = ['virtio', 'virtio', 'e1000', 'e1000'];
+export const LAB_NICS: NicModel[] = ['virtio', 'virtio', 'e1000', 'e1000'];
 
 export interface LabTargetOptions {
   /** An existing lab to use; without it a lab is started and stopped again at the end. */
   lab?: string;
   keep?: boolean;
   onProgress?: (line: string) => void;
+  /** The guests of a lab e2e starts (default linux); a BSD guest boots from `image`. */
+  guest?: GuestOs;
+  image?: string;
+  /** Boot timeout per guest (s), for a lab e2e starts. */
+  timeoutSec?: number;
+  /** FreeBSD: build if_laggkit.ko here against this source tree (deploy --build local). */
+  sysroot?: string;
+  kernbuild?: string;
 }
 
 function ensureGuestTools(say: (l: string) => void): void {
@@ -73,10 +89,11 @@ function ensureGuestTools(say: (l: string) => void): void {
   }
 }
 
-export async function labTarget(opts: LabTargetOptions): Promise<E2eTarget> {
-  const say = opts.onProgress ?? (() => {});
-  let state: LabState;
-  let owned = false;
+/**
+ * The lab e2e runs on: the running one named by --lab (it must have two `guest` guests), or one
+ * it starts with the lab's four data links; `owned` says e2e stops it again.
+ */
+export async function openLab(opts: LabTargetOptions, guest: GuestOs, say: (l: string) => void): Promise<{ state: LabState; owned: boolean }> {
   if (opts.lab) {
     const s = readState(opts.lab);
     if (!s?.vms.every((v) => v.pid > 0 && isAlive(v.pid)))
@@ -85,20 +102,34 @@ export async function labTarget(opts: LabTargetOptions): Promise<E2eTarget> {
         `lab '${opts.lab}' is not running`,
         `Start it (laggkit lab up --name ${opts.lab}) or leave out --lab to let e2e start its own.`,
       );
-    state = s;
-  } else {
-    ensureGuestTools(say);
-    const name = `e2e${process.pid % 100000}`;
-    say(`starting lab '${name}' (two Linux guests, links ${LAB_NICS.join(', ')})`);
-    state = await labUp({ name, nics: LAB_NICS, onProgress: say });
-    owned = true;
+    if (s.guest !== guest || s.peer !== 'vm' || s.vms.length !== 2)
+      throw new UsageError(
+        'E_E2E_LAB',
+        `lab '${s.name}' is a ${s.guest} lab with a ${s.peer} peer; e2e runs on two ${guest} guests`,
+        guest === 'linux' ? 'Use a lab started with the defaults: laggkit lab up.' : `Use a lab started with: laggkit lab up --guest ${guest} --image IMG.`,
+      );
+    return { state: s, owned: false };
   }
-  if (state.guest !== 'linux' || state.peer !== 'vm')
-    throw new UsageError(
-      'E_E2E_LAB',
-      `lab '${state.name}' is a ${state.guest} lab with a ${state.peer} peer; e2e runs on two Linux guests`,
-      'Use a lab started with the defaults: laggkit lab up.',
-    );
+  if (guest === 'linux') ensureGuestTools(say);
+  const name = `e2e${process.pid % 100000}`;
+  say(`starting lab '${name}' (two ${guest} guests, links ${LAB_NICS.join(', ')})`);
+  const state = await labUp({
+    name,
+    guest,
+    ...(opts.image ? { image: opts.image } : {}),
+    ...(opts.timeoutSec ? { timeoutSec: opts.timeoutSec } : {}),
+    nics: LAB_NICS,
+    onProgress: say,
+  });
+  return { state, owned: true };
+}
+
+export async function labTarget(opts: LabTargetOptions): Promise<E2eTarget> {
+  const say = opts.onProgress ?? (() => {});
+  const guest = opts.lab ? (readState(opts.lab)?.guest ?? 'linux') : (opts.guest ?? 'linux');
+  if (guest === 'freebsd') return freebsdLabTarget(opts, say);
+  if (guest !== 'linux') throw new EnvironmentError('E_E2E_GUEST', `e2e does not run on ${guest} guests yet`, 'Use --guest linux or --guest freebsd.');
+  const { state, owned } = await openLab(opts, 'linux', say);
   const links: DataLink[] = state.links.map((l) => ({ model: l.model, nic: l.a.nic, addrA: subnetOf(l.index).a, addrB: subnetOf(l.index).b }));
   const probe = await guestScript(state, 'A', 'for t in laggctl seqstream; do command -v $t; done; test -f /lib/modules/load-order.bonding && echo bonding');
   if (!/seqstream/.test(probe.stdout) || !/laggctl/.test(probe.stdout)) {
@@ -114,6 +145,8 @@ export async function labTarget(opts: LabTargetOptions): Promise<E2eTarget> {
     describe: `lab '${state.name}' (2 Linux guests, ${state.accel}, links ${state.links.map((l) => `${l.a.nic}:${l.model}`).join(' ')})`,
     capabilities: hasBonding ? ['cable', 'stock'] : ['cable'],
     lacks: (cap) => (cap === 'stock' && !hasBonding ? 'the lab image has no bonding.ko (rebuild it: restart the lab)' : undefined),
+    platform: platformFor('linux'),
+    drivers: driversFor('linux'),
     links,
     sh: (side, script, timeoutMs = 120_000) => guestScript(state, side, script, timeoutMs),
     cable: async (nic, up) => {
