@@ -22,7 +22,7 @@ import { EnvironmentError } from '../cli/errors.js';
 import { deploy } from '../deploy/deploy.js';
 import { validateSpec } from '../deploy/spec.js';
 import { undeploy } from '../deploy/undeploy.js';
-import { connectGuest, guestScript } from '../lab/guest-ssh.js';
+import { connectGuest, guestScript as labGuestScript } from '../lab/guest-ssh.js';
 import { labDown, labLink } from '../lab/lab.js';
 import { cacheRoot, labDir, repoRoot } from '../lab/paths.js';
 import { labSshConfig } from '../lab/ssh-config.js';
@@ -35,6 +35,9 @@ import { platformFor } from './platform.js';
 import { openLab, type DataLink, type E2eTarget, type LabTargetOptions, type Side } from './target.js';
 
 const run = promisify(execFile);
+/** SSH handshakes with TCG guests on a loaded host take far longer than the lab's 20 s default. */
+const READY_MS = 90_000;
+const guestScript = (state: LabState, side: string, script: string, timeoutMs = 120_000) => labGuestScript(state, side, script, timeoutMs, READY_MS);
 /** Where the guests keep seqstream: outside the system's own folders, removed at the end. */
 export const GUEST_TOOLS_DIR = '/var/tmp/laggkit-e2e';
 
@@ -90,7 +93,7 @@ async function guestSysroot(state: LabState, side: Side, facts: GuestFacts, say:
       'Use an image with the base system headers (FreeBSD installs them unless built WITHOUT_INCLUDES).',
     );
   if (made.code !== 0) throw new EnvironmentError('E_E2E_SYSROOT', `guest ${side} could not pack its headers and libraries: ${made.stderr.trim().slice(-300)}`);
-  const session = await connectGuest(state, state.vms.find((v) => v.name === side)!);
+  const session = await connectGuest(state, state.vms.find((v) => v.name === side)!, READY_MS);
   let bytes: Buffer;
   try {
     bytes = await session.readFile(tgz);
@@ -158,7 +161,7 @@ async function installSeqstream(state: LabState, facts: GuestFacts, say: (l: str
   if (facts.cc) say('compiling seqstream on the guests (cc)');
   await Promise.all(
     state.vms.map(async (vm) => {
-      const session = await connectGuest(state, vm);
+      const session = await connectGuest(state, vm, READY_MS);
       try {
         await session.execScript(`mkdir -p ${GUEST_TOOLS_DIR}`);
         if (binary) await session.writeFileAtomic(`${GUEST_TOOLS_DIR}/seqstream`, binary, { mode: 0o755 });
@@ -264,7 +267,7 @@ export async function freebsdLabTarget(opts: LabTargetOptions, say: (l: string) 
       sh: async (side, script, timeoutMs = 120_000) => {
         // Closing (Ctrl-C) while the engine still runs: nothing new starts behind undeploy's back.
         if (closing) throw new Error('the target is closing');
-        const session = await (sessions[side] ??= connectGuest(state, state.vms.find((v) => v.name === side)!, 60_000));
+        const session = await (sessions[side] ??= connectGuest(state, state.vms.find((v) => v.name === side)!, READY_MS));
         try {
           return await session.execScript(`PATH=$PATH:${GUEST_TOOLS_DIR}\n${script}`, { timeoutMs });
         } catch (err) {
