@@ -11,26 +11,15 @@
  */
 import test, { type TestFn } from 'ava';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { E2eResult } from '../../src/e2e/engine.js';
 import { guestScript } from '../../src/lab/guest-ssh.js';
 import { labDown } from '../../src/lab/lab.js';
 import { listLabs, readState } from '../../src/lab/state.js';
 import { testNeeding } from '../support/require.js';
-import { checkExit, cli, isolatedLab, repo, type CliResult } from './support/cli.js';
+import { checkExit, cli, freebsdInputs, isolatedLab, repo, type CliResult } from './support/cli.js';
 
-const cache = path.join(os.homedir(), '.cache', 'laggkit', 'freebsd');
-const image = process.env.LAGGKIT_FREEBSD_IMAGE ?? '';
-const sysroot = process.env.LAGGKIT_FREEBSD_SYSROOT ?? path.join(cache, 'src');
-const kernbuild = process.env.LAGGKIT_FREEBSD_KERNBUILD ?? path.join(cache, 'kernbuild');
-const missing = !image
-  ? 'no FreeBSD image (set LAGGKIT_FREEBSD_IMAGE to one in the form of the BASIC-CI image)'
-  : !fs.existsSync(image)
-    ? `no FreeBSD image at ${image} (LAGGKIT_FREEBSD_IMAGE)`
-    : !fs.existsSync(path.join(sysroot, 'sys', 'conf'))
-      ? `no FreeBSD source tree at ${sysroot} (set LAGGKIT_FREEBSD_SYSROOT)`
-      : '';
+const { image, sysroot, kernbuild, missing } = freebsdInputs();
 const serial = test.serial as unknown as TestFn;
 const TITLE = 'laggkit e2e --guest freebsd --compare stock --report: a catalogue subset passes on if_laggkit.ko and on lagg(4), deploy in, undeploy out';
 

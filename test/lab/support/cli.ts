@@ -5,6 +5,7 @@
 import type { ExecutionContext } from 'ava';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -105,4 +106,25 @@ export function checkExit(t: ExecutionContext, r: CliResult | undefined, code: n
 export function lacpDeployArgs(sshConfig: string, vm: string, ports: string[], subnet: string, extra: string[] = []): string[] {
   const inet = `${subnet}.${vm === 'A' ? 1 : 2}/24`;
   return ['deploy', '--ssh-config', sshConfig, '--host', vm, '--laggproto', 'lacp', ...ports.flatMap((p) => ['--laggport', p]), '--inet', inet, ...extra];
+}
+
+/**
+ * The FreeBSD guest tests' inputs: $LAGGKIT_FREEBSD_IMAGE (a disk image in the form of the
+ * BASIC-CI one) and a FreeBSD source tree, $LAGGKIT_FREEBSD_SYSROOT (its built kernel folder
+ * $LAGGKIT_FREEBSD_KERNBUILD when present). Neither can be downloaded here; `missing` is the
+ * reason to report the tests skipped, empty when both are there.
+ */
+export function freebsdInputs(): { image: string; sysroot: string; kernbuild: string; missing: string } {
+  const cache = path.join(os.homedir(), '.cache', 'laggkit', 'freebsd');
+  const image = process.env.LAGGKIT_FREEBSD_IMAGE ?? '';
+  const sysroot = process.env.LAGGKIT_FREEBSD_SYSROOT ?? path.join(cache, 'src');
+  const kernbuild = process.env.LAGGKIT_FREEBSD_KERNBUILD ?? path.join(cache, 'kernbuild');
+  const missing = !image
+    ? 'no FreeBSD image (set LAGGKIT_FREEBSD_IMAGE to one in the form of the BASIC-CI image)'
+    : !fs.existsSync(image)
+      ? `no FreeBSD image at ${image} (LAGGKIT_FREEBSD_IMAGE)`
+      : !fs.existsSync(path.join(sysroot, 'sys', 'conf'))
+        ? `no FreeBSD source tree at ${sysroot} (set LAGGKIT_FREEBSD_SYSROOT)`
+        : '';
+  return { image, sysroot, kernbuild, missing };
 }
