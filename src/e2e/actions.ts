@@ -522,7 +522,7 @@ const mgmtUntouched: ActionImpl<'mgmt-untouched'> = async (ctx) => {
   if (steady) await pingAcross(ctx);
   out.metrics.active_members = activeCount(await portStates(ctx, 'A'));
   // A new SSH connection through the management link while the aggregate stands: the management path is alive.
-  const during = await Promise.all(sides.map((s) => ctx.target.sh(s, snap)));
+  const during = await Promise.all(sides.map((s) => ctx.target.sh(s, snap, undefined, true)));
   out.metrics.ssh_ok = during.every((r) => r.code === 0) ? 1 : 0;
   await Promise.all(sides.map((s) => must(ctx.target, s, ctx.driver.destroy(), 'destroy')));
   const after = await Promise.all(sides.map((s) => ctx.target.sh(s, snap)));

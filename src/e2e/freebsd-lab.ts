@@ -264,9 +264,10 @@ export async function freebsdLabTarget(opts: LabTargetOptions, say: (l: string) 
       platform: platformFor('freebsd'),
       drivers: driversFor('freebsd'),
       links,
-      sh: async (side, script, timeoutMs = 120_000) => {
+      sh: async (side, script, timeoutMs = 120_000, fresh = false) => {
         // Closing (Ctrl-C) while the engine still runs: nothing new starts behind undeploy's back.
         if (closing) throw new Error('the target is closing');
+        if (fresh) return guestScript(state, side, `PATH=$PATH:${GUEST_TOOLS_DIR}\n${script}`, timeoutMs);
         const session = await (sessions[side] ??= connectGuest(state, state.vms.find((v) => v.name === side)!, READY_MS));
         try {
           return await session.execScript(`PATH=$PATH:${GUEST_TOOLS_DIR}\n${script}`, { timeoutMs });

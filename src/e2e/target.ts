@@ -48,7 +48,8 @@ export interface E2eTarget {
   /** What the target lacks, with the reason, for the skip message. */
   lacks(cap: Capability): string | undefined;
   links: DataLink[];
-  sh(side: Side, script: string, timeoutMs?: number): Promise<ExecResult>;
+  /** A shell script on a side; `fresh`: over a new SSH connection (a target may keep one open). */
+  sh(side: Side, script: string, timeoutMs?: number, fresh?: boolean): Promise<ExecResult>;
   /** Pull (false) or plug back (true) the cable of a data link: both ends lose carrier. */
   cable(nic: string, up: boolean): Promise<void>;
   close(): Promise<void>;
