@@ -29,7 +29,6 @@ import { labSshConfig } from '../lab/ssh-config.js';
 import type { LabState } from '../lab/state.js';
 import type { SshSession } from '../ssh/index.js';
 import { adapterFor, openHost, type HostOptions } from '../targets/index.js';
-import { AGG_ADDR } from './actions.js';
 import { driversFor } from './drivers.js';
 import { platformFor } from './platform.js';
 import { openLab, type DataLink, type E2eTarget, type LabTargetOptions, type Side } from './target.js';
@@ -181,8 +180,18 @@ async function installSeqstream(state: LabState, facts: GuestFacts, say: (l: str
 }
 
 /**
+ * The aggregate deploy creates and persists. Not laggkit0: devd applies rc.conf's
+ * ifconfig_laggkit0 to every laggkit0 created while it is persisted, so the cases' own laggkit0
+ * would get deploy's ports and protocol added a few seconds after its creation.
+ */
+const DEPLOYED = 'laggkit9';
+/** Its addresses: a subnet of its own, beside the cases' 10.77.0.0/24. */
+const DEPLOYED_ADDR = { A: '10.77.9.1/24', B: '10.77.9.2/24' } as const;
+
+/**
  * if_laggkit.ko onto both guests through deploy: LACP over the first two data links, the
- * guests deploying at once so each verifies against the other. Returns the build id.
+ * guests deploying at once so each verifies against the other. The deployed aggregate is then
+ * destroyed (the module stays loaded): the cases build their own.
  */
 async function deployModule(state: LabState, links: DataLink[], opts: LabTargetOptions, say: (l: string) => void): Promise<Record<Side, HostOptions>> {
   const sshConfig = path.join(labDir(state.name), 'ssh_config');
@@ -195,7 +204,7 @@ async function deployModule(state: LabState, links: DataLink[], opts: LabTargetO
   await Promise.all(
     (['A', 'B'] as const).map(async (side) => {
       const spec = validateSpec(
-        { aggregates: [{ name: 'laggkit0', laggproto: 'lacp', laggports: ports, inet: [`${AGG_ADDR[side]}/24`] }] },
+        { aggregates: [{ name: DEPLOYED, laggproto: 'lacp', laggports: ports, inet: [DEPLOYED_ADDR[side]] }] },
         `e2e deploy spec for ${side}`,
       );
       const host = await openHost(hosts[side]);
@@ -212,7 +221,8 @@ async function deployModule(state: LabState, links: DataLink[], opts: LabTargetO
           progress: () => {},
           reconnect: () => openHost(hosts[side]),
         });
-        say(`  ${side}: if_laggkit.ko ${r.plan.buildId} deployed`);
+        say(`  ${side}: if_laggkit.ko ${r.plan.buildId} deployed, ${r.aggregates.map((a) => `${a.name} ${a.status}`).join(', ')}`);
+        await host.script(`ifconfig ${DEPLOYED} destroy`, { check: true });
       } finally {
         await host.close().catch(() => {});
       }
