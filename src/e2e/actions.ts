@@ -651,9 +651,9 @@ const mgmtUntouched: ActionImpl<'mgmt-untouched'> = async (ctx) => {
   out.metrics.ssh_ok = during.every((r) => r.code === 0) ? 1 : 0;
   await Promise.all(sides.map((s) => must(ctx.target, s, ctx.driver.destroy(), 'destroy')));
   const after = await Promise.all(sides.map((s) => ctx.target.sh(s, snap(s))));
-  out.captures[`${mgmt('A')} before`] = before.map((r) => r.stdout).join('');
-  out.captures[`${mgmt('A')} during`] = during.map((r) => r.stdout).join('');
-  out.captures[`${mgmt('A')} after`] = after.map((r) => r.stdout).join('');
+  out.captures['management link before'] = before.map((r) => r.stdout).join('');
+  out.captures['management link during'] = during.map((r) => r.stdout).join('');
+  out.captures['management link after'] = after.map((r) => r.stdout).join('');
   out.metrics.mgmt_unchanged = before.every((b, i) => b.stdout === during[i]!.stdout && b.stdout === after[i]!.stdout) ? 1 : 0;
   return out;
 };
