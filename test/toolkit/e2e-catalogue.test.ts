@@ -12,6 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expandCases, filterCases, loadCatalogue, parseScenario, stockOverride } from '../../src/e2e/scenario.js';
 import { driversFor } from '../../src/e2e/drivers.js';
+import { freebsdPlatform } from '../../src/e2e/platform.js';
 import { judge, figuresOf, type CaseResult, type E2eResult, type RunResult } from '../../src/e2e/engine.js';
 import { renderJunit } from '../../src/e2e/report/junit.js';
 import { renderTap } from '../../src/e2e/report/text.js';
@@ -318,4 +319,31 @@ test('over --repeat runs a figure is the median of each driver, skipped runs lef
     run('stock', 3, undefined, 'skip'),
   ];
   t.deepEqual(figuresOf(c!, runs), [{ metric: 'converge_ms', laggkit: 3000, stock: 600, ratio: 5, lowerIsBetter: true }]);
+});
+
+test("FreeBSD platform: a MAC from ifconfig's ether line, the neighbour entry from arp -n, read by the guest's sh", (t) => {
+  // Stand-ins print what FreeBSD 15's ifconfig and arp print; the snippets run in this sh.
+  const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'lk-fbsd-'));
+  t.teardown(() => fs.rmSync(bin, { recursive: true, force: true }));
+  fs.writeFileSync(
+    path.join(bin, 'ifconfig'),
+    [
+      '#!/bin/sh',
+      "echo 'laggkit0: flags=1008843<UP,BROADCAST,RUNNING,SIMPLEX,MULTICAST,LOWER_UP> metric 0 mtu 1500'",
+      "echo '\toptions=4e500bb<RXCSUM,TXCSUM,VLAN_MTU>'",
+      "echo '\tether 02:6c:6b:00:e2:01'",
+      "echo '\tinet 10.77.0.1 netmask 0xffffff00 broadcast 10.77.0.255'",
+      "echo '\tlaggproto lacp lagghash l2,l3,l4'",
+    ].join('\n'),
+    { mode: 0o755 },
+  );
+  fs.writeFileSync(path.join(bin, 'arp'), "#!/bin/sh\necho '? (10.77.0.1) at 02:6c:6b:00:e2:01 on laggkit0 expires in 1199 seconds [ethernet]'\n", {
+    mode: 0o755,
+  });
+  const sh = (script: string) => spawnSync('sh', ['-c', script], { encoding: 'utf8', env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+  t.is(sh(freebsdPlatform.macOf('laggkit0')).stdout, '02:6c:6b:00:e2:01\n');
+  t.is(sh(freebsdPlatform.neighbourIs('10.77.0.1', '02:6c:6b:00:e2:01')).status, 0);
+  t.is(sh(freebsdPlatform.neighbourIs('10.77.0.1', '02:6c:6b:00:e2:02')).status, 1);
+  t.is(sh(freebsdPlatform.announceLladdr('laggkit0')).status, 0);
+  t.regex(freebsdPlatform.mgmtSnapshot('vtnet0'), /^ifconfig vtnet0 .*\$4 == "vtnet0"/);
 });
