@@ -36,13 +36,15 @@ if (missing) {
   process.stdout.write(`# skipped: ${TITLE}: ${missing}\n`);
   test.skip(`${TITLE} (skipped: ${missing})`, () => {});
 } else {
-  const { root: labRoot } = await isolatedLab(test, 'ef');
-  const artefacts = path.join(repo, 'test', 'results', 'e2e-freebsd');
-  const out = path.join(labRoot, 'report');
-  // --keep-lab leaves the guests for the after-look; whatever e2e started goes here.
+  // --keep-lab leaves the guests for the after-look; whatever e2e started goes here. Registered
+  // before isolatedLab's own hook, which removes the lab folder: hooks run in that order, and
+  // without the folder the guests could no longer be found to stop.
   test.after.always(async () => {
     for (const name of listLabs()) await labDown(name).catch(() => {});
   });
+  const { root: labRoot } = await isolatedLab(test, 'ef');
+  const artefacts = path.join(repo, 'test', 'results', 'e2e-freebsd');
+  const out = path.join(labRoot, 'report');
 
   testNeeding(serial, TITLE, { tools: ['qemu-system-x86_64', 'qemu-img', 'clang-19', 'ld.lld-19', 'bmake'] }, async (t) => {
     t.timeout(3_600_000);
