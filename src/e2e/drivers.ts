@@ -196,7 +196,9 @@ function freebsdLagg(name: DriverName, label: string, ifname: string, kld: strin
       [
         `ifconfig ${ifname} create laggproto ${s.proto}${s.proto === 'lacp' && s.lacpFastTimeout ? ' lacp_fast_timeout' : ''}`,
         ...(s.proto === 'lacp' && s.lacpMultiSpeed ? [`sysctl net.link.laggkit.${unit}.lacp_multi_speed=1 >/dev/null`] : []),
-        `ifconfig ${ifname} ${s.ports.map((p) => `laggport ${p}`).join(' ')} up`,
+        // lagg(4) gives a port the short timeout only when the option is set with the port there
+        // (a port joining later advertises the long one), so it is set again once they joined.
+        `ifconfig ${ifname} ${s.ports.map((p) => `laggport ${p}`).join(' ')}${name === 'stock' && s.proto === 'lacp' && s.lacpFastTimeout ? ' lacp_fast_timeout' : ''} up`,
         `ifconfig ${ifname} inet ${s.addr}`,
       ].join('\n'),
     destroy: () => `ifconfig ${ifname} destroy 2>/dev/null; true`,
