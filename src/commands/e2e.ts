@@ -180,8 +180,11 @@ export default class E2e extends LaggkitCommand {
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
-      await target.close();
+      if (!interrupted) await target.close();
     }
+    // Cases cut short by the signal's clean-up fail on their own; the exit is the signal's (130
+    // or 143), given by stop() once the target is closed, not the failed cases' 10.
+    if (interrupted) return await new Promise<never>(() => {});
     const reports = flags.report ? writeReports(flags.report, result) : undefined;
     if (result.totals.fail > 0) {
       const failed = result.cases.filter((c) => c.status === 'fail').map((c) => c.id);

@@ -253,13 +253,28 @@ class Session implements SshSession {
               ),
             )
           : undefined;
-      this.runOnOpen(command, shown, opts)
+      this.runStarted(command, shown, opts)
         .then(resolve, reject)
         .finally(() => {
           stopWatch?.();
           this.waiting.delete(reject);
         });
     });
+  }
+
+  /**
+   * A server may refuse to start a command (a busy or loaded host: dropbear answered "Unable to
+   * exec" under load); the command never ran, so it is tried again, twice, a moment later.
+   */
+  private async runStarted(command: string, shown: string, opts: ExecOptions): Promise<ExecResult> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.runOnOpen(command, shown, opts);
+      } catch (err) {
+        if (!(err instanceof RemoteCommandError && err.code === 'E_REMOTE_EXEC') || attempt === 3 || this.lost) throw err;
+        await new Promise((r) => setTimeout(r, 300 * attempt));
+      }
+    }
   }
 
   private runOnOpen(command: string, shown: string, opts: ExecOptions): Promise<ExecResult> {

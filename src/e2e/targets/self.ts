@@ -17,7 +17,7 @@ import { linuxFlavour } from './self-linux.js';
 import { localShell, remoteShell, type Shell } from './shell.js';
 import { localTools, mustSh, placeTools } from './tools.js';
 import type { DataLink, E2eTarget, Side } from './types.js';
-import path from 'node:path';
+import fs from 'node:fs';
 
 /** What a flavour's scripts are given: names, where state and tools are, how many links. */
 export interface SelfPlan {
@@ -102,7 +102,19 @@ export async function selfTarget(opts: SelfTargetOptions): Promise<SelfTarget> {
       const placed = await placeTools(shell, scratch, say);
       binDir = placed.binDir;
       removeTools = placed.remove;
-    } else binDir = path.dirname(localTools(say).laggd);
+    } else {
+      // Copied beside the target's state, not run from the checkout: each side mounts its own
+      // /tmp and /run, so a checkout under /tmp (a CI clone) would be out of the sides' sight.
+      binDir = `${scratch}/bin`;
+      try {
+        const tools = localTools(say);
+        fs.mkdirSync(binDir, { recursive: true });
+        for (const [tool, file] of Object.entries(tools)) fs.copyFileSync(file, `${binDir}/${tool}`);
+      } catch (err) {
+        fs.rmSync(scratch, { recursive: true, force: true });
+        throw err;
+      }
+    }
     const plan: SelfPlan = { name, stateDir: scratch, binDir, links: SELF_LINKS };
     say(`${shell.name}: building sides A and B (${flavour.how})`);
     const upOut = await shell.sh(flavour.up(plan), 120_000);
