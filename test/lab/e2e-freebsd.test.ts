@@ -14,7 +14,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { E2eResult } from '../../src/e2e/engine.js';
 import { guestScript } from '../../src/lab/guest-ssh.js';
-import { labDown } from '../../src/lab/lab.js';
 import { listLabs, readState } from '../../src/lab/state.js';
 import { testNeeding } from '../support/require.js';
 import { checkExit, cli, freebsdInputs, isolatedLab, repo, type CliResult } from './support/cli.js';
@@ -36,12 +35,7 @@ if (missing) {
   process.stdout.write(`# skipped: ${TITLE}: ${missing}\n`);
   test.skip(`${TITLE} (skipped: ${missing})`, () => {});
 } else {
-  // --keep-lab leaves the guests for the after-look; whatever e2e started goes here. Registered
-  // before isolatedLab's own hook, which removes the lab folder: hooks run in that order, and
-  // without the folder the guests could no longer be found to stop.
-  test.after.always(async () => {
-    for (const name of listLabs()) await labDown(name).catch(() => {});
-  });
+  // --keep-lab leaves the guests for the after-look; isolatedLab's hook stops them.
   const { root: labRoot } = await isolatedLab(test, 'ef');
   const artefacts = path.join(repo, 'test', 'results', 'e2e-freebsd');
   const out = path.join(labRoot, 'report');

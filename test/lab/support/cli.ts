@@ -76,17 +76,18 @@ export function distBuilt(): boolean {
 
 /**
  * One lab per test file, isolated: its own LAGGKIT_LAB_DIR under the system temp folder and a
- * name unique to this process; after the file, the lab (if still up) and the folder are removed.
+ * name unique to this process; after the file, every lab in that folder that is still up (this
+ * one, or those a CLI run kept with --keep-lab) is brought down and the folder removed.
  */
 export async function isolatedLab(test: { after: { always: (fn: () => Promise<void>) => void } }, prefix: string): Promise<{ root: string; name: string }> {
   const { labDown } = await import('../../../src/lab/lab.js');
-  const { readState } = await import('../../../src/lab/state.js');
+  const { listLabs } = await import('../../../src/lab/state.js');
   const os = await import('node:os');
   const root = fs.mkdtempSync(path.join(os.tmpdir(), `lk-lab${prefix}-`));
   process.env.LAGGKIT_LAB_DIR = root;
   const name = `${prefix}${process.pid % 100000}`;
   test.after.always(async () => {
-    if (readState(name)) await labDown(name).catch(() => {});
+    for (const lab of listLabs()) await labDown(lab).catch(() => {});
     fs.rmSync(root, { recursive: true, force: true });
   });
   return { root, name };
