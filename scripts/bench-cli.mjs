@@ -9,6 +9,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -37,6 +38,8 @@ const median = (xs) => {
   return s[Math.floor(s.length / 2)];
 };
 
+const round2 = (xs) => xs.map((l) => Number(l.toFixed(2)));
+const loadStart = round2(os.loadavg());
 for (const c of cases) once(c); // warm the file cache
 const times = new Map(cases.map((c) => [c.name, []]));
 for (let i = 0; i < rounds; i++) for (const c of cases) times.get(c.name).push(once(c));
@@ -50,4 +53,4 @@ const results = cases.map((c) => ({
 console.log(`CLI start time, median of ${rounds} interleaved rounds (node ${process.version})`);
 for (const r of results) console.log(`  ${r.name.padEnd(20)} ${String(r.medianMs).padStart(8)} ms   ${r.ratio.toFixed(2)}x bare node`);
 mkdirSync(path.join(root, 'bench', 'results'), { recursive: true });
-writeFileSync(path.join(root, 'bench', 'results', 'cli.json'), `${JSON.stringify({ rounds, node: process.version, results }, null, 2)}\n`);
+writeFileSync(path.join(root, 'bench', 'results', 'cli.json'), `${JSON.stringify({ date: new Date().toISOString(), host: { cpus: os.cpus().length, kernel: os.release(), loadavg_start: loadStart, loadavg_end: round2(os.loadavg()) }, rounds, node: process.version, results }, null, 2)}\n`);

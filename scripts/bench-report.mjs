@@ -29,6 +29,7 @@ const load = (name) => {
 const core = load('core');
 const laggd = load('laggd');
 const deploy = load('deploy');
+const cli = load('cli');
 
 const fmt = (v, digits = 1) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(digits) : 'n/a');
 const ratio = (x, y, digits = 2) => (typeof x === 'number' && typeof y === 'number' && y !== 0 ? (x / y).toFixed(digits) : 'n/a');
@@ -329,10 +330,34 @@ if (deploy) {
   });
 }
 
+// ---- bench:cli ------------------------------------------------------------------------------
+
+if (cli) {
+  const bare = cli.results.find((r) => r.name === 'node -e 0');
+  const rows = cli.results.filter((r) => r !== bare);
+  figures.push({
+    title: 'laggkit start-up, ms, against a bare node start (lower is better)',
+    caption: `the peer is \`node -e 0\` (${fmt(bare?.medianMs, 1)} ms), interleaved with laggkit round by round; parse reads a FreeBSD \`ifconfig -v\` fixture. bench:cli, median of ${cli.rounds} rounds, node ${cli.node}, ${loadLine(cli.host, cli.date)}.`,
+    chart: bar(
+      rows.map((r) => r.name),
+      [
+        { label: 'laggkit ms', data: rows.map((r) => r.medianMs) },
+        { label: 'node -e 0 ms', data: rows.map(() => bare?.medianMs ?? null) },
+      ],
+      'ms',
+    ),
+    table: table(
+      ['command', 'ms', 'x bare node'],
+      rows.map((r) => [`\`${r.name}\``, fmt(r.medianMs, 1), ratio(r.medianMs, bare?.medianMs)]),
+    ),
+  });
+}
+
 const missing = [
   core ? undefined : 'bench/results/core.json (npm run bench:core)',
   laggd ? undefined : 'bench/results/laggd.json (npm run bench:laggd, as root)',
   deploy ? undefined : 'bench/results/deploy.json (npm run bench:deploy)',
+  cli ? undefined : 'bench/results/cli.json (npm run bench:cli)',
 ].filter(Boolean);
 if (!figures.length) {
   console.error(`bench:report: no results to report; missing ${missing.join(', ')}`);

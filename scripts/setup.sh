@@ -85,8 +85,12 @@ if [ "$(id -u)" = 0 ] && [ ! -d /run/systemd/system ] && [ -x /etc/init.d/libvir
   done
 fi
 
-# npm dependencies: install when absent or when the lock file changed since the last install.
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# npm dependencies: install when absent or when the lock file's content changed since the last
+# install. Content, not age: a fresh checkout (a git worktree sharing node_modules, a CI clone)
+# has a new lock file of the same content, and reinstalling there would wipe a tree in use.
+lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -d node_modules ] || [ "$(cat node_modules/.laggkit-lock.sha256 2>/dev/null)" != "$lock_sum" ]; then
   echo "setup: installing npm dependencies" >&2
   npm ci --no-audit --no-fund --loglevel=error >/dev/null
+  echo "$lock_sum" > node_modules/.laggkit-lock.sha256
 fi

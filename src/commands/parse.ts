@@ -5,14 +5,8 @@
 import { LaggkitCommand } from '../cli/base-command.js';
 import { choiceFlag } from '../cli/choice-flag.js';
 import { ParseError } from '../cli/errors.js';
+import { readStdin } from '../cli/stdin.js';
 import { OS_OPTIONS, formatTable, parseIfconfig, type IfconfigModel, type OsOption } from '../ifconfig/index.js';
-
-async function readStdin(): Promise<string> {
-  if (process.stdin.isTTY) return '';
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 export default class Parse extends LaggkitCommand {
   static override summary = 'Parse ifconfig, ifconfig -v or laggctl output from stdin into a typed model';

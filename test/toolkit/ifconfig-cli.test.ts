@@ -108,3 +108,31 @@ test('text without interface headers and binary input are parse errors (exit 3) 
   t.is(bdoc.error.code, 'E_IFCONFIG_BINARY');
   t.regex(bdoc.error.message, /line 2/);
 });
+
+/** `laggkit parse` as oclif runs it, without bin/run.js's framework-free path (parse-direct.ts). */
+function throughOclif(args: string[], input: string): { code: number | null; stdout: string } {
+  const script = `const { execute } = await import('@oclif/core/execute'); await execute({ dir: ${JSON.stringify(path.join(root, 'bin', 'run.js'))}, args: ${JSON.stringify(['parse', ...args])} });`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: root,
+    input,
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1' },
+    timeout: 60_000,
+  });
+  return { code: r.status, stdout: r.stdout };
+}
+
+test('the framework-free parse path writes exactly what the oclif command writes', (t) => {
+  for (const [name, args] of [
+    ['freebsd14-vtnet-lacp-v.txt', []],
+    ['freebsd14-vtnet-lacp-v.txt', ['--json']],
+    ['netbsd10-lacp-v.txt', ['--os=netbsd', '--json']],
+    ['seed-handbook-lacp.txt', ['--os', 'freebsd']],
+  ] as const) {
+    const direct = laggkit([...args], fixture(name));
+    const oclif = throughOclif([...args], fixture(name));
+    t.is(direct.code, 0, `${name} ${args.join(' ')}: ${direct.stderr}`);
+    t.is(oclif.code, 0);
+    t.is(direct.stdout, oclif.stdout, `${name} ${args.join(' ')}`);
+  }
+});
