@@ -36,7 +36,8 @@ DEBS=(
   bsdextrautils    # hexdump for frame dumps
   mandoc           # mandoc -Tlint of the man pages (laggkit.1, kmod/freebsd and kmod/netbsd laggkit.4)
   clang-format-19  # the C house style (.clang-format), checked by npm test
-  clang-19         # kmod/freebsd cross-build: FreeBSD 15's own compiler version; kmod/netbsd's too
+  clang-19         # kmod/freebsd cross-build: FreeBSD 15's own compiler version; kmod/netbsd's too;
+                   # and seqstream for e2e's FreeBSD guests that have no cc
   lld-19           # ... its linker (ld.lld-19), as FreeBSD links modules; ld -r of laggkit.kmod
   llvm-19          # ... llvm-objcopy-19 and llvm-nm-19 for bsd.kmod.mk
   bmake            # ... runs FreeBSD's share/mk and sys/conf/kmod.mk

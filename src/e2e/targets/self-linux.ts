@@ -32,6 +32,7 @@ const HOLDER = 'mount -t tmpfs tmpfs /tmp && mount -t tmpfs tmpfs /run && exec s
 
 export const linuxFlavour: SelfFlavour = {
   os: 'Linux',
+  guest: 'linux',
   how: 'network namespaces A and B, veth links through a wire namespace (tc mirred)',
   nic: (i) => `veth${i}`,
   up: (p) => {

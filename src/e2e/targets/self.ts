@@ -9,7 +9,10 @@
  */
 import { EnvironmentError, UsageError } from '../../cli/errors.js';
 import { subnetOf } from '../../lab/lab.js';
+import type { GuestOs } from '../../lab/machines.js';
 import { openHost, type HostOptions } from '../../targets/index.js';
+import { driversFor } from '../drivers.js';
+import { platformFor } from '../platform.js';
 import { linuxFlavour } from './self-linux.js';
 import { localShell, remoteShell, type Shell } from './shell.js';
 import { localTools, mustSh, placeTools } from './tools.js';
@@ -30,6 +33,8 @@ export interface SelfPlan {
 export interface SelfFlavour {
   /** `uname -s` of the machines it runs on. */
   os: string;
+  /** The platform and drivers its sides speak. */
+  guest: GuestOs;
   /** How the sides and links are made, for reports. */
   how: string;
   /** Name of data link i's interface on both sides. */
@@ -139,6 +144,8 @@ export async function selfTarget(opts: SelfTargetOptions): Promise<SelfTarget> {
       describe: `self on ${shell.name} (${os}: ${flavour.how}; ${SELF_LINKS} veth links, any NIC model)`,
       capabilities: stockWhyNot ? ['cable', 'impair'] : ['cable', 'stock', 'impair'],
       lacks: (cap) => (cap === 'stock' ? stockWhyNot : cap === 'capture' ? NO_CAPTURE : undefined),
+      platform: platformFor(flavour.guest),
+      drivers: driversFor(flavour.guest),
       links,
       sh: (side, script, timeoutMs = 120_000) => shell.sh(flavour.side(plan, side, script), timeoutMs),
       cable: async (nic, up) => {
