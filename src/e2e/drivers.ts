@@ -177,16 +177,22 @@ export const stockDriver: Driver = {
 };
 
 /**
+ * Shell that prints the name of this side's if_laggkit sysctl node for a unit:
+ * net.link.laggkit.UNIT, or UNIT_n when a vnet jail made a laggkit of that unit too (the self
+ * target's sides). A jailed reader gets nothing from any node but its own VNET's (sysctl(8)
+ * prints nothing and still exits 0), so the first node of the unit that answers is this side's.
+ */
+export function laggkitSysctlNode(unit: string): string {
+  return `$(for n in $(sysctl -N net.link.laggkit 2>/dev/null | sed -n 's/^net\\.link\\.laggkit\\.\\(${unit}\\(_[0-9]*\\)\\{0,1\\}\\)\\.proto$/\\1/p'); do [ -n "$(sysctl -n net.link.laggkit.$n.proto 2>/dev/null)" ] && { echo $n; break; }; done)`;
+}
+
+/**
  * A FreeBSD lagg-family driver: laggkit0 from if_laggkit.ko or lagg0 from if_lagg.ko. Both
  * take the same ifconfig words and print the same laggport lines.
  */
 function freebsdLagg(name: DriverName, label: string, ifname: string, kld: string): Driver {
   const unit = ifname.replace(/^\D+/, '');
-  // laggkit's sysctl node: net.link.laggkit.UNIT, or UNIT_n when a vnet jail made a laggkit of
-  // that unit too (the self target's sides). A jailed reader gets nothing from any node but its
-  // own VNET's (sysctl(8) prints nothing and still exits 0), so the first node of the unit that
-  // answers is this side's.
-  const node = `$(for n in $(sysctl -N net.link.laggkit 2>/dev/null | sed -n 's/^net\\.link\\.laggkit\\.\\(${unit}\\(_[0-9]*\\)\\{0,1\\}\\)\\.proto$/\\1/p'); do [ -n "$(sysctl -n net.link.laggkit.$n.proto 2>/dev/null)" ] && { echo $n; break; }; done)`;
+  const node = laggkitSysctlNode(unit);
   return {
     name,
     label,
