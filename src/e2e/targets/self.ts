@@ -2,8 +2,9 @@
  * `laggkit e2e --target self`: one machine plays both hosts. An OS flavour builds the two
  * sides and the data links between them (Linux: network namespaces and veth pairs through a
  * wire namespace, self-linux.ts; FreeBSD: vnet jails and epairs, self-freebsd.ts) and says how
- * to run a script on a side, pull a cable (where it can) and take it all down again. The flavour is plain shell run through a Shell, so `--host user@machine`
- * runs the same on a remote machine over SSH.
+ * to run a script on a side, pull a cable (where it can) and take it all down again. The
+ * flavour is plain shell run through a Shell, so `--host user@machine` runs the same on a
+ * remote machine over SSH.
  *
  * Nothing of the machine's own network is touched: the sides have their own interfaces only.
  */
