@@ -73,8 +73,9 @@ export default class E2e extends LaggkitCommand {
     "OS's own driver (Linux bonding, or FreeBSD's lagg(4) with --guest freebsd) and prints each figure as laggkit, stock",
     'and their ratio. Targets: lab (two QEMU guests, Linux or with --guest freebsd FreeBSD, where if_laggkit.ko gets',
     'there through laggkit deploy and goes again through undeploy; cables pulled by QMP, frames dropped and recorded',
-    'on the host); self (this machine as root, or the one --host machine: both',
-    'sides in network namespaces, veth links through a wire namespace whose ends a cable pull sets down, the',
+    'on the host); self (this machine as root, or the one --host machine: on Linux both',
+    'sides in network namespaces, veth links through a wire namespace whose ends a cable pull sets down; on FreeBSD',
+    'two vnet jails joined by epairs, if_laggkit.ko against lagg(4), with no cable pulls; the',
     "machine's own network untouched); host (two Linux machines over SSH, --host twice and --link A-if=B-if; no cable",
     'pull: those cases are skipped with the reason); vagrant (linux-lab-a and linux-lab-b through vagrant ssh-config,',
     'cables pulled through libvirt). laggd, laggctl and seqstream are copied to a machine that lacks them and removed',
@@ -94,7 +95,8 @@ export default class E2e extends LaggkitCommand {
   ];
   static override flags = {
     target: Flags.string({
-      description: 'Where to run: lab (the built-in QEMU lab), self (one machine, namespaces), host (two machines over SSH), vagrant',
+      description:
+        'Where to run: lab (the built-in QEMU lab), self (one machine: namespaces on Linux, vnet jails on FreeBSD), host (two machines over SSH), vagrant',
       options: [...TARGET_KINDS],
       default: 'lab',
     }),

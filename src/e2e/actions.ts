@@ -72,6 +72,11 @@ export interface RunContext {
 export class RunSkipped extends Error {}
 
 export const AGG_ADDR = { A: '10.77.0.1', B: '10.77.0.2' } as const;
+/**
+ * Where a side keeps a stream's files: its TMPDIR. The self target's FreeBSD sides are jails
+ * on one file system and get one folder each; everywhere else /tmp is the side's own.
+ */
+const SCRATCH = '${TMPDIR:-/tmp}';
 const STREAM_PORT = 47001;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const sides: Side[] = ['A', 'B'];
@@ -255,17 +260,17 @@ async function startStream(ctx: RunContext, out: ActionOutcome, plan: StreamPlan
       must(
         ctx.target,
         side,
-        `rm -f /tmp/e2e-rx.json; seqstream recv ${STREAM_PORT} ${recvMs} ${plan.gapMs} </dev/null >/tmp/e2e-rx.json 2>&1 &`,
+        `rm -f ${SCRATCH}/e2e-rx.json; seqstream recv ${STREAM_PORT} ${recvMs} ${plan.gapMs} </dev/null >${SCRATCH}/e2e-rx.json 2>&1 &`,
         'start receiver',
       ),
     ),
   );
   const sample = plan.sample
-    ? `${ctx.target.platform.clock}\n(n=0; while [ $n -lt ${Math.ceil(plan.durationMs / 250) + 4} ] && kill -0 $(cat /tmp/e2e-tx.pid) 2>/dev/null; do echo "$(ups) ${portsOf(
+    ? `${ctx.target.platform.clock}\n(n=0; while [ $n -lt ${Math.ceil(plan.durationMs / 250) + 4} ] && kill -0 $(cat ${SCRATCH}/e2e-tx.pid) 2>/dev/null; do echo "$(ups) ${portsOf(
         ctx,
       )
         .map((p) => `$(${ctx.target.platform.txPackets(p)})`)
-        .join(' ')}"; sleep 0.25; n=$((n+1)); done) </dev/null >/tmp/e2e-ports.txt 2>/dev/null &`
+        .join(' ')}"; sleep 0.25; n=$((n+1)); done) </dev/null >${SCRATCH}/e2e-ports.txt 2>/dev/null &`
     : '';
   const senders: Side[] = plan.both ? ['A', 'B'] : ['A'];
   await Promise.all(
@@ -273,7 +278,7 @@ async function startStream(ctx: RunContext, out: ActionOutcome, plan: StreamPlan
       must(
         ctx.target,
         side,
-        `seqstream send ${AGG_ADDR[other(side)]} ${STREAM_PORT} ${plan.intervalUs} ${plan.durationMs} ${plan.flows ?? 1} </dev/null >/tmp/e2e-tx.json 2>&1 &\necho $! >/tmp/e2e-tx.pid\n${side === 'A' ? sample : ''}`,
+        `seqstream send ${AGG_ADDR[other(side)]} ${STREAM_PORT} ${plan.intervalUs} ${plan.durationMs} ${plan.flows ?? 1} </dev/null >${SCRATCH}/e2e-tx.json 2>&1 &\necho $! >${SCRATCH}/e2e-tx.pid\n${side === 'A' ? sample : ''}`,
         'start sender',
       ),
     ),
@@ -295,7 +300,7 @@ interface RxResult {
 /** End a stream before its planned duration: the senders send their end marks and stop. */
 async function stopSenders(ctx: RunContext, s: RunningStream): Promise<void> {
   const senders: Side[] = s.plan.both ? ['A', 'B'] : ['A'];
-  await Promise.all(senders.map((side) => ctx.target.sh(side, 'kill -TERM $(cat /tmp/e2e-tx.pid) 2>/dev/null; true')));
+  await Promise.all(senders.map((side) => ctx.target.sh(side, `kill -TERM $(cat ${SCRATCH}/e2e-tx.pid) 2>/dev/null; true`)));
 }
 
 async function finishStream(ctx: RunContext, s: RunningStream, out: ActionOutcome): Promise<Partial<Record<Side, RxResult>>> {
@@ -305,7 +310,7 @@ async function finishStream(ctx: RunContext, s: RunningStream, out: ActionOutcom
     const r = await must(
       ctx.target,
       side,
-      `while ${ctx.target.platform.running('seqstream')}; do sleep 0.1; done; cat /tmp/e2e-rx.json`,
+      `while ${ctx.target.platform.running('seqstream')}; do sleep 0.1; done; cat ${SCRATCH}/e2e-rx.json`,
       'collect receiver',
       s.plan.durationMs + 90_000,
     );
@@ -325,7 +330,7 @@ async function finishStream(ctx: RunContext, s: RunningStream, out: ActionOutcom
     }
   }
   if (s.plan.sample) {
-    const text = (await ctx.target.sh('A', 'cat /tmp/e2e-ports.txt')).stdout;
+    const text = (await ctx.target.sh('A', `cat ${SCRATCH}/e2e-ports.txt`)).stdout;
     out.captures['port tx samples A'] = text;
     const rows = text
       .trim()

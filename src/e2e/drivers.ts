@@ -177,11 +177,22 @@ export const stockDriver: Driver = {
 };
 
 /**
+ * Shell that prints the name of this side's if_laggkit sysctl node for a unit:
+ * net.link.laggkit.UNIT, or UNIT_n when a vnet jail made a laggkit of that unit too (the self
+ * target's sides). A jailed reader gets nothing from any node but its own VNET's (sysctl(8)
+ * prints nothing and still exits 0), so the first node of the unit that answers is this side's.
+ */
+export function laggkitSysctlNode(unit: string): string {
+  return `$(for n in $(sysctl -N net.link.laggkit 2>/dev/null | sed -n 's/^net\\.link\\.laggkit\\.\\(${unit}\\(_[0-9]*\\)\\{0,1\\}\\)\\.proto$/\\1/p'); do [ -n "$(sysctl -n net.link.laggkit.$n.proto 2>/dev/null)" ] && { echo $n; break; }; done)`;
+}
+
+/**
  * A FreeBSD lagg-family driver: laggkit0 from if_laggkit.ko or lagg0 from if_lagg.ko. Both
  * take the same ifconfig words and print the same laggport lines.
  */
 function freebsdLagg(name: DriverName, label: string, ifname: string, kld: string): Driver {
   const unit = ifname.replace(/^\D+/, '');
+  const node = laggkitSysctlNode(unit);
   return {
     name,
     label,
@@ -190,12 +201,13 @@ function freebsdLagg(name: DriverName, label: string, ifname: string, kld: strin
     // The clone is created with the protocol first, options next, ports last: laggkit reads
     // multi-speed when it selects an aggregator, as a port joins.
     // laggkit's module is deploy's to load (and undeploy's to unload); lagg's is the system's.
+    // The kernel log's timestamps: a jail may not switch them on (the self target does, outside).
     prepare: () =>
-      `${name === 'laggkit' ? `kldstat -q -m ${kld} || { echo '${kld}.ko is not loaded (laggkit deploy loads it)' >&2; exit 1; }` : `kldstat -q -m ${kld} || kldload ${kld}`}\nsysctl kern.msgbuf_show_timestamp=1 >/dev/null`,
+      `${name === 'laggkit' ? `kldstat -q -m ${kld} || { echo '${kld}.ko is not loaded (laggkit deploy loads it)' >&2; exit 1; }` : `kldstat -q -m ${kld} || kldload ${kld}`}\nsysctl kern.msgbuf_show_timestamp=1 >/dev/null 2>&1 || true`,
     create: (s) =>
       [
         `ifconfig ${ifname} create laggproto ${s.proto}${s.proto === 'lacp' && s.lacpFastTimeout ? ' lacp_fast_timeout' : ''}`,
-        ...(s.proto === 'lacp' && s.lacpMultiSpeed ? [`sysctl net.link.laggkit.${unit}.lacp_multi_speed=1 >/dev/null`] : []),
+        ...(s.proto === 'lacp' && s.lacpMultiSpeed ? [`sysctl net.link.laggkit.${node}.lacp_multi_speed=1 >/dev/null`] : []),
         // lagg(4) gives a port the short timeout only when the option is set with the port there
         // (a port joining later advertises the long one), so it is set again once they joined.
         `ifconfig ${ifname} ${s.ports.map((p) => `laggport ${p}`).join(' ')}${name === 'stock' && s.proto === 'lacp' && s.lacpFastTimeout ? ' lacp_fast_timeout' : ''} up`,
@@ -212,7 +224,7 @@ function freebsdLagg(name: DriverName, label: string, ifname: string, kld: strin
     // only logs link state changes to the kernel log.
     capture: () =>
       name === 'laggkit'
-        ? `ifconfig -v ${ifname} 2>&1; sysctl net.link.laggkit.${unit} 2>&1 | grep -v '\\.events:'; echo "--- events"; sysctl -n net.link.laggkit.${unit}.events 2>&1 | tail -40`
+        ? `ifconfig -v ${ifname} 2>&1; n=${node}; sysctl net.link.laggkit.$n 2>&1 | grep -v '\\.events:'; echo "--- events"; sysctl -n net.link.laggkit.$n.events 2>&1 | tail -40`
         : `ifconfig -v ${ifname} 2>&1; echo "--- events"; dmesg | grep -E '^\\[[0-9]+\\] ${ifname}: ' | tail -40`,
     events: (capture) =>
       name === 'laggkit'

@@ -211,6 +211,14 @@ test('bsd-matrix workflow: valid structure, known actions and inputs, FreeBSD 13
     releases['vmactions/netbsd-vm@v1']!.map((r) => r.split('.')[0]),
     ['9', '10'],
   );
+  // FreeBSD runs the product's own e2e in the VM and keeps its JUnit and HTML reports.
+  const script = fs.readFileSync(path.join(repo, 'vm', 'ci', 'bsd-e2e.sh'), 'utf8');
+  t.regex(script, /bin\/run\.js e2e --target self --compare stock --report \$report\/e2e/);
+  const uploads = doc.jobs.freebsd!.steps.filter((s) => s.uses === 'actions/upload-artifact@v4').map((s) => String(s.with?.path));
+  t.true(
+    uploads.some((p) => p.includes('e2e-report/e2e/junit.xml') && p.includes('e2e-report/e2e/report.html')),
+    'the JUnit and HTML reports are uploaded',
+  );
   // ${{ }} expressions only reference contexts that exist in a job.
   for (const m of text.matchAll(/\$\{\{\s*([^}]+?)\s*\}\}/g)) t.regex(m[1]!, /^(matrix|github|env|secrets|steps|runner)\./, `expression ${m[1]}`);
 });

@@ -5,13 +5,13 @@
  * <failure> with its evidence in JUnit, and the HTML row is marked failed.
  */
 import test from 'ava';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expandCases, filterCases, loadCatalogue, parseScenario, stockOverride } from '../../src/e2e/scenario.js';
-import { driversFor } from '../../src/e2e/drivers.js';
+import { driversFor, laggkitSysctlNode } from '../../src/e2e/drivers.js';
 import { freebsdPlatform } from '../../src/e2e/platform.js';
 import { judge, figuresOf, type CaseResult, type E2eResult, type RunResult } from '../../src/e2e/engine.js';
 import { renderJunit } from '../../src/e2e/report/junit.js';
@@ -194,12 +194,24 @@ test('a stock override is per guest OS: the FreeBSD one applies on FreeBSD only,
   t.regex(bad?.message ?? '', /stock\.freebsd\.expect\.gap_ms_ab/);
 });
 
+test('FreeBSD drivers: each side finds its own laggkit sysctl node, also when another vnet jail has the same unit', (t) => {
+  // sysctl(8) as a jail sees it: every node is listed, only its own VNET's answers (others
+  // print nothing, exit 0), as if_laggkit.ko's handlers do for a jailed reader.
+  const stub = (own: string) =>
+    `sysctl() { case "$1" in -N) printf 'net.link.laggkit.default_proto\\nnet.link.laggkit.0.proto\\nnet.link.laggkit.0.events\\nnet.link.laggkit.0_4.proto\\nnet.link.laggkit.10.proto\\n' ;; -n) [ "$2" = "net.link.laggkit.${own}.proto" ] && echo lacp ;; esac; return 0; }`;
+  const lookup = (own: string, unit: string) => execFileSync('sh', ['-c', `${stub(own)}\necho "${laggkitSysctlNode(unit)}"`], { encoding: 'utf8' }).trim();
+  t.is(lookup('0', '0'), '0', 'the host, or the jail that created laggkit0 first');
+  t.is(lookup('0_4', '0'), '0_4', 'a second jail with its own laggkit0');
+  t.is(lookup('10', '1'), '', 'unit 1 is not unit 10');
+  t.is(lookup('10', '10'), '10');
+});
+
 test('FreeBSD drivers: laggkit0 and lagg0 take the same ifconfig words; options lagg keeps in sysctls go between create and the ports', (t) => {
   const d = driversFor('freebsd');
   const setup = { proto: 'lacp' as const, ports: ['vtnet1', 'em0'], addr: '10.77.0.1/24', lacpFastTimeout: true, lacpMultiSpeed: true };
   t.deepEqual(d.laggkit.create(setup).split('\n'), [
     'ifconfig laggkit0 create laggproto lacp lacp_fast_timeout',
-    'sysctl net.link.laggkit.0.lacp_multi_speed=1 >/dev/null',
+    `sysctl net.link.laggkit.${laggkitSysctlNode('0')}.lacp_multi_speed=1 >/dev/null`,
     'ifconfig laggkit0 laggport vtnet1 laggport em0 up',
     'ifconfig laggkit0 inet 10.77.0.1/24',
   ]);

@@ -10,24 +10,17 @@
  * The links are host-side UDP sockets whatever the guest OS, so their frames are dropped and
  * recorded on the host as for Linux guests (lab-wire.ts).
  *
- * seqstream (kmod/posix/seqstream.c) runs on the guests. A guest with cc compiles it; one
- * without (a world built WITHOUT_TOOLCHAIN) gets it cross-compiled here by clang for the
- * guest's FreeBSD release, against a sysroot taken from that guest (its /usr/include, crt
- * objects and libc, one tarball fetched over SFTP) and linked by lld. Both are cached by the
- * guest's osreldate, the binary also by the source's hash.
+ * seqstream (kmod/posix/seqstream.c) runs on the guests: compiled there, or cross-compiled
+ * here when they have no cc (freebsd-tools.ts).
  */
-import { execFile } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
-import { EnvironmentError } from '../../cli/errors.js';
 import { deploy } from '../../deploy/deploy.js';
 import { validateSpec } from '../../deploy/spec.js';
 import { undeploy } from '../../deploy/undeploy.js';
 import { connectGuest, guestScript as labGuestScript } from '../../lab/guest-ssh.js';
 import { labDown, labLink } from '../../lab/lab.js';
-import { cacheRoot, labDir, repoRoot } from '../../lab/paths.js';
+import { labDir } from '../../lab/paths.js';
 import { labSshConfig } from '../../lab/ssh-config.js';
 import type { LabState } from '../../lab/state.js';
 import type { SshSession } from '../../ssh/index.js';
@@ -37,152 +30,32 @@ import { labWire } from '../lab-wire.js';
 import { freebsdPlatform } from '../platform.js';
 import type { Capability } from '../scenario.js';
 import { openLab, type LabTargetOptions } from './lab.js';
+import { installSeqstream, probeFreebsd, type FreebsdMachine } from './freebsd-tools.js';
 import type { DataLink, E2eTarget, Side } from './types.js';
 
-const run = promisify(execFile);
 /** SSH handshakes with TCG guests on a loaded host take far longer than the lab's 20 s default. */
 const READY_MS = 90_000;
 const guestScript = (state: LabState, side: string, script: string, timeoutMs = 120_000) => labGuestScript(state, side, script, timeoutMs, READY_MS);
 /** Where the guests keep seqstream: outside the system's own folders, removed at the end. */
 export const GUEST_TOOLS_DIR = '/var/tmp/laggkit-e2e';
 
-interface GuestFacts {
-  osreldate: number;
-  machine: string;
-  cc: boolean;
-  lagg: boolean;
-  /** if_lagg.ko was loaded before e2e: the stock runs load it, the end unloads it unless so. */
-  laggLoaded: boolean;
-}
-
-async function probeGuest(state: LabState, side: Side): Promise<GuestFacts> {
-  const r = await guestScript(
-    state,
-    side,
-    'sysctl -n kern.osreldate; uname -m; command -v cc >/dev/null && echo cc; kldstat -q -m if_lagg && echo loaded; { kldstat -q -m if_lagg || [ -f /boot/kernel/if_lagg.ko ]; } && echo lagg; true',
-  );
-  const [rel, machine, ...rest] = r.stdout.trim().split('\n');
-  return { osreldate: Number(rel), machine: machine ?? '', cc: rest.includes('cc'), lagg: rest.includes('lagg'), laggLoaded: rest.includes('loaded') };
-}
-
-/** What clang needs from the guest to compile and link a program for it. */
-const SYSROOT_FILES = [
-  'usr/include',
-  ...['crt1.o', 'crti.o', 'crtn.o', 'crtbegin.o', 'crtend.o', 'Scrt1.o', 'crtbeginS.o', 'crtendS.o'].map((f) => `usr/lib/${f}`),
-  ...['libc.so', 'libc_nonshared.a', 'libssp_nonshared.a', 'libgcc_s.so', 'libgcc.a', 'libcompiler_rt.a', 'libsys.so'].map((f) => `usr/lib/${f}`),
-  'lib/libc.so.7',
-  'lib/libsys.so.7',
-  'lib/libgcc_s.so.1',
-];
-
-/** The guest's own headers and libraries, as a sysroot on this machine (cached by osreldate). */
-async function guestSysroot(state: LabState, side: Side, facts: GuestFacts, say: (l: string) => void): Promise<string> {
-  const dir = path.join(cacheRoot(), 'sysroots', `freebsd-${facts.osreldate}-${facts.machine}`);
-  if (fs.existsSync(path.join(dir, '.complete'))) return dir;
-  say(`taking a sysroot from guest ${side} (FreeBSD ${facts.osreldate}: /usr/include, crt objects, libc) over SFTP`);
-  const tgz = '/tmp/laggkit-sysroot.tgz';
-  const made = await guestScript(
-    state,
-    side,
-    [
-      '[ -d /usr/include/sys ] || { echo "no /usr/include" >&2; exit 3; }',
-      `cd / && for f in ${SYSROOT_FILES.join(' ')}; do [ -e "$f" ] && echo "$f"; done > /tmp/laggkit-sysroot.list`,
-      `tar -czf ${tgz} -T /tmp/laggkit-sysroot.list`,
-    ].join('\n'),
-    300_000,
-  );
-  if (made.code === 3)
-    throw new EnvironmentError(
-      'E_E2E_SYSROOT',
-      `guest ${side} has no /usr/include: seqstream can be neither compiled there nor cross-compiled here`,
-      'Use an image with the base system headers (FreeBSD installs them unless built WITHOUT_INCLUDES).',
-    );
-  if (made.code !== 0) throw new EnvironmentError('E_E2E_SYSROOT', `guest ${side} could not pack its headers and libraries: ${made.stderr.trim().slice(-300)}`);
-  const session = await connectGuest(state, state.vms.find((v) => v.name === side)!, READY_MS);
-  let bytes: Buffer;
-  try {
-    bytes = await session.readFile(tgz);
-    await session.execScript(`rm -f ${tgz} /tmp/laggkit-sysroot.list`);
-  } finally {
-    await session.close();
-  }
-  const tmp = `${dir}.tmp-${process.pid}`;
-  fs.rmSync(tmp, { recursive: true, force: true });
-  fs.mkdirSync(tmp, { recursive: true });
-  fs.writeFileSync(path.join(tmp, 'sysroot.tgz'), bytes);
-  await run('tar', ['-xzf', 'sysroot.tgz', '--no-same-owner'], { cwd: tmp });
-  fs.rmSync(path.join(tmp, 'sysroot.tgz'));
-  fs.writeFileSync(path.join(tmp, '.complete'), `${new Date().toISOString()}\n`);
-  fs.rmSync(dir, { recursive: true, force: true });
-  fs.renameSync(tmp, dir);
-  return dir;
-}
-
-async function findTool(names: string[]): Promise<string | undefined> {
-  for (const n of names) {
-    const r = await run('sh', ['-c', `command -v ${n}`]).catch(() => undefined);
-    if (r?.stdout.trim()) return r.stdout.trim();
-  }
-  return undefined;
-}
-
-/** seqstream for the guest's release, cross-compiled here (cached by osreldate and source hash). */
-async function crossSeqstream(state: LabState, facts: GuestFacts, say: (l: string) => void): Promise<Buffer> {
-  const src = path.join(repoRoot(), 'kmod', 'posix', 'seqstream.c');
-  const hash = crypto.createHash('sha256').update(fs.readFileSync(src)).digest('hex').slice(0, 12);
-  const out = path.join(cacheRoot(), 'builds', `seqstream-freebsd-${facts.osreldate}-${facts.machine}-${hash}`);
-  if (fs.existsSync(out)) return fs.readFileSync(out);
-  const clang = await findTool(['clang-19', 'clang']);
-  const lld = await findTool(['ld.lld-19', 'ld.lld']);
-  if (!clang || !lld)
-    throw new EnvironmentError(
-      'E_E2E_CROSS',
-      'the FreeBSD guests have no C compiler and this machine has no clang-19/ld.lld-19 to cross-compile seqstream for them',
-      'Install them (npm run setup installs clang-19 and lld-19), or use an image with cc.',
-    );
-  const sysroot = await guestSysroot(state, 'A', facts, say);
-  // The triple names the FreeBSD major version, which is what osreldate's leading digits are.
-  const triple = `${facts.machine === 'amd64' ? 'x86_64' : facts.machine}-unknown-freebsd${Math.floor(facts.osreldate / 100_000)}`;
-  say(`cross-compiling seqstream for ${triple} (clang ${path.basename(clang)}, sysroot from the guest)`);
-  fs.mkdirSync(path.dirname(out), { recursive: true });
-  try {
-    await run(clang, [`--target=${triple}`, `--sysroot=${sysroot}`, `--ld-path=${lld}`, '-O2', '-Wall', '-Wextra', '-Werror', '-o', `${out}.tmp`, src]);
-  } catch (err) {
-    throw new EnvironmentError(
-      'E_E2E_CROSS',
-      `cross-compiling seqstream failed: ${String((err as { stderr?: string }).stderr ?? err)
-        .trim()
-        .slice(-600)}`,
-    );
-  }
-  fs.renameSync(`${out}.tmp`, out);
-  return fs.readFileSync(out);
-}
-
-/** seqstream onto both guests: compiled there when they have cc, else cross-compiled here and copied. */
-async function installSeqstream(state: LabState, facts: GuestFacts, say: (l: string) => void): Promise<void> {
-  const src = fs.readFileSync(path.join(repoRoot(), 'kmod', 'posix', 'seqstream.c'));
-  const binary = facts.cc ? undefined : await crossSeqstream(state, facts, say);
-  if (facts.cc) say('compiling seqstream on the guests (cc)');
-  await Promise.all(
-    state.vms.map(async (vm) => {
-      const session = await connectGuest(state, vm, READY_MS);
-      try {
-        await session.execScript(`mkdir -p ${GUEST_TOOLS_DIR}`);
-        if (binary) await session.writeFileAtomic(`${GUEST_TOOLS_DIR}/seqstream`, binary, { mode: 0o755 });
-        else {
-          await session.writeFileAtomic(`${GUEST_TOOLS_DIR}/seqstream.c`, src);
-          const cc = await session.execScript(`cc -O2 -Wall -o ${GUEST_TOOLS_DIR}/seqstream ${GUEST_TOOLS_DIR}/seqstream.c`, { timeoutMs: 300_000 });
-          if (cc.code !== 0) throw new EnvironmentError('E_E2E_GUEST_TOOLS', `compiling seqstream on guest ${vm.name} failed: ${cc.stderr.trim().slice(-400)}`);
-        }
-        const now = await session.execScript(`${GUEST_TOOLS_DIR}/seqstream now`);
-        if (!/^\d+\.\d{3}$/.test(now.stdout.trim()))
-          throw new EnvironmentError('E_E2E_GUEST_TOOLS', `seqstream does not run on guest ${vm.name}: ${(now.stderr || now.stdout).trim().slice(-300)}`);
-      } finally {
-        await session.close();
-      }
-    }),
-  );
+/** A guest as freebsd-tools.ts reaches a FreeBSD machine (each call its own SSH connection). */
+function guestMachine(state: LabState, side: Side): FreebsdMachine {
+  const vm = state.vms.find((v) => v.name === side)!;
+  const withSession = async <T>(fn: (s: SshSession) => Promise<T>): Promise<T> => {
+    const session = await connectGuest(state, vm, READY_MS);
+    try {
+      return await fn(session);
+    } finally {
+      await session.close();
+    }
+  };
+  return {
+    name: `guest ${side}`,
+    sh: (script, timeoutMs) => guestScript(state, side, script, timeoutMs),
+    read: (remote) => withSession((s) => s.readFile(remote)),
+    write: (remote, data, mode) => withSession(async (s) => void (await s.writeFileAtomic(remote, data, { mode }))),
+  };
 }
 
 /**
@@ -261,11 +134,12 @@ export async function freebsdLabTarget(opts: LabTargetOptions, say: (l: string) 
   const links: DataLink[] = state.links.map((l) => ({ model: l.model, nic: l.a.nic }));
   let hosts: Record<Side, HostOptions> | undefined;
   try {
-    const facts = await probeGuest(state, 'A');
+    const machines = state.vms.map((vm) => guestMachine(state, vm.name as Side));
+    const facts = await probeFreebsd(machines[0]!);
     // A run interrupted before its clean-up may have left lagg0 holding the links deploy wants.
     const drivers = Object.values(driversFor('freebsd'));
     await Promise.all(state.vms.map((vm) => guestScript(state, vm.name, drivers.map((d) => d.destroy()).join('\n'))));
-    await installSeqstream(state, facts, say);
+    await installSeqstream(machines, facts, GUEST_TOOLS_DIR, say);
     hosts = await deployModule(state, links, opts, say);
     const lagg = facts.lagg;
     const wire = labWire(state);
