@@ -103,18 +103,16 @@ testNeeding(
       const script = path.join(repo, String(shell?.options.path));
       t.true(fs.existsSync(script), `${name}: ${shell?.options.path} exists`);
       execFileSync('sh', ['-n', script]);
-      if (guests[name] === 'freebsd') {
-        // laggkit deploy builds, loads, configures and persists the module over the box's ssh-config.
-        t.regex(String(trig?.block?.attrs.name), /^laggkit deploy$/);
-        t.regex(
-          deployCmd(),
-          new RegExp(
-            `deploy --host root@${name} --ssh-config \\.vagrant/${name}\\.ssh_config --trust-new-host-key --build remote --laggproto failover --laggport vtnet1 --laggport em0`,
-          ),
-        );
-      } else {
-        t.is(trig, undefined, `${name}: no FreeBSD module to persist`);
-      }
+      // laggkit deploy builds, loads, configures and persists the module over the box's ssh-config.
+      const ports = { freebsd: 'vtnet1 --laggport em0', netbsd: 'vioif1 --laggport wm0' }[guests[name] as 'freebsd' | 'netbsd'];
+      t.truthy(ports, `${name}: a BSD box`);
+      t.regex(String(trig?.block?.attrs.name), /^laggkit deploy$/);
+      t.regex(
+        deployCmd(),
+        new RegExp(
+          `deploy --host root@${name} --ssh-config \\.vagrant/${name}\\.ssh_config --trust-new-host-key --build remote --laggproto failover --laggport ${ports}`,
+        ),
+      );
     }
     t.true(fs.existsSync(path.join(repo, 'src', 'commands', 'deploy.ts')), 'the deploy command the trigger runs exists');
     // The same two link networks on every box, so any two boxes face each other.
