@@ -53,4 +53,7 @@ const results = cases.map((c) => ({
 console.log(`CLI start time, median of ${rounds} interleaved rounds (node ${process.version})`);
 for (const r of results) console.log(`  ${r.name.padEnd(20)} ${String(r.medianMs).padStart(8)} ms   ${r.ratio.toFixed(2)}x bare node`);
 mkdirSync(path.join(root, 'bench', 'results'), { recursive: true });
-writeFileSync(path.join(root, 'bench', 'results', 'cli.json'), `${JSON.stringify({ date: new Date().toISOString(), host: { cpus: os.cpus().length, kernel: os.release(), loadavg_start: loadStart, loadavg_end: round2(os.loadavg()) }, rounds, node: process.version, results }, null, 2)}\n`);
+writeFileSync(
+  path.join(root, 'bench', 'results', 'cli.json'),
+  `${JSON.stringify({ date: new Date().toISOString(), host: { cpus: os.cpus().length, kernel: os.release(), loadavg_start: loadStart, loadavg_end: round2(os.loadavg()) }, rounds, node: process.version, results }, null, 2)}\n`,
+);

@@ -36,7 +36,8 @@ DEBS=(
   bsdextrautils    # hexdump for frame dumps
   mandoc           # mandoc -Tlint of the man pages (laggkit.1, kmod/freebsd and kmod/netbsd laggkit.4)
   clang-format-19  # the C house style (.clang-format), checked by npm test
-  clang-19         # kmod/freebsd cross-build: FreeBSD 15's own compiler version; kmod/netbsd's too
+  clang-19         # kmod/freebsd cross-build: FreeBSD 15's own compiler version; kmod/netbsd's too;
+                   # and seqstream for e2e's FreeBSD guests that have no cc
   lld-19           # ... its linker (ld.lld-19), as FreeBSD links modules; ld -r of laggkit.kmod
   llvm-19          # ... llvm-objcopy-19 and llvm-nm-19 for bsd.kmod.mk
   bmake            # ... runs FreeBSD's share/mk and sys/conf/kmod.mk
@@ -84,8 +85,12 @@ if [ "$(id -u)" = 0 ] && [ ! -d /run/systemd/system ] && [ -x /etc/init.d/libvir
   done
 fi
 
-# npm dependencies: install when absent or when the lock file changed since the last install.
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# npm dependencies: install when absent or when the lock file's content changed since the last
+# install. Content, not age: a fresh checkout (a git worktree sharing node_modules, a CI clone)
+# has a new lock file of the same content, and reinstalling there would wipe a tree in use.
+lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -d node_modules ] || [ "$(cat node_modules/.laggkit-lock.sha256 2>/dev/null)" != "$lock_sum" ]; then
   echo "setup: installing npm dependencies" >&2
   npm ci --no-audit --no-fund --loglevel=error >/dev/null
+  echo "$lock_sum" > node_modules/.laggkit-lock.sha256
 fi

@@ -3,6 +3,7 @@
  *
  *   seqstream send ADDR PORT INTERVAL_US DURATION_MS [FLOWS]
  *   seqstream recv PORT DURATION_MS GAP_MS
+ *   seqstream now
  *
  * The sender stops after DURATION_MS or at SIGTERM, whichever comes first, so a caller whose
  * schedule slips (a cable plugged back later than planned) can end the stream when it is done.
@@ -15,6 +16,10 @@
  * object: what arrived, what was lost,
  * and every silence longer than GAP_MS (when it ended, how long it was, how many numbers were
  * missing across it), all in milliseconds from the receiver's start.
+ *
+ * `now` prints the seconds since boot to the millisecond, the clock the kernel log stamps its
+ * lines with: FreeBSD's shell has no /proc/uptime and its date(1) nothing finer than seconds,
+ * so the e2e guests time themselves with this.
  *
  * Arrival gaps, not sequence holes alone, are the measure: a failover that loses nothing but
  * holds frames for a second is an outage to the application all the same.
@@ -201,9 +206,25 @@ do_recv(long port, long duration_ms, long gap_ms)
 	return 0;
 }
 
+static int
+do_now(void)
+{
+	struct timespec ts;
+
+#if defined(CLOCK_UPTIME)
+	clock_gettime(CLOCK_UPTIME, &ts); /* FreeBSD: time_uptime's clock, as msgbuf stamps */
+#else
+	clock_gettime(CLOCK_BOOTTIME, &ts); /* Linux: /proc/uptime's clock */
+#endif
+	printf("%lld.%03ld\n", (long long)ts.tv_sec, ts.tv_nsec / 1000000);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
+	if (argc == 2 && strcmp(argv[1], "now") == 0)
+		return do_now();
 	if (argc >= 6 && argc <= 7 && strcmp(argv[1], "send") == 0)
 		return do_send(argv[2], arg_long(argv[3], "port", 1, 65535),
 		    arg_long(argv[4], "interval", 100, 10000000), arg_long(argv[5], "duration", 1, 3600000),
@@ -213,6 +234,7 @@ main(int argc, char **argv)
 		    arg_long(argv[4], "gap", 1, 3600000));
 	fprintf(stderr,
 	    "usage: seqstream send ADDR PORT INTERVAL_US DURATION_MS [FLOWS]\n"
-	    "       seqstream recv PORT DURATION_MS GAP_MS\n");
+	    "       seqstream recv PORT DURATION_MS GAP_MS\n"
+	    "       seqstream now\n");
 	return 2;
 }

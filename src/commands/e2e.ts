@@ -22,7 +22,19 @@ interface E2eOutput {
 }
 
 /** Flags that belong to another target are refused before anything starts, not ignored. */
-function checkTargetFlags(target: TargetKind, f: { host?: string[]; link?: string[]; lab?: string; 'keep-lab'?: boolean }): void {
+interface TargetFlags {
+  host?: string[];
+  link?: string[];
+  lab?: string;
+  'keep-lab'?: boolean;
+  guest?: string;
+  image?: string;
+  'boot-timeout'?: number;
+  sysroot?: string;
+  kernbuild?: string;
+}
+
+function checkTargetFlags(target: TargetKind, f: TargetFlags): void {
   const hosts = f.host?.length ?? 0;
   if (target === 'host' && (hosts !== 2 || !f.link?.length))
     throw new UsageError(
@@ -38,6 +50,19 @@ function checkTargetFlags(target: TargetKind, f: { host?: string[]; link?: strin
     throw new UsageError('E_E2E_HOSTS', `--link is for --target host, not ${target}`, `Target ${target} knows its own links: leave --link out.`);
   if (target !== 'lab' && (f.lab || f['keep-lab']))
     throw new UsageError('E_E2E_HOSTS', `--lab and --keep-lab are for --target lab, not ${target}`, 'Leave them out.');
+  const labOnly = (['image', 'boot-timeout', 'sysroot', 'kernbuild'] as const).filter((k) => f[k] !== undefined);
+  if (target !== 'lab' && (f.guest !== 'linux' || labOnly.length))
+    throw new UsageError(
+      'E_E2E_HOSTS',
+      `${f.guest !== 'linux' ? '--guest' : `--${labOnly[0]}`} is for --target lab, not ${target}`,
+      `Target ${target} runs on the OS its machines have: leave it out.`,
+    );
+  if (f.guest === 'freebsd' && !f.lab && !f.image)
+    throw new UsageError(
+      'E_E2E_IMAGE',
+      '--guest freebsd needs --image PATH (a FreeBSD disk image)',
+      'Example: --guest freebsd --image FreeBSD-15.0-BASIC-CI.raw',
+    );
 }
 
 export default class E2e extends LaggkitCommand {
@@ -45,9 +70,12 @@ export default class E2e extends LaggkitCommand {
   static override description = [
     'Each scenario (e2e/scenarios/*.yaml) sets up an aggregate on two hosts, acts on it (create, converge, traffic,',
     'cable pulls, MTU) and checks bounds on what it measured. --compare stock runs every case again on the',
-    "OS's own driver (Linux bonding) and prints each figure as laggkit, stock and their ratio.",
-    'Targets: lab (two QEMU guests; cables pulled by QMP); self (this machine as root, or the one --host machine: both',
-    'sides in network namespaces, veth links through a wire namespace whose ends a cable pull sets down, the',
+    "OS's own driver (Linux bonding, or FreeBSD's lagg(4) with --guest freebsd) and prints each figure as laggkit, stock",
+    'and their ratio. Targets: lab (two QEMU guests, Linux or with --guest freebsd FreeBSD, where if_laggkit.ko gets',
+    'there through laggkit deploy and goes again through undeploy; cables pulled by QMP, frames dropped and recorded',
+    'on the host); self (this machine as root, or the one --host machine: on Linux both',
+    'sides in network namespaces, veth links through a wire namespace whose ends a cable pull sets down; on FreeBSD',
+    'two vnet jails joined by epairs, if_laggkit.ko against lagg(4), with no cable pulls; the',
     "machine's own network untouched); host (two Linux machines over SSH, --host twice and --link A-if=B-if; no cable",
     'pull: those cases are skipped with the reason); vagrant (linux-lab-a and linux-lab-b through vagrant ssh-config,',
     'cables pulled through libvirt). laggd, laggctl and seqstream are copied to a machine that lacks them and removed',
@@ -57,6 +85,7 @@ export default class E2e extends LaggkitCommand {
   static override examples = [
     '<%= config.bin %> e2e',
     '<%= config.bin %> e2e --compare stock --report out/',
+    '<%= config.bin %> e2e --guest freebsd --image FreeBSD-15.0-BASIC-CI.raw --sysroot /usr/src --compare stock',
     "<%= config.bin %> e2e --only 'lacp-*' --proto lacp,failover --nic virtio,e1000 --repeat 5",
     '<%= config.bin %> e2e --lab lab --only cable-pull --json',
     '<%= config.bin %> e2e --target self --compare stock --report out/',
@@ -66,11 +95,17 @@ export default class E2e extends LaggkitCommand {
   ];
   static override flags = {
     target: Flags.string({
-      description: 'Where to run: lab (the built-in QEMU lab), self (one machine, namespaces), host (two machines over SSH), vagrant',
+      description:
+        'Where to run: lab (the built-in QEMU lab), self (one machine: namespaces on Linux, vnet jails on FreeBSD), host (two machines over SSH), vagrant',
       options: [...TARGET_KINDS],
       default: 'lab',
     }),
     lab: Flags.string({ description: 'Use this running lab instead of starting one (target lab)' }),
+    guest: Flags.string({ description: 'target lab: the guests e2e starts (freebsd needs --image)', options: ['linux', 'freebsd'], default: 'linux' }),
+    image: Flags.string({ description: 'target lab: the FreeBSD disk image the guests boot from (as laggkit lab up --image)' }),
+    'boot-timeout': Flags.integer({ description: 'target lab: seconds each guest may take to boot', min: 30, max: 7200 }),
+    sysroot: Flags.string({ description: 'FreeBSD: build if_laggkit.ko here against this source tree (deploy --build local); else on the guests' }),
+    kernbuild: Flags.string({ description: 'FreeBSD: the built kernel folder for --sysroot (deploy --kernbuild)' }),
     'keep-lab': Flags.boolean({ description: 'Leave the lab e2e started running afterwards', default: false }),
     host: Flags.string({
       description: 'target host: a machine (user@host:port or ssh alias), twice: A then B; target self: the one machine to run on',
@@ -106,7 +141,11 @@ export default class E2e extends LaggkitCommand {
     // A signal while the target is still being set up waits for the setup, then closes it.
     let target: E2eTarget | undefined;
     let interrupted: NodeJS.Signals | undefined;
-    const stop = (signal: NodeJS.Signals, t: E2eTarget): void => void t.close().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+    const stop = (signal: NodeJS.Signals, t: E2eTarget): void =>
+      void t
+        .close()
+        .catch((err: Error) => process.stderr.write(`laggkit e2e: cleaning up the target failed: ${err.message}\n`))
+        .finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
     const onSignal = (signal: NodeJS.Signals): void => {
       process.stderr.write(`\nlaggkit e2e: ${signal}, stopping (again to quit at once)\n`);
       interrupted = signal;
@@ -118,6 +157,11 @@ export default class E2e extends LaggkitCommand {
       target = await openTarget(flags.target as TargetKind, {
         lab: flags.lab,
         keep: flags['keep-lab'],
+        guest: flags.guest as 'linux' | 'freebsd',
+        ...(flags.image ? { image: flags.image } : {}),
+        ...(flags['boot-timeout'] ? { timeoutSec: flags['boot-timeout'] } : {}),
+        ...(flags.sysroot ? { sysroot: flags.sysroot } : {}),
+        ...(flags.kernbuild ? { kernbuild: flags.kernbuild } : {}),
         hosts: (flags.host ?? []).map((h) => hostOptions({ ...flags, host: h }, h)),
         links: flags.link ?? [],
         ssh: hostOptions({ ...flags, host: undefined }, ''),

@@ -3,10 +3,13 @@
  * timeline events. Every action starts from a clean target (no aggregate, data links with their
  * lab addresses) and builds its own aggregate on both sides; the engine cleans up after it.
  *
- * Timing is taken where it happens: converge time by a loop inside each guest (/proc/uptime,
- * 10 ms steps), outages by seqstream's receivers (arrival gaps of a numbered stream, both
+ * Timing is taken where it happens: converge time by a loop inside each guest (its clock since
+ * boot, 10 ms steps), outages by seqstream's receivers (arrival gaps of a numbered stream, both
  * directions). Host-side times (cable pulled, plugged back) are placed on the same timeline
  * relative to the stream's start; they carry the SSH round trip as their uncertainty.
+ *
+ * Everything OS-specific in the guests' shell comes from the target's platform (platform.ts),
+ * everything driver-specific from the driver (drivers.ts).
  */
 import type { ExecResult } from '../ssh/index.js';
 import { parseIfconfig } from '../ifconfig/index.js';
@@ -69,14 +72,15 @@ export interface RunContext {
 export class RunSkipped extends Error {}
 
 export const AGG_ADDR = { A: '10.77.0.1', B: '10.77.0.2' } as const;
+/**
+ * Where a side keeps a stream's files: its TMPDIR. The self target's FreeBSD sides are jails
+ * on one file system and get one folder each; everywhere else /tmp is the side's own.
+ */
+const SCRATCH = '${TMPDIR:-/tmp}';
 const STREAM_PORT = 47001;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const sides: Side[] = ['A', 'B'];
 const other = (s: Side): Side => (s === 'A' ? 'B' : 'A');
-
-/** ms since boot from /proc/uptime, in the guest's shell. */
-// The hundredths are prefixed with 1 and the 100 taken off again: "08" alone is bad octal.
-const UPTIME_MS = 'upms() { read u _ < /proc/uptime; echo $(( ${u%.*} * 1000 + 10 * (1${u#*.} - 100) )); }';
 
 async function must(target: E2eTarget, side: Side, script: string, what: string, timeoutMs?: number): Promise<ExecResult> {
   const r = await target.sh(side, script, timeoutMs);
@@ -86,12 +90,7 @@ async function must(target: E2eTarget, side: Side, script: string, what: string,
 
 /** Remove every aggregate of either driver and give the data links back their lab addresses. */
 export async function resetSide(target: E2eTarget, side: Side, drivers: Driver[]): Promise<void> {
-  const links = target.links.flatMap((l) => [
-    `ip link set ${l.nic} mtu 1500 2>/dev/null`,
-    `ip addr flush dev ${l.nic}`,
-    `ip link set ${l.nic} up`,
-    `ip addr add ${side === 'A' ? l.addrA : l.addrB} dev ${l.nic}`,
-  ]);
+  const links = target.links.map((l) => target.platform.resetLink(l.nic, side === 'A' ? l.addrA : l.addrB));
   await must(target, side, [...drivers.map((d) => d.destroy()), ...links].join('\n'), 'reset');
 }
 
@@ -108,7 +107,7 @@ async function createBoth(ctx: RunContext, timeoutMs: number): Promise<Record<Si
         ctx.target,
         side,
         [
-          UPTIME_MS,
+          ctx.target.platform.clock,
           ctx.driver.prepare(),
           't0=$(upms)',
           ctx.driver.create({
@@ -137,7 +136,7 @@ async function createBoth(ctx: RunContext, timeoutMs: number): Promise<Record<Si
 async function pingAcross(ctx: RunContext, tries = 10, size?: number): Promise<number> {
   const r = await ctx.target.sh(
     'A',
-    `i=0; while [ $i -lt ${tries} ]; do ping -c 1 -W 1 ${size ? `-s ${size} ` : ''}${AGG_ADDR.B} >/dev/null 2>&1 && { echo ok; exit 0; }; i=$((i+1)); done; echo no`,
+    `i=0; while [ $i -lt ${tries} ]; do ${ctx.target.platform.ping(AGG_ADDR.B, size)} >/dev/null 2>&1 && { echo ok; exit 0; }; i=$((i+1)); done; echo no`,
   );
   return r.stdout.includes('ok') ? 1 : 0;
 }
@@ -169,12 +168,13 @@ async function isSteady(ctx: RunContext, side: Side): Promise<boolean> {
 async function captureBoth(ctx: RunContext, out: ActionOutcome, label: string): Promise<void> {
   for (const side of sides) {
     // The guest's uptime rides along, to place kernel-log events (seconds since boot) in time.
-    const r = await ctx.target.sh(side, `read up _ < /proc/uptime; echo "uptime $up"; ${ctx.driver.capture()}`);
+    const r = await ctx.target.sh(side, `${ctx.target.platform.clock}\necho "uptime $(ups)"; ${ctx.driver.capture()}`);
     const [first, ...rest] = r.stdout.split('\n');
     const text = rest.join('\n');
     out.captures[`${label} ${side}`] = text;
     out.captureClock[`${label} ${side}`] = { hostMs: Date.now(), uptimeS: Number(/^uptime ([\d.]+)/.exec(first ?? '')?.[1] ?? NaN) };
-    if (ctx.driver.name === 'laggkit') {
+    // laggctl prints FreeBSD's status block, and on FreeBSD both drivers are lagg-shaped.
+    if (ctx.driver.name === 'laggkit' || ctx.target.platform.os === 'freebsd') {
       try {
         out.parsed[`${label} ${side}`] = parseIfconfig(text.split('--- events')[0] ?? '', { os: 'freebsd' });
       } catch {
@@ -248,6 +248,8 @@ function rezero(out: ActionOutcome, zeroHostMs: number): void {
   out.zeroHostMs = zeroHostMs;
 }
 
+// Background jobs take no stdin and write only to files: OpenSSH (FreeBSD's sshd) keeps a
+// channel open while any process still holds its stdout or stderr.
 async function startStream(ctx: RunContext, out: ActionOutcome, plan: StreamPlan): Promise<RunningStream> {
   // The receivers stop at the sender's end marks; the window only bounds a stream that never ends.
   const recvMs = plan.durationMs + 60_000;
@@ -255,15 +257,20 @@ async function startStream(ctx: RunContext, out: ActionOutcome, plan: StreamPlan
   const tRecv = Date.now();
   await Promise.all(
     receivers.map((side) =>
-      must(ctx.target, side, `rm -f /tmp/e2e-rx.json; seqstream recv ${STREAM_PORT} ${recvMs} ${plan.gapMs} >/tmp/e2e-rx.json 2>&1 &`, 'start receiver'),
+      must(
+        ctx.target,
+        side,
+        `rm -f ${SCRATCH}/e2e-rx.json; seqstream recv ${STREAM_PORT} ${recvMs} ${plan.gapMs} </dev/null >${SCRATCH}/e2e-rx.json 2>&1 &`,
+        'start receiver',
+      ),
     ),
   );
   const sample = plan.sample
-    ? `(n=0; while [ $n -lt ${Math.ceil(plan.durationMs / 250) + 4} ] && kill -0 $(cat /tmp/e2e-tx.pid) 2>/dev/null; do read u _ </proc/uptime; echo "$u ${portsOf(
+    ? `${ctx.target.platform.clock}\n(n=0; while [ $n -lt ${Math.ceil(plan.durationMs / 250) + 4} ] && kill -0 $(cat ${SCRATCH}/e2e-tx.pid) 2>/dev/null; do echo "$(ups) ${portsOf(
         ctx,
       )
-        .map((p) => `$(cat /sys/class/net/${p}/statistics/tx_packets)`)
-        .join(' ')}"; sleep 0.25; n=$((n+1)); done >/tmp/e2e-ports.txt) &`
+        .map((p) => `$(${ctx.target.platform.txPackets(p)})`)
+        .join(' ')}"; sleep 0.25; n=$((n+1)); done) </dev/null >${SCRATCH}/e2e-ports.txt 2>/dev/null &`
     : '';
   const senders: Side[] = plan.both ? ['A', 'B'] : ['A'];
   await Promise.all(
@@ -271,7 +278,7 @@ async function startStream(ctx: RunContext, out: ActionOutcome, plan: StreamPlan
       must(
         ctx.target,
         side,
-        `seqstream send ${AGG_ADDR[other(side)]} ${STREAM_PORT} ${plan.intervalUs} ${plan.durationMs} ${plan.flows ?? 1} >/tmp/e2e-tx.json 2>&1 &\necho $! >/tmp/e2e-tx.pid\n${side === 'A' ? sample : ''}`,
+        `seqstream send ${AGG_ADDR[other(side)]} ${STREAM_PORT} ${plan.intervalUs} ${plan.durationMs} ${plan.flows ?? 1} </dev/null >${SCRATCH}/e2e-tx.json 2>&1 &\necho $! >${SCRATCH}/e2e-tx.pid\n${side === 'A' ? sample : ''}`,
         'start sender',
       ),
     ),
@@ -293,7 +300,7 @@ interface RxResult {
 /** End a stream before its planned duration: the senders send their end marks and stop. */
 async function stopSenders(ctx: RunContext, s: RunningStream): Promise<void> {
   const senders: Side[] = s.plan.both ? ['A', 'B'] : ['A'];
-  await Promise.all(senders.map((side) => ctx.target.sh(side, 'kill -TERM $(cat /tmp/e2e-tx.pid) 2>/dev/null; true')));
+  await Promise.all(senders.map((side) => ctx.target.sh(side, `kill -TERM $(cat ${SCRATCH}/e2e-tx.pid) 2>/dev/null; true`)));
 }
 
 async function finishStream(ctx: RunContext, s: RunningStream, out: ActionOutcome): Promise<Partial<Record<Side, RxResult>>> {
@@ -303,7 +310,7 @@ async function finishStream(ctx: RunContext, s: RunningStream, out: ActionOutcom
     const r = await must(
       ctx.target,
       side,
-      'while pidof seqstream >/dev/null; do sleep 0.1; done; cat /tmp/e2e-rx.json',
+      `while ${ctx.target.platform.running('seqstream')}; do sleep 0.1; done; cat ${SCRATCH}/e2e-rx.json`,
       'collect receiver',
       s.plan.durationMs + 90_000,
     );
@@ -323,7 +330,7 @@ async function finishStream(ctx: RunContext, s: RunningStream, out: ActionOutcom
     }
   }
   if (s.plan.sample) {
-    const text = (await ctx.target.sh('A', 'cat /tmp/e2e-ports.txt')).stdout;
+    const text = (await ctx.target.sh('A', `cat ${SCRATCH}/e2e-ports.txt`)).stdout;
     out.captures['port tx samples A'] = text;
     const rows = text
       .trim()
@@ -360,10 +367,10 @@ type ActionImpl<K extends ActionKind> = (ctx: RunContext, action: Extract<Action
 const createDestroy: ActionImpl<'create-destroy'> = async (ctx) => {
   const out = emptyOutcome();
   const ports = portsOf(ctx);
-  const ident = `for p in ${ports.join(' ')}; do echo "$p $(cat /sys/class/net/$p/address) $(cat /sys/class/net/$p/mtu) $(cat /sys/class/net/$p/operstate)"; done`;
+  const ident = ctx.target.platform.portIdent(ports);
   const before = await Promise.all(sides.map((s) => must(ctx.target, s, ident, 'read ports')));
   await createBoth(ctx, 30_000);
-  const exists = `[ -e /sys/class/net/${ctx.driver.ifname} ] && echo yes || echo no`;
+  const exists = `${ctx.target.platform.exists(ctx.driver.ifname)} && echo yes || echo no`;
   out.metrics.created = (await ctx.target.sh('A', exists)).stdout.includes('yes') ? 1 : 0;
   out.metrics.members_after_create = (await portStates(ctx, 'A')).filter((p) => p.state !== 'none').length;
   await captureBoth(ctx, out, 'created');
@@ -390,7 +397,9 @@ const steadyState: ActionImpl<'steady-state'> = async (ctx, a) => {
 const spread: ActionImpl<'spread'> = async (ctx, a) => {
   const { out, ready } = await readyAggregate(ctx);
   if (!ready) return out;
-  const counters = `for p in ${portsOf(ctx).join(' ')}; do cat /sys/class/net/$p/statistics/tx_packets; done`;
+  const counters = portsOf(ctx)
+    .map((p) => ctx.target.platform.txPackets(p))
+    .join('\n');
   const c0 = (await must(ctx.target, 'A', counters, 'read counters')).stdout.trim().split('\n').map(Number);
   const s = await startStream(ctx, out, {
     durationMs: a.duration_ms,
@@ -567,9 +576,12 @@ async function guestWaitFor(ctx: RunContext, side: Side, test: string, deadlineM
   const r = await must(
     ctx.target,
     side,
-    [UPTIME_MS, 't0=$(upms)', `until ${test}; do [ $(( $(upms) - t0 )) -gt ${deadlineMs} ] && { echo timeout; exit 0; }; sleep 0.05; done`, 'echo seen'].join(
-      '\n',
-    ),
+    [
+      ctx.target.platform.clock,
+      't0=$(upms)',
+      `until ${test}; do [ $(( $(upms) - t0 )) -gt ${deadlineMs} ] && { echo timeout; exit 0; }; sleep 0.05; done`,
+      'echo seen',
+    ].join('\n'),
     what,
     deadlineMs + 60_000,
   );
@@ -611,8 +623,8 @@ const mtu: ActionImpl<'mtu'> = async (ctx, a) => {
   const out = emptyOutcome();
   if (!(await steadyCreate(ctx, out))) return out;
   const ports = portsOf(ctx);
-  const mtus = `for p in ${ports.join(' ')}; do cat /sys/class/net/$p/mtu; done`;
-  await Promise.all(sides.map((s) => must(ctx.target, s, `ip link set ${ctx.driver.ifname} mtu ${a.mtu}`, 'set mtu')));
+  const mtus = ports.map((p) => ctx.target.platform.mtuOf(p)).join('\n');
+  await Promise.all(sides.map((s) => must(ctx.target, s, ctx.target.platform.setMtu(ctx.driver.ifname, a.mtu), 'set mtu')));
   out.events.push({ t_ms: 0, kind: 'action', what: `mtu ${a.mtu} on ${ctx.driver.ifname}` });
   const seen = await Promise.all(sides.map((s) => must(ctx.target, s, mtus, 'read mtu')));
   out.captures['member mtu'] = seen.map((r, i) => `${sides[i]}: ${r.stdout.trim().split('\n').join(' ')}`).join('\n');
@@ -632,22 +644,21 @@ const mtu: ActionImpl<'mtu'> = async (ctx, a) => {
 
 const mgmtUntouched: ActionImpl<'mgmt-untouched'> = async (ctx) => {
   const out = emptyOutcome();
-  // Each side's management interface: mgmt0 in the lab and on self, the SSH session's on a host.
-  const mgmt = (s: Side): string => ctx.target.mgmt?.[s] ?? 'mgmt0';
-  const snap = (s: Side): string =>
-    `ip -o link show dev ${mgmt(s)} | sed 's/ qlen.*//'; ip -o addr show dev ${mgmt(s)} | grep -v _lft; ip route show dev ${mgmt(s)}; cat /sys/class/net/${mgmt(s)}/address /sys/class/net/${mgmt(s)}/mtu`;
+  // Each side's management interface: the platform's usual one in the lab and on self, the SSH session's on a host.
+  const mgmt = (s: Side): string => ctx.target.mgmt?.[s] ?? ctx.target.platform.mgmt;
+  const snap = (s: Side): string => ctx.target.platform.mgmtSnapshot(mgmt(s));
   const before = await Promise.all(sides.map((s) => must(ctx.target, s, snap(s), `snapshot ${mgmt(s)}`)));
   const steady = await steadyCreate(ctx, out);
   if (steady) await pingAcross(ctx);
   out.metrics.active_members = activeCount(await portStates(ctx, 'A'));
   // A new SSH connection through the management link while the aggregate stands: it is alive.
-  const during = await Promise.all(sides.map((s) => ctx.target.sh(s, snap(s))));
+  const during = await Promise.all(sides.map((s) => ctx.target.sh(s, snap(s), undefined, true)));
   out.metrics.ssh_ok = during.every((r) => r.code === 0) ? 1 : 0;
   await Promise.all(sides.map((s) => must(ctx.target, s, ctx.driver.destroy(), 'destroy')));
   const after = await Promise.all(sides.map((s) => ctx.target.sh(s, snap(s))));
-  out.captures['mgmt0 before'] = before.map((r) => r.stdout).join('');
-  out.captures['mgmt0 during'] = during.map((r) => r.stdout).join('');
-  out.captures['mgmt0 after'] = after.map((r) => r.stdout).join('');
+  out.captures['management link before'] = before.map((r) => r.stdout).join('');
+  out.captures['management link during'] = during.map((r) => r.stdout).join('');
+  out.captures['management link after'] = after.map((r) => r.stdout).join('');
   out.metrics.mgmt_unchanged = before.every((b, i) => b.stdout === during[i]!.stdout && b.stdout === after[i]!.stdout) ? 1 : 0;
   return out;
 };
@@ -780,16 +791,11 @@ const etherChange: ActionImpl<'ether-change'> = async (ctx, a) => {
   const { out, ready } = await readyAggregate(ctx);
   if (!ready) return out;
   const ifname = ctx.driver.ifname;
-  const ident = `for i in ${ifname} ${portsOf(ctx).join(' ')}; do echo "$i $(cat /sys/class/net/$i/address)"; done`;
+  const ident = [ifname, ...portsOf(ctx)].map((i) => `echo "${i} $(${ctx.target.platform.macOf(i)})"`).join('\n');
   const before = await must(ctx.target, 'A', ident, 'read MACs');
   const change: Disturbance = {
     begin: async (mark) => {
-      await must(
-        ctx.target,
-        'A',
-        [...(a.arp_notify ? [`echo 1 > /proc/sys/net/ipv4/conf/${ifname}/arp_notify`] : []), ctx.driver.setEther(a.mac)].join('\n'),
-        'set ether',
-      );
+      await must(ctx.target, 'A', [...(a.arp_notify ? [ctx.target.platform.announceLladdr(ifname)] : []), ctx.driver.setEther(a.mac)].join('\n'), 'set ether');
       mark(`${ifname} ether ${a.mac}`);
     },
     end: async () => {},
@@ -799,7 +805,7 @@ const etherChange: ActionImpl<'ether-change'> = async (ctx, a) => {
     // watched from the change on, while A's MACs are read.
     const [after, seen] = await Promise.all([
       must(ctx.target, 'A', ident, 'read MACs'),
-      guestWaitFor(ctx, 'B', `ip neigh show ${AGG_ADDR.A} | grep -qi '${a.mac}'`, a.learn_timeout_ms, 'watch the neighbour entry'),
+      guestWaitFor(ctx, 'B', ctx.target.platform.neighbourIs(AGG_ADDR.A, a.mac), a.learn_timeout_ms, 'watch the neighbour entry'),
     ]);
     out.captures['MACs on A'] = `before:\n${before.stdout}after:\n${after.stdout}`;
     const macs = after.stdout
@@ -825,7 +831,7 @@ const unloadInUse: ActionImpl<'unload-in-use'> = async (ctx) => {
   out.captures['unload A'] = `$ ${unload.script}\n${r.stdout}${r.stderr}exit ${r.code}\n`;
   out.metrics.unload_refused = r.code === 0 ? 0 : 1;
   out.metrics.driver_alive = (await ctx.target.sh('A', ctx.driver.alive())).code === 0 ? 1 : 0;
-  out.metrics.aggregate_kept = (await ctx.target.sh('A', `[ -e /sys/class/net/${ctx.driver.ifname} ]`)).code === 0 ? 1 : 0;
+  out.metrics.aggregate_kept = (await ctx.target.sh('A', ctx.target.platform.exists(ctx.driver.ifname))).code === 0 ? 1 : 0;
   out.metrics.steady_after = out.metrics.aggregate_kept && (await isSteady(ctx, 'A')) ? 1 : 0;
   out.metrics.ping_after = out.metrics.aggregate_kept ? await pingAcross(ctx, 3) : 0;
   await captureBoth(ctx, out, 'after unload');

@@ -1,17 +1,28 @@
 /**
- * The two drivers an e2e case runs on, as the shell each needs inside a Linux guest:
+ * The two drivers an e2e case runs on, per guest OS, as the shell each needs:
  *
- *   laggkit  laggd + laggctl (kmod/posix), words as ifconfig(8) lagg takes them
- *   stock    Linux bonding from the guest's own kernel, through its sysfs interface
- *            (bonding.ko is in the lab image, loaded on demand)
+ *   Linux    laggkit  laggd + laggctl (kmod/posix), words as ifconfig(8) lagg takes them
+ *            stock    Linux bonding from the guest's own kernel, through its sysfs interface
+ *                     (bonding.ko is in the lab image, loaded on demand)
+ *   FreeBSD  laggkit  if_laggkit.ko (kmod/freebsd), put there by `laggkit deploy`:
+ *                     `ifconfig laggkit0 create laggproto P laggport vtnet1 ...`
+ *            stock    base lagg(4), if_lagg.ko: `ifconfig lagg0 create laggproto P ...`
  *
  * Both answer the same questions in the same shape, so the actions never know which one runs:
  * `portStates` prints one "PORT active|standby|none" line per member, `capture` the driver's
  * own status text for the evidence. Protocols map to bonding modes as an operator would map
  * them: lacp 802.3ad, failover active-backup (the first member primary), loadbalance
  * balance-xor with the layer3+4 hash (laggd's default l2,l3,l4 covers it), roundrobin
- * balance-rr, broadcast broadcast.
+ * balance-rr, broadcast broadcast. On FreeBSD both drivers take the same words (laggkit
+ * implements lagg's ioctls), so the mapping is the identity; options lagg keeps in sysctls
+ * (lacp multi-speed for laggkit) are set between create and the first laggport.
+ *
+ * Events: laggd stamps its event ring with the wall clock, if_laggkit.ko its ring (sysctl
+ * net.link.laggkit.N.events) with seconds since boot; bonding and lagg(4) write to the kernel
+ * log, read with its seconds-since-boot stamps (FreeBSD's only when kern.msgbuf_show_timestamp
+ * is on, which prepare() turns on: whole seconds there, and lagg logs only link state changes).
  */
+import type { GuestOs } from '../lab/machines.js';
 import type { Protocol } from './scenario.js';
 
 export type DriverName = 'laggkit' | 'stock';
@@ -66,6 +77,24 @@ const BONDING_MODES: Record<Protocol, string> = {
   broadcast: 'broadcast',
 };
 
+/**
+ * Port states from a FreeBSD-style status block (ifconfig, or laggctl which prints the same):
+ * LACP members carry traffic when DISTRIBUTING; the other protocols mark them ACTIVE.
+ */
+function laggportStates(status: string, proto: Protocol): string {
+  return `${status} 2>/dev/null | awk -v want=${proto === 'lacp' ? 'DISTRIBUTING' : 'ACTIVE'} '$1 == "laggport:" { f = $3; print $2, ((index(f, "<" want) || index(f, "," want)) ? "active" : "standby") }'`;
+}
+
+/** Kernel-log lines "[SECONDS] IF: what" (bonding's, and FreeBSD's with timestamps on) for one interface. */
+function kernelLogEvents(capture: string, ifname: string): ReturnType<Driver['events']> {
+  const re = new RegExp(`^\\[\\s*(\\d+(?:\\.\\d+)?)\\] ${ifname}: (.*)$`);
+  return (capture.split('--- events\n')[1] ?? '')
+    .split('\n')
+    .map((l) => re.exec(l))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ at: { uptimeS: Number(m[1]) }, what: m[2]! }));
+}
+
 const laggdUp = [
   'pidof laggd >/dev/null || { laggd -f >/tmp/laggd.log 2>&1 & }',
   'i=0; while [ ! -S /run/laggd.sock ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done',
@@ -99,9 +128,7 @@ export const laggkitDriver: Driver = {
       'laggd has no module to unload: stopping the daemon destroys every aggregate and restores its members by design; the refusal applies to if_laggkit.ko (kldunload) on FreeBSD',
   }),
   alive: () => 'pidof laggd >/dev/null',
-  // LACP members carry traffic when DISTRIBUTING; the other protocols mark them ACTIVE.
-  portStates: (proto) =>
-    `laggctl laggkit0 2>/dev/null | awk -v want=${proto === 'lacp' ? 'DISTRIBUTING' : 'ACTIVE'} '$1 == "laggport:" { f = $3; print $2, ((index(f, "<" want) || index(f, "," want)) ? "active" : "standby") }'`,
+  portStates: (proto) => laggportStates('laggctl laggkit0', proto),
   capture: () => 'laggctl -v laggkit0 2>&1; echo "--- events"; laggctl laggkit0 events 2>&1 | tail -40',
   events: (capture) =>
     (capture.split('--- events\n')[1] ?? '')
@@ -146,15 +173,83 @@ export const stockDriver: Driver = {
         : `[ "$(cat $s/mii_status)" = up ]`) +
     ' && echo $p active || echo $p standby; done',
   capture: () => 'cat /proc/net/bonding/bond0 2>&1; echo "--- events"; dmesg | grep " bond0: " | tail -40',
-  events: (capture) =>
-    (capture.split('--- events\n')[1] ?? '')
-      .split('\n')
-      .map((l) => /^\[\s*(\d+\.\d+)\] bond0: (.*)$/.exec(l))
-      .filter((m): m is RegExpExecArray => m !== null)
-      .map((m) => ({ at: { uptimeS: Number(m[1]) }, what: m[2]! })),
+  events: (capture) => kernelLogEvents(capture, 'bond0'),
 };
 
-export const DRIVERS: Record<DriverName, Driver> = { laggkit: laggkitDriver, stock: stockDriver };
+/**
+ * Shell that prints the name of this side's if_laggkit sysctl node for a unit:
+ * net.link.laggkit.UNIT, or UNIT_n when a vnet jail made a laggkit of that unit too (the self
+ * target's sides). A jailed reader gets nothing from any node but its own VNET's (sysctl(8)
+ * prints nothing and still exits 0), so the first node of the unit that answers is this side's.
+ */
+export function laggkitSysctlNode(unit: string): string {
+  return `$(for n in $(sysctl -N net.link.laggkit 2>/dev/null | sed -n 's/^net\\.link\\.laggkit\\.\\(${unit}\\(_[0-9]*\\)\\{0,1\\}\\)\\.proto$/\\1/p'); do [ -n "$(sysctl -n net.link.laggkit.$n.proto 2>/dev/null)" ] && { echo $n; break; }; done)`;
+}
+
+/**
+ * A FreeBSD lagg-family driver: laggkit0 from if_laggkit.ko or lagg0 from if_lagg.ko. Both
+ * take the same ifconfig words and print the same laggport lines.
+ */
+function freebsdLagg(name: DriverName, label: string, ifname: string, kld: string): Driver {
+  const unit = ifname.replace(/^\D+/, '');
+  const node = laggkitSysctlNode(unit);
+  return {
+    name,
+    label,
+    ifname,
+    mode: (proto) => proto,
+    // The clone is created with the protocol first, options next, ports last: laggkit reads
+    // multi-speed when it selects an aggregator, as a port joins.
+    // laggkit's module is deploy's to load (and undeploy's to unload); lagg's is the system's.
+    // The kernel log's timestamps: a jail may not switch them on (the self target does, outside).
+    prepare: () =>
+      `${name === 'laggkit' ? `kldstat -q -m ${kld} || { echo '${kld}.ko is not loaded (laggkit deploy loads it)' >&2; exit 1; }` : `kldstat -q -m ${kld} || kldload ${kld}`}\nsysctl kern.msgbuf_show_timestamp=1 >/dev/null 2>&1 || true`,
+    create: (s) =>
+      [
+        `ifconfig ${ifname} create laggproto ${s.proto}${s.proto === 'lacp' && s.lacpFastTimeout ? ' lacp_fast_timeout' : ''}`,
+        ...(s.proto === 'lacp' && s.lacpMultiSpeed ? [`sysctl net.link.laggkit.${node}.lacp_multi_speed=1 >/dev/null`] : []),
+        // lagg(4) gives a port the short timeout only when the option is set with the port there
+        // (a port joining later advertises the long one), so it is set again once they joined.
+        `ifconfig ${ifname} ${s.ports.map((p) => `laggport ${p}`).join(' ')}${name === 'stock' && s.proto === 'lacp' && s.lacpFastTimeout ? ' lacp_fast_timeout' : ''} up`,
+        `ifconfig ${ifname} inet ${s.addr}`,
+      ].join('\n'),
+    destroy: () => `ifconfig ${ifname} destroy 2>/dev/null; true`,
+    setEther: (mac) => `ifconfig ${ifname} ether ${mac}`,
+    // if_laggkit.ko refuses to unload (EBUSY) while an aggregate exists; what lagg(4) does is
+    // the comparison's to record.
+    unload: () => ({ script: `kldunload ${kld}` }),
+    alive: () => `kldstat -q -m ${kld}`,
+    portStates: (proto) => laggportStates(`ifconfig ${ifname}`, proto),
+    // laggkit keeps its own event ring (sysctl events: "N UPTIME what", ms resolution); lagg
+    // only logs link state changes to the kernel log.
+    capture: () =>
+      name === 'laggkit'
+        ? `ifconfig -v ${ifname} 2>&1; n=${node}; sysctl net.link.laggkit.$n 2>&1 | grep -v '\\.events:'; echo "--- events"; sysctl -n net.link.laggkit.$n.events 2>&1 | tail -40`
+        : `ifconfig -v ${ifname} 2>&1; echo "--- events"; dmesg | grep -E '^\\[[0-9]+\\] ${ifname}: ' | tail -40`,
+    events: (capture) =>
+      name === 'laggkit'
+        ? (capture.split('--- events\n')[1] ?? '')
+            .split('\n')
+            .map((l) => /^\d+ (\d+\.\d+) (.*)$/.exec(l))
+            .filter((m): m is RegExpExecArray => m !== null)
+            .map((m) => ({ at: { uptimeS: Number(m[1]) }, what: m[2]! }))
+        : kernelLogEvents(capture, ifname),
+  };
+}
+
+const DRIVERS_BY_OS: Partial<Record<GuestOs, Record<DriverName, Driver>>> = {
+  linux: { laggkit: laggkitDriver, stock: stockDriver },
+  freebsd: {
+    laggkit: freebsdLagg('laggkit', 'laggkit (if_laggkit.ko)', 'laggkit0', 'if_laggkit'),
+    stock: freebsdLagg('stock', 'FreeBSD lagg(4)', 'lagg0', 'if_lagg'),
+  },
+};
+
+export function driversFor(os: GuestOs): Record<DriverName, Driver> {
+  const d = DRIVERS_BY_OS[os];
+  if (!d) throw new Error(`e2e has no drivers for ${os}`);
+  return d;
+}
 
 /** A shell test that is true when the port states above show the protocol's steady state. */
 export function steadyTest(driver: Driver, proto: Protocol, ports: string[]): string {

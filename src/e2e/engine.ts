@@ -6,11 +6,11 @@
  * A run that throws (SSH lost, a command refused) is an error, reported like a failure with the
  * message as evidence; the engine then cleans the target and goes on with the next run.
  */
-import { DRIVERS, type Driver, type DriverName } from './drivers.js';
+import type { Driver, DriverName } from './drivers.js';
 import { RunSkipped, runAction, resetSide, type ActionOutcome, type Gap, type PortSeries, type RunContext, type TimelineEvent } from './actions.js';
-import { LOWER_IS_BETTER, type Bound, type Capability, type Protocol, type Scenario, type ScenarioCase } from './scenario.js';
+import { LOWER_IS_BETTER, stockOverride, type Bound, type Capability, type Protocol, type Scenario, type ScenarioCase } from './scenario.js';
 import { pickMembers, type E2eTarget } from './targets/index.js';
-import type { NicModel } from '../lab/machines.js';
+import type { GuestOs, NicModel } from '../lab/machines.js';
 
 export type Status = 'pass' | 'fail' | 'skip';
 
@@ -114,10 +114,10 @@ export function figuresOf(c: ScenarioCase, runs: RunResult[]): Figure[] {
 }
 
 /** The bounds a run is judged by: the driver's (stock may have its own), then its protocol's. */
-export function boundsFor(s: Scenario, driver: DriverName, proto: Protocol): Record<string, Bound> {
-  const stock = driver === 'stock';
-  const base = stock && s.stock.expect ? s.stock.expect : s.expect;
-  const byProto = (stock ? s.stock.expect_by_proto?.[proto] : undefined) ?? s.expect_by_proto[proto] ?? {};
+export function boundsFor(s: Scenario, driver: DriverName, proto: Protocol, os: GuestOs): Record<string, Bound> {
+  const stock = driver === 'stock' ? stockOverride(s, os) : undefined;
+  const base = stock?.expect ?? s.expect;
+  const byProto = stock?.expect_by_proto?.[proto] ?? s.expect_by_proto[proto] ?? {};
   return { ...base, ...byProto };
 }
 
@@ -160,7 +160,7 @@ async function runOne(target: E2eTarget, driver: Driver, c: ScenarioCase, repeat
     impaired: new Map(),
   };
   const start = Date.now();
-  const all = Object.values(DRIVERS);
+  const all = Object.values(target.drivers);
   let outcome: ActionOutcome | undefined;
   let error: string | undefined;
   let skip: string | undefined;
@@ -180,7 +180,7 @@ async function runOne(target: E2eTarget, driver: Driver, c: ScenarioCase, repeat
   }
   if (skip !== undefined && error === undefined) return skipped(driver, c, repeat, skip);
   const o = outcome ?? { metrics: {}, captures: {}, captureClock: {}, parsed: {}, events: [], gaps: [], portSeries: [] };
-  const failures = error ? [`error: ${error}`] : judge(o.metrics, boundsFor(c.scenario, driver.name, c.proto), c.members.length);
+  const failures = error ? [`error: ${error}`] : judge(o.metrics, boundsFor(c.scenario, driver.name, c.proto, target.platform.os), c.members.length);
   return {
     driver: driver.name,
     mode: driver.mode(c.proto),
@@ -208,9 +208,9 @@ export async function runCases(target: E2eTarget, cases: ScenarioCase[], opts: E
       .map((n) => target.lacks(n) ?? (target.capabilities.includes(n) ? undefined : `target '${target.kind}' cannot ${CANNOT[n]}`))
       .find(Boolean);
     for (let r = 1; r <= opts.repeat; r++) {
-      const drivers: Driver[] = opts.compare === 'stock' ? [DRIVERS.laggkit, DRIVERS.stock] : [DRIVERS.laggkit];
+      const drivers: Driver[] = opts.compare === 'stock' ? [target.drivers.laggkit, target.drivers.stock] : [target.drivers.laggkit];
       for (const d of drivers) {
-        const stockSkip = d.name === 'stock' ? (c.scenario.stock.skip ?? target.lacks('stock')) : undefined;
+        const stockSkip = d.name === 'stock' ? (stockOverride(c.scenario, target.platform.os)?.skip ?? target.lacks('stock')) : undefined;
         const run = lacking ? skipped(d, c, r, lacking) : stockSkip ? skipped(d, c, r, stockSkip) : await runOne(target, d, c, r);
         runs.push(run);
         opts.onRunEnd?.(c, run);

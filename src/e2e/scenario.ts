@@ -13,7 +13,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { UsageError } from '../cli/errors.js';
 import { repoRoot } from '../lab/paths.js';
-import { NIC_MODELS, type NicModel } from '../lab/machines.js';
+import { NIC_MODELS, type GuestOs, type NicModel } from '../lab/machines.js';
 import { describeProblems, parseYamlText } from '../validate/data-file.js';
 
 export const PROTOCOLS = ['lacp', 'failover', 'loadbalance', 'roundrobin', 'broadcast'] as const;
@@ -268,6 +268,9 @@ const TWO_MEMBERS = new Set<ActionKind>(['failover-return', 'failover-announce',
 /** Actions that mean something for some protocols only. */
 const PROTO_ONLY: Partial<Record<ActionKind, Protocol[]>> = { 'partner-silent': ['lacp'], 'failover-announce': ['failover'] };
 
+const stockSchema = z.object({ skip: z.string().min(1).optional(), expect: expectSchema.optional(), expect_by_proto: expectByProtoSchema.optional() }).strict();
+export type StockOverride = z.output<typeof stockSchema>;
+
 export const scenarioSchema = z
   .object({
     name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,47}$/, 'lower-case letters, digits and "-"'),
@@ -280,11 +283,11 @@ export const scenarioSchema = z
     /** Headline figures: printed laggkit vs stock, charted in the HTML report. */
     measure: z.array(z.string()).default([]),
     needs: z.array(z.enum(CAPABILITIES)).default([]),
-    /** The comparison run on the OS's own driver: skipped with a reason, or other bounds. */
-    stock: z
-      .object({ skip: z.string().min(1).optional(), expect: expectSchema.optional(), expect_by_proto: expectByProtoSchema.optional() })
-      .strict()
-      .default({}),
+    /**
+     * The comparison run on the OS's own driver, per guest OS (Linux bonding and FreeBSD lagg
+     * differ in what they do): skipped with a reason, or other bounds.
+     */
+    stock: z.object({ linux: stockSchema.optional(), freebsd: stockSchema.optional() }).strict().default({}),
   })
   .strict()
   .superRefine((s, ctx) => {
@@ -298,11 +301,11 @@ export const scenarioSchema = z
         });
     };
     for (const m of Object.keys(s.expect)) check(m, ['expect', m]);
-    for (const m of Object.keys(s.stock.expect ?? {})) check(m, ['stock', 'expect', m]);
+    for (const [os, o] of Object.entries(s.stock)) for (const m of Object.keys(o?.expect ?? {})) check(m, ['stock', os, 'expect', m]);
     for (const [where, byProto] of [
-      [['expect_by_proto'], s.expect_by_proto],
-      [['stock', 'expect_by_proto'], s.stock.expect_by_proto ?? {}],
-    ] as const) {
+      [['expect_by_proto'], s.expect_by_proto] as const,
+      ...Object.entries(s.stock).map(([os, o]) => [['stock', os, 'expect_by_proto'], o?.expect_by_proto ?? {}] as const),
+    ]) {
       for (const [proto, bounds] of Object.entries(byProto)) {
         if (!s.setup.proto.includes(proto as Protocol))
           ctx.addIssue({ code: z.ZodIssueCode.custom, path: [...where, proto], message: `'${proto}' is not in setup.proto (${s.setup.proto.join(', ')})` });
@@ -330,6 +333,11 @@ export const scenarioSchema = z
   });
 
 export type Scenario = z.output<typeof scenarioSchema>;
+
+/** The scenario's stock override for a guest OS (the stock driver differs by OS). */
+export function stockOverride(s: Scenario, os: GuestOs): StockOverride | undefined {
+  return os === 'linux' || os === 'freebsd' ? s.stock[os] : undefined;
+}
 export type Action = Scenario['action'];
 
 /** One runnable case: a scenario at one point of its setup matrix. */

@@ -29,10 +29,10 @@ export function connectGuest(
 }
 
 /** Run a shell script in a guest on a fresh connection. */
-export async function guestScript(s: LabState, vmName: string, script: string, timeoutMs = 60_000): Promise<ExecResult> {
+export async function guestScript(s: LabState, vmName: string, script: string, timeoutMs = 60_000, readyTimeoutMs?: number): Promise<ExecResult> {
   const vm = s.vms.find((v) => v.name === vmName);
   if (!vm) throw new LabError('E_LAB_VM', `lab '${s.name}' has no VM named '${vmName}'`);
-  const session = await connectGuest(s, vm);
+  const session = await connectGuest(s, vm, readyTimeoutMs);
   try {
     return await session.execScript(script, { timeoutMs });
   } finally {

@@ -19,7 +19,7 @@ export const ADAPTERS: Record<string, TargetAdapter> = { FreeBSD: freebsdTarget,
  * FreeBSD 15 derivative), so an unknown name is classified by what only that family's kernel
  * has: kern.osreldate and kldload for FreeBSD, kern.osrevision and modload for NetBSD.
  */
-const FAMILY_PROBE =
+export const FAMILY_PROBE =
   'uname -s; if sysctl -n kern.osreldate >/dev/null 2>&1 && command -v kldload >/dev/null; then echo FreeBSD; ' +
   'elif sysctl -n kern.osrevision >/dev/null 2>&1 && command -v modload >/dev/null; then echo NetBSD; fi';
 

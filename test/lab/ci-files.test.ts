@@ -103,18 +103,16 @@ testNeeding(
       const script = path.join(repo, String(shell?.options.path));
       t.true(fs.existsSync(script), `${name}: ${shell?.options.path} exists`);
       execFileSync('sh', ['-n', script]);
-      if (guests[name] === 'freebsd') {
-        // laggkit deploy builds, loads, configures and persists the module over the box's ssh-config.
-        t.regex(String(trig?.block?.attrs.name), /^laggkit deploy$/);
-        t.regex(
-          deployCmd(),
-          new RegExp(
-            `deploy --host root@${name} --ssh-config \\.vagrant/${name}\\.ssh_config --trust-new-host-key --build remote --laggproto failover --laggport vtnet1 --laggport em0`,
-          ),
-        );
-      } else {
-        t.is(trig, undefined, `${name}: no FreeBSD module to persist`);
-      }
+      // laggkit deploy builds, loads, configures and persists the module over the box's ssh-config.
+      const ports = { freebsd: 'vtnet1 --laggport em0', netbsd: 'vioif1 --laggport wm0' }[guests[name] as 'freebsd' | 'netbsd'];
+      t.truthy(ports, `${name}: a BSD box`);
+      t.regex(String(trig?.block?.attrs.name), /^laggkit deploy$/);
+      t.regex(
+        deployCmd(),
+        new RegExp(
+          `deploy --host root@${name} --ssh-config \\.vagrant/${name}\\.ssh_config --trust-new-host-key --build remote --laggproto failover --laggport ${ports}`,
+        ),
+      );
     }
     t.true(fs.existsSync(path.join(repo, 'src', 'commands', 'deploy.ts')), 'the deploy command the trigger runs exists');
     // The same two link networks on every box, so any two boxes face each other.
@@ -210,6 +208,14 @@ test('bsd-matrix workflow: valid structure, known actions and inputs, FreeBSD 13
   t.deepEqual(
     releases['vmactions/netbsd-vm@v1']!.map((r) => r.split('.')[0]),
     ['9', '10'],
+  );
+  // FreeBSD runs the product's own e2e in the VM and keeps its JUnit and HTML reports.
+  const script = fs.readFileSync(path.join(repo, 'vm', 'ci', 'bsd-e2e.sh'), 'utf8');
+  t.regex(script, /bin\/run\.js e2e --target self --compare stock --report \$report\/e2e/);
+  const uploads = doc.jobs.freebsd!.steps.filter((s) => s.uses === 'actions/upload-artifact@v4').map((s) => String(s.with?.path));
+  t.true(
+    uploads.some((p) => p.includes('e2e-report/e2e/junit.xml') && p.includes('e2e-report/e2e/report.html')),
+    'the JUnit and HTML reports are uploaded',
   );
   // ${{ }} expressions only reference contexts that exist in a job.
   for (const m of text.matchAll(/\$\{\{\s*([^}]+?)\s*\}\}/g)) t.regex(m[1]!, /^(matrix|github|env|secrets|steps|runner)\./, `expression ${m[1]}`);

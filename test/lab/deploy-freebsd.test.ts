@@ -12,7 +12,6 @@
  */
 import test, { type TestFn } from 'ava';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'ssh2';
 import { guestScript, waitForSsh } from '../../src/lab/guest-ssh.js';
@@ -20,19 +19,9 @@ import { labUp } from '../../src/lab/lab.js';
 import { labSshConfig } from '../../src/lab/ssh-config.js';
 import type { LabState } from '../../src/lab/state.js';
 import { testNeeding } from '../support/require.js';
-import { checkExit, cli, isolatedLab, lacpDeployArgs, waitFor, type CliResult } from './support/cli.js';
+import { checkExit, cli, freebsdInputs, isolatedLab, lacpDeployArgs, waitFor, type CliResult } from './support/cli.js';
 
-const cache = path.join(os.homedir(), '.cache', 'laggkit', 'freebsd');
-const image = process.env.LAGGKIT_FREEBSD_IMAGE ?? '';
-const sysroot = process.env.LAGGKIT_FREEBSD_SYSROOT ?? path.join(cache, 'src');
-const kernbuild = process.env.LAGGKIT_FREEBSD_KERNBUILD ?? path.join(cache, 'kernbuild');
-const missing = !image
-  ? 'no FreeBSD image (set LAGGKIT_FREEBSD_IMAGE to one in the form of the BASIC-CI image)'
-  : !fs.existsSync(image)
-    ? `no FreeBSD image at ${image} (LAGGKIT_FREEBSD_IMAGE)`
-    : !fs.existsSync(path.join(sysroot, 'sys', 'conf'))
-      ? `no FreeBSD source tree at ${sysroot} (set LAGGKIT_FREEBSD_SYSROOT)`
-      : '';
+const { image, sysroot, kernbuild, missing } = freebsdInputs();
 const serial = test.serial as unknown as TestFn;
 const TITLE = 'FreeBSD guests: deploy LACP with --build local, traffic, no-op redeploy, reboot, undeploy';
 

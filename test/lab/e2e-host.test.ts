@@ -95,7 +95,7 @@ testNeeding(
     // The management link detected from the SSH session (eth0 here, not the lab's mgmt0) and untouched.
     const mgmt = res.cases.find((c) => c.scenario === 'mgmt-untouched')!.runs[0]!;
     t.is(mgmt.metrics.mgmt_unchanged, 1);
-    t.regex(mgmt.captures['mgmt0 before'] ?? '', /eth0/);
+    t.regex(mgmt.captures['management link before'] ?? '', /eth0/);
     const spread = res.cases.find((c) => c.scenario === 'spread')!.runs[0]!;
     t.is(spread.metrics.ports_used, 2, 'both members carried the 16 flows');
     // No cable on this target: skipped with the reason, in JSON, TAP and JUnit.

@@ -5,12 +5,14 @@
  * <failure> with its evidence in JUnit, and the HTML row is marked failed.
  */
 import test from 'ava';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { expandCases, filterCases, loadCatalogue, parseScenario } from '../../src/e2e/scenario.js';
+import { expandCases, filterCases, loadCatalogue, parseScenario, stockOverride } from '../../src/e2e/scenario.js';
+import { driversFor, laggkitSysctlNode } from '../../src/e2e/drivers.js';
+import { freebsdPlatform } from '../../src/e2e/platform.js';
 import { judge, figuresOf, type CaseResult, type E2eResult, type RunResult } from '../../src/e2e/engine.js';
 import { renderJunit } from '../../src/e2e/report/junit.js';
 import { renderTap } from '../../src/e2e/report/text.js';
@@ -158,6 +160,83 @@ test('--list prints the cases; bad --proto/--nic values are usage errors; --targ
   t.is(cli(['e2e', '--target', 'vagrant', '--host', 'x', '--json']).json?.error?.code, 'E_E2E_HOSTS');
 });
 
+test('--guest freebsd without --image is a usage error that starts nothing', (t) => {
+  const r = cli(['e2e', '--guest', 'freebsd', '--only', 'steady-state', '--json']);
+  t.is(r.code, 2);
+  t.is(r.json?.error?.code, 'E_E2E_IMAGE');
+  t.regex(r.json?.error?.message ?? '', /--image PATH/);
+});
+
+test('the FreeBSD guest flags are for the lab target: elsewhere they are refused before any connection', (t) => {
+  for (const [args, flag] of [
+    [['--target', 'self', '--guest', 'freebsd'], '--guest'],
+    [['--target', 'vagrant', '--sysroot', '/usr/src'], '--sysroot'],
+  ] as const) {
+    const r = cli(['e2e', ...args, '--only', 'steady-state', '--json']);
+    t.is(r.code, 2, flag);
+    t.is(r.json?.error?.code, 'E_E2E_HOSTS');
+    t.regex(r.json?.error?.message ?? '', new RegExp(`${flag} is for --target lab`));
+  }
+});
+
+test('a stock override is per guest OS: the FreeBSD one applies on FreeBSD only, and the old unkeyed form is refused', (t) => {
+  const text = (stock: string) =>
+    `name: probe\ntitle: a probe\nsetup:\n  proto: lacp\n  members: [virtio, e1000]\naction:\n  kind: steady-state\nexpect:\n  steady: { equals: 1 }\n${stock}`;
+  const s = parseScenario(text('stock:\n  freebsd:\n    skip: lagg(4) has no multi-speed\n  linux:\n    expect:\n      steady: { equals: 0 }\n'), 'probe.yaml');
+  t.is(stockOverride(s, 'freebsd')?.skip, 'lagg(4) has no multi-speed');
+  t.is(stockOverride(s, 'freebsd')?.expect, undefined);
+  t.deepEqual(stockOverride(s, 'linux')?.expect, { steady: { equals: 0 } });
+  t.is(stockOverride(s, 'netbsd'), undefined);
+  const old = t.throws(() => parseScenario(text('stock:\n  skip: no\n'), 'probe.yaml'));
+  t.regex(old?.message ?? '', /probe\.yaml/);
+  t.regex(old?.message ?? '', /stock/);
+  const bad = t.throws(() => parseScenario(text('stock:\n  freebsd:\n    expect:\n      gap_ms_ab: { max: 1 }\n'), 'probe.yaml'));
+  t.regex(bad?.message ?? '', /stock\.freebsd\.expect\.gap_ms_ab/);
+});
+
+test('FreeBSD drivers: each side finds its own laggkit sysctl node, also when another vnet jail has the same unit', (t) => {
+  // sysctl(8) as a jail sees it: every node is listed, only its own VNET's answers (others
+  // print nothing, exit 0), as if_laggkit.ko's handlers do for a jailed reader.
+  const stub = (own: string) =>
+    `sysctl() { case "$1" in -N) printf 'net.link.laggkit.default_proto\\nnet.link.laggkit.0.proto\\nnet.link.laggkit.0.events\\nnet.link.laggkit.0_4.proto\\nnet.link.laggkit.10.proto\\n' ;; -n) [ "$2" = "net.link.laggkit.${own}.proto" ] && echo lacp ;; esac; return 0; }`;
+  const lookup = (own: string, unit: string) => execFileSync('sh', ['-c', `${stub(own)}\necho "${laggkitSysctlNode(unit)}"`], { encoding: 'utf8' }).trim();
+  t.is(lookup('0', '0'), '0', 'the host, or the jail that created laggkit0 first');
+  t.is(lookup('0_4', '0'), '0_4', 'a second jail with its own laggkit0');
+  t.is(lookup('10', '1'), '', 'unit 1 is not unit 10');
+  t.is(lookup('10', '10'), '10');
+});
+
+test('FreeBSD drivers: laggkit0 and lagg0 take the same ifconfig words; options lagg keeps in sysctls go between create and the ports', (t) => {
+  const d = driversFor('freebsd');
+  const setup = { proto: 'lacp' as const, ports: ['vtnet1', 'em0'], addr: '10.77.0.1/24', lacpFastTimeout: true, lacpMultiSpeed: true };
+  t.deepEqual(d.laggkit.create(setup).split('\n'), [
+    'ifconfig laggkit0 create laggproto lacp lacp_fast_timeout',
+    `sysctl net.link.laggkit.${laggkitSysctlNode('0')}.lacp_multi_speed=1 >/dev/null`,
+    'ifconfig laggkit0 laggport vtnet1 laggport em0 up',
+    'ifconfig laggkit0 inet 10.77.0.1/24',
+  ]);
+  t.deepEqual(d.stock.create({ ...setup, proto: 'failover', lacpFastTimeout: false, lacpMultiSpeed: false }).split('\n'), [
+    'ifconfig lagg0 create laggproto failover',
+    'ifconfig lagg0 laggport vtnet1 laggport em0 up',
+    'ifconfig lagg0 inet 10.77.0.1/24',
+  ]);
+  t.regex(d.stock.prepare(), /kldload if_lagg/);
+  // The hooks of the disturbance scenarios: a new MAC through ifconfig, unload through kldunload
+  // (if_laggkit.ko must refuse it while laggkit0 exists), alive while the module is loaded.
+  t.is(d.laggkit.setEther('02:6c:6b:00:e2:01'), 'ifconfig laggkit0 ether 02:6c:6b:00:e2:01');
+  t.deepEqual(d.laggkit.unload(), { script: 'kldunload if_laggkit' });
+  t.deepEqual(d.stock.unload(), { script: 'kldunload if_lagg' });
+  t.is(d.laggkit.alive(), 'kldstat -q -m if_laggkit');
+  // Events: laggkit's own ring (uptime to the ms), lagg's timestamped kernel-log lines.
+  t.deepEqual(d.laggkit.events('ifconfig text\n--- events\n7 512.816 vtnet1 lacp selected\nnoise\n'), [
+    { at: { uptimeS: 512.816 }, what: 'vtnet1 lacp selected' },
+  ]);
+  t.deepEqual(d.stock.events('x\n--- events\n[585] lagg0: link state changed to UP\n[586] vtnet1: link state changed to DOWN\n'), [
+    { at: { uptimeS: 585 }, what: 'link state changed to UP' },
+  ]);
+  t.throws(() => driversFor('netbsd'), { message: /no drivers for netbsd/ });
+});
+
 test('judge names every miss; members stands for the member count', (t) => {
   t.deepEqual(judge({ active_members: 2, converge_ms: 900 }, { active_members: { equals: 'members' }, converge_ms: { max: 5000 } }, 2), []);
   t.deepEqual(judge({ active_members: 1 }, { active_members: { equals: 'members' }, ping_ok: { equals: 1 } }, 2), [
@@ -252,4 +331,31 @@ test('over --repeat runs a figure is the median of each driver, skipped runs lef
     run('stock', 3, undefined, 'skip'),
   ];
   t.deepEqual(figuresOf(c!, runs), [{ metric: 'converge_ms', laggkit: 3000, stock: 600, ratio: 5, lowerIsBetter: true }]);
+});
+
+test("FreeBSD platform: a MAC from ifconfig's ether line, the neighbour entry from arp -n, read by the guest's sh", (t) => {
+  // Stand-ins print what FreeBSD 15's ifconfig and arp print; the snippets run in this sh.
+  const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'lk-fbsd-'));
+  t.teardown(() => fs.rmSync(bin, { recursive: true, force: true }));
+  fs.writeFileSync(
+    path.join(bin, 'ifconfig'),
+    [
+      '#!/bin/sh',
+      "echo 'laggkit0: flags=1008843<UP,BROADCAST,RUNNING,SIMPLEX,MULTICAST,LOWER_UP> metric 0 mtu 1500'",
+      "echo '\toptions=4e500bb<RXCSUM,TXCSUM,VLAN_MTU>'",
+      "echo '\tether 02:6c:6b:00:e2:01'",
+      "echo '\tinet 10.77.0.1 netmask 0xffffff00 broadcast 10.77.0.255'",
+      "echo '\tlaggproto lacp lagghash l2,l3,l4'",
+    ].join('\n'),
+    { mode: 0o755 },
+  );
+  fs.writeFileSync(path.join(bin, 'arp'), "#!/bin/sh\necho '? (10.77.0.1) at 02:6c:6b:00:e2:01 on laggkit0 expires in 1199 seconds [ethernet]'\n", {
+    mode: 0o755,
+  });
+  const sh = (script: string) => spawnSync('sh', ['-c', script], { encoding: 'utf8', env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+  t.is(sh(freebsdPlatform.macOf('laggkit0')).stdout, '02:6c:6b:00:e2:01\n');
+  t.is(sh(freebsdPlatform.neighbourIs('10.77.0.1', '02:6c:6b:00:e2:01')).status, 0);
+  t.is(sh(freebsdPlatform.neighbourIs('10.77.0.1', '02:6c:6b:00:e2:02')).status, 1);
+  t.is(sh(freebsdPlatform.announceLladdr('laggkit0')).status, 0);
+  t.regex(freebsdPlatform.mgmtSnapshot('vtnet0'), /^ifconfig vtnet0 .*\$4 == "vtnet0"/);
 });

@@ -92,14 +92,16 @@ const scenario = (extra: string): string =>
 test('expect_by_proto adds a protocol its own bounds; a protocol or metric the case lacks is refused', (t) => {
   const s = parseScenario(
     scenario(
-      'expect_by_proto:\n  lacp: { removed: { equals: 1 } }\n  roundrobin: { removed: { equals: 0 } }\nstock:\n  expect_by_proto:\n    lacp: { removed: { min: 0 } }\n',
+      'expect_by_proto:\n  lacp: { removed: { equals: 1 } }\n  roundrobin: { removed: { equals: 0 } }\nstock:\n  linux:\n    expect_by_proto:\n      lacp: { removed: { min: 0 } }\n',
     ),
     '/x/probe.yaml',
   );
-  t.deepEqual(boundsFor(s, 'laggkit', 'lacp'), { restored: { equals: 1 }, removed: { equals: 1 } });
-  t.deepEqual(boundsFor(s, 'laggkit', 'roundrobin'), { restored: { equals: 1 }, removed: { equals: 0 } });
-  t.deepEqual(boundsFor(s, 'stock', 'lacp'), { restored: { equals: 1 }, removed: { min: 0 } });
-  t.deepEqual(boundsFor(s, 'stock', 'roundrobin'), { restored: { equals: 1 }, removed: { equals: 0 } });
+  t.deepEqual(boundsFor(s, 'laggkit', 'lacp', 'linux'), { restored: { equals: 1 }, removed: { equals: 1 } });
+  t.deepEqual(boundsFor(s, 'laggkit', 'roundrobin', 'linux'), { restored: { equals: 1 }, removed: { equals: 0 } });
+  t.deepEqual(boundsFor(s, 'stock', 'lacp', 'linux'), { restored: { equals: 1 }, removed: { min: 0 } });
+  t.deepEqual(boundsFor(s, 'stock', 'roundrobin', 'linux'), { restored: { equals: 1 }, removed: { equals: 0 } });
+  // The override is Linux bonding's: FreeBSD's lagg(4) is judged by the scenario's own bounds.
+  t.deepEqual(boundsFor(s, 'stock', 'lacp', 'freebsd'), { restored: { equals: 1 }, removed: { equals: 1 } });
   const bad = t.throws(() =>
     parseScenario(scenario('expect_by_proto:\n  failover: { removed: { equals: 0 } }\n  lacp: { expire_ms: { max: 1 } }\n'), '/x/probe.yaml'),
   );

@@ -11,6 +11,8 @@ import type { NicModel } from '../../lab/machines.js';
 import { shQuote } from '../../ssh/index.js';
 import { openHost, type HostOptions } from '../../targets/index.js';
 import { validateIfName } from '../../validate/index.js';
+import { driversFor } from '../drivers.js';
+import { linuxPlatform } from '../platform.js';
 import { remoteShell, type Shell } from './shell.js';
 import { mustSh, placeTools, type PlacedTools } from './tools.js';
 import type { DataLink, E2eTarget, Side, TargetKind } from './types.js';
@@ -139,6 +141,8 @@ export async function hostTarget(o: HostTargetOptions): Promise<E2eTarget> {
         `host ${shells.map((s) => s.name).join(' and ')} (links ${links.map((l) => `${l.nic}${l.model ? `:${l.model}` : ''}`).join(' ')}; tools ${placed.map((p) => p.how).join('/')})`,
       capabilities: [...(o.cable ? (['cable'] as const) : []), ...(stockNo ? [] : (['stock'] as const))],
       lacks: (cap) => (cap === 'stock' ? stockNo : cap === 'cable' && !o.cable ? noCable : cap === 'impair' || cap === 'capture' ? noWire : undefined),
+      platform: linuxPlatform,
+      drivers: driversFor('linux'),
       links,
       mgmt: { A: mgmt[0]!, B: mgmt[1]! },
       sh: (s, script, timeoutMs = 120_000) => {

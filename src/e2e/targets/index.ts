@@ -1,5 +1,6 @@
 /**
- * Where e2e cases run, one file per kind: lab.ts (the built-in QEMU lab), self.ts (one machine,
+ * Where e2e cases run, one file per kind: lab.ts (the built-in QEMU lab; its FreeBSD guests in
+ * lab-freebsd.ts), self.ts (one machine,
  * the two sides in namespaces), host.ts (two machines over SSH) and vagrant.ts (the
  * Vagrantfile's Linux pair, a host target with cable pulls through libvirt).
  */

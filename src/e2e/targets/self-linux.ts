@@ -20,8 +20,10 @@
  * Everything here is shell, run through the target's Shell, so the same flavour works on this
  * machine and on one reached over SSH.
  */
+import fs from 'node:fs';
 import { shQuote } from '../../ssh/index.js';
 import type { SelfFlavour, SelfPlan } from './self.js';
+import { localTools, placeTools } from './tools.js';
 import type { Side } from './types.js';
 
 const ns = (p: SelfPlan, which: 'a' | 'b' | 'w'): string => `lk-${p.name}-${which}`;
@@ -32,8 +34,28 @@ const HOLDER = 'mount -t tmpfs tmpfs /tmp && mount -t tmpfs tmpfs /run && exec s
 
 export const linuxFlavour: SelfFlavour = {
   os: 'Linux',
+  guest: 'linux',
   how: 'network namespaces A and B, veth links through a wire namespace (tc mirred)',
+  linkKind: 'veth',
   nic: (i) => `veth${i}`,
+  mgmt: 'mgmt0',
+  stockName: 'bonding',
+  setupHint: 'Run as root on a machine with iproute2, tc and util-linux (unshare, nsenter).',
+  placeTools: async (shell, scratch, say, local) => {
+    if (!local) return placeTools(shell, scratch, say);
+    // Copied beside the target's state, not run from the checkout: each side mounts its own
+    // /tmp and /run, so a checkout under /tmp (a CI clone) would be out of the sides' sight.
+    const binDir = `${scratch}/bin`;
+    try {
+      const tools = localTools(say);
+      fs.mkdirSync(binDir, { recursive: true });
+      for (const [tool, file] of Object.entries(tools)) fs.copyFileSync(file, `${binDir}/${tool}`);
+    } catch (err) {
+      fs.rmSync(scratch, { recursive: true, force: true });
+      throw err;
+    }
+    return { binDir, remove: async () => fs.rmSync(scratch, { recursive: true, force: true }) };
+  },
   up: (p) => {
     const A = ns(p, 'a');
     const B = ns(p, 'b');

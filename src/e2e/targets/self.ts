@@ -1,20 +1,25 @@
 /**
  * `laggkit e2e --target self`: one machine plays both hosts. An OS flavour builds the two
  * sides and the data links between them (Linux: network namespaces and veth pairs through a
- * wire namespace, self-linux.ts) and says how to run a script on a side, pull a cable and take
- * it all down again. The flavour is plain shell run through a Shell, so `--host user@machine`
- * runs the same on a remote machine over SSH.
+ * wire namespace, self-linux.ts; FreeBSD: vnet jails and epairs, self-freebsd.ts) and says how
+ * to run a script on a side, pull a cable (where it can) and take it all down again. The
+ * flavour is plain shell run through a Shell, so `--host user@machine` runs the same on a
+ * remote machine over SSH.
  *
  * Nothing of the machine's own network is touched: the sides have their own interfaces only.
  */
 import { EnvironmentError, UsageError } from '../../cli/errors.js';
 import { subnetOf } from '../../lab/lab.js';
-import { openHost, type HostOptions } from '../../targets/index.js';
+import type { GuestOs } from '../../lab/machines.js';
+import { FAMILY_PROBE, openHost, type HostOptions } from '../../targets/index.js';
+import { driversFor, type Driver, type DriverName } from '../drivers.js';
+import { platformFor } from '../platform.js';
+import type { Capability } from '../scenario.js';
+import { freebsdFlavour } from './self-freebsd.js';
 import { linuxFlavour } from './self-linux.js';
 import { localShell, remoteShell, type Shell } from './shell.js';
-import { localTools, mustSh, placeTools } from './tools.js';
+import { mustSh } from './tools.js';
 import type { DataLink, E2eTarget, Side } from './types.js';
-import fs from 'node:fs';
 
 /** What a flavour's scripts are given: names, where state and tools are, how many links. */
 export interface SelfPlan {
@@ -30,18 +35,40 @@ export interface SelfPlan {
 export interface SelfFlavour {
   /** `uname -s` of the machines it runs on. */
   os: string;
+  /** The platform and drivers its sides speak. */
+  guest: GuestOs;
   /** How the sides and links are made, for reports. */
   how: string;
+  /** What a data link is (veth, epair), for reports. */
+  linkKind: string;
   /** Name of data link i's interface on both sides. */
   nic(i: number): string;
-  /** Build both sides, the links and mgmt0; print "stock=yes", or "stock=no REASON". */
+  /** The management link's name on both sides (the link no action may touch). */
+  mgmt: string;
+  /** The stock driver, for the message when it cannot run. */
+  stockName: string;
+  /** What the machine needs when up() fails. */
+  setupHint: string;
+  /** The sides' drivers, where the flavour must change what the platform's do (jails). */
+  drivers?(d: Record<DriverName, Driver>): Record<DriverName, Driver>;
+  /**
+   * laggd, laggctl, seqstream, as the flavour needs them, where the sides can run them:
+   * `binDir` goes first on the sides' PATH (none: the machine's own); remove() undoes it.
+   * `local`: the machine is this one.
+   */
+  placeTools(shell: Shell, scratch: string, say: (l: string) => void, local: boolean): Promise<{ binDir?: string; remove(): Promise<void> }>;
+  /** Build both sides, the links and mgmt; print "stock=yes", or "stock=no REASON". */
   up(p: SelfPlan): string;
   /** A command running `script` on a side. */
   side(p: SelfPlan, side: Side, script: string): string;
   /** Pull (up false) or plug back data link i: both ends lose carrier, both stay admin-up. */
-  cable(p: SelfPlan, i: number, up: boolean): string;
+  cable?(p: SelfPlan, i: number, up: boolean): string;
+  /** Why there is no cable(), when there is none. */
+  lacksCable?: string;
   /** Drop a direction of data link i (or only its LACPDUs) until called again with on false. */
-  impair(p: SelfPlan, i: number, imp: WireImpairment, on: boolean): string;
+  impair?(p: SelfPlan, i: number, imp: WireImpairment, on: boolean): string;
+  /** Why there is no impair(), when there is none. */
+  lacksImpair?: string;
   /** Remove everything up() made; never fails, also after a half-done up(). */
   down(p: SelfPlan): string;
 }
@@ -55,13 +82,13 @@ export interface WireImpairment {
   only?: 'lacp';
 }
 
-/** The self target records no frames yet: a capture on the wire namespace would. */
+/** The self target records no frames yet: a capture on the Linux flavour's wire namespace would. */
 const NO_CAPTURE = 'target self records no frames yet (no capture on its wire namespace)';
 
 export type SelfTarget = E2eTarget;
 
-/** One per OS; a FreeBSD flavour (epair + vnet jails) plugs in here. */
-const FLAVOURS: Record<string, SelfFlavour> = { Linux: linuxFlavour };
+/** One per OS, by `uname -s`. */
+const FLAVOURS: Record<string, SelfFlavour> = { Linux: linuxFlavour, FreeBSD: freebsdFlavour };
 
 export const SELF_LINKS = 4;
 
@@ -76,13 +103,14 @@ export async function selfTarget(opts: SelfTargetOptions): Promise<SelfTarget> {
   if (!opts.host && typeof process.getuid === 'function' && process.getuid() !== 0)
     throw new EnvironmentError(
       'E_E2E_ROOT',
-      '--target self needs root (it creates network namespaces and veth links)',
+      '--target self needs root (it creates network namespaces or jails, and links between them)',
       'Run it as root, or on another machine with --host root@machine.',
     );
   const shell: Shell = opts.host ? remoteShell(await openHost(opts.host)) : localShell();
   try {
-    const os = (await mustSh(shell, 'uname -s', 'read the OS name')).trim();
-    const flavour = FLAVOURS[os];
+    // By name, or by kernel family for a derivative that renamed itself (as deploy does).
+    const [os = '', family = ''] = (await mustSh(shell, FAMILY_PROBE, 'read the OS name')).trim().split('\n');
+    const flavour = FLAVOURS[os] ?? FLAVOURS[family];
     if (!flavour)
       throw new UsageError(
         'E_E2E_SELF_OS',
@@ -91,25 +119,8 @@ export async function selfTarget(opts: SelfTargetOptions): Promise<SelfTarget> {
       );
     const name = `e2e${process.pid % 100000}`;
     const scratch = `/var/tmp/laggkit-${name}`;
-    let binDir: string | undefined;
-    let removeTools = async (): Promise<void> => {};
-    if (opts.host) {
-      const placed = await placeTools(shell, scratch, say);
-      binDir = placed.binDir;
-      removeTools = placed.remove;
-    } else {
-      // Copied beside the target's state, not run from the checkout: each side mounts its own
-      // /tmp and /run, so a checkout under /tmp (a CI clone) would be out of the sides' sight.
-      binDir = `${scratch}/bin`;
-      try {
-        const tools = localTools(say);
-        fs.mkdirSync(binDir, { recursive: true });
-        for (const [tool, file] of Object.entries(tools)) fs.copyFileSync(file, `${binDir}/${tool}`);
-      } catch (err) {
-        fs.rmSync(scratch, { recursive: true, force: true });
-        throw err;
-      }
-    }
+    const tools = await flavour.placeTools(shell, scratch, say, !opts.host);
+    const binDir = tools.binDir;
     const plan: SelfPlan = { name, stateDir: scratch, binDir, links: SELF_LINKS };
     say(`${shell.name}: building sides A and B (${flavour.how})`);
     const upOut = await shell.sh(flavour.up(plan), 120_000);
@@ -118,11 +129,11 @@ export async function selfTarget(opts: SelfTargetOptions): Promise<SelfTarget> {
       throw new EnvironmentError(
         'E_E2E_TARGET_SETUP',
         `${shell.name}: cannot build the self target (exit ${upOut.code}): ${(upOut.stderr || upOut.stdout).trim().slice(-600)}`,
-        'Run as root on a machine with iproute2, tc and util-linux (unshare, nsenter).',
+        flavour.setupHint,
       );
     }
     const stockLine = /^stock=(yes|no)(?: (.*))?$/m.exec(upOut.stdout);
-    const stockWhyNot = stockLine?.[1] === 'yes' ? undefined : `bonding does not load on ${shell.name}: ${stockLine?.[2]?.trim() || 'no answer'}`;
+    const stockWhyNot = stockLine?.[1] === 'yes' ? undefined : `${flavour.stockName} does not load on ${shell.name}: ${stockLine?.[2]?.trim() || 'no answer'}`;
     const links: DataLink[] = Array.from({ length: SELF_LINKS }, (_, i) => ({
       nic: flavour.nic(i),
       addrA: subnetOf(i).a,
@@ -134,17 +145,29 @@ export async function selfTarget(opts: SelfTargetOptions): Promise<SelfTarget> {
       return i;
     };
     let closed = false;
+    const drivers = driversFor(flavour.guest);
+    const lacking: Partial<Record<Capability, string>> = {
+      stock: stockWhyNot,
+      capture: NO_CAPTURE,
+      cable: flavour.cable ? undefined : flavour.lacksCable,
+      impair: flavour.impair ? undefined : flavour.lacksImpair,
+    };
     return {
       kind: 'self',
-      describe: `self on ${shell.name} (${os}: ${flavour.how}; ${SELF_LINKS} veth links, any NIC model)`,
-      capabilities: stockWhyNot ? ['cable', 'impair'] : ['cable', 'stock', 'impair'],
-      lacks: (cap) => (cap === 'stock' ? stockWhyNot : cap === 'capture' ? NO_CAPTURE : undefined),
+      describe: `self on ${shell.name} (${os}: ${flavour.how}; ${SELF_LINKS} ${flavour.linkKind} links, any NIC model)`,
+      capabilities: (['cable', 'stock', 'impair'] as const).filter((c) => !lacking[c]),
+      lacks: (cap) => lacking[cap],
+      platform: platformFor(flavour.guest),
+      drivers: flavour.drivers ? flavour.drivers(drivers) : drivers,
       links,
+      mgmt: { A: flavour.mgmt, B: flavour.mgmt },
       sh: (side, script, timeoutMs = 120_000) => shell.sh(flavour.side(plan, side, script), timeoutMs),
       cable: async (nic, up) => {
+        if (!flavour.cable) throw new EnvironmentError('E_E2E_NO_CABLE', flavour.lacksCable ?? 'no cable pulls here');
         await mustSh(shell, flavour.cable(plan, linkIndex(nic), up), `${up ? 'plug back' : 'pull'} the cable of ${nic}`);
       },
       impair: async (nic, imp, on) => {
+        if (!flavour.impair) throw new EnvironmentError('E_E2E_NO_IMPAIR', flavour.lacksImpair ?? 'no impairments here');
         const wire: WireImpairment = { direction: imp.direction === 'a-to-b' ? 'ab' : 'ba', ...(imp.what === 'lacp' ? { only: 'lacp' as const } : {}) };
         await mustSh(shell, flavour.impair(plan, linkIndex(nic), wire, on), `${on ? 'impair' : 'restore'} ${nic}`);
       },
@@ -155,7 +178,7 @@ export async function selfTarget(opts: SelfTargetOptions): Promise<SelfTarget> {
         if (closed) return;
         closed = true;
         await shell.sh(flavour.down(plan)).catch(() => {});
-        await removeTools();
+        await tools.remove();
         await shell.close();
       },
     };

@@ -14,6 +14,10 @@ export interface Shell {
   sh(script: string, timeoutMs?: number): Promise<ExecResult>;
   /** Copy a local file to `remote` on the machine, executable. */
   put(local: string, remote: string): Promise<void>;
+  /** A file's bytes on the machine. */
+  read(remote: string): Promise<Buffer>;
+  /** Write bytes to `remote` on the machine with this mode. */
+  write(remote: string, data: Buffer, mode: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -67,6 +71,8 @@ export function localShell(): Shell {
       fs.copyFileSync(local, remote);
       fs.chmodSync(remote, 0o755);
     },
+    read: async (remote) => fs.readFileSync(remote),
+    write: async (remote, data, mode) => fs.writeFileSync(remote, data, { mode }),
     close: async () => {},
   };
 }
@@ -77,6 +83,12 @@ export function remoteShell(host: RemoteHost): Shell {
     name: host.name,
     sh: (script, timeoutMs = 120_000) => host.script(detachedOutput(script), { timeoutMs }, script.split('\n')[0]),
     put: (local, remote) => host.writeFile(remote, fs.readFileSync(local), 0o755),
+    read: async (remote) => {
+      const data = await host.readFile(remote);
+      if (data === null) throw new Error(`${host.name}: ${remote} does not exist`);
+      return data;
+    },
+    write: (remote, data, mode) => host.writeFile(remote, data, mode),
     close: () => host.close(),
   };
 }

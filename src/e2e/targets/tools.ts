@@ -82,7 +82,7 @@ export async function mustSh(shell: Shell, script: string, what: string, timeout
     throw new EnvironmentError(
       'E_E2E_TARGET_SETUP',
       `${shell.name}: cannot ${what} (exit ${r.code}): ${(r.stderr || r.stdout).trim().slice(-600)}`,
-      'Run the target as root on a machine with iproute2, util-linux (unshare, nsenter) and tc.',
+      'Run the target as root on a machine with what it needs (laggkit e2e --help: Linux needs iproute2, tc and util-linux; FreeBSD a VIMAGE kernel).',
     );
   return r.stdout;
 }

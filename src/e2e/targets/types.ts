@@ -1,10 +1,14 @@
 /**
- * What every e2e target is: two Linux hosts A and B joined by data links, reachable by shell,
- * and optionally able to pull a link's cable. One file per target kind sits next to this one
- * (lab.ts: the built-in QEMU lab); index.ts opens the one asked for.
+ * What every e2e target is: two hosts A and B of one OS joined by data links, reachable by
+ * shell, and optionally able to pull a link's cable. Each target says which OS its hosts run
+ * (the platform: the shell dialect the actions speak there) and which two drivers run on it.
+ * One file per target kind sits next to this one (lab.ts: the built-in QEMU lab, with
+ * lab-freebsd.ts for FreeBSD guests); index.ts opens the one asked for.
  */
 import type { NicModel } from '../../lab/machines.js';
 import type { ExecResult } from '../../ssh/index.js';
+import type { Driver, DriverName } from '../drivers.js';
+import type { Platform } from '../platform.js';
 import type { Capability } from '../scenario.js';
 import type { Direction, Impairment, WireCapture } from '../wire.js';
 
@@ -18,8 +22,9 @@ export interface DataLink {
   model?: NicModel;
   /** Interface name, the same on both sides. */
   nic: string;
-  addrA: string;
-  addrB: string;
+  /** The link's own addresses between runs, where the target gives it one. */
+  addrA?: string;
+  addrB?: string;
 }
 
 export interface E2eTarget {
@@ -29,10 +34,14 @@ export interface E2eTarget {
   capabilities: Capability[];
   /** What the target lacks, with the reason, for the skip message. */
   lacks(cap: Capability): string | undefined;
+  /** The hosts' OS dialect and the two drivers on it. */
+  platform: Platform;
+  drivers: Record<DriverName, Driver>;
   links: DataLink[];
-  /** Each side's management interface, which no action may touch (mgmt0 when not given). */
+  /** Each side's management interface, which no action may touch (the platform's when not given). */
   mgmt?: Record<Side, string>;
-  sh(side: Side, script: string, timeoutMs?: number): Promise<ExecResult>;
+  /** A shell script on a side; `fresh`: over a new SSH connection (a target may keep one open). */
+  sh(side: Side, script: string, timeoutMs?: number, fresh?: boolean): Promise<ExecResult>;
   /** Pull (false) or plug back (true) the cable of a data link: both ends lose carrier. */
   cable(nic: string, up: boolean): Promise<void>;
   /** Drop one direction of a data link (every frame, or its LACPDUs) until called with on=false; close() undoes it. */

@@ -5,6 +5,7 @@
 import type { ExecutionContext } from 'ava';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -75,17 +76,18 @@ export function distBuilt(): boolean {
 
 /**
  * One lab per test file, isolated: its own LAGGKIT_LAB_DIR under the system temp folder and a
- * name unique to this process; after the file, the lab (if still up) and the folder are removed.
+ * name unique to this process; after the file, every lab in that folder that is still up (this
+ * one, or those a CLI run kept with --keep-lab) is brought down and the folder removed.
  */
 export async function isolatedLab(test: { after: { always: (fn: () => Promise<void>) => void } }, prefix: string): Promise<{ root: string; name: string }> {
   const { labDown } = await import('../../../src/lab/lab.js');
-  const { readState } = await import('../../../src/lab/state.js');
+  const { listLabs } = await import('../../../src/lab/state.js');
   const os = await import('node:os');
   const root = fs.mkdtempSync(path.join(os.tmpdir(), `lk-lab${prefix}-`));
   process.env.LAGGKIT_LAB_DIR = root;
   const name = `${prefix}${process.pid % 100000}`;
   test.after.always(async () => {
-    if (readState(name)) await labDown(name).catch(() => {});
+    for (const lab of listLabs()) await labDown(lab).catch(() => {});
     fs.rmSync(root, { recursive: true, force: true });
   });
   return { root, name };
@@ -135,4 +137,25 @@ export async function e2eLab(name: string): Promise<import('../../../src/lab/sta
     process.stderr.write(`lab up failed: ${(err as Error).message}\n`);
     return undefined;
   }
+}
+
+/**
+ * The FreeBSD guest tests' inputs: $LAGGKIT_FREEBSD_IMAGE (a disk image in the form of the
+ * BASIC-CI one) and a FreeBSD source tree, $LAGGKIT_FREEBSD_SYSROOT (its built kernel folder
+ * $LAGGKIT_FREEBSD_KERNBUILD when present). Neither can be downloaded here; `missing` is the
+ * reason to report the tests skipped, empty when both are there.
+ */
+export function freebsdInputs(): { image: string; sysroot: string; kernbuild: string; missing: string } {
+  const cache = path.join(os.homedir(), '.cache', 'laggkit', 'freebsd');
+  const image = process.env.LAGGKIT_FREEBSD_IMAGE ?? '';
+  const sysroot = process.env.LAGGKIT_FREEBSD_SYSROOT ?? path.join(cache, 'src');
+  const kernbuild = process.env.LAGGKIT_FREEBSD_KERNBUILD ?? path.join(cache, 'kernbuild');
+  const missing = !image
+    ? 'no FreeBSD image (set LAGGKIT_FREEBSD_IMAGE to one in the form of the BASIC-CI image)'
+    : !fs.existsSync(image)
+      ? `no FreeBSD image at ${image} (LAGGKIT_FREEBSD_IMAGE)`
+      : !fs.existsSync(path.join(sysroot, 'sys', 'conf'))
+        ? `no FreeBSD source tree at ${sysroot} (set LAGGKIT_FREEBSD_SYSROOT)`
+        : '';
+  return { image, sysroot, kernbuild, missing };
 }
