@@ -125,7 +125,7 @@ if (core) {
   if (rrfo) {
     figures.push({
       title: 'roundrobin / failover ns per frame, timed side by side in the same rounds (1 = as cheap)',
-      caption: `two aggregates, one per protocol, each round timing one run of each; the median of the per-round ratios. roundrobin keeps one shared cursor (a relaxed load and store per frame); failover reads its one port from the table. ${src}.`,
+      caption: `two aggregates, one per protocol, each round timing one run of each; the median of the per-round ratios. Both take the port sequence: the n-th frame a CPU sends goes to its n-th entry (a rotation for roundrobin, one port for failover), the cursor being the CPU's own. ${src}.`,
       chart: bar(
         ports.map((n) => `${n} ports`),
         [{ label: 'roundrobin / failover', data: ports.map((n) => rrfo[String(n)] ?? null) }],

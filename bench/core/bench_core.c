@@ -8,7 +8,8 @@
  * Baseline peer, measured in the same run: "classic" selection, the way FreeBSD/NetBSD lagg
  * pick a port: a header hash reduced modulo the number of active ports (or, when the NIC gave
  * a flow id and use_flowid is on, the flow id shifted and reduced modulo, as lagg_lb_start
- * does), with the same table load and counter updates as lk_output. Its hash is frozen here:
+ * does), with the same table load and the same counter updates as lk_output (lk_count_tx: one
+ * add each for packets and bytes in the caller's CPU slot). Its hash is frozen here:
  * a Murmur3-style chain over big-endian header words, the one laggkit's core used until its
  * frame path was reworked, so a faster core hash shows as a ratio instead of speeding the
  * baseline up with it.
@@ -224,25 +225,24 @@ classic_hash_frame(const struct lk_frame *f, uint32_t layers, uint32_t seed)
 	return lk_hash_mix(h);
 }
 
-/* The baseline: classic lagg selection, "modulo the number of active ports". */
+/* The baseline: classic lagg selection, "modulo the number of active ports", counted as
+ * lk_output counts (per CPU, as lagg's if_inc_counter/counter(9) do). */
 static uint32_t
-classic_output(struct lk_softc *sc, const struct lk_frame *f)
+classic_output(struct lk_softc *sc, uint32_t cpu, const struct lk_frame *f)
 {
 	const struct lk_txmap *m = lk_txmap_get(sc);
-	uint32_t port, h;
+	struct lk_pcpu *pc = lk_pcpu(sc, cpu);
+	uint32_t h;
 
 	if (m == NULL || m->nactive == 0) {
-		LK_COUNT(sc->out_no_port, 1);
+		LK_SLOT_ADD(pc->out_no_port, 1u);
 		return 0;
 	}
 	if (m->use_flowid && f->has_flowid)
 		h = f->flowid >> m->flowid_shift;
 	else
 		h = classic_hash_frame(f, m->hash_layers, m->seed);
-	port = m->order[h % m->nactive];
-	LK_COUNT(sc->ports[port].counters.tx_packets, 1);
-	LK_COUNT(sc->ports[port].counters.tx_bytes, f->len);
-	return LK_PORT_BIT(port);
+	return lk_count_tx(pc, m->order[h % m->nactive], f->len);
 }
 
 /*
@@ -251,13 +251,14 @@ classic_output(struct lk_softc *sc, const struct lk_frame *f)
  * (XOR), then name a port. No counters, no table: the cost of touching the frame.
  */
 static uint32_t
-floor_output(struct lk_softc *sc, const struct lk_frame *f)
+floor_output(struct lk_softc *sc, uint32_t cpu, const struct lk_frame *f)
 {
 	const uint8_t *d = f->data;
 	uint64_t a, b, c;
 	uint32_t p;
 
 	(void)sc;
+	(void)cpu;
 	memcpy(&a, d, 8);
 	memcpy(&b, d + 26, 8);
 	memcpy(&p, d + 34, 4);
@@ -313,7 +314,8 @@ nactive(struct th_host *a)
 	return st.nactive;
 }
 
-typedef uint32_t (*out_fn)(struct lk_softc *, const struct lk_frame *);
+/* Every function is called on CPU slot 0: the benchmark runs on one thread. */
+typedef uint32_t (*out_fn)(struct lk_softc *, uint32_t, const struct lk_frame *);
 
 static volatile uint32_t sink;
 
@@ -394,13 +396,13 @@ time_once(struct th_host *a, out_fn fn, uint32_t nflows, int flowid)
 	for (uint32_t i = 0; i < 10000; i++) {
 		f.data = frames + (size_t)(i % nflows) * FRAME_LEN;
 		f.flowid = nic_flowid(i % nflows);
-		acc += fn(a->sc, &f);
+		acc += fn(a->sc, 0, &f);
 	}
 	t0 = now_s();
 	for (uint32_t i = 0; i < ITERS; i++) {
 		f.data = frames + (size_t)idx * FRAME_LEN;
 		f.flowid = nic_flowid(idx);
-		acc += fn(a->sc, &f);
+		acc += fn(a->sc, 0, &f);
 		if (++idx == nflows)
 			idx = 0;
 	}
@@ -439,7 +441,7 @@ spread(struct th_host *a, out_fn fn, uint32_t nports, uint32_t set)
 	f.caplen = f.len = 128;
 	for (uint32_t i = 0; i < DIST_FLOWS; i++) {
 		f.data = dist_frame(set, i);
-		uint32_t m = fn(a->sc, &f);
+		uint32_t m = fn(a->sc, 0, &f);
 		if (m != 0)
 			count[__builtin_ctz(m)]++;
 	}
@@ -471,12 +473,12 @@ moved_share(enum lk_proto proto, uint32_t nports, out_fn fn, uint32_t gone, uint
 	f.caplen = f.len = 128;
 	for (uint32_t i = 0; i < DIST_FLOWS; i++) {
 		f.data = dist_frame(set, i);
-		before[i] = (uint8_t)__builtin_ctz(fn(a->sc, &f));
+		before[i] = (uint8_t)__builtin_ctz(fn(a->sc, 0, &f));
 	}
 	th_link(a, gone, 0);
 	for (uint32_t i = 0; i < DIST_FLOWS; i++) {
 		f.data = dist_frame(set, i);
-		moved += (uint8_t)__builtin_ctz(fn(a->sc, &f)) != before[i];
+		moved += (uint8_t)__builtin_ctz(fn(a->sc, 0, &f)) != before[i];
 	}
 	return (double)moved / DIST_FLOWS;
 }

@@ -102,9 +102,11 @@ lk_proto_from_name(const char *name, enum lk_proto *out)
 }
 
 size_t
-lk_softc_size(void)
+lk_softc_size(uint32_t ncpu)
 {
-	return sizeof(struct lk_softc);
+	if (ncpu == 0 || ncpu > LK_MAX_CPUS)
+		return 0;
+	return sizeof(struct lk_softc) + (size_t)ncpu * sizeof(struct lk_pcpu);
 }
 
 /* ---- services for the protocol and LACP code --------------------------------------------- */
@@ -160,13 +162,14 @@ proto_set_opt(struct lk_softc *sc, enum lk_opt opt, uint32_t value)
 }
 
 int
-lk_init(struct lk_softc *sc, const struct lk_host_ops *ops, void *host, const char *name)
+lk_init(struct lk_softc *sc, const struct lk_host_ops *ops, void *host, const char *name, uint32_t ncpu)
 {
 	if (sc == NULL || ops == NULL || ops->now_ns == NULL || ops->timer_arm == NULL ||
 	    ops->ctl_transmit == NULL || ops->port_set_lladdr == NULL || ops->port_set_mtu == NULL ||
-	    ops->alloc == NULL || ops->free == NULL || ops->retire == NULL)
+	    ops->alloc == NULL || ops->free == NULL || ops->retire == NULL || ncpu == 0 || ncpu > LK_MAX_CPUS)
 		return LK_EINVAL;
-	LK_ZERO(sc);
+	lk_memset(sc, 0, lk_softc_size(ncpu));
+	sc->ncpu = ncpu;
 	sc->ops = ops;
 	sc->host = host;
 	lk_strlcpy(sc->name, name != NULL ? name : "", sizeof(sc->name));
@@ -269,15 +272,11 @@ lk_get_opt(const struct lk_softc *sc, enum lk_opt opt, uint32_t *value)
 
 /* ---- frame path ---------------------------------------------------------------------------- */
 
-/* One frame on one port: the tx counters, and the mask lk_output returns. */
+/* One frame on one port: the tx counters in the caller's slot, and the mask lk_output returns. */
 static inline uint32_t
-count_one(struct lk_softc *sc, uint32_t port, const struct lk_frame *f)
+count_one(struct lk_pcpu *pc, uint32_t port, const struct lk_frame *f)
 {
-	struct lk_port_counters *c = &sc->ports[port].counters;
-
-	LK_COUNT(c->tx_packets, 1);
-	LK_COUNT(c->tx_bytes, f->len);
-	return LK_PORT_BIT(port);
+	return lk_count_tx(pc, port, f->len);
 }
 
 /*
@@ -286,42 +285,48 @@ count_one(struct lk_softc *sc, uint32_t port, const struct lk_frame *f)
  * the ones that take the NIC flow id and need none.
  */
 static __attribute__((noinline)) uint32_t
-output_headers(struct lk_softc *sc, const struct lk_txmap *m, const struct lk_frame *f)
+output_headers(struct lk_pcpu *pc, const struct lk_txmap *m, const struct lk_frame *f)
 {
-	return count_one(sc, m->bucket[LK_BUCKET_OF(lk_hash_frame_inline(f, m->hash_layers, m->seed))], f);
+	return count_one(pc, m->bucket[LK_BUCKET_OF(lk_hash_frame_inline(f, m->hash_layers, m->seed))], f);
 }
 
 static __attribute__((noinline)) uint32_t
-output_selected(struct lk_softc *sc, const struct lk_txmap *m, const struct lk_frame *f)
+output_selected(struct lk_pcpu *pc, const struct lk_txmap *m, const struct lk_frame *f)
 {
-	uint32_t mask = m->proto->select(sc, m, f);
+	uint32_t mask = m->proto->select(pc, m, f);
 
 	if (mask == 0) {
-		LK_COUNT(sc->out_no_port, 1);
+		LK_SLOT_ADD(pc->out_no_port, 1u);
 		return 0;
 	}
 	for (uint32_t b = mask; b != 0; b &= b - 1)
-		(void)count_one(sc, (uint32_t)__builtin_ctz(b), f);
+		(void)count_one(pc, (uint32_t)__builtin_ctz(b), f);
 	return mask;
 }
 
 uint32_t
-lk_output(struct lk_softc *sc, const struct lk_frame *f)
+lk_output(struct lk_softc *sc, uint32_t cpu, const struct lk_frame *f)
 {
 	const struct lk_txmap *m = lk_txmap_get(sc);
+	struct lk_pcpu *pc = lk_pcpu(sc, cpu);
 
+	if (m == NULL)
+		goto drop;
 	/* A frame with the NIC's flow id under a hashed protocol: one test, one table load. */
-	if (m != NULL && f->has_flowid && m->flowid_ok)
-		return count_one(sc, m->bucket[LK_BUCKET_OF(lk_flowid_hash(m, f))], f);
-	if (m == NULL || m->nactive == 0) {
-		LK_COUNT(sc->out_no_port, 1);
-		return 0;
-	}
-	/* Hashed protocols (loadbalance, lacp) carry most traffic: their bucket lookup is inlined
-	 * here rather than reached through the row's select(), and picks exactly one port. */
-	if (m->hashed)
-		return output_headers(sc, m, f);
-	return output_selected(sc, m, f);
+	if (f->has_flowid && m->flowid_ok)
+		return count_one(pc, m->bucket[LK_BUCKET_OF(lk_flowid_hash(m, f))], f);
+	/* Hashed protocols (loadbalance, lacp) carry most traffic: the header hash and the bucket
+	 * lookup, which picks exactly one port. */
+	if (m->path & LK_PATH_HASHED)
+		return output_headers(pc, m, f);
+	/* roundrobin, failover: the slot's n-th frame goes to the sequence's n-th port */
+	if (m->path & LK_PATH_SEQ)
+		return count_one(pc, m->seq[lk_seq_step(pc) % LK_SEQ_LEN], f);
+	if (m->path & LK_PATH_SELECT)
+		return output_selected(pc, m, f);
+drop:
+	LK_SLOT_ADD(pc->out_no_port, 1u);
+	return 0;
 }
 
 /* IEEE 802.3 annex 57A: slow protocols frames are untagged; a tagged one is VLAN data. */
@@ -333,32 +338,32 @@ is_slow_protocols(const struct lk_frame *f)
 }
 
 enum lk_rx_verdict
-lk_input(struct lk_softc *sc, uint32_t port, const struct lk_frame *f)
+lk_input(struct lk_softc *sc, uint32_t cpu, uint32_t port, const struct lk_frame *f)
 {
 	const struct lk_txmap *m = lk_txmap_get(sc);
-	struct lk_port_counters *c;
+	struct lk_pcpu *pc;
 
 	/* not a member (as of the table this frame sees): no port to count the drop on */
 	if (port >= LK_MAX_PORTS || m == NULL || (m->members & LK_PORT_BIT(port)) == 0)
 		return LK_RX_DROP;
-	c = &sc->ports[port].counters;
+	pc = lk_pcpu(sc, cpu);
 	if (f == NULL || f->data == NULL || f->caplen < LK_ETHER_HDR_LEN) {
-		LK_COUNT(c->rx_dropped, 1);
+		LK_SLOT_ADD(pc->rx_dropped[port], 1u);
 		return LK_RX_DROP;
 	}
 	/* slow protocols frames are never delivered up: LACP consumes them, others drop them */
 	if (is_slow_protocols(f)) {
 		if (m->proto->control_input != NULL)
 			return LK_RX_CONTROL;
-		LK_COUNT(c->rx_dropped, 1);
+		LK_SLOT_ADD(pc->rx_dropped[port], 1u);
 		return LK_RX_DROP;
 	}
 	if ((m->collecting & LK_PORT_BIT(port)) == 0) {
-		LK_COUNT(c->rx_dropped, 1);
+		LK_SLOT_ADD(pc->rx_dropped[port], 1u);
 		return LK_RX_DROP;
 	}
-	LK_COUNT(c->rx_packets, 1);
-	LK_COUNT(c->rx_bytes, f->len);
+	LK_SLOT_ADD(pc->port[port].rx_packets, 1u);
+	LK_SLOT_ADD(pc->port[port].rx_bytes, f->len);
 	return LK_RX_ACCEPT;
 }
 
@@ -371,7 +376,7 @@ lk_control_input(struct lk_softc *sc, uint32_t port, const uint8_t *frame, uint3
 	if (!LK_PORT_VALID(sc, port) || frame == NULL)
 		return LK_EINVAL;
 	if (po->control_input == NULL) {
-		LK_COUNT(sc->ports[port].counters.rx_dropped, 1);
+		LK_COUNT(sc->ports[port].ctl_rx_dropped, 1);
 		return LK_OK;
 	}
 	err = po->control_input(sc, &sc->ports[port], frame, len);

@@ -15,6 +15,16 @@
  *     (the "txmap") that the core publishes with an atomic pointer store. The host must call
  *     them inside its read-side section (FreeBSD NET_EPOCH, NetBSD psref/pserialize, laggd's
  *     own scheme), and must free a retired txmap only after a grace period (ops->retire).
+ *   - CPU slots. What the frame path writes (per-port packet, byte and drop counters, the
+ *     roundrobin cursor) lives in per-CPU slots, as FreeBSD's counter(9), NetBSD's percpu
+ *     if_stats and Linux's per-cpu stats do: plain adds, no locked instruction, no cache
+ *     line shared between CPUs. The host says how many slots at lk_softc_size()/lk_init()
+ *     and passes one in every lk_output()/lk_input() call, such that no two frame path calls
+ *     run on the same slot at the same time: the current CPU's index with preemption off
+ *     (FreeBSD critical_enter(), NetBSD inside pserialize_read_enter(), which raises the IPL
+ *     to softserial), or one slot per thread. A slot >= ncpu is taken as slot 0. Breaking
+ *     the rule can lose counts (two updates of one counter may race), never anything else.
+ *     Status sums the slots.
  *   - Nothing on the frame path allocates, sleeps, or logs.
  *
  * Headers
@@ -36,7 +46,8 @@ struct lk_softc; /* opaque to hosts: allocate lk_softc_size() bytes */
 
 /* ---- Limits ------------------------------------------------------------------------------ */
 
-#define LK_MAX_PORTS          32 /* ports per aggregate; port sets are uint32_t bitmasks */
+#define LK_MAX_PORTS          32   /* ports per aggregate; port sets are uint32_t bitmasks */
+#define LK_MAX_CPUS           4096 /* CPU slots (see the concurrency contract) */
 #define LK_ETHER_ADDR_LEN     6
 #define LK_IFNAMSIZ           16  /* names are copied for events and status only */
 #define LK_EVENT_RING         256 /* entries kept per aggregate */
@@ -166,9 +177,16 @@ struct lk_host_ops {
 /* ---- Lifecycle ---------------------------------------------------------------------------- */
 
 struct lk_softc;
-size_t lk_softc_size(void); /* host allocates this many bytes, zeroed, aligned to 16 */
-/* Initialise with protocol failover (lagg's default) and default options. */
-int lk_init(struct lk_softc *sc, const struct lk_host_ops *ops, void *host, const char *name);
+/*
+ * The host allocates this many bytes, zeroed, aligned to 64 (a cache line: each CPU slot
+ * starts on a line of its own), for ncpu CPU slots (1..LK_MAX_CPUS; 0 when out of range).
+ * A kernel passes the number of CPU indices it may run on (FreeBSD mp_maxid + 1, NetBSD
+ * ncpu); a host whose frame path runs on one thread passes 1.
+ */
+size_t lk_softc_size(uint32_t ncpu);
+/* Initialise with protocol failover (lagg's default) and default options; ncpu as given to
+ * lk_softc_size() for this allocation. */
+int lk_init(struct lk_softc *sc, const struct lk_host_ops *ops, void *host, const char *name, uint32_t ncpu);
 /* Removes every port (restoring their MAC/MTU) and frees internal tables. */
 void lk_fini(struct lk_softc *sc);
 
@@ -208,15 +226,16 @@ int lk_announce_addr_del(struct lk_softc *sc, int family, const uint8_t *addr);
 /*
  * Choose the port(s) that transmit this frame. Returns a port mask (bit i = port i); 0 means
  * drop (no active port, protocol none), already counted. Broadcast returns several bits.
+ * cpu: the caller's CPU slot (see the concurrency contract at the top); lk_input likewise.
  */
-uint32_t lk_output(struct lk_softc *sc, const struct lk_frame *f);
+uint32_t lk_output(struct lk_softc *sc, uint32_t cpu, const struct lk_frame *f);
 
 enum lk_rx_verdict {
 	LK_RX_ACCEPT = 0,  /* deliver up as received on the aggregate */
 	LK_RX_DROP = 1,    /* drop (port not collecting, protocol none...), counted */
 	LK_RX_CONTROL = 2, /* slow-protocols frame: pass to lk_control_input() under the lock */
 };
-enum lk_rx_verdict lk_input(struct lk_softc *sc, uint32_t port, const struct lk_frame *f);
+enum lk_rx_verdict lk_input(struct lk_softc *sc, uint32_t cpu, uint32_t port, const struct lk_frame *f);
 
 /* Consume a control frame (LACPDU, marker) received on a port. Validates everything before use;
  * a malformed frame returns LK_EPROTO, is counted as illegal and changes no state. */
@@ -227,6 +246,7 @@ void lk_tick(struct lk_softc *sc);
 
 /* ---- Observability (host lock held, or a consistent copy) ---------------------------------- */
 
+/* Per-port counters: the sums over the CPU slots, from zero when the port was added. */
 struct lk_port_counters {
 	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
 	uint64_t rx_dropped, tx_dropped;

@@ -14,12 +14,13 @@
  *
  * Locking model (see lk_core.h): every field of struct lk_softc and struct lk_port is written
  * only under the host's per-aggregate lock, except
- *   - the per-port counters and sc->out_no_port, bumped with relaxed atomics on the frame path;
- *   - sc->rr_next, the roundrobin cursor, read and written (not RMW) with relaxed atomics on
- *     the frame path (see rr_select in lk_proto.c);
+ *   - the CPU slots (sc->pcpu[]: per-port counters, out_no_port, the roundrobin cursor),
+ *     written only by the frame path, each by the one caller that holds the slot, with
+ *     relaxed atomic loads and stores (not read-modify-writes; see struct lk_pcpu);
  *   - sc->txmap, written with a release store, read with an acquire load on the frame path.
- * The frame path reads nothing else from the softc: whatever it needs to decide is a copy in
- * the txmap, so a configuration change is seen by a frame either entirely or not at all.
+ * The frame path reads nothing else from the softc but sc->ncpu (fixed at lk_init): whatever
+ * it needs to decide is a copy in the txmap, so a configuration change is seen by a frame
+ * either entirely or not at all.
  */
 #ifndef LK_INTERNAL_H
 #define LK_INTERNAL_H
@@ -37,7 +38,8 @@
 
 /* ---- Member port ------------------------------------------------------------------------------ */
 
-/* Counters bumped on the frame path with __atomic_fetch_add(..., __ATOMIC_RELAXED). */
+/* A member port: configuration and protocol state, all under the host lock. Its frame path
+ * counters are in the CPU slots (struct lk_pcpu). */
 struct lk_port {
 	uint32_t index; /* handle given to the host, bit in every port mask */
 	char name[LK_IFNAMSIZ];
@@ -50,11 +52,40 @@ struct lk_port {
 	uint64_t speed_bps; /* 0 = unknown */
 	enum lk_duplex duplex;
 	struct lk_lacp_port lacp; /* owned by lk_lacp*.c */
-	/* Last on purpose: a late reader of a retired txmap may still bump the counters of a
-	 * slot being reused, so lk_port_add resets them with atomic stores and clears only the
-	 * fields before them with a plain memset. */
-	struct lk_port_counters counters;
+	/*
+	 * The CPU slots' sums for this index when the port was added: status reports the
+	 * difference, so a reused index starts from zero while the slots stay written by the
+	 * frame path alone (a late reader of a retired txmap may still count on this index; the
+	 * new port gets those frames, as it would had the count been reset).
+	 */
+	struct lk_port_counters base;
+	uint64_t ctl_rx_dropped; /* control frames dropped under the host lock */
 };
+
+/* ---- CPU slots ---------------------------------------------------------------------------------- */
+
+/*
+ * What the frame path writes, one slot per CPU (see the concurrency contract in lk_core.h).
+ * A slot is written only by the caller that holds it, so an update is a relaxed load and a
+ * relaxed store (LK_SLOT_ADD), where a shared counter needs a locked read-modify-write: on
+ * x86 that alone cost more than the rest of the flow id path. The atomics are relaxed so
+ * that the status reader on another CPU, and a host that breaks the one-caller rule, race
+ * only on the values, which is defined behaviour. Cache-line aligned, so slots of different
+ * CPUs never share a line.
+ */
+struct lk_pcpu_port {
+	uint64_t tx_packets, tx_bytes, rx_packets, rx_bytes;
+};
+
+struct lk_pcpu {
+	struct lk_pcpu_port port[LK_MAX_PORTS];
+	uint64_t rx_dropped[LK_MAX_PORTS];
+	uint64_t out_no_port;
+	uint32_t seq_next; /* frames this slot sent by the port sequence or roundrobin's select() */
+} __attribute__((aligned(64)));
+
+#define LK_SLOT_ADD(field, n) \
+	__atomic_store_n(&(field), __atomic_load_n(&(field), __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED)
 
 /* ---- Transmit table --------------------------------------------------------------------------- */
 
@@ -68,12 +99,36 @@ struct lk_port {
 #define LK_TXMAP_BUCKETS 16384u
 
 /*
+ * The port sequence. The port of the n-th frame a CPU slot sends under a table is seq[n %
+ * LK_SEQ_LEN], n being the slot's cursor (struct lk_pcpu). It serves every protocol that sends
+ * a frame to one port chosen without reading the frame:
+ *   - roundrobin, when nactive * rr_limit divides LK_SEQ_LEN (both powers of two: the default
+ *     stride over 2, 4, 8... ports): the rotation itself, entry n being the port the formula
+ *     (n / rr_limit) % nactive gives, across the cursor's 32-bit wrap too (LK_SEQ_LEN divides
+ *     2^32). Other rotations are computed, through the row's select();
+ *   - failover, and broadcast with one port active: that port in every entry.
+ * One path for them all, so roundrobin costs what failover does. Failover steps a cursor it
+ * does not need, a load and a store on its own CPU's cache line, in place of a branch.
+ */
+#define LK_SEQ_LEN 64u
+
+/*
+ * What lk_output() does with a frame under a table, decided when the table is built, so the
+ * frame path tests a field instead of calling the row's select() through a pointer (an
+ * indirect call, dearer still under retpolines). One bit each, tested in this order.
+ */
+#define LK_PATH_HASHED 0x1u /* .hashed rows: the flow's bucket names the port */
+#define LK_PATH_SEQ    0x2u /* the port sequence (above) */
+#define LK_PATH_SELECT 0x4u /* anything else with a port active: the row's select() */
+/* none of them: no active port (or protocol none), count the frame and drop it */
+
+/*
  * Immutable once published. Built by lk_txmap_rebuild() from the softc on every change that
  * can alter a frame's fate, published with an atomic release store, retired through ops->retire.
  */
 struct lk_txmap {
 	const struct lk_proto_ops *proto;
-	uint32_t hashed;     /* proto->hashed, copied: the frame path's first test */
+	uint32_t path;       /* LK_PATH_*: how lk_output() picks the port(s) for this table */
 	uint32_t flowid_ok;  /* hashed, use_flowid and a port active: a frame's flow id is used */
 	uint32_t members;    /* ports that exist (a copy of sc->port_mask) */
 	uint32_t active;     /* ports that may transmit (bit i = port i) */
@@ -87,6 +142,7 @@ struct lk_txmap {
 	uint32_t flowid_shift;
 	uint32_t rr_limit;                /* >= 1 */
 	uint64_t nactive_magic;           /* 2^64 / nactive + 1: roundrobin's modulo without a divide */
+	uint8_t seq[LK_SEQ_LEN];          /* LK_PATH_SEQ: the port sequence */
 	uint8_t bucket[LK_TXMAP_BUCKETS]; /* flow bucket -> port index (valid when nactive > 0) */
 };
 
@@ -126,16 +182,13 @@ struct lk_softc {
 
 	/* published transmit table; txmap_dirty = rebuild pending (allocation failed) */
 	struct lk_txmap *txmap;
+	uint32_t ncpu; /* CPU slots in pcpu[], fixed at lk_init; beside txmap, read with it */
 	int txmap_dirty;
 	int dying; /* lk_fini: no more rebuilds, the table is about to go */
 	uint64_t txmap_retry_ns;
 
 	/* the deadline last given to ops->timer_arm, UINT64_MAX when none is pending */
 	uint64_t armed_ns;
-
-	/* frame path shared state (atomics) */
-	uint32_t rr_next;
-	uint64_t out_no_port;
 
 	/* announcements after a failover */
 	struct lk_announce_addr ann_addrs[LK_MAX_ANNOUNCE_ADDRS];
@@ -148,10 +201,50 @@ struct lk_softc {
 	uint64_t ev_next_seq; /* seq of the next event; ring slot = seq % LK_EVENT_RING */
 
 	struct lk_lacp_softc lacp; /* owned by lk_lacp*.c */
+
+	/* CPU slots, ncpu of them (lk_softc_size); the frame path's only writes */
+	struct lk_pcpu pcpu[];
 };
 
 #define LK_PORT_BIT(i)       (1u << (i))
 #define LK_PORT_VALID(sc, i) ((i) < LK_MAX_PORTS && ((sc)->port_mask & LK_PORT_BIT(i)) != 0)
+
+/* The caller's slot; an index out of range (a host bug) shares slot 0, which can lose counts
+ * but never writes outside the softc. */
+static inline struct lk_pcpu *
+lk_pcpu(struct lk_softc *sc, uint32_t cpu)
+{
+	return &sc->pcpu[cpu < sc->ncpu ? cpu : 0];
+}
+
+/* One frame sent on one port: its tx counters in the caller's slot; the port's mask bit. */
+static inline uint32_t
+lk_count_tx(struct lk_pcpu *pc, uint32_t port, uint32_t len)
+{
+	struct lk_pcpu_port *c = &pc->port[port];
+
+	LK_SLOT_ADD(c->tx_packets, 1u);
+	LK_SLOT_ADD(c->tx_bytes, len);
+	return LK_PORT_BIT(port);
+}
+
+/*
+ * The cursor of the port sequence (and of roundrobin's computed rotations). Each CPU slot has
+ * its own, advanced by a load and a store: its caller alone writes it (lk_core.h), so no CPU
+ * waits for another's cache line and no two frames of one CPU read the same position. A cursor
+ * shared by every CPU needed a locked fetch-and-add to be exact, whose latency every frame
+ * paid in series (roundrobin cost 1.7x failover for it), or lost steps whenever two CPUs sent
+ * at once. Each CPU's rotation is exact, so the ports' shares are even to within one frame per
+ * CPU; frames of concurrent senders interleave on the wire in no defined order anyway.
+ */
+static inline uint32_t
+lk_seq_step(struct lk_pcpu *pc)
+{
+	uint32_t n = __atomic_load_n(&pc->seq_next, __ATOMIC_RELAXED);
+
+	__atomic_store_n(&pc->seq_next, n + 1u, __ATOMIC_RELAXED);
+	return n;
+}
 
 /*
  * Iterate the member ports in index order; the body may remove the current port. `p` must be
@@ -191,6 +284,9 @@ uint32_t lk_hash_mix(uint32_t h); /* final avalanche */
 /* Flow hash as the frame path uses it: the NIC flow id when allowed and present. */
 uint32_t lk_flow_hash(const struct lk_txmap *m, const struct lk_frame *f);
 
+/* lk_status.c: a port index's counters summed over the CPU slots (not less its base) */
+void lk_port_counters_sum(const struct lk_softc *sc, uint32_t port, struct lk_port_counters *c);
+
 /* lk_announce.c */
 void lk_announce_start(struct lk_softc *sc, uint32_t port);
 uint64_t lk_announce_tick(struct lk_softc *sc, uint64_t now_ns);
@@ -207,7 +303,7 @@ void lk_event_reset(struct lk_softc *sc);
  * kernel provides (variable-size copies go through lk_memcpy/lk_memset instead). */
 #define LK_ZERO(obj) __builtin_memset((obj), 0, sizeof(*(obj)))
 
-/* Relaxed counter bump for the frame path. */
+/* Counter bump outside the frame path, where no CPU slot is held (host lock held). */
 #define LK_COUNT(field, n) __atomic_fetch_add(&(field), (uint64_t)(n), __ATOMIC_RELAXED)
 
 #endif /* LK_INTERNAL_H */

@@ -97,17 +97,6 @@ program_all_macs(struct lk_softc *sc, const uint8_t mac[LK_ETHER_ADDR_LEN],
 	return LK_OK;
 }
 
-static void
-counters_reset(struct lk_port_counters *c)
-{
-	__atomic_store_n(&c->rx_packets, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&c->rx_bytes, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&c->tx_packets, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&c->tx_bytes, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&c->rx_dropped, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&c->tx_dropped, 0, __ATOMIC_RELAXED);
-}
-
 int
 lk_port_lookup(const struct lk_softc *sc, const char *name, uint32_t *port_out)
 {
@@ -162,8 +151,9 @@ lk_port_add(struct lk_softc *sc, const struct lk_port_info *info, uint32_t *port
 
 	/* commit */
 	p = &sc->ports[idx];
-	__builtin_memset(p, 0, __builtin_offsetof(struct lk_port, counters));
-	counters_reset(&p->counters);
+	LK_ZERO(p);
+	/* counters count from here: the CPU slots are the frame path's to write, never reset */
+	lk_port_counters_sum(sc, idx, &p->base);
 	p->index = idx;
 	lk_strlcpy(p->name, info->name, sizeof(p->name));
 	lk_memcpy(p->lladdr, info->lladdr, LK_ETHER_ADDR_LEN);

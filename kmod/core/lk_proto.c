@@ -28,11 +28,12 @@ build_all_up(const struct lk_softc *sc, struct lk_txmap *m)
 }
 
 /* One port per flow: the bucket the flow hash falls in names it (see lk_txmap.c). lk_output()
- * takes this path inline for every .hashed row; this entry is what the table row names. */
+ * takes this path inline for every .hashed row (LK_PATH_HASHED); this entry is what the table
+ * row names. */
 static uint32_t
-select_hashed(struct lk_softc *sc, const struct lk_txmap *m, const struct lk_frame *f)
+select_hashed(struct lk_pcpu *pc, const struct lk_txmap *m, const struct lk_frame *f)
 {
-	(void)sc;
+	(void)pc;
 	return LK_PORT_BIT(m->bucket[LK_BUCKET_OF(lk_flow_hash(m, f))]);
 }
 
@@ -46,9 +47,9 @@ none_build(const struct lk_softc *sc, struct lk_txmap *m)
 }
 
 static uint32_t
-none_select(struct lk_softc *sc, const struct lk_txmap *m, const struct lk_frame *f)
+none_select(struct lk_pcpu *pc, const struct lk_txmap *m, const struct lk_frame *f)
 {
-	(void)sc;
+	(void)pc;
 	(void)m;
 	(void)f;
 	return 0;
@@ -70,26 +71,18 @@ fastmod(uint32_t n, uint64_t magic, uint32_t d)
 }
 
 /*
- * The cursor advances by a plain load and store (relaxed atomics), not a read-modify-write.
- * A locked fetch-and-add whose result picks the port put its whole latency on every frame in
- * series (roundrobin cost 1.7x failover for it). On one CPU the rotation is exact; two CPUs
- * sending at the same instant may read the same value and send to the same port, which keeps
- * the spread even over many frames but not frame by frame. Frames of concurrent senders
- * interleave on the wire in no defined order anyway.
+ * lk_output() takes the rotation from the port sequence when it fits there (LK_SEQ_LEN, the
+ * default stride over 2, 4, 8... ports); the others come here, with the same cursor, and get
+ * the port the sequence would hold: (n / rr_limit) % nactive.
  */
 static uint32_t
-rr_select(struct lk_softc *sc, const struct lk_txmap *m, const struct lk_frame *f)
+rr_select(struct lk_pcpu *pc, const struct lk_txmap *m, const struct lk_frame *f)
 {
-	uint32_t n = __atomic_load_n(&sc->rr_next, __ATOMIC_RELAXED);
-
-	__atomic_store_n(&sc->rr_next, n + 1u, __ATOMIC_RELAXED);
+	uint32_t n = lk_seq_step(pc);
 
 	(void)f;
 	if (m->rr_limit > 1)
 		n /= m->rr_limit;
-	/* 2, 4, 8... ports: a mask is the modulo */
-	if ((m->nactive & (m->nactive - 1)) == 0)
-		return LK_PORT_BIT(m->order[n & (m->nactive - 1)]);
 	return LK_PORT_BIT(m->order[fastmod(n, m->nactive_magic, m->nactive)]);
 }
 
@@ -143,9 +136,9 @@ fo_build(const struct lk_softc *sc, struct lk_txmap *m)
 }
 
 static uint32_t
-active_select(struct lk_softc *sc, const struct lk_txmap *m, const struct lk_frame *f)
+active_select(struct lk_pcpu *pc, const struct lk_txmap *m, const struct lk_frame *f)
 {
-	(void)sc;
+	(void)pc;
 	(void)f;
 	return m->active;
 }
@@ -184,6 +177,7 @@ static const struct lk_proto_ops proto_none = {
 
 static const struct lk_proto_ops proto_roundrobin = {
 	.name = "roundrobin",
+	.rotate = 1,
 	.build = build_all_up,
 	.select = rr_select,
 };
@@ -198,6 +192,7 @@ static const struct lk_proto_ops proto_failover = {
 	.opt_changed = fo_opt_changed,
 	.build = fo_build,
 	.select = active_select,
+	.to_active = 1,
 };
 
 static const struct lk_proto_ops proto_loadbalance = {
@@ -224,6 +219,7 @@ static const struct lk_proto_ops proto_lacp = {
 
 static const struct lk_proto_ops proto_broadcast = {
 	.name = "broadcast",
+	.to_active = 1,
 	.build = build_all_up,
 	.select = active_select,
 };

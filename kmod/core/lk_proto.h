@@ -13,6 +13,7 @@
 struct lk_softc;
 struct lk_port;
 struct lk_txmap;
+struct lk_pcpu;
 
 /* ---- Protocol table row ---------------------------------------------------------------------- */
 
@@ -25,7 +26,9 @@ struct lk_txmap;
  */
 struct lk_proto_ops {
 	const char *name;
-	int hashed; /* output picks ports through the flow buckets */
+	int hashed;    /* output picks ports through the flow buckets */
+	int rotate;    /* output takes the active ports in turn (the CPU slot's cursor, rr_limit) */
+	int to_active; /* output sends every frame to every active port (failover's one, all) */
 	/* protocol switched to / away from */
 	void (*attach)(struct lk_softc *sc);
 	void (*detach)(struct lk_softc *sc);
@@ -34,8 +37,8 @@ struct lk_proto_ops {
 	void (*port_link)(struct lk_softc *sc, struct lk_port *p);
 	/* which ports transmit and which collect, for the next txmap */
 	void (*build)(const struct lk_softc *sc, struct lk_txmap *m);
-	/* frame path: port mask for one frame (0 = drop) */
-	uint32_t (*select)(struct lk_softc *sc, const struct lk_txmap *m, const struct lk_frame *f);
+	/* frame path: port mask for one frame (0 = drop); pc is the caller's CPU slot */
+	uint32_t (*select)(struct lk_pcpu *pc, const struct lk_txmap *m, const struct lk_frame *f);
 	/* run due timers; returns the next absolute deadline in ns, or UINT64_MAX */
 	uint64_t (*tick)(struct lk_softc *sc, uint64_t now_ns);
 	/* rx-side: control frames this protocol consumes (0 or LK_EPROTO) */

@@ -1,6 +1,7 @@
 /*
  * Status snapshots for ifconfig-style output (FreeBSD lagg flags and fields) and for laggctl.
- * Counters are read with relaxed atomic loads: the frame path keeps bumping them.
+ * Frame path counters are the sums of the CPU slots, read with relaxed atomic loads: the frame
+ * path keeps bumping them. A sum is not a snapshot of one instant (nor is counter(9)'s).
  */
 #include "lk_internal.h"
 
@@ -19,6 +20,21 @@ configured_master(const struct lk_softc *sc)
 			best = p;
 	}
 	return best != NULL ? (int32_t)best->index : -1;
+}
+
+void
+lk_port_counters_sum(const struct lk_softc *sc, uint32_t port, struct lk_port_counters *c)
+{
+	LK_ZERO(c);
+	for (uint32_t cpu = 0; cpu < sc->ncpu; cpu++) {
+		const struct lk_pcpu *pc = &sc->pcpu[cpu];
+
+		c->tx_packets += LOAD64(pc->port[port].tx_packets);
+		c->tx_bytes += LOAD64(pc->port[port].tx_bytes);
+		c->rx_packets += LOAD64(pc->port[port].rx_packets);
+		c->rx_bytes += LOAD64(pc->port[port].rx_bytes);
+		c->rx_dropped += LOAD64(pc->rx_dropped[port]);
+	}
 }
 
 int
@@ -42,7 +58,8 @@ lk_get_status(const struct lk_softc *sc, struct lk_status *st)
 	st->active_port = sc->proto == LK_PROTO_FAILOVER ? sc->fo_active : -1;
 	if (sc->proto == LK_PROTO_LACP)
 		lk_lacp_lag_status(sc, st);
-	st->out_no_port = LOAD64(sc->out_no_port);
+	for (uint32_t cpu = 0; cpu < sc->ncpu; cpu++)
+		st->out_no_port += LOAD64(sc->pcpu[cpu].out_no_port);
 	return LK_OK;
 }
 
@@ -64,12 +81,14 @@ lk_get_port_status(const struct lk_softc *sc, uint32_t port, struct lk_port_stat
 	st->link_up = p->link_up;
 	st->speed_bps = p->speed_bps;
 	st->duplex = p->duplex;
-	st->counters.rx_packets = LOAD64(p->counters.rx_packets);
-	st->counters.rx_bytes = LOAD64(p->counters.rx_bytes);
-	st->counters.tx_packets = LOAD64(p->counters.tx_packets);
-	st->counters.tx_bytes = LOAD64(p->counters.tx_bytes);
-	st->counters.rx_dropped = LOAD64(p->counters.rx_dropped);
-	st->counters.tx_dropped = LOAD64(p->counters.tx_dropped);
+	/* since the port was added: unsigned differences stay right across a wrap */
+	lk_port_counters_sum(sc, port, &st->counters);
+	st->counters.rx_packets -= p->base.rx_packets;
+	st->counters.rx_bytes -= p->base.rx_bytes;
+	st->counters.tx_packets -= p->base.tx_packets;
+	st->counters.tx_bytes -= p->base.tx_bytes;
+	st->counters.rx_dropped -= p->base.rx_dropped;
+	st->counters.rx_dropped += LOAD64(p->ctl_rx_dropped);
 	if (configured_master(sc) == (int32_t)port)
 		st->flags |= LK_PORT_MASTER;
 	if (m != NULL && (m->active & bit))

@@ -177,6 +177,30 @@ fill_buckets(struct lk_txmap *m, const struct lk_txmap *old)
 	}
 }
 
+/*
+ * The port sequence (LK_SEQ_LEN) and the frame path (LK_PATH_*) of a table whose active ports
+ * are known.
+ */
+static void
+frame_path(const struct lk_proto_ops *po, struct lk_txmap *m)
+{
+	uint64_t period = (uint64_t)m->nactive * m->rr_limit;
+
+	if (m->nactive == 0)
+		return;
+	m->path = LK_PATH_SELECT;
+	if (po->hashed)
+		m->path = LK_PATH_HASHED;
+	else if (po->rotate && LK_SEQ_LEN % period == 0) {
+		for (uint32_t n = 0; n < LK_SEQ_LEN; n++)
+			m->seq[n] = m->order[n / m->rr_limit % m->nactive];
+		m->path = LK_PATH_SEQ;
+	} else if (po->to_active && m->nactive == 1) {
+		lk_memset(m->seq, m->order[0], sizeof(m->seq));
+		m->path = LK_PATH_SEQ;
+	}
+}
+
 /* Aggregate link: up while any port is active; tell the host only on change. */
 static void
 update_link(struct lk_softc *sc, const struct lk_txmap *m)
@@ -232,7 +256,6 @@ lk_txmap_rebuild(struct lk_softc *sc)
 	}
 	LK_ZERO(m);
 	m->proto = po;
-	m->hashed = (uint32_t)po->hashed;
 	m->primary = -1;
 	m->hash_layers = sc->opts[LK_OPT_HASH_LAYERS];
 	m->seed = sc->opts[LK_OPT_HASH_SEED];
@@ -247,7 +270,8 @@ lk_txmap_rebuild(struct lk_softc *sc)
 		m->order[m->nactive++] = (uint8_t)__builtin_ctz(a);
 	if (m->nactive > 0)
 		m->nactive_magic = UINT64_MAX / m->nactive + 1;
-	m->flowid_ok = m->hashed && m->use_flowid && m->nactive > 0;
+	frame_path(po, m);
+	m->flowid_ok = m->path == LK_PATH_HASHED && m->use_flowid;
 	old = sc->txmap;
 	if (po->hashed && m->nactive > 0)
 		fill_buckets(m, old);

@@ -380,7 +380,7 @@ laggkit_transmit(struct ifnet *ifp, struct mbuf *m)
 	/* Usually already inside the epoch (ether_output); entering again is cheap. */
 	NET_EPOCH_ENTER(et);
 	laggkit_frame_view(m, &f, hdr);
-	mask = lk_output(sc->sc_core, &f);
+	mask = laggkit_core_output(sc, &f);
 	if (mask == 0) {
 		/* no active port or protocol none: the core has counted it */
 		m_freem(m);
@@ -609,9 +609,12 @@ laggkit_create(int unit, struct ifnet **ifpp)
 		return (ENOSPC);
 #endif
 	sc = malloc(sizeof(*sc), M_LAGGKIT, M_WAITOK | M_ZERO);
-	/* lk_core.h wants 16-byte alignment: malloc(9) gives power-of-two zones that much. */
-	sc->sc_core = malloc(lk_softc_size(), M_LAGGKIT, M_WAITOK | M_ZERO);
-	KASSERT(((uintptr_t)sc->sc_core & 15) == 0, ("laggkit: core softc misaligned"));
+	/*
+	 * lk_core.h wants 64-byte alignment (a cache line per CPU slot): the softc is larger than
+	 * a page, and malloc(9) aligns such allocations to at least a page.
+	 */
+	sc->sc_core = malloc(lk_softc_size(LAGGKIT_NCPU), M_LAGGKIT, M_WAITOK | M_ZERO);
+	KASSERT(((uintptr_t)sc->sc_core & 63) == 0, ("laggkit: core softc misaligned"));
 	sc->sc_ifp = ifp;
 	refcount_init(&sc->sc_refs, 1);
 	sx_init(&sc->sc_sx, "laggkit");
@@ -632,7 +635,7 @@ laggkit_create(int unit, struct ifnet **ifpp)
 	ifp->if_capabilities = ifp->if_capenable = 0;
 
 	LAGGKIT_CORE_LOCK(sc);
-	error = laggkit_errno(lk_init(sc->sc_core, &laggkit_host_ops, sc, ifp->if_xname));
+	error = laggkit_errno(lk_init(sc->sc_core, &laggkit_host_ops, sc, ifp->if_xname, LAGGKIT_NCPU));
 	if (error == 0) {
 		/* may arm the core's timer (a default protocol of lacp does) */
 		laggkit_apply_defaults(sc);

@@ -708,7 +708,7 @@ laggkit_port_input_one(struct laggkit_port *lp, struct mbuf *m)
 	}
 
 	laggkit_frame_view(m, &f, hdr);
-	switch (lk_input(sc->sc_core, lp->lp_index, &f)) {
+	switch (laggkit_core_input(sc, lp->lp_index, &f)) {
 	case LK_RX_ACCEPT:
 		m->m_pkthdr.rcvif = ifp;
 		if_inc_counter(ifp, IFCOUNTER_IPACKETS, 1);

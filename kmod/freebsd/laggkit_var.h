@@ -27,7 +27,8 @@
  *   Read-only ioctls and sysctl reads take sc_sx shared.
  *   The frame path (lk_output/lk_input) takes none of them: it runs inside NET_EPOCH and
  *   reads sc_ports[] and the core's published transmit table. Memory the frame path can
- *   still see is freed through NET_EPOCH_CALL.
+ *   still see is freed through NET_EPOCH_CALL. The core's own calls run in a critical
+ *   section on the current CPU's counter slot (laggkit_core_output/laggkit_core_input).
  */
 #ifndef LAGGKIT_VAR_H
 #define LAGGKIT_VAR_H
@@ -39,6 +40,8 @@
 #include <sys/malloc.h>
 #include <sys/mbuf.h>
 #include <sys/mutex.h>
+#include <sys/pcpu.h>
+#include <sys/smp.h>
 #include <sys/sx.h>
 #include <sys/callout.h>
 #include <sys/taskqueue.h>
@@ -178,6 +181,37 @@ void laggkit_ref_unlock(void);
 void laggkit_unlock(struct laggkit_softc *sc);
 bool laggkit_is_aggregate(const struct ifnet *ifp);
 void laggkit_frame_view(struct mbuf *m, struct lk_frame *f, uint8_t *buf);
+
+/*
+ * The core counts frames in one slot per CPU, with plain adds (lk_core.h). Its frame path is
+ * called with curcpu inside a critical section, so that no other thread (an interrupt
+ * thread preempting this one, say) runs lk_output/lk_input on the same slot between the
+ * read and the write of a counter: counter(9)'s own scheme where an add is not one
+ * instruction. The section covers the core's decision only, never a driver call.
+ */
+#define LAGGKIT_NCPU ((uint32_t)mp_maxid + 1) /* the core's CPU slots */
+
+static __inline uint32_t
+laggkit_core_output(struct laggkit_softc *sc, const struct lk_frame *f)
+{
+	uint32_t mask;
+
+	critical_enter();
+	mask = lk_output(sc->sc_core, curcpu, f);
+	critical_exit();
+	return (mask);
+}
+
+static __inline enum lk_rx_verdict
+laggkit_core_input(struct laggkit_softc *sc, uint32_t port, const struct lk_frame *f)
+{
+	enum lk_rx_verdict v;
+
+	critical_enter();
+	v = lk_input(sc->sc_core, curcpu, port, f);
+	critical_exit();
+	return (v);
+}
 void laggkit_update_caps(struct laggkit_softc *sc);
 void laggkit_sync_flags(struct laggkit_softc *sc);
 

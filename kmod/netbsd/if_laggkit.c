@@ -37,7 +37,9 @@
  *   pserialize_read_enter(), which is what the core's published transmit table needs (retired
  *   tables are freed after pserialize_perform(), in the workqueue). A member found there is
  *   held with a psref while its driver transmits, so removal waits for it
- *   (psref_target_destroy()).
+ *   (psref_target_destroy()). The core counts the frame path in one slot per CPU (ncpu of
+ *   them) with plain adds; inside the read section (IPL_SOFTSERIAL: no preemption, no
+ *   softint) the current CPU's slot is ours alone, as a percpu if_stats counter is.
  *
  * Limits: see README.md.
  */
@@ -163,7 +165,8 @@ struct laggkit_mem {
 struct laggkit_softc {
 	struct ethercom sc_ec; /* first: the ifnet is sc_ec.ec_if */
 	struct lk_softc *sc_core;
-	void *sc_core_mem; /* sc_core before 16-byte alignment */
+	void *sc_core_mem;    /* sc_core before 64-byte alignment */
+	size_t sc_core_alloc; /* bytes at sc_core_mem */
 	kmutex_t sc_cfg;
 	kmutex_t sc_lock;
 	pserialize_t sc_psz;
@@ -702,7 +705,7 @@ laggkit_port_input(struct ifnet *pifp, struct mbuf *m)
 
 	laggkit_frame_view(m, &f, hdr);
 	s = pserialize_read_enter();
-	verdict = lk_input(sc->sc_core, lp->lp_index, &f);
+	verdict = lk_input(sc->sc_core, cpu_index(curcpu()), lp->lp_index, &f);
 	pserialize_read_exit(s);
 
 	switch (verdict) {
@@ -767,7 +770,7 @@ laggkit_transmit(struct ifnet *ifp, struct mbuf *m)
 	bpf_mtap(ifp, m, BPF_D_OUT);
 	laggkit_frame_view(m, &f, hdr);
 	s = pserialize_read_enter();
-	mask = lk_output(sc->sc_core, &f);
+	mask = lk_output(sc->sc_core, cpu_index(curcpu()), &f);
 	pserialize_read_exit(s);
 	if (mask == 0) {
 		/* no active member, or protocol none: the core has counted it */
@@ -1387,8 +1390,8 @@ laggkit_apply_defaults(struct laggkit_softc *sc)
 		(void)lk_set_proto(sc->sc_core, (enum lk_proto)laggkit_default_proto);
 }
 
-/* The core wants 16-byte alignment; kmem guarantees less for odd sizes. */
-#define LAGGKIT_CORE_ALLOC (lk_softc_size() + 15)
+/* The core wants 64-byte alignment (a cache line per CPU slot); kmem guarantees less. */
+#define LAGGKIT_CORE_ALIGN 64
 
 /* What clone_create sets up first: undone by its failure path and by destroy, last. */
 static void
@@ -1398,7 +1401,7 @@ laggkit_softc_free(struct laggkit_softc *sc)
 	pserialize_destroy(sc->sc_psz);
 	mutex_destroy(&sc->sc_lock);
 	mutex_destroy(&sc->sc_cfg);
-	kmem_free(sc->sc_core_mem, LAGGKIT_CORE_ALLOC);
+	kmem_free(sc->sc_core_mem, sc->sc_core_alloc);
 	kmem_free(sc, sizeof(*sc));
 	mutex_enter(&laggkit_lock);
 	laggkit_count--; /* the module may unload once no softc is left */
@@ -1424,8 +1427,9 @@ laggkit_clone_create(struct if_clone *ifc, int unit)
 	sc = kmem_zalloc(sizeof(*sc), KM_SLEEP);
 	ifp = &sc->sc_if;
 	if_initname(ifp, ifc->ifc_name, unit);
-	sc->sc_core_mem = kmem_zalloc(LAGGKIT_CORE_ALLOC, KM_SLEEP);
-	sc->sc_core = (struct lk_softc *)roundup2((uintptr_t)sc->sc_core_mem, 16);
+	sc->sc_core_alloc = lk_softc_size((uint32_t)ncpu) + LAGGKIT_CORE_ALIGN - 1;
+	sc->sc_core_mem = kmem_zalloc(sc->sc_core_alloc, KM_SLEEP);
+	sc->sc_core = (struct lk_softc *)roundup2((uintptr_t)sc->sc_core_mem, LAGGKIT_CORE_ALIGN);
 	mutex_init(&sc->sc_cfg, MUTEX_DEFAULT, IPL_NONE);
 	mutex_init(&sc->sc_lock, MUTEX_DEFAULT, IPL_SOFTNET);
 	sc->sc_psz = pserialize_create();
@@ -1436,7 +1440,7 @@ laggkit_clone_create(struct if_clone *ifc, int unit)
 	if (error != 0)
 		goto fail_wq;
 	mutex_enter(&sc->sc_lock);
-	error = laggkit_errno(lk_init(sc->sc_core, &laggkit_host_ops, sc, ifp->if_xname));
+	error = laggkit_errno(lk_init(sc->sc_core, &laggkit_host_ops, sc, ifp->if_xname, (uint32_t)ncpu));
 	if (error == 0)
 		laggkit_apply_defaults(sc);
 	mutex_exit(&sc->sc_lock);

@@ -15,6 +15,8 @@
  * Because configuration and the frame path run on this one thread, the host's "lock" is
  * implicit, and a retired txmap can be freed at once: no lk_output()/lk_input() can be running
  * on it (see lg_host_retire()). A multi-threaded laggd would need a real grace period there.
+ * For the same reason the core gets one CPU slot (LG_CORE_CPUS), slot 0, for its counters; a
+ * multi-threaded laggd would give each frame thread a slot of its own.
  */
 #ifndef LAGGD_H
 #define LAGGD_H
@@ -30,6 +32,7 @@
 #include "../core/lk_core.h"
 
 #define LG_DEFAULT_SOCKET "/run/laggd.sock"
+#define LG_CORE_CPUS      1            /* the core's CPU slots: one frame path thread, slot 0 */
 #define LG_MAX_MSG        (256 * 1024) /* largest laggctl request or reply */
 #define LG_BATCH          64           /* frames per TAP read batch / sendmmsg */
 #define LG_FRAME_MAX      (9216 + 64)  /* jumbo frame plus a VLAN tag */

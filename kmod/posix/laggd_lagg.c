@@ -279,7 +279,7 @@ lg_lagg_create(const char *name, char *err, size_t errlen)
 		goto nomem;
 	l->tapfd = l->timerfd = -1;
 	snprintf(l->name, sizeof(l->name), "%s", name);
-	l->sc = aligned_alloc(16, (lk_softc_size() + 15) & ~(size_t)15);
+	l->sc = aligned_alloc(64, (lk_softc_size(LG_CORE_CPUS) + 63) & ~(size_t)63);
 	l->arena = malloc((size_t)LG_BATCH * LG_FRAME_MAX);
 	l->rx_arena = malloc((size_t)LG_BATCH * LG_RX_SLOT);
 	if (!l->sc || !l->arena || !l->rx_arena)
@@ -288,7 +288,7 @@ lg_lagg_create(const char *name, char *err, size_t errlen)
 		l->rxiov[i].iov_base = l->rx_arena + (size_t)i * LG_RX_SLOT + LG_RX_HEADROOM;
 		l->rxiov[i].iov_len = LG_FRAME_MAX;
 	}
-	memset(l->sc, 0, lk_softc_size());
+	memset(l->sc, 0, lk_softc_size(LG_CORE_CPUS));
 	for (int i = 0; i < LK_MAX_PORTS; i++)
 		l->ports[i].fd = -1;
 
@@ -302,7 +302,7 @@ lg_lagg_create(const char *name, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: cannot create TAP interface: %s", name, strerror(errno));
 		goto fail;
 	}
-	rc = lk_init(l->sc, &lg_host_ops, l, name);
+	rc = lk_init(l->sc, &lg_host_ops, l, name, LG_CORE_CPUS);
 	if (rc != 0) {
 		snprintf(err, errlen, "%s: core init failed: %s", name, lk_strerror(rc));
 		goto fail_tap;
@@ -636,7 +636,7 @@ port_resend_elsewhere(struct lg_port *p, unsigned from)
 		memset(&f, 0, sizeof(f));
 		f.data = p->txiov[i].iov_base;
 		f.caplen = f.len = (uint32_t)p->txiov[i].iov_len;
-		uint32_t mask = lk_output(l->sc, &f) & ~(1u << p->index);
+		uint32_t mask = lk_output(l->sc, 0, &f) & ~(1u << p->index);
 		if (mask == 0)
 			p->tx_errors++;
 		while (mask) {
@@ -743,7 +743,7 @@ lg_tap_readable(struct lg_lagg *l)
 			memset(&f, 0, sizeof(f));
 			f.data = buf;
 			f.caplen = f.len = (uint32_t)n;
-			uint32_t mask = lk_output(l->sc, &f);
+			uint32_t mask = lk_output(l->sc, 0, &f);
 			while (mask) {
 				int pi = __builtin_ctz(mask);
 				mask &= mask - 1;
@@ -809,7 +809,7 @@ port_rx_frame(struct lg_port *p, uint8_t *data, uint32_t len, int has_vlan, uint
 	f.caplen = f.len = len;
 	f.has_vlan = (uint8_t)has_vlan;
 	f.vlan_tag = tci;
-	switch (lk_input(l->sc, p->index, &f)) {
+	switch (lk_input(l->sc, 0, p->index, &f)) {
 	case LK_RX_ACCEPT:
 		if (has_vlan && len < 12) {
 			/* Delivering it untagged would put it on the wrong VLAN: drop and count. */

@@ -119,7 +119,7 @@ step_output(struct th_host *a, struct cursor *c)
 	fr.has_vlan = take8(c) & 1;
 	fr.vlan_tag = (uint16_t)take32(c);
 	act = active_mask(a, &st);
-	mask = lk_output(a->sc, &fr);
+	mask = lk_output(a->sc, 0, &fr);
 	CHECK((mask & ~act) == 0);
 	switch (st.proto) {
 	case LK_PROTO_NONE:
@@ -155,7 +155,7 @@ step_input(struct th_host *a, struct cursor *c, int control)
 		fr.data = f;
 		fr.caplen = len;
 		fr.len = len;
-		v = lk_input(a->sc, port, &fr);
+		v = lk_input(a->sc, 0, port, &fr);
 		if (v == LK_RX_ACCEPT) {
 			struct lk_port_status ps;
 			CHECK(st.port_mask & (1u << port));

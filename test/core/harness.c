@@ -305,11 +305,11 @@ th_host_new(const char *name, const uint8_t mac[6])
 	snprintf(h->name, sizeof(h->name), "%s", name);
 	memcpy(h->mac, mac, 6);
 	h->deadline_ns = UINT64_MAX;
-	h->sc = aligned_alloc(16, (lk_softc_size() + 15) & ~(size_t)15);
+	h->sc = aligned_alloc(64, (lk_softc_size(TH_CPUS) + 63) & ~(size_t)63);
 	if (h->sc == NULL)
 		abort();
-	memset(h->sc, 0, lk_softc_size());
-	err = lk_init(h->sc, &th_ops, h, name);
+	memset(h->sc, 0, lk_softc_size(TH_CPUS));
+	err = lk_init(h->sc, &th_ops, h, name, TH_CPUS);
 	TH_EQ(err, 0);
 	hosts[nhosts++] = h;
 	return h;
@@ -399,7 +399,7 @@ deliver(struct th_host *h, uint32_t port, const uint8_t *data, uint32_t len)
 	f.data = data;
 	f.caplen = len;
 	f.len = len;
-	v = lk_input(h->sc, port, &f);
+	v = lk_input(h->sc, 0, port, &f);
 	if (v == LK_RX_CONTROL)
 		(void)lk_control_input(h->sc, port, data, len);
 	else if (v == LK_RX_ACCEPT)
@@ -464,7 +464,7 @@ th_advance(uint64_t ms)
 uint32_t
 th_send_frame(struct th_host *h, const struct lk_frame *f)
 {
-	uint32_t mask = lk_output(h->sc, f);
+	uint32_t mask = lk_output(h->sc, 0, f);
 
 	for (uint32_t b = mask; b != 0; b &= b - 1) {
 		uint32_t port = (uint32_t)__builtin_ctz(b);

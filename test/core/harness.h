@@ -18,6 +18,8 @@
 #include "lk_core.h"
 
 #define TH_MAX_HOSTS 8
+/* CPU slots of every aggregate: the harness's own calls use slot 0, threaded tests one each */
+#define TH_CPUS      8
 #define TH_FRAME_MAX 1518u
 #define TH_NS_PER_MS 1000000ull
 

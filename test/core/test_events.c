@@ -156,11 +156,91 @@ test_counters(void)
 	TH_EQ(lk_get_port_status(a->sc, 5, &ps0), LK_ENOENT);
 }
 
+static uint32_t
+out_on(struct th_host *a, uint32_t cpu, const uint8_t *buf, uint32_t len)
+{
+	struct lk_frame f = { 0 };
+
+	f.data = buf;
+	f.caplen = f.len = len;
+	return lk_output(a->sc, cpu, &f);
+}
+
+static enum lk_rx_verdict
+in_on(struct th_host *a, uint32_t cpu, uint32_t port, const uint8_t *buf, uint32_t len)
+{
+	struct lk_frame f = { 0 };
+
+	f.data = buf;
+	f.caplen = f.len = len;
+	return lk_input(a->sc, cpu, port, &f);
+}
+
+/*
+ * Counters kept in CPU slots: status sums them, each slot rotates roundrobin on its own, a
+ * slot out of range counts as slot 0, and a port index reused after a removal counts from
+ * zero although the slots themselves are never reset.
+ */
+static void
+test_counters_per_cpu(void)
+{
+	struct th_host *a = th_host_new("lagg0", mac_a);
+	struct lk_port_status ps0, ps1;
+	struct lk_status st;
+	uint8_t buf[128];
+	struct th_flow fl = { .family = 4, .proto = 17 };
+	uint32_t len = th_build(&fl, buf, sizeof(buf)), port;
+
+	th_port_add(a, "em0", GBPS, 1);
+	th_port_add(a, "em1", GBPS, 1);
+	lk_set_proto(a->sc, LK_PROTO_ROUNDROBIN);
+	/* every slot starts its rotation at the first port */
+	for (uint32_t cpu = 0; cpu < TH_CPUS; cpu++)
+		TH_EQ(out_on(a, cpu, buf, len), 1u);
+	TH_EQ(out_on(a, TH_CPUS + 3, buf, len), 2u); /* slot 0's second frame */
+	TH_EQ(out_on(a, UINT32_MAX, buf, len), 1u);  /* and its third */
+	for (uint32_t cpu = 0; cpu < TH_CPUS; cpu++)
+		TH_EQ(in_on(a, cpu, 1, buf, len), LK_RX_ACCEPT);
+	TH_EQ(in_on(a, TH_CPUS, 1, buf, len), LK_RX_ACCEPT);
+	lk_get_port_status(a->sc, 0, &ps0);
+	lk_get_port_status(a->sc, 1, &ps1);
+	TH_EQ(ps0.counters.tx_packets, TH_CPUS + 1);
+	TH_EQ(ps0.counters.tx_bytes, (TH_CPUS + 1) * len);
+	TH_EQ(ps1.counters.tx_packets, 1);
+	TH_EQ(ps1.counters.rx_packets, TH_CPUS + 1);
+	TH_EQ(ps1.counters.rx_bytes, (TH_CPUS + 1) * len);
+
+	/* em1 leaves; a new port takes index 1 and starts from zero, then counts on any slot */
+	TH_EQ(lk_port_remove(a->sc, 1), 0);
+	port = th_port_add(a, "em9", GBPS, 1);
+	TH_EQ(port, 1);
+	lk_get_port_status(a->sc, 1, &ps1);
+	TH_EQ(ps1.counters.tx_packets, 0);
+	TH_EQ(ps1.counters.tx_bytes, 0);
+	TH_EQ(ps1.counters.rx_packets, 0);
+	TH_EQ(ps1.counters.rx_bytes, 0);
+	TH_EQ(ps1.counters.rx_dropped, 0);
+	th_link(a, 1, 0);
+	TH_EQ(in_on(a, 3, 1, buf, len), LK_RX_DROP);
+	TH_EQ(in_on(a, 5, 1, buf, len), LK_RX_DROP);
+	lk_get_port_status(a->sc, 1, &ps1);
+	TH_EQ(ps1.counters.rx_dropped, 2);
+	TH_EQ(ps1.counters.rx_packets, 0);
+
+	/* no port: each slot counts its own drop, status sums them */
+	th_link(a, 0, 0);
+	for (uint32_t cpu = 0; cpu < TH_CPUS; cpu++)
+		TH_EQ(out_on(a, cpu, buf, len), 0);
+	lk_get_status(a->sc, &st);
+	TH_EQ(st.out_no_port, TH_CPUS);
+}
+
 int
 main(void)
 {
 	th_run("ring wrap", test_ring_wrap);
 	th_run("format", test_format);
 	th_run("counters", test_counters);
+	th_run("counters per CPU slot", test_counters_per_cpu);
 	return th_summary();
 }

@@ -92,7 +92,7 @@ flow_ports(struct th_host *a, uint32_t n, uint32_t *out)
 		memset(&f, 0, sizeof(f));
 		f.data = frame;
 		f.len = f.caplen = flow_frame(i, frame, sizeof(frame));
-		out[i] = lk_output(a->sc, &f);
+		out[i] = lk_output(a->sc, 0, &f);
 	}
 }
 

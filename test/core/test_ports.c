@@ -185,7 +185,11 @@ test_bad_arguments(void)
 	TH_EQ(lk_get_opt(a->sc, LK_OPT_LACP_SYS_PRIO, &v), 0);
 	TH_EQ(v, 32768);
 	TH_CHECK(strcmp(lk_strerror(LK_ENOSPC), "unknown error") != 0);
-	TH_CHECK(lk_softc_size() > 0);
+	/* the CPU slots are part of the allocation: one more slot, more bytes; none, no softc */
+	TH_CHECK(lk_softc_size(1) > 0);
+	TH_CHECK(lk_softc_size(2) > lk_softc_size(1));
+	TH_EQ(lk_softc_size(0), 0);
+	TH_EQ(lk_softc_size(LK_MAX_CPUS + 1), 0);
 }
 
 /* Allocation failure: the old table stays published, the rebuild is retried from lk_tick. */

@@ -34,7 +34,7 @@ out_one(struct th_host *a, const uint8_t *buf, uint32_t len)
 
 	f.data = buf;
 	f.caplen = f.len = len;
-	return lk_output(a->sc, &f);
+	return lk_output(a->sc, 0, &f);
 }
 
 /* ---- none ------------------------------------------------------------------------------------ */
@@ -74,6 +74,12 @@ static const struct rr_row rr_rows[] = {
 	{ "2 ports, stride 4", 2, 4, 0, { 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0 } },
 	{ "4 ports, port 1 down", 4, 1, 0x2, { 0, 2, 3, 0, 2, 3, 0, 2, 3, 0, 2, 3 } },
 	{ "1 port", 1, 3, 0, { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 } },
+	/* nactive * stride divides LK_SEQ_LEN: lk_output takes the port sequence */
+	{ "4 ports, stride 1", 4, 1, 0, { 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3 } },
+	{ "8 ports, stride 8", 8, 8, 0, { 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1 } },
+	{ "4 ports, ports 1 and 3 down", 4, 2, 0xa, { 0, 0, 2, 2, 0, 0, 2, 2, 0, 0, 2, 2 } },
+	/* 2 * 64 does not: computed */
+	{ "2 ports, stride 64", 2, 64, 0, { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 } },
 };
 
 static void
@@ -101,19 +107,28 @@ test_rr(const void *arg)
 	TH_EQ(ps.counters.tx_bytes, ps.counters.tx_packets * len);
 }
 
-/* Rotation holds across the 32-bit wrap of the shared cursor (the modulo is a multiply now). */
+/*
+ * Rotation holds across the 32-bit wrap of a CPU slot's cursor, computed (3 ports: the modulo
+ * is a multiply) or from the port sequence (4 ports, and 2 with stride 4).
+ */
 static void
 test_rr_cursor_wrap(void)
 {
-	struct th_host *a = host_with(LK_PROTO_ROUNDROBIN, 3);
+	static const uint32_t nports[3] = { 3, 4, 2 }, stride[3] = { 1, 1, 4 };
 	uint8_t buf[128];
 	struct th_flow fl = { .family = 4, .proto = 17 };
 	uint32_t len = th_build(&fl, buf, sizeof(buf));
-	uint32_t n = 0xfffffff0u;
 
-	a->sc->rr_next = n;
-	for (int i = 0; i < 40; i++, n++)
-		TH_EQ(out_one(a, buf, len), 1u << (n % 3));
+	for (int k = 0; k < 3; k++) {
+		struct th_host *a = host_with(LK_PROTO_ROUNDROBIN, nports[k]);
+		uint32_t n = 0xfffffff0u;
+
+		TH_EQ(lk_set_opt(a->sc, LK_OPT_RR_LIMIT, stride[k]), 0);
+		a->sc->pcpu[0].seq_next = n;
+		for (int i = 0; i < 40; i++, n++)
+			TH_EQ(out_one(a, buf, len), 1u << (n / stride[k] % nports[k]));
+		th_host_free(a);
+	}
 }
 
 /* ---- broadcast --------------------------------------------------------------------------------- */
@@ -269,11 +284,11 @@ test_slow_protocols_split(void)
 	uint8_t buf[128] = { 0x01, 0x80, 0xc2, 0, 0, 0x02, 2, 0, 0, 0, 0, 9, 0x88, 0x09, 1, 1 };
 	struct lk_frame f = { .data = buf, .caplen = 124, .len = 124 };
 
-	TH_EQ(lk_input(a->sc, 0, &f), LK_RX_DROP);
+	TH_EQ(lk_input(a->sc, 0, 0, &f), LK_RX_DROP);
 	TH_EQ(lk_set_proto(a->sc, LK_PROTO_LACP), 0);
-	TH_EQ(lk_input(a->sc, 0, &f), LK_RX_CONTROL);
+	TH_EQ(lk_input(a->sc, 0, 0, &f), LK_RX_CONTROL);
 	TH_EQ(lk_set_proto(a->sc, LK_PROTO_FAILOVER), 0);
-	TH_EQ(lk_input(a->sc, 0, &f), LK_RX_DROP);
+	TH_EQ(lk_input(a->sc, 0, 0, &f), LK_RX_DROP);
 }
 
 /*
@@ -287,9 +302,9 @@ test_slow_protocols_tagged_is_data(void)
 	uint8_t buf[128] = { 0x01, 0x80, 0xc2, 0, 0, 0x02, 2, 0, 0, 0, 0, 9, 0x88, 0x09, 1, 1 };
 	struct lk_frame f = { .data = buf, .caplen = 124, .len = 124, .has_vlan = 1, .vlan_tag = 12 };
 
-	TH_EQ(lk_input(a->sc, 0, &f), LK_RX_DROP); /* data, and the port does not collect yet */
+	TH_EQ(lk_input(a->sc, 0, 0, &f), LK_RX_DROP); /* data, and the port does not collect yet */
 	f.has_vlan = 0;
-	TH_EQ(lk_input(a->sc, 0, &f), LK_RX_CONTROL);
+	TH_EQ(lk_input(a->sc, 0, 0, &f), LK_RX_CONTROL);
 }
 
 /* A protocol change keeps every port (NetBSD drops them) and is an event. */
