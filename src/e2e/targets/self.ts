@@ -86,6 +86,16 @@ const NO_CAPTURE = 'target self records no frames yet (no capture on its wire na
 
 export type SelfTarget = E2eTarget;
 
+/**
+ * Why there is no NetBSD flavour: the two sides need a network stack each on one kernel. NetBSD
+ * has no vnet jails or namespaces; its rump kernels do have stacks of their own, but they run
+ * rump's drivers, not the host kernel's modules, so neither laggkit.kmod nor the kernel's lagg(4)
+ * or agr(4) would be what was tested.
+ */
+export const NO_NETBSD_SELF =
+  "--target self needs a network stack per side on one kernel (Linux namespaces, FreeBSD vnet jails); NetBSD has none (its rump kernels run rump's own drivers, not the kernel's laggkit.kmod, lagg(4) or agr(4))";
+export const NO_NETBSD_SELF_HINT = 'Use two NetBSD machines (--target host --host A --host B --link IF=IF) or NetBSD lab guests (--guest netbsd --image IMG).';
+
 /** One per OS, by `uname -s`. */
 const FLAVOURS: Record<string, SelfFlavour> = { Linux: linuxFlavour, FreeBSD: freebsdFlavour };
 
@@ -94,6 +104,8 @@ export const SELF_LINKS = 4;
 export interface SelfTargetOptions {
   /** Run on this machine over SSH instead of locally (the shared SSH flags apply). */
   host?: HostOptions;
+  /** --stock: the stock driver, where the OS has more than one. */
+  stock?: string;
   onProgress?: (line: string) => void;
 }
 
@@ -110,6 +122,8 @@ export async function selfTarget(opts: SelfTargetOptions): Promise<SelfTarget> {
     // By name, or by kernel family for a derivative that renamed itself (as deploy does).
     const [os = '', family = ''] = (await mustSh(shell, FAMILY_PROBE, 'read the OS name')).trim().split('\n');
     const flavour = FLAVOURS[os] ?? FLAVOURS[family];
+    if (!flavour && (os === 'NetBSD' || family === 'NetBSD'))
+      throw new UsageError('E_E2E_SELF_OS', `${shell.name} runs ${os}: ${NO_NETBSD_SELF}`, NO_NETBSD_SELF_HINT);
     if (!flavour)
       throw new UsageError(
         'E_E2E_SELF_OS',
@@ -144,7 +158,7 @@ export async function selfTarget(opts: SelfTargetOptions): Promise<SelfTarget> {
       return i;
     };
     let closed = false;
-    const drivers = driversFor(flavour.guest);
+    const drivers = driversFor(flavour.guest, opts.stock);
     const lacking: Partial<Record<Capability, string>> = {
       stock: stockWhyNot,
       capture: NO_CAPTURE,
