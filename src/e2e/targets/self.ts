@@ -109,6 +109,18 @@ export interface SelfTargetOptions {
   onProgress?: (line: string) => void;
 }
 
+/** The flavour for a machine's `uname -s` (or kernel family); one without is a usage error saying why. */
+export function selfFlavourFor(machine: string, os: string, family: string): SelfFlavour {
+  const flavour = FLAVOURS[os] ?? FLAVOURS[family];
+  if (flavour) return flavour;
+  if (os === 'NetBSD' || family === 'NetBSD') throw new UsageError('E_E2E_SELF_OS', `${machine} runs ${os}: ${NO_NETBSD_SELF}`, NO_NETBSD_SELF_HINT);
+  throw new UsageError(
+    'E_E2E_SELF_OS',
+    `--target self has no ${os} flavour yet (${machine} runs ${os}; there is one for ${Object.keys(FLAVOURS).join(', ')})`,
+    'Use --target host with two machines, or the lab.',
+  );
+}
+
 export async function selfTarget(opts: SelfTargetOptions): Promise<SelfTarget> {
   const say = opts.onProgress ?? (() => {});
   if (!opts.host && typeof process.getuid === 'function' && process.getuid() !== 0)
@@ -121,15 +133,7 @@ export async function selfTarget(opts: SelfTargetOptions): Promise<SelfTarget> {
   try {
     // By name, or by kernel family for a derivative that renamed itself (as deploy does).
     const [os = '', family = ''] = (await mustSh(shell, FAMILY_PROBE, 'read the OS name')).trim().split('\n');
-    const flavour = FLAVOURS[os] ?? FLAVOURS[family];
-    if (!flavour && (os === 'NetBSD' || family === 'NetBSD'))
-      throw new UsageError('E_E2E_SELF_OS', `${shell.name} runs ${os}: ${NO_NETBSD_SELF}`, NO_NETBSD_SELF_HINT);
-    if (!flavour)
-      throw new UsageError(
-        'E_E2E_SELF_OS',
-        `--target self has no ${os} flavour yet (${shell.name} runs ${os}; there is one for ${Object.keys(FLAVOURS).join(', ')})`,
-        'Use --target host with two machines, or the lab.',
-      );
+    const flavour = selfFlavourFor(shell.name, os, family);
     const name = `e2e${process.pid % 100000}`;
     const scratch = `/var/tmp/laggkit-${name}`;
     const tools = await flavour.placeTools(shell, scratch, say, !opts.host);
