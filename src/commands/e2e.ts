@@ -74,6 +74,7 @@ function checkTargetFlags(target: TargetKind, f: TargetFlags): void {
       throw new UsageError('E_E2E_STOCK', `--stock ${f.stock} names the driver --compare stock runs`, 'Add --compare stock (or leave --stock out).');
     // The lab's guests' OS is known now; the other targets' once they are reached.
     if (target === 'lab' && !f.lab) stockChoice(f.guest as GuestOs, f.stock);
+    if (target === 'vagrant') stockChoice('linux', f.stock);
   }
 }
 
