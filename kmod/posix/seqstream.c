@@ -18,8 +18,8 @@
  * missing across it), all in milliseconds from the receiver's start.
  *
  * `now` prints the seconds since boot to the millisecond, the clock the kernel log stamps its
- * lines with: FreeBSD's shell has no /proc/uptime and its date(1) nothing finer than seconds,
- * so the e2e guests time themselves with this.
+ * lines with: the BSDs' shells have no /proc/uptime and their date(1) nothing finer than
+ * seconds, so the e2e guests time themselves with this.
  *
  * Arrival gaps, not sequence holes alone, are the measure: a failover that loses nothing but
  * holds frames for a second is an outage to the application all the same.
@@ -36,6 +36,22 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+/*
+ * The clock `now` reads: the one the kernel log stamps its lines with, so a guest's events and
+ * its own timings share a timeline. FreeBSD has CLOCK_UPTIME (time_uptime's clock, as msgbuf
+ * stamps), Linux CLOCK_BOOTTIME (/proc/uptime's). NetBSD has neither: its CLOCK_MONOTONIC is
+ * nanouptime(), which is what its kernel log stamps with. A build may name another.
+ */
+#ifndef SEQSTREAM_UPTIME_CLOCK
+#if defined(CLOCK_UPTIME)
+#define SEQSTREAM_UPTIME_CLOCK CLOCK_UPTIME
+#elif defined(CLOCK_BOOTTIME)
+#define SEQSTREAM_UPTIME_CLOCK CLOCK_BOOTTIME
+#else
+#define SEQSTREAM_UPTIME_CLOCK CLOCK_MONOTONIC
+#endif
+#endif
 
 #define MAX_FLOWS  64
 #define MAX_GAPS   256
@@ -211,11 +227,7 @@ do_now(void)
 {
 	struct timespec ts;
 
-#if defined(CLOCK_UPTIME)
-	clock_gettime(CLOCK_UPTIME, &ts); /* FreeBSD: time_uptime's clock, as msgbuf stamps */
-#else
-	clock_gettime(CLOCK_BOOTTIME, &ts); /* Linux: /proc/uptime's clock */
-#endif
+	clock_gettime(SEQSTREAM_UPTIME_CLOCK, &ts);
 	printf("%lld.%03ld\n", (long long)ts.tv_sec, ts.tv_nsec / 1000000);
 	return 0;
 }

@@ -10,9 +10,11 @@ import { hostFlags, hostOptions } from '../cli/host-flags.js';
 import { LaggkitError, UsageError } from '../cli/errors.js';
 import { runCases, type CaseResult, type E2eResult } from '../e2e/engine.js';
 import { writeReports, type ReportFiles } from '../e2e/report/index.js';
+import { STOCK_NAMES, stockChoice } from '../e2e/drivers.js';
 import { caseLine, figureLine, tapFooter, tapPlan, tapPoint } from '../e2e/report/text.js';
 import { defaultCatalogueDir, expandCases, filterCases, loadCatalogue, parseNicFilter, parseProtoList, type ScenarioCase } from '../e2e/scenario.js';
 import { openTarget, TARGET_KINDS, type E2eTarget, type TargetKind } from '../e2e/targets/index.js';
+import type { GuestOs } from '../lab/machines.js';
 
 interface E2eOutput {
   result?: E2eResult;
@@ -32,6 +34,8 @@ interface TargetFlags {
   'boot-timeout'?: number;
   sysroot?: string;
   kernbuild?: string;
+  stock?: string;
+  compare?: string;
 }
 
 function checkTargetFlags(target: TargetKind, f: TargetFlags): void {
@@ -57,12 +61,21 @@ function checkTargetFlags(target: TargetKind, f: TargetFlags): void {
       `${f.guest !== 'linux' ? '--guest' : `--${labOnly[0]}`} is for --target lab, not ${target}`,
       `Target ${target} runs on the OS its machines have: leave it out.`,
     );
-  if (f.guest === 'freebsd' && !f.lab && !f.image)
+  if ((f.guest === 'freebsd' || f.guest === 'netbsd') && !f.lab && !f.image)
     throw new UsageError(
       'E_E2E_IMAGE',
-      '--guest freebsd needs --image PATH (a FreeBSD disk image)',
-      'Example: --guest freebsd --image FreeBSD-15.0-BASIC-CI.raw',
+      `--guest ${f.guest} needs --image PATH (a ${f.guest === 'freebsd' ? 'FreeBSD' : 'NetBSD'} disk image)`,
+      f.guest === 'freebsd' ? 'Example: --guest freebsd --image FreeBSD-15.0-BASIC-CI.raw' : 'Example: --guest netbsd --image NetBSD-10.1-amd64.qcow2',
     );
+  if (f.guest === 'netbsd' && f.kernbuild)
+    throw new UsageError('E_KERNBUILD', '--kernbuild is for FreeBSD; a NetBSD module needs no kernel build directory', 'Leave --kernbuild out.');
+  if (f.stock !== undefined) {
+    if (f.compare !== 'stock')
+      throw new UsageError('E_E2E_STOCK', `--stock ${f.stock} names the driver --compare stock runs`, 'Add --compare stock (or leave --stock out).');
+    // The lab's guests' OS is known now; the other targets' once they are reached.
+    if (target === 'lab' && !f.lab) stockChoice(f.guest as GuestOs, f.stock);
+    if (target === 'vagrant') stockChoice('linux', f.stock);
+  }
 }
 
 export default class E2e extends LaggkitCommand {
@@ -70,22 +83,25 @@ export default class E2e extends LaggkitCommand {
   static override description = [
     'Each scenario (e2e/scenarios/*.yaml) sets up an aggregate on two hosts, acts on it (create, converge, traffic,',
     'cable pulls, MTU) and checks bounds on what it measured. --compare stock runs every case again on the',
-    "OS's own driver (Linux bonding, or FreeBSD's lagg(4) with --guest freebsd) and prints each figure as laggkit, stock",
-    'and their ratio. Targets: lab (two QEMU guests, Linux or with --guest freebsd FreeBSD, where if_laggkit.ko gets',
-    'there through laggkit deploy and goes again through undeploy; cables pulled by QMP, frames dropped and recorded',
-    'on the host); self (this machine as root, or the one --host machine: on Linux both',
-    'sides in network namespaces, veth links through a wire namespace whose ends a cable pull sets down; on FreeBSD',
-    'two vnet jails joined by epairs, if_laggkit.ko against lagg(4), with no cable pulls; the',
-    "machine's own network untouched); host (two Linux machines over SSH, --host twice and --link A-if=B-if; no cable",
+    "OS's own driver (Linux bonding; FreeBSD's lagg(4) with --guest freebsd; NetBSD's lagg(4), or agr(4) with --stock agr,",
+    'with --guest netbsd) and prints each figure as laggkit, stock and their ratio. Targets: lab (two QEMU guests, Linux,',
+    'or with --guest freebsd|netbsd BSD guests, where the kernel module gets there through laggkit deploy and goes again',
+    'through undeploy; cables pulled by QMP, frames dropped and recorded on the host; on NetBSD, LACP runs on the e1000',
+    'links only, since vioif(4) reports no link speed); self (this machine as root, or the one --host machine: Linux',
+    "namespaces or FreeBSD vnet jails joined by epairs (no cable pulls there), the machine's own network untouched;",
+    'NetBSD has no per-jail network stack and is',
+    'refused saying so); host (two Linux or two NetBSD machines over SSH, --host twice and --link A-if=B-if; no cable',
     'pull: those cases are skipped with the reason); vagrant (linux-lab-a and linux-lab-b through vagrant ssh-config,',
-    'cables pulled through libvirt). laggd, laggctl and seqstream are copied to a machine that lacks them and removed',
-    'again at the end. Where Linux bonding does not load, the stock runs are skipped saying why.',
+    'cables pulled through libvirt). laggd, laggctl and seqstream are copied to a Linux machine that lacks them,',
+    'seqstream is compiled on a BSD one, and they are removed again at the end. What a target or driver cannot run',
+    '(agr(4) has LACP only; NetBSD lagg(4) has no roundrobin or broadcast) is reported skipped with the reason.',
     'Exit 0 when every case passed or was skipped, 10 when a case failed.',
   ].join(' ');
   static override examples = [
     '<%= config.bin %> e2e',
     '<%= config.bin %> e2e --compare stock --report out/',
     '<%= config.bin %> e2e --guest freebsd --image FreeBSD-15.0-BASIC-CI.raw --sysroot /usr/src --compare stock',
+    '<%= config.bin %> e2e --guest netbsd --image NetBSD-10.1-amd64.qcow2 --compare stock --stock agr',
     "<%= config.bin %> e2e --only 'lacp-*' --proto lacp,failover --nic virtio,e1000 --repeat 5",
     '<%= config.bin %> e2e --lab lab --only cable-pull --json',
     '<%= config.bin %> e2e --target self --compare stock --report out/',
@@ -95,16 +111,21 @@ export default class E2e extends LaggkitCommand {
   ];
   static override flags = {
     target: Flags.string({
-      description:
-        'Where to run: lab (the built-in QEMU lab), self (one machine: namespaces on Linux, vnet jails on FreeBSD), host (two machines over SSH), vagrant',
+      description: 'Where to run: lab (the built-in QEMU lab), self (one machine: namespaces on Linux, vnet jails on FreeBSD), host (two machines over SSH), vagrant',
       options: [...TARGET_KINDS],
       default: 'lab',
     }),
     lab: Flags.string({ description: 'Use this running lab instead of starting one (target lab)' }),
-    guest: Flags.string({ description: 'target lab: the guests e2e starts (freebsd needs --image)', options: ['linux', 'freebsd'], default: 'linux' }),
-    image: Flags.string({ description: 'target lab: the FreeBSD disk image the guests boot from (as laggkit lab up --image)' }),
+    guest: Flags.string({
+      description: 'target lab: the guests e2e starts (freebsd and netbsd need --image)',
+      options: ['linux', 'freebsd', 'netbsd'],
+      default: 'linux',
+    }),
+    image: Flags.string({ description: 'target lab: the FreeBSD or NetBSD disk image the guests boot from (as laggkit lab up --image)' }),
     'boot-timeout': Flags.integer({ description: 'target lab: seconds each guest may take to boot', min: 30, max: 7200 }),
-    sysroot: Flags.string({ description: 'FreeBSD: build if_laggkit.ko here against this source tree (deploy --build local); else on the guests' }),
+    sysroot: Flags.string({
+      description: 'BSD guests: build the module here against this source tree (deploy --build local: FreeBSD, or a netbsd-10 tree); else on the guests',
+    }),
     kernbuild: Flags.string({ description: 'FreeBSD: the built kernel folder for --sysroot (deploy --kernbuild)' }),
     'keep-lab': Flags.boolean({ description: 'Leave the lab e2e started running afterwards', default: false }),
     host: Flags.string({
@@ -121,6 +142,10 @@ export default class E2e extends LaggkitCommand {
     nic: Flags.string({ description: 'Only cases whose members are all of these NIC models (comma list: virtio,e1000)' }),
     repeat: Flags.integer({ description: 'Run every case this many times (figures are medians)', default: 1, min: 1, max: 100 }),
     compare: Flags.string({ description: "Also run each case on the OS's own driver", options: ['stock', 'none'], default: 'none' }),
+    stock: Flags.string({
+      description: "The OS's own driver --compare stock runs, where it has two: on NetBSD lagg (the default) or agr",
+      options: STOCK_NAMES,
+    }),
     report: Flags.string({ description: 'Write report.tap, junit.xml, report.json and report.html into this folder' }),
     scenarios: Flags.string({ description: 'Scenario folder', default: defaultCatalogueDir(), defaultHelp: async () => 'e2e/scenarios' }),
     list: Flags.boolean({ description: 'List the cases that would run, run nothing', default: false }),
@@ -157,7 +182,8 @@ export default class E2e extends LaggkitCommand {
       target = await openTarget(flags.target as TargetKind, {
         lab: flags.lab,
         keep: flags['keep-lab'],
-        guest: flags.guest as 'linux' | 'freebsd',
+        guest: flags.guest as GuestOs,
+        ...(flags.stock ? { stock: flags.stock } : {}),
         ...(flags.image ? { image: flags.image } : {}),
         ...(flags['boot-timeout'] ? { timeoutSec: flags['boot-timeout'] } : {}),
         ...(flags.sysroot ? { sysroot: flags.sysroot } : {}),

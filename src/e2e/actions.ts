@@ -57,7 +57,10 @@ export interface ActionOutcome {
 
 export interface RunContext {
   target: E2eTarget;
+  /** The run's driver, on side A (and on B unless `peer` is set). */
   driver: Driver;
+  /** Side B's driver when it differs from side A's (a scenario with `peer: other`: interoperation). */
+  peer?: Driver;
   proto: Protocol;
   members: DataLink[];
   lacpFastTimeout: boolean;
@@ -94,6 +97,11 @@ export async function resetSide(target: E2eTarget, side: Side, drivers: Driver[]
   await must(target, side, [...drivers.map((d) => d.destroy()), ...links].join('\n'), 'reset');
 }
 
+/** The driver on a side: the run's, or on B its peer when the scenario pairs two. */
+export function on(ctx: Pick<RunContext, 'driver' | 'peer'>, side: Side): Driver {
+  return side === 'B' && ctx.peer ? ctx.peer : ctx.driver;
+}
+
 function portsOf(ctx: RunContext): string[] {
   return ctx.members.map((m) => m.nic);
 }
@@ -108,19 +116,19 @@ async function createBoth(ctx: RunContext, timeoutMs: number): Promise<Record<Si
         side,
         [
           ctx.target.platform.clock,
-          ctx.driver.prepare(),
+          on(ctx, side).prepare(),
           't0=$(upms)',
-          ctx.driver.create({
+          on(ctx, side).create({
             proto: ctx.proto,
             ports,
             addr: `${AGG_ADDR[side]}/24`,
             lacpFastTimeout: ctx.lacpFastTimeout,
             lacpMultiSpeed: ctx.lacpMultiSpeed,
           }),
-          `while ! ${steadyTest(ctx.driver, ctx.proto, ports)}; do [ $(( $(upms) - t0 )) -gt ${timeoutMs} ] && { echo converge_ms=-1; exit 0; }; sleep 0.05; done`,
+          `while ! ${steadyTest(on(ctx, side), ctx.proto, ports)}; do [ $(( $(upms) - t0 )) -gt ${timeoutMs} ] && { echo converge_ms=-1; exit 0; }; sleep 0.05; done`,
           'echo converge_ms=$(( $(upms) - t0 ))',
         ].join('\n'),
-        `create ${ctx.driver.ifname}`,
+        `create ${on(ctx, side).ifname}`,
         timeoutMs + 60_000,
       ),
     ),
@@ -142,7 +150,7 @@ async function pingAcross(ctx: RunContext, tries = 10, size?: number): Promise<n
 }
 
 async function portStates(ctx: RunContext, side: Side): Promise<Array<{ port: string; state: string }>> {
-  const r = await ctx.target.sh(side, ctx.driver.portStates(ctx.proto, portsOf(ctx)));
+  const r = await ctx.target.sh(side, on(ctx, side).portStates(ctx.proto, portsOf(ctx)));
   return r.stdout
     .trim()
     .split('\n')
@@ -161,22 +169,25 @@ function activeIndex(ctx: RunContext, states: Array<{ port: string; state: strin
 }
 
 async function isSteady(ctx: RunContext, side: Side): Promise<boolean> {
-  return (await ctx.target.sh(side, steadyTest(ctx.driver, ctx.proto, portsOf(ctx)))).code === 0;
+  return (await ctx.target.sh(side, steadyTest(on(ctx, side), ctx.proto, portsOf(ctx)))).code === 0;
 }
 
 /** The driver's status text on both sides, kept as evidence (and parsed where laggctl wrote it). */
 async function captureBoth(ctx: RunContext, out: ActionOutcome, label: string): Promise<void> {
   for (const side of sides) {
     // The guest's uptime rides along, to place kernel-log events (seconds since boot) in time.
-    const r = await ctx.target.sh(side, `${ctx.target.platform.clock}\necho "uptime $(ups)"; ${ctx.driver.capture()}`);
+    const r = await ctx.target.sh(side, `${ctx.target.platform.clock}\necho "uptime $(ups)"; ${on(ctx, side).capture()}`);
     const [first, ...rest] = r.stdout.split('\n');
     const text = rest.join('\n');
     out.captures[`${label} ${side}`] = text;
     out.captureClock[`${label} ${side}`] = { hostMs: Date.now(), uptimeS: Number(/^uptime ([\d.]+)/.exec(first ?? '')?.[1] ?? NaN) };
-    // laggctl prints FreeBSD's status block, and on FreeBSD both drivers are lagg-shaped.
-    if (ctx.driver.name === 'laggkit' || ctx.target.platform.os === 'freebsd') {
+    // laggctl prints FreeBSD's status block; on the BSDs the lagg-shaped drivers print their
+    // OS's (agr's agrport lines are kept as text).
+    const os = ctx.target.platform.os;
+    const d = on(ctx, side);
+    if ((d.name === 'laggkit' || os !== 'linux') && d.stockKey !== 'agr') {
       try {
-        out.parsed[`${label} ${side}`] = parseIfconfig(text.split('--- events')[0] ?? '', { os: 'freebsd' });
+        out.parsed[`${label} ${side}`] = parseIfconfig(text.split('--- events')[0] ?? '', { os: os === 'netbsd' ? 'netbsd' : 'freebsd' });
       } catch {
         /* the raw text stays in captures */
       }
@@ -195,10 +206,10 @@ function addDriverEvents(ctx: RunContext, out: ActionOutcome, label: string, t0:
     const key = `${label} ${side}`;
     const clock = out.captureClock[key];
     if (!clock) continue;
-    for (const e of ctx.driver.events(out.captures[key] ?? '')) {
+    for (const e of on(ctx, side).events(out.captures[key] ?? '')) {
       const at = 'wallMs' in e.at ? e.at.wallMs : clock.hostMs - (clock.uptimeS - e.at.uptimeS) * 1000;
       const t = Math.round(at - t0);
-      if (Number.isFinite(t) && t >= fromMs) out.events.push({ t_ms: t, side, kind: 'state', what: `${ctx.driver.ifname}: ${e.what}` });
+      if (Number.isFinite(t) && t >= fromMs) out.events.push({ t_ms: t, side, kind: 'state', what: `${on(ctx, side).ifname}: ${e.what}` });
     }
   }
 }
@@ -210,7 +221,13 @@ function emptyOutcome(): ActionOutcome {
 async function steadyCreate(ctx: RunContext, out: ActionOutcome, timeoutMs = 60_000): Promise<boolean> {
   out.zeroHostMs = Date.now();
   const conv = await createBoth(ctx, timeoutMs);
-  out.events.push({ t_ms: 0, kind: 'action', what: `create ${ctx.driver.ifname} (${ctx.driver.mode(ctx.proto)}) on A and B` });
+  out.events.push({
+    t_ms: 0,
+    kind: 'action',
+    what: ctx.peer
+      ? `create ${ctx.driver.ifname} (${ctx.driver.mode(ctx.proto)}) on A, ${ctx.peer.ifname} (${ctx.peer.mode(ctx.proto)}) on B`
+      : `create ${ctx.driver.ifname} (${ctx.driver.mode(ctx.proto)}) on A and B`,
+  });
   for (const side of sides) if (conv[side] !== undefined) out.events.push({ t_ms: conv[side]!, side, kind: 'state', what: 'steady state' });
   if (conv.A === undefined || conv.B === undefined) {
     out.metrics.steady = 0;
@@ -374,7 +391,7 @@ const createDestroy: ActionImpl<'create-destroy'> = async (ctx) => {
   out.metrics.created = (await ctx.target.sh('A', exists)).stdout.includes('yes') ? 1 : 0;
   out.metrics.members_after_create = (await portStates(ctx, 'A')).filter((p) => p.state !== 'none').length;
   await captureBoth(ctx, out, 'created');
-  await Promise.all(sides.map((s) => must(ctx.target, s, ctx.driver.destroy(), 'destroy')));
+  await Promise.all(sides.map((s) => must(ctx.target, s, on(ctx, s).destroy(), 'destroy')));
   out.events.push({ t_ms: 0, kind: 'action', what: `destroy ${ctx.driver.ifname}` });
   out.metrics.destroyed = (await ctx.target.sh('A', exists)).stdout.includes('no') ? 1 : 0;
   // A destroyed aggregate hands its members back as it found them: same MAC, MTU and link state.
@@ -590,7 +607,7 @@ async function guestWaitFor(ctx: RunContext, side: Side, test: string, deadlineM
 
 /** Wait until `port` stops carrying traffic on that side (no longer distributing, or no longer the active port). */
 function waitPortLeaves(ctx: RunContext, side: Side, port: string, deadlineMs: number): Promise<number | undefined> {
-  return guestWaitFor(ctx, side, `! { ${ctx.driver.portStates(ctx.proto, portsOf(ctx))}; } | grep -q '^${port} active$'`, deadlineMs, `watch ${port}`);
+  return guestWaitFor(ctx, side, `! { ${on(ctx, side).portStates(ctx.proto, portsOf(ctx))}; } | grep -q '^${port} active$'`, deadlineMs, `watch ${port}`);
 }
 
 const cablePull: ActionImpl<'cable-pull'> = async (ctx, a) => {
@@ -624,7 +641,7 @@ const mtu: ActionImpl<'mtu'> = async (ctx, a) => {
   if (!(await steadyCreate(ctx, out))) return out;
   const ports = portsOf(ctx);
   const mtus = ports.map((p) => ctx.target.platform.mtuOf(p)).join('\n');
-  await Promise.all(sides.map((s) => must(ctx.target, s, ctx.target.platform.setMtu(ctx.driver.ifname, a.mtu), 'set mtu')));
+  await Promise.all(sides.map((s) => must(ctx.target, s, ctx.target.platform.setMtu(on(ctx, s).ifname, a.mtu), 'set mtu')));
   out.events.push({ t_ms: 0, kind: 'action', what: `mtu ${a.mtu} on ${ctx.driver.ifname}` });
   const seen = await Promise.all(sides.map((s) => must(ctx.target, s, mtus, 'read mtu')));
   out.captures['member mtu'] = seen.map((r, i) => `${sides[i]}: ${r.stdout.trim().split('\n').join(' ')}`).join('\n');
@@ -654,7 +671,7 @@ const mgmtUntouched: ActionImpl<'mgmt-untouched'> = async (ctx) => {
   // A new SSH connection through the management link while the aggregate stands: it is alive.
   const during = await Promise.all(sides.map((s) => ctx.target.sh(s, snap(s), undefined, true)));
   out.metrics.ssh_ok = during.every((r) => r.code === 0) ? 1 : 0;
-  await Promise.all(sides.map((s) => must(ctx.target, s, ctx.driver.destroy(), 'destroy')));
+  await Promise.all(sides.map((s) => must(ctx.target, s, on(ctx, s).destroy(), 'destroy')));
   const after = await Promise.all(sides.map((s) => ctx.target.sh(s, snap(s))));
   out.captures['management link before'] = before.map((r) => r.stdout).join('');
   out.captures['management link during'] = during.map((r) => r.stdout).join('');
@@ -733,7 +750,7 @@ const flapSoak: ActionImpl<'flap-soak'> = async (ctx, a) => {
   out.metrics.flaps = flaps;
   restoredMetrics(out, r, 'restore_ms');
   out.metrics.active_after = activeCount(await portStates(ctx, 'A'));
-  const alive = await Promise.all(sides.map((side) => ctx.target.sh(side, ctx.driver.alive())));
+  const alive = await Promise.all(sides.map((side) => ctx.target.sh(side, on(ctx, side).alive())));
   out.metrics.driver_alive = alive.every((x) => x.code === 0) ? 1 : 0;
   return evidenceAfter(ctx, out, r, 'after the soak', r.endAt - 2000);
 };

@@ -7,6 +7,10 @@
  *   FreeBSD  laggkit  if_laggkit.ko (kmod/freebsd), put there by `laggkit deploy`:
  *                     `ifconfig laggkit0 create laggproto P laggport vtnet1 ...`
  *            stock    base lagg(4), if_lagg.ko: `ifconfig lagg0 create laggproto P ...`
+ *   NetBSD   laggkit  laggkit.kmod (kmod/netbsd), put there by `laggkit deploy`: NetBSD's lagg
+ *                     words on laggkit0, its status block from sysctl net.laggkit.laggkit0.status
+ *            stock    lagg(4) (if_lagg, in GENERIC), or with --stock agr agr(4) (if_agr): LACP
+ *                     only, `ifconfig agr0 agrport vioif1`, nothing about it configurable
  *
  * Both answer the same questions in the same shape, so the actions never know which one runs:
  * `portStates` prints one "PORT active|standby|none" line per member, `capture` the driver's
@@ -22,10 +26,17 @@
  * log, read with its seconds-since-boot stamps (FreeBSD's only when kern.msgbuf_show_timestamp
  * is on, which prepare() turns on: whole seconds there, and lagg logs only link state changes).
  */
+import { UsageError } from '../cli/errors.js';
 import type { GuestOs } from '../lab/machines.js';
-import type { Protocol } from './scenario.js';
+import type { Protocol, Scenario, StockKey } from './scenario.js';
 
+/** A run's two drivers: laggkit's, and the OS's own it is compared with (--compare stock). */
 export type DriverName = 'laggkit' | 'stock';
+
+/** The stock drivers a user can name (--stock), per OS; the first is the default. */
+export const STOCK_CHOICES = { linux: ['bonding'], freebsd: ['lagg'], netbsd: ['lagg', 'agr'] } as const satisfies Record<GuestOs, readonly string[]>;
+export type StockChoice = (typeof STOCK_CHOICES)[GuestOs][number];
+export const STOCK_NAMES: StockChoice[] = ['bonding', 'lagg', 'agr'];
 
 export interface AggregateSetup {
   proto: Protocol;
@@ -43,6 +54,16 @@ export interface Driver {
   ifname: string;
   /** The driver's own name for a protocol (bonding's mode), for reports. */
   mode(proto: Protocol): string;
+  /**
+   * For a stock driver: which `stock:` entry of a scenario file applies to it (its OS's, or
+   * agr). Unset: the target's OS.
+   */
+  stockKey?: StockKey;
+  /**
+   * Why this driver cannot run a case at all (a protocol or option it lacks), so the run is
+   * reported skipped with that reason; undefined when it can.
+   */
+  skipReason?(proto: Protocol, setup: Scenario['setup']): string | undefined;
   /** Start the daemon or load the module, so create() times the aggregate alone. */
   prepare(): string;
   create(s: AggregateSetup): string;
@@ -237,18 +258,166 @@ function freebsdLagg(name: DriverName, label: string, ifname: string, kld: strin
   };
 }
 
-const DRIVERS_BY_OS: Partial<Record<GuestOs, Record<DriverName, Driver>>> = {
-  linux: { laggkit: laggkitDriver, stock: stockDriver },
+/**
+ * Port states from NetBSD 10's lagg block (ifconfig lagg0, or laggkit's status sysctl, which
+ * prints it byte for byte): after "\tlaggport:" one "\t\tPORT pri=N flags=0xN<NAMES>" line
+ * per port (the LACP detail lines under it have more tabs and no pri=). The flag names are
+ * those of FreeBSD's block: DISTRIBUTING for LACP, ACTIVE for the others.
+ */
+export function netbsdLaggportStates(status: string, proto: Protocol): string {
+  return `${status} 2>/dev/null | awk -v want=${proto === 'lacp' ? 'DISTRIBUTING' : 'ACTIVE'} '$2 ~ /^pri=/ && $3 ~ /^flags=/ { f = $3; print $1, ((index(f, "<" want) || index(f, "," want)) ? "active" : "standby") }'`;
+}
+
+/** Kernel-log lines about one interface, as NetBSD stamps them ("[ 123.4567890] IF: what"). */
+const netbsdKernelLog = (ifname: string): string => `dmesg | grep -E '^\\[ *[0-9.]+\\] ${ifname}: ' | tail -40`;
+
+/** NetBSD's module test (modstat prints a header, then a line starting with the name). */
+const modLoaded = (mod: string): string => `modstat ${mod} 2>/dev/null | grep -q '^${mod} '`;
+
+/** The ifconfig words NetBSD 10's lagg(4) knows a protocol by; the rest only laggkit has (its proto sysctl). */
+const NETBSD_LAGG_PROTOS: readonly Protocol[] = ['lacp', 'failover', 'loadbalance'];
+
+/**
+ * Failover takes its primary by priority on NetBSD (the smallest `pri` wins), not by the
+ * order the ports joined: the first member is given the smallest, so it is the primary on
+ * both drivers, as on FreeBSD and Linux.
+ */
+const netbsdPorts = (s: AggregateSetup): string => s.ports.map((p, i) => `laggport ${p}${s.proto === 'failover' ? ` pri ${(i + 1) * 1000}` : ''}`).join(' ');
+
+/**
+ * NetBSD lagg-family drivers: laggkit0 from laggkit.kmod or lagg0 from if_lagg. Both take
+ * NetBSD's words (laggproto, laggport IF pri N, lagglacp multi-linkspeed); what lagg(4) has no
+ * word for laggkit takes as sysctls under net.laggkit.laggkit0: roundrobin and broadcast
+ * (proto), the short LACP timeout (lacp_fast_timeout), set before the ports join. lagg(4) has
+ * neither: no roundrobin or broadcast, and always the long LACP timeout (its actor never sets
+ * the timeout bit), which the cases that use the short one run with.
+ */
+function netbsdLagg(name: DriverName, label: string, ifname: string, mod: string): Driver {
+  const node = `net.laggkit.${ifname}`;
+  const laggkit = name === 'laggkit';
+  return {
+    name,
+    label,
+    ifname,
+    ...(laggkit ? {} : { stockKey: 'netbsd' as const }),
+    mode: (proto) => proto,
+    ...(laggkit
+      ? {}
+      : {
+          skipReason: (proto: Protocol) =>
+            NETBSD_LAGG_PROTOS.includes(proto) ? undefined : `NetBSD lagg(4) has no ${proto} protocol (its protocols: none, lacp, failover, loadbalance)`,
+        }),
+    prepare: () =>
+      laggkit ? `${modLoaded(mod)} || { echo '${mod}.kmod is not loaded (laggkit deploy loads it)' >&2; exit 1; }` : `${modLoaded(mod)} || modload ${mod}`,
+    create: (s) =>
+      [
+        `ifconfig ${ifname} create`,
+        NETBSD_LAGG_PROTOS.includes(s.proto) ? `ifconfig ${ifname} laggproto ${s.proto}` : `sysctl -w ${node}.proto=${s.proto} >/dev/null`,
+        ...(laggkit && s.proto === 'lacp' && s.lacpFastTimeout ? [`sysctl -w ${node}.lacp_fast_timeout=1 >/dev/null`] : []),
+        ...(s.proto === 'lacp' && s.lacpMultiSpeed ? [`ifconfig ${ifname} lagglacp multi-linkspeed`] : []),
+        ...s.ports.map((p) => `ifconfig ${p} up`),
+        `ifconfig ${ifname} ${netbsdPorts(s)}`,
+        `ifconfig ${ifname} inet ${s.addr} up`,
+      ].join('\n'),
+    destroy: () => `ifconfig ${ifname} destroy 2>/dev/null; true`,
+    // NetBSD sets a link address with `link ADDR active` (it has no `ether` word).
+    setEther: (mac) => `ifconfig ${ifname} link ${mac} active`,
+    // Both refuse (EBUSY) while an aggregate of theirs exists: laggkit's modcmd and lagg's laggdetach.
+    unload: () => ({ script: `modunload ${mod}` }),
+    alive: () => modLoaded(mod),
+    portStates: (proto) => netbsdLaggportStates(laggkit ? `sysctl -n ${node}.status` : `ifconfig ${ifname}`, proto),
+    // NetBSD's ifconfig prints the lagg block for lagg<N> only: laggkit's comes from its sysctl,
+    // put right under the interface's first line, where the parser reads a lagg block.
+    capture: () =>
+      laggkit
+        ? `ifconfig -v ${ifname} 2>&1 | { IFS= read -r h; printf '%s\\n' "$h"; sysctl -n ${node}.status 2>&1; cat; }; sysctl ${node} 2>&1 | grep -v '\\.status'; echo "--- events"; ${netbsdKernelLog(ifname)}`
+        : `ifconfig -v ${ifname} 2>&1; echo "--- events"; ${netbsdKernelLog(ifname)}`,
+    events: (capture) => kernelLogEvents(capture, ifname),
+  };
+}
+
+/**
+ * NetBSD's agr(4) (if_agr), the older aggregation driver: LACP and nothing else, always active,
+ * system and port priority 0x8000, the long timeout, a key it composes from each port's media
+ * type (so ports of different speeds never aggregate), and no word to change any of it. A port
+ * must have no address but its link address (agrport fails with EBUSY otherwise, the IPv6
+ * link-local included), and agr0 cannot be destroyed while it has ports. Its ifconfig status
+ * is one "agrport: IF, flags=0xN<...>" line per port; the names in <> are not to be trusted
+ * (its bit description gives COLLECTING and DISTRIBUTING the same bit), so the number is read:
+ * 0x2 is DISTRIBUTING.
+ */
+export const agrDriver: Driver = {
+  name: 'stock',
+  label: 'NetBSD agr(4)',
+  ifname: 'agr0',
+  stockKey: 'agr',
+  mode: (proto) => (proto === 'lacp' ? 'agr LACP' : `(no ${proto})`),
+  skipReason: (proto, setup) =>
+    proto !== 'lacp'
+      ? `agr(4) speaks LACP only: it has no ${proto} protocol (its link0 flag spreads frames round robin, still over LACP)`
+      : setup.lacp_multi_speed
+        ? "agr(4) composes each port's LACP key from its media type, so ports of different speeds never share an aggregator: it has no multi-speed mode"
+        : undefined,
+  prepare: () => `${modLoaded('if_agr')} || modload if_agr`,
+  create: (s) =>
+    [
+      'ifconfig agr0 create',
+      ...s.ports.flatMap((p) => [
+        `ifconfig ${p} up`,
+        `for a in $(ifconfig ${p} | awk '$1 == "inet" { sub("/.*", "", $2); print $2 }'); do ifconfig ${p} inet $a delete; done`,
+        `for a in $(ifconfig ${p} | awk '$1 == "inet6" { sub("/.*", "", $2); print $2 }'); do ifconfig ${p} inet6 $a delete; done`,
+        `ifconfig agr0 agrport ${p}`,
+      ]),
+      `ifconfig agr0 inet ${s.addr} up`,
+    ].join('\n'),
+  destroy: () =>
+    `for p in $(ifconfig agr0 2>/dev/null | awk '$1 == "agrport:" { sub(",", "", $2); print $2 }'); do ifconfig agr0 -agrport $p; done; ifconfig agr0 destroy 2>/dev/null; true`,
+  setEther: (mac) => `ifconfig agr0 link ${mac} active`,
+  // agrdetach refuses (EBUSY) while an agr interface exists.
+  unload: () => ({ script: 'modunload if_agr' }),
+  alive: () => modLoaded('if_agr'),
+  // agr has LACP only (skipReason keeps the other protocols away): a port carries traffic when distributing.
+  portStates: () =>
+    `ifconfig agr0 2>/dev/null | awk '$1 == "agrport:" { p = $2; sub(",", "", p); f = $3; sub("^flags=0x", "", f); sub("<.*", "", f); n = 0; for (i = 1; i <= length(f); i++) n = n * 16 + index("0123456789abcdef", tolower(substr(f, i, 1))) - 1; print p, (int(n / 2) % 2 == 1) ? "active" : "standby" }'`,
+  capture: () => `ifconfig -v agr0 2>&1; echo "--- events"; ${netbsdKernelLog('agr0')}`,
+  events: (capture) => kernelLogEvents(capture, 'agr0'),
+};
+
+const DRIVERS_BY_OS: Record<GuestOs, { laggkit: Driver; stock: Partial<Record<StockChoice, Driver>> }> = {
+  linux: { laggkit: laggkitDriver, stock: { bonding: stockDriver } },
   freebsd: {
     laggkit: freebsdLagg('laggkit', 'laggkit (if_laggkit.ko)', 'laggkit0', 'if_laggkit'),
-    stock: freebsdLagg('stock', 'FreeBSD lagg(4)', 'lagg0', 'if_lagg'),
+    stock: { lagg: freebsdLagg('stock', 'FreeBSD lagg(4)', 'lagg0', 'if_lagg') },
+  },
+  netbsd: {
+    laggkit: netbsdLagg('laggkit', 'laggkit (laggkit.kmod)', 'laggkit0', 'laggkit'),
+    stock: { lagg: netbsdLagg('stock', 'NetBSD lagg(4)', 'lagg0', 'if_lagg'), agr: agrDriver },
   },
 };
 
-export function driversFor(os: GuestOs): Record<DriverName, Driver> {
+/** The stock driver --stock names on an OS, or the OS's default; a name the OS lacks is a usage error. */
+export function stockChoice(os: GuestOs, stock?: string): StockChoice {
+  const choices: readonly string[] = STOCK_CHOICES[os];
+  if (stock === undefined) return choices[0] as StockChoice;
+  if (!choices.includes(stock))
+    throw new UsageError(
+      'E_E2E_STOCK',
+      `--stock ${stock} is not a stock driver on ${os} (there: ${choices.join(', ')})`,
+      os === 'netbsd' ? 'Use --stock lagg (the default) or --stock agr.' : `Leave --stock out: ${os}'s is ${choices[0]}.`,
+    );
+  return stock as StockChoice;
+}
+
+/** laggkit's driver and the stock one (--stock, or the OS's default) for an OS. */
+export function driversFor(os: GuestOs, stock?: string): Record<DriverName, Driver> {
   const d = DRIVERS_BY_OS[os];
-  if (!d) throw new Error(`e2e has no drivers for ${os}`);
-  return d;
+  return { laggkit: d.laggkit, stock: d.stock[stockChoice(os, stock)]! };
+}
+
+/** Every driver an OS has (resets destroy each one's aggregate, whichever ran before). */
+export function allDriversFor(os: GuestOs): Driver[] {
+  const d = DRIVERS_BY_OS[os];
+  return [d.laggkit, ...Object.values(d.stock)];
 }
 
 /** A shell test that is true when the port states above show the protocol's steady state. */

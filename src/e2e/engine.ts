@@ -8,9 +8,9 @@
  */
 import type { Driver, DriverName } from './drivers.js';
 import { RunSkipped, runAction, resetSide, type ActionOutcome, type Gap, type PortSeries, type RunContext, type TimelineEvent } from './actions.js';
-import { LOWER_IS_BETTER, stockOverride, type Bound, type Capability, type Protocol, type Scenario, type ScenarioCase } from './scenario.js';
+import { LOWER_IS_BETTER, stockOverride, type Bound, type Capability, type Protocol, type Scenario, type ScenarioCase, type StockKey } from './scenario.js';
 import { pickMembers, type E2eTarget } from './targets/index.js';
-import type { GuestOs, NicModel } from '../lab/machines.js';
+import type { NicModel } from '../lab/machines.js';
 
 export type Status = 'pass' | 'fail' | 'skip';
 
@@ -113,9 +113,12 @@ export function figuresOf(c: ScenarioCase, runs: RunResult[]): Figure[] {
   });
 }
 
-/** The bounds a run is judged by: the driver's (stock may have its own), then its protocol's. */
-export function boundsFor(s: Scenario, driver: DriverName, proto: Protocol, os: GuestOs): Record<string, Bound> {
-  const stock = driver === 'stock' ? stockOverride(s, os) : undefined;
+/**
+ * The bounds a run is judged by: the driver's (stock may have its own, under its key: the
+ * guest OS, or agr), then its protocol's.
+ */
+export function boundsFor(s: Scenario, driver: DriverName, proto: Protocol, key: StockKey): Record<string, Bound> {
+  const stock = driver === 'stock' ? stockOverride(s, key) : undefined;
   const base = stock?.expect ?? s.expect;
   const byProto = stock?.expect_by_proto?.[proto] ?? s.expect_by_proto[proto] ?? {};
   return { ...base, ...byProto };
@@ -146,12 +149,39 @@ function skipped(driver: Driver, c: ScenarioCase, repeat: number, reason: string
   };
 }
 
+/** The driver side B runs in a run of `driver`: the same, or for `peer: other` the other of the pair. */
+export function peerOf(target: E2eTarget, driver: Driver, c: ScenarioCase): Driver | undefined {
+  if (c.scenario.setup.peer !== 'other') return undefined;
+  return driver.name === 'laggkit' ? target.drivers.stock : target.drivers.laggkit;
+}
+
+/** The stock override's key for the target's stock driver (its own, or the target's OS). */
+const keyOf = (target: E2eTarget, d: Driver): StockKey => d.stockKey ?? target.platform.os;
+
+/**
+ * Why a run of `d` is skipped before it starts: the scenario's override for the stock driver,
+ * the target lacking it, or a driver of the run (side A's or B's) without the case's protocol
+ * or option. Undefined when it runs.
+ */
+export function runSkipReason(target: E2eTarget, d: Driver, c: ScenarioCase): string | undefined {
+  const stock = target.drivers.stock;
+  const usesStock = d.name === 'stock' || c.scenario.setup.peer === 'other';
+  const peer = peerOf(target, d, c);
+  return (
+    (usesStock ? (stockOverride(c.scenario, keyOf(target, stock))?.skip ?? target.lacks('stock')) : undefined) ??
+    d.skipReason?.(c.proto, c.scenario.setup) ??
+    peer?.skipReason?.(c.proto, c.scenario.setup)
+  );
+}
+
 async function runOne(target: E2eTarget, driver: Driver, c: ScenarioCase, repeat: number): Promise<RunResult> {
   const members = pickMembers(target.links, c.members);
   if (typeof members === 'string') return skipped(driver, c, repeat, members);
+  const peer = peerOf(target, driver, c);
   const ctx: RunContext = {
     target,
     driver,
+    ...(peer ? { peer } : {}),
     proto: c.proto,
     members,
     lacpFastTimeout: c.scenario.setup.lacp_fast_timeout,
@@ -180,7 +210,9 @@ async function runOne(target: E2eTarget, driver: Driver, c: ScenarioCase, repeat
   }
   if (skip !== undefined && error === undefined) return skipped(driver, c, repeat, skip);
   const o = outcome ?? { metrics: {}, captures: {}, captureClock: {}, parsed: {}, events: [], gaps: [], portSeries: [] };
-  const failures = error ? [`error: ${error}`] : judge(o.metrics, boundsFor(c.scenario, driver.name, c.proto, target.platform.os), c.members.length);
+  const failures = error
+    ? [`error: ${error}`]
+    : judge(o.metrics, boundsFor(c.scenario, driver.name, c.proto, keyOf(target, target.drivers.stock)), c.members.length);
   return {
     driver: driver.name,
     mode: driver.mode(c.proto),
@@ -204,14 +236,15 @@ export async function runCases(target: E2eTarget, cases: ScenarioCase[], opts: E
   for (const [i, c] of cases.entries()) {
     opts.onCaseStart?.(c, i, cases.length);
     const runs: RunResult[] = [];
-    const lacking = c.scenario.needs
-      .map((n) => target.lacks(n) ?? (target.capabilities.includes(n) ? undefined : `target '${target.kind}' cannot ${CANNOT[n]}`))
-      .find(Boolean);
+    const lacking =
+      c.scenario.needs
+        .map((n) => target.lacks(n) ?? (target.capabilities.includes(n) ? undefined : `target '${target.kind}' cannot ${CANNOT[n]}`))
+        .find(Boolean) ?? target.skipCase?.(c.proto, c.members);
     for (let r = 1; r <= opts.repeat; r++) {
       const drivers: Driver[] = opts.compare === 'stock' ? [target.drivers.laggkit, target.drivers.stock] : [target.drivers.laggkit];
       for (const d of drivers) {
-        const stockSkip = d.name === 'stock' ? (stockOverride(c.scenario, target.platform.os)?.skip ?? target.lacks('stock')) : undefined;
-        const run = lacking ? skipped(d, c, r, lacking) : stockSkip ? skipped(d, c, r, stockSkip) : await runOne(target, d, c, r);
+        const why = lacking ?? runSkipReason(target, d, c);
+        const run = why ? skipped(d, c, r, why) : await runOne(target, d, c, r);
         runs.push(run);
         opts.onRunEnd?.(c, run);
       }

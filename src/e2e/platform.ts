@@ -2,8 +2,10 @@
  * What the e2e actions need from a guest's shell besides the aggregate itself: a clock, a
  * member's counters, MTU and identity, links reset between runs, a ping, the management link's
  * snapshot. Linux answers from /proc and /sys and with ip(8); FreeBSD from ifconfig(8),
- * netstat(1) and seqstream's own clock (it has no /proc/uptime). The actions only ever see
- * these shell snippets, so a scenario means the same on either OS.
+ * netstat(1) and seqstream's own clock (it has no /proc/uptime); NetBSD 10 from its own
+ * ifconfig(8) (whose layout differs: `address:` for the MAC, counters under -v), netstat -r
+ * and seqstream. The actions only ever see these shell snippets, so a scenario means the same
+ * on every OS.
  */
 import type { GuestOs } from '../lab/machines.js';
 
@@ -96,8 +98,46 @@ export const freebsdPlatform: Platform = {
   running: (prog) => `pgrep -x ${prog} >/dev/null`,
 };
 
+/**
+ * NetBSD 10's ifconfig: flags and MTU on the first line as FreeBSD's, the MAC on an
+ * `address:` line, and with -v the counters as `output: N packets, ...`.
+ */
+const nbsdIfconfigFields = (p: string): string =>
+  `ifconfig ${p} | awk 'NR == 1 { for (i = 1; i < NF; i++) if ($i == "mtu") mtu = $(i + 1); up = ($2 ~ /<UP[,>]/) ? "up" : "down" } $1 == "address:" { mac = $2 } END { print mac, mtu, up }'`;
+
+export const netbsdPlatform: Platform = {
+  os: 'netbsd',
+  // seqstream reads CLOCK_MONOTONIC there (nanouptime, the kernel log's stamps); sh has no finer clock.
+  clock: freebsdPlatform.clock,
+  txPackets: (p) => `ifconfig -v ${p} | awk '$1 == "output:" { print $2; exit }'`,
+  mtuOf: freebsdPlatform.mtuOf,
+  portIdent: (ports) => `for p in ${ports.join(' ')}; do echo "$p $(${nbsdIfconfigFields('$p')})"; done`,
+  exists: freebsdPlatform.exists,
+  setMtu: freebsdPlatform.setMtu,
+  // As on FreeBSD the data links carry no inet address of their own ("inet A/LEN broadcast ..."
+  // on NetBSD: the prefix length is cut off before `delete`).
+  resetLink: (nic, addr) =>
+    [
+      `ifconfig ${nic} mtu 1500 2>/dev/null`,
+      `for a in $(ifconfig ${nic} | awk '$1 == "inet" { sub("/.*", "", $2); print $2 }'); do ifconfig ${nic} inet $a delete; done`,
+      `ifconfig ${nic} ${addr ? `inet ${addr} ` : ''}up`,
+    ].join('\n'),
+  // -w 1: give up on the reply after a second; -D: don't fragment, as on FreeBSD.
+  ping: (addr, size) => `ping -n -c 1 -w 1 -D ${size ? `-s ${size} ` : ''}${addr}`,
+  mgmt: 'vioif0',
+  // netstat -rn's last column is the interface; Refs and Use change with traffic, so only
+  // destination, gateway and flags are kept.
+  mgmtSnapshot: (m) => `ifconfig ${m} | grep -Ev 'media:|status:'; netstat -rn -f inet | awk '$NF == "${m}" { print $1, $2, $3 }'`,
+  macOf: (i) => `ifconfig ${i} | awk '$1 == "address:" { print $2 }'`,
+  // A new link address is announced by the kernel (RTM_LLINFO_UPD sends an ARP announcement
+  // for each of the interface's addresses): nothing to switch on.
+  announceLladdr: () => 'true',
+  neighbourIs: freebsdPlatform.neighbourIs,
+  running: freebsdPlatform.running,
+};
+
 export function platformFor(os: GuestOs): Platform {
   if (os === 'freebsd') return freebsdPlatform;
-  if (os === 'linux') return linuxPlatform;
-  throw new Error(`e2e has no ${os} platform`);
+  if (os === 'netbsd') return netbsdPlatform;
+  return linuxPlatform;
 }

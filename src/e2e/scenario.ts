@@ -13,7 +13,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { UsageError } from '../cli/errors.js';
 import { repoRoot } from '../lab/paths.js';
-import { NIC_MODELS, type GuestOs, type NicModel } from '../lab/machines.js';
+import { NIC_MODELS, type NicModel } from '../lab/machines.js';
 import { describeProblems, parseYamlText } from '../validate/data-file.js';
 
 export const PROTOCOLS = ['lacp', 'failover', 'loadbalance', 'roundrobin', 'broadcast'] as const;
@@ -130,6 +130,12 @@ const setupSchema = z
     lacp_fast_timeout: z.boolean().default(false),
     /** laggd's multi-speed LACP (members of different speeds in one aggregator). */
     lacp_multi_speed: z.boolean().default(false),
+    /**
+     * What side B runs: `same` driver as side A (the default), or the `other` one of the run's
+     * pair, so laggkit meets the stock driver on the wire (and, in the comparison run, the
+     * stock driver meets laggkit): interoperation. Needs the stock driver on the target.
+     */
+    peer: z.enum(['same', 'other']).default('same'),
   })
   .strict();
 
@@ -284,10 +290,14 @@ export const scenarioSchema = z
     measure: z.array(z.string()).default([]),
     needs: z.array(z.enum(CAPABILITIES)).default([]),
     /**
-     * The comparison run on the OS's own driver, per guest OS (Linux bonding and FreeBSD lagg
-     * differ in what they do): skipped with a reason, or other bounds.
+     * The comparison run on the OS's own driver, per stock driver (Linux bonding, FreeBSD
+     * lagg, NetBSD lagg, NetBSD agr differ in what they do): skipped with a reason, or other
+     * bounds. The keys are STOCK_KEYS.
      */
-    stock: z.object({ linux: stockSchema.optional(), freebsd: stockSchema.optional() }).strict().default({}),
+    stock: z
+      .object({ linux: stockSchema.optional(), freebsd: stockSchema.optional(), netbsd: stockSchema.optional(), agr: stockSchema.optional() })
+      .strict()
+      .default({}),
   })
   .strict()
   .superRefine((s, ctx) => {
@@ -324,6 +334,8 @@ export const scenarioSchema = z
     if (TWO_MEMBERS.has(s.action.kind) && s.setup.members.some((m) => m.length < 2)) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['setup', 'members'], message: `${s.action.kind} needs at least two members` });
     }
+    if (s.setup.peer === 'other' && !s.needs.includes('stock'))
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['setup', 'peer'], message: "peer: other runs the stock driver on side B: add 'stock' to needs" });
     const only = PROTO_ONLY[s.action.kind];
     if (only)
       s.setup.proto.forEach((p, i) => {
@@ -334,9 +346,16 @@ export const scenarioSchema = z
 
 export type Scenario = z.output<typeof scenarioSchema>;
 
-/** The scenario's stock override for a guest OS (the stock driver differs by OS). */
-export function stockOverride(s: Scenario, os: GuestOs): StockOverride | undefined {
-  return os === 'linux' || os === 'freebsd' ? s.stock[os] : undefined;
+/**
+ * Which `stock:` entry of a scenario a stock driver reads: its OS's (linux: bonding, freebsd:
+ * lagg(4), netbsd: lagg(4)), or agr for NetBSD's agr(4), the second stock driver there.
+ */
+export const STOCK_KEYS = ['linux', 'freebsd', 'netbsd', 'agr'] as const;
+export type StockKey = (typeof STOCK_KEYS)[number];
+
+/** The scenario's stock override for a stock driver (by its key; a guest OS names its default one). */
+export function stockOverride(s: Scenario, key: StockKey): StockOverride | undefined {
+  return s.stock[key];
 }
 export type Action = Scenario['action'];
 

@@ -53,7 +53,7 @@ testNeeding(
   async (t) => {
     t.timeout(1_500_000);
     const { res, code, tail } = await runE2e(
-      ['one-way-loss[roundrobin,*', 'flap-soak[loadbalance,*', 'failover-announce', 'ether-change[failover,*', 'unload-in-use'],
+      ['one-way-loss[roundrobin,*', 'flap-soak[loadbalance,*', 'failover-announce', 'ether-change[failover,*', 'unload-in-use[lacp,virtio+virtio]'],
       path.join(labRoot, 'r1'),
     );
     t.is(code, 0, tail);

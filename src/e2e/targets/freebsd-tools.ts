@@ -139,10 +139,18 @@ async function crossSeqstream(m: FreebsdMachine, facts: FreebsdFacts, say: (l: s
  * when they have cc, else cross-compiled here and copied. Checked by running it.
  */
 export async function installSeqstream(machines: FreebsdMachine[], facts: FreebsdFacts, dir: string, say: (l: string) => void): Promise<void> {
-  const src = fs.readFileSync(path.join(repoRoot(), 'kmod', 'posix', 'seqstream.c'));
   const first = machines[0];
   const binary = facts.cc || !first ? undefined : await crossSeqstream(first, facts, say);
-  if (facts.cc) say(`compiling seqstream on ${machines.map((m) => m.name).join(' and ')} (cc)`);
+  await placeSeqstream(machines, dir, binary, say);
+}
+
+/**
+ * seqstream into `dir` on every machine: `binary` copied there, or without one the source
+ * compiled there by its cc (any BSD's). Checked by running `seqstream now`.
+ */
+export async function placeSeqstream(machines: FreebsdMachine[], dir: string, binary: Buffer | undefined, say: (l: string) => void): Promise<void> {
+  const src = fs.readFileSync(path.join(repoRoot(), 'kmod', 'posix', 'seqstream.c'));
+  if (!binary) say(`compiling seqstream on ${machines.map((m) => m.name).join(' and ')} (cc)`);
   await Promise.all(
     machines.map(async (m) => {
       const mkdir = await m.sh(`mkdir -p ${dir}`);

@@ -1,7 +1,14 @@
 /**
- * `laggkit e2e --target host`: two Linux machines A and B over SSH, joined by the data links
- * the user names (--link A-if=B-if). Both run laggd, laggctl and seqstream: their own when on
- * root's PATH, else the static builds copied into a scratch folder and removed at the end.
+ * `laggkit e2e --target host`: two machines A and B over SSH, joined by the data links the
+ * user names (--link A-if=B-if), both Linux or both NetBSD.
+ *
+ * - Linux: both run laggd, laggctl and seqstream: their own when on root's PATH, else the
+ *   static builds copied into a scratch folder and removed at the end; stock is bonding.
+ * - NetBSD: laggkit.kmod must be loaded already (`laggkit deploy` to each machine: the module
+ *   is a kernel's, not a run's); seqstream is the machine's own or compiled there into the
+ *   scratch folder by its cc; stock is lagg(4), or agr(4) with --stock agr. The data links carry
+ *   no address of their own while the run goes on (the aggregates do), as in the NetBSD lab.
+ *
  * There is no cable to pull unless the caller brings a way to (the vagrant target does, through
  * libvirt); without one the cable scenarios are reported skipped with the reason.
  */
@@ -11,8 +18,10 @@ import type { NicModel } from '../../lab/machines.js';
 import { shQuote } from '../../ssh/index.js';
 import { openHost, type HostOptions } from '../../targets/index.js';
 import { validateIfName } from '../../validate/index.js';
+import { FAMILY_PROBE } from '../../targets/index.js';
 import { driversFor } from '../drivers.js';
-import { linuxPlatform } from '../platform.js';
+import { linuxPlatform, netbsdPlatform } from '../platform.js';
+import { installNetbsdSeqstream, NETBSD_PROBE, netbsdSkipCase, parseNetbsdProbe } from './netbsd-tools.js';
 import { remoteShell, type Shell } from './shell.js';
 import { mustSh, placeTools, type PlacedTools } from './tools.js';
 import type { DataLink, E2eTarget, Side, TargetKind } from './types.js';
@@ -47,7 +56,8 @@ export function parseLinkSpecs(specs: string[]): HostLinkSpec[] {
   return links;
 }
 
-const DRIVER_MODEL: Record<string, NicModel> = { virtio_net: 'virtio', e1000: 'e1000', e1000e: 'e1000' };
+/** A link's model from its Linux driver, or on NetBSD from the driver its name carries (vioif1, wm0). */
+const DRIVER_MODEL: Record<string, NicModel> = { virtio_net: 'virtio', e1000: 'e1000', e1000e: 'e1000', vioif: 'virtio', wm: 'e1000' };
 
 export interface HostTargetOptions {
   kind?: TargetKind;
@@ -58,11 +68,79 @@ export interface HostTargetOptions {
   /** Why there is no cable to pull, for the skip message. */
   noCable?: string;
   describe?: string;
+  /** --stock: the stock driver, where the OS has more than one (agr on NetBSD). */
+  stock?: string;
   onProgress?: (line: string) => void;
 }
 
-/** What a machine says about itself: OS, the SSH session's interface, each link's driver. */
-async function probe(shell: Shell, links: string[]): Promise<{ mgmt?: string; drivers: Record<string, string>; stockWhyNot?: string }> {
+export type HostOs = 'linux' | 'netbsd';
+
+/** Which of the OSes --target host drives a machine runs (by name, or by kernel family for a derivative). */
+export async function hostOsOf(shell: Shell): Promise<HostOs> {
+  const [os = '', family = ''] = (await mustSh(shell, FAMILY_PROBE, 'read the OS name')).trim().split('\n');
+  if (os === 'Linux') return 'linux';
+  if (os === 'NetBSD' || family === 'NetBSD') return 'netbsd';
+  throw new EnvironmentError(
+    'E_E2E_HOST_OS',
+    `${shell.name} runs ${os || 'an unknown OS'}: --target host drives two Linux machines (laggd against bonding) or two NetBSD machines (laggkit.kmod against lagg(4) or agr(4))`,
+    os === 'FreeBSD' || family === 'FreeBSD'
+      ? 'For FreeBSD use --target self on that machine (vnet jails) or the lab (--guest freebsd).'
+      : 'Use two Linux or two NetBSD machines.',
+  );
+}
+
+/**
+ * The NetBSD probe: the SSH session's interface, each link (absent, or the driver in its name),
+ * whether laggkit.kmod is loaded, and netbsd-tools.ts's facts after a "=== facts" line.
+ */
+export function netbsdHostProbe(links: string[]): string {
+  return [
+    // The interface holding the address this SSH session came in on: the management link.
+    'set -- $SSH_CONNECTION; [ -n "$3" ] && for i in $(ifconfig -l); do ifconfig $i | awk -v a="$3" -v i=$i \'$1 == "inet" || $1 == "inet6" { split($2, x, "/"); sub("%.*", "", x[1]); if (x[1] == a) print "mgmt=" i }\'; done',
+    ...links.map((l) => `if ifconfig ${l} >/dev/null 2>&1; then echo "link=${l} ${l.replace(/\d+$/, '')}"; else echo "link=${l} absent"; fi`),
+    "modstat laggkit 2>/dev/null | grep -q '^laggkit ' && echo laggkit=yes",
+    'echo "=== facts"',
+    NETBSD_PROBE,
+  ].join('\n');
+}
+
+interface Probed {
+  mgmt?: string;
+  drivers: Record<string, string>;
+  stockWhyNot?: string;
+  /** NetBSD: what netbsd-tools.ts knows of the machine. */
+  netbsd?: ReturnType<typeof parseNetbsdProbe>;
+}
+
+/** What a NetBSD machine says about itself; laggkit.kmod not loaded is refused with what to do. */
+async function probeNetbsdHost(shell: Shell, links: string[], stock: 'lagg' | 'agr'): Promise<Probed> {
+  const out = await mustSh(shell, netbsdHostProbe(links), 'probe the machine');
+  const [head = '', facts = ''] = out.split('=== facts\n');
+  if (!/^laggkit=yes$/m.test(head))
+    throw new EnvironmentError(
+      'E_E2E_MODULE',
+      `laggkit.kmod is not loaded on ${shell.name}`,
+      `Deploy it first: laggkit deploy --host ${shell.name} ... (the module is the machine's, not the run's; undeploy removes it).`,
+    );
+  return { ...linksAndMgmt(shell, head, links), netbsd: parseNetbsdProbe(facts), ...stockOf(shell, parseNetbsdProbe(facts), stock) };
+}
+
+function stockOf(shell: Shell, f: ReturnType<typeof parseNetbsdProbe>, stock: 'lagg' | 'agr'): Pick<Probed, 'stockWhyNot'> {
+  return f[stock] ? {} : { stockWhyNot: `${shell.name}'s kernel has no ${stock}(4) (neither built in nor as if_${stock}.kmod)` };
+}
+
+function linksAndMgmt(shell: Shell, out: string, links: string[]): Pick<Probed, 'mgmt' | 'drivers'> {
+  const drivers: Record<string, string> = {};
+  for (const m of out.matchAll(/^link=(\S+) (\S+)$/gm)) drivers[m[1]!] = m[2]!;
+  const absent = links.filter((l) => drivers[l] === 'absent');
+  if (absent.length)
+    throw new UsageError('E_E2E_LINK', `${shell.name} has no interface ${absent.join(', ')}`, 'Name interfaces that exist there (ifconfig -l, ip link).');
+  const mgmt = /^mgmt=(\S+)$/m.exec(out)?.[1];
+  return { ...(mgmt ? { mgmt } : {}), drivers };
+}
+
+/** What a Linux machine says about itself: the SSH session's interface, each link's driver. */
+async function probe(shell: Shell, links: string[]): Promise<Probed> {
   const out = await mustSh(
     shell,
     [
@@ -77,23 +155,31 @@ async function probe(shell: Shell, links: string[]): Promise<{ mgmt?: string; dr
     ].join('\n'),
     'probe the machine',
   );
-  const os = /^os=(.*)$/m.exec(out)?.[1];
-  if (os !== 'Linux')
-    throw new EnvironmentError(
-      'E_E2E_HOST_OS',
-      `${shell.name} runs ${os ?? 'an unknown OS'}: --target host drives laggd and Linux bonding and needs two Linux machines`,
-      'Use two Linux machines, or --target self on that machine.',
-    );
-  const drivers: Record<string, string> = {};
-  for (const m of out.matchAll(/^link=(\S+) (\S+)$/gm)) drivers[m[1]!] = m[2]!;
-  const absent = links.filter((l) => drivers[l] === 'absent');
-  if (absent.length) throw new UsageError('E_E2E_LINK', `${shell.name} has no interface ${absent.join(', ')}`, 'Name interfaces that exist there (ip link).');
   const stock = /^stock=(yes|no)(?: (.*))?$/m.exec(out);
-  const mgmt = /^mgmt=(\S+)$/m.exec(out)?.[1];
   return {
-    ...(mgmt ? { mgmt } : {}),
-    drivers,
+    ...linksAndMgmt(shell, out, links),
     ...(stock?.[1] === 'yes' ? {} : { stockWhyNot: `bonding does not load on ${shell.name}: ${stock?.[2]?.trim() || 'no answer'}` }),
+  };
+}
+
+/**
+ * seqstream on a NetBSD machine: its own when on root's PATH, else compiled there by its cc into
+ * `scratch`/bin (which remove() deletes, with any seqstream still running from it).
+ */
+async function placeNetbsdTools(shell: Shell, p: Probed, scratch: string, say: (l: string) => void): Promise<PlacedTools> {
+  if ((await shell.sh('command -v seqstream')).code === 0) return { how: 'own', remove: async () => {} };
+  const binDir = `${scratch}/bin`;
+  const machine = {
+    name: shell.name,
+    sh: (x: string, t?: number) => shell.sh(x, t),
+    read: (f: string) => shell.read(f),
+    write: (f: string, d: Buffer, m: number) => shell.write(f, d, m),
+  };
+  await installNetbsdSeqstream([machine], p.netbsd!, binDir, say);
+  return {
+    binDir,
+    how: 'pushed',
+    remove: async () => void (await shell.sh(`pkill -f ${shQuote(`${binDir}/seqstream`)}; rm -rf ${shQuote(scratch)}`).catch(() => {})),
   };
 }
 
@@ -111,8 +197,19 @@ export async function hostTarget(o: HostTargetOptions): Promise<E2eTarget> {
     for (const h of o.hosts) shells.push(remoteShell(await openHost(h)));
     const nics = o.links.map((l) => l.a);
     // One after the other: a fault is reported for A before B, whichever answers first.
-    const probes: Awaited<ReturnType<typeof probe>>[] = [];
-    for (const s of shells) probes.push(await probe(s, nics));
+    const oses: HostOs[] = [];
+    for (const s of shells) oses.push(await hostOsOf(s));
+    if (oses[0] !== oses[1])
+      throw new UsageError(
+        'E_E2E_HOST_OS',
+        `--target host needs two machines of one OS: ${shells[0]!.name} runs ${oses[0]}, ${shells[1]!.name} ${oses[1]}`,
+        'Pair Linux with Linux, NetBSD with NetBSD.',
+      );
+    const os = oses[0]!;
+    const drivers = driversFor(os, o.stock);
+    const probes: Probed[] = [];
+    for (const s of shells)
+      probes.push(os === 'netbsd' ? await probeNetbsdHost(s, nics, drivers.stock.stockKey === 'agr' ? 'agr' : 'lagg') : await probe(s, nics));
     for (const [i, p] of probes.entries()) {
       if (p.mgmt && nics.includes(p.mgmt))
         throw new UsageError(
@@ -122,11 +219,13 @@ export async function hostTarget(o: HostTargetOptions): Promise<E2eTarget> {
         );
     }
     const scratch = `/var/tmp/laggkit-e2e${process.pid % 100000}`;
-    for (const s of shells) placed.push(await placeTools(s, scratch, say));
+    for (const [i, s] of shells.entries())
+      placed.push(os === 'netbsd' ? await placeNetbsdTools(s, probes[i]!, scratch, say) : await placeTools(s, scratch, say));
     const links: DataLink[] = nics.map((nic, i) => {
       const [da, db] = probes.map((p) => p.drivers[nic]);
       const model = da === db ? DRIVER_MODEL[da ?? ''] : undefined;
-      return { ...(model ? { model } : {}), nic, addrA: subnetOf(i).a, addrB: subnetOf(i).b };
+      // NetBSD's data links carry no address of their own (agr(4) takes no port that has one).
+      return { ...(model ? { model } : {}), nic, ...(os === 'linux' ? { addrA: subnetOf(i).a, addrB: subnetOf(i).b } : {}) };
     });
     const stockNo = probes.map((p) => p.stockWhyNot).find(Boolean);
     const noCable = o.noCable ?? `no switch API to pull a cable on target ${o.kind ?? 'host'}`;
@@ -141,8 +240,9 @@ export async function hostTarget(o: HostTargetOptions): Promise<E2eTarget> {
         `host ${shells.map((s) => s.name).join(' and ')} (links ${links.map((l) => `${l.nic}${l.model ? `:${l.model}` : ''}`).join(' ')}; tools ${placed.map((p) => p.how).join('/')})`,
       capabilities: [...(o.cable ? (['cable'] as const) : []), ...(stockNo ? [] : (['stock'] as const))],
       lacks: (cap) => (cap === 'stock' ? stockNo : cap === 'cable' && !o.cable ? noCable : cap === 'impair' || cap === 'capture' ? noWire : undefined),
-      platform: linuxPlatform,
-      drivers: driversFor('linux'),
+      ...(os === 'netbsd' ? { skipCase: netbsdSkipCase } : {}),
+      platform: os === 'netbsd' ? netbsdPlatform : linuxPlatform,
+      drivers,
       links,
       mgmt: { A: mgmt[0]!, B: mgmt[1]! },
       sh: (s, script, timeoutMs = 120_000) => {
@@ -162,12 +262,13 @@ export async function hostTarget(o: HostTargetOptions): Promise<E2eTarget> {
       close: async () => {
         if (closed) return;
         closed = true;
-        // The data links are the run's: the addresses it gave them go again.
-        await Promise.all(
-          (['A', 'B'] as const).map((s) =>
-            shells[side(s)]!.sh(links.map((l) => `ip addr del ${s === 'A' ? l.addrA : l.addrB} dev ${l.nic} 2>/dev/null`).join('\n')).catch(() => {}),
-          ),
-        );
+        // The data links are the run's: the addresses it gave them go again (NetBSD's got none).
+        if (os === 'linux')
+          await Promise.all(
+            (['A', 'B'] as const).map((s) =>
+              shells[side(s)]!.sh(links.map((l) => `ip addr del ${s === 'A' ? l.addrA : l.addrB} dev ${l.nic} 2>/dev/null`).join('\n')).catch(() => {}),
+            ),
+          );
         for (const p of placed) await p.remove();
         for (const s of shells) await s.close();
       },

@@ -1,7 +1,7 @@
 /**
  * Where e2e cases run, one file per kind: lab.ts (the built-in QEMU lab; its FreeBSD guests in
- * lab-freebsd.ts), self.ts (one machine,
- * the two sides in namespaces), host.ts (two machines over SSH) and vagrant.ts (the
+ * lab-freebsd.ts, its NetBSD guests in lab-netbsd.ts), self.ts (one machine,
+ * the two sides in namespaces or jails), host.ts (two Linux or NetBSD machines over SSH) and vagrant.ts (the
  * Vagrantfile's Linux pair, a host target with cable pulls through libvirt).
  */
 import type { HostOptions } from '../../targets/index.js';
@@ -25,13 +25,18 @@ export async function openTarget(kind: TargetKind, opts: OpenTargetOptions): Pro
     case 'lab':
       return labTarget(opts);
     case 'self':
-      return selfTarget({ ...(opts.hosts?.[0] ? { host: opts.hosts[0] } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
+      return selfTarget({
+        ...(opts.hosts?.[0] ? { host: opts.hosts[0] } : {}),
+        ...(opts.stock ? { stock: opts.stock } : {}),
+        ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+      });
     case 'host': {
       const { hostTarget, parseLinkSpecs } = await import('./host.js');
       return hostTarget({
         kind,
         hosts: opts.hosts ?? [],
         links: parseLinkSpecs(opts.links ?? []),
+        ...(opts.stock ? { stock: opts.stock } : {}),
         ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
       });
     }

@@ -34,13 +34,13 @@ import { installSeqstream, probeFreebsd, type FreebsdMachine } from './freebsd-t
 import type { DataLink, E2eTarget, Side } from './types.js';
 
 /** SSH handshakes with TCG guests on a loaded host take far longer than the lab's 20 s default. */
-const READY_MS = 90_000;
-const guestScript = (state: LabState, side: string, script: string, timeoutMs = 120_000) => labGuestScript(state, side, script, timeoutMs, READY_MS);
+export const READY_MS = 90_000;
+export const guestScript = (state: LabState, side: string, script: string, timeoutMs = 120_000) => labGuestScript(state, side, script, timeoutMs, READY_MS);
 /** Where the guests keep seqstream: outside the system's own folders, removed at the end. */
 export const GUEST_TOOLS_DIR = '/var/tmp/laggkit-e2e';
 
 /** A guest as freebsd-tools.ts reaches a FreeBSD machine (each call its own SSH connection). */
-function guestMachine(state: LabState, side: Side): FreebsdMachine {
+export function guestMachine(state: LabState, side: Side): FreebsdMachine {
   const vm = state.vms.find((v) => v.name === side)!;
   const withSession = async <T>(fn: (s: SshSession) => Promise<T>): Promise<T> => {
     const session = await connectGuest(state, vm, READY_MS);
@@ -68,17 +68,23 @@ const DEPLOYED = 'laggkit9';
 const DEPLOYED_ADDR = { A: '10.77.9.1/24', B: '10.77.9.2/24' } as const;
 
 /**
- * if_laggkit.ko onto both guests through deploy: LACP over the first two data links, the
- * guests deploying at once so each verifies against the other. The deployed aggregate is then
- * destroyed (the module stays loaded): the cases build their own.
+ * The module (`module`: if_laggkit.ko, or laggkit.kmod on NetBSD guests) onto both guests
+ * through deploy: LACP over `ports`, the guests deploying at once so each verifies against the
+ * other. The deployed aggregate is then destroyed (the module stays loaded): the cases build
+ * their own.
  */
-async function deployModule(state: LabState, links: DataLink[], opts: LabTargetOptions, say: (l: string) => void): Promise<Record<Side, HostOptions>> {
+export async function deployModule(
+  state: LabState,
+  ports: string[],
+  opts: LabTargetOptions,
+  say: (l: string) => void,
+  module = 'if_laggkit.ko',
+): Promise<Record<Side, HostOptions>> {
   const sshConfig = path.join(labDir(state.name), 'ssh_config');
   fs.writeFileSync(sshConfig, labSshConfig(state));
   const hosts = { A: { host: 'A', sshConfig }, B: { host: 'B', sshConfig } };
-  const ports = links.slice(0, 2).map((l) => l.nic);
   say(
-    `deploying if_laggkit.ko to both guests (laggkit deploy, ${opts.sysroot ? `built here against ${opts.sysroot}` : 'built on the guests'}; LACP over ${ports.join(', ')})`,
+    `deploying ${module} to both guests (laggkit deploy, ${opts.sysroot ? `built here against ${opts.sysroot}` : 'built on the guests'}; LACP over ${ports.join(', ')})`,
   );
   await Promise.all(
     (['A', 'B'] as const).map(async (side) => {
@@ -100,7 +106,7 @@ async function deployModule(state: LabState, links: DataLink[], opts: LabTargetO
           progress: () => {},
           reconnect: () => openHost(hosts[side]),
         });
-        say(`  ${side}: if_laggkit.ko ${r.plan.buildId} deployed, ${r.aggregates.map((a) => `${a.name} ${a.status}`).join(', ')}`);
+        say(`  ${side}: ${module} ${r.plan.buildId} deployed, ${r.aggregates.map((a) => `${a.name} ${a.status}`).join(', ')}`);
         await host.script(`ifconfig ${DEPLOYED} destroy`, { check: true });
       } finally {
         await host.close().catch(() => {});
@@ -110,8 +116,8 @@ async function deployModule(state: LabState, links: DataLink[], opts: LabTargetO
   return hosts;
 }
 
-async function undeployModule(hosts: Record<Side, HostOptions>, say: (l: string) => void): Promise<void> {
-  say('undeploying if_laggkit.ko from both guests (laggkit undeploy)');
+export async function undeployModule(hosts: Record<Side, HostOptions>, say: (l: string) => void, module = 'if_laggkit.ko'): Promise<void> {
+  say(`undeploying ${module} from both guests (laggkit undeploy)`);
   await Promise.all(
     (['A', 'B'] as const).map(async (side) => {
       const host = await openHost(hosts[side]);
@@ -125,6 +131,7 @@ async function undeployModule(hosts: Record<Side, HostOptions>, say: (l: string)
 }
 
 export async function freebsdLabTarget(opts: LabTargetOptions, say: (l: string) => void): Promise<E2eTarget> {
+  driversFor('freebsd', opts.stock);
   const { state, owned } = await openLab(opts, 'freebsd', say);
   const stop = async (): Promise<void> => {
     if (owned && !opts.keep) await labDown(state.name);
@@ -140,7 +147,12 @@ export async function freebsdLabTarget(opts: LabTargetOptions, say: (l: string) 
     const drivers = Object.values(driversFor('freebsd'));
     await Promise.all(state.vms.map((vm) => guestScript(state, vm.name, drivers.map((d) => d.destroy()).join('\n'))));
     await installSeqstream(machines, facts, GUEST_TOOLS_DIR, say);
-    hosts = await deployModule(state, links, opts, say);
+    hosts = await deployModule(
+      state,
+      links.slice(0, 2).map((l) => l.nic),
+      opts,
+      say,
+    );
     const lagg = facts.lagg;
     const wire = labWire(state);
     const lacking: Partial<Record<Capability, string>> = {

@@ -2,7 +2,8 @@
  * The built-in lab as an e2e target: two QEMU guests, the data links' cables pulled through QMP
  * and their frames dropped or recorded on the host (lab-wire.ts). Linux guests carry laggd,
  * seqstream and bonding.ko; FreeBSD guests (lab-freebsd.ts) get if_laggkit.ko through deploy
- * and are compared with base lagg(4). Without --lab a lab is started for the run and stopped
+ * and are compared with base lagg(4); NetBSD guests (lab-netbsd.ts) get laggkit.kmod the same
+ * way and are compared with lagg(4) or agr(4). Without --lab a lab is started for the run and stopped
  * again at the end.
  */
 import { EnvironmentError, UsageError } from '../../cli/errors.js';
@@ -30,9 +31,11 @@ export interface LabTargetOptions {
   image?: string;
   /** Boot timeout per guest (s), for a lab e2e starts. */
   timeoutSec?: number;
-  /** FreeBSD: build if_laggkit.ko here against this source tree (deploy --build local). */
+  /** BSD guests: build the module here against this source tree (deploy --build local). */
   sysroot?: string;
   kernbuild?: string;
+  /** The stock driver of --compare stock, where the OS has more than one (--stock agr on NetBSD). */
+  stock?: string;
 }
 
 /**
@@ -78,7 +81,11 @@ export async function labTarget(opts: LabTargetOptions): Promise<E2eTarget> {
     const { freebsdLabTarget } = await import('./lab-freebsd.js');
     return freebsdLabTarget(opts, say);
   }
-  if (guest !== 'linux') throw new EnvironmentError('E_E2E_GUEST', `e2e does not run on ${guest} guests yet`, 'Use --guest linux or --guest freebsd.');
+  if (guest === 'netbsd') {
+    const { netbsdLabTarget } = await import('./lab-netbsd.js');
+    return netbsdLabTarget(opts, say);
+  }
+  const drivers = driversFor('linux', opts.stock);
   const { state, owned } = await openLab(opts, 'linux', say);
   const links: DataLink[] = state.links.map((l) => ({ model: l.model, nic: l.a.nic, addrA: subnetOf(l.index).a, addrB: subnetOf(l.index).b }));
   const probe = await guestScript(state, 'A', 'for t in laggctl seqstream; do command -v $t; done; test -f /lib/modules/load-order.bonding && echo bonding');
@@ -102,7 +109,7 @@ export async function labTarget(opts: LabTargetOptions): Promise<E2eTarget> {
     capabilities: (['cable', 'stock', 'impair', 'capture'] as const).filter((c) => !lacking[c]),
     lacks: (cap) => lacking[cap],
     platform: linuxPlatform,
-    drivers: driversFor('linux'),
+    drivers,
     links,
     sh: (side, script, timeoutMs = 120_000) => guestScript(state, side, script, timeoutMs),
     cable: async (nic, up) => {

@@ -87,6 +87,16 @@ const NO_CAPTURE = 'target self records no frames yet (no capture on its wire na
 
 export type SelfTarget = E2eTarget;
 
+/**
+ * Why there is no NetBSD flavour: the two sides need a network stack each on one kernel. NetBSD
+ * has no vnet jails or namespaces; its rump kernels do have stacks of their own, but they run
+ * rump's drivers, not the host kernel's modules, so neither laggkit.kmod nor the kernel's lagg(4)
+ * or agr(4) would be what was tested.
+ */
+export const NO_NETBSD_SELF =
+  "--target self needs a network stack per side on one kernel (Linux namespaces, FreeBSD vnet jails); NetBSD has none (its rump kernels run rump's own drivers, not the kernel's laggkit.kmod, lagg(4) or agr(4))";
+export const NO_NETBSD_SELF_HINT = 'Use two NetBSD machines (--target host --host A --host B --link IF=IF) or NetBSD lab guests (--guest netbsd --image IMG).';
+
 /** One per OS, by `uname -s`. */
 const FLAVOURS: Record<string, SelfFlavour> = { Linux: linuxFlavour, FreeBSD: freebsdFlavour };
 
@@ -95,7 +105,21 @@ export const SELF_LINKS = 4;
 export interface SelfTargetOptions {
   /** Run on this machine over SSH instead of locally (the shared SSH flags apply). */
   host?: HostOptions;
+  /** --stock: the stock driver, where the OS has more than one. */
+  stock?: string;
   onProgress?: (line: string) => void;
+}
+
+/** The flavour for a machine's `uname -s` (or kernel family); one without is a usage error saying why. */
+export function selfFlavourFor(machine: string, os: string, family: string): SelfFlavour {
+  const flavour = FLAVOURS[os] ?? FLAVOURS[family];
+  if (flavour) return flavour;
+  if (os === 'NetBSD' || family === 'NetBSD') throw new UsageError('E_E2E_SELF_OS', `${machine} runs ${os}: ${NO_NETBSD_SELF}`, NO_NETBSD_SELF_HINT);
+  throw new UsageError(
+    'E_E2E_SELF_OS',
+    `--target self has no ${os} flavour yet (${machine} runs ${os}; there is one for ${Object.keys(FLAVOURS).join(', ')})`,
+    'Use --target host with two machines, or the lab.',
+  );
 }
 
 export async function selfTarget(opts: SelfTargetOptions): Promise<SelfTarget> {
@@ -110,13 +134,7 @@ export async function selfTarget(opts: SelfTargetOptions): Promise<SelfTarget> {
   try {
     // By name, or by kernel family for a derivative that renamed itself (as deploy does).
     const [os = '', family = ''] = (await mustSh(shell, FAMILY_PROBE, 'read the OS name')).trim().split('\n');
-    const flavour = FLAVOURS[os] ?? FLAVOURS[family];
-    if (!flavour)
-      throw new UsageError(
-        'E_E2E_SELF_OS',
-        `--target self has no ${os} flavour yet (${shell.name} runs ${os}; there is one for ${Object.keys(FLAVOURS).join(', ')})`,
-        'Use --target host with two machines, or the lab.',
-      );
+    const flavour = selfFlavourFor(shell.name, os, family);
     const name = `e2e${process.pid % 100000}`;
     const scratch = `/var/tmp/laggkit-${name}`;
     const tools = await flavour.placeTools(shell, scratch, say, !opts.host);
@@ -145,7 +163,7 @@ export async function selfTarget(opts: SelfTargetOptions): Promise<SelfTarget> {
       return i;
     };
     let closed = false;
-    const drivers = driversFor(flavour.guest);
+    const drivers = driversFor(flavour.guest, opts.stock);
     const lacking: Partial<Record<Capability, string>> = {
       stock: stockWhyNot,
       capture: NO_CAPTURE,

@@ -9,7 +9,7 @@ import type { NicModel } from '../../lab/machines.js';
 import type { ExecResult } from '../../ssh/index.js';
 import type { Driver, DriverName } from '../drivers.js';
 import type { Platform } from '../platform.js';
-import type { Capability } from '../scenario.js';
+import type { Capability, Protocol } from '../scenario.js';
 import type { Direction, Impairment, WireCapture } from '../wire.js';
 
 export const TARGET_KINDS = ['lab', 'self', 'host', 'vagrant'] as const;
@@ -34,6 +34,11 @@ export interface E2eTarget {
   capabilities: Capability[];
   /** What the target lacks, with the reason, for the skip message. */
   lacks(cap: Capability): string | undefined;
+  /**
+   * Why a case cannot run here whatever the driver (its members' NICs cannot do what its
+   * protocol needs), for the skip message; undefined when it can.
+   */
+  skipCase?(proto: Protocol, members: NicModel[]): string | undefined;
   /** The hosts' OS dialect and the two drivers on it. */
   platform: Platform;
   drivers: Record<DriverName, Driver>;

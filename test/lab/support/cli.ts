@@ -159,3 +159,21 @@ export function freebsdInputs(): { image: string; sysroot: string; kernbuild: st
         : '';
   return { image, sysroot, kernbuild, missing };
 }
+
+/**
+ * The NetBSD inputs the lab's NetBSD tests need, from the environment: a bootable NetBSD 10 disk
+ * image with the comp set (cc) and a netbsd-10 source tree with sys/ to build laggkit.kmod here
+ * (kmod/netbsd/cross-build.sh). `missing` says what is absent, for the skip message.
+ */
+export function netbsdInputs(): { image: string; sysroot: string; missing: string } {
+  const image = process.env.LAGGKIT_NETBSD_IMAGE ?? '';
+  const sysroot = process.env.LAGGKIT_NETBSD_SYSROOT ?? path.join(os.homedir(), '.cache', 'laggkit', 'netbsd', 'src');
+  const missing = !image
+    ? 'no NetBSD image (set LAGGKIT_NETBSD_IMAGE to a NetBSD 10 amd64 disk image with the comp set installed)'
+    : !fs.existsSync(image)
+      ? `no NetBSD image at ${image} (LAGGKIT_NETBSD_IMAGE)`
+      : !fs.existsSync(path.join(sysroot, 'sys', 'net', 'lagg', 'if_lagg.h'))
+        ? `no netbsd-10 source tree at ${sysroot} (set LAGGKIT_NETBSD_SYSROOT)`
+        : '';
+  return { image, sysroot, missing };
+}
