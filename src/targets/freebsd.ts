@@ -99,7 +99,10 @@ function parseAggregates(s: Record<string, string>, os: 'freebsd' | 'netbsd'): R
 export interface BsdNames {
   os: 'freebsd' | 'netbsd';
   stateDir: string;
-  modulePath: string;
+  /** Where the module is installed on this host (NetBSD's depends on the running kernel). */
+  modulePath(facts: Pick<HostFacts, 'osreldate' | 'uname'>): string;
+  /** The same, as a shell word evaluated on the host (the probe runs before the facts exist). */
+  modulePathSh: string;
   moduleName: string;
   loadCmd: string;
   unloadCmd: string;
@@ -124,7 +127,7 @@ export function bsdTarget(n: BsdNames, extra: Partial<TargetAdapter>): TargetAda
           'echo "=== ifconfig"; ifconfig -a',
           `echo "=== module"; ${n.loadedTest} && { echo loaded; sysctl -n ${n.idSysctls} 2>/dev/null; }`,
           // The build id is a string in the module's data (LAGGKIT_BUILD_ID): source hash - osreldate.
-          `echo "=== installed"; [ -f ${n.modulePath} ] && grep -aoE '[0-9a-f]{12}-[0-9]{6,9}' ${n.modulePath} | head -n 1`,
+          `echo "=== installed"; m=${n.modulePathSh}; [ -f "$m" ] && grep -aoE '[0-9a-f]{12}-[0-9]{6,9}' "$m" | head -n 1`,
           'echo "=== routes"; netstat -rn -f inet 2>/dev/null | awk \'$1 == "default" { print $2, $NF }\'; netstat -rn -f inet6 2>/dev/null | awk \'$1 == "default" { print "v6", $2, $NF }\'',
           'echo "=== bridges"; for b in $(ifconfig -l); do case $b in bridge*) ifconfig $b | sed -n "s/^[[:space:]]*member: \\([^ ]*\\).*/\\1 $b/p";; esac; done',
           `echo "=== src"; ${n.os === 'freebsd' ? "[ -f /usr/src/sys/sys/param.h ] && sed -n 's/^#define[[:space:]]*__FreeBSD_version[[:space:]]*\\([0-9]*\\).*/\\1/p' /usr/src/sys/sys/param.h" : "[ -f /usr/src/sys/sys/param.h ] && sed -n 's/^#define[[:space:]]*__NetBSD_Version__[[:space:]]*\\([0-9]*\\).*/\\1/p' /usr/src/sys/sys/param.h"}`,
@@ -169,7 +172,7 @@ export function bsdTarget(n: BsdNames, extra: Partial<TargetAdapter>): TargetAda
           loaded: mod[0] === 'loaded',
           ...(mod[1] && mod[1] !== 'unknown' ? { buildId: mod[1] } : {}),
           ...(mod[2] ? { version: mod[2] } : {}),
-          installedPath: n.modulePath,
+          installedPath: n.modulePath({ uname, ...(osreldate ? { osreldate } : {}) }),
           ...(installed ? { installedBuildId: installed } : {}),
         },
         interfaces,
@@ -192,7 +195,7 @@ export function bsdTarget(n: BsdNames, extra: Partial<TargetAdapter>): TargetAda
       ...filesUnder(`kmod/${n.os}`).filter((f) => /\.(c|h)$|Makefile$/.test(f)),
     ],
 
-    async build(host, _facts, opts: BuildOptions): Promise<Artifact[]> {
+    async build(host, facts, opts: BuildOptions): Promise<Artifact[]> {
       const dir = path.join(repoRoot(), 'kmod', n.os);
       if (!fs.existsSync(dir))
         throw new EnvironmentError('E_NO_MODULE_SOURCE', `kmod/${n.os} does not exist in this laggkit yet`, 'Deploy to FreeBSD or Linux hosts for now.');
@@ -210,7 +213,7 @@ export function bsdTarget(n: BsdNames, extra: Partial<TargetAdapter>): TargetAda
         opts.progress(`${path.relative(repoRoot(), script)} ${args.join(' ')}`);
         const r = await execa('bash', [script, ...args], { reject: false, all: true });
         if (r.exitCode !== 0) throw buildError(r.all ?? '', 'local');
-        return [{ path: n.modulePath, mode: 0o555, localPath: path.join(opts.workDir, path.basename(n.modulePath)) }];
+        return [{ path: n.modulePath(facts), mode: 0o555, localPath: path.join(opts.workDir, path.basename(n.modulePath(facts))) }];
       }
       const rdir = `/tmp/laggkit-build-${opts.buildId}`;
       opts.progress(`upload kmod/ to ${host.name}:${rdir} and make there against /usr/src`);
@@ -221,7 +224,7 @@ export function bsdTarget(n: BsdNames, extra: Partial<TargetAdapter>): TargetAda
         timeoutMs: 900_000,
       });
       if (r.code !== 0) throw buildError(r.stdout + r.stderr, 'remote');
-      return [{ path: n.modulePath, mode: 0o555, remotePath: `${rdir}/kmod/${n.os}/${path.basename(n.modulePath)}` }];
+      return [{ path: n.modulePath(facts), mode: 0o555, remotePath: `${rdir}/kmod/${n.os}/${path.basename(n.modulePath(facts))}` }];
     },
 
     afterInstall: () => (n.os === 'freebsd' ? 'kldxref /boot/modules' : 'true'),
@@ -308,7 +311,8 @@ export const freebsdTarget: TargetAdapter = bsdTarget(
   {
     os: 'freebsd',
     stateDir: '/var/db/laggkit',
-    modulePath: MODULE,
+    modulePath: () => MODULE,
+    modulePathSh: MODULE,
     moduleName: 'if_laggkit',
     loadCmd: `kldload ${MODULE}`,
     unloadCmd: 'kldunload if_laggkit',

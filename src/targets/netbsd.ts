@@ -26,7 +26,23 @@ import { bsdTarget } from './freebsd.js';
 import { buildError } from './linux.js';
 import type { Artifact, BuildOptions, HostFacts, PersistEdit, RunningAggregate, TargetAdapter } from './types.js';
 
-const MODULE = '/stand/amd64/10.0/modules/laggkit/laggkit.kmod';
+/**
+ * Where modload(8) looks for laggkit on the running kernel: /stand/MACHINE/X.Y/modules, X.Y the
+ * major and minor of __NetBSD_Version__ (kern.osrevision) on a release kernel (10.1 for every
+ * 10.1 patch level), the whole osrelease (10.99.12) on -current, as kern_module.c builds it.
+ */
+export function netbsdModulePath(f: Pick<HostFacts, 'osreldate' | 'uname'>): string {
+  const [, release = '', machine = 'amd64'] = f.uname.trim().split(/\s+/);
+  const rev = f.osreldate;
+  const minor = rev === undefined ? undefined : Math.floor(rev / 1_000_000) % 100;
+  const dir = rev === undefined || minor === 99 ? release : `${Math.floor(rev / 100_000_000)}.${minor}`;
+  return `/stand/${machine}/${dir}/modules/laggkit/laggkit.kmod`;
+}
+
+/** netbsdModulePath as the host's shell computes it. */
+export const NETBSD_MODULE_PATH_SH =
+  '/stand/$(uname -m)/$(r=$(sysctl -n kern.osrevision); if [ $((r / 1000000 % 100)) -eq 99 ]; then uname -r; else echo $((r / 100000000)).$((r / 1000000 % 100)); fi)/modules/laggkit/laggkit.kmod';
+const MODULE_FILE = 'laggkit.kmod';
 const SYSCTL = 'net.laggkit';
 /** The protocols NetBSD's ifconfig can name; the others are set through the proto sysctl. */
 const IFCONFIG_PROTOCOLS = new Set(['none', 'lacp', 'failover', 'loadbalance']);
@@ -168,7 +184,8 @@ const shared = bsdTarget(
   {
     os: 'netbsd',
     stateDir: '/var/db/laggkit',
-    modulePath: MODULE,
+    modulePath: netbsdModulePath,
+    modulePathSh: `"${NETBSD_MODULE_PATH_SH}"`,
     moduleName: 'laggkit',
     loadCmd: 'modload laggkit',
     unloadCmd: 'modunload laggkit',
@@ -187,9 +204,9 @@ export const netbsdTarget: TargetAdapter = {
       opts.progress(`${path.relative(repoRoot(), args[0] as string)} ${args.slice(1).join(' ')}`);
       const r = await execa(cmd as string, args, { reject: false, all: true });
       if (r.exitCode !== 0) throw buildError(r.all ?? '', 'local');
-      const out = path.join(opts.workDir, path.basename(MODULE));
+      const out = path.join(opts.workDir, MODULE_FILE);
       if (!fs.existsSync(out)) throw buildError(`${out} was not written`, 'local');
-      return [{ path: MODULE, mode: 0o444, localPath: out }];
+      return [{ path: netbsdModulePath(facts), mode: 0o444, localPath: out }];
     }
     if (!facts.srcTree.present)
       throw new EnvironmentError(
@@ -204,7 +221,7 @@ export const netbsdTarget: TargetAdapter = {
     await host.uploadTree(path.join(repoRoot(), 'kmod'), `${dir}/kmod`);
     const r = await host.run(netbsdRemoteBuildArgv(dir, opts.buildId), { timeoutMs: 900_000 });
     if (r.code !== 0) throw buildError(r.stdout + r.stderr, 'remote');
-    return [{ path: MODULE, mode: 0o444, remotePath: `${dir}/kmod/netbsd/${path.basename(MODULE)}` }];
+    return [{ path: netbsdModulePath(facts), mode: 0o444, remotePath: `${dir}/kmod/netbsd/${MODULE_FILE}` }];
   },
 
   configureScript: (spec) => netbsdConfigureScript(spec),

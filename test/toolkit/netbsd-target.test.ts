@@ -5,6 +5,7 @@
  * net.laggkit.<if>.status spliced into ifconfig's text for the one NetBSD parser.
  */
 import test from 'ava';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,7 +17,9 @@ import {
   netbsdConfigureScript,
   netbsdIfconfigLines,
   netbsdLocalBuildArgv,
+  NETBSD_MODULE_PATH_SH,
   netbsdModuleArgs,
+  netbsdModulePath,
   netbsdRemoteBuildArgv,
   netbsdSysctlSettings,
   netbsdTarget,
@@ -174,4 +177,22 @@ test('sysctl net.laggkit.<if> in NetBSD\'s "name = value" form: integer leaves o
   const text =
     'net.laggkit.laggkit0.proto = lacp\nnet.laggkit.laggkit0.rr_limit = 0\nnet.laggkit.laggkit0.lacp_sys_prio = 100\nnet.laggkit.laggkit1.rr_limit = 9\nnet.laggkit.build_id = abc\n';
   t.deepEqual(parseNetbsdSysctl(text, 'laggkit0'), { rr_limit: 0, lacp_sys_prio: 100 });
+});
+
+test("the module goes where the running kernel's modload looks: /stand/MACHINE/X.Y/modules, osrelease on -current", (t) => {
+  const cases: Array<[number, string, string]> = [
+    [1001000000, 'NetBSD 10.1 amd64', '/stand/amd64/10.1/modules/laggkit/laggkit.kmod'],
+    [1000000000, 'NetBSD 10.0 amd64', '/stand/amd64/10.0/modules/laggkit/laggkit.kmod'],
+    // a 10.1 patch release and a -stable kernel keep the release's directory
+    [1001000300, 'NetBSD 10.1_STABLE amd64', '/stand/amd64/10.1/modules/laggkit/laggkit.kmod'],
+    [1099001200, 'NetBSD 10.99.12 amd64', '/stand/amd64/10.99.12/modules/laggkit/laggkit.kmod'],
+    [902000000, 'NetBSD 9.2 i386', '/stand/i386/9.2/modules/laggkit/laggkit.kmod'],
+  ];
+  for (const [osreldate, uname, want] of cases) {
+    t.is(netbsdModulePath({ osreldate, uname }), want, uname);
+    // The probe computes it on the host, before the facts exist: the same answer from sh.
+    const [, release, machine] = uname.split(' ');
+    const stub = `sysctl() { echo ${osreldate}; }; uname() { case "$1" in -m) echo ${machine} ;; -r) echo ${release} ;; esac; }`;
+    t.is(execFileSync('sh', ['-c', `${stub}\necho "${NETBSD_MODULE_PATH_SH}"`], { encoding: 'utf8' }).trim(), want, `${uname} (sh)`);
+  }
 });
