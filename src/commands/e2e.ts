@@ -111,7 +111,8 @@ export default class E2e extends LaggkitCommand {
   ];
   static override flags = {
     target: Flags.string({
-      description: 'Where to run: lab (the built-in QEMU lab), self (one machine: namespaces on Linux, vnet jails on FreeBSD), host (two machines over SSH), vagrant',
+      description:
+        'Where to run: lab (the built-in QEMU lab), self (one machine: namespaces on Linux, vnet jails on FreeBSD), host (two machines over SSH), vagrant',
       options: [...TARGET_KINDS],
       default: 'lab',
     }),
