@@ -101,7 +101,8 @@ testNeeding(test, 'laggkit exec passes stdin through and streams output as it ar
       if (out === 'first\n') child.stdin.end('go\n');
       if (out.includes('second')) resolve();
     });
-    child.on('exit', (code) => (out.includes('second') ? resolve() : reject(new Error(`exit ${code} before the streamed line: ${out} ${err}`))));
+    // 'close', not 'exit': the process may end before its last stdout chunk has been read.
+    child.on('close', (code) => (out.includes('second') ? resolve() : reject(new Error(`exit ${code} before the streamed line: ${out} ${err}`))));
   });
   const code = await new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.on('exit', resolve)));
   t.is(code, 0, err);
