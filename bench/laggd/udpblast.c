@@ -8,7 +8,8 @@
  *                                                   aggregate can use every member
  *   udpblast recv  PORT SECONDS                     count what arrives (recvmmsg)
  *   udpblast tick  DST PORT INTERVAL_US SECONDS     one sequence-numbered datagram per interval
- *   udpblast gaps  PORT SECONDS                     silences between tick datagrams (start, length)
+ *   udpblast gaps  PORT SECONDS                     silences between tick datagrams (start, length),
+ *                                                   and how long the path held them (waits)
  *
  * Every mode prints one JSON object on stdout. Throughput is judged at the receiver, over the
  * time between its first and last datagram, so start-up skew between the two ends does not
@@ -196,8 +197,12 @@ cmd_tick(char **av)
 	start = now_ns();
 	while (now_ns() - start < (uint64_t)(seconds * 1e9)) {
 		uint8_t pkt[64] = { 0 };
+		uint64_t sent_at = now_ns();
 
+		/* The sequence number, and when it was handed to the stack (CLOCK_MONOTONIC): the
+		 * receiver tells the path's delays from this sender's own scheduling with it. */
 		memcpy(pkt, &seq, sizeof(seq));
+		memcpy(pkt + 8, &sent_at, sizeof(sent_at));
 		/* Errors while the link is down are the interruption being measured; keep ticking. */
 		(void)send(fd, pkt, sizeof(pkt), 0);
 		seq++;
@@ -212,41 +217,117 @@ cmd_tick(char **av)
 	return 0;
 }
 
+/* CLOCK_REALTIME minus CLOCK_MONOTONIC, read back to back: turns a socket's (real-time)
+ * receive timestamp into the monotonic time the sender stamps its datagrams with. */
+static int64_t
+real_minus_mono(void)
+{
+	struct timespec r, m;
+
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	clock_gettime(CLOCK_REALTIME, &r);
+	return ((int64_t)r.tv_sec - (int64_t)m.tv_sec) * 1000000000ll +
+	    ((int64_t)r.tv_nsec - (int64_t)m.tv_nsec);
+}
+
+/*
+ * Receives tick datagrams and reports two views of the stream:
+ *   gaps   silences between arrivals as this process saw them (start, length): they include
+ *          the sender's and this receiver's own scheduling stalls;
+ *   waits  how long the path held the stream: for each arrival, the time from when the
+ *          first datagram not yet delivered was sent to when this one reached the socket
+ *          (the kernel's receive timestamp). Without loss that is the datagram's own delay;
+ *          after a loss it runs from the (interpolated) send time of the first lost one. A
+ *          sender that stalls sends nothing and adds nothing; a receiver that stalls does not
+ *          move the kernel's timestamp. Every wait over 2 ms is listed as [sent at (monotonic
+ *          seconds), ms], so the caller can place it against the link changes it made;
+ *   losses each run of missing sequence numbers, as [first one sent at, how many].
+ */
 static int
 cmd_gaps(char **av)
 {
 	int fd = bound_socket(av[0]);
 	double seconds = atof(av[1]);
 	uint64_t start = now_ns(), end = start + (uint64_t)(seconds * 1e9), prev = 0, maxgap = 0;
-	uint64_t received = 0, maxseq = 0;
-	/* Every silence longer than 3 ticks, so the caller can tell failover from failback. */
-	enum { MAX_GAPS = 64 };
-	uint64_t gap_at[MAX_GAPS], gap_len[MAX_GAPS];
-	int ngaps = 0;
+	uint64_t received = 0, maxseq = 0, last_seq = 0, last_tx = 0, maxwait = 0;
+	int64_t offset = real_minus_mono();
+	int one = 1;
+	/*
+	 * Every silence longer than 3 ticks and every wait over 2 ms, so the caller can tell
+	 * failover from failback. Room for one of each per datagram of a 10 s stream: a list cut
+	 * short on a busy machine (it was 64 silences) lost exactly the late, failback ones.
+	 */
+	enum { MAX_EVENTS = 10000 };
+	static uint64_t gap_at[MAX_EVENTS], gap_len[MAX_EVENTS], wait_at[MAX_EVENTS], wait_len[MAX_EVENTS];
+	static uint64_t loss_at[MAX_EVENTS], loss_n[MAX_EVENTS];
+	int ngaps = 0, nwaits = 0, nlosses = 0, cut = 0;
 
+	if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)) < 0)
+		die("SO_TIMESTAMPNS");
 	printf("{\"mode\":\"gaps\",\"ready\":true}\n");
 	fflush(stdout);
 	for (;;) {
-		uint64_t t = now_ns(), seq;
+		uint64_t t = now_ns(), seq, tx, rx;
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		uint8_t pkt[128];
+		union {
+			struct cmsghdr align;
+			uint8_t buf[CMSG_SPACE(sizeof(struct timespec))];
+		} ctl;
+		struct iovec iov = { pkt, sizeof(pkt) };
+		struct msghdr mh = { .msg_iov = &iov,
+			.msg_iovlen = 1,
+			.msg_control = ctl.buf,
+			.msg_controllen = sizeof(ctl.buf) };
 		ssize_t n;
 
 		if (t >= end)
 			break;
 		if (poll(&pfd, 1, (int)((end - t) / 1000000 + 1)) <= 0)
 			continue;
-		n = recv(fd, pkt, sizeof(pkt), MSG_DONTWAIT);
-		if (n < (ssize_t)sizeof(seq))
+		n = recvmsg(fd, &mh, MSG_DONTWAIT);
+		if (n < 16)
 			continue;
 		t = now_ns();
+		rx = t;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+				struct timespec ts;
+				memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+				rx = (uint64_t)((int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec - offset);
+			}
 		memcpy(&seq, pkt, sizeof(seq));
+		memcpy(&tx, pkt + 8, sizeof(tx));
+		if (received == 0 || seq > last_seq) {
+			/* The first datagram the path still owed: the one after the last delivered, its
+			 * send time interpolated between the two delivered ones when it was lost. */
+			uint64_t owed = received == 0 || seq == last_seq + 1 || tx < last_tx ?
+			    tx :
+			    last_tx + (tx - last_tx) / (seq - last_seq);
+			uint64_t wait = rx > owed ? rx - owed : 0;
+			if (received > 0 && seq > last_seq + 1 && nlosses < MAX_EVENTS) {
+				loss_at[nlosses] = owed;
+				loss_n[nlosses++] = seq - last_seq - 1;
+			}
+			if (wait > maxwait)
+				maxwait = wait;
+			if (wait > 2000000ull && nwaits == MAX_EVENTS) {
+				cut = 1;
+			} else if (wait > 2000000ull) {
+				wait_at[nwaits] = owed;
+				wait_len[nwaits++] = wait;
+			}
+			last_seq = seq;
+			last_tx = tx;
+		}
 		if (seq > maxseq)
 			maxseq = seq;
 		if (received > 0) {
 			if (t - prev > maxgap)
 				maxgap = t - prev;
-			if (t - prev > 3000000ull && ngaps < MAX_GAPS) {
+			if (t - prev > 3000000ull && ngaps == MAX_EVENTS) {
+				cut = 1;
+			} else if (t - prev > 3000000ull) {
 				gap_at[ngaps] = prev - start;
 				gap_len[ngaps++] = t - prev;
 			}
@@ -255,10 +336,16 @@ cmd_gaps(char **av)
 		received++;
 	}
 	printf("{\"mode\":\"gaps\",\"received\":%" PRIu64 ",\"lost\":%" PRIu64
-	       ",\"max_gap_ms\":%.3f,\"gaps\":[",
-	    received, received ? maxseq + 1 - received : 0, (double)maxgap / 1e6);
+	       ",\"max_gap_ms\":%.3f,\"max_wait_ms\":%.3f,\"cut\":%d,\"gaps\":[",
+	    received, received ? maxseq + 1 - received : 0, (double)maxgap / 1e6, (double)maxwait / 1e6, cut);
 	for (int i = 0; i < ngaps; i++)
 		printf("%s[%.3f,%.3f]", i ? "," : "", (double)gap_at[i] / 1e9, (double)gap_len[i] / 1e6);
+	printf("],\"waits\":[");
+	for (int i = 0; i < nwaits; i++)
+		printf("%s[%.6f,%.3f]", i ? "," : "", (double)wait_at[i] / 1e9, (double)wait_len[i] / 1e6);
+	printf("],\"losses\":[");
+	for (int i = 0; i < nlosses; i++)
+		printf("%s[%.6f,%" PRIu64 "]", i ? "," : "", (double)loss_at[i] / 1e9, loss_n[i]);
 	printf("]}\n");
 	return 0;
 }

@@ -4,7 +4,8 @@
  * Model
  *   One process, one thread, one epoll loop. Each aggregate is a TAP interface (IFF_TAP,
  *   IFF_NO_PI, named like the aggregate) that the Linux stack uses as a NIC, plus one AF_PACKET
- *   socket per member port (recvmmsg receive batches, sendmmsg transmit batches). The core
+ *   socket per member port (recvmmsg receive batches, sendmmsg transmit batches, past the qdisc
+ *   when the member has none) and a transmit-only one for its control frames. The core
  *   (kmod/core) decides everything; this file's structures only carry frames and events to it:
  *     TAP read     -> lk_output()  -> sendmmsg on the chosen member(s)
  *     member recvmmsg -> lk_input() -> ACCEPT: write to the TAP, CONTROL: lk_control_input()
@@ -98,7 +99,8 @@ struct lg_port {
 	uint32_t index; /* the core's handle */
 	char name[IFNAMSIZ];
 	int ifindex;
-	int fd; /* AF_PACKET, bound to ifindex */
+	int fd;    /* AF_PACKET, bound to ifindex */
+	int ctlfd; /* AF_PACKET, transmit only: control frames, always through the qdisc */
 	struct lg_src src;
 	/* restored when the port leaves */
 	uint8_t orig_mac[6];
@@ -110,6 +112,7 @@ struct lg_port {
 	uint64_t speed_bps;
 	int duplex;
 	int media_stale; /* came up on the last known speed/duplex; re-read them (lg_media_recheck) */
+	int bypass;      /* PACKET_QDISC_BYPASS set: the member has no queue (lg_port_set_qdisc) */
 	/* laggd's own counters (the core counts decisions, these count host I/O) */
 	uint64_t tx_errors, rx_ring_drops, tap_write_drops;
 	/* transmit batch: frames of the current TAP batch chosen for this port */
@@ -193,6 +196,7 @@ void lg_port_readable(struct lg_port *p);
 void lg_timer_expired(struct lg_lagg *l);
 void lg_port_refresh_link(struct lg_port *p);
 void lg_port_link_event(struct lg_port *p, int up);
+void lg_port_set_qdisc(struct lg_port *p, const char *kind);
 void lg_media_recheck(void);
 void lg_media_answered(void);
 
@@ -224,6 +228,7 @@ int lg_if_get_flags(const char *ifname, int *flags);
 int lg_if_set_up(const char *ifname, int up);
 int lg_if_media(const char *ifname, int *up, uint64_t *speed_bps, int *duplex);
 int lg_if_link(const char *ifname, int ifindex);
+int lg_if_qdisc(int ifindex, char *kind, size_t len);
 int lg_nl_open_events(void);
 void lg_nl_readable(void);
 int lg_nl_request(struct nlmsghdr *req);

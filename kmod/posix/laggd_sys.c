@@ -11,6 +11,7 @@
 #include <linux/ethtool.h>
 #include <linux/if_addr.h>
 #include <linux/netlink.h>
+#include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
 #include <linux/sockios.h>
 #include <net/if.h>
@@ -205,10 +206,12 @@ sysfs_read(const char *ifname, const char *attr, char *buf, size_t len)
 }
 
 /*
- * Is the interface up with carrier? Unlike lg_if_media() this never waits for the RTNL:
- * SIOCGIFFLAGS reads under RCU, and sysfs's carrier file reads the driver's carrier bit
- * directly. Where /sys belongs to another namespace (its entry of that name has another
- * ifindex, or none), ETHTOOL_GLINK, which takes the RTNL, answers instead.
+ * Is the interface up with carrier? SIOCGIFFLAGS reads under RCU; sysfs's carrier file reads
+ * the driver's carrier bit, without the ethtool call lg_if_media() makes, but since Linux 6.14
+ * it too takes the RTNL (before that, a trylock that restarted the read): nothing a process can
+ * read gives the carrier without it (IFF_LOWER_UP does not fit SIOCGIFFLAGS's 16 bits, and
+ * IFF_RUNNING follows link-watch). Where /sys belongs to another namespace (its entry of that
+ * name has another ifindex, or none), ETHTOOL_GLINK answers instead.
  * Returns 1 or 0, or -1 when the interface cannot be read.
  */
 int
@@ -230,6 +233,51 @@ lg_if_link(const char *ifname, int ifindex)
 	return lg_if_media(ifname, &up, &speed, &duplex) < 0 ? -1 : up;
 }
 
+/*
+ * The kind of an interface's root qdisc ("noqueue", "fq_codel", "mq", ...), from IFLA_QDISC of an
+ * RTM_GETLINK answer. Takes the RTNL: for configuration, not for the frame path.
+ */
+int
+lg_if_qdisc(int ifindex, char *kind, size_t len)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct ifinfomsg ifi;
+	} req;
+	static char buf[16 * 1024];
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	int rc = -1;
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		return -1;
+	memset(&req, 0, sizeof(req));
+	req.nh.nlmsg_len = sizeof(req);
+	req.nh.nlmsg_type = RTM_GETLINK;
+	req.nh.nlmsg_flags = NLM_F_REQUEST;
+	req.ifi.ifi_family = AF_UNSPEC;
+	req.ifi.ifi_index = ifindex;
+	kind[0] = '\0';
+	if (sendto(fd, &req, sizeof(req), 0, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		goto out;
+	ssize_t n = recv(fd, buf, sizeof(buf), 0);
+	for (struct nlmsghdr *nh = (struct nlmsghdr *)buf; n > 0 && NLMSG_OK(nh, (unsigned)n);
+	    nh = NLMSG_NEXT(nh, n)) {
+		if (nh->nlmsg_type != RTM_NEWLINK)
+			continue;
+		struct ifinfomsg *ifi = NLMSG_DATA(nh);
+		int alen = (int)IFLA_PAYLOAD(nh);
+		for (struct rtattr *rta = IFLA_RTA(ifi); RTA_OK(rta, alen); rta = RTA_NEXT(rta, alen))
+			if (rta->rta_type == IFLA_QDISC && RTA_PAYLOAD(rta) > 0) {
+				snprintf(
+				    kind, len, "%.*s", (int)RTA_PAYLOAD(rta), (const char *)RTA_DATA(rta));
+				rc = 0;
+			}
+	}
+out:
+	close(fd);
+	return rc;
+}
+
 /* ---- rtnetlink -------------------------------------------------------------------------- */
 
 int
@@ -241,7 +289,8 @@ lg_nl_open_events(void)
 		return -1;
 	memset(&sa, 0, sizeof(sa));
 	sa.nl_family = AF_NETLINK;
-	sa.nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR;
+	/* RTMGRP_TC: a member's root qdisc decides whether its socket bypasses it (laggd_lagg.c). */
+	sa.nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_TC;
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		close(fd);
 		return -1;
@@ -280,6 +329,11 @@ handle_link(struct nlmsghdr *nh)
 	if (p) {
 		/* The message carries the link as it is: IFF_LOWER_UP is the driver's carrier (not
 		 * the operational state link-watch updates later). No ioctl: see lg_port_link_event. */
+		int alen = (int)IFLA_PAYLOAD(nh);
+		for (struct rtattr *rta = IFLA_RTA(ifi); RTA_OK(rta, alen); rta = RTA_NEXT(rta, alen))
+			if (rta->rta_type == IFLA_QDISC && RTA_PAYLOAD(rta) > 0 &&
+			    ((const char *)RTA_DATA(rta))[RTA_PAYLOAD(rta) - 1] == '\0')
+				lg_port_set_qdisc(p, RTA_DATA(rta));
 		lg_port_link_event(p, (ifi->ifi_flags & IFF_UP) && (ifi->ifi_flags & IFF_LOWER_UP));
 		return;
 	}
@@ -342,6 +396,33 @@ handle_addr(struct nlmsghdr *nh)
 	}
 }
 
+/* A root qdisc added to or removed from a member (`tc qdisc ... root`); clsact/ingress are not
+ * on the transmit path and are ignored (laggd adds one itself, laggd_isolate.c). */
+static void
+handle_qdisc(struct nlmsghdr *nh)
+{
+	struct tcmsg *tcm = NLMSG_DATA(nh);
+	struct lg_port *p;
+
+	if (nh->nlmsg_len < NLMSG_LENGTH(sizeof(*tcm)) || tcm->tcm_parent != TC_H_ROOT)
+		return;
+	p = lg_port_by_ifindex(tcm->tcm_ifindex);
+	if (!p)
+		return;
+	if (nh->nlmsg_type == RTM_DELQDISC) {
+		/* The default comes back; which one is not in the message. Keep the queue until the
+		 * next link message names it. */
+		lg_port_set_qdisc(p, "");
+		return;
+	}
+	int len = (int)(nh->nlmsg_len - NLMSG_LENGTH(sizeof(*tcm)));
+	for (struct rtattr *rta = (struct rtattr *)((char *)tcm + NLMSG_ALIGN(sizeof(*tcm)));
+	    RTA_OK(rta, len); rta = RTA_NEXT(rta, len))
+		if (rta->rta_type == TCA_KIND && RTA_PAYLOAD(rta) > 0 &&
+		    ((const char *)RTA_DATA(rta))[RTA_PAYLOAD(rta) - 1] == '\0')
+			lg_port_set_qdisc(p, RTA_DATA(rta));
+}
+
 static void
 nl_dispatch(char *buf, ssize_t n)
 {
@@ -355,6 +436,10 @@ nl_dispatch(char *buf, ssize_t n)
 		case RTM_NEWADDR:
 		case RTM_DELADDR:
 			handle_addr(nh);
+			break;
+		case RTM_NEWQDISC:
+		case RTM_DELQDISC:
+			handle_qdisc(nh);
 			break;
 		default:
 			break;

@@ -196,6 +196,45 @@ testNeeding(test, 'failover: with -failover_preempt it stays on the backup after
   t.is(await activePort(la), 'veth1', 'stays on the backup');
 });
 
+/** Packets a member's root qdisc has sent (`tc -s qdisc`). */
+async function qdiscSent(topo: { a: { execOk(argv: string[]): Promise<string> } }, dev: string): Promise<number> {
+  const q = JSON.parse(await topo.a.execOk(['tc', '-s', '-j', 'qdisc', 'show', 'dev', dev, 'root'])) as Array<{ packets?: number }>;
+  return q[0]?.packets ?? 0;
+}
+
+testNeeding(test, 'failover: frames go through a qdisc a member has, and past it again when it is removed', needs, async (t) => {
+  // A member without a queue (veth: noqueue) is sent past the qdisc layer, so a send into a
+  // member that is going down fails instead of vanishing; a qdisc the user adds is the user's.
+  const { topo, la } = await laggPair(t, 'failover', { links: 2, tag: 'lqd' });
+  t.is(await activePort(la), 'veth0');
+  await topo.a.execOk(['tc', 'qdisc', 'add', 'dev', 'veth0', 'root', 'pfifo', 'limit', '500']);
+  await waitFor(
+    'laggd to send through the new qdisc',
+    async () => {
+      await topo.a.exec(['ping', '-c', '1', '-W', '1', '10.77.0.2']);
+      return (await qdiscSent(topo, 'veth0')) > 0;
+    },
+    10_000,
+  );
+  const before = await qdiscSent(topo, 'veth0');
+  await udpSend(topo.a, '10.77.0.2', 9003, 50, 1);
+  t.true((await qdiscSent(topo, 'veth0')) - before >= 50, 'every datagram went through the pfifo');
+  await topo.a.execOk(['tc', 'qdisc', 'del', 'dev', 'veth0', 'root']);
+  const ping = await topo.a.exec(['ping', '-c', '3', '-i', '0.2', '-W', '2', '10.77.0.2']);
+  t.is(ping.code, 0, 'traffic still flows once the qdisc is gone');
+});
+
+testNeeding(test, "lacp: a member's own LACPDUs stay visible to a capture on it", needs, async (t) => {
+  const { topo, la } = await laggPair(t, 'lacp', { links: 2, tag: 'lcv', extra: ['lacp_fast_timeout'] });
+  const mac = (await la.status()).ether.toLowerCase();
+  const cap = await startCapture(topo.a, 'veth0', ['ether', 'proto', '0x8809']);
+  const sent = async () => (await la.counters()).veth0?.lacp_tx ?? 0;
+  const before = await sent();
+  await waitFor('a to send two LACPDUs on veth0', async () => (await sent()) >= before + 2, 10_000);
+  const text = await cap.stop();
+  t.true(text.toLowerCase().includes(`${mac} >`), `a capture on the member shows a's own LACPDUs (from ${mac}):\n${text}`);
+});
+
 for (const rxAll of [true, false]) {
   testNeeding(test, `failover ${rxAll ? 'rx-all accepts' : 'without rx-all drops'} frames received on the backup`, needs, async (t) => {
     // b broadcasts, so every frame reaches a on its active veth0 and its backup veth1.
