@@ -39,6 +39,32 @@ export const guestScript = (state: LabState, side: string, script: string, timeo
 /** Where the guests keep seqstream: outside the system's own folders, removed at the end. */
 export const GUEST_TOOLS_DIR = '/var/tmp/laggkit-e2e';
 
+/**
+ * A BSD lab target's shell on its guests: one SSH connection per guest for the whole run (under
+ * TCG a new one costs seconds, which would stretch every poll; restore time is measured by
+ * polling), or a new one when asked (`fresh`), with the guest tools on PATH. Once `closing()`
+ * says so, nothing new starts behind the target's clean-up (a Ctrl-C while the engine runs).
+ */
+export function guestShells(state: LabState, closing: () => boolean): { sh: E2eTarget['sh']; close(): Promise<void> } {
+  const sessions: Partial<Record<Side, Promise<SshSession>>> = {};
+  return {
+    sh: async (side, script, timeoutMs = 120_000, fresh = false) => {
+      if (closing()) throw new Error('the target is closing');
+      if (fresh) return guestScript(state, side, `PATH=$PATH:${GUEST_TOOLS_DIR}\n${script}`, timeoutMs);
+      const session = await (sessions[side] ??= connectGuest(state, state.vms.find((v) => v.name === side)!, READY_MS));
+      try {
+        return await session.execScript(`PATH=$PATH:${GUEST_TOOLS_DIR}\n${script}`, { timeoutMs });
+      } catch (err) {
+        // A lost connection is opened again on the next command.
+        delete sessions[side];
+        await session.close().catch(() => {});
+        throw err;
+      }
+    },
+    close: async () => void (await Promise.all(Object.values(sessions).map((p) => p.then((x) => x.close()).catch(() => {})))),
+  };
+}
+
 /** A guest as freebsd-tools.ts reaches a FreeBSD machine (each call its own SSH connection). */
 export function guestMachine(state: LabState, side: Side): FreebsdMachine {
   const vm = state.vms.find((v) => v.name === side)!;
@@ -161,9 +187,7 @@ export async function freebsdLabTarget(opts: LabTargetOptions, say: (l: string) 
       capture: wire.lacksCapture,
     };
     let closing: Promise<void> | undefined;
-    // One SSH connection per guest for the whole run: under TCG a new one costs seconds, which
-    // would stretch every poll (restore time is measured by polling).
-    const sessions: Partial<Record<Side, Promise<SshSession>>> = {};
+    const shells = guestShells(state, () => closing !== undefined);
     return {
       kind: 'lab',
       describe: `lab '${state.name}' (2 FreeBSD guests, osreldate ${facts.osreldate}, ${state.accel}, links ${state.links.map((l) => `${l.a.nic}:${l.model}`).join(' ')})`,
@@ -172,20 +196,7 @@ export async function freebsdLabTarget(opts: LabTargetOptions, say: (l: string) 
       platform: freebsdPlatform,
       drivers: driversFor('freebsd'),
       links,
-      sh: async (side, script, timeoutMs = 120_000, fresh = false) => {
-        // Closing (Ctrl-C) while the engine still runs: nothing new starts behind undeploy's back.
-        if (closing) throw new Error('the target is closing');
-        if (fresh) return guestScript(state, side, `PATH=$PATH:${GUEST_TOOLS_DIR}\n${script}`, timeoutMs);
-        const session = await (sessions[side] ??= connectGuest(state, state.vms.find((v) => v.name === side)!, READY_MS));
-        try {
-          return await session.execScript(`PATH=$PATH:${GUEST_TOOLS_DIR}\n${script}`, { timeoutMs });
-        } catch (err) {
-          // A lost connection is opened again on the next command.
-          delete sessions[side];
-          await session.close().catch(() => {});
-          throw err;
-        }
-      },
+      sh: shells.sh,
       cable: async (nic, up) => {
         await labLink(state.name, 'A', nic, up ? 'up' : 'down');
       },
@@ -202,7 +213,7 @@ export async function freebsdLabTarget(opts: LabTargetOptions, say: (l: string) 
             const unloadLagg = facts.laggLoaded ? '' : '; kldunload if_lagg 2>/dev/null';
             await Promise.all(state.vms.map((vm) => guestScript(state, vm.name, `rm -rf ${GUEST_TOOLS_DIR}${unloadLagg}`).catch(() => undefined)));
           } finally {
-            await Promise.all(Object.values(sessions).map((p) => p.then((x) => x.close()).catch(() => {})));
+            await shells.close();
             await stop();
           }
         })()),

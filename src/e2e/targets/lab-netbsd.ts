@@ -18,14 +18,12 @@
  * run, and every other protocol runs on both models.
  */
 import { labDown, labLink } from '../../lab/lab.js';
-import { connectGuest } from '../../lab/guest-ssh.js';
-import type { SshSession } from '../../ssh/index.js';
 import type { HostOptions } from '../../targets/index.js';
 import { allDriversFor, driversFor } from '../drivers.js';
 import { labWire } from '../lab-wire.js';
 import { netbsdPlatform } from '../platform.js';
 import type { Capability } from '../scenario.js';
-import { deployModule, GUEST_TOOLS_DIR, guestMachine, guestScript, READY_MS, undeployModule } from './lab-freebsd.js';
+import { deployModule, GUEST_TOOLS_DIR, guestMachine, guestScript, guestShells, undeployModule } from './lab-freebsd.js';
 import { openLab, type LabTargetOptions } from './lab.js';
 import { installNetbsdSeqstream, netbsdSkipCase, netbsdUnloadScript, probeNetbsd } from './netbsd-tools.js';
 import type { DataLink, E2eTarget, Side } from './types.js';
@@ -59,8 +57,7 @@ export async function netbsdLabTarget(opts: LabTargetOptions, say: (l: string) =
       capture: wire.lacksCapture,
     };
     let closing: Promise<void> | undefined;
-    // One SSH connection per guest for the whole run, as on FreeBSD guests (a new one costs seconds under TCG).
-    const sessions: Partial<Record<Side, Promise<SshSession>>> = {};
+    const shells = guestShells(state, () => closing !== undefined);
     return {
       kind: 'lab',
       describe: `lab '${state.name}' (2 NetBSD guests, NetBSD ${facts.release}, ${state.accel}, links ${state.links.map((l) => `${l.a.nic}:${l.model}`).join(' ')}; stock ${drivers.stock.label})`,
@@ -70,18 +67,7 @@ export async function netbsdLabTarget(opts: LabTargetOptions, say: (l: string) =
       platform: netbsdPlatform,
       drivers,
       links,
-      sh: async (side, script, timeoutMs = 120_000, fresh = false) => {
-        if (closing) throw new Error('the target is closing');
-        if (fresh) return guestScript(state, side, `PATH=$PATH:${GUEST_TOOLS_DIR}\n${script}`, timeoutMs);
-        const session = await (sessions[side] ??= connectGuest(state, state.vms.find((v) => v.name === side)!, READY_MS));
-        try {
-          return await session.execScript(`PATH=$PATH:${GUEST_TOOLS_DIR}\n${script}`, { timeoutMs });
-        } catch (err) {
-          delete sessions[side];
-          await session.close().catch(() => {});
-          throw err;
-        }
-      },
+      sh: shells.sh,
       cable: async (nic, up) => {
         await labLink(state.name, 'A', nic, up ? 'up' : 'down');
       },
@@ -98,7 +84,7 @@ export async function netbsdLabTarget(opts: LabTargetOptions, say: (l: string) =
               state.vms.map((vm) => guestScript(state, vm.name, `rm -rf ${GUEST_TOOLS_DIR}; ${netbsdUnloadScript(facts)}`).catch(() => undefined)),
             );
           } finally {
-            await Promise.all(Object.values(sessions).map((p) => p.then((x) => x.close()).catch(() => {})));
+            await shells.close();
             await stop();
           }
         })()),
