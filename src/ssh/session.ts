@@ -157,6 +157,9 @@ class Session implements SshSession {
   /** Set once the connection is gone; then every command still waiting is failed, see run(). */
   private lost: SshError | undefined;
   private readonly waiting = new Set<(err: SshError) => void>();
+  /** Clients whose connection has closed (by us or by the peer). */
+  private readonly closedClients = new WeakSet<Client>();
+
   constructor(
     readonly target: SshTarget,
     private readonly clients: Client[],
@@ -164,6 +167,7 @@ class Session implements SshSession {
   ) {
     const last = clients[clients.length - 1];
     if (!last) throw new Error('session without a client');
+    for (const c of clients) c.once('close', () => this.closedClients.add(c));
     this.files = new SftpFiles(last);
     // A cut connection (a deploy that took the management NIC, a peer gone silent past the
     // keepalives) does not always close its channels: without this a command on it would wait
@@ -464,11 +468,18 @@ class Session implements SshSession {
   async close(): Promise<void> {
     this.files.close();
     for (const c of [...this.clients].reverse()) {
+      // A connection the peer already closed sends no second 'close': waiting for one would
+      // leave nothing pending but this wait, and node would end the CLI mid-await (exit 13).
+      if (this.closedClients.has(c)) continue;
       await new Promise<void>((resolve) => {
-        c.once('close', () => resolve());
+        // A dead peer never sends close: give up after 2 s (a timer that holds the process,
+        // for the same reason).
+        const t = setTimeout(resolve, 2000);
+        c.once('close', () => {
+          clearTimeout(t);
+          resolve();
+        });
         c.end();
-        // A dead peer never sends close; do not hang the caller.
-        setTimeout(resolve, 2000).unref();
       });
     }
   }

@@ -4,7 +4,7 @@
  * atomic writes, every host key verdict, ssh_config aliases, ProxyJump and command timeouts.
  */
 import test from 'ava';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import {
   chmodSync,
   existsSync,
@@ -480,6 +480,25 @@ testNeeding(test, 'a command with a timeout on a link gone silent fails with E_S
     execFileSync('kill', ['-KILL', sessionPid]);
     await s.close();
   }
+});
+
+testNeeding(test, 'closing a session whose connection the server already dropped ends, with nothing else pending in the process', NEEDS, async (t) => {
+  // In a process of its own, as the CLI is: when close() waited for a 'close' event that had
+  // already come, node found nothing pending and ended the CLI mid-await (exit 13).
+  const { opts } = setup('dropped', [sshd.knownHostsLine()]);
+  const session = new URL('../../src/ssh/index.js', import.meta.url).href;
+  const script = [
+    `const { connectHost } = await import(${JSON.stringify(session)});`,
+    `const s = await connectHost('dropped', ${JSON.stringify(opts)});`,
+    "const pid = (await s.exec(['sh', '-c', 'echo $PPID'])).stdout.trim();",
+    "process.kill(Number(pid), 'SIGKILL');",
+    "for (let i = 0; i < 100; i++) { try { await s.exec(['true']); await new Promise((r) => setTimeout(r, 50)); } catch { break; } }",
+    'await s.close();',
+    "process.stdout.write('closed\\n');",
+  ].join('\n');
+  const r = spawnSync(process.execPath, ['--import=tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+  t.is(r.status, 0, r.stderr);
+  t.is(r.stdout, 'closed\n');
 });
 
 testNeeding(test, 'connection failures are typed', NEEDS, async (t) => {
