@@ -12,6 +12,7 @@ import { deployFleet, fleetTable, type FleetResult } from '../deploy/fleet.js';
 import { inventoryHosts, parseInventory } from '../deploy/inventory.js';
 import { EXIT_CODES, LaggkitError, type ExitClass } from '../cli/errors.js';
 import { PROTOCOLS, parseSpecFile, specFromFlags, type DeploySpec } from '../deploy/spec.js';
+import { SshError } from '../ssh/index.js';
 import { adapterFor, openHost } from '../targets/index.js';
 import { validateInt } from '../validate/index.js';
 
@@ -129,11 +130,23 @@ export default class Deploy extends LaggkitCommand {
     // A person at a terminal sees the plan and says yes; scripts (--yes, --json, no TTY) do not.
     if (!flags.yes && !this.jsonMode && !flags['dry-run'] && process.stdin.isTTY && process.stderr.isTTY) base.approve = (plan) => this.ask(plan);
     const ho = hostOptions(flags, flags.host as string);
-    const host = await openHost(ho);
+    const once = async (): Promise<DeployResult> => {
+      const host = await openHost(ho);
+      try {
+        return await deploy(host, await adapterFor(host), spec, { ...base, reconnect: () => openHost(ho) });
+      } finally {
+        await host.close().catch(() => {});
+      }
+    };
     try {
-      return await deploy(host, await adapterFor(host), spec, { ...base, reconnect: () => openHost(ho) });
-    } finally {
-      await host.close().catch(() => {});
+      return await once();
+    } catch (err) {
+      // A host may drop a fresh connection (a box just booted, a loaded guest's dropbear). Lost
+      // before deploy got past its probe, nothing was changed: connect again, once.
+      if (!(err instanceof SshError && err.code === 'E_SSH_LOST') || !this.steps.every((s) => s.step === 'probe')) throw err;
+      this.progress(`  ${err.message} before anything changed: connecting again`);
+      this.steps.length = 0;
+      return await once();
     }
   }
 

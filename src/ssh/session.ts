@@ -275,7 +275,8 @@ class Session implements SshSession {
       try {
         return await this.runOnOpen(command, shown, opts);
       } catch (err) {
-        if (!(err instanceof RemoteCommandError && err.code === 'E_REMOTE_EXEC') || attempt === 3 || this.lost) throw err;
+        if (this.lost) throw this.lost;
+        if (!(err instanceof RemoteCommandError && err.code === 'E_REMOTE_EXEC') || attempt === 3) throw err;
         await new Promise((r) => setTimeout(r, 300 * attempt));
       }
     }
@@ -289,9 +290,32 @@ class Session implements SshSession {
     // root sessions, which is how laggkit usually logs in.)
     const wrapped = timeoutMs !== undefined ? `printf '${PID_MARK}%s\\n' "$$" >&2; ${command}` : command;
     return new Promise((resolve, reject) => {
-      this.client.exec(wrapped, (err, stream) => {
+      // ssh2 throws 'Not connected' from exec() itself when the socket has just gone, before
+      // its 'close' event (which sets this.lost) has run: that is a lost connection too.
+      const lostNow = (err: unknown) =>
+        this.lost ??
+        new SshError(
+          'E_SSH_LOST',
+          `The connection to ${this.target.alias} was lost before ${shown} could start (${(err as Error).message})`,
+          'Check that the host is up and its sshd running; nothing was run.',
+        );
+      const exec = (cb: Parameters<Client['exec']>[1]) => {
+        try {
+          this.client.exec(wrapped, cb);
+        } catch (err) {
+          reject(lostNow(err));
+        }
+      };
+      exec((err, stream) => {
         if (err) {
-          reject(new RemoteCommandError('E_REMOTE_EXEC', `Cannot start ${shown} on ${this.target.alias}: ${err.message}`, shown, null, ''));
+          // Refused by a server that is still there (tried again, see runStarted), or lost with
+          // the connection (ssh2 says "Not connected", or the close came first).
+          reject(
+            this.lost ??
+              (/not connected/i.test(err.message)
+                ? lostNow(err)
+                : new RemoteCommandError('E_REMOTE_EXEC', `Cannot start ${shown} on ${this.target.alias}: ${err.message}`, shown, null, '')),
+          );
           return;
         }
         const out: Buffer[] = [];

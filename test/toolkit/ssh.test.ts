@@ -492,13 +492,15 @@ testNeeding(test, 'closing a session whose connection the server already dropped
     `const s = await connectHost('dropped', ${JSON.stringify(opts)});`,
     "const pid = (await s.exec(['sh', '-c', 'echo $PPID'])).stdout.trim();",
     "process.kill(Number(pid), 'SIGKILL');",
-    "for (let i = 0; i < 100; i++) { try { await s.exec(['true']); await new Promise((r) => setTimeout(r, 50)); } catch { break; } }",
+    "let code = 'none';",
+    "for (let i = 0; i < 100; i++) { try { await s.exec(['true']); await new Promise((r) => setTimeout(r, 50)); } catch (err) { code = err.code; break; } }",
     'await s.close();',
-    "process.stdout.write('closed\\n');",
+    'process.stdout.write(`${code} closed\\n`);',
   ].join('\n');
   const r = spawnSync(process.execPath, ['--import=tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
   t.is(r.status, 0, r.stderr);
-  t.is(r.stdout, 'closed\n');
+  // A command on the dropped connection is a lost connection (exit 4), not ssh2's raw 'Not connected'.
+  t.is(r.stdout, 'E_SSH_LOST closed\n');
 });
 
 testNeeding(test, 'connection failures are typed', NEEDS, async (t) => {
