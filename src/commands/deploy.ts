@@ -7,13 +7,12 @@ import fs from 'node:fs';
 import { LaggkitCommand } from '../cli/base-command.js';
 import { UsageError } from '../cli/errors.js';
 import { hostFlags, hostOptions } from '../cli/host-flags.js';
-import { deploy, type DeployOptions, type DeployPlan, type DeployResult, type StepRecord } from '../deploy/deploy.js';
+import { deployTo } from '../deploy/connect.js';
+import type { DeployOptions, DeployPlan, DeployResult, StepRecord } from '../deploy/deploy.js';
 import { deployFleet, fleetTable, type FleetResult } from '../deploy/fleet.js';
 import { inventoryHosts, parseInventory } from '../deploy/inventory.js';
 import { EXIT_CODES, LaggkitError, type ExitClass } from '../cli/errors.js';
 import { PROTOCOLS, parseSpecFile, specFromFlags, type DeploySpec } from '../deploy/spec.js';
-import { SshError } from '../ssh/index.js';
-import { adapterFor, openHost } from '../targets/index.js';
 import { validateInt } from '../validate/index.js';
 
 function readInput(file: string, flag: string): string {
@@ -129,25 +128,10 @@ export default class Deploy extends LaggkitCommand {
     if (!spec) throw new UsageError('E_USAGE', 'Give --laggproto and --laggport, or --spec FILE');
     // A person at a terminal sees the plan and says yes; scripts (--yes, --json, no TTY) do not.
     if (!flags.yes && !this.jsonMode && !flags['dry-run'] && process.stdin.isTTY && process.stderr.isTTY) base.approve = (plan) => this.ask(plan);
-    const ho = hostOptions(flags, flags.host as string);
-    const once = async (): Promise<DeployResult> => {
-      const host = await openHost(ho);
-      try {
-        return await deploy(host, await adapterFor(host), spec, { ...base, reconnect: () => openHost(ho) });
-      } finally {
-        await host.close().catch(() => {});
-      }
-    };
-    try {
-      return await once();
-    } catch (err) {
-      // A host may drop a fresh connection (a box just booted, a loaded guest's dropbear). Lost
-      // before deploy got past its probe, nothing was changed: connect again, once.
-      if (!(err instanceof SshError && err.code === 'E_SSH_LOST') || !this.steps.every((s) => s.step === 'probe')) throw err;
-      this.progress(`  ${err.message} before anything changed: connecting again`);
+    // The failed probe of an attempt lost to a dropped connection is not this run's result.
+    return deployTo(hostOptions(flags, flags.host as string), spec, base, () => {
       this.steps.length = 0;
-      return await once();
-    }
+    });
   }
 
   private async ask(plan: DeployPlan): Promise<boolean> {

@@ -4,8 +4,9 @@
  * code is the worst outcome's (a rollback, 8, outranks other failures).
  */
 import { toLaggkitError, type LaggkitError } from '../cli/errors.js';
-import { adapterFor, openHost, type HostOptions } from '../targets/index.js';
-import { deploy, type DeployOptions, type DeployResult } from './deploy.js';
+import type { HostOptions } from '../targets/index.js';
+import { deployTo } from './connect.js';
+import type { DeployOptions, DeployResult } from './deploy.js';
 import type { InventoryHost } from './inventory.js';
 
 export interface FleetOutcome {
@@ -29,21 +30,16 @@ async function one(h: InventoryHost, base: Omit<DeployOptions, 'reconnect'>, ssh
   const t0 = Date.now();
   const ho: HostOptions = { ...ssh, host: h.target, ...(h.identity ? { identity: h.identity } : {}), ...(h.become ? { become: h.become } : {}) };
   try {
-    const host = await openHost(ho);
-    try {
-      const r = await deploy(host, await adapterFor(host), h.spec, { ...base, reconnect: () => openHost(ho) });
-      return {
-        host: h.name,
-        target: h.target,
-        outcome: r.dryRun ? 'planned' : r.changed ? 'deployed' : 'unchanged',
-        ms: Date.now() - t0,
-        detail: r.plan.aggregates.map((a) => `${a.name}: ${a.action}`).join(', '),
-        exitCode: 0,
-        result: r,
-      };
-    } finally {
-      await host.close().catch(() => {});
-    }
+    const r = await deployTo(ho, h.spec, base);
+    return {
+      host: h.name,
+      target: h.target,
+      outcome: r.dryRun ? 'planned' : r.changed ? 'deployed' : 'unchanged',
+      ms: Date.now() - t0,
+      detail: r.plan.aggregates.map((a) => `${a.name}: ${a.action}`).join(', '),
+      exitCode: 0,
+      result: r,
+    };
   } catch (err) {
     const e = toLaggkitError(err);
     return {
