@@ -7,221 +7,37 @@
  * verified, confirmed and persisted; the cases then build and destroy their own aggregates, and
  * closing the target undeploys, which leaves the guests' files as they were.
  *
- * The links are host-side UDP sockets whatever the guest OS, so their frames are dropped and
- * recorded on the host as for Linux guests (lab-wire.ts).
+ * What every BSD guest shares (deploy in and out, the guests' shells, the links on the host)
+ * is lab-bsd.ts.
  *
  * seqstream (kmod/posix/seqstream.c) runs on the guests: compiled there, or cross-compiled
  * here when they have no cc (freebsd-tools.ts).
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import { deploy } from '../../deploy/deploy.js';
-import { validateSpec } from '../../deploy/spec.js';
-import { undeploy } from '../../deploy/undeploy.js';
-import { connectGuest, guestScript as labGuestScript } from '../../lab/guest-ssh.js';
-import { labDown, labLink } from '../../lab/lab.js';
-import { labDir } from '../../lab/paths.js';
-import { labSshConfig } from '../../lab/ssh-config.js';
-import type { LabState } from '../../lab/state.js';
-import type { SshSession } from '../../ssh/index.js';
-import { adapterFor, openHost, type HostOptions } from '../../targets/index.js';
-import { driversFor } from '../drivers.js';
-import { labWire } from '../lab-wire.js';
+import { allDriversFor, driversFor } from '../drivers.js';
 import { freebsdPlatform } from '../platform.js';
-import type { Capability } from '../scenario.js';
-import { openLab, type LabTargetOptions } from './lab.js';
-import { installSeqstream, probeFreebsd, type FreebsdMachine } from './freebsd-tools.js';
-import type { DataLink, E2eTarget, Side } from './types.js';
+import { installSeqstream, probeFreebsd } from './freebsd-tools.js';
+import { bsdLabTarget } from './lab-bsd.js';
+import type { LabTargetOptions } from './lab.js';
+import type { E2eTarget } from './types.js';
 
-/** SSH handshakes with TCG guests on a loaded host take far longer than the lab's 20 s default. */
-export const READY_MS = 90_000;
-export const guestScript = (state: LabState, side: string, script: string, timeoutMs = 120_000) => labGuestScript(state, side, script, timeoutMs, READY_MS);
-/** Where the guests keep seqstream: outside the system's own folders, removed at the end. */
-export const GUEST_TOOLS_DIR = '/var/tmp/laggkit-e2e';
-
-/**
- * A BSD lab target's shell on its guests: one SSH connection per guest for the whole run (under
- * TCG a new one costs seconds, which would stretch every poll; restore time is measured by
- * polling), or a new one when asked (`fresh`), with the guest tools on PATH. Once `closing()`
- * says so, nothing new starts behind the target's clean-up (a Ctrl-C while the engine runs).
- */
-export function guestShells(state: LabState, closing: () => boolean): { sh: E2eTarget['sh']; close(): Promise<void> } {
-  const sessions: Partial<Record<Side, Promise<SshSession>>> = {};
-  return {
-    sh: async (side, script, timeoutMs = 120_000, fresh = false) => {
-      if (closing()) throw new Error('the target is closing');
-      if (fresh) return guestScript(state, side, `PATH=$PATH:${GUEST_TOOLS_DIR}\n${script}`, timeoutMs);
-      const session = await (sessions[side] ??= connectGuest(state, state.vms.find((v) => v.name === side)!, READY_MS));
-      try {
-        return await session.execScript(`PATH=$PATH:${GUEST_TOOLS_DIR}\n${script}`, { timeoutMs });
-      } catch (err) {
-        // A lost connection is opened again on the next command.
-        delete sessions[side];
-        await session.close().catch(() => {});
-        throw err;
-      }
-    },
-    close: async () => void (await Promise.all(Object.values(sessions).map((p) => p.then((x) => x.close()).catch(() => {})))),
-  };
-}
-
-/** A guest as freebsd-tools.ts reaches a FreeBSD machine (each call its own SSH connection). */
-export function guestMachine(state: LabState, side: Side): FreebsdMachine {
-  const vm = state.vms.find((v) => v.name === side)!;
-  const withSession = async <T>(fn: (s: SshSession) => Promise<T>): Promise<T> => {
-    const session = await connectGuest(state, vm, READY_MS);
-    try {
-      return await fn(session);
-    } finally {
-      await session.close();
-    }
-  };
-  return {
-    name: `guest ${side}`,
-    sh: (script, timeoutMs) => guestScript(state, side, script, timeoutMs),
-    read: (remote) => withSession((s) => s.readFile(remote)),
-    write: (remote, data, mode) => withSession(async (s) => void (await s.writeFileAtomic(remote, data, { mode }))),
-  };
-}
-
-/**
- * The aggregate deploy creates and persists. Not laggkit0: devd applies rc.conf's
- * ifconfig_laggkit0 to every laggkit0 created while it is persisted, so the cases' own laggkit0
- * would get deploy's ports and protocol added a few seconds after its creation.
- */
-const DEPLOYED = 'laggkit9';
-/** Its addresses: a subnet of its own, beside the cases' 10.77.0.0/24. */
-const DEPLOYED_ADDR = { A: '10.77.9.1/24', B: '10.77.9.2/24' } as const;
-
-/**
- * The module (`module`: if_laggkit.ko, or laggkit.kmod on NetBSD guests) onto both guests
- * through deploy: LACP over `ports`, the guests deploying at once so each verifies against the
- * other. The deployed aggregate is then destroyed (the module stays loaded): the cases build
- * their own.
- */
-export async function deployModule(
-  state: LabState,
-  ports: string[],
-  opts: LabTargetOptions,
-  say: (l: string) => void,
-  module = 'if_laggkit.ko',
-): Promise<Record<Side, HostOptions>> {
-  const sshConfig = path.join(labDir(state.name), 'ssh_config');
-  fs.writeFileSync(sshConfig, labSshConfig(state));
-  const hosts = { A: { host: 'A', sshConfig }, B: { host: 'B', sshConfig } };
-  say(
-    `deploying ${module} to both guests (laggkit deploy, ${opts.sysroot ? `built here against ${opts.sysroot}` : 'built on the guests'}; LACP over ${ports.join(', ')})`,
-  );
-  await Promise.all(
-    (['A', 'B'] as const).map(async (side) => {
-      const spec = validateSpec(
-        { aggregates: [{ name: DEPLOYED, laggproto: 'lacp', laggports: ports, inet: [DEPLOYED_ADDR[side]] }] },
-        `e2e deploy spec for ${side}`,
-      );
-      const host = await openHost(hosts[side]);
-      try {
-        const r = await deploy(host, await adapterFor(host), spec, {
-          build: opts.sysroot ? 'local' : 'remote',
-          ...(opts.sysroot ? { sysroot: opts.sysroot } : {}),
-          ...(opts.kernbuild ? { kernbuild: opts.kernbuild } : {}),
-          confirmTimeoutSec: 180,
-          verifyTimeoutSec: 90,
-          allowManagementPort: false,
-          dryRun: false,
-          onStep: (s) => say(`  ${side} deploy ${s.step}: ${s.ok ? 'ok' : 'FAILED'} ${(s.ms / 1000).toFixed(1)} s ${s.detail}`),
-          progress: () => {},
-          reconnect: () => openHost(hosts[side]),
-        });
-        say(`  ${side}: ${module} ${r.plan.buildId} deployed, ${r.aggregates.map((a) => `${a.name} ${a.status}`).join(', ')}`);
-        await host.script(`ifconfig ${DEPLOYED} destroy`, { check: true });
-      } finally {
-        await host.close().catch(() => {});
-      }
-    }),
-  );
-  return hosts;
-}
-
-export async function undeployModule(hosts: Record<Side, HostOptions>, say: (l: string) => void, module = 'if_laggkit.ko'): Promise<void> {
-  say(`undeploying ${module} from both guests (laggkit undeploy)`);
-  await Promise.all(
-    (['A', 'B'] as const).map(async (side) => {
-      const host = await openHost(hosts[side]);
-      try {
-        await undeploy(host, await adapterFor(host), () => {});
-      } finally {
-        await host.close().catch(() => {});
-      }
-    }),
-  );
-}
-
-export async function freebsdLabTarget(opts: LabTargetOptions, say: (l: string) => void): Promise<E2eTarget> {
-  driversFor('freebsd', opts.stock);
-  const { state, owned } = await openLab(opts, 'freebsd', say);
-  const stop = async (): Promise<void> => {
-    if (owned && !opts.keep) await labDown(state.name);
-    else if (owned) say(`lab '${state.name}' kept (--keep-lab): laggkit lab down --name ${state.name}`);
-  };
-  // FreeBSD data links carry no address between runs: only the aggregates do.
-  const links: DataLink[] = state.links.map((l) => ({ model: l.model, nic: l.a.nic }));
-  let hosts: Record<Side, HostOptions> | undefined;
-  try {
-    const machines = state.vms.map((vm) => guestMachine(state, vm.name as Side));
-    const facts = await probeFreebsd(machines[0]!);
-    // A run interrupted before its clean-up may have left lagg0 holding the links deploy wants.
-    const drivers = Object.values(driversFor('freebsd'));
-    await Promise.all(state.vms.map((vm) => guestScript(state, vm.name, drivers.map((d) => d.destroy()).join('\n'))));
-    await installSeqstream(machines, facts, GUEST_TOOLS_DIR, say);
-    hosts = await deployModule(
-      state,
-      links.slice(0, 2).map((l) => l.nic),
-      opts,
-      say,
-    );
-    const lagg = facts.lagg;
-    const wire = labWire(state);
-    const lacking: Partial<Record<Capability, string>> = {
-      stock: lagg ? undefined : 'the guests have no if_lagg.ko (a kernel without lagg(4))',
-      impair: wire.lacksImpair,
-      capture: wire.lacksCapture,
-    };
-    let closing: Promise<void> | undefined;
-    const shells = guestShells(state, () => closing !== undefined);
-    return {
-      kind: 'lab',
-      describe: `lab '${state.name}' (2 FreeBSD guests, osreldate ${facts.osreldate}, ${state.accel}, links ${state.links.map((l) => `${l.a.nic}:${l.model}`).join(' ')})`,
-      capabilities: (['cable', 'stock', 'impair', 'capture'] as const).filter((c) => !lacking[c]),
-      lacks: (cap) => lacking[cap],
+export function freebsdLabTarget(opts: LabTargetOptions, say: (l: string) => void): Promise<E2eTarget> {
+  const drivers = driversFor('freebsd', opts.stock);
+  return bsdLabTarget(
+    {
+      os: 'freebsd',
+      module: 'if_laggkit.ko',
+      drivers,
+      everyDriver: allDriversFor('freebsd'),
       platform: freebsdPlatform,
-      drivers: driversFor('freebsd'),
-      links,
-      sh: shells.sh,
-      cable: async (nic, up) => {
-        await labLink(state.name, 'A', nic, up ? 'up' : 'down');
-      },
-      impair: (nic, what, on) => wire.impair(nic, what, on),
-      capture: (nics, direction) => wire.capture(nics, direction),
-      // Once only: Ctrl-C closes the target while the engine may still be closing it too.
-      close: () =>
-        (closing ??= (async () => {
-          try {
-            wire.close();
-            // e2e's own aggregates first: undeploy hands the links back, lagg0 must not hold them.
-            await Promise.all(state.vms.map((vm) => guestScript(state, vm.name, drivers.map((d) => d.destroy()).join('\n')).catch(() => undefined)));
-            if (hosts) await undeployModule(hosts, say);
-            const unloadLagg = facts.laggLoaded ? '' : '; kldunload if_lagg 2>/dev/null';
-            await Promise.all(state.vms.map((vm) => guestScript(state, vm.name, `rm -rf ${GUEST_TOOLS_DIR}${unloadLagg}`).catch(() => undefined)));
-          } finally {
-            await shells.close();
-            await stop();
-          }
-        })()),
-    };
-  } catch (err) {
-    // A target that never opened still leaves the guests as it found them.
-    if (hosts) await undeployModule(hosts, say).catch(() => {});
-    await stop();
-    throw err;
-  }
+      probe: probeFreebsd,
+      installTools: installSeqstream,
+      deployPorts: (links) => links.slice(0, 2).map((l) => l.nic),
+      stockLacks: (facts) => (facts.lagg ? undefined : 'the guests have no if_lagg.ko (a kernel without lagg(4))'),
+      describe: (state, facts) =>
+        `lab '${state.name}' (2 FreeBSD guests, osreldate ${facts.osreldate}, ${state.accel}, links ${state.links.map((l) => `${l.a.nic}:${l.model}`).join(' ')})`,
+      atEnd: (facts) => (facts.laggLoaded ? 'true' : 'kldunload if_lagg 2>/dev/null; true'),
+    },
+    opts,
+    say,
+  );
 }

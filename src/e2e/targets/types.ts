@@ -3,7 +3,8 @@
  * shell, and optionally able to pull a link's cable. Each target says which OS its hosts run
  * (the platform: the shell dialect the actions speak there) and which two drivers run on it.
  * One file per target kind sits next to this one (lab.ts: the built-in QEMU lab, with
- * lab-freebsd.ts for FreeBSD guests); index.ts opens the one asked for.
+ * lab-bsd.ts for BSD guests, lab-freebsd.ts and lab-netbsd.ts for each BSD); index.ts opens
+ * the one asked for.
  */
 import type { NicModel } from '../../lab/machines.js';
 import type { ExecResult } from '../../ssh/index.js';
