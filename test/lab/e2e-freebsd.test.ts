@@ -12,11 +12,10 @@
 import test, { type TestFn } from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { E2eResult } from '../../src/e2e/engine.js';
 import { guestScript } from '../../src/lab/guest-ssh.js';
 import { listLabs, readState } from '../../src/lab/state.js';
 import { testNeeding } from '../support/require.js';
-import { checkExit, cli, freebsdInputs, isolatedLab, repo, type CliResult } from './support/cli.js';
+import { cli, freebsdInputs, isolatedLab, repo, keptReport, type CliResult } from './support/cli.js';
 
 const { image, sysroot, kernbuild, missing } = freebsdInputs();
 const serial = test.serial as unknown as TestFn;
@@ -64,10 +63,7 @@ if (missing) {
       { LAGGKIT_LAB_DIR: labRoot, NO_COLOR: '1' },
       3_400_000,
     );
-    fs.rmSync(artefacts, { recursive: true, force: true });
-    if (fs.existsSync(out)) fs.cpSync(out, artefacts, { recursive: true });
-    checkExit(t, run, 0, 'e2e');
-    const res = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8')) as E2eResult;
+    const res = keptReport(t, run, out, artefacts, 'e2e');
     t.regex(res.target, /2 FreeBSD guests/);
     t.deepEqual(res.cases.map((c) => c.id).sort(), EXPECTED_CASES);
     t.deepEqual(res.totals, { pass: 4, fail: 0, skip: 0 });

@@ -12,13 +12,11 @@
  * was at hand. Nothing here asserts on how long anything took.
  */
 import test, { type TestFn } from 'ava';
-import fs from 'node:fs';
 import path from 'node:path';
-import type { E2eResult } from '../../src/e2e/engine.js';
 import { guestScript } from '../../src/lab/guest-ssh.js';
 import { listLabs, readState } from '../../src/lab/state.js';
 import { testNeeding } from '../support/require.js';
-import { checkExit, cli, isolatedLab, netbsdInputs, repo } from './support/cli.js';
+import { cli, isolatedLab, netbsdInputs, keptReport, repo } from './support/cli.js';
 
 const { image, sysroot, missing } = netbsdInputs();
 const serial = test.serial as unknown as TestFn;
@@ -68,10 +66,7 @@ if (missing) {
       env,
       3_000_000,
     );
-    fs.rmSync(artefacts, { recursive: true, force: true });
-    if (fs.existsSync(out1)) fs.cpSync(out1, path.join(artefacts, 'lagg'), { recursive: true });
-    checkExit(t, run1, 0, 'e2e against lagg(4)');
-    const res = JSON.parse(fs.readFileSync(path.join(out1, 'report.json'), 'utf8')) as E2eResult;
+    const res = keptReport(t, run1, out1, path.join(artefacts, 'lagg'), 'e2e against lagg(4)');
     t.regex(res.target, /2 NetBSD guests, NetBSD 10\./);
     const byId = new Map(res.cases.map((c) => [c.id, c]));
     const run = (id: string, d: 'laggkit' | 'stock') => byId.get(id)?.runs.find((r) => r.driver === d);
@@ -104,9 +99,7 @@ if (missing) {
       env,
       2_000_000,
     );
-    if (fs.existsSync(out2)) fs.cpSync(out2, path.join(artefacts, 'agr'), { recursive: true });
-    checkExit(t, run2, 0, 'e2e against agr(4)');
-    const res2 = JSON.parse(fs.readFileSync(path.join(out2, 'report.json'), 'utf8')) as E2eResult;
+    const res2 = keptReport(t, run2, out2, path.join(artefacts, 'agr'), 'e2e against agr(4)');
     t.regex(res2.target, /stock NetBSD agr\(4\)/);
     const interop = res2.cases.find((c) => c.id === 'lacp-interop[lacp,e1000+e1000]')!;
     for (const r of interop.runs) t.is(r.status, 'pass', `lacp-interop ${r.driver}: ${r.failures.join('; ')}`);

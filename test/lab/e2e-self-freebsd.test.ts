@@ -15,13 +15,12 @@
 import test, { type TestFn } from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { E2eResult } from '../../src/e2e/engine.js';
 import { guestScript } from '../../src/lab/guest-ssh.js';
 import { labUp } from '../../src/lab/lab.js';
 import { labSshConfig } from '../../src/lab/ssh-config.js';
 import type { LabState } from '../../src/lab/state.js';
 import { testNeeding } from '../support/require.js';
-import { checkExit, cli, freebsdInputs, isolatedLab, repo } from './support/cli.js';
+import { checkExit, cli, freebsdInputs, isolatedLab, keptReport, repo } from './support/cli.js';
 
 const { image, sysroot, kernbuild, missing } = freebsdInputs();
 const serial = test.serial as unknown as TestFn;
@@ -86,11 +85,7 @@ if (missing) {
 
     const out = path.join(labRoot, 'report');
     const run = await cli(['e2e', '--target', 'self', ...host, '--compare', 'stock', '--report', out, ...SUBSET.flatMap((g) => ['--only', g])], env, 2_400_000);
-    fs.rmSync(artefacts, { recursive: true, force: true });
-    if (fs.existsSync(out)) fs.cpSync(out, artefacts, { recursive: true });
-    checkExit(t, run, 0, 'e2e --target self on FreeBSD');
-
-    const res = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8')) as E2eResult;
+    const res = keptReport(t, run, out, artefacts, 'e2e --target self on FreeBSD');
     // uname -s: FreeBSD, or the name a derivative gave itself.
     t.regex(res.target, /^self on A \([\w-]+: vnet jails A and B, epair\(4\) links; 4 epair links/);
     const byId = new Map(res.cases.map((c) => [c.id, c]));

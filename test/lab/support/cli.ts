@@ -93,6 +93,17 @@ export async function isolatedLab(test: { after: { always: (fn: () => Promise<vo
   return { root, name };
 }
 
+/**
+ * An e2e run's reports, kept in `keep` among the test artefacts whatever the outcome, its exit
+ * code checked (0), then its report.json read.
+ */
+export function keptReport(t: ExecutionContext, run: CliResult, out: string, keep: string, what: string): import('../../../src/e2e/engine.js').E2eResult {
+  fs.rmSync(keep, { recursive: true, force: true });
+  if (fs.existsSync(out)) fs.cpSync(out, keep, { recursive: true });
+  checkExit(t, run, 0, what);
+  return JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8'));
+}
+
 /** Assert a CLI run's exit code; the message carries the tails of its output, the evidence. */
 export function checkExit(t: ExecutionContext, r: CliResult | undefined, code: number, what: string): asserts r is CliResult {
   if (!r) throw new Error(`${what}: not run`);
