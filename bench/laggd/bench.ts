@@ -41,7 +41,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const FAILOVER_ROUNDS = Number(process.env.BENCH_FAILOVER_ROUNDS ?? 2);
 const FLOWS = 64;
-const CONVERGENCE_RUNS = Number(process.env.BENCH_CONVERGENCE_RUNS ?? 3);
+const CONVERGENCE_RUNS = Number(process.env.BENCH_CONVERGENCE_RUNS ?? 5);
 const PAYLOAD_64 = 18; // 14 Ethernet + 20 IPv4 + 8 UDP + 18 = 60 bytes, 64 on a wire with FCS
 const PAYLOAD_1500 = 1472; // a 1500-byte IP packet
 /** BENCH_PHASES=name,name runs only those phases (names as printed), for investigating one. */

@@ -125,6 +125,23 @@ unselect_for_reselection(struct lk_softc *sc, struct lk_port *p)
 /* ---- Actor operational values ---------------------------------------------------------------- */
 
 /*
+ * The transmit machine sends at most LK_LACP_TX_LIMIT PDUs in any fast periodic interval.
+ * A link that comes back opens a new exchange with a partner that heard nothing while it was
+ * down; counting the PDUs of the exchange before the loss against it held the first PDU of
+ * the new one for up to a second whenever a link flapped within a second of converging (the
+ * whole of laggd's convergence time in such a flap, 0.3-0.7 s, against 20 ms otherwise). So
+ * the window starts afresh when the port becomes enabled; lacp_full_wait, which asks for the
+ * standard's timing throughout, keeps counting across the flap. record_pdu() does the same
+ * when the partner says its port has just expired.
+ */
+static void
+tx_window_reset(struct lk_lacp_port *lp)
+{
+	for (uint32_t i = 0; i < LK_LACP_TX_LIMIT; i++)
+		lp->tx_slot_free[i] = 0;
+}
+
+/*
  * Recompute what the actor advertises from configuration and media. A change of key or of
  * aggregation ability changes the port's LAG ID, so the port is unselected; any change needs
  * a PDU to tell the partner.
@@ -135,8 +152,11 @@ actor_refresh(struct lk_softc *sc, struct lk_port *p)
 	struct lk_lacp_port *lp = &p->lacp;
 	struct lk_lacp_peer_info old = lp->actor;
 	uint8_t st = lp->actor.state & (ST_SYNC | ST_COL | ST_DIST | ST_DEF | ST_EXP);
+	uint8_t was_enabled = lp->port_enabled;
 
 	lp->port_enabled = lp->member && sc->lacp.attached && p->link_up;
+	if (lp->port_enabled && !was_enabled && !sc->lacp.full_wait)
+		tx_window_reset(lp);
 	lp->lacp_enabled = p->duplex == LK_DUPLEX_FULL;
 	lp->aggregatable = lp->lacp_enabled && p->speed_bps != 0;
 
@@ -222,6 +242,12 @@ record_pdu(struct lk_softc *sc, struct lk_port *p, const struct lk_lacpdu *pdu)
 	sync = (matched || (a->state & ST_AGG) == 0) && (a->state & ST_SYNC) != 0;
 	if ((a->state & ST_ACT) == 0 && !((lp->actor.state & ST_ACT) && (pp->state & ST_ACT)))
 		sync = 0;
+	/* The partner's port just expired: its link came back (or it lost us for a whole
+	 * timeout), so this is a new exchange even where our own link never went down to say so
+	 * (a flap shorter than the kernel takes to report, on our side). Once per expiry, so a
+	 * partner cannot make us send more than one PDU for each of its own. */
+	if ((a->state & ST_EXP) != 0 && (lp->partner.state & ST_EXP) == 0 && !sc->lacp.full_wait)
+		tx_window_reset(lp);
 	lp->partner = *a;
 	lp->partner.state = (uint8_t)((a->state & ~ST_SYNC) | (sync ? ST_SYNC : 0));
 	lp->actor.state &= (uint8_t)~ST_DEF;

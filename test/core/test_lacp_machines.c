@@ -631,6 +631,87 @@ test_tx_rate_limit(void)
 		TH_CHECK(th_tx_get(h, 0, i + 3)->t_ns - th_tx_get(h, 0, i)->t_ns >= 1000 * MS);
 }
 
+/* Use up the transmit window: PDUs that describe us wrongly each set NTT. */
+static void
+exhaust_tx_window(struct th_host *h, struct fake_partner *fp)
+{
+	for (int i = 0; i < 4; i++) {
+		fp->key = (uint16_t)(0x200 + i);
+		fake_pdu_from(h, 0, fp, 100, 0);
+		th_advance(10);
+	}
+	TH_EQ(lport(h, 0)->ntt, 1); /* the window is full: one waits */
+}
+
+struct tx_flap_case {
+	const char *name;
+	int full_wait;
+};
+
+static const struct tx_flap_case tx_flap_cases[] = {
+	{ "default: a new link gets a new window", 0 },
+	{ "lacp_full_wait: the window counts across the flap", 1 },
+};
+
+/*
+ * A link that flaps within a second of a busy exchange: the PDU that opens the new exchange
+ * goes at once by default; lacp_full_wait keeps it behind the three of the last second.
+ */
+static void
+test_tx_window_after_flap(const void *arg)
+{
+	const struct tx_flap_case *c = arg;
+	struct th_host *h = dut(1, 1);
+	struct fake_partner fp = FP;
+	uint64_t up;
+
+	th_note(c->name);
+	lacp_opt(h, LK_OPT_LACP_FULL_WAIT, (uint32_t)c->full_wait);
+	negotiate(h, 1, &FP);
+	exhaust_tx_window(h, &fp);
+	th_link(h, 0, 0);
+	th_advance(100);
+	th_tx_clear(h);
+	up = th_now_ns();
+	th_link(h, 0, 1);
+	TH_EQ(RX(h, 0), LK_LACP_RX_EXPIRED);
+	TH_EQ(pdus_sent(h, 0, up), (c->full_wait ? 0u : 1u));
+	th_advance(1000);
+	TH_CHECK(pdus_sent(h, 0, up) >= 1);
+}
+
+/*
+ * Our link never went down (the partner's flap was too short for our kernel to report), but
+ * the partner's PDU says its port just expired: its answer goes at once, and only once per
+ * expiry, so a partner cannot drive our rate above its own.
+ */
+static void
+test_tx_window_on_partner_expiry(void)
+{
+	struct th_host *h = dut(1, 1);
+	struct fake_partner fp = FP;
+	uint64_t t;
+
+	negotiate(h, 1, &FP);
+	exhaust_tx_window(h, &fp);
+	th_tx_clear(h);
+	t = th_now_ns();
+	fp.state |= ST_E;
+	fp.key = 0x300;
+	fake_pdu_from(h, 0, &fp, 100, 0);
+	TH_EQ(pdus_sent(h, 0, t), 1u);
+	/* still expired, and wrong about us again: within the new window (3 PDUs) */
+	fp.key = 0x301;
+	fake_pdu_from(h, 0, &fp, 100, 0);
+	fp.key = 0x302;
+	fake_pdu_from(h, 0, &fp, 100, 0);
+	TH_EQ(pdus_sent(h, 0, t), 3u);
+	fp.key = 0x303;
+	fake_pdu_from(h, 0, &fp, 100, 0);
+	TH_EQ(pdus_sent(h, 0, t), 3u); /* no second reset while it stays expired */
+	TH_EQ(lport(h, 0)->ntt, 1);
+}
+
 static const struct {
 	int machine;
 	uint8_t state;
@@ -725,6 +806,8 @@ main(void)
 	th_run("churn: partner churn", test_churn);
 	th_run("churn: actor churn on a standby port", test_actor_churn_standby);
 	th_run("tx: 3 PDUs per second", test_tx_rate_limit);
+	RUN_CASES("tx: the window after a link flap", test_tx_window_after_flap, tx_flap_cases);
+	th_run("tx: the window after the partner's port expired", test_tx_window_on_partner_expiry);
 	th_run("state names", test_state_names);
 	th_run("options", test_options_validated);
 	return th_summary();
