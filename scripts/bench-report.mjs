@@ -314,6 +314,7 @@ if (laggd) {
   const conv = [
     ['laggd ↔ laggd', c['laggd-laggd']?.median_ms],
     ['laggd ↔ OVS', c['laggd-ovs']?.median_ms],
+    ['OVS ↔ laggd (laggd on the far side)', c['ovs-laggd']?.median_ms],
     ['OVS ↔ OVS', c['ovs-ovs']?.median_ms],
   ];
   figures.push({

@@ -10,7 +10,8 @@
  *                when it returns (and the receiver's silences beside it): laggd lacp vs the
  *                OVS LACP pair; laggd failover (default, rx-all) and failover -rx-all vs an
  *                OVS active-backup pair
- *   convergence  link up to every member distributing: laggd↔laggd, laggd↔OVS, OVS↔OVS
+ *   convergence  link up to every member distributing: laggd↔laggd, laggd↔OVS (laggd on the
+ *                side whose links are switched, then on the far side), OVS↔OVS
  *   resources    resident memory of the forwarding process, CPU cores per Mpps
  *
  * Prints a table and writes bench/results/laggd.json. A phase that cannot run (laggd not
@@ -164,6 +165,7 @@ function table(): string {
   const coo = results.convergence['ovs-ovs'];
   rows.push(versus('LACP convergence ms laggd↔laggd', cll?.median_ms, coo?.median_ms));
   rows.push(versus('LACP convergence ms laggd↔OVS', clo?.median_ms, coo?.median_ms));
+  rows.push(versus('LACP convergence ms OVS↔laggd (laggd on the far side)', results.convergence['ovs-laggd']?.median_ms, coo?.median_ms));
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')).join('\n');
 }
@@ -209,6 +211,15 @@ async function main(): Promise<number> {
     async () => makePair('laggd-ovs', await laggdSide(topo, topo.a, 'lacp', ADDR_A, lacpFast), await ovsSide(topo, topo.b, ADDR_B)),
     async (p) => {
       results.convergence['laggd-ovs'] = await convergence(p, topo, CONVERGENCE_RUNS);
+    },
+  );
+  // The same pairing the other way round: the far side learns of its link through the
+  // kernel's link-watch, up to a second late, and how each peer copes with that shows here.
+  await phase(
+    'ovs-laggd',
+    async () => makePair('ovs-laggd', await ovsSide(topo, topo.a, ADDR_A), await laggdSide(topo, topo.b, 'lacp', ADDR_B, lacpFast)),
+    async (p) => {
+      results.convergence['ovs-laggd'] = await convergence(p, topo, CONVERGENCE_RUNS);
     },
   );
 
