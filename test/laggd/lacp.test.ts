@@ -198,8 +198,16 @@ testNeeding(test, 'laggd <-> laggd: `ether` on a live LAG keeps the LACP System 
   for (const p of (await lb.status('laggkit0', true)).ports) t.is(p.lacp?.partner.system, system, `b ${p.name}: the partner it sees is unchanged`);
   const newA = lines(await la.ctlOk('laggkit0', 'events')).slice(seenA);
   const newB = lines(await lb.ctlOk('laggkit0', 'events')).slice(seenB);
-  t.deepEqual(newA.filter((l) => DESELECT.test(l)), [], `a: ${newA.join(' | ')}`);
-  t.deepEqual(newB.filter((l) => DESELECT.test(l)), [], `b: ${newB.join(' | ')}`);
+  t.deepEqual(
+    newA.filter((l) => DESELECT.test(l)),
+    [],
+    `a: ${newA.join(' | ')}`,
+  );
+  t.deepEqual(
+    newB.filter((l) => DESELECT.test(l)),
+    [],
+    `b: ${newB.join(' | ')}`,
+  );
   const m = /(\d+) packets transmitted, (\d+) received/.exec(res.stdout);
   t.truthy(m, res.stdout + res.stderr);
   const lost = Number(m?.[1]) - Number(m?.[2]);
@@ -220,10 +228,14 @@ testNeeding(test, 'lacp_sys_mac pins the System ID (the partner follows it) and 
   const st = await la.status('laggkit0', true);
   t.is(st.options.lacp_sys_mac, sys);
   t.is(st.options.lacp_sys_mac_admin, true);
-  await waitFor('b sees the pinned System ID, distributing', async () => {
-    const sb = await lb.status('laggkit0', true);
-    return sb.ports.every((p) => p.lacp?.partner.system === sys && hasAll(p.flags, ACD));
-  }, 20_000);
+  await waitFor(
+    'b sees the pinned System ID, distributing',
+    async () => {
+      const sb = await lb.status('laggkit0', true);
+      return sb.ports.every((p) => p.lacp?.partner.system === sys && hasAll(p.flags, ACD));
+    },
+    20_000,
+  );
   // ether leaves a pinned System ID alone too
   await la.ctlOk('laggkit0', 'ether', '02:6c:6b:00:e2:02');
   t.is((await la.status('laggkit0', true)).options.lacp_sys_mac, sys);
@@ -231,9 +243,13 @@ testNeeding(test, 'lacp_sys_mac pins the System ID (the partner follows it) and 
   const back = await la.status('laggkit0', true);
   t.is(back.options.lacp_sys_mac, '02:6c:6b:00:e2:02', 'automatic again: the aggregate MAC now');
   t.is(back.options.lacp_sys_mac_admin, false);
-  await waitFor('b follows, distributing', async () => {
-    const sb = await lb.status('laggkit0', true);
-    return sb.ports.every((p) => p.lacp?.partner.system === '02:6c:6b:00:e2:02' && hasAll(p.flags, ACD));
-  }, 20_000);
+  await waitFor(
+    'b follows, distributing',
+    async () => {
+      const sb = await lb.status('laggkit0', true);
+      return sb.ports.every((p) => p.lacp?.partner.system === '02:6c:6b:00:e2:02' && hasAll(p.flags, ACD));
+    },
+    20_000,
+  );
   t.pass();
 });
