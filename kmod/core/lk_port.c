@@ -10,7 +10,7 @@
  * LACP System ID rule: the System ID's MAC (sc->lacp.sys_mac) is not the aggregate MAC. It is
  * taken from the aggregate MAC when the aggregate first has one and then stays: `ether` changes
  * what the members and the stack use, not what the partner sees, so nothing is selected again
- * and no traffic stops (IEEE 802.1AX 6.3.2 makes the System ID a property of the system, and
+ * and no traffic stops (IEEE 802.1AX makes the System ID a property of the system, and
  * FreeBSD's lagg(4) likewise fills it in only when a port joins). It moves only when the MAC
  * it holds goes back to a member that leaves (that NIC could then be another system's, e.g. a
  * member of another aggregate here): it then takes the aggregate's current MAC, which no other
