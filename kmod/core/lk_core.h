@@ -214,7 +214,19 @@ int lk_port_set_lacp_prio(struct lk_softc *sc, uint32_t port, uint16_t prio);
 /* Link state and media. speed_bps 0 = unknown. */
 int lk_port_link(struct lk_softc *sc, uint32_t port, int up, uint64_t speed_bps, enum lk_duplex duplex);
 
+/*
+ * The aggregate's MAC: every member takes it. It is not LACP's System ID: that is fixed when
+ * the aggregate first has a MAC and stays across later lk_set_lladdr calls, so a MAC change
+ * does not make the partner select the ports again (IEEE 802.1AX makes the System ID a
+ * property of the system, not of an interface's address).
+ */
 int lk_set_lladdr(struct lk_softc *sc, const uint8_t mac[LK_ETHER_ADDR_LEN]);
+/*
+ * LACP System ID MAC set by the administrator (as bonding's ad_actor_system or Open vSwitch's
+ * lacp-system-id); NULL or all-zero goes back to the automatic one, the aggregate's current MAC.
+ * A multicast address is LK_EINVAL. Changing it makes the partner select the ports again.
+ */
+int lk_set_lacp_sys_mac(struct lk_softc *sc, const uint8_t mac[LK_ETHER_ADDR_LEN]);
 int lk_set_mtu(struct lk_softc *sc, uint32_t mtu);
 
 /* Addresses announced after a failover (gratuitous ARP for IPv4, unsolicited NA for IPv6). */
@@ -293,6 +305,9 @@ struct lk_status {
 	int active_port;    /* failover: current active, -1 none */
 	/* LACP: the selected aggregator's id, as printed by ifconfig -v "lag id" */
 	struct lk_lacp_peer_info lag_actor, lag_partner;
+	/* LACP System ID MAC in use (whatever the protocol), and whether the administrator set it */
+	uint8_t lacp_sys_mac[LK_ETHER_ADDR_LEN];
+	int lacp_sys_mac_admin;
 	uint64_t out_no_port; /* frames dropped on output for lack of a port */
 };
 

@@ -163,7 +163,7 @@ struct lk_softc {
 	uint32_t opts[LK_OPT_MAX];
 	uint32_t opt_set; /* bit per enum lk_opt the user set (seed not derived then) */
 
-	uint8_t lladdr[LK_ETHER_ADDR_LEN]; /* aggregate MAC = LACP system id */
+	uint8_t lladdr[LK_ETHER_ADDR_LEN]; /* aggregate MAC (not LACP's System ID: lacp.sys_mac) */
 	int lladdr_user;                   /* set by lk_set_lladdr: never replaced by a port's MAC */
 	uint32_t mtu;
 	int mtu_user;

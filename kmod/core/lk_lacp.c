@@ -161,7 +161,7 @@ actor_refresh(struct lk_softc *sc, struct lk_port *p)
 	lp->aggregatable = lp->lacp_enabled && p->speed_bps != 0;
 
 	lp->actor.sys_prio = sc->lacp.sys_prio;
-	lk_memcpy(lp->actor.sys_mac, sc->lladdr, LK_ETHER_ADDR_LEN);
+	lk_memcpy(lp->actor.sys_mac, sc->lacp.sys_mac, LK_ETHER_ADDR_LEN);
 	lp->actor.key = sc->lacp.admin_key != 0 ? sc->lacp.admin_key : lacp_auto_key(sc, p);
 	lp->actor.port_prio = p->lacp_prio != 0 ? p->lacp_prio : LACP_DEFAULT_PORT_PRIO;
 	lp->actor.port_no = (uint16_t)(p->index + 1); /* port number 0 is reserved */
@@ -1003,7 +1003,7 @@ static int
 pdu_is_our_own(const struct lk_softc *sc, const struct lk_lacpdu *pdu)
 {
 	return pdu->actor.sys_prio == sc->lacp.sys_prio &&
-	    lk_memcmp(pdu->actor.sys_mac, sc->lladdr, LK_ETHER_ADDR_LEN) == 0;
+	    lk_memcmp(pdu->actor.sys_mac, sc->lacp.sys_mac, LK_ETHER_ADDR_LEN) == 0;
 }
 
 int
@@ -1166,7 +1166,7 @@ lk_lacp_lag_status(const struct lk_softc *sc, struct lk_status *st)
 	if (!ls->attached || !ls->lag_valid)
 		return;
 	st->lag_actor.sys_prio = ls->sys_prio;
-	lk_memcpy(st->lag_actor.sys_mac, sc->lladdr, LK_ETHER_ADDR_LEN);
+	lk_memcpy(st->lag_actor.sys_mac, sc->lacp.sys_mac, LK_ETHER_ADDR_LEN);
 	st->lag_actor.key = ls->lag_key;
 	st->lag_partner = ls->lag_partner;
 }

@@ -180,6 +180,14 @@ struct lk_lacp_softc {
 	uint32_t running;                     /* nesting depth of the machine loop (re-entrant input) */
 	uint32_t next_xid;                    /* marker transaction ids */
 	struct lk_lacp_peer_info lag_partner; /* partner system and key of the selected LAG */
+	/*
+	 * The actor's System ID MAC. Not the aggregate's MAC: it is taken from that MAC once,
+	 * when the aggregate first has one, and then left alone, so that `ether` never changes
+	 * what the partner sees (lk_port.c says when it does move). sys_mac_admin: set by
+	 * lk_set_lacp_sys_mac, never moved by the core. Kept across protocol switches.
+	 */
+	uint8_t sys_mac[LK_ETHER_ADDR_LEN];
+	uint8_t sys_mac_admin;
 	uint64_t lag_speed;                   /* per-port speed of the selected LAG (multi-speed off) */
 };
 

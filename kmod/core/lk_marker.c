@@ -48,7 +48,7 @@ lk_marker_input(struct lk_softc *sc, struct lk_port *p, const struct lk_marker_p
 	/* a response to our flush: same port, system and transaction */
 	if (p->lacp.draining && m->requester_xid == p->lacp.marker_xid &&
 	    m->requester_port == p->lacp.actor.port_no &&
-	    lk_memcmp(m->requester_sys, sc->lladdr, LK_ETHER_ADDR_LEN) == 0)
+	    lk_memcmp(m->requester_sys, sc->lacp.sys_mac, LK_ETHER_ADDR_LEN) == 0)
 		flush_done(sc, p);
 }
 
@@ -60,7 +60,7 @@ lk_marker_flush_start(struct lk_softc *sc, struct lk_port *p, uint64_t now)
 	lk_memset(&m, 0, sizeof(m));
 	m.type = LK_MARKER_TLV_INFO;
 	m.requester_port = p->lacp.actor.port_no;
-	lk_memcpy(m.requester_sys, sc->lladdr, LK_ETHER_ADDR_LEN);
+	lk_memcpy(m.requester_sys, sc->lacp.sys_mac, LK_ETHER_ADDR_LEN);
 	m.requester_xid = ++sc->lacp.next_xid;
 	p->lacp.marker_xid = m.requester_xid;
 	p->lacp.draining = 1;

@@ -7,6 +7,16 @@
  * oldest remaining member (to all-zero when none is left), so the departed port, which now
  * uses its own MAC again, never shares it with the aggregate (agr(4)'s duplicate-MAC bug).
  *
+ * LACP System ID rule: the System ID's MAC (sc->lacp.sys_mac) is not the aggregate MAC. It is
+ * taken from the aggregate MAC when the aggregate first has one and then stays: `ether` changes
+ * what the members and the stack use, not what the partner sees, so nothing is selected again
+ * and no traffic stops (IEEE 802.1AX makes the System ID a property of the system, and
+ * FreeBSD's lagg(4) likewise fills it in only when a port joins). It moves only when the MAC
+ * it holds goes back to a member that leaves (that NIC could then be another system's, e.g. a
+ * member of another aggregate here): it then takes the aggregate's current MAC, which no other
+ * interface uses. lk_set_lacp_sys_mac pins it instead. Status shows both as they are: `ether`
+ * is the aggregate MAC, `lag id` and the ports' actor tuples the System ID.
+ *
  * Calls that touch several ports are "try, then commit": on a host failure every port already
  * changed is put back and nothing is recorded.
  */
@@ -41,11 +51,22 @@ seed_from_mac(const uint8_t mac[LK_ETHER_ADDR_LEN])
 	return h;
 }
 
-/* Record a new aggregate MAC (members already programmed) and tell the host. */
+static int
+mac_is_zero(const uint8_t mac[LK_ETHER_ADDR_LEN])
+{
+	return lk_memcmp(mac, zero_mac, LK_ETHER_ADDR_LEN) == 0;
+}
+
+/*
+ * Record a new aggregate MAC (members already programmed) and tell the host. The first MAC
+ * the aggregate has also becomes the LACP System ID's (see the rule above); later ones do not.
+ */
 static void
 lagg_mac_commit(struct lk_softc *sc, const uint8_t mac[LK_ETHER_ADDR_LEN])
 {
 	lk_memcpy(sc->lladdr, mac, LK_ETHER_ADDR_LEN);
+	if (!sc->lacp.sys_mac_admin && mac_is_zero(sc->lacp.sys_mac))
+		lk_memcpy(sc->lacp.sys_mac, mac, LK_ETHER_ADDR_LEN);
 	if ((sc->opt_set & (1u << LK_OPT_HASH_SEED)) == 0)
 		sc->opts[LK_OPT_HASH_SEED] = seed_from_mac(mac);
 	if (sc->ops->lagg_lladdr_changed != NULL)
@@ -53,8 +74,10 @@ lagg_mac_commit(struct lk_softc *sc, const uint8_t mac[LK_ETHER_ADDR_LEN])
 }
 
 /*
- * The aggregate MAC is LACP's system id: after it changes every member's actor information
- * must be refreshed (and sent), or the partner keeps aggregating with a system that is gone.
+ * After the LACP System ID changed every member's actor information must be refreshed (and
+ * sent), or the partner keeps aggregating with a system that is gone. The partner sees a new
+ * LAG ID and selects the ports again: traffic stops for that, so only a member leaving or the
+ * administrator gets here, never an `ether` change.
  */
 static void
 lacp_identity_changed(struct lk_softc *sc)
@@ -118,7 +141,7 @@ lk_port_add(struct lk_softc *sc, const struct lk_port_info *info, uint32_t *port
 	uint8_t mac[LK_ETHER_ADDR_LEN];
 	uint32_t idx, mtu, dummy;
 	struct lk_port *p;
-	int new_mac, err;
+	int new_mac, new_sys, err;
 
 	if (info == NULL || info->name == NULL || info->name[0] == '\0' ||
 	    lk_strlen(info->name) >= LK_IFNAMSIZ || port_out == NULL)
@@ -165,6 +188,7 @@ lk_port_add(struct lk_softc *sc, const struct lk_port_info *info, uint32_t *port
 	sc->port_mask |= LK_PORT_BIT(idx);
 	sc->nports++;
 	sc->mtu = mtu;
+	new_sys = mac_is_zero(sc->lacp.sys_mac);
 	if (new_mac)
 		lagg_mac_commit(sc, mac);
 
@@ -180,6 +204,8 @@ lk_port_add(struct lk_softc *sc, const struct lk_port_info *info, uint32_t *port
 				(void)sc->ops->port_set_mtu(sc->host, idx, info->mtu);
 			if (new_mac)
 				lagg_mac_commit(sc, zero_mac);
+			if (new_sys)
+				lk_memset(sc->lacp.sys_mac, 0, LK_ETHER_ADDR_LEN);
 			return err;
 		}
 	}
@@ -237,9 +263,14 @@ lk_port_remove(struct lk_softc *sc, uint32_t port)
 		if (heir != NULL) {
 			(void)program_all_macs(sc, heir->lladdr, sc->lladdr, -1);
 			lagg_mac_commit(sc, heir->lladdr);
-			lacp_identity_changed(sc);
 		} else
 			lagg_mac_commit(sc, zero_mac);
+	}
+	/* the System ID's MAC is this NIC's own again: move it to one nobody else uses */
+	if (!sc->lacp.sys_mac_admin && lk_memcmp(sc->lacp.sys_mac, p->lladdr, LK_ETHER_ADDR_LEN) == 0 &&
+	    lk_memcmp(sc->lacp.sys_mac, sc->lladdr, LK_ETHER_ADDR_LEN) != 0) {
+		lk_memcpy(sc->lacp.sys_mac, sc->lladdr, LK_ETHER_ADDR_LEN);
+		lacp_identity_changed(sc);
 	}
 	lk_core_event(sc, LK_EV_PORT_REMOVED, p, 0);
 	if (sc->proto == LK_PROTO_LACP)
@@ -302,8 +333,26 @@ lk_set_lladdr(struct lk_softc *sc, const uint8_t mac[LK_ETHER_ADDR_LEN])
 	if (err != LK_OK)
 		return err;
 	sc->lladdr_user = 1;
+	/* the LACP System ID stays (see the rule above): the partner sees no change */
 	lagg_mac_commit(sc, mac);
 	(void)lk_txmap_rebuild(sc);
+	return LK_OK;
+}
+
+int
+lk_set_lacp_sys_mac(struct lk_softc *sc, const uint8_t mac[LK_ETHER_ADDR_LEN])
+{
+	uint8_t want[LK_ETHER_ADDR_LEN];
+	int admin = mac != NULL && !mac_is_zero(mac);
+
+	if (admin && (mac[0] & 1u) != 0)
+		return LK_EINVAL;
+	/* back to automatic: the aggregate's MAC now, as if it had just been given one */
+	lk_memcpy(want, admin ? mac : sc->lladdr, LK_ETHER_ADDR_LEN);
+	sc->lacp.sys_mac_admin = (uint8_t)admin;
+	if (lk_memcmp(want, sc->lacp.sys_mac, LK_ETHER_ADDR_LEN) == 0)
+		return LK_OK;
+	lk_memcpy(sc->lacp.sys_mac, want, LK_ETHER_ADDR_LEN);
 	lacp_identity_changed(sc);
 	return LK_OK;
 }

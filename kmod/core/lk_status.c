@@ -49,6 +49,8 @@ lk_get_status(const struct lk_softc *sc, struct lk_status *st)
 	st->hash_layers = sc->opts[LK_OPT_HASH_LAYERS];
 	lk_memcpy(st->opts, sc->opts, sizeof(st->opts));
 	lk_memcpy(st->lladdr, sc->lladdr, LK_ETHER_ADDR_LEN);
+	lk_memcpy(st->lacp_sys_mac, sc->lacp.sys_mac, LK_ETHER_ADDR_LEN);
+	st->lacp_sys_mac_admin = sc->lacp.sys_mac_admin;
 	st->mtu = sc->mtu;
 	st->link_up = sc->link_up;
 	st->speed_bps = sc->link_speed;

@@ -33,7 +33,7 @@ static const char usage[] =
     "  laggfailover rx-all | -rx-all   lagglacp maxports N   lagglacp multi-speed | -multi-speed\n"
     "laggkit's own:\n"
     "  lacp_passive | -lacp_passive   lacp_sys_prio N   lacp_port_prio IF N\n"
-    "  lacp_full_wait | -lacp_full_wait\n"
+    "  lacp_full_wait | -lacp_full_wait   lacp_sys_mac MAC | -lacp_sys_mac\n"
     "  failover_preempt | -failover_preempt   announce COUNT INTERVAL_MS   inet ADDR/LEN\n"
     "\n"
     "socket: -s PATH, else $LAGGD_SOCKET, else " LG_DEFAULT_SOCKET "\n";

@@ -154,6 +154,9 @@ struct lg_lagg {
 	unsigned ntapw;
 	struct iovec tapw_iov[LG_BATCH];
 	struct lg_port *tapw_port[LG_BATCH];
+	/* a new aggregate MAC the TAP takes in lg_lagg_settle(), once the members' backlog is in */
+	uint8_t tap_mac[6];
+	int tap_mac_pending;
 };
 
 /* The daemon. */
@@ -193,6 +196,7 @@ int lg_port_attach(
 int lg_port_detach(struct lg_lagg *l, struct lg_port *p, char *err, size_t errlen);
 void lg_tap_readable(struct lg_lagg *l);
 void lg_port_readable(struct lg_port *p);
+void lg_lagg_settle(void);
 void lg_timer_expired(struct lg_lagg *l);
 void lg_port_refresh_link(struct lg_port *p);
 void lg_port_link_event(struct lg_port *p, int up);

@@ -35,7 +35,8 @@ enum act_kind {
 	A_UP,
 	A_DOWN,
 	A_MTU,
-	A_LLADDR
+	A_LLADDR,
+	A_LACP_SYS_MAC
 };
 
 struct action {
@@ -74,6 +75,7 @@ static const char usage_text[] =
     "       lacp_port_prio IF N | laggfailover rx-all|-rx-all | lagglacp maxports "
     "N|multi-speed|-multi-speed\n"
     "       failover_preempt | -failover_preempt | announce COUNT INTERVAL_MS\n"
+    "       lacp_sys_mac MAC | -lacp_sys_mac\n"
     "       inet ADDR/LEN | inet6 ADDR/LEN | mtu N | ether MAC | up | down\n"
     "       events | counters (alone: show the event ring / per-port counters)\n";
 
@@ -387,6 +389,18 @@ parse_word(struct parser *ps)
 			return bad_value(ps, w, v, "a unicast MAC address xx:xx:xx:xx:xx:xx");
 		return 0;
 	}
+	/* LACP's System ID MAC, pinned (bonding's ad_actor_system); -lacp_sys_mac: automatic. */
+	if (strcmp(w, "lacp_sys_mac") == 0) {
+		if (!(v = arg_of(ps, w, "a MAC address")))
+			return -1;
+		if (!(a = new_action(ps, A_LACP_SYS_MAC, w)))
+			return -1;
+		if (parse_mac(v, a->mac) < 0 || memcmp(a->mac, "\0\0\0\0\0\0", 6) == 0)
+			return bad_value(ps, w, v, "a unicast MAC address xx:xx:xx:xx:xx:xx");
+		return 0;
+	}
+	if (strcmp(w, "-lacp_sys_mac") == 0)
+		return new_action(ps, A_LACP_SYS_MAC, w) ? 0 : -1;
 	snprintf(ps->err, ps->errlen, "%s: unknown word '%s' (laggctl help lists the words)", ps->lagg, w);
 	return -1;
 }
@@ -567,6 +581,9 @@ undo_all(const char *lname, struct undo_log *ul)
 		case A_LLADDR:
 			lk_set_lladdr(l->sc, u->mac);
 			break;
+		case A_LACP_SYS_MAC:
+			lk_set_lacp_sys_mac(l->sc, u->mac); /* all-zero: automatic, as it was */
+			break;
 		case A_DESTROY:
 			break;
 		}
@@ -706,6 +723,15 @@ apply_one(const char *lname, struct action *a, struct undo_log *ul, char *err, s
 		u = undo_push(ul, A_LLADDR);
 		memcpy(u->mac, st.lladdr, 6);
 		rc = lk_set_lladdr(l->sc, a->mac);
+		break;
+	}
+	case A_LACP_SYS_MAC: {
+		struct lk_status st;
+		lk_get_status(l->sc, &st);
+		u = undo_push(ul, A_LACP_SYS_MAC);
+		if (st.lacp_sys_mac_admin)
+			memcpy(u->mac, st.lacp_sys_mac, 6);
+		rc = lk_set_lacp_sys_mac(l->sc, a->mac);
 		break;
 	}
 	default:

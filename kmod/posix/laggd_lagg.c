@@ -139,12 +139,40 @@ host_port_set_mtu(void *host, uint32_t port, uint32_t mtu)
 	return 0;
 }
 
+/*
+ * The TAP takes a new aggregate MAC only in lg_lagg_settle(), after the command that changed
+ * it: see there.
+ */
 static void
 host_lagg_lladdr_changed(void *host, const uint8_t mac[LK_ETHER_ADDR_LEN])
 {
 	struct lg_lagg *l = host;
-	if (l->tapfd >= 0 && lg_if_set_mac(l->name, mac) < 0)
-		lg_log(1, "%s: cannot set MAC: %s", l->name, strerror(errno));
+	memcpy(l->tap_mac, mac, sizeof(l->tap_mac));
+	l->tap_mac_pending = 1;
+}
+
+/*
+ * Give the TAPs the aggregate MACs changed since the last call (after every command, config
+ * file and main loop round). The members were reprogrammed first, with this thread waiting in
+ * their drivers (a virtio NIC asks its host, milliseconds under emulation); what they received
+ * meanwhile was sent to the old MAC by peers that do not know the new one yet, and the stack
+ * would drop it once the TAP had the new one. So it is delivered first, under the old MAC; the
+ * TAP's change then makes the kernel announce the new one (arp_notify), the first frame laggd
+ * sends after it.
+ */
+void
+lg_lagg_settle(void)
+{
+	for (struct lg_lagg *l = lg.laggs; l; l = l->next) {
+		if (!l->tap_mac_pending)
+			continue;
+		l->tap_mac_pending = 0;
+		for (int i = 0; i < LK_MAX_PORTS; i++)
+			if (l->ports[i].used && l->ports[i].fd >= 0)
+				lg_port_readable(&l->ports[i]);
+		if (l->tapfd >= 0 && lg_if_set_mac(l->name, l->tap_mac) < 0)
+			lg_log(1, "%s: cannot set MAC: %s", l->name, strerror(errno));
+	}
 }
 
 static void

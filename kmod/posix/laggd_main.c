@@ -140,6 +140,7 @@ ctl_serve(int cfd)
 		argv[argc++] = p;
 	argv[argc] = NULL;
 	int status = lg_cmd_run(argc, argv, 0, reply + 1, sizeof(reply) - 1);
+	lg_lagg_settle(); /* before the reply: laggctl returns with the TAP's MAC in place */
 	reply[0] = (char)status;
 	size_t len = 1 + strlen(reply + 1);
 	if (send(cfd, reply, len, MSG_NOSIGNAL) < 0)
@@ -347,6 +348,8 @@ loop(void)
 				break;
 			}
 		}
+		/* a MAC changed by rtnetlink (a member left) or SIGHUP's config file */
+		lg_lagg_settle();
 	}
 }
 
@@ -435,6 +438,7 @@ main(int argc, char **argv)
 		unlink(lg.socket_path);
 		return 1;
 	}
+	lg_lagg_settle();
 	if (!lg.foreground)
 		detach_done();
 	lg_log(2, "listening on %s", lg.socket_path);

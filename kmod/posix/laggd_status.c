@@ -403,7 +403,8 @@ lg_status_json(struct lg_out *o, struct lg_lagg *l, int verbose)
 	    "\"failover_rx_all\":%s,\"failover_preempt\":%s,\"lacp_fast_timeout\":%s,"
 	    "\"lacp_strict\":%s,\"lacp_passive\":%s,\"lacp_sys_prio\":%u,\"lacp_key\":%u,"
 	    "\"lacp_maxports\":%u,\"lacp_multi_speed\":%s,\"announce_count\":%u,"
-	    "\"announce_interval_ms\":%u,\"lacp_full_wait\":%s}",
+	    "\"announce_interval_ms\":%u,\"lacp_full_wait\":%s,"
+	    "\"lacp_sys_mac\":\"%02x:%02x:%02x:%02x:%02x:%02x\",\"lacp_sys_mac_admin\":%s}",
 	    st.opts[LK_OPT_USE_FLOWID] ? "true" : "false", st.opts[LK_OPT_FLOWID_SHIFT],
 	    st.opts[LK_OPT_RR_LIMIT], st.opts[LK_OPT_FAILOVER_RX_ALL] ? "true" : "false",
 	    st.opts[LK_OPT_FAILOVER_PREEMPT] ? "true" : "false",
@@ -411,7 +412,9 @@ lg_status_json(struct lg_out *o, struct lg_lagg *l, int verbose)
 	    st.opts[LK_OPT_LACP_STRICT] ? "true" : "false", st.opts[LK_OPT_LACP_PASSIVE] ? "true" : "false",
 	    st.opts[LK_OPT_LACP_SYS_PRIO], st.opts[LK_OPT_LACP_KEY], st.opts[LK_OPT_LACP_MAXPORTS],
 	    st.opts[LK_OPT_LACP_MULTI_SPEED] ? "true" : "false", st.opts[LK_OPT_ANNOUNCE_COUNT],
-	    st.opts[LK_OPT_ANNOUNCE_INTERVAL_MS], st.opts[LK_OPT_LACP_FULL_WAIT] ? "true" : "false");
+	    st.opts[LK_OPT_ANNOUNCE_INTERVAL_MS], st.opts[LK_OPT_LACP_FULL_WAIT] ? "true" : "false",
+	    st.lacp_sys_mac[0], st.lacp_sys_mac[1], st.lacp_sys_mac[2], st.lacp_sys_mac[3],
+	    st.lacp_sys_mac[4], st.lacp_sys_mac[5], st.lacp_sys_mac_admin ? "true" : "false");
 	lg_out_printf(o, ",\"active_ports\":%u", st.nactive);
 	const int np = snap->nports;
 	const char *active = NULL;

@@ -17,6 +17,14 @@ mac_eq(const uint8_t *a, const uint8_t *b)
 	return memcmp(a, b, 6) == 0;
 }
 
+static int
+mac_is_unset(const uint8_t *a)
+{
+	static const uint8_t zero[6];
+
+	return memcmp(a, zero, 6) == 0;
+}
+
 static void
 own_mac(const struct th_host *h, uint32_t idx, uint8_t out[6])
 {
@@ -218,15 +226,31 @@ test_txmap_alloc_failure(void)
 	TH_EQ(a->live_allocs, 1);
 }
 
-/* The aggregate MAC is the LACP system id: a new one reaches the partner. */
-static void
-test_lacp_sees_new_mac(void)
+/* Events of these types at or after seq `from`, on either aggregate. */
+static uint32_t
+count_events(const struct th_host *h, uint64_t from, enum lk_event_type t1, enum lk_event_type t2)
 {
-	static const uint8_t mac_b[6] = { 0x02, 0, 0, 0, 0xb0, 0x10 };
-	const uint8_t user[6] = { 0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee };
-	struct th_host *a = th_host_new("lagg0", mac_a), *b = th_host_new("lagg1", mac_b);
-	struct lk_port_status ps;
+	struct lk_event ev[LK_EVENT_RING];
+	uint32_t n = lk_events_read(h->sc, from, ev, LK_EVENT_RING), hits = 0;
 
+	for (uint32_t i = 0; i < n; i++)
+		if (ev[i].type == t1 || ev[i].type == t2)
+			hits++;
+	return hits;
+}
+
+static uint64_t
+next_event_seq(const struct th_host *h)
+{
+	struct lk_event ev[LK_EVENT_RING];
+	uint32_t n = lk_events_read(h->sc, 0, ev, LK_EVENT_RING);
+
+	return n == 0 ? 0 : ev[n - 1].seq + 1;
+}
+
+static void
+lacp_pair(struct th_host *a, struct th_host *b)
+{
 	lk_set_proto(a->sc, LK_PROTO_LACP);
 	lk_set_proto(b->sc, LK_PROTO_LACP);
 	for (int i = 0; i < 2; i++) {
@@ -234,12 +258,172 @@ test_lacp_sees_new_mac(void)
 		th_wire(a, th_port_add(a, n, GBPS, 1), b, th_port_add(b, n, GBPS, 1));
 	}
 	th_advance(5000);
-	TH_EQ(lk_get_port_status(b->sc, 0, &ps), 0);
-	TH_CHECK(mac_eq(ps.lacp.partner.sys_mac, a->lagg_mac));
+}
+
+static int
+all_distributing(const struct th_host *h)
+{
+	struct lk_port_status ps;
+
+	for (uint32_t i = 0; i < 2; i++)
+		if (lk_get_port_status(h->sc, i, &ps) != 0 || !(ps.flags & LK_PORT_DISTRIBUTING))
+			return 0;
+	return 1;
+}
+
+/*
+ * `ether` on a running LACP aggregate: the members take the new MAC, the System ID stays, so
+ * the partner sees no change; no port leaves SELECTED or DISTRIBUTING on either side, not for
+ * a millisecond. (When the System ID followed the MAC, both ends unselected every port and
+ * stopped distributing until they had agreed again.)
+ */
+static void
+test_lacp_ether_keeps_system_id(void)
+{
+	static const uint8_t mac_b[6] = { 0x02, 0, 0, 0, 0xb0, 0x10 };
+	const uint8_t user[6] = { 0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee };
+	struct th_host *a = th_host_new("lagg0", mac_a), *b = th_host_new("lagg1", mac_b);
+	struct lk_port_status ps;
+	struct lk_status st;
+	uint8_t sys[6];
+	uint64_t seq_a, seq_b;
+
+	lacp_pair(a, b);
+	TH_CHECK(all_distributing(a) && all_distributing(b));
+	memcpy(sys, a->lagg_mac, 6);
+	TH_EQ(lk_get_status(a->sc, &st), 0);
+	TH_CHECK(mac_eq(st.lacp_sys_mac, sys));
+	TH_EQ(st.lacp_sys_mac_admin, 0);
+	seq_a = next_event_seq(a);
+	seq_b = next_event_seq(b);
+
 	TH_EQ(lk_set_lladdr(a->sc, user), 0);
+	TH_CHECK(mac_eq(a->lagg_mac, user));
+	TH_CHECK(mac_eq(a->port_mac[0], user) && mac_eq(a->port_mac[1], user));
+	for (int ms = 0; ms < 5000; ms++) {
+		th_advance(1);
+		if (!all_distributing(a) || !all_distributing(b)) {
+			TH_CHECK(!"a port stopped distributing after the MAC change");
+			break;
+		}
+	}
+	TH_EQ(count_events(a, seq_a, LK_EV_LACP_UNSELECTED, LK_EV_LACP_OUT_OF_SYNC), 0);
+	TH_EQ(count_events(b, seq_b, LK_EV_LACP_UNSELECTED, LK_EV_LACP_PARTNER_CHANGED), 0);
+	TH_EQ(count_events(b, seq_b, LK_EV_LACP_OUT_OF_SYNC, LK_EV_LACP_EXPIRED), 0);
+
+	/* status says what is true: the aggregate MAC is new, the System ID (lag id) is not */
+	TH_EQ(lk_get_status(a->sc, &st), 0);
+	TH_CHECK(mac_eq(st.lladdr, user));
+	TH_CHECK(mac_eq(st.lacp_sys_mac, sys));
+	TH_CHECK(mac_eq(st.lag_actor.sys_mac, sys));
+	TH_EQ(lk_get_port_status(a->sc, 1, &ps), 0);
+	TH_CHECK(mac_eq(ps.lacp.actor.sys_mac, sys));
+	TH_EQ(lk_get_port_status(b->sc, 1, &ps), 0);
+	TH_CHECK(mac_eq(ps.lacp.partner.sys_mac, sys));
+
+	/* a second change, and back: still nothing for the partner to see */
+	TH_EQ(lk_set_lladdr(a->sc, mac_a), 0);
+	th_advance(3000);
+	TH_EQ(count_events(b, seq_b, LK_EV_LACP_UNSELECTED, LK_EV_LACP_PARTNER_CHANGED), 0);
+	TH_CHECK(all_distributing(a) && all_distributing(b));
+}
+
+/*
+ * The System ID's MAC moves only when it goes back to a member that leaves (that NIC may be
+ * another system's next): to the aggregate's current MAC, and the partner follows.
+ */
+static void
+test_lacp_system_id_leaves_with_its_port(void)
+{
+	static const uint8_t mac_b[6] = { 0x02, 0, 0, 0, 0xb0, 0x10 };
+	const uint8_t user[6] = { 0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee };
+	struct th_host *a = th_host_new("lagg0", mac_a), *b = th_host_new("lagg1", mac_b);
+	struct lk_port_status ps;
+	struct lk_status st;
+	uint8_t m0[6], m1[6];
+
+	own_mac(a, 0, m0);
+	own_mac(a, 1, m1);
+	lacp_pair(a, b);
+	TH_EQ(lk_set_lladdr(a->sc, user), 0);
+	TH_EQ(lk_get_status(a->sc, &st), 0);
+	TH_CHECK(mac_eq(st.lacp_sys_mac, m0));
+
+	/* em1 leaves: not the System ID's NIC, nothing moves */
+	TH_EQ(lk_port_remove(a->sc, 1), 0);
+	TH_EQ(lk_get_status(a->sc, &st), 0);
+	TH_CHECK(mac_eq(st.lacp_sys_mac, m0));
+	TH_CHECK(mac_eq(a->port_mac[1], m1));
+
+	/* em0 leaves with its own MAC: the System ID takes the aggregate's (the user's) */
+	th_wire(a, th_port_add(a, "em1", GBPS, 1), b, 1);
+	th_advance(5000);
+	TH_EQ(lk_port_remove(a->sc, 0), 0);
+	th_link(b, 0, 0); /* B's em0 has nobody to aggregate with: its LAG is out of the way */
+	TH_CHECK(mac_eq(a->port_mac[0], m0));
+	TH_EQ(lk_get_status(a->sc, &st), 0);
+	TH_CHECK(mac_eq(st.lacp_sys_mac, user));
+	th_advance(5000);
+	TH_EQ(lk_get_port_status(b->sc, 1, &ps), 0);
+	TH_CHECK(mac_eq(ps.lacp.partner.sys_mac, user));
+	TH_CHECK(ps.flags & LK_PORT_DISTRIBUTING);
+
+	/* without a user MAC the System ID goes with the aggregate MAC to the heir, as before */
+	struct th_host *c = th_host_new("lagg2", mac_a);
+	uint8_t c0[6], c1[6];
+	own_mac(c, 0, c0);
+	own_mac(c, 1, c1);
+	th_port_add(c, "em0", GBPS, 1);
+	th_port_add(c, "em1", GBPS, 1);
+	TH_EQ(lk_get_status(c->sc, &st), 0);
+	TH_CHECK(mac_eq(st.lacp_sys_mac, c0));
+	TH_EQ(lk_port_remove(c->sc, 0), 0);
+	TH_EQ(lk_get_status(c->sc, &st), 0);
+	TH_CHECK(mac_eq(st.lladdr, c1) && mac_eq(st.lacp_sys_mac, c1));
+	TH_EQ(lk_port_remove(c->sc, 1), 0);
+	TH_EQ(lk_get_status(c->sc, &st), 0);
+	TH_CHECK(mac_is_unset(st.lacp_sys_mac));
+	/* the next first member gives it again (the harness gives index 0 the MAC c0) */
+	th_port_add(c, "em9", GBPS, 1);
+	TH_EQ(lk_get_status(c->sc, &st), 0);
+	TH_CHECK(mac_eq(st.lacp_sys_mac, c0));
+}
+
+/* An administrative System ID: the partner follows it; `ether` and members leaving do not move it. */
+static void
+test_lacp_admin_system_id(void)
+{
+	static const uint8_t mac_b[6] = { 0x02, 0, 0, 0, 0xb0, 0x10 };
+	const uint8_t admin[6] = { 0x02, 0x11, 0x22, 0x33, 0x44, 0x55 };
+	const uint8_t user[6] = { 0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee };
+	const uint8_t mcast[6] = { 0x01, 0x80, 0xc2, 0, 0, 0x02 };
+	struct th_host *a = th_host_new("lagg0", mac_a), *b = th_host_new("lagg1", mac_b);
+	struct lk_port_status ps;
+	struct lk_status st;
+
+	lacp_pair(a, b);
+	TH_EQ(lk_set_lacp_sys_mac(a->sc, mcast), LK_EINVAL);
+	TH_EQ(lk_set_lacp_sys_mac(a->sc, admin), 0);
 	th_advance(5000);
 	TH_EQ(lk_get_port_status(b->sc, 0, &ps), 0);
-	TH_CHECK(mac_eq(ps.lacp.partner.sys_mac, user));
+	TH_CHECK(mac_eq(ps.lacp.partner.sys_mac, admin));
+	TH_CHECK(all_distributing(a) && all_distributing(b));
+	TH_EQ(lk_get_status(a->sc, &st), 0);
+	TH_CHECK(mac_eq(st.lacp_sys_mac, admin));
+	TH_EQ(st.lacp_sys_mac_admin, 1);
+
+	TH_EQ(lk_set_lladdr(a->sc, user), 0);
+	TH_EQ(lk_port_remove(a->sc, 0), 0);
+	th_link(b, 0, 0);
+	TH_EQ(lk_get_status(a->sc, &st), 0);
+	TH_CHECK(mac_eq(st.lacp_sys_mac, admin));
+
+	/* back to automatic: the aggregate's MAC now */
+	TH_EQ(lk_set_lacp_sys_mac(a->sc, NULL), 0);
+	TH_EQ(lk_get_status(a->sc, &st), 0);
+	TH_CHECK(mac_eq(st.lacp_sys_mac, user));
+	TH_EQ(st.lacp_sys_mac_admin, 0);
+	th_advance(5000);
 	TH_EQ(lk_get_port_status(b->sc, 1, &ps), 0);
 	TH_CHECK(mac_eq(ps.lacp.partner.sys_mac, user));
 	TH_CHECK(ps.flags & LK_PORT_DISTRIBUTING);
@@ -248,7 +432,9 @@ test_lacp_sees_new_mac(void)
 int
 main(void)
 {
-	th_run("lacp sees a new aggregate MAC", test_lacp_sees_new_mac);
+	th_run("lacp: ether keeps the system id", test_lacp_ether_keeps_system_id);
+	th_run("lacp: system id leaves with its port", test_lacp_system_id_leaves_with_its_port);
+	th_run("lacp: administrative system id", test_lacp_admin_system_id);
 	th_run("mac follows first port", test_mac_follows_first_port);
 	th_run("user mac", test_user_mac);
 	th_run("mac failure rolls back", test_mac_failure_rolls_back);

@@ -154,3 +154,102 @@ testNeeding(test, 'laggd <-> laggd: a planned move (maxports lowered on a live L
   const other = ports.find((p) => p !== moved) ?? '';
   t.true(hasAll((await la.portFlags())[other], ACD), 'the other port kept distributing');
 });
+
+const lines = (text: string) => text.split('\n').filter((l) => l.trim() !== '');
+const DESELECT = /unselected|partner changed|out of sync|expired|defaulted|link down/;
+
+testNeeding(test, 'laggd <-> laggd: `ether` on a live LAG keeps the LACP System ID, so no port is deselected and a stream goes on', needs, async (t) => {
+  const ports = ['veth0', 'veth1'];
+  const mac = '02:6c:6b:00:e2:01';
+  const { topo, la, lb } = await laggPair(t, 'lacp', { links: 2, tag: 'ce', extra: ['lacp_fast_timeout'] });
+  for (const d of [la, lb]) await waitFor('all ports distributing', () => allDistributing(d, ports), 20_000);
+  // The kernel announces the TAP's new MAC itself (gratuitous ARP), as the e2e scenario has it.
+  await topo.a.execOk(['sysctl', '-qw', 'net.ipv4.conf.laggkit0.arp_notify=1']);
+  const before = await la.status('laggkit0', true);
+  const system = before.ports[0]?.lacp?.actor.system;
+  t.is(system, before.ether, 'before any ether change the System ID is the aggregate MAC');
+  const seenA = lines(await la.ctlOk('laggkit0', 'events')).length;
+  const seenB = lines(await lb.ctlOk('laggkit0', 'events')).length;
+
+  // B pings A every 5 ms across the change: B→A is the direction that waits for B to learn.
+  const ping = topo.b.exec(['ping', '-q', '-n', '-i', '0.005', '-c', '600', '-W', '1', '10.77.0.1']);
+  await new Promise((r) => setTimeout(r, 1000));
+  await la.ctlOk('laggkit0', 'ether', mac);
+  let stopped = '';
+  const watch = (async () => {
+    for (let i = 0; i < 20; i++) {
+      for (const [side, d] of [
+        ['a', la],
+        ['b', lb],
+      ] as const)
+        if (!(await allDistributing(d, ports))) stopped ||= `${side}: ${JSON.stringify(await d.portFlags())}`;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  const [res] = await Promise.all([ping, watch]);
+  t.is(stopped, '', 'every port kept distributing on both sides');
+
+  const after = await la.status('laggkit0', true);
+  t.is(after.ether, mac, 'the aggregate has the new MAC');
+  for (const p of ports) t.is((await topo.a.ifInfo(p)).mac, mac, `${p} took it`);
+  for (const p of after.ports) t.is(p.lacp?.actor.system, system, `${p.name}: the actor System ID is unchanged`);
+  t.is(after.options.lacp_sys_mac, system as string);
+  t.is(after.options.lacp_sys_mac_admin, false);
+  for (const p of (await lb.status('laggkit0', true)).ports) t.is(p.lacp?.partner.system, system, `b ${p.name}: the partner it sees is unchanged`);
+  const newA = lines(await la.ctlOk('laggkit0', 'events')).slice(seenA);
+  const newB = lines(await lb.ctlOk('laggkit0', 'events')).slice(seenB);
+  t.deepEqual(
+    newA.filter((l) => DESELECT.test(l)),
+    [],
+    `a: ${newA.join(' | ')}`,
+  );
+  t.deepEqual(
+    newB.filter((l) => DESELECT.test(l)),
+    [],
+    `b: ${newB.join(' | ')}`,
+  );
+  const m = /(\d+) packets transmitted, (\d+) received/.exec(res.stdout);
+  t.truthy(m, res.stdout + res.stderr);
+  const lost = Number(m?.[1]) - Number(m?.[2]);
+  t.log(`ping B→A across the ether change: ${m?.[0]}`);
+  t.true(lost <= 2, `at most 2 of ${m?.[1]} lost, lost ${lost}`);
+  t.is((await topo.b.exec(['ip', 'neigh', 'show', '10.77.0.1', 'dev', 'laggkit0'])).stdout.includes(mac), true, 'b learned the new MAC');
+});
+
+testNeeding(test, 'lacp_sys_mac pins the System ID (the partner follows it) and -lacp_sys_mac goes back to the aggregate MAC', needs, async (t) => {
+  const ports = ['veth0', 'veth1'];
+  const sys = '02:00:5e:aa:bb:cc';
+  const { la, lb } = await laggPair(t, 'lacp', { links: 2, tag: 'cy', extra: ['lacp_fast_timeout'] });
+  for (const d of [la, lb]) await waitFor('all ports distributing', () => allDistributing(d, ports), 20_000);
+  const bad = await la.ctl('laggkit0', 'lacp_sys_mac', '01:00:5e:00:00:01');
+  t.not(bad.code, 0);
+  t.regex(bad.stderr, /bad value '01:00:5e:00:00:01' for 'lacp_sys_mac'/);
+  await la.ctlOk('laggkit0', 'lacp_sys_mac', sys);
+  const st = await la.status('laggkit0', true);
+  t.is(st.options.lacp_sys_mac, sys);
+  t.is(st.options.lacp_sys_mac_admin, true);
+  await waitFor(
+    'b sees the pinned System ID, distributing',
+    async () => {
+      const sb = await lb.status('laggkit0', true);
+      return sb.ports.every((p) => p.lacp?.partner.system === sys && hasAll(p.flags, ACD));
+    },
+    20_000,
+  );
+  // ether leaves a pinned System ID alone too
+  await la.ctlOk('laggkit0', 'ether', '02:6c:6b:00:e2:02');
+  t.is((await la.status('laggkit0', true)).options.lacp_sys_mac, sys);
+  await la.ctlOk('laggkit0', '-lacp_sys_mac');
+  const back = await la.status('laggkit0', true);
+  t.is(back.options.lacp_sys_mac, '02:6c:6b:00:e2:02', 'automatic again: the aggregate MAC now');
+  t.is(back.options.lacp_sys_mac_admin, false);
+  await waitFor(
+    'b follows, distributing',
+    async () => {
+      const sb = await lb.status('laggkit0', true);
+      return sb.ports.every((p) => p.lacp?.partner.system === '02:6c:6b:00:e2:02' && hasAll(p.flags, ACD));
+    },
+    20_000,
+  );
+  t.pass();
+});

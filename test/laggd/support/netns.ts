@@ -256,7 +256,7 @@ export interface LaggStatusJson {
   laggproto: string;
   lagghash: string[];
   active_port?: string | null;
-  options: Record<string, number | boolean>;
+  options: Record<string, number | boolean | string>;
   ports: Array<{
     name: string;
     flags: string[];
