@@ -60,14 +60,19 @@ mac_is_zero(const uint8_t mac[LK_ETHER_ADDR_LEN])
 /*
  * Record a new aggregate MAC (members already programmed) and tell the host. The first MAC
  * the aggregate has also becomes the LACP System ID's (see the rule above); later ones do not.
+ * The flow hash's seed is drawn from the same first MAC and kept for the same reason: a seed
+ * that followed `ether` or a member leaving would move flows between ports that both stay up
+ * (a reorder for nothing). It is drawn again only when the aggregate had no MAC, no port.
  */
 static void
 lagg_mac_commit(struct lk_softc *sc, const uint8_t mac[LK_ETHER_ADDR_LEN])
 {
+	int first = mac_is_zero(sc->lladdr);
+
 	lk_memcpy(sc->lladdr, mac, LK_ETHER_ADDR_LEN);
 	if (!sc->lacp.sys_mac_admin && mac_is_zero(sc->lacp.sys_mac))
 		lk_memcpy(sc->lacp.sys_mac, mac, LK_ETHER_ADDR_LEN);
-	if ((sc->opt_set & (1u << LK_OPT_HASH_SEED)) == 0)
+	if (first && (sc->opt_set & (1u << LK_OPT_HASH_SEED)) == 0)
 		sc->opts[LK_OPT_HASH_SEED] = seed_from_mac(mac);
 	if (sc->ops->lagg_lladdr_changed != NULL)
 		sc->ops->lagg_lladdr_changed(sc->host, sc->lladdr);

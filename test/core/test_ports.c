@@ -68,6 +68,66 @@ test_mac_follows_first_port(void)
 	TH_EQ(lk_port_remove(a->sc, 2), LK_ENOENT);
 }
 
+static const char *const em[4] = { "em0", "em1", "em2", "em3" };
+
+/* A loadbalance aggregate over em0-em3. */
+static struct th_host *
+lb4(const char *name)
+{
+	struct th_host *a = th_host_new(name, mac_a);
+
+	TH_EQ(lk_set_proto(a->sc, LK_PROTO_LOADBALANCE), 0);
+	for (uint32_t i = 0; i < 4; i++)
+		th_port_add(a, em[i], GBPS, 1);
+	return a;
+}
+
+/* The port set loadbalance picks for each of `n` UDP flows, into owner[]. */
+static void
+flow_owners(struct th_host *a, uint32_t n, uint32_t *owner)
+{
+	uint8_t buf[64];
+	struct lk_frame f = { 0 };
+
+	for (uint32_t i = 0; i < n; i++) {
+		memset(buf, 0, sizeof(buf));
+		memcpy(buf, "\x02\x00\x00\x00\xbb\x01\x02\x00\x00\x00\xaa\x01\x08\x00", 14);
+		buf[14] = 0x45;
+		buf[23] = 17; /* UDP */
+		buf[26] = 10, buf[29] = 1, buf[30] = 10, buf[33] = 2;
+		buf[34] = (uint8_t)(i >> 8), buf[35] = (uint8_t)i; /* source port: the flow */
+		buf[37] = 53;
+		f.data = buf;
+		f.caplen = f.len = sizeof(buf);
+		owner[i] = lk_output(a->sc, 0, &f);
+	}
+}
+
+/*
+ * `ether` and the heir of a leaving port's MAC keep the flow hash's seed: a flow stays on its
+ * port unless that port leaves (the seed is the first MAC's, as the LACP System ID is).
+ */
+static void
+test_mac_change_keeps_flows(void)
+{
+	struct th_host *a = lb4("lagg0"), *b;
+	const uint8_t user[6] = { 0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee };
+	uint32_t before[512], after[512];
+
+	flow_owners(a, 512, before);
+	TH_EQ(lk_set_lladdr(a->sc, user), 0);
+	flow_owners(a, 512, after);
+	TH_CHECK(memcmp(before, after, sizeof(before)) == 0);
+	/* the port whose MAC the aggregate took leaves: only its own flows move */
+	b = lb4("lagg1");
+	flow_owners(b, 512, before);
+	TH_EQ(lk_port_remove(b->sc, 0), 0);
+	flow_owners(b, 512, after);
+	for (uint32_t i = 0; i < 512; i++)
+		if (before[i] != 1u) /* not port 0's */
+			TH_EQ(after[i], before[i]);
+}
+
 static void
 test_user_mac(void)
 {
@@ -437,6 +497,7 @@ main(void)
 	th_run("lacp: administrative system id", test_lacp_admin_system_id);
 	th_run("mac follows first port", test_mac_follows_first_port);
 	th_run("user mac", test_user_mac);
+	th_run("a MAC change keeps every flow on its port", test_mac_change_keeps_flows);
 	th_run("mac failure rolls back", test_mac_failure_rolls_back);
 	th_run("mtu", test_mtu);
 	th_run("bad arguments", test_bad_arguments);
