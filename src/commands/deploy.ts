@@ -128,9 +128,12 @@ export default class Deploy extends LaggkitCommand {
     if (!spec) throw new UsageError('E_USAGE', 'Give --laggproto and --laggport, or --spec FILE');
     // A person at a terminal sees the plan and says yes; scripts (--yes, --json, no TTY) do not.
     if (!flags.yes && !this.jsonMode && !flags['dry-run'] && process.stdin.isTTY && process.stderr.isTTY) base.approve = (plan) => this.ask(plan);
-    // The failed probe of an attempt lost to a dropped connection is not this run's result.
-    return deployTo(hostOptions(flags, flags.host as string), spec, base, () => {
+    // The failed probe of an attempt lost to a dropped connection is not this run's result;
+    // the reconnect itself is said where the steps are, so logs and --json readers see it.
+    return deployTo(hostOptions(flags, flags.host as string), spec, base, (reason) => {
       this.steps.length = 0;
+      if (this.jsonMode) process.stderr.write(`${JSON.stringify({ event: 'reconnect', detail: reason })}\n`);
+      else process.stderr.write(`note ${'reconnect'.padEnd(10)}           ${reason}\n`);
     });
   }
 

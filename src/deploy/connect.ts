@@ -13,8 +13,8 @@ export async function deployTo(
   ho: HostOptions,
   spec: DeploySpec,
   opts: Omit<DeployOptions, 'reconnect'>,
-  /** Called before the second attempt: what the first reported of its probe is void. */
-  onRetry: () => void = () => {},
+  /** Called before the second attempt, with why: what the first reported of its probe is void. */
+  onRetry: (reason: string) => void = () => {},
 ): Promise<DeployResult> {
   for (let attempt = 1; ; attempt++) {
     let pastProbe = false;
@@ -30,8 +30,9 @@ export async function deployTo(
       });
     } catch (err) {
       if (attempt > 1 || pastProbe || !(err instanceof SshError && err.code === 'E_SSH_LOST')) throw err;
-      opts.progress(`${err.message} before anything changed: connecting again`);
-      onRetry();
+      const reason = `${err.message} before anything changed: connecting again`;
+      opts.progress(reason);
+      onRetry(reason);
     } finally {
       await host.close().catch(() => {});
     }

@@ -32,7 +32,12 @@ const ip = (...args: string[]): string => execFileSync('ip', args, { encoding: '
 /** The private mounts a machine has to itself; sshd needs /run/sshd. */
 const PRIVATE = 'mount -t tmpfs tmpfs /tmp && mount -t tmpfs tmpfs /run && mount -t tmpfs tmpfs /var/tmp && mkdir -p /run/sshd && exec "$@"';
 
-export async function startNetnsHosts(id: string, dataLinks: string[]): Promise<NetnsHosts> {
+export interface NetnsHostsOptions {
+  /** Extra sshd_config lines for both servers (e.g. SetEnv for the sessions). */
+  sshdConfig?: string[];
+}
+
+export async function startNetnsHosts(id: string, dataLinks: string[], opts: NetnsHostsOptions = {}): Promise<NetnsHosts> {
   const base = fs.mkdtempSync(path.join(os.homedir(), '.cache', `laggkit-test-${id}-`));
   // A /30 per host out of a block chosen by the process id, so parallel runs do not collide.
   const block = 100 + (process.pid % 150);
@@ -66,6 +71,7 @@ export async function startNetnsHosts(id: string, dataLinks: string[]): Promise<
         dirBase: base,
         listenAddress: addr,
         port: 22,
+        extraConfig: opts.sshdConfig,
         // unshare --fork ignores SIGTERM; killed, it takes sshd (--kill-child) and so the
         // whole PID namespace with it.
         stopSignal: 'SIGKILL',
