@@ -634,7 +634,9 @@ mux_enter(struct lk_port *p, uint8_t state, uint64_t now)
 		break;
 	case LK_LACP_MUX_COLLECTING_DISTRIBUTING:
 		lp->flushed = 0;
-		lp->actor.state |= ST_SYNC | ST_COL | ST_DIST;
+		lp->actor.state |= ST_SYNC | ST_COL;
+		if (lp->partner.state & ST_COL)
+			lp->actor.state |= ST_DIST;
 		lp->ntt = 1;
 		break;
 	default:
@@ -722,8 +724,24 @@ mux_step(struct lk_softc *sc, struct lk_port *p, uint64_t now)
 			return 0;
 		return 1;
 	case LK_LACP_MUX_COLLECTING_DISTRIBUTING:
-		if (lp->selected == LK_LACP_SELECTED && partner_sync)
-			return 0;
+		if (lp->selected == LK_LACP_SELECTED && partner_sync) {
+			/*
+			 * Coupled control collects and distributes together, but a frame is only worth
+			 * sending to a partner that says it collects. One whose partner information
+			 * expired (our PDUs to it lost) goes back to ATTACHED: still in sync, no longer
+			 * collecting; a coupled-control sender that looks only at Sync would go on
+			 * sending it every frame of this port's flows until its port defaulted, 3 s
+			 * with fast timeouts. So distributing also follows the partner's Collecting,
+			 * as the standard's independent control has it; collecting never waits.
+			 */
+			uint8_t dist = (lp->partner.state & ST_COL) ? ST_DIST : 0;
+
+			if ((lp->actor.state & ST_DIST) == dist)
+				return 0;
+			lp->actor.state = (uint8_t)((lp->actor.state & ~ST_DIST) | dist);
+			lp->ntt = 1;
+			return 1;
+		}
 		/* Going to STANDBY is a planned move: the port stays collecting and distributing
 		 * its own flows behind a marker until the partner answers or the flush times out,
 		 * while every other flow keeps going (marker policy). Losses move at once. */

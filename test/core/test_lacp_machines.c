@@ -601,6 +601,35 @@ test_actor_churn_standby(void)
 	TH_EQ(pst(h, 1).lacp.actor_churn, LK_LACP_ACTOR_CHURN_MONITOR);
 }
 
+/*
+ * A partner in sync that stops collecting (its information about us expired: it went back to
+ * ATTACHED) gets no more frames on that port; the port keeps collecting, and distributes
+ * again as soon as the partner collects again.
+ */
+static void
+test_mux_distribution_follows_partner_collecting(void)
+{
+	struct th_host *h = dut(2, 1);
+	struct fake_partner fp = FP;
+	uint64_t ev0, t;
+
+	negotiate(h, 2, &FP);
+	TH_EQ(dist_mask(h), 3u);
+	ev0 = ev_next(h);
+	t = th_now_ns();
+	fp.state = (uint8_t)((FP.state & ~(ST_C | ST_D)) | ST_E); /* in sync, not collecting */
+	fake_pdu(h, 0, &fp, 1);
+	TH_EQ(MUX(h, 0), LK_LACP_MUX_COLLECTING_DISTRIBUTING);
+	TH_CHECK(pst(h, 0).flags & LK_PORT_COLLECTING);
+	TH_EQ(dist_mask(h), 2u);
+	TH_CHECK(!(pst(h, 0).lacp.actor.state & ST_D)); /* and the PDU says so */
+	TH_CHECK(pdus_sent(h, 0, t) >= 1);
+	TH_EQ(ev_count(h, LK_EV_LACP_DISTRIBUTING, 0, ev0), 1);
+	fake_pdu(h, 0, &FP, 1); /* collecting again */
+	TH_EQ(dist_mask(h), 3u);
+	TH_CHECK(is_cd(h, 0));
+}
+
 /* ---- Transmit machine ------------------------------------------------------------------------ */
 
 static void
@@ -800,6 +829,7 @@ main(void)
 	th_run(
 	    "mux: ports that cannot join do not hold the wait", test_mux_wait_ignores_ports_that_cannot_join);
 	th_run("mux: lacp_full_wait waits the whole Aggregate_Wait_Time", test_mux_full_wait_option);
+	th_run("mux: distributing follows the partner's Collecting", test_mux_distribution_follows_partner_collecting);
 	th_run("sel: greatest total speed", test_sel_greatest_speed);
 	th_run("sel: equal speed keeps the current LAG", test_sel_equal_speed_ties_stay);
 	RUN_CASES("sel: maxports and STANDBY", test_sel_maxports, standby_cases);

@@ -174,6 +174,9 @@ test_silent_partner(void)
 			TH_CHECK(th_now_ns() - t_silent <= 3000 * MS);
 			TH_CHECK(th_now_ns() - t_silent >= 2000 * MS);
 			TH_CHECK(!(dist_mask(a) & 2));
+			/* and b, which a's PDUs still reach, stops sending where a no longer
+			 * collects (not only once a defaults, 3 s later) */
+			TH_CHECK(!(dist_mask(b) & 2));
 		}
 	}
 	TH_CHECK(seen_expired);
