@@ -10,6 +10,9 @@
 
 #define GBPS 1000000000ull
 static const uint8_t mac_a[6] = { 0x02, 0, 0, 0, 0xa0, 0x10 };
+static const uint8_t mac_b[6] = { 0x02, 0, 0, 0, 0xb0, 0x10 };
+/* a locally administered unicast MAC the tests give an aggregate with `ether` */
+static const uint8_t user[6] = { 0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee };
 
 static int
 mac_eq(const uint8_t *a, const uint8_t *b)
@@ -111,7 +114,6 @@ static void
 test_mac_change_keeps_flows(void)
 {
 	struct th_host *a = lb4("lagg0"), *b;
-	const uint8_t user[6] = { 0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee };
 	uint32_t before[512], after[512];
 
 	flow_owners(a, 512, before);
@@ -132,7 +134,6 @@ static void
 test_user_mac(void)
 {
 	struct th_host *a = th_host_new("lagg0", mac_a);
-	const uint8_t user[6] = { 0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee };
 	const uint8_t mcast[6] = { 0x01, 0, 0x5e, 0, 0, 1 };
 	uint8_t m0[6];
 
@@ -154,7 +155,6 @@ static void
 test_mac_failure_rolls_back(void)
 {
 	struct th_host *a = th_host_new("lagg0", mac_a);
-	const uint8_t user[6] = { 0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee };
 	uint8_t m0[6];
 	uint32_t port;
 	struct lk_port_info info = { .name = "em9", .mtu = 1500 };
@@ -340,8 +340,6 @@ all_distributing(const struct th_host *h)
 static void
 test_lacp_ether_keeps_system_id(void)
 {
-	static const uint8_t mac_b[6] = { 0x02, 0, 0, 0, 0xb0, 0x10 };
-	const uint8_t user[6] = { 0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee };
 	struct th_host *a = th_host_new("lagg0", mac_a), *b = th_host_new("lagg1", mac_b);
 	struct lk_port_status ps;
 	struct lk_status st;
@@ -395,8 +393,6 @@ test_lacp_ether_keeps_system_id(void)
 static void
 test_lacp_system_id_leaves_with_its_port(void)
 {
-	static const uint8_t mac_b[6] = { 0x02, 0, 0, 0, 0xb0, 0x10 };
-	const uint8_t user[6] = { 0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee };
 	struct th_host *a = th_host_new("lagg0", mac_a), *b = th_host_new("lagg1", mac_b);
 	struct lk_port_status ps;
 	struct lk_status st;
@@ -453,9 +449,7 @@ test_lacp_system_id_leaves_with_its_port(void)
 static void
 test_lacp_admin_system_id(void)
 {
-	static const uint8_t mac_b[6] = { 0x02, 0, 0, 0, 0xb0, 0x10 };
 	const uint8_t admin[6] = { 0x02, 0x11, 0x22, 0x33, 0x44, 0x55 };
-	const uint8_t user[6] = { 0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee };
 	const uint8_t mcast[6] = { 0x01, 0x80, 0xc2, 0, 0, 0x02 };
 	struct th_host *a = th_host_new("lagg0", mac_a), *b = th_host_new("lagg1", mac_b);
 	struct lk_port_status ps;
