@@ -87,9 +87,22 @@ export function findKernel(): { version: string; vmlinuz: string; moduleDir: str
   return { version, vmlinuz: path.join('/boot', `vmlinuz-${version}`), moduleDir: path.join('/lib/modules', version) };
 }
 
-/** laggd/laggctl static builds from kmod/posix, when present (`make -C kmod/posix static`). */
+/**
+ * laggd/laggctl static builds from kmod/posix, when present (`make -C kmod/posix static`). In a
+ * checkout the build is brought up to date first: a lab image or an e2e target once ran a
+ * static laggd built hours before the core it was meant to test. make is incremental and the
+ * Makefile takes a lock, so this costs a stat of each source when nothing changed; where it
+ * cannot run (no compiler), what is built is used.
+ */
 export function findLaggd(): { laggd: string; laggctl: string; seqstream?: string } | undefined {
   const dir = process.env.LAGGKIT_LAGGD_DIR ?? path.join(repoRoot(), 'kmod', 'posix');
+  if (!process.env.LAGGKIT_LAGGD_DIR && fs.existsSync(path.join(dir, 'Makefile'))) {
+    try {
+      execFileSync('make', ['-s', '-C', dir, 'static'], { stdio: 'ignore', timeout: 600_000 });
+    } catch {
+      // no compiler or make here: keep what is built
+    }
+  }
   const candidates = [
     ['laggd-static', 'laggctl-static'],
     ['build/static/laggd', 'build/static/laggctl'],

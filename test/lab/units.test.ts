@@ -12,7 +12,7 @@ import path from 'node:path';
 import { testNeeding } from '../support/require.js';
 import { bhyveArgs, bhyveLinkCommand, bhyvePlan, bhyveloadArgs, labBackend, type BhyveGuest } from '../../src/lab/bhyve.js';
 import { cpioArchive, parentDirs, S_IFDIR, S_IFLNK, S_IFREG } from '../../src/lab/cpio.js';
-import { findKernel, GUEST_MODULES, moduleLoadOrder } from '../../src/lab/linux-image.js';
+import { findKernel, findLaggd, GUEST_MODULES, moduleLoadOrder } from '../../src/lab/linux-image.js';
 import { machineDef, nicNames, parseGuest, parseNicList } from '../../src/lab/machines.js';
 import { linuxKernelCmdline, qemuArgs, type GuestLaunch } from '../../src/lab/qemu.js';
 import { checkSocketPath, validateLabName } from '../../src/lab/paths.js';
@@ -318,6 +318,27 @@ testNeeding(
       for (const f of ['m.ko', 'm.ko.xz', 'm.ko.gz']) t.true(readModule(path.join(dir, f)).equals(elf), f);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+testNeeding(
+  test.serial,
+  'findLaggd brings the static laggd up to date with the core before handing it out',
+  { tools: ['make', 'cc', 'ldd'] },
+  (t) => {
+    // A core source newer than the static laggd (as after an edit), then findLaggd: the
+    // binary it returns must be newer than that source, not the one built before.
+    const src = path.resolve('kmod', 'core', 'lk_core.c');
+    const before = fs.statSync(src);
+    const touched = new Date();
+    fs.utimesSync(src, before.atime, touched);
+    try {
+      const found = findLaggd();
+      t.truthy(found, 'a static laggd');
+      t.true(fs.statSync(found!.laggd).mtimeMs >= touched.getTime(), 'rebuilt after the source changed');
+    } finally {
+      fs.utimesSync(src, before.atime, before.mtime);
     }
   },
 );
