@@ -188,7 +188,7 @@ struct lk_lacp_softc {
 	 */
 	uint8_t sys_mac[LK_ETHER_ADDR_LEN];
 	uint8_t sys_mac_admin;
-	uint64_t lag_speed;                   /* per-port speed of the selected LAG (multi-speed off) */
+	uint64_t lag_speed; /* per-port speed of the selected LAG (multi-speed off) */
 };
 
 /* ---- Entry points (host lock held) ----------------------------------------------------------- */

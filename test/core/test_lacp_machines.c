@@ -829,7 +829,8 @@ main(void)
 	th_run(
 	    "mux: ports that cannot join do not hold the wait", test_mux_wait_ignores_ports_that_cannot_join);
 	th_run("mux: lacp_full_wait waits the whole Aggregate_Wait_Time", test_mux_full_wait_option);
-	th_run("mux: distributing follows the partner's Collecting", test_mux_distribution_follows_partner_collecting);
+	th_run("mux: distributing follows the partner's Collecting",
+	    test_mux_distribution_follows_partner_collecting);
 	th_run("sel: greatest total speed", test_sel_greatest_speed);
 	th_run("sel: equal speed keeps the current LAG", test_sel_equal_speed_ties_stay);
 	RUN_CASES("sel: maxports and STANDBY", test_sel_maxports, standby_cases);

@@ -19,14 +19,14 @@ test.after.always(() => fs.rmSync(cache, { recursive: true, force: true }));
 
 const needs = { tools: ['qemu-system-x86_64', 'busybox', 'xz'] };
 
-testNeeding(test.serial as unknown as typeof test, 'the probe boots the guest kernel under TCG and sees its marker', needs, async (t) => {
+testNeeding(test.serial, 'the probe boots the guest kernel under TCG and sees its marker', needs, async (t) => {
   const img = buildLinuxImage(defaultInputs({ withLaggd: false }));
   const r = await probeBoot('tcg', img.kernel, img.initramfs, 90_000);
   t.true(r.ok, r.detail);
   t.regex(r.detail, /booted the guest kernel in \d+ ms/);
 });
 
-testNeeding(test.serial as unknown as typeof test, 'the KVM verdict is probed once, cached with its reason, and overridable', needs, async (t) => {
+testNeeding(test.serial, 'the KVM verdict is probed once, cached with its reason, and overridable', needs, async (t) => {
   const img = buildLinuxImage(defaultInputs({ withLaggd: false }));
   const probe = { kernel: img.kernel, initrd: img.initramfs, hash: img.hash };
   const first = await decideAccel(probe);

@@ -322,23 +322,18 @@ testNeeding(
   },
 );
 
-testNeeding(
-  test.serial,
-  'findLaggd brings the static laggd up to date with the core before handing it out',
-  { tools: ['make', 'cc', 'ldd'] },
-  (t) => {
-    // A core source newer than the static laggd (as after an edit), then findLaggd: the
-    // binary it returns must be newer than that source, not the one built before.
-    const src = path.resolve('kmod', 'core', 'lk_core.c');
-    const before = fs.statSync(src);
-    const touched = new Date();
-    fs.utimesSync(src, before.atime, touched);
-    try {
-      const found = findLaggd();
-      t.truthy(found, 'a static laggd');
-      t.true(fs.statSync(found!.laggd).mtimeMs >= touched.getTime(), 'rebuilt after the source changed');
-    } finally {
-      fs.utimesSync(src, before.atime, before.mtime);
-    }
-  },
-);
+testNeeding(test.serial, 'findLaggd brings the static laggd up to date with the core before handing it out', { tools: ['make', 'cc', 'ldd'] }, (t) => {
+  // A core source newer than the static laggd (as after an edit), then findLaggd: the
+  // binary it returns must be newer than that source, not the one built before.
+  const src = path.resolve('kmod', 'core', 'lk_core.c');
+  const before = fs.statSync(src);
+  const touched = new Date();
+  fs.utimesSync(src, before.atime, touched);
+  try {
+    const found = findLaggd();
+    t.truthy(found, 'a static laggd');
+    t.true(fs.statSync(found!.laggd).mtimeMs >= touched.getTime(), 'rebuilt after the source changed');
+  } finally {
+    fs.utimesSync(src, before.atime, before.mtime);
+  }
+});

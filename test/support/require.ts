@@ -4,7 +4,7 @@
  * reason is printed, so a developer's laptop run says exactly what it did not cover.
  */
 import { execFileSync } from 'node:child_process';
-import type { ExecutionContext, TestFn } from 'ava';
+import type { ExecutionContext, SerialFn, TestFn } from 'ava';
 
 export const inCI = process.env.CI === 'true' || process.env.CI === '1';
 
@@ -34,7 +34,8 @@ export function missingPrerequisites(needs: { root?: boolean; tools?: string[] }
  * outside CI the test is skipped with the reason on stderr.
  */
 export function testNeeding(
-  test: TestFn,
+  /** ava's test, or test.serial for cases that must not overlap */
+  test: TestFn | SerialFn,
   title: string,
   needs: { root?: boolean; tools?: string[] },
   impl: (t: ExecutionContext) => Promise<void> | void,
