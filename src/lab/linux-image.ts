@@ -94,13 +94,18 @@ export function findKernel(): { version: string; vmlinuz: string; moduleDir: str
  * Makefile takes a lock, so this costs a stat of each source when nothing changed; where it
  * cannot run (no compiler), what is built is used.
  */
-export function findLaggd(): { laggd: string; laggctl: string; seqstream?: string } | undefined {
+export function findLaggd(onBuildError: (message: string) => void = () => {}): { laggd: string; laggctl: string; seqstream?: string } | undefined {
   const dir = process.env.LAGGKIT_LAGGD_DIR ?? path.join(repoRoot(), 'kmod', 'posix');
   if (!process.env.LAGGKIT_LAGGD_DIR && fs.existsSync(path.join(dir, 'Makefile'))) {
     try {
-      execFileSync('make', ['-s', '-C', dir, 'static'], { stdio: 'ignore', timeout: 600_000 });
-    } catch {
-      // no compiler or make here: keep what is built
+      execFileSync('make', ['-s', '-C', dir, 'static'], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 600_000 });
+    } catch (err) {
+      // no compiler or make here: what is built is used; the caller hears why nothing was
+      onBuildError(
+        String((err as { stderr?: Buffer }).stderr ?? err)
+          .trim()
+          .slice(-400),
+      );
     }
   }
   const candidates = [

@@ -1,38 +1,28 @@
 /**
  * laggd, laggctl and seqstream where a target's shells run them. They come from kmod/posix's
- * static build (built here when absent); a machine that has all three on its PATH keeps its
+ * static build (brought up to date here first); a machine that has all three on its PATH keeps its
  * own, any other gets them copied into a scratch folder that close() removes again.
  */
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
 import { EnvironmentError } from '../../cli/errors.js';
 import { findLaggd } from '../../lab/linux-image.js';
-import { repoRoot } from '../../lab/paths.js';
 import { shQuote } from '../../ssh/index.js';
 import type { Shell } from './shell.js';
 
 export const TOOLS = ['laggd', 'laggctl', 'seqstream'] as const;
 
-/** The static laggd, laggctl and seqstream of kmod/posix, built first when absent. */
+/** The static laggd, laggctl and seqstream of kmod/posix, brought up to date by findLaggd. */
 export function localTools(say: (l: string) => void): Record<(typeof TOOLS)[number], string> {
-  let found = findLaggd();
-  if (!found?.seqstream) {
-    say('building laggd, laggctl and seqstream (make -C kmod/posix static)');
-    try {
-      execFileSync('make', ['-s', '-C', path.join(repoRoot(), 'kmod', 'posix'), 'static'], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 600_000 });
-    } catch (err) {
-      throw new EnvironmentError(
-        'E_E2E_BUILD',
-        `cannot build laggd: ${String((err as { stderr?: Buffer }).stderr ?? err)
-          .trim()
-          .slice(-400)}`,
-        'Install a C compiler and make (npm run setup), then retry.',
-      );
-    }
-    found = findLaggd();
-  }
+  let buildError = '';
+  say('laggd, laggctl and seqstream: make -C kmod/posix static');
+  const found = findLaggd((m) => {
+    buildError = m;
+  });
   if (!found?.seqstream)
-    throw new EnvironmentError('E_E2E_BUILD', 'make -C kmod/posix static left no static laggd, laggctl and seqstream', 'Run it by hand to see why.');
+    throw new EnvironmentError(
+      'E_E2E_BUILD',
+      buildError ? `cannot build laggd: ${buildError}` : 'make -C kmod/posix static left no static laggd, laggctl and seqstream',
+      buildError ? 'Install a C compiler and make (npm run setup), then retry.' : 'Run it by hand to see why.',
+    );
   return { laggd: found.laggd, laggctl: found.laggctl, seqstream: found.seqstream };
 }
 
