@@ -71,7 +71,7 @@ if [ "$os" = FreeBSD ]; then
   check "laggkit deploy: if_laggkit.ko built and loaded, laggkit9 verified, confirmed, persisted" sh -c "node bin/run.js deploy $ssh_to_self --trust-new-host-key --build remote --name laggkit9 --laggproto failover --laggport $port --inet 10.66.9.1/24 --yes --json >$report/deploy.json"
   check "a second deploy changes nothing" sh -c "node bin/run.js deploy $ssh_to_self --build remote --name laggkit9 --laggproto failover --laggport $port --inet 10.66.9.1/24 --yes --json | grep -q '\"changed\":false'"
   # The catalogue in two vnet jails over epair links, if_laggkit.ko against the base lagg(4).
-  check "laggkit e2e --target self --compare stock" sh -c "node bin/run.js e2e --target self --compare stock --report $report/e2e >$report/e2e.tap"
+  check "laggkit e2e --target self --compare stock" sh -c "node bin/run.js e2e --target self --compare stock --report $report/e2e >$report/e2e-catalogue.tap"
   check "laggkit undeploy" node bin/run.js undeploy $ssh_to_self
   check "rc.conf and loader.conf as before" sh -c "md5 -q /etc/rc.conf /boot/loader.conf 2>/dev/null | cmp -s - $report/conf-before.md5"
   check "if_laggkit.ko unloaded" sh -c "! kldstat -q -m if_laggkit"
@@ -93,7 +93,7 @@ elif [ "$os" = NetBSD ]; then
     # The catalogue: this machine's kernel (laggkit.kmod, then lagg(4)) against a rump kernel's
     # lagg(4) over tap-virtif links. It leaves the module loaded and no laggkit0 behind, so the
     # checks below start as they would without it.
-    check "laggkit e2e --target self --compare stock" sh -c "node bin/run.js e2e --target self --compare stock --report $report/e2e >$report/e2e.tap"
+    check "laggkit e2e --target self --compare stock" sh -c "node bin/run.js e2e --target self --compare stock --report $report/e2e >$report/e2e-catalogue.tap"
     check "laggkit0: created and set with NetBSD's ifconfig words" sh -c "ifconfig laggkit0 create && ifconfig laggkit0 laggproto lacp && ifconfig laggkit0 lagglacp maxports 2 && ifconfig laggkit0 up"
     sysctl -n net.laggkit.laggkit0.status >"$report/laggkit0-status.txt" 2>&1
     check "sysctl net.laggkit.laggkit0.status: the lagg block" grep -q 'laggproto lacp' "$report/laggkit0-status.txt"
