@@ -149,8 +149,12 @@ function skipped(driver: Driver, c: ScenarioCase, repeat: number, reason: string
   };
 }
 
-/** The driver side B runs in a run of `driver`: the same, or for `peer: other` the other of the pair. */
+/**
+ * The driver side B runs in a run of `driver`: the same, or for `peer: other` the other of the
+ * pair; on a target whose side B has a driver of its own (`sideB`), always that one.
+ */
 export function peerOf(target: E2eTarget, driver: Driver, c: ScenarioCase): Driver | undefined {
+  if (target.sideB) return target.sideB.driver;
   if (c.scenario.setup.peer !== 'other') return undefined;
   return driver.name === 'laggkit' ? target.drivers.stock : target.drivers.laggkit;
 }
@@ -160,14 +164,16 @@ const keyOf = (target: E2eTarget, d: Driver): StockKey => d.stockKey ?? target.p
 
 /**
  * Why a run of `d` is skipped before it starts: the scenario's override for the stock driver,
- * the target lacking it, or a driver of the run (side A's or B's) without the case's protocol
- * or option. Undefined when it runs.
+ * the target lacking it, a side B that cannot run the driver the case puts there, or a driver
+ * of the run (side A's or B's) without the case's protocol or option. Undefined when it runs.
  */
 export function runSkipReason(target: E2eTarget, d: Driver, c: ScenarioCase): string | undefined {
   const stock = target.drivers.stock;
-  const usesStock = d.name === 'stock' || c.scenario.setup.peer === 'other';
+  // A side B of its own runs the stock driver in every run.
+  const usesStock = d.name === 'stock' || c.scenario.setup.peer === 'other' || target.sideB !== undefined;
   const peer = peerOf(target, d, c);
   return (
+    (target.sideB && c.scenario.setup.peer === 'other' && d.name === 'stock' ? target.sideB.why : undefined) ??
     (usesStock ? (stockOverride(c.scenario, keyOf(target, stock))?.skip ?? target.lacks('stock')) : undefined) ??
     d.skipReason?.(c.proto, c.scenario.setup) ??
     peer?.skipReason?.(c.proto, c.scenario.setup)

@@ -217,6 +217,19 @@ test('bsd-matrix workflow: valid structure, known actions and inputs, FreeBSD 13
     uploads.some((p) => p.includes('e2e-report/e2e/junit.xml') && p.includes('e2e-report/e2e/report.html')),
     'the JUnit and HTML reports are uploaded',
   );
+  // NetBSD 10 runs it too (a rump kernel as side B) and keeps the same reports; NetBSD 9, which
+  // runs none, says so instead of failing on their absence.
+  t.regex(script, /elif \[ "\$major" -lt 10 \]; then\n.*# SKIP NetBSD/);
+  const nbUpload = doc.jobs.netbsd!.steps.find((s) => s.uses === 'actions/upload-artifact@v4' && String(s.with?.path).includes('e2e-report/e2e/junit.xml'));
+  t.truthy(nbUpload && String(nbUpload.with?.path).includes('e2e-report/e2e/report.html'), 'NetBSD uploads the JUnit and HTML reports');
+  t.is(nbUpload?.with?.['if-no-files-found'], 'error');
+  t.regex(String(nbUpload?.if), /!matrix\.no_e2e/);
+  const include = (doc.jobs.netbsd!.strategy?.matrix.include ?? []) as Array<{ release: string; no_e2e?: string }>;
+  t.deepEqual(
+    include.filter((i) => i.no_e2e).map((i) => i.release.split('.')[0]),
+    ['9'],
+    'only NetBSD 9 goes without e2e',
+  );
   // ${{ }} expressions only reference contexts that exist in a job.
   for (const m of text.matchAll(/\$\{\{\s*([^}]+?)\s*\}\}/g)) t.regex(m[1]!, /^(matrix|github|env|secrets|steps|runner)\./, `expression ${m[1]}`);
 });

@@ -12,8 +12,13 @@
 # NetBSD: builds the CLI, runs the C core tests, and checks laggkit's parser on the real
 # `ifconfig -a` (NetBSD 10: with a lagg(4) interface configured). On NetBSD 10 it then builds
 # laggkit.kmod against the release's kernel sources (syssrc.tgz, fetched when /usr/src/sys is
-# missing), loads it beside lagg(4), configures laggkit0 with NetBSD's own ifconfig words,
-# reads its lagg block from sysctl, and checks that unloading is refused while laggkit0 exists.
+# missing) and loads it beside lagg(4); `laggkit e2e --target self --compare stock` runs the
+# catalogue with this machine's kernel as side A (laggkit.kmod, then lagg(4)) and a rump kernel
+# (rump_server, rump's lagg(4)) as side B over tap(4)-virtif links, and writes its TAP, JUnit,
+# JSON and HTML reports into e2e-report/e2e. Then it configures laggkit0 with NetBSD's own
+# ifconfig words, reads its lagg block from sysctl, and checks that unloading is refused while
+# laggkit0 exists. NetBSD 9 has no lagg(4) and laggkit.kmod is for 10: no e2e runs there, and
+# the TAP says so.
 set -u
 cd "$(dirname "$0")/../.."
 report=e2e-report
@@ -66,7 +71,7 @@ if [ "$os" = FreeBSD ]; then
   check "laggkit deploy: if_laggkit.ko built and loaded, laggkit9 verified, confirmed, persisted" sh -c "node bin/run.js deploy $ssh_to_self --trust-new-host-key --build remote --name laggkit9 --laggproto failover --laggport $port --inet 10.66.9.1/24 --yes --json >$report/deploy.json"
   check "a second deploy changes nothing" sh -c "node bin/run.js deploy $ssh_to_self --build remote --name laggkit9 --laggproto failover --laggport $port --inet 10.66.9.1/24 --yes --json | grep -q '\"changed\":false'"
   # The catalogue in two vnet jails over epair links, if_laggkit.ko against the base lagg(4).
-  check "laggkit e2e --target self --compare stock" sh -c "node bin/run.js e2e --target self --compare stock --report $report/e2e >$report/e2e.tap"
+  check "laggkit e2e --target self --compare stock" sh -c "node bin/run.js e2e --target self --compare stock --report $report/e2e >$report/e2e-catalogue.tap"
   check "laggkit undeploy" node bin/run.js undeploy $ssh_to_self
   check "rc.conf and loader.conf as before" sh -c "md5 -q /etc/rc.conf /boot/loader.conf 2>/dev/null | cmp -s - $report/conf-before.md5"
   check "if_laggkit.ko unloaded" sh -c "! kldstat -q -m if_laggkit"
@@ -85,12 +90,18 @@ elif [ "$os" = NetBSD ]; then
     fi
     check "laggkit NetBSD module builds" make -C kmod/netbsd
     check "modload laggkit.kmod beside lagg(4)" sh -c "modload if_lagg 2>/dev/null; modload \"$PWD/kmod/netbsd/laggkit.kmod\""
+    # The catalogue: this machine's kernel (laggkit.kmod, then lagg(4)) against a rump kernel's
+    # lagg(4) over tap-virtif links. It leaves the module loaded and no laggkit0 behind, so the
+    # checks below start as they would without it.
+    check "laggkit e2e --target self --compare stock" sh -c "node bin/run.js e2e --target self --compare stock --report $report/e2e >$report/e2e-catalogue.tap"
     check "laggkit0: created and set with NetBSD's ifconfig words" sh -c "ifconfig laggkit0 create && ifconfig laggkit0 laggproto lacp && ifconfig laggkit0 lagglacp maxports 2 && ifconfig laggkit0 up"
     sysctl -n net.laggkit.laggkit0.status >"$report/laggkit0-status.txt" 2>&1
     check "sysctl net.laggkit.laggkit0.status: the lagg block" grep -q 'laggproto lacp' "$report/laggkit0-status.txt"
     check "sysctl net.laggkit.laggkit0.proto = roundrobin" sh -c "sysctl -w net.laggkit.laggkit0.proto=roundrobin && test \"\$(sysctl -n net.laggkit.laggkit0.proto)\" = roundrobin"
     check "modunload refused while laggkit0 exists" sh -c "! modunload laggkit"
     check "laggkit0 destroyed, module unloaded" sh -c "ifconfig laggkit0 destroy && modunload laggkit"
+  elif [ "$major" -lt 10 ]; then
+    n=$((n + 1)); tap "ok $n - laggkit e2e --target self # SKIP NetBSD $(uname -r) has no lagg(4), and laggkit.kmod is built for NetBSD 10"
   fi
 fi
 

@@ -1,22 +1,25 @@
 /**
  * `laggkit e2e --target self`: one machine plays both hosts. An OS flavour builds the two
  * sides and the data links between them (Linux: network namespaces and veth pairs through a
- * wire namespace, self-linux.ts; FreeBSD: vnet jails and epairs, self-freebsd.ts) and says how
- * to run a script on a side, pull a cable (where it can) and take it all down again. The
- * flavour is plain shell run through a Shell, so `--host user@machine` runs the same on a
- * remote machine over SSH.
+ * wire namespace, self-linux.ts; FreeBSD: vnet jails and epairs, self-freebsd.ts; NetBSD: the
+ * machine's kernel as side A and a rump kernel as side B, joined by tap(4)-virtif pairs,
+ * self-netbsd.ts) and says how to run a script on a side, pull a cable (where it can) and take
+ * it all down again. The flavour is plain shell run through a Shell, so `--host user@machine`
+ * runs the same on a remote machine over SSH.
  *
- * Nothing of the machine's own network is touched: the sides have their own interfaces only.
+ * Nothing of the machine's own network is touched: the sides have their own interfaces only
+ * (on NetBSD side A is the machine's own stack, with interfaces of the run's own).
  */
 import { EnvironmentError, UsageError } from '../../cli/errors.js';
 import { subnetOf } from '../../lab/lab.js';
 import type { GuestOs } from '../../lab/machines.js';
 import { FAMILY_PROBE, openHost, type HostOptions } from '../../targets/index.js';
-import { driversFor, type Driver, type DriverName } from '../drivers.js';
+import { driversFor, stockChoice, type Driver, type DriverName, type StockChoice } from '../drivers.js';
 import { platformFor } from '../platform.js';
 import type { Capability } from '../scenario.js';
 import { freebsdFlavour } from './self-freebsd.js';
 import { linuxFlavour } from './self-linux.js';
+import { netbsdFlavour } from './self-netbsd.js';
 import { localShell, remoteShell, type Shell } from './shell.js';
 import { mustSh } from './tools.js';
 import type { DataLink, E2eTarget, Side } from './types.js';
@@ -30,6 +33,8 @@ export interface SelfPlan {
   /** Folder of laggd, laggctl and seqstream to put first on PATH, when not the machine's own. */
   binDir?: string;
   links: number;
+  /** The stock driver --compare stock runs (--stock, or the OS's default). */
+  stock: StockChoice;
 }
 
 export interface SelfFlavour {
@@ -51,6 +56,12 @@ export interface SelfFlavour {
   setupHint: string;
   /** The sides' drivers, where the flavour must change what the platform's do (jails). */
   drivers?(d: Record<DriverName, Driver>): Record<DriverName, Driver>;
+  /**
+   * Side B's driver when side B cannot run laggkit (NetBSD's rump kernel cannot load
+   * laggkit.kmod): every run pairs side A's driver with it; `why` is the skip reason of a run
+   * that needs laggkit on B.
+   */
+  sideB?(d: Record<DriverName, Driver>): { driver: Driver; why: string };
   /**
    * laggd, laggctl, seqstream, as the flavour needs them, where the sides can run them:
    * `binDir` goes first on the sides' PATH (none: the machine's own); remove() undoes it.
@@ -87,18 +98,8 @@ const NO_CAPTURE = 'target self records no frames yet (no capture on its wire na
 
 export type SelfTarget = E2eTarget;
 
-/**
- * Why there is no NetBSD flavour: the two sides need a network stack each on one kernel. NetBSD
- * has no vnet jails or namespaces; its rump kernels do have stacks of their own, but they run
- * rump's drivers, not the host kernel's modules, so neither laggkit.kmod nor the kernel's lagg(4)
- * or agr(4) would be what was tested.
- */
-export const NO_NETBSD_SELF =
-  "--target self needs a network stack per side on one kernel (Linux namespaces, FreeBSD vnet jails); NetBSD has none (its rump kernels run rump's own drivers, not the kernel's laggkit.kmod, lagg(4) or agr(4))";
-export const NO_NETBSD_SELF_HINT = 'Use two NetBSD machines (--target host --host A --host B --link IF=IF) or NetBSD lab guests (--guest netbsd --image IMG).';
-
 /** One per OS, by `uname -s`. */
-const FLAVOURS: Record<string, SelfFlavour> = { Linux: linuxFlavour, FreeBSD: freebsdFlavour };
+const FLAVOURS: Record<string, SelfFlavour> = { Linux: linuxFlavour, FreeBSD: freebsdFlavour, NetBSD: netbsdFlavour };
 
 export const SELF_LINKS = 4;
 
@@ -114,7 +115,6 @@ export interface SelfTargetOptions {
 export function selfFlavourFor(machine: string, os: string, family: string): SelfFlavour {
   const flavour = FLAVOURS[os] ?? FLAVOURS[family];
   if (flavour) return flavour;
-  if (os === 'NetBSD' || family === 'NetBSD') throw new UsageError('E_E2E_SELF_OS', `${machine} runs ${os}: ${NO_NETBSD_SELF}`, NO_NETBSD_SELF_HINT);
   throw new UsageError(
     'E_E2E_SELF_OS',
     `--target self has no ${os} flavour yet (${machine} runs ${os}; there is one for ${Object.keys(FLAVOURS).join(', ')})`,
@@ -135,11 +135,12 @@ export async function selfTarget(opts: SelfTargetOptions): Promise<SelfTarget> {
     // By name, or by kernel family for a derivative that renamed itself (as deploy does).
     const [os = '', family = ''] = (await mustSh(shell, FAMILY_PROBE, 'read the OS name')).trim().split('\n');
     const flavour = selfFlavourFor(shell.name, os, family);
+    const stock = stockChoice(flavour.guest, opts.stock);
     const name = `e2e${process.pid % 100000}`;
     const scratch = `/var/tmp/laggkit-${name}`;
     const tools = await flavour.placeTools(shell, scratch, say, !opts.host);
     const binDir = tools.binDir;
-    const plan: SelfPlan = { name, stateDir: scratch, binDir, links: SELF_LINKS };
+    const plan: SelfPlan = { name, stateDir: scratch, binDir, links: SELF_LINKS, stock };
     say(`${shell.name}: building sides A and B (${flavour.how})`);
     const upOut = await shell.sh(flavour.up(plan), 120_000);
     if (upOut.code !== 0) {
@@ -177,6 +178,7 @@ export async function selfTarget(opts: SelfTargetOptions): Promise<SelfTarget> {
       lacks: (cap) => lacking[cap],
       platform: platformFor(flavour.guest),
       drivers: flavour.drivers ? flavour.drivers(drivers) : drivers,
+      ...(flavour.sideB ? { sideB: flavour.sideB(drivers) } : {}),
       links,
       mgmt: { A: flavour.mgmt, B: flavour.mgmt },
       sh: (side, script, timeoutMs = 120_000) => shell.sh(flavour.side(plan, side, script), timeoutMs),

@@ -43,6 +43,12 @@ export interface E2eTarget {
   /** The hosts' OS dialect and the two drivers on it. */
   platform: Platform;
   drivers: Record<DriverName, Driver>;
+  /**
+   * Side B's driver in every run, where side B cannot run laggkit (the self target's rump
+   * kernel on NetBSD): the runs pair side A's driver with it, and one that needs laggkit on B
+   * (`peer: other` on the stock driver) is skipped with `why`.
+   */
+  sideB?: { driver: Driver; why: string };
   links: DataLink[];
   /** Each side's management interface, which no action may touch (the platform's when not given). */
   mgmt?: Record<Side, string>;
