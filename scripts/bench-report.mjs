@@ -234,6 +234,38 @@ if (laggd) {
       rows.map((r) => [r[0], fmt(r[1], r[3]), fmt(r[2], r[3]), ratio(r[1], r[2])]),
     ),
   });
+  // The same generator and receiver with no forwarder at all: what the machine carries when
+  // forwarding costs nothing, and what the whole machine spends per packet (generator,
+  // receiver and every kernel path included), so each forwarder's own addition shows.
+  const nf = laggd.throughput?.['no forwarder'];
+  if (nf?.small) {
+    const nfMpps = nf.machine_cpu_per_mpps;
+    const share = (t) => (t?.small?.pps ? (100 * t.small.pps) / nf.small.pps : undefined);
+    const added = (t) => (t?.machine_cpu_per_mpps !== undefined && nfMpps !== undefined ? t.machine_cpu_per_mpps - nfMpps : undefined);
+    const crows = [
+      ['64-byte packets/s', nf.small.pps, tl?.small?.pps, to?.small?.pps, 0],
+      ['% of the no-forwarder rate', 100, share(tl), share(to), 1],
+      ['machine CPU cores per Mpps', nfMpps, tl?.machine_cpu_per_mpps, to?.machine_cpu_per_mpps, 2],
+      ['machine CPU cores per Mpps added by the forwarder', 0, added(tl), added(to), 2],
+    ];
+    figures.push({
+      title: 'laggd and Open vSwitch against no forwarder at all (64-byte UDP, whole machine)',
+      caption:
+        'the same generator, receiver and veth pair with the addresses straight on the veth ends: the rate when forwarding costs nothing, and the CPU the whole machine spends per packet (generator, receiver, forwarders, every kernel path, softirq included). A forwarder\'s own CPU time misses the work it makes the kernel do in other processes\' time; the whole machine\'s does not. ' +
+        `${src}.`,
+      chart: bar(
+        crows.map((r) => r[0]),
+        [
+          { label: 'laggd / OVS', data: crows.map((r) => (r[2] && r[3] ? r[2] / r[3] : null)) },
+        ],
+        'ratio',
+      ),
+      table: table(
+        ['figure', 'no forwarder', 'laggd', 'OVS', 'laggd/OVS'],
+        crows.map((r) => [r[0], fmt(r[1], r[4]), fmt(r[2], r[4]), fmt(r[3], r[4]), ratio(r[2], r[3])]),
+      ),
+    });
+  }
   const f = laggd.failover ?? {};
   const gaps = [
     ['failover gap, lacp | OVS balance-tcp', f['laggd lacp']?.max_gap_ms, f['ovs balance-tcp']?.max_gap_ms],

@@ -13,6 +13,8 @@
  *   convergence  link up to every member distributing: laggd↔laggd, laggd↔OVS (laggd on the
  *                side whose links are switched, then on the far side), OVS↔OVS
  *   resources    resident memory of the forwarding process, CPU cores per Mpps
+ *   ceiling      the same generator and receiver over one veth pair with no forwarder: what
+ *                the machine carries when forwarding costs nothing, and what it spends
  *
  * Prints a table and writes bench/results/laggd.json. A phase that cannot run (laggd not
  * built, a peer that never converges) is recorded with its error; the run still finishes
@@ -36,7 +38,7 @@ import {
   type TcpThroughput,
   type Throughput,
 } from './measure.js';
-import { ADDR_A, ADDR_B, laggdSide, makePair, ovsSide, type Pair } from './peers.js';
+import { ADDR_A, ADDR_B, directSide, laggdSide, makePair, ovsSide, type Pair } from './peers.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -57,7 +59,20 @@ interface Results {
   runs: number;
   failover_rounds: number;
   flows: number;
-  throughput: Record<string, { small?: Throughput; large?: Throughput; tcp?: TcpThroughput; rss_kib_a?: number; rss_kib_b?: number; cpu_per_mpps?: number }>;
+  throughput: Record<
+    string,
+    {
+      small?: Throughput;
+      large?: Throughput;
+      tcp?: TcpThroughput;
+      rss_kib_a?: number;
+      rss_kib_b?: number;
+      /** both forwarding processes' CPU cores per Mpps delivered, at 64 bytes */
+      cpu_per_mpps?: number;
+      /** the whole machine's CPU cores per Mpps delivered, at 64 bytes (generator and receiver included) */
+      machine_cpu_per_mpps?: number;
+    }
+  >;
   failover: Record<string, GapResult>;
   convergence: Record<string, Awaited<ReturnType<typeof convergence>>>;
   errors: Record<string, string>;
@@ -116,9 +131,13 @@ async function measureThroughput(key: string, pair: Pair, blaster: string): Prom
     rss_kib_a: rssKiB(pa),
     rss_kib_b: rssKiB(pb),
     // Both sides' forwarding CPU per million packets per second delivered, at 64 bytes.
-    cpu_per_mpps: small.pps > 0 ? Number(((small.cpu_a + small.cpu_b) / (small.pps / 1e6)).toFixed(3)) : NaN,
+    cpu_per_mpps: perMpps(small.cpu_a + small.cpu_b, small.pps),
+    machine_cpu_per_mpps: perMpps(small.cpu_machine, small.pps),
   };
 }
+
+/** CPU cores per million packets per second delivered (the same number as µs of CPU per packet). */
+const perMpps = (cores: number, pps: number): number => (pps > 0 ? Number((cores / (pps / 1e6)).toFixed(3)) : NaN);
 
 const fmt = (v: number | undefined, digits = 0) => (v === undefined || Number.isNaN(v) ? 'n/a' : v.toFixed(digits));
 const ratio = (x: number | undefined, y: number | undefined) => (x && y ? (x / y).toFixed(2) : 'n/a');
@@ -139,6 +158,13 @@ function table(): string {
   rows.push(versus('TCP Gbit/s (iperf3, 4 streams)', lg?.tcp?.gbps, ov?.tcp?.gbps, 3));
   rows.push(['64-byte loss %', fmt(lg?.small?.loss_pct, 1), fmt(ov?.small?.loss_pct, 1), '']);
   rows.push(versus('CPU cores per Mpps (both sides)', lg?.cpu_per_mpps, ov?.cpu_per_mpps, 2));
+  // Against the ceiling: the same generator and receiver with no forwarder in between.
+  const nf = results.throughput['no forwarder'];
+  const share = (t: Throughput | undefined) => (t && nf?.small?.pps ? (100 * t.pps) / nf.small.pps : undefined);
+  const added = (v: number | undefined) => (v !== undefined && nf?.machine_cpu_per_mpps !== undefined ? v - nf.machine_cpu_per_mpps : undefined);
+  rows.push(versus(`64-byte packets/s, % of no forwarder (${fmt(nf?.small?.pps)})`, share(lg?.small), share(ov?.small), 1));
+  rows.push(versus(`machine CPU cores per Mpps (no forwarder: ${fmt(nf?.machine_cpu_per_mpps, 2)})`, lg?.machine_cpu_per_mpps, ov?.machine_cpu_per_mpps, 2));
+  rows.push(versus('machine CPU cores per Mpps added by the forwarder', added(lg?.machine_cpu_per_mpps), added(ov?.machine_cpu_per_mpps), 2));
   rows.push(versus('resident memory KiB (side a)', lg?.rss_kib_a, ov?.rss_kib_a));
   const fl = results.failover['laggd lacp'];
   const ff = results.failover['laggd failover'];
@@ -181,6 +207,16 @@ async function main(): Promise<number> {
   const ovsPair = async () => makePair('ovs', await ovsSide(topo, topo.a, ADDR_A), await ovsSide(topo, topo.b, ADDR_B));
   const lacpFast = ['lacp_fast_timeout'];
 
+  // The ceiling first, on bare veths: no forwarder, nothing to tear down in between.
+  await phase(
+    'no forwarder',
+    async () => makePair('no forwarder', await directSide(topo, topo.a, ADDR_A), await directSide(topo, topo.b, ADDR_B)),
+    async (p) => {
+      const small = await throughputMedian(p, blaster, PAYLOAD_64, SECONDS, FLOWS, RUNS);
+      const large = await throughputMedian(p, blaster, PAYLOAD_1500, SECONDS, FLOWS, RUNS);
+      results.throughput['no forwarder'] = { small, large, machine_cpu_per_mpps: perMpps(small.cpu_machine, small.pps) };
+    },
+  );
   await phase('laggd loadbalance', laggd('loadbalance'), (p) => measureThroughput('laggd loadbalance', p, blaster));
   await phase('ovs balance-tcp', ovsPair, async (p) => {
     await measureThroughput('ovs balance-tcp', p, blaster);

@@ -2,7 +2,8 @@
  * The measurements of the laggd benchmark, each applied identically to every pair:
  * throughput with udpblast (packets/s and Gbit/s, judged at the receiver), the longest gap in
  * a 1 ms stream when a member's link goes down, the time from link up to every member
- * distributing, and the forwarding processes' resident memory and CPU time from /proc.
+ * distributing, and the forwarding processes' resident memory and CPU time from /proc, with the
+ * whole machine's CPU time beside it.
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -33,16 +34,30 @@ export function buildBlaster(): string {
 
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
-/** CPU seconds (user + system) a process has used so far. */
-export function cpuSeconds(pid: number): number {
+/** CPU seconds (user + system) a process has used so far; 0 for no process (the no-forwarder pair). */
+export function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return 0;
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
 }
 
+/**
+ * The whole machine's busy CPU time so far, in core-seconds: user, nice, system, irq and
+ * softirq of every CPU (/proc/stat's first line). A forwarder's own CPU time misses the work
+ * it causes elsewhere (the receiving stack runs in softirq, often in another process's time),
+ * so each throughput run also records what the whole machine spent.
+ */
+export function machineBusySeconds(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0] = f;
+  return (user + nice + system + irq + softirq) / CLK_TCK;
+}
+
 /** Resident memory in KiB (VmRSS). */
-export function rssKiB(pid: number): number {
+export function rssKiB(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
   const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) : NaN;
 }
@@ -91,6 +106,8 @@ export interface Throughput {
   /** CPU cores the forwarding process of each side used during the run. */
   cpu_a: number;
   cpu_b: number;
+  /** CPU cores the whole machine used during the run: generator, receiver, forwarders, kernel. */
+  cpu_machine: number;
 }
 
 let portSeq = 0;
@@ -106,13 +123,13 @@ export async function throughput(pair: Pair, blaster: string, payload: number, s
   const port = String(7100 + (portSeq++ % 200));
   const rx = await listener(pair.b.host.spawn([...NICE, blaster, 'recv', port, String(seconds + 2)]));
   const [pidA, pidB] = [await pair.a.pid(), await pair.b.pid()];
-  const cpu0 = [cpuSeconds(pidA), cpuSeconds(pidB)];
+  const cpu0 = [cpuSeconds(pidA), cpuSeconds(pidB), machineBusySeconds()];
   const t0 = Date.now();
   const sent = JSON.parse(
     await pair.a.host.execOk([...NICE, blaster, 'send', ADDR_B, port, String(payload), String(seconds), String(flows)], { timeoutMs: (seconds + 10) * 1000 }),
   ) as { sent: number; seconds: number };
   const wall = (Date.now() - t0) / 1000;
-  const cpu1 = [cpuSeconds(pidA), cpuSeconds(pidB)];
+  const cpu1 = [cpuSeconds(pidA), cpuSeconds(pidB), machineBusySeconds()];
   const got = await rx.done;
   const window = got.window && got.window > 0 ? got.window : seconds;
   const pps = (got.packets ?? 0) / window;
@@ -125,6 +142,7 @@ export async function throughput(pair: Pair, blaster: string, payload: number, s
     loss_pct: sent.sent ? Number((100 * (1 - (got.packets ?? 0) / sent.sent)).toFixed(2)) : 100,
     cpu_a: Number(((cpu1[0]! - cpu0[0]!) / wall).toFixed(3)),
     cpu_b: Number(((cpu1[1]! - cpu0[1]!) / wall).toFixed(3)),
+    cpu_machine: Number(((cpu1[2]! - cpu0[2]!) / wall).toFixed(3)),
   };
 }
 

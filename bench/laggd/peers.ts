@@ -11,13 +11,14 @@ import { run, type Host, type Laggd, type Topology } from '../../test/laggd/supp
 export const ADDR_A = '10.77.0.1';
 export const ADDR_B = '10.77.0.2';
 
-/** One side of a pair: an aggregate in one host. */
+/** One side of a pair: an aggregate in one host (or, for the ceiling, none). */
 export interface Side {
-  kind: 'laggd' | 'ovs';
+  kind: 'laggd' | 'ovs' | 'none';
   host: Host;
   /** Every member selected, collecting and distributing, as this side reports it. */
   distributing(): Promise<boolean>;
-  pid(): Promise<number>;
+  /** The forwarding process; none for the no-forwarder pair. */
+  pid(): Promise<number | undefined>;
   stop(): Promise<void>;
 }
 
@@ -83,6 +84,24 @@ export async function ovsSide(topo: Topology, host: Host, addr: string, activeBa
     },
     pid: () => ovs.vswitchdPid(),
     stop: () => ovs.stop(),
+  };
+}
+
+/**
+ * No forwarder at all: the side's address straight on the first link's veth end. The same
+ * generator, receiver and veth pair with nothing in between: what the machine carries when
+ * forwarding costs nothing, the ceiling every forwarder's rate is read against.
+ */
+export async function directSide(topo: Topology, host: Host, addr: string): Promise<Side> {
+  const link = topo.links[0]!;
+  const dev = (link.a.host === host ? link.a : link.b).ifname;
+  await host.execOk(['ip', 'addr', 'add', `${addr}/24`, 'dev', dev]);
+  return {
+    kind: 'none',
+    host,
+    distributing: async () => true,
+    pid: async () => undefined,
+    stop: async () => void (await run(['ip', 'netns', 'exec', host.ns, 'ip', 'addr', 'flush', 'dev', dev])),
   };
 }
 

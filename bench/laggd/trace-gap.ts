@@ -146,7 +146,7 @@ async function main(): Promise<void> {
   teardowns.push(() => pair.stop());
   if (Number.isNaN(await waitDistributing(pair, 30_000))) throw new Error('never distributing');
   if (!(await waitPing(pair.a.host, ADDR_B, 15_000))) throw new Error('no ping');
-  const pids = [await pair.a.pid(), await pair.b.pid()];
+  const pids = [await pair.a.pid(), await pair.b.pid()].filter((p): p is number => p !== undefined);
   const ifname = topo.links[link]!.a.ifname;
   traceStart(pids);
   await sleep(300);
