@@ -251,13 +251,11 @@ if (laggd) {
     figures.push({
       title: 'laggd and Open vSwitch against no forwarder at all (64-byte UDP, whole machine)',
       caption:
-        'the same generator, receiver and veth pair with the addresses straight on the veth ends: the rate when forwarding costs nothing, and the CPU the whole machine spends per packet (generator, receiver, forwarders, every kernel path, softirq included). A forwarder\'s own CPU time misses the work it makes the kernel do in other processes\' time; the whole machine\'s does not. ' +
+        "the same generator, receiver and veth pair with the addresses straight on the veth ends: the rate when forwarding costs nothing, and the CPU the whole machine spends per packet (generator, receiver, forwarders, every kernel path, softirq included). A forwarder's own CPU time misses the work it makes the kernel do in other processes' time; the whole machine's does not. " +
         `${src}.`,
       chart: bar(
         crows.map((r) => r[0]),
-        [
-          { label: 'laggd / OVS', data: crows.map((r) => (r[2] && r[3] ? r[2] / r[3] : null)) },
-        ],
+        [{ label: 'laggd / OVS', data: crows.map((r) => (r[2] && r[3] ? r[2] / r[3] : null)) }],
         'ratio',
       ),
       table: table(
