@@ -13,8 +13,7 @@ import { laggPair, udpSend, waitFor, type Laggd, type PortCounters } from './sup
 const needs = { root: true, tools: ['ip', 'tc', 'ping'] };
 const DATAGRAMS = 400;
 
-const sum = (c: Record<string, PortCounters>, f: (p: PortCounters) => number | undefined) =>
-  Object.values(c).reduce((a, p) => a + (f(p) ?? 0), 0);
+const sum = (c: Record<string, PortCounters>, f: (p: PortCounters) => number | undefined) => Object.values(c).reduce((a, p) => a + (f(p) ?? 0), 0);
 
 async function distributing(d: Laggd): Promise<void> {
   await waitFor('every port distributing', async () => Object.values(await d.portFlags()).every((f) => f.includes('DISTRIBUTING')), 20_000);
