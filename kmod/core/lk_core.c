@@ -367,6 +367,14 @@ lk_input(struct lk_softc *sc, uint32_t cpu, uint32_t port, const struct lk_frame
 	return LK_RX_ACCEPT;
 }
 
+uint32_t
+lk_rx_accept_mask(const struct lk_softc *sc)
+{
+	const struct lk_txmap *m = lk_txmap_get(sc);
+
+	return m == NULL ? 0 : m->collecting & m->members;
+}
+
 int
 lk_control_input(struct lk_softc *sc, uint32_t port, const uint8_t *frame, uint32_t len)
 {

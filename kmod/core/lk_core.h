@@ -249,6 +249,15 @@ enum lk_rx_verdict {
 };
 enum lk_rx_verdict lk_input(struct lk_softc *sc, uint32_t cpu, uint32_t port, const struct lk_frame *f);
 
+/*
+ * The ports whose data frames lk_input() accepts right now (bit n: port n), for a host that
+ * delivers data frames by a path of its own (laggd's in-kernel receive path) and mirrors this
+ * set there. It changes only when the core publishes a new table, so a host reads it after
+ * anything that may publish one (a tick, a control frame, a link event, a configuration
+ * call). Slow protocols frames are never data: they still go to lk_control_input().
+ */
+uint32_t lk_rx_accept_mask(const struct lk_softc *sc);
+
 /* Consume a control frame (LACPDU, marker) received on a port. Validates everything before use;
  * a malformed frame returns LK_EPROTO, is counted as illegal and changes no state. */
 int lk_control_input(struct lk_softc *sc, uint32_t port, const uint8_t *frame, uint32_t len);

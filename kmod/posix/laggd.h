@@ -113,8 +113,10 @@ struct lg_port {
 	int duplex;
 	int media_stale; /* came up on the last known speed/duplex; re-read them (lg_media_recheck) */
 	int bypass;      /* PACKET_QDISC_BYPASS set: the member has no queue (lg_port_set_qdisc) */
+	int rx_kernel;   /* data frames go to the TAP in the kernel (laggd_rxpath.c) */
 	/* laggd's own counters (the core counts decisions, these count host I/O) */
 	uint64_t tx_errors, rx_ring_drops, tap_write_drops;
+	uint64_t rx_socket_frames; /* frames laggd's own member socket took in (PACKET_STATISTICS) */
 	/* transmit batch: frames of the current TAP batch chosen for this port */
 	unsigned ntx;
 	struct mmsghdr txmsg[LG_BATCH];
@@ -157,6 +159,11 @@ struct lg_lagg {
 	/* a new aggregate MAC the TAP takes in lg_lagg_settle(), once the members' backlog is in */
 	uint8_t tap_mac[6];
 	int tap_mac_pending;
+	/* the in-kernel receive path (laggd_rxpath.c); accept_fd < 0 when it is not in use */
+	struct {
+		int accept_fd, count_fd; /* BPF maps: port index -> accepted now; per-CPU counts */
+		uint32_t mask;           /* ports the accept map says yes for */
+	} rx;
 };
 
 /* The daemon. */
@@ -242,8 +249,17 @@ int lg_nl_addr(int ifindex, int family, const uint8_t *addr, int prefixlen, int 
 void lg_nl_sync_addrs(struct lg_lagg *l);
 
 /* laggd_isolate.c: keep the member's own IP stack away from its frames */
-void lg_isolate(int ifindex, const char *ifname, struct lg_isolation *iso);
+/* prog_fd: the tc program to attach (laggd_rxpath.c), or -1 for one that drops everything */
+void lg_isolate(int ifindex, const char *ifname, struct lg_isolation *iso, int prog_fd);
 void lg_isolate_undo(int ifindex, const char *ifname, struct lg_isolation *iso);
+
+/* laggd_rxpath.c: data frames from the members to the TAP inside the kernel */
+int lg_rxpath_open(struct lg_lagg *l); /* -1: not available, frames go through laggd */
+void lg_rxpath_close(struct lg_lagg *l);
+int lg_rxpath_port_prog(struct lg_port *p); /* the member's tc program, or -1 */
+void lg_rxpath_port_gone(struct lg_port *p);
+void lg_rxpath_sync(struct lg_lagg *l); /* mirror lk_rx_accept_mask() into the kernel */
+void lg_rxpath_add_counters(const struct lg_port *p, struct lk_port_counters *c);
 
 /* laggd_cmd.c: the ifconfig vocabulary */
 /* Runs one laggctl request (argv); writes its output to out. Returns the exit status. */

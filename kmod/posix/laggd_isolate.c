@@ -10,6 +10,10 @@
  * program in direct-action mode (return TC_ACT_SHOT), attached through rtnetlink to a clsact
  * qdisc. Where eBPF or clsact is unavailable, laggd falls back to sysctls (strict rp_filter,
  * IPv6 off on the member), which cover IPv4/IPv6 unicast but not everything.
+ *
+ * With the in-kernel receive path (laggd_rxpath.c) the filter at the same place is that
+ * path's program instead, which hands the aggregate's frames to the TAP and drops the rest:
+ * the member's own stack sees none either way.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -85,11 +89,13 @@ clsact(int ifindex, int add)
 }
 
 static int
-drop_filter(int ifindex, int add, int fd)
+tc_filter(int ifindex, int add, int fd, const char *name)
 {
 	union tcreq r;
-	struct tcmsg *t =
-	    tc_begin(&r, add ? RTM_NEWTFILTER : RTM_DELTFILTER, add ? NLM_F_CREATE | NLM_F_EXCL : 0, ifindex);
+	/* Replace, not exclusive: a filter at laggd's handle and priority is laggd's, and one left
+	 * by an earlier laggd that died may point at maps no one updates any more. */
+	struct tcmsg *t = tc_begin(
+	    &r, add ? RTM_NEWTFILTER : RTM_DELTFILTER, add ? NLM_F_CREATE | NLM_F_REPLACE : 0, ifindex);
 	t->tcm_parent = TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS);
 	t->tcm_info = TC_H_MAKE(LG_TC_PRIO << 16, htons(ETH_P_ALL));
 	t->tcm_handle = LG_TC_HANDLE;
@@ -98,7 +104,7 @@ drop_filter(int ifindex, int add, int fd)
 		uint32_t ufd = (uint32_t)fd, flags = TCA_BPF_FLAG_ACT_DIRECT;
 		void *opts = lg_nl_put(&r.nh, sizeof(r), TCA_OPTIONS, NULL, 0);
 		lg_nl_put(&r.nh, sizeof(r), TCA_BPF_FD, &ufd, sizeof(ufd));
-		lg_nl_put(&r.nh, sizeof(r), TCA_BPF_NAME, "laggd_drop", 11);
+		lg_nl_put(&r.nh, sizeof(r), TCA_BPF_NAME, name, strlen(name) + 1);
 		lg_nl_put(&r.nh, sizeof(r), TCA_BPF_FLAGS, &flags, sizeof(flags));
 		lg_nl_nest_end(&r.nh, opts);
 	}
@@ -121,15 +127,15 @@ sysctl_rw(const char *fmt, const char *ifname, int *old, int val)
 }
 
 void
-lg_isolate(int ifindex, const char *ifname, struct lg_isolation *iso)
+lg_isolate(int ifindex, const char *ifname, struct lg_isolation *iso, int prog_fd)
 {
 	memset(iso, 0, sizeof(*iso));
-	int fd = drop_prog();
+	int fd = prog_fd >= 0 ? prog_fd : drop_prog();
 	if (fd >= 0) {
 		int rc = clsact(ifindex, 1);
 		if (rc == 0 || rc == -EEXIST) {
 			iso->created_qdisc = rc == 0;
-			rc = drop_filter(ifindex, 1, fd);
+			rc = tc_filter(ifindex, 1, fd, prog_fd >= 0 ? "laggd_rx" : "laggd_drop");
 			if (rc == 0 || rc == -EEXIST) {
 				iso->mode = 1;
 				return;
@@ -155,7 +161,7 @@ lg_isolate_undo(int ifindex, const char *ifname, struct lg_isolation *iso)
 		if (iso->created_qdisc)
 			clsact(ifindex, 0);
 		else
-			drop_filter(ifindex, 0, -1);
+			tc_filter(ifindex, 0, -1, NULL);
 	} else if (iso->mode == 2) {
 		sysctl_rw("/proc/sys/net/ipv4/conf/%s/rp_filter", ifname, NULL, iso->rp_filter);
 		sysctl_rw("/proc/sys/net/ipv6/conf/%s/disable_ipv6", ifname, NULL, iso->disable_ipv6);

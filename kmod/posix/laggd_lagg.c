@@ -164,6 +164,7 @@ void
 lg_lagg_settle(void)
 {
 	for (struct lg_lagg *l = lg.laggs; l; l = l->next) {
+		lg_rxpath_sync(l);
 		if (!l->tap_mac_pending)
 			continue;
 		l->tap_mac_pending = 0;
@@ -340,12 +341,14 @@ lg_lagg_create(const char *name, char *err, size_t errlen)
 		lg_log(2, "%s: io_uring unavailable (%s); TAP frames go one system call each", name,
 		    strerror(errno));
 	l->tap_rd_batch = LG_TAP_RD_MIN;
+	(void)lg_rxpath_open(l); /* without it, members' frames come through laggd */
 	l->tap_src = (struct lg_src){ LG_SRC_TAP, l, l->tapfd };
 	l->timer_src = (struct lg_src){ LG_SRC_TIMER, l, l->timerfd };
 	if (lg_epoll_add(&l->tap_src) < 0 || lg_epoll_add(&l->timer_src) < 0) {
 		snprintf(err, errlen, "%s: epoll: %s", name, strerror(errno));
 		lg_epoll_del(&l->tap_src);
 		lg_uring_fini(&l->uring);
+		lg_rxpath_close(l);
 		lk_fini(l->sc);
 		goto fail_tap;
 	}
@@ -401,6 +404,7 @@ lg_lagg_destroy(struct lg_lagg *l)
 	lg_epoll_del(&l->tap_src);
 	lg_epoll_del(&l->timer_src);
 	lg_uring_fini(&l->uring);
+	lg_rxpath_close(l);
 	close(l->tapfd);
 	close(l->timerfd);
 	lg_log(2, "%s: destroyed", l->name);
@@ -650,7 +654,12 @@ lg_port_attach(
 	char qdisc[IFNAMSIZ];
 	if (lg_if_qdisc(p->ifindex, qdisc, sizeof(qdisc)) == 0)
 		lg_port_set_qdisc(p, qdisc);
-	lg_isolate(p->ifindex, p->name, &p->iso);
+	int rx_prog = lg_rxpath_port_prog(p);
+	lg_isolate(p->ifindex, p->name, &p->iso, rx_prog);
+	/* tc holds the program now; until lg_rxpath_sync says yes for this port, it drops */
+	p->rx_kernel = rx_prog >= 0 && p->iso.mode == 1;
+	if (rx_prog >= 0)
+		close(rx_prog);
 	/* A member must be up to carry frames; its original state comes back on removal. */
 	if (!tmp.orig_up && lg_if_set_up(ifname, 1) < 0)
 		lg_log(1, "%s: cannot bring up: %s", ifname, strerror(errno));
@@ -671,6 +680,7 @@ lg_port_detach(struct lg_lagg *l, struct lg_port *p, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: cannot remove port: %s", p->name, lk_strerror(rc));
 		return -1;
 	}
+	lg_rxpath_port_gone(p);
 	port_close(p);
 	lg_isolate_undo(p->ifindex, p->name, &p->iso);
 	/* The core restored MAC/MTU through the host ops; restore what laggd itself changed. */

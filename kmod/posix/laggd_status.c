@@ -248,8 +248,11 @@ port_list(struct lg_lagg *l, struct lk_port_status *ps, int max)
 {
 	int n = 0;
 	for (int i = 0; i < LK_MAX_PORTS && n < max; i++)
-		if (l->ports[i].used && lk_get_port_status(l->sc, (uint32_t)i, &ps[n]) == 0)
+		if (l->ports[i].used && lk_get_port_status(l->sc, (uint32_t)i, &ps[n]) == 0) {
+			/* frames the kernel delivered itself are counted there (laggd_rxpath.c) */
+			lg_rxpath_add_counters(&l->ports[i], &ps[n].counters);
 			n++;
+		}
 	return n;
 }
 
@@ -526,14 +529,17 @@ lg_counters_print(struct lg_out *o, struct lg_lagg *l, int json)
 		const struct lk_lacp_port_status *lp = &ps[i].lacp;
 		struct lg_port *p = lg_port_by_name(ps[i].name, NULL);
 		uint64_t txerr = p ? p->tx_errors : 0, tapdrop = p ? p->tap_write_drops : 0;
-		uint64_t ringdrop = 0;
+		uint64_t ringdrop = 0, sockframes = 0;
 		if (p && p->fd >= 0) {
 			struct tpacket_stats_v3 s;
 			socklen_t sl = sizeof(s);
 			/* The kernel resets these on read, so laggd accumulates them. */
-			if (getsockopt(p->fd, SOL_PACKET, PACKET_STATISTICS, &s, &sl) == 0)
+			if (getsockopt(p->fd, SOL_PACKET, PACKET_STATISTICS, &s, &sl) == 0) {
 				p->rx_ring_drops += s.tp_drops;
+				p->rx_socket_frames += s.tp_packets;
+			}
 			ringdrop = p->rx_ring_drops;
+			sockframes = p->rx_socket_frames;
 		}
 		if (json) {
 			lg_out_printf(o, "%s{\"name\":", i ? "," : "");
@@ -544,7 +550,7 @@ lg_counters_print(struct lg_out *o, struct lg_lagg *l, int json)
 			    "\"lacp_tx\":%llu,\"lacp_illegal\":%llu,\"marker_rx\":%llu,\"marker_tx\":%llu,"
 			    "\"marker_resp_rx\":%llu,\"marker_resp_tx\":%llu,\"unknown_rx\":%llu,"
 			    "\"host_tx_errors\":%llu,\"host_rx_ring_drops\":%llu,\"host_tap_write_drops\":%"
-			    "llu}",
+			    "llu,\"host_rx_kernel\":%s,\"host_rx_socket_frames\":%llu}",
 			    (unsigned long long)c->rx_packets, (unsigned long long)c->rx_bytes,
 			    (unsigned long long)c->tx_packets, (unsigned long long)c->tx_bytes,
 			    (unsigned long long)c->rx_dropped, (unsigned long long)c->tx_dropped,
@@ -553,7 +559,8 @@ lg_counters_print(struct lg_out *o, struct lg_lagg *l, int json)
 			    (unsigned long long)lp->marker_tx, (unsigned long long)lp->marker_resp_rx,
 			    (unsigned long long)lp->marker_resp_tx, (unsigned long long)lp->unknown_rx,
 			    (unsigned long long)txerr, (unsigned long long)ringdrop,
-			    (unsigned long long)tapdrop);
+			    (unsigned long long)tapdrop, p && p->rx_kernel ? "true" : "false",
+			    (unsigned long long)sockframes);
 		} else {
 			lg_out_printf(o,
 			    "%-15s %12llu %14llu %12llu %14llu %10llu %10llu %8llu %8llu %8llu "

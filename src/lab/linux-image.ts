@@ -27,8 +27,10 @@ import { cacheRoot, repoRoot, vmDataDir } from './paths.js';
 const RECIPE_VERSION = 5;
 
 /** Modules the guest needs; their dependencies are added from modules.dep. */
-// sch_ingress + cls_bpf: laggd isolates a member's own IP stack with a tc ingress eBPF drop, as
-// on any Linux host; without them it falls back to sysctls that leave IPv4 on the member open.
+// sch_ingress + cls_bpf: laggd's tc ingress eBPF program on each member hands the aggregate's
+// frames to the TAP in the kernel and keeps them from the member's own IP stack, as on any
+// Linux host; without them every frame goes through laggd, and sysctls that leave IPv4 on the
+// member open stand in for the isolation.
 export const GUEST_MODULES = ['virtio_pci', 'virtio_net', 'e1000', 'tun', 'sch_ingress', 'cls_bpf'];
 
 /**

@@ -13,6 +13,7 @@
 #define GBPS   1000000000ull
 #define NFLOWS 10000u
 static const uint8_t mac_a[6] = { 0x02, 0, 0, 0, 0xa0, 0x10 };
+static const uint8_t mac_b[6] = { 0x02, 0, 0, 0, 0xb0, 0x10 };
 static const char *const ifnames[12] = { "em0", "em1", "em2", "em3", "em4", "em5", "em6", "em7", "em8", "em9",
 	"em10", "em11" };
 
@@ -490,6 +491,69 @@ test_lacp_switch_away_is_silent(void)
 	TH_CHECK(th_tx_count_type(a, 0, 0x8809) + th_tx_count_type(a, 1, 0x8809) > before);
 }
 
+/*
+ * lk_rx_accept_mask() says exactly which ports' data frames lk_input() accepts, whatever the
+ * protocol and state: a host that delivers data frames itself (laggd's in-kernel receive
+ * path) mirrors the mask and must deliver what lk_input would, no more, no less.
+ */
+static void
+check_accept_mask(struct th_host *a, uint32_t nports, const uint8_t *buf, uint32_t len)
+{
+	uint32_t mask = lk_rx_accept_mask(a->sc);
+
+	for (uint32_t i = 0; i < nports; i++)
+		TH_EQ(th_receive(a, i, buf, len) == LK_RX_ACCEPT, (mask >> i) & 1u);
+	TH_EQ(mask >> nports, 0u); /* no bit for a port that does not exist */
+}
+
+static void
+test_rx_accept_mask(void)
+{
+	static const enum lk_proto protos[] = { LK_PROTO_NONE, LK_PROTO_ROUNDROBIN, LK_PROTO_FAILOVER,
+		LK_PROTO_LOADBALANCE, LK_PROTO_BROADCAST };
+	uint8_t buf[128];
+	uint32_t len = flow_frame(1, buf);
+
+	for (size_t p = 0; p < sizeof(protos) / sizeof(protos[0]); p++) {
+		for (uint32_t rx_all = 0; rx_all <= 1; rx_all++) {
+			struct th_host *a = host_with(protos[p], 4);
+
+			TH_EQ(lk_set_opt(a->sc, LK_OPT_FAILOVER_RX_ALL, rx_all), 0);
+			check_accept_mask(a, 4, buf, len);
+			th_link(a, 1, 0);
+			check_accept_mask(a, 4, buf, len);
+			th_link(a, 0, 0); /* failover: the active port goes */
+			check_accept_mask(a, 4, buf, len);
+			TH_EQ(lk_port_remove(a->sc, 3), 0);
+			check_accept_mask(a, 3, buf, len);
+			th_link(a, 0, 1);
+			check_accept_mask(a, 3, buf, len);
+			th_reset();
+		}
+	}
+}
+
+static void
+test_rx_accept_mask_lacp(void)
+{
+	struct th_host *a = th_host_new("lagg0", mac_a), *b = th_host_new("lagg1", mac_b);
+	uint8_t buf[128];
+	uint32_t len = flow_frame(1, buf);
+
+	TH_EQ(lk_set_proto(a->sc, LK_PROTO_LACP), 0);
+	TH_EQ(lk_set_proto(b->sc, LK_PROTO_LACP), 0);
+	for (uint32_t i = 0; i < 3; i++)
+		th_wire(a, th_port_add(a, ifnames[i], GBPS, 1), b, th_port_add(b, ifnames[i], GBPS, 1));
+	check_accept_mask(a, 3, buf, len); /* nothing negotiated yet */
+	th_advance(10000);
+	TH_EQ(lk_rx_accept_mask(a->sc), 0x7u);
+	check_accept_mask(a, 3, buf, len);
+	th_link(a, 2, 0);
+	check_accept_mask(a, 3, buf, len);
+	th_advance(10000);
+	check_accept_mask(a, 3, buf, len);
+}
+
 int
 main(void)
 {
@@ -509,5 +573,7 @@ main(void)
 	th_run("slow protocols split", test_slow_protocols_split);
 	th_run("tagged slow protocols frame is data", test_slow_protocols_tagged_is_data);
 	th_run("proto change keeps ports", test_proto_change_keeps_ports);
+	th_run("rx accept mask is what lk_input accepts", test_rx_accept_mask);
+	th_run("rx accept mask under lacp", test_rx_accept_mask_lacp);
 	return th_summary();
 }

@@ -286,6 +286,10 @@ export interface PortCounters {
   marker_tx?: number;
   marker_resp_rx?: number;
   marker_resp_tx?: number;
+  /** the port's data frames reach the TAP inside the kernel (laggd_rxpath.c) */
+  host_rx_kernel?: boolean;
+  /** frames laggd's own socket on the member took in */
+  host_rx_socket_frames?: number;
 }
 
 export interface StartLaggdOptions {
@@ -295,6 +299,8 @@ export interface StartLaggdOptions {
   args?: string[];
   /** Wait this long for the control socket to appear (default 10 s). */
   timeoutMs?: number;
+  /** Environment variables for laggd (LAGGD_RX_PATH=user, ...). */
+  env?: Record<string, string>;
 }
 
 /** One network namespace. */
@@ -372,7 +378,8 @@ export class Host {
       writeFileSync(configFile, opts.config);
     }
     const argv = [laggdBin, '-f', '-s', socket, ...(configFile ? ['-c', configFile] : []), ...(opts.args ?? [])];
-    const proc = spawn('ip', ['netns', 'exec', this.ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const env = Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${v}`);
+    const proc = spawn('ip', ['netns', 'exec', this.ns, ...(env.length ? ['env', ...env] : []), ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
     const d = new Laggd(this, socket, proc, configFile);
     this.laggds.push(d);
     await waitFor(
@@ -525,11 +532,11 @@ export async function createTopology(t: ExecutionContext, opts: TopologyOptions 
 export async function laggPair(
   t: ExecutionContext,
   proto: string,
-  opts: TopologyOptions & { extra?: string[]; extraB?: string[]; protoB?: string } = {},
+  opts: TopologyOptions & { extra?: string[]; extraB?: string[]; protoB?: string; laggd?: StartLaggdOptions } = {},
 ): Promise<{ topo: Topology; la: Laggd; lb: Laggd }> {
   const topo = await createTopology(t, opts);
-  const la = await topo.a.startLaggd();
-  const lb = await topo.b.startLaggd();
+  const la = await topo.a.startLaggd(opts.laggd);
+  const lb = await topo.b.startLaggd(opts.laggd);
   const ports = topo.links.flatMap((l) => ['laggport', l.a.ifname]);
   await la.ctlOk('laggkit0', 'create', 'laggproto', proto, ...ports, ...(opts.extra ?? []));
   await lb.ctlOk('laggkit0', 'create', 'laggproto', opts.protoB ?? proto, ...ports, ...(opts.extraB ?? opts.extra ?? []));
