@@ -22,8 +22,9 @@
  */
 import { shQuote } from '../../ssh/index.js';
 import type { Driver, DriverName } from '../drivers.js';
-import { installSeqstream, probeFreebsd, type FreebsdMachine } from './freebsd-tools.js';
+import { installSeqstream, probeFreebsd } from './freebsd-tools.js';
 import type { SelfFlavour, SelfPlan } from './self.js';
+import { placeBsdSeqstream } from './tools.js';
 import type { Side } from './types.js';
 
 const jail = (p: SelfPlan, side: Side): string => `lk-${p.name}-${side.toLowerCase()}`;
@@ -83,12 +84,5 @@ export const freebsdFlavour: SelfFlavour = {
   side: (p, side, script) =>
     `exec jexec ${jail(p, side)} env TMPDIR=${shQuote(sideTmp(p, side))} sh -c ${shQuote(`${p.binDir ? `PATH=${shQuote(p.binDir)}:$PATH; export PATH; ` : ''}cd /\n${script}`)}`,
   down: (p) => [removeJail(p, 'A'), removeJail(p, 'B'), `rm -rf ${shQuote(p.stateDir)}`, 'true'].join('\n'),
-  placeTools: async (shell, scratch, say) => {
-    const binDir = `${scratch}/bin`;
-    const own = await shell.sh('command -v seqstream');
-    if (own.code === 0) return { remove: async () => {} };
-    const machine: FreebsdMachine = { name: shell.name, sh: (s, t) => shell.sh(s, t), read: (f) => shell.read(f), write: (f, d, m) => shell.write(f, d, m) };
-    await installSeqstream([machine], await probeFreebsd(machine), binDir, say);
-    return { binDir, remove: async () => void (await shell.sh(`rm -rf ${shQuote(scratch)}`).catch(() => undefined)) };
-  },
+  placeTools: (shell, scratch, say) => placeBsdSeqstream(shell, scratch, say, async (m, binDir, s) => installSeqstream([m], await probeFreebsd(m), binDir, s)),
 };

@@ -57,8 +57,9 @@
  */
 import { shQuote } from '../../ssh/index.js';
 import type { Driver, DriverName } from '../drivers.js';
-import { installNetbsdSeqstream, probeNetbsd, type NetbsdMachine } from './netbsd-tools.js';
+import { installNetbsdSeqstream, probeNetbsd } from './netbsd-tools.js';
 import type { SelfFlavour, SelfPlan } from './self.js';
+import { placeBsdSeqstream } from './tools.js';
 import type { Side } from './types.js';
 
 /** tap and virt unit numbers: data links 20..23, the management link 24. */
@@ -245,12 +246,6 @@ export const netbsdFlavour: SelfFlavour = {
       'true',
     ].join('\n');
   },
-  placeTools: async (shell, scratch, say) => {
-    const binDir = `${scratch}/bin`;
-    const own = await shell.sh('command -v seqstream');
-    if (own.code === 0) return { remove: async () => {} };
-    const machine: NetbsdMachine = { name: shell.name, sh: (s, t) => shell.sh(s, t), read: (f) => shell.read(f), write: (f, d, m) => shell.write(f, d, m) };
-    await installNetbsdSeqstream([machine], await probeNetbsd(machine), binDir, say);
-    return { binDir, remove: async () => void (await shell.sh(`rm -rf ${shQuote(scratch)}`).catch(() => undefined)) };
-  },
+  placeTools: (shell, scratch, say) =>
+    placeBsdSeqstream(shell, scratch, say, async (m, binDir, s) => installNetbsdSeqstream([m], await probeNetbsd(m), binDir, s)),
 };

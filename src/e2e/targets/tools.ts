@@ -6,6 +6,7 @@
 import { EnvironmentError } from '../../cli/errors.js';
 import { findLaggd } from '../../lab/linux-image.js';
 import { shQuote } from '../../ssh/index.js';
+import type { FreebsdMachine } from './freebsd-tools.js';
 import type { Shell } from './shell.js';
 
 export const TOOLS = ['laggd', 'laggctl', 'seqstream'] as const;
@@ -75,4 +76,22 @@ export async function mustSh(shell: Shell, script: string, what: string, timeout
       'Run the target as root on a machine with what it needs (laggkit e2e --help: Linux needs iproute2, tc and util-linux; FreeBSD a VIMAGE kernel).',
     );
   return r.stdout;
+}
+
+/**
+ * seqstream for a BSD self target: the machine's own when it has one on its PATH, else built
+ * there by `install` (freebsd-tools.ts, netbsd-tools.ts: the same machine type) into scratch/bin,
+ * which remove() deletes again.
+ */
+export async function placeBsdSeqstream(
+  shell: Shell,
+  scratch: string,
+  say: (l: string) => void,
+  install: (machine: FreebsdMachine, binDir: string, say: (l: string) => void) => Promise<void>,
+): Promise<{ binDir?: string; remove(): Promise<void> }> {
+  const binDir = `${scratch}/bin`;
+  if ((await shell.sh('command -v seqstream')).code === 0) return { remove: async () => {} };
+  const machine: FreebsdMachine = { name: shell.name, sh: (s, t) => shell.sh(s, t), read: (f) => shell.read(f), write: (f, d, m) => shell.write(f, d, m) };
+  await install(machine, binDir, say);
+  return { binDir, remove: async () => void (await shell.sh(`rm -rf ${shQuote(scratch)}`).catch(() => undefined)) };
 }
