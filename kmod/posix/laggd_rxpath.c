@@ -165,21 +165,31 @@ port_prog(int accept_fd, int count_fd, uint32_t port, int tap_ifindex)
 		/* 32 */ EXIT(),
 	};
 	_Static_assert(sizeof(insns) / sizeof(insns[0]) == AT_DROP + 2, "jump targets out of date");
-	static char log[4096];
 	union bpf_attr a;
 	memset(&a, 0, sizeof(a));
 	a.prog_type = BPF_PROG_TYPE_SCHED_CLS;
 	a.insns = (uint64_t)(uintptr_t)insns;
 	a.insn_cnt = sizeof(insns) / sizeof(insns[0]);
 	a.license = (uint64_t)(uintptr_t)"BSD";
+	snprintf(a.prog_name, sizeof(a.prog_name), "laggd_rx");
+	int fd = (int)sys_bpf(BPF_PROG_LOAD, &a);
+	if (fd >= 0)
+		return fd;
+	/* Refused: load it again with the verifier's log, only to say why. (Not on the first try:
+	 * a log that outgrows its buffer fails the load with ENOSPC, valid program or not.) */
+	int err = errno;
+	static char log[16384];
+	log[0] = '\0';
 	a.log_buf = (uint64_t)(uintptr_t)log;
 	a.log_size = sizeof(log);
 	a.log_level = 1;
-	snprintf(a.prog_name, sizeof(a.prog_name), "laggd_rx");
-	int fd = (int)sys_bpf(BPF_PROG_LOAD, &a);
-	if (fd < 0 && log[0])
+	int again = (int)sys_bpf(BPF_PROG_LOAD, &a);
+	if (again >= 0)
+		close(again);
+	if (log[0])
 		lg_log(2, "laggd_rx program refused: %s", log);
-	return fd;
+	errno = err;
+	return -1;
 }
 
 /* ---- The member socket's filter: untagged slow protocols only -------------------------- */
