@@ -16,6 +16,7 @@ DEBS=(
   iproute2         # network namespaces and veth pairs, tc (e2e --target self: its wire namespace)
   procps           # pgrep: e2e --target self finds the process holding each side's namespaces
   iputils-ping
+  ethtool          # tests read the member offloads laggd's in-kernel transmit path changes
   openvswitch-switch  # independent LACP peer (userspace datapath)
   tshark           # Wireshark's dissector checks frames on the wire
   tcpdump          # e2e: the lab target captures its links on the host loopback (failover-announce)

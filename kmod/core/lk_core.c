@@ -376,6 +376,22 @@ lk_rx_accept_mask(const struct lk_softc *sc)
 }
 
 int
+lk_tx_flow_view(const struct lk_softc *sc, struct lk_flow_view *v)
+{
+	const struct lk_txmap *m = lk_txmap_get(sc);
+
+	v->gen = sc->txmap_gen;
+	if (m == NULL || !m->flowid_ok || m->nactive == 0)
+		return 0;
+	v->active = m->active;
+	v->hash_layers = m->hash_layers;
+	v->flowid_shift = m->flowid_shift;
+	v->seed = m->seed;
+	v->bucket = m->bucket;
+	return 1;
+}
+
+int
 lk_control_input(struct lk_softc *sc, uint32_t port, const uint8_t *frame, uint32_t len)
 {
 	const struct lk_proto_ops *po = lk_proto_table[sc->proto];

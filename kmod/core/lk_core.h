@@ -258,6 +258,27 @@ enum lk_rx_verdict lk_input(struct lk_softc *sc, uint32_t cpu, uint32_t port, co
  */
 uint32_t lk_rx_accept_mask(const struct lk_softc *sc);
 
+/*
+ * The transmit table's flow-id path, for a host that sends frames carrying a flow id by a
+ * path of its own (laggd's in-kernel transmit path) and mirrors the table there. Returns 1
+ * when the current table sends such a frame through its buckets, as lk_output() does for a
+ * hashed protocol with use_flowid set and a port active: the frame's port is then
+ * v->bucket[((flowid >> v->flowid_shift) ^ v->seed) % LK_FLOW_BUCKETS]. Returns 0 otherwise
+ * (*v then says only gen). v->gen changes whenever a new table is published, so a host copies
+ * the buckets again only then; v->bucket points into the table and is valid until the next
+ * configuration call, tick, control frame or link event (the host's lock, as for any write).
+ */
+#define LK_FLOW_BUCKETS 16384u
+struct lk_flow_view {
+	uint32_t gen;          /* the published table's generation */
+	uint32_t active;       /* ports the buckets may name (bit n: port n) */
+	uint32_t hash_layers;  /* LK_HASH_*: what lk_output() hashes for a frame without a flow id */
+	uint32_t flowid_shift; /* the flow id's bits lk_output() drops before the seed */
+	uint32_t seed;
+	const uint8_t *bucket; /* LK_FLOW_BUCKETS port indexes */
+};
+int lk_tx_flow_view(const struct lk_softc *sc, struct lk_flow_view *v);
+
 /* Consume a control frame (LACPDU, marker) received on a port. Validates everything before use;
  * a malformed frame returns LK_EPROTO, is counted as illegal and changes no state. */
 int lk_control_input(struct lk_softc *sc, uint32_t port, const uint8_t *frame, uint32_t len);

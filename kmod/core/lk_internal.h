@@ -97,6 +97,7 @@ struct lk_pcpu {
  * 16 KiB table still sits in a level-1 data cache beside the frames.
  */
 #define LK_TXMAP_BUCKETS 16384u
+_Static_assert(LK_TXMAP_BUCKETS == LK_FLOW_BUCKETS, "the published bucket count is the table's");
 
 /*
  * The port sequence. The port of the n-th frame a CPU slot sends under a table is seq[n %
@@ -182,7 +183,8 @@ struct lk_softc {
 
 	/* published transmit table; txmap_dirty = rebuild pending (allocation failed) */
 	struct lk_txmap *txmap;
-	uint32_t ncpu; /* CPU slots in pcpu[], fixed at lk_init; beside txmap, read with it */
+	uint32_t txmap_gen; /* bumped on every publication (lk_tx_flow_view) */
+	uint32_t ncpu;      /* CPU slots in pcpu[], fixed at lk_init; beside txmap, read with it */
 	int txmap_dirty;
 	int dying; /* lk_fini: no more rebuilds, the table is about to go */
 	uint64_t txmap_retry_ns;

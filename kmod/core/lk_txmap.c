@@ -277,6 +277,7 @@ lk_txmap_rebuild(struct lk_softc *sc)
 		fill_buckets(m, old);
 
 	__atomic_store_n(&sc->txmap, m, __ATOMIC_RELEASE);
+	sc->txmap_gen++;
 	if (old != NULL)
 		sc->ops->retire(sc->host, old);
 	sc->txmap_dirty = 0;
@@ -290,6 +291,7 @@ lk_txmap_release(struct lk_softc *sc)
 	struct lk_txmap *old = sc->txmap;
 
 	__atomic_store_n(&sc->txmap, (struct lk_txmap *)NULL, __ATOMIC_RELEASE);
+	sc->txmap_gen++;
 	if (old != NULL)
 		sc->ops->retire(sc->host, old);
 }

@@ -114,6 +114,7 @@ struct lg_port {
 	int media_stale; /* came up on the last known speed/duplex; re-read them (lg_media_recheck) */
 	int bypass;      /* PACKET_QDISC_BYPASS set: the member has no queue (lg_port_set_qdisc) */
 	int rx_kernel;   /* data frames go to the TAP in the kernel (laggd_rxpath.c) */
+	int tx_csum_off; /* laggd turned the veth's checksum offload off (laggd_txpath.c) */
 	/* laggd's own counters (the core counts decisions, these count host I/O) */
 	uint64_t tx_errors, rx_ring_drops, tap_write_drops;
 	uint64_t rx_socket_frames; /* frames laggd's own member socket took in (PACKET_STATISTICS) */
@@ -164,6 +165,13 @@ struct lg_lagg {
 		int accept_fd, count_fd; /* BPF maps: port index -> accepted now; per-CPU counts */
 		uint32_t mask;           /* ports the accept map says yes for */
 	} rx;
+	/* the in-kernel transmit path (laggd_txpath.c); table_fd < 0 when it is not in use */
+	struct {
+		int table_fd, count_fd; /* BPF maps: the flow table (one entry); per-CPU counts per port */
+		void *table;            /* what the kernel's entry holds (struct tx_table) */
+		uint32_t gen;           /* the core's table generation it was copied from */
+		uint32_t ports;         /* ports the kernel's entry sends to (bit n: port n) */
+	} tx;
 };
 
 /* The daemon. */
@@ -232,6 +240,8 @@ int lg_uring_rw(struct lg_uring *u, int op, int fd, const struct iovec *iov, uns
 int lg_sys_init(void);
 int lg_if_get_mac(const char *ifname, uint8_t mac[6]);
 int lg_if_set_mac(const char *ifname, const uint8_t mac[6]);
+int lg_if_is_veth(const char *ifname);
+int lg_if_tx_csum(const char *ifname, int on); /* on < 0: read it (0/1); -1 on error */
 int lg_if_get_mtu(const char *ifname, uint32_t *mtu);
 int lg_if_set_mtu(const char *ifname, uint32_t mtu);
 int lg_if_set_txqlen(const char *ifname, int qlen);
@@ -252,6 +262,9 @@ void lg_nl_sync_addrs(struct lg_lagg *l);
 /* prog_fd: the tc program to attach (laggd_rxpath.c), or -1 for one that drops everything */
 void lg_isolate(int ifindex, const char *ifname, struct lg_isolation *iso, int prog_fd);
 void lg_isolate_undo(int ifindex, const char *ifname, struct lg_isolation *iso);
+/* a tc program on an interface's egress (the TAP's, laggd_txpath.c): 0 or -errno */
+int lg_tc_egress_attach(int ifindex, int prog_fd, const char *name);
+void lg_tc_egress_detach(int ifindex);
 
 /* laggd_rxpath.c: data frames from the members to the TAP inside the kernel */
 int lg_rxpath_open(struct lg_lagg *l); /* -1: not available, frames go through laggd */
@@ -260,6 +273,16 @@ int lg_rxpath_port_prog(struct lg_port *p); /* the member's tc program, or -1 */
 void lg_rxpath_port_gone(struct lg_port *p);
 void lg_rxpath_sync(struct lg_lagg *l); /* mirror lk_rx_accept_mask() into the kernel */
 void lg_rxpath_add_counters(const struct lg_port *p, struct lk_port_counters *c);
+
+/* laggd_txpath.c: frames from the TAP to the members inside the kernel */
+int lg_txpath_open(struct lg_lagg *l); /* -1: not available, frames go through laggd */
+void lg_txpath_close(struct lg_lagg *l);
+void lg_txpath_sync(struct lg_lagg *l); /* mirror lk_tx_flow_view() into the kernel */
+void lg_txpath_port_added(struct lg_port *p);
+void lg_txpath_port_removed(struct lg_port *p);
+int lg_txpath_port_on(const struct lg_port *p); /* the kernel sends frames out of this port */
+void lg_txpath_add_counters(const struct lg_port *p, struct lk_port_counters *c);
+uint64_t lg_txpath_kernel_packets(const struct lg_port *p);
 
 /* laggd_cmd.c: the ifconfig vocabulary */
 /* Runs one laggctl request (argv); writes its output to out. Returns the exit status. */

@@ -26,10 +26,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "laggd.h"
+#include "laggd_bpf.h"
 
 #define LG_TC_PRIO   0xc000u /* our filter's priority: late, out of the way of the user's */
 #define LG_TC_HANDLE 0x1a99u
@@ -41,20 +41,8 @@ drop_prog(void)
 {
 	if (drop_prog_fd >= 0)
 		return drop_prog_fd;
-	struct bpf_insn insns[2];
-	memset(insns, 0, sizeof(insns));
-	insns[0].code = BPF_ALU64 | BPF_MOV | BPF_K;
-	insns[0].dst_reg = BPF_REG_0;
-	insns[0].imm = TC_ACT_SHOT;
-	insns[1].code = BPF_JMP | BPF_EXIT;
-	union bpf_attr attr;
-	memset(&attr, 0, sizeof(attr));
-	attr.prog_type = BPF_PROG_TYPE_SCHED_CLS;
-	attr.insns = (uint64_t)(uintptr_t)insns;
-	attr.insn_cnt = 2;
-	attr.license = (uint64_t)(uintptr_t)"BSD";
-	snprintf(attr.prog_name, sizeof(attr.prog_name), "laggd_drop");
-	drop_prog_fd = (int)syscall(__NR_bpf, BPF_PROG_LOAD, &attr, sizeof(attr));
+	const struct bpf_insn insns[] = { MOV_IMM(BPF_REG_0, TC_ACT_SHOT), EXIT() };
+	drop_prog_fd = lg_bpf_prog_load(insns, 2, "laggd_drop");
 	return drop_prog_fd;
 }
 
@@ -89,14 +77,14 @@ clsact(int ifindex, int add)
 }
 
 static int
-tc_filter(int ifindex, int add, int fd, const char *name)
+tc_filter(int ifindex, uint32_t hook, int add, int fd, const char *name)
 {
 	union tcreq r;
 	/* Replace, not exclusive: a filter at laggd's handle and priority is laggd's, and one left
 	 * by an earlier laggd that died may point at maps no one updates any more. */
 	struct tcmsg *t = tc_begin(
 	    &r, add ? RTM_NEWTFILTER : RTM_DELTFILTER, add ? NLM_F_CREATE | NLM_F_REPLACE : 0, ifindex);
-	t->tcm_parent = TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS);
+	t->tcm_parent = TC_H_MAKE(TC_H_CLSACT, hook);
 	t->tcm_info = TC_H_MAKE(LG_TC_PRIO << 16, htons(ETH_P_ALL));
 	t->tcm_handle = LG_TC_HANDLE;
 	lg_nl_put(&r.nh, sizeof(r), TCA_KIND, "bpf", 4);
@@ -135,7 +123,8 @@ lg_isolate(int ifindex, const char *ifname, struct lg_isolation *iso, int prog_f
 		int rc = clsact(ifindex, 1);
 		if (rc == 0 || rc == -EEXIST) {
 			iso->created_qdisc = rc == 0;
-			rc = tc_filter(ifindex, 1, fd, prog_fd >= 0 ? "laggd_rx" : "laggd_drop");
+			rc = tc_filter(
+			    ifindex, TC_H_MIN_INGRESS, 1, fd, prog_fd >= 0 ? "laggd_rx" : "laggd_drop");
 			if (rc == 0 || rc == -EEXIST) {
 				iso->mode = 1;
 				return;
@@ -161,10 +150,25 @@ lg_isolate_undo(int ifindex, const char *ifname, struct lg_isolation *iso)
 		if (iso->created_qdisc)
 			clsact(ifindex, 0);
 		else
-			tc_filter(ifindex, 0, -1, NULL);
+			tc_filter(ifindex, TC_H_MIN_INGRESS, 0, -1, NULL);
 	} else if (iso->mode == 2) {
 		sysctl_rw("/proc/sys/net/ipv4/conf/%s/rp_filter", ifname, NULL, iso->rp_filter);
 		sysctl_rw("/proc/sys/net/ipv6/conf/%s/disable_ipv6", ifname, NULL, iso->disable_ipv6);
 	}
 	iso->mode = 0;
+}
+
+int
+lg_tc_egress_attach(int ifindex, int prog_fd, const char *name)
+{
+	int rc = clsact(ifindex, 1);
+	if (rc != 0 && rc != -EEXIST)
+		return rc;
+	return tc_filter(ifindex, TC_H_MIN_EGRESS, 1, prog_fd, name);
+}
+
+void
+lg_tc_egress_detach(int ifindex)
+{
+	(void)tc_filter(ifindex, TC_H_MIN_EGRESS, 0, -1, NULL);
 }

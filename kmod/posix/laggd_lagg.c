@@ -165,6 +165,7 @@ lg_lagg_settle(void)
 {
 	for (struct lg_lagg *l = lg.laggs; l; l = l->next) {
 		lg_rxpath_sync(l);
+		lg_txpath_sync(l);
 		if (!l->tap_mac_pending)
 			continue;
 		l->tap_mac_pending = 0;
@@ -342,6 +343,7 @@ lg_lagg_create(const char *name, char *err, size_t errlen)
 		    strerror(errno));
 	l->tap_rd_batch = LG_TAP_RD_MIN;
 	(void)lg_rxpath_open(l); /* without it, members' frames come through laggd */
+	(void)lg_txpath_open(l); /* without it, the stack's frames go through laggd */
 	l->tap_src = (struct lg_src){ LG_SRC_TAP, l, l->tapfd };
 	l->timer_src = (struct lg_src){ LG_SRC_TIMER, l, l->timerfd };
 	if (lg_epoll_add(&l->tap_src) < 0 || lg_epoll_add(&l->timer_src) < 0) {
@@ -349,6 +351,7 @@ lg_lagg_create(const char *name, char *err, size_t errlen)
 		lg_epoll_del(&l->tap_src);
 		lg_uring_fini(&l->uring);
 		lg_rxpath_close(l);
+		lg_txpath_close(l);
 		lk_fini(l->sc);
 		goto fail_tap;
 	}
@@ -405,6 +408,7 @@ lg_lagg_destroy(struct lg_lagg *l)
 	lg_epoll_del(&l->timer_src);
 	lg_uring_fini(&l->uring);
 	lg_rxpath_close(l);
+	lg_txpath_close(l);
 	close(l->tapfd);
 	close(l->timerfd);
 	lg_log(2, "%s: destroyed", l->name);
@@ -660,6 +664,7 @@ lg_port_attach(
 	p->rx_kernel = rx_prog >= 0 && p->iso.mode == 1;
 	if (rx_prog >= 0)
 		close(rx_prog);
+	lg_txpath_port_added(p);
 	/* A member must be up to carry frames; its original state comes back on removal. */
 	if (!tmp.orig_up && lg_if_set_up(ifname, 1) < 0)
 		lg_log(1, "%s: cannot bring up: %s", ifname, strerror(errno));
@@ -681,8 +686,10 @@ lg_port_detach(struct lg_lagg *l, struct lg_port *p, char *err, size_t errlen)
 		return -1;
 	}
 	lg_rxpath_port_gone(p);
+	lg_txpath_sync(l); /* before the member is given back: the kernel sends it nothing more */
 	port_close(p);
 	lg_isolate_undo(p->ifindex, p->name, &p->iso);
+	lg_txpath_port_removed(p);
 	/* The core restored MAC/MTU through the host ops; restore what laggd itself changed. */
 	if (!p->orig_up)
 		lg_if_set_up(p->name, 0);

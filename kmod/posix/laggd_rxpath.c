@@ -41,88 +41,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 
 #include "laggd.h"
+#include "laggd_bpf.h"
 
 #ifndef ETH_P_SLOW
 #define ETH_P_SLOW 0x8809
 #endif
 
-/* One port's counts in the per-CPU map. */
-struct rx_count {
-	uint64_t packets, bytes;
-};
-
-static long
-sys_bpf(int cmd, union bpf_attr *attr)
-{
-	return syscall(__NR_bpf, cmd, attr, sizeof(*attr));
-}
-
-static int
-map_create(enum bpf_map_type type, uint32_t value_size, const char *name)
-{
-	union bpf_attr a;
-	memset(&a, 0, sizeof(a));
-	a.map_type = type;
-	a.key_size = sizeof(uint32_t);
-	a.value_size = value_size;
-	a.max_entries = LK_MAX_PORTS;
-	snprintf(a.map_name, sizeof(a.map_name), "%s", name);
-	return (int)sys_bpf(BPF_MAP_CREATE, &a);
-}
-
-static int
-map_update(int fd, uint32_t key, const void *value)
-{
-	union bpf_attr a;
-	memset(&a, 0, sizeof(a));
-	a.map_fd = (uint32_t)fd;
-	a.key = (uint64_t)(uintptr_t)&key;
-	a.value = (uint64_t)(uintptr_t)value;
-	a.flags = BPF_ANY;
-	return (int)sys_bpf(BPF_MAP_UPDATE_ELEM, &a);
-}
-
-/* The CPUs a per-CPU map holds a value for: /sys/devices/system/cpu/possible, "0-N". */
-static unsigned
-possible_cpus(void)
-{
-	static unsigned n;
-	if (n)
-		return n;
-	FILE *f = fopen("/sys/devices/system/cpu/possible", "r");
-	unsigned lo = 0, hi = 0;
-	if (f) {
-		if (fscanf(f, "%u-%u", &lo, &hi) < 1)
-			hi = 0;
-		fclose(f);
-	}
-	n = hi + 1;
-	return n;
-}
-
 /* ---- The member's tc program ----------------------------------------------------------- */
-
-#define I(c, d, s, o, i) \
-	((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
-#define MOV_REG(d, s)    I(BPF_ALU64 | BPF_MOV | BPF_X, d, s, 0, 0)
-#define MOV_IMM(d, i)    I(BPF_ALU64 | BPF_MOV | BPF_K, d, 0, 0, i)
-#define ADD_IMM(d, i)    I(BPF_ALU64 | BPF_ADD | BPF_K, d, 0, 0, i)
-#define ADD_REG(d, s)    I(BPF_ALU64 | BPF_ADD | BPF_X, d, s, 0, 0)
-#define ST_W(d, o, i)    I(BPF_ST | BPF_MEM | BPF_W, d, 0, o, i)
-#define LDX_W(d, s, o)   I(BPF_LDX | BPF_MEM | BPF_W, d, s, o, 0)
-#define LDX_DW(d, s, o)  I(BPF_LDX | BPF_MEM | BPF_DW, d, s, o, 0)
-#define STX_DW(d, s, o)  I(BPF_STX | BPF_MEM | BPF_DW, d, s, o, 0)
-#define JEQ_IMM(d, i, o) I(BPF_JMP | BPF_JEQ | BPF_K, d, 0, o, i)
-#define JNE_IMM(d, i, o) I(BPF_JMP | BPF_JNE | BPF_K, d, 0, o, i)
-#define CALL(f)          I(BPF_JMP | BPF_CALL, 0, 0, 0, f)
-#define EXIT()           I(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
-#define LD_MAP(d, fd)    I(BPF_LD | BPF_DW | BPF_IMM, d, BPF_PSEUDO_MAP_FD, 0, fd), I(0, 0, 0, 0, 0)
-#define SKB(field)       ((int16_t)offsetof(struct __sk_buff, field))
 
 /* Instruction numbers the jumps below land on (offsets count from the next instruction). */
 enum { AT_COUNT = 14, AT_REDIRECT = 27, AT_DROP = 31 };
@@ -145,18 +74,7 @@ port_prog(int accept_fd, int count_fd, uint32_t port, int tap_ifindex)
 		/* 11 */ JNE_IMM(BPF_REG_1, htons(ETH_P_SLOW), AT_COUNT - 12),
 		/* 12 */ LDX_W(BPF_REG_1, BPF_REG_6, SKB(vlan_present)),
 		/* 13 */ JEQ_IMM(BPF_REG_1, 0, AT_DROP - 14),
-		/* 14: count */ LD_MAP(BPF_REG_1, count_fd),
-		/* 16 */ MOV_REG(BPF_REG_2, BPF_REG_10),
-		/* 17 */ ADD_IMM(BPF_REG_2, -4),
-		/* 18 */ CALL(BPF_FUNC_map_lookup_elem),
-		/* 19 */ JEQ_IMM(BPF_REG_0, 0, AT_REDIRECT - 20),
-		/* 20 */ LDX_DW(BPF_REG_1, BPF_REG_0, 0),
-		/* 21 */ ADD_IMM(BPF_REG_1, 1),
-		/* 22 */ STX_DW(BPF_REG_0, BPF_REG_1, 0),
-		/* 23 */ LDX_W(BPF_REG_1, BPF_REG_6, SKB(len)),
-		/* 24 */ LDX_DW(BPF_REG_2, BPF_REG_0, 8),
-		/* 25 */ ADD_REG(BPF_REG_2, BPF_REG_1),
-		/* 26 */ STX_DW(BPF_REG_0, BPF_REG_2, 8),
+		/* 14: count (LG_COUNT_FRAME_LEN) */ LG_COUNT_FRAME(count_fd),
 		/* 27: redirect */ MOV_IMM(BPF_REG_1, tap_ifindex),
 		/* 28 */ MOV_IMM(BPF_REG_2, BPF_F_INGRESS),
 		/* 29 */ CALL(BPF_FUNC_redirect),
@@ -165,31 +83,8 @@ port_prog(int accept_fd, int count_fd, uint32_t port, int tap_ifindex)
 		/* 32 */ EXIT(),
 	};
 	_Static_assert(sizeof(insns) / sizeof(insns[0]) == AT_DROP + 2, "jump targets out of date");
-	union bpf_attr a;
-	memset(&a, 0, sizeof(a));
-	a.prog_type = BPF_PROG_TYPE_SCHED_CLS;
-	a.insns = (uint64_t)(uintptr_t)insns;
-	a.insn_cnt = sizeof(insns) / sizeof(insns[0]);
-	a.license = (uint64_t)(uintptr_t)"BSD";
-	snprintf(a.prog_name, sizeof(a.prog_name), "laggd_rx");
-	int fd = (int)sys_bpf(BPF_PROG_LOAD, &a);
-	if (fd >= 0)
-		return fd;
-	/* Refused: load it again with the verifier's log, only to say why. (Not on the first try:
-	 * a log that outgrows its buffer fails the load with ENOSPC, valid program or not.) */
-	int err = errno;
-	static char log[16384];
-	log[0] = '\0';
-	a.log_buf = (uint64_t)(uintptr_t)log;
-	a.log_size = sizeof(log);
-	a.log_level = 1;
-	int again = (int)sys_bpf(BPF_PROG_LOAD, &a);
-	if (again >= 0)
-		close(again);
-	if (log[0])
-		lg_log(2, "laggd_rx program refused: %s", log);
-	errno = err;
-	return -1;
+	_Static_assert(AT_COUNT + LG_COUNT_FRAME_LEN == AT_REDIRECT, "the count ends at the redirect");
+	return lg_bpf_prog_load(insns, sizeof(insns) / sizeof(insns[0]), "laggd_rx");
 }
 
 /* ---- The member socket's filter: untagged slow protocols only -------------------------- */
@@ -229,8 +124,10 @@ lg_rxpath_open(struct lg_lagg *l)
 		lg_log(2, "%s: receive path through laggd (LAGGD_RX_PATH=user)", l->name);
 		return -1;
 	}
-	l->rx.accept_fd = map_create(BPF_MAP_TYPE_ARRAY, sizeof(uint32_t), "laggd_accept");
-	l->rx.count_fd = map_create(BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(struct rx_count), "laggd_rxcount");
+	l->rx.accept_fd =
+	    lg_bpf_map_create(BPF_MAP_TYPE_ARRAY, sizeof(uint32_t), LK_MAX_PORTS, "laggd_accept");
+	l->rx.count_fd = lg_bpf_map_create(
+	    BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(struct lg_bpf_count), LK_MAX_PORTS, "laggd_rxcount");
 	if (l->rx.accept_fd < 0 || l->rx.count_fd < 0) {
 		lg_log(1, "%s: in-kernel receive path unavailable (BPF maps: %s); frames go through laggd",
 		    l->name, strerror(errno));
@@ -259,10 +156,8 @@ lg_rxpath_port_prog(struct lg_port *p)
 		return -1;
 	/* A new port starts refused (its slot may hold an old port's state) and uncounted. */
 	uint32_t off = 0;
-	struct rx_count *zero = calloc(possible_cpus(), sizeof(struct rx_count));
-	int rc = zero ? map_update(l->rx.count_fd, p->index, zero) : -1;
-	free(zero);
-	if (rc < 0 || map_update(l->rx.accept_fd, p->index, &off) < 0)
+	if (lg_bpf_count_zero(l->rx.count_fd, p->index) < 0 ||
+	    lg_bpf_map_update(l->rx.accept_fd, p->index, &off) < 0)
 		return -1;
 	l->rx.mask &= ~(1u << p->index);
 	int fd = port_prog(l->rx.accept_fd, l->rx.count_fd, p->index, l->tap_ifindex);
@@ -278,7 +173,7 @@ lg_rxpath_port_gone(struct lg_port *p)
 	struct lg_lagg *l = p->lagg;
 	uint32_t off = 0;
 	if (l->rx.accept_fd >= 0)
-		(void)map_update(l->rx.accept_fd, p->index, &off);
+		(void)lg_bpf_map_update(l->rx.accept_fd, p->index, &off);
 	l->rx.mask &= ~(1u << p->index);
 }
 
@@ -303,7 +198,7 @@ lg_rxpath_sync(struct lg_lagg *l)
 			lg_log(1, "%s: %s: socket filter: %s", l->name, p->name, strerror(errno));
 			continue;
 		}
-		if (map_update(l->rx.accept_fd, i, &on) < 0) {
+		if (lg_bpf_map_update(l->rx.accept_fd, i, &on) < 0) {
 			lg_log(1, "%s: %s: receive map: %s", l->name, p->name, strerror(errno));
 			if (on)
 				(void)slow_only(p->fd, 0);
@@ -319,23 +214,9 @@ void
 lg_rxpath_add_counters(const struct lg_port *p, struct lk_port_counters *c)
 {
 	const struct lg_lagg *l = p->lagg;
-	if (l->rx.count_fd < 0 || !p->rx_kernel)
+	struct lg_bpf_count sum = { 0, 0 };
+	if (l->rx.count_fd < 0 || !p->rx_kernel || lg_bpf_count_sum(l->rx.count_fd, p->index, &sum) < 0)
 		return;
-	unsigned n = possible_cpus();
-	struct rx_count *v = calloc(n, sizeof(*v));
-	if (!v)
-		return;
-	uint32_t key = p->index;
-	union bpf_attr a;
-	memset(&a, 0, sizeof(a));
-	a.map_fd = (uint32_t)l->rx.count_fd;
-	a.key = (uint64_t)(uintptr_t)&key;
-	a.value = (uint64_t)(uintptr_t)v;
-	if (sys_bpf(BPF_MAP_LOOKUP_ELEM, &a) == 0) {
-		for (unsigned i = 0; i < n; i++) {
-			c->rx_packets += v[i].packets;
-			c->rx_bytes += v[i].bytes;
-		}
-	}
-	free(v);
+	c->rx_packets += sum.packets;
+	c->rx_bytes += sum.bytes;
 }

@@ -249,8 +249,10 @@ port_list(struct lg_lagg *l, struct lk_port_status *ps, int max)
 	int n = 0;
 	for (int i = 0; i < LK_MAX_PORTS && n < max; i++)
 		if (l->ports[i].used && lk_get_port_status(l->sc, (uint32_t)i, &ps[n]) == 0) {
-			/* frames the kernel delivered itself are counted there (laggd_rxpath.c) */
+			/* frames the kernel delivered or sent itself are counted there (laggd_rxpath.c,
+			 * laggd_txpath.c) */
 			lg_rxpath_add_counters(&l->ports[i], &ps[n].counters);
+			lg_txpath_add_counters(&l->ports[i], &ps[n].counters);
 			n++;
 		}
 	return n;
@@ -550,7 +552,8 @@ lg_counters_print(struct lg_out *o, struct lg_lagg *l, int json)
 			    "\"lacp_tx\":%llu,\"lacp_illegal\":%llu,\"marker_rx\":%llu,\"marker_tx\":%llu,"
 			    "\"marker_resp_rx\":%llu,\"marker_resp_tx\":%llu,\"unknown_rx\":%llu,"
 			    "\"host_tx_errors\":%llu,\"host_rx_ring_drops\":%llu,\"host_tap_write_drops\":%"
-			    "llu,\"host_rx_kernel\":%s,\"host_rx_socket_frames\":%llu}",
+			    "llu,\"host_rx_kernel\":%s,\"host_rx_socket_frames\":%llu,\"host_tx_kernel\":%s,"
+			    "\"host_tx_kernel_packets\":%llu}",
 			    (unsigned long long)c->rx_packets, (unsigned long long)c->rx_bytes,
 			    (unsigned long long)c->tx_packets, (unsigned long long)c->tx_bytes,
 			    (unsigned long long)c->rx_dropped, (unsigned long long)c->tx_dropped,
@@ -560,7 +563,8 @@ lg_counters_print(struct lg_out *o, struct lg_lagg *l, int json)
 			    (unsigned long long)lp->marker_resp_tx, (unsigned long long)lp->unknown_rx,
 			    (unsigned long long)txerr, (unsigned long long)ringdrop,
 			    (unsigned long long)tapdrop, p && p->rx_kernel ? "true" : "false",
-			    (unsigned long long)sockframes);
+			    (unsigned long long)sockframes, p && lg_txpath_port_on(p) ? "true" : "false",
+			    (unsigned long long)(p ? lg_txpath_kernel_packets(p) : 0));
 		} else {
 			lg_out_printf(o,
 			    "%-15s %12llu %14llu %12llu %14llu %10llu %10llu %8llu %8llu %8llu "

@@ -85,6 +85,32 @@ lg_if_set_up(const char *ifname, int up)
 	return ioctl(ioctl_fd, SIOCSIFFLAGS, &ifr);
 }
 
+static int
+ethtool(const char *ifname, void *cmd)
+{
+	struct ifreq ifr;
+	if (ifreq_for(ifname, &ifr) < 0)
+		return -1;
+	ifr.ifr_data = (char *)cmd;
+	return ioctl(ioctl_fd, SIOCETHTOOL, &ifr);
+}
+
+int
+lg_if_is_veth(const char *ifname)
+{
+	struct ethtool_drvinfo di = { .cmd = ETHTOOL_GDRVINFO };
+	return ethtool(ifname, &di) == 0 && strcmp(di.driver, "veth") == 0;
+}
+
+int
+lg_if_tx_csum(const char *ifname, int on)
+{
+	struct ethtool_value ev = { .cmd = on < 0 ? ETHTOOL_GTXCSUM : ETHTOOL_STXCSUM, .data = on > 0 };
+	if (ethtool(ifname, &ev) < 0)
+		return -1;
+	return on < 0 ? (int)!!ev.data : 0;
+}
+
 int
 lg_if_set_mac(const char *ifname, const uint8_t mac[6])
 {

@@ -554,6 +554,94 @@ test_rx_accept_mask_lacp(void)
 	check_accept_mask(a, 3, buf, len);
 }
 
+/*
+ * lk_tx_flow_view() is lk_output()'s flow-id path, table for table: a host that sends frames
+ * carrying a flow id by a path of its own (laggd's in-kernel transmit path) mirrors the
+ * buckets and must pick the port lk_output() would. Where lk_output() would not take that
+ * path (another protocol, use_flowid off, no port active) the view says no.
+ */
+static void
+check_flow_view(struct th_host *a, const uint8_t *buf, uint32_t len)
+{
+	struct lk_flow_view v;
+	struct lk_frame f = { 0 };
+	uint32_t rnd = 7;
+
+	f.data = buf;
+	f.caplen = f.len = len;
+	f.has_flowid = 1;
+	if (!lk_tx_flow_view(a->sc, &v))
+		return;
+	TH_CHECK(v.active != 0);
+	for (int i = 0; i < 512; i++) {
+		f.flowid = th_rand(&rnd);
+		uint32_t port = v.bucket[((f.flowid >> v.flowid_shift) ^ v.seed) % LK_FLOW_BUCKETS];
+		TH_EQ(lk_output(a->sc, 0, &f), 1u << port);
+		TH_CHECK((v.active >> port) & 1u);
+	}
+}
+
+static void
+test_tx_flow_view(void)
+{
+	static const enum lk_proto protos[] = { LK_PROTO_NONE, LK_PROTO_ROUNDROBIN, LK_PROTO_FAILOVER,
+		LK_PROTO_LOADBALANCE, LK_PROTO_BROADCAST };
+	uint8_t buf[128];
+	uint32_t len = flow_frame(1, buf);
+	struct lk_flow_view v;
+
+	for (size_t p = 0; p < sizeof(protos) / sizeof(protos[0]); p++) {
+		struct th_host *a = host_with(protos[p], 4);
+		int hashed = protos[p] == LK_PROTO_LOADBALANCE;
+
+		TH_EQ(lk_tx_flow_view(a->sc, &v), hashed);
+		check_flow_view(a, buf, len);
+		uint32_t gen = v.gen;
+		th_link(a, 1, 0); /* a new table: a new generation, port 1 out of the buckets */
+		TH_EQ(lk_tx_flow_view(a->sc, &v), hashed);
+		TH_CHECK(v.gen != gen);
+		if (hashed)
+			TH_EQ(v.active, 0xdu);
+		check_flow_view(a, buf, len);
+		TH_EQ(lk_set_opt(a->sc, LK_OPT_FLOWID_SHIFT, 8), 0);
+		TH_EQ(lk_tx_flow_view(a->sc, &v), hashed);
+		check_flow_view(a, buf, len);
+		TH_EQ(lk_port_remove(a->sc, 3), 0);
+		check_flow_view(a, buf, len);
+		TH_EQ(lk_set_opt(a->sc, LK_OPT_USE_FLOWID, 0), 0);
+		TH_EQ(lk_tx_flow_view(a->sc, &v), 0); /* lk_output hashes the headers then */
+		TH_EQ(lk_set_opt(a->sc, LK_OPT_USE_FLOWID, 1), 0);
+		for (uint32_t i = 0; i < 3; i++)
+			th_link(a, i, 0);
+		TH_EQ(lk_tx_flow_view(a->sc, &v), 0); /* no port active */
+		th_reset();
+	}
+}
+
+static void
+test_tx_flow_view_lacp(void)
+{
+	struct th_host *a = th_host_new("lagg0", mac_a), *b = th_host_new("lagg1", mac_b);
+	uint8_t buf[128];
+	uint32_t len = flow_frame(1, buf);
+	struct lk_flow_view v;
+
+	TH_EQ(lk_set_proto(a->sc, LK_PROTO_LACP), 0);
+	TH_EQ(lk_set_proto(b->sc, LK_PROTO_LACP), 0);
+	for (uint32_t i = 0; i < 3; i++)
+		th_wire(a, th_port_add(a, ifnames[i], GBPS, 1), b, th_port_add(b, ifnames[i], GBPS, 1));
+	TH_EQ(lk_tx_flow_view(a->sc, &v), 0); /* nothing distributing yet */
+	th_advance(10000);
+	TH_EQ(lk_tx_flow_view(a->sc, &v), 1);
+	TH_EQ(v.active, 0x7u);
+	check_flow_view(a, buf, len);
+	th_link(a, 2, 0);
+	th_advance(10000);
+	TH_EQ(lk_tx_flow_view(a->sc, &v), 1);
+	TH_EQ(v.active, 0x3u);
+	check_flow_view(a, buf, len);
+}
+
 int
 main(void)
 {
@@ -575,5 +663,7 @@ main(void)
 	th_run("proto change keeps ports", test_proto_change_keeps_ports);
 	th_run("rx accept mask is what lk_input accepts", test_rx_accept_mask);
 	th_run("rx accept mask under lacp", test_rx_accept_mask_lacp);
+	th_run("tx flow view is lk_output's flow-id path", test_tx_flow_view);
+	th_run("tx flow view under lacp", test_tx_flow_view_lacp);
 	return th_summary();
 }

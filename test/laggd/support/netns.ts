@@ -290,6 +290,10 @@ export interface PortCounters {
   host_rx_kernel?: boolean;
   /** frames laggd's own socket on the member took in */
   host_rx_socket_frames?: number;
+  /** the kernel sends the aggregate's frames out of this port itself (laggd_txpath.c) */
+  host_tx_kernel?: boolean;
+  /** frames the kernel sent out of this port that way (tx_packets includes them) */
+  host_tx_kernel_packets?: number;
 }
 
 export interface StartLaggdOptions {
