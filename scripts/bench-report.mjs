@@ -223,7 +223,7 @@ if (laggd) {
   ];
   figures.push({
     title: 'laggd / Open vSwitch userspace bond: throughput and cost (ratio; above 1 = laggd higher)',
-    caption: `2-port loadbalance laggd pair against an OVS balance-tcp LACP bond pair over the same veth pairs. CPU per Mpps is the two forwarding processes' own time; laggd's receiving side hands data frames to its TAP inside the kernel, in time charged to whoever runs the softirq, so the whole machine's figure in the next table is the one to compare. ${src}.`,
+    caption: `2-port loadbalance laggd pair against an OVS balance-tcp LACP bond pair over the same veth pairs. CPU per Mpps is the two forwarding processes' own time. laggd's data frames no longer pass through laggd: the sending side's kernel redirects them from the TAP to a member, the receiving side's from the member to the TAP (kmod/posix/laggd_txpath.c, laggd_rxpath.c), in time charged to the sending process and to whoever runs the softirq. So laggd's own figure is near zero, and the whole machine's figure in the next table is the one to compare. ${src}.`,
     chart: bar(
       rows.map((r) => r[0]),
       [{ label: 'laggd / OVS', data: rows.map((r) => (r[1] && r[2] ? r[1] / r[2] : null)) }],

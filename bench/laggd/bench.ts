@@ -71,6 +71,8 @@ interface Results {
       cpu_per_mpps?: number;
       /** the whole machine's CPU cores per Mpps delivered, at 64 bytes (generator and receiver included) */
       machine_cpu_per_mpps?: number;
+      /** laggd pairs: which frame paths the kernel carried on each side */
+      laggd_paths?: { a: { rx: string; tx: string }; b?: { rx: string; tx: string } };
     }
   >;
   failover: Record<string, GapResult>;
@@ -124,7 +126,12 @@ async function measureThroughput(key: string, pair: Pair, blaster: string): Prom
   const large = await throughputMedian(pair, blaster, PAYLOAD_1500, SECONDS, FLOWS, RUNS);
   const tcp = await tcpThroughput(pair, SECONDS);
   const [pa, pb] = [await pair.a.pid(), await pair.b.pid()];
+  // laggd's frame paths as they were for the runs: a silent fall back to laggd's own path
+  // (no eBPF, a protocol the kernel path does not serve) would otherwise read as laggd's figure.
+  const paths = pair.a.paths ? { a: await pair.a.paths(), b: await pair.b.paths?.() } : undefined;
+  if (paths) log(`  ${key}: frame paths a ${JSON.stringify(paths.a)}, b ${JSON.stringify(paths.b)}`);
   results.throughput[key] = {
+    ...(paths ? { laggd_paths: paths } : {}),
     small,
     large,
     tcp,
@@ -140,7 +147,8 @@ async function measureThroughput(key: string, pair: Pair, blaster: string): Prom
 const perMpps = (cores: number, pps: number): number => (pps > 0 ? Number((cores / (pps / 1e6)).toFixed(3)) : NaN);
 
 const fmt = (v: number | undefined, digits = 0) => (v === undefined || Number.isNaN(v) ? 'n/a' : v.toFixed(digits));
-const ratio = (x: number | undefined, y: number | undefined) => (x && y ? (x / y).toFixed(2) : 'n/a');
+/** x/y; 0 when laggd's figure is 0 (its CPU, its losses), n/a when either is missing or y is 0. */
+const ratio = (x: number | undefined, y: number | undefined) => (x !== undefined && !Number.isNaN(x) && y ? (x / y).toFixed(2) : 'n/a');
 /** One table row: a figure for laggd, the same for its peer, and their ratio. */
 const versus = (label: string, ours: number | undefined, peer: number | undefined, digits = 0): string[] => [
   label,

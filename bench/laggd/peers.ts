@@ -19,6 +19,8 @@ export interface Side {
   distributing(): Promise<boolean>;
   /** The forwarding process; none for the no-forwarder pair. */
   pid(): Promise<number | undefined>;
+  /** laggd: which of its frame paths the kernel carries now (its counters say, per port). */
+  paths?(): Promise<{ rx: 'kernel' | 'laggd'; tx: 'kernel' | 'laggd' }>;
   stop(): Promise<void>;
 }
 
@@ -50,6 +52,11 @@ export async function laggdSide(topo: Topology, host: Host, proto: string, addr:
       return st.ports.every((p) => p.flags.includes('ACTIVE'));
     },
     pid: async () => d.pid,
+    paths: async () => {
+      const ports = Object.values(await d.counters());
+      const all = (on: (p: (typeof ports)[number]) => boolean | undefined) => (ports.length > 0 && ports.every(on) ? 'kernel' : 'laggd');
+      return { rx: all((p) => p.host_rx_kernel), tx: all((p) => p.host_tx_kernel) };
+    },
     stop: async () => {
       await d.stop();
       // laggd removes its TAP on exit; make sure, so the next setup can reuse the address.
