@@ -533,17 +533,26 @@ test_rx_accept_mask(void)
 	}
 }
 
-static void
-test_rx_accept_mask_lacp(void)
+/* Host a of two LACP aggregates wired port to port (nothing negotiated yet). */
+static struct th_host *
+lacp_wired(uint32_t nports)
 {
 	struct th_host *a = th_host_new("lagg0", mac_a), *b = th_host_new("lagg1", mac_b);
-	uint8_t buf[128];
-	uint32_t len = flow_frame(1, buf);
 
 	TH_EQ(lk_set_proto(a->sc, LK_PROTO_LACP), 0);
 	TH_EQ(lk_set_proto(b->sc, LK_PROTO_LACP), 0);
-	for (uint32_t i = 0; i < 3; i++)
+	for (uint32_t i = 0; i < nports; i++)
 		th_wire(a, th_port_add(a, ifnames[i], GBPS, 1), b, th_port_add(b, ifnames[i], GBPS, 1));
+	return a;
+}
+
+static void
+test_rx_accept_mask_lacp(void)
+{
+	struct th_host *a = lacp_wired(3);
+	uint8_t buf[128];
+	uint32_t len = flow_frame(1, buf);
+
 	check_accept_mask(a, 3, buf, len); /* nothing negotiated yet */
 	th_advance(10000);
 	TH_EQ(lk_rx_accept_mask(a->sc), 0x7u);
@@ -621,15 +630,11 @@ test_tx_flow_view(void)
 static void
 test_tx_flow_view_lacp(void)
 {
-	struct th_host *a = th_host_new("lagg0", mac_a), *b = th_host_new("lagg1", mac_b);
+	struct th_host *a = lacp_wired(3);
 	uint8_t buf[128];
 	uint32_t len = flow_frame(1, buf);
 	struct lk_flow_view v;
 
-	TH_EQ(lk_set_proto(a->sc, LK_PROTO_LACP), 0);
-	TH_EQ(lk_set_proto(b->sc, LK_PROTO_LACP), 0);
-	for (uint32_t i = 0; i < 3; i++)
-		th_wire(a, th_port_add(a, ifnames[i], GBPS, 1), b, th_port_add(b, ifnames[i], GBPS, 1));
 	TH_EQ(lk_tx_flow_view(a->sc, &v), 0); /* nothing distributing yet */
 	th_advance(10000);
 	TH_EQ(lk_tx_flow_view(a->sc, &v), 1);
