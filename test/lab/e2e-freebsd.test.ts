@@ -126,7 +126,8 @@ if (missing) {
     const junit = fs.readFileSync(path.join(out, 'junit.xml'), 'utf8');
     t.regex(junit, /<testsuites name="laggkit e2e" tests="8" failures="0" skipped="1"/);
 
-    // Undeployed and tidied: no module, no laggkit lines in rc.conf or loader.conf, no deploy
+    // Undeployed and tidied: no module, no laggkit settings in rc.conf or loader.conf (a
+    // comment that names laggkit is the image's or the user's, not deploy's), no deploy
     // record, no seqstream, if_lagg.ko unloaded again (e2e loaded it).
     const [name] = listLabs();
     const state = readState(name ?? '');
@@ -135,7 +136,7 @@ if (missing) {
       const after = await guestScript(
         state!,
         vm,
-        'kldstat -q -m if_laggkit && echo laggkit-loaded; kldstat -q -m if_lagg && echo lagg-loaded; grep -h laggkit /etc/rc.conf /boot/loader.conf; ls /var/db/laggkit /var/tmp/laggkit-e2e /boot/modules/if_laggkit.ko 2>/dev/null; ifconfig -l; true',
+        'kldstat -q -m if_laggkit && echo laggkit-loaded; kldstat -q -m if_lagg && echo lagg-loaded; grep -h "^[^#]*laggkit" /etc/rc.conf /boot/loader.conf; ls /var/db/laggkit /var/tmp/laggkit-e2e /boot/modules/if_laggkit.ko 2>/dev/null; ifconfig -l; true',
       );
       t.is(after.stdout.trim(), 'vtnet0 vtnet1 vtnet2 em0 em1 lo0', `${vm} as before e2e`);
     }

@@ -115,7 +115,7 @@ if (missing) {
       const after = await guestScript(
         state!,
         vm,
-        "modstat laggkit 2>/dev/null | grep -q '^laggkit ' && echo laggkit-loaded; grep -h laggkit /etc/modules.conf; ls /etc/ifconfig.laggkit9 /var/db/laggkit /var/tmp/laggkit-e2e 2>/dev/null; ifconfig -l | tr ' ' '\\n' | grep -E '^(laggkit|lagg|agr)[0-9]'; true",
+        "modstat laggkit 2>/dev/null | grep -q '^laggkit ' && echo laggkit-loaded; grep -h '^[^#]*laggkit' /etc/modules.conf; ls /etc/ifconfig.laggkit9 /var/db/laggkit /var/tmp/laggkit-e2e 2>/dev/null; ifconfig -l | tr ' ' '\\n' | grep -E '^(laggkit|lagg|agr)[0-9]'; true",
       );
       t.is(after.stdout.trim(), '', `${vm} as before e2e`);
     }
