@@ -167,8 +167,10 @@ wanted(struct lg_lagg *l, struct tx_table *t, uint32_t *gen)
 	for (uint32_t a = v.active; a != 0; a &= a - 1) {
 		int i = __builtin_ctz(a);
 		const struct lg_port *p = &l->ports[i];
-		if (!p->used || p->ifindex <= 0)
+		if (!p->used || p->ifindex <= 0) {
+			memset(t->ifindex, 0, sizeof(t->ifindex));
 			return 0;
+		}
 		t->ifindex[i] = (uint32_t)p->ifindex;
 	}
 	t->on = 1;
@@ -189,9 +191,9 @@ lg_txpath_sync(struct lg_lagg *l)
 	int was = (int)t->on, on = wanted(l, t, &gen);
 	if (on == was && (!on || (gen == l->tx.gen && memcmp(ifindex, t->ifindex, sizeof(ifindex)) == 0)))
 		return;
-	/* One copy of the whole entry. A frame that reads it half-written takes the old or the new
-	 * port of its bucket; the ifindexes come first, so a port that left is never named by a
-	 * half-written entry, and a port that joined is known before a bucket names it. */
+	/* One copy of the whole entry. A frame that reads it while it is being written may take
+	 * the old table's port for its bucket: a port that is leaving is still a member then, since
+	 * laggd gives a port back only after this copy (lg_port_detach). */
 	if (lg_bpf_map_update(l->tx.table_fd, 0, t) < 0) {
 		lg_log(0, "%s: transmit table: %s; frames go through laggd from now on", l->name,
 		    strerror(errno));
