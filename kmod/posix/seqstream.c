@@ -12,8 +12,9 @@
  * absolute monotonic schedule, so a slow wake-up does not stretch the stream. With FLOWS > 1
  * it sends from that many sockets in turn, each with its own source port, so an L4 hash has
  * distinct flows to spread; it ends with a few end-of-stream datagrams, so the receiver stops
- * when the stream does (its DURATION is the longest it will wait). The receiver prints one JSON
- * object: what arrived, what was lost,
+ * when the stream does (its DURATION is the longest it will wait), and prints how many it sent
+ * and how many sends the stack refused. The receiver prints a line when the first datagram
+ * arrives ({"heard":SEQ,"at_ms":MS}) and, last, one JSON object: what arrived, what was lost,
  * and every silence longer than GAP_MS (when it ended, how long it was, how many numbers were
  * missing across it), all in milliseconds from the receiver's start.
  *
@@ -22,7 +23,9 @@
  * seconds, so the e2e guests time themselves with this.
  *
  * Arrival gaps, not sequence holes alone, are the measure: a failover that loses nothing but
- * holds frames for a second is an outage to the application all the same.
+ * holds frames for a second is an outage to the application all the same. A silence the sender
+ * made itself (it was not scheduled: see STALL_MS) is not the network's: max_gap_ms leaves it
+ * out, max_silence_ms and each gap's sender_stall_ms keep it in view.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -55,9 +58,20 @@
 
 #define MAX_FLOWS  64
 #define MAX_GAPS   256
-/* Byte 8 of a datagram: 0 for the stream, END_MARK for "the sender is done". */
+/*
+ * A datagram is 16 bytes: the sequence number (8, big endian); byte 8, 0 for the stream or
+ * END_MARK for "the sender is done"; bytes 12-15, how long the sender itself was stalled before
+ * this one (ms, big endian, 0 almost always).
+ */
 #define END_MARK   0xff
 #define END_COPIES 5
+/*
+ * A sender that wakes this late (ms) was stalled (a busy or emulated CPU), not the network: it
+ * does not send the missed datagrams in one burst, which a receiver's or a virtual NIC's queue
+ * would drop and count as the network's loss; it carries on from now and tells the receiver,
+ * which takes the stall out of the silence it blames on the network.
+ */
+#define STALL_MS   20
 
 static volatile sig_atomic_t stop_sending;
 
@@ -75,6 +89,93 @@ now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * When a datagram arrived, by the kernel's stamp as it queued it on the socket, not by when
+ * this process got round to reading it: a receiver that is not scheduled for a while must not
+ * see a silence the network did not make. FreeBSD stamps on the monotonic clock; Linux and
+ * NetBSD on the real-time clock, so everything the receiver times is on that clock (a step of
+ * it during a stream would show as a gap). Without a stamp, the time of reading stands in.
+ */
+#if defined(SO_TS_CLOCK) && defined(SO_TS_MONOTONIC) && defined(SCM_MONOTONIC)
+#define STAMP_SO       SO_TIMESTAMP
+#define STAMP_TS_CLOCK SO_TS_MONOTONIC
+#define STAMP_CLOCK    CLOCK_MONOTONIC
+#define STAMP_TYPE     SCM_MONOTONIC
+typedef struct timespec stamp_t;
+#define STAMP_NS(t) ((uint64_t)(t).tv_sec * 1000000000u + (uint64_t)(t).tv_nsec)
+#elif defined(SO_TIMESTAMPNS) && defined(SCM_TIMESTAMPNS)
+#define STAMP_SO    SO_TIMESTAMPNS
+#define STAMP_CLOCK CLOCK_REALTIME
+#define STAMP_TYPE  SCM_TIMESTAMPNS
+typedef struct timespec stamp_t;
+#define STAMP_NS(t) ((uint64_t)(t).tv_sec * 1000000000u + (uint64_t)(t).tv_nsec)
+#elif defined(SO_TIMESTAMP) && defined(SCM_TIMESTAMP)
+#define STAMP_SO    SO_TIMESTAMP
+#define STAMP_CLOCK CLOCK_REALTIME
+#define STAMP_TYPE  SCM_TIMESTAMP
+typedef struct timeval stamp_t;
+#define STAMP_NS(t) ((uint64_t)(t).tv_sec * 1000000000u + (uint64_t)(t).tv_usec * 1000u)
+#else
+#define STAMP_CLOCK CLOCK_MONOTONIC
+#endif
+
+static void
+stamp_enable(int fd)
+{
+#ifdef STAMP_SO
+	int on = 1;
+
+	(void)setsockopt(fd, SOL_SOCKET, STAMP_SO, &on, sizeof(on));
+#ifdef STAMP_TS_CLOCK
+	int clock = STAMP_TS_CLOCK;
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_TS_CLOCK, &clock, sizeof(clock));
+#endif
+#else
+	(void)fd;
+#endif
+}
+
+static uint64_t
+stamp_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(STAMP_CLOCK, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* One datagram into buf; *at is its arrival on stamp_now()'s clock. */
+static ssize_t
+recv_stamped(int fd, unsigned char *buf, size_t size, uint64_t *at)
+{
+	union {
+		struct cmsghdr hdr;
+		unsigned char space[CMSG_SPACE(sizeof(struct timespec)) + CMSG_SPACE(sizeof(struct timeval))];
+	} ctl;
+	struct iovec iov = { .iov_base = buf, .iov_len = size };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl, .msg_controllen = sizeof(ctl)
+	};
+	ssize_t n = recvmsg(fd, &msg, 0);
+
+	*at = 0;
+#ifdef STAMP_TYPE
+	for (struct cmsghdr *c = n >= 0 ? CMSG_FIRSTHDR(&msg) : NULL; c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == STAMP_TYPE &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(stamp_t))) {
+			stamp_t t;
+
+			memcpy(&t, CMSG_DATA(c), sizeof(t));
+			*at = STAMP_NS(t);
+		}
+	}
+#endif
+	if (*at == 0)
+		*at = stamp_now();
+	return n;
 }
 
 static long
@@ -97,7 +198,8 @@ do_send(const char *addr, long port, long interval_us, long duration_ms, long fl
 {
 	struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	int fds[MAX_FLOWS];
-	uint64_t start, next, end, seq = 0;
+	uint64_t start, next, end, seq = 0, refused = 0, stalls = 0, longest_stall_ms = 0;
+	int last_errno = 0;
 
 	if (inet_pton(AF_INET, addr, &dst.sin_addr) != 1) {
 		fprintf(stderr, "seqstream: bad address '%s'\n", addr);
@@ -117,14 +219,30 @@ do_send(const char *addr, long port, long interval_us, long duration_ms, long fl
 		unsigned char buf[16];
 		struct timespec at = { .tv_sec = (time_t)(next / 1000000000u),
 			.tv_nsec = (long)(next % 1000000000u) };
+		uint64_t woke, stall_ms = 0;
 
 		if (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, NULL) == EINTR && stop_sending)
 			break;
+		woke = now_ns();
+		if (woke > next + (uint64_t)STALL_MS * 1000000u) {
+			stall_ms = (woke - next) / 1000000u;
+			if (stall_ms > longest_stall_ms)
+				longest_stall_ms = stall_ms;
+			stalls++;
+			next = woke;
+		}
 		for (int b = 0; b < 8; b++)
 			buf[b] = (unsigned char)(seq >> (56 - 8 * b));
 		memset(buf + 8, 0, 8);
-		/* A send refused while the path is down (no ARP, no route) is a lost datagram. */
-		(void)send(fds[seq % (uint64_t)flows], buf, sizeof(buf), MSG_DONTWAIT);
+		for (int b = 0; b < 4; b++)
+			buf[12 + b] =
+			    (unsigned char)((stall_ms > UINT32_MAX ? UINT32_MAX : stall_ms) >> (24 - 8 * b));
+		/* A send refused while the path is down (no ARP, no route, a full queue) is a lost
+		 * datagram; it is counted, so a loss can be told from one on the wire. */
+		if (send(fds[seq % (uint64_t)flows], buf, sizeof(buf), MSG_DONTWAIT) < 0) {
+			refused++;
+			last_errno = errno;
+		}
 		seq++;
 	}
 	for (int i = 0; i < END_COPIES; i++) {
@@ -135,12 +253,15 @@ do_send(const char *addr, long port, long interval_us, long duration_ms, long fl
 		(void)send(fds[0], end_buf, sizeof(end_buf), MSG_DONTWAIT);
 		nanosleep(&pause, NULL);
 	}
-	printf("{\"sent\":%llu}\n", (unsigned long long)seq);
+	printf("{\"sent\":%llu,\"refused\":%llu,\"last_refusal\":\"%s\",\"stalls\":%llu,"
+	       "\"longest_stall_ms\":%llu}\n",
+	    (unsigned long long)seq, (unsigned long long)refused, refused ? strerror(last_errno) : "",
+	    (unsigned long long)stalls, (unsigned long long)longest_stall_ms);
 	return 0;
 }
 
 struct gap {
-	double end_ms, len_ms;
+	double end_ms, len_ms, stall_ms;
 	uint64_t missing;
 };
 
@@ -153,8 +274,8 @@ do_recv(long port, long duration_ms, long gap_ms)
 	struct timeval tv = { .tv_sec = 0, .tv_usec = 100000 };
 	struct gap gaps[MAX_GAPS];
 	uint64_t start, end, last_at = 0, received = 0, dup = 0, reordered = 0;
-	uint64_t first = 0, highest = 0;
-	double max_gap = 0, first_ms = -1, last_ms = -1;
+	uint64_t first = 0, highest = 0, stalls = 0;
+	double max_gap = 0, max_silence = 0, first_ms = -1, last_ms = -1;
 	int ngaps = 0, gaps_dropped = 0, have = 0;
 	int fd = socket(AF_INET, SOCK_DGRAM, 0);
 
@@ -163,37 +284,63 @@ do_recv(long port, long duration_ms, long gap_ms)
 		return 1;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	start = now_ns();
-	end = start + (uint64_t)duration_ms * 1000000u;
+	/*
+	 * Room for seconds of the stream: a receiver that is not scheduled for a while (a busy or
+	 * emulated CPU) must not drop what the network delivered and count it as the network's
+	 * loss. The default (42 KiB on FreeBSD) holds about 20 datagrams. Linux caps SO_RCVBUF at
+	 * rmem_max; root may go past it.
+	 */
+	int rcvbuf = 1 << 20;
+#ifdef SO_RCVBUFFORCE
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
+#endif
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	stamp_enable(fd);
+	start = stamp_now();
+	end = now_ns() + (uint64_t)duration_ms * 1000000u;
 	while (now_ns() < end) {
 		unsigned char buf[64];
-		ssize_t n = recv(fd, buf, sizeof(buf), 0);
 		uint64_t at, seq = 0;
+		ssize_t n = recv_stamped(fd, buf, sizeof(buf), &at);
+		uint32_t stall_ms = 0;
 
-		if (n < 8)
+		if (n < 16)
 			continue;
 		if (n >= 9 && buf[8] == END_MARK) {
 			if (have)
 				break;
 			continue;
 		}
-		at = now_ns();
+		/* a stamp before the start (the real-time clock stepped back) counts from the start */
+		if (at < start)
+			at = start;
 		for (int b = 0; b < 8; b++)
 			seq = (seq << 8) | buf[b];
+		for (int b = 12; b < 16; b++)
+			stall_ms = (stall_ms << 8) | buf[b];
+		stalls += stall_ms != 0;
 		received++;
 		if (!have) {
 			first = highest = seq;
 			first_ms = (double)(at - start) / 1e6;
 			have = 1;
+			/* A line of its own at once, before the summary: a caller can wait for the
+			 * stream to get through before it disturbs it. */
+			printf("{\"heard\":%llu,\"at_ms\":%.1f}\n", (unsigned long long)seq, first_ms);
+			fflush(stdout);
 		} else if (seq > highest) {
-			double len = (double)(at - last_at) / 1e6;
+			double len = at > last_at ? (double)(at - last_at) / 1e6 : 0;
+			/* the part of the silence the sender made by not sending */
+			double net = len > stall_ms ? len - stall_ms : 0;
 
-			if (len > max_gap)
-				max_gap = len;
+			if (len > max_silence)
+				max_silence = len;
+			if (net > max_gap)
+				max_gap = net;
 			if (len > (double)gap_ms) {
 				if (ngaps < MAX_GAPS)
 					gaps[ngaps++] = (struct gap){ (double)(at - start) / 1e6, len,
-						seq - highest - 1 };
+						(double)stall_ms, seq - highest - 1 };
 				else
 					gaps_dropped++;
 			}
@@ -211,13 +358,16 @@ do_recv(long port, long duration_ms, long gap_ms)
 	}
 	printf("{\"received\":%llu,\"first\":%llu,\"last\":%llu,\"lost\":%lld,\"duplicates\":%llu,"
 	       "\"reordered\":%llu,"
-	       "\"first_ms\":%.1f,\"last_ms\":%.1f,\"max_gap_ms\":%.1f,\"gaps_dropped\":%d,\"gaps\":[",
+	       "\"first_ms\":%.1f,\"last_ms\":%.1f,\"max_gap_ms\":%.1f,\"max_silence_ms\":%.1f,"
+	       "\"sender_stalls\":%llu,\"gaps_dropped\":%d,\"gaps\":[",
 	    (unsigned long long)received, (unsigned long long)first, (unsigned long long)highest,
 	    have ? (long long)(highest - first + 1) - (long long)(received - dup) : 0LL,
-	    (unsigned long long)dup, (unsigned long long)reordered, first_ms, last_ms, max_gap, gaps_dropped);
+	    (unsigned long long)dup, (unsigned long long)reordered, first_ms, last_ms, max_gap, max_silence,
+	    (unsigned long long)stalls, gaps_dropped);
 	for (int i = 0; i < ngaps; i++)
-		printf("%s{\"end_ms\":%.1f,\"len_ms\":%.1f,\"missing\":%llu}", i ? "," : "", gaps[i].end_ms,
-		    gaps[i].len_ms, (unsigned long long)gaps[i].missing);
+		printf("%s{\"end_ms\":%.1f,\"len_ms\":%.1f,\"sender_stall_ms\":%.0f,\"missing\":%llu}",
+		    i ? "," : "", gaps[i].end_ms, gaps[i].len_ms, gaps[i].stall_ms,
+		    (unsigned long long)gaps[i].missing);
 	printf("]}\n");
 	return 0;
 }

@@ -33,6 +33,8 @@ export interface Gap {
   end_ms: number;
   len_ms: number;
   missing: number;
+  /** how much of the silence the sender made itself, not scheduled in time (a busy or emulated CPU) */
+  sender_stall_ms?: number;
 }
 
 export interface PortSeries {
@@ -265,12 +267,16 @@ function rezero(out: ActionOutcome, zeroHostMs: number): void {
   out.zeroHostMs = zeroHostMs;
 }
 
+/** A one-way stream runs A→B; a two-way one both ways. */
+const sendersOf = (plan: StreamPlan): Side[] => (plan.both ? ['A', 'B'] : ['A']);
+const receiversOf = (plan: StreamPlan): Side[] => (plan.both ? ['A', 'B'] : ['B']);
+
 // Background jobs take no stdin and write only to files: OpenSSH (FreeBSD's sshd) keeps a
 // channel open while any process still holds its stdout or stderr.
 async function startStream(ctx: RunContext, out: ActionOutcome, plan: StreamPlan): Promise<RunningStream> {
   // The receivers stop at the sender's end marks; the window only bounds a stream that never ends.
   const recvMs = plan.durationMs + 60_000;
-  const receivers: Side[] = plan.both ? ['A', 'B'] : ['B'];
+  const receivers = receiversOf(plan);
   const tRecv = Date.now();
   await Promise.all(
     receivers.map((side) =>
@@ -289,9 +295,8 @@ async function startStream(ctx: RunContext, out: ActionOutcome, plan: StreamPlan
         .map((p) => `$(${ctx.target.platform.txPackets(p)})`)
         .join(' ')}"; sleep 0.25; n=$((n+1)); done) </dev/null >${SCRATCH}/e2e-ports.txt 2>/dev/null &`
     : '';
-  const senders: Side[] = plan.both ? ['A', 'B'] : ['A'];
   await Promise.all(
-    senders.map((side) =>
+    sendersOf(plan).map((side) =>
       must(
         ctx.target,
         side,
@@ -302,7 +307,39 @@ async function startStream(ctx: RunContext, out: ActionOutcome, plan: StreamPlan
   );
   const t0 = Date.now();
   rezero(out, t0);
+  await streamHeard(ctx, out, receivers);
   return { plan, t0, recvLeadMs: t0 - tRecv };
+}
+
+/** How long a started stream may take to get through (ARP, a slow guest) before the run fails. */
+const HEARD_WITHIN_MS = 20_000;
+
+/**
+ * Wait until every receiver has heard the stream. Whatever comes after (a cable pull, a count
+ * of frames per port) measures a stream that flows: a stream still held up by ARP when the
+ * cable is pulled would measure the hold-up, and a loss before the first datagram heard is
+ * invisible to the receiver.
+ */
+async function streamHeard(ctx: RunContext, out: ActionOutcome, receivers: Side[]): Promise<void> {
+  const steps = HEARD_WITHIN_MS / 100;
+  const t = Date.now();
+  const heard = await Promise.all(
+    receivers.map((side) =>
+      ctx.target.sh(
+        side,
+        `n=0; while [ $n -lt ${steps} ]; do grep -q '"heard"' ${SCRATCH}/e2e-rx.json 2>/dev/null && exit 0; sleep 0.1; n=$((n+1)); done; cat ${SCRATCH}/e2e-rx.json; exit 1`,
+        HEARD_WITHIN_MS + 30_000,
+      ),
+    ),
+  );
+  const silent = receivers.filter((_, i) => heard[i]!.code !== 0);
+  if (silent.length) {
+    const which = silent.map((side) => `${side === 'B' ? 'A→B' : 'B→A'} (${side}'s receiver: ${heard[receivers.indexOf(side)]!.stdout.trim() || 'nothing'})`);
+    throw new Error(
+      `the stream did not get through within ${HEARD_WITHIN_MS / 1000} s of its start: ${which.join('; ')}; a seqstream older than this laggkit prints no "heard" line`,
+    );
+  }
+  out.events.push({ t_ms: Date.now() - (out.zeroHostMs ?? t), kind: 'state', what: 'stream heard both ways' });
 }
 
 interface RxResult {
@@ -311,18 +348,28 @@ interface RxResult {
   reordered: number;
   max_gap_ms: number;
   last_ms: number;
-  gaps: Array<{ end_ms: number; len_ms: number; missing: number }>;
+  gaps: Array<{ end_ms: number; len_ms: number; missing: number; sender_stall_ms?: number }>;
 }
 
 /** End a stream before its planned duration: the senders send their end marks and stop. */
 async function stopSenders(ctx: RunContext, s: RunningStream): Promise<void> {
-  const senders: Side[] = s.plan.both ? ['A', 'B'] : ['A'];
-  await Promise.all(senders.map((side) => ctx.target.sh(side, `kill -TERM $(cat ${SCRATCH}/e2e-tx.pid) 2>/dev/null; true`)));
+  await Promise.all(sendersOf(s.plan).map((side) => ctx.target.sh(side, `kill -TERM $(cat ${SCRATCH}/e2e-tx.pid) 2>/dev/null; true`)));
 }
 
 async function finishStream(ctx: RunContext, s: RunningStream, out: ActionOutcome): Promise<Partial<Record<Side, RxResult>>> {
-  const receivers: Side[] = s.plan.both ? ['A', 'B'] : ['B'];
+  const receivers = receiversOf(s.plan);
   const result: Partial<Record<Side, RxResult>> = {};
+  for (const side of sendersOf(s.plan)) {
+    const r = await must(
+      ctx.target,
+      side,
+      `while ${ctx.target.platform.running('seqstream')}; do sleep 0.1; done; cat ${SCRATCH}/e2e-tx.json`,
+      'collect sender',
+      s.plan.durationMs + 90_000,
+    );
+    // How many sends the stack refused (no ARP entry, a full queue, no port): part of the loss.
+    out.captures[`seqstream tx ${side}`] = r.stdout;
+  }
   for (const side of receivers) {
     const r = await must(
       ctx.target,
@@ -337,12 +384,13 @@ async function finishStream(ctx: RunContext, s: RunningStream, out: ActionOutcom
     const direction = side === 'B' ? 'ab' : 'ba';
     for (const g of rx.gaps ?? []) {
       const end = Math.round(g.end_ms - s.recvLeadMs);
-      out.gaps.push({ direction, end_ms: end, len_ms: g.len_ms, missing: g.missing });
+      const stall = g.sender_stall_ms ?? 0;
+      out.gaps.push({ direction, end_ms: end, len_ms: g.len_ms, missing: g.missing, ...(stall ? { sender_stall_ms: stall } : {}) });
       out.events.push({
         t_ms: Math.round(end - g.len_ms),
         side,
         kind: 'gap',
-        what: `${direction === 'ab' ? 'A→B' : 'B→A'} silent ${g.len_ms.toFixed(0)} ms (${g.missing} lost)`,
+        what: `${direction === 'ab' ? 'A→B' : 'B→A'} silent ${g.len_ms.toFixed(0)} ms (${g.missing} lost${stall ? `; the sender itself stalled ${stall.toFixed(0)} ms` : ''})`,
       });
     }
   }
