@@ -159,6 +159,13 @@ laggkit_port_media(
  * Tell the core what the member's link, flags and media are now. Returns false while the
  * member is still in if_down() (see laggkit_ifnet_event): it counts as down, and the caller
  * looks again shortly to see the flag clear.
+ *
+ * A member of an aggregate that is not running counts as down too. Such an aggregate hears
+ * nothing (laggkit_port_input_one drops what its members receive), so a LACPDU sent from it
+ * draws an answer nobody hears, and the partner says nothing more for a periodic interval:
+ * `ifconfig laggkit0 laggport vtnet1 laggport vtnet2 up` converged a second late, every time.
+ * The ports come up with the aggregate (laggkit_sync_flags), and their first LACPDUs then go
+ * out when the answers can be heard. lagg(4) likewise runs no LACP while it is stopped.
  */
 static bool
 laggkit_port_link(struct laggkit_softc *sc, struct laggkit_port *lp)
@@ -185,6 +192,8 @@ laggkit_port_link(struct laggkit_softc *sc, struct laggkit_port *lp)
 	if (lp->lp_link_up && !up)
 		sc->sc_flapping++;
 	lp->lp_link_up = up;
+	if ((sc->sc_ifp->if_drv_flags & IFF_DRV_RUNNING) == 0)
+		up = 0;
 	LAGGKIT_CORE_LOCK(sc);
 	(void)lk_port_link(sc->sc_core, lp->lp_index, up, speed, duplex);
 	LAGGKIT_CORE_UNLOCK(sc);

@@ -567,7 +567,11 @@ laggkit_schedule(struct laggkit_softc *sc, uint32_t what)
 		workqueue_enqueue(sc->sc_wq, &sc->sc_work, NULL);
 }
 
-/* Link, speed and duplex of a member, as its media ioctl reports them. */
+/*
+ * Link, speed and duplex of a member, as its media ioctl reports them. A member of an
+ * aggregate that is not running counts as down: the aggregate is not there to carry what a
+ * partner would send once LACP agreed, and its first LACPDUs go out when it comes up.
+ */
 static void
 laggkit_port_refresh(struct laggkit_softc *sc, struct laggkit_port *lp)
 {
@@ -586,7 +590,8 @@ laggkit_port_refresh(struct laggkit_softc *sc, struct laggkit_port *lp)
 	IFNET_UNLOCK(pifp);
 	if (speed == 0)
 		speed = pifp->if_baudrate;
-	up = pifp->if_link_state != LINK_STATE_DOWN && (pifp->if_flags & IFF_UP) != 0;
+	up = pifp->if_link_state != LINK_STATE_DOWN && (pifp->if_flags & IFF_UP) != 0 &&
+	    (sc->sc_if.if_flags & IFF_RUNNING) != 0;
 	mutex_enter(&sc->sc_lock);
 	(void)lk_port_link(sc->sc_core, lp->lp_index, up, speed, duplex);
 	mutex_exit(&sc->sc_lock);
@@ -1143,10 +1148,25 @@ laggkit_ports_mcast(struct laggkit_softc *sc, u_long cmd, const struct sockaddr 
 	}
 }
 
+/* Running or not, the members' links as the core sees them follow (laggkit_port_refresh). */
+static void
+laggkit_running(struct ifnet *ifp, bool running)
+{
+	struct laggkit_softc *sc = ifp->if_softc;
+
+	if (running)
+		ifp->if_flags |= IFF_RUNNING;
+	else
+		ifp->if_flags &= ~IFF_RUNNING;
+	mutex_enter(&sc->sc_lock);
+	laggkit_schedule(sc, LAGGKIT_WORK_LINK);
+	mutex_exit(&sc->sc_lock);
+}
+
 static int
 laggkit_init(struct ifnet *ifp)
 {
-	ifp->if_flags |= IFF_RUNNING;
+	laggkit_running(ifp, true);
 	return 0;
 }
 
@@ -1154,7 +1174,7 @@ static void
 laggkit_stop(struct ifnet *ifp, int disable)
 {
 	(void)disable;
-	ifp->if_flags &= ~IFF_RUNNING;
+	laggkit_running(ifp, false);
 }
 
 static int

@@ -338,6 +338,33 @@ failover_announce_body()
 }
 failover_announce_cleanup() { lk_cleanup; }
 
+atf_test_case lacp_waits_for_up cleanup
+lacp_waits_for_up_head()
+{
+	atf_set descr "An aggregate that is not up sends no LACPDU; brought up, it agrees with its partner"
+	atf_set require.user root
+}
+lacp_waits_for_up_body()
+{
+	lk_init
+	lk_jail j
+	a=$(lk_epair); b=$(lk_epair)
+	ifconfig ${a}b vnet j; ifconfig ${b}b vnet j
+	# ours first: the jail's laggkit of the same unit gets sysctl node UNIT_n, ours UNIT
+	l=$(lk_laggkit)
+	atf_check ifconfig $l laggproto lacp laggport ${a}a laggport ${b}a
+	p=$(lk_clone_jail j laggkit)
+	atf_check jexec j ifconfig $p laggproto lacp laggport ${a}b laggport ${b}b up
+	sleep 2
+	# Not running, its members hear nothing: a LACPDU would draw an answer nobody hears.
+	atf_check -o match:"pdus_tx=0 " -o not-match:"pdus_tx=[1-9]" sysctl -n net.link.laggkit.${l#laggkit}.ports
+	atf_check -o not-match:"DISTRIBUTING" ifconfig $l
+	atf_check ifconfig $l up
+	lk_wait 10 "[ \$(ifconfig $l | grep -c DISTRIBUTING) -eq 2 ]"
+	atf_check -o match:"pdus_rx=[1-9]" sysctl -n net.link.laggkit.${l#laggkit}.ports
+}
+lacp_waits_for_up_cleanup() { lk_cleanup; }
+
 atf_test_case create_failure cleanup
 create_failure_head()
 {
@@ -428,6 +455,7 @@ atf_init_test_cases()
 	atf_add_test_case vlan
 	atf_add_test_case in_use
 	atf_add_test_case failover_announce
+	atf_add_test_case lacp_waits_for_up
 	atf_add_test_case create_failure
 	atf_add_test_case unload_with_ports
 	atf_add_test_case netmap_input
