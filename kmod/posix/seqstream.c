@@ -83,12 +83,18 @@ on_term(int sig)
 }
 
 static uint64_t
-now_ns(void)
+clock_ns(clockid_t clock)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clock, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t
+now_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
 }
 
 /*
@@ -141,10 +147,7 @@ stamp_enable(int fd)
 static uint64_t
 stamp_now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(STAMP_CLOCK, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return clock_ns(STAMP_CLOCK);
 }
 
 /* One datagram into buf; *at is its arrival on stamp_now()'s clock. */

@@ -359,27 +359,22 @@ async function stopSenders(ctx: RunContext, s: RunningStream): Promise<void> {
 async function finishStream(ctx: RunContext, s: RunningStream, out: ActionOutcome): Promise<Partial<Record<Side, RxResult>>> {
   const receivers = receiversOf(s.plan);
   const result: Partial<Record<Side, RxResult>> = {};
-  for (const side of sendersOf(s.plan)) {
+  // What a side's seqstream printed, once every seqstream there has ended; kept as evidence.
+  const collect = async (side: Side, what: 'tx' | 'rx'): Promise<string> => {
     const r = await must(
       ctx.target,
       side,
-      `while ${ctx.target.platform.running('seqstream')}; do sleep 0.1; done; cat ${SCRATCH}/e2e-tx.json`,
-      'collect sender',
+      `while ${ctx.target.platform.running('seqstream')}; do sleep 0.1; done; cat ${SCRATCH}/e2e-${what}.json`,
+      `collect seqstream ${what}`,
       s.plan.durationMs + 90_000,
     );
-    // How many sends the stack refused (no ARP entry, a full queue, no port): part of the loss.
-    out.captures[`seqstream tx ${side}`] = r.stdout;
-  }
+    out.captures[`seqstream ${what} ${side}`] = r.stdout;
+    return r.stdout;
+  };
+  // The senders' counts: sent, sends the stack refused (no ARP entry, a full queue, no port), stalls.
+  for (const side of sendersOf(s.plan)) await collect(side, 'tx');
   for (const side of receivers) {
-    const r = await must(
-      ctx.target,
-      side,
-      `while ${ctx.target.platform.running('seqstream')}; do sleep 0.1; done; cat ${SCRATCH}/e2e-rx.json`,
-      'collect receiver',
-      s.plan.durationMs + 90_000,
-    );
-    out.captures[`seqstream rx ${side}`] = r.stdout;
-    const rx = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as RxResult;
+    const rx = JSON.parse((await collect(side, 'rx')).trim().split('\n').pop() ?? '{}') as RxResult;
     result[side] = rx;
     const direction = side === 'B' ? 'ab' : 'ba';
     for (const g of rx.gaps ?? []) {
