@@ -131,6 +131,7 @@ struct lg_lagg {
 	int tapfd;
 	int tap_ifindex;
 	int carrier; /* the TAP's carrier as last set */
+	int tap_up;  /* the TAP is up (IFF_UP): the members count as down to the core until it is */
 	int timerfd;
 	struct lg_src tap_src, timer_src;
 	struct lg_port ports[LK_MAX_PORTS];
@@ -215,6 +216,7 @@ void lg_lagg_settle(void);
 void lg_timer_expired(struct lg_lagg *l);
 void lg_port_refresh_link(struct lg_port *p);
 void lg_port_link_event(struct lg_port *p, int up);
+void lg_lagg_tap_updown(struct lg_lagg *l, int up);
 void lg_port_set_qdisc(struct lg_port *p, const char *kind);
 void lg_media_recheck(void);
 void lg_media_answered(void);

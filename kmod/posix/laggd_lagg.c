@@ -478,6 +478,18 @@ fail:
 	return -1;
 }
 
+/*
+ * The member's link as the core sees it: down while the aggregate's TAP is down. A TAP that is
+ * down takes no frames, so nothing a partner sends could be delivered: LACP stays silent and
+ * nothing is forwarded until the aggregate comes up, as if_laggkit does in the BSD kernels.
+ */
+static void
+port_tell_core(struct lg_port *p)
+{
+	lk_port_link(
+	    p->lagg->sc, p->index, p->link_up && p->lagg->tap_up, p->speed_bps, (enum lk_duplex)p->duplex);
+}
+
 /* Tell the core a member's link, speed and duplex, when something changed. */
 static void
 port_set_link(struct lg_port *p, int up, uint64_t speed, int duplex)
@@ -489,7 +501,21 @@ port_set_link(struct lg_port *p, int up, uint64_t speed, int duplex)
 	p->duplex = duplex;
 	lg_log(2, "%s: %s: link %s speed %llu duplex %d", p->lagg->name, p->name, up ? "up" : "down",
 	    (unsigned long long)speed, duplex);
-	lk_port_link(p->lagg->sc, p->index, up, speed, (enum lk_duplex)duplex);
+	port_tell_core(p);
+}
+
+/* The TAP went up or down (rtnetlink): every member's link as the core sees it follows. */
+void
+lg_lagg_tap_updown(struct lg_lagg *l, int up)
+{
+	up = up != 0;
+	if (up == l->tap_up)
+		return;
+	l->tap_up = up;
+	lg_log(2, "%s: %s", l->name, up ? "up" : "down");
+	for (int i = 0; i < LK_MAX_PORTS; i++)
+		if (l->ports[i].used)
+			port_tell_core(&l->ports[i]);
 }
 
 /* Read the member's link/speed/duplex (ethtool: may wait for the RTNL) and tell the core. */

@@ -372,6 +372,7 @@ handle_link(struct nlmsghdr *nh)
 		lg_lagg_destroy(l);
 		return;
 	}
+	lg_lagg_tap_updown(l, (ifi->ifi_flags & IFF_UP) != 0);
 	/* An MTU set on the aggregate with `ip link set laggkit0 mtu N` reaches the members. */
 	int len = (int)IFLA_PAYLOAD(nh);
 	for (struct rtattr *rta = IFLA_RTA(ifi); RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
@@ -482,11 +483,16 @@ lg_nl_readable(void)
 		if (n < 0) {
 			if (errno == ENOBUFS) {
 				/* Events were lost: re-read every member's link state instead. */
-				lg_log(1, "rtnetlink overrun; re-reading member link state");
-				for (struct lg_lagg *l = lg.laggs; l; l = l->next)
+				lg_log(1, "rtnetlink overrun; re-reading link state");
+				for (struct lg_lagg *l = lg.laggs; l; l = l->next) {
+					int flags;
+
+					if (lg_if_get_flags(l->name, &flags) == 0)
+						lg_lagg_tap_updown(l, (flags & IFF_UP) != 0);
 					for (int i = 0; i < LK_MAX_PORTS; i++)
 						if (l->ports[i].used)
 							lg_port_refresh_link(&l->ports[i]);
+				}
 				continue;
 			}
 			return;

@@ -1,12 +1,13 @@
 /**
  * LACP between two laggd, each in its own namespace, over veth pairs: negotiation to
- * ACTIVE,COLLECTING,DISTRIBUTING, a partner that goes silent while its carrier stays up, maxports
+ * ACTIVE,COLLECTING,DISTRIBUTING, an aggregate taken down (silent) and up again, a partner that
+ * goes silent while its carrier stays up, maxports
  * with STANDBY ports, and the marker responder. State is read the way an operator reads it:
  * through `laggctl laggkit0` parsed by the project's ifconfig parser.
  */
 import test from 'ava';
 import { testNeeding } from '../support/require.js';
-import { laggPair, silence, startCapture, tcpTransfer, waitFor, type Laggd } from './support/netns.js';
+import { laggPair, silence, sleep, startCapture, tcpTransfer, waitFor, type Laggd } from './support/netns.js';
 
 const needs = { root: true, tools: ['ip', 'tc', 'socat', 'tcpdump', 'ss'] };
 const ACD = ['ACTIVE', 'COLLECTING', 'DISTRIBUTING'];
@@ -64,6 +65,27 @@ testNeeding(test, 'a port whose partner goes silent (carrier up) leaves the LAG 
   await unsilence();
   for (const d of [la, lb]) await waitFor('veth1 to rejoin', () => allDistributing(d, ports), 20_000);
   t.pass();
+});
+
+testNeeding(test, 'an aggregate whose interface is down sends no LACPDU and counts its ports down; brought up, it converges again', needs, async (t) => {
+  const ports = ['veth0', 'veth1'];
+  const { topo, la, lb } = await laggPair(t, 'lacp', { links: 2, tag: 'cd', extra: ['lacp_fast_timeout'] });
+  for (const d of [la, lb]) await waitFor('all ports distributing', () => allDistributing(d, ports), 20_000);
+  await topo.a.execOk(['ip', 'link', 'set', 'laggkit0', 'down']);
+  // a falls silent, so b's short timeout takes its ports out: a partner must not send to an
+  // aggregate that delivers nothing.
+  await waitFor('b to stop distributing on every port', async () => {
+    const f = await lb.portFlags();
+    return ports.every((p) => !f[p]?.includes('DISTRIBUTING'));
+  });
+  const before = await la.counters();
+  await sleep(2500);
+  const after = await la.counters();
+  for (const p of ports) t.is(after[p]?.lacp_tx, before[p]?.lacp_tx, `${p}: no LACPDU while laggkit0 is down`);
+  for (const p of (await la.status('laggkit0', true)).ports) t.false(p.link, `${p.name} counts as down while laggkit0 is down`);
+  await topo.a.execOk(['ip', 'link', 'set', 'laggkit0', 'up']);
+  for (const d of [la, lb]) await waitFor('all ports distributing again', () => allDistributing(d, ports), 20_000);
+  t.is((await topo.a.exec(['ping', '-c', '3', '-i', '0.2', '-W', '2', '10.77.0.2'])).code, 0);
 });
 
 testNeeding(test, 'lagglacp maxports 2 puts the third port in STANDBY, and promotes it when one fails', needs, async (t) => {
