@@ -187,17 +187,44 @@ laggkit_port_link(struct laggkit_softc *sc, struct laggkit_port *lp)
 	}
 	LAGGKIT_CORE_LOCK(sc);
 	lacp = lk_get_proto(sc->sc_core) == LK_PROTO_LACP;
+	speed = lp->lp_speed;
+	duplex = lp->lp_duplex;
 	LAGGKIT_CORE_UNLOCK(sc);
-	laggkit_port_media(sc, lp, lacp, &speed, &duplex);
+	/*
+	 * A link that is down needs no speed, and asking for it can be slow: an iflib driver
+	 * (em, igb, ix) answers SIOCGIFMEDIA by polling its PHY, which with no link took 30 ms a
+	 * port on an emulated e1000, while the core still sent on the dead port.
+	 */
+	if (up)
+		laggkit_port_media(sc, lp, lacp, &speed, &duplex);
 	if (lp->lp_link_up && !up)
 		sc->sc_flapping++;
 	lp->lp_link_up = up;
 	if ((sc->sc_ifp->if_drv_flags & IFF_DRV_RUNNING) == 0)
 		up = 0;
 	LAGGKIT_CORE_LOCK(sc);
+	lp->lp_speed = speed;
+	lp->lp_duplex = duplex;
 	(void)lk_port_link(sc->sc_core, lp->lp_index, up, speed, duplex);
 	LAGGKIT_CORE_UNLOCK(sc);
 	return (settled);
+}
+
+/*
+ * A member lost its carrier: tell the core now, from the link event itself, as lagg(4) does
+ * from the same place. The task that re-reads the member (flags, media) runs later on
+ * taskqueue_thread, behind whatever else is queued there: on an emulated e1000 that was 90 ms
+ * after the event, all of it frames sent into the dead port. The core only needs sc_mtx; a
+ * carrier that is back is left to the task, which reads the media the core needs with it.
+ */
+static void
+laggkit_port_carrier_lost(struct laggkit_softc *sc, struct laggkit_port *lp)
+{
+	NET_EPOCH_ASSERT();
+	LAGGKIT_CORE_LOCK(sc);
+	if (!sc->sc_destroying && !lp->lp_departing && sc->sc_ports[lp->lp_index] == lp)
+		(void)lk_port_link(sc->sc_core, lp->lp_index, 0, lp->lp_speed, lp->lp_duplex);
+	LAGGKIT_CORE_UNLOCK(sc);
 }
 
 /* Re-read the members from taskqueue_thread, now (ticks 0) or a little later. */
@@ -773,12 +800,16 @@ laggkit_port_input(struct ifnet *ifp, struct mbuf *m)
 static void
 laggkit_port_changed(struct ifnet *ifp, int event)
 {
+	struct laggkit_softc *sc;
 	struct epoch_tracker et;
 	struct laggkit_port *lp;
 
 	NET_EPOCH_ENTER(et);
 	lp = laggkit_port_lookup(ifp);
-	if (lp != NULL) {
+	sc = lp != NULL ? atomic_load_ptr(&lp->lp_sc) : NULL;
+	if (sc != NULL) {
+		if (event == -1 && ifp->if_link_state != LINK_STATE_UP)
+			laggkit_port_carrier_lost(sc, lp);
 		/*
 		 * if_down() tells us before it clears IFF_UP, so the task may still see the
 		 * member up: it is told the member is going down. if_up() tells after.
@@ -788,7 +819,7 @@ laggkit_port_changed(struct ifnet *ifp, int event)
 		else if (event == IFNET_EVENT_UP)
 			atomic_store_int(&lp->lp_going_down, 0);
 		/* the aggregate drains this task after NET_EPOCH_WAIT, so sc is alive here */
-		laggkit_link_later(lp->lp_sc, 0);
+		laggkit_link_later(sc, 0);
 	}
 	NET_EPOCH_EXIT(et);
 }

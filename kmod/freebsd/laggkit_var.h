@@ -102,12 +102,15 @@ struct laggkit_port {
 	laggkit_input_fn *lp_input;          /* the port's own if_input, restored on removal */
 	CK_LIST_ENTRY(laggkit_port) lp_hash; /* laggkit_porthash, read in NET_EPOCH */
 	struct epoch_context lp_epoch_ctx;
-	int lp_departing;    /* the ifnet is going away: touch nothing on it */
-	int lp_was_up;       /* IFF_UP before it joined */
-	int lp_stacked;      /* a vlan(4): transmit counts nesting depth */
-	int lp_allmulti;     /* we hold an if_allmulti() reference */
-	int lp_promisc;      /* we hold an ifpromisc() reference */
-	int lp_link_up;      /* last link state given to the core */
+	int lp_departing; /* the ifnet is going away: touch nothing on it */
+	int lp_was_up;    /* IFF_UP before it joined */
+	int lp_stacked;   /* a vlan(4): transmit counts nesting depth */
+	int lp_allmulti;  /* we hold an if_allmulti() reference */
+	int lp_promisc;   /* we hold an ifpromisc() reference */
+	int lp_link_up;   /* the member's own link (and IFF_UP), as last read by the task */
+	/* speed and duplex last read, under sc_mtx: what the core hears with a carrier loss */
+	uint64_t lp_speed;
+	enum lk_duplex lp_duplex;
 	int lp_going_down;   /* IFNET_EVENT_DOWN seen, IFF_UP not yet clear */
 	int lp_media_warned; /* "no speed/duplex" already logged */
 };
