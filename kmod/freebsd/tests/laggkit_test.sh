@@ -347,20 +347,24 @@ lacp_waits_for_up_head()
 lacp_waits_for_up_body()
 {
 	lk_init
-	lk_jail j
+	# Both aggregates in vnet jails: on the host, devd starts dhclient on a new laggkitN when
+	# rc.conf has ifconfig_DEFAULT=DHCP (as FreeBSD's BASIC-CI images do), and dhclient
+	# brings it up.
+	lk_jail h; lk_jail j
 	a=$(lk_epair); b=$(lk_epair)
+	ifconfig ${a}a vnet h; ifconfig ${b}a vnet h
 	ifconfig ${a}b vnet j; ifconfig ${b}b vnet j
-	# ours first: the jail's laggkit of the same unit gets sysctl node UNIT_n, ours UNIT
-	l=$(lk_laggkit)
-	atf_check ifconfig $l laggproto lacp laggport ${a}a laggport ${b}a
+	# h's first: the laggkit of the same unit made later in j gets sysctl node UNIT_n
+	l=$(lk_clone_jail h laggkit)
+	atf_check jexec h ifconfig $l laggproto lacp laggport ${a}a laggport ${b}a
 	p=$(lk_clone_jail j laggkit)
 	atf_check jexec j ifconfig $p laggproto lacp laggport ${a}b laggport ${b}b up
 	sleep 2
 	# Not running, its members hear nothing: a LACPDU would draw an answer nobody hears.
 	atf_check -o match:"pdus_tx=0 " -o not-match:"pdus_tx=[1-9]" sysctl -n net.link.laggkit.${l#laggkit}.ports
-	atf_check -o not-match:"DISTRIBUTING" ifconfig $l
-	atf_check ifconfig $l up
-	lk_wait 10 "[ \$(ifconfig $l | grep -c DISTRIBUTING) -eq 2 ]"
+	atf_check -o not-match:"DISTRIBUTING" jexec h ifconfig $l
+	atf_check jexec h ifconfig $l up
+	lk_wait 10 "[ \$(jexec h ifconfig $l | grep -c DISTRIBUTING) -eq 2 ]"
 	atf_check -o match:"pdus_rx=[1-9]" sysctl -n net.link.laggkit.${l#laggkit}.ports
 }
 lacp_waits_for_up_cleanup() { lk_cleanup; }
