@@ -348,6 +348,13 @@ laggkit_transmit_mask(struct laggkit_softc *sc, struct mbuf *m, uint32_t mask)
 		err = pifp->if_transmit(pifp, c);
 		if (err != 0) {
 			if_inc_counter(ifp, IFCOUNTER_OERRORS, 1);
+			/*
+			 * Refused for want of a carrier (iflib says ENETDOWN the moment its driver
+			 * marks the link lost): stop sending there now. lagg(4) looks at
+			 * if_link_state for every frame; the link event can be tens of ms behind.
+			 */
+			if (err == ENETDOWN && pifp->if_link_state != LINK_STATE_UP)
+				laggkit_port_carrier_lost(sc, lp, true);
 			error = err;
 			continue;
 		}

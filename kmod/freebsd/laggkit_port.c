@@ -216,12 +216,18 @@ laggkit_port_link(struct laggkit_softc *sc, struct laggkit_port *lp)
  * taskqueue_thread, behind whatever else is queued there: on an emulated e1000 that was 90 ms
  * after the event, all of it frames sent into the dead port. The core only needs sc_mtx; a
  * carrier that is back is left to the task, which reads the media the core needs with it.
+ * From the frame path (try) sc_mtx is only tried: the link event does it if that fails.
  */
-static void
-laggkit_port_carrier_lost(struct laggkit_softc *sc, struct laggkit_port *lp)
+void
+laggkit_port_carrier_lost(struct laggkit_softc *sc, struct laggkit_port *lp, bool try)
 {
 	NET_EPOCH_ASSERT();
-	LAGGKIT_CORE_LOCK(sc);
+	if (try) {
+		if (!mtx_trylock(&sc->sc_mtx))
+			return;
+	} else {
+		LAGGKIT_CORE_LOCK(sc);
+	}
 	if (!sc->sc_destroying && !lp->lp_departing && sc->sc_ports[lp->lp_index] == lp)
 		(void)lk_port_link(sc->sc_core, lp->lp_index, 0, lp->lp_speed, lp->lp_duplex);
 	LAGGKIT_CORE_UNLOCK(sc);
@@ -809,7 +815,7 @@ laggkit_port_changed(struct ifnet *ifp, int event)
 	sc = lp != NULL ? atomic_load_ptr(&lp->lp_sc) : NULL;
 	if (sc != NULL) {
 		if (event == -1 && ifp->if_link_state != LINK_STATE_UP)
-			laggkit_port_carrier_lost(sc, lp);
+			laggkit_port_carrier_lost(sc, lp, false);
 		/*
 		 * if_down() tells us before it clears IFF_UP, so the task may still see the
 		 * member up: it is told the member is going down. if_up() tells after.

@@ -233,6 +233,7 @@ void laggkit_ports_updown(struct laggkit_softc *sc, bool up);
 void laggkit_ports_promisc(struct laggkit_softc *sc, bool on);
 void laggkit_link_task(void *arg, int pending);
 void laggkit_link_later(struct laggkit_softc *sc, int ticks);
+void laggkit_port_carrier_lost(struct laggkit_softc *sc, struct laggkit_port *lp, bool try);
 void laggkit_vlan_task(void *arg, int pending);
 void laggkit_vlan_tags_free(struct laggkit_softc *sc);
 void laggkit_port_events_init(void);
