@@ -225,8 +225,14 @@ def main():
             rc, _ = con.run('test -x /usr/libexec/atf-sh', 10)
             atf = '/usr/libexec/atf-sh' if rc == 0 else 'sh /root/lk/atf-sh-standin.sh'
             print(f'kyua is not in the image: running each case with {atf}')
-            rc, names = con.run(f'cd /root/lk && {atf} ./laggkit_test.sh -l | '
-                                "awk '/^ident:/ {print $2}'", 30)
+            # on one marked line: the console's echo of a long command can wrap into the output
+            rc, listing = con.run(f'cd /root/lk && echo "LKNAMES=$({atf} ./laggkit_test.sh -l | '
+                                  "awk '/^ident:/ {print $2}' | tr '\\n' ' ')\"", 30)
+            found = re.search(r'^LKNAMES=([A-Za-z0-9_ ]+)$', listing, re.M)
+            names = found.group(1) if found else ''
+            if not names.split():
+                print(f'no test cases listed: {listing[-300:]}')
+                failed += 1
             for name in names.split():
                 rc, out = con.run(f'cd /root/lk && mkdir -p w.{name} && cd w.{name} && '
                                   f'LAGGKIT_KO=/root/lk/if_laggkit.ko {atf} ../laggkit_test.sh '
