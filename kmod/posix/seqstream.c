@@ -309,7 +309,7 @@ do_recv(long port, long duration_ms, long gap_ms)
 
 		if (n < 16)
 			continue;
-		if (n >= 9 && buf[8] == END_MARK) {
+		if (buf[8] == END_MARK) {
 			if (have)
 				break;
 			continue;

@@ -332,9 +332,10 @@ async function streamHeard(ctx: RunContext, out: ActionOutcome, receivers: Side[
       ),
     ),
   );
-  const silent = receivers.filter((_, i) => heard[i]!.code !== 0);
-  if (silent.length) {
-    const which = silent.map((side) => `${side === 'B' ? 'A→B' : 'B→A'} (${side}'s receiver: ${heard[receivers.indexOf(side)]!.stdout.trim() || 'nothing'})`);
+  const which = receivers.flatMap((side, i) =>
+    heard[i]!.code === 0 ? [] : [`${side === 'B' ? 'A→B' : 'B→A'} (${side}'s receiver: ${heard[i]!.stdout.trim() || 'nothing'})`],
+  );
+  if (which.length) {
     throw new Error(
       `the stream did not get through within ${HEARD_WITHIN_MS / 1000} s of its start: ${which.join('; ')}; a seqstream older than this laggkit prints no "heard" line`,
     );
