@@ -51,6 +51,10 @@
 #define LG_RX_SLOT        (LG_RX_HEADROOM + LG_FRAME_MAX)
 #define LG_RX_SOCKBUF     (8 << 20) /* a member socket's receive queue (bytes of skb) */
 
+/* The carrier watch's interval (laggd -m): bonding's miimon is usually 100 ms; one sysfs read
+ * and one ethtool ioctl per member this often cost a few microseconds a member. */
+#define LG_DEFAULT_CARRIER_POLL_MS 10u
+
 /* What an epoll event refers to. */
 enum lg_src_kind {
 	LG_SRC_TAP,
@@ -61,7 +65,8 @@ enum lg_src_kind {
 	LG_SRC_CTL_CONN,
 	LG_SRC_SIGNAL,
 	LG_SRC_MEDIA,
-	LG_SRC_MEDIA_ANSWER
+	LG_SRC_MEDIA_ANSWER,
+	LG_SRC_CARRIER
 };
 
 struct lg_src {
@@ -181,15 +186,17 @@ struct lg_daemon {
 	int nlfd;  /* rtnetlink events */
 	int ctlfd; /* listening unix socket */
 	int sigfd;
-	int media_timerfd;   /* when to re-read the speed/duplex of members that came up */
-	int media_answer_fd; /* the media reader's answers (laggd_media.c), or -1 */
+	int media_timerfd;        /* when to re-read the speed/duplex of members that came up */
+	int media_answer_fd;      /* the media reader's answers (laggd_media.c), or -1 */
+	unsigned carrier_poll_ms; /* the carrier watch's interval (laggd_carrier.c); 0: off */
+	int carrier_fd;           /* the carrier watch's wakeups, or -1 */
 	const char *socket_path;
 	const char *config_path;
 	int foreground;
 	int verbose;
 	int stopping;
 	struct lg_lagg *laggs;
-	struct lg_src nl_src, ctl_src, sig_src, media_src, media_answer_src;
+	struct lg_src nl_src, ctl_src, sig_src, media_src, media_answer_src, carrier_src;
 	uint64_t start_mono_ns, start_real_ns;
 };
 
@@ -220,8 +227,10 @@ void lg_lagg_tap_updown(struct lg_lagg *l, int up);
 void lg_port_set_qdisc(struct lg_port *p, const char *kind);
 void lg_media_recheck(void);
 void lg_media_answered(void);
+void lg_carrier_apply(void);
 
-/* laggd_media.c: speed and duplex read off the frame thread */
+/* laggd_media.c: speed and duplex read off the frame thread; helper threads */
+int lg_thread_start(void *(*fn)(void *)); /* detached, every signal blocked; 0 or an errno */
 struct lg_media_msg {
 	char name[IFNAMSIZ];
 	int ifindex;
@@ -232,6 +241,17 @@ struct lg_media_msg {
 int lg_media_start(void); /* returns the fd answers arrive on, or -1 */
 int lg_media_ask(const char *ifname, int ifindex);
 int lg_media_answer(struct lg_media_msg *m);
+
+/* laggd_carrier.c: every member's carrier polled off the frame thread */
+struct lg_carrier_change {
+	int ifindex;
+	int up;
+};
+int lg_carrier_start(unsigned poll_ms); /* returns the fd its wakeups arrive on, or -1 */
+void lg_carrier_watch(int ifindex, const char *name);
+void lg_carrier_unwatch(int ifindex);
+void lg_carrier_believe(int ifindex, int up);
+int lg_carrier_changes(struct lg_carrier_change *out, int max);
 
 /* laggd_uring.c: batched TAP reads and writes */
 int lg_uring_init(struct lg_uring *u, unsigned entries);
@@ -251,6 +271,7 @@ int lg_if_get_flags(const char *ifname, int *flags);
 int lg_if_set_up(const char *ifname, int up);
 int lg_if_media(const char *ifname, int *up, uint64_t *speed_bps, int *duplex);
 int lg_if_link(const char *ifname, int ifindex);
+int lg_if_ethtool_link(const char *ifname);
 int lg_if_qdisc(int ifindex, char *kind, size_t len);
 int lg_nl_open_events(void);
 void lg_nl_readable(void);

@@ -494,6 +494,7 @@ port_tell_core(struct lg_port *p)
 static void
 port_set_link(struct lg_port *p, int up, uint64_t speed, int duplex)
 {
+	lg_carrier_believe(p->ifindex, up);
 	if (up == p->link_up && speed == p->speed_bps && duplex == p->duplex)
 		return;
 	p->link_up = up;
@@ -624,6 +625,23 @@ lg_media_answered(void)
 	}
 }
 
+/* What the carrier watch read (laggd_carrier.c) and laggd did not yet believe: applied as an
+ * rtnetlink link message would be, ahead of link-watch's own news of it. */
+void
+lg_carrier_apply(void)
+{
+	struct lg_carrier_change ch[64];
+	int n = lg_carrier_changes(ch, 64);
+	for (int i = 0; i < n; i++) {
+		struct lg_port *p = lg_port_by_ifindex(ch[i].ifindex);
+		if (p) {
+			lg_log(2, "%s: %s: carrier %s (polled)", p->lagg->name, p->name,
+			    ch[i].up ? "up" : "down");
+			lg_port_link_event(p, ch[i].up);
+		}
+	}
+}
+
 int
 lg_port_attach(
     struct lg_lagg *l, const char *ifname, uint16_t prio, uint16_t lacp_prio, char *err, size_t errlen)
@@ -691,6 +709,7 @@ lg_port_attach(
 	if (rx_prog >= 0)
 		close(rx_prog);
 	lg_txpath_port_added(p);
+	lg_carrier_watch(p->ifindex, p->name);
 	/* A member must be up to carry frames; its original state comes back on removal. */
 	if (!tmp.orig_up && lg_if_set_up(ifname, 1) < 0)
 		lg_log(1, "%s: cannot bring up: %s", ifname, strerror(errno));
@@ -712,6 +731,7 @@ lg_port_detach(struct lg_lagg *l, struct lg_port *p, char *err, size_t errlen)
 		return -1;
 	}
 	lg_rxpath_port_gone(p);
+	lg_carrier_unwatch(p->ifindex);
 	lg_txpath_sync(l); /* before the member is given back: the kernel sends it nothing more */
 	port_close(p);
 	lg_isolate_undo(p->ifindex, p->name, &p->iso);

@@ -251,13 +251,15 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: laggd [-f] [-d] [-s socket] [-c config] | laggd -V\n"
+	    "usage: laggd [-f] [-d] [-m ms] [-s socket] [-c config] | laggd -V\n"
 	    "  -f         stay in the foreground, log to stderr\n"
 	    "  -d         debug logging\n"
+	    "  -m ms      read every member's carrier every ms milliseconds (default %u; 0: only\n"
+	    "             the kernel's link messages, which can come a second late)\n"
 	    "  -s socket  control socket (default %s)\n"
 	    "  -c config  file of laggctl lines applied at start and on SIGHUP\n"
 	    "  -V         print the version and build id, then exit\n",
-	    LG_DEFAULT_SOCKET);
+	    LG_DEFAULT_CARRIER_POLL_MS, LG_DEFAULT_SOCKET);
 	exit(2);
 }
 
@@ -330,6 +332,9 @@ loop(void)
 			case LG_SRC_MEDIA_ANSWER:
 				lg_media_answered();
 				break;
+			case LG_SRC_CARRIER:
+				lg_carrier_apply();
+				break;
 			case LG_SRC_NETLINK:
 				lg_nl_readable();
 				/* It may have removed a port or destroyed an aggregate with events in evs. */
@@ -360,7 +365,8 @@ main(int argc, char **argv)
 	sigset_t mask;
 
 	lg.socket_path = getenv("LAGGD_SOCKET") ? getenv("LAGGD_SOCKET") : LG_DEFAULT_SOCKET;
-	while ((opt = getopt(argc, argv, "fdc:s:hV")) != -1) {
+	lg.carrier_poll_ms = LG_DEFAULT_CARRIER_POLL_MS;
+	while ((opt = getopt(argc, argv, "fdc:m:s:hV")) != -1) {
 		switch (opt) {
 		case 'V':
 			printf("laggd %s build %s\n", LAGGD_VERSION, LAGGKIT_BUILD_ID);
@@ -377,6 +383,16 @@ main(int argc, char **argv)
 		case 's':
 			lg.socket_path = optarg;
 			break;
+		case 'm': {
+			char *end;
+			unsigned long ms = strtoul(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || ms > 10000) {
+				fprintf(stderr, "laggd: -m %s: milliseconds from 0 to 10000\n", optarg);
+				usage();
+			}
+			lg.carrier_poll_ms = (unsigned)ms;
+			break;
+		}
 		default:
 			usage();
 		}
@@ -424,6 +440,13 @@ main(int argc, char **argv)
 	lg.media_answer_src = (struct lg_src){ LG_SRC_MEDIA_ANSWER, NULL, lg.media_answer_fd };
 	if (lg.media_answer_fd >= 0)
 		lg_epoll_add(&lg.media_answer_src);
+	lg.carrier_fd = lg.carrier_poll_ms ? lg_carrier_start(lg.carrier_poll_ms) : -1;
+	if (lg.carrier_poll_ms && lg.carrier_fd < 0)
+		lg_log(1, "carrier watch thread: %s; links follow the kernel's link messages only",
+		    strerror(errno));
+	lg.carrier_src = (struct lg_src){ LG_SRC_CARRIER, NULL, lg.carrier_fd };
+	if (lg.carrier_fd >= 0)
+		lg_epoll_add(&lg.carrier_src);
 
 	/* Recorded once so event timestamps (monotonic) can be printed as wall-clock time. */
 	struct timespec rt;

@@ -38,13 +38,30 @@ media_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * A detached helper thread. Signals belong to the main loop's signalfd, so the thread blocks
+ * them all (it inherits the mask in force while it is created). Returns 0 or an errno.
+ */
 int
-lg_media_start(void)
+lg_thread_start(void *(*fn)(void *))
 {
 	pthread_t t;
 	pthread_attr_t attr;
 	sigset_t all, old;
 
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	int rc = pthread_create(&t, &attr, fn, NULL);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
+int
+lg_media_start(void)
+{
 	if (pipe2(ask_fd, O_CLOEXEC | O_NONBLOCK) < 0)
 		return -1;
 	if (pipe2(answer_fd, O_CLOEXEC | O_NONBLOCK) < 0)
@@ -52,14 +69,7 @@ lg_media_start(void)
 	/* The thread blocks on its end; the main loop's ends stay non-blocking. */
 	if (fcntl(ask_fd[0], F_SETFL, 0) < 0 || fcntl(answer_fd[1], F_SETFL, 0) < 0)
 		goto fail;
-	/* Signals belong to the main loop's signalfd: the thread blocks them all. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	int rc = pthread_create(&t, &attr, media_thread, NULL);
-	pthread_attr_destroy(&attr);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	int rc = lg_thread_start(media_thread);
 	if (rc != 0) {
 		errno = rc;
 		goto fail;

@@ -214,6 +214,27 @@ lg_if_media(const char *ifname, int *up, uint64_t *speed_bps, int *duplex)
 	return 0;
 }
 
+/*
+ * The link as the driver's ethtool get_link answers: 1, 0, or -1 when it has none. For most
+ * drivers that is the carrier bit again; some look at the hardware. Linux's e1000 sets its
+ * carrier only from a watchdog that runs every 2 s (the link interrupt asks for an earlier
+ * run, but the periodic one is already queued and wins), while get_link reads the PHY as soon
+ * as that interrupt has marked the link stale: a pulled cable shows here at once.
+ */
+int
+lg_if_ethtool_link(const char *ifname)
+{
+	struct ifreq ifr;
+	struct ethtool_value link = { .cmd = ETHTOOL_GLINK };
+
+	if (ifreq_for(ifname, &ifr) < 0)
+		return -1;
+	ifr.ifr_data = (char *)&link;
+	if (ioctl(ioctl_fd, SIOCETHTOOL, &ifr) < 0)
+		return -1;
+	return link.data != 0;
+}
+
 /* The first bytes of /sys/class/net/IFNAME/ATTR, NUL-terminated; -1 when unreadable. */
 static int
 sysfs_read(const char *ifname, const char *attr, char *buf, size_t len)

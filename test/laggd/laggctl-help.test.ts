@@ -24,3 +24,14 @@ test('laggctl without a reachable laggd says so and fails', (t) => {
   t.is(r.status, 1);
   t.regex(r.stderr, /cannot reach laggd at \/nonexistent\/laggd\.sock/);
 });
+
+// laggd's own flags: a bad carrier-watch interval is refused before anything starts.
+const laggd = path.join(path.dirname(laggctl), 'laggd');
+for (const bad of ['', 'x', '-5', '10ms', '10001']) {
+  test(`laggd -m '${bad}' is refused with the allowed range and the usage`, (t) => {
+    const r = spawnSync(laggd, ['-f', '-m', bad, '-s', '/nonexistent/laggd.sock'], { encoding: 'utf8', timeout: 10_000 });
+    t.is(r.status, 2, r.stderr);
+    t.regex(r.stderr, /-m .*milliseconds from 0 to 10000/);
+    t.regex(r.stderr, /-m ms +read every member's carrier/);
+  });
+}
