@@ -12,7 +12,8 @@ import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { E2eResult } from '../../src/e2e/engine.js';
+import { runCases, type E2eResult } from '../../src/e2e/engine.js';
+import { expandCases, filterCases, loadCatalogue } from '../../src/e2e/scenario.js';
 import { selfTarget } from '../../src/e2e/targets/self.js';
 import { testNeeding } from '../support/require.js';
 import { checkExit, cli, ifSnapshot, repo, tapSummary, waitFor } from './support/cli.js';
@@ -204,3 +205,30 @@ testNeeding(serial, "the self target's impairments: one direction dropped, or on
   await waitFor('veth2 to distribute once restored', async () => (/^veth2 \S*DISTRIBUTING/m.test(await ports()) ? true : undefined), 60_000);
   t.pass();
 });
+
+testNeeding(
+  serial,
+  'a stream that never gets through fails the run before anything is measured, naming the silent direction',
+  { ...needs, tools: [...needs.tools, 'iptables'] },
+  async (t) => {
+    t.timeout(300_000);
+    const target = await selfTarget({});
+    t.teardown(() => target.close());
+    // B's own stack drops the stream's datagrams (its port, 47001): A→B is never heard, B→A is.
+    await target.sh('B', 'iptables -I INPUT -p udp --dport 47001 -j DROP');
+    const cases = filterCases(expandCases(loadCatalogue()), { only: ['failover-return[failover,virtio+virtio]'] });
+    t.is(cases.length, 1);
+    const res = await runCases(target, cases, { compare: 'none', repeat: 1 });
+    const run = res.cases[0]!.runs[0]!;
+    t.is(run.status, 'fail');
+    t.is(run.failures.length, 1, JSON.stringify(run.failures));
+    t.regex(run.failures[0]!, /^error: the stream did not get through within 20 s of its start: A→B \(B's receiver: /);
+    t.notRegex(run.failures[0]!, /B→A/, 'B→A was heard');
+    // Nothing was pulled: the failure came before the action's disturbance.
+    t.false(
+      run.events.some((e) => e.kind === 'link'),
+      JSON.stringify(run.events),
+    );
+    t.is(res.totals.fail, 1);
+  },
+);
