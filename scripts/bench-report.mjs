@@ -234,36 +234,53 @@ if (laggd) {
       rows.map((r) => [r[0], fmt(r[1], r[3]), fmt(r[2], r[3]), ratio(r[1], r[2])]),
     ),
   });
-  // The same generator and receiver with no forwarder at all: what the machine carries when
-  // forwarding costs nothing, and what the whole machine spends per packet (generator,
-  // receiver and every kernel path included), so each forwarder's own addition shows.
+  // Each rate against no forwarder at all, the same generator over a bare veth pair: what the
+  // machine carries when forwarding costs nothing, and what the whole machine spends per packet
+  // (generator, receiver and every kernel path included), so each forwarder's own addition shows.
+  // `small`: 64-byte UDP between two sockets; `frames`: the same datagrams as whole frames
+  // written to the aggregate's interface and counted at the far UDP layer, no socket on either end.
   const nf = laggd.throughput?.['no forwarder'];
-  if (nf?.small) {
-    const nfMpps = nf.machine_cpu_per_mpps;
-    const share = (t) => (t?.small?.pps ? (100 * t.small.pps) / nf.small.pps : undefined);
-    const added = (t) => (t?.machine_cpu_per_mpps !== undefined && nfMpps !== undefined ? t.machine_cpu_per_mpps - nfMpps : undefined);
+  const againstCeiling = (key, machineKey, ownKey, title, caption) => {
+    if (!nf?.[key]) return;
+    const nfMpps = nf[machineKey];
+    const share = (t) => (t?.[key]?.pps ? (100 * t[key].pps) / nf[key].pps : undefined);
+    const added = (t) => (t?.[machineKey] !== undefined && nfMpps !== undefined ? t[machineKey] - nfMpps : undefined);
     const crows = [
-      ['64-byte packets/s', nf.small.pps, tl?.small?.pps, to?.small?.pps, 0],
+      ['64-byte packets/s', nf[key].pps, tl?.[key]?.pps, to?.[key]?.pps, 0],
       ['% of the no-forwarder rate', 100, share(tl), share(to), 1],
-      ['machine CPU cores per Mpps', nfMpps, tl?.machine_cpu_per_mpps, to?.machine_cpu_per_mpps, 2],
+      ['machine CPU cores per Mpps', nfMpps, tl?.[machineKey], to?.[machineKey], 2],
       ['machine CPU cores per Mpps added by the forwarder', 0, added(tl), added(to), 2],
+      ...(ownKey ? [["forwarding processes' own CPU cores per Mpps", undefined, tl?.[ownKey], to?.[ownKey], 2]] : []),
+      ['loss %', nf[key].loss_pct, tl?.[key]?.loss_pct, to?.[key]?.loss_pct, 1],
     ];
     figures.push({
-      title: 'laggd and Open vSwitch against no forwarder at all (64-byte UDP, whole machine)',
-      caption:
-        "the same generator, receiver and veth pair with the addresses straight on the veth ends: the rate when forwarding costs nothing, and the CPU the whole machine spends per packet (generator, receiver, forwarders, every kernel path, softirq included). A forwarder's own CPU time misses the work it makes the kernel do in other processes' time; the whole machine's does not. " +
-        `${src}.`,
+      title,
+      caption: `${caption} ${src}.`,
       chart: bar(
-        crows.map((r) => r[0]),
-        [{ label: 'laggd / OVS', data: crows.map((r) => (r[2] && r[3] ? r[2] / r[3] : null)) }],
+        crows.slice(0, 4).map((r) => r[0]),
+        [{ label: 'laggd / OVS', data: crows.slice(0, 4).map((r) => (r[2] && r[3] ? r[2] / r[3] : null)) }],
         'ratio',
       ),
       table: table(
         ['figure', 'no forwarder', 'laggd', 'OVS', 'laggd/OVS'],
-        crows.map((r) => [r[0], fmt(r[1], r[4]), fmt(r[2], r[4]), fmt(r[3], r[4]), ratio(r[2], r[3])]),
+        crows.map((r) => [r[0], fmt(r[1], r[4]), fmt(r[2], r[4]), fmt(r[3], r[4]), r[0] === 'loss %' ? '' : ratio(r[2], r[3])]),
       ),
     });
-  }
+  };
+  againstCeiling(
+    'small',
+    'machine_cpu_per_mpps',
+    undefined,
+    'laggd and Open vSwitch against no forwarder at all (64-byte UDP, whole machine)',
+    "the same generator, receiver and veth pair with the addresses straight on the veth ends: the rate when forwarding costs nothing, and the CPU the whole machine spends per packet (generator, receiver, forwarders, every kernel path, softirq included). A forwarder's own CPU time misses the work it makes the kernel do in other processes' time; the whole machine's does not. Here two UDP sockets, one per end, cost the machine more per packet than laggd does, so laggd's rate is held near the no-forwarder ceiling and its ratio to OVS by the ceiling's: the next table takes the sockets out.",
+  );
+  againstCeiling(
+    'frames',
+    'frames_machine_cpu_per_mpps',
+    'frames_cpu_per_mpps',
+    'Forwarding rate: 64-byte frames from one aggregate interface to the far one, no sockets (whole machine)',
+    "the same 64-byte UDP datagrams as whole Ethernet frames, written to side a's aggregate interface with AF_PACKET (through the device's qdisc and tc egress, as the stack's own frames go) and counted where they reach side b's UDP layer (its NoPorts counter; nothing listens): the forwarders' rate without a sending and a receiving socket on top. One generator per CPU, each with its share of the 64 flows, niced and flat out, as a host's traffic comes from all its CPUs: laggd's in-kernel paths (and the kernel with no forwarder) work in the sender's own context, on every CPU; OVS's userspace datapath forwards on its own threads. Loss is what the generators offered and the path did not deliver.",
+  );
   const f = laggd.failover ?? {};
   const gaps = [
     ['failover gap, lacp | OVS balance-tcp', f['laggd lacp']?.max_gap_ms, f['ovs balance-tcp']?.max_gap_ms],

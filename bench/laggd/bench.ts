@@ -6,6 +6,9 @@
  *   throughput   2-port loadbalance laggd pair vs OVS balance-tcp LACP bond pair:
  *                packets/s with 64-byte frames, Gbit/s with 1500-byte packets, 64 UDP flows;
  *                and TCP Gbit/s with iperf3
+ *   forwarding   the same 64-byte datagrams as whole frames written to the aggregate's
+ *                interface and counted at the far side's UDP layer: the forwarders' rate
+ *                without two sockets' cost on top
  *   failover     longest the path held a 1 ms stream when a member's link goes down, and
  *                when it returns (and the receiver's silences beside it): laggd lacp vs the
  *                OVS LACP pair; laggd failover (default, rx-all) and failover -rx-all vs an
@@ -32,7 +35,9 @@ import {
   failoverGap,
   rssKiB,
   tcpThroughput,
-  throughputMedian,
+  frameRate,
+  medianRun,
+  throughput,
   waitDistributing,
   type GapResult,
   type TcpThroughput,
@@ -64,6 +69,8 @@ interface Results {
     {
       small?: Throughput;
       large?: Throughput;
+      /** 64-byte frames written to the aggregate's interface, counted at the far UDP layer */
+      frames?: Throughput;
       tcp?: TcpThroughput;
       rss_kib_a?: number;
       rss_kib_b?: number;
@@ -71,6 +78,9 @@ interface Results {
       cpu_per_mpps?: number;
       /** the whole machine's CPU cores per Mpps delivered, at 64 bytes (generator and receiver included) */
       machine_cpu_per_mpps?: number;
+      /** the same two figures for the forwarding-rate run (frames) */
+      frames_cpu_per_mpps?: number;
+      frames_machine_cpu_per_mpps?: number;
       /** laggd pairs: which frame paths the kernel carried on each side */
       laggd_paths?: { a: { rx: string; tx: string }; b?: { rx: string; tx: string } };
     }
@@ -122,8 +132,9 @@ async function phase(name: string, setup: () => Promise<Pair>, body: (pair: Pair
 }
 
 async function measureThroughput(key: string, pair: Pair, blaster: string): Promise<void> {
-  const small = await throughputMedian(pair, blaster, PAYLOAD_64, SECONDS, FLOWS, RUNS);
-  const large = await throughputMedian(pair, blaster, PAYLOAD_1500, SECONDS, FLOWS, RUNS);
+  const small = await medianRun(throughput, pair, blaster, PAYLOAD_64, SECONDS, FLOWS, RUNS);
+  const large = await medianRun(throughput, pair, blaster, PAYLOAD_1500, SECONDS, FLOWS, RUNS);
+  const frames = await medianRun(frameRate, pair, blaster, PAYLOAD_64, SECONDS, FLOWS, RUNS);
   const tcp = await tcpThroughput(pair, SECONDS);
   const [pa, pb] = [await pair.a.pid(), await pair.b.pid()];
   // laggd's frame paths as they were for the runs: a silent fall back to laggd's own path
@@ -134,12 +145,15 @@ async function measureThroughput(key: string, pair: Pair, blaster: string): Prom
     ...(paths ? { laggd_paths: paths } : {}),
     small,
     large,
+    frames,
     tcp,
     rss_kib_a: rssKiB(pa),
     rss_kib_b: rssKiB(pb),
     // Both sides' forwarding CPU per million packets per second delivered, at 64 bytes.
     cpu_per_mpps: perMpps(small.cpu_a + small.cpu_b, small.pps),
     machine_cpu_per_mpps: perMpps(small.cpu_machine, small.pps),
+    frames_cpu_per_mpps: perMpps(frames.cpu_a + frames.cpu_b, frames.pps),
+    frames_machine_cpu_per_mpps: perMpps(frames.cpu_machine, frames.pps),
   };
 }
 
@@ -173,6 +187,20 @@ function table(): string {
   rows.push(versus(`64-byte packets/s, % of no forwarder (${fmt(nf?.small?.pps)})`, share(lg?.small), share(ov?.small), 1));
   rows.push(versus(`machine CPU cores per Mpps (no forwarder: ${fmt(nf?.machine_cpu_per_mpps, 2)})`, lg?.machine_cpu_per_mpps, ov?.machine_cpu_per_mpps, 2));
   rows.push(versus('machine CPU cores per Mpps added by the forwarder', added(lg?.machine_cpu_per_mpps), added(ov?.machine_cpu_per_mpps), 2));
+  // The forwarding rate: the same datagrams as frames, no socket on either end.
+  const pct = (t: Throughput | undefined) => (t && nf?.frames?.pps ? (100 * t.pps) / nf.frames.pps : undefined);
+  rows.push(versus('64-byte frames/s forwarded (no sockets)', lg?.frames?.pps, ov?.frames?.pps));
+  rows.push(['64-byte frames loss %', fmt(lg?.frames?.loss_pct, 1), fmt(ov?.frames?.loss_pct, 1), '']);
+  rows.push(versus(`64-byte frames/s, % of no forwarder (${fmt(nf?.frames?.pps)})`, pct(lg?.frames), pct(ov?.frames), 1));
+  rows.push(versus('frames: CPU cores per Mpps (both sides)', lg?.frames_cpu_per_mpps, ov?.frames_cpu_per_mpps, 2));
+  rows.push(
+    versus(
+      `frames: machine CPU cores per Mpps (no forwarder: ${fmt(nf?.frames_machine_cpu_per_mpps, 2)})`,
+      lg?.frames_machine_cpu_per_mpps,
+      ov?.frames_machine_cpu_per_mpps,
+      2,
+    ),
+  );
   rows.push(versus('resident memory KiB (side a)', lg?.rss_kib_a, ov?.rss_kib_a));
   const fl = results.failover['laggd lacp'];
   const ff = results.failover['laggd failover'];
@@ -220,9 +248,16 @@ async function main(): Promise<number> {
     'no forwarder',
     async () => makePair('no forwarder', await directSide(topo, topo.a, ADDR_A), await directSide(topo, topo.b, ADDR_B)),
     async (p) => {
-      const small = await throughputMedian(p, blaster, PAYLOAD_64, SECONDS, FLOWS, RUNS);
-      const large = await throughputMedian(p, blaster, PAYLOAD_1500, SECONDS, FLOWS, RUNS);
-      results.throughput['no forwarder'] = { small, large, machine_cpu_per_mpps: perMpps(small.cpu_machine, small.pps) };
+      const small = await medianRun(throughput, p, blaster, PAYLOAD_64, SECONDS, FLOWS, RUNS);
+      const large = await medianRun(throughput, p, blaster, PAYLOAD_1500, SECONDS, FLOWS, RUNS);
+      const frames = await medianRun(frameRate, p, blaster, PAYLOAD_64, SECONDS, FLOWS, RUNS);
+      results.throughput['no forwarder'] = {
+        small,
+        large,
+        frames,
+        machine_cpu_per_mpps: perMpps(small.cpu_machine, small.pps),
+        frames_machine_cpu_per_mpps: perMpps(frames.cpu_machine, frames.pps),
+      };
     },
   );
   await phase('laggd loadbalance', laggd('loadbalance'), (p) => measureThroughput('laggd loadbalance', p, blaster));

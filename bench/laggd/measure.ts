@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sleep, type Topology } from '../../test/laggd/support/netns.js';
-import { ADDR_B, type Pair } from './peers.js';
+import { ADDR_A, ADDR_B, type Pair } from './peers.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -98,6 +98,8 @@ export interface Throughput {
   runs_pps?: number[];
   payload: number;
   flows: number;
+  /** sending processes (the forwarding rate runs one per CPU; the UDP blast one) */
+  generators?: number;
   offered_pps: number;
   pps: number;
   /** IP-layer Gbit/s delivered (UDP payload + 28 bytes of headers per packet). */
@@ -140,6 +142,83 @@ export async function throughput(pair: Pair, blaster: string, payload: number, s
     pps: Math.round(pps),
     gbps: Number(((pps * (payload + 28) * 8) / 1e9).toFixed(3)),
     loss_pct: sent.sent ? Number((100 * (1 - (got.packets ?? 0) / sent.sent)).toFixed(2)) : 100,
+    cpu_a: Number(((cpu1[0]! - cpu0[0]!) / wall).toFixed(3)),
+    cpu_b: Number(((cpu1[1]! - cpu0[1]!) / wall).toFixed(3)),
+    cpu_machine: Number(((cpu1[2]! - cpu0[2]!) / wall).toFixed(3)),
+  };
+}
+
+/** `Udp: NoPorts` of a host's namespace: datagrams that reached its UDP layer with no socket on their port. */
+async function udpNoPorts(host: Pair['b']['host']): Promise<number> {
+  const snmp = (await host.execOk(['cat', '/proc/net/snmp'])).split('\n').filter((l) => l.startsWith('Udp:'));
+  const [names, values] = snmp.map((l) => l.trim().split(/\s+/));
+  const i = names?.indexOf('NoPorts') ?? -1;
+  if (!values || i < 0) throw new Error('no Udp NoPorts counter in /proc/net/snmp');
+  return Number(values[i]);
+}
+
+/**
+ * The forwarding rate: whole 64-byte frames written to side a's aggregate interface
+ * (udpblast `frames`, AF_PACKET through the device's own transmit path) and counted where
+ * they reach side b's UDP layer (its NoPorts counter: no socket listens on the port, so no
+ * receiving process paces the figure). The UDP figure above goes through a socket on both
+ * ends, and at 64 bytes those two sockets cost this machine more than any forwarder: the
+ * rate with no forwarder at all was its ceiling. Here the ceiling is the kernel's own path.
+ *
+ * One generator per CPU, each with its share of the flows (its own source ports), as a host's
+ * traffic comes from all its CPUs: a forwarder that works in the sender's own context (the
+ * kernel, laggd's in-kernel paths) is then measured on every CPU, one that forwards on its own
+ * threads (OVS's userspace datapath) on those. Same niceness, same CPU accounting, same frames
+ * for every pair.
+ */
+export async function frameRate(pair: Pair, blaster: string, payload: number, seconds: number, flows: number): Promise<Throughput> {
+  const port = String(9 + (portSeq++ % 2)); // discard (9) and 10: nothing listens there
+  const link = JSON.parse(await pair.b.host.execOk(['ip', '-j', 'link', 'show', 'dev', pair.b.dev])) as Array<{ address: string }>;
+  const mac = link[0]?.address;
+  if (!mac) throw new Error(`no MAC for ${pair.b.dev} on side b`);
+  const gens = Math.max(1, Math.min(os.cpus().length, flows));
+  const [pidA, pidB] = [await pair.a.pid(), await pair.b.pid()];
+  const before = await udpNoPorts(pair.b.host);
+  const cpu0 = [cpuSeconds(pidA), cpuSeconds(pidB), machineBusySeconds()];
+  const t0 = Date.now();
+  const share = Math.floor(flows / gens);
+  const outs = await Promise.all(
+    Array.from({ length: gens }, (_, g) =>
+      pair.a.host.execOk(
+        [
+          ...NICE,
+          blaster,
+          'frames',
+          pair.a.dev,
+          mac,
+          ADDR_A,
+          ADDR_B,
+          port,
+          String(payload),
+          String(seconds),
+          String(g === gens - 1 ? flows - share * g : share),
+          String(20000 + share * g),
+        ],
+        { timeoutMs: (seconds + 10) * 1000 },
+      ),
+    ),
+  );
+  const wall = (Date.now() - t0) / 1000;
+  const cpu1 = [cpuSeconds(pidA), cpuSeconds(pidB), machineBusySeconds()];
+  await sleep(200); // what is still queued on the way lands
+  const got = (await udpNoPorts(pair.b.host)) - before;
+  const sent = outs.map((o) => JSON.parse(o) as { sent: number; seconds: number });
+  const sentTotal = sent.reduce((n, g) => n + g.sent, 0);
+  const window = Math.max(...sent.map((g) => g.seconds));
+  const pps = got / window;
+  return {
+    payload,
+    flows,
+    generators: gens,
+    offered_pps: Math.round(sentTotal / window),
+    pps: Math.round(pps),
+    gbps: Number(((pps * (payload + 28) * 8) / 1e9).toFixed(3)),
+    loss_pct: sentTotal ? Number((100 * (1 - got / sentTotal)).toFixed(2)) : 100,
     cpu_a: Number(((cpu1[0]! - cpu0[0]!) / wall).toFixed(3)),
     cpu_b: Number(((cpu1[1]! - cpu0[1]!) / wall).toFixed(3)),
     cpu_machine: Number(((cpu1[2]! - cpu0[2]!) / wall).toFixed(3)),
@@ -191,10 +270,21 @@ export async function tcpThroughput(pair: Pair, seconds: number, streams = 4): P
   throw new Error(`iperf3 did not run: ${out}`);
 }
 
-/** `runs` throughput runs; the median one (by packets/s) is reported, with every run's rate. */
-export async function throughputMedian(pair: Pair, blaster: string, payload: number, seconds: number, flows: number, runs: number): Promise<Throughput> {
+/**
+ * `runs` runs of a throughput measurement (`throughput`, `frameRate`); the median one (by
+ * packets/s) is reported, with every run's rate.
+ */
+export async function medianRun(
+  measure: typeof throughput,
+  pair: Pair,
+  blaster: string,
+  payload: number,
+  seconds: number,
+  flows: number,
+  runs: number,
+): Promise<Throughput> {
   const all: Throughput[] = [];
-  for (let i = 0; i < runs; i++) all.push(await throughput(pair, blaster, payload, seconds, flows));
+  for (let i = 0; i < runs; i++) all.push(await measure(pair, blaster, payload, seconds, flows));
   const sorted = [...all].sort((x, y) => x.pps - y.pps);
   return { ...sorted[Math.floor(sorted.length / 2)]!, runs_pps: all.map((r) => r.pps) };
 }

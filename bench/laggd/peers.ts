@@ -15,6 +15,8 @@ export const ADDR_B = '10.77.0.2';
 export interface Side {
   kind: 'laggd' | 'ovs' | 'none';
   host: Host;
+  /** The interface carrying the side's address: laggd's TAP, OVS's internal port, or the veth end. */
+  dev: string;
   /** Every member selected, collecting and distributing, as this side reports it. */
   distributing(): Promise<boolean>;
   /** The forwarding process; none for the no-forwarder pair. */
@@ -42,6 +44,7 @@ export async function laggdSide(topo: Topology, host: Host, proto: string, addr:
   return {
     kind: 'laggd',
     host,
+    dev: 'laggkit0',
     distributing: async () => {
       const st = await d.status('laggkit0', true);
       if (st.ports.length !== topo.links.length || !st.ports.every((p) => p.link)) return false;
@@ -81,6 +84,7 @@ export async function ovsSide(topo: Topology, host: Host, addr: string, activeBa
   return {
     kind: 'ovs',
     host,
+    dev: ovs.bridge,
     ovs,
     distributing: async () => {
       const bond = await ovs.bondShow();
@@ -106,6 +110,7 @@ export async function directSide(topo: Topology, host: Host, addr: string): Prom
   return {
     kind: 'none',
     host,
+    dev,
     distributing: async () => true,
     pid: async () => undefined,
     stop: async () => void (await run(['ip', 'netns', 'exec', host.ns, 'ip', 'addr', 'flush', 'dev', dev])),

@@ -7,6 +7,11 @@
  *                                                   over FLOWS source ports so a hashing
  *                                                   aggregate can use every member
  *   udpblast recv  PORT SECONDS                     count what arrives (recvmmsg)
+ *   udpblast frames IFNAME DSTMAC SRC DST PORT PAYLOAD SECONDS FLOWS [FIRST_SPORT]
+ *                                                   the same UDP datagrams as whole Ethernet
+ *                                                   frames, written straight to IFNAME's
+ *                                                   transmit path (AF_PACKET): no socket,
+ *                                                   route or neighbour lookup on the way in
  *   udpblast tick  DST PORT INTERVAL_US SECONDS     one sequence-numbered datagram per interval
  *   udpblast gaps  PORT SECONDS                     silences between tick datagrams (start, length),
  *                                                   and how long the path held them (waits)
@@ -19,12 +24,16 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -84,6 +93,16 @@ bound_socket(const char *port)
 	return fd;
 }
 
+/* The one line a sending mode prints when it is done. */
+static int
+sent_line(const char *mode, uint64_t sent, uint64_t errors, uint64_t start, size_t payload, int nflows)
+{
+	printf("{\"mode\":\"%s\",\"sent\":%" PRIu64 ",\"errors\":%" PRIu64
+	       ",\"seconds\":%.6f,\"payload\":%zu,\"flows\":%d}\n",
+	    mode, sent, errors, (double)(now_ns() - start) / 1e9, payload, nflows);
+	return 0;
+}
+
 static int
 cmd_send(char **av)
 {
@@ -129,10 +148,127 @@ cmd_send(char **av)
 		}
 		sent += (uint64_t)n;
 	}
-	printf("{\"mode\":\"send\",\"sent\":%" PRIu64 ",\"errors\":%" PRIu64
-	       ",\"seconds\":%.6f,\"payload\":%zu,\"flows\":%d}\n",
-	    sent, errors, (double)(now_ns() - start) / 1e9, payload, nflows);
-	return 0;
+	return sent_line("send", sent, errors, start, payload, nflows);
+}
+
+/* The one's complement sum of an IPv4 header (RFC 1071). */
+static uint16_t
+ip_checksum(const uint8_t *p, size_t len)
+{
+	uint32_t sum = 0;
+
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/*
+ * The forwarding-rate generator: UDP datagrams, one flow per source port, as whole Ethernet
+ * frames handed to IFNAME's transmit path with AF_PACKET (sendmmsg batches). They go through
+ * the device's qdisc and tc egress hook like any frame the stack sends (no qdisc bypass), so
+ * an aggregate's transmit path is the one measured; what they skip is the sending socket's
+ * own work (UDP, route, neighbour), which at 64 bytes held the UDP generator to what the
+ * machine's sockets carry rather than what the forwarder does. The caller counts them where
+ * they land (the far side's UDP NoPorts: no socket listens on PORT).
+ */
+static int
+cmd_frames(char **av)
+{
+	const char *ifname = av[0];
+	unsigned mac[6];
+	struct in_addr src, dst;
+	uint16_t port = (uint16_t)atoi(av[4]);
+	size_t payload = (size_t)atoi(av[5]);
+	double seconds = atof(av[6]);
+	int nflows = atoi(av[7]);
+	/* Several generators (one per CPU) each take their own source ports. */
+	int first_sport = av[8] ? atoi(av[8]) : 20000;
+	static uint8_t frames[MAX_FLOWS][14 + 20 + 8 + 1472];
+	size_t flen = 14 + 20 + 8 + payload;
+	struct mmsghdr msgs[BATCH];
+	struct iovec iov[BATCH];
+	struct sockaddr_ll to;
+	struct ifreq ifr;
+	uint64_t sent = 0, errors = 0, start, end;
+	int fd;
+
+	if (sscanf(av[1], "%x:%x:%x:%x:%x:%x", &mac[0], &mac[1], &mac[2], &mac[3], &mac[4], &mac[5]) != 6 ||
+	    inet_pton(AF_INET, av[2], &src) != 1 || inet_pton(AF_INET, av[3], &dst) != 1 || payload < 18 ||
+	    payload > 1472 || nflows < 1 || nflows > MAX_FLOWS || strlen(ifname) >= IFNAMSIZ ||
+	    first_sport < 1 || first_sport + nflows > 65536) {
+		fprintf(stderr,
+		    "udpblast: frames IFNAME aa:bb:cc:dd:ee:ff SRC DST PORT PAYLOAD(18..1472) SECONDS "
+		    "FLOWS(1..%d) [FIRST_SPORT]\n",
+		    MAX_FLOWS);
+		return 2;
+	}
+	/* Protocol 0: this socket sends only, nothing arriving on IFNAME is queued to it. */
+	fd = socket(AF_PACKET, SOCK_RAW, 0);
+	if (fd < 0)
+		die("socket(AF_PACKET)");
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, ifname, strlen(ifname));
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0)
+		die(ifname);
+	memset(&to, 0, sizeof(to));
+	to.sll_family = AF_PACKET;
+	to.sll_protocol = htons(ETH_P_IP);
+	to.sll_ifindex = (int)if_nametoindex(ifname);
+	to.sll_halen = 6;
+	for (int i = 0; i < 6; i++)
+		to.sll_addr[i] = (uint8_t)mac[i];
+	for (int f = 0; f < nflows; f++) {
+		uint8_t *e = frames[f], *ip = e + 14, *udp = ip + 20;
+		uint16_t v;
+
+		memset(e, 0xa5, flen);
+		for (int i = 0; i < 6; i++)
+			e[i] = (uint8_t)mac[i];
+		memcpy(e + 6, ifr.ifr_hwaddr.sa_data, 6);
+		e[12] = 0x08, e[13] = 0x00;
+		memset(ip, 0, 20);
+		ip[0] = 0x45;
+		v = htons((uint16_t)(20 + 8 + payload));
+		memcpy(ip + 2, &v, 2);
+		ip[6] = 0x40; /* don't fragment */
+		ip[8] = 64, ip[9] = IPPROTO_UDP;
+		memcpy(ip + 12, &src, 4);
+		memcpy(ip + 16, &dst, 4);
+		v = htons(ip_checksum(ip, 20));
+		memcpy(ip + 10, &v, 2);
+		v = htons((uint16_t)(first_sport + f)); /* one source port per flow, for the flow hash */
+		memcpy(udp, &v, 2);
+		v = htons(port);
+		memcpy(udp + 2, &v, 2);
+		v = htons((uint16_t)(8 + payload));
+		memcpy(udp + 4, &v, 2);
+		udp[6] = udp[7] = 0; /* no UDP checksum (IPv4 allows it) */
+	}
+	memset(msgs, 0, sizeof(msgs));
+	start = now_ns();
+	end = start + (uint64_t)(seconds * 1e9);
+	for (uint64_t round = 0; now_ns() < end; round++) {
+		int n;
+
+		for (int i = 0; i < BATCH; i++) {
+			iov[i].iov_base = frames[(round * BATCH + (uint64_t)i) % (uint64_t)nflows];
+			iov[i].iov_len = flen;
+			msgs[i].msg_hdr.msg_iov = &iov[i];
+			msgs[i].msg_hdr.msg_iovlen = 1;
+			msgs[i].msg_hdr.msg_name = &to;
+			msgs[i].msg_hdr.msg_namelen = sizeof(to);
+		}
+		n = sendmmsg(fd, msgs, BATCH, 0);
+		if (n < 0) {
+			/* A full queue: the offered load exceeds the path; keep offering. */
+			errors++;
+			continue;
+		}
+		sent += (uint64_t)n;
+	}
+	return sent_line("frames", sent, errors, start, payload, nflows);
 }
 
 static int
@@ -357,6 +493,8 @@ main(int argc, char **argv)
 		return cmd_send(argv + 2);
 	if (argc == 4 && strcmp(argv[1], "recv") == 0)
 		return cmd_recv(argv + 2);
+	if ((argc == 10 || argc == 11) && strcmp(argv[1], "frames") == 0)
+		return cmd_frames(argv + 2);
 	if (argc == 6 && strcmp(argv[1], "tick") == 0)
 		return cmd_tick(argv + 2);
 	if (argc == 4 && strcmp(argv[1], "gaps") == 0)
@@ -364,6 +502,7 @@ main(int argc, char **argv)
 	fprintf(stderr,
 	    "usage: udpblast send DST PORT PAYLOAD SECONDS FLOWS\n"
 	    "       udpblast recv PORT SECONDS\n"
+	    "       udpblast frames IFNAME DSTMAC SRC DST PORT PAYLOAD SECONDS FLOWS [FIRST_SPORT]\n"
 	    "       udpblast tick DST PORT INTERVAL_US SECONDS\n"
 	    "       udpblast gaps PORT SECONDS\n");
 	return 2;
