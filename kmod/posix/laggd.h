@@ -272,6 +272,7 @@ int lg_if_set_up(const char *ifname, int up);
 int lg_if_media(const char *ifname, int *up, uint64_t *speed_bps, int *duplex);
 int lg_if_link(const char *ifname, int ifindex);
 int lg_if_ethtool_link(const char *ifname);
+int lg_if_carrier_fd(const char *ifname, int ifindex);
 int lg_if_qdisc(int ifindex, char *kind, size_t len);
 int lg_nl_open_events(void);
 void lg_nl_readable(void);

@@ -56,33 +56,10 @@ struct watch {
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct watch watches[LG_MAX_WATCH];
 static int nwatches;
-static int to_close[LG_MAX_WATCH];
-static int nto_close;
+static int *to_close; /* carrier files of removed members, for the thread to close */
+static int nto_close, to_close_cap;
 static int wake_fd = -1;
 static unsigned interval_ms;
-
-/*
- * The carrier file of this member, if /sys is this namespace's: laggd in a namespace whose
- * /sys shows another one would read a namesake there, so the ifindex must match.
- */
-static int
-open_carrier(const char *name, int ifindex)
-{
-	char path[96], buf[16];
-	snprintf(path, sizeof(path), "/sys/class/net/%s/ifindex", name);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	if (atoi(buf) != ifindex)
-		return -1;
-	snprintf(path, sizeof(path), "/sys/class/net/%s/carrier", name);
-	return open(path, O_RDONLY | O_CLOEXEC);
-}
 
 /*
  * 1 link, 0 none, -1 unknown. The carrier (0 also when administratively down: the file then
@@ -182,14 +159,25 @@ lg_carrier_start(unsigned poll_ms)
 	return wake_fd;
 }
 
-/* Called with the lock held. */
+/*
+ * Called with the lock held. The thread may be reading the member's carrier file this moment
+ * (a copy of the table in hand), so the file is left for the thread to close between two
+ * rounds: closed here, its number could be reused by the next open and read as this one.
+ * Should the list not grow (no memory), the file stays open rather than be closed under a read.
+ */
 static void
 drop(struct watch *w)
 {
-	if (w->carrier_fd >= 0 && nto_close < LG_MAX_WATCH)
+	if (w->carrier_fd >= 0 && nto_close == to_close_cap) {
+		int cap = to_close_cap ? 2 * to_close_cap : 16;
+		int *more = realloc(to_close, sizeof(*more) * (size_t)cap);
+		if (more) {
+			to_close = more;
+			to_close_cap = cap;
+		}
+	}
+	if (w->carrier_fd >= 0 && nto_close < to_close_cap)
 		to_close[nto_close++] = w->carrier_fd;
-	else if (w->carrier_fd >= 0)
-		close(w->carrier_fd); /* cannot happen: every fd in the table has room there */
 	*w = watches[--nwatches];
 }
 
@@ -198,7 +186,7 @@ lg_carrier_watch(int ifindex, const char *name)
 {
 	if (wake_fd < 0)
 		return;
-	int fd = open_carrier(name, ifindex);
+	int fd = lg_if_carrier_fd(name, ifindex);
 	pthread_mutex_lock(&mu);
 	struct watch *w = find(ifindex);
 	if (w)

@@ -252,6 +252,27 @@ sysfs_read(const char *ifname, const char *attr, char *buf, size_t len)
 	return 0;
 }
 
+/* Is /sys/class/net/IFNAME this namespace's interface? In a namespace whose /sys shows
+ * another one, an entry of that name is a namesake with another ifindex (or there is none). */
+static int
+sysfs_ours(const char *ifname, int ifindex)
+{
+	char buf[16];
+	return sysfs_read(ifname, "ifindex", buf, sizeof(buf)) == 0 && atoi(buf) == ifindex;
+}
+
+/* /sys/class/net/IFNAME/carrier opened for reading again and again (pread at 0), or -1 when
+ * /sys is not this namespace's (sysfs_ours). The carrier watch keeps it open. */
+int
+lg_if_carrier_fd(const char *ifname, int ifindex)
+{
+	char path[96];
+	if (!sysfs_ours(ifname, ifindex))
+		return -1;
+	snprintf(path, sizeof(path), "/sys/class/net/%s/carrier", ifname);
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
 /*
  * Is the interface up with carrier? SIOCGIFFLAGS reads under RCU; sysfs's carrier file reads
  * the driver's carrier bit, without the ethtool call lg_if_media() makes, but since Linux 6.14
@@ -271,8 +292,7 @@ lg_if_link(const char *ifname, int ifindex)
 		return -1;
 	if (!(flags & IFF_UP))
 		return 0;
-	if (sysfs_read(ifname, "ifindex", buf, sizeof(buf)) == 0 && atoi(buf) == ifindex &&
-	    sysfs_read(ifname, "carrier", buf, sizeof(buf)) == 0)
+	if (sysfs_ours(ifname, ifindex) && sysfs_read(ifname, "carrier", buf, sizeof(buf)) == 0)
 		return buf[0] == '1';
 	int up;
 	uint64_t speed;
