@@ -7,8 +7,8 @@
  *                packets/s with 64-byte frames, Gbit/s with 1500-byte packets, 64 UDP flows;
  *                and TCP Gbit/s with iperf3
  *   forwarding   the same 64-byte datagrams as whole frames written to the aggregate's
- *                interface and counted at the far side's UDP layer: the forwarders' rate
- *                without two sockets' cost on top
+ *                interface and counted at the far side's UDP layer, one generator per CPU:
+ *                the forwarders' rate without two sockets' cost on top
  *   failover     longest the path held a 1 ms stream when a member's link goes down, and
  *                when it returns (and the receiver's silences beside it): laggd lacp vs the
  *                OVS LACP pair; laggd failover (default, rx-all) and failover -rx-all vs an

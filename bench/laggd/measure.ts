@@ -120,32 +120,48 @@ let portSeq = 0;
  */
 const NICE = ['nice', '-n', '15'];
 
+type CpuFigures = Pick<Throughput, 'cpu_a' | 'cpu_b' | 'cpu_machine'>;
+
+/** Starts counting CPU time; the function returned gives the cores each forwarder and the whole machine used since. */
+async function cpuMeter(pair: Pair): Promise<() => CpuFigures> {
+  const [pidA, pidB] = [await pair.a.pid(), await pair.b.pid()];
+  const read = () => [cpuSeconds(pidA), cpuSeconds(pidB), machineBusySeconds()];
+  const c0 = read();
+  const t0 = Date.now();
+  return () => {
+    const c1 = read();
+    const wall = (Date.now() - t0) / 1000;
+    const cores = (i: number) => Number(((c1[i]! - c0[i]!) / wall).toFixed(3));
+    return { cpu_a: cores(0), cpu_b: cores(1), cpu_machine: cores(2) };
+  };
+}
+
+/** A run's figures from what was sent (over the senders' time) and delivered (over the receiver's window). */
+function runFigures(payload: number, flows: number, sent: number, sendSeconds: number, delivered: number, window: number, cpu: CpuFigures): Throughput {
+  const pps = delivered / window;
+  return {
+    payload,
+    flows,
+    offered_pps: Math.round(sent / sendSeconds),
+    pps: Math.round(pps),
+    gbps: Number(((pps * (payload + 28) * 8) / 1e9).toFixed(3)),
+    loss_pct: sent ? Number((100 * (1 - delivered / sent)).toFixed(2)) : 100,
+    ...cpu,
+  };
+}
+
 /** Blast UDP from a to b for `seconds` with `flows` source ports and `payload` bytes each. */
 export async function throughput(pair: Pair, blaster: string, payload: number, seconds: number, flows: number): Promise<Throughput> {
   const port = String(7100 + (portSeq++ % 200));
   const rx = await listener(pair.b.host.spawn([...NICE, blaster, 'recv', port, String(seconds + 2)]));
-  const [pidA, pidB] = [await pair.a.pid(), await pair.b.pid()];
-  const cpu0 = [cpuSeconds(pidA), cpuSeconds(pidB), machineBusySeconds()];
-  const t0 = Date.now();
+  const cpu = await cpuMeter(pair);
   const sent = JSON.parse(
     await pair.a.host.execOk([...NICE, blaster, 'send', ADDR_B, port, String(payload), String(seconds), String(flows)], { timeoutMs: (seconds + 10) * 1000 }),
   ) as { sent: number; seconds: number };
-  const wall = (Date.now() - t0) / 1000;
-  const cpu1 = [cpuSeconds(pidA), cpuSeconds(pidB), machineBusySeconds()];
+  const used = cpu();
   const got = await rx.done;
   const window = got.window && got.window > 0 ? got.window : seconds;
-  const pps = (got.packets ?? 0) / window;
-  return {
-    payload,
-    flows,
-    offered_pps: Math.round(sent.sent / sent.seconds),
-    pps: Math.round(pps),
-    gbps: Number(((pps * (payload + 28) * 8) / 1e9).toFixed(3)),
-    loss_pct: sent.sent ? Number((100 * (1 - (got.packets ?? 0) / sent.sent)).toFixed(2)) : 100,
-    cpu_a: Number(((cpu1[0]! - cpu0[0]!) / wall).toFixed(3)),
-    cpu_b: Number(((cpu1[1]! - cpu0[1]!) / wall).toFixed(3)),
-    cpu_machine: Number(((cpu1[2]! - cpu0[2]!) / wall).toFixed(3)),
-  };
+  return runFigures(payload, flows, sent.sent, sent.seconds, got.packets ?? 0, window, used);
 }
 
 /** `Udp: NoPorts` of a host's namespace: datagrams that reached its UDP layer with no socket on their port. */
@@ -177,10 +193,8 @@ export async function frameRate(pair: Pair, blaster: string, payload: number, se
   const mac = link[0]?.address;
   if (!mac) throw new Error(`no MAC for ${pair.b.dev} on side b`);
   const gens = Math.max(1, Math.min(os.cpus().length, flows));
-  const [pidA, pidB] = [await pair.a.pid(), await pair.b.pid()];
   const before = await udpNoPorts(pair.b.host);
-  const cpu0 = [cpuSeconds(pidA), cpuSeconds(pidB), machineBusySeconds()];
-  const t0 = Date.now();
+  const cpu = await cpuMeter(pair);
   const share = Math.floor(flows / gens);
   const outs = await Promise.all(
     Array.from({ length: gens }, (_, g) =>
@@ -203,26 +217,13 @@ export async function frameRate(pair: Pair, blaster: string, payload: number, se
       ),
     ),
   );
-  const wall = (Date.now() - t0) / 1000;
-  const cpu1 = [cpuSeconds(pidA), cpuSeconds(pidB), machineBusySeconds()];
+  const used = cpu();
   await sleep(200); // what is still queued on the way lands
   const got = (await udpNoPorts(pair.b.host)) - before;
   const sent = outs.map((o) => JSON.parse(o) as { sent: number; seconds: number });
-  const sentTotal = sent.reduce((n, g) => n + g.sent, 0);
   const window = Math.max(...sent.map((g) => g.seconds));
-  const pps = got / window;
-  return {
-    payload,
-    flows,
-    generators: gens,
-    offered_pps: Math.round(sentTotal / window),
-    pps: Math.round(pps),
-    gbps: Number(((pps * (payload + 28) * 8) / 1e9).toFixed(3)),
-    loss_pct: sentTotal ? Number((100 * (1 - got / sentTotal)).toFixed(2)) : 100,
-    cpu_a: Number(((cpu1[0]! - cpu0[0]!) / wall).toFixed(3)),
-    cpu_b: Number(((cpu1[1]! - cpu0[1]!) / wall).toFixed(3)),
-    cpu_machine: Number(((cpu1[2]! - cpu0[2]!) / wall).toFixed(3)),
-  };
+  const total = sent.reduce((n, g) => n + g.sent, 0);
+  return { ...runFigures(payload, flows, total, window, got, window, used), generators: gens };
 }
 
 export interface TcpThroughput {
