@@ -121,8 +121,9 @@ enum lk_opt {
 	LK_OPT_LACP_MULTI_SPEED,     /* 0/1: aggregate ports of different speeds in one LAG */
 	LK_OPT_ANNOUNCE_COUNT,       /* gratuitous ARP / unsolicited NA per failover (default 1, 0 = off) */
 	LK_OPT_ANNOUNCE_INTERVAL_MS, /* spacing between announcements (default 1000) */
-	LK_OPT_LACP_FULL_WAIT,       /* 0/1: always wait the whole 802.1AX Aggregate_Wait_Time (2 s);
-	                            * 0 (default) ends it once every port that can join is selected */
+	LK_OPT_LACP_FULL_WAIT,       /* 0/1: keep 802.1AX timing: the whole Aggregate_Wait_Time (2 s),
+	                            * no early resend of a new link's PDU; 0 (default) ends the wait
+	                            * once every port that can join is selected */
 	LK_OPT_MAX
 };
 int lk_set_opt(struct lk_softc *sc, enum lk_opt opt, uint32_t value);

@@ -253,12 +253,49 @@ record_pdu(struct lk_softc *sc, struct lk_port *p, const struct lk_lacpdu *pdu)
 	lp->actor.state &= (uint8_t)~ST_DEF;
 }
 
+/*
+ * A new link's first PDU often reaches a partner that has not yet heard of its own link: the
+ * carrier rose on both ends at once, and the partner learns of it a few milliseconds later
+ * (Open vSwitch drops a PDU that arrives before rtnetlink has told it; Linux bonding's miimon
+ * polls). It then answers only its own periodic PDU, up to a second later, and that second is
+ * most of the convergence time against such a peer (laggd with Open vSwitch: 600-670 ms,
+ * 25-40 ms when the first PDU happened to arrive late enough). So while the Receive machine
+ * stays EXPIRED on a link that has just come up, the PDU goes again 20 ms later and 200 ms after that.
+ * The resends use the same window of three PDUs a second; a partner whose first answer says its
+ * port has just expired opens a fresh one (record_pdu), so they never hold the exchange back.
+ * lacp_full_wait sends only what the standard's machines ask for.
+ */
+static const uint64_t link_up_resend_ns[LK_LACP_LINK_UP_RESENDS] = { 20 * 1000000ull, 200 * 1000000ull };
+
+static void
+link_up_resend_next(struct lk_softc *sc, struct lk_lacp_port *lp, uint64_t now)
+{
+	if (sc->lacp.full_wait || lp->link_up_resends >= LK_LACP_LINK_UP_RESENDS) {
+		lp->link_up_resend = 0;
+		return;
+	}
+	lp->link_up_resend = now + link_up_resend_ns[lp->link_up_resends++];
+}
+
+static int
+link_up_resend_step(struct lk_softc *sc, struct lk_port *p, uint64_t now)
+{
+	struct lk_lacp_port *lp = &p->lacp;
+
+	if (lp->link_up_resend == 0 || !timer_expired(lp->link_up_resend, now))
+		return 0;
+	lp->ntt = 1;
+	link_up_resend_next(sc, lp, now);
+	return 1;
+}
+
 static void
 rx_enter(struct lk_softc *sc, struct lk_port *p, uint8_t state, uint64_t now)
 {
 	struct lk_lacp_port *lp = &p->lacp;
 
 	lp->rx_state = state;
+	lp->link_up_resend = 0; /* only EXPIRED entered from PORT_DISABLED sets it again */
 	switch (state) {
 	case LK_LACP_RX_INITIALIZE:
 		set_selected(sc, p, LK_LACP_UNSELECTED);
@@ -307,6 +344,7 @@ rx_enter_current(struct lk_softc *sc, struct lk_port *p, const struct lk_lacpdu 
 	struct lk_lacp_port *lp = &p->lacp;
 
 	lp->rx_state = LK_LACP_RX_CURRENT;
+	lp->link_up_resend = 0; /* answered */
 	update_selected(sc, p, pdu);
 	update_ntt(p, pdu);
 	record_pdu(sc, p, pdu);
@@ -364,9 +402,11 @@ rx_step(struct lk_softc *sc, struct lk_port *p, uint64_t now)
 	case LK_LACP_RX_PORT_DISABLED:
 		if (lp->port_moved)
 			rx_enter(sc, p, LK_LACP_RX_INITIALIZE, now);
-		else if (lp->lacp_enabled) /* port_enabled, by the check above */
+		else if (lp->lacp_enabled) { /* port_enabled, by the check above: a new link */
 			rx_enter(sc, p, LK_LACP_RX_EXPIRED, now);
-		else
+			lp->link_up_resends = 0;
+			link_up_resend_next(sc, lp, now);
+		} else
 			rx_enter(sc, p, LK_LACP_RX_LACP_DISABLED, now);
 		return 1;
 	case LK_LACP_RX_LACP_DISABLED:
@@ -896,6 +936,7 @@ lacp_run(struct lk_softc *sc, uint64_t now)
 		changed = 0;
 		LK_FOREACH_PORT(sc, p) {
 			changed |= rx_step(sc, p, now);
+			changed |= link_up_resend_step(sc, p, now);
 			changed |= ptx_step(p, now);
 		}
 		changed |= sel_step(sc);
@@ -918,6 +959,7 @@ lacp_run(struct lk_softc *sc, uint64_t now)
 			timer_min(&next, now > 0 ? now : 1);
 		timer_min(&next, lp->current_while);
 		timer_min(&next, lp->periodic);
+		timer_min(&next, lp->link_up_resend);
 		if (lp->mux_state == LK_LACP_MUX_WAITING && !lp->ready_n)
 			timer_min(&next, lp->wait_while);
 		timer_min(&next, lp->actor_churn_timer);

@@ -119,6 +119,8 @@ enum lk_lacp_partner_churn_state {
 #define LK_LACP_CHURN_NS          (60ull * LK_LACP_NS_PER_S)
 #define LK_LACP_AGGREGATE_WAIT_NS (2ull * LK_LACP_NS_PER_S)
 #define LK_LACP_TX_LIMIT          3u /* PDUs per fast periodic interval */
+/* Resends of a new link's first PDU while the partner has not answered (lk_lacp.c) */
+#define LK_LACP_LINK_UP_RESENDS   2u
 #define LK_MARKER_TIMEOUT_NS      (100ull * 1000000ull)
 
 /* ---- Per-port state (struct lk_port.lacp) ---------------------------------------------------- */
@@ -152,6 +154,8 @@ struct lk_lacp_port {
 	uint64_t actor_churn_timer;
 	uint64_t partner_churn_timer;
 	uint64_t marker_deadline;
+	uint64_t link_up_resend; /* next resend of a new link's PDU, while EXPIRED and unanswered */
+	uint8_t link_up_resends; /* resends scheduled so far on this link */
 
 	/* transmit rate limit: when each of the last LK_LACP_TX_LIMIT PDU slots frees again */
 	uint64_t tx_slot_free[LK_LACP_TX_LIMIT];

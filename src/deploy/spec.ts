@@ -42,7 +42,11 @@ export const OPTIONS: Record<string, { min: number; max: number; help: string }>
   lacp_key: { min: 0, max: 65535, help: 'LACP: administrative key (0: from speed)' },
   lacp_maxports: { min: 0, max: 64, help: 'LACP: most ports distributing, the rest STANDBY (0: no limit)' },
   lacp_multi_speed: { min: 0, max: 1, help: 'LACP: aggregate ports of mixed speed' },
-  lacp_full_wait: { min: 0, max: 1, help: 'LACP: wait the whole 2 s Aggregate_Wait_Time (0: end it once every port is selected)' },
+  lacp_full_wait: {
+    min: 0,
+    max: 1,
+    help: "LACP: keep 802.1AX timing: the whole 2 s Aggregate_Wait_Time, no early resend of a new link's PDU (0: end the wait once every port is selected)",
+  },
   announce_count: { min: 0, max: 100, help: 'gratuitous ARP / unsolicited NA after a failover' },
   announce_interval_ms: { min: 1, max: 60_000, help: 'interval between announcements' },
 };

@@ -741,6 +741,131 @@ test_tx_window_on_partner_expiry(void)
 	TH_EQ(lport(h, 0)->ntt, 1);
 }
 
+/* ---- A new link's first PDU, resent while unanswered ------------------------------------------ */
+
+/* Send times, relative to `since`, of the LACPDUs port 0 sent from then on, in ms. */
+static uint32_t
+pdu_times_ms(const struct th_host *h, uint64_t since, uint64_t *out, uint32_t max)
+{
+	uint32_t c = 0, n = th_tx_count(h, 0);
+
+	for (uint32_t i = 0; i < n && c < max; i++) {
+		const struct th_frame *f = th_tx_get(h, 0, i);
+
+		if (f->t_ns >= since && lk_slow_subtype(f->data, f->len) == (int)LK_SLOW_SUBTYPE_LACP)
+			out[c++] = (f->t_ns - since) / MS;
+	}
+	return c;
+}
+
+/* Take port 0's link down and, 100 ms later, up again; returns when it came up. */
+static uint64_t
+relink(struct th_host *h)
+{
+	uint64_t up;
+
+	th_link(h, 0, 0);
+	th_advance(100);
+	th_tx_clear(h);
+	up = th_now_ns();
+	th_link(h, 0, 1);
+	return up;
+}
+
+struct resend_case {
+	const char *name;
+	int full_wait;
+	uint32_t n;        /* PDUs in the 1.5 s after the link came up, to a silent partner */
+	uint64_t at_ms[4]; /* when */
+};
+
+static const struct resend_case resend_cases[] = {
+	{ "default: again after 20 ms and 200 ms more, then the periodic", 0, 4, { 0, 20, 220, 1000 } },
+	{ "lacp_full_wait: the first and the periodic only", 1, 2, { 0, 1000 } },
+};
+
+/*
+ * A partner that has not yet heard of its own link drops our first PDU: while nothing comes
+ * back, it goes twice more, within the three a second, and the periodic one is not delayed.
+ */
+static void
+test_tx_link_up_resends(const void *arg)
+{
+	const struct resend_case *c = arg;
+	struct th_host *h = dut(1, 1);
+	uint64_t at[8], up;
+	struct lk_lacpdu last;
+	uint32_t n;
+
+	th_note(c->name);
+	lacp_opt(h, LK_OPT_LACP_FULL_WAIT, (uint32_t)c->full_wait);
+	th_advance(5 * SEC); /* DEFAULTED, and the window long free */
+	up = relink(h);
+	th_advance(1500);
+	n = pdu_times_ms(h, up, at, 8);
+	TH_EQ(n, c->n);
+	for (uint32_t i = 0; i < n && i < 4; i++)
+		TH_EQ(at[i], c->at_ms[i]);
+	TH_CHECK(last_pdu(h, 0, &last));
+	TH_CHECK(last.actor.state & ST_E); /* the same news each time: our port is expired */
+	TH_EQ(RX(h, 0), LK_LACP_RX_EXPIRED);
+}
+
+/* A partner that answers at once gets no resend. */
+static void
+test_tx_link_up_answered(void)
+{
+	struct th_host *h = dut(1, 1);
+	struct fake_partner fp = FP;
+	uint64_t at[8], up;
+	uint32_t n;
+
+	negotiate(h, 1, &FP);
+	up = relink(h);
+	fp.state = ST_A | ST_T | ST_G | ST_E; /* its link came up too: expired, not yet in sync */
+	th_advance(5);
+	fake_pdu_from(h, 0, &fp, 100, 1);
+	TH_EQ(RX(h, 0), LK_LACP_RX_CURRENT);
+	fp.state = FP.state;
+	th_advance(1);
+	fake_pdu_from(h, 0, &fp, 100, 1);
+	TH_CHECK(is_cd(h, 0));
+	th_advance(500);
+	n = pdu_times_ms(h, up, at, 8);
+	for (uint32_t i = 0; i < n; i++) {
+		TH_CHECK(at[i] != 20);
+		TH_CHECK(at[i] != 220);
+	}
+	TH_CHECK(n <= 3);
+}
+
+/*
+ * A partner that answers only after both resends (a polled link, Linux bonding's miimon) says
+ * its own port has just expired: that opens a fresh window, so the exchange completes at once
+ * rather than behind the resends until the window frees a second after the link came up.
+ */
+static void
+test_tx_link_up_late_answer(void)
+{
+	struct th_host *h = dut(1, 1);
+	struct fake_partner fp = FP;
+	uint64_t up;
+
+	negotiate(h, 1, &FP);
+	up = relink(h);
+	th_advance(300);
+	TH_EQ(pdus_sent(h, 0, up), 3u);
+	fp.state = ST_A | ST_T | ST_G | ST_E;
+	fake_pdu_from(h, 0, &fp, 100, 1);
+	th_advance(1);
+	fp.state = FP.state;
+	fake_pdu_from(h, 0, &fp, 100, 1);
+	th_advance(1);
+	TH_CHECK(is_cd(h, 0));
+	TH_EQ(lport(h, 0)->ntt, 0); /* nothing left waiting for the window */
+	TH_CHECK(th_now_ns() - up < 400 * MS);
+}
+
 static const struct {
 	int machine;
 	uint8_t state;
@@ -839,6 +964,9 @@ main(void)
 	th_run("tx: 3 PDUs per second", test_tx_rate_limit);
 	RUN_CASES("tx: the window after a link flap", test_tx_window_after_flap, tx_flap_cases);
 	th_run("tx: the window after the partner's port expired", test_tx_window_on_partner_expiry);
+	RUN_CASES("tx: a new link's PDU again while unanswered", test_tx_link_up_resends, resend_cases);
+	th_run("tx: no resend to a partner that answers", test_tx_link_up_answered);
+	th_run("tx: a late answer from an expired port is not held back", test_tx_link_up_late_answer);
 	th_run("state names", test_state_names);
 	th_run("options", test_options_validated);
 	return th_summary();
