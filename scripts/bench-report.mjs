@@ -161,9 +161,13 @@ if (core) {
   const dist = core.distribution ?? [];
   const sets = core.distribution_flow_sets;
   const setsText = sets ? `${sets} flow sets of 10,000 (${sets - 1} random, one of consecutive hosts and ports)` : '10,000 random flows';
+  const paired = core.distribution_paired_sets;
+  const pairedText = paired
+    ? `Which of the two has the worse worst set is the luck of the draw, so each setting is also compared set by set over ${paired} more random sets: the mean of laggkit's max/min minus classic's, with two standard errors; "worse" or "better" only when that mean is further than two standard errors from zero. `
+    : '';
   figures.push({
     title: `Hash spread: max/min port share, ${setsText} (loadbalance; lower is better)`,
-    caption: `laggkit's flow buckets against the classic modulo on the same flow sets, per hash-layer setting and port count: the worst set and the mean over the sets, and the max/min of the ports' bucket counts (the share any flow set sees on average; the modulo of a 32-bit hash is even to 1 part in 2^32). A modulo of a good hash already spreads random flows as evenly as sampling allows, so equal bucket shares are what lets laggkit match it; on any one set either may come out ahead by chance. ${src}.`,
+    caption: `laggkit's flow buckets against the classic modulo on the same flow sets, per hash-layer setting and port count: the worst set and the mean over the sets, and the max/min of the ports' bucket counts (the share any flow set sees on average; the modulo of a 32-bit hash is even to 1 part in 2^32). A modulo of a good hash already spreads random flows as evenly as sampling allows, so equal bucket shares are what lets laggkit match it; on any one set either may come out ahead by chance. ${pairedText}${src}.`,
     chart: bar(
       dist.map((d) => `${d.layers} ${d.ports}p`),
       [
@@ -175,7 +179,7 @@ if (core) {
       'max/min',
     ),
     table: table(
-      ['layers', 'ports', 'laggkit worst', 'classic worst', 'laggkit mean', 'classic mean', 'laggkit buckets'],
+      ['layers', 'ports', 'laggkit worst', 'classic worst', 'laggkit mean', 'classic mean', 'laggkit buckets', ...(paired ? [`paired, ${paired} sets`, 'verdict'] : [])],
       dist.map((d) => [
         d.layers,
         String(d.ports),
@@ -184,6 +188,7 @@ if (core) {
         fmt(d.mean_ours, 3),
         fmt(d.mean_classic, 3),
         fmt(d.bucket_max_min, 4),
+        ...(paired ? [`${d.paired_diff >= 0 ? '+' : ''}${fmt(d.paired_diff, 4)} ± ${fmt(2 * d.paired_diff_se, 4)}`, d.paired_verdict ?? ''] : []),
       ]),
     ),
   });

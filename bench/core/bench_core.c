@@ -34,6 +34,7 @@
 #include "harness.h"
 #include "lk_hash.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +45,8 @@
 #define MAX_FLOWS  1000000u
 #define ITERS      500000u /* frames per timed run; ROUNDS runs per function and cell */
 #define DIST_FLOWS 10000u
-#define DIST_SETS  8u /* DIST_SETS - 1 random flow sets, then the consecutive one */
+#define DIST_SETS  8u   /* DIST_SETS - 1 random flow sets, then the consecutive one */
+#define PAIR_SETS  100u /* further random sets, for the paired comparison of the spreads */
 #define GBPS       1000000000ull
 
 static uint8_t *frames;      /* MAX_FLOWS frames of FRAME_LEN bytes */
@@ -430,9 +432,9 @@ max_min(const uint32_t *count, uint32_t nports)
 	return mn == 0 ? 1e9 : (double)mx / mn;
 }
 
-/* max/min share of the DIST_FLOWS flows of one set over the active ports. */
+/* max/min share over the active ports of DIST_FLOWS frames of 128 bytes from `set`. */
 static double
-spread(struct th_host *a, out_fn fn, uint32_t nports, uint32_t set)
+spread_of(struct th_host *a, out_fn fn, uint32_t nports, const uint8_t *set)
 {
 	uint32_t count[LK_MAX_PORTS] = { 0 };
 	struct lk_frame f;
@@ -440,12 +442,63 @@ spread(struct th_host *a, out_fn fn, uint32_t nports, uint32_t set)
 	memset(&f, 0, sizeof(f));
 	f.caplen = f.len = 128;
 	for (uint32_t i = 0; i < DIST_FLOWS; i++) {
-		f.data = dist_frame(set, i);
+		f.data = set + (size_t)i * 128;
 		uint32_t m = fn(a->sc, 0, &f);
 		if (m != 0)
 			count[__builtin_ctz(m)]++;
 	}
 	return max_min(count, nports);
+}
+
+static double
+spread(struct th_host *a, out_fn fn, uint32_t nports, uint32_t set)
+{
+	return spread_of(a, fn, nports, dist_frame(set, 0));
+}
+
+struct paired {
+	double ours, classic; /* mean max/min over the PAIR_SETS sets */
+	double diff, se;      /* mean of ours - classic set by set, and its standard error */
+};
+
+/*
+ * Ours against classic over PAIR_SETS more random sets, set by set. Which of two good hashes
+ * has the worse worst set of eight is the luck of the draw; the mean of the paired difference
+ * over many sets, with its standard error, says whether one spreads worse: "worse" when it is
+ * more than two standard errors above zero, "better" below, "alike" in between.
+ */
+static struct paired
+paired_spread(struct th_host *a, uint32_t nports)
+{
+	static uint8_t set[(size_t)DIST_FLOWS * 128];
+	struct paired r = { 0, 0, 0, 0 };
+	double sum_d = 0, sum_d2 = 0;
+
+	for (uint32_t k = 0; k < PAIR_SETS; k++) {
+		uint32_t seed = 0x6a09e667u * (k + 101u);
+		double o, c, d;
+
+		for (uint32_t i = 0; i < DIST_FLOWS; i++)
+			random_flow(&seed, set + (size_t)i * 128);
+		o = spread_of(a, lk_output, nports, set);
+		c = spread_of(a, classic_output, nports, set);
+		d = o - c;
+		r.ours += o;
+		r.classic += c;
+		sum_d += d;
+		sum_d2 += d * d;
+	}
+	r.ours /= PAIR_SETS;
+	r.classic /= PAIR_SETS;
+	r.diff = sum_d / PAIR_SETS;
+	r.se = sqrt((sum_d2 / PAIR_SETS - r.diff * r.diff) / (PAIR_SETS - 1));
+	return r;
+}
+
+static const char *
+paired_verdict(const struct paired *p)
+{
+	return p->diff > 2 * p->se ? "worse" : p->diff < -2 * p->se ? "better" : "alike";
 }
 
 /* max/min of the ports' numbers of buckets: the share any flow set sees on average. */
@@ -604,19 +657,26 @@ bench_distribution(FILE *js)
 		{ "l3,l4", LK_HASH_L3 | LK_HASH_L4 },
 		{ "l2,l3,l4", 7 },
 	};
-	int first = 1, worse = 0;
+	int first = 1, worse = 0, verdicts[3] = { 0, 0, 0 }; /* worse, alike, better */
 
-	fprintf(js, "  \"distribution_flow_sets\": %u,\n  \"distribution\": [\n", DIST_SETS);
+	fprintf(js, "  \"distribution_flow_sets\": %u,\n  \"distribution_paired_sets\": %u,\n", DIST_SETS,
+	    PAIR_SETS);
+	fprintf(js, "  \"distribution\": [\n");
 	printf("\nhash distribution: max/min port share over %u flows (loadbalance), %u flow sets "
 	       "(%u random, 1 consecutive hosts and ports): worst set and mean, ours and classic on "
 	       "the same sets; buckets: max/min of the ports' bucket counts\n",
 	    DIST_FLOWS, DIST_SETS, DIST_SETS - 1);
-	printf("%-10s %5s %11s %13s %10s %12s %9s\n", "layers", "ports", "ours worst", "classic worst",
-	    "ours mean", "classic mean", "buckets");
+	printf("paired: ours - classic set by set over %u more random sets, mean and 2 standard "
+	       "errors\n",
+	    PAIR_SETS);
+	printf("%-10s %5s %11s %13s %10s %12s %9s %19s %8s\n", "layers", "ports", "ours worst",
+	    "classic worst", "ours mean", "classic mean", "buckets", "paired diff", "verdict");
 	for (size_t li = 0; li < sizeof(layer_sets) / sizeof(layer_sets[0]); li++)
 		for (size_t ni = 0; ni < 3; ni++) {
 			struct th_host *a = setup(LK_PROTO_LOADBALANCE, port_counts[ni]);
 			double ours = 0, classic = 0, ours_sum = 0, classic_sum = 0, buckets;
+			struct paired pr;
+			const char *verdict;
 
 			lk_set_opt(a->sc, LK_OPT_HASH_LAYERS, layer_sets[li].layers);
 			for (uint32_t set = 0; set < DIST_SETS; set++) {
@@ -628,20 +688,28 @@ bench_distribution(FILE *js)
 				classic_sum += c;
 			}
 			buckets = bucket_spread(a, port_counts[ni]);
+			pr = paired_spread(a, port_counts[ni]);
+			verdict = paired_verdict(&pr);
 			worse += ours > classic;
-			printf("%-10s %5u %11.3f %13.3f %10.3f %12.3f %9.4f\n", layer_sets[li].name,
-			    port_counts[ni], ours, classic, ours_sum / DIST_SETS, classic_sum / DIST_SETS,
-			    buckets);
+			verdicts[verdict[0] == 'w' ? 0 : verdict[0] == 'a' ? 1 : 2]++;
+			printf("%-10s %5u %11.3f %13.3f %10.3f %12.3f %9.4f %+9.4f \u00b1 %.4f %8s\n",
+			    layer_sets[li].name, port_counts[ni], ours, classic, ours_sum / DIST_SETS,
+			    classic_sum / DIST_SETS, buckets, pr.diff, 2 * pr.se, verdict);
 			fprintf(js,
 			    "%s    {\"layers\": \"%s\", \"ports\": %u, "
 			    "\"max_min_ours\": %.4f, \"max_min_classic\": %.4f, \"mean_ours\": %.4f, "
-			    "\"mean_classic\": %.4f, \"bucket_max_min\": %.4f}",
+			    "\"mean_classic\": %.4f, \"bucket_max_min\": %.4f, \"paired_mean_ours\": %.4f, "
+			    "\"paired_mean_classic\": %.4f, \"paired_diff\": %.5f, \"paired_diff_se\": %.5f, "
+			    "\"paired_verdict\": \"%s\"}",
 			    first ? "" : ",\n", layer_sets[li].name, port_counts[ni], ours, classic,
-			    ours_sum / DIST_SETS, classic_sum / DIST_SETS, buckets);
+			    ours_sum / DIST_SETS, classic_sum / DIST_SETS, buckets, pr.ours, pr.classic,
+			    pr.diff, pr.se, verdict);
 			first = 0;
 		}
-	printf("worst set: ours above classic in %d of %zu settings\n", worse,
-	    sizeof(layer_sets) / sizeof(layer_sets[0]) * 3);
+	printf("worst set: ours above classic in %d of %zu settings; paired over %u sets: worse in "
+	       "%d, alike in %d, better in %d\n",
+	    worse, sizeof(layer_sets) / sizeof(layer_sets[0]) * 3, PAIR_SETS, verdicts[0], verdicts[1],
+	    verdicts[2]);
 	fprintf(js, "\n  ],\n");
 }
 

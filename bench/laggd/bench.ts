@@ -292,8 +292,8 @@ async function main(): Promise<number> {
       results.convergence['laggd-ovs'] = await convergence(p, topo, CONVERGENCE_RUNS);
     },
   );
-  // The same pairing the other way round: the far side learns of its link through the
-  // kernel's link-watch, up to a second late, and how each peer copes with that shows here.
+  // The same pairing the other way round: here OVS's links are the ones switched, and laggd
+  // answers from the far side (bench/laggd/README.md says why OVS is slow to start either way).
   await phase(
     'ovs-laggd',
     async () => makePair('ovs-laggd', await ovsSide(topo, topo.a, ADDR_A), await laggdSide(topo, topo.b, 'lacp', ADDR_B, lacpFast)),
