@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * npm run bench: every benchmark in turn (bench:core, bench:laggd, which needs root,
- * bench:deploy, which boots a lab, and bench:cli),
+ * bench:deploy, which boots a lab, bench:lab, which boots lab guests and needs root, and
+ * bench:cli),
  * each writing its JSON under bench/results/, then bench:report draws one chart per figure
  * (bench/results/index.html) and regenerates the README's performance section. A benchmark
  * that fails is reported and the others still run; the exit status is non-zero then.
@@ -14,6 +15,7 @@ const steps = [
   ['bench:core', 'make', ['-s', '-C', 'kmod/core', 'bench']],
   ['bench:laggd', process.execPath, [path.join('scripts', 'bench-laggd.mjs')]],
   ['bench:deploy', process.execPath, ['--import=tsx', path.join('bench', 'deploy', 'bench.ts')]],
+  ['bench:lab', process.execPath, ['--import=tsx', path.join('bench', 'lab', 'bench.ts')]],
   ['bench:cli', process.execPath, [path.join('scripts', 'bench-cli.mjs')]],
   ['bench:report', process.execPath, [path.join('scripts', 'bench-report.mjs')]],
 ];

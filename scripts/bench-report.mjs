@@ -30,6 +30,7 @@ const core = load('core');
 const laggd = load('laggd');
 const deploy = load('deploy');
 const cli = load('cli');
+const lab = load('lab');
 
 const fmt = (v, digits = 1) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(digits) : 'n/a');
 const ratio = (x, y, digits = 2) => (typeof x === 'number' && typeof y === 'number' && y !== 0 ? (x / y).toFixed(digits) : 'n/a');
@@ -386,6 +387,32 @@ if (laggd) {
   if (errs.length) figures.push({ title: 'bench:laggd phases not measured', caption: src, table: errs.map(([k, v]) => `- ${k}: ${v}`).join('\n') });
 }
 
+// ---- bench:lab ------------------------------------------------------------------------------
+
+if (lab) {
+  const src = `bench:lab, median of ${lab.runs} rounds, ${loadLine(lab.host, lab.date)}`;
+  const peer = lab.ovs_ovs?.median_ms;
+  const rows = lab.guests.flatMap((g) =>
+    g.skipped ? [] : Object.values(g.drivers).map((d) => [`${d.label} in a ${g.guest} guest (${g.accel ?? '?'}) ↔ OVS`, d.median_ms, d.runs_ms]),
+  );
+  rows.push(['OVS ↔ OVS (veths)', peer, lab.ovs_ovs?.runs_ms ?? []]);
+  const skipped = lab.guests.filter((g) => g.skipped).map((g) => `${g.guest} guest skipped: ${g.skipped}. `);
+  const errors = lab.guests.filter((g) => g.error).map((g) => `${g.guest} guest: ${g.error}. `);
+  figures.push({
+    title: "LACP convergence of the lab's guests against an Open vSwitch bond, ms (median; lower is better)",
+    caption: `a guest with two virtio links to TAPs in a namespace, an OVS balance-tcp bond (LACP fast) on the TAPs; both cables out, then in at once, to OVS seeing every member in sync and enabled and the guest collecting and distributing on each. The peer is OVS ↔ OVS over veths in the same run. ${skipped.join('')}${errors.join('')}${src}.`,
+    chart: bar(
+      rows.map((r) => r[0]),
+      [{ label: 'median ms', data: rows.map((r) => (Number.isFinite(r[1]) ? r[1] : null)) }],
+      'ms',
+    ),
+    table: table(
+      ['pairing', 'median ms', 'vs OVS ↔ OVS', 'rounds (ms)'],
+      rows.map((r) => [r[0], fmt(r[1], 0), ratio(r[1], peer), r[2].join(', ')]),
+    ),
+  });
+}
+
 // ---- bench:deploy ---------------------------------------------------------------------------
 
 if (deploy) {
@@ -441,6 +468,7 @@ const missing = [
   core ? undefined : 'bench/results/core.json (npm run bench:core)',
   laggd ? undefined : 'bench/results/laggd.json (npm run bench:laggd, as root)',
   deploy ? undefined : 'bench/results/deploy.json (npm run bench:deploy)',
+  lab ? undefined : 'bench/results/lab.json (npm run bench:lab, as root)',
   cli ? undefined : 'bench/results/cli.json (npm run bench:cli)',
 ].filter(Boolean);
 if (!figures.length) {

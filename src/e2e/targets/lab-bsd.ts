@@ -88,10 +88,10 @@ const DEPLOYED = 'laggkit9';
 const DEPLOYED_ADDR = { A: '10.77.9.1/24', B: '10.77.9.2/24' } as const;
 
 /**
- * The module (`module`: if_laggkit.ko, or laggkit.kmod on NetBSD guests) onto both guests
+ * The module (`module`: if_laggkit.ko, or laggkit.kmod on NetBSD guests) onto the guests
  * through deploy: LACP over `ports`, the guests deploying at once so each verifies against the
- * other. The deployed aggregate is then destroyed (the module stays loaded): the cases build
- * their own.
+ * other (one guest alone verifies against whatever LACP partner the lab's namespace holds).
+ * The deployed aggregate is then destroyed (the module stays loaded): the cases build their own.
  */
 export async function deployModule(
   state: LabState,
@@ -99,15 +99,16 @@ export async function deployModule(
   opts: LabTargetOptions,
   say: (l: string) => void,
   module = 'if_laggkit.ko',
-): Promise<Record<Side, HostOptions>> {
+  sides: Side[] = ['A', 'B'],
+): Promise<Partial<Record<Side, HostOptions>>> {
   const sshConfig = path.join(labDir(state.name), 'ssh_config');
   fs.writeFileSync(sshConfig, labSshConfig(state));
-  const hosts = { A: { host: 'A', sshConfig }, B: { host: 'B', sshConfig } };
+  const hosts = Object.fromEntries(sides.map((side) => [side, { host: side, sshConfig }])) as Record<Side, HostOptions>;
   say(
-    `deploying ${module} to both guests (laggkit deploy, ${opts.sysroot ? `built here against ${opts.sysroot}` : 'built on the guests'}; LACP over ${ports.join(', ')})`,
+    `deploying ${module} to ${sides.length === 2 ? 'both guests' : `guest ${sides.join(', ')}`} (laggkit deploy, ${opts.sysroot ? `built here against ${opts.sysroot}` : 'built on the guests'}; LACP over ${ports.join(', ')})`,
   );
   await Promise.all(
-    (['A', 'B'] as const).map(async (side) => {
+    sides.map(async (side) => {
       const spec = validateSpec(
         { aggregates: [{ name: DEPLOYED, laggproto: 'lacp', laggports: ports, inet: [DEPLOYED_ADDR[side]] }] },
         `e2e deploy spec for ${side}`,
@@ -136,11 +137,11 @@ export async function deployModule(
   return hosts;
 }
 
-export async function undeployModule(hosts: Record<Side, HostOptions>, say: (l: string) => void, module = 'if_laggkit.ko'): Promise<void> {
-  say(`undeploying ${module} from both guests (laggkit undeploy)`);
+export async function undeployModule(hosts: Partial<Record<Side, HostOptions>>, say: (l: string) => void, module = 'if_laggkit.ko'): Promise<void> {
+  say(`undeploying ${module} from the guests (laggkit undeploy)`);
   await Promise.all(
-    (['A', 'B'] as const).map(async (side) => {
-      const host = await openHost(hosts[side]);
+    Object.values(hosts).map(async (options) => {
+      const host = await openHost(options);
       try {
         await undeploy(host, await adapterFor(host), () => {});
       } finally {
@@ -181,7 +182,7 @@ export async function bsdLabTarget<F>(g: BsdGuests<F>, opts: LabTargetOptions, s
   // BSD data links carry no address between runs: only the aggregates do.
   const links: DataLink[] = state.links.map((l) => ({ model: l.model, nic: l.a.nic }));
   const destroyAll = g.everyDriver.map((d) => d.destroy()).join('\n');
-  let hosts: Record<Side, HostOptions> | undefined;
+  let hosts: Partial<Record<Side, HostOptions>> | undefined;
   try {
     const machines = state.vms.map((vm) => guestMachine(state, vm.name as Side));
     const facts = await g.probe(machines[0]!);

@@ -104,7 +104,7 @@ export interface LacpStats {
 }
 
 export interface Ovs {
-  host: Host;
+  host: Pick<Host, 'ns'>;
   dir: string;
   bridge: string;
   bond: string;
@@ -167,7 +167,7 @@ async function killPidFile(file: string): Promise<void> {
  * the namespace is deleted (the topology's teardown would otherwise SIGKILL it and leave its
  * temporary directory behind).
  */
-export async function startOvs(host: Host, opts: OvsBondOptions): Promise<Ovs> {
+export async function startOvs(host: Pick<Host, 'ns'>, opts: OvsBondOptions): Promise<Ovs> {
   const dir = await mkdtemp(path.join(os.tmpdir(), `${opts.tag ?? 'lk-ovs'}-`));
   const bridge = opts.bridge ?? 'ovsbr0';
   const bond = opts.bond ?? 'bond0';
