@@ -260,21 +260,25 @@ record_pdu(struct lk_softc *sc, struct lk_port *p, const struct lk_lacpdu *pdu)
  * polls). It then answers only its own periodic PDU, up to a second later, and that second is
  * most of the convergence time against such a peer (laggd with Open vSwitch: 600-670 ms,
  * 25-40 ms when the first PDU happened to arrive late enough). So while the Receive machine
- * stays EXPIRED on a link that has just come up, the PDU goes again 20 ms later and 200 ms after that.
- * The resends use the same window of three PDUs a second; a partner whose first answer says its
- * port has just expired opens a fresh one (record_pdu), so they never hold the exchange back.
- * lacp_full_wait sends only what the standard's machines ask for.
+ * stays EXPIRED on a link that has just come up, the PDU goes again 20 ms later and 200 ms after
+ * that, within the window of three PDUs a second.
+ *
+ * The exchange that follows the partner's first answer needs up to three PDUs of its own (in
+ * sync, then collecting and distributing), and resends that used up the window held the last
+ * of them back for a second (laggd between two TCG guests: 1.2-1.5 s in 2 of 6 runs against
+ * 230-300 ms). So when resends went out, that first answer opens a fresh window, as a partner's
+ * expiry does (record_pdu): the PDUs the partner never heard do not count against the exchange.
+ * Once per link that comes up; lacp_full_wait sends only what the standard's machines ask for.
  */
 static const uint64_t link_up_resend_ns[LK_LACP_LINK_UP_RESENDS] = { 20 * 1000000ull, 200 * 1000000ull };
 
+/* When the next resend goes, if one is left (link_up_resends have gone so far). */
 static void
-link_up_resend_next(struct lk_softc *sc, struct lk_lacp_port *lp, uint64_t now)
+link_up_resend_arm(struct lk_softc *sc, struct lk_lacp_port *lp, uint64_t now)
 {
-	if (sc->lacp.full_wait || lp->link_up_resends >= LK_LACP_LINK_UP_RESENDS) {
-		lp->link_up_resend = 0;
-		return;
-	}
-	lp->link_up_resend = now + link_up_resend_ns[lp->link_up_resends++];
+	lp->link_up_resend = sc->lacp.full_wait || lp->link_up_resends >= LK_LACP_LINK_UP_RESENDS ?
+	    0 :
+	    now + link_up_resend_ns[lp->link_up_resends];
 }
 
 static int
@@ -285,7 +289,8 @@ link_up_resend_step(struct lk_softc *sc, struct lk_port *p, uint64_t now)
 	if (lp->link_up_resend == 0 || !timer_expired(lp->link_up_resend, now))
 		return 0;
 	lp->ntt = 1;
-	link_up_resend_next(sc, lp, now);
+	lp->link_up_resends++;
+	link_up_resend_arm(sc, lp, now);
 	return 1;
 }
 
@@ -295,7 +300,8 @@ rx_enter(struct lk_softc *sc, struct lk_port *p, uint8_t state, uint64_t now)
 	struct lk_lacp_port *lp = &p->lacp;
 
 	lp->rx_state = state;
-	lp->link_up_resend = 0; /* only EXPIRED entered from PORT_DISABLED sets it again */
+	lp->link_up_resend = 0; /* only EXPIRED entered from PORT_DISABLED arms it again */
+	lp->link_up_resends = 0;
 	switch (state) {
 	case LK_LACP_RX_INITIALIZE:
 		set_selected(sc, p, LK_LACP_UNSELECTED);
@@ -343,8 +349,12 @@ rx_enter_current(struct lk_softc *sc, struct lk_port *p, const struct lk_lacpdu 
 {
 	struct lk_lacp_port *lp = &p->lacp;
 
+	/* the first answer after resends: a fresh window for the exchange (link_up_resend_arm) */
+	if (lp->rx_state == LK_LACP_RX_EXPIRED && lp->link_up_resends > 0)
+		tx_window_reset(lp);
 	lp->rx_state = LK_LACP_RX_CURRENT;
-	lp->link_up_resend = 0; /* answered */
+	lp->link_up_resend = 0;
+	lp->link_up_resends = 0;
 	update_selected(sc, p, pdu);
 	update_ntt(p, pdu);
 	record_pdu(sc, p, pdu);
@@ -404,8 +414,7 @@ rx_step(struct lk_softc *sc, struct lk_port *p, uint64_t now)
 			rx_enter(sc, p, LK_LACP_RX_INITIALIZE, now);
 		else if (lp->lacp_enabled) { /* port_enabled, by the check above: a new link */
 			rx_enter(sc, p, LK_LACP_RX_EXPIRED, now);
-			lp->link_up_resends = 0;
-			link_up_resend_next(sc, lp, now);
+			link_up_resend_arm(sc, lp, now);
 		} else
 			rx_enter(sc, p, LK_LACP_RX_LACP_DISABLED, now);
 		return 1;

@@ -155,7 +155,7 @@ struct lk_lacp_port {
 	uint64_t partner_churn_timer;
 	uint64_t marker_deadline;
 	uint64_t link_up_resend; /* next resend of a new link's PDU, while EXPIRED and unanswered */
-	uint8_t link_up_resends; /* resends scheduled so far on this link */
+	uint8_t link_up_resends; /* resends gone so far on this link, while unanswered */
 
 	/* transmit rate limit: when each of the last LK_LACP_TX_LIMIT PDU slots frees again */
 	uint64_t tx_slot_free[LK_LACP_TX_LIMIT];

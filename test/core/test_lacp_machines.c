@@ -839,23 +839,36 @@ test_tx_link_up_answered(void)
 	TH_CHECK(n <= 3);
 }
 
+struct late_answer_case {
+	const char *name;
+	uint8_t first_state; /* the partner's first PDU */
+};
+
+static const struct late_answer_case late_answer_cases[] = {
+	{ "its port has just expired too", ST_A | ST_T | ST_G | ST_E },
+	{ "its port never went down (current, not yet in sync)", ST_A | ST_T | ST_G },
+};
+
 /*
- * A partner that answers only after both resends (a polled link, Linux bonding's miimon) says
- * its own port has just expired: that opens a fresh window, so the exchange completes at once
- * rather than behind the resends until the window frees a second after the link came up.
+ * A partner that answers only after both resends (a polled link, Linux bonding's miimon; a guest
+ * slow to create its end): the exchange after its first answer needs two PDUs more, and the
+ * three the resends used must not hold them back until the window frees a second after the link
+ * came up, whether or not the partner's own port just expired.
  */
 static void
-test_tx_link_up_late_answer(void)
+test_tx_link_up_late_answer(const void *arg)
 {
+	const struct late_answer_case *c = arg;
 	struct th_host *h = dut(1, 1);
 	struct fake_partner fp = FP;
 	uint64_t up;
 
+	th_note(c->name);
 	negotiate(h, 1, &FP);
 	up = relink(h);
 	th_advance(300);
 	TH_EQ(pdus_sent(h, 0, up), 3u);
-	fp.state = ST_A | ST_T | ST_G | ST_E;
+	fp.state = c->first_state;
 	fake_pdu_from(h, 0, &fp, 100, 1);
 	th_advance(1);
 	fp.state = FP.state;
@@ -864,6 +877,29 @@ test_tx_link_up_late_answer(void)
 	TH_CHECK(is_cd(h, 0));
 	TH_EQ(lport(h, 0)->ntt, 0); /* nothing left waiting for the window */
 	TH_CHECK(th_now_ns() - up < 400 * MS);
+}
+
+/* Without a resend the window is the standard's: an answer alone does not open a new one. */
+static void
+test_tx_window_kept_without_resend(void)
+{
+	struct th_host *h = dut(1, 1);
+	struct fake_partner fp = FP;
+	uint64_t up;
+
+	negotiate(h, 1, &FP);
+	up = relink(h);
+	th_advance(5);
+	TH_EQ(pdus_sent(h, 0, up), 1u);
+	TH_EQ(lport(h, 0)->link_up_resends, 0);
+	fp.state = ST_A | ST_T | ST_G; /* current, describing us wrongly: NTT each time */
+	for (int i = 0; i < 4; i++) {
+		fp.key = (uint16_t)(0x400 + i);
+		fake_pdu_from(h, 0, &fp, 100, 0);
+		th_advance(1);
+	}
+	TH_EQ(pdus_sent(h, 0, up), 3u);
+	TH_EQ(lport(h, 0)->ntt, 1);
 }
 
 static const struct {
@@ -966,7 +1002,9 @@ main(void)
 	th_run("tx: the window after the partner's port expired", test_tx_window_on_partner_expiry);
 	RUN_CASES("tx: a new link's PDU again while unanswered", test_tx_link_up_resends, resend_cases);
 	th_run("tx: no resend to a partner that answers", test_tx_link_up_answered);
-	th_run("tx: a late answer from an expired port is not held back", test_tx_link_up_late_answer);
+	RUN_CASES("tx: a late answer is not held back by the resends", test_tx_link_up_late_answer,
+	    late_answer_cases);
+	th_run("tx: without a resend an answer keeps the window", test_tx_window_kept_without_resend);
 	th_run("state names", test_state_names);
 	th_run("options", test_options_validated);
 	return th_summary();
