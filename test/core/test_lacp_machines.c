@@ -660,6 +660,20 @@ test_tx_rate_limit(void)
 		TH_CHECK(th_tx_get(h, 0, i + 3)->t_ns - th_tx_get(h, 0, i)->t_ns >= 1000 * MS);
 }
 
+/* Take port 0's link down and, 100 ms later, up again; returns when it came up. */
+static uint64_t
+relink(struct th_host *h)
+{
+	uint64_t up;
+
+	th_link(h, 0, 0);
+	th_advance(100);
+	th_tx_clear(h);
+	up = th_now_ns();
+	th_link(h, 0, 1);
+	return up;
+}
+
 /* Use up the transmit window: PDUs that describe us wrongly each set NTT. */
 static void
 exhaust_tx_window(struct th_host *h, struct fake_partner *fp)
@@ -698,11 +712,7 @@ test_tx_window_after_flap(const void *arg)
 	lacp_opt(h, LK_OPT_LACP_FULL_WAIT, (uint32_t)c->full_wait);
 	negotiate(h, 1, &FP);
 	exhaust_tx_window(h, &fp);
-	th_link(h, 0, 0);
-	th_advance(100);
-	th_tx_clear(h);
-	up = th_now_ns();
-	th_link(h, 0, 1);
+	up = relink(h);
 	TH_EQ(RX(h, 0), LK_LACP_RX_EXPIRED);
 	TH_EQ(pdus_sent(h, 0, up), (c->full_wait ? 0u : 1u));
 	th_advance(1000);
@@ -756,20 +766,6 @@ pdu_times_ms(const struct th_host *h, uint64_t since, uint64_t *out, uint32_t ma
 			out[c++] = (f->t_ns - since) / MS;
 	}
 	return c;
-}
-
-/* Take port 0's link down and, 100 ms later, up again; returns when it came up. */
-static uint64_t
-relink(struct th_host *h)
-{
-	uint64_t up;
-
-	th_link(h, 0, 0);
-	th_advance(100);
-	th_tx_clear(h);
-	up = th_now_ns();
-	th_link(h, 0, 1);
-	return up;
 }
 
 struct resend_case {
