@@ -126,7 +126,7 @@ if (core) {
   if (rrfo) {
     figures.push({
       title: 'roundrobin / failover ns per frame, timed side by side in the same rounds (1 = as cheap)',
-      caption: `two aggregates, one per protocol, each round timing one run of each; the median of the per-round ratios. Both take the port sequence: the n-th frame a CPU sends goes to its n-th entry (a rotation for roundrobin, one port for failover), the cursor being the CPU's own. ${src}.`,
+      caption: `two aggregates, one per protocol, each round timing one run of each; the median of the per-round ratios${core.output_passes ? `, and the median of that over ${core.output_passes} passes` : ''}. Both take the port sequence: the n-th frame a CPU sends goes to its n-th entry (a rotation for roundrobin, one port for failover), the cursor being the CPU's own. ${src}.`,
       chart: bar(
         ports.map((n) => `${n} ports`),
         [{ label: 'roundrobin / failover', data: ports.map((n) => rrfo[String(n)] ?? null) }],
@@ -144,7 +144,7 @@ if (core) {
   const hl = hashedRows.map((o) => `${o.proto} ${o.ports}p ${o.flows}f ${o.input ?? 'headers'}`);
   figures.push({
     title: 'Hashed selection, laggkit / classic lagg ns per frame (same run; lower is better)',
-    caption: `loadbalance and lacp against the classic baseline, 1 to 1,000,000 flows, headers hashed or the NIC flow id used (classic then reduces the flow id modulo the ports, as lagg_lb_start does). ${src}.`,
+    caption: `loadbalance and lacp against the classic baseline, 1 to 1,000,000 flows, headers hashed or the NIC flow id used (classic then reduces the flow id modulo the ports, as lagg_lb_start does). ${core.output_passes ? `Each cell's ratio is the median of ${core.output_passes} whole sweeps taken seconds apart, each the median of its interleaved rounds: on this shared machine a cell sometimes reads 0.6-0.7 for one sweep and 0.35-0.45 in the next (every sweep's figure is in the JSON, ratio_passes). ` : ''}${src}.`,
     chart: bar(hl, [{ label: 'laggkit / classic', data: hashedRows.map((o) => o.ratio_vs_classic) }], 'ratio'),
     table: table(
       ['protocol', 'ports', 'input', 'median ratio', 'worst ratio'],
