@@ -180,7 +180,16 @@ if (core) {
       'max/min',
     ),
     table: table(
-      ['layers', 'ports', 'laggkit worst', 'classic worst', 'laggkit mean', 'classic mean', 'laggkit buckets', ...(paired ? [`paired, ${paired} sets`, 'verdict'] : [])],
+      [
+        'layers',
+        'ports',
+        'laggkit worst',
+        'classic worst',
+        'laggkit mean',
+        'classic mean',
+        'laggkit buckets',
+        ...(paired ? [`paired, ${paired} sets`, 'verdict'] : []),
+      ],
       dist.map((d) => [
         d.layers,
         String(d.ports),
