@@ -30,23 +30,20 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { driversFor, type Driver } from '../../src/e2e/drivers.js';
-import { deployModule, undeployModule } from '../../src/e2e/targets/lab-bsd.js';
+import { deployModule, guestScript, undeployModule } from '../../src/e2e/targets/lab-bsd.js';
 import { localTools } from '../../src/e2e/targets/tools.js';
-import { guestScript } from '../../src/lab/guest-ssh.js';
 import { labDown, labLink, labUp } from '../../src/lab/lab.js';
 import type { GuestOs } from '../../src/lab/machines.js';
 import { repoRoot } from '../../src/lab/paths.js';
 import type { LabState } from '../../src/lab/state.js';
 import { createTopology } from '../../test/laggd/support/netns.js';
-import { lacpMembersInSync, startOvs, type Ovs } from '../../test/laggd/support/ovs.js';
+import { lacpBondDistributing, startOvs, type Ovs } from '../../test/laggd/support/ovs.js';
 import { convergence, convergenceRuns } from '../laggd/measure.js';
 import { ADDR_A, ADDR_B, makePair, ovsSide } from '../laggd/peers.js';
 
 const RUNS = Number(process.env.BENCH_CONVERGENCE_RUNS ?? 5);
 const GUEST_ADDR = `${ADDR_A}/24`;
 const OVS_ADDR = `${ADDR_B}/24`;
-/** SSH into a TCG guest on a busy host: the lab's own timeouts are for an idle one. */
-const GUEST_MS = 120_000;
 
 interface Figure {
   median_ms: number;
@@ -88,7 +85,7 @@ async function ovsPeer(): Promise<Figure> {
 
 /** The guest's aggregate as `driver` reports it: every port distributing? */
 async function guestDistributing(state: LabState, driver: Driver, ports: string[]): Promise<boolean> {
-  const r = await guestScript(state, 'A', driver.portStates('lacp', ports), GUEST_MS);
+  const r = await guestScript(state, 'A', driver.portStates('lacp', ports));
   const active = r.stdout.split('\n').filter((l) => / active$/.test(l)).length;
   return active === ports.length;
 }
@@ -96,18 +93,14 @@ async function guestDistributing(state: LabState, driver: Driver, ports: string[
 /** One driver in the guest against the OVS bond on the TAPs. */
 async function measureDriver(state: LabState, ovs: Ovs, driver: Driver, nics: string[]): Promise<Figure> {
   const sh = async (script: string) => {
-    const r = await guestScript(state, 'A', script, GUEST_MS);
+    const r = await guestScript(state, 'A', script);
     if (r.code !== 0) throw new Error(`${driver.label}: guest script failed (${r.code}): ${(r.stderr || r.stdout).trim().slice(-400)}`);
   };
   await sh(driver.prepare());
   await sh(driver.create({ proto: 'lacp', ports: nics, addr: GUEST_ADDR, lacpFastTimeout: true, lacpMultiSpeed: false }));
   try {
-    const ovsReady = async () => lacpMembersInSync(await ovs.lacpShow(), ovs.members) && (await ovs.bondShow()).members.every((m) => m.enabled);
-    const deadline = Date.now() + 60_000;
-    while (!(await ovsReady().catch(() => false))) {
-      if (Date.now() > deadline) throw new Error(`${driver.label} and the OVS bond did not negotiate within 60 s`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await ovs.waitNegotiated(60_000);
+    const ovsReady = () => lacpBondDistributing(ovs);
     return await convergenceRuns(
       {
         cables: async (up) => {
@@ -123,7 +116,7 @@ async function measureDriver(state: LabState, ovs: Ovs, driver: Driver, nics: st
       RUNS,
     );
   } finally {
-    await guestScript(state, 'A', driver.destroy(), GUEST_MS).catch(() => undefined);
+    await guestScript(state, 'A', driver.destroy()).catch(() => undefined);
   }
 }
 

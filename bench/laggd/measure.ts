@@ -290,14 +290,24 @@ export async function medianRun(
   return { ...sorted[Math.floor(sorted.length / 2)]!, runs_pps: all.map((r) => r.pps) };
 }
 
-/** Poll until both sides report every member distributing; returns the ms it took, or NaN. */
-export async function waitDistributing(pair: Pair, timeoutMs: number, since = Date.now()): Promise<number> {
+/** Poll `ready` every 5 ms (a throw counts as not yet) until it holds; the ms since `since`, or NaN. */
+async function pollUntil(ready: () => Promise<boolean>, timeoutMs: number, since = Date.now()): Promise<number> {
   while (Date.now() - since < timeoutMs) {
-    const [a, b] = await Promise.all([pair.a.distributing().catch(() => false), pair.b.distributing().catch(() => false)]);
-    if (a && b) return Date.now() - since;
+    if (await ready().catch(() => false)) return Date.now() - since;
     await sleep(5);
   }
   return NaN;
+}
+
+/** Both sides report every member distributing. */
+async function bothDistributing(pair: Pair): Promise<boolean> {
+  const [a, b] = await Promise.all([pair.a.distributing().catch(() => false), pair.b.distributing().catch(() => false)]);
+  return a && b;
+}
+
+/** Poll until both sides report every member distributing; returns the ms it took, or NaN. */
+export function waitDistributing(pair: Pair, timeoutMs: number, since = Date.now()): Promise<number> {
+  return pollUntil(() => bothDistributing(pair), timeoutMs, since);
 }
 
 async function setLinks(topo: Topology, state: 'up' | 'down'): Promise<void> {
@@ -329,14 +339,7 @@ export async function convergenceRuns(rig: ConvergenceRig, runs: number): Promis
     await sleep(300);
     const t0 = Date.now();
     await rig.cables(true);
-    let ms = NaN;
-    while (Date.now() - t0 < 30_000) {
-      if (await rig.allDistributing().catch(() => false)) {
-        ms = Date.now() - t0;
-        break;
-      }
-      await sleep(5);
-    }
+    const ms = await pollUntil(() => rig.allDistributing(), 30_000, t0);
     if (!Number.isNaN(ms)) await rig.check?.();
     out.push(ms);
   }
@@ -350,10 +353,7 @@ export function convergence(pair: Pair, topo: Topology, runs: number): Promise<{
     {
       cables: (up) => setLinks(topo, up ? 'up' : 'down'),
       stillUp: async () => (await pair.a.distributing().catch(() => false)) || (await pair.b.distributing().catch(() => false)),
-      allDistributing: async () => {
-        const [a, b] = await Promise.all([pair.a.distributing().catch(() => false), pair.b.distributing().catch(() => false)]);
-        return a && b;
-      },
+      allDistributing: () => bothDistributing(pair),
     },
     runs,
   );

@@ -269,6 +269,15 @@ export async function startOvs(host: Pick<Host, 'ns'>, opts: OvsBondOptions): Pr
   return ovs;
 }
 
+/**
+ * The LACP bond carries traffic on every member: each in sync both ways (lacpMembersInSync) and
+ * enabled in the bond. Its partner's collecting and distributing are the far end's own state, as
+ * its LACPDUs say.
+ */
+export async function lacpBondDistributing(ovs: Ovs): Promise<boolean> {
+  return lacpMembersInSync(await ovs.lacpShow(), ovs.members) && (await ovs.bondShow()).members.every((m) => m.enabled);
+}
+
 /** True when each named member is attached and current, with both actor and partner synchronized. */
 export function lacpMembersInSync(bond: LacpBond, members: string[]): boolean {
   return members.every((name) => {
